@@ -1,0 +1,82 @@
+/**
+ * The analysis report: one row per layer with WeightWatcher 0.7.5.5's `details` column names (so users can diff
+ * the two), plus our E-TPL and EXP fits. Numbers that WW leaves empty are null here.
+ */
+export type FitStatus = 'ok' | 'bound' | 'failed';
+
+export interface EtplFit {
+  beta: number | null;
+  lambda: number | null;
+  xmin: number | null;
+  D: number | null;
+  loglik: number | null;
+  status: FitStatus;
+  reason?: string;
+}
+
+export interface ExpFit {
+  lambda: number | null;
+  xmin: number | null;
+  D: number | null;
+  status: FitStatus;
+  reason?: string;
+}
+
+export type LayerType = 'dense' | 'conv1d' | 'conv2d' | 'embedding';
+
+export interface LayerRow {
+  layer_id: number;
+  name: string;
+  longname: string;
+  layer_type: LayerType;
+  N: number;
+  M: number;
+  rf: number;
+  Q: number;
+  has_esd: boolean;
+  num_evals: number;
+  sv_max: number | null;
+  sv_min: number | null;
+  rank_loss: number | null;
+  weak_rank_loss: number | null;
+  lambda_max: number | null;
+  alpha: number | null;
+  xmin: number | null;
+  xmax: number | null;
+  D: number | null;
+  sigma: number | null;
+  num_pl_spikes: number | null;
+  /** WW's status column: 'success' or 'failed'. */
+  status: 'success' | 'failed';
+  /** Why this layer failed (NaN weights, too few tail points …); absent on success. */
+  reason?: string;
+  warning: string;
+  norm: number | null;
+  log_norm: number | null;
+  spectral_norm: number | null;
+  log_spectral_norm: number | null;
+  alpha_weighted: number | null;
+  log_alpha_norm: number | null;
+  stable_rank: number | null;
+  matrix_rank: number | null;
+  entropy: number | null;
+  etpl?: EtplFit;
+  exp?: ExpFit;
+}
+
+/** Mean over analysed layers of each metric (WW's get_summary, plus the KDD'23 fit parameters). */
+export interface Summary {
+  [metric: string]: number | null;
+}
+
+export interface AnalysisReport {
+  model: { source: string; format: string; tensors: number; parameters: number };
+  options: Record<string, unknown>;
+  layers: LayerRow[];
+  summary: Summary;
+  seconds: number;
+}
+
+export interface ProgressHook {
+  (done: number, total: number, message: string): void;
+}
