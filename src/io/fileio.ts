@@ -1,0 +1,16 @@
+/** Positioned reads that either return exactly the bytes asked for or fail as a truncated file. */
+import type { FileHandle } from 'node:fs/promises';
+import { WeightscopeError } from '../errors.js';
+
+export async function readAt(fh: FileHandle, position: number, length: number, what: string): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(out, done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw new WeightscopeError('corrupt-file', `${what}: file ends after ${done} of ${length} bytes (truncated)`);
+    }
+    done += bytesRead;
+  }
+  return out;
+}

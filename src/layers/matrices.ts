@@ -1,0 +1,59 @@
+/**
+ * The matrices whose singular values make a layer's ESD (htsr.md §1.3–1.4): the tensor itself for a 2-D weight,
+ * rf kernel slices for a Conv2D weight, scaled as WeightWatcher 0.7.5.5 does with conv2d_norm=True and pool=True.
+ */
+import type { DType } from '../io/types.js';
+import type { LayerPlan } from './types.js';
+
+/** A row-major matrix view. */
+export interface Matrix {
+  data: Float64Array;
+  rows: number;
+  cols: number;
+}
+
+/** float32(√0.5): WW multiplies the float32 kernel by √(conv2d_count/2) with conv2d_count = 1, in float32. */
+export const CONV2D_SCALE_F32 = Math.fround(Math.SQRT1_2);
+
+/**
+ * Scale a Conv2D kernel the way WW does. WW holds weights as float32, so the product is rounded to float32: for
+ * F32/F16/BF16 inputs (exact in float32) we reproduce that bit for bit (the product of two float32 values is exact
+ * in float64, so one `fround` is the float32 multiply). F64 inputs keep full precision with an exact-√0.5 multiply.
+ */
+export function scaleConv2d(w: Float64Array, dtype: DType): Float64Array {
+  const out = new Float64Array(w.length);
+  if (dtype === 'F64') {
+    for (let i = 0; i < w.length; i++) out[i] = w[i] * Math.SQRT1_2;
+  } else {
+    for (let i = 0; i < w.length; i++) out[i] = Math.fround(w[i] * CONV2D_SCALE_F32);
+  }
+  return out;
+}
+
+/**
+ * The slices of a layer: one matrix for dense layers (shares `w`), rf matrices for Conv2D (already scaled).
+ * Slice order is row-major over the kernel position; it does not matter once the ESD is pooled.
+ */
+export function layerMatrices(plan: Pick<LayerPlan, 'layer_type' | 'shape'>, w: Float64Array, dtype: DType): Matrix[] {
+  const shape = plan.shape;
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (w.length !== size) throw new RangeError(`tensor has ${w.length} values, shape [${shape.join(', ')}] needs ${size}`);
+  if (plan.layer_type !== 'conv2d') return [{ data: w, rows: shape[0], cols: shape[1] }];
+  const s = scaleConv2d(w, dtype);
+  const [s0, s1, s2, s3] = shape;
+  const mats: Matrix[] = [];
+  if (s0 + s1 >= s2 + s3) {
+    // (out, in, kh, kw): slice (i, j) is W[:, :, i, j], an s0×s1 matrix with stride s2·s3.
+    const k = s2 * s3;
+    for (let p = 0; p < k; p++) {
+      const m = new Float64Array(s0 * s1);
+      for (let q = 0; q < s0 * s1; q++) m[q] = s[q * k + p];
+      mats.push({ data: m, rows: s0, cols: s1 });
+    }
+  } else {
+    // (kh, kw, in, out): slice (i, j) is the contiguous block W[i, j, :, :].
+    const k = s2 * s3;
+    for (let p = 0; p < s0 * s1; p++) mats.push({ data: s.subarray(p * k, (p + 1) * k), rows: s2, cols: s3 });
+  }
+  return mats;
+}
