@@ -14,3 +14,12 @@ export async function readAt(fh: FileHandle, position: number, length: number, w
   }
   return out;
 }
+
+/** Write all of `data` at the current position (a single write may be short). */
+export async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.byteLength) {
+    const { bytesWritten } = await fh.write(data, done, data.byteLength - done);
+    done += bytesWritten;
+  }
+}

@@ -11,10 +11,11 @@ import { dirname, basename, isAbsolute, join, relative, resolve, sep } from 'nod
 import onnxProto from 'onnx-proto';
 import { WeightscopeError } from '../errors.js';
 import type { DType } from './types.js';
-import { fromFloat64, toFloat64 } from './dtype.js';
+import { dtypeSize, fromFloat64, toFloat64 } from './dtype.js';
+import { readAt } from './fileio.js';
 
-const { onnx } = onnxProto;
-export { onnx };
+/** The protobufjs ONNX classes, usable both as values (onnx.ModelProto.decode) and as types (onnx.IModelProto). */
+export import onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
 export type TensorProto = onnxProto.onnx.ITensorProto;
 
@@ -62,11 +63,6 @@ const ONNX_TO_DTYPE: ReadonlyMap<number, DType> = new Map<number, DType>([
 ]);
 const DTYPE_TO_ONNX: ReadonlyMap<DType, number> = new Map([...ONNX_TO_DTYPE].map(([k, v]) => [v, k] as const));
 
-const ITEM_SIZE: Readonly<Record<DType, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1,
-};
-
 export function onnxTypeToDType(dataType: number): DType | null {
   return ONNX_TO_DTYPE.get(dataType) ?? null;
 }
@@ -75,10 +71,6 @@ export function dtypeToOnnxType(dtype: DType): number {
   const t = DTYPE_TO_ONNX.get(dtype);
   if (t === undefined) throw new WeightscopeError('unsupported-dtype', `dtype ${dtype} has no ONNX data type`);
   return t;
-}
-
-export function itemSize(dtype: DType): number {
-  return ITEM_SIZE[dtype];
 }
 
 /** DType of a TensorProto, or an 'unsupported-dtype' error naming the tensor. */
@@ -204,19 +196,12 @@ async function readExternal(t: TensorProto, baseDir: string, expected: number): 
   if (ref.offset + length > size) {
     throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': external data [${ref.offset}, ${ref.offset + length}) runs past the end of ${ref.path} (${size} bytes)`);
   }
-  const out = new Uint8Array(length);
   const fh = await open(ref.path, 'r');
   try {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await fh.read(out, done, length - done, ref.offset + done);
-      if (bytesRead === 0) throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': external data file ended early`);
-      done += bytesRead;
-    }
+    return await readAt(fh, ref.offset, length, `ONNX tensor '${name}' external data ${ref.path}`);
   } finally {
     await fh.close();
   }
-  return out;
 }
 
 /** Typed-field storage (no raw_data) → little-endian bytes in the tensor's own dtype. */
@@ -290,7 +275,7 @@ function longToBigInt(v: IntLike): bigint {
 export async function tensorProtoBytes(t: TensorProto, baseDir: string): Promise<Uint8Array> {
   const dtype = tensorDType(t);
   const n = numel(tensorShape(t));
-  const expected = n * ITEM_SIZE[dtype];
+  const expected = n * dtypeSize(dtype);
   const name = t.name ?? '';
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return readExternal(t, baseDir, expected);
   const raw = t.rawData;
@@ -298,7 +283,8 @@ export async function tensorProtoBytes(t: TensorProto, baseDir: string): Promise
     if (raw.length !== expected) {
       throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': raw_data has ${raw.length} bytes, its shape and type need ${expected}`);
     }
-    return raw;
+    // A plain Uint8Array view (protobufjs gives a Buffer, whose slice() would not copy).
+    return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   }
   return typedFieldBytes(t, dtype, n);
 }
@@ -309,10 +295,7 @@ export async function tensorProtoToFloat64(t: TensorProto, baseDir: string): Pro
   if (dtype !== 'F32' && dtype !== 'F64' && dtype !== 'F16' && dtype !== 'BF16') {
     throw new WeightscopeError('unsupported-dtype', `ONNX tensor '${t.name ?? ''}' is ${dtype}, not a float tensor`);
   }
-  let bytes = await tensorProtoBytes(t, baseDir);
-  // Views into the file buffer can sit at any offset; typed-array conversion needs alignment.
-  if (bytes.byteOffset % ITEM_SIZE[dtype] !== 0) bytes = bytes.slice();
-  return toFloat64(dtype, bytes);
+  return toFloat64(dtype, await tensorProtoBytes(t, baseDir));
 }
 
 /**

@@ -74,7 +74,16 @@ export interface AnalysisReport {
   options: Record<string, unknown>;
   layers: LayerRow[];
   summary: Summary;
+  /** Tensors that consumed a layer id but were not analysed (shape, dtype, size filters, tied copies), and why. */
+  skipped?: SkippedLayer[];
   seconds: number;
+}
+
+export interface SkippedLayer {
+  layer_id: number;
+  name: string;
+  tensor: string;
+  reason: string;
 }
 
 export interface ProgressHook {

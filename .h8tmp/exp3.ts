@@ -1,0 +1,18 @@
+import { readOnnxModel } from '../src/io/onnx-model.js';
+import { loadDataset } from '../src/runtime/dataset.js';
+import { createForward } from '../src/runtime/forward.js';
+import { loadParams } from '../src/runtime/params.js';
+const dir = '/work/shared/fixtures/fmnist-backdoor/';
+const m = await readOnnxModel(dir + 'model_a.onnx');
+const { specs, values } = await loadParams(m, dir);
+const f = await createForward(m, specs);
+const ds = await loadDataset(dir + 'test_clean.safetensors');
+let t = performance.now();
+console.log(await f.evaluate(values, ds, { loss: 'classification' }), performance.now() - t);
+const ds2 = await loadDataset(dir + 'test_triggered.safetensors');
+console.log(await f.evaluate(values, ds2, { loss: 'classification' }));
+const h = '/work/shared/fixtures/fmnist-hessian/';
+const m2 = await readOnnxModel(h + 'mlp48.onnx');
+const p2 = await loadParams(m2, h);
+const f2 = await createForward(m2, p2.specs);
+console.log(await f2.evaluate(p2.values, await loadDataset(h + 'batch.safetensors'), { loss: 'classification', batchSize: 1000 }));

@@ -1,0 +1,36 @@
+/** Shared argument handling for subcommands: node:util parseArgs with errors as WeightscopeError('invalid-input'). */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { WeightscopeError } from '../errors.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+/** Parse `argv` strictly; an unknown flag or a missing value → a usage error naming it. */
+export function parseCommandArgs(argv: string[], options: Options, usage: string): Parsed {
+  try {
+    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: r.values as Parsed['values'], positionals: r.positionals };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new WeightscopeError('invalid-input', `${msg.replace(/\.$/, '')}. Usage: ${usage}`, { usage: true });
+  }
+}
+
+/** A non-negative integer flag value. */
+export function intFlag(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const s = String(value);
+  if (!/^\d+$/.test(s)) throw new WeightscopeError('invalid-input', `${flag} needs a non-negative integer, got ${JSON.stringify(s)}`, { usage: true });
+  return Number(s);
+}
+
+/** A comma-separated list flag (`--fits pl,etpl`); repeated flags are concatenated. */
+export function listFlag(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
+  return parts.map((p) => p.trim()).filter((p) => p.length > 0);
+}

@@ -1,0 +1,103 @@
+/** `weightscope analyze PATH_OR_HF_ID`: the per-layer HT-SR report as a table, JSON or CSV. */
+import { writeFile } from 'node:fs/promises';
+import { WeightscopeError } from '../../errors.js';
+import { analyze } from '../../report/analyze.js';
+import { reportToCsv } from '../../report/csv.js';
+import { AnalyzeOptionsSchema, formatZodError, type AnalyzeOptionsInput } from '../../report/options.js';
+import { formatTable } from '../../report/table.js';
+import { intFlag, listFlag, parseCommandArgs } from '../args.js';
+import { progressBar } from '../progress.js';
+
+export const name = 'analyze';
+export const summary = 'per-layer heavy-tail (HT-SR) metrics of a checkpoint, WeightWatcher-compatible';
+
+const USAGE =
+  'weightscope analyze PATH_OR_HF_ID [--json] [--csv FILE] [--fits pl,etpl,exp] [--pl-variant ww|kdd] ' +
+  '[--min-evals N] [--max-evals N] [--max-n N] [--layers ID|GLOB,...] [--eigen-backend auto|lapack|ts] [--workers N]';
+
+const HELP = `Usage: ${USAGE}
+
+PATH_OR_HF_ID   a .safetensors/.bin/.pt/.onnx file, a Hugging Face folder, or ORG/NAME in the local HF cache
+--json          print {model, layers, summary, skipped} as JSON on stdout instead of the table
+--csv FILE      also write the rows as CSV (WeightWatcher's column names, then E-TPL/EXP columns)
+--fits LIST     fits to run, any of pl,etpl,exp (default all three)
+--pl-variant V  ww (WeightWatcher 0.7.5.5 default) or kdd (xmax = max eigenvalue, unique xmin candidates)
+--min-evals N   skip layers with fewer eigenvalues (default 10)
+--max-evals N   skip layers with more eigenvalues (default 15000)
+--max-n N       skip layers whose long side is larger (default 50000)
+--layers LIST   only these layer ids or name globs (e.g. 0,3 or 'transformer.h.*.attn.*')
+--eigen-backend auto (system LAPACK when present), lapack, or ts (pure TypeScript)
+--workers N     eigenvalue worker threads (default: number of cores)
+`;
+
+/** CLI flags → the shared options object, validated by the same zod schema as the library and the service. */
+export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOptionsInput {
+  const raw: Record<string, unknown> = {};
+  const fits = listFlag(values.fits);
+  if (fits) raw.fits = fits;
+  if (values['pl-variant'] !== undefined) raw.plVariant = values['pl-variant'];
+  const minEvals = intFlag(values['min-evals'], '--min-evals');
+  if (minEvals !== undefined) raw.minEvals = minEvals;
+  const maxEvals = intFlag(values['max-evals'], '--max-evals');
+  if (maxEvals !== undefined) raw.maxEvals = maxEvals;
+  const maxN = intFlag(values['max-n'], '--max-n');
+  if (maxN !== undefined) raw.maxN = maxN;
+  const layers = listFlag(values.layers);
+  if (layers) raw.layers = layers.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  if (values['eigen-backend'] !== undefined) raw.eigenBackend = values['eigen-backend'];
+  const workers = intFlag(values.workers, '--workers');
+  if (workers !== undefined) raw.workers = workers;
+  const r = AnalyzeOptionsSchema.safeParse(raw);
+  if (!r.success) throw new WeightscopeError('invalid-input', `${formatZodError(r.error)}. Usage: ${USAGE}`, { usage: true });
+  return raw as AnalyzeOptionsInput;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      json: { type: 'boolean' },
+      csv: { type: 'string' },
+      fits: { type: 'string', multiple: true },
+      'pl-variant': { type: 'string' },
+      'min-evals': { type: 'string' },
+      'max-evals': { type: 'string' },
+      'max-n': { type: 'string' },
+      layers: { type: 'string', multiple: true },
+      'eigen-backend': { type: 'string' },
+      workers: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    const what = positionals.length === 0 ? 'missing PATH_OR_HF_ID' : `expected one PATH_OR_HF_ID, got ${positionals.length}`;
+    throw new WeightscopeError('invalid-input', `${what}. Usage: ${USAGE}`, { usage: true });
+  }
+  const options = optionsFromFlags(values);
+  const bar = progressBar();
+  let report;
+  try {
+    report = await analyze(positionals[0], options, bar.hook);
+  } finally {
+    bar.done();
+  }
+  if (typeof values.csv === 'string') {
+    try {
+      await writeFile(values.csv, reportToCsv(report));
+    } catch (e) {
+      throw new WeightscopeError('not-found', `cannot write CSV to ${values.csv}: ${(e as Error).message}`);
+    }
+  }
+  if (values.json) {
+    const { model, layers, summary: s, skipped } = report;
+    process.stdout.write(JSON.stringify({ model, layers, summary: s, skipped }, null, 1) + '\n');
+  } else {
+    process.stdout.write(formatTable(report));
+  }
+  return 0;
+}

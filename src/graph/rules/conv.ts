@@ -1,0 +1,106 @@
+/**
+ * Conv and ConvTranspose. Each one's input gradient is the other op with the same geometry; the weight gradient is
+ * itself a Conv (batch and channel axes swapped, strides and dilations exchanged), cropped to the kernel size.
+ * Needs static spatial sizes (to pick output_padding) and group = 1 for weight gradients.
+ */
+import { WeightscopeError } from '../../errors.js';
+import type { GradRule } from '../autodiff.js';
+import type { Builder } from '../builder.js';
+import { attrInt, attrInts, attrString, type GNode } from '../ir.js';
+
+export interface ConvGeom {
+  ns: number;
+  kernel: number[];
+  strides: number[];
+  dil: number[];
+  pads: number[];
+  group: number;
+}
+
+function geometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
+  const why = `${node.opType} gradient (node '${node.name}')`;
+  const w = b.staticDims(node.inputs[1], why);
+  const kernel = attrInts(node, 'kernel_shape') ?? w.slice(2);
+  const ns = kernel.length;
+  const strides = attrInts(node, 'strides') ?? kernel.map(() => 1);
+  const dil = attrInts(node, 'dilations') ?? kernel.map(() => 1);
+  let pads = attrInts(node, 'pads') ?? new Array<number>(2 * ns).fill(0);
+  const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+  if (transpose && (autoPad !== 'NOTSET' || attrInts(node, 'output_shape'))) {
+    throw new WeightscopeError('unsupported-op', `${why}: auto_pad/output_shape are not supported; export with explicit pads`);
+  }
+  if (autoPad === 'VALID') pads = new Array<number>(2 * ns).fill(0);
+  else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    const x = b.staticDims(node.inputs[0], why).slice(2);
+    pads = new Array<number>(2 * ns).fill(0);
+    for (let i = 0; i < ns; i++) {
+      const out = Math.ceil(x[i] / strides[i]);
+      const total = Math.max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - x[i]);
+      const small = Math.floor(total / 2);
+      pads[i] = autoPad === 'SAME_UPPER' ? small : total - small;
+      pads[i + ns] = total - pads[i];
+    }
+  }
+  return { ns, kernel, strides, dil, pads, group: attrInt(node, 'group', 1) };
+}
+
+/** dW of y = Conv(x, W) given dy, for geometry p (group 1): Conv over the batch axis, cropped to the kernel. */
+export function convWeightGrad(b: Builder, x: string, dy: string, p: ConvGeom, why: string): string {
+  if (p.group !== 1) throw new WeightscopeError('unsupported-op', `${why}: weight gradient with group=${p.group} is not supported`);
+  const xs = b.staticDims(x, why).slice(2);
+  const ys = b.staticDims(dy, why).slice(2);
+  const perm = [1, 0, ...Array.from({ length: p.ns }, (_, i) => i + 2)];
+  const r = b.op('Conv', [b.transpose(x, perm), b.transpose(dy, perm)], {
+    strides: p.dil, dilations: p.strides, pads: p.pads, kernel_shape: ys,
+  });
+  const full = xs.map((h, i) => Math.floor((h + p.pads[i] + p.pads[i + p.ns] - (ys[i] - 1) * p.strides[i] - 1) / p.dil[i]) + 1);
+  let cropped = r;
+  if (full.some((k, i) => k !== p.kernel[i])) {
+    const axes = p.kernel.map((_, i) => i + 2);
+    cropped = b.op('Slice', [r, b.i64(p.kernel.map(() => 0)), b.i64(p.kernel), b.i64(axes)]);
+  }
+  return b.transpose(cropped, perm);
+}
+
+function biasGrad(b: Builder, g: string, ns: number): string {
+  return b.reduceSum(g, [0, ...Array.from({ length: ns }, (_, i) => i + 2)], false);
+}
+
+export const convRules: GradRule[] = [
+  {
+    op: 'Conv',
+    grad: ({ b, node, dOut: [g], needs }) => {
+      const why = `Conv gradient (node '${node.name}')`;
+      const p = geometry(b, node, false);
+      const [x, w, bias] = node.inputs;
+      let dx: string | undefined;
+      if (needs[0]) {
+        const xs = b.staticDims(x, why).slice(2);
+        const ys = b.staticDims(g!, why).slice(2);
+        const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
+        dx = b.op('ConvTranspose', [g!, w], {
+          strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel,
+          output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
+        });
+      }
+      const dw = needs[1] ? convWeightGrad(b, x, g!, p, why) : undefined;
+      const db = bias && needs[2] ? biasGrad(b, g!, p.ns) : undefined;
+      return [dx, dw, db];
+    },
+  },
+  {
+    op: 'ConvTranspose',
+    // y = Conv_Wᵀ(x): dx = Conv_W(dy); dW is Conv's weight gradient with input dy and output gradient x.
+    grad: ({ b, node, dOut: [g], needs }) => {
+      const why = `ConvTranspose gradient (node '${node.name}')`;
+      const p = geometry(b, node, true);
+      const [x, w, bias] = node.inputs;
+      const dx = needs[0]
+        ? b.op('Conv', [g!, w], { strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel })
+        : undefined;
+      const dw = needs[1] ? convWeightGrad(b, g!, x, p, why) : undefined;
+      const db = bias && needs[2] ? biasGrad(b, g!, p.ns) : undefined;
+      return [dx, dw, db];
+    },
+  },
+];

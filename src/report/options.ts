@@ -1,0 +1,50 @@
+/**
+ * Options of `analyze`, one zod schema for the library, the CLI and the service (DESIGN.md §1: no option dicts
+ * re-read everywhere). Defaults are WeightWatcher 0.7.5.5's analyze() defaults plus our E-TPL and EXP fits.
+ */
+import { z } from 'zod';
+import { WeightscopeError } from '../errors.js';
+
+export const FIT_KINDS = ['pl', 'etpl', 'exp'] as const;
+export type FitKind = (typeof FIT_KINDS)[number];
+
+const count = z.number().int().nonnegative();
+
+/** A layer selector: a layer id, or a glob (`*`, `?`) on the layer name or tensor name. */
+export const LayerSelector = z.union([count, z.string().min(1)]);
+
+export const AnalyzeOptionsSchema = z
+  .object({
+    /** Which fits to run. PL is WW's default fit; E-TPL and EXP follow the KDD'23 paper (htsr.md §2.5–2.6). */
+    fits: z.array(z.enum(FIT_KINDS)).min(1).default(['pl', 'etpl', 'exp']),
+    /** 'ww' = WW 0.7.5.5 default PL fit; 'kdd' = old WW + powerlaw with xmax = max λ (htsr.md §7.14). */
+    plVariant: z.enum(['ww', 'kdd']).default('ww'),
+    minEvals: count.default(10),
+    maxEvals: count.default(15000),
+    maxN: count.default(50000),
+    /** Only these layers (ids or name globs); all when absent. */
+    layers: z.array(LayerSelector).optional(),
+    eigenBackend: z.enum(['auto', 'lapack', 'ts']).default('auto'),
+    /** Worker threads for eigenvalues; default: available parallelism. */
+    workers: z.number().int().positive().max(256).optional(),
+  })
+  .strict();
+
+export type AnalyzeOptionsInput = z.input<typeof AnalyzeOptionsSchema>;
+export type AnalyzeOptions = z.output<typeof AnalyzeOptionsSchema>;
+
+/** One line per problem, `path: message`, for a CLI error line or a problem+json detail. */
+export function formatZodError(e: z.ZodError): string {
+  return e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+/** Validate options; bad values → WeightscopeError('invalid-input') naming the option. */
+export function parseAnalyzeOptions(input: unknown = {}): AnalyzeOptions {
+  const r = AnalyzeOptionsSchema.safeParse(input ?? {});
+  if (!r.success) throw new WeightscopeError('invalid-input', `invalid analyze options: ${formatZodError(r.error)}`);
+  const o = r.data;
+  if (o.maxEvals < o.minEvals) {
+    throw new WeightscopeError('invalid-input', `invalid analyze options: maxEvals ${o.maxEvals} < minEvals ${o.minEvals}`);
+  }
+  return { ...o, fits: [...new Set(o.fits)] };
+}

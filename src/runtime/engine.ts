@@ -1,0 +1,300 @@
+/**
+ * The training/analysis engine: loss, gradient and exact Hessian-vector product of a model's mean loss on a batch,
+ * with the parameters fed as graph inputs (one session per graph, any weights). The gradient and Hv graphs come from
+ * src/graph (reverse mode over ONNX); the forward pass (loss/accuracy) runs the model's own graph.
+ * Every multi-batch quantity is a size-weighted mean over batches, i.e. the quantity of the mean loss over all data.
+ */
+import { dirname } from 'node:path';
+import { WeightscopeError } from '../errors.js';
+import { readOnnxModel, type ModelProto } from '../io/onnx-model.js';
+import type { Batch, Dataset, LossKind } from './dataset.js';
+import { sequentialBatches } from './dataset.js';
+import { createForward, type EvalResult, type ForwardRunner } from './forward.js';
+import { axpy, checkParams, loadParams, scale, specOf, zerosLike, type ParamMap, type ParamSpec } from './params.js';
+import { getSession, parseDevice, type Device, type RuntimeSession } from './session.js';
+import type { HostTensor } from './wire.js';
+
+/** What src/graph hands back for a gradient or Hv graph. */
+export interface DiffGraph {
+  readonly model: ModelProto;
+  readonly params: readonly { readonly name: string; readonly dims: readonly number[]; readonly dtype?: unknown }[];
+  /** Data inputs first (the model's input, then `y` for classification), then parameters (then `v.<param>`). */
+  readonly inputs: readonly string[];
+  /** 'loss', then 'grad.<param>' (or 'hv.<param>'). */
+  readonly outputs: readonly string[];
+}
+
+/** Builds the differentiated graphs on demand (so a forward-only use never pays for them). */
+export interface GraphSource {
+  grad(): DiffGraph | Promise<DiffGraph>;
+  hvp(): DiffGraph | Promise<DiffGraph>;
+}
+
+export interface L2Option {
+  /** c in 0.5·c·‖θ‖². */
+  readonly coef: number;
+  /** Parameters the term covers (default all). */
+  readonly params?: readonly string[];
+}
+
+export interface EngineOptions {
+  readonly loss: LossKind;
+  readonly device?: Device;
+  /** Keep constant-folded copies of tied weights as separate parameters. */
+  readonly untie?: boolean;
+  readonly l2?: L2Option;
+  /** Which graph output holds the logits (default the first). */
+  readonly logitsOutput?: string;
+  /** Differentiate only these parameters (default every float initializer the loss depends on). */
+  readonly params?: readonly string[];
+}
+
+export interface GradResult {
+  readonly loss: number;
+  readonly grads: ParamMap;
+}
+
+export interface HvpResult {
+  readonly loss: number;
+  readonly hv: ParamMap;
+}
+
+export interface Engine {
+  readonly lossKind: LossKind;
+  readonly device: Device;
+  /** Parameters in graph order (also the order of flat vectors). */
+  readonly params: readonly ParamSpec[];
+  /** The model's data input name. */
+  readonly inputName: string;
+  /** The parameter values stored in the model (fresh copies). */
+  initialParams(): ParamMap;
+  /** Mean loss of the batch (including the L2 term, if any). */
+  loss(params: ReadonlyMap<string, Float32Array>, batch: Batch): Promise<number>;
+  grad(params: ReadonlyMap<string, Float32Array>, batch: Batch): Promise<GradResult>;
+  hvp(params: ReadonlyMap<string, Float32Array>, batch: Batch, v: ReadonlyMap<string, Float32Array>): Promise<HvpResult>;
+  /** Size-weighted mean gradient over batches (the gradient of the mean loss over all their samples). */
+  gradMean(params: ReadonlyMap<string, Float32Array>, batches: Iterable<Batch>): Promise<GradResult>;
+  /** Size-weighted mean Hv over batches. */
+  hvpMean(params: ReadonlyMap<string, Float32Array>, batches: Iterable<Batch>, v: ReadonlyMap<string, Float32Array>): Promise<HvpResult>;
+  /** Loss and accuracy of the data term (no L2) over a whole dataset. */
+  evaluate(params: ReadonlyMap<string, Float32Array>, ds: Dataset, batchSize?: number): Promise<EvalResult>;
+  logits(params: ReadonlyMap<string, Float32Array>, x: HostTensor): Promise<HostTensor>;
+  /** The generated graph itself (for export). */
+  graph(what: 'grad' | 'hvp'): Promise<ModelProto>;
+}
+
+interface Runner {
+  readonly graph: DiffGraph;
+  readonly session: RuntimeSession;
+}
+
+/**
+ * An engine over `model` (parameters as initializers) with differentiated graphs from `source`. `baseDir` resolves
+ * external initializer data.
+ */
+export async function createEngineWith(
+  model: ModelProto,
+  baseDir: string,
+  source: GraphSource,
+  opts: EngineOptions,
+): Promise<Engine> {
+  const device = parseDevice(opts.device);
+  const lossKind = opts.loss;
+  const gradGraph = await source.grad();
+  const params = gradGraph.params.map((p) => specOf(p.name, p.dims));
+  const initial = (await loadParams(model, baseDir, params.map((p) => p.name))).values;
+  const forward: ForwardRunner = await createForward(model, params, { device, logitsOutput: opts.logitsOutput });
+  const l2 = opts.l2 ?? null;
+  if (l2) {
+    const known = new Set(params.map((p) => p.name));
+    const bad = (l2.params ?? []).filter((n) => !known.has(n));
+    if (bad.length) throw new WeightscopeError('not-found', `L2 term names unknown parameters: ${bad.join(', ')}`);
+  }
+
+  const runners = new Map<'grad' | 'hvp', Promise<Runner>>();
+  function runner(what: 'grad' | 'hvp'): Promise<Runner> {
+    let r = runners.get(what);
+    if (!r) {
+      r = (async () => {
+        const graph = what === 'grad' ? gradGraph : await source.hvp();
+        return { graph, session: await getSession(graph.model, { device }) };
+      })();
+      runners.set(what, r);
+      r.catch(() => runners.delete(what));
+    }
+    return r;
+  }
+
+  function dataFeeds(g: DiffGraph, batch: Batch): Record<string, HostTensor> {
+    const feeds: Record<string, HostTensor> = {};
+    const paramNames = new Set(params.map((p) => p.name));
+    for (const name of g.inputs) {
+      if (paramNames.has(name) || name.startsWith('v.')) continue;
+      if (name === 'y') {
+        if (!batch.y) throw new WeightscopeError('invalid-input', 'classification loss needs labels y in the dataset');
+        feeds.y = batch.y;
+      } else {
+        feeds[name] = batch.x;
+      }
+    }
+    return feeds;
+  }
+
+  function paramFeeds(values: ReadonlyMap<string, Float32Array>, prefix: string, feeds: Record<string, HostTensor>): void {
+    for (const p of params) feeds[prefix + p.name] = { type: 'float32', data: values.get(p.name) as Float32Array, dims: p.dims };
+  }
+
+  function readOut(out: Record<string, HostTensor>, prefix: string): { loss: number; map: ParamMap } {
+    const lossT = out.loss;
+    if (!lossT) throw new WeightscopeError('invalid-input', 'the generated graph has no loss output');
+    const map: ParamMap = new Map();
+    for (const p of params) {
+      const t = out[prefix + p.name];
+      if (!t) throw new WeightscopeError('invalid-input', `the generated graph has no output ${prefix}${p.name}`);
+      map.set(p.name, t.data as Float32Array);
+    }
+    const loss = Number((lossT.data as Float32Array)[0]);
+    if (!Number.isFinite(loss)) throw new WeightscopeError('numerical', `the loss is ${loss}`);
+    return { loss, map };
+  }
+
+  const classes = staticClasses(model, forward.logitsName);
+  function checkBatch(batch: Batch): void {
+    if (lossKind === 'classification' && !batch.y) throw new WeightscopeError('invalid-input', 'classification loss needs labels y');
+    if (lossKind === 'lm' && batch.x.type !== 'int64') throw new WeightscopeError('invalid-input', 'language-model loss needs int64 tokens');
+    // A graph's one-hot/gather of an out-of-range label would not fail loudly: check here.
+    const labels = (lossKind === 'classification' ? batch.y?.data : batch.x.data) as BigInt64Array;
+    if (classes !== null) {
+      for (let i = 0; i < labels.length; i++) {
+        if (labels[i] < 0n || labels[i] >= BigInt(classes)) {
+          const what = lossKind === 'classification' ? 'label' : 'token';
+          throw new WeightscopeError('invalid-input', `${what} ${labels[i]} is outside the model's ${classes} classes`);
+        }
+      }
+    }
+  }
+
+  async function grad(values: ReadonlyMap<string, Float32Array>, batch: Batch): Promise<GradResult> {
+    checkParams(params, values);
+    checkBatch(batch);
+    const { graph, session } = await runner('grad');
+    const feeds = dataFeeds(graph, batch);
+    paramFeeds(values, '', feeds);
+    const { loss, map } = readOut(await session.run(feeds), 'grad.');
+    return { loss, grads: map };
+  }
+
+  async function hvp(values: ReadonlyMap<string, Float32Array>, batch: Batch, v: ReadonlyMap<string, Float32Array>): Promise<HvpResult> {
+    checkParams(params, values);
+    checkParams(params, v, 'direction v');
+    checkBatch(batch);
+    const { graph, session } = await runner('hvp');
+    const feeds = dataFeeds(graph, batch);
+    paramFeeds(values, '', feeds);
+    paramFeeds(v, 'v.', feeds);
+    const { loss, map } = readOut(await session.run(feeds), 'hv.');
+    return { loss, hv: map };
+  }
+
+  /** Σ_b (size_b/N)·f_b over batches, for f = (loss, vector). */
+  async function weighted(
+    batches: Iterable<Batch>,
+    one: (b: Batch) => Promise<{ loss: number; map: ParamMap }>,
+  ): Promise<{ loss: number; map: ParamMap }> {
+    let acc: ParamMap | null = null;
+    let lossSum = 0;
+    let n = 0;
+    for (const b of batches) {
+      const r = await one(b);
+      if (!acc) acc = zerosLike(r.map);
+      axpy(b.size, r.map, acc);
+      lossSum += b.size * r.loss;
+      n += b.size;
+    }
+    if (!acc || n === 0) throw new WeightscopeError('invalid-input', 'no batches given');
+    scale(1 / n, acc);
+    return { loss: lossSum / n, map: acc };
+  }
+
+  function l2Value(values: ReadonlyMap<string, Float32Array>): number {
+    if (!l2) return 0;
+    let s = 0;
+    for (const name of l2.params ?? params.map((p) => p.name)) {
+      const w = values.get(name) as Float32Array;
+      for (let i = 0; i < w.length; i++) s += w[i] * w[i];
+    }
+    return 0.5 * l2.coef * s;
+  }
+
+  return {
+    lossKind,
+    device,
+    params,
+    inputName: forward.inputName,
+    initialParams: () => new Map([...initial].map(([k, v]) => [k, v.slice()])),
+    async loss(values, batch) {
+      checkBatch(batch);
+      const s = await forward.sums(values, batch, lossKind);
+      return s.loss / s.count + l2Value(values);
+    },
+    grad,
+    hvp,
+    async gradMean(values, batches) {
+      const r = await weighted(batches, async (b) => {
+        const g = await grad(values, b);
+        return { loss: g.loss, map: g.grads };
+      });
+      return { loss: r.loss, grads: r.map };
+    },
+    async hvpMean(values, batches, v) {
+      const r = await weighted(batches, async (b) => {
+        const h = await hvp(values, b, v);
+        return { loss: h.loss, map: h.hv };
+      });
+      return { loss: r.loss, hv: r.map };
+    },
+    evaluate: (values, ds, batchSize = 256) => forward.evaluate(values, ds, { batchSize, loss: lossKind }),
+    logits: (values, x) => forward.logits(values, x),
+    async graph(what) {
+      return (await runner(what)).graph.model;
+    },
+  };
+}
+
+/** The size of the logits' last axis when the model declares it (classes, or vocabulary size). */
+function staticClasses(model: ModelProto, logits: string): number | null {
+  const out = (model.graph?.output ?? []).find((o) => o.name === logits);
+  const dims = out?.type?.tensorType?.shape?.dim ?? [];
+  const last = dims[dims.length - 1];
+  const v = last?.dimValue;
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** Batches of a whole dataset in order, for gradMean/hvpMean. */
+export function datasetBatches(ds: Dataset, batchSize: number): Iterable<Batch> {
+  return sequentialBatches(ds, batchSize);
+}
+
+/**
+ * An engine for an ONNX model (path or decoded), with gradient and Hv graphs generated by src/graph.
+ */
+export async function createEngine(model: string | ModelProto, opts: EngineOptions): Promise<Engine> {
+  const proto = typeof model === 'string' ? await readOnnxModel(model) : model;
+  const baseDir = typeof model === 'string' ? dirname(model) : process.cwd();
+  const g = await import('../graph/index.js');
+  const lossGraph = g.buildLossGraph(proto, {
+    loss: opts.loss,
+    ...(opts.logitsOutput !== undefined ? { logitsOutput: opts.logitsOutput } : {}),
+    ...(opts.l2 ? { l2: { coef: opts.l2.coef, ...(opts.l2.params ? { params: [...opts.l2.params] } : {}) } } : {}),
+    ...(opts.params ? { params: [...opts.params] } : {}),
+    ...(opts.untie !== undefined ? { untie: opts.untie } : {}),
+  });
+  let hvpGraph: DiffGraph | null = null;
+  const source: GraphSource = {
+    grad: () => g.buildGradGraph(lossGraph) as DiffGraph,
+    hvp: () => (hvpGraph ??= g.buildHvpGraph(lossGraph) as DiffGraph),
+  };
+  return createEngineWith(proto, baseDir, source, opts);
+}

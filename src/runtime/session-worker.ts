@@ -1,0 +1,143 @@
+/**
+ * The worker thread that owns every onnxruntime session. onnxruntime-node's `session.run` computes on the calling
+ * thread (measured: a 1 s run lets no timer fire), so running it here keeps the main event loop — the service, the
+ * progress stream — responsive. Sessions are kept by the key the main thread gives (a hash of the graph bytes).
+ */
+import { parentPort } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import type { Device, HostTensor, TensorArray, WorkerRequest, WorkerResponse } from './wire.js';
+
+const { onnx } = onnxProto;
+
+if (!parentPort) throw new Error('session-worker must run in a worker thread');
+const port = parentPort;
+
+const sessions = new Map<string, ort.InferenceSession>();
+const probed = new Map<Device, string | null>(); // device → null if usable, else why not
+
+type Failure = Extract<WorkerResponse, { ok: false }>;
+
+class DeviceUnavailable extends Error {}
+
+/** Is the execution provider compiled into this onnxruntime-node, and can it actually start? Cached per device. */
+async function checkDevice(device: Device): Promise<void> {
+  if (device === 'cpu') return;
+  let why = probed.get(device);
+  if (why === undefined) {
+    why = await probeDevice(device);
+    probed.set(device, why);
+  }
+  if (why !== null) throw new DeviceUnavailable(why);
+}
+
+async function probeDevice(device: Device): Promise<string | null> {
+  const backends = ort.listSupportedBackends();
+  if (!backends.some((b) => b.name === device)) {
+    const have = backends.map((b) => b.name).join(', ');
+    return `device '${device}' is not available: this onnxruntime-node build has no ${device} execution provider (it has: ${have})`;
+  }
+  try {
+    const s = await ort.InferenceSession.create(tinyGraph(), { executionProviders: [device], logSeverityLevel: 4 });
+    await s.release();
+    return null;
+  } catch (e) {
+    const hint =
+      device === 'cuda'
+        ? ' — CUDA needs an NVIDIA GPU and onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12'
+        : ' — WebGPU needs a GPU adapter (Vulkan on Linux)';
+    return `device '${device}' is not available: its execution provider failed to start (${firstLine(e)})${hint}`;
+  }
+}
+
+/** y = x + x on a [1] float tensor: enough for an execution provider to initialise. */
+function tinyGraph(): Uint8Array {
+  const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } });
+  const m = onnx.ModelProto.create({
+    irVersion: 7,
+    opsetImport: [{ domain: '', version: 14 }],
+    graph: { name: 'probe', node: [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }], input: [vi('x')], output: [vi('y')] },
+  });
+  return onnx.ModelProto.encode(m).finish();
+}
+
+function firstLine(e: unknown): string {
+  const s = e instanceof Error ? e.message : String(e);
+  // ORT messages start with a source path and a failed assertion; the readable part is the last sentence.
+  let line = s.split('\n')[0].trim();
+  const assertion = / was false\. (.*)$/.exec(line);
+  if (assertion) line = assertion[1];
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+function toOrt(t: HostTensor): ort.Tensor {
+  return new ort.Tensor(t.type, t.data as never, t.dims as number[]);
+}
+
+function fromOrt(t: ort.Tensor): HostTensor {
+  const type = t.type as HostTensor['type'];
+  const src = t.data as TensorArray;
+  // Copy into a buffer we own so it can be transferred without touching onnxruntime's memory.
+  const data = src.slice() as TensorArray;
+  return { type, data, dims: [...t.dims] };
+}
+
+function classify(message: string): Failure['code'] {
+  if (/NOT_IMPLEMENTED|Could not find an implementation/i.test(message)) return 'unsupported-op';
+  if (/invalid dimensions|shape mismatch|ShapeInferenceError|broadcast|Invalid rank/i.test(message)) return 'shape-mismatch';
+  if (/input .* is missing|invalid input name|invalid output name|Unexpected input data type|type mismatch/i.test(message)) {
+    return 'invalid-input';
+  }
+  return null;
+}
+
+async function handle(req: WorkerRequest): Promise<WorkerResponse> {
+  switch (req.kind) {
+    case 'create': {
+      await checkDevice(req.device);
+      let s = sessions.get(req.key);
+      if (!s) {
+        s = await ort.InferenceSession.create(req.bytes, {
+          executionProviders: [req.device],
+          intraOpNumThreads: req.threads,
+          interOpNumThreads: 1,
+          logSeverityLevel: 3,
+        });
+        sessions.set(req.key, s);
+      }
+      return { id: req.id, ok: true, info: { inputNames: [...s.inputNames], outputNames: [...s.outputNames] } };
+    }
+    case 'run': {
+      const s = sessions.get(req.key);
+      if (!s) return { id: req.id, ok: false, code: null, message: `no session ${req.key} in the worker` };
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrt(t);
+      const out = req.fetches ? await s.run(feeds, req.fetches as string[]) : await s.run(feeds);
+      const outputs: Record<string, HostTensor> = {};
+      for (const [name, t] of Object.entries(out)) outputs[name] = fromOrt(t);
+      return { id: req.id, ok: true, outputs };
+    }
+    case 'release': {
+      const s = sessions.get(req.key);
+      sessions.delete(req.key);
+      if (s) await s.release();
+      return { id: req.id, ok: true };
+    }
+  }
+}
+
+port.on('message', (req: WorkerRequest) => {
+  handle(req).then(
+    (res) => {
+      const transfer: ArrayBuffer[] = [];
+      if (res.ok && res.outputs) for (const t of Object.values(res.outputs)) transfer.push(t.data.buffer as ArrayBuffer);
+      port.postMessage(res, transfer);
+    },
+    (e: unknown) => {
+      const message = e instanceof DeviceUnavailable ? e.message : firstLine(e);
+      const code = e instanceof DeviceUnavailable ? 'device-unavailable' : classify(message);
+      const res: WorkerResponse = { id: req.id, ok: false, code, message };
+      port.postMessage(res);
+    },
+  );
+});

@@ -1,0 +1,75 @@
+/** Service configuration from the environment, validated once at startup (bad values → a clear error). */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { WeightscopeError } from '../errors.js';
+import { defaultCacheDirs, defaultModelsDir } from '../io/hf.js';
+
+/** "2GiB", "500MB", "1048576" → bytes. */
+export function parseSize(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(s);
+  if (!m) throw new Error(`not a size: ${JSON.stringify(s)}`);
+  const unit = (m[2] ?? '').toLowerCase().replace(/b$/, '');
+  const pow = { '': 0, k: 1, ki: 1, m: 2, mi: 2, g: 3, gi: 3, t: 4, ti: 4 }[unit];
+  if (pow === undefined) throw new Error(`unknown size unit in ${JSON.stringify(s)}`);
+  const base = unit.endsWith('i') || unit === '' ? 1024 : 1000;
+  return Math.floor(Number(m[1]) * base ** pow);
+}
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  WEIGHTSCOPE_DATA: z.string().min(1).default('./data'),
+  WEIGHTSCOPE_API_KEYS: z.string().optional(),
+  WEIGHTSCOPE_MAX_UPLOAD: z.string().default('2GiB'),
+  /** Concurrent jobs (each in its own worker thread). */
+  WEIGHTSCOPE_JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /** Extra allow-listed roots for POST /v1/models/import, separated by ':' (models/ and HF caches always are). */
+  WEIGHTSCOPE_IMPORT_ROOTS: z.string().optional(),
+  /** Registers test-only job kinds (the "sleep" kind and POST /v1/debug/jobs). */
+  WEIGHTSCOPE_DEBUG_JOBS: z.enum(['0', '1']).default('0'),
+});
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  apiKeys: string[];
+  maxUpload: number;
+  concurrency: number;
+  /** Allow-listed roots for imports: the models folder, the HF caches, WEIGHTSCOPE_IMPORT_ROOTS. */
+  importRoots: string[];
+  /** The project's model store (WEIGHTSCOPE_MODELS_DIR, default models/ in the repository). */
+  modelsDir: string;
+  /** HF hub caches, in huggingface_hub's order (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
+  hfCacheDirs: string[];
+  debugJobs: boolean;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
+  const r = EnvSchema.safeParse(env);
+  if (!r.success) {
+    throw new WeightscopeError('invalid-input', `bad environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = r.data;
+  let maxUpload: number;
+  try {
+    maxUpload = parseSize(e.WEIGHTSCOPE_MAX_UPLOAD);
+  } catch (err) {
+    throw new WeightscopeError('invalid-input', `WEIGHTSCOPE_MAX_UPLOAD: ${(err as Error).message}`);
+  }
+  const modelsDir = defaultModelsDir(env);
+  const hfCacheDirs = defaultCacheDirs(env);
+  const roots = [modelsDir, ...hfCacheDirs, ...(e.WEIGHTSCOPE_IMPORT_ROOTS ?? '').split(':').filter(Boolean).map((p) => resolve(p))];
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.WEIGHTSCOPE_DATA),
+    apiKeys: (e.WEIGHTSCOPE_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    maxUpload,
+    concurrency: e.WEIGHTSCOPE_JOB_CONCURRENCY,
+    importRoots: [...new Set(roots)],
+    modelsDir,
+    hfCacheDirs,
+    debugJobs: e.WEIGHTSCOPE_DEBUG_JOBS === '1',
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Ranking of several stored models by one metric (src/ranking). Each model's analysis comes from the result cache
+ * when one with the same options exists; otherwise it is computed here and added to the cache as a finished
+ * analysis job, so a later POST /v1/analyses for that model is served at once.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { RANKING_METRICS, metricMean } from '../../../ranking/metrics.js';
+import { rankModels } from '../../../ranking/rank.js';
+import type { AnalysisReport } from '../../../report/types.js';
+import { hashOf } from '../hash.js';
+import { defineJobKind } from '../types.js';
+import { analysisCacheKey } from './analysis.js';
+
+export const RankingPayload = z.object({
+  models: z.array(z.object({ id: z.string(), path: z.string() })).min(2),
+  metric: z.enum(RANKING_METRICS),
+  direction: z.enum(['asc', 'desc']),
+  scores: z.record(z.string(), z.number()).optional(),
+  /** Parsed analyze() options used for every model. */
+  options: z.record(z.string(), z.unknown()),
+});
+
+export const rankingJob = defineJobKind({
+  kind: 'ranking',
+  payload: RankingPayload,
+  cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), metric: p.metric, direction: p.direction, scores: p.scores ?? null, options: analysisCacheKey('', p.options) }),
+  resultUrl: (id) => `/v1/rankings/${id}`,
+  async run(p, ctx) {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(ctx.dataDir, 'weightscope.db'));
+    db.pragma('busy_timeout = 5000');
+    try {
+      const values: { model: string; value: number | null }[] = [];
+      let done = 0;
+      for (const m of p.models) {
+        ctx.progress(done, p.models.length, `analysing ${m.id.slice(0, 12)}`);
+        const key = analysisCacheKey(m.id, p.options);
+        const hit = db.prepare(`SELECT result FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as { result: string } | undefined;
+        let report: AnalysisReport;
+        if (hit) report = JSON.parse(hit.result) as AnalysisReport;
+        else {
+          const { analyze } = await import('../../../report/analyze.js');
+          const { parseAnalyzeOptions } = await import('../../../report/options.js');
+          const t0 = Date.now();
+          report = await analyze(m.path, parseAnalyzeOptions(p.options));
+          report = { ...report, model: { ...report.model, source: m.id } };
+          const now = Date.now();
+          db.prepare(
+            `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, result, attempts, created_at, started_at, finished_at, updated_at)
+             VALUES (?, 'analysis', 'succeeded', 1, 'done (for a ranking)', ?, ?, ?, 1, ?, ?, ?, ?)`,
+          ).run(randomUUID(), JSON.stringify({ model: m.id, path: m.path, options: p.options }), key, JSON.stringify(report), t0, t0, now, now);
+        }
+        values.push({ model: m.id, value: metricMean(report, p.metric) });
+        ctx.progress(++done, p.models.length, `analysed ${done}/${p.models.length}`);
+      }
+      return rankModels(values, p.metric, p.direction, p.scores);
+    } finally {
+      db.close();
+    }
+  },
+});

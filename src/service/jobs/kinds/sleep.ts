@@ -1,0 +1,33 @@
+/**
+ * A test-only kind (registered when WEIGHTSCOPE_DEBUG_JOBS=1): counts to `steps` with `ms` between steps, then
+ * returns {value}. It exercises the queue, progress, SSE, cancellation and crash recovery without any model.
+ */
+import { z } from 'zod';
+import { WeightscopeError } from '../../../errors.js';
+import { hashOf } from '../hash.js';
+import { defineJobKind } from '../types.js';
+
+const Payload = z.object({
+  steps: z.number().int().min(1).max(1000).default(5),
+  ms: z.number().int().min(0).max(60_000).default(50),
+  value: z.number().default(42),
+  /** Fail at the end with this message (tests the failed path). */
+  fail: z.string().optional(),
+  /** Same inputs share a result unless false. */
+  cache: z.boolean().default(true),
+});
+
+export const sleepJob = defineJobKind({
+  kind: 'sleep',
+  payload: Payload,
+  cacheKey: (p) => (p.cache ? hashOf(p) : `${hashOf(p)}:${Math.random()}`),
+  resultUrl: (id) => `/v1/jobs/${id}`,
+  async run(p, ctx) {
+    for (let i = 1; i <= p.steps; i++) {
+      await new Promise((r) => setTimeout(r, p.ms));
+      ctx.progress(i, p.steps, `step ${i}/${p.steps}`);
+    }
+    if (p.fail) throw new WeightscopeError('numerical', p.fail);
+    return { value: p.value };
+  },
+});

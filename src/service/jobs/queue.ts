@@ -1,0 +1,290 @@
+/**
+ * The embedded job queue: rows in SQLite (so a restart loses nothing), each running job in its own worker thread
+ * (so cancelling = terminating it), at most `concurrency` at a time, oldest first. Results are stored as JSON text
+ * and shared between jobs with the same kind and cache key.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
+import { WeightscopeError } from '../../errors.js';
+import { HttpProblem } from '../problem.js';
+import type { Db } from '../store/db.js';
+import { spawnJobWorker } from './spawn.js';
+import { isTerminal, type JobError, type JobKind, type JobState, type WorkerMessage } from './types.js';
+
+export interface JobView {
+  id: string;
+  kind: string;
+  state: JobState;
+  progress: number;
+  message: string;
+  /** URL of the result once succeeded, else null. */
+  result: string | null;
+  error: JobError | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+interface JobRow {
+  id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
+  cache_key: string | null; result: string | null; error: string | null; attempts: number;
+  created_at: number; started_at: number | null; finished_at: number | null;
+}
+
+export interface JobEvent {
+  event: 'progress' | 'state';
+  job: JobView;
+}
+
+export interface QueueObserver {
+  jobFinished?(kind: string, state: JobState, seconds: number): void;
+}
+
+export interface QueueOptions {
+  dataDir: string;
+  concurrency: number;
+  kinds: readonly JobKind[];
+  /** A job interrupted by this many restarts fails instead of running again. */
+  maxAttempts?: number;
+  observer?: QueueObserver;
+  /** Progress writes per job are spaced at least this far apart (ms). */
+  progressIntervalMs?: number;
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+export class JobQueue {
+  private readonly kinds = new Map<string, JobKind>();
+  private readonly workers = new Map<string, Worker>();
+  private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  private readonly lastProgressWrite = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly db: Db, private readonly opts: QueueOptions) {
+    for (const k of opts.kinds) this.kinds.set(k.kind, k);
+  }
+
+  kind(name: string): JobKind {
+    const k = this.kinds.get(name);
+    if (!k) throw new WeightscopeError('invalid-input', `unknown job kind ${JSON.stringify(name)}`);
+    return k;
+  }
+
+  /** After a crash: jobs left 'running' run again, or fail once they were interrupted maxAttempts times. */
+  recover(): { requeued: number; failed: number } {
+    const max = this.opts.maxAttempts ?? 2;
+    const now = Date.now();
+    const failed = this.db.prepare(
+      `UPDATE jobs SET state = 'failed', finished_at = ?, updated_at = ?, message = 'interrupted',
+       error = json_object('code', 'interrupted', 'message', 'the server stopped ' || attempts || ' times while this job ran')
+       WHERE state = 'running' AND attempts >= ?`,
+    ).run(now, now, max).changes;
+    const requeued = this.db.prepare(
+      `UPDATE jobs SET state = 'queued', progress = 0, message = 'requeued after a server restart', updated_at = ?
+       WHERE state = 'running'`,
+    ).run(now).changes;
+    return { requeued, failed };
+  }
+
+  /** Starts running queued jobs (call once after recover()). */
+  start(): void {
+    this.pump();
+  }
+
+  private view(row: JobRow): JobView {
+    return {
+      id: row.id,
+      kind: row.kind,
+      state: row.state,
+      progress: row.progress,
+      message: row.message,
+      result: row.state === 'succeeded' ? (this.kinds.get(row.kind)?.resultUrl(row.id) ?? null) : null,
+      error: row.error ? (JSON.parse(row.error) as JobError) : null,
+      created_at: iso(row.created_at)!,
+      started_at: iso(row.started_at),
+      finished_at: iso(row.finished_at),
+    };
+  }
+
+  private row(id: string): JobRow | undefined {
+    return this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+  }
+
+  get(id: string): JobView | null {
+    const r = this.row(id);
+    return r ? this.view(r) : null;
+  }
+
+  require(id: string, kind?: string): JobView {
+    const r = this.row(id);
+    if (!r || (kind && r.kind !== kind)) throw new WeightscopeError('not-found', `no ${kind ?? 'job'} with id ${JSON.stringify(id)}`);
+    return this.view(r);
+  }
+
+  /** The stored result (JSON text) of a succeeded job; 409 problems while it runs or after it failed. */
+  resultText(id: string, kind: string): string {
+    const r = this.row(id);
+    if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
+    if (r.state === 'succeeded' && r.result !== null) return r.result;
+    const job = this.view(r);
+    if (r.state === 'failed' || r.state === 'cancelled') {
+      throw new HttpProblem('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
+    }
+    throw new HttpProblem('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
+  }
+
+  /** Counts by state, for /metrics. */
+  counts(): Record<JobState, number> {
+    const out: Record<JobState, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as { state: JobState; n: number }[]) out[r.state] = r.n;
+    return out;
+  }
+
+  /**
+   * Queues a job. An existing job with the same kind and cache key is returned instead when it succeeded
+   * (cached = true) or is still queued/running; failed and cancelled ones are retried by a new job.
+   */
+  submit(kindName: string, payload: unknown): { job: JobView; cached: boolean } {
+    const kind = this.kind(kindName);
+    const parsed = kind.payload.safeParse(payload);
+    if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
+    const key = kind.cacheKey ? kind.cacheKey(parsed.data) : null;
+    if (key !== null) {
+      const prior = this.db.prepare(
+        `SELECT * FROM jobs WHERE kind = ? AND cache_key = ? AND state IN ('succeeded','running','queued')
+         ORDER BY CASE state WHEN 'succeeded' THEN 0 ELSE 1 END, created_at DESC LIMIT 1`,
+      ).get(kindName, key) as JobRow | undefined;
+      if (prior) return { job: this.view(prior), cached: prior.state === 'succeeded' };
+    }
+    const id = randomUUID();
+    const now = Date.now();
+    this.db.prepare(
+      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, created_at, updated_at)
+       VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?)`,
+    ).run(id, kindName, JSON.stringify(parsed.data), key, now, now);
+    const job = this.require(id);
+    queueMicrotask(() => this.pump());
+    return { job, cached: false };
+  }
+
+  /** Cancels a queued or running job (terminating its worker); finished jobs are returned unchanged. */
+  async cancel(id: string): Promise<JobView> {
+    const r = this.row(id);
+    if (!r) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
+    if (isTerminal(r.state)) return this.view(r);
+    this.finish(id, 'cancelled', { message: 'cancelled by request' });
+    const w = this.workers.get(id);
+    if (w) {
+      this.workers.delete(id);
+      await w.terminate();
+    }
+    this.pump();
+    return this.require(id);
+  }
+
+  subscribe(id: string, fn: (e: JobEvent) => void): () => void {
+    let set = this.listeners.get(id);
+    if (!set) this.listeners.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.listeners.delete(id);
+    };
+  }
+
+  private emit(id: string, event: JobEvent['event']): void {
+    const set = this.listeners.get(id);
+    if (!set?.size) return;
+    const job = this.get(id);
+    if (job) for (const fn of [...set]) fn({ event, job });
+  }
+
+  private finish(id: string, state: JobState, f: { result?: string; error?: JobError; message: string }): void {
+    const now = Date.now();
+    const changed = this.db.prepare(
+      `UPDATE jobs SET state = ?, result = ?, error = ?, message = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,
+       finished_at = ?, updated_at = ? WHERE id = ? AND state IN ('queued','running')`,
+    ).run(state, f.result ?? null, f.error ? JSON.stringify(f.error) : null, f.message, state, now, now, id).changes;
+    this.lastProgressWrite.delete(id);
+    if (!changed) return;
+    const r = this.row(id);
+    if (r) this.opts.observer?.jobFinished?.(r.kind, state, ((r.finished_at ?? now) - (r.started_at ?? r.created_at)) / 1000);
+    this.emit(id, 'state');
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    while (this.workers.size < this.opts.concurrency) {
+      const now = Date.now();
+      const row = this.db.prepare(
+        `UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, updated_at = ?, message = 'running'
+         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, rowid LIMIT 1) RETURNING *`,
+      ).get(now, now) as JobRow | undefined;
+      if (!row) return;
+      this.run(row);
+    }
+  }
+
+  private run(row: JobRow): void {
+    const id = row.id;
+    let worker: Worker;
+    try {
+      worker = spawnJobWorker({ jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir });
+    } catch (e) {
+      this.finish(id, 'failed', { error: { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` }, message: 'failed' });
+      return;
+    }
+    this.workers.set(id, worker);
+    this.emit(id, 'state');
+    let settled = false;
+    const done = (): void => {
+      settled = true;
+      if (this.workers.get(id) === worker) this.workers.delete(id);
+      void worker.terminate();
+      this.pump();
+    };
+    worker.on('message', (m: WorkerMessage) => {
+      if (settled) return;
+      if (m.type === 'progress') this.progress(id, m);
+      else if (m.type === 'done') {
+        this.finish(id, 'succeeded', { result: m.result, message: 'done' });
+        done();
+      } else {
+        this.finish(id, 'failed', { error: m.error, message: 'failed' });
+        done();
+      }
+    });
+    worker.on('error', (e) => {
+      if (settled) return;
+      this.finish(id, 'failed', { error: { code: 'internal', message: `worker crashed: ${e.message}` }, message: 'failed' });
+      done();
+    });
+    worker.on('exit', (code) => {
+      if (settled || this.closed) return;
+      // Terminated by cancel() (already 'cancelled') or died without a word (out of memory, process.exit).
+      this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
+      done();
+    });
+  }
+
+  private progress(id: string, m: { done: number; total: number; message: string }): void {
+    const frac = m.total > 0 ? Math.max(0, Math.min(1, m.done / m.total)) : 0;
+    const now = Date.now();
+    const last = this.lastProgressWrite.get(id) ?? 0;
+    if (now - last < (this.opts.progressIntervalMs ?? 200) && m.done < m.total) return;
+    this.lastProgressWrite.set(id, now);
+    this.db.prepare(`UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND state = 'running'`).run(frac, m.message, now, id);
+    this.emit(id, 'progress');
+  }
+
+  /** Stops the workers; their jobs go back to 'queued' without counting the attempt (a clean stop is no crash). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const ids = [...this.workers.keys()];
+    const ws = [...this.workers.values()];
+    this.workers.clear();
+    const back = this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = attempts - 1, message = 'requeued at shutdown', updated_at = ? WHERE id = ? AND state = 'running'`);
+    for (const id of ids) back.run(Date.now(), id);
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}

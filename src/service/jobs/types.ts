@@ -1,0 +1,52 @@
+/**
+ * A job kind = one file in ./kinds: its payload schema, its cache key, where its result is served, and `run`,
+ * which executes in a worker thread (never on the server's event loop). Adding a kind: write the file, list it in
+ * kinds/index.ts, add a route that calls `queue.submit(kind, payload)`.
+ * The interface has no dependency on the queue, so the same kinds can later run in BullMQ worker processes.
+ */
+import type { z } from 'zod';
+
+export interface JobContext {
+  readonly jobId: string;
+  /** $WEIGHTSCOPE_DATA, e.g. to read other cached results from weightscope.db. */
+  readonly dataDir: string;
+  /** Reports progress; throttled by the queue before it reaches the database and SSE clients. */
+  progress(done: number, total: number, message?: string): void;
+}
+
+export interface JobKind<P = unknown, R = unknown> {
+  readonly kind: string;
+  readonly payload: z.ZodType<P>;
+  /** A content hash of everything the result depends on: equal keys share one result. Absent: never cached. */
+  cacheKey?(payload: P): string;
+  /** The URL of the finished result (the job's `result` field). */
+  resultUrl(jobId: string): string;
+  /** Runs in a worker thread; the result must be JSON-serialisable. */
+  run(payload: P, ctx: JobContext): Promise<R>;
+}
+
+export function defineJobKind<P, R>(kind: JobKind<P, R>): JobKind<P, R> {
+  return kind;
+}
+
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const isTerminal = (s: JobState): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+/** Messages from a job worker to the queue. */
+export type WorkerMessage =
+  | { type: 'progress'; done: number; total: number; message: string }
+  | { type: 'done'; result: string }
+  | { type: 'error'; error: JobError };
+
+export interface WorkerInput {
+  jobId: string;
+  kind: string;
+  payload: unknown;
+  dataDir: string;
+}

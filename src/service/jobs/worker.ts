@@ -1,0 +1,31 @@
+/** Worker-thread entry: runs one job of one kind and reports progress, result or error to the queue. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isWeightscopeError } from '../../errors.js';
+import { findJobKind } from './kinds/index.js';
+import type { WorkerInput, WorkerMessage } from './types.js';
+
+const port = parentPort;
+if (!port) throw new Error('jobs/worker must run in a worker thread');
+const input = workerData as WorkerInput;
+const post = (m: WorkerMessage): void => port.postMessage(m);
+
+async function main(): Promise<void> {
+  const kind = findJobKind(input.kind);
+  if (!kind) throw new Error(`unknown job kind ${input.kind}`);
+  const payload = kind.payload.parse(input.payload);
+  const result = await kind.run(payload, {
+    jobId: input.jobId,
+    dataDir: input.dataDir,
+    progress: (done, total, message = '') => post({ type: 'progress', done, total, message }),
+  });
+  // Serialised here so the server thread only stores a string.
+  post({ type: 'done', result: JSON.stringify(result) });
+}
+
+main().catch((e: unknown) => {
+  const error = isWeightscopeError(e)
+    ? { code: e.code, message: e.message }
+    : { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+  if (!isWeightscopeError(e)) console.error('[weightscope job worker]', e);
+  post({ type: 'error', error });
+});

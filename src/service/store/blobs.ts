@@ -1,0 +1,114 @@
+/**
+ * Content-addressed blob store: $DATA/blobs/<sha256>. Uploads stream to $DATA/tmp/<uuid>.part while being hashed
+ * and counted; over the limit the part file is removed and a 'too-large' error thrown. Nothing reaches blobs/
+ * until commit(), which renames (atomic on one file system) or drops the part if that blob already exists.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { link, rename, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { WeightscopeError } from '../../errors.js';
+
+export interface IngestedPart {
+  tmpPath: string;
+  sha256: string;
+  bytes: number;
+}
+
+export class BlobStore {
+  readonly blobDir: string;
+  readonly tmpDir: string;
+
+  constructor(dataDir: string) {
+    this.blobDir = join(dataDir, 'blobs');
+    this.tmpDir = join(dataDir, 'tmp');
+    mkdirSync(this.blobDir, { recursive: true });
+    mkdirSync(this.tmpDir, { recursive: true });
+  }
+
+  /** Part files left by a crash are garbage: nothing refers to them. */
+  clearTmp(): void {
+    for (const f of readdirSync(this.tmpDir)) void rm(join(this.tmpDir, f), { recursive: true, force: true });
+  }
+
+  path(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new WeightscopeError('invalid-input', `not a sha256: ${sha256}`);
+    return join(this.blobDir, sha256);
+  }
+
+  has(sha256: string): boolean {
+    return existsSync(this.path(sha256));
+  }
+
+  /**
+   * Streams `source` to a part file; `limit` = bytes still allowed for this request. Past the limit the rest of
+   * the stream is read and dropped (so an HTTP client still gets its 413 instead of a reset connection), the part
+   * file is removed and a 'too-large' error thrown.
+   */
+  async ingest(source: Readable, limit: number, onBytes?: (n: number) => void): Promise<IngestedPart> {
+    const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let over = false;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        onBytes?.(chunk.length);
+        if (bytes > limit) over = true;
+        if (over) return cb();
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, meter, createWriteStream(tmpPath));
+    } catch (e) {
+      await rm(tmpPath, { force: true });
+      throw e;
+    }
+    if (over) {
+      await rm(tmpPath, { force: true });
+      throw new WeightscopeError('too-large', `upload of ${bytes} bytes exceeds the limit of ${limit} bytes`, { limit });
+    }
+    return { tmpPath, sha256: hash.digest('hex'), bytes };
+  }
+
+  /** Hashes an existing file into a part file: a hard link when the file system allows, else a streamed copy. */
+  async ingestFile(path: string, open: () => Readable): Promise<IngestedPart> {
+    const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
+    let linked = true;
+    await link(path, tmpPath).catch(() => {
+      linked = false;
+    });
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        hash.update(chunk);
+        cb(null, linked ? undefined : chunk);
+      },
+    });
+    try {
+      if (linked) await pipeline(open(), meter, new Writable({ write: (_c, _e, cb) => cb() }));
+      else await pipeline(open(), meter, createWriteStream(tmpPath));
+    } catch (e) {
+      await rm(tmpPath, { force: true });
+      throw e;
+    }
+    return { tmpPath, sha256: hash.digest('hex'), bytes };
+  }
+
+  async commit(part: IngestedPart): Promise<string> {
+    const dest = this.path(part.sha256);
+    if (existsSync(dest)) await unlink(part.tmpPath).catch(() => undefined);
+    else await rename(part.tmpPath, dest);
+    return dest;
+  }
+
+  async discard(parts: readonly IngestedPart[]): Promise<void> {
+    await Promise.all(parts.map((p) => rm(p.tmpPath, { force: true })));
+  }
+}

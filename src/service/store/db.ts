@@ -1,0 +1,61 @@
+/** The service's SQLite database ($WEIGHTSCOPE_DATA/weightscope.db): models, their files, blobs and jobs. */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Db = Database.Database;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS blobs (
+  sha256 TEXT PRIMARY KEY,
+  bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS models (
+  id TEXT PRIMARY KEY,          -- sha256 of the file, or of the sorted (name, sha256) list for several files
+  name TEXT NOT NULL,
+  format TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  tensors INTEGER NOT NULL,
+  parameters INTEGER NOT NULL,
+  source TEXT NOT NULL,         -- 'upload' | 'import:<path>' | 'hf:<org/name>@<rev>'
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS model_files (
+  model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  sha256 TEXT NOT NULL REFERENCES blobs(sha256),
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (model_id, name)
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued','running','succeeded','failed','cancelled')),
+  progress REAL NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT '',
+  payload TEXT NOT NULL,
+  cache_key TEXT,
+  result TEXT,                  -- JSON text of the result once succeeded
+  error TEXT,                   -- JSON {code, message} once failed
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_cache ON jobs(kind, cache_key, state);
+`;
+
+export function openDatabase(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, 'weightscope.db'));
+  db.pragma('journal_mode = WAL');
+  // FULL: a committed upload or result survives a power cut, not only a killed process.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  return db;
+}

@@ -1,0 +1,160 @@
+/**
+ * Models = one or more stored blobs under file names. A model's id is content-derived (the file's sha256, or the
+ * sha256 of its sorted "name sha256" lines for several files), so the same bytes uploaded twice are one model.
+ * Each model is materialised as $DATA/models/<id>/<name> hard links to its blobs, the layout the readers expect.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { copyFile, link, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { WeightscopeError } from '../../errors.js';
+import type { BlobStore, IngestedPart } from './blobs.js';
+import type { Db } from './db.js';
+import { defaultFileName, sniff, type Inspector } from './inspect.js';
+
+export interface ModelFile {
+  name: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ModelRecord {
+  id: string;
+  name: string;
+  format: string;
+  bytes: number;
+  tensors: number;
+  parameters: number;
+  source: string;
+  created_at: string;
+  files: ModelFile[];
+}
+
+export interface NamedPart {
+  /** File name as sent; sanitised here; null = derive from the sniffed format. */
+  name: string | null;
+  part: IngestedPart;
+}
+
+interface ModelRow {
+  id: string; name: string; format: string; bytes: number; tensors: number; parameters: number; source: string; created_at: number;
+}
+
+/** Keeps a client-sent name harmless: path segments of [A-Za-z0-9._-], no '..', at most two levels (onnx/x). */
+export function sanitizeName(raw: string): string {
+  const segs = raw.replace(/\\/g, '/').split('/').filter((s) => s && s !== '.' && s !== '..');
+  const clean = segs.slice(-2).map((s) => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_'));
+  if (clean.length === 0) throw new WeightscopeError('invalid-input', `unusable file name ${JSON.stringify(raw)}`);
+  return clean.join('/');
+}
+
+export function modelIdOf(files: readonly { name: string; sha256: string }[]): string {
+  if (files.length === 1) return files[0].sha256;
+  const lines = [...files].sort((a, b) => (a.name < b.name ? -1 : 1)).map((f) => `${f.name} ${f.sha256}\n`);
+  return createHash('sha256').update(lines.join('')).digest('hex');
+}
+
+export class ModelStore {
+  private readonly modelsDir: string;
+  constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string, private readonly inspect: Inspector) {
+    this.modelsDir = join(dataDir, 'models');
+    mkdirSync(this.modelsDir, { recursive: true });
+  }
+
+  private record(row: ModelRow): ModelRecord {
+    const files = this.db.prepare('SELECT name, sha256, bytes FROM model_files WHERE model_id = ? ORDER BY name').all(row.id) as ModelFile[];
+    return { ...row, created_at: new Date(row.created_at).toISOString(), files };
+  }
+
+  get(id: string): ModelRecord | null {
+    const row = this.db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined;
+    return row ? this.record(row) : null;
+  }
+
+  require(id: string): ModelRecord {
+    const m = this.get(id);
+    if (!m) throw new WeightscopeError('not-found', `no model with id ${JSON.stringify(id)}`);
+    return m;
+  }
+
+  list(): ModelRecord[] {
+    return (this.db.prepare('SELECT * FROM models ORDER BY created_at DESC').all() as ModelRow[]).map((r) => this.record(r));
+  }
+
+  /** What the readers open: the file for a one-file model, the folder for a sharded one. */
+  path(m: ModelRecord): string {
+    const dir = join(this.modelsDir, m.id);
+    return m.files.length === 1 ? join(dir, m.files[0].name) : dir;
+  }
+
+  /**
+   * Validates and stores parts as one model. Returns created=false (and drops the parts) when a model with the
+   * same content exists. On any validation failure every part is removed: nothing is stored.
+   */
+  async add(parts: readonly NamedPart[], source: string, displayName?: string): Promise<{ model: ModelRecord; created: boolean }> {
+    const staging = join(this.blobs.tmpDir, `${randomUUID()}.d`);
+    try {
+      if (parts.length === 0) throw new WeightscopeError('invalid-input', 'no file in the request');
+      const named: { name: string; part: IngestedPart }[] = [];
+      for (const p of parts) {
+        if (p.part.bytes === 0) throw new WeightscopeError('corrupt-file', `file ${JSON.stringify(p.name ?? 'body')} is empty`);
+        const name = p.name ? sanitizeName(p.name) : defaultFileName(await sniff(p.part.tmpPath));
+        if (named.some((n) => n.name === name)) throw new WeightscopeError('invalid-input', `two files named ${JSON.stringify(name)}`);
+        named.push({ name, part: p.part });
+      }
+      const files = named.map((n) => ({ name: n.name, sha256: n.part.sha256, bytes: n.part.bytes }));
+      const id = modelIdOf(files);
+      const existing = this.get(id);
+      if (existing) return { model: existing, created: false };
+
+      // Validate from a staging folder laid out as the final one.
+      for (const n of named) {
+        const dest = join(staging, n.name);
+        await mkdir(dirname(dest), { recursive: true });
+        await link(n.part.tmpPath, dest).catch(() => copyFile(n.part.tmpPath, dest));
+      }
+      const summary = await this.inspect(named.length === 1 ? join(staging, named[0].name) : staging);
+
+      const dir = join(this.modelsDir, id);
+      await rm(dir, { recursive: true, force: true }); // a folder left by a crash before its row was written
+      for (const n of named) {
+        const blob = await this.blobs.commit(n.part);
+        const dest = join(dir, n.name);
+        await mkdir(dirname(dest), { recursive: true });
+        await link(blob, dest).catch(() => copyFile(blob, dest));
+      }
+      const now = Date.now();
+      const bytes = files.reduce((a, f) => a + f.bytes, 0);
+      const name = displayName ?? (files.length === 1 ? files[0].name : `${files.length} files`);
+      this.db.transaction(() => {
+        const blobIns = this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)');
+        for (const f of files) blobIns.run(f.sha256, f.bytes, now);
+        this.db.prepare('INSERT INTO models (id, name, format, bytes, tensors, parameters, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(id, name, summary.format, bytes, summary.tensors, summary.parameters, source, now);
+        const fileIns = this.db.prepare('INSERT INTO model_files (model_id, name, sha256, bytes) VALUES (?, ?, ?, ?)');
+        for (const f of files) fileIns.run(id, f.name, f.sha256, f.bytes);
+      })();
+      return { model: this.require(id), created: true };
+    } finally {
+      await this.blobs.discard(parts.map((p) => p.part));
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** Removes the model and every blob no other model uses. Finished results stay (they are keyed by content). */
+  async delete(id: string): Promise<void> {
+    const m = this.require(id);
+    const orphans = this.db.transaction(() => {
+      this.db.prepare('DELETE FROM model_files WHERE model_id = ?').run(id);
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+      const unused = this.db.prepare(
+        'SELECT sha256 FROM blobs WHERE sha256 IN (' + m.files.map(() => '?').join(',') + ') AND sha256 NOT IN (SELECT sha256 FROM model_files)',
+      ).all(...m.files.map((f) => f.sha256)) as { sha256: string }[];
+      const del = this.db.prepare('DELETE FROM blobs WHERE sha256 = ?');
+      for (const u of unused) del.run(u.sha256);
+      return unused.map((u) => u.sha256);
+    })();
+    await rm(join(this.modelsDir, id), { recursive: true, force: true });
+    for (const sha of orphans) if (existsSync(this.blobs.path(sha))) await rm(this.blobs.path(sha), { force: true });
+  }
+}

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import onnxProto from 'onnx-proto';
+import { getSession, graphKey, parseDevice, sessionsBuilt } from '../../src/runtime/session.js';
+
+const { onnx } = onnxProto;
+
+/** A chain of `k` n×n MatMuls: c_k = a·b·b·…·b. */
+function chain(n: number, k: number): Uint8Array {
+  const nodes = [];
+  let prev = 'a';
+  for (let i = 0; i < k; i++) {
+    const out = i === k - 1 ? 'c' : `t${i}`;
+    nodes.push({ opType: 'MatMul', input: [prev, 'b'], output: [out] });
+    prev = out;
+  }
+  const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } } });
+  const m = onnx.ModelProto.create({
+    irVersion: 7,
+    opsetImport: [{ domain: '', version: 14 }],
+    graph: { name: 'chain', node: nodes, input: [vi('a'), vi('b')], output: [vi('c')] },
+  });
+  return onnx.ModelProto.encode(m).finish();
+}
+
+test('session: results are right, and the same graph bytes reuse one session', async () => {
+  const bytes = chain(3, 2);
+  const s = await getSession(bytes);
+  assert.deepEqual(s.inputNames, ['a', 'b']);
+  const a = { type: 'float32' as const, data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]), dims: [3, 3] };
+  const eye2 = { type: 'float32' as const, data: Float32Array.from([2, 0, 0, 0, 2, 0, 0, 0, 2]), dims: [3, 3] };
+  const out = await s.run({ a, b: eye2 });
+  assert.deepEqual([...(out.c.data as Float32Array)], [4, 8, 12, 16, 20, 24, 28, 32, 36]);
+  const built = sessionsBuilt();
+  const again = await getSession(chain(3, 2)); // equal bytes, new buffer
+  assert.equal(again.key, s.key);
+  assert.equal(sessionsBuilt(), built);
+  assert.equal(s.key, `${graphKey(bytes)}:cpu`);
+  const other = await getSession(chain(3, 3));
+  assert.notEqual(other.key, s.key);
+  assert.equal(sessionsBuilt(), built + 1);
+});
+
+test('session: runs happen off the main thread (timers fire during a long run)', async () => {
+  const n = 384;
+  const s = await getSession(chain(n, 24));
+  const a = { type: 'float32' as const, data: new Float32Array(n * n).fill(1 / n), dims: [n, n] };
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 2);
+  const t0 = performance.now();
+  const out = await s.run({ a, b: a });
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  assert.ok(Math.abs((out.c.data as Float32Array)[0] - 1 / n) < 1e-6);
+  // A blocking run would let no timer fire before it resolves.
+  assert.ok(ms < 20 || ticks >= 3, `only ${ticks} timer ticks during a ${ms.toFixed(0)} ms run`);
+  assert.ok(ms >= 20, `run took ${ms.toFixed(1)} ms: too short to show anything; make the graph bigger`);
+});
+
+test('session: a missing execution provider is a device-unavailable error, never a CPU fallback', async () => {
+  const bytes = chain(2, 1);
+  await assert.rejects(getSession(bytes, { device: 'webgpu' }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'device-unavailable');
+    assert.match(e.message, /device 'webgpu' is not available/);
+    return true;
+  });
+  await assert.rejects(getSession(bytes, { device: 'cuda' }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'device-unavailable');
+    assert.match(e.message, /device 'cuda' is not available/);
+    assert.doesNotMatch(e.message, /\n/);
+    return true;
+  });
+  assert.throws(() => parseDevice('tpu'), { code: 'invalid-input', message: /unknown device 'tpu'/ });
+});
+
+test('session: bad graphs and bad feeds are WeightscopeErrors', async () => {
+  await assert.rejects(getSession(Uint8Array.from([1, 2, 3, 4, 5])), { name: 'WeightscopeError' });
+  const s = await getSession(chain(2, 1));
+  const a = { type: 'float32' as const, data: new Float32Array(4), dims: [2, 2] };
+  await assert.rejects(s.run({ a }), { code: 'invalid-input', message: /'b' was not given/ });
+  await assert.rejects(s.run({ a, b: { type: 'float32', data: new Float32Array(8), dims: [2, 2, 2] } }), { code: 'shape-mismatch' });
+});
