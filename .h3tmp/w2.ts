@@ -1,2 +1,0 @@
-import { parentPort } from 'node:worker_threads';
-const x: number = 3; parentPort?.postMessage(x);
