@@ -16,7 +16,10 @@ export function parseCommandArgs(argv: string[], options: Options, usage: string
     return { values: r.values as Parsed['values'], positionals: r.positionals };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new WeightscopeError('invalid-input', `${msg.replace(/\.$/, '')}. Usage: ${usage}`, { usage: true });
+    // node's messages are long ("… place it at the end of the command after '--' …"): keep the first clause
+    const unknown = /^Unknown option '([^']+)'/.exec(msg);
+    const short = unknown ? `unknown option ${unknown[1]}` : msg.replace(/\.$/, '');
+    throw new WeightscopeError('invalid-input', `${short} (usage: ${usage})`, { usage: true });
   }
 }
 

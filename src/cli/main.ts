@@ -4,10 +4,8 @@
  * `<name>.ts` under tsx); only the one that runs is imported. A WeightscopeError prints one line on stderr and exits
  * 2 (bad command line) or 1 (bad input); any other error is a bug and keeps its stack trace.
  */
-import { readdirSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, realpathSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isWeightscopeError } from '../errors.js';
 import { EXIT_INPUT, EXIT_USAGE, type CommandModule } from './types.js';
 

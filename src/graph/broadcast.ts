@@ -5,7 +5,7 @@
  */
 import { WeightscopeError } from '../errors.js';
 import type { Builder } from './builder.js';
-import { DT, type Dim } from './ir.js';
+import type { Dim } from './ir.js';
 
 const sameDim = (a: Dim, b: Dim): boolean => a !== null && a === b;
 
@@ -36,6 +36,5 @@ export function unbroadcast(b: Builder, g: string, x: string): string {
     r = b.op('ReduceSum', [r, axes], { keepdims: 1, noop_with_empty_axes: 1 });
   }
   b.g.values.set(r, { dtype: b.dtype(g) || b.dtype(x), shape: [...xs] });
-  void DT;
   return r;
 }

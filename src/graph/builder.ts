@@ -6,6 +6,8 @@ import { WeightscopeError } from '../errors.js';
 import { inferNode } from './infer.js';
 import { DT, makeAttrs, makeTensor, type Attrs, type Dim, type GNode, type Graph, type ValueInfo } from './ir.js';
 
+let nextSymbol = 0;
+
 export class Builder {
   readonly g: Graph;
   readonly #prefix: string;
@@ -52,6 +54,15 @@ export class Builder {
     }
     return s as number[];
   }
+  /** Static spatial sizes (dims after batch and channel) of an N-C-spatial tensor. */
+  spatialDims(name: string, why: string): number[] {
+    const s = this.info(name).shape;
+    const sp = s ? s.slice(2) : null;
+    if (!sp || !sp.every((d) => typeof d === 'number')) {
+      throw new WeightscopeError('unsupported-op', `${why}: the spatial size of '${name}' is not known statically ([${s?.join(',') ?? '?'}])`);
+    }
+    return sp as number[];
+  }
   constValue(name: string): number[] | undefined {
     return this.info(name).value;
   }
@@ -62,7 +73,16 @@ export class Builder {
     this.g.nodes.push(node);
     const infos = inferNode(node, (n) => this.info(n), this.g.opset);
     node.outputs.forEach((o, i) => {
-      if (o) this.g.values.set(o, infos[i] ?? { dtype: 0, shape: null });
+      if (!o) return;
+      const info = infos[i] ?? { dtype: 0, shape: null };
+      const decl = this.g.declared?.get(o);
+      if (decl) {
+        if (!info.dtype) info.dtype = decl.dtype;
+        if (!info.shape && decl.shape) info.shape = [...decl.shape];
+      }
+      // An unknown dim is some fixed run-time size: give it its own symbol, so later ops can tell it equals itself.
+      if (info.shape) info.shape = info.shape.map((d) => (d === null ? `?${nextSymbol++}` : d));
+      this.g.values.set(o, info);
     });
   }
 
@@ -159,6 +179,18 @@ export class Builder {
     const s = this.shapeOf(x);
     if (s && s.every((d) => typeof d === 'number')) return this.i64(s as number[]);
     return this.shape(x);
+  }
+  /** Reshape/Expand t to x's shape; x's inferred shape carries over (symbolic dims included). */
+  reshapeLike(t: string, x: string): string {
+    return this.#like(this.reshape(t, this.shapeConst(x)), x);
+  }
+  expandLike(t: string, x: string): string {
+    return this.#like(this.expand(t, this.shapeConst(x)), x);
+  }
+  #like(out: string, x: string): string {
+    const s = this.shapeOf(x);
+    this.g.values.set(out, { dtype: this.dtype(out), shape: s ? [...s] : null });
+    return out;
   }
   /** Zeros with x's shape and dtype. */
   zerosLike(x: string): string {

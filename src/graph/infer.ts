@@ -32,6 +32,13 @@ function broadcast(shapes: (Dim[] | null)[]): Dim[] | null {
   return out;
 }
 
+/** Contents of a small int tensor: numbers, or dim symbols when it came from Shape. */
+const sym = (i: ValueInfo | undefined): Dim[] | undefined => i?.value ?? i?.dimsValue;
+/** value when every entry is a number, dimsValue otherwise. */
+function contents(d: Dim[] | undefined): Partial<ValueInfo> {
+  if (!d || d.length > SMALL) return {};
+  return d.every((x) => typeof x === 'number') ? { value: d as number[] } : { dimsValue: d };
+}
 const norm = (a: number, r: number): number => (a < 0 ? a + r : a);
 const isStatic = (s: Dim[] | null): s is number[] => s !== null && s.every((d) => typeof d === 'number');
 const prod = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
@@ -85,7 +92,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     case 'Relu': case 'Neg': case 'Abs': case 'Exp': case 'Log': case 'Sqrt': case 'Tanh': case 'Sigmoid':
     case 'Erf': case 'Softmax': case 'LogSoftmax': case 'Sign': case 'Floor': case 'Ceil': case 'Round':
     case 'Reciprocal': case 'Trilu': case 'Clip': case 'Gelu': case 'LeakyRelu': case 'Elu': case 'Softplus':
-    case 'Sin': case 'Cos': case 'com.microsoft:Gelu': case 'HardSigmoid':
+    case 'Sin': case 'Cos': case 'com.microsoft:Gelu': case 'HardSigmoid': case 'CumSum':
       return same();
     case 'Identity':
       return [{ ...x }];
@@ -97,8 +104,9 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       return [{ dtype: DT.BOOL, shape: x.shape }];
     case 'Cast': {
       const to = attrInt(node, 'to', 0);
-      const v = x.value && (to === DT.INT64 || to === DT.INT32) ? x.value.map(Math.trunc) : undefined;
-      return [{ dtype: to, shape: x.shape, ...(v ? { value: v } : {}) }];
+      const isInt = to === DT.INT64 || to === DT.INT32;
+      const v = x.value && isInt ? x.value.map(Math.trunc) : undefined;
+      return [{ dtype: to, shape: x.shape, ...(v ? { value: v } : isInt && x.dimsValue ? { dimsValue: x.dimsValue } : {}) }];
     }
     case 'Add': case 'Sub': case 'Mul': case 'Div': case 'Pow': case 'Max': case 'Min': case 'Sum': case 'Mean': {
       const v = ins.length === 2 && (x.dtype === DT.INT64 || x.dtype === DT.INT32) ? elementwiseValue(op, ins) : undefined;
@@ -173,7 +181,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     }
     case 'Reshape': {
       const s = ins[1];
-      const v = s.value;
+      const v = sym(s);
       if (v) {
         const out: Dim[] = v.map((d, i) => (d === 0 ? (x.shape ? x.shape[i] : null) : d === -1 ? null : d));
         const neg = v.indexOf(-1);
@@ -181,7 +189,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
           const known = out.filter((_, i) => i !== neg);
           if (known.every((d) => typeof d === 'number')) out[neg] = prod(x.shape) / prod(known as number[]);
         }
-        return [{ dtype: x.dtype, shape: out, ...(x.value ? { value: x.value } : {}) }];
+        return [{ dtype: x.dtype, shape: out, ...contents(sym(x)) }];
       }
       const len = s.shape && typeof s.shape[0] === 'number' ? s.shape[0] : null;
       return [{ dtype: x.dtype, shape: len === null ? null : new Array<Dim>(len).fill(null) }];
@@ -192,7 +200,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       let st = attrInt(node, 'start', 0), en = attrInt(node, 'end', r);
       st = Math.min(Math.max(norm(st, r), 0), r); en = Math.min(Math.max(norm(en, r), 0), r);
       const dims = x.shape.slice(st, en);
-      return [{ dtype: DT.INT64, shape: [dims.length], ...(isStatic(dims) ? { value: dims } : {}) }];
+      return [{ dtype: DT.INT64, shape: [dims.length], ...contents(dims) }];
     }
     case 'Size':
       return [{ dtype: DT.INT64, shape: [], ...(isStatic(x.shape) ? { value: [prod(x.shape)] } : {}) }];
@@ -201,10 +209,12 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       if (!x.shape || !idx.shape) return [{ dtype: x.dtype, shape: null }];
       const a = norm(attrInt(node, 'axis', 0), x.shape.length);
       const shape = [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)];
-      let value: number[] | undefined;
-      if (x.value && idx.value && x.shape.length === 1) value = idx.value.map((i) => x.value![norm(i, x.value!.length)]);
-      return [{ dtype: x.dtype, shape, ...(value ? { value } : {}) }];
+      const xv = sym(x);
+      const picked = xv && idx.value && x.shape.length === 1 ? idx.value.map((i) => xv[norm(i, xv.length)]) : undefined;
+      return [{ dtype: x.dtype, shape, ...contents(picked) }];
     }
+    case 'ScatterElements': case 'ScatterND':
+      return same();
     case 'GatherElements':
       return [{ dtype: x.dtype, shape: ins[1].shape }];
     case 'Unsqueeze': {
@@ -215,7 +225,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const out: Dim[] = [];
       let j = 0;
       for (let i = 0; i < r; i++) out.push(na.includes(i) ? 1 : x.shape[j++]);
-      return [{ dtype: x.dtype, shape: out, ...(x.value ? { value: x.value } : {}) }];
+      return [{ dtype: x.dtype, shape: out, ...contents(sym(x)) }];
     }
     case 'Squeeze': {
       const axes = axesOf(1);
@@ -223,7 +233,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const r = x.shape.length;
       const na = axes ? axes.map((a) => norm(a, r)) : x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
       if (!axes && !isStatic(x.shape)) return [{ dtype: x.dtype, shape: null }];
-      return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !na.includes(i)), ...(x.value ? { value: x.value } : {}) }];
+      return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !na.includes(i)), ...contents(sym(x)) }];
     }
     case 'Concat': {
       if (ins.some((i) => !i.shape)) return [{ dtype: x.dtype, shape: null }];
@@ -232,8 +242,8 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const out = [...x.shape!];
       const ds = ins.map((i) => i.shape![a]);
       out[a] = ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, q) => p + q, 0) : null;
-      const value = r === 1 && ins.every((i) => i.value) ? ins.flatMap((i) => i.value!) : undefined;
-      return [{ dtype: x.dtype, shape: out, ...(value && value.length <= SMALL ? { value } : {}) }];
+      const all = r === 1 && ins.every((i) => sym(i)) ? ins.flatMap((i) => sym(i)!) : undefined;
+      return [{ dtype: x.dtype, shape: out, ...contents(all) }];
     }
     case 'Split': {
       const n = node.outputs.length;
@@ -271,14 +281,15 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
         if (st > 0) { s = Math.min(Math.max(s, 0), d); e = Math.min(Math.max(e, 0), d); out[a] = Math.max(0, Math.ceil((e - s) / st)); }
         else { s = Math.min(Math.max(s, 0), d - 1); e = Math.min(Math.max(e, -1), d - 1); out[a] = Math.max(0, Math.ceil((e - s) / st)); }
       }
-      let value: number[] | undefined;
-      if (x.value && r === 1 && typeof out[0] === 'number') {
-        const d = x.value.length;
+      let value: Dim[] | undefined;
+      const xv = sym(x);
+      if (xv && r === 1 && typeof out[0] === 'number') {
+        const d = xv.length;
         let s = starts[0] < 0 ? starts[0] + d : starts[0];
         s = Math.min(Math.max(s, 0), d);
-        if (steps[0] === 1) value = x.value.slice(s, s + (out[0] as number));
+        if (steps[0] === 1) value = xv.slice(s, s + (out[0] as number));
       }
-      return [{ dtype: x.dtype, shape: out, ...(value ? { value } : {}) }];
+      return [{ dtype: x.dtype, shape: out, ...contents(value) }];
     }
     case 'Transpose': {
       if (!x.shape) return [{ dtype: x.dtype, shape: null }];
@@ -287,12 +298,18 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     }
     case 'Expand': {
       const s = ins[1];
-      const target: Dim[] | null = s.value ?? (s.shape && typeof s.shape[0] === 'number' ? new Array<Dim>(s.shape[0]).fill(null) : null);
+      const target: Dim[] | null = sym(s) ?? (s.shape && typeof s.shape[0] === 'number' ? new Array<Dim>(s.shape[0]).fill(null) : null);
       if (!target) return [{ dtype: x.dtype, shape: null }];
       // A null target dim may be 1 (keep x's dim) or equal to x's dim: only x's non-1 dims survive.
       const tb = target.map((d) => (d === null ? 1 : d));
       const sh = broadcast([x.shape, tb]);
       return [{ dtype: x.dtype, shape: sh ? sh.map((d, i) => (target[i - (sh.length - target.length)] === null && d === 1 ? null : d)) : null }];
+    }
+    case 'Pad': {
+      const pads = ins[1]?.value;
+      if (!x.shape || !pads || (node.inputs[3] && opset >= 18)) return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
+      const r = x.shape.length;
+      return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : null)) }];
     }
     case 'Tile':
       return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
@@ -300,7 +317,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const t = attr(node, 'value')?.t;
       const dtype = t?.dataType ?? DT.FLOAT;
       const v = x.value;
-      const shape = v ?? (x.shape && typeof x.shape[0] === 'number' ? new Array<Dim>(x.shape[0]).fill(null) : null);
+      const shape = sym(x) ?? (x.shape && typeof x.shape[0] === 'number' ? new Array<Dim>(x.shape[0]).fill(null) : null);
       let value: number[] | undefined;
       if (v && (dtype === DT.INT64 || dtype === DT.INT32) && prod(v) <= SMALL) {
         const fill = t ? (tensorValues(t)?.[0] ?? 0) : 0;
@@ -329,7 +346,9 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     case 'Range': {
       const [s, l, d] = ins.map((i) => i.value?.[0]);
       const n = s !== undefined && l !== undefined && d !== undefined ? Math.max(Math.ceil((l - s) / d), 0) : null;
-      return [{ dtype: x.dtype, shape: [n] }];
+      // Range(0, dim, 1) has length dim, also when dim is symbolic.
+      const ls = sym(ins[1])?.[0];
+      return [{ dtype: x.dtype, shape: [n ?? (s === 0 && d === 1 && ls !== undefined ? ls : null)] }];
     }
     case 'ReduceSum': case 'ReduceMean': case 'ReduceMax': case 'ReduceMin': case 'ReduceProd': case 'ReduceL2':
     case 'ReduceLogSumExp': case 'ReduceSumSquare': case 'ArgMax': case 'ArgMin': {

@@ -25,6 +25,8 @@ export interface ValueInfo {
   shape: Dim[] | null; // null = rank unknown
   /** Known values of small integer tensors (shapes, axes), flattened. */
   value?: number[];
+  /** Symbolic contents of a 1-D/scalar integer tensor that holds dims (from Shape), when not all known. */
+  dimsValue?: Dim[];
 }
 
 export interface GNode {
@@ -48,6 +50,8 @@ export interface Graph {
   outputs: string[];
   values: Map<string, ValueInfo>;
   initializers: Map<string, OnnxTensor>;
+  /** Types the file declares for intermediates/outputs (value_info): a fallback where inference knows less. */
+  declared?: Map<string, ValueInfo>;
 }
 
 export function cloneGraph(g: Graph): Graph {
@@ -206,6 +210,8 @@ export function graphFromModel(model: OnnxModel): Graph {
     inputs.push(name);
     values.set(name, valueInfoFromProto(vi));
   }
+  const declared = new Map<string, ValueInfo>();
+  for (const vi of [...(gp.valueInfo ?? []), ...(gp.output ?? [])]) if (vi.name) declared.set(vi.name, valueInfoFromProto(vi));
   const nodes: GNode[] = (gp.node ?? []).map((n, i) => ({
     name: n.name || `${n.opType ?? 'node'}_${i}`,
     opType: n.opType ?? '',
@@ -224,6 +230,7 @@ export function graphFromModel(model: OnnxModel): Graph {
     outputs: (gp.output ?? []).map((o) => o.name ?? ''),
     values,
     initializers,
+    declared,
   };
 }
 

@@ -104,7 +104,8 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
     if (ls && ls.length !== 2) throw new WeightscopeError('invalid-input', `classification loss needs logits [batch, classes]; '${logits}' has rank ${ls.length}`);
     labels = LABELS;
     g.inputs.splice(dataInputs.length, 0, LABELS);
-    g.values.set(LABELS, { dtype: DT.INT64, shape: [ls ? ls[0] : 'batch'] });
+    const bd = ls?.[0];
+    g.values.set(LABELS, { dtype: DT.INT64, shape: [typeof bd === 'number' || (typeof bd === 'string' && !bd.startsWith('?')) ? bd : 'batch'] });
     dataInputs.push(LABELS);
     loss = meanCrossEntropy(b, logits, LABELS);
   } else {

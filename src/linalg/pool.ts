@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { WeightscopeError, type ErrorCode } from '../errors.js';
 import { checkMatrix } from './gram.js';
 import type { EigenBackend } from './eigen.js';
-import { setBlasThreads } from './lapack.js';
+import { getBlasThreads, setBlasThreads } from './lapack.js';
 import type { EigenReply, EigenTask } from './eigen-worker.js';
 
 export interface EigenPoolOptions {
@@ -57,6 +57,8 @@ export class EigenPool {
   readonly size: number;
   private readonly backend: EigenBackend;
   private readonly blasThreads: number | undefined;
+  /** OpenBLAS threads before the pool changed them, restored by close(). */
+  private readonly blasThreadsBefore: number | null;
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
   private nextId = 1;
@@ -70,6 +72,7 @@ export class EigenPool {
     this.size = size;
     this.backend = opts.backend ?? 'auto';
     this.blasThreads = opts.blasThreads ?? (size > 1 ? 1 : undefined);
+    this.blasThreadsBefore = this.blasThreads !== undefined ? getBlasThreads() : null;
     if (this.blasThreads !== undefined) setBlasThreads(this.blasThreads);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
@@ -157,5 +160,6 @@ export class EigenPool {
     for (const job of this.queue.splice(0)) job.reject(err);
     for (const s of this.slots) s.busy?.reject(err);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    if (this.blasThreadsBefore !== null) setBlasThreads(this.blasThreadsBefore);
   }
 }

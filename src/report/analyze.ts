@@ -2,6 +2,7 @@
  * analyze(): checkpoint → per-layer HT-SR report (issue 2). Streams tensor by tensor: at most
  * `runner.parallelism + 1` tensors are resident at once, whatever the model size.
  */
+import { WeightscopeError } from '../errors.js';
 import { openCheckpoint, type ResolvedModel } from '../io/open.js';
 import type { TensorReader } from '../io/types.js';
 import { layerMatrices } from '../layers/matrices.js';
@@ -9,11 +10,13 @@ import { planLayers } from '../layers/plan.js';
 import { selectLayers } from '../layers/select.js';
 import { isExactCopy, tieCandidates } from '../layers/ties.js';
 import type { LayerPlan, SkippedTensor } from '../layers/types.js';
-import { makeEigenRunner } from './eigen-pool.js';
+import { estimatedWork, makeEigenRunner } from './eigen-pool.js';
 import type { EigenRunner } from './eigen-runner.js';
 import { parseAnalyzeOptions, type AnalyzeOptions, type AnalyzeOptionsInput } from './options.js';
 import { failedRow, rowFromSpectrum, summarize } from './row.js';
 import type { AnalysisReport, LayerRow, ProgressHook } from './types.js';
+
+const work = (l: LayerPlan): number => estimatedWork([l]);
 
 /** Why a weight tensor cannot be analysed from its values, or null. */
 export function valueProblem(w: Float64Array): string | null {
@@ -66,7 +69,14 @@ async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: Eigen
   const problem = valueProblem(w);
   if (problem) return failedRow(plan, problem);
   const mats = layerMatrices(plan, w, info.dtype);
-  const sliceEvals = await runner.eigenvalues(mats);
+  let sliceEvals: Float64Array[];
+  try {
+    sliceEvals = await runner.eigenvalues(mats);
+  } catch (e) {
+    // An eigensolver that does not converge fails this layer only; I/O and other errors stop the analysis.
+    if (e instanceof WeightscopeError && e.code === 'numerical') return failedRow(plan, `eigenvalues: ${e.message}`);
+    throw e;
+  }
   return rowFromSpectrum(plan, sliceEvals, opts);
 }
 
@@ -112,10 +122,19 @@ export async function analyze(
     let next = 0;
     let done = 0;
     onProgress?.(0, chosen.length, 'reading');
+    // Largest eigenproblems first (longest-processing-time order) so the workers finish together; rows keep id order.
+    const order = chosen.map((_, i) => i).sort((a, b) => work(chosen[b]) - work(chosen[a]) || a - b);
+    let aborted = false;
     const worker = async () => {
-      for (let i = next++; i < chosen.length; i = next++) {
-        rows[i] = await analyseLayer(reader, chosen[i], runner!, opts);
-        onProgress?.(++done, chosen.length, chosen[i].name);
+      try {
+        for (let k = next++; k < order.length && !aborted; k = next++) {
+          const i = order[k];
+          rows[i] = await analyseLayer(reader, chosen[i], runner!, opts);
+          onProgress?.(++done, chosen.length, chosen[i].name);
+        }
+      } catch (e) {
+        aborted = true; // the other lanes stop at their next layer
+        throw e;
       }
     };
     const lanes = Math.max(1, Math.min(chosen.length, runner.parallelism + 1));

@@ -7,10 +7,12 @@ import { inlineRunner, type EigenRunner } from './eigen-runner.js';
 import type { AnalyzeOptions } from './options.js';
 
 /**
- * Below this many multiply-adds (Gram products, Σ N·M²·rf) the whole job takes milliseconds and starting worker
- * threads (tens of ms each) would cost more than it saves.
+ * Below this many multiply-adds (Gram products, Σ N·M²·rf) the eigenvalues take well under a second in this
+ * thread, and starting workers would cost more than it saves (≈50 ms each from dist/, ≈0.7 s under tsx, which
+ * compiles the worker again). Measured: gpt2-tiny (1.5e8) 0.03 s inline with LAPACK vs 0.8 s with a pool under
+ * tsx. The pure-TypeScript solver is roughly 10× slower per flop, hence its lower threshold.
  */
-export const POOL_MIN_WORK = 5e7;
+export const POOL_MIN_WORK = { lapack: 2e9, ts: 2e8 } as const;
 
 export function estimatedWork(layers: readonly Pick<LayerPlan, 'N' | 'M' | 'rf'>[]): number {
   return layers.reduce((s, l) => s + l.N * l.M * l.M * l.rf, 0);
@@ -20,7 +22,9 @@ export async function makeEigenRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' 
   // Resolve first: an explicit 'lapack' without LAPACK fails here, before any worker starts.
   const backend = resolveBackend(opts.eigenBackend);
   const size = Math.min(opts.workers ?? availableParallelism(), layers.length);
-  if (size <= 1 || estimatedWork(layers) < POOL_MIN_WORK) return inlineRunner(backend);
+  // An explicit `workers` is obeyed; otherwise small jobs stay in this thread.
+  const small = opts.workers === undefined && estimatedWork(layers) < POOL_MIN_WORK[backend];
+  if (size <= 1 || small) return inlineRunner(backend);
   const pool = new EigenPool({ size, backend });
   return {
     parallelism: size,

@@ -25,7 +25,7 @@ export const AnalyzeOptionsSchema = z
     /** Only these layers (ids or name globs); all when absent. */
     layers: z.array(LayerSelector).optional(),
     eigenBackend: z.enum(['auto', 'lapack', 'ts']).default('auto'),
-    /** Worker threads for eigenvalues; default: available parallelism. */
+    /** Eigenvalue worker threads. Default: one per core, and none (this thread) for models too small to gain. */
     workers: z.number().int().positive().max(256).optional(),
   })
   .strict();

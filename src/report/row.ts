@@ -110,31 +110,43 @@ export function rowFromSpectrum(plan: LayerPlan, slices: readonly Float64Array[]
     matrix_rank: m.matrix_rank,
     entropy: num(m.entropy),
   };
-  if (pl?.status === 'failed') {
-    // keep WW's column order: reason right after status
-    const { warning, ...rest } = row;
-    Object.assign(row, {});
-    return reorder({ ...rest, reason: `power-law fit failed: ${pl.reason ?? 'unknown reason'}`, warning }, opts, evals);
-  }
-  return reorder(row, opts, evals);
+  const out: LayerRow =
+    pl?.status === 'failed'
+      ? // WW's column order: reason right after status
+        withReasonAfterStatus(row, `power-law fit failed: ${pl.reason ?? 'unknown reason'}`)
+      : row;
+  addTailFits(out, evals, opts);
+  return out;
 }
 
-/** Adds the E-TPL/EXP objects; the xmin rule follows the PL variant (WW's xmin_peak range, or KDD'23's). */
-function reorder(row: LayerRow, opts: Pick<AnalyzeOptions, 'fits' | 'plVariant'>, evals: Float64Array): LayerRow {
+function withReasonAfterStatus(row: LayerRow, reason: string): LayerRow {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    out[k] = v;
+    if (k === 'status') out.reason = reason;
+  }
+  return out as unknown as LayerRow;
+}
+
+const orNull = (v: number | null | undefined): number | null => (v === null || v === undefined || Number.isNaN(v) ? null : v);
+
+/** Adds the E-TPL/EXP objects; their xmin rule follows the PL variant (WW's xmin_peak range, or KDD'23's). */
+function addTailFits(row: LayerRow, evals: Float64Array, opts: Pick<AnalyzeOptions, 'fits' | 'plVariant'>): void {
   const rule = opts.plVariant;
   if (opts.fits.includes('etpl')) {
     const f = fitEtpl(evals, { xminRule: rule });
-    const etpl: EtplFit = { beta: f.beta, lambda: f.lambda, xmin: f.xmin, D: f.D, loglik: f.loglik, status: f.status };
+    const etpl: EtplFit = {
+      beta: orNull(f.beta), lambda: orNull(f.lambda), xmin: orNull(f.xmin), D: orNull(f.D), loglik: orNull(f.loglik), status: f.status,
+    };
     if (f.reason) etpl.reason = f.reason;
     row.etpl = etpl;
   }
   if (opts.fits.includes('exp')) {
     const f = fitExponential(evals, { xminRule: rule });
-    const exp: ExpFit = { lambda: f.lambda, xmin: f.xmin, D: f.D, status: f.status };
+    const exp: ExpFit = { lambda: orNull(f.lambda), xmin: orNull(f.xmin), D: orNull(f.D), status: f.status };
     if (f.reason) exp.reason = f.reason;
     row.exp = exp;
   }
-  return row;
 }
 
 export function summarize(rows: readonly LayerRow[], _opts: AnalyzeOptions): Summary {

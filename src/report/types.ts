@@ -62,6 +62,11 @@ export interface LayerRow {
   entropy: number | null;
   etpl?: EtplFit;
   exp?: ExpFit;
+  /**
+   * The layer's ESD (all slices' eigenvalues, ascending), only when analyze() ran with `keepEigenvalues: true`;
+   * the service keeps them for the dashboard's ESD plots (GET /v1/analyses/{id}/esd/{layer_id}).
+   */
+  eigenvalues?: number[];
 }
 
 /** Mean over analysed layers of each metric (WW's get_summary, plus the KDD'23 fit parameters). */

@@ -23,6 +23,7 @@ export interface EvalResult {
 }
 
 export interface ForwardRunner {
+  readonly session: RuntimeSession;
   readonly inputName: string;
   readonly logitsName: string;
   logits(params: ReadonlyMap<string, Float32Array>, x: HostTensor): Promise<HostTensor>;
@@ -104,6 +105,7 @@ export async function createForward(model: ModelProto, params: readonly ParamSpe
   }
 
   return {
+    session,
     inputName,
     logitsName,
     logits,

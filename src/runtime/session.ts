@@ -118,9 +118,15 @@ export function getSession(model: Uint8Array | onnxProto.onnx.IModelProto, opts:
   return s;
 }
 
+/** onnxruntime intra-op threads: every core, unless WEIGHTSCOPE_THREADS says otherwise (benchmarks, shared hosts). */
+export function intraOpThreads(): number {
+  const env = Number(process.env.WEIGHTSCOPE_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
 async function createSession(key: string, bytes: Uint8Array, device: Device): Promise<RuntimeSession> {
   const res = check(
-    await request({ id: nextId++, kind: 'create', key, bytes, device, threads: availableParallelism() }),
+    await request({ id: nextId++, kind: 'create', key, bytes, device, threads: intraOpThreads() }),
     'cannot create an onnxruntime session',
   );
   sessionsCreated++;
@@ -141,6 +147,12 @@ async function createSession(key: string, bytes: Uint8Array, device: Device): Pr
       return r.outputs ?? {};
     },
   };
+}
+
+/** Drops a session from the cache and frees it in the worker (long-running services call this for old models). */
+export async function releaseSession(session: RuntimeSession): Promise<void> {
+  if (!cache.delete(session.key) || !worker) return;
+  check(await request({ id: nextId++, kind: 'release', key: session.key }), 'cannot release an onnxruntime session');
 }
 
 /** How many sessions were actually built since start (tests use it to prove the cache works). */

@@ -25,6 +25,10 @@ const EnvSchema = z.object({
   WEIGHTSCOPE_JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** Extra allow-listed roots for POST /v1/models/import, separated by ':' (models/ and HF caches always are). */
   WEIGHTSCOPE_IMPORT_ROOTS: z.string().optional(),
+  /** 1 = POST /v1/models/import {hf} downloads from HF_ENDPOINT when the model is not in the local cache. */
+  WEIGHTSCOPE_HF_DOWNLOAD: z.enum(['0', '1']).default('0'),
+  HF_ENDPOINT: z.url().default('https://huggingface.co'),
+  HF_TOKEN: z.string().optional(),
   /** Registers test-only job kinds (the "sleep" kind and POST /v1/debug/jobs). */
   WEIGHTSCOPE_DEBUG_JOBS: z.enum(['0', '1']).default('0'),
 });
@@ -43,6 +47,8 @@ export interface ServiceConfig {
   /** HF hub caches, in huggingface_hub's order (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
   hfCacheDirs: string[];
   debugJobs: boolean;
+  /** Hub downloads for imports: off unless WEIGHTSCOPE_HF_DOWNLOAD=1. */
+  hfDownload: { endpoint: string; token?: string } | null;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
@@ -71,5 +77,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     modelsDir,
     hfCacheDirs,
     debugJobs: e.WEIGHTSCOPE_DEBUG_JOBS === '1',
+    hfDownload: e.WEIGHTSCOPE_HF_DOWNLOAD === '1' ? { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''), ...(e.HF_TOKEN ? { token: e.HF_TOKEN } : {}) } : null,
   };
 }

@@ -92,6 +92,10 @@ export const RankingResult = z
         kendall: z.object({ tau: z.number().nullable(), p: z.number().nullable() }),
       })
       .optional(),
+    failed: z
+      .array(z.object({ model: z.string(), error: JobErrorSchema }))
+      .optional()
+      .meta({ description: 'Models whose analysis failed; they rank last with value null' }),
   })
   .meta({ id: 'RankingResult' });
 

@@ -87,45 +87,26 @@ function solveZ(s: number, r: number, warmU: number | null): number {
     const m2 = upperGammaScaled(s + 2, z) / g0;
     return { v: Math.log(m) - lr, d: (-z * (m2 - m * m)) / m };
   };
+  // Newton in u from the warm start, steps capped at 4, bisection once a sign change is bracketed
   let u = warmU ?? -Math.log(Math.max(r - 1, 1e-300));
-  let gu = g(u);
   let lo = -Infinity; // g(lo) > 0
   let hi = Infinity; // g(hi) < 0
-  if (gu.v === 0) return Math.exp(u);
   const U_MIN = -690; // z ≈ 1e-300: below that λ is zero for every purpose
-  if (gu.v > 0) {
-    lo = u;
-    for (let step = 1; ; step *= 2) {
-      const t = u + step;
-      const gt = g(t);
-      if (gt.v <= 0) {
-        hi = t;
-        break;
-      }
-      lo = t;
-      if (t > 700) return Math.exp(t);
-    }
-  } else {
-    hi = u;
-    for (let step = 1; ; step *= 2) {
-      const t = Math.max(u - step, U_MIN);
-      const gt = g(t);
-      if (gt.v > 0) {
-        lo = t;
-        break;
-      }
-      hi = t;
-      if (t === U_MIN) return 0;
-    }
-  }
-  u = 0.5 * (lo + hi);
-  for (let it = 0; it < 200; it++) {
-    gu = g(u);
+  const U_MAX = 700;
+  for (let it = 0; it < 300; it++) {
+    const gu = g(u);
     if (gu.v > 0) lo = u;
     else if (gu.v < 0) hi = u;
-    else break;
+    else return Math.exp(u);
+    if (gu.v < 0 && u <= U_MIN) return 0;
+    if (gu.v > 0 && u >= U_MAX) return Math.exp(u);
     let next = u - gu.v / gu.d;
-    if (!(next > lo && next < hi) || !Number.isFinite(next)) next = 0.5 * (lo + hi);
+    if (!Number.isFinite(next)) next = gu.v > 0 ? u + 4 : u - 4;
+    next = Math.min(Math.max(next, u - 4, U_MIN), u + 4, U_MAX);
+    if (!(next > lo && next < hi)) {
+      if (Number.isFinite(lo) && Number.isFinite(hi)) next = 0.5 * (lo + hi);
+      else next = gu.v > 0 ? Math.min(u + 4, U_MAX) : Math.max(u - 4, U_MIN);
+    }
     if (Math.abs(next - u) <= 1e-15 * Math.max(1, Math.abs(u)) || hi - lo <= 1e-15 * Math.max(1, Math.abs(u))) {
       u = next;
       break;
@@ -151,7 +132,7 @@ export interface EtplPoint {
 }
 
 /** Exact MLE of (β, λ) for the tail with fixed xmin. */
-export function fitEtplAtXmin(st: TailStats): EtplPoint {
+export function fitEtplAtXmin(st: TailStats, warm?: { beta: number; lambda: number }): EtplPoint {
   const { n, xmin } = st;
   if (n < 2) return { beta: NaN, lambda: NaN, loglik: NaN, status: 'failed', reason: `only ${n} point(s) in the tail` };
   const r = st.sum / n / xmin; // mean(x)/xmin
@@ -159,7 +140,7 @@ export function fitEtplAtXmin(st: TailStats): EtplPoint {
   if (!(r > 1) || !(lbar > 0) || !Number.isFinite(r) || !Number.isFinite(lbar)) {
     return { beta: NaN, lambda: NaN, loglik: NaN, status: 'failed', reason: 'the tail has a single distinct value' };
   }
-  let warmU: number | null = null;
+  let warmU: number | null = warm && warm.lambda > 0 ? Math.log(warm.lambda * xmin) : null;
   const zAt = (beta: number): number => {
     const z = solveZ(1 - beta, r, warmU);
     warmU = z > 0 ? Math.log(z) : null;
@@ -175,18 +156,40 @@ export function fitEtplAtXmin(st: TailStats): EtplPoint {
     const bound = beta <= 1 + BOUND_BETA_EPS || lambda * st.max < BOUND_LAMBDA_XMAX;
     return { beta, lambda, loglik, status: bound ? 'bound' : 'ok' };
   };
-  let a = 1;
-  let fa = dP(a);
-  if (!(fa > 0)) return finish(1);
-  // upper bracket, starting at the pure power-law MLE 1 + 1/lbar
-  let b = Math.min(1 + 1 / lbar + 0.5, BETA_MAX);
-  let fb = dP(b);
-  while (fb > 0) {
-    a = b;
-    fa = fb;
-    if (b >= BETA_MAX) return { beta: NaN, lambda: NaN, loglik: NaN, status: 'failed', reason: 'beta diverges' };
-    b = Math.min(1 + 2 * (b - 1), BETA_MAX);
-    fb = dP(b);
+  // bracket [a, b] with dP(a) > 0 ≥ dP(b); a warm start (the neighbouring xmin's β) keeps it narrow
+  let a: number;
+  let fa: number;
+  let b: number;
+  let fb: number;
+  if (warm && warm.beta <= 1 && !(dP(1) > 0)) return finish(1); // neighbour on the bound: most likely so are we
+  const b0 = warm && warm.beta > 1 && warm.beta < BETA_MAX ? warm.beta : Math.min(1 + 1 / lbar, BETA_MAX);
+  const f0 = dP(b0);
+  if (f0 > 0) {
+    a = b0;
+    fa = f0;
+    let step = warm ? 0.02 : 0.5;
+    for (;;) {
+      if (a >= BETA_MAX) return { beta: NaN, lambda: NaN, loglik: NaN, status: 'failed', reason: 'beta diverges' };
+      b = Math.min(a + step, BETA_MAX);
+      fb = dP(b);
+      if (!(fb > 0)) break;
+      a = b;
+      fa = fb;
+      step *= 4;
+    }
+  } else {
+    b = b0;
+    fb = f0;
+    let step = warm ? 0.02 : 0.5 * (b0 - 1);
+    for (;;) {
+      a = Math.max(b - step, 1);
+      fa = dP(a);
+      if (fa > 0) break;
+      if (a === 1) return finish(1);
+      b = a;
+      fb = fa;
+      step *= 4;
+    }
   }
   // Brent's root finder on dP over [a, b] (fa > 0 ≥ fb)
   let c = a;
@@ -208,7 +211,7 @@ export function fitEtplAtXmin(st: TailStats): EtplPoint {
       fb = fc;
       fc = fa;
     }
-    const tol = 2 * 2.2e-16 * Math.abs(b) + 1e-13;
+    const tol = 2 * 2.2e-16 * Math.abs(b) + 1e-12;
     const xm = 0.5 * (c - b);
     if (Math.abs(xm) <= tol || fb === 0) break;
     if (Math.abs(e) >= tol && Math.abs(fa) > Math.abs(fb)) {
@@ -248,9 +251,17 @@ export function fitEtplAtXmin(st: TailStats): EtplPoint {
 /**
  * powerlaw's KS distance of the fitted E-TPL on the tail (sorted, x ≥ xmin): evaluated at the unique tail values,
  * empirical CDF = #{tail < u}/n, theoretical CDF 1 − Γ(s, λu)/Γ(s, λ xmin), divided by its value at xmax when
- * xmax is given. `stopAt`: return early once the distance is known to be ≥ stopAt.
+ * xmax is given. `stopAt`: return early (with a lower bound of D) once D is known to exceed stopAt, or to equal it
+ * when `inclusive` (a tie that would lose anyway).
  */
-export function etplKS(tail: ArrayLike<number>, beta: number, lambda: number, xmax: number | null, stopAt = Infinity): number {
+export function etplKS(
+  tail: ArrayLike<number>,
+  beta: number,
+  lambda: number,
+  xmax: number | null,
+  stopAt = Infinity,
+  inclusive = true,
+): number {
   const n = tail.length;
   const xmin = tail[0];
   const s = 1 - beta;
@@ -267,7 +278,8 @@ export function etplKS(tail: ArrayLike<number>, beta: number, lambda: number, xm
     const diff = T - k / n;
     if (diff > dPlus) dPlus = diff;
     if (-diff > dMinus) dMinus = -diff;
-    return Math.max(dPlus, dMinus) >= stopAt;
+    const m = Math.max(dPlus, dMinus);
+    return m > stopAt || (inclusive && m === stopAt);
   };
   const stride = n > 64 ? Math.floor(n / 16) : 0;
   if (stride > 0) {
@@ -333,27 +345,44 @@ export function fitEtpl(evals: Float64Array, opts: EtplOptions = {}): EtplResult
   const { data, candidates, xmax } = prep;
   const N = data.length;
   const suf = suffixStats(data);
-  let best: { i: number; p: EtplPoint; D: number } | null = null;
+  // 1) fit every candidate, in order, each warm-started at its neighbour's solution
+  const fits: (EtplPoint | null)[] = [];
   let lastReason = '';
+  let prev: { beta: number; lambda: number } | null = null;
   for (const i of candidates) {
     const st: TailStats = { n: N - i, xmin: data[i], sum: suf.sum[i], sumLog: suf.sumLog[i], max: data[N - 1] };
-    const p = fitEtplAtXmin(st);
+    const p = fitEtplAtXmin(st, prev ?? undefined);
     if (p.status === 'failed') {
       lastReason = p.reason ?? 'fit failed';
+      fits.push(null);
       continue;
     }
-    const D = etplKS(data.subarray(i), p.beta, p.lambda, xmax, best ? best.D : Infinity);
-    if (!best || D < best.D) best = { i, p, D };
+    prev = { beta: p.beta, lambda: p.lambda };
+    fits.push(p);
   }
-  if (!best) return failedResult(`no candidate xmin could be fitted: ${lastReason}`, candidates.length);
+  // 2) KS distances, a sparse seed first so that pruning bites early; first minimum wins, as in powerlaw
+  let best: { c: number; p: EtplPoint; D: number } | null = null;
+  const consider = (c: number): void => {
+    const p = fits[c];
+    if (!p) return;
+    const stop = best ? best.D : Infinity;
+    const D = etplKS(data.subarray(candidates[c]), p.beta, p.lambda, xmax, stop, !best || c > best.c);
+    if (!best || D < best.D || (D === best.D && c < best.c)) best = { c, p, D };
+  };
+  const seed = Math.max(1, Math.floor(candidates.length / 32));
+  for (let c = 0; c < candidates.length; c += seed) consider(c);
+  for (let c = 0; c < candidates.length; c++) if (c % seed !== 0) consider(c);
+  const chosen = best as { c: number; p: EtplPoint; D: number } | null;
+  if (!chosen) return failedResult(`no candidate xmin could be fitted: ${lastReason}`, candidates.length);
+  const i = candidates[chosen.c];
   return {
-    beta: best.p.beta,
-    lambda: best.p.lambda,
-    xmin: data[best.i],
-    D: best.D,
-    loglik: best.p.loglik,
-    status: best.p.status,
-    n_tail: N - best.i,
+    beta: chosen.p.beta,
+    lambda: chosen.p.lambda,
+    xmin: data[i],
+    D: chosen.D,
+    loglik: chosen.p.loglik,
+    status: chosen.p.status,
+    n_tail: N - i,
     num_candidates: candidates.length,
   };
 }

@@ -9,7 +9,8 @@ import { suffixStats, xminCandidates } from './etpl.js';
 import type { XminRule } from './xmin.js';
 
 export interface ExpOptions {
-  /** 'ww': WW's xmin_peak range, xmax None; 'kdd' (default, the KDD'23 EXP recipe): (0.95p, 1.05p), xmax = max λ. */
+  /** 'ww' (default, same as the E-TPL fit): WW's xmin_peak range, xmax None; 'kdd' (the KDD'23 EXP recipe,
+   *  the only published reference): (0.95p, 1.05p), xmax = max λ. */
   xminRule?: XminRule;
   thresh?: number;
 }
@@ -43,7 +44,7 @@ function failedResult(reason: string, numCandidates = 0): ExpResult {
 }
 
 export function fitExponential(evals: Float64Array, opts: ExpOptions = {}): ExpResult {
-  const rule = opts.xminRule ?? 'kdd';
+  const rule = opts.xminRule ?? 'ww';
   const prep = xminCandidates(evals, rule, opts.thresh ?? EVALS_THRESH);
   if (typeof prep === 'string') return failedResult(prep);
   const { data, candidates, xmax } = prep;

@@ -49,12 +49,25 @@ export function lnGamma1p(t: number): number {
   return -Math.log1p(t) + t * (1 - EULER_GAMMA) + sum;
 }
 
+/** A 4-entry memo of lnGamma1p: the fits evaluate G at the same few orders s, s+1, s+2 many times over. */
+const memoKeys = new Float64Array(4).fill(NaN);
+const memoVals = new Float64Array(4);
+let memoNext = 0;
+function lnGamma1pMemo(t: number): number {
+  for (let i = 0; i < 4; i++) if (memoKeys[i] === t) return memoVals[i];
+  const v = lnGamma1p(t);
+  memoKeys[memoNext] = t;
+  memoVals[memoNext] = v;
+  memoNext = (memoNext + 1) & 3;
+  return v;
+}
+
 /** Γ(s) for 0 < s ≤ 2.5 (all the upper-gamma code needs). */
 export function gammaSmall(s: number): number {
   if (!(s > 0 && s <= 2.5)) throw new RangeError(`gammaSmall: s must be in (0, 2.5], got ${s}`);
-  if (s < 0.5) return Math.exp(lnGamma1p(s)) / s; // Γ(s) = Γ(1+s)/s
-  if (s <= 1.5) return Math.exp(lnGamma1p(s - 1));
-  return (s - 1) * Math.exp(lnGamma1p(s - 2));
+  if (s < 0.5) return Math.exp(lnGamma1pMemo(s)) / s; // Γ(s) = Γ(1+s)/s
+  if (s <= 1.5) return Math.exp(lnGamma1pMemo(s - 1));
+  return (s - 1) * Math.exp(lnGamma1pMemo(s - 2));
 }
 
 /** G(s, x) by the continued fraction, any real s, x ≥ 1.5 (converges in < 100 terms there). */
@@ -98,7 +111,7 @@ function scaledBySeries(s0: number, x: number): number {
   }
   let gamma: number;
   if (Math.abs(s0) <= 0.5) {
-    const lg = lnGamma1p(s0); // ln Γ(1+s0), O(s0)
+    const lg = lnGamma1pMemo(s0); // ln Γ(1+s0), O(s0)
     const a = s0 === 0 ? -EULER_GAMMA : Math.expm1(lg) / s0; // (Γ(1+s0) − 1)/s0
     const b = s0 === 0 ? lx : Math.expm1(s0 * lx) / s0; // (x^s0 − 1)/s0
     gamma = a - b - Math.exp(s0 * lx) * sum;

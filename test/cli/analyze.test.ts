@@ -30,7 +30,7 @@ test('analyze --json --csv on stories260k: WW rows, E-TPL/EXP objects, summary; 
     assert.equal(r.stderr, '', 'no progress bar when stderr is not a TTY');
     const out = JSON.parse(r.stdout) as { model: { format: string; tensors: number; parameters: number }; layers: Record<string, unknown>[]; summary: Record<string, number> };
     assert.equal(out.model.format, 'safetensors');
-    assert.equal(out.model.tensors, 48);
+    assert.equal(out.model.tensors, 47);
     const want = wwReference('stories260k').fits.PL.layers;
     assert.deepEqual(out.layers.map((l) => [l.layer_id, l.name]), want.map((w) => [w.layer_id, w.name]));
     const first = out.layers[0];

@@ -51,3 +51,18 @@ test('EigenPool transfers (detaches) the buffer unless copy is asked; errors com
   }
   await assert.rejects(pool.run(Float64Array.of(1), 1, 1), /closed/);
 });
+
+test('EigenPool sets 1 OpenBLAS thread while open and restores the previous count on close', async (t) => {
+  const { getBlasThreads, setBlasThreads } = await import('../../src/linalg/lapack.js');
+  const before = getBlasThreads();
+  if (before === null) {
+    t.skip('no OpenBLAS thread control (LAPACK absent or not OpenBLAS)');
+    return;
+  }
+  setBlasThreads(2);
+  const pool = new EigenPool({ size: 2 });
+  assert.equal(getBlasThreads(), 1);
+  await pool.close();
+  assert.equal(getBlasThreads(), 2);
+  setBlasThreads(before);
+});

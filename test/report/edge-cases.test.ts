@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeSafetensors } from '../../src/io/safetensors-writer.js';
 import { analyze, valueProblem } from '../../src/report/analyze.js';
 import { WeightscopeError } from '../../src/errors.js';
+import { fixture } from '../helpers/fixtures.js';
 
 let dir = '';
 let model = '';
@@ -95,4 +96,12 @@ test('bad options and missing files are WeightscopeErrors', async () => {
   await assert.rejects(analyze(model, { fits: ['powerlaw' as 'pl'] }), (e) => e instanceof WeightscopeError && /fits/.test(e.message));
   await assert.rejects(analyze(model, { layers: ['nope'] }), (e) => e instanceof WeightscopeError && e.code === 'not-found');
   await assert.rejects(analyze(join(dir, 'missing.safetensors')), (e) => e instanceof WeightscopeError);
+});
+
+test('the worker pool gives the same rows as this thread (gpt2-tiny, both eigen backends)', async () => {
+  const file = fixture('gpt2-tiny', 'model.safetensors');
+  const inline = await analyze(file, { fits: ['pl'], workers: 1, eigenBackend: 'ts' });
+  const pooled = await analyze(file, { fits: ['pl'], workers: 2, eigenBackend: 'ts' });
+  assert.deepEqual(pooled.layers, inline.layers);
+  assert.equal(pooled.layers.length, 18);
 });

@@ -112,3 +112,15 @@ test('engine: out-of-range labels are rejected before the graph runs', async () 
   const bad = makeDataset({ type: 'float32', data: x.slice(0, 2 * D), dims: [2, D] }, BigInt64Array.of(1n, 4n));
   await assert.rejects(e.grad(e.initialParams(), sliceBatch(bad, 0, 2)), { code: 'invalid-input', message: /label 4 is outside/ });
 });
+
+test('engine: dispose frees the sessions; a new engine builds them again and still computes right', async () => {
+  const e = await engine();
+  const batch = sliceBatch(ds, 0, N);
+  await e.grad(e.initialParams(), batch);
+  await e.dispose();
+  const built = sessionsBuilt();
+  const e2 = await engine();
+  const g = await e2.grad(e2.initialParams(), batch);
+  assert.equal(sessionsBuilt(), built + 2); // forward and grad graphs
+  assert.ok(relL2(g.grads.get('W')!, softmaxReference(W, b, x, y, C, D).gW) < 1e-5);
+});

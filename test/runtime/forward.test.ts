@@ -47,8 +47,8 @@ test('metrics: cross-entropy, next-token loss and argmax ties, exactly', () => {
   assert.ok(Math.abs(s.loss - 2 * Math.log(2)) < 1e-15);
   assert.equal(s.correct, 1);
   assert.equal(s.count, 2);
-  // B=1, S=3, V=2: positions 0,1 predict tokens 1,2 of x = [1, 0, 1]
-  const lm = lmSums(Float32Array.of(0, Math.log(3), 5, 5, 100, -100), [1, 3, 2], BigInt64Array.of(1n, 0n, 1n));
+  // B=1, S=3, V=2: positions 0,1 predict tokens 1,2 of x = [0, 1, 1]
+  const lm = lmSums(Float32Array.of(0, Math.log(3), 5, 5, 100, -100), [1, 3, 2], BigInt64Array.of(0n, 1n, 1n));
   assert.ok(Math.abs(lm.loss - (Math.log(4 / 3) + Math.log(2))) < 1e-7); // ln 3 rounded to float32
   assert.equal(lm.count, 2);
   assert.equal(lm.correct, 1); // position 0 argmax 1 = target 1; position 1 tie → 0 ≠ 1

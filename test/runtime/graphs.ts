@@ -47,7 +47,7 @@ export function softmaxModel(W: Float32Array, b: Float32Array, c: number, d: num
       { name: 'b', dataType: FLOAT, dims: [c], rawData: new Uint8Array(b.slice().buffer) },
     ],
   );
-  m.graph.output = [onnx.ValueInfoProto.create(vi('logits', FLOAT, ['batch', c]))];
+  m.graph!.output = [onnx.ValueInfoProto.create(vi('logits', FLOAT, ['batch', c]))];
   return m;
 }
 

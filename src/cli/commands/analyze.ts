@@ -30,6 +30,11 @@ PATH_OR_HF_ID   a .safetensors/.bin/.pt/.onnx file, a Hugging Face folder, or OR
 --workers N     eigenvalue worker threads (default: number of cores)
 `;
 
+const FLAG_OF: Record<string, string> = {
+  fits: '--fits', plVariant: '--pl-variant', minEvals: '--min-evals', maxEvals: '--max-evals', maxN: '--max-n',
+  layers: '--layers', eigenBackend: '--eigen-backend', workers: '--workers',
+};
+
 /** CLI flags → the shared options object, validated by the same zod schema as the library and the service. */
 export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOptionsInput {
   const raw: Record<string, unknown> = {};
@@ -48,7 +53,12 @@ export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOption
   const workers = intFlag(values.workers, '--workers');
   if (workers !== undefined) raw.workers = workers;
   const r = AnalyzeOptionsSchema.safeParse(raw);
-  if (!r.success) throw new WeightscopeError('invalid-input', `${formatZodError(r.error)}. Usage: ${USAGE}`, { usage: true });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const flag = FLAG_OF[String(issue.path[0])] ?? formatZodError(r.error);
+    const got = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], raw);
+    throw new WeightscopeError('invalid-input', `${flag}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}; see weightscope analyze --help`, { usage: true });
+  }
   return raw as AnalyzeOptionsInput;
 }
 
@@ -76,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) {
     const what = positionals.length === 0 ? 'missing PATH_OR_HF_ID' : `expected one PATH_OR_HF_ID, got ${positionals.length}`;
-    throw new WeightscopeError('invalid-input', `${what}. Usage: ${USAGE}`, { usage: true });
+    throw new WeightscopeError('invalid-input', `${what} (usage: ${USAGE})`, { usage: true });
   }
   const options = optionsFromFlags(values);
   const bar = progressBar();

@@ -19,8 +19,7 @@ export interface ConvGeom {
 
 function geometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
   const why = `${node.opType} gradient (node '${node.name}')`;
-  const w = b.staticDims(node.inputs[1], why);
-  const kernel = attrInts(node, 'kernel_shape') ?? w.slice(2);
+  const kernel = attrInts(node, 'kernel_shape') ?? b.spatialDims(node.inputs[1], why);
   const ns = kernel.length;
   const strides = attrInts(node, 'strides') ?? kernel.map(() => 1);
   const dil = attrInts(node, 'dilations') ?? kernel.map(() => 1);
@@ -31,7 +30,7 @@ function geometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
   }
   if (autoPad === 'VALID') pads = new Array<number>(2 * ns).fill(0);
   else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    const x = b.staticDims(node.inputs[0], why).slice(2);
+    const x = b.spatialDims(node.inputs[0], why);
     pads = new Array<number>(2 * ns).fill(0);
     for (let i = 0; i < ns; i++) {
       const out = Math.ceil(x[i] / strides[i]);
@@ -47,8 +46,8 @@ function geometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
 /** dW of y = Conv(x, W) given dy, for geometry p (group 1): Conv over the batch axis, cropped to the kernel. */
 export function convWeightGrad(b: Builder, x: string, dy: string, p: ConvGeom, why: string): string {
   if (p.group !== 1) throw new WeightscopeError('unsupported-op', `${why}: weight gradient with group=${p.group} is not supported`);
-  const xs = b.staticDims(x, why).slice(2);
-  const ys = b.staticDims(dy, why).slice(2);
+  const xs = b.spatialDims(x, why);
+  const ys = b.spatialDims(dy, why);
   const perm = [1, 0, ...Array.from({ length: p.ns }, (_, i) => i + 2)];
   const r = b.op('Conv', [b.transpose(x, perm), b.transpose(dy, perm)], {
     strides: p.dil, dilations: p.strides, pads: p.pads, kernel_shape: ys,
@@ -75,8 +74,8 @@ export const convRules: GradRule[] = [
       const [x, w, bias] = node.inputs;
       let dx: string | undefined;
       if (needs[0]) {
-        const xs = b.staticDims(x, why).slice(2);
-        const ys = b.staticDims(g!, why).slice(2);
+        const xs = b.spatialDims(x, why);
+        const ys = b.spatialDims(g!, why);
         const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
         dx = b.op('ConvTranspose', [g!, w], {
           strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel,

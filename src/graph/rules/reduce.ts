@@ -1,11 +1,13 @@
 /** ReduceSum / ReduceMean: broadcast the gradient back over the reduced axes. */
 import { WeightscopeError } from '../../errors.js';
 import type { GradContext, GradRule } from '../autodiff.js';
-import { attrInt, attrInts, DT } from '../ir.js';
+import { attrInt, attrInts } from '../ir.js';
 
 function spread(ctx: GradContext, axesFromInput: boolean): string {
   const { b, node, dOut } = ctx;
   const x = node.inputs[0];
+  // keepdims: reduced axes are size 1 in g, so broadcasting alone restores x's shape (axes may even be dynamic).
+  if (attrInt(node, 'keepdims', 1)) return b.expandLike(dOut[0]!, x);
   const r = b.rank(x, `${node.opType} gradient (node '${node.name}')`);
   let axes: number[] | undefined;
   if (axesFromInput) {
@@ -17,8 +19,16 @@ function spread(ctx: GradContext, axesFromInput: boolean): string {
     axes = Array.from({ length: r }, (_, i) => i);
   }
   const na = axes.map((a) => (a < 0 ? a + r : a)).sort((p, q) => p - q);
-  const g = attrInt(node, 'keepdims', 1) ? dOut[0]! : b.unsqueeze(dOut[0]!, na);
-  return b.expand(g, b.shapeConst(x));
+  return b.expandLike(b.unsqueeze(dOut[0]!, na), x);
+}
+
+/** Normalised reduced axes of a ReduceMean node, or undefined when not constant. */
+function reducedAxes(ctx: GradContext, r: number): number[] | undefined {
+  const { b, node } = ctx;
+  let axes = b.opset >= 18 ? (node.inputs[1] ? b.constValue(node.inputs[1]) : []) : (attrInts(node, 'axes') ?? []);
+  if (!axes) return undefined;
+  if (axes.length === 0) axes = Array.from({ length: r }, (_, i) => i);
+  return axes.map((a) => (a < 0 ? a + r : a));
 }
 
 export const reduceRules: GradRule[] = [
@@ -30,14 +40,13 @@ export const reduceRules: GradRule[] = [
       const { b, node } = ctx;
       const [x] = node.inputs;
       const y = node.outputs[0];
-      const xs = b.shapeOf(x), ys = b.shapeOf(y);
-      const stat = (s: typeof xs): number | null =>
-        s && s.every((d) => typeof d === 'number') ? (s as number[]).reduce((p, q) => p * q, 1) : null;
-      const nx = stat(xs), ny = stat(ys);
-      const count = nx !== null && ny !== null
-        ? b.scalarLike(x, nx / ny)
+      // count = product of the reduced dims of x; at run time Size(x)/Size(y) when some are symbolic.
+      const xs = b.shapeOf(x);
+      const ax = xs ? reducedAxes(ctx, xs.length) : undefined;
+      const dims = xs && ax ? ax.map((a) => xs[a]) : [null];
+      const count = dims.every((d) => typeof d === 'number')
+        ? b.scalarLike(x, (dims as number[]).reduce((p, q) => p * q, 1))
         : b.cast(b.div(b.op('Size', [x]), b.op('Size', [y])), b.dtype(x));
-      void DT;
       return [b.div(spread(ctx, b.opset >= 18), count)];
     },
   },

@@ -12,7 +12,7 @@ import { attrInt, attrInts, DT } from '../ir.js';
 const norm = (a: number, r: number): number => (a < 0 ? a + r : a);
 
 /** Reshape the gradient back to the input's shape (Reshape, Flatten, Squeeze, Unsqueeze). */
-const reshapeBack: GradRule['grad'] = ({ b, node, dOut: [g] }) => [b.reshape(g!, b.shapeConst(node.inputs[0]))];
+const reshapeBack: GradRule['grad'] = ({ b, node, dOut: [g] }) => [b.reshapeLike(g!, node.inputs[0])];
 
 /**
  * Scatter-add g (viewed as [pre, K, post]) into [pre, depth, post] at positions idx (K int positions, any shape).
@@ -79,7 +79,7 @@ export const shapeRules: GradRule[] = [
       const shx = b.shapeConst(data);
       const [pre, post] = prePost(b, shx, a, r);
       const out = scatterRows(b, g!, idx, b.slice1(shx, a, a + 1), pre, post);
-      return [b.reshape(out, shx)];
+      return [b.reshapeLike(out, data)];
     },
   },
   {

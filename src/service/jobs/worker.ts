@@ -1,4 +1,6 @@
 /** Worker-thread entry: runs one job of one kind and reports progress, result or error to the queue. */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWeightscopeError } from '../../errors.js';
 import { findJobKind } from './kinds/index.js';
@@ -8,6 +10,20 @@ const port = parentPort;
 if (!port) throw new Error('jobs/worker must run in a worker thread');
 const input = workerData as WorkerInput;
 const post = (m: WorkerMessage): void => port.postMessage(m);
+
+/**
+ * Linux nice values are per thread and inherited by threads this one starts (the eigenvalue pool), so lowering
+ * this thread's priority keeps the HTTP thread responsive when jobs fill every core. Best effort elsewhere.
+ */
+function lowerPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+  } catch {
+    /* not Linux, or not permitted */
+  }
+}
+lowerPriority();
 
 async function main(): Promise<void> {
   const kind = findJobKind(input.kind);

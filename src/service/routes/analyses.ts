@@ -2,7 +2,7 @@
 import { Router, json, type Response } from 'express';
 import { AnalyzeOptionsSchema, parseAnalyzeOptions } from '../../report/options.js';
 import { reportToCsv } from '../../report/csv.js';
-import type { AnalysisReport, LayerRow } from '../../report/types.js';
+import type { AnalysisReport } from '../../report/types.js';
 import { WeightscopeError } from '../../errors.js';
 import type { ServiceContext } from '../context.js';
 import type { JobView } from '../jobs/queue.js';
@@ -23,8 +23,6 @@ export function analysisOptions(body: { fits?: string[]; layers?: (number | stri
 export function sendJob(res: Response, job: JobView, cached: boolean): void {
   res.status(cached ? 200 : 202).location(`/v1/jobs/${job.id}`).json({ job });
 }
-
-type LayerWithEigenvalues = LayerRow & { eigenvalues?: number[] };
 
 export function analysisRoutes(ctx: ServiceContext): Router {
   const r = Router();
@@ -50,13 +48,13 @@ export function analysisRoutes(ctx: ServiceContext): Router {
       return;
     }
     const report = JSON.parse(text) as AnalysisReport;
-    res.json({ ...report, layers: report.layers.map(({ eigenvalues: _e, ...rest }: LayerWithEigenvalues) => rest) });
+    res.json({ ...report, layers: report.layers.map(({ eigenvalues: _e, ...rest }) => rest) });
   });
 
   r.get('/v1/analyses/:id/esd/:layer', (req, res) => {
     const { id, layer } = parseOr400(EsdParams, req.params, 'params');
     const report = JSON.parse(ctx.queue.resultText(id, 'analysis')) as AnalysisReport;
-    const row = report.layers.find((l) => l.layer_id === layer) as LayerWithEigenvalues | undefined;
+    const row = report.layers.find((l) => l.layer_id === layer);
     if (!row) throw new WeightscopeError('not-found', `analysis ${id} has no layer ${layer}`);
     if (!row.eigenvalues) throw new WeightscopeError('not-found', `analysis ${id} did not keep eigenvalues (layer ${layer})`);
     res.json({

@@ -8,6 +8,7 @@ import { WeightscopeError } from '../../errors.js';
 import type { ServiceContext } from '../context.js';
 import { HttpProblem } from '../problem.js';
 import { IdParams, ImportRequest } from '../schemas.js';
+import { downloadFromHub } from '../store/hub.js';
 import type { NamedPart } from '../store/models.js';
 import { parseOr400 } from '../validate.js';
 
@@ -23,7 +24,7 @@ function receiveMultipart(req: Request, ctx: ServiceContext): Promise<{ parts: N
     }
     const parts: NamedPart[] = [];
     const pending: Promise<void>[] = [];
-    let used = 0;
+    const budget = { limit: ctx.config.maxUpload, used: 0 };
     let failure: unknown = null;
     let name: string | undefined;
     bb.on('file', (_field, stream, info) => {
@@ -31,12 +32,8 @@ function receiveMultipart(req: Request, ctx: ServiceContext): Promise<{ parts: N
         stream.resume();
         return;
       }
-      const count = (n: number): void => {
-        used += n;
-        ctx.metrics.uploadBytes += n;
-      };
       pending.push(
-        ctx.blobs.ingest(stream, ctx.config.maxUpload - used, count).then(
+        ctx.blobs.ingest(stream, budget, (n) => (ctx.metrics.uploadBytes += n)).then(
           (part) => void parts.push({ name: info.filename || null, part }),
           (e: unknown) => {
             failure ??= e;
@@ -99,13 +96,20 @@ async function importModel(ctx: ServiceContext, body: unknown) {
     source = `import:${reqBody.path}`;
     display = reqBody.path.split(/[\\/]/).filter(Boolean).pop() ?? reqBody.path;
   } else {
-    resolved = await resolveModelPath(reqBody.hf, {
-      cacheDirs: ctx.config.hfCacheDirs,
-      modelsDir: ctx.config.modelsDir,
-      ...(reqBody.revision ? { revision: reqBody.revision } : {}),
-    });
     source = `hf:${reqBody.hf}@${reqBody.revision ?? 'main'}`;
     display = reqBody.hf;
+    try {
+      resolved = await resolveModelPath(reqBody.hf, {
+        cacheDirs: ctx.config.hfCacheDirs,
+        modelsDir: ctx.config.modelsDir,
+        ...(reqBody.revision ? { revision: reqBody.revision } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof WeightscopeError && e.code === 'not-found' && ctx.config.hfDownload)) throw e;
+      // Not cached locally, and downloads are enabled.
+      const parts = await downloadFromHub(ctx.config.hfDownload, reqBody.hf, reqBody.revision ?? 'main', ctx.blobs, { limit: ctx.config.maxUpload, used: 0 });
+      return ctx.models.add(parts, source, display);
+    }
   }
   const base = resolved.dir ?? dirname(resolved.files[0]);
   const files = [...resolved.files];
@@ -134,7 +138,7 @@ export function modelRoutes(ctx: ServiceContext): Router {
     if (req.is('multipart/form-data')) received = await receiveMultipart(req, ctx);
     else {
       const q = typeof req.query.name === 'string' ? req.query.name : null;
-      const part = await ctx.blobs.ingest(req, ctx.config.maxUpload, (n) => (ctx.metrics.uploadBytes += n));
+      const part = await ctx.blobs.ingest(req, { limit: ctx.config.maxUpload, used: 0 }, (n) => (ctx.metrics.uploadBytes += n));
       received = { parts: [{ name: q, part }] };
     }
     ctx.metrics.uploads++;

@@ -18,9 +18,9 @@ export function rankingRoutes(ctx: ServiceContext): Router {
       if (!body.models.includes(k)) throw new WeightscopeError('invalid-input', `scores has ${JSON.stringify(k)}, which is not in models`);
     }
     const info = METRIC_INFO[body.metric];
-    const options = analysisOptions({ options: body.options ?? {} });
-    const fits = options.fits as string[];
-    if (!fits.includes(info.fit)) options.fits = [...fits, info.fit];
+    // Without explicit fits only the metric's own fit runs (E-TPL is the slow one); with them, it is added if missing.
+    const given = body.options?.fits as string[] | undefined;
+    const options = analysisOptions({ options: { ...(body.options ?? {}), fits: given ? [...new Set([...given, info.fit])] : [info.fit] } });
     const { job, cached } = ctx.queue.submit('ranking', {
       models: models.map((m) => ({ id: m.id, path: ctx.models.path(m) })),
       metric: body.metric,

@@ -17,6 +17,12 @@ export interface IngestedPart {
   bytes: number;
 }
 
+/** Bytes allowed for one request and bytes seen so far, shared by all files of a multipart upload. */
+export interface UploadBudget {
+  readonly limit: number;
+  used: number;
+}
+
 export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
@@ -43,11 +49,11 @@ export class BlobStore {
   }
 
   /**
-   * Streams `source` to a part file; `limit` = bytes still allowed for this request. Past the limit the rest of
+   * Streams `source` to a part file, counting its bytes against `budget`. Past the limit the rest of
    * the stream is read and dropped (so an HTTP client still gets its 413 instead of a reset connection), the part
    * file is removed and a 'too-large' error thrown.
    */
-  async ingest(source: Readable, limit: number, onBytes?: (n: number) => void): Promise<IngestedPart> {
+  async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
     const hash = createHash('sha256');
     let bytes = 0;
@@ -55,8 +61,9 @@ export class BlobStore {
     const meter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         bytes += chunk.length;
+        budget.used += chunk.length;
         onBytes?.(chunk.length);
-        if (bytes > limit) over = true;
+        if (budget.used > budget.limit) over = true;
         if (over) return cb();
         hash.update(chunk);
         cb(null, chunk);
@@ -70,7 +77,7 @@ export class BlobStore {
     }
     if (over) {
       await rm(tmpPath, { force: true });
-      throw new WeightscopeError('too-large', `upload of ${bytes} bytes exceeds the limit of ${limit} bytes`, { limit });
+      throw new WeightscopeError('too-large', `upload of ${budget.used} bytes exceeds the limit of ${budget.limit} bytes`, { limit: budget.limit });
     }
     return { tmpPath, sha256: hash.digest('hex'), bytes };
   }

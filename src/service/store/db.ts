@@ -52,8 +52,9 @@ export function openDatabase(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, 'weightscope.db'));
   db.pragma('journal_mode = WAL');
-  // FULL: a committed upload or result survives a power cut, not only a killed process.
-  db.pragma('synchronous = FULL');
+  // WAL + NORMAL: a commit survives a killed process (kill -9); only an OS crash or power cut can lose the last
+  // commits. FULL would fsync on every progress update, which stalls the event loop under load.
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);

@@ -113,7 +113,11 @@ export class ModelStore {
         await mkdir(dirname(dest), { recursive: true });
         await link(n.part.tmpPath, dest).catch(() => copyFile(n.part.tmpPath, dest));
       }
-      const summary = await this.inspect(named.length === 1 ? join(staging, named[0].name) : staging);
+      const summary = await this.inspect(named.length === 1 ? join(staging, named[0].name) : staging).catch((e: unknown) => {
+        // "No weights in this folder" is about the files sent, not a missing resource.
+        if (e instanceof WeightscopeError && e.code === 'not-found') throw new WeightscopeError('unsupported-format', e.message.split(staging).join('<upload>'));
+        throw e;
+      });
 
       const dir = join(this.modelsDir, id);
       await rm(dir, { recursive: true, force: true }); // a folder left by a crash before its row was written

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RANKING_METRICS, metricMean } from '../../../ranking/metrics.js';
+import { isWeightscopeError } from '../../../errors.js';
 import { rankModels } from '../../../ranking/rank.js';
 import type { AnalysisReport } from '../../../report/types.js';
 import { hashOf } from '../hash.js';
@@ -22,6 +23,26 @@ export const RankingPayload = z.object({
   options: z.record(z.string(), z.unknown()),
 });
 
+type Db = import('better-sqlite3').Database;
+
+/** The model's analysis from the result cache, or computed here and added to the cache. */
+async function reportFor(db: Db, m: { id: string; path: string }, options: Record<string, unknown>): Promise<AnalysisReport> {
+  const key = analysisCacheKey(m.id, options);
+  const hit = db.prepare(`SELECT result FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as { result: string } | undefined;
+  if (hit) return JSON.parse(hit.result) as AnalysisReport;
+  const { analyze } = await import('../../../report/analyze.js');
+  const { parseAnalyzeOptions } = await import('../../../report/options.js');
+  const t0 = Date.now();
+  const raw = await analyze(m.path, parseAnalyzeOptions(options));
+  const report = { ...raw, model: { ...raw.model, source: m.id } };
+  const now = Date.now();
+  db.prepare(
+    `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, result, attempts, created_at, started_at, finished_at, updated_at)
+     VALUES (?, 'analysis', 'succeeded', 1, 'done (for a ranking)', ?, ?, ?, 1, ?, ?, ?, ?)`,
+  ).run(randomUUID(), JSON.stringify({ model: m.id, path: m.path, options }), key, JSON.stringify(report), t0, t0, now, now);
+  return report;
+}
+
 export const rankingJob = defineJobKind({
   kind: 'ranking',
   payload: RankingPayload,
@@ -33,29 +54,21 @@ export const rankingJob = defineJobKind({
     db.pragma('busy_timeout = 5000');
     try {
       const values: { model: string; value: number | null }[] = [];
+      const failed: { model: string; error: { code: string; message: string } }[] = [];
       let done = 0;
       for (const m of p.models) {
         ctx.progress(done, p.models.length, `analysing ${m.id.slice(0, 12)}`);
-        const key = analysisCacheKey(m.id, p.options);
-        const hit = db.prepare(`SELECT result FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as { result: string } | undefined;
-        let report: AnalysisReport;
-        if (hit) report = JSON.parse(hit.result) as AnalysisReport;
-        else {
-          const { analyze } = await import('../../../report/analyze.js');
-          const { parseAnalyzeOptions } = await import('../../../report/options.js');
-          const t0 = Date.now();
-          report = await analyze(m.path, parseAnalyzeOptions(p.options));
-          report = { ...report, model: { ...report.model, source: m.id } };
-          const now = Date.now();
-          db.prepare(
-            `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, result, attempts, created_at, started_at, finished_at, updated_at)
-             VALUES (?, 'analysis', 'succeeded', 1, 'done (for a ranking)', ?, ?, ?, 1, ?, ?, ?, ?)`,
-          ).run(randomUUID(), JSON.stringify({ model: m.id, path: m.path, options: p.options }), key, JSON.stringify(report), t0, t0, now, now);
+        try {
+          values.push({ model: m.id, value: metricMean(await reportFor(db, m, p.options), p.metric) });
+        } catch (e) {
+          // A model that cannot be analysed ranks last (value null) instead of failing the whole ranking.
+          if (!isWeightscopeError(e)) throw e;
+          failed.push({ model: m.id, error: { code: e.code, message: e.message } });
+          values.push({ model: m.id, value: null });
         }
-        values.push({ model: m.id, value: metricMean(report, p.metric) });
         ctx.progress(++done, p.models.length, `analysed ${done}/${p.models.length}`);
       }
-      return rankModels(values, p.metric, p.direction, p.scores);
+      return { ...rankModels(values, p.metric, p.direction, p.scores), ...(failed.length ? { failed } : {}) };
     } finally {
       db.close();
     }

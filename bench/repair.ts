@@ -1,0 +1,83 @@
+/**
+ * Backdoor-repair benchmark on fmnist-backdoor (never run by tests). Modes:
+ *   curve  — the faithful Zhao et al. protocol (quadratic Bezier between model_a and model_b, clean subset tiled to
+ *            --samples per epoch, batch 128, lr 0.01, momentum 0.9, L2 --l2, Garipov schedule) for each --seeds;
+ *            prints clean accuracy / ASR on test_clean / test_triggered at t = 0, 0.1, …, 1 beside reference.json
+ *            and the seconds per curve-training epoch.
+ *   repair — the default `repair` recipe (or flags overriding it) on model_a + model_b; prints the choice, the test
+ *            clean accuracy and ASR of the output, and the fine-tuning baseline.
+ * Usage: npx tsx bench/repair.ts curve [--epochs 100] [--samples 10000] [--l2 1e-4] [--seeds 29,30,31] [--json]
+ *        npx tsx bench/repair.ts repair [--epochs E] [--samples N] [--l2 C] [--delta D] [--seeds S] [--one-model]
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { connect } from '../src/landscape/connectivity/connect.js';
+import { repair } from '../src/landscape/repair/repair.js';
+
+const FIX = fileURLToPath(new URL('../../shared/fixtures/fmnist-backdoor/', import.meta.url));
+const ref = JSON.parse(readFileSync(FIX + 'reference.json', 'utf8')) as {
+  pytorch_path_connection: { along_t: { t: number; clean_acc: number; asr: number }[]; fine_tune_baseline: { clean_acc: number; asr: number } };
+  l2_sweep: { runs: Record<string, { t: number; clean_acc: number; asr: number }[]> };
+};
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    epochs: { type: 'string' }, samples: { type: 'string' }, l2: { type: 'string' }, seeds: { type: 'string' },
+    delta: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, 'one-model': { type: 'boolean' },
+    'no-baseline': { type: 'boolean' }, curve: { type: 'string' }, bends: { type: 'string' }, json: { type: 'boolean' },
+  },
+});
+const mode = positionals[0] ?? 'curve';
+const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+const seeds = (values.seeds ?? (mode === 'curve' ? '29' : '1')).split(',').map(Number);
+const pct = (v: number | undefined) => (v === undefined ? '   -  ' : (100 * v).toFixed(2).padStart(6));
+const common = {
+  ...(values.epochs ? { epochs: Number(values.epochs) } : {}),
+  ...(values.samples ? { samplesPerEpoch: Number(values.samples) } : {}),
+  ...(values.l2 ? { l2: Number(values.l2) } : {}),
+  ...(values.lr ? { lr: Number(values.lr) } : {}),
+  ...(values.batch ? { batchSize: Number(values.batch) } : {}),
+  ...(values.curve ? { curve: values.curve as 'bezier' | 'polychain' } : {}),
+  ...(values.bends ? { bends: Number(values.bends) } : {}),
+};
+
+if (mode === 'curve') {
+  const l2 = num(values.l2) ?? 1e-4;
+  const refRows = l2 === 1e-4 ? ref.pytorch_path_connection.along_t : ref.l2_sweep.runs[String(l2)] ?? null;
+  const all: unknown[] = [];
+  for (const seed of seeds) {
+    const { result } = await connect(
+      { modelA: FIX + 'model_a.onnx', modelB: FIX + 'model_b.onnx', data: FIX + 'clean_subset.safetensors',
+        evalData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }], triggered: FIX + 'test_triggered.safetensors' },
+      { epochs: 100, samplesPerEpoch: 10_000, batchSize: 128, lr: 0.01, momentum: 0.9, l2, seed, ...common },
+      { progress: (d, t, m) => { if (process.stderr.isTTY) process.stderr.write(`\r${(100 * d / t).toFixed(1)}% ${m}   `); } },
+    );
+    all.push(result);
+    console.log(`seed ${seed}: ${result.training.epochs.length} epochs × ${result.options.samplesPerEpoch} samples, ` +
+      `${result.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${l2}, ${result.training.steps} steps`);
+    console.log('   t   clean%   ASR%   | ref clean%  ref ASR%');
+    for (const r of result.along) {
+      const rr = refRows?.find((x) => Math.abs(x.t - r.t) < 1e-9);
+      console.log(`${r.t.toFixed(1).padStart(4)} ${pct(r.sets.test.accuracy)} ${pct(r.sets.triggered.accuracy)}   | ${pct(rr?.clean_acc)}    ${pct(rr?.asr)}`);
+    }
+    console.log(`mc(train) ${result.summary.mc.train?.toFixed(2)}  mc(test) ${result.summary.mc.test?.toFixed(2)}`);
+  }
+  if (values.json) console.log(JSON.stringify(all));
+} else {
+  for (const seed of seeds) {
+    const r = await repair(
+      { modelA: FIX + 'model_a.onnx', ...(values['one-model'] ? {} : { modelB: FIX + 'model_b.onnx' }), data: FIX + 'clean_subset.safetensors',
+        triggered: FIX + 'test_triggered.safetensors', reportData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }] },
+      { seed, ...common, ...(values.delta ? { delta: Number(values.delta) } : {}), ...(values['no-baseline'] ? { baseline: false } : {}) },
+    );
+    const rep = r.report;
+    console.log(`seed ${seed}: ${rep.training.epochs.length} epochs, ${rep.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${rep.options.l2}; train ${rep.data.train}, held-out ${rep.data.heldOut}`);
+    console.log('   t  heldout%  test%   ASR%');
+    for (const a of rep.along) console.log(`${a.t.toFixed(1).padStart(4)} ${pct(a.sets.heldOut.accuracy)} ${pct(a.sets.test.accuracy)} ${pct(a.sets.triggered.accuracy)}${a.t === rep.choice.t ? '  <= chosen' : ''}`);
+    console.log(`choice: ${rep.choice.reason}`);
+    console.log(`repaired: test ${pct(rep.repaired.report?.test.accuracy)}%  ASR ${pct(rep.repaired.triggered?.accuracy)}%`);
+    if (rep.baseline) console.log(`fine-tune baseline: test ${pct(rep.baseline.report?.test.accuracy)}%  ASR ${pct(rep.baseline.triggered?.accuracy)}%  (ref ${pct(ref.pytorch_path_connection.fine_tune_baseline.clean_acc)} / ${pct(ref.pytorch_path_connection.fine_tune_baseline.asr)})`);
+    if (values.json) console.log(JSON.stringify(rep));
+  }
+}

@@ -1,0 +1,24 @@
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { buildLossGraph, buildHvpGraph, buildGradGraph } from './src/graph/index.js';
+import { readSt, paramFeeds, f32, i64 } from './test/graph/helpers.js';
+const { onnx } = onnxProto;
+const F = '/work/shared/fixtures/';
+const lg = buildLossGraph(onnx.ModelProto.decode(readFileSync(F + 'fmnist-backdoor/model_a.onnx')), { loss: 'classification' });
+const d = await readSt(F + 'fmnist-backdoor/clean_subset.safetensors'); const x = d.tensors.get('x')!, y = d.tensors.get('y')!;
+const n = 128;
+const feeds: any = { input: f32([n, 1, 28, 28], x.data.subarray(0, n * 784)), y: i64([n], y.data.subarray(0, n)), ...paramFeeds(lg.paramValues) };
+for (const p of lg.params) feeds['v.' + p.name] = f32(p.dims, new Float32Array(p.dims.reduce((a, b) => a * b, 1)).fill(0.01));
+const which = process.argv[2];
+const model = which === 'grad' ? buildGradGraph(lg).model : buildHvpGraph(lg).model;
+const s = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish(), { executionProviders: ['cpu'], intraOpNumThreads: 2, enableProfiling: true, profileFilePrefix: '/tmp/wsprof', logSeverityLevel: 3 });
+for (let i = 0; i < 10; i++) await s.run(feeds);
+const file = (s as any).endProfiling ? (s as any).endProfiling() : null;
+await s.release();
+const f = readdirSync('/tmp').filter(f => f.startsWith('wsprof')).map(f => '/tmp/' + f).sort().pop()!;
+const ev = JSON.parse(readFileSync(f, 'utf8'));
+const agg: Record<string, number> = {};
+for (const e of ev) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) { const k = e.args.op_name + ' ' + e.name.replace('_kernel_time','') + ' ' + JSON.stringify(e.args.input_type_shape?.map((o: any) => Object.values(o)[0])); agg[k] = (agg[k] || 0) + e.dur; }
+console.log(Object.entries(agg).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `${k} ${(v / 10000).toFixed(1)}ms`).join('\n'));
+rmSync(f);

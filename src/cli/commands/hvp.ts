@@ -1,0 +1,95 @@
+/** `weightscope hvp MODEL.onnx --data D --vector V.safetensors --out HV.safetensors`: exact Hessian-vector product. */
+import { z } from 'zod';
+import { WeightscopeError } from '../../errors.js';
+import { openSafetensors } from '../../io/safetensors.js';
+import { parseCommandArgs } from '../args.js';
+import { loadDataset } from '../../runtime/dataset.js';
+import { createEngine } from '../../runtime/engine.js';
+import { dot, norm, type ParamMap, type ParamSpec } from '../../runtime/params.js';
+import { CommonFlags, chooseLoss, onePositional, printResult, validateFlags, writeParamTensors } from '../../runtime/cli-common.js';
+import { leadingBatches } from './grad.js';
+
+export const name = 'hvp';
+export const summary = 'exact Hessian-vector product of a model\'s loss on a dataset (double reverse mode)';
+
+const USAGE =
+  'weightscope hvp MODEL.onnx --data D.safetensors --vector V.safetensors [--prefix v.] --out HV.safetensors ' +
+  '[--batch N] [--chunk M] [--loss classification|lm] [--device cpu|webgpu|cuda] [--untie] [--json]';
+
+const HELP = `Usage: ${USAGE}
+
+H·v for the Hessian H of the mean loss (as \`weightscope grad\`) with respect to the model's float initializers.
+--vector V      safetensors holding v: one tensor per parameter, named PREFIX + parameter name
+--prefix P      name prefix of v's tensors (e.g. v. for the fixtures' grad_hvp.safetensors; default none)
+--out HV        write H·v as float32 safetensors keyed by parameter name
+--batch/--chunk/--loss/--device/--untie/--json as in \`weightscope grad\`
+`;
+
+const Flags = CommonFlags.extend({
+  vector: z.string({ error: '--vector V.safetensors is required' }).min(1),
+  prefix: z.string().optional(),
+  out: z.string({ error: '--out HV.safetensors is required' }).min(1),
+});
+
+/** v from a safetensors file: every parameter as PREFIX+name, float, with the parameter's shape. */
+export async function readVector(path: string, specs: readonly ParamSpec[], prefix: string): Promise<ParamMap> {
+  const r = await openSafetensors(path);
+  try {
+    const byName = new Map(r.tensors.map((t) => [t.name, t]));
+    const v: ParamMap = new Map();
+    for (const s of specs) {
+      const info = byName.get(prefix + s.name);
+      if (!info) throw new WeightscopeError('not-found', `${path}: no tensor '${prefix}${s.name}' for parameter '${s.name}'`);
+      const size = info.shape.reduce((p, d) => p * d, 1);
+      if (size !== s.size) {
+        throw new WeightscopeError('shape-mismatch', `${path}: '${info.name}' has shape [${info.shape.join(', ')}], parameter is [${s.dims.join(', ')}]`);
+      }
+      if (info.dtype !== 'F32' && info.dtype !== 'F64' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
+        throw new WeightscopeError('unsupported-dtype', `${path}: '${info.name}' is ${info.dtype}, not a float tensor`);
+      }
+      v.set(s.name, Float32Array.from(await r.readFloat64(info.name)));
+    }
+    return v;
+  } finally {
+    await r.close();
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      data: { type: 'string' },
+      vector: { type: 'string' },
+      prefix: { type: 'string' },
+      out: { type: 'string' },
+      batch: { type: 'string' },
+      chunk: { type: 'string' },
+      loss: { type: 'string' },
+      device: { type: 'string' },
+      untie: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const modelPath = onePositional(positionals, 'MODEL.onnx', USAGE);
+  const f = validateFlags(Flags, values, USAGE);
+  const ds = await loadDataset(f.data);
+  const loss = chooseLoss(f.loss, ds);
+  const engine = await createEngine(modelPath, { loss, device: f.device as 'cpu' | undefined, untie: f.untie });
+  const v = await readVector(f.vector, engine.params, f.prefix ?? '');
+  const { count, batches } = leadingBatches(ds, f.batch, f.chunk ?? 512);
+  const r = await engine.hvpMean(engine.initialParams(), batches(), v);
+  await writeParamTensors(f.out, engine.params, r.hv, {
+    loss: String(r.loss),
+    batch: `first ${count} samples of ${f.data}`,
+    vector: f.vector,
+  });
+  printResult({ loss: r.loss, hv_norm: norm(r.hv), vHv: dot(v, r.hv), n: count }, f.json);
+  return 0;
+}

@@ -1,0 +1,123 @@
+/** `weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx`: backdoor repair by path connection. */
+import { writeFile } from 'node:fs/promises';
+import { WeightscopeError } from '../../errors.js';
+import { CURVE_FLAGS, CURVE_FLAGS_HELP, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
+import { parseRepairOptions, repair, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
+import { parseCommandArgs } from '../args.js';
+import { progressBar } from '../progress.js';
+
+export const name = 'repair';
+export const summary = 'backdoor repair by path connection: the model at a t chosen on clean data, ONNX + safetensors';
+
+const USAGE =
+  'weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx [--eval-data D] [--triggered TRIG] [--held-out F] [--delta D] ' +
+  '[--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json]';
+
+const HELP = `Usage: ${USAGE}
+
+A.onnx [B.onnx]  one or two backdoored models of the same graph; with one, the second endpoint is A fine-tuned on
+                 the clean data with the curve's budget
+--data CLEAN     clean safetensors (x, y); split into training and held-out parts unless --eval-data is given
+--out X.onnx     the repaired model (same graph, new initializers); X.safetensors is written beside it
+--eval-data D    clean held-out data for choosing t
+--triggered TRIG triggered set (x, y = target, y_true), for reporting the ASR only: it never changes the result
+--held-out F     share of --data held out to choose t (default 0.2)
+--delta D        tolerance on held-out clean accuracy, a fraction (default 0.02 = 2 points)
+--fine-tune-lr LR  learning rate of the fine-tuning (baseline / one-model endpoint); default --lr
+--no-baseline    skip the fine-tuning baseline when two models are given
+--report FILE    also write the JSON report to FILE
+--json           print the JSON report on stdout
+${CURVE_FLAGS_HELP}
+t rule: among the evaluated interior t whose held-out clean accuracy is within --delta of the endpoints' mean, the
+one nearest 0.5; if none, the interior t with the best held-out accuracy.
+`;
+
+function text(r: RepairReport): string {
+  const trig = r.data.triggered !== null;
+  const out = [`   t  held-out acc%${trig ? '  ASR%' : ''}`];
+  for (const p of r.along) {
+    out.push(`${p.t.toFixed(3).padStart(5)}  ${(100 * p.sets.heldOut.accuracy).toFixed(2).padStart(12)}${trig ? (100 * p.sets.triggered.accuracy).toFixed(2).padStart(6) : ''}${p.t === r.choice.t ? '  <- chosen' : ''}`);
+  }
+  out.push('', `chosen t = ${r.choice.t}: ${r.choice.reason}`);
+  const m = (label: string, x: RepairReport['repaired'] | null) => {
+    if (x) out.push(`${label}: held-out ${(100 * x.heldOut.accuracy).toFixed(2)}%${x.triggered ? `, ASR ${(100 * x.triggered.accuracy).toFixed(2)}%` : ''}`);
+  };
+  m('repaired', r.repaired);
+  m('fine-tuning baseline (same budget)', r.baseline);
+  m('endpoint A', r.endpoints[0]);
+  m(r.secondEndpoint === 'model' ? 'endpoint B' : 'endpoint B (A fine-tuned)', r.endpoints[1]);
+  if (r.output) out.push(`wrote ${r.output.onnx} and ${r.output.safetensors}`);
+  return out.join('\n') + '\n';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      ...CURVE_FLAGS,
+      data: { type: 'string' },
+      'eval-data': { type: 'string' },
+      triggered: { type: 'string' },
+      out: { type: 'string' },
+      'held-out': { type: 'string' },
+      delta: { type: 'string' },
+      'fine-tune-lr': { type: 'string' },
+      'no-baseline': { type: 'boolean' },
+      report: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length < 1 || positionals.length > 2) throw new WeightscopeError('invalid-input', `expected one or two models, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
+  if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
+  if (typeof values.out !== 'string') throw new WeightscopeError('invalid-input', `--out X.onnx is required (usage: ${USAGE})`, { usage: true });
+  const options = curveOptionsFromFlags(values);
+  const extra: Record<string, [string, string]> = { heldOut: ['held-out', '--held-out'], delta: ['delta', '--delta'], fineTuneLr: ['fine-tune-lr', '--fine-tune-lr'] };
+  for (const [key, [flag, label]] of Object.entries(extra)) {
+    if (values[flag] === undefined) continue;
+    const n = Number(values[flag]);
+    if (!Number.isFinite(n)) throw new WeightscopeError('invalid-input', `${label} needs a number, got ${JSON.stringify(values[flag])}`, { usage: true });
+    options[key] = n;
+  }
+  if (values['no-baseline']) options.baseline = false;
+  try {
+    parseRepairOptions(options as RepairOptionsInput);
+  } catch (e) {
+    usageError(e);
+  }
+  if (!/\.onnx$/i.test(values.out)) throw new WeightscopeError('invalid-input', `--out must end in .onnx, got ${values.out}`, { usage: true });
+  const bar = progressBar();
+  let report: RepairReport;
+  try {
+    const r = await repair(
+      {
+        modelA: positionals[0],
+        ...(positionals[1] ? { modelB: positionals[1] } : {}),
+        data: values.data,
+        ...(typeof values['eval-data'] === 'string' ? { evalData: values['eval-data'] } : {}),
+        ...(typeof values.triggered === 'string' ? { triggered: values.triggered } : {}),
+      },
+      options as RepairOptionsInput,
+      { progress: (d, t, m) => bar.hook(Math.round(100 * (d / t)), 100, m) },
+    );
+    const output = await writeRepaired(r, values.out);
+    report = { ...r.report, output };
+  } finally {
+    bar.done();
+  }
+  const json = JSON.stringify(report, null, 1) + '\n';
+  if (typeof values.report === 'string') {
+    try {
+      await writeFile(values.report, json);
+    } catch (e) {
+      throw new WeightscopeError('not-found', `cannot write the report to ${values.report}: ${(e as Error).message}`);
+    }
+  }
+  process.stdout.write(values.json ? json : text(report));
+  return 0;
+}

@@ -1,0 +1,194 @@
+/**
+ * Mode connectivity end to end: two models of the same graph → a trained curve between them → loss and accuracy
+ * along t on every dataset, Yang et al.'s mc, and the curve itself (for export of any point).
+ * Options are one zod schema shared by the CLI and the service.
+ */
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { WeightscopeError } from '../../errors.js';
+import { readOnnxModel, tensorShape, type ModelProto } from '../../io/onnx-model.js';
+import type { ProgressHook } from '../../report/types.js';
+import { loadDataset, type Dataset } from '../../runtime/dataset.js';
+import { createEngine, type Engine } from '../../runtime/engine.js';
+import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
+import type { Device } from '../../runtime/session.js';
+import { bnStatNames, trainModeModel } from './bn.js';
+import { createPathEvaluator, evaluateCurve, loadTriggeredSet, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
+import { gridTs, linearCurve, type Curve } from './points.js';
+import { trainCurve, type CurveTrainResult } from './train-curve.js';
+
+/** Training settings shared by `connect` and `repair`; defaults = the Zhao et al. / Garipov protocol. */
+export const curveTrainingSchema = z.object({
+  curve: z.enum(['bezier', 'polychain']).default('bezier'),
+  /** Control points including both endpoints (Garipov's num_bends): 3 = quadratic Bezier. */
+  bends: z.number().int().min(2).max(16).default(3),
+  epochs: z.number().int().min(0).max(100_000).default(100),
+  /** The clean set tiled to this many samples per epoch (default: its size). */
+  samplesPerEpoch: z.number().int().positive().optional(),
+  batchSize: z.number().int().positive().default(128),
+  lr: z.number().nonnegative().default(0.01),
+  momentum: z.number().min(0).lt(1).default(0.9),
+  /** c in ½·c·‖w(t)‖². */
+  l2: z.number().nonnegative().default(1e-4),
+  seed: z.number().int().nonnegative().default(1),
+  schedule: z.enum(['garipov', 'constant']).default('garipov'),
+});
+export type CurveTraining = z.infer<typeof curveTrainingSchema>;
+
+export const connectOptionsSchema = curveTrainingSchema.extend({
+  /** Evaluation points (default 0, 0.1, …, 1). */
+  ts: z.array(z.number().min(0).max(1)).min(1).optional(),
+  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  evalBatchSize: z.number().int().positive().default(500),
+});
+export type ConnectOptionsInput = z.input<typeof connectOptionsSchema>;
+export type ConnectOptions = z.infer<typeof connectOptionsSchema>;
+
+export function parseConnectOptions(o: ConnectOptionsInput): ConnectOptions {
+  const r = connectOptionsSchema.safeParse(o);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new WeightscopeError('invalid-input', `invalid option ${i.path.join('.') || '(options)'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** Two endpoints of one graph, with the curve parameters (float initializers except BN running statistics). */
+export interface Endpoints {
+  readonly model: ModelProto;
+  readonly specs: readonly ParamSpec[];
+  readonly a: ParamMap;
+  readonly b: ParamMap;
+}
+
+/** Same graph (ops, wiring) and same parameter names and shapes, or a clear error. */
+export function checkSameGraph(a: ModelProto, b: ModelProto, names: readonly [string, string] = ['A', 'B']): void {
+  const sig = (m: ModelProto) => (m.graph?.node ?? []).map((n) => `${n.opType}(${(n.input ?? []).join(',')})->${(n.output ?? []).join(',')}`);
+  const sa = sig(a);
+  const sb = sig(b);
+  const i = sa.findIndex((s, j) => s !== sb[j]);
+  if (sa.length !== sb.length || i >= 0) {
+    const where = i >= 0 ? ` (first difference at node ${i}: ${sa[i]} vs ${sb[i]})` : ` (${sa.length} vs ${sb.length} nodes)`;
+    throw new WeightscopeError('shape-mismatch', `${names[0]} and ${names[1]} are not the same graph${where}`);
+  }
+  const shapes = (m: ModelProto) => new Map((m.graph?.initializer ?? []).map((t) => [t.name ?? '', tensorShape(t).join('x')]));
+  const ia = shapes(a);
+  const ib = shapes(b);
+  for (const [n, s] of ia) {
+    if (ib.get(n) !== s) throw new WeightscopeError('shape-mismatch', `${names[0]} and ${names[1]} differ at initializer '${n}' ([${s}] vs [${ib.get(n) ?? 'missing'}])`);
+  }
+}
+
+/** The curve parameters of a graph: every float initializer except BN running statistics. */
+export function curveParamSpecs(model: ModelProto): ParamSpec[] {
+  const skip = new Set(bnStatNames(model));
+  const inits = new Map((model.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
+  return floatInitializerNames(model)
+    .filter((n) => !skip.has(n))
+    .map((n) => specOf(n, tensorShape(inits.get(n) as NonNullable<ReturnType<typeof inits.get>>)));
+}
+
+export async function loadModelParams(path: string, specs?: readonly ParamSpec[]): Promise<{ model: ModelProto; specs: ParamSpec[]; values: ParamMap }> {
+  const model = await readOnnxModel(path);
+  const s = specs ? [...specs] : curveParamSpecs(model);
+  const { values } = await loadParams(model, dirname(path), s.map((p) => p.name));
+  return { model, specs: s, values };
+}
+
+export async function loadEndpoints(pathA: string, pathB: string): Promise<Endpoints> {
+  const A = await loadModelParams(pathA);
+  const mb = await readOnnxModel(pathB);
+  checkSameGraph(A.model, mb, [pathA, pathB]);
+  const { values: b } = await loadParams(mb, dirname(pathB), A.specs.map((p) => p.name));
+  return { model: A.model, specs: A.specs, a: A.values, b };
+}
+
+/**
+ * The engine curve training differentiates: the graph with BN in training mode (batch statistics), the curve
+ * parameters as its parameters. `baseDir` resolves external initializer data.
+ */
+export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: Device): Promise<Engine> {
+  const graph = trainModeModel(model).model;
+  return createEngine(graph, { loss: 'classification', device, params: specs.map((s) => s.name) });
+}
+
+export interface ConnectInputs {
+  readonly modelA: string;
+  readonly modelB: string;
+  /** Clean data: trains the curve; BN statistics come from it. */
+  readonly data: string;
+  /** Further clean sets to evaluate on (named by the caller). */
+  readonly evalData?: readonly { readonly name: string; readonly path: string }[];
+  /** A triggered set (reporting only): its accuracy against the target is the ASR. */
+  readonly triggered?: string;
+}
+
+export interface ConnectResult {
+  readonly curve: { readonly kind: Curve['kind']; readonly bends: number };
+  readonly options: ConnectOptions;
+  readonly training: { readonly epochs: readonly { epoch: number; loss: number; lr: number }[]; readonly steps: number; readonly seconds: number; readonly secondsPerEpoch: number | null };
+  readonly sets: readonly { readonly name: string; readonly role: EvalSet['role']; readonly n: number }[];
+  readonly along: readonly CurvePoint[];
+  readonly summary: CurveSummary;
+}
+
+export interface RunHooks {
+  readonly progress?: ProgressHook;
+  readonly signal?: AbortSignal;
+}
+
+/** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
+export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: Device }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
+  if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
+  const engine = await curveEngine(ep.model, ep.specs, o.device);
+  return trainCurve(engine, curve, train, {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
+    lr: o.lr,
+    momentum: o.momentum,
+    l2: o.l2,
+    seed: o.seed,
+    schedule: o.schedule,
+    ...(hooks.progress ? { progress: hooks.progress } : {}),
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+  });
+}
+
+export function trainingSummary(r: CurveTrainResult): ConnectResult['training'] {
+  return {
+    epochs: r.epochs.map((e) => ({ epoch: e.epoch + 1, loss: e.trainLoss, lr: e.lr })),
+    steps: r.steps,
+    seconds: r.seconds,
+    secondsPerEpoch: r.epochs.length ? r.seconds / r.epochs.length : null,
+  };
+}
+
+/** `weightscope connect`: train a curve between two models and evaluate it along t. */
+export async function connect(inputs: ConnectInputs, options: ConnectOptionsInput = {}, hooks: RunHooks = {}): Promise<{ result: ConnectResult; curve: Curve; evaluator: PathEvaluator; endpoints: Endpoints }> {
+  const o = parseConnectOptions(options);
+  const ep = await loadEndpoints(inputs.modelA, inputs.modelB);
+  const train = await loadDataset(inputs.data);
+  const sets: EvalSet[] = [{ name: 'train', role: 'clean', ds: train }];
+  for (const e of inputs.evalData ?? []) sets.push({ name: e.name, role: 'clean', ds: await loadDataset(e.path) });
+  if (inputs.triggered) sets.push({ name: 'triggered', role: 'triggered', ds: await loadTriggeredSet(inputs.triggered) });
+  const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train });
+  const ts = o.ts ?? gridTs(11);
+  const steps = o.epochs * Math.ceil((o.samplesPerEpoch ?? train.n) / o.batchSize);
+  const split = (done: number, total: number, base: number, span: number, msg: string) => hooks.progress?.(base + (span * done) / total, 1, msg);
+  const tr = await fitCurve(ep, curve, train, o, {
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, m),
+  });
+  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, steps > 0 ? 0.1 : 1, m));
+  const result: ConnectResult = {
+    curve: { kind: o.curve, bends: o.bends },
+    options: o,
+    training: trainingSummary(tr),
+    sets: sets.map((s) => ({ name: s.name, role: s.role, n: s.ds.n })),
+    along,
+    summary: summarize(along, sets, curve),
+  };
+  return { result, curve, evaluator, endpoints: ep };
+}

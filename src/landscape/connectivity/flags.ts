@@ -1,0 +1,87 @@
+/**
+ * The curve-training command-line flags shared by `weightscope connect` and `weightscope repair`, mapped onto the
+ * zod option objects of connect.ts / repair.ts (the same objects the service accepts).
+ */
+import { WeightscopeError } from '../../errors.js';
+import { parseTs } from './points.js';
+
+/** node:util parseArgs option specs of the shared flags. */
+export const CURVE_FLAGS = {
+  curve: { type: 'string' },
+  bends: { type: 'string' },
+  epochs: { type: 'string' },
+  'samples-per-epoch': { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  momentum: { type: 'string' },
+  l2: { type: 'string' },
+  seed: { type: 'string' },
+  schedule: { type: 'string' },
+  eval: { type: 'string' },
+  device: { type: 'string' },
+} as const;
+
+export const CURVE_FLAGS_HELP = `--curve K        bezier (default) or polychain
+--bends K        control points including both endpoints (default 3: quadratic Bezier)
+--epochs E       curve-training epochs (default 100)
+--samples-per-epoch N  the clean data tiled to N samples per epoch (default: its size)
+--batch B        mini-batch size (default 128)
+--lr LR          initial learning rate of SGD with momentum 0.9 (default 0.01)
+--momentum M     (default 0.9)
+--l2 C           L2 coefficient on the point: loss + 0.5*C*|w(t)|^2
+--seed S         seed of the batch order and of the t drawn per batch (default 1)
+--schedule S     garipov (default: lr constant to 50%, linear to 1% at 90%) or constant
+--eval T1,T2,..  evaluation points in [0,1], or a count N for N evenly spaced points (default 11)
+--device D       cpu (default), webgpu or cuda
+`;
+
+function num(v: unknown, flag: string, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  const n = Number(s);
+  if (s === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new WeightscopeError('invalid-input', `${flag} needs ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(s)}`, { usage: true });
+  }
+  return n;
+}
+
+/** Flags → option fields (unset flags are left out so schema defaults apply). */
+export function curveOptionsFromFlags(values: Record<string, unknown>): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  const set = (key: string, v: unknown) => {
+    if (v !== undefined) o[key] = v;
+  };
+  if (values.curve !== undefined) {
+    const c = String(values.curve);
+    if (c !== 'bezier' && c !== 'polychain') throw new WeightscopeError('invalid-input', `--curve must be bezier or polychain, got ${JSON.stringify(c)}`, { usage: true });
+    o.curve = c;
+  }
+  set('bends', num(values.bends, '--bends', true));
+  set('epochs', num(values.epochs, '--epochs', true));
+  set('samplesPerEpoch', num(values['samples-per-epoch'], '--samples-per-epoch', true));
+  set('batchSize', num(values.batch, '--batch', true));
+  set('lr', num(values.lr, '--lr'));
+  set('momentum', num(values.momentum, '--momentum'));
+  set('l2', num(values.l2, '--l2'));
+  set('seed', num(values.seed, '--seed', true));
+  if (values.schedule !== undefined) o.schedule = String(values.schedule);
+  if (values.device !== undefined) o.device = String(values.device);
+  if (values.eval !== undefined) {
+    try {
+      o.ts = parseTs(String(values.eval));
+    } catch (e) {
+      throw new WeightscopeError('invalid-input', `--eval: ${(e as Error).message}`, { usage: true });
+    }
+  }
+  return o;
+}
+
+/** A zod failure re-labelled with the flag the user typed. */
+export function usageError(e: unknown): never {
+  if (e instanceof WeightscopeError && e.code === 'invalid-input' && /^invalid option /.test(e.message)) {
+    const m = /^invalid option (\S+): (.*)$/.exec(e.message);
+    const flag = m ? `--${m[1].replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()).replace('batch-size', 'batch').replace(/^ts$/, 'eval')}` : '';
+    throw new WeightscopeError('invalid-input', `${flag}: ${m ? m[2] : e.message}`, { usage: true });
+  }
+  throw e;
+}

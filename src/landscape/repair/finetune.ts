@@ -1,0 +1,61 @@
+/**
+ * Fine-tuning on clean data with the curve's budget (same epochs, tiling, batch size and Garipov schedule): the
+ * baseline Zhao et al. compare against, and — with one backdoored model — the second endpoint of the path
+ * (BackdoorBench's MCR). SGD momentum with weight decay c (the gradient of ½·c·‖θ‖², as the curve's L2 on w(t)).
+ */
+import type { Dataset } from '../../runtime/dataset.js';
+import { makeDataset, takeBatch } from '../../runtime/dataset.js';
+import type { Engine } from '../../runtime/engine.js';
+import { sgd } from '../../runtime/optim.js';
+import { clone, type ParamMap } from '../../runtime/params.js';
+import { train } from '../../runtime/train.js';
+import { Rng } from '../../util/random.js';
+import type { ProgressHook } from '../../report/types.js';
+import { lrAt, type LrSchedule } from '../connectivity/train-curve.js';
+
+export interface FineTuneOptions {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly samplesPerEpoch?: number;
+  readonly lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly seed: number;
+  readonly schedule: LrSchedule;
+  readonly progress?: ProgressHook;
+  readonly signal?: AbortSignal;
+}
+
+/** A fine-tuned copy of `start` (start itself is untouched). */
+export async function fineTune(engine: Pick<Engine, 'grad'>, start: ReadonlyMap<string, Float32Array>, ds: Dataset, o: FineTuneOptions): Promise<{ params: ParamMap; seconds: number }> {
+  const t0 = performance.now();
+  const params = clone(start);
+  if (o.epochs === 0) return { params, seconds: 0 };
+  await train(null, params, ds, {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    optimizer: sgd({ lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay }),
+    objective: (p, b) => engine.grad(p, b),
+    ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
+    lrSchedule: (e, E) => lrAt(o.schedule, o.lr, e, E),
+    ...(o.progress ? { progress: o.progress } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  return { params, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Splits a clean set into training and held-out parts by a seeded permutation: the last round(f·n) samples of the
+ * permutation are held out (at least one on each side).
+ */
+export function splitClean(ds: Dataset, heldOutFraction: number, seed: number): { train: Dataset; heldOut: Dataset } {
+  const perm = new Rng(seed).permutation(ds.n);
+  const nHeld = Math.min(ds.n - 1, Math.max(1, Math.round(heldOutFraction * ds.n)));
+  const part = (idx: Uint32Array): Dataset => {
+    const sorted = Uint32Array.from(idx).sort();
+    const b = takeBatch(ds, sorted);
+    return makeDataset(b.x, b.y ? (b.y.data as BigInt64Array) : null);
+  };
+  return { train: part(perm.subarray(0, ds.n - nHeld)), heldOut: part(perm.subarray(ds.n - nHeld)) };
+}

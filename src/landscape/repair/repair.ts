@@ -1,0 +1,218 @@
+/**
+ * Backdoor repair by path connection (Zhao et al. 2020): connect two backdoored models of one graph (or one model
+ * and its fine-tuned copy) by a curve trained on a little clean data, evaluate clean accuracy (and, for the report
+ * only, attack success) along t, choose t from clean held-out accuracy (select.ts), and return the model at t.
+ * Nothing the triggered set says can change the training, the choice or the output: it is evaluated last, on the
+ * side.
+ */
+import { basename, dirname, extname, join } from 'node:path';
+import { z } from 'zod';
+import { WeightscopeError } from '../../errors.js';
+import { tensorShape, writeOnnxModel, type ModelProto } from '../../io/onnx-model.js';
+import { writeSafetensors } from '../../io/safetensors-writer.js';
+import { loadDataset, type Dataset } from '../../runtime/dataset.js';
+import { storeParams, type ParamMap } from '../../runtime/params.js';
+import type { Device } from '../../runtime/session.js';
+import { checkSameGraph, curveEngine, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
+import { createPathEvaluator, evaluateCurve, loadTriggeredSet, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
+import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
+import { fineTune, splitClean } from './finetune.js';
+import { selectT, type Selection } from './select.js';
+
+/**
+ * The default recipe (see bench/repair.md for the evidence): quadratic Bezier, the Zhao et al. protocol with a
+ * stronger L2 on the point, t chosen by select.ts.
+ */
+export const repairOptionsSchema = curveTrainingSchema.extend({
+  ts: z.array(z.number().min(0).max(1)).min(3).optional(),
+  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  evalBatchSize: z.number().int().positive().default(500),
+  /** Share of the clean data held out to choose t (ignored with separate evaluation data). */
+  heldOut: z.number().gt(0).lt(1).default(0.2),
+  /** Tolerance on held-out clean accuracy (a fraction: 0.02 = 2 points). */
+  delta: z.number().min(0).max(1).default(0.02),
+  /** Fine-tuning learning rate (baseline and one-model second endpoint); default the curve's lr. */
+  fineTuneLr: z.number().nonnegative().optional(),
+  /** Also fine-tune the first model with the same budget and report it (always done with one model). */
+  baseline: z.boolean().default(true),
+});
+export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
+export type RepairOptions = z.infer<typeof repairOptionsSchema>;
+
+export function parseRepairOptions(o: RepairOptionsInput): RepairOptions {
+  const r = repairOptionsSchema.safeParse(o);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new WeightscopeError('invalid-input', `invalid option ${i.path.join('.') || '(options)'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export interface RepairInputs {
+  readonly modelA: string;
+  readonly modelB?: string;
+  /** Clean data (split into training and held-out parts unless evalData is given). */
+  readonly data: string;
+  /** Clean held-out data for choosing t. */
+  readonly evalData?: string;
+  /** Triggered set for reporting ASR only. */
+  readonly triggered?: string;
+  /** Further clean sets evaluated for the report only (e.g. a test set). */
+  readonly reportData?: readonly { readonly name: string; readonly path: string }[];
+}
+
+export interface ModelMetrics {
+  /** Held-out clean accuracy and loss. */
+  readonly heldOut: SetMetrics;
+  readonly triggered?: SetMetrics;
+  readonly report?: Readonly<Record<string, SetMetrics>>;
+}
+
+export interface RepairReport {
+  readonly models: readonly string[];
+  readonly secondEndpoint: 'model' | 'fine-tuned';
+  readonly data: { readonly train: number; readonly heldOut: number; readonly heldOutSource: 'split' | 'eval-data'; readonly triggered: number | null };
+  readonly options: RepairOptions;
+  readonly training: ConnectResult['training'];
+  readonly fineTuneSeconds: number | null;
+  /** Metrics along t: `heldOut` (clean), `triggered` (ASR) when given, and any report sets. */
+  readonly along: readonly CurvePoint[];
+  readonly choice: Selection;
+  readonly repaired: ModelMetrics;
+  /** The first model fine-tuned on the same clean data with the same budget. */
+  readonly baseline: ModelMetrics | null;
+  readonly endpoints: readonly [ModelMetrics, ModelMetrics];
+  readonly output?: { readonly onnx: string; readonly safetensors: string };
+}
+
+export interface RepairResult {
+  readonly report: RepairReport;
+  /** The graph with the repaired parameters (curve parameters and, with BN, recomputed statistics). */
+  readonly model: ModelProto;
+  readonly params: ParamMap;
+}
+
+function metricsAt(row: CurvePoint, hasTriggered: boolean, reportNames: readonly string[]): ModelMetrics {
+  const report: Record<string, SetMetrics> = {};
+  for (const n of reportNames) report[n] = row.sets[n];
+  return {
+    heldOut: row.sets.heldOut,
+    ...(hasTriggered ? { triggered: row.sets.triggered } : {}),
+    ...(reportNames.length ? { report } : {}),
+  };
+}
+
+/** Repairs and returns the model at the chosen t (write it with writeRepaired). */
+export async function repair(inputs: RepairInputs, options: RepairOptionsInput = {}, hooks: RunHooks = {}): Promise<RepairResult> {
+  const o = parseRepairOptions(options);
+  const device: Device = o.device;
+  const A = await loadModelParams(inputs.modelA);
+  const clean = await loadDataset(inputs.data);
+  if (clean.n < 2 && !inputs.evalData) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
+  let train: Dataset;
+  let heldOut: Dataset;
+  if (inputs.evalData) {
+    train = clean;
+    heldOut = await loadDataset(inputs.evalData);
+  } else {
+    ({ train, heldOut } = splitClean(clean, o.heldOut, o.seed));
+  }
+  const ts = o.ts ?? gridTs(11);
+  if (!ts.includes(0) || !ts.includes(1)) throw new WeightscopeError('invalid-input', 'the evaluation points must include t = 0 and t = 1');
+  const hooksFor = (base: number, span: number): RunHooks => ({
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    progress: (d, t, m) => hooks.progress?.(base + (span * d) / Math.max(t, 1), 1, m),
+  });
+
+  // The second endpoint, and the fine-tuning baseline (the same computation when there is one model).
+  const needFineTune = !inputs.modelB || o.baseline;
+  let tuned: ParamMap | null = null;
+  let fineTuneSeconds: number | null = null;
+  if (needFineTune) {
+    const engine = await curveEngine(A.model, A.specs, device);
+    const r = await fineTune(engine, A.values, train, {
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
+      lr: o.fineTuneLr ?? o.lr,
+      momentum: o.momentum,
+      weightDecay: o.l2,
+      seed: o.seed + 1,
+      schedule: o.schedule,
+      ...hooksFor(0, 0.4),
+    });
+    tuned = r.params;
+    fineTuneSeconds = r.seconds;
+  }
+  let b: ParamMap;
+  if (inputs.modelB) {
+    const B = await loadModelParams(inputs.modelB, A.specs);
+    checkSameGraph(A.model, B.model, [inputs.modelA, inputs.modelB]);
+    b = B.values;
+  } else {
+    b = tuned as ParamMap;
+  }
+  const ep: Endpoints = { model: A.model, specs: A.specs, a: A.values, b };
+  const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
+  const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9));
+
+  // Evaluation: held-out clean first (drives the choice), then report-only sets.
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device, batchSize: o.evalBatchSize, bnData: train });
+  const sets: EvalSet[] = [{ name: 'heldOut', role: 'clean', ds: heldOut }];
+  const reportNames: string[] = [];
+  for (const r of inputs.reportData ?? []) {
+    if (r.name === 'heldOut' || r.name === 'triggered') throw new WeightscopeError('invalid-input', `report set name '${r.name}' is reserved`);
+    sets.push({ name: r.name, role: 'clean', ds: await loadDataset(r.path) });
+    reportNames.push(r.name);
+  }
+  let triggered: Dataset | null = null;
+  if (inputs.triggered) {
+    triggered = await loadTriggeredSet(inputs.triggered);
+    sets.push({ name: 'triggered', role: 'triggered', ds: triggered });
+  }
+  const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1).progress);
+  const choice = selectT(along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy })), o.delta);
+  const w = pointAt(curve, choice.t);
+  const params: ParamMap = new Map([...w, ...(await evaluator.bnStats(w))]);
+  const chosenRow = along.find((r) => r.t === choice.t) as CurvePoint;
+  const baseline = o.baseline && tuned ? metricsAt({ t: -1, sets: await evaluator.evaluate(tuned, sets) }, triggered !== null, reportNames) : null;
+  const at = (t: number) => metricsAt(along.find((r) => r.t === t) as CurvePoint, triggered !== null, reportNames);
+  const report: RepairReport = {
+    models: inputs.modelB ? [inputs.modelA, inputs.modelB] : [inputs.modelA],
+    secondEndpoint: inputs.modelB ? 'model' : 'fine-tuned',
+    data: { train: train.n, heldOut: heldOut.n, heldOutSource: inputs.evalData ? 'eval-data' : 'split', triggered: triggered ? triggered.n : null },
+    options: o,
+    training: trainingSummary(tr),
+    fineTuneSeconds,
+    along,
+    choice,
+    repaired: metricsAt(chosenRow, triggered !== null, reportNames),
+    baseline,
+    endpoints: [at(0), at(1)],
+  };
+  return { report, model: storeParams(A.model, params), params };
+}
+
+/** `X.onnx` → `X.safetensors` beside it. */
+export function safetensorsPathFor(onnxPath: string): string {
+  const ext = extname(onnxPath);
+  return join(dirname(onnxPath), `${basename(onnxPath, ext)}.safetensors`);
+}
+
+/** Writes the repaired model as ONNX (same graph, new initializers) and safetensors beside it. */
+export async function writeRepaired(result: RepairResult, onnxPath: string): Promise<{ onnx: string; safetensors: string }> {
+  if (extname(onnxPath).toLowerCase() !== '.onnx') throw new WeightscopeError('invalid-input', `the output must be an .onnx path, got ${onnxPath}`);
+  const st = safetensorsPathFor(onnxPath);
+  await writeOnnxModel(onnxPath, result.model);
+  const tensors = [...result.params].map(([name, v]) => {
+    return { name, dtype: 'F32' as const, shape: shapeOf(result.model, name), data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) };
+  });
+  await writeSafetensors(st, tensors, { source: 'weightscope repair', t: String(result.report.choice.t) });
+  return { onnx: onnxPath, safetensors: st };
+}
+
+function shapeOf(model: ModelProto, name: string): number[] {
+  const t = (model.graph?.initializer ?? []).find((x) => x.name === name);
+  if (!t) throw new WeightscopeError('not-found', `the repaired model has no initializer '${name}'`);
+  return tensorShape(t);
+}

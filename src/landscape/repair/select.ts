@@ -1,0 +1,58 @@
+/**
+ * Choosing t on a repaired path from clean held-out accuracy alone (no triggered data). Backdoor behaviour is
+ * weakest far from both endpoints (Zhao et al. 2020; reference.json's along-t ASR is lowest near t = 0.5), while
+ * clean accuracy may dip there. The rule: among the evaluated interior t whose held-out clean accuracy is within
+ * δ of the endpoints' mean, take the one nearest 0.5 (ties: higher accuracy, then smaller t). If no interior t
+ * qualifies, take the interior t with the best held-out accuracy and say so.
+ */
+import { WeightscopeError } from '../../errors.js';
+
+export interface SelectionInput {
+  readonly t: number;
+  /** Held-out clean accuracy at t. */
+  readonly accuracy: number;
+}
+
+export interface Selection {
+  readonly t: number;
+  readonly accuracy: number;
+  /** Mean held-out accuracy of the two endpoints (t = 0 and t = 1). */
+  readonly reference: number;
+  readonly delta: number;
+  /** Interior t that met the tolerance. */
+  readonly candidates: readonly number[];
+  readonly reason: string;
+}
+
+export function selectT(rows: readonly SelectionInput[], delta: number): Selection {
+  if (!(delta >= 0 && delta <= 1)) throw new WeightscopeError('invalid-input', `tolerance δ must be in [0, 1], got ${delta}`);
+  const start = rows.find((r) => r.t === 0);
+  const end = rows.find((r) => r.t === 1);
+  if (!start || !end) throw new WeightscopeError('invalid-input', 'choosing t needs the endpoints t = 0 and t = 1 among the evaluated points');
+  const interior = rows.filter((r) => r.t > 0 && r.t < 1);
+  if (interior.length === 0) throw new WeightscopeError('invalid-input', 'choosing t needs at least one evaluated point strictly between 0 and 1');
+  const reference = (start.accuracy + end.accuracy) / 2;
+  // A hair of slack so that accuracies equal up to float rounding count as within δ.
+  const ok = interior.filter((r) => r.accuracy >= reference - delta - 1e-12);
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+  if (ok.length > 0) {
+    const best = [...ok].sort((x, y) => Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5) || y.accuracy - x.accuracy || x.t - y.t)[0];
+    return {
+      t: best.t,
+      accuracy: best.accuracy,
+      reference,
+      delta,
+      candidates: ok.map((r) => r.t),
+      reason: `t = ${best.t} is the evaluated point nearest 0.5 whose held-out clean accuracy (${pct(best.accuracy)}) is within ${pct(delta)} of the endpoints' mean (${pct(reference)})`,
+    };
+  }
+  const best = [...interior].sort((x, y) => y.accuracy - x.accuracy || Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5))[0];
+  return {
+    t: best.t,
+    accuracy: best.accuracy,
+    reference,
+    delta,
+    candidates: [],
+    reason: `no interior point is within ${pct(delta)} of the endpoints' mean held-out accuracy (${pct(reference)}); t = ${best.t} has the best held-out accuracy (${pct(best.accuracy)})`,
+  };
+}

@@ -1,0 +1,27 @@
+/** Similarity of two stored ONNX models on a stored dataset: CKA of softmax outputs and L2 distance of weights. */
+import { z } from 'zod';
+import { hashOf } from '../hash.js';
+import { defineJobKind } from '../types.js';
+
+export const ComparisonPayload = z.object({
+  models: z.array(z.object({ id: z.string(), path: z.string() })).length(2),
+  dataset: z.string(),
+  datasetPath: z.string(),
+  options: z.record(z.string(), z.unknown()),
+  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+});
+
+export const comparisonJob = defineJobKind({
+  kind: 'comparison',
+  payload: ComparisonPayload,
+  cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), dataset: p.dataset, options: p.options }),
+  resultUrl: (id) => `/v1/comparisons/${id}`,
+  async run(p, ctx) {
+    const { loadDataset } = await import('../../../runtime/dataset.js');
+    const { compareFiles } = await import('../../../landscape/similarity/compare.js');
+    ctx.progress(0, 1, 'comparing');
+    const r = await compareFiles(p.models[0].path, p.models[1].path, await loadDataset(p.datasetPath), p.options, p.device);
+    ctx.progress(1, 1, 'done');
+    return { models: p.models.map((m) => m.id), dataset: p.dataset, ...r };
+  },
+});

@@ -1,0 +1,86 @@
+/** Builds the service from the environment and listens. `weightscope serve` and `npm start` call startServer(). */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { isLoopback } from './auth.js';
+import { loadConfig, type ServiceConfig } from './config.js';
+import type { ServiceContext } from './context.js';
+import { JOB_KINDS } from './jobs/kinds/index.js';
+import { JobQueue } from './jobs/queue.js';
+import { Metrics } from './metrics.js';
+import { BlobStore } from './store/blobs.js';
+import { openDatabase } from './store/db.js';
+import { inspectCheckpoint } from './store/inspect.js';
+import { ModelStore } from './store/models.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: Server;
+  context: ServiceContext;
+  /** Stops accepting, stops job workers (their jobs go back to the queue), closes the database. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  config?: Partial<ServiceConfig>;
+  log?: (line: string) => void;
+}
+
+export function buildContext(config: ServiceConfig): ServiceContext {
+  const db = openDatabase(config.dataDir);
+  const blobs = new BlobStore(config.dataDir);
+  blobs.clearTmp();
+  const metrics = new Metrics();
+  const models = new ModelStore(db, blobs, config.dataDir, inspectCheckpoint);
+  const kinds = JOB_KINDS.filter((k) => config.debugJobs || k.kind !== 'sleep');
+  const queue = new JobQueue(db, {
+    dataDir: config.dataDir,
+    concurrency: config.concurrency,
+    kinds,
+    observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
+  });
+  return { config, db, blobs, models, queue, metrics };
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
+  const ctx = buildContext(config);
+  const recovered = ctx.queue.recover();
+  if (recovered.requeued || recovered.failed) {
+    log(`weightscope: after a restart, ${recovered.requeued} interrupted job(s) requeued, ${recovered.failed} failed`);
+  }
+  ctx.queue.start();
+  if (config.apiKeys.length === 0 && !isLoopback(config.host)) {
+    log(`weightscope: WARNING: listening on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it can upload and compute`);
+  }
+  const app = createApp(ctx);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    s.once('error', reject);
+  });
+  // Uploads of large checkpoints take long; only idle sockets are timed out.
+  server.requestTimeout = 0;
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  log(`weightscope: serving ${url} (data in ${config.dataDir})`);
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    server,
+    context: ctx,
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await ctx.queue.close();
+        ctx.db.close();
+      })()),
+  };
+}

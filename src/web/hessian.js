@@ -1,0 +1,103 @@
+// Hessian panel of the dashboard: submit a Hessian job (model + dataset), follow it, and show the top eigenvalues,
+// the trace ± its standard error, the input Hessian, and the SLQ density on a log scale (PyHessian's semilogy plot).
+// Plain ES module; app.js hands in its helpers so both share one API key and one error line.
+
+/** Density plot: x = eigenvalue (linear), y = density + 1e-7 on a log axis, Ritz values as ticks under the axis. */
+export function densityPlot(d, { s, fmt }) {
+  const W = 700, H = 340, L = 56, B = 34, T = 10, R = 12;
+  const svg = s('svg', { id: 'density-chart', viewBox: `0 0 ${W} ${H}`, width: '700' });
+  const ys = d.values.map((v) => v + 1e-7);
+  const x0 = d.grid[0], x1 = d.grid[d.grid.length - 1];
+  const ylo = Math.floor(Math.log10(Math.min(...ys))), yhi = Math.ceil(Math.log10(Math.max(...ys)));
+  const X = (x) => L + ((W - L - R) * (x - x0)) / (x1 - x0 || 1);
+  const Y = (v) => T + ((H - T - B) * (yhi - Math.log10(v))) / (yhi - ylo || 1);
+  svg.append(s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
+  for (let e = ylo; e <= yhi; e++) svg.append(s('text', { class: 'ylabel', x: 4, y: Y(10 ** e) + 3 }, `1e${e}`));
+  for (let i = 0; i <= 4; i++) { const x = x0 + ((x1 - x0) * i) / 4; svg.append(s('text', { x: X(x) - 12, y: H - B + 14 }, fmt(x, 2))); }
+  svg.append(s('text', { x: W / 2 - 40, y: H - 2 }, 'eigenvalue λ'), s('text', { x: L + 6, y: T + 10 }, 'density (log scale)'));
+  // Thin the path to about one point per pixel column, keeping each column's maximum (peaks stay visible).
+  const cols = new Map();
+  d.grid.forEach((x, i) => { const c = Math.round(X(x)); if (!cols.has(c) || cols.get(c) < ys[i]) cols.set(c, ys[i]); });
+  const pts = [...cols.entries()].sort((a, b) => a[0] - b[0]);
+  svg.append(s('path', { class: 'density', d: pts.map(([c, v], i) => `${i ? 'L' : 'M'}${c},${Y(v).toFixed(1)}`).join('') }));
+  for (const run of d.nodes) for (const t of run) svg.append(s('line', { class: 'node', x1: X(t), x2: X(t), y1: H - B, y2: H - B + 5 }));
+  return svg;
+}
+
+function resultView(r, deps) {
+  const { h, fmt } = deps;
+  const parts = [h('p', { id: 'hessian-summary' }, `${r.num_params.toLocaleString()} parameters · ${r.samples} samples in ${r.batches} batch(es) · loss ${fmt(r.loss, 5)} · ${r.hv_products} Hv in ${fmt(r.seconds, 1)} s · seed ${r.seed}`)];
+  if (r.top_eigenvalues) {
+    parts.push(h('div', { class: 'panel' }, h('h3', {}, `Top eigenvalues (${r.eigen_method === 'lanczos' ? 'Lanczos' : 'power iteration'})`),
+      h('table', { id: 'eigenvalues' }, h('tr', {}, h('th', {}, '#'), h('th', {}, 'λ'), h('th', {}, 'Hv'), h('th', {}, 'residual ‖Hv − λv‖')),
+        r.top_eigenvalues.map((v, i) => h('tr', {}, h('td', {}, i + 1), h('td', { class: 'num' }, fmt(v, 6)), h('td', { class: 'num' }, r.eigen_iterations[i]), h('td', { class: 'num' }, fmt(r.residuals[i])))))));
+  }
+  if (r.trace) {
+    const t = r.trace;
+    parts.push(h('div', { class: 'panel', id: 'trace' }, h('h3', {}, 'Trace'),
+      t.mean !== undefined ? h('p', {}, `Hutchinson: ${fmt(t.mean, 4)} ± ${fmt(t.stderr, 4)} (standard error, ${t.samples} Rademacher probes)`) : null,
+      t.exact !== undefined ? h('p', {}, `exact Σ eᵢᵀHeᵢ: ${fmt(t.exact, 6)}`) : null));
+  }
+  if (r.input_hessian) parts.push(h('div', { class: 'panel', id: 'input-hessian' }, h('h3', {}, 'Input Hessian'), h('p', {}, `top eigenvalue ${fmt(r.input_hessian.top_eigenvalue, 6)} (input dimension ${r.input_hessian.dim})`)));
+  if (r.density) parts.push(h('div', { class: 'panel' }, h('h3', {}, `Spectral density (SLQ: ${r.density.nodes.length} run(s) × ${r.density.nodes[0].length} Lanczos steps)`), densityPlot(r.density, deps)));
+  return parts;
+}
+
+async function showJob(view, id, deps) {
+  const { h, api, followJob } = deps;
+  const bar = h('progress', { max: 1, value: 0 });
+  const msg = h('span');
+  view.replaceChildren(h('h2', {}, `Hessian ${id.slice(0, 8)}`), h('div', { class: 'panel' }, bar, ' ', msg));
+  let job = await api(`/v1/jobs/${id}`);
+  if (!['succeeded', 'failed', 'cancelled'].includes(job.state)) {
+    job = await followJob(id, (j) => { bar.value = j.progress; msg.textContent = `${j.state} ${j.message}`; });
+  }
+  if (!job || job.state !== 'succeeded') { msg.textContent = `${job?.state}: ${job?.error?.message ?? ''}`; return; }
+  bar.value = 1;
+  msg.textContent = 'done';
+  view.append(...resultView(await api(`/v1/hessians/${id}`), deps));
+}
+
+async function showForm(view, deps) {
+  const { h, api, showError } = deps;
+  const [{ models }, { datasets }] = [await api('/v1/models'), await api('/v1/datasets')];
+  const onnx = models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx')));
+  const model = h('select', { id: 'hessian-model' }, onnx.map((m) => h('option', { value: m.id }, m.name)));
+  const dataset = h('select', { id: 'hessian-dataset' }, datasets.map((d) => h('option', { value: d.id }, `${d.name} (${d.samples} samples)`)));
+  const file = h('input', { type: 'file', id: 'dataset-file' });
+  const status = h('span');
+  const num = (id, value) => h('input', { id, type: 'number', value, style: 'width:6em' });
+  const box = (id, checked) => h('input', { id, type: 'checkbox', checked });
+  const topK = num('opt-topk', 3), seed = num('opt-seed', 0), batch = num('opt-batch', 256), samples = num('opt-samples', '');
+  const lanczos = box('opt-lanczos', true), trace = box('opt-trace', true), density = box('opt-density', true), input = box('opt-input', false);
+  const upload = async () => {
+    if (!file.files.length) return;
+    try {
+      const d = await api(`/v1/datasets?name=${encodeURIComponent(file.files[0].name)}`, { method: 'POST', body: file.files[0], headers: { 'content-type': 'application/octet-stream' } });
+      status.textContent = `stored ${d.name} (${d.samples} samples)`;
+      showForm(view, deps);
+    } catch (e) { showError(e.message); }
+  };
+  const go = async () => {
+    const options = { topK: Number(topK.value), seed: Number(seed.value), batchSize: Number(batch.value), lanczos: lanczos.checked, trace: trace.checked, density: density.checked, input: input.checked };
+    if (samples.value) options.samples = Number(samples.value);
+    try {
+      const { job } = await api('/v1/hessians', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: model.value, dataset: dataset.value, options }) });
+      location.hash = `#hessian/${job.id}`;
+    } catch (e) { showError(e.message); }
+  };
+  view.replaceChildren(
+    h('h2', {}, 'Hessian of the loss'),
+    h('div', { class: 'panel' }, h('h3', {}, 'Dataset'), 'safetensors with x (and y for classification): ', file, ' ', h('button', { onclick: upload }, 'Upload'), ' ', status),
+    h('div', { class: 'panel' },
+      h('p', {}, 'ONNX model ', model, ' dataset ', dataset),
+      h('p', {}, 'top-k ', topK, ' ', h('label', {}, lanczos, ' Lanczos'), ' ', h('label', {}, trace, ' trace'), ' ', h('label', {}, density, ' density'), ' ', h('label', {}, input, ' input Hessian')),
+      h('p', {}, 'batch ', batch, ' samples ', samples, ' seed ', seed),
+      h('button', { id: 'hessian-run', onclick: go }, 'Compute')),
+  );
+}
+
+export async function hessianPage(view, id, deps) {
+  if (id) await showJob(view, id, deps);
+  else await showForm(view, deps);
+}

@@ -1,0 +1,57 @@
+/** `weightscope rank` as users run it: a child process; values are the WeightWatcher means, order by direction. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fixture, SHARED } from '../helpers/fixtures.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function wwMeanAlpha(name: string): Promise<number> {
+  const ref = JSON.parse(await readFile(join(SHARED, 'reference', 'weightwatcher', `${name}.json`), 'utf8')) as { fits: { PL: { layers: { alpha: number }[] } } };
+  const a = ref.fits.PL.layers.map((l) => l.alpha);
+  return a.reduce((s, v) => s + v, 0) / a.length;
+}
+
+test('rank --json --scores: ordered by mean alpha (ascending), values = WW means, correlation present', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ws-rank-'));
+  try {
+    const stories = fixture('stories260k', 'model.safetensors');
+    const mlp = fixture('fmnist-hessian', 'mlp48.safetensors');
+    const scores = join(dir, 'scores.json');
+    await writeFile(scores, JSON.stringify({ [stories]: 1, [mlp]: 2 }));
+    const r = await cli(['rank', stories, mlp, '--json', '--scores', scores]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { metric: string; direction: string; rows: { model: string; value: number; rank: number }[]; correlation: { n: number; spearman: { rho: number } } };
+    assert.equal(out.direction, 'asc');
+    assert.deepEqual(out.rows.map((x) => x.model), [mlp, stories]);
+    const [m1, m2] = [await wwMeanAlpha('fmnist-hessian-mlp48'), await wwMeanAlpha('stories260k')];
+    assert.ok(Math.abs(out.rows[0].value - m1) <= 1e-6 * m1);
+    assert.ok(Math.abs(out.rows[1].value - m2) <= 1e-6 * m2);
+    // The larger mean alpha (stories) has the smaller score: values and scores go opposite ways.
+    assert.equal(out.correlation.n, 2);
+    assert.equal(out.correlation.spearman.rho, -1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('rank: unknown metric and a single model are usage errors (exit 2)', async () => {
+  const bad = await cli(['rank', 'a', 'b', '--metric', 'beauty']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown metric "beauty"/);
+  const one = await cli(['rank', fixture('stories260k', 'model.safetensors')]);
+  assert.equal(one.code, 2);
+});

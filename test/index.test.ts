@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyze, AnalyzeOptionsSchema, WW_COLUMNS, WeightscopeError } from '../src/index.js';
+import { openSafetensors } from '../src/io/safetensors.js';
+import { fixture } from './helpers/fixtures.js';
+
+test('library entry: analyze() on an open reader (left open), progress hook, options schema defaults', async () => {
+  const reader = await openSafetensors(fixture('fmnist-hessian', 'mlp48.safetensors'));
+  try {
+    const seen: [number, number, string][] = [];
+    const r = await analyze(reader, { fits: ['pl', 'exp'] }, (done, total, msg) => seen.push([done, total, msg]));
+    assert.deepEqual(r.layers.map((l) => l.name), ['layers.0', 'layers.1']);
+    assert.equal(r.model.source, '<safetensors reader>');
+    assert.equal(r.model.parameters, 784 * 48 + 48 + 48 * 10 + 10);
+    assert.ok(r.layers.every((l) => l.exp && !l.etpl));
+    assert.deepEqual(seen.at(-1)?.slice(0, 2), [2, 2]);
+    assert.equal((await reader.readFloat64('layers.1.bias')).length, 10, 'reader still open');
+  } finally {
+    await reader.close();
+  }
+  assert.deepEqual(AnalyzeOptionsSchema.parse({}), {
+    fits: ['pl', 'etpl', 'exp'], plVariant: 'ww', minEvals: 10, maxEvals: 15000, maxN: 50000, eigenBackend: 'auto',
+  });
+  assert.equal(WW_COLUMNS.length, 32);
+  assert.ok(new WeightscopeError('invalid-input', 'x') instanceof Error);
+});

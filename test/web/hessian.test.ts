@@ -1,0 +1,57 @@
+/** The dashboard's Hessian panel in a real browser (Chromium via playwright-core) against a real server. */
+import test, { after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { fixture } from '../helpers/fixtures.js';
+import { startTestServer, waitJob } from '../service/helpers.js';
+
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[] };
+
+async function postRaw(base: string, path: string, file: string): Promise<{ id: string }> {
+  const r = await fetch(`${base}${path}`, { method: 'POST', body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } });
+  return (await r.json()) as { id: string };
+}
+
+describe('dashboard: Hessian panel', { skip: CHROMIUM ? false : 'no Chromium on this machine' }, () => {
+  let s: Awaited<ReturnType<typeof startTestServer>>;
+  let browser: Browser;
+  before(async () => {
+    s = await startTestServer();
+    browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await s?.cleanup();
+  });
+
+  test('form → job → eigenvalues, trace ± stderr and a log-scale density plot', async () => {
+    await postRaw(s.url, '/v1/models', fixture('fmnist-hessian', 'mlp48.onnx'));
+    await postRaw(s.url, '/v1/datasets?name=batch.safetensors', fixture('fmnist-hessian', 'batch.safetensors'));
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${s.url}/#hessian`);
+    await page.waitForSelector('#hessian-model option', { state: 'attached' });
+    assert.equal(await page.locator('#hessian-dataset option').count(), 1);
+    await page.fill('#opt-batch', '1000');
+    await page.click('#hessian-run');
+    await page.waitForFunction(() => /^#hessian\/[0-9a-f-]{36}$/.test(location.hash));
+    const id = (await page.evaluate(() => location.hash)).split('/')[1];
+    const job = await waitJob(s.url, id);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+    await page.waitForSelector('#eigenvalues tr:nth-child(4)', { timeout: 60_000 });
+    const cells = await page.locator('#eigenvalues tr td:nth-child(2)').allTextContents();
+    assert.equal(cells.length, 3);
+    cells.forEach((c, i) => assert.ok(Math.abs(Number(c) - ref.top_eigenvalues[i]) < 1e-3 * ref.top_eigenvalues[i], `λ${i + 1} shown as ${c}`));
+    assert.match(await page.locator('#trace').textContent() ?? '', /Hutchinson: [\d.]+ ± [\d.]+ \(standard error, \d+ Rademacher probes\)/);
+    const d = await page.locator('#density-chart path.density').getAttribute('d');
+    assert.ok(d && d.split('L').length > 100, 'density path drawn');
+    const ylabels = await page.locator('#density-chart text.ylabel').allTextContents();
+    assert.ok(ylabels.length >= 3 && ylabels.every((t) => /^1e-?\d+$/.test(t)), `log-scale labels ${ylabels.join(',')}`);
+    assert.ok((await page.locator('#density-chart line.node').count()) >= 50, 'Ritz values marked');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
