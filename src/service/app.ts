@@ -7,6 +7,7 @@ import type { ServiceContext } from './context.js';
 import { buildOpenApi } from './openapi.js';
 import { HttpProblem, problemHandler } from './problem.js';
 import { analysisRoutes } from './routes/analyses.js';
+import { connectivityRoutes } from './routes/connectivity.js';
 import { healthRoutes } from './routes/health.js';
 import { hessianRoutes } from './routes/hessians.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -39,6 +40,7 @@ export function createApp(ctx: ServiceContext): Express {
   app.use(analysisRoutes(ctx));
   app.use(rankingRoutes(ctx));
   app.use(hessianRoutes(ctx));
+  app.use(connectivityRoutes(ctx));
   app.use(jobRoutes(ctx));
   const web = webDir();
   if (web) app.use(express.static(web, { index: 'index.html', maxAge: 0 }));

@@ -37,8 +37,8 @@ describe('dashboard: Hessian panel', { skip: CHROMIUM ? false : 'no Chromium on 
     assert.equal(await page.locator('#hessian-dataset option').count(), 1);
     await page.fill('#opt-batch', '1000');
     await page.click('#hessian-run');
-    await page.waitForFunction(() => /^#hessian\/[0-9a-f-]{36}$/.test(location.hash));
-    const id = (await page.evaluate(() => location.hash)).split('/')[1];
+    await page.waitForURL(/#hessian\/[0-9a-f-]{36}$/);
+    const id = page.url().split('#hessian/')[1];
     const job = await waitJob(s.url, id);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     await page.waitForSelector('#eigenvalues tr:nth-child(4)', { timeout: 60_000 });

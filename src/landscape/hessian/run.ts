@@ -92,7 +92,7 @@ export interface HessianResult {
   seed: number;
   top_eigenvalues?: number[];
   eigen_method?: 'power' | 'lanczos';
-  /** Hv products per eigenvalue (power iteration); with Lanczos, the total Lanczos steps for each. */
+  /** Hv products per eigenvalue (power iteration; its residual costs one more); with Lanczos, the run's total for each. */
   eigen_iterations?: number[];
   /** ‖Hv − λv‖ per eigenpair, v unit. */
   residuals?: number[];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeDataset, type Batch } from '../../../src/runtime/dataset.js';
+import { makeDataset } from '../../../src/runtime/dataset.js';
 import { specOf, type ParamMap } from '../../../src/runtime/params.js';
 import { curveCoefficients } from '../../../src/landscape/connectivity/curve.js';
 import { linearCurve, parseTs, pointAt } from '../../../src/landscape/connectivity/points.js';

@@ -28,7 +28,7 @@ test('fmnist-backdoor model_a, first 1000 clean-subset images: top-3 within 1% o
   const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).backdoor_model_a_on_clean_subset_first_1000;
   const engine = await createEngine(fixture('fmnist-backdoor', 'model_a.onnx'), { loss: 'classification' });
   const ds = await loadDataset(fixture('fmnist-backdoor', 'clean_subset.safetensors'));
-  const r = await runHessian({ engine, dataset: ds }, { topK: 3, lanczos: true, tol: 1e-4, samples: 1000, batchSize: 500, seed: 1 });
+  const r = await runHessian({ engine, dataset: ds }, { topK: 3, lanczos: true, tol: 1e-2, samples: 1000, batchSize: 1000, seed: 1 });
   assert.equal(r.num_params, ref.num_params);
   assert.ok(Math.abs(r.loss - ref.loss) < 1e-4 * ref.loss, `loss ${r.loss} vs ${ref.loss}`);
   assertRel(r.top_eigenvalues!, ref.top_eigenvalues, 1e-2, 'model_a top-3');

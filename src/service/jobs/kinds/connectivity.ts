@@ -1,0 +1,100 @@
+/**
+ * Mode connectivity (`connectivity`) and backdoor repair (`repair`) of stored ONNX models on stored datasets, in a
+ * worker thread (src/landscape/connectivity, src/landscape/repair). A repair writes its model under
+ * $WEIGHTSCOPE_DATA/repairs/<job id>/ and names the files (relative to the data folder) in its result.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { hashOf } from '../hash.js';
+import { defineJobKind } from '../types.js';
+
+const Stored = z.object({ id: z.string(), path: z.string() });
+
+export const ConnectivityPayload = z.object({
+  models: z.array(Stored).length(2),
+  data: Stored,
+  evalData: z.array(Stored).default([]),
+  triggered: Stored.nullable().default(null),
+  /** connect() options, already validated by the route with parseConnectOptions. */
+  options: z.record(z.string(), z.unknown()),
+});
+export type ConnectivityPayload = z.infer<typeof ConnectivityPayload>;
+
+export const RepairPayload = z.object({
+  models: z.array(Stored).min(1).max(2),
+  data: Stored,
+  evalData: Stored.nullable().default(null),
+  triggered: Stored.nullable().default(null),
+  /** repair() options, already validated by the route with parseRepairOptions. */
+  options: z.record(z.string(), z.unknown()),
+});
+export type RepairPayload = z.infer<typeof RepairPayload>;
+
+/** Seeded runs: same inputs (by content id) and options → same result; the device changes only the speed. */
+function keyOf(p: ConnectivityPayload | RepairPayload): string {
+  const ids = (v: unknown): unknown => (Array.isArray(v) ? v.map(ids) : v && typeof v === 'object' && 'id' in v ? (v as { id: string }).id : v);
+  const { device: _d, ...options } = p.options;
+  return hashOf({ ...Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'options').map(([k, v]) => [k, ids(v)])), options });
+}
+
+export const connectivityJob = defineJobKind({
+  kind: 'connectivity',
+  payload: ConnectivityPayload,
+  cacheKey: (p) => keyOf(p),
+  resultUrl: (id) => `/v1/connectivity/${id}`,
+  async run(p, ctx) {
+    const { connect } = await import('../../../landscape/connectivity/connect.js');
+    const { result } = await connect(
+      {
+        modelA: p.models[0].path,
+        modelB: p.models[1].path,
+        data: p.data.path,
+        evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: d.path })),
+        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+      },
+      p.options,
+      { progress: (done, total, msg) => ctx.progress(done, total, msg) },
+    );
+    return { models: p.models.map((m) => m.id), data: p.data.id, evalData: p.evalData.map((d) => d.id), triggered: p.triggered?.id ?? null, ...result };
+  },
+});
+
+/** Where a repair job's model files live, relative to the data folder. */
+export function repairDir(jobId: string): string {
+  return join('repairs', jobId);
+}
+
+export const repairJob = defineJobKind({
+  kind: 'repair',
+  payload: RepairPayload,
+  cacheKey: (p) => keyOf(p),
+  resultUrl: (id) => `/v1/repairs/${id}`,
+  async run(p, ctx) {
+    const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
+    const r = await repair(
+      {
+        modelA: p.models[0].path,
+        ...(p.models[1] ? { modelB: p.models[1].path } : {}),
+        data: p.data.path,
+        ...(p.evalData ? { evalData: p.evalData.path } : {}),
+        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+      },
+      p.options,
+      { progress: (done, total, msg) => ctx.progress(done, total, msg) },
+    );
+    const rel = repairDir(ctx.jobId);
+    await mkdir(join(ctx.dataDir, rel), { recursive: true });
+    await writeRepaired(r, join(ctx.dataDir, rel, 'model.onnx'));
+    // Stored paths are implementation details: clients know models and datasets by id.
+    const { models: _m, ...report } = r.report;
+    return {
+      models: p.models.map((m) => m.id),
+      dataset: p.data.id,
+      evalData: p.evalData?.id ?? null,
+      triggered: p.triggered?.id ?? null,
+      ...report,
+      files: { onnx: join(rel, 'model.onnx'), safetensors: join(rel, 'model.safetensors') },
+    };
+  },
+});
