@@ -92,7 +92,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     case 'Relu': case 'Neg': case 'Abs': case 'Exp': case 'Log': case 'Sqrt': case 'Tanh': case 'Sigmoid':
     case 'Erf': case 'Softmax': case 'LogSoftmax': case 'Sign': case 'Floor': case 'Ceil': case 'Round':
     case 'Reciprocal': case 'Trilu': case 'Clip': case 'Gelu': case 'LeakyRelu': case 'Elu': case 'Softplus':
-    case 'Sin': case 'Cos': case 'com.microsoft:Gelu': case 'HardSigmoid': case 'CumSum':
+    case 'Sin': case 'Cos': case 'Softplus': case 'com.microsoft:Gelu': case 'HardSigmoid': case 'CumSum':
       return same();
     case 'Identity':
       return [{ ...x }];
@@ -306,7 +306,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       return [{ dtype: x.dtype, shape: sh ? sh.map((d, i) => (target[i - (sh.length - target.length)] === null && d === 1 ? null : d)) : null }];
     }
     case 'Pad': {
-      const pads = ins[1]?.value;
+      const pads = opset >= 11 ? ins[1]?.value : attrInts(node, 'pads');
       if (!x.shape || !pads || (node.inputs[3] && opset >= 18)) return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
       const r = x.shape.length;
       return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : null)) }];

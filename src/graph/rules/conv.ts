@@ -43,9 +43,24 @@ function geometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
   return { ns, kernel, strides, dil, pads, group: attrInt(node, 'group', 1) };
 }
 
-/** dW of y = Conv(x, W) given dy, for geometry p (group 1): Conv over the batch axis, cropped to the kernel. */
+/**
+ * dW of y = Conv(x, W) given dy: a Conv over the batch axis, cropped to the kernel. Grouped convolutions split x
+ * and dy into their groups and concatenate the per-group kernels (W is [O, C/group, k…]).
+ */
 export function convWeightGrad(b: Builder, x: string, dy: string, p: ConvGeom, why: string): string {
-  if (p.group !== 1) throw new WeightscopeError('unsupported-op', `${why}: weight gradient with group=${p.group} is not supported`);
+  if (p.group === 1) return convWeightGrad1(b, x, dy, p, why);
+  const cx = b.shapeOf(x)?.[1], cy = b.shapeOf(dy)?.[1];
+  if (typeof cx !== 'number' || typeof cy !== 'number') {
+    throw new WeightscopeError('unsupported-op', `${why}: grouped weight gradient needs static channel counts`);
+  }
+  const G = p.group;
+  const xs = b.opN('Split', [x, b.i64(new Array<number>(G).fill(cx / G))], G, { axis: 1 });
+  const ys = b.opN('Split', [dy, b.i64(new Array<number>(G).fill(cy / G))], G, { axis: 1 });
+  const one = { ...p, group: 1 };
+  return b.concat(xs.map((xi, j) => convWeightGrad1(b, xi, ys[j], one, why)), 0);
+}
+
+function convWeightGrad1(b: Builder, x: string, dy: string, p: ConvGeom, why: string): string {
   const xs = b.spatialDims(x, why);
   const ys = b.spatialDims(dy, why);
   const perm = [1, 0, ...Array.from({ length: p.ns }, (_, i) => i + 2)];

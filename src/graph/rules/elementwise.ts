@@ -45,6 +45,18 @@ export const elementwiseRules: GradRule[] = [
       b.mul(b.mul(g!, b.scalarLike(x, 2 / Math.sqrt(Math.PI))), b.op('Exp', [b.neg(b.mul(x, x))])),
     ],
   },
+  { op: 'Sin', grad: ({ b, node: { inputs: [x] }, dOut: [g] }) => [b.mul(g!, b.op('Cos', [x]))] },
+  { op: 'Cos', grad: ({ b, node: { inputs: [x] }, dOut: [g] }) => [b.neg(b.mul(g!, b.op('Sin', [x])))] },
+  { op: 'Softplus', grad: ({ b, node: { inputs: [x] }, dOut: [g] }) => [b.mul(g!, b.op('Sigmoid', [x]))] },
+  {
+    op: 'Elu', // y = x (x > 0), α(eˣ − 1) otherwise: dy/dx = 1 or y + α
+    grad: ({ b, node, dOut: [g] }) => {
+      const [x] = node.inputs;
+      const alpha = node.attrs.find((a) => a.name === 'alpha')?.f ?? 1;
+      const neg = b.mul(g!, b.add(node.outputs[0], b.scalarLike(x, alpha)));
+      return [b.where(b.op('Greater', [x, b.scalarLike(x, 0)]), g!, neg)];
+    },
+  },
   { op: 'Abs', grad: ({ b, node: { inputs: [x] }, dOut: [g] }) => [b.mul(g!, b.op('Sign', [x]))] },
   {
     op: 'Relu',

@@ -83,6 +83,31 @@ export const shapeRules: GradRule[] = [
     },
   },
   {
+    op: 'Pad', // constant mode, non-negative constant pads: the gradient is the un-padded slice
+    diffInputs: [0],
+    grad: ({ b, node, dOut: [g] }) => {
+      const [x, padsIn, , axesIn] = node.inputs;
+      const why = `Pad gradient (node '${node.name}')`;
+      const r = b.rank(x, why);
+      const pads = padsIn ? b.constValue(padsIn) : attrInts(node, 'pads');
+      const mode = node.attrs.find((a) => a.name === 'mode')?.s;
+      if (mode && new TextDecoder().decode(mode) !== 'constant') throw new WeightscopeError('unsupported-op', `${why}: only mode=constant`);
+      if (!pads || pads.some((p) => p < 0)) throw new WeightscopeError('unsupported-op', `${why}: pads must be constant and non-negative`);
+      let axes = Array.from({ length: r }, (_, i) => i);
+      if (axesIn) {
+        const a = b.constValue(axesIn);
+        if (!a) throw new WeightscopeError('unsupported-op', `${why}: axes must be constant`);
+        axes = a.map((v) => norm(v, r));
+      }
+      const n = axes.length;
+      const starts = axes.map((_, i) => pads[i]);
+      const ends = b.add(b.i64(starts), b.op('Gather', [b.shapeConst(x), b.i64(axes)], { axis: 0 }));
+      const out = b.op('Slice', [g!, b.i64(starts), ends, b.i64(axes)]);
+      void n;
+      return [b.reshapeLike(out, x)];
+    },
+  },
+  {
     op: 'Slice',
     diffInputs: [0],
     // One axis at a time: the kept positions are Slice(Range(0, dim)) with the node's own starts/ends/steps,

@@ -24,7 +24,7 @@ export async function lanczos(
   const beta: number[] = [0];
   const basis: Float64Array[] = [];
   let v = v0;
-  let w = new Float64Array(op.dim);
+  let w: Float64Array = new Float64Array(op.dim);
   let lastBeta = 0;
   for (let i = 0; i < steps; i++) {
     if (i > 0) {

@@ -29,7 +29,7 @@ export async function powerIteration(op: HvOperator, opts: TopEigenOptions): Pro
   const iterations: number[] = [];
   const residuals: number[] = [];
   for (let j = 0; j < opts.k; j++) {
-    let v = new Float64Array(op.dim);
+    let v: Float64Array = new Float64Array(op.dim);
     for (let i = 0; i < v.length; i++) v[i] = opts.rng.normal();
     normalizePyHessian(v);
     let prev: number | null = null;
