@@ -92,7 +92,9 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     case 'Relu': case 'Neg': case 'Abs': case 'Exp': case 'Log': case 'Sqrt': case 'Tanh': case 'Sigmoid':
     case 'Erf': case 'Softmax': case 'LogSoftmax': case 'Sign': case 'Floor': case 'Ceil': case 'Round':
     case 'Reciprocal': case 'Trilu': case 'Clip': case 'Gelu': case 'LeakyRelu': case 'Elu': case 'Softplus':
-    case 'Sin': case 'Cos': case 'Softplus': case 'com.microsoft:Gelu': case 'HardSigmoid': case 'CumSum':
+    case 'Tan': case 'Asin': case 'Acos': case 'Atan': case 'Sinh': case 'Cosh': case 'Asinh': case 'Acosh': case 'Atanh':
+    case 'Selu': case 'Celu': case 'Softsign': case 'ThresholdedRelu': case 'Hardmax': case 'Mish': case 'HardSwish': case 'Shrink':
+    case 'Sin': case 'Cos': case 'com.microsoft:Gelu': case 'HardSigmoid': case 'CumSum':
       return same();
     case 'Identity':
       return [{ ...x }];
@@ -215,6 +217,12 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     }
     case 'ScatterElements': case 'ScatterND':
       return same();
+    case 'GatherND': {
+      const idx = ins[1].shape;
+      const k = idx?.[idx.length - 1];
+      if (!x.shape || !idx || typeof k !== 'number') return [{ dtype: x.dtype, shape: null }];
+      return [{ dtype: x.dtype, shape: [...idx.slice(0, -1), ...x.shape.slice(k)] }];
+    }
     case 'GatherElements':
       return [{ dtype: x.dtype, shape: ins[1].shape }];
     case 'Unsqueeze': {
@@ -307,9 +315,17 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
     }
     case 'Pad': {
       const pads = opset >= 11 ? ins[1]?.value : attrInts(node, 'pads');
-      if (!x.shape || !pads || (node.inputs[3] && opset >= 18)) return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
+      const axesIn = opset >= 18 && node.inputs[3] ? ins[3].value : undefined;
+      if (!x.shape || !pads || (opset >= 18 && node.inputs[3] && !axesIn)) return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
       const r = x.shape.length;
-      return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : null)) }];
+      const axes = axesIn ? axesIn.map((a) => norm(a, r)) : x.shape.map((_, i) => i);
+      const n = axes.length;
+      const out = [...x.shape];
+      axes.forEach((a, i) => {
+        const d = out[a];
+        out[a] = typeof d === 'number' ? d + pads[i] + pads[i + n] : null;
+      });
+      return [{ dtype: x.dtype, shape: out }];
     }
     case 'Tile':
       return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];

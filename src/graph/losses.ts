@@ -64,6 +64,16 @@ function meanCrossEntropy(b: Builder, logits: string, labels: string): string {
   return b.neg(b.reduceMean(picked, Array.from({ length: r - 1 }, (_, i) => i), false));
 }
 
+/**
+ * Gradients of Gather/Slice need ScatterND with reduction 'add' (opset 16). Opsets 13–15 differ from 16 only in
+ * type lists, new optional attributes/inputs with unchanged defaults, and RoiAlign's default coordinate mode; so
+ * after decomposition (which read BatchNormalization with its original opset) such graphs move to 16 unless
+ * they use RoiAlign, which keeps the slower one-hot fallback.
+ */
+function raiseOpset(g: Graph): void {
+  if (g.opset >= 13 && g.opset < 16 && !g.nodes.some((n) => n.opType === 'RoiAlign' && n.domain === '')) g.opset = 16;
+}
+
 export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
   const g = graphFromModel(model);
   if (g.opset < 13) {
@@ -71,7 +81,7 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
   }
   const used = new Set(g.nodes.flatMap((n) => n.inputs));
   const floatInits = [...g.initializers].filter(([n, t]) => used.has(n) && isFloatType(t.dataType ?? 0)).map(([n]) => n);
-  const tied = opts.untie ? [] : retieWeights(g, opts.params ? new Set(opts.params.concat(floatInits)) : undefined);
+  const tied = opts.untie ? [] : retieWeights(g);
   const paramNames = opts.params ?? floatInits.filter((n) => g.initializers.has(n));
   const paramValues = new Map<string, OnnxTensor>();
   const params: ParamInfo[] = [];
@@ -91,6 +101,7 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
   g.inputs = [...g.inputs, ...paramNames];
 
   decomposeAndInfer(g);
+  raiseOpset(g);
   const b = new Builder(g, 'ws_loss');
   const logits = opts.logitsOutput ?? g.outputs[0];
   if (!logits || !g.values.has(logits)) throw new WeightscopeError('not-found', `model has no output '${opts.logitsOutput ?? ''}'`);

@@ -137,6 +137,9 @@ test('gpt2-tiny: lm loss, gradient (tied wte) and Hv equal PyTorch; Hv is symmet
   const x = tensors.get('x')!;
   const hvp = buildHvpGraph(lg);
   assertDefaultDomain(hvp.model);
+  // opset 14 → 16 so embedding gradients scatter-add with ScatterND instead of a [tokens × vocab] one-hot product.
+  assert.equal(Number(hvp.model.opsetImport![0].version), 16);
+  assert.ok(hvp.model.graph!.node!.some((n) => n.opType === 'ScatterND'));
   const feeds: Feeds = { input_ids: i64(x.shape, x.data), ...paramFeeds(lg.paramValues) };
   const s = await session(hvp.model);
   try {

@@ -11,7 +11,7 @@ export const summary = 'backdoor repair by path connection: the model at a t cho
 
 const USAGE =
   'weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx [--eval-data D] [--triggered TRIG] [--held-out F] [--delta D] ' +
-  '[--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json]';
+  '[--polish-epochs N] [--polish-lr LR] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -24,6 +24,9 @@ A.onnx [B.onnx]  one or two backdoored models of the same graph; with one, the s
 --held-out F     share of --data held out to choose t (default 0.2)
 --delta D        tolerance on held-out clean accuracy, a fraction (default 0.02 = 2 points)
 --fine-tune-lr LR  learning rate of the fine-tuning (baseline / one-model endpoint); default --lr
+--polish-epochs N  fine-tune the point at t on the clean training part for N epochs before export (0: export w(t))
+--polish-lr LR   learning rate of the polishing (Garipov schedule)
+--polish-tries N with polishing, how many points nearest 0.5 may be polished while looking for one within --delta
 --no-baseline    skip the fine-tuning baseline when two models are given
 --report FILE    also write the JSON report to FILE
 --json           print the JSON report on stdout
@@ -43,6 +46,7 @@ function text(r: RepairReport): string {
     if (x) out.push(`${label}: held-out ${(100 * x.heldOut.accuracy).toFixed(2)}%${x.triggered ? `, ASR ${(100 * x.triggered.accuracy).toFixed(2)}%` : ''}`);
   };
   m('repaired', r.repaired);
+  if (r.polishSeconds !== null) m('w(t) before polishing', r.atT);
   m('fine-tuning baseline (same budget)', r.baseline);
   m('endpoint A', r.endpoints[0]);
   m(r.secondEndpoint === 'model' ? 'endpoint B' : 'endpoint B (A fine-tuned)', r.endpoints[1]);
@@ -62,6 +66,9 @@ export async function run(argv: string[]): Promise<number> {
       'held-out': { type: 'string' },
       delta: { type: 'string' },
       'fine-tune-lr': { type: 'string' },
+      'polish-epochs': { type: 'string' },
+      'polish-lr': { type: 'string' },
+      'polish-tries': { type: 'string' },
       'no-baseline': { type: 'boolean' },
       report: { type: 'string' },
       json: { type: 'boolean' },
@@ -77,7 +84,10 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
   if (typeof values.out !== 'string') throw new WeightscopeError('invalid-input', `--out X.onnx is required (usage: ${USAGE})`, { usage: true });
   const options = curveOptionsFromFlags(values);
-  const extra: Record<string, [string, string]> = { heldOut: ['held-out', '--held-out'], delta: ['delta', '--delta'], fineTuneLr: ['fine-tune-lr', '--fine-tune-lr'] };
+  const extra: Record<string, [string, string]> = {
+    heldOut: ['held-out', '--held-out'], delta: ['delta', '--delta'], fineTuneLr: ['fine-tune-lr', '--fine-tune-lr'],
+    polishEpochs: ['polish-epochs', '--polish-epochs'], polishLr: ['polish-lr', '--polish-lr'], polishTries: ['polish-tries', '--polish-tries'],
+  };
   for (const [key, [flag, label]] of Object.entries(extra)) {
     if (values[flag] === undefined) continue;
     const n = Number(values[flag]);

@@ -1,13 +1,13 @@
 /**
- * Data movement: the gradient moves back the same way. Gather and Slice scatter with a one-hot matrix product
- * (OneHot of the integer positions, then MatMul): ScatterND with accumulation needs opset 16 and has no double
- * kernel, while MatMul is differentiable again, which keeps the rule set closed.
+ * Data movement: the gradient moves back the same way. Gather and Slice scatter-add into zeros: with ScatterND
+ * (reduction 'add', opset ≥ 16; its own gradient is GatherND and back, so the rule set stays closed), or below
+ * opset 16 with a one-hot matrix product (OneHot of the positions, then MatMul), fine for small axes only.
  */
 import { WeightscopeError } from '../../errors.js';
 import type { GradRule } from '../autodiff.js';
 import type { Builder } from '../builder.js';
 import { unbroadcast } from '../broadcast.js';
-import { attrInt, attrInts, DT } from '../ir.js';
+import { attrInt, attrInts, DT, makeTensor } from '../ir.js';
 
 const norm = (a: number, r: number): number => (a < 0 ? a + r : a);
 
@@ -30,6 +30,27 @@ function prePost(b: Builder, shape: string, a: number, r: number): [string, stri
   const pre = a === 0 ? b.i64([1]) : b.reduceProd1(b.slice1(shape, 0, a));
   const post = a === r - 1 ? b.i64([1]) : b.reduceProd1(b.slice1(shape, a + 1, r));
   return [pre, post];
+}
+
+/**
+ * Scatter-add g into zeros of shape `target` (1-D int64 tensor, rank r) along axis a at positions idx (rank ri):
+ * the adjoint of Gather(·, idx, axis=a). g has shape target[:a] + idx.shape + target[a+1:].
+ */
+export function scatterAdd(b: Builder, g: string, idx: string, a: number, r: number, ri: number, target: string): string {
+  if (b.opset < 16) {
+    const [pre, post] = prePost(b, target, a, r);
+    return b.reshape(scatterRows(b, g, idx, b.slice1(target, a, a + 1), pre, post), target);
+  }
+  const fill = (shape: string): string => b.op('ConstantOfShape', [shape], { value: { t: makeTensor('', b.dtype(g), [1], [0]) } });
+  const idxU = b.unsqueeze(b.cast(idx, DT.INT64), [-1]);
+  if (a === 0) return b.op('ScatterND', [fill(target), idxU, g], { reduction: 'add' });
+  const permT = [a, ...Array.from({ length: r }, (_, i) => i).filter((i) => i !== a)];
+  const zerosT = fill(b.op('Gather', [target, b.i64(permT)], { axis: 0 }));
+  const rg = r - 1 + ri;
+  const permG = [...Array.from({ length: ri }, (_, i) => a + i), ...Array.from({ length: a }, (_, i) => i), ...Array.from({ length: rg - a - ri }, (_, i) => a + ri + i)];
+  const sc = b.op('ScatterND', [zerosT, idxU, b.transpose(g, permG)], { reduction: 'add' });
+  const back = [...Array.from({ length: a }, (_, i) => i + 1), 0, ...Array.from({ length: r - a - 1 }, (_, i) => a + 1 + i)];
+  return b.transpose(sc, back);
 }
 
 export const shapeRules: GradRule[] = [
@@ -76,10 +97,32 @@ export const shapeRules: GradRule[] = [
       const [data, idx] = node.inputs;
       const r = b.rank(data, `Gather gradient (node '${node.name}')`);
       const a = norm(attrInt(node, 'axis', 0), r);
-      const shx = b.shapeConst(data);
-      const [pre, post] = prePost(b, shx, a, r);
-      const out = scatterRows(b, g!, idx, b.slice1(shx, a, a + 1), pre, post);
-      return [b.reshapeLike(out, data)];
+      const ri = b.rank(idx, `Gather gradient (node '${node.name}')`);
+      return [b.reshapeLike(scatterAdd(b, g!, idx, a, r, ri, b.shapeConst(data)), data)];
+    },
+  },
+  {
+    op: 'GatherND', // batch_dims = 0: the adjoint accumulates duplicates with ScatterND 'add'
+    diffInputs: [0],
+    grad: ({ b, node, dOut: [g] }) => {
+      if (attrInt(node, 'batch_dims', 0) !== 0) throw new WeightscopeError('unsupported-op', `GatherND node '${node.name}': batch_dims ≠ 0`);
+      const [data, idx] = node.inputs;
+      const zeros = b.zerosLike(data);
+      return [b.op('ScatterND', [zeros, idx, g!], { reduction: 'add' })];
+    },
+  },
+  {
+    op: 'ScatterND',
+    diffInputs: [0, 2],
+    grad: ({ b, node, dOut: [g], needs }) => {
+      const [, idx, upd] = node.inputs;
+      const red = node.attrs.find((x) => x.name === 'reduction')?.s;
+      const mode = red ? new TextDecoder().decode(red) : 'none';
+      if (mode !== 'add' && mode !== 'none') throw new WeightscopeError('unsupported-op', `ScatterND node '${node.name}': reduction '${mode}' has no gradient rule`);
+      // 'none': overwritten positions of data get no gradient (indices are unique by the spec).
+      const dData = !needs[0] ? undefined : mode === 'add' ? g : b.op('ScatterND', [g!, idx, b.zerosLike(upd)]);
+      const dUpd = needs[2] ? b.op('GatherND', [g!, idx]) : undefined;
+      return [dData, undefined, dUpd];
     },
   },
   {
@@ -99,11 +142,9 @@ export const shapeRules: GradRule[] = [
         if (!a) throw new WeightscopeError('unsupported-op', `${why}: axes must be constant`);
         axes = a.map((v) => norm(v, r));
       }
-      const n = axes.length;
       const starts = axes.map((_, i) => pads[i]);
       const ends = b.add(b.i64(starts), b.op('Gather', [b.shapeConst(x), b.i64(axes)], { axis: 0 }));
       const out = b.op('Slice', [g!, b.i64(starts), ends, b.i64(axes)]);
-      void n;
       return [b.reshapeLike(out, x)];
     },
   },
@@ -134,10 +175,8 @@ export const shapeRules: GradRule[] = [
         if (stepsIn) sl.push(pick(stepsIn));
         const kept = b.op('Slice', sl);
         const shc = b.shapeConst(cur);
-        const [pre, post] = prePost(b, shc, a, r);
-        const out = scatterRows(b, cur, kept, dim, pre, post);
         const parts = [a > 0 ? b.slice1(shc, 0, a) : '', dim, a < r - 1 ? b.slice1(shc, a + 1, r) : ''].filter((p) => p);
-        cur = b.reshape(out, b.concat(parts, 0));
+        cur = scatterAdd(b, cur, kept, a, r, 1, b.concat(parts, 0));
       });
       b.g.values.set(cur, { dtype: b.dtype(g!), shape: b.shapeOf(data) ? [...b.shapeOf(data)!] : null });
       return [cur];

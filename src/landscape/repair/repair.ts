@@ -17,7 +17,7 @@ import { checkSameGraph, curveEngine, curveTrainingSchema, fitCurve, loadModelPa
 import { createPathEvaluator, evaluateCurve, loadTriggeredSet, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
 import { fineTune, splitClean } from './finetune.js';
-import { selectT, type Selection } from './select.js';
+import { selectPolished, selectT, type PolishedSelection, type Selection } from './select.js';
 
 /**
  * The default recipe (see bench/repair.md for the evidence): quadratic Bezier, the Zhao et al. protocol with a
@@ -35,6 +35,14 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   fineTuneLr: z.number().nonnegative().optional(),
   /** Also fine-tune the first model with the same budget and report it (always done with one model). */
   baseline: z.boolean().default(true),
+  /** Fine-tune ("polish") w(t) on the clean training part for this many epochs before export (0: export w(t)). */
+  polishEpochs: z.number().int().min(0).max(10_000).default(0),
+  polishLr: z.number().nonnegative().default(0.05),
+  polishWeightDecay: z.number().nonnegative().default(1e-4),
+  /** Samples per polishing epoch (default: the clean training part's size). */
+  polishSamplesPerEpoch: z.number().int().positive().optional(),
+  /** With polishing: how many points (nearest 0.5 first) may be polished while looking for one within δ. */
+  polishTries: z.number().int().min(1).max(64).default(3),
 });
 export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
 export type RepairOptions = z.infer<typeof repairOptionsSchema>;
@@ -77,8 +85,12 @@ export interface RepairReport {
   readonly fineTuneSeconds: number | null;
   /** Metrics along t: `heldOut` (clean), `triggered` (ASR) when given, and any report sets. */
   readonly along: readonly CurvePoint[];
-  readonly choice: Selection;
+  readonly choice: Selection | PolishedSelection;
+  /** The model that is returned: w(t), polished when polishEpochs > 0. */
   readonly repaired: ModelMetrics;
+  /** w(t) itself, before polishing (equal to `repaired` without polishing). */
+  readonly atT: ModelMetrics;
+  readonly polishSeconds: number | null;
   /** The first model fine-tuned on the same clean data with the same budget. */
   readonly baseline: ModelMetrics | null;
   readonly endpoints: readonly [ModelMetrics, ModelMetrics];
@@ -171,10 +183,40 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     sets.push({ name: 'triggered', role: 'triggered', ds: triggered });
   }
   const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1).progress);
-  const choice = selectT(along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy })), o.delta);
-  const w = pointAt(curve, choice.t);
+  const heldRows = along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy }));
+  let choice: Selection | PolishedSelection;
+  let w: ParamMap;
+  let polishSeconds: number | null = null;
+  if (o.polishEpochs > 0) {
+    // Polish candidates (nearest 0.5 first) until one is within δ on held-out clean data; keep every polished point.
+    const engine = await curveEngine(ep.model, ep.specs, device);
+    const polished = new Map<number, ParamMap>();
+    polishSeconds = 0;
+    choice = await selectPolished(heldRows, o.delta, o.polishTries, async (t) => {
+      const r = await fineTune(engine, pointAt(curve, t), train, {
+        epochs: o.polishEpochs,
+        batchSize: o.batchSize,
+        ...(o.polishSamplesPerEpoch !== undefined ? { samplesPerEpoch: o.polishSamplesPerEpoch } : {}),
+        lr: o.polishLr,
+        momentum: o.momentum,
+        weightDecay: o.polishWeightDecay,
+        seed: o.seed + 2,
+        schedule: o.schedule,
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
+      });
+      polishSeconds = (polishSeconds ?? 0) + r.seconds;
+      polished.set(t, r.params);
+      return (await evaluator.evaluate(r.params, [sets[0]])).heldOut.accuracy;
+    });
+    w = polished.get(choice.t) as ParamMap;
+  } else {
+    choice = selectT(heldRows, o.delta);
+    w = pointAt(curve, choice.t);
+  }
   const params: ParamMap = new Map([...w, ...(await evaluator.bnStats(w))]);
   const chosenRow = along.find((r) => r.t === choice.t) as CurvePoint;
+  const atT = metricsAt(chosenRow, triggered !== null, reportNames);
+  const repaired = o.polishEpochs > 0 ? metricsAt({ t: choice.t, sets: await evaluator.evaluate(w, sets) }, triggered !== null, reportNames) : atT;
   const baseline = o.baseline && tuned ? metricsAt({ t: -1, sets: await evaluator.evaluate(tuned, sets) }, triggered !== null, reportNames) : null;
   const at = (t: number) => metricsAt(along.find((r) => r.t === t) as CurvePoint, triggered !== null, reportNames);
   const report: RepairReport = {
@@ -186,7 +228,9 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     fineTuneSeconds,
     along,
     choice,
-    repaired: metricsAt(chosenRow, triggered !== null, reportNames),
+    repaired,
+    atT,
+    polishSeconds,
     baseline,
     endpoints: [at(0), at(1)],
   };

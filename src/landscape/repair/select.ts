@@ -56,3 +56,50 @@ export function selectT(rows: readonly SelectionInput[], delta: number): Selecti
     reason: `no interior point is within ${pct(delta)} of the endpoints' mean held-out accuracy (${pct(reference)}); t = ${best.t} has the best held-out accuracy (${pct(best.accuracy)})`,
   };
 }
+
+export interface PolishTry {
+  readonly t: number;
+  /** Held-out clean accuracy of w(t) on the trained curve. */
+  readonly curveAccuracy: number;
+  /** Held-out clean accuracy after fine-tuning w(t) on the clean training part. */
+  readonly accuracy: number;
+}
+
+export interface PolishedSelection extends Selection {
+  readonly tried: readonly PolishTry[];
+}
+
+/**
+ * The rule when the point at t is fine-tuned ("polished") before export, which restores the clean accuracy a
+ * strongly regularised curve gives up in its middle: try the evaluated interior t in order of distance from 0.5
+ * (ties: the better curve accuracy, then the smaller t), polish each, and take the first whose polished held-out
+ * accuracy is within δ of the endpoints' mean; after `maxTries` without one, the tried t with the best polished
+ * accuracy. Clean data only, like selectT.
+ */
+export async function selectPolished(
+  rows: readonly SelectionInput[],
+  delta: number,
+  maxTries: number,
+  polishedAccuracy: (t: number) => Promise<number>,
+): Promise<PolishedSelection> {
+  const base = selectT(rows, delta); // validates the rows and gives the reference
+  if (!Number.isInteger(maxTries) || maxTries < 1) throw new WeightscopeError('invalid-input', `polish tries must be a positive integer, got ${maxTries}`);
+  const order = rows.filter((r) => r.t > 0 && r.t < 1).sort((x, y) => Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5) || y.accuracy - x.accuracy || x.t - y.t);
+  const tried: PolishTry[] = [];
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+  for (const r of order.slice(0, maxTries)) {
+    const accuracy = await polishedAccuracy(r.t);
+    tried.push({ t: r.t, curveAccuracy: r.accuracy, accuracy });
+    if (accuracy >= base.reference - delta - 1e-12) {
+      return {
+        t: r.t, accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
+        reason: `t = ${r.t} is the point nearest 0.5 whose held-out clean accuracy after polishing (${pct(accuracy)}; ${pct(r.accuracy)} on the curve) is within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})`,
+      };
+    }
+  }
+  const best = [...tried].sort((x, y) => y.accuracy - x.accuracy || Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5))[0];
+  return {
+    t: best.t, accuracy: best.accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
+    reason: `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
+  };
+}
