@@ -294,6 +294,20 @@ describe('service limits and auth', () => {
     try {
       const r = await upload(s.url, STORIES);
       assertProblem(r, 413, 'too-large');
+      // Without a declared length (chunked), the limit is enforced while streaming.
+      const bytes = readFileSync(STORIES);
+      const chunked = await fetch(`${s.url}/v1/models`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: new ReadableStream({
+          start(c) {
+            for (let o = 0; o < bytes.length; o += 65536) c.enqueue(bytes.subarray(o, o + 65536));
+            c.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+      assertProblem({ status: chunked.status, body: (await chunked.json()) as Json }, 413, 'too-large');
       const form = new FormData();
       form.append('a', new Blob([readFileSync(STORIES).subarray(0, 60_000)]), 'a.safetensors');
       form.append('b', new Blob([readFileSync(STORIES).subarray(0, 60_000)]), 'b.safetensors');

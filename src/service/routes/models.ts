@@ -134,6 +134,13 @@ export function modelRoutes(ctx: ServiceContext): Router {
   const r = Router();
 
   r.post('/v1/models', async (req, res) => {
+    // A declared length over the limit is refused before a byte is stored or read; multipart framing gets slack.
+    const declared = Number(req.headers['content-length']);
+    const slack = req.is('multipart/form-data') ? 64 * 1024 : 0;
+    if (Number.isFinite(declared) && declared > ctx.config.maxUpload + slack) {
+      res.setHeader('connection', 'close');
+      throw new WeightscopeError('too-large', `upload of ${declared} bytes is over the ${ctx.config.maxUpload}-byte limit (WEIGHTSCOPE_MAX_UPLOAD)`);
+    }
     let received: { parts: NamedPart[]; name?: string };
     if (req.is('multipart/form-data')) received = await receiveMultipart(req, ctx);
     else {
