@@ -25,7 +25,7 @@ const { positionals, values } = parseArgs({
   options: {
     epochs: { type: 'string' }, samples: { type: 'string' }, l2: { type: 'string' }, seeds: { type: 'string' },
     delta: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, 'one-model': { type: 'boolean' },
-    'no-baseline': { type: 'boolean' }, curve: { type: 'string' }, bends: { type: 'string' }, json: { type: 'boolean' },
+    'no-baseline': { type: 'boolean' }, 'polish-epochs': { type: 'string' }, curve: { type: 'string' }, bends: { type: 'string' }, json: { type: 'boolean' },
   },
 });
 const mode = positionals[0] ?? 'curve';
@@ -69,13 +69,16 @@ if (mode === 'curve') {
     const r = await repair(
       { modelA: FIX + 'model_a.onnx', ...(values['one-model'] ? {} : { modelB: FIX + 'model_b.onnx' }), data: FIX + 'clean_subset.safetensors',
         triggered: FIX + 'test_triggered.safetensors', reportData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }] },
-      { seed, ...common, ...(values.delta ? { delta: Number(values.delta) } : {}), ...(values['no-baseline'] ? { baseline: false } : {}) },
+      { seed, ...common, ...(values.delta ? { delta: Number(values.delta) } : {}), ...(values['no-baseline'] ? { baseline: false } : {}),
+        ...(values['polish-epochs'] ? { polishEpochs: Number(values['polish-epochs']) } : {}) },
     );
     const rep = r.report;
-    console.log(`seed ${seed}: ${rep.training.epochs.length} epochs, ${rep.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${rep.options.l2}; train ${rep.data.train}, held-out ${rep.data.heldOut}`);
+    console.log(`seed ${seed}: ${rep.training.epochs.length} epochs × ${rep.options.samplesPerEpoch}, ${rep.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${rep.options.l2}, polish ${rep.options.polishEpochs} ep lr ${rep.options.polishLr}; train ${rep.data.train}, held-out ${rep.data.heldOut}; ${rep.secondEndpoint === 'model' ? 'model_a + model_b' : 'model_a + its fine-tuned copy'}`);
     console.log('   t  heldout%  test%   ASR%');
     for (const a of rep.along) console.log(`${a.t.toFixed(1).padStart(4)} ${pct(a.sets.heldOut.accuracy)} ${pct(a.sets.test.accuracy)} ${pct(a.sets.triggered.accuracy)}${a.t === rep.choice.t ? '  <= chosen' : ''}`);
     console.log(`choice: ${rep.choice.reason}`);
+    if ('tried' in rep.choice) for (const x of rep.choice.tried) console.log(`  polished t=${x.t}: held-out ${pct(x.accuracy)}% (curve ${pct(x.curveAccuracy)}%)`);
+    if (rep.polishSeconds !== null) console.log(`w(t) before polishing: test ${pct(rep.atT.report?.test.accuracy)}%  ASR ${pct(rep.atT.triggered?.accuracy)}%; polishing ${rep.polishSeconds.toFixed(0)} s`);
     console.log(`repaired: test ${pct(rep.repaired.report?.test.accuracy)}%  ASR ${pct(rep.repaired.triggered?.accuracy)}%`);
     if (rep.baseline) console.log(`fine-tune baseline: test ${pct(rep.baseline.report?.test.accuracy)}%  ASR ${pct(rep.baseline.triggered?.accuracy)}%  (ref ${pct(ref.pytorch_path_connection.fine_tune_baseline.clean_acc)} / ${pct(ref.pytorch_path_connection.fine_tune_baseline.asr)})`);
     if (values.json) console.log(JSON.stringify(rep));

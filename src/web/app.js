@@ -92,7 +92,7 @@ async function modelsPage(view) {
       h('p', {}, 'safetensors, PyTorch zip (.bin/.pt) or ONNX; several files (shards, config.json) make one model.')),
     h('h2', {}, `Models (${models.length})`),
     h('table', { id: 'models' },
-      h('tr', {}, h('th', {}, 'name'), h('th', {}, 'format'), h('th', {}, 'size'), h('th', {}, 'parameters'), h('th', {}, 'id'), h('th', {})),
+      h('tr', {}, h('th', {}, 'name'), h('th', {}, 'format'), h('th', { class: 'num' }, 'size'), h('th', { class: 'num' }, 'parameters'), h('th', {}, 'id'), h('th', {})),
       models.map((m) => h('tr', { 'data-id': m.id },
         h('td', {}, m.name), h('td', {}, m.format), h('td', { class: 'num' }, bytes(m.bytes)), h('td', { class: 'num' }, m.parameters.toLocaleString()),
         h('td', {}, h('code', {}, m.id.slice(0, 12))),
@@ -101,81 +101,138 @@ async function modelsPage(view) {
 }
 
 // ---------- analysis page ----------
+/** Tick values for a linear axis from 0 to max: about 5–8 round steps. */
+function linearTicks(max) {
+  const raw = max / 6, p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((st) => st >= raw);
+  return Array.from({ length: Math.floor(max / step + 1e-9) + 1 }, (_, i) => +(i * step).toPrecision(6));
+}
+
+/** Ticks of a log axis over [10^lo, 10^hi]: decades, or 1-2-5 (then 1…9) steps when that gives fewer than 3. */
+function logTicks(lo, hi) {
+  for (const ms of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+    const out = [];
+    for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) for (const m of ms) { const v = m * 10 ** k; if (Math.log10(v) >= lo && Math.log10(v) <= hi) out.push(v); }
+    if (out.length >= 3 || ms.length === 9) return out;
+  }
+  return [];
+}
+const logLabel = (v) => { const k = Math.floor(Math.log10(v) + 1e-9), m = Math.round(v / 10 ** k); return k >= -2 && k <= 3 ? String(+v.toPrecision(3)) : `${m === 1 ? '' : `${m}×`}1e${k}`; };
+
+/**
+ * Legend rows (swatch + text) right-aligned at (x, y); kinds: 'pt', 'line', 'rect'. Swatch classes are `sw-*`, not
+ * the data classes, so selectors for the plotted data (rect.bar, circle.pt, line.xmin) never match the legend.
+ */
+function legend(svg, x, y, items, horizontal = false) {
+  const g = s('g', { class: 'legend', 'data-testid': 'legend' });
+  const tw = (it) => 30 + 6.3 * it.text.length;
+  const w = horizontal ? items.reduce((a, it) => a + tw(it), 0) : Math.max(...items.map(tw));
+  g.append(s('rect', { class: 'legend-bg', x: x - w, y, width: w, height: horizontal ? 22 : 16 * items.length + 6 }));
+  let hx = x - w + 6;
+  items.forEach((it, i) => {
+    const cy = horizontal ? y + 11 : y + 11 + 16 * i, x0 = horizontal ? hx : x - w + 6;
+    hx += tw(it);
+    if (it.kind === 'pt') g.append(s('circle', { class: it.cls, cx: x0 + 5, cy, r: 3 }));
+    else if (it.kind === 'rect') g.append(s('rect', { class: it.cls, x: x0, y: cy - 5, width: 10, height: 10 }));
+    else g.append(s('line', { class: it.cls, x1: x0, x2: x0 + 12, y1: cy, y2: cy }));
+    g.append(s('text', { x: x0 + 18, y: cy + 3.5 }, it.text));
+  });
+  svg.append(g);
+}
+
 function alphaBars(layers, onPick) {
-  const W = 1000, H = 260, L = 40, B = 20, T = 10;
+  const W = 1000, H = 310, L = 52, B = 42, T = 34, R = 8;
   const rows = layers.filter((l) => typeof l.alpha === 'number');
-  const maxA = Math.max(8, ...rows.map((l) => l.alpha));
+  const maxA = Math.max(8, ...rows.map((l) => l.alpha)) * 1.05;
   const y = (a) => T + (H - T - B) * (1 - a / maxA);
   const svg = s('svg', { id: 'alpha-chart', viewBox: `0 0 ${W} ${H}`, width: '100%' });
-  svg.append(s('rect', { class: 'band', x: L, y: y(6), width: W - L, height: y(2) - y(6) }));
-  for (const a of [0, 2, 4, 6, Math.floor(maxA)]) {
-    svg.append(s('line', { class: 'tick', x1: L - 4, x2: L, y1: y(a), y2: y(a) }), s('text', { x: 2, y: y(a) + 3 }, String(a)));
+  svg.append(s('rect', { class: 'band', x: L, y: y(6), width: W - L - R, height: y(2) - y(6) }));
+  for (const a of [2, 6]) svg.append(s('line', { class: 'band-edge', 'data-alpha': a, x1: L, x2: W - R, y1: y(a), y2: y(a) }));
+  for (const a of linearTicks(maxA)) {
+    svg.append(s('line', { class: 'tick', x1: L - 4, x2: L, y1: y(a), y2: y(a) }), s('text', { x: L - 7, y: y(a) + 3.5, 'text-anchor': 'end' }, String(a)));
   }
-  svg.append(s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), s('line', { class: 'axis', x1: L, x2: W, y1: H - B, y2: H - B }));
-  const bw = (W - L) / Math.max(1, rows.length);
+  svg.append(s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
+  svg.append(s('text', { class: 'axis-label', transform: `translate(14 ${T + (H - T - B) / 2}) rotate(-90)`, 'text-anchor': 'middle' }, 'alpha (PL exponent)'),
+    s('text', { class: 'axis-label', x: L + (W - L - R) / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer id (click a bar for its ESD)'));
+  const bw = (W - L - R) / Math.max(1, rows.length);
+  const every = Math.max(1, Math.ceil(22 / bw)); // layer-id labels at least ~22 units apart
   rows.forEach((l, i) => {
-    const bar = s('rect', { class: `bar${l.alpha < 2 || l.alpha > 6 ? ' out' : ''}`, 'data-layer': l.layer_id, x: L + i * bw + bw * 0.1, y: y(l.alpha), width: bw * 0.8, height: H - B - y(l.alpha) });
+    const bar = s('rect', { class: `bar${l.alpha < 2 || l.alpha > 6 ? ' out' : ''}`, 'data-layer': l.layer_id, 'data-alpha': l.alpha, x: L + i * bw + bw * 0.1, y: y(l.alpha), width: bw * 0.8, height: H - B - y(l.alpha) });
     bar.append(s('title', {}, `${l.layer_id} ${l.name}: alpha ${fmt(l.alpha)}`));
     bar.addEventListener('click', () => { svg.querySelectorAll('.bar.sel').forEach((b) => b.classList.remove('sel')); bar.classList.add('sel'); onPick(l); });
     svg.append(bar);
+    if (i % every === 0) svg.append(s('text', { x: L + (i + 0.5) * bw, y: H - B + 13, 'text-anchor': 'middle' }, String(l.layer_id)));
   });
-  svg.append(s('text', { x: L + 4, y: y(6) - 3 }, 'alpha 2–6 band'));
+  legend(svg, W - R - 4, T, [
+    { kind: 'rect', cls: 'sw-bar', text: 'alpha in 2–6' },
+    { kind: 'rect', cls: 'sw-out', text: 'alpha outside 2–6' },
+    { kind: 'rect', cls: 'sw-band', text: '2–6: well-trained range' },
+  ], true);
   return svg;
 }
 
 /** Log-binned density of the eigenvalues on log-log axes, with the PL fit (and E-TPL when present) and xmin. */
 function esdPlot(esd) {
-  const W = 600, H = 380, L = 50, B = 30, T = 10, R = 10;
+  const W = 960, H = 400, L = 66, B = 40, T = 10, R = 250; // the legend sits in the right margin
   const ev = esd.eigenvalues.filter((v) => v > 0).sort((a, b) => a - b);
-  const svg = s('svg', { id: 'esd-chart', viewBox: `0 0 ${W} ${H}`, width: '600' });
+  const svg = s('svg', { id: 'esd-chart', viewBox: `0 0 ${W} ${H}`, width: '100%', style: `max-width:${W}px` });
   if (ev.length < 2) { svg.append(s('text', { x: 20, y: 20 }, 'no positive eigenvalues')); return svg; }
-  const lo = Math.log10(ev[0]), hi = Math.log10(ev[ev.length - 1]) + 1e-9;
-  const nb = Math.min(40, Math.max(8, Math.round(Math.sqrt(ev.length))));
-  const edges = Array.from({ length: nb + 1 }, (_, i) => 10 ** (lo + ((hi - lo) * i) / nb));
+  const n = ev.length;
+  const elo = Math.log10(ev[0]), ehi = Math.log10(ev[n - 1]) + 1e-9;
+  const nb = Math.min(40, Math.max(8, Math.round(Math.sqrt(n))));
+  const edges = Array.from({ length: nb + 1 }, (_, i) => 10 ** (elo + ((ehi - elo) * i) / nb));
   const pts = [];
   for (let i = 0; i < nb; i++) {
     const c = ev.filter((v) => v >= edges[i] && (i === nb - 1 ? v <= edges[i + 1] : v < edges[i + 1])).length;
-    if (c > 0) pts.push([Math.sqrt(edges[i] * edges[i + 1]), c / ev.length / (edges[i + 1] - edges[i])]);
+    if (c > 0) pts.push([Math.sqrt(edges[i] * edges[i + 1]), c / n / (edges[i + 1] - edges[i])]);
   }
-  const fitPts = [];
-  const n = ev.length;
-  if (esd.alpha && esd.xmin) {
-    const a = esd.alpha, xm = esd.xmin, frac = ev.filter((v) => v >= xm).length / n;
-    for (let i = 0; i <= 50; i++) {
-      const x = xm * (ev[n - 1] / xm) ** (i / 50);
-      fitPts.push([x, frac * ((a - 1) / xm) * (x / xm) ** -a]);
-    }
-  }
-  const etplPts = [];
-  if (esd.etpl && esd.etpl.beta && esd.etpl.lambda && esd.etpl.xmin) {
-    const { beta, lambda, xmin } = esd.etpl;
-    const f = (x) => x ** -beta * Math.exp(-lambda * x);
-    // normalise numerically on [xmin, ∞) (log-spaced trapezoid up to where the tail is negligible)
-    const top = Math.max(ev[n - 1] * 10, xmin + 50 / lambda);
-    let z = 0, prev = xmin;
-    for (let i = 1; i <= 2000; i++) { const x = xmin * (top / xmin) ** (i / 2000); z += ((f(prev) + f(x)) / 2) * (x - prev); prev = x; }
+  // Fitted densities are scaled by the share of eigenvalues in the fitted tail, so they sit on the points.
+  const curve = (xmin, pdf) => {
     const frac = ev.filter((v) => v >= xmin).length / n;
-    for (let i = 0; i <= 50; i++) { const x = xmin * (ev[n - 1] / xmin) ** (i / 50); etplPts.push([x, (frac * f(x)) / z]); }
+    return Array.from({ length: 51 }, (_, i) => { const x = xmin * (ev[n - 1] / xmin) ** (i / 50); return [x, frac * pdf(x)]; });
+  };
+  const fitPts = esd.alpha && esd.xmin ? curve(esd.xmin, (x) => ((esd.alpha - 1) / esd.xmin) * (x / esd.xmin) ** -esd.alpha) : [];
+  let etplPts = [];
+  const e = esd.etpl;
+  if (e && typeof e.beta === 'number' && typeof e.lambda === 'number' && e.xmin > 0 && (e.lambda > 0 || e.beta > 1)) {
+    const f = (x) => x ** -e.beta * Math.exp(-e.lambda * x);
+    let z;
+    if (e.lambda <= 0) z = e.xmin ** (1 - e.beta) / (e.beta - 1); // pure power law: closed form
+    else { // log-spaced trapezoid on [xmin, top], top where e^(−λx) is negligible
+      const top = Math.max(ev[n - 1] * 10, e.xmin + 50 / e.lambda);
+      z = 0;
+      let prev = e.xmin;
+      for (let i = 1; i <= 2000; i++) { const x = e.xmin * (top / e.xmin) ** (i / 2000); z += ((f(prev) + f(x)) / 2) * (x - prev); prev = x; }
+    }
+    if (z > 0 && Number.isFinite(z)) etplPts = curve(e.xmin, (x) => f(x) / z);
   }
-  const all = [...pts, ...fitPts, ...etplPts].map((p) => p[1]).filter((v) => v > 0);
-  const ylo = Math.log10(Math.min(...all)), yhi = Math.log10(Math.max(...all)) + 1e-9;
+  const ys = [...pts, ...fitPts, ...etplPts].map((p) => p[1]).filter((v) => v > 0);
+  const lo = elo - 0.05 * (ehi - elo), hi = ehi + 0.05 * (ehi - elo);
+  const ylo0 = Math.log10(Math.min(...ys)), yhi0 = Math.log10(Math.max(...ys));
+  const ylo = ylo0 - 0.05 * (yhi0 - ylo0 || 1), yhi = yhi0 + 0.05 * (yhi0 - ylo0 || 1);
   const X = (x) => L + ((W - L - R) * (Math.log10(x) - lo)) / (hi - lo);
   const Y = (v) => T + ((H - T - B) * (yhi - Math.log10(v))) / (yhi - ylo);
   svg.append(s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
-  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) svg.append(s('text', { x: X(10 ** e) - 8, y: H - B + 14 }, `1e${e}`));
-  for (let e = Math.ceil(ylo); e <= Math.floor(yhi); e++) svg.append(s('text', { x: 4, y: Y(10 ** e) + 3 }, `1e${e}`));
-  svg.append(s('text', { x: W / 2, y: H - 2 }, 'eigenvalue λ (log)'));
-  for (const [x, v] of pts) svg.append(s('circle', { class: 'pt', cx: X(x), cy: Y(v), r: 3 }));
+  for (const t of logTicks(lo, hi)) svg.append(s('line', { class: 'tick', x1: X(t), x2: X(t), y1: H - B, y2: H - B + 4 }), s('text', { x: X(t), y: H - B + 15, 'text-anchor': 'middle' }, logLabel(t)));
+  for (const t of logTicks(ylo, yhi)) svg.append(s('line', { class: 'tick', x1: L - 4, x2: L, y1: Y(t), y2: Y(t) }), s('text', { x: L - 7, y: Y(t) + 3.5, 'text-anchor': 'end' }, logLabel(t)));
+  svg.append(s('text', { class: 'axis-label', x: L + (W - L - R) / 2, y: H - 6, 'text-anchor': 'middle' }, 'eigenvalue λ of WᵀW (log scale)'),
+    s('text', { class: 'axis-label', transform: `translate(14 ${T + (H - T - B) / 2}) rotate(-90)`, 'text-anchor': 'middle' }, 'density (log scale)'));
+  for (const [x, v] of pts) svg.append(s('circle', { class: 'pt', cx: X(x), cy: Y(v), r: 3.5 }));
   const path = (p, cls) => svg.append(s('path', { class: cls, d: p.filter(([, v]) => v > 0).map(([x, v], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(v).toFixed(1)}`).join('') }));
   if (fitPts.length) path(fitPts, 'fit');
   if (etplPts.length) path(etplPts, 'etpl');
-  if (esd.xmin) svg.append(s('line', { class: 'xmin', x1: X(esd.xmin), x2: X(esd.xmin), y1: T, y2: H - B }), s('text', { x: X(esd.xmin) + 3, y: T + 10 }, `xmin ${fmt(esd.xmin)}`));
+  if (esd.xmin) svg.append(s('line', { class: 'xmin', 'data-xmin': esd.xmin, x1: X(esd.xmin), x2: X(esd.xmin), y1: T, y2: H - B }), s('text', { 'data-testid': 'xmin-label', x: X(esd.xmin) + 4, y: H - B - 6 }, `xmin ${fmt(esd.xmin)}`));
+  const items = [{ kind: 'pt', cls: 'sw-pt', text: `ESD, ${n} eigenvalues (log bins)` }];
+  if (fitPts.length) items.push({ kind: 'line', cls: 'sw-fit', text: `PL fit, alpha ${fmt(esd.alpha)}` });
+  if (etplPts.length) items.push({ kind: 'line', cls: 'sw-etpl', text: `E-TPL fit, β ${fmt(e.beta)}, λ ${fmt(e.lambda)}` });
+  if (esd.xmin) items.push({ kind: 'line', cls: 'sw-xmin', text: 'xmin of the PL fit' });
+  legend(svg, W - 4, T, items);
   return svg;
 }
 
 async function analysisPage(view, id) {
-  const bar = h('progress', { max: 1, value: 0 });
-  const msg = h('span');
+  const bar = h('progress', { max: 1, value: 0, 'data-testid': 'job-progress' });
+  const msg = h('span', { 'data-testid': 'job-status' });
   view.replaceChildren(h('h2', {}, `Analysis ${id.slice(0, 8)}`), h('div', { class: 'panel' }, bar, ' ', msg));
   let job = await api(`/v1/jobs/${id}`);
   if (!['succeeded', 'failed', 'cancelled'].includes(job.state)) {
@@ -190,15 +247,15 @@ async function analysisPage(view, id) {
     esdBox.replaceChildren(h('h3', {}, `ESD of layer ${layer.layer_id}: ${layer.name}`));
     try {
       const esd = await api(`/v1/analyses/${id}/esd/${layer.layer_id}`);
-      esdBox.append(esdPlot(esd), h('p', {}, `alpha ${fmt(esd.alpha)}, xmin ${fmt(esd.xmin)}, ${esd.eigenvalues.length} eigenvalues; red: PL fit, purple dashed: E-TPL, orange: xmin`));
-    } catch (e) { esdBox.append(h('p', {}, e.message)); }
+      esdBox.append(esdPlot(esd), h('p', {}, `alpha ${fmt(esd.alpha)}, xmin ${fmt(esd.xmin)}, xmax ${fmt(esd.xmax)}, ${esd.eigenvalues.length} eigenvalues`, esd.etpl ? `; E-TPL β ${fmt(esd.etpl.beta)}, λ ${fmt(esd.etpl.lambda)} from xmin ${fmt(esd.etpl.xmin)}` : ''));
+    } catch (e) { esdBox.append(h('p', { class: 'err', 'data-testid': 'esd-error' }, e.message)); }
   };
   const summary = Object.entries(report.summary ?? {}).map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, fmt(v))));
   view.append(
     h('p', {}, `${report.layers.length} layers · ${report.model.format} · ${report.model.parameters.toLocaleString()} parameters · `, h('a', { href: `/v1/analyses/${id}?format=csv`, download: `analysis-${id}.csv` }, 'CSV')),
     h('div', { class: 'panel' }, h('h3', {}, 'alpha per layer'), alphaBars(report.layers, pick)),
     esdBox,
-    h('div', { class: 'panel' }, h('h3', {}, 'summary (mean over layers)'), h('table', {}, summary)),
+    h('div', { class: 'panel' }, h('h3', {}, 'summary (mean over layers)'), h('table', { id: 'summary' }, summary)),
   );
   const first = report.layers.find((l) => typeof l.alpha === 'number');
   if (first) { $('#alpha-chart .bar', view)?.classList.add('sel'); pick(first); }
@@ -209,7 +266,7 @@ const METRICS = ['alpha', 'alpha_weighted', 'log_alpha_norm', 'log_norm', 'log_s
 
 async function rankingPage(view, id) {
   if (id) {
-    const out = h('div', { class: 'panel' }, 'waiting…');
+    const out = h('div', { class: 'panel', 'data-testid': 'ranking' }, 'waiting…');
     view.replaceChildren(h('h2', {}, `Ranking ${id.slice(0, 8)}`), out);
     const job = await followJob(id, (j) => { out.textContent = `${j.state} ${Math.round(j.progress * 100)}% ${j.message}`; });
     if (!job || job.state !== 'succeeded') { out.textContent = `${job?.state}: ${job?.error?.message ?? ''}`; return; }
@@ -218,22 +275,24 @@ async function rankingPage(view, id) {
     const name = (mid) => models.find((m) => m.id === mid)?.name ?? mid.slice(0, 12);
     out.replaceChildren(
       h('p', {}, `metric ${r.metric} (${r.direction === 'asc' ? 'smaller is better' : 'larger is better'})`),
-      h('table', {}, h('tr', {}, h('th', {}, 'rank'), h('th', {}, 'model'), h('th', {}, r.metric)), r.rows.map((row) => h('tr', {}, h('td', {}, row.rank), h('td', {}, name(row.model)), h('td', { class: 'num' }, fmt(row.value))))),
-      r.correlation ? h('p', {}, `Spearman ρ ${fmt(r.correlation.spearman.rho)} (p ${fmt(r.correlation.spearman.p)}), Kendall τ ${fmt(r.correlation.kendall.tau)} (p ${fmt(r.correlation.kendall.p)}), n = ${r.correlation.n}`) : null,
+      h('table', { id: 'ranking-table' }, h('tr', {}, h('th', {}, 'rank'), h('th', {}, 'model'), h('th', { class: 'num' }, `mean ${r.metric}`)),
+        r.rows.map((row) => h('tr', { 'data-model': row.model }, h('td', {}, row.rank), h('td', {}, name(row.model)), h('td', { class: 'num' }, fmt(row.value))))),
+      ...(r.correlation ? [h('p', {}, `Spearman ρ ${fmt(r.correlation.spearman.rho)} (p ${fmt(r.correlation.spearman.p)}), Kendall τ ${fmt(r.correlation.kendall.tau)} (p ${fmt(r.correlation.kendall.p)}), n = ${r.correlation.n}`)] : []),
     );
     return;
   }
   const { models } = await api('/v1/models');
-  const metric = h('select', {}, METRICS.map((m) => h('option', { value: m }, m)));
-  const boxes = models.map((m) => h('label', {}, h('input', { type: 'checkbox', value: m.id, checked: true }), ` ${m.name} `));
+  const metric = h('select', { id: 'rank-metric' }, METRICS.map((m) => h('option', { value: m }, m)));
+  const direction = h('select', { id: 'rank-direction' }, h('option', { value: '' }, "metric's default"), h('option', { value: 'asc' }, 'smaller is better'), h('option', { value: 'desc' }, 'larger is better'));
+  const boxes = models.map((m) => h('label', { class: 'model-choice' }, h('input', { type: 'checkbox', value: m.id, checked: true }), ` ${m.name} `));
   const go = async () => {
     const ids = boxes.map((b) => $('input', b)).filter((i) => i.checked).map((i) => i.value);
     try {
-      const { job } = await api('/v1/rankings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ models: ids, metric: metric.value }) });
+      const { job } = await api('/v1/rankings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ models: ids, metric: metric.value, ...(direction.value ? { direction: direction.value } : {}) }) });
       location.hash = `#rank/${job.id}`;
     } catch (e) { showError(e.message); }
   };
-  view.replaceChildren(h('h2', {}, 'Rank models'), h('div', { class: 'panel' }, h('p', {}, boxes), 'metric ', metric, ' ', h('button', { onclick: go }, 'Rank')));
+  view.replaceChildren(h('h2', {}, 'Rank models'), h('div', { class: 'panel' }, h('p', {}, boxes), 'metric (mean over layers) ', metric, ' ', direction, ' ', h('button', { id: 'rank-go', onclick: go }, 'Rank')));
 }
 
 async function route() {

@@ -41,12 +41,12 @@ test('connect: a 3-epoch × 512-sample quadratic Bezier (batch 64) lowers the mi
   assert.ok(C.summary.mc.test_clean > L.summary.mc.test_clean, `mc ${C.summary.mc.test_clean} vs ${L.summary.mc.test_clean}`);
 });
 
-test('repair: writes X.onnx and X.safetensors and a JSON report (2 epochs × 256 samples); bad flags exit 2', async () => {
+test('repair: writes X.onnx and X.safetensors and a JSON report (2 epochs × 256 samples, no polishing); bad flags exit 2', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-cli-repair-'));
   try {
     const out = join(dir, 'fixed.onnx');
     const r = await cli(['repair', F('model_a.onnx'), F('model_b.onnx'), '--data', F('clean_subset.safetensors'), '--triggered', F('test_triggered.safetensors'),
-      '--out', out, '--epochs', '2', '--samples-per-epoch', '256', '--batch', '64', '--eval', '0,0.25,0.5,0.75,1', '--no-baseline', '--report', join(dir, 'r.json'), '--json']);
+      '--out', out, '--epochs', '2', '--samples-per-epoch', '256', '--batch', '64', '--eval', '0,0.25,0.5,0.75,1', '--no-baseline', '--polish-epochs', '0', '--report', join(dir, 'r.json'), '--json']);
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as { choice: { t: number; reason: string }; output: { onnx: string; safetensors: string }; along: Row[]; baseline: unknown };
     assert.deepEqual(rep.output, { onnx: out, safetensors: join(dir, 'fixed.safetensors') });

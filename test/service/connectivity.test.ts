@@ -56,10 +56,10 @@ describe('connectivity and repair API', () => {
     assert.equal(missing.status, 404);
   });
 
-  test('POST /v1/repairs (2 epochs × 256 samples): report, then the model as ONNX (runs in onnxruntime) and safetensors', async () => {
+  test('POST /v1/repairs (2 epochs × 256 samples, polish 1 × 128): report, then the model as ONNX (runs in onnxruntime) and safetensors', async () => {
     const sub = await post(s.url, '/v1/repairs', {
       models: [ids.model_a, ids.model_b], data: ids.clean_subset, triggered: ids.test_triggered,
-      options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03 },
+      options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03, polishEpochs: 1, polishSamplesPerEpoch: 128 },
     });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     const job = await waitJob(s.url, sub.body.job.id);
@@ -86,7 +86,7 @@ describe('connectivity and repair API', () => {
     assert.equal(badFormat.status, 400);
     const again = await post(s.url, '/v1/repairs', {
       models: [ids.model_a, ids.model_b], data: ids.clean_subset, triggered: ids.test_triggered,
-      options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03 },
+      options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03, polishEpochs: 1, polishSamplesPerEpoch: 128 },
     });
     assert.equal(again.status, 200, 'cached');
     assert.equal(again.body.job.id, sub.body.job.id);

@@ -1,12 +1,11 @@
 /** The dashboard's Hessian panel in a real browser (Chromium via playwright-core) against a real server. */
 import test, { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { fixture } from '../helpers/fixtures.js';
 import { startTestServer, waitJob } from '../service/helpers.js';
-
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+import { chromiumOrSkip, findChromium, launchChromium, newPage, screenshot } from './browser.js';
 const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[] };
 
 async function postRaw(base: string, path: string, file: string): Promise<{ id: string }> {
@@ -14,24 +13,26 @@ async function postRaw(base: string, path: string, file: string): Promise<{ id: 
   return (await r.json()) as { id: string };
 }
 
-describe('dashboard: Hessian panel', { skip: CHROMIUM ? false : 'no Chromium on this machine' }, () => {
+// Chromium lookup, loud skip (a failure under CI=true) and screenshots: ./browser.ts, shared by the dashboard tests.
+describe('dashboard: Hessian panel', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;
   let browser: Browser;
   before(async () => {
+    const exe = findChromium();
+    if (!exe) return;
     s = await startTestServer();
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
+    browser = await launchChromium(exe);
   });
   after(async () => {
     await browser?.close();
     await s?.cleanup();
   });
 
-  test('form → job → eigenvalues, trace ± stderr and a log-scale density plot', async () => {
+  test('form → job → eigenvalues, trace ± stderr and a log-scale density plot', { timeout: 90_000 }, async (t) => {
+    if (!chromiumOrSkip(t)) return;
     await postRaw(s.url, '/v1/models', fixture('fmnist-hessian', 'mlp48.onnx'));
     await postRaw(s.url, '/v1/datasets?name=batch.safetensors', fixture('fmnist-hessian', 'batch.safetensors'));
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
+    const { page, errors } = await newPage(browser);
     await page.goto(`${s.url}/#hessian`);
     await page.waitForSelector('#hessian-model option', { state: 'attached' });
     assert.equal(await page.locator('#hessian-dataset option').count(), 1);
@@ -51,6 +52,7 @@ describe('dashboard: Hessian panel', { skip: CHROMIUM ? false : 'no Chromium on 
     const ylabels = await page.locator('#density-chart text.ylabel').allTextContents();
     assert.ok(ylabels.length >= 3 && ylabels.every((t) => /^1e-?\d+$/.test(t)), `log-scale labels ${ylabels.join(',')}`);
     assert.ok((await page.locator('#density-chart line.node').count()) >= 50, 'Ritz values marked');
+    await screenshot(page, 'hessian');
     assert.deepEqual(errors, []);
     await page.close();
   });

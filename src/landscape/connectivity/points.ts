@@ -69,7 +69,8 @@ export function parseTs(spec: string | readonly number[]): number[] {
   let ts: number[];
   if (typeof spec === 'string') {
     const s = spec.trim();
-    if (/^\d+$/.test(s) && !s.includes('.') && Number(s) >= 2 && s !== '0' && s !== '1') ts = gridTs(Number(s));
+    // A bare integer ≥ 2 is a count of evenly spaced points; "0" and "1" are single points.
+    if (/^\d+$/.test(s) && Number(s) >= 2) ts = gridTs(Number(s));
     else ts = s.split(',').map((p) => Number(p.trim()));
   } else {
     ts = [...spec];

@@ -32,7 +32,6 @@ test('fmnist-backdoor model_a, first 1000 clean-subset images: top-3 within 1% o
   assert.equal(r.num_params, ref.num_params);
   assert.ok(Math.abs(r.loss - ref.loss) < 1e-4 * ref.loss, `loss ${r.loss} vs ${ref.loss}`);
   assertRel(r.top_eigenvalues!, ref.top_eigenvalues, 1e-2, 'model_a top-3');
-  console.log('model_a', JSON.stringify(r));
 });
 
 test('gpt2-tiny: --text on the GPL-3 text\'s first 512 bytes with seq 64 is lm_batch; Lanczos top-3 within 1e-3 (tied wte)', async () => {
@@ -53,7 +52,6 @@ test('gpt2-tiny: --text on the GPL-3 text\'s first 512 bytes with seq 64 is lm_b
     const r = await runHessian({ engine, dataset: fromText, model: await readOnnxModel(modelPath) }, { topK: 3, lanczos: true, tol: 1e-3, maxIter: 120, batchSize: 8, seed: 0 });
     assert.equal(r.num_params, ref.num_params);
     assert.ok(Math.abs(r.loss - ref.loss) < 1e-4 * ref.loss, `loss ${r.loss} vs ${ref.loss}`);
-    console.log('gpt2', JSON.stringify(r));
     assertRel(r.top_eigenvalues!, ref.top_eigenvalues, 1e-3, 'gpt2-tiny top-3');
     const again = await runHessian({ engine, dataset: batch }, { topK: 0, batchSize: 8 });
     assert.equal(again.loss, r.loss);

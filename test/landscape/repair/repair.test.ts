@@ -17,13 +17,16 @@ import { repair, writeRepaired, safetensorsPathFor, type RepairInputs, type Repa
 import { createPathEvaluator } from '../../../src/landscape/connectivity/evaluate.js';
 import { curveParamSpecs } from '../../../src/landscape/connectivity/connect.js';
 import { splitClean } from '../../../src/landscape/repair/finetune.js';
-import { selectT } from '../../../src/landscape/repair/select.js';
+import { selectPolished, selectT, type PolishedSelection } from '../../../src/landscape/repair/select.js';
 import { fixture } from '../../helpers/fixtures.js';
 
 const F = (f: string) => fixture('fmnist-backdoor', f);
 const base: RepairInputs = { modelA: F('model_a.onnx'), modelB: F('model_b.onnx'), data: F('clean_subset.safetensors') };
-// 2 epochs × 256 samples, batch 64 (8 curve steps); 5 evaluation points.
-const tiny: RepairOptionsInput = { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.25, 0.5, 0.75, 1], baseline: false, seed: 3, l2: 0.03 };
+// 2 epochs × 256 samples, batch 64 (8 curve steps); 5 evaluation points; polishing 1 epoch × 128 samples per try.
+const tiny: RepairOptionsInput = {
+  epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.25, 0.5, 0.75, 1], baseline: false, seed: 3, l2: 0.03,
+  polishEpochs: 1, polishSamplesPerEpoch: 128, polishTries: 2,
+};
 
 test('repair (2 epochs × 256 samples): chosen t and output files identical with and without --triggered; output loads everywhere', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-repair-'));
@@ -44,10 +47,11 @@ test('repair (2 epochs × 256 samples): chosen t and output files identical with
     assert.deepEqual(await readFile(p1), await readFile(p2));
     assert.deepEqual(await readFile(safetensorsPathFor(p1)), await readFile(safetensorsPathFor(p2)));
 
-    // The choice follows the documented rule on the held-out accuracies.
-    const rule = selectT(withTrig.report.along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy })), 0.02);
-    assert.equal(withTrig.report.choice.t, rule.t);
-    assert.ok(withTrig.report.choice.t > 0 && withTrig.report.choice.t < 1);
+    // Polishing tried 0.5 first; the choice is one of the tried points.
+    const choice = withTrig.report.choice as PolishedSelection;
+    assert.equal(choice.tried[0].t, 0.5);
+    assert.ok(choice.tried.some((x) => x.t === choice.t));
+    assert.ok(withTrig.report.polishSeconds !== null);
 
     // onnxruntime runs the written file; its loss and accuracy on 300 test images equal the project's forward pass.
     const test300 = sliceBatch(await loadDataset(F('test_clean.safetensors')), 0, 300);
@@ -82,8 +86,10 @@ test('repair (2 epochs × 256 samples): chosen t and output files identical with
   }
 });
 
-test('repair with one model (1 epoch × 128 samples each): endpoint B is A fine-tuned, which is also the baseline', async () => {
-  const r = await repair({ modelA: F('model_a.onnx'), data: F('clean_subset.safetensors') }, { ...tiny, epochs: 1, samplesPerEpoch: 128, baseline: true, schedule: 'constant', ts: [0, 0.5, 1] });
+test('repair with one model, no polishing (1 epoch × 128 samples each): endpoint B is A fine-tuned, which is also the baseline', async () => {
+  const r = await repair({ modelA: F('model_a.onnx'), data: F('clean_subset.safetensors') }, { ...tiny, epochs: 1, samplesPerEpoch: 128, baseline: true, schedule: 'constant', ts: [0, 0.5, 1], polishEpochs: 0 });
+  assert.deepEqual(r.report.repaired, r.report.atT);
+  assert.equal(r.report.polishSeconds, null);
   assert.equal(r.report.secondEndpoint, 'fine-tuned');
   assert.deepEqual(r.report.baseline?.heldOut, r.report.endpoints[1].heldOut);
   assert.notDeepEqual(r.report.endpoints[0].heldOut, r.report.endpoints[1].heldOut);
@@ -104,6 +110,19 @@ test('selectT: nearest 0.5 within δ of the endpoints, ties to the better accura
   assert.equal(low.t, 0.6);
   assert.match(low.reason, /no interior point/);
   assert.throws(() => selectT(rows.slice(1), 0.02), /t = 0 and t = 1/);
+});
+
+test('selectPolished: polishes nearest 0.5 first (ties: better curve accuracy), stops at the first within δ, else the best tried', async () => {
+  const rows = [0, 0.2, 0.4, 0.5, 0.6, 1].map((t, i) => ({ t, accuracy: [0.88, 0.87, 0.75, 0.7, 0.76, 0.86][i] }));
+  const seen: number[] = [];
+  const after = new Map([[0.5, 0.84], [0.6, 0.855], [0.4, 0.86], [0.2, 0.87]]);
+  const s = await selectPolished(rows, 0.02, 3, async (t) => (seen.push(t), after.get(t) as number));
+  assert.deepEqual(seen, [0.5, 0.6]);
+  assert.equal(s.t, 0.6);
+  assert.deepEqual(s.tried, [{ t: 0.5, curveAccuracy: 0.7, accuracy: 0.84 }, { t: 0.6, curveAccuracy: 0.76, accuracy: 0.855 }]);
+  const strict = await selectPolished(rows, 0, 2, async (t) => after.get(t) as number);
+  assert.equal(strict.t, 0.6, 'best of the two tried');
+  assert.match(strict.reason, /none of the 2 points/);
 });
 
 test('clean split: 20% held out by a seeded permutation, disjoint and complete', async () => {
