@@ -7,7 +7,8 @@
  *
  * --trace-exact COLS  time COLS columns of the exact trace on mlp48 and extrapolate to all 38,170 (0 = run them all
  *                     and compare with reference.json's trace_exact; about 25 min on 2 cores).
- * --gpt2-power        gpt2-tiny top-3 by power iteration at tol 1e-3 and 1e-6 vs lm_reference.json (λ2, λ3 are 0.3 apart).
+ * --gpt2-power        gpt2-tiny top-3 by power iteration at tol 1e-3 and 1e-6 vs lm_reference.json (largest algebraic,
+ *                     λ2, λ3 0.3 apart): power iteration returns the largest-magnitude ones, which are negative here.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

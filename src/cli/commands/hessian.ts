@@ -23,7 +23,8 @@ MODEL.onnx        an ONNX model whose first output is the logits ([B, C] classif
 --tokenizer DIR   tokenizer folder (default: beside the model, or its parent for HF onnx/model.onnx)
 --batch N         samples per Hv batch (default 256); Hv over batches is their size-weighted mean
 --samples N       use only the first N samples
---top-k K         top eigenvalues (default 1; 0 for none)
+--top-k K         top eigenvalues (default 1; 0 for none). Power iteration (PyHessian) finds the largest in
+                  MAGNITUDE, which may be negative (gpt2-tiny: −174.8, −75.5, −37.4); --lanczos the largest algebraic
 --tol T           power iteration: relative change of the Rayleigh quotient (default 1e-3, PyHessian)
 --max-iter N      power iteration: Hv per eigenvalue; Lanczos: steps in total (default 100)
 --lanczos         Lanczos with full re-orthogonalisation instead of power iteration
