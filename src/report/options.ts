@@ -27,6 +27,8 @@ export const AnalyzeOptionsSchema = z
     eigenBackend: z.enum(['auto', 'lapack', 'ts']).default('auto'),
     /** Eigenvalue worker threads. Default: one per core, and none (this thread) for models too small to gain. */
     workers: z.number().int().positive().max(256).optional(),
+    /** Keep each layer's pooled ESD in its row (`eigenvalues`), for plots; off by default (it is most of a report). */
+    keepEigenvalues: z.boolean().default(false),
   })
   .strict();
 

@@ -76,7 +76,7 @@ export function pooledEsd(slices: readonly Float64Array[]): Float64Array {
 /** ±Infinity and NaN (log10 of 0, 0^−1) are not numbers a report can carry: null, as WW's JSON would give. */
 const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-export function rowFromSpectrum(plan: LayerPlan, slices: readonly Float64Array[], opts: Pick<AnalyzeOptions, 'fits' | 'plVariant'>): LayerRow {
+export function rowFromSpectrum(plan: LayerPlan, slices: readonly Float64Array[], opts: Pick<AnalyzeOptions, 'fits' | 'plVariant' | 'keepEigenvalues'>): LayerRow {
   const evals = pooledEsd(slices);
   const esd = esdColumns(slices, plan.N);
   const wantPl = opts.fits.includes('pl');
@@ -116,6 +116,7 @@ export function rowFromSpectrum(plan: LayerPlan, slices: readonly Float64Array[]
         withReasonAfterStatus(row, `power-law fit failed: ${pl.reason ?? 'unknown reason'}`)
       : row;
   addTailFits(out, evals, opts);
+  if (opts.keepEigenvalues) out.eigenvalues = Array.from(evals);
   return out;
 }
 
