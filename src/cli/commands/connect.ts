@@ -1,8 +1,8 @@
 /** `weightscope connect A.onnx B.onnx --data CLEAN`: train a curve between two models and evaluate it along t. */
 import { basename, extname } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
-import { connect, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
-import { CURVE_FLAGS, CURVE_FLAGS_HELP, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
+import { connect, connectOptionsSchema, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
+import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
 import { parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 
@@ -20,7 +20,7 @@ A.onnx B.onnx    two models of the same graph (the curve's fixed endpoints)
 --eval-data D    further safetensors sets to evaluate along t (repeatable or comma-separated)
 --triggered TRIG a triggered set (x, y = target, y_true): its accuracy among non-target images is the ASR
 --json           print the whole result as JSON
-${CURVE_FLAGS_HELP}
+${curveFlagsHelp(connectOptionsSchema.parse({}))}
 Defaults follow Garipov et al. / Zhao et al.: quadratic Bezier, 100 epochs, batch 128, lr 0.01, L2 1e-4.
 With --epochs 0 (or --bends 2) the curve is the straight line between A and B.
 `;

@@ -1,8 +1,8 @@
 /** `weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx`: backdoor repair by path connection. */
 import { writeFile } from 'node:fs/promises';
 import { WeightscopeError } from '../../errors.js';
-import { CURVE_FLAGS, CURVE_FLAGS_HELP, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
-import { parseRepairOptions, repair, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
+import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
+import { parseRepairOptions, repair, repairOptionsSchema, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
 import { parseCommandArgs } from '../args.js';
 import { progressBar } from '../progress.js';
 
@@ -30,7 +30,7 @@ A.onnx [B.onnx]  one or two backdoored models of the same graph; with one, the s
 --no-baseline    skip the fine-tuning baseline when two models are given
 --report FILE    also write the JSON report to FILE
 --json           print the JSON report on stdout
-${CURVE_FLAGS_HELP}
+${curveFlagsHelp(repairOptionsSchema.parse({}))}
 t rule: among the evaluated interior t whose held-out clean accuracy is within --delta of the endpoints' mean, the
 one nearest 0.5; if none, the interior t with the best held-out accuracy.
 `;

@@ -21,19 +21,22 @@ export const CURVE_FLAGS = {
   device: { type: 'string' },
 } as const;
 
-export const CURVE_FLAGS_HELP = `--curve K        bezier (default) or polychain
+/** Help lines of the shared flags, with the defaults of the command's own schema (connect and repair differ). */
+export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batchSize: number; seed: number; samplesPerEpoch?: number }): string {
+  return `--curve K        bezier (default) or polychain
 --bends K        control points including both endpoints (default 3: quadratic Bezier)
---epochs E       curve-training epochs (default 100)
---samples-per-epoch N  the clean data tiled to N samples per epoch (default: its size)
---batch B        mini-batch size (default 128)
---lr LR          initial learning rate of SGD with momentum 0.9 (default 0.01)
+--epochs E       curve-training epochs (default ${d.epochs})
+--samples-per-epoch N  the clean data tiled to N samples per epoch (default: ${d.samplesPerEpoch ?? 'its size'})
+--batch B        mini-batch size (default ${d.batchSize})
+--lr LR          initial learning rate of SGD with momentum 0.9 (default ${d.lr})
 --momentum M     (default 0.9)
---l2 C           L2 coefficient on the point: loss + 0.5*C*|w(t)|^2
---seed S         seed of the batch order and of the t drawn per batch (default 1)
+--l2 C           L2 coefficient on the point: loss + 0.5*C*|w(t)|^2 (default ${d.l2})
+--seed S         seed of the batch order and of the t drawn per batch (default ${d.seed})
 --schedule S     garipov (default: lr constant to 50%, linear to 1% at 90%) or constant
 --eval T1,T2,..  evaluation points in [0,1], or a count N for N evenly spaced points (default 11)
 --device D       cpu (default), webgpu or cuda
 `;
+}
 
 function num(v: unknown, flag: string, integer = false): number | undefined {
   if (v === undefined) return undefined;
