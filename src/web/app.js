@@ -1,4 +1,5 @@
 // weightscope dashboard: plain ES module, no build step. Talks to the /v1 API of the same origin.
+import { legend, linearTicks, logLabel, logTicks, s } from './plot.js';
 const $ = (sel, el = document) => el.querySelector(sel);
 const h = (tag, attrs = {}, ...kids) => {
   const el = document.createElement(tag);
@@ -7,13 +8,6 @@ const h = (tag, attrs = {}, ...kids) => {
     else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const k of kids.flat()) if (k !== null && k !== undefined) el.append(k instanceof Node ? k : String(k));
-  return el;
-};
-const SVGNS = 'http://www.w3.org/2000/svg';
-const s = (tag, attrs = {}, text) => {
-  const el = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  if (text !== undefined) el.textContent = text;
   return el;
 };
 const fmt = (v, d = 3) => (v === null || v === undefined ? '—' : typeof v === 'number' ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toFixed(d)) : String(v));
@@ -101,45 +95,6 @@ async function modelsPage(view) {
 }
 
 // ---------- analysis page ----------
-/** Tick values for a linear axis from 0 to max: about 5–8 round steps. */
-function linearTicks(max) {
-  const raw = max / 6, p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * p).find((st) => st >= raw);
-  return Array.from({ length: Math.floor(max / step + 1e-9) + 1 }, (_, i) => +(i * step).toPrecision(6));
-}
-
-/** Ticks of a log axis over [10^lo, 10^hi]: decades, or 1-2-5 (then 1…9) steps when that gives fewer than 3. */
-function logTicks(lo, hi) {
-  for (const ms of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
-    const out = [];
-    for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) for (const m of ms) { const v = m * 10 ** k; if (Math.log10(v) >= lo && Math.log10(v) <= hi) out.push(v); }
-    if (out.length >= 3 || ms.length === 9) return out;
-  }
-  return [];
-}
-const logLabel = (v) => { const k = Math.floor(Math.log10(v) + 1e-9), m = Math.round(v / 10 ** k); return k >= -2 && k <= 3 ? String(+v.toPrecision(3)) : `${m === 1 ? '' : `${m}×`}1e${k}`; };
-
-/**
- * Legend rows (swatch + text) right-aligned at (x, y); kinds: 'pt', 'line', 'rect'. Swatch classes are `sw-*`, not
- * the data classes, so selectors for the plotted data (rect.bar, circle.pt, line.xmin) never match the legend.
- */
-function legend(svg, x, y, items, horizontal = false) {
-  const g = s('g', { class: 'legend', 'data-testid': 'legend' });
-  const tw = (it) => 30 + 6.3 * it.text.length;
-  const w = horizontal ? items.reduce((a, it) => a + tw(it), 0) : Math.max(...items.map(tw));
-  g.append(s('rect', { class: 'legend-bg', x: x - w, y, width: w, height: horizontal ? 22 : 16 * items.length + 6 }));
-  let hx = x - w + 6;
-  items.forEach((it, i) => {
-    const cy = horizontal ? y + 11 : y + 11 + 16 * i, x0 = horizontal ? hx : x - w + 6;
-    hx += tw(it);
-    if (it.kind === 'pt') g.append(s('circle', { class: it.cls, cx: x0 + 5, cy, r: 3 }));
-    else if (it.kind === 'rect') g.append(s('rect', { class: it.cls, x: x0, y: cy - 5, width: 10, height: 10 }));
-    else g.append(s('line', { class: it.cls, x1: x0, x2: x0 + 12, y1: cy, y2: cy }));
-    g.append(s('text', { x: x0 + 18, y: cy + 3.5 }, it.text));
-  });
-  svg.append(g);
-}
-
 function alphaBars(layers, onPick) {
   const W = 1000, H = 310, L = 52, B = 42, T = 34, R = 8;
   const rows = layers.filter((l) => typeof l.alpha === 'number');
