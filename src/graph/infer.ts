@@ -165,6 +165,15 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       if (node.outputs.length > 1) outs.push({ dtype: DT.INT64, shape: outs[0].shape });
       return outs;
     }
+    case 'SpaceToDepth': case 'DepthToSpace': {
+      // [N, C, H, W] ↔ [N, C·bs², H/bs, W/bs].
+      const bs = attrInt(node, 'blocksize', 1);
+      if (!x.shape || x.shape.length !== 4) return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
+      const [n, c, h, w] = x.shape;
+      const f = (d: Dim, up: boolean): Dim => (typeof d === 'number' ? (up ? d * bs : d / bs) : null);
+      const s2d = op === 'SpaceToDepth';
+      return [{ dtype: x.dtype, shape: [n, typeof c === 'number' ? (s2d ? c * bs * bs : c / (bs * bs)) : null, f(h, !s2d), f(w, !s2d)] }];
+    }
     case 'GlobalAveragePool': case 'GlobalMaxPool':
       return [{ dtype: x.dtype, shape: x.shape ? [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] : null }];
     case 'BatchNormalization':

@@ -3,8 +3,15 @@
  * into api-spec/openapi.json, so the document cannot drift from what the server accepts.
  */
 import { z } from 'zod';
+import { CompareOptionsSchema } from '../landscape/similarity/compare.js';
 import { RANKING_METRICS } from '../ranking/metrics.js';
 import { JOB_STATES } from './jobs/types.js';
+import type { DatasetRecord } from './store/datasets.js';
+import type { ModelRecord } from './store/models.js';
+
+/** Compile-time proof that a response schema describes exactly what a store returns (no drift either way). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const same = <T extends true>(_proof: T): void => undefined;
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
 
@@ -28,6 +35,7 @@ export const Model = z
   .meta({ id: 'Model' });
 
 export const ModelList = z.object({ models: z.array(Model) }).meta({ id: 'ModelList' });
+same<Same<z.output<typeof Model>, ModelRecord>>(true);
 
 export const ImportRequest = z
   .union([
@@ -134,3 +142,72 @@ export const ProblemSchema = z
   .meta({ id: 'Problem' });
 
 export const Health = z.object({ status: z.enum(['ok', 'not-ready']), jobs: z.record(z.string(), z.number()).optional() }).meta({ id: 'Health' });
+
+/** Where a job runs its onnxruntime sessions. */
+export const DeviceSchema = z.enum(['cpu', 'webgpu', 'cuda']).meta({ id: 'Device' });
+
+export const Dataset = z
+  .object({
+    id: Sha256.meta({ description: 'Content-derived dataset id (sha256)' }),
+    name: z.string(),
+    bytes: z.number().int(),
+    samples: z.number().int().meta({ description: 'Rows of x' }),
+    x_shape: z.array(z.number().int()),
+    x_dtype: z.enum(['float32', 'int64']),
+    labels: z.boolean().meta({ description: 'true: classification data (x, y); false: token ids only (language model)' }),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Dataset' });
+same<Same<z.output<typeof Dataset>, DatasetRecord>>(true);
+
+export const DatasetList = z.object({ datasets: z.array(Dataset) }).meta({ id: 'DatasetList' });
+
+export const HessianRequest = z
+  .object({
+    model: z.string().min(1),
+    dataset: z.string().min(1),
+    /** Options of src/landscape/hessian/run.ts (topK, tol, lanczos, trace, traceExact, density, input, seed, …). */
+    options: z.record(z.string(), z.unknown()).optional(),
+    device: DeviceSchema.optional(),
+    untie: z.boolean().optional(),
+  })
+  .strict();
+
+export const ComparisonRequest = z
+  .object({
+    models: z.array(z.string().min(1)).length(2),
+    dataset: z.string().min(1),
+    options: CompareOptionsSchema.optional(),
+    device: DeviceSchema.optional(),
+  })
+  .strict();
+
+export const ConnectivityRequest = z
+  .object({
+    models: z.array(z.string().min(1)).length(2),
+    /** Clean dataset id: trains the curve (and BN statistics). */
+    data: z.string().min(1),
+    /** Further dataset ids evaluated along t. */
+    evalData: z.array(z.string().min(1)).max(4).optional(),
+    /** Triggered dataset id (x, y = target, y_true): ASR along t. */
+    triggered: z.string().min(1).optional(),
+    /** connect() options: curve, bends, epochs, samplesPerEpoch, batchSize, lr, momentum, l2, seed, schedule, ts, device. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const RepairRequest = z
+  .object({
+    models: z.array(z.string().min(1)).min(1).max(2),
+    data: z.string().min(1),
+    /** Clean held-out dataset id for choosing t (else a share of `data` is held out). */
+    evalData: z.string().min(1).optional(),
+    /** Triggered dataset id, for reporting ASR only. */
+    triggered: z.string().min(1).optional(),
+    /** repair() options: the curve options plus heldOut, delta, fineTuneLr, baseline. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/** GET /v1/repairs/{id}/model?format=… */
+export const RepairModelQuery = z.object({ format: z.enum(['onnx', 'safetensors']).default('onnx') }).strict();

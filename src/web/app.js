@@ -258,6 +258,7 @@ async function route() {
     if (page === 'analysis' && id) await analysisPage(view, id);
     else if (page === 'rank') await rankingPage(view, id);
     else if (page === 'hessian') await (await import('./hessian.js')).hessianPage(view, id, { h, s, fmt, api, followJob, showError });
+    else if (page === 'repair' || page === 'connectivity') await (await import('./repair.js')).repairPage(view, page, id, { h, fmt, api, followJob, showError });
     else await modelsPage(view);
   } catch (e) { showError(e.message); }
 }

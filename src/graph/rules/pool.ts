@@ -110,6 +110,21 @@ const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
     const rank = b.op('CumSum', [b.cast(eq, DT.INT32), b.constant(DT.INT32, [], [-1])]);
     return b.cast(b.op('And', [eq, b.op('Equal', [rank, b.constant(DT.INT32, [], [1])])]), b.dtype(x));
   };
+  const c = b.shapeOf(x)?.[1];
+  if (p.simple && p.k.length === 2 && p.k[0] === p.k[1] && typeof c === 'number') {
+    // Square 2-D windows: SpaceToDepth lays each window's elements out along a new axis in row-major order, where
+    // ArgMax (first occurrence, select_last_index = 0) picks the same element as PyTorch; DepthToSpace puts the
+    // routed gradient back. A few cheap passes, against MaxPool-with-Indices plus ScatterElements (both slow in
+    // onnxruntime's CPU kernels). The mask is a constant, so the Hv graph reuses it.
+    const kk = p.k[0] * p.k[0];
+    const [oh, ow] = p.ys;
+    const win = b.reshape(b.op('SpaceToDepth', [x], { blocksize: p.k[0] }), b.i64([0, kk, c, oh, ow]));
+    const first = b.op('ArgMax', [win], { axis: 1, keepdims: 1, select_last_index: 0 });
+    const iota = b.constant(DT.INT64, [1, kk, 1, 1, 1], Array.from({ length: kk }, (_, i) => i));
+    const mask = b.cast(b.op('Equal', [first, iota]), b.dtype(x));
+    const routed = b.reshape(b.mul(mask, b.unsqueeze(g!, [1])), b.i64([0, kk * c, oh, ow]));
+    return [b.reshapeLike(b.op('DepthToSpace', [routed], { blocksize: p.k[0], mode: 'DCR' }), x)];
+  }
   if (p.simple) {
     // MaxPool's Indices output (flat positions, first maximum wins in ONNX Runtime, as in PyTorch) marks the
     // routed elements: a constant mask, so the gradient is mask ⊙ upsample(g) with cheap reshapes.

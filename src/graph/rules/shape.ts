@@ -7,7 +7,7 @@ import { WeightscopeError } from '../../errors.js';
 import type { GradRule } from '../autodiff.js';
 import type { Builder } from '../builder.js';
 import { unbroadcast } from '../broadcast.js';
-import { attrInt, attrInts, DT, makeTensor } from '../ir.js';
+import { attrInt, attrInts, attrString, DT, makeTensor } from '../ir.js';
 
 const norm = (a: number, r: number): number => (a < 0 ? a + r : a);
 
@@ -66,6 +66,24 @@ export const shapeRules: GradRule[] = [
       const inv = new Array<number>(r);
       perm.forEach((p, i) => (inv[p] = i));
       return [b.transpose(g!, inv)];
+    },
+  },
+  {
+    // A permutation of elements: the gradient is the inverse permutation (DCR DepthToSpace undoes SpaceToDepth).
+    op: 'SpaceToDepth',
+    grad: ({ b, node, dOut: [g] }) => [b.op('DepthToSpace', [g!], { blocksize: attrInt(node, 'blocksize', 1), mode: 'DCR' })],
+  },
+  {
+    op: 'DepthToSpace',
+    grad: ({ b, node, dOut: [g] }) => {
+      const bs = attrInt(node, 'blocksize', 1);
+      const back = b.op('SpaceToDepth', [g!], { blocksize: bs });
+      if (attrString(node, 'mode', 'DCR') !== 'CRD') return [back];
+      // CRD keeps channel c's block together (c·bs² + offset); SpaceToDepth puts the offset first: swap the two.
+      const c = b.shapeOf(g!)?.[1];
+      if (typeof c !== 'number') throw new WeightscopeError('unsupported-op', `DepthToSpace gradient (node '${node.name}'): the channel count is not static`);
+      const t = b.transpose(b.reshape(back, b.i64([0, bs * bs, c, -1])), [0, 2, 1, 3]);
+      return [b.reshapeLike(t, node.inputs[0])];
     },
   },
   { op: 'Expand', diffInputs: [0], grad: ({ b, node, dOut: [g] }) => [unbroadcast(b, g!, node.inputs[0])] },

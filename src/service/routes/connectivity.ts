@@ -7,45 +7,15 @@ import { Router, json } from 'express';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
-import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions } from '../../landscape/repair/repair.js';
 import type { ServiceContext } from '../context.js';
 import { DatasetStore } from '../store/datasets.js';
-import { IdParams } from '../schemas.js';
+import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 import { sendJob } from './analyses.js';
 import { onnxPathOf } from './hessians.js';
-
-export const ConnectivityRequest = z
-  .object({
-    models: z.array(z.string().min(1)).length(2),
-    /** Clean dataset id: trains the curve (and BN statistics). */
-    data: z.string().min(1),
-    /** Further dataset ids evaluated along t. */
-    evalData: z.array(z.string().min(1)).max(4).optional(),
-    /** Triggered dataset id (x, y = target, y_true): ASR along t. */
-    triggered: z.string().min(1).optional(),
-    /** connect() options: curve, bends, epochs, samplesPerEpoch, batchSize, lr, momentum, l2, seed, schedule, ts, device. */
-    options: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
-
-export const RepairRequest = z
-  .object({
-    models: z.array(z.string().min(1)).min(1).max(2),
-    data: z.string().min(1),
-    /** Clean held-out dataset id for choosing t (else a share of `data` is held out). */
-    evalData: z.string().min(1).optional(),
-    /** Triggered dataset id, for reporting ASR only. */
-    triggered: z.string().min(1).optional(),
-    /** repair() options: the curve options plus heldOut, delta, fineTuneLr, baseline. */
-    options: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
-
-const ModelQuery = z.object({ format: z.enum(['onnx', 'safetensors']).default('onnx') }).strict();
 
 export function connectivityRoutes(ctx: ServiceContext): Router {
   const r = Router();
@@ -97,7 +67,7 @@ export function connectivityRoutes(ctx: ServiceContext): Router {
 
   r.get('/v1/repairs/:id/model', async (req, res) => {
     const { id } = parseOr400(IdParams, req.params, 'params');
-    const { format } = parseOr400(ModelQuery, req.query, 'query');
+    const { format } = parseOr400(RepairModelQuery, req.query, 'query');
     const result = JSON.parse(ctx.queue.resultText(id, 'repair')) as { files?: Record<string, string> };
     const rel = result.files?.[format];
     const root = normalize(ctx.config.dataDir + sep);

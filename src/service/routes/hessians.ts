@@ -6,7 +6,6 @@ import busboy from 'busboy';
 import { Router, json, type Request } from 'express';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseHessianOptions } from '../../landscape/hessian/run.js';
 import { CompareOptionsSchema } from '../../landscape/similarity/compare.js';
@@ -14,31 +13,9 @@ import type { ServiceContext } from '../context.js';
 import type { IngestedPart } from '../store/blobs.js';
 import { DatasetStore } from '../store/datasets.js';
 import type { ModelRecord } from '../store/models.js';
-import { IdParams } from '../schemas.js';
+import { ComparisonRequest, HessianRequest, IdParams } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 import { sendJob } from './analyses.js';
-
-const Device = z.enum(['cpu', 'webgpu', 'cuda']);
-
-export const HessianRequest = z
-  .object({
-    model: z.string().min(1),
-    dataset: z.string().min(1),
-    /** Options of src/landscape/hessian/run.ts (topK, tol, lanczos, trace, traceExact, density, input, seed, …). */
-    options: z.record(z.string(), z.unknown()).optional(),
-    device: Device.optional(),
-    untie: z.boolean().optional(),
-  })
-  .strict();
-
-export const ComparisonRequest = z
-  .object({
-    models: z.array(z.string().min(1)).length(2),
-    dataset: z.string().min(1),
-    options: z.object({ batchSize: z.number().int().positive().optional(), samples: z.number().int().positive().optional() }).strict().optional(),
-    device: Device.optional(),
-  })
-  .strict();
 
 /** The ONNX file of a stored model: the file itself, or model.onnx / onnx/model.onnx in its folder. */
 export function onnxPathOf(ctx: ServiceContext, m: ModelRecord): string {

@@ -1,0 +1,240 @@
+// Repair and Connectivity pages of the dashboard: submit a backdoor repair (POST /v1/repairs) or a mode-connectivity
+// run (POST /v1/connectivity) on stored ONNX models and datasets, follow the job over SSE, then plot the metrics
+// along t (clean accuracy, ASR, loss) with the chosen t marked. Plain ES module; app.js hands in its helpers
+// ({ h, fmt, api, followJob, showError }) so every page shares one API key and one error line.
+import { lineChart } from './plot.js';
+
+/**
+ * Form defaults: the library's option schemas (repairOptionsSchema in src/landscape/repair/repair.ts,
+ * connectOptionsSchema in src/landscape/connectivity/connect.ts). The browser cannot import them, so
+ * test/web/repair.test.ts checks these numbers against parseRepairOptions({}) / parseConnectOptions({}).
+ */
+export const REPAIR_DEFAULTS = { epochs: 20, samplesPerEpoch: 10000, l2: 0.1, seed: 1, points: 11, polishEpochs: 20, delta: 0.02, baseline: true };
+export const CONNECT_DEFAULTS = { epochs: 100, samplesPerEpoch: '', l2: 1e-4, seed: 1, points: 11, bends: 3, curve: 'bezier' };
+
+/** n evenly spaced t in [0, 1], rounded like the library's gridTs so the plotted t equal the reported ones. */
+export const gridTs = (n) => Array.from({ length: n }, (_, i) => Number((i / (n - 1)).toFixed(12)));
+
+const pct = (v) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '—');
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+
+/** Sub-navigation shared by both pages (they are two tabs of one feature). */
+function tabs(h, active) {
+  return h('p', { class: 'tabs' },
+    h('a', { href: '#repair', class: active === 'repair' ? 'active' : null }, 'Backdoor repair'), ' ',
+    h('a', { href: '#connectivity', class: active === 'connectivity' ? 'active' : null }, 'Mode connectivity'));
+}
+
+/** Progress bar + message following a job to its end; returns the terminal job. */
+async function follow(view, id, title, deps) {
+  const { h, api, followJob } = deps;
+  const bar = h('progress', { max: 1, value: 0, 'data-testid': 'job-progress' });
+  const msg = h('span', { 'data-testid': 'job-status' });
+  view.replaceChildren(h('h2', {}, `${title} ${id.slice(0, 8)}`), h('div', { class: 'panel' }, bar, ' ', msg));
+  let job = await api(`/v1/jobs/${id}`);
+  if (!TERMINAL.includes(job.state)) job = await followJob(id, (j) => { bar.value = j.progress; msg.textContent = `${j.state} ${Math.round(j.progress * 100)}% ${j.message ?? ''}`; });
+  if (!job || job.state !== 'succeeded') { msg.textContent = `${job?.state}: ${job?.error?.message ?? ''}`; return null; }
+  bar.value = 1;
+  msg.textContent = 'done';
+  return job;
+}
+
+/** The stored ONNX models and datasets, for the form's selects. */
+async function choices(api) {
+  const [{ models }, { datasets }] = await Promise.all([api('/v1/models'), api('/v1/datasets')]);
+  return { models: models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx'))), datasets };
+}
+
+function inputs(h) {
+  const num = (id, value, step = 'any') => h('input', { id, type: 'number', value, step, style: 'width:7em' });
+  const select = (id, rows, none) => h('select', { id }, none ? h('option', { value: '' }, none) : null, rows.map(([v, text]) => h('option', { value: v }, text)));
+  return { num, select };
+}
+
+/** A number input's value, or a clear error naming the field. */
+function readNum(el, label, { int = false, min = -Infinity } = {}) {
+  const v = Number(el.value);
+  if (el.value === '' || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min) throw new Error(`${label}: expected ${int ? 'an integer' : 'a number'} ≥ ${min}, got '${el.value}'`);
+  return v;
+}
+
+// ---------- repair ----------
+async function repairForm(view, deps) {
+  const { h, api, showError } = deps;
+  const { models, datasets } = await choices(api);
+  const { num, select } = inputs(h);
+  const mrows = models.map((m) => [m.id, m.name]);
+  const drows = datasets.map((d) => [d.id, `${d.name} (${d.samples} samples)`]);
+  const D = REPAIR_DEFAULTS;
+  const f = {
+    a: select('repair-model-a', mrows), b: select('repair-model-b', mrows, '(none: fine-tune A for the second end)'),
+    data: select('repair-data', drows), evalData: select('repair-eval', drows, '(hold out a share of the clean data)'), triggered: select('repair-triggered', drows, '(none)'),
+    epochs: num('repair-epochs', D.epochs, 1), samples: num('repair-samples', D.samplesPerEpoch, 1), l2: num('repair-l2', D.l2), seed: num('repair-seed', D.seed, 1),
+    points: num('repair-points', D.points, 1), polish: num('repair-polish', D.polishEpochs, 1), delta: num('repair-delta', D.delta),
+    baseline: h('input', { id: 'repair-baseline', type: 'checkbox', checked: D.baseline }),
+  };
+  if (models.length > 1) f.b.value = models[1].id;
+  const go = async () => {
+    try {
+      if (!f.a.value || !f.data.value) throw new Error('pick a model and a clean dataset (upload them on the Models and Hessian pages)');
+      const options = {
+        epochs: readNum(f.epochs, 'epochs', { int: true, min: 0 }), samplesPerEpoch: readNum(f.samples, 'samples per epoch', { int: true, min: 1 }),
+        l2: readNum(f.l2, 'L2', { min: 0 }), seed: readNum(f.seed, 'seed', { int: true, min: 0 }), ts: gridTs(readNum(f.points, 'evaluation points', { int: true, min: 3 })),
+        polishEpochs: readNum(f.polish, 'polish epochs', { int: true, min: 0 }), delta: readNum(f.delta, 'δ', { min: 0 }), baseline: f.baseline.checked,
+      };
+      const body = { models: f.b.value ? [f.a.value, f.b.value] : [f.a.value], data: f.data.value, options };
+      if (f.evalData.value) body.evalData = f.evalData.value;
+      if (f.triggered.value) body.triggered = f.triggered.value;
+      const { job } = await api('/v1/repairs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      location.hash = `#repair/${job.id}`;
+    } catch (e) { showError(e.message); }
+  };
+  view.replaceChildren(
+    h('h2', {}, 'Backdoor repair by path connection'), tabs(h, 'repair'),
+    h('div', { class: 'panel', id: 'repair-form' },
+      h('p', {}, 'model A ', f.a, ' model B ', f.b),
+      h('p', {}, 'clean data ', f.data, ' held-out clean data ', f.evalData, ' triggered data (ASR, report only) ', f.triggered),
+      h('p', {}, 'epochs ', f.epochs, ' samples per epoch ', f.samples, ' L2 ', f.l2, ' seed ', f.seed),
+      h('p', {}, 'evaluation points ', f.points, ' polish epochs ', f.polish, ' tolerance δ ', f.delta, ' ', h('label', {}, f.baseline, ' fine-tuning baseline')),
+      h('button', { id: 'repair-run', onclick: go }, 'Repair'),
+      h('p', { class: 'hint' }, 'Datasets are safetensors with x and y (triggered: y = target label); upload them on the Hessian page or with POST /v1/datasets. t is chosen from clean held-out accuracy only; the triggered set never influences it.')),
+  );
+}
+
+/** A link that downloads with the API key when one is set (a plain href cannot send the Authorization header). */
+function downloadLink(h, id, href, filename, text) {
+  const a = h('a', { id, href, download: filename }, text);
+  a.addEventListener('click', async (ev) => {
+    const key = document.querySelector('#apikey')?.value;
+    if (!key || a.dataset.blob) return;
+    ev.preventDefault();
+    const r = await fetch(href, { headers: { authorization: `Bearer ${key}` } });
+    if (!r.ok) { a.textContent = `${text} (HTTP ${r.status})`; return; }
+    a.href = URL.createObjectURL(await r.blob());
+    a.dataset.blob = '1';
+    a.click();
+  });
+  return a;
+}
+
+function repairResult(r, id, deps) {
+  const { h, fmt } = deps;
+  const along = [...r.along].sort((x, y) => x.t - y.t);
+  const hasAsr = r.data.triggered !== null && along.every((p) => p.sets.triggered);
+  const c = r.choice;
+  const polished = r.options.polishEpochs > 0;
+  const marker = { t: c.t, text: `chosen t = ${c.t}`, legend: 'chosen t' };
+  const at = (set, k) => along.map((p) => [p.t, p.sets[set][k]]);
+  const accSeries = [{ name: 'clean accuracy (held-out)', key: 'heldOut', cls: 'c0', points: at('heldOut', 'accuracy') }];
+  if (hasAsr) accSeries.push({ name: 'ASR (triggered)', key: 'triggered', cls: 'c2', points: at('triggered', 'accuracy') });
+  if (polished) {
+    accSeries.push({ name: 'repaired: clean acc. after polishing', key: 'repaired-heldOut', cls: 'rep c0', r: 5, points: [[c.t, r.repaired.heldOut.accuracy]] });
+    if (hasAsr && r.repaired.triggered) accSeries.push({ name: 'repaired: ASR after polishing', key: 'repaired-triggered', cls: 'rep c2', r: 5, points: [[c.t, r.repaired.triggered.accuracy]] });
+  }
+  const accLines = r.baseline ? [{ y: r.baseline.heldOut.accuracy, cls: 'c0', text: `fine-tuned baseline: clean ${pct(r.baseline.heldOut.accuracy)}` }] : [];
+  if (r.baseline && hasAsr && r.baseline.triggered) accLines.push({ y: r.baseline.triggered.accuracy, cls: 'c2', text: `fine-tuned baseline: ASR ${pct(r.baseline.triggered.accuracy)}` });
+  const lossSeries = [{ name: 'clean loss (held-out)', key: 'heldOut', cls: 'c0', points: at('heldOut', 'loss') }];
+  if (hasAsr) lossSeries.push({ name: 'triggered loss (vs target)', key: 'triggered', cls: 'c2', points: at('triggered', 'loss') });
+  const lossLines = r.baseline ? [{ y: r.baseline.heldOut.loss, cls: 'c0', text: `baseline clean loss ${fmt(r.baseline.heldOut.loss)}` }] : [];
+
+  const row = (name, m) => h('tr', {}, h('td', {}, name), h('td', { class: 'num' }, pct(m?.heldOut.accuracy)), h('td', { class: 'num' }, fmt(m?.heldOut.loss)), h('td', { class: 'num' }, hasAsr ? pct(m?.triggered?.accuracy) : '—'));
+  const tr = r.training ?? {};
+  const lastLoss = tr.epochs?.length ? tr.epochs[tr.epochs.length - 1].loss : null;
+  return [
+    h('div', { class: 'panel', id: 'repair-choice', 'data-t': c.t },
+      h('h3', {}, `Chosen t = ${c.t}`),
+      h('p', { id: 'repair-reason' }, c.reason),
+      c.tried ? h('p', {}, 'polished: ', c.tried.map((x) => `t = ${x.t}: ${pct(x.accuracy)} (curve ${pct(x.curveAccuracy)})`).join(' · ')) : null,
+      h('p', { class: 'downloads' }, 'repaired model: ',
+        downloadLink(h, 'download-onnx', `/v1/repairs/${id}/model?format=onnx`, `repaired-${id.slice(0, 8)}.onnx`, 'ONNX'), ' · ',
+        downloadLink(h, 'download-safetensors', `/v1/repairs/${id}/model?format=safetensors`, `repaired-${id.slice(0, 8)}.safetensors`, 'safetensors'))),
+    h('div', { class: 'panel' }, h('h3', {}, hasAsr ? 'Clean accuracy and attack success rate along t' : 'Clean accuracy along t'),
+      lineChart({ id: 'repair-accuracy', yLabel: 'accuracy / ASR', series: accSeries, hlines: accLines, marker, yMin: 0, yMax: 1 })),
+    h('div', { class: 'panel' }, h('h3', {}, 'Loss along t'), lineChart({ id: 'repair-loss', yLabel: 'cross-entropy', series: lossSeries, hlines: lossLines, marker })),
+    h('div', { class: 'panel' }, h('h3', {}, 'Models'),
+      h('table', { id: 'repair-models' },
+        h('tr', {}, h('th', {}, 'model'), h('th', { class: 'num' }, 'clean accuracy'), h('th', { class: 'num' }, 'clean loss'), h('th', { class: 'num' }, 'ASR')),
+        row('A (t = 0)', r.endpoints[0]), row(r.secondEndpoint === 'model' ? 'B (t = 1)' : 'A fine-tuned (t = 1)', r.endpoints[1]),
+        row(`w(t) at t = ${c.t}`, r.atT), polished ? row(`repaired (w(t) polished ${r.options.polishEpochs} epochs)`, r.repaired) : null,
+        row('fine-tuning baseline (A, same budget)', r.baseline)),
+      r.baseline ? null : h('p', { class: 'hint' }, 'no fine-tuning baseline was requested'),
+      h('p', { class: 'hint' }, `clean data: ${r.data.train} training, ${r.data.heldOut} held-out (${r.data.heldOutSource === 'split' ? 'split off the clean data' : 'separate dataset'})${r.data.triggered !== null ? `, ${r.data.triggered} triggered` : ''}; curve training: ${tr.epochs?.length ?? 0} epoch(s), ${tr.steps ?? 0} steps, ${fmt(tr.seconds, 1)} s${lastLoss !== null ? `, last epoch loss ${fmt(lastLoss)}` : ''}`)),
+  ];
+}
+
+// ---------- connectivity ----------
+async function connectForm(view, deps) {
+  const { h, api, showError } = deps;
+  const { models, datasets } = await choices(api);
+  const { num, select } = inputs(h);
+  const mrows = models.map((m) => [m.id, m.name]);
+  const drows = datasets.map((d) => [d.id, `${d.name} (${d.samples} samples)`]);
+  const D = CONNECT_DEFAULTS;
+  const f = {
+    a: select('conn-model-a', mrows), b: select('conn-model-b', mrows), data: select('conn-data', drows),
+    evalData: select('conn-eval', drows, '(none)'), triggered: select('conn-triggered', drows, '(none)'),
+    curve: select('conn-curve', [['bezier', 'Bezier'], ['polychain', 'polygonal chain']]), bends: num('conn-bends', D.bends, 1),
+    epochs: num('conn-epochs', D.epochs, 1), samples: num('conn-samples', D.samplesPerEpoch, 1), l2: num('conn-l2', D.l2), seed: num('conn-seed', D.seed, 1), points: num('conn-points', D.points, 1),
+  };
+  f.samples.placeholder = 'dataset size';
+  if (models.length > 1) f.b.value = models[1].id;
+  const go = async () => {
+    try {
+      if (!f.a.value || !f.b.value || !f.data.value) throw new Error('pick two models and a clean dataset');
+      const options = {
+        curve: f.curve.value, bends: readNum(f.bends, 'bends', { int: true, min: 2 }), epochs: readNum(f.epochs, 'epochs', { int: true, min: 0 }),
+        l2: readNum(f.l2, 'L2', { min: 0 }), seed: readNum(f.seed, 'seed', { int: true, min: 0 }), ts: gridTs(readNum(f.points, 'evaluation points', { int: true, min: 2 })),
+      };
+      if (f.samples.value !== '') options.samplesPerEpoch = readNum(f.samples, 'samples per epoch', { int: true, min: 1 });
+      const body = { models: [f.a.value, f.b.value], data: f.data.value, options };
+      if (f.evalData.value) body.evalData = [f.evalData.value];
+      if (f.triggered.value) body.triggered = f.triggered.value;
+      const { job } = await api('/v1/connectivity', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      location.hash = `#connectivity/${job.id}`;
+    } catch (e) { showError(e.message); }
+  };
+  view.replaceChildren(
+    h('h2', {}, 'Mode connectivity'), tabs(h, 'connectivity'),
+    h('div', { class: 'panel', id: 'conn-form' },
+      h('p', {}, 'model A ', f.a, ' model B ', f.b),
+      h('p', {}, 'clean data (trains the curve) ', f.data, ' evaluation data ', f.evalData, ' triggered data ', f.triggered),
+      h('p', {}, 'curve ', f.curve, ' bends ', f.bends, ' epochs ', f.epochs, ' samples per epoch ', f.samples, ' L2 ', f.l2, ' seed ', f.seed, ' evaluation points ', f.points),
+      h('button', { id: 'conn-run', onclick: go }, 'Connect'),
+      h('p', { class: 'hint' }, 'epochs 0: the straight line between the models (no training).')),
+  );
+}
+
+function connectResult(r, deps) {
+  const { h, fmt } = deps;
+  const along = [...r.along].sort((x, y) => x.t - y.t);
+  const label = (st) => (st.role === 'triggered' ? 'triggered (ASR)' : st.name === 'train' ? 'clean training data' : st.name);
+  const series = (k) => r.sets.map((st, i) => ({ name: `${label(st)}${k === 'loss' && st.role === 'triggered' ? ' vs target' : ''}`, key: st.name, cls: st.role === 'triggered' ? 'c2' : ['c0', 'c1', 'c3', 'c4'][i % 4], points: along.map((p) => [p.t, p.sets[st.name][k]]) }));
+  const mc = Object.entries(r.summary.mc ?? {});
+  const tr = r.training ?? {};
+  return [
+    h('p', { id: 'conn-summary' }, `${r.curve.kind} with ${r.curve.bends} bends · ${tr.epochs?.length ?? 0} epoch(s), ${tr.steps ?? 0} steps, ${fmt(tr.seconds, 1)} s · path length ${fmt(r.summary.pathLength)}`),
+    h('div', { class: 'panel' }, h('h3', {}, 'Accuracy along t'), lineChart({ id: 'conn-accuracy', yLabel: 'accuracy / ASR', series: series('accuracy'), yMin: 0, yMax: 1 })),
+    h('div', { class: 'panel' }, h('h3', {}, 'Loss along t'), lineChart({ id: 'conn-loss', yLabel: 'cross-entropy', series: series('loss') })),
+    h('div', { class: 'panel' }, h('h3', {}, 'Summary'),
+      h('table', { id: 'conn-table' },
+        h('tr', {}, h('th', {}, 'set'), h('th', { class: 'num' }, 'n'), h('th', { class: 'num' }, 'acc. t=0'), h('th', { class: 'num' }, 'acc. t=1'), h('th', { class: 'num' }, 'min'), h('th', { class: 'num' }, 'max'), h('th', { class: 'num' }, 'mean'), h('th', { class: 'num' }, 'mc (error %)')),
+        r.sets.map((st) => {
+          const a = r.summary.accuracy[st.name];
+          return h('tr', { 'data-set': st.name }, h('td', {}, label(st)), h('td', { class: 'num' }, st.n), ...[a.start, a.end, a.min, a.max, a.avg].map((v) => h('td', { class: 'num' }, pct(v))),
+            h('td', { class: 'num' }, r.summary.mc?.[st.name] !== undefined ? fmt(r.summary.mc[st.name], 2) : '—'));
+        })),
+      h('p', { class: 'hint' }, mc.length ? 'mc (Yang et al.): mean endpoint error minus the error of the point deviating most from it, in percent; negative = a barrier.' : '')),
+  ];
+}
+
+/** #repair, #repair/<job>, #connectivity, #connectivity/<job>. */
+export async function repairPage(view, page, id, deps) {
+  const { api } = deps;
+  if (page === 'connectivity') {
+    if (!id) return connectForm(view, deps);
+    if (await follow(view, id, 'Connectivity', deps)) view.append(tabs(deps.h, 'connectivity'), ...connectResult(await api(`/v1/connectivity/${id}`), deps));
+    return;
+  }
+  if (!id) return repairForm(view, deps);
+  if (await follow(view, id, 'Repair', deps)) view.append(tabs(deps.h, 'repair'), ...repairResult(await api(`/v1/repairs/${id}`), id, deps));
+}
