@@ -28,16 +28,25 @@ export interface MetricInfo {
  * beta, larger E-TPL / EXP lambda) go with better-trained models; the scale metrics (norms) correlate negatively
  * with quality in the KDD'23 study of trained models, so smaller also ranks first.
  */
+/** A failed PL fit carries WW's placeholder alpha = −1: it is no measurement and would rank a broken model first. */
+function plValue(r: LayerRow, v: number | null): number | null {
+  return r.status === 'failed' ? null : v;
+}
+
+function fitValue(fit: { status: string } | undefined, v: number | null | undefined): number | null {
+  return fit === undefined || fit.status === 'failed' ? null : (v ?? null);
+}
+
 export const METRIC_INFO: Record<RankingMetric, MetricInfo> = {
-  alpha: { direction: 'asc', fit: 'pl', doc: 'PL exponent; smaller (2–6 band, towards 2) = better trained', value: (r) => r.alpha },
-  alpha_weighted: { direction: 'asc', fit: 'pl', doc: 'alpha·log10 λmax (alpha-hat); smaller = better', value: (r) => r.alpha_weighted },
-  log_alpha_norm: { direction: 'asc', fit: 'pl', doc: 'log10 Σλ^alpha; smaller = better', value: (r) => r.log_alpha_norm },
+  alpha: { direction: 'asc', fit: 'pl', doc: 'PL exponent; smaller (2–6 band, towards 2) = better trained', value: (r) => plValue(r, r.alpha) },
+  alpha_weighted: { direction: 'asc', fit: 'pl', doc: 'alpha·log10 λmax (alpha-hat); smaller = better', value: (r) => plValue(r, r.alpha_weighted) },
+  log_alpha_norm: { direction: 'asc', fit: 'pl', doc: 'log10 Σλ^alpha; smaller = better', value: (r) => plValue(r, r.log_alpha_norm) },
   log_norm: { direction: 'asc', fit: 'pl', doc: 'log10 Frobenius norm²; smaller = better (scale metric)', value: (r) => r.log_norm },
   log_spectral_norm: { direction: 'asc', fit: 'pl', doc: 'log10 λmax; smaller = better (scale metric)', value: (r) => r.log_spectral_norm },
   stable_rank: { direction: 'asc', fit: 'pl', doc: 'Σλ/λmax; smaller = more heavy-tailed = better (KDD\'23 shape metric)', value: (r) => r.stable_rank },
-  etpl_beta: { direction: 'asc', fit: 'etpl', doc: 'E-TPL power exponent β; smaller = heavier tail = better', value: (r) => r.etpl?.beta },
-  etpl_lambda: { direction: 'desc', fit: 'etpl', doc: 'E-TPL truncation rate λ; larger = better (KDD\'23: positive correlation with quality)', value: (r) => r.etpl?.lambda },
-  exp_lambda: { direction: 'desc', fit: 'exp', doc: 'EXP rate λ; larger = better (KDD\'23: best predictor of BLEU)', value: (r) => r.exp?.lambda },
+  etpl_beta: { direction: 'asc', fit: 'etpl', doc: 'E-TPL power exponent β; smaller = heavier tail = better', value: (r) => fitValue(r.etpl, r.etpl?.beta) },
+  etpl_lambda: { direction: 'desc', fit: 'etpl', doc: 'E-TPL truncation rate λ; larger = better (KDD\'23: positive correlation with quality)', value: (r) => fitValue(r.etpl, r.etpl?.lambda) },
+  exp_lambda: { direction: 'desc', fit: 'exp', doc: 'EXP rate λ; larger = better (KDD\'23: best predictor of BLEU)', value: (r) => fitValue(r.exp, r.exp?.lambda) },
 };
 
 export function isRankingMetric(s: string): s is RankingMetric {

@@ -150,6 +150,7 @@ function addTailFits(row: LayerRow, evals: Float64Array, opts: Pick<AnalyzeOptio
   }
 }
 
+/** Means over analysed layers; failed layers stay out of the alpha-derived means (WW would average in alpha = −1). */
 export function summarize(rows: readonly LayerRow[], _opts: AnalyzeOptions): Summary {
-  return summarizeRows(rows);
+  return summarizeRows(rows, { failedAlpha: 'skip' });
 }

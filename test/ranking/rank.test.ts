@@ -10,9 +10,12 @@ const row = (alpha: number | null, extra: Partial<LayerRow> = {}): LayerRow => (
 test('metricMean: plain mean over layers, empty and non-finite values skipped', () => {
   assert.equal(metricMean({ layers: [row(2), row(null), row(4), row(Number.NaN)] }, 'alpha'), 3);
   assert.equal(metricMean({ layers: [row(null)] }, 'alpha'), null);
+  // A failed PL fit's placeholder alpha = −1 is not a measurement.
+  assert.equal(metricMean({ layers: [row(2), { ...row(-1), status: 'failed' }, row(4)] }, 'alpha'), 3);
   const etpl = { beta: 1.5, lambda: 0.25, xmin: 1, D: 0.1, loglik: 0, status: 'ok' as const };
   assert.equal(metricMean({ layers: [row(2, { etpl }), row(2, { etpl: { ...etpl, lambda: 0.75 } })] }, 'etpl_lambda'), 0.5);
   assert.equal(metricMean({ layers: [row(2)] }, 'exp_lambda'), null);
+  assert.equal(metricMean({ layers: [row(2, { etpl: { ...etpl, lambda: 9, status: 'failed' } }), row(2, { etpl })] }, 'etpl_lambda'), etpl.lambda);
 });
 
 test('every metric has a documented direction; alpha ascending, EXP/E-TPL lambda descending', () => {
