@@ -37,3 +37,16 @@ export function listFlag(value: unknown): string[] | undefined {
   const parts = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
   return parts.map((p) => p.trim()).filter((p) => p.length > 0);
 }
+
+/**
+ * parseCommandArgs with `-h/--help` added: when help is asked, prints `help` and returns null (the command then
+ * exits 0), before any other check.
+ */
+export function parseArgsOrPrintHelp(argv: string[], options: Options, usage: string, help: string): Parsed | null {
+  const parsed = parseCommandArgs(argv, { ...options, help: { type: 'boolean', short: 'h' } }, usage);
+  if (parsed.values.help) {
+    process.stdout.write(help);
+    return null;
+  }
+  return parsed;
+}

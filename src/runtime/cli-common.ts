@@ -1,13 +1,16 @@
 /**
- * What the gradient CLI commands (grad, hvp, eval, export-graph) share: zod validation of their flags, loading a
- * model and dataset, choosing the loss, and writing parameter-keyed tensors. Kept out of src/cli/commands so the
- * command registry only sees commands.
+ * What the gradient CLI commands (grad, hvp, eval, export-graph) share: parsing and zod validation of their flags,
+ * loading a model and dataset, choosing the loss, batching, and writing parameter-keyed tensors. Kept out of
+ * src/cli/commands so the command registry only sees commands.
  */
 import { z } from 'zod';
+import type { ParseArgsConfig } from 'node:util';
+import { parseArgsOrPrintHelp } from '../cli/args.js';
 import { WeightscopeError } from '../errors.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import type { ModelProto } from '../io/onnx-model.js';
-import { inferLossKind, type Dataset, type LossKind } from './dataset.js';
+import { inferLossKind, loadDataset, sliceBatch, type Batch, type Dataset, type LossKind } from './dataset.js';
+import { createEngine, type Engine } from './engine.js';
 import type { ParamMap, ParamSpec } from './params.js';
 import { DEVICES } from './wire.js';
 
@@ -46,6 +49,57 @@ export function onePositional(positionals: string[], what: string, usage: string
     throw new WeightscopeError('invalid-input', `${msg}. Usage: ${usage}`, { usage: true });
   }
   return positionals[0];
+}
+
+/** parseArgs options for a flag schema: boolean fields are switches, every other field takes a value. */
+function argOptions(schema: z.ZodObject): NonNullable<ParseArgsConfig['options']> {
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [key, field] of Object.entries(schema.shape)) {
+    const inner = field instanceof z.ZodOptional ? field.unwrap() : field;
+    options[key] = { type: inner instanceof z.ZodBoolean ? 'boolean' : 'string' };
+  }
+  return options;
+}
+
+/**
+ * `weightscope CMD MODEL.onnx [flags]`: exactly the flags of `schema` (plus --help), validated by it, and one model
+ * path. Null when --help printed `help`.
+ */
+export function parseModelCommand<S extends z.ZodObject>(
+  argv: string[],
+  schema: S,
+  usage: string,
+  help: string,
+): { modelPath: string; flags: z.infer<S> } | null {
+  const parsed = parseArgsOrPrintHelp(argv, argOptions(schema), usage, help);
+  if (!parsed) return null;
+  const modelPath = onePositional(parsed.positionals, 'MODEL.onnx', usage);
+  return { modelPath, flags: validateFlags(schema, parsed.values, usage) };
+}
+
+/** The dataset at --data, the loss for it (--loss or implied) and the autodiff engine of the model with that loss. */
+export async function engineForData(
+  modelPath: string,
+  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'loss' | 'device' | 'untie'>,
+): Promise<{ ds: Dataset; loss: LossKind; engine: Engine }> {
+  const ds = await loadDataset(f.data);
+  const loss = chooseLoss(f.loss, ds);
+  const engine = await createEngine(modelPath, { loss, device: f.device as 'cpu' | undefined, untie: f.untie });
+  return { ds, loss, engine };
+}
+
+/** The first `n` samples as batches of at most `chunk`. */
+export function leadingBatches(ds: { n: number }, n: number | undefined, chunk: number): { count: number; batches: () => Batch[] } {
+  const count = n ?? ds.n;
+  if (count > ds.n) throw new WeightscopeError('invalid-input', `--batch ${count} is more than the dataset's ${ds.n} samples`);
+  return {
+    count,
+    batches: () => {
+      const out: Batch[] = [];
+      for (let s = 0; s < count; s += chunk) out.push(sliceBatch(ds as Parameters<typeof sliceBatch>[0], s, Math.min(count, s + chunk)));
+      return out;
+    },
+  };
 }
 
 /** --loss if given (checked against the data), else what the dataset implies. */

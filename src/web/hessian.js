@@ -3,8 +3,8 @@
 // Plain ES module; app.js hands in its helpers so both share one API key and one error line.
 
 /** Density plot: x = eigenvalue (linear), y = density + 1e-7 on a log axis, Ritz values as ticks under the axis. */
-export function densityPlot(d, { s, fmt }) {
-  const W = 700, H = 340, L = 56, B = 34, T = 10, R = 12;
+export function densityPlot(d, { s }) {
+  const W = 700, H = 344, L = 60, B = 40, T = 10, R = 12;
   const svg = s('svg', { id: 'density-chart', viewBox: `0 0 ${W} ${H}`, width: '700' });
   const ys = d.values.map((v) => v + 1e-7);
   const x0 = d.grid[0], x1 = d.grid[d.grid.length - 1];
@@ -12,9 +12,17 @@ export function densityPlot(d, { s, fmt }) {
   const X = (x) => L + ((W - L - R) * (x - x0)) / (x1 - x0 || 1);
   const Y = (v) => T + ((H - T - B) * (yhi - Math.log10(v))) / (yhi - ylo || 1);
   svg.append(s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
-  for (let e = ylo; e <= yhi; e++) svg.append(s('text', { class: 'ylabel', x: 4, y: Y(10 ** e) + 3 }, `1e${e}`));
-  for (let i = 0; i <= 4; i++) { const x = x0 + ((x1 - x0) * i) / 4; svg.append(s('text', { x: X(x) - 12, y: H - B + 14 }, fmt(x, 2))); }
-  svg.append(s('text', { x: W / 2 - 40, y: H - 2 }, 'eigenvalue λ'), s('text', { x: L + 6, y: T + 10 }, 'density (log scale)'));
+  for (let e = ylo; e <= yhi; e++) {
+    svg.append(s('line', { class: 'tick', x1: L - 4, x2: L, y1: Y(10 ** e), y2: Y(10 ** e) }), s('text', { class: 'ylabel', x: L - 7, y: Y(10 ** e) + 3.5, 'text-anchor': 'end' }, `1e${e}`));
+  }
+  // x ticks at round values (1-2-5 steps, about six of them) rather than at fractions of an arbitrary range
+  const raw = (x1 - x0) / 6 || 1, p = 10 ** Math.floor(Math.log10(raw)), step = [1, 2, 5, 10].map((m) => m * p).find((st) => st >= raw);
+  for (let x = Math.ceil(x0 / step) * step; x <= x1 + 1e-9 * step; x += step) {
+    const v = Math.abs(x) < step / 1e6 ? 0 : +x.toPrecision(6);
+    svg.append(s('line', { class: 'tick', x1: X(v), x2: X(v), y1: H - B, y2: H - B + 4 }), s('text', { x: X(v), y: H - B + 16, 'text-anchor': 'middle' }, String(v)));
+  }
+  svg.append(s('text', { class: 'axis-label', x: L + (W - L - R) / 2, y: H - 6, 'text-anchor': 'middle' }, 'eigenvalue λ of the loss Hessian'),
+    s('text', { class: 'axis-label', transform: `translate(14 ${T + (H - T - B) / 2}) rotate(-90)`, 'text-anchor': 'middle' }, 'density + 1e-7 (log scale)'));
   // Thin the path to about one point per pixel column, keeping each column's maximum (peaks stay visible).
   const cols = new Map();
   d.grid.forEach((x, i) => { const c = Math.round(X(x)); if (!cols.has(c) || cols.get(c) < ys[i]) cols.set(c, ys[i]); });

@@ -58,7 +58,14 @@ function rangeTicks(lo, hi) {
  * (data-testid marker-label). y from yMin (default 0) to yMax (default the data's max + 5%). Legend in the right margin.
  */
 export function lineChart({ id, title, yLabel, xLabel = 't along the path', series, hlines = [], marker = null, yMin = 0, yMax = null }) {
-  const W = 960, H = 300, L = 58, B = 40, T = 12, R = 250;
+  const items = [
+    ...series.map((se) => ({ kind: se.points.length === 1 ? 'pt' : 'line', cls: `sw-${se.cls}`, text: se.name })),
+    ...hlines.filter((l) => Number.isFinite(l.y)).map((l) => ({ kind: 'line', cls: `sw-hline sw-${l.cls}`, text: l.text })),
+    ...(marker ? [{ kind: 'line', cls: 'sw-marker', text: marker.legend ?? marker.text }] : []),
+  ];
+  // The right margin holds the legend: as wide as legend() draws it (30 + 6.3 per character) plus a gap, at least
+  // 270 so that stacked charts of one page share their x axis.
+  const W = 960, H = 300, L = 58, B = 40, T = 12, R = Math.max(270, 30 + 6.3 * Math.max(0, ...items.map((it) => it.text.length)) + 16);
   const svg = s('svg', { id, viewBox: `0 0 ${W} ${H}`, width: '100%', style: `max-width:${W}px`, role: 'img', 'aria-label': title ?? yLabel });
   const vals = [...series.flatMap((se) => se.points.map((p) => p[1])), ...hlines.map((l) => l.y)].filter((v) => Number.isFinite(v));
   const top = yMax ?? Math.max(yMin + 1e-9, ...vals) * 1.05;
@@ -88,11 +95,6 @@ export function lineChart({ id, title, yLabel, xLabel = 't along the path', seri
       svg.append(c);
     }
   }
-  const items = [
-    ...series.map((se) => ({ kind: se.points.length === 1 ? 'pt' : 'line', cls: `sw-${se.cls}`, text: se.name })),
-    ...hlines.filter((l) => Number.isFinite(l.y)).map((l) => ({ kind: 'line', cls: `sw-hline sw-${l.cls}`, text: l.text })),
-    ...(marker ? [{ kind: 'line', cls: 'sw-marker', text: marker.legend ?? marker.text }] : []),
-  ];
   legend(svg, W - 4, T, items);
   return svg;
 }

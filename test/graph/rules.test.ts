@@ -115,6 +115,9 @@ const cases: Case[] = [
   { name: 'Slice no axes', inputs: [{ name: 'a', dims: [3, 4] }], build: (b, [x]) => b.op('Slice', [x, b.i64([1, 1]), b.i64([3, 3])]) },
   // ---- convolution and pooling (float32 kernels only) ----
   { name: 'Conv pads 1', dtype: 'float32', inputs: [{ name: 'x', dims: [2, 2, 4, 4] }, { name: 'w', dims: [3, 2, 3, 3] }, { name: 'c', dims: [3] }], build: (b, [x, w, c]) => b.op('Conv', [x, w, c], { pads: [1, 1, 1, 1] }) },
+  // kk ≤ 2·O: the weight gradient takes the im2col (one-hot grouped Conv + MatMul) form.
+  { name: 'Conv 8 outputs, pads 1, stride 2 (im2col weight gradient)', dtype: 'float32', inputs: [{ name: 'x', dims: [2, 2, 5, 6] }, { name: 'w', dims: [8, 2, 3, 3] }, { name: 'c', dims: [8] }], build: (b, [x, w, c]) => b.op('Conv', [x, w, c], { pads: [1, 1, 0, 1], strides: [2, 2] }) },
+  { name: 'ConvTranspose stride 2, output_padding (im2col weight gradient)', dtype: 'float32', inputs: [{ name: 'x', dims: [1, 5, 3, 3] }, { name: 'w', dims: [5, 2, 3, 3] }], build: (b, [x, w]) => b.op('ConvTranspose', [x, w], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }) },
   { name: 'Conv stride 2 odd size', dtype: 'float32', inputs: [{ name: 'x', dims: [1, 2, 5, 6] }, { name: 'w', dims: [2, 2, 3, 2] }], build: (b, [x, w]) => b.op('Conv', [x, w], { strides: [2, 2], pads: [1, 0, 0, 1] }) },
   { name: 'Conv dilation 2', dtype: 'float32', inputs: [{ name: 'x', dims: [1, 1, 6, 6] }, { name: 'w', dims: [2, 1, 2, 2] }], build: (b, [x, w]) => b.op('Conv', [x, w], { dilations: [2, 2] }) },
   { name: 'Conv SAME_UPPER', dtype: 'float32', inputs: [{ name: 'x', dims: [1, 1, 5, 5] }, { name: 'w', dims: [1, 1, 2, 2] }], build: (b, [x, w]) => b.op('Conv', [x, w], { auto_pad: 'SAME_UPPER', strides: [2, 2] }) },

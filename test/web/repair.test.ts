@@ -21,8 +21,8 @@ interface Metrics { accuracy: number; loss: number }
 interface Ref { models: Record<'model_a' | 'model_b', { clean_acc: number; asr: number }>; linear_path: { along_t: { t: number; clean_acc: number; asr: number }[] } }
 const ref = JSON.parse(readFileSync(F('reference.json'), 'utf8')) as Ref;
 
-async function postRaw(base: string, path: string, file: string): Promise<{ id: string }> {
-  const r = await fetch(`${base}${path}`, { method: 'POST', body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } });
+async function postRaw(base: string, path: string, file: string, headers: Record<string, string> = {}): Promise<{ id: string }> {
+  const r = await fetch(`${base}${path}`, { method: 'POST', body: readFileSync(file), headers: { 'content-type': 'application/octet-stream', ...headers } });
   assert.ok(r.status === 201 || r.status === 200, `${path}: HTTP ${r.status}`);
   return (await r.json()) as { id: string };
 }
@@ -71,6 +71,7 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await page.selectOption('#repair-eval', ids.test_clean);
     await page.selectOption('#repair-triggered', ids.test_triggered);
     for (const [id, v] of [['#repair-epochs', '1'], ['#repair-samples', '256'], ['#repair-points', '3'], ['#repair-polish', '0']]) await page.fill(id, v);
+    await screenshot(page, 'repair-form');
     await page.click('#repair-run');
     await page.waitForURL(/#repair\/[0-9a-f-]{36}$/);
     const id = page.url().split('#repair/')[1];
@@ -184,5 +185,37 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await screenshot(page, 'connectivity');
     assert.deepEqual(errors, []);
     await page.close();
+  });
+
+  test('with an API key: the page follows the job and the ONNX link downloads with the key (a bare href gets 401)', { timeout: 60_000 }, async (t) => {
+    if (!chromiumOrSkip(t)) return;
+    const key = 'h13-test-key';
+    const auth = { authorization: `Bearer ${key}` };
+    const ks = await startTestServer({ WEIGHTSCOPE_API_KEYS: key });
+    try {
+      const a = (await postRaw(ks.url, '/v1/models?name=model_a.onnx', F('model_a.onnx'), auth)).id;
+      const data = (await postRaw(ks.url, '/v1/datasets?name=clean_subset.safetensors', F('clean_subset.safetensors'), auth)).id;
+      const sub = await fetch(`${ks.url}/v1/repairs`, {
+        method: 'POST', headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ models: [a], data, options: { epochs: 1, samplesPerEpoch: 128, ts: [0, 0.5, 1], polishEpochs: 0 } }),
+      });
+      assert.equal(sub.status, 202);
+      const id = ((await sub.json()) as { job: { id: string } }).job.id;
+      const { page, errors } = await newPage(browser);
+      // Runs in the page (DOM types are not in the test tsconfig): the dashboard reads its key from localStorage.
+      await page.addInitScript(`localStorage.setItem('weightscope-key', ${JSON.stringify(key)})`);
+      await page.goto(`${ks.url}/#repair/${id}`);
+      await page.waitForSelector('#download-onnx', { timeout: 50_000 });
+      const href = await page.getAttribute('#download-onnx', 'href');
+      assert.equal((await fetch(`${ks.url}${href}`)).status, 401, 'the link alone cannot authenticate');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-onnx')]);
+      assert.equal(download.suggestedFilename(), `repaired-${id.slice(0, 8)}.onnx`);
+      const bytes = readFileSync((await download.path()) as string);
+      assert.equal(onnx.ModelProto.decode(bytes).graph?.node?.length, onnx.ModelProto.decode(readFileSync(F('model_a.onnx'))).graph?.node?.length);
+      assert.deepEqual(errors, []);
+      await page.close();
+    } finally {
+      await ks.cleanup();
+    }
   });
 });

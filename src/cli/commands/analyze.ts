@@ -5,7 +5,7 @@ import { analyze } from '../../report/analyze.js';
 import { reportToCsv } from '../../report/csv.js';
 import { AnalyzeOptionsSchema, formatZodError, type AnalyzeOptionsInput } from '../../report/options.js';
 import { formatTable } from '../../report/table.js';
-import { intFlag, listFlag, parseCommandArgs } from '../args.js';
+import { intFlag, listFlag, parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
 export const name = 'analyze';
@@ -63,7 +63,7 @@ export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOption
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const args = parseArgsOrPrintHelp(
     argv,
     {
       json: { type: 'boolean' },
@@ -76,14 +76,12 @@ export async function run(argv: string[]): Promise<number> {
       layers: { type: 'string', multiple: true },
       'eigen-backend': { type: 'string' },
       workers: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
+    HELP,
   );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (!args) return 0;
+  const { values, positionals } = args;
   if (positionals.length !== 1) {
     const what = positionals.length === 0 ? 'missing PATH_OR_HF_ID' : `expected one PATH_OR_HF_ID, got ${positionals.length}`;
     throw new WeightscopeError('invalid-input', `${what} (usage: ${USAGE})`, { usage: true });

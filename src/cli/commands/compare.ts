@@ -4,7 +4,7 @@ import { loadSource } from '../../landscape/hessian/files.js';
 import { CompareOptionsSchema, compareFiles, type CompareOptionsInput } from '../../landscape/similarity/compare.js';
 import { formatZodError } from '../../report/options.js';
 import { parseDevice } from '../../runtime/session.js';
-import { intFlag, parseCommandArgs } from '../args.js';
+import { intFlag, parseArgsOrPrintHelp } from '../args.js';
 
 export const name = 'compare';
 export const summary = 'similarity of two models on the same inputs: CKA of softmax outputs, L2 distance of weights';
@@ -12,19 +12,17 @@ export const summary = 'similarity of two models on the same inputs: CKA of soft
 const USAGE = 'weightscope compare A.onnx B.onnx (--data D.safetensors | --text FILE --seq S [--tokenizer DIR]) [--batch N] [--samples N] [--device D] [--json]';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const args = parseArgsOrPrintHelp(
     argv,
     {
       data: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' }, tokenizer: { type: 'string' },
       batch: { type: 'string' }, samples: { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
+    `Usage: ${USAGE}\n\nCKA: linear CKA (Kornblith et al.) of the softmax outputs, as Yang et al. 2021; 1 = identical up to rotation and scale.\nL2: ‖θ_A − θ_B‖₂ over the parameters (null when the models' parameters differ).\n`,
   );
-  if (values.help) {
-    process.stdout.write(`Usage: ${USAGE}\n\nCKA: linear CKA (Kornblith et al.) of the softmax outputs, as Yang et al. 2021; 1 = identical up to rotation and scale.\nL2: ‖θ_A − θ_B‖₂ over the parameters (null when the models' parameters differ).\n`);
-    return 0;
-  }
+  if (!args) return 0;
+  const { values, positionals } = args;
   if (positionals.length !== 2) {
     throw new WeightscopeError('invalid-input', `expected two models, got ${positionals.length}. Usage: ${USAGE}`, { usage: true });
   }

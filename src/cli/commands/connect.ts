@@ -3,7 +3,7 @@ import { basename, extname } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import { connect, connectOptionsSchema, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
-import { parseCommandArgs } from '../args.js';
+import { parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
 export const name = 'connect';
@@ -45,15 +45,14 @@ function table(r: ConnectResult): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const args = parseArgsOrPrintHelp(
     argv,
-    { ...CURVE_FLAGS, data: { type: 'string' }, 'eval-data': { type: 'string', multiple: true }, triggered: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    { ...CURVE_FLAGS, data: { type: 'string' }, 'eval-data': { type: 'string', multiple: true }, triggered: { type: 'string' }, json: { type: 'boolean' } },
     USAGE,
+    HELP,
   );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (!args) return 0;
+  const { values, positionals } = args;
   if (positionals.length !== 2) throw new WeightscopeError('invalid-input', `expected two models A.onnx B.onnx, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
   if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
   const options = curveOptionsFromFlags(values) as ConnectOptionsInput;

@@ -1,11 +1,10 @@
 /** `weightscope eval MODEL.onnx --data D.safetensors`: mean loss and accuracy (a plain forward pass). */
 import { dirname } from 'node:path';
 import { readOnnxModel } from '../../io/onnx-model.js';
-import { parseCommandArgs } from '../args.js';
 import { loadDataset } from '../../runtime/dataset.js';
 import { createForward } from '../../runtime/forward.js';
 import { floatInitializerNames, loadParams } from '../../runtime/params.js';
-import { CommonFlags, chooseLoss, onePositional, printResult, validateFlags } from '../../runtime/cli-common.js';
+import { CommonFlags, chooseLoss, parseModelCommand, printResult } from '../../runtime/cli-common.js';
 
 export const name = 'eval';
 export const summary = 'mean loss and accuracy of a model on a dataset';
@@ -22,25 +21,13 @@ const HELP = `Usage: ${USAGE}
 --json          print {loss, accuracy, n} as JSON
 `;
 
+// a plain forward pass: no --chunk (--batch already bounds memory) and nothing to untie
+const Flags = CommonFlags.omit({ chunk: true, untie: true });
+
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      data: { type: 'string' },
-      batch: { type: 'string' },
-      loss: { type: 'string' },
-      device: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const modelPath = onePositional(positionals, 'MODEL.onnx', USAGE);
-  const f = validateFlags(CommonFlags, values, USAGE);
+  const cmd = parseModelCommand(argv, Flags, USAGE, HELP);
+  if (!cmd) return 0;
+  const { modelPath, flags: f } = cmd;
   const [model, ds] = await Promise.all([readOnnxModel(modelPath), loadDataset(f.data)]);
   const loss = chooseLoss(f.loss, ds);
   const { specs, values: params } = await loadParams(model, dirname(modelPath), floatInitializerNames(model));

@@ -1,8 +1,7 @@
 /** `weightscope export-graph MODEL.onnx --what grad|hvp --out G.onnx`: write the generated gradient or Hv graph. */
 import { z } from 'zod';
 import { readOnnxModel, writeOnnxModel } from '../../io/onnx-model.js';
-import { parseCommandArgs } from '../args.js';
-import { onePositional, lossFromModel, validateFlags } from '../../runtime/cli-common.js';
+import { lossFromModel, parseModelCommand } from '../../runtime/cli-common.js';
 
 export const name = 'export-graph';
 export const summary = 'write the generated gradient or Hessian-vector-product ONNX graph of a model';
@@ -33,24 +32,9 @@ const Flags = z.object({
 });
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      what: { type: 'string' },
-      out: { type: 'string' },
-      loss: { type: 'string' },
-      untie: { type: 'boolean' },
-      l2: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const modelPath = onePositional(positionals, 'MODEL.onnx', USAGE);
-  const f = validateFlags(Flags, values, USAGE);
+  const cmd = parseModelCommand(argv, Flags, USAGE, HELP);
+  if (!cmd) return 0;
+  const { modelPath, flags: f } = cmd;
   const model = await readOnnxModel(modelPath);
   const g = await import('../../graph/index.js');
   const lossGraph = g.buildLossGraph(model, {

@@ -1,11 +1,7 @@
 /** `weightscope grad MODEL.onnx --data D.safetensors`: loss and gradient of the mean loss, optionally written out. */
-import { parseCommandArgs } from '../args.js';
-import { loadDataset, sliceBatch, type Batch } from '../../runtime/dataset.js';
-import { createEngine } from '../../runtime/engine.js';
-import { norm } from '../../runtime/params.js';
-import { CommonFlags, chooseLoss, onePositional, printResult, validateFlags, writeParamTensors } from '../../runtime/cli-common.js';
 import { z } from 'zod';
-import { WeightscopeError } from '../../errors.js';
+import { norm } from '../../runtime/params.js';
+import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../../runtime/cli-common.js';
 
 export const name = 'grad';
 export const summary = 'loss and gradient of a model on a dataset (reverse mode on the ONNX graph)';
@@ -30,45 +26,11 @@ with respect to every float initializer of the model.
 
 const Flags = CommonFlags.extend({ out: z.string().min(1).optional() });
 
-/** The first `n` samples as batches of at most `chunk`. */
-export function leadingBatches(ds: { n: number }, n: number | undefined, chunk: number): { count: number; batches: () => Batch[] } {
-  const count = n ?? ds.n;
-  if (count > ds.n) throw new WeightscopeError('invalid-input', `--batch ${count} is more than the dataset's ${ds.n} samples`);
-  return {
-    count,
-    batches: () => {
-      const out: Batch[] = [];
-      for (let s = 0; s < count; s += chunk) out.push(sliceBatch(ds as Parameters<typeof sliceBatch>[0], s, Math.min(count, s + chunk)));
-      return out;
-    },
-  };
-}
-
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      data: { type: 'string' },
-      batch: { type: 'string' },
-      chunk: { type: 'string' },
-      out: { type: 'string' },
-      loss: { type: 'string' },
-      device: { type: 'string' },
-      untie: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const modelPath = onePositional(positionals, 'MODEL.onnx', USAGE);
-  const f = validateFlags(Flags, values, USAGE);
-  const ds = await loadDataset(f.data);
-  const loss = chooseLoss(f.loss, ds);
-  const engine = await createEngine(modelPath, { loss, device: f.device as 'cpu' | undefined, untie: f.untie });
+  const cmd = parseModelCommand(argv, Flags, USAGE, HELP);
+  if (!cmd) return 0;
+  const { modelPath, flags: f } = cmd;
+  const { ds, loss, engine } = await engineForData(modelPath, f);
   const { count, batches } = leadingBatches(ds, f.batch, f.chunk ?? 512);
   const r = await engine.gradMean(engine.initialParams(), batches());
   const gradNorm = norm(r.grads);

@@ -4,7 +4,7 @@ import { hessianOnFiles } from '../../landscape/hessian/files.js';
 import { HessianOptionsSchema, type HessianOptionsInput, type HessianResult } from '../../landscape/hessian/run.js';
 import { formatZodError } from '../../report/options.js';
 import { parseDevice } from '../../runtime/session.js';
-import { intFlag, parseCommandArgs } from '../args.js';
+import { intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
 export const name = 'hessian';
@@ -89,7 +89,7 @@ export function formatHessian(r: HessianResult): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const args = parseArgsOrPrintHelp(
     argv,
     {
       data: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' }, tokenizer: { type: 'string' },
@@ -97,14 +97,13 @@ export async function run(argv: string[]): Promise<number> {
       'max-iter': { type: 'string' }, lanczos: { type: 'boolean' }, trace: { type: 'boolean' }, 'trace-exact': { type: 'boolean' },
       density: { type: 'boolean' }, 'density-steps': { type: 'string' }, 'density-runs': { type: 'string' }, bins: { type: 'string' },
       input: { type: 'boolean' }, seed: { type: 'string' }, device: { type: 'string' }, untie: { type: 'boolean' },
-      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
     },
     USAGE,
+    HELP,
   );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (!args) return 0;
+  const { values, positionals } = args;
   if (positionals.length !== 1) {
     throw new WeightscopeError('invalid-input', `expected one MODEL.onnx, got ${positionals.length}. Usage: ${USAGE}`, { usage: true });
   }

@@ -2,12 +2,8 @@
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { openSafetensors } from '../../io/safetensors.js';
-import { parseCommandArgs } from '../args.js';
-import { loadDataset } from '../../runtime/dataset.js';
-import { createEngine } from '../../runtime/engine.js';
 import { dot, norm, type ParamMap, type ParamSpec } from '../../runtime/params.js';
-import { CommonFlags, chooseLoss, onePositional, printResult, validateFlags, writeParamTensors } from '../../runtime/cli-common.js';
-import { leadingBatches } from './grad.js';
+import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../../runtime/cli-common.js';
 
 export const name = 'hvp';
 export const summary = 'exact Hessian-vector product of a model\'s loss on a dataset (double reverse mode)';
@@ -56,32 +52,10 @@ export async function readVector(path: string, specs: readonly ParamSpec[], pref
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      data: { type: 'string' },
-      vector: { type: 'string' },
-      prefix: { type: 'string' },
-      out: { type: 'string' },
-      batch: { type: 'string' },
-      chunk: { type: 'string' },
-      loss: { type: 'string' },
-      device: { type: 'string' },
-      untie: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const modelPath = onePositional(positionals, 'MODEL.onnx', USAGE);
-  const f = validateFlags(Flags, values, USAGE);
-  const ds = await loadDataset(f.data);
-  const loss = chooseLoss(f.loss, ds);
-  const engine = await createEngine(modelPath, { loss, device: f.device as 'cpu' | undefined, untie: f.untie });
+  const cmd = parseModelCommand(argv, Flags, USAGE, HELP);
+  if (!cmd) return 0;
+  const { modelPath, flags: f } = cmd;
+  const { ds, engine } = await engineForData(modelPath, f);
   const v = await readVector(f.vector, engine.params, f.prefix ?? '');
   const { count, batches } = leadingBatches(ds, f.batch, f.chunk ?? 512);
   const r = await engine.hvpMean(engine.initialParams(), batches(), v);

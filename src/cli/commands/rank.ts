@@ -6,7 +6,7 @@ import { WeightscopeError } from '../../errors.js';
 import { METRIC_INFO, RANKING_METRICS, isRankingMetric, metricMean, type Direction } from '../../ranking/metrics.js';
 import { rankModels, type RankingResult } from '../../ranking/rank.js';
 import { analyze } from '../../report/analyze.js';
-import { parseCommandArgs } from '../args.js';
+import { parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 import { EXIT_OK } from '../types.js';
 import { optionsFromFlags } from './analyze.js';
@@ -68,15 +68,14 @@ export function formatRanking(r: RankingResult): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const args = parseArgsOrPrintHelp(
     argv,
-    { metric: { type: 'string' }, direction: { type: 'string' }, scores: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { metric: { type: 'string' }, direction: { type: 'string' }, scores: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' } },
     USAGE,
+    HELP,
   );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return EXIT_OK;
-  }
+  if (!args) return EXIT_OK;
+  const { values, positionals } = args;
   const metric = String(values.metric ?? 'alpha');
   if (!isRankingMetric(metric)) throw new WeightscopeError('invalid-input', `--metric: unknown metric ${JSON.stringify(metric)}; one of ${RANKING_METRICS.join(', ')}`, { usage: true });
   const dirFlag = values.direction;

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { WeightscopeError } from '../../errors.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
 import { parseRepairOptions, repair, repairOptionsSchema, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
-import { parseCommandArgs } from '../args.js';
+import { parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
 export const name = 'repair';
@@ -55,7 +55,7 @@ function text(r: RepairReport): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const args = parseArgsOrPrintHelp(
     argv,
     {
       ...CURVE_FLAGS,
@@ -72,14 +72,12 @@ export async function run(argv: string[]): Promise<number> {
       'no-baseline': { type: 'boolean' },
       report: { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
+    HELP,
   );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (!args) return 0;
+  const { values, positionals } = args;
   if (positionals.length < 1 || positionals.length > 2) throw new WeightscopeError('invalid-input', `expected one or two models, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
   if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
   if (typeof values.out !== 'string') throw new WeightscopeError('invalid-input', `--out X.onnx is required (usage: ${USAGE})`, { usage: true });

@@ -1,5 +1,5 @@
 /** `weightscope serve`: the HTTP service and dashboard (configuration from the environment; see README). */
-import { parseCommandArgs } from '../args.js';
+import { parseArgsOrPrintHelp } from '../args.js';
 import { EXIT_OK } from '../types.js';
 
 export const name = 'serve';
@@ -8,11 +8,9 @@ export const summary = 'run the HTTP API and dashboard (PORT, HOST, WEIGHTSCOPE_
 const USAGE = 'weightscope serve [--port N] [--host H] [--data DIR]';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs(argv, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE);
-  if (values.help) {
-    process.stdout.write(`Usage: ${USAGE}\nEnvironment: PORT (8080), HOST (127.0.0.1), WEIGHTSCOPE_DATA (./data), WEIGHTSCOPE_API_KEYS (comma-separated bearer keys), WEIGHTSCOPE_MAX_UPLOAD (2GiB), WEIGHTSCOPE_JOB_CONCURRENCY (1)\n`);
-    return EXIT_OK;
-  }
+  const args = parseArgsOrPrintHelp(argv, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } }, USAGE, `Usage: ${USAGE}\nEnvironment: PORT (8080), HOST (127.0.0.1), WEIGHTSCOPE_DATA (./data), WEIGHTSCOPE_API_KEYS (comma-separated bearer keys), WEIGHTSCOPE_MAX_UPLOAD (2GiB), WEIGHTSCOPE_JOB_CONCURRENCY (1)\n`);
+  if (!args) return EXIT_OK;
+  const { values } = args;
   const env = { ...process.env };
   if (typeof values.port === 'string') env.PORT = values.port;
   if (typeof values.host === 'string') env.HOST = values.host;

@@ -111,7 +111,7 @@ const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
     return b.cast(b.op('And', [eq, b.op('Equal', [rank, b.constant(DT.INT32, [], [1])])]), b.dtype(x));
   };
   const c = b.shapeOf(x)?.[1];
-  if (p.simple && p.k.length === 2 && p.k[0] === p.k[1] && typeof c === 'number') {
+  if (!process.env.WS_AB_POOL && p.simple && p.k.length === 2 && p.k[0] === p.k[1] && typeof c === 'number') { // TEMP A/B
     // Square 2-D windows: SpaceToDepth lays each window's elements out along a new axis in row-major order, where
     // ArgMax (first occurrence, select_last_index = 0) picks the same element as PyTorch; DepthToSpace puts the
     // routed gradient back. A few cheap passes, against MaxPool-with-Indices plus ScatterElements (both slow in

@@ -41,17 +41,23 @@ function flatInto(specs: readonly ParamSpec[], map: ReadonlyMap<string, Float32A
 }
 
 /**
- * v ↦ H v for the mean loss of `engine`'s model at `params` over `batches`. The batches are kept (not re-read) so
- * every Hv sees exactly the same data.
+ * Adds weight·(a batch's mean-loss Hv) into `out` and resolves to the batch's mean loss; made once per Hv from the
+ * direction, so per-direction conversions happen once.
  */
-export function engineOperator(
-  engine: Engine,
-  params: ReadonlyMap<string, Float32Array>,
+export type BatchHv = (b: Batch, out: Float64Array, weight: number) => Promise<number>;
+
+/**
+ * The operator whose Hv is the size-weighted mean over `batches` of the per-batch Hv (the Hessian of the mean loss
+ * over all their samples), counting products and keeping the last mean loss. `dimText` says what `dim` counts, for
+ * the wrong-length error.
+ */
+export function batchMeanOperator(
+  dim: number,
+  dimText: string,
   batches: readonly Batch[],
-  opts: EngineOperatorOptions = {},
+  forDirection: (v: Float64Array) => BatchHv,
+  onApply?: (count: number) => void,
 ): CountingOperator {
-  const specs = engine.params;
-  const dim = totalSize(specs);
   const n = sampleCount(batches);
   let hvCount = 0;
   let loss: number | null = null;
@@ -64,19 +70,37 @@ export function engineOperator(
       return loss;
     },
     async apply(v: Float64Array): Promise<Float64Array> {
-      if (v.length !== dim) throw new WeightscopeError('shape-mismatch', `direction has ${v.length} values, the model has ${dim} parameters`);
-      const vm = unflatten(specs, v);
+      if (v.length !== dim) throw new WeightscopeError('shape-mismatch', `direction has ${v.length} values, ${dimText}`);
+      const batchHv = forDirection(v);
       const out = new Float64Array(dim);
       let lossSum = 0;
-      for (const b of batches) {
-        const r = await engine.hvp(params, b, vm);
-        flatInto(specs, r.hv, out, b.size / n);
-        lossSum += b.size * r.loss;
-      }
+      for (const b of batches) lossSum += b.size * (await batchHv(b, out, b.size / n));
       loss = lossSum / n;
       hvCount++;
-      opts.onApply?.(hvCount);
+      onApply?.(hvCount);
       return out;
     },
   };
+}
+
+/**
+ * v ↦ H v for the mean loss of `engine`'s model at `params` over `batches`. The batches are kept (not re-read) so
+ * every Hv sees exactly the same data.
+ */
+export function engineOperator(
+  engine: Engine,
+  params: ReadonlyMap<string, Float32Array>,
+  batches: readonly Batch[],
+  opts: EngineOperatorOptions = {},
+): CountingOperator {
+  const specs = engine.params;
+  const dim = totalSize(specs);
+  return batchMeanOperator(dim, `the model has ${dim} parameters`, batches, (v) => {
+    const vm = unflatten(specs, v);
+    return async (b, out, weight) => {
+      const r = await engine.hvp(params, b, vm);
+      flatInto(specs, r.hv, out, weight);
+      return r.loss;
+    };
+  }, opts.onApply);
 }

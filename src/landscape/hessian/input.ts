@@ -12,7 +12,7 @@ import type { Batch } from '../../runtime/dataset.js';
 import type { Engine } from '../../runtime/engine.js';
 import { getSession, type RuntimeSession } from '../../runtime/session.js';
 import type { HostTensor } from '../../runtime/wire.js';
-import { sampleCount, type CountingOperator } from './engine-operator.js';
+import { batchMeanOperator, sampleCount, type CountingOperator } from './engine-operator.js';
 
 export interface InputOperatorOptions {
   readonly onApply?: (count: number) => void;
@@ -38,7 +38,7 @@ export async function inputHessianOperator(
   batches: readonly Batch[],
   opts: InputOperatorOptions = {},
 ): Promise<CountingOperator> {
-  const n = sampleCount(batches);
+  sampleCount(batches); // a non-empty batch list before batches[0] is read
   const first = batches[0].x;
   if (first.type !== 'float32') throw new WeightscopeError('invalid-input', `the input Hessian needs float32 inputs, got ${first.type}`);
   const dim = first.dims.slice(1).reduce((p, d) => p * d, 1);
@@ -49,8 +49,6 @@ export async function inputHessianOperator(
   const session: RuntimeSession = await getSession(graph.model, { device: engine.device });
   const paramNames = new Set(engine.params.map((p) => p.name));
   const vName = `v.${x}`;
-  let hvCount = 0;
-  let loss: number | null = null;
 
   function feeds(b: Batch, v: Float32Array): Record<string, HostTensor> {
     const out: Record<string, HostTensor> = {};
@@ -74,32 +72,15 @@ export async function inputHessianOperator(
     return out;
   }
 
-  return {
-    dim,
-    get hvCount() {
-      return hvCount;
-    },
-    get loss() {
-      return loss;
-    },
-    async apply(v: Float64Array): Promise<Float64Array> {
-      if (v.length !== dim) throw new WeightscopeError('shape-mismatch', `direction has ${v.length} values, one sample has ${dim}`);
-      const v32 = Float32Array.from(v);
-      const out = new Float64Array(dim);
-      let lossSum = 0;
-      for (const b of batches) {
-        const r = await session.run(feeds(b, v32), ['loss', `hv.${x}`]);
-        const hv = r[`hv.${x}`]?.data as Float32Array | undefined;
-        if (!hv || hv.length !== b.size * dim) throw new WeightscopeError('shape-mismatch', 'the input-Hessian graph returned a wrongly sized hv');
-        // Rows hold (1/size)·H_k δ; their sum is the batch's mean Hessian times δ, then weight by size/N.
-        const w = b.size / n;
-        for (let k = 0; k < b.size; k++) for (let i = 0; i < dim; i++) out[i] += w * hv[k * dim + i];
-        lossSum += b.size * Number((r.loss.data as Float32Array)[0]);
-      }
-      loss = lossSum / n;
-      hvCount++;
-      opts.onApply?.(hvCount);
-      return out;
-    },
-  };
+  return batchMeanOperator(dim, `one sample has ${dim}`, batches, (v) => {
+    const v32 = Float32Array.from(v);
+    return async (b, out, weight) => {
+      const r = await session.run(feeds(b, v32), ['loss', `hv.${x}`]);
+      const hv = r[`hv.${x}`]?.data as Float32Array | undefined;
+      if (!hv || hv.length !== b.size * dim) throw new WeightscopeError('shape-mismatch', 'the input-Hessian graph returned a wrongly sized hv');
+      // Rows hold (1/size)·H_k δ; their sum is the batch's mean Hessian times δ, weighted by size/N.
+      for (let k = 0; k < b.size; k++) for (let i = 0; i < dim; i++) out[i] += weight * hv[k * dim + i];
+      return Number((r.loss.data as Float32Array)[0]);
+    };
+  }, opts.onApply);
 }
