@@ -4,54 +4,27 @@
 for fmnist-hessian's MLP and fmnist-backdoor's CNN. Prints one JSON line per case.
 Run: /usr/bin/python3 bench/hessian_torch.py [--reps N] [--threads T]
 """
-import argparse
 import json
 import os
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from autodiff_torch import FIX, Cnn, Mlp, load_safetensors  # noqa: E402  (the architectures, defined once)
+from torch_models import Cnn, Mlp, hvp_case, load_fixture, reps_and_threads, timed  # noqa: E402
 
 
 def case(name, model, weights, data, batch, reps):
-    model.load_state_dict(weights)
-    model.eval()
-    x, y = data['x'][:batch], data['y'][:batch]
-    params = list(model.parameters())
-    gen = torch.Generator().manual_seed(0)
-    v = [torch.randn(p.shape, generator=gen) for p in params]
-
-    def hvp():
-        loss = F.cross_entropy(model(x), y)
-        g = torch.autograd.grad(loss, params, create_graph=True)
-        return torch.autograd.grad(g, params, grad_outputs=v)
-
-    hvp()
-    hvp()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        hvp()
-        ts.append(time.perf_counter() - t0)
-    ts.sort()
-    print(json.dumps({'case': name, 'batch': batch, 'hv_ms': ts[len(ts) // 2] * 1000, 'hv_best_ms': ts[0] * 1000,
+    *_, hvp = hvp_case(model, weights, data, batch)
+    hv_ms, hv_best = timed(hvp, reps)
+    print(json.dumps({'case': name, 'batch': batch, 'hv_ms': hv_ms, 'hv_best_ms': hv_best,
                       'threads': torch.get_num_threads(), 'torch': torch.__version__}), flush=True)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--reps', type=int, default=10)
-    ap.add_argument('--threads', type=int, default=os.cpu_count())
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    bd = os.path.join(FIX, 'fmnist-backdoor')
-    hd = os.path.join(FIX, 'fmnist-hessian')
-    case('mlp48', Mlp(), load_safetensors(os.path.join(hd, 'mlp48.safetensors')), load_safetensors(os.path.join(hd, 'batch.safetensors')), 1000, a.reps)
-    case('fmnist-cnn', Cnn(), load_safetensors(os.path.join(bd, 'model_a.safetensors')), load_safetensors(os.path.join(bd, 'clean_subset.safetensors')), 1000, a.reps)
+    reps = reps_and_threads(10)
+    case('mlp48', Mlp(), load_fixture('fmnist-hessian', 'mlp48.safetensors'), load_fixture('fmnist-hessian', 'batch.safetensors'), 1000, reps)
+    case('fmnist-cnn', Cnn(), load_fixture('fmnist-backdoor', 'model_a.safetensors'), load_fixture('fmnist-backdoor', 'clean_subset.safetensors'), 1000, reps)
 
 
 if __name__ == '__main__':

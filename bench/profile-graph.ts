@@ -3,6 +3,7 @@
  * this thread (not the engine's worker): total ms per op type and the slowest nodes. Not a test.
  *
  *   node --import tsx bench/profile-graph.ts [--threads T] [--reps N] [--opt all|extended|basic|disabled] [--dump DIR]
+ *     [--no-spin (intra-op threads sleep instead of spinning)] [--no-profile (timings only)]
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { shutdownRuntime } from '../src/runtime/session.js';
 const { onnx } = onnxProto;
 const FIX = fileURLToPath(new URL('../../shared/fixtures/fmnist-backdoor/', import.meta.url));
 const { values } = parseArgs({
-  options: { threads: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, opt: { type: 'string', default: 'all' }, dump: { type: 'string' } },
+  options: { threads: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, opt: { type: 'string', default: 'all' }, dump: { type: 'string' }, 'no-spin': { type: 'boolean' }, 'no-profile': { type: 'boolean' } },
 });
 const reps = Number(values.reps);
 const engine = await createEngine(FIX + 'model_a.onnx', { loss: 'classification' });
@@ -37,7 +38,8 @@ for (const what of ['grad', 'hvp'] as const) {
   mkdirSync(dir, { recursive: true });
   const s = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: Number(values.threads), interOpNumThreads: 1, graphOptimizationLevel: values.opt as 'all',
-    enableProfiling: true, profileFilePrefix: join(dir, what),
+    enableProfiling: !values['no-profile'], profileFilePrefix: join(dir, what),
+    ...(values['no-spin'] ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of s.inputNames) {
@@ -49,6 +51,7 @@ for (const what of ['grad', 'hvp'] as const) {
   for (let i = 0; i < 3; i++) await s.run(feeds);
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) { const t0 = performance.now(); await s.run(feeds); ts.push(performance.now() - t0); }
+  if (values['no-profile']) { console.log(`${what}: best ${ts.sort((a, b) => a - b)[0].toFixed(2)} median ${ts[Math.floor(ts.length / 2)].toFixed(2)}`); await s.release(); continue; }
   s.endProfiling();
   await s.release();
   ts.sort((a, b) => a - b);

@@ -11,36 +11,18 @@ Run with Debian's python3-torch: /usr/bin/python3 bench/repair_torch.py [--epoch
 import argparse
 import json
 import os
-import struct
+import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIX = os.path.join(os.path.dirname(ROOT), 'shared', 'fixtures', 'fmnist-backdoor')
-DTYPES = {'F32': np.float32, 'I64': np.int64}
-NAMES = ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_models import CNN_NAMES, cnn_forward, load_fixture  # noqa: E402
 
 
-def load(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop('__metadata__', None)
-    out = {}
-    for name, h in header.items():
-        a, b = h['data_offsets']
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype=DTYPES[h['dtype']]).reshape(h['shape']).copy())
-    return out
-
-
-def net(w, x):
-    x = F.max_pool2d(F.relu(F.conv2d(x, w[0], w[1], padding=1)), 2)
-    x = F.max_pool2d(F.relu(F.conv2d(x, w[2], w[3], padding=1)), 2)
-    return F.linear(F.relu(F.linear(torch.flatten(x, 1), w[4], w[5])), w[6], w[7])
+def load(name):
+    return load_fixture('fmnist-backdoor', name)
 
 
 def garipov(epoch, epochs):
@@ -59,11 +41,11 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    A, B = load(os.path.join(FIX, 'model_a.safetensors')), load(os.path.join(FIX, 'model_b.safetensors'))
-    a = [A[n] for n in NAMES]
-    b = [B[n] for n in NAMES]
+    A, B = load('model_a.safetensors'), load('model_b.safetensors')
+    a = [A[n] for n in CNN_NAMES]
+    b = [B[n] for n in CNN_NAMES]
     mid = [((p + q) / 2).clone().requires_grad_(True) for p, q in zip(a, b)]
-    data = load(os.path.join(FIX, 'clean_subset.safetensors'))
+    data = load('clean_subset.safetensors')
     x, y = data['x'], data['y']
     opt = torch.optim.SGD(mid, lr=0.01, momentum=0.9)
     per_epoch, batch = 10_000, 128
@@ -79,7 +61,7 @@ def main():
             t = torch.rand(1).item()
             c0, c1, c2 = (1 - t) ** 2, 2 * t * (1 - t), t * t
             w = [c0 * p + c1 * m + c2 * q for p, m, q in zip(a, mid, b)]
-            loss = F.cross_entropy(net(w, x[j]), y[j]) + 0.5 * args.l2 * sum((v * v).sum() for v in w)
+            loss = F.cross_entropy(cnn_forward(w, x[j]), y[j]) + 0.5 * args.l2 * sum((v * v).sum() for v in w)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -88,16 +70,16 @@ def main():
     out = {'case': 'curve-epoch', 'threads': args.threads, 'epochs': args.epochs, 'steps_per_epoch': (per_epoch + batch - 1) // batch,
            'seconds_per_epoch_median': times[len(times) // 2], 'seconds_per_epoch_min': times[0], 'torch': torch.__version__}
     if args.eval:
-        clean = load(os.path.join(FIX, 'test_clean.safetensors'))
-        trig = load(os.path.join(FIX, 'test_triggered.safetensors'))
+        clean = load('test_clean.safetensors')
+        trig = load('test_triggered.safetensors')
         rows = []
         with torch.no_grad():
             for i in range(11):
                 t = i / 10
                 c0, c1, c2 = (1 - t) ** 2, 2 * t * (1 - t), t * t
                 w = [c0 * p + c1 * m + c2 * q for p, m, q in zip(a, mid, b)]
-                acc = (net(w, clean['x']).argmax(1) == clean['y']).float().mean().item()
-                asr = (net(w, trig['x']).argmax(1) == trig['y']).float().mean().item()
+                acc = (cnn_forward(w, clean['x']).argmax(1) == clean['y']).float().mean().item()
+                asr = (cnn_forward(w, trig['x']).argmax(1) == trig['y']).float().mean().item()
                 rows.append({'t': t, 'clean_acc': acc, 'asr': asr})
         out['along_t'] = rows
     print(json.dumps(out))

@@ -8,6 +8,7 @@
  * (the memory traffic of a blocked dsytrd without its bookkeeping).
  */
 import { WeightscopeError } from '../errors.js';
+import { implicitQL } from './tridiagonal.js';
 
 /**
  * Tridiagonalises the symmetric n×n row-major matrix `a` (only the lower triangle is read; it is destroyed).
@@ -150,19 +151,6 @@ export function tridiagonalize(a: Float64Array, n: number): { d: Float64Array; e
   return { d, e };
 }
 
-/** √(a²+b²) without overflow or underflow in the squares. */
-function pythag(a: number, b: number): number {
-  const x = Math.abs(a);
-  const y = Math.abs(b);
-  if (x > y) {
-    const t = y / x;
-    return x * Math.sqrt(1 + t * t);
-  }
-  if (y === 0) return 0;
-  const t = x / y;
-  return y * Math.sqrt(1 + t * t);
-}
-
 /**
  * Eigenvalues of the symmetric tridiagonal matrix (d, e) by implicit QL with Wilkinson shifts.
  * e[i] = T[i][i−1] (e[0] ignored). d and e are destroyed; d holds the eigenvalues, unsorted.
@@ -173,51 +161,7 @@ export function tridiagonalEigenvalues(d: Float64Array, e: Float64Array): Float6
   // QL convention: f[i] couples d[i] and d[i+1].
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
-  for (let l = 0; l < n; l++) {
-    let iter = 0;
-    for (;;) {
-      let m = l;
-      for (; m < n - 1; m++) {
-        const dd = Math.abs(d[m]) + Math.abs(d[m + 1]);
-        if (Math.abs(e[m]) <= Number.EPSILON * 0.5 * dd) break;
-      }
-      if (m === l) break;
-      if (++iter > 60) throw new WeightscopeError('numerical', `tridiagonal QL did not converge at eigenvalue ${l}`);
-      // Wilkinson shift from the leading 2×2 block.
-      let g = (d[l + 1] - d[l]) / (2 * e[l]);
-      let r = pythag(g, 1);
-      g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
-      let s = 1;
-      let c = 1;
-      let p = 0;
-      let k = m - 1;
-      let underflow = false;
-      for (; k >= l; k--) {
-        const f = s * e[k];
-        const b = c * e[k];
-        r = pythag(f, g);
-        e[k + 1] = r;
-        if (r === 0) {
-          // Split: deflate and restart from l.
-          d[k + 1] -= p;
-          e[m] = 0;
-          underflow = true;
-          break;
-        }
-        s = f / r;
-        c = g / r;
-        g = d[k + 1] - p;
-        r = (d[k] - g) * s + 2 * c * b;
-        p = s * r;
-        d[k + 1] = g + p;
-        g = c * r - b;
-      }
-      if (underflow) continue;
-      d[l] -= p;
-      e[l] = g;
-      e[m] = 0;
-    }
-  }
+  implicitQL(d, e);
   return d;
 }
 

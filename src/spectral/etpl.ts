@@ -337,14 +337,21 @@ export function suffixStats(data: Float64Array): { sum: Float64Array; sumLog: Fl
   return { sum, sumLog };
 }
 
+/** The xmin candidates for a fit's options (rule 'ww', threshold EVALS_THRESH by default) with the data's suffix sums. */
+export function tailCandidates(
+  evals: Float64Array,
+  opts: { xminRule?: XminRule; thresh?: number },
+): { data: Float64Array; candidates: number[]; xmax: number | null; suf: ReturnType<typeof suffixStats> } | string {
+  const prep = xminCandidates(evals, opts.xminRule ?? 'ww', opts.thresh ?? EVALS_THRESH);
+  return typeof prep === 'string' ? prep : { ...prep, suf: suffixStats(prep.data) };
+}
+
 /** E-TPL fit with xmin chosen by minimum KS distance over the xmin_peak candidates (first minimum on ties). */
 export function fitEtpl(evals: Float64Array, opts: EtplOptions = {}): EtplResult {
-  const rule = opts.xminRule ?? 'ww';
-  const prep = xminCandidates(evals, rule, opts.thresh ?? EVALS_THRESH);
+  const prep = tailCandidates(evals, opts);
   if (typeof prep === 'string') return failedResult(prep);
-  const { data, candidates, xmax } = prep;
+  const { data, candidates, xmax, suf } = prep;
   const N = data.length;
-  const suf = suffixStats(data);
   // 1) fit every candidate, in order, each warm-started at its neighbour's solution
   const fits: (EtplPoint | null)[] = [];
   let lastReason = '';

@@ -4,8 +4,7 @@
  * candidates as the E-TPL fit by minimum KS distance (powerlaw's definition; CDF truncated at xmax for 'kdd').
  */
 import type { ExpFit } from '../report/types.js';
-import { EVALS_THRESH } from './pl.js';
-import { suffixStats, xminCandidates } from './etpl.js';
+import { tailCandidates } from './etpl.js';
 import type { XminRule } from './xmin.js';
 
 export interface ExpOptions {
@@ -44,12 +43,10 @@ function failedResult(reason: string, numCandidates = 0): ExpResult {
 }
 
 export function fitExponential(evals: Float64Array, opts: ExpOptions = {}): ExpResult {
-  const rule = opts.xminRule ?? 'ww';
-  const prep = xminCandidates(evals, rule, opts.thresh ?? EVALS_THRESH);
+  const prep = tailCandidates(evals, opts);
   if (typeof prep === 'string') return failedResult(prep);
-  const { data, candidates, xmax } = prep;
+  const { data, candidates, xmax, suf } = prep;
   const N = data.length;
-  const suf = suffixStats(data);
   let best: { i: number; lambda: number; D: number } | null = null;
   for (const i of candidates) {
     const n = N - i;

@@ -3,6 +3,7 @@ import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { tensorValues, type OnnxTensor } from '../../src/graph/ir.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const { onnx } = onnxProto;
 
@@ -87,12 +88,6 @@ export function dotp(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Deterministic pseudo-random numbers in [-1, 1) (mulberry32). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const u = mulberry32(seed);
+  return () => u() * 2 - 1;
 }
