@@ -4,7 +4,7 @@ import { readOnnxModel } from '../../io/onnx-model.js';
 import { loadDataset } from '../../runtime/dataset.js';
 import { createForward } from '../../runtime/forward.js';
 import { floatInitializerNames, loadParams } from '../../runtime/params.js';
-import { CommonFlags, chooseLoss, parseModelCommand, printResult } from '../../runtime/cli-common.js';
+import { CommonFlags, chooseLoss, parseModelCommand, printResult } from '../model-command.js';
 
 export const name = 'eval';
 export const summary = 'mean loss and accuracy of a model on a dataset';

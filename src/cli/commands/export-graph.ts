@@ -1,7 +1,7 @@
 /** `weightscope export-graph MODEL.onnx --what grad|hvp --out G.onnx`: write the generated gradient or Hv graph. */
 import { z } from 'zod';
 import { readOnnxModel, writeOnnxModel } from '../../io/onnx-model.js';
-import { lossFromModel, parseModelCommand } from '../../runtime/cli-common.js';
+import { lossFromModel, parseModelCommand } from '../model-command.js';
 
 export const name = 'export-graph';
 export const summary = 'write the generated gradient or Hessian-vector-product ONNX graph of a model';

@@ -1,7 +1,7 @@
 /** `weightscope grad MODEL.onnx --data D.safetensors`: loss and gradient of the mean loss, optionally written out. */
 import { z } from 'zod';
 import { norm } from '../../runtime/params.js';
-import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../../runtime/cli-common.js';
+import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
 
 export const name = 'grad';
 export const summary = 'loss and gradient of a model on a dataset (reverse mode on the ONNX graph)';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { openSafetensors } from '../../io/safetensors.js';
 import { dot, norm, type ParamMap, type ParamSpec } from '../../runtime/params.js';
-import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../../runtime/cli-common.js';
+import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
 
 export const name = 'hvp';
 export const summary = 'exact Hessian-vector product of a model\'s loss on a dataset (double reverse mode)';

@@ -5,14 +5,14 @@
  */
 import { z } from 'zod';
 import type { ParseArgsConfig } from 'node:util';
-import { parseArgsOrPrintHelp } from '../cli/args.js';
+import { parseArgsOrPrintHelp } from './args.js';
 import { WeightscopeError } from '../errors.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import type { ModelProto } from '../io/onnx-model.js';
-import { inferLossKind, loadDataset, sliceBatch, type Batch, type Dataset, type LossKind } from './dataset.js';
-import { createEngine, type Engine } from './engine.js';
-import type { ParamMap, ParamSpec } from './params.js';
-import { DEVICES } from './wire.js';
+import { inferLossKind, loadDataset, sliceBatch, type Batch, type Dataset, type LossKind } from '../runtime/dataset.js';
+import { createEngine, type Engine } from '../runtime/engine.js';
+import type { ParamMap, ParamSpec } from '../runtime/params.js';
+import { DEVICES } from '../runtime/wire.js';
 
 const posInt = (flag: string) =>
   z

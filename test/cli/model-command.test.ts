@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { CommonFlags, leadingBatches, parseModelCommand } from '../../src/runtime/cli-common.js';
+import { CommonFlags, leadingBatches, parseModelCommand } from '../../src/cli/model-command.js';
 import { isWeightscopeError } from '../../src/errors.js';
 import { captureStdout } from '../helpers/stdout.js';
 
