@@ -109,6 +109,18 @@ export class Builder {
     if (values.length <= 64) this.#constCache.set(key, out);
     return out;
   }
+  /**
+   * A constant too large for the value-keyed cache, built once per graph under `key`: rules that run again in an
+   * Hv graph then emit identical nodes, which onnxruntime's common-subexpression pass merges.
+   */
+  keyedConstant(key: string, dtype: number, dims: number[], values: () => ArrayLike<number>): string {
+    const k = `key|${dtype}|${dims.join(',')}|${key}`;
+    const hit = this.#constCache.get(k);
+    if (hit) return hit;
+    const out = this.op('Constant', [], { value: { t: makeTensor('', dtype, dims, values()) } });
+    this.#constCache.set(k, out);
+    return out;
+  }
   i64(values: number[]): string {
     return this.constant(DT.INT64, [values.length], values);
   }

@@ -71,7 +71,6 @@ const IM2COL_MAX_PER_SAMPLE = 1 << 17;
  * Conv costs less than the product (kk ≤ 2·O); null otherwise.
  */
 function convWeightGradIm2col(b: Builder, x: string, dy: string, p: ConvGeom): string | null {
-  if (process.env.WS_AB_CONV) return null; // TEMP A/B
   const c = b.shapeOf(x)?.[1];
   const o = b.shapeOf(dy)?.[1];
   const ysp = b.shapeOf(dy)?.slice(2);
@@ -79,14 +78,32 @@ function convWeightGradIm2col(b: Builder, x: string, dy: string, p: ConvGeom): s
   const kk = p.kernel.reduce((a, v) => a * v, 1);
   const positions = (ysp as number[]).reduce((a, v) => a * v, 1);
   if (kk > 2 * o || c * kk * positions > IM2COL_MAX_PER_SAMPLE) return null;
-  const w = new Float64Array(c * kk * kk);
-  for (let ci = 0; ci < c; ci++) for (let j = 0; j < kk; j++) w[(ci * kk + j) * kk + j] = 1;
-  const onehot = b.constant(b.dtype(x), [c * kk, 1, ...p.kernel], w);
-  const cols = b.op('Conv', [x, onehot], { strides: p.strides, dilations: p.dil, pads: p.pads, group: c, kernel_shape: p.kernel });
-  const cols3 = b.reshape(cols, b.i64([0, c * kk, positions]));
+  const cols3 = patches(b, x, p, c, kk, positions);
   const dyT = b.transpose(b.reshape(dy, b.i64([0, o, positions])), [0, 2, 1]);
   const r = b.reduceSum(b.matmul(cols3, dyT), [0], false); // [C·kk, O]
   return b.reshape(b.transpose(r, [1, 0]), b.i64([o, c, ...p.kernel]));
+}
+
+/**
+ * The [N, C·kk, P] patch matrix of x for this geometry, built once per graph: an Hv graph asks for it again when it
+ * differentiates the forward Conv a second time (reusing it does not depend on onnxruntime merging the copies).
+ */
+const patchCache = new WeakMap<object, Map<string, string>>();
+function patches(b: Builder, x: string, p: ConvGeom, c: number, kk: number, positions: number): string {
+  let cache = patchCache.get(b.g);
+  if (!cache) patchCache.set(b.g, (cache = new Map()));
+  const key = JSON.stringify([x, p.kernel, p.strides, p.dil, p.pads]);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const onehot = b.keyedConstant(`conv-onehot-${c}-${p.kernel.join('x')}`, b.dtype(x), [c * kk, 1, ...p.kernel], () => {
+    const w = new Float64Array(c * kk * kk);
+    for (let ci = 0; ci < c; ci++) for (let j = 0; j < kk; j++) w[(ci * kk + j) * kk + j] = 1;
+    return w;
+  });
+  const cols = b.op('Conv', [x, onehot], { strides: p.strides, dilations: p.dil, pads: p.pads, group: c, kernel_shape: p.kernel });
+  const cols3 = b.reshape(cols, b.i64([0, c * kk, positions]));
+  cache.set(key, cols3);
+  return cols3;
 }
 
 function convWeightGrad1(b: Builder, x: string, dy: string, p: ConvGeom, why: string): string {
