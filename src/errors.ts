@@ -30,3 +30,13 @@ export class WeightscopeError extends Error {
 export function isWeightscopeError(e: unknown): e is WeightscopeError {
   return e instanceof WeightscopeError;
 }
+
+/** The part of a zod error that formatZodError reads (structural, so this module does not depend on zod). */
+export interface ValidationIssues {
+  readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
+}
+
+/** One line for a failed schema validation, `path: message` per problem, for a CLI error or a problem+json detail. */
+export function formatZodError(e: ValidationIssues): string {
+  return e.issues.map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message)).join('; ');
+}

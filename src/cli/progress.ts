@@ -1,5 +1,5 @@
 /** A one-line progress bar on stderr, drawn only when stderr is a terminal (so logs and pipes stay clean). */
-import type { ProgressHook } from '../report/types.js';
+import type { ProgressHook } from '../util/progress.js';
 
 export function progressBar(stream: NodeJS.WriteStream = process.stderr): { hook: ProgressHook; done(): void } {
   if (!stream.isTTY) return { hook: () => {}, done: () => {} };

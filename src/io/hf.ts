@@ -5,11 +5,12 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WeightscopeError } from '../errors.js';
 import type { CheckpointFormat } from './types.js';
 import { sniffFormat } from './sniff.js';
+import { readShardIndex } from './shard-index.js';
 
 export interface ResolvedModel {
   /** 'ORG/NAME' for hub ids, otherwise the path as given. */
@@ -88,21 +89,7 @@ async function readConfig(dir: string): Promise<Record<string, unknown> | null> 
 
 /** Shard files of an `*.index.json`, in order of first appearance, each checked to exist beside the index. */
 async function indexShards(indexPath: string): Promise<string[]> {
-  const j = await readJson(indexPath, 'index');
-  const map = (j as { weight_map?: unknown } | null)?.weight_map;
-  if (map === null || typeof map !== 'object' || Array.isArray(map)) {
-    throw new WeightscopeError('corrupt-file', `index ${indexPath} has no "weight_map" object`);
-  }
-  const dir = dirname(indexPath);
-  const shards: string[] = [];
-  for (const [tensor, file] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof file !== 'string' || file === '' || isAbsolute(file) || file.split(/[\\/]/).includes('..')) {
-      throw new WeightscopeError('corrupt-file', `index ${indexPath}: "${tensor}" names an invalid shard ${JSON.stringify(file)}`);
-    }
-    const p = join(dir, file);
-    if (!shards.includes(p)) shards.push(p);
-  }
-  if (shards.length === 0) throw new WeightscopeError('corrupt-file', `index ${indexPath} lists no tensors`);
+  const { shards } = await readShardIndex(indexPath);
   for (const p of shards) {
     if ((await kindOf(p)) !== 'file') throw new WeightscopeError('not-found', `shard ${p} named by ${indexPath} is missing`);
   }

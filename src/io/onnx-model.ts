@@ -10,7 +10,7 @@ import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promise
 import { dirname, basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { WeightscopeError } from '../errors.js';
-import type { DType } from './types.js';
+import { FLOAT_DTYPES, type DType } from './types.js';
 import { dtypeSize, fromFloat64, toFloat64 } from './dtype.js';
 import { readAt } from './fileio.js';
 
@@ -61,16 +61,9 @@ const ONNX_TO_DTYPE: ReadonlyMap<number, DType> = new Map<number, DType>([
   [17, 'F8_E4M3'], // FLOAT8E4M3FN (ONNX ≥ 1.14)
   [19, 'F8_E5M2'],
 ]);
-const DTYPE_TO_ONNX: ReadonlyMap<DType, number> = new Map([...ONNX_TO_DTYPE].map(([k, v]) => [v, k] as const));
 
 export function onnxTypeToDType(dataType: number): DType | null {
   return ONNX_TO_DTYPE.get(dataType) ?? null;
-}
-
-export function dtypeToOnnxType(dtype: DType): number {
-  const t = DTYPE_TO_ONNX.get(dtype);
-  if (t === undefined) throw new WeightscopeError('unsupported-dtype', `dtype ${dtype} has no ONNX data type`);
-  return t;
 }
 
 /** DType of a TensorProto, or an 'unsupported-dtype' error naming the tensor. */
@@ -292,7 +285,7 @@ export async function tensorProtoBytes(t: TensorProto, baseDir: string): Promise
 /** Exact float64 values of a float tensor (F16/BF16/F32 widen without rounding). */
 export async function tensorProtoToFloat64(t: TensorProto, baseDir: string): Promise<Float64Array> {
   const dtype = tensorDType(t);
-  if (dtype !== 'F32' && dtype !== 'F64' && dtype !== 'F16' && dtype !== 'BF16') {
+  if (!FLOAT_DTYPES.has(dtype)) {
     throw new WeightscopeError('unsupported-dtype', `ONNX tensor '${t.name ?? ''}' is ${dtype}, not a float tensor`);
   }
   return toFloat64(dtype, await tensorProtoBytes(t, baseDir));
@@ -312,7 +305,7 @@ export function replaceInitializers(model: ModelProto, values: ReadonlyMap<strin
     if (v === undefined) return t;
     seen.add(name);
     const dtype = tensorDType(t);
-    if (dtype !== 'F32' && dtype !== 'F64' && dtype !== 'F16' && dtype !== 'BF16') {
+    if (!FLOAT_DTYPES.has(dtype)) {
       throw new WeightscopeError('unsupported-dtype', `cannot replace ONNX initializer '${name}': it is ${dtype}`);
     }
     const shape = tensorShape(t);

@@ -2,7 +2,6 @@
  * One entry point for every checkpoint: resolve what the user typed (src/io/hf.ts), then open it with the reader
  * its content calls for. Formats are told apart by their bytes (src/io/sniff.ts), not by file extension.
  */
-import { readFile } from 'node:fs/promises';
 import { WeightscopeError } from '../errors.js';
 import type { TensorInfo, TensorReader } from './types.js';
 import { resolveModelPath } from './hf.js';
@@ -10,6 +9,7 @@ import type { ResolveOptions, ResolvedModel } from './hf.js';
 import { openOnnx } from './onnx.js';
 import { openPytorch } from './pytorch.js';
 import { openSafetensors, openSafetensorsIndex } from './safetensors.js';
+import { checkShardIndex, readShardIndex } from './shard-index.js';
 
 export { sniffFormat } from './sniff.js';
 export type { SniffedFormat } from './sniff.js';
@@ -38,27 +38,13 @@ export async function openResolved(m: ResolvedModel): Promise<TensorReader> {
       try {
         for (const f of m.files) readers.push(await openPytorch(f));
         const merged = mergeReaders(readers);
-        if (m.indexFile) await checkIndex(m.indexFile, merged);
+        if (m.indexFile) checkShardIndex(m.indexFile, await readShardIndex(m.indexFile), merged);
         return merged;
       } catch (e) {
         await Promise.all(readers.map((r) => r.close().catch(() => undefined)));
         throw e;
       }
     }
-  }
-}
-
-/** Every tensor a sharded index maps must be in the merged shards. */
-async function checkIndex(indexFile: string, reader: TensorReader): Promise<void> {
-  const j = JSON.parse(await readFile(indexFile, 'utf8')) as { weight_map: Record<string, string> };
-  const have = new Set(reader.tensors.map((t) => t.name));
-  const missing = Object.keys(j.weight_map).filter((n) => !have.has(n));
-  if (missing.length > 0) {
-    throw new WeightscopeError(
-      'corrupt-file',
-      `${indexFile} maps ${missing.length} tensor(s) that no shard holds, e.g. '${missing[0]}'`,
-      { missing: missing.slice(0, 20) },
-    );
   }
 }
 

@@ -6,11 +6,11 @@
  * the file, a JSON object, known dtypes, byte length = prod(shape)·size, and the tensors, sorted by offset, must
  * tile the data section exactly — no holes, no overlaps, nothing after the last tensor.
  */
-import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join, isAbsolute } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
 import { WeightscopeError } from '../errors.js';
 import { DTYPE_SIZE, isDType, toFloat64 } from './dtype.js';
 import { readAt } from './fileio.js';
+import { checkShardIndex, readShardIndex } from './shard-index.js';
 import type { DType, TensorInfo, TensorReader } from './types.js';
 
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -205,41 +205,17 @@ export async function openSafetensors(pathOrPaths: string | readonly string[]): 
 }
 
 /**
- * Sharded checkpoint: `model.safetensors.index.json` with `weight_map` {tensor: shard file}. Shards are resolved
- * beside the index (plain relative names, no '..'); every mapped tensor must exist in the merged shards.
+ * Sharded checkpoint: `model.safetensors.index.json` with `weight_map` {tensor: shard file}, read and checked by
+ * src/io/shard-index.ts (shards beside the index; every mapped tensor must exist in the merged shards).
  */
 export async function openSafetensorsIndex(indexPath: string): Promise<SafetensorsReader> {
-  let json: unknown;
+  const index = await readShardIndex(indexPath);
+  const reader = await SafetensorsReader.open(index.shards);
   try {
-    json = JSON.parse(await readFile(indexPath, 'utf8'));
+    checkShardIndex(indexPath, index, reader);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new WeightscopeError('not-found', `${indexPath}: no such file`, { path: indexPath });
-    }
-    throw corrupt(indexPath, `index is not valid JSON (${(e as Error).message})`);
-  }
-  const map = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (map === null || typeof map !== 'object' || Array.isArray(map)) {
-    throw corrupt(indexPath, 'index has no "weight_map" object');
-  }
-  const dir = dirname(indexPath);
-  const shards: string[] = [];
-  const want = new Map<string, string>();
-  for (const [tensor, file] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof file !== 'string' || file === '' || isAbsolute(file) || file.split(/[\\/]/).includes('..')) {
-      throw corrupt(indexPath, `weight_map entry "${tensor}" names an invalid shard ${JSON.stringify(file)}`);
-    }
-    const p = join(dir, file);
-    if (!shards.includes(p)) shards.push(p);
-    want.set(tensor, p);
-  }
-  const reader = await SafetensorsReader.open(shards);
-  const have = new Set(reader.tensors.map((t) => t.name));
-  for (const [tensor, p] of want) {
-    if (!have.has(tensor)) {
-      await reader.close();
-      throw corrupt(indexPath, `weight_map names tensor "${tensor}" but ${p} does not contain it`);
-    }
+    await reader.close();
+    throw e;
   }
   return reader;
 }

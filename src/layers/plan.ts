@@ -11,8 +11,7 @@
  * after all `.weight` keys, so they cannot shift the ids of the named layers.
  */
 import { FLOAT_DTYPES, type TensorInfo, type WeightRole } from '../io/types.js';
-import type { LayerType } from '../report/types.js';
-import { DEFAULT_FILTERS, type LayerFilters, type LayerPlan, type LayerPlanResult, type SkippedTensor } from './types.js';
+import { DEFAULT_FILTERS, type LayerFilters, type LayerPlan, type LayerPlanResult, type LayerType, type SkippedTensor } from './types.js';
 
 const WEIGHT_SUFFIX = '.weight';
 

@@ -1,4 +1,5 @@
-import type { LayerType } from '../report/types.js';
+/** WW's layer kinds (its `layer_type` column), as decided from a tensor's role and shape. */
+export type LayerType = 'dense' | 'conv1d' | 'conv2d' | 'embedding';
 
 /** Layer filters, WeightWatcher 0.7.5.5's defaults (htsr.md §1.1). */
 export interface LayerFilters {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { WeightscopeError } from '../errors.js';
+import { parseOptions } from '../util/options.js';
 
 export const FIT_KINDS = ['pl', 'etpl', 'exp'] as const;
 export type FitKind = (typeof FIT_KINDS)[number];
@@ -35,16 +36,9 @@ export const AnalyzeOptionsSchema = z
 export type AnalyzeOptionsInput = z.input<typeof AnalyzeOptionsSchema>;
 export type AnalyzeOptions = z.output<typeof AnalyzeOptionsSchema>;
 
-/** One line per problem, `path: message`, for a CLI error line or a problem+json detail. */
-export function formatZodError(e: z.ZodError): string {
-  return e.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-}
-
 /** Validate options; bad values → WeightscopeError('invalid-input') naming the option. */
 export function parseAnalyzeOptions(input: unknown = {}): AnalyzeOptions {
-  const r = AnalyzeOptionsSchema.safeParse(input ?? {});
-  if (!r.success) throw new WeightscopeError('invalid-input', `invalid analyze options: ${formatZodError(r.error)}`);
-  const o = r.data;
+  const o = parseOptions(AnalyzeOptionsSchema, input, 'analyze');
   if (o.maxEvals < o.minEvals) {
     throw new WeightscopeError('invalid-input', `invalid analyze options: maxEvals ${o.maxEvals} < minEvals ${o.minEvals}`);
   }

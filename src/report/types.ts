@@ -2,27 +2,13 @@
  * The analysis report: one row per layer with WeightWatcher 0.7.5.5's `details` column names (so users can diff
  * the two), plus our E-TPL and EXP fits. Numbers that WW leaves empty are null here.
  */
-export type FitStatus = 'ok' | 'bound' | 'failed';
+import type { LayerType } from '../layers/types.js';
+import type { EtplFit, ExpFit, Summary } from '../spectral/types.js';
 
-export interface EtplFit {
-  beta: number | null;
-  lambda: number | null;
-  xmin: number | null;
-  D: number | null;
-  loglik: number | null;
-  status: FitStatus;
-  reason?: string;
-}
-
-export interface ExpFit {
-  lambda: number | null;
-  xmin: number | null;
-  D: number | null;
-  status: FitStatus;
-  reason?: string;
-}
-
-export type LayerType = 'dense' | 'conv1d' | 'conv2d' | 'embedding';
+// Defined beside the code that produces them (so src/layers and src/spectral depend on nothing above them);
+// re-exported here as part of the report contract.
+export type { LayerType } from '../layers/types.js';
+export type { EtplFit, ExpFit, FitStatus, Summary } from '../spectral/types.js';
 
 export interface LayerRow {
   layer_id: number;
@@ -69,11 +55,6 @@ export interface LayerRow {
   eigenvalues?: number[];
 }
 
-/** Mean over analysed layers of each metric (WW's get_summary, plus the KDD'23 fit parameters). */
-export interface Summary {
-  [metric: string]: number | null;
-}
-
 export interface AnalysisReport {
   model: { source: string; format: string; tensors: number; parameters: number };
   options: Record<string, unknown>;
@@ -91,6 +72,4 @@ export interface SkippedLayer {
   reason: string;
 }
 
-export interface ProgressHook {
-  (done: number, total: number, message: string): void;
-}
+export type { ProgressHook } from '../util/progress.js';

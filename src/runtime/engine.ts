@@ -137,9 +137,9 @@ export async function createEngineWith(
     return r;
   }
 
+  const paramNames = new Set(params.map((p) => p.name));
   function dataFeeds(g: DiffGraph, batch: Batch): Record<string, HostTensor> {
     const feeds: Record<string, HostTensor> = {};
-    const paramNames = new Set(params.map((p) => p.name));
     for (const name of g.inputs) {
       if (paramNames.has(name) || name.startsWith('v.')) continue;
       if (name === labelsName) {
@@ -177,8 +177,9 @@ export async function createEngineWith(
     // A graph's one-hot/gather of an out-of-range label would not fail loudly: check here.
     const labels = (lossKind === 'classification' ? batch.y?.data : batch.x.data) as BigInt64Array;
     if (classes !== null) {
+      const limit = BigInt(classes);
       for (let i = 0; i < labels.length; i++) {
-        if (labels[i] < 0n || labels[i] >= BigInt(classes)) {
+        if (labels[i] < 0n || labels[i] >= limit) {
           const what = lossKind === 'classification' ? 'label' : 'token';
           throw new WeightscopeError('invalid-input', `${what} ${labels[i]} is outside the model's ${classes} classes`);
         }

@@ -5,6 +5,7 @@
  */
 import { WeightscopeError } from '../errors.js';
 import { replaceInitializers, tensorDType, tensorProtoToFloat64, tensorShape, type ModelProto } from '../io/onnx-model.js';
+import { FLOAT_DTYPES } from '../io/types.js';
 
 export interface ParamSpec {
   readonly name: string;
@@ -31,7 +32,7 @@ export function floatInitializerNames(model: ModelProto): string[] {
   const out: string[] = [];
   for (const t of model.graph?.initializer ?? []) {
     const d = tensorDType(t);
-    if (d === 'F32' || d === 'F64' || d === 'F16' || d === 'BF16') out.push(t.name ?? '');
+    if (FLOAT_DTYPES.has(d)) out.push(t.name ?? '');
   }
   return out;
 }

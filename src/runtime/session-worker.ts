@@ -102,6 +102,10 @@ async function handle(req: WorkerRequest): Promise<WorkerResponse> {
           intraOpNumThreads: req.threads,
           interOpNumThreads: 1,
           logSeverityLevel: 3,
+          // Intra-op pool threads sleep between parallel sections instead of spinning. Measured on the 2-core
+          // shared box (bench/repair.md §3, curve training at 2 threads): with spinning 3.3–3.5 s/epoch at load ~5,
+          // without 1.6 s; on a quieter box (load 4.5) equal (1.0 s both). At 1 thread there is no pool: no change.
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
         });
         sessions.set(req.key, s);
       }

@@ -4,7 +4,7 @@
  * then whatever the objective draws), so the same seed gives the same run, bit for bit.
  */
 import { WeightscopeError } from '../errors.js';
-import type { ProgressHook } from '../report/types.js';
+import type { ProgressHook } from '../util/progress.js';
 import { Rng } from '../util/random.js';
 import { batchCount, batchesOf, epochOrder, type Batch, type Dataset } from './dataset.js';
 import type { Engine, GradResult } from './engine.js';

@@ -1,16 +1,16 @@
 /** Service configuration from the environment, validated once at startup (bad values → a clear error). */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { WeightscopeError } from '../errors.js';
+import { WeightscopeError, formatZodError } from '../errors.js';
 import { defaultCacheDirs, defaultModelsDir } from '../io/hf.js';
 
 /** "2GiB", "500MB", "1048576" → bytes. */
 export function parseSize(s: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(s);
-  if (!m) throw new Error(`not a size: ${JSON.stringify(s)}`);
+  if (!m) throw new WeightscopeError('invalid-input', `not a size: ${JSON.stringify(s)}`);
   const unit = (m[2] ?? '').toLowerCase().replace(/b$/, '');
   const pow = { '': 0, k: 1, ki: 1, m: 2, mi: 2, g: 3, gi: 3, t: 4, ti: 4 }[unit];
-  if (pow === undefined) throw new Error(`unknown size unit in ${JSON.stringify(s)}`);
+  if (pow === undefined) throw new WeightscopeError('invalid-input', `unknown size unit in ${JSON.stringify(s)}`);
   const base = unit.endsWith('i') || unit === '' ? 1024 : 1000;
   return Math.floor(Number(m[1]) * base ** pow);
 }
@@ -54,7 +54,7 @@ export interface ServiceConfig {
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   const r = EnvSchema.safeParse(env);
   if (!r.success) {
-    throw new WeightscopeError('invalid-input', `bad environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new WeightscopeError('invalid-input', `bad environment: ${formatZodError(r.error)}`);
   }
   const e = r.data;
   let maxUpload: number;

@@ -12,7 +12,7 @@
  *   ln I = ln G(s, z) + s ln xmin − z,   E[t] = G(s+1, z)/G(s, z),   E[t²] = G(s+2, z)/G(s, z),
  *   E[ln t] = ∂/∂s ln G(s, z).
  */
-import type { EtplFit } from '../report/types.js';
+import type { EtplFit } from './types.js';
 import { EVALS_THRESH } from './pl.js';
 import { upperGammaScaled } from './special.js';
 import { rangeCandidates, xminPeak, xminRange, type XminRule } from './xmin.js';

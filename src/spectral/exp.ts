@@ -3,7 +3,7 @@
  * exact MLE (powerlaw 1.5 reaches it only to Nelder–Mead precision). xmin is chosen over the same xmin_peak
  * candidates as the E-TPL fit by minimum KS distance (powerlaw's definition; CDF truncated at xmax for 'kdd').
  */
-import type { ExpFit } from '../report/types.js';
+import type { ExpFit } from './types.js';
 import { tailCandidates } from './etpl.js';
 import type { XminRule } from './xmin.js';
 

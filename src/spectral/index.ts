@@ -6,3 +6,4 @@ export * from './etpl.js';
 export * from './exp.js';
 export * from './metrics.js';
 export * from './summary.js';
+export type * from './types.js';

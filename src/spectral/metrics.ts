@@ -5,7 +5,7 @@
  */
 import { plWarning } from './pl.js';
 
-const F64_EPS = 2.220446049250313e-16;
+const F64_EPS = Number.EPSILON; // numpy.finfo(float64).eps
 /** WW's EPSILON in matrix_entropy on a CPU run (6e-5 when CUDA is present). */
 export const ENTROPY_EPS = 1e-10;
 export const WEAK_RANK_TOL = 1e-6;

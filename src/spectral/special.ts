@@ -11,7 +11,7 @@
  */
 
 const EULER_GAMMA = 0.5772156649015329;
-const EPS = 2.220446049250313e-16;
+const EPS = Number.EPSILON;
 const CF_MIN_X = 1.5;
 
 /** ζ(k) − 1 for k = 2..K, by direct summation plus an Euler–Maclaurin tail (computed once at load). */

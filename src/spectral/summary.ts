@@ -7,10 +7,22 @@
  * computed from it; `failedAlpha: 'skip'` leaves those layers out of the alpha-derived means instead. E-TPL/EXP
  * means use only fits that did not fail.
  */
-import type { LayerRow, Summary } from '../report/types.js';
+import type { EtplFit, ExpFit, Summary } from './types.js';
 
-/** A details row: any LayerRow fields (mp_softrank too, when an MP fit ran). */
-export type SummaryRow = Partial<LayerRow> & { mp_softrank?: number | null };
+/** The columns of a details row (a report LayerRow) that the summary reads; mp_softrank when an MP fit ran. */
+export interface SummaryRow {
+  status?: 'success' | 'failed';
+  log_norm?: number | null;
+  alpha?: number | null;
+  alpha_weighted?: number | null;
+  log_alpha_norm?: number | null;
+  log_spectral_norm?: number | null;
+  stable_rank?: number | null;
+  mp_softrank?: number | null;
+  D?: number | null;
+  etpl?: EtplFit;
+  exp?: ExpFit;
+}
 
 export interface SummaryOptions {
   /** 'include' (default, WW's get_summary) or 'skip' failed layers in alpha, alpha_weighted, log_alpha_norm, D. */

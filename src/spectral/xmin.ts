@@ -41,10 +41,11 @@ export function numpyHistogram(v: Float64Array, bins: number): { counts: Int32Ar
  * log10(λ) over λ > 1e-5. Null when no eigenvalue is above the threshold.
  */
 export function xminPeak(evals: Float64Array, thresh = EVALS_THRESH): number | null {
-  const nz: number[] = [];
-  for (let i = 0; i < evals.length; i++) if (evals[i] > thresh) nz.push(Math.log10(evals[i]));
-  if (nz.length === 0) return null;
-  const { counts, edges } = numpyHistogram(Float64Array.from(nz), 100);
+  const logs = new Float64Array(evals.length);
+  let n = 0;
+  for (let i = 0; i < evals.length; i++) if (evals[i] > thresh) logs[n++] = Math.log10(evals[i]);
+  if (n === 0) return null;
+  const { counts, edges } = numpyHistogram(logs.subarray(0, n), 100);
   let ih = 0;
   for (let i = 1; i < counts.length; i++) if (counts[i] > counts[ih]) ih = i;
   return Math.pow(10, edges[ih]);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { LEGACY_MESSAGE, openPytorch } from '../../src/io/pytorch.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { writeZipStored } from '../../src/io/zip.js';
-import { WeightscopeError, type ErrorCode } from '../../src/errors.js';
+import { isCode } from '../helpers/errors.js';
 import type { TensorReader } from '../../src/io/types.js';
 import { fixture } from '../helpers/fixtures.js';
 import { PickleBuilder } from '../helpers/pickle.js';
@@ -14,12 +14,6 @@ import { PickleBuilder } from '../helpers/pickle.js';
 const dir = await mkdtemp(join(tmpdir(), 'ws-pt-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
 
-const hasCode = (code: ErrorCode, re?: RegExp) => (e: unknown): boolean => {
-  assert.ok(e instanceof WeightscopeError, String(e));
-  assert.equal(e.code, code, e.message);
-  if (re) assert.match(e.message, re);
-  return true;
-};
 
 const f32 = (...v: number[]): Uint8Array => new Uint8Array(Float32Array.from(v).buffer);
 
@@ -103,27 +97,27 @@ test('bad input: zip missing a storage file', async () => {
     .endDict().stop().bytes();
   const p = join(dir, 'missing.pt');
   await writeZipStored(p, [{ name: 'm/data.pkl', data: pkl }, { name: 'm/data/0', data: f32(1, 2) }]);
-  await assert.rejects(openPytorch(p), hasCode('corrupt-file', /"m\/data\/1".*"b"/));
+  await assert.rejects(openPytorch(p), isCode('corrupt-file', /"m\/data\/1".*"b"/));
   // A storage too small for the tensor's view is caught at open too.
   const small = new PickleBuilder().proto(2).beginDict().str('a').tensor('0', 'FloatStorage', 2, 1, [2], [1]).endDict().stop().bytes();
   await writeZipStored(p, [{ name: 'm/data.pkl', data: small }, { name: 'm/data/0', data: f32(1, 2) }]);
-  await assert.rejects(openPytorch(p), hasCode('corrupt-file', /reaches element 2/));
+  await assert.rejects(openPytorch(p), isCode('corrupt-file', /reaches element 2/));
 });
 
 test('bad input: a torch zip whose data.pkl calls os.system', async () => {
   const pkl = new PickleBuilder().proto(2).global('os', 'system').str('true').op(0x85).reduce().stop().bytes();
   const p = join(dir, 'evil.pt');
   await writeZipStored(p, [{ name: 'e/data.pkl', data: pkl }]);
-  await assert.rejects(openPytorch(p), hasCode('unsafe-pickle', /os\.system/));
+  await assert.rejects(openPytorch(p), isCode('unsafe-pickle', /os\.system/));
 });
 
 test('bad input: legacy (pre-1.6) format is refused with the re-save hint', async () => {
   const p = join(dir, 'legacy.pt');
   // protocol-2 pickle of torch's legacy magic number 0x1950a86a20f9469cfc6c, as torch<1.6 wrote first.
   await writeFile(p, Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e));
-  await assert.rejects(openPytorch(p), hasCode('unsupported-format', /re-save with torch>=1\.6/));
+  await assert.rejects(openPytorch(p), isCode('unsupported-format', /re-save with torch>=1\.6/));
   assert.match(LEGACY_MESSAGE, /_use_new_zipfile_serialization=True/);
   await writeFile(p, 'hello world');
-  await assert.rejects(openPytorch(p), hasCode('unsupported-format', /not a PyTorch checkpoint/));
-  await assert.rejects(openPytorch(join(dir, 'absent.pt')), hasCode('not-found'));
+  await assert.rejects(openPytorch(p), isCode('unsupported-format', /not a PyTorch checkpoint/));
+  await assert.rejects(openPytorch(join(dir, 'absent.pt')), isCode('not-found'));
 });

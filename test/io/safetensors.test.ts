@@ -5,20 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSafetensors, openSafetensorsIndex } from '../../src/io/safetensors.js';
 import { writeSafetensors } from '../../src/io/safetensors-writer.js';
-import { WeightscopeError, type ErrorCode } from '../../src/errors.js';
 import { fixture } from '../helpers/fixtures.js';
+import { isCode } from '../helpers/errors.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'ws-st-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
 
-function isCode(code: ErrorCode, re?: RegExp) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof WeightscopeError, `expected WeightscopeError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
-}
 
 /** A safetensors file from a raw header object and a data section. */
 async function rawFile(name: string, header: unknown, data: Uint8Array, lenOverride?: bigint): Promise<string> {

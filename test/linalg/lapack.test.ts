@@ -5,14 +5,12 @@ import { gram, gramTs } from '../../src/linalg/gram.js';
 import { matrixEigenvalues, symmetricEigenvalues, resolveBackend } from '../../src/linalg/eigen.js';
 import { candidatePaths } from '../../src/linalg/native.js';
 import { gaussian, maxRelDiff, withSingularValues } from './linalg-fixtures.js';
+import { skipMissingSystemPackage } from '../helpers/system.js';
 
 /** LAPACK tests skip loudly when the library is absent, and fail in CI (which installs it). */
 function needLapack(t: TestContext): boolean {
   if (lapackAvailable()) return true;
-  const msg = `system LAPACK absent (${lapackUnavailableReason()})`;
-  if (process.env.CI === 'true') assert.fail(`${msg}; CI=true requires it (apt-get install -y libopenblas0-pthread)`);
-  console.warn(`\n*** SKIPPED: ${msg} — the pure-TS backend is untested against LAPACK ***\n`);
-  t.skip(msg);
+  skipMissingSystemPackage(t, `system LAPACK absent (${lapackUnavailableReason()}): apt-get install -y libopenblas0-pthread`);
   return false;
 }
 

@@ -4,6 +4,7 @@ import { EigenPool } from '../../src/linalg/pool.js';
 import { matrixEigenvalues } from '../../src/linalg/eigen.js';
 import { isWeightscopeError } from '../../src/errors.js';
 import { gaussian } from './linalg-fixtures.js';
+import { skipMissingSystemPackage } from '../helpers/system.js';
 
 const shapes: [number, number][] = [
   [120, 40],
@@ -56,7 +57,7 @@ test('EigenPool sets 1 OpenBLAS thread while open and restores the previous coun
   const { getBlasThreads, setBlasThreads } = await import('../../src/linalg/lapack.js');
   const before = getBlasThreads();
   if (before === null) {
-    t.skip('no OpenBLAS thread control (LAPACK absent or not OpenBLAS)');
+    skipMissingSystemPackage(t, 'no OpenBLAS thread control (LAPACK absent or not OpenBLAS): apt-get install -y libopenblas0-pthread');
     return;
   }
   setBlasThreads(2);

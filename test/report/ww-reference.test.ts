@@ -19,7 +19,7 @@ function rel(a: number, b: number): number {
   return a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 }
 
-export function assertRowMatches(got: LayerRow, want: RefRow, where: string): void {
+function assertRowMatches(got: LayerRow, want: RefRow, where: string): void {
   for (const k of EXACT) assert.equal(got[k], want[k], `${where} ${k}`);
   for (const [keys, tol] of [[FIT_1E6, 1e-6], [NORM_1E9, 1e-9]] as const) {
     for (const k of keys) {

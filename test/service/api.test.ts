@@ -103,20 +103,23 @@ describe('service API', () => {
     const layer0 = full.layers[0];
     const r = await fetch(`${s.url}/v1/analyses/${storiesAnalysis}/esd/${layer0.layer_id}`);
     const body = (await r.json()) as Json;
-    if (Array.isArray(layer0.eigenvalues)) {
-      assert.equal(r.status, 200);
-      assert.equal(body.eigenvalues.length, layer0.num_evals);
-      assert.equal(body.alpha, layer0.alpha);
-      assert.equal(body.xmin, layer0.xmin);
-      assert.ok(Math.abs(Math.max(...body.eigenvalues) - layer0.lambda_max) <= 1e-9 * layer0.lambda_max);
-      // The plain report leaves them out.
-      const plain = (await (await fetch(`${s.url}/v1/analyses/${storiesAnalysis}`)).json()) as Json;
-      assert.equal(plain.layers[0].eigenvalues, undefined);
-    } else {
-      assertProblem({ status: r.status, body }, 404, 'not-found');
-    }
+    // The service keeps them by default (analysisOptions: keepEigenvalues true unless the request says false).
+    assert.ok(Array.isArray(layer0.eigenvalues), 'the service analysis kept the eigenvalues');
+    assert.equal(r.status, 200);
+    assert.equal(body.eigenvalues.length, layer0.num_evals);
+    assert.equal(body.alpha, layer0.alpha);
+    assert.equal(body.xmin, layer0.xmin);
+    assert.ok(Math.abs(Math.max(...body.eigenvalues) - layer0.lambda_max) <= 1e-9 * layer0.lambda_max);
+    // The plain report leaves them out.
+    const plain = (await (await fetch(`${s.url}/v1/analyses/${storiesAnalysis}`)).json()) as Json;
+    assert.equal(plain.layers[0].eigenvalues, undefined);
     const none = await fetch(`${s.url}/v1/analyses/${storiesAnalysis}/esd/99999`);
     assertProblem({ status: none.status, body: (await none.json()) as Json }, 404, 'not-found');
+    // An analysis that asked not to keep them has no ESD to serve.
+    const lean = await postJson(s.url, '/v1/analyses', { model: storiesId, fits: ['pl'], options: { keepEigenvalues: false } });
+    assert.equal((await waitJob(s.url, lean.body.job.id)).state, 'succeeded');
+    const noEsd = await fetch(`${s.url}/v1/analyses/${lean.body.job.id}/esd/${layer0.layer_id}`);
+    assertProblem({ status: noEsd.status, body: (await noEsd.json()) as Json }, 404, 'not-found');
   });
 
   test('ranking of three fixtures: ordered by mean alpha, Spearman and Kendall as computed here', async () => {

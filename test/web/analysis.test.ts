@@ -4,13 +4,12 @@
  * layer, alphas = WeightWatcher 0.7.5.5's, band 2–6) and the ESD plot of the selected layer (points, PL fit line,
  * xmin marker) on the SVG elements themselves. The screenshot goes to test-artifacts/analysis.png.
  */
-import test, { after, before, describe } from 'node:test';
+import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { fixture, SHARED } from '../helpers/fixtures.js';
-import { startTestServer } from '../service/helpers.js';
-import { chromiumOrSkip, findChromium, launchChromium, newPage, screenshot } from './browser.js';
+import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js';
 
 interface WwRow { layer_id: number; name: string; alpha: number; xmin: number }
 const WW: WwRow[] = JSON.parse(readFileSync(`${SHARED}reference/weightwatcher/stories260k.json`, 'utf8')).fits.PL.layers;
@@ -23,24 +22,13 @@ const num = (s: string | null): number => {
 };
 
 describe('dashboard: upload → analysis → alpha bars and ESD plot', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
-  let browser: Browser | undefined;
-  before(async () => {
-    const exe = findChromium();
-    if (!exe) return; // the test itself skips (or fails under CI)
-    server = await startTestServer();
-    browser = await launchChromium(exe);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-  });
+  const dash = useDashboard();
 
   test('stories260k through the UI', { timeout: 90_000 }, async (t) => {
     if (!chromiumOrSkip(t)) return;
-    const { page, errors } = await newPage(browser!);
+    const { page, errors } = await newPage(dash.browser);
     try {
-      await analysisFlow(page, server!.url, errors);
+      await analysisFlow(page, dash.server.url, errors);
     } finally {
       await screenshot(page, 'analysis'); // the state at the end, or where it failed
       await page.close();

@@ -25,7 +25,7 @@ test('chromiumOrSkip: found → path; missing → warning + skip; missing under 
   assert.equal(chromiumOrSkip(local, null, {}), null);
   assert.deepEqual(local.skipped, [SKIP_MESSAGE]);
   assert.equal(warn.mock.callCount(), 1);
-  assert.match(String(warn.mock.calls[0].arguments[0]), /SKIPPED browser test "fake": chromium not installed: apt-get install chromium/);
+  assert.match(String(warn.mock.calls[0].arguments[0]), /SKIPPED test "fake": chromium not installed: apt-get install chromium/);
 
   const ci = fakeContext();
   assert.throws(() => chromiumOrSkip(ci, null, { CI: 'true' }), /chromium not installed.*CI=true/);

@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { skipMissingSystemPackage } from '../helpers/system.js';
+import { startTestServer } from '../service/helpers.js';
 
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
@@ -32,9 +34,7 @@ export const SKIP_MESSAGE = 'chromium not installed: apt-get install chromium';
  */
 export function chromiumOrSkip(t: Pick<TestContext, 'name' | 'skip'>, exe: string | null = findChromium(), env: NodeJS.ProcessEnv = process.env): string | null {
   if (exe) return exe;
-  assert.notEqual(env.CI, 'true', `${SKIP_MESSAGE} (CI=true: browser tests may not skip)`);
-  console.warn(`\n*** SKIPPED browser test "${t.name}": ${SKIP_MESSAGE} ***\n`);
-  t.skip(SKIP_MESSAGE);
+  skipMissingSystemPackage(t, SKIP_MESSAGE, env);
   return null;
 }
 
@@ -72,4 +72,37 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+/**
+ * The before/after hooks of every dashboard suite, registered in the calling describe block: a test server and a
+ * headless Chromium, both only when Chromium is installed (each test still starts with `chromiumOrSkip(t)`, which
+ * skips loudly or fails under CI). `setup` runs once the server is up, e.g. for uploads the suite's tests share.
+ */
+export function useDashboard(setup?: (server: TestServer) => Promise<void>): { readonly server: TestServer; readonly browser: Browser } {
+  let server: TestServer | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    const exe = findChromium();
+    if (!exe) return;
+    server = await startTestServer();
+    browser = await launchChromium(exe);
+    await setup?.(server);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.cleanup();
+  });
+  return {
+    get server(): TestServer {
+      assert.ok(server, 'the dashboard test server did not start');
+      return server;
+    },
+    get browser(): Browser {
+      assert.ok(browser, 'Chromium was not launched');
+      return browser;
+    },
+  };
 }

@@ -1,11 +1,10 @@
 /** The dashboard's Hessian panel in a real browser (Chromium via playwright-core) against a real server. */
-import test, { after, before, describe } from 'node:test';
+import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
 import { fixture } from '../helpers/fixtures.js';
-import { startTestServer, waitJob } from '../service/helpers.js';
-import { chromiumOrSkip, findChromium, launchChromium, newPage, screenshot } from './browser.js';
+import { waitJob } from '../service/helpers.js';
+import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js';
 const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[] };
 
 async function postRaw(base: string, path: string, file: string): Promise<{ id: string }> {
@@ -15,21 +14,11 @@ async function postRaw(base: string, path: string, file: string): Promise<{ id: 
 
 // Chromium lookup, loud skip (a failure under CI=true) and screenshots: ./browser.ts, shared by the dashboard tests.
 describe('dashboard: Hessian panel', () => {
-  let s: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
-  before(async () => {
-    const exe = findChromium();
-    if (!exe) return;
-    s = await startTestServer();
-    browser = await launchChromium(exe);
-  });
-  after(async () => {
-    await browser?.close();
-    await s?.cleanup();
-  });
+  const dash = useDashboard();
 
   test('form → job → eigenvalues, trace ± stderr and a log-scale density plot', { timeout: 90_000 }, async (t) => {
     if (!chromiumOrSkip(t)) return;
+    const { server: s, browser } = dash;
     await postRaw(s.url, '/v1/models', fixture('fmnist-hessian', 'mlp48.onnx'));
     await postRaw(s.url, '/v1/datasets?name=batch.safetensors', fixture('fmnist-hessian', 'batch.safetensors'));
     const { page, errors } = await newPage(browser);

@@ -3,13 +3,12 @@
  * mean log spectral norm from the page's form; the table's order and values follow WeightWatcher 0.7.5.5's per-layer
  * numbers (reference JSON), averaged here. The screenshot goes to test-artifacts/ranking.png.
  */
-import test, { after, before, describe } from 'node:test';
+import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { fixture, SHARED } from '../helpers/fixtures.js';
-import { startTestServer } from '../service/helpers.js';
-import { chromiumOrSkip, findChromium, launchChromium, newPage, screenshot } from './browser.js';
+import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js';
 
 const MODELS = [
   { file: fixture('fmnist-hessian', 'mlp48.safetensors'), name: 'mlp48', ref: 'fmnist-hessian-mlp48' },
@@ -40,26 +39,16 @@ async function rank(page: Page, base: string, metric: string): Promise<{ rank: s
 }
 
 describe('dashboard: ranking page', () => {
-  let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
-  let browser: Browser | undefined;
-  before(async () => {
-    const exe = findChromium();
-    if (!exe) return; // the test itself skips (or fails under CI)
-    server = await startTestServer();
-    browser = await launchChromium(exe);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.cleanup();
-  });
+  const dash = useDashboard();
 
   test('three fixtures ranked by alpha, then by log_spectral_norm', { timeout: 90_000 }, async (t) => {
     if (!chromiumOrSkip(t)) return;
+    const { server, browser } = dash;
     for (const m of MODELS) {
-      const r = await fetch(`${server!.url}/v1/models?name=${m.name}`, { method: 'POST', body: readFileSync(m.file), headers: { 'content-type': 'application/octet-stream' } });
+      const r = await fetch(`${server.url}/v1/models?name=${m.name}`, { method: 'POST', body: readFileSync(m.file), headers: { 'content-type': 'application/octet-stream' } });
       assert.equal(r.status, 201, await r.text());
     }
-    const { page, errors } = await newPage(browser!);
+    const { page, errors } = await newPage(browser);
     try {
       // Both metrics rank ascending by default (smaller mean = rank 1), and their orders differ on these three
       // models, so the table really follows the chosen metric.
@@ -67,7 +56,7 @@ describe('dashboard: ranking page', () => {
       assert.notDeepEqual(expectedOf('alpha').map((e) => e.name), expectedOf('log_spectral_norm').map((e) => e.name));
       for (const metric of ['alpha', 'log_spectral_norm']) {
         const expected = expectedOf(metric);
-        const rows = await rank(page, server!.url, metric);
+        const rows = await rank(page, server.url, metric);
         assert.deepEqual(rows.map((r) => r.name), expected.map((e) => e.name), `${metric}: order`);
         assert.deepEqual(rows.map((r) => r.rank), ['1', '2', '3']);
         rows.forEach((r, i) => assert.ok(Math.abs(Number(r.value) - expected[i].v) <= 5e-4, `${metric} of ${r.name}: shown ${r.value}, WW ${expected[i].v}`));

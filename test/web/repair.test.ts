@@ -4,16 +4,16 @@
  * along t with one point per evaluated t, the chosen t marked where the report says, the reason text, and the
  * repaired model downloadable as ONNX.
  */
-import test, { after, before, describe } from 'node:test';
+import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { parseConnectOptions } from '../../src/landscape/connectivity/connect.js';
 import { parseRepairOptions } from '../../src/landscape/repair/repair.js';
 import { fixture } from '../helpers/fixtures.js';
 import { startTestServer, waitJob } from '../service/helpers.js';
-import { chromiumOrSkip, findChromium, launchChromium, newPage, screenshot } from './browser.js';
+import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js';
 
 const { onnx } = onnxProto;
 const F = (f: string) => fixture('fmnist-backdoor', f);
@@ -36,24 +36,15 @@ async function dots(page: Page, chart: string, set: string): Promise<[number, nu
 }
 
 describe('dashboard: Repair and Connectivity pages', () => {
-  let s: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
   const ids: Record<string, string> = {};
-  before(async () => {
-    const exe = findChromium();
-    if (!exe) return;
-    s = await startTestServer();
-    browser = await launchChromium(exe);
+  const dash = useDashboard(async (s) => {
     for (const m of ['model_a', 'model_b']) ids[m] = (await postRaw(s.url, `/v1/models?name=${m}.onnx`, F(`${m}.onnx`))).id;
     for (const d of ['clean_subset', 'test_clean', 'test_triggered']) ids[d] = (await postRaw(s.url, `/v1/datasets?name=${d}.safetensors`, F(`${d}.safetensors`))).id;
-  });
-  after(async () => {
-    await browser?.close();
-    await s?.cleanup();
   });
 
   test('repair: schema defaults in the form; 1 epoch × 256 → accuracy/ASR/loss along t, chosen t marked, ONNX download', { timeout: 120_000 }, async (t) => {
     if (!chromiumOrSkip(t)) return;
+    const { server: s, browser } = dash;
     const { page, errors } = await newPage(browser);
     await page.goto(`${s.url}/#repair`);
     await page.waitForSelector('#repair-model-a option', { state: 'attached' });
@@ -154,6 +145,7 @@ describe('dashboard: Repair and Connectivity pages', () => {
 
   test('connectivity: the straight line (0 epochs) plotted along t matches the reference linear path', { timeout: 60_000 }, async (t) => {
     if (!chromiumOrSkip(t)) return;
+    const { server: s, browser } = dash;
     const { page, errors } = await newPage(browser);
     await page.goto(`${s.url}/#connectivity`);
     await page.waitForSelector('#conn-model-a option', { state: 'attached' });
@@ -189,6 +181,7 @@ describe('dashboard: Repair and Connectivity pages', () => {
 
   test('with an API key: the page follows the job and the ONNX link downloads with the key (a bare href gets 401)', { timeout: 60_000 }, async (t) => {
     if (!chromiumOrSkip(t)) return;
+    const { browser } = dash;
     const key = 'h13-test-key';
     const auth = { authorization: `Bearer ${key}` };
     const ks = await startTestServer({ WEIGHTSCOPE_API_KEYS: key });

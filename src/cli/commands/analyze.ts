@@ -1,9 +1,9 @@
 /** `weightscope analyze PATH_OR_HF_ID`: the per-layer HT-SR report as a table, JSON or CSV. */
 import { writeFile } from 'node:fs/promises';
-import { WeightscopeError } from '../../errors.js';
+import { WeightscopeError, formatZodError } from '../../errors.js';
 import { analyze } from '../../report/analyze.js';
 import { reportToCsv } from '../../report/csv.js';
-import { AnalyzeOptionsSchema, formatZodError, type AnalyzeOptionsInput } from '../../report/options.js';
+import { AnalyzeOptionsSchema, type AnalyzeOptionsInput } from '../../report/options.js';
 import { formatTable } from '../../report/table.js';
 import { intFlag, listFlag, parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';

@@ -1,8 +1,7 @@
 /** `weightscope compare A.onnx B.onnx --data D`: linear CKA of the two models' softmax outputs and their L2 distance. */
-import { WeightscopeError } from '../../errors.js';
+import { WeightscopeError, formatZodError } from '../../errors.js';
 import { loadSource } from '../../landscape/hessian/files.js';
 import { CompareOptionsSchema, compareFiles, type CompareOptionsInput } from '../../landscape/similarity/compare.js';
-import { formatZodError } from '../../report/options.js';
 import { parseDevice } from '../../runtime/session.js';
 import { intFlag, parseArgsOrPrintHelp } from '../args.js';
 

@@ -1,8 +1,7 @@
 /** `weightscope hessian MODEL.onnx --data D`: PyHessian's top eigenvalues, trace, density and the input Hessian. */
-import { WeightscopeError } from '../../errors.js';
+import { WeightscopeError, formatZodError } from '../../errors.js';
 import { hessianOnFiles } from '../../landscape/hessian/files.js';
 import { HessianOptionsSchema, type HessianOptionsInput, type HessianResult } from '../../landscape/hessian/run.js';
-import { formatZodError } from '../../report/options.js';
 import { parseDevice } from '../../runtime/session.js';
 import { intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { openSafetensors } from '../../io/safetensors.js';
+import { FLOAT_DTYPES } from '../../io/types.js';
 import { dot, norm, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
 
@@ -40,7 +41,7 @@ export async function readVector(path: string, specs: readonly ParamSpec[], pref
       if (size !== s.size) {
         throw new WeightscopeError('shape-mismatch', `${path}: '${info.name}' has shape [${info.shape.join(', ')}], parameter is [${s.dims.join(', ')}]`);
       }
-      if (info.dtype !== 'F32' && info.dtype !== 'F64' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
+      if (!FLOAT_DTYPES.has(info.dtype)) {
         throw new WeightscopeError('unsupported-dtype', `${path}: '${info.name}' is ${info.dtype}, not a float tensor`);
       }
       v.set(s.name, Float32Array.from(await r.readFloat64(info.name)));

@@ -6,8 +6,9 @@
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
+import { parseOptions } from '../../util/options.js';
 import { readOnnxModel, tensorShape, type ModelProto } from '../../io/onnx-model.js';
-import type { ProgressHook } from '../../report/types.js';
+import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { createEngine, type Engine } from '../../runtime/engine.js';
 import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
@@ -45,12 +46,7 @@ export type ConnectOptionsInput = z.input<typeof connectOptionsSchema>;
 export type ConnectOptions = z.infer<typeof connectOptionsSchema>;
 
 export function parseConnectOptions(o: ConnectOptionsInput): ConnectOptions {
-  const r = connectOptionsSchema.safeParse(o);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new WeightscopeError('invalid-input', `invalid option ${i.path.join('.') || '(options)'}: ${i.message}`);
-  }
-  return r.data;
+  return parseOptions(connectOptionsSchema, o, 'connect');
 }
 
 /** Two endpoints of one graph, with the curve parameters (float initializers except BN running statistics). */

@@ -6,7 +6,7 @@
 import { WeightscopeError } from '../../errors.js';
 import { openSafetensors } from '../../io/safetensors.js';
 import { tensorShape, type ModelProto } from '../../io/onnx-model.js';
-import type { ProgressHook } from '../../report/types.js';
+import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, makeDataset, type Dataset } from '../../runtime/dataset.js';
 import { createForward, type ForwardRunner } from '../../runtime/forward.js';
 import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';

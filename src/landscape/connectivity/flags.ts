@@ -3,6 +3,7 @@
  * zod option objects of connect.ts / repair.ts (the same objects the service accepts).
  */
 import { WeightscopeError } from '../../errors.js';
+import { optionIssues } from '../../util/options.js';
 import { parseTs } from './points.js';
 
 /** node:util parseArgs option specs of the shared flags. */
@@ -79,12 +80,13 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
   return o;
 }
 
-/** A zod failure re-labelled with the flag the user typed. */
+/** An option failure (src/util/options.ts) re-labelled with the flag the user typed. */
 export function usageError(e: unknown): never {
-  if (e instanceof WeightscopeError && e.code === 'invalid-input' && /^invalid option /.test(e.message)) {
-    const m = /^invalid option (\S+): (.*)$/.exec(e.message);
-    const flag = m ? `--${m[1].replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()).replace('batch-size', 'batch').replace(/^ts$/, 'eval')}` : '';
-    throw new WeightscopeError('invalid-input', `${flag}: ${m ? m[2] : e.message}`, { usage: true });
+  const issue = optionIssues(e)?.[0];
+  if (issue) {
+    const key = issue.path[0] ?? '';
+    const flag = key === 'ts' ? '--eval' : key === 'batchSize' ? '--batch' : `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+    throw new WeightscopeError('invalid-input', `${flag}: ${issue.message}`, { usage: true });
   }
   throw e;
 }

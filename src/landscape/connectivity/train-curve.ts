@@ -6,14 +6,14 @@
  * Garipov's schedule, the (small) clean set tiled to `samplesPerEpoch` samples and reshuffled each epoch.
  */
 import { WeightscopeError } from '../../errors.js';
-import type { ProgressHook } from '../../report/types.js';
+import type { ProgressHook } from '../../util/progress.js';
 import type { Dataset } from '../../runtime/dataset.js';
 import type { Engine } from '../../runtime/engine.js';
 import { sgd } from '../../runtime/optim.js';
 import type { ParamMap } from '../../runtime/params.js';
 import { train, type EpochInfo, type Objective } from '../../runtime/train.js';
 import { curveCoefficients, garipovFactor } from './curve.js';
-import { pointAt, type Curve } from './points.js';
+import type { Curve } from './points.js';
 
 /** What curve training needs from an engine: the gradient of the data loss (no L2) at a point. */
 export type GradientEngine = Pick<Engine, 'grad'>;
@@ -81,28 +81,26 @@ export async function trainCurve(engine: GradientEngine, curve: Curve, ds: Datas
   const trainable: ParamMap = new Map();
   for (let k = 1; k < K - 1; k++) for (const s of curve.specs) trainable.set(cpName(k, s.name), curve.points[k].get(s.name) as Float32Array);
 
+  // Every buffer of a step is allocated once here and reused (the optimiser consumes the gradients before the next
+  // step; the engine copies its inputs to the runtime): w(t), and one gradient per interior control point.
+  const specs = curve.specs;
+  const points = specs.map((s) => curve.points.map((p) => p.get(s.name) as Float32Array)); // [spec][k]
+  const wBufs = specs.map((s) => new Float32Array(s.size));
+  const w: ParamMap = new Map(specs.map((s, j) => [s.name, wBufs[j]]));
+  const gBufs = specs.map((s) => Array.from({ length: K - 2 }, () => new Float32Array(s.size))); // [spec][k−1]
+  const out: ParamMap = new Map();
+  for (let j = 0; j < specs.length; j++) for (let k = 1; k < K - 1; k++) out.set(cpName(k, specs[j].name), gBufs[j][k - 1]);
+
   const objective: Objective = async (_params, batch, rng) => {
     const t = rng.uniform();
     const coefs = curveCoefficients(curve.kind, K, t);
-    const w = pointAt(curve, t);
+    for (let j = 0; j < specs.length; j++) pointInto(coefs, points[j], wBufs[j]);
     const { loss, grads } = await engine.grad(w, batch);
     let sq = 0;
-    const out: ParamMap = new Map();
-    for (const s of curve.specs) {
-      const g = grads.get(s.name);
-      if (!g) throw new WeightscopeError('invalid-input', `the gradient has no entry for '${s.name}'`);
-      const wi = w.get(s.name) as Float32Array;
-      const full = new Float64Array(wi.length);
-      for (let i = 0; i < wi.length; i++) {
-        full[i] = g[i] + c * wi[i];
-        sq += wi[i] * wi[i];
-      }
-      for (let k = 1; k < K - 1; k++) {
-        const ck = coefs[k];
-        const gk = new Float32Array(wi.length);
-        for (let i = 0; i < wi.length; i++) gk[i] = ck * full[i];
-        out.set(cpName(k, s.name), gk);
-      }
+    for (let j = 0; j < specs.length; j++) {
+      const g = grads.get(specs[j].name);
+      if (!g) throw new WeightscopeError('invalid-input', `the gradient has no entry for '${specs[j].name}'`);
+      sq = controlGradients(g, wBufs[j], c, coefs, gBufs[j], sq);
     }
     return { loss: loss + 0.5 * c * sq, grads: out };
   };
@@ -121,4 +119,53 @@ export async function trainCurve(engine: GradientEngine, curve: Curve, ds: Datas
     ...(opts.onEpoch ? { onEpoch: (info: EpochInfo) => opts.onEpoch?.(info) } : {}),
   });
   return { epochs: r.epochs, steps: r.steps, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * w = Σ_k c_k θ_k per element, accumulated in float64 from 0 in k order and rounded once — the arithmetic of
+ * points.ts pointAt (params.ts combine), so the numbers are the same bit for bit.
+ */
+function pointInto(coefs: Float64Array, thetas: readonly Float32Array[], w: Float32Array): void {
+  const n = w.length;
+  if (thetas.length === 3) {
+    const [a, b, d] = thetas;
+    const c0 = coefs[0];
+    const c1 = coefs[1];
+    const c2 = coefs[2];
+    for (let i = 0; i < n; i++) w[i] = 0 + c0 * a[i] + c1 * b[i] + c2 * d[i];
+    return;
+  }
+  const K = thetas.length;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += coefs[k] * thetas[k][i];
+    w[i] = s;
+  }
+}
+
+/**
+ * Control point k's gradient c_k·(g + c·w) (the sum in float64, each product rounded once to float32) into
+ * out[k − 1] for the interior k; returns sq0 + ‖w‖² (one running sum over all parameters, as before, so the L2
+ * term rounds the same way).
+ */
+function controlGradients(g: Float32Array, w: Float32Array, c: number, coefs: Float64Array, out: readonly Float32Array[], sq0: number): number {
+  const n = w.length;
+  let sq = sq0;
+  if (out.length === 1) {
+    const o = out[0];
+    const c1 = coefs[1];
+    for (let i = 0; i < n; i++) {
+      const wi = w[i];
+      o[i] = c1 * (g[i] + c * wi);
+      sq += wi * wi;
+    }
+    return sq;
+  }
+  for (let i = 0; i < n; i++) {
+    const wi = w[i];
+    const full = g[i] + c * wi;
+    sq += wi * wi;
+    for (let k = 0; k < out.length; k++) out[k][i] = coefs[k + 1] * full;
+  }
+  return sq;
 }

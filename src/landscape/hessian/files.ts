@@ -4,7 +4,7 @@
  */
 import { WeightscopeError } from '../../errors.js';
 import { readOnnxModel } from '../../io/onnx-model.js';
-import type { ProgressHook } from '../../report/types.js';
+import type { ProgressHook } from '../../util/progress.js';
 import { inferLossKind, loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { createEngine } from '../../runtime/engine.js';
 import type { Device } from '../../runtime/wire.js';

@@ -7,9 +7,9 @@
  */
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
+import { parseOptions } from '../../util/options.js';
 import type { ModelProto } from '../../io/onnx-model.js';
-import { formatZodError } from '../../report/options.js';
-import type { ProgressHook } from '../../report/types.js';
+import type { ProgressHook } from '../../util/progress.js';
 import type { Batch, Dataset } from '../../runtime/dataset.js';
 import { sliceBatch } from '../../runtime/dataset.js';
 import type { Engine } from '../../runtime/engine.js';
@@ -60,9 +60,7 @@ export type HessianOptionsInput = z.input<typeof HessianOptionsSchema>;
 export type HessianOptions = z.output<typeof HessianOptionsSchema>;
 
 export function parseHessianOptions(input: unknown = {}): HessianOptions {
-  const r = HessianOptionsSchema.safeParse(input ?? {});
-  if (!r.success) throw new WeightscopeError('invalid-input', `invalid Hessian options: ${formatZodError(r.error)}`);
-  return r.data;
+  return parseOptions(HessianOptionsSchema, input, 'Hessian');
 }
 
 export interface HessianTrace {

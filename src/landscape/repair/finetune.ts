@@ -10,7 +10,7 @@ import { sgd } from '../../runtime/optim.js';
 import { clone, type ParamMap } from '../../runtime/params.js';
 import { train } from '../../runtime/train.js';
 import { Rng } from '../../util/random.js';
-import type { ProgressHook } from '../../report/types.js';
+import type { ProgressHook } from '../../util/progress.js';
 import { lrAt, type LrSchedule } from '../connectivity/train-curve.js';
 
 export interface FineTuneOptions {

@@ -8,6 +8,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
+import { parseOptions } from '../../util/options.js';
 import { tensorShape, writeOnnxModel, type ModelProto } from '../../io/onnx-model.js';
 import { writeSafetensors } from '../../io/safetensors-writer.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
@@ -55,12 +56,7 @@ export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
 export type RepairOptions = z.infer<typeof repairOptionsSchema>;
 
 export function parseRepairOptions(o: RepairOptionsInput): RepairOptions {
-  const r = repairOptionsSchema.safeParse(o);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new WeightscopeError('invalid-input', `invalid option ${i.path.join('.') || '(options)'}: ${i.message}`);
-  }
-  return r.data;
+  return parseOptions(repairOptionsSchema, o, 'repair');
 }
 
 export interface RepairInputs {

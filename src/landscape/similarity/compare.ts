@@ -6,9 +6,9 @@
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
+import { parseOptions } from '../../util/options.js';
 import { buildLossGraph } from '../../graph/index.js';
 import { readOnnxModel, type ModelProto } from '../../io/onnx-model.js';
-import { formatZodError } from '../../report/options.js';
 import { inferLossKind, sliceBatch, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import type { Engine } from '../../runtime/engine.js';
 import { createForward } from '../../runtime/forward.js';
@@ -101,9 +101,7 @@ export function parameterDistance(a: OutputModel, b: OutputModel): number | null
 }
 
 export async function compareModels(a: OutputModel, b: OutputModel, ds: Dataset, options: CompareOptionsInput = {}): Promise<CompareResult> {
-  const parsed = CompareOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) throw new WeightscopeError('invalid-input', `invalid compare options: ${formatZodError(parsed.error)}`);
-  const o = parsed.data;
+  const o = parseOptions(CompareOptionsSchema, options, 'compare');
   const n = o.samples ?? ds.n;
   if (n > ds.n) throw new WeightscopeError('invalid-input', `asked for ${n} samples, the data has ${ds.n}`);
   const X = await softmaxOutputs(a, ds, n, o.batchSize);

@@ -1,6 +1,6 @@
 /** POST /v1/analyses, GET /v1/analyses/{id} (JSON or ?format=csv), GET /v1/analyses/{id}/esd/{layer}. */
 import { Router, json, type Response } from 'express';
-import { AnalyzeOptionsSchema, parseAnalyzeOptions } from '../../report/options.js';
+import { parseAnalyzeOptions } from '../../report/options.js';
 import { reportToCsv } from '../../report/csv.js';
 import type { AnalysisReport } from '../../report/types.js';
 import { WeightscopeError } from '../../errors.js';
@@ -9,12 +9,12 @@ import type { JobView } from '../jobs/queue.js';
 import { AnalysisQuery, AnalysisRequest, EsdParams, IdParams } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 
-/** The service keeps each layer's eigenvalues (for the dashboard's ESD plots) when analyze() can. */
-const CAN_KEEP_EIGENVALUES = 'keepEigenvalues' in AnalyzeOptionsSchema.shape;
-
-/** analyze() options from a request: `fits` and `layers` at the top level win over the same keys in `options`. */
+/**
+ * analyze() options from a request: `fits` and `layers` at the top level win over the same keys in `options`. The
+ * service keeps each layer's eigenvalues (for the dashboard's ESD plots) unless the request says otherwise.
+ */
 export function analysisOptions(body: { fits?: string[]; layers?: (number | string)[]; options?: Record<string, unknown> }): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...(CAN_KEEP_EIGENVALUES ? { keepEigenvalues: true } : {}), ...(body.options ?? {}) };
+  const merged: Record<string, unknown> = { keepEigenvalues: true, ...(body.options ?? {}) };
   if (body.fits) merged.fits = body.fits;
   if (body.layers) merged.layers = body.layers;
   return { ...parseAnalyzeOptions(merged) };

@@ -9,6 +9,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { WeightscopeError } from '../../errors.js';
 import type { BlobStore, UploadBudget } from './blobs.js';
 import type { NamedPart } from './models.js';
+import { parseWeightMap } from '../../io/shard-index.js';
 
 export interface HubSource {
   endpoint: string;
@@ -51,12 +52,13 @@ export async function downloadFromHub(src: HubSource, repo: string, revision: st
       const idx = await get(src, fileUrl(src, repo, revision, index));
       if (idx) {
         const text = await idx.text();
-        let shards: string[];
+        let json: unknown;
         try {
-          shards = [...new Set(Object.values((JSON.parse(text) as { weight_map: Record<string, string> }).weight_map))];
+          json = JSON.parse(text);
         } catch {
-          throw new WeightscopeError('corrupt-file', `${repo}/${index} is not a shard index`);
+          throw new WeightscopeError('corrupt-file', `${repo}/${index} is not a shard index (not valid JSON)`);
         }
+        const shards = [...new Set(parseWeightMap(json, `${repo}/${index}`).values())];
         parts.push({ name: index, part: await blobs.ingest(Readable.from([Buffer.from(text)]), budget) });
         for (const shard of shards) {
           if (!(await fetchInto(shard))) throw new WeightscopeError('not-found', `${repo}@${revision}: shard ${shard} listed in ${index} is missing`);
