@@ -1,4 +1,4 @@
-/** Library entry: `import { analyze } from 'weightscope'`. Same options and result as the CLI and the service. */
+/** Library entry: `import { analyze, runHessian, repair, … } from 'weightscope'`. Same options and results as the CLI and the service. */
 export { analyze, valueProblem } from './report/analyze.js';
 export { AnalyzeOptionsSchema, parseAnalyzeOptions, FIT_KINDS } from './report/options.js';
 export type { AnalyzeOptions, AnalyzeOptionsInput, FitKind } from './report/options.js';
@@ -11,3 +11,23 @@ export type { LayerPlan, LayerFilters } from './layers/types.js';
 export { WeightscopeError, isWeightscopeError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { TensorReader, TensorInfo, DType, CheckpointFormat } from './io/types.js';
+
+// Reading checkpoints.
+export { openCheckpoint } from './io/open.js';
+export { openSafetensors, openSafetensorsIndex } from './io/safetensors.js';
+export { writeSafetensors } from './io/safetensors-writer.js';
+export { resolveModelPath } from './io/hf.js';
+// Rankings.
+export { rankModels } from './ranking/rank.js';
+export { RANKING_METRICS, METRIC_INFO, metricMean } from './ranking/metrics.js';
+// Gradients of ONNX models, the runtime and the engine (sessions, datasets, optimisers, training).
+export { buildLossGraph, buildGradGraph, buildHvpGraph, buildInputHessianVectorGraph } from './graph/index.js';
+export * as runtime from './runtime/index.js';
+export * as linalg from './linalg/index.js';
+export { createEngine, loadDataset } from './runtime/index.js';
+// Loss landscape: Hessian diagnostics, similarity, mode connectivity, backdoor repair.
+export { runHessian, HessianOptionsSchema, parseHessianOptions } from './landscape/hessian/run.js';
+export { hessianOnFiles } from './landscape/hessian/files.js';
+export { compareFiles, compareModels, CompareOptionsSchema } from './landscape/similarity/compare.js';
+export { connect, connectOptionsSchema, parseConnectOptions } from './landscape/connectivity/connect.js';
+export { repair, writeRepaired, repairOptionsSchema, parseRepairOptions } from './landscape/repair/repair.js';

@@ -24,3 +24,15 @@ test('library entry: analyze() on an open reader (left open), progress hook, opt
   assert.equal(WW_COLUMNS.length, 32);
   assert.ok(new WeightscopeError('invalid-input', 'x') instanceof Error);
 });
+
+test('library entry: the gradient engine evaluates fmnist-backdoor model_a at its reference clean accuracy', async () => {
+  const lib = await import('../src/index.js');
+  const engine = await lib.createEngine(fixture('fmnist-backdoor', 'model_a.onnx'), { loss: 'classification' });
+  const ds = await lib.loadDataset(fixture('fmnist-backdoor', 'test_clean.safetensors'));
+  const r = await engine.evaluate(engine.initialParams(), ds, 500);
+  assert.equal(r.n, 2000);
+  assert.equal(r.accuracy, 0.8725); // reference.json models.model_a.clean_acc
+  for (const f of [lib.runHessian, lib.repair, lib.connect, lib.compareFiles, lib.rankModels, lib.openCheckpoint, lib.buildHvpGraph]) {
+    assert.equal(typeof f, 'function');
+  }
+});

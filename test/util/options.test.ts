@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { optionIssues, parseOptions } from '../../src/util/options.js';
 import { WeightscopeError } from '../../src/errors.js';
-import { usageError } from '../../src/landscape/connectivity/flags.js';
+import { usageError } from '../../src/cli/curve-flags.js';
 import { parseConnectOptions } from '../../src/landscape/connectivity/connect.js';
 import { parseRepairOptions } from '../../src/landscape/repair/repair.js';
 import { parseHessianOptions } from '../../src/landscape/hessian/run.js';

@@ -2,7 +2,7 @@
 import { basename, extname } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import { connect, connectOptionsSchema, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
-import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
+import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
 import { parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 

@@ -1,7 +1,7 @@
 /** `weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx`: backdoor repair by path connection. */
 import { writeFile } from 'node:fs/promises';
 import { WeightscopeError } from '../../errors.js';
-import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../../landscape/connectivity/flags.js';
+import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
 import { parseRepairOptions, repair, repairOptionsSchema, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
 import { parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';

@@ -2,9 +2,9 @@
  * The curve-training command-line flags shared by `weightscope connect` and `weightscope repair`, mapped onto the
  * zod option objects of connect.ts / repair.ts (the same objects the service accepts).
  */
-import { WeightscopeError } from '../../errors.js';
-import { optionIssues } from '../../util/options.js';
-import { parseTs } from './points.js';
+import { WeightscopeError } from '../errors.js';
+import { optionIssues } from '../util/options.js';
+import { parseTs } from '../landscape/connectivity/points.js';
 
 /** node:util parseArgs option specs of the shared flags. */
 export const CURVE_FLAGS = {
