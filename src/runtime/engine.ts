@@ -73,6 +73,11 @@ export interface Engine {
   readonly inputName: string;
   /** The parameter values stored in the model (fresh copies). */
   initialParams(): ParamMap;
+  /*
+   * Batches are read-only once built: the gradient and Hv calls keep a batch's x/y resident in the runtime worker,
+   * keyed by the arrays' identity, and send them only once. A caller that changes data in place must build a new
+   * Batch (new arrays), or later calls would still see the old values.
+   */
   /** Mean loss of the batch (including the L2 term, if any). */
   loss(params: ReadonlyMap<string, Float32Array>, batch: Batch): Promise<number>;
   grad(params: ReadonlyMap<string, Float32Array>, batch: Batch): Promise<GradResult>;
@@ -152,6 +157,17 @@ export async function createEngineWith(
     return feeds;
   }
 
+  /** The data inputs of a graph (what dataFeeds fills): kept resident in the worker across calls. */
+  const dataNames = new Map<DiffGraph, readonly string[]>();
+  function residentNames(g: DiffGraph): readonly string[] {
+    let names = dataNames.get(g);
+    if (!names) {
+      names = g.inputs.filter((n) => !paramNames.has(n) && !n.startsWith('v.'));
+      dataNames.set(g, names);
+    }
+    return names;
+  }
+
   function paramFeeds(values: ReadonlyMap<string, Float32Array>, prefix: string, feeds: Record<string, HostTensor>): void {
     for (const p of params) feeds[prefix + p.name] = { type: 'float32', data: values.get(p.name) as Float32Array, dims: p.dims };
   }
@@ -193,7 +209,7 @@ export async function createEngineWith(
     const { graph, session } = await runner('grad');
     const feeds = dataFeeds(graph, batch);
     paramFeeds(values, '', feeds);
-    const { loss, map } = readOut(await session.run(feeds), 'grad.');
+    const { loss, map } = readOut(await session.run(feeds, undefined, { resident: residentNames(graph) }), 'grad.');
     return { loss, grads: map };
   }
 
@@ -205,7 +221,7 @@ export async function createEngineWith(
     const feeds = dataFeeds(graph, batch);
     paramFeeds(values, '', feeds);
     paramFeeds(v, 'v.', feeds);
-    const { loss, map } = readOut(await session.run(feeds), 'hv.');
+    const { loss, map } = readOut(await session.run(feeds, undefined, { resident: residentNames(graph) }), 'hv.');
     return { loss, hv: map };
   }
 

@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import type { Device, HostTensor, TensorArray, WorkerRequest, WorkerResponse } from './wire.js';
+import type { Device, HostTensor, ResidentFeed, TensorArray, WorkerRequest, WorkerResponse } from './wire.js';
 
 const { onnx } = onnxProto;
 
@@ -17,6 +17,46 @@ const sessions = new Map<string, ort.InferenceSession>();
 const probed = new Map<Device, string | null>(); // device → null if usable, else why not
 
 type Failure = Extract<WorkerResponse, { ok: false }>;
+
+/**
+ * Data feeds kept between runs, by the ref the main thread assigned, so a batch used again (Hessian iterations, a
+ * benchmark) crosses the thread boundary once. Map order is recency: a hit is re-inserted at the end, eviction takes
+ * from the front until the total fits the limit. Nothing depends on a hit: a missing ref is reported and resent.
+ */
+const resident = new Map<number, { readonly tensor: ort.Tensor; readonly bytes: number }>();
+let residentBytes = 0;
+let residentLimit = 256 * 2 ** 20; // the main thread sets the real limit right after starting us
+
+function takeResident(feed: ResidentFeed): ort.Tensor | null {
+  const hit = resident.get(feed.ref);
+  if (hit) {
+    resident.delete(feed.ref);
+    residentBytes -= hit.bytes;
+  }
+  if (feed.tensor) {
+    const tensor = toOrt(feed.tensor);
+    const bytes = feed.tensor.data.byteLength;
+    // One tensor larger than the whole store is used for this run only.
+    if (bytes <= residentLimit) {
+      resident.set(feed.ref, { tensor, bytes });
+      residentBytes += bytes;
+    }
+    return tensor;
+  }
+  if (!hit) return null;
+  resident.set(feed.ref, hit);
+  residentBytes += hit.bytes;
+  return hit.tensor;
+}
+
+/** Drops least recently used entries until the store fits (tensors of the current run stay alive in its feeds). */
+function evictResident(): void {
+  for (const [ref, r] of resident) {
+    if (residentBytes <= residentLimit) break;
+    resident.delete(ref);
+    residentBytes -= r.bytes;
+  }
+}
 
 class DeviceUnavailable extends Error {}
 
@@ -116,10 +156,23 @@ async function handle(req: WorkerRequest): Promise<WorkerResponse> {
       if (!s) return { id: req.id, ok: false, code: null, message: `no session ${req.key} in the worker` };
       const feeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrt(t);
+      const missing: number[] = [];
+      for (const [name, f] of Object.entries(req.resident ?? {})) {
+        const t = takeResident(f);
+        if (t) feeds[name] = t;
+        else missing.push(f.ref);
+      }
+      evictResident();
+      if (missing.length) return { id: req.id, ok: false, code: null, message: 'resident data feeds missing', missing };
       const out = req.fetches ? await s.run(feeds, req.fetches as string[]) : await s.run(feeds);
       const outputs: Record<string, HostTensor> = {};
       for (const [name, t] of Object.entries(out)) outputs[name] = fromOrt(t);
       return { id: req.id, ok: true, outputs };
+    }
+    case 'resident-limit': {
+      residentLimit = req.bytes;
+      evictResident();
+      return { id: req.id, ok: true };
     }
     case 'release': {
       const s = sessions.get(req.key);

@@ -8,7 +8,16 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import onnxProto from 'onnx-proto';
 import { WeightscopeError } from '../errors.js';
-import { DEVICES, type Device, type HostTensor, type SessionInfo, type WorkerRequest, type WorkerResponse } from './wire.js';
+import {
+  DEVICES,
+  type Device,
+  type HostTensor,
+  type ResidentFeed,
+  type SessionInfo,
+  type TensorArray,
+  type WorkerRequest,
+  type WorkerResponse,
+} from './wire.js';
 
 const { onnx } = onnxProto;
 
@@ -19,13 +28,27 @@ export interface SessionOptions {
   readonly device?: Device;
 }
 
+export interface RunOptions {
+  /**
+   * Feeds that are data (a batch's x and y) rather than parameters: they are kept resident in the worker, keyed by
+   * the identity of their typed array, and after the first run only a reference crosses the thread boundary.
+   * Assumption: such arrays are never mutated in place once used — a caller that changes the data must build new
+   * arrays (a new Batch); an in-place change would go unseen by later runs.
+   */
+  readonly resident?: readonly string[];
+}
+
 export interface RuntimeSession {
   readonly key: string;
   readonly device: Device;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Runs the graph off the main thread; `fetches` limits the outputs computed. */
-  run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[]): Promise<Record<string, HostTensor>>;
+  run(
+    feeds: Readonly<Record<string, HostTensor>>,
+    fetches?: readonly string[],
+    opts?: RunOptions,
+  ): Promise<Record<string, HostTensor>>;
 }
 
 type Pending = { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void };
@@ -35,6 +58,26 @@ let nextId = 1;
 const pending = new Map<number, Pending>();
 const cache = new Map<string, Promise<RuntimeSession>>();
 let sessionsCreated = 0;
+/** Bumped per worker started: a resident ref uploaded to an earlier worker must be uploaded again. */
+let workerGen = 0;
+
+/** A data array's resident identity: its ref, the shape it was sent with, and the worker generation that has it. */
+interface ResidentId {
+  readonly ref: number;
+  readonly type: HostTensor['type'];
+  readonly dims: string;
+  gen: number;
+}
+// Keyed by the array object, never by content (hashing 3 MB per call would cost what residency saves).
+const residentIds = new WeakMap<TensorArray, ResidentId>();
+let nextRef = 1;
+const residentCounts = { uploads: 0, reuses: 0, resends: 0 };
+let residentLimit = residentLimitFromEnv();
+
+function residentLimitFromEnv(): number {
+  const mib = Number(process.env.WEIGHTSCOPE_RESIDENT_MIB);
+  return Number.isFinite(mib) && mib >= 0 ? Math.floor(mib * 2 ** 20) : 256 * 2 ** 20;
+}
 
 function workerEntry(): Worker {
   const self = import.meta.url;
@@ -70,6 +113,10 @@ function getWorker(): Worker {
   w.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
   w.on('exit', (code) => fail(new Error(`onnxruntime worker exited (code ${code})`)));
   worker = w;
+  workerGen++;
+  // Its reply carries an id nobody waits for, and is dropped; messages are handled in order, so every run sees it.
+  const limit: WorkerRequest = { id: nextId++, kind: 'resident-limit', bytes: residentLimit };
+  w.postMessage(limit);
   return w;
 }
 
@@ -136,17 +183,76 @@ async function createSession(key: string, bytes: Uint8Array, device: Device): Pr
     device,
     inputNames: info.inputNames,
     outputNames: info.outputNames,
-    async run(feeds, fetches) {
+    async run(feeds, fetches, opts) {
       for (const n of info.inputNames) {
         if (!(n in feeds)) throw new WeightscopeError('invalid-input', `graph input '${n}' was not given`);
       }
-      const r = check(
-        await request({ id: nextId++, kind: 'run', key, feeds, fetches: fetches ? [...fetches] : null }),
-        'onnxruntime run failed',
-      );
-      return r.outputs ?? {};
+      const data = new Set(opts?.resident ?? []);
+      const plain: Record<string, HostTensor> = {};
+      const held: { name: string; t: HostTensor; id: ResidentId }[] = [];
+      for (const [name, t] of Object.entries(feeds)) {
+        if (data.has(name)) held.push({ name, t, id: residentId(t) });
+        else plain[name] = t;
+      }
+      let resend = new Set<number>();
+      // The worker may lack a ref (evicted, restarted): it says which, and they go again with their bytes. A third
+      // try, after refs evicted by a concurrent run in between, sends every data feed in full.
+      for (let attempt = 0; ; attempt++) {
+        getWorker();
+        const gen = workerGen;
+        const resident: Record<string, ResidentFeed> = {};
+        for (const { name, t, id } of held) {
+          if (id.gen === gen && !resend.has(id.ref) && attempt < 2) {
+            resident[name] = { ref: id.ref };
+            residentCounts.reuses++;
+          } else {
+            resident[name] = { ref: id.ref, tensor: packed(t) };
+            id.gen = gen;
+            residentCounts.uploads++;
+          }
+        }
+        const fetch = fetches ? [...fetches] : null;
+        const res = await request({ id: nextId++, kind: 'run', key, feeds: plain, resident, fetches: fetch });
+        if (!res.ok && res.missing && attempt < 2) {
+          resend = new Set(res.missing);
+          residentCounts.resends += res.missing.length;
+          continue;
+        }
+        return check(res, 'onnxruntime run failed').outputs ?? {};
+      }
     },
   };
+}
+
+function residentId(t: HostTensor): ResidentId {
+  const dims = t.dims.join(',');
+  let id = residentIds.get(t.data);
+  if (!id || id.type !== t.type || id.dims !== dims) {
+    id = { ref: nextRef++, type: t.type, dims, gen: 0 };
+    residentIds.set(t.data, id);
+  }
+  return id;
+}
+
+/** The tensor with an array that owns its whole buffer (structured clone copies the entire buffer of a view). */
+function packed(t: HostTensor): HostTensor {
+  const d = t.data;
+  return d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? t : { ...t, data: d.slice() as TensorArray };
+}
+
+/**
+ * Bounds the worker's store of resident data feeds (default 256 MiB, or WEIGHTSCOPE_RESIDENT_MIB); least recently
+ * used feeds are evicted past it. Results never depend on it: an evicted feed is sent again.
+ */
+export async function setResidentLimit(bytes: number): Promise<void> {
+  if (!(Number.isFinite(bytes) && bytes >= 0)) throw new WeightscopeError('invalid-input', `resident limit ${bytes} is not a byte count`);
+  residentLimit = Math.floor(bytes);
+  if (worker) check(await request({ id: nextId++, kind: 'resident-limit', bytes: residentLimit }), 'cannot set the resident limit');
+}
+
+/** Counts of data feeds uploaded in full, passed by reference, and resent after the worker lacked them (tests, benches). */
+export function residentStats(): { readonly uploads: number; readonly reuses: number; readonly resends: number } {
+  return { ...residentCounts };
 }
 
 /** Drops a session from the cache and frees it in the worker (long-running services call this for old models). */

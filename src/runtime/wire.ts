@@ -21,6 +21,15 @@ export interface SessionInfo {
   readonly outputNames: readonly string[];
 }
 
+/**
+ * A data feed kept resident in the worker under `ref` (see session.ts): `tensor` travels only when the main side
+ * believes the worker lacks it (first use, or after the worker said it is missing); otherwise the ref alone does.
+ */
+export interface ResidentFeed {
+  readonly ref: number;
+  readonly tensor?: HostTensor;
+}
+
 export type WorkerRequest =
   | {
       readonly id: number;
@@ -35,9 +44,13 @@ export type WorkerRequest =
       readonly kind: 'run';
       readonly key: string;
       readonly feeds: Readonly<Record<string, HostTensor>>;
+      /** Data feeds by reference to the worker's resident store (names disjoint from `feeds`). */
+      readonly resident?: Readonly<Record<string, ResidentFeed>>;
       readonly fetches: readonly string[] | null;
     }
-  | { readonly id: number; readonly kind: 'release'; readonly key: string };
+  | { readonly id: number; readonly kind: 'release'; readonly key: string }
+  /** Bounds the worker's resident data store (bytes); shrinking evicts at once. */
+  | { readonly id: number; readonly kind: 'resident-limit'; readonly bytes: number };
 
 export type WorkerResponse =
   | { readonly id: number; readonly ok: true; readonly info?: SessionInfo; readonly outputs?: Record<string, HostTensor> }
@@ -46,6 +59,8 @@ export type WorkerResponse =
       readonly ok: false;
       readonly code: 'device-unavailable' | 'invalid-input' | 'unsupported-op' | 'shape-mismatch' | null;
       readonly message: string;
+      /** Resident refs the worker does not hold (evicted, or a fresh worker): resend them with their bytes. */
+      readonly missing?: readonly number[];
     };
 
 export function float32(data: Float32Array, dims: readonly number[]): HostTensor {
