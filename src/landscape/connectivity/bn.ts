@@ -10,6 +10,7 @@
  */
 import { WeightscopeError } from '../../errors.js';
 import { onnx, longToNumber, type ModelProto } from '../../io/onnx-model.js';
+import { DT } from '../../graph/ir.js';
 import type { Batch, Dataset } from '../../runtime/dataset.js';
 import { sequentialBatches } from '../../runtime/dataset.js';
 import { paramsAsInputs, pruneTo } from '../../runtime/forward-graph.js';
@@ -31,7 +32,6 @@ export interface BnLayer {
 
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
-const INT64 = 7;
 
 function opsetOf(model: ModelProto): number {
   const o = (model.opsetImport ?? []).find((x) => (x.domain ?? '') === '' || x.domain === 'ai.onnx');
@@ -90,7 +90,7 @@ export function trainModeModel(model: ModelProto): TrainModeGraph {
     const key = values.join(',');
     const have = consts.get(key);
     if (have) return have;
-    extraInits.push(onnx.TensorProto.create({ name, dataType: INT64, dims: [values.length], int64Data: values }));
+    extraInits.push(onnx.TensorProto.create({ name, dataType: DT.INT64, dims: [values.length], int64Data: values }));
     consts.set(key, name);
     return name;
   };
