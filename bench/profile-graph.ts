@@ -1,8 +1,8 @@
 /**
- * Per-op profile of the generated gradient and Hv graphs (fmnist-backdoor CNN, batch 128) on onnxruntime-node in
+ * Per-op profile of the generated gradient and Hv graphs (default: fmnist-backdoor CNN, batch 128) on onnxruntime-node in
  * this thread (not the engine's worker): total ms per op type and the slowest nodes. Not a test.
  *
- *   node --import tsx bench/profile-graph.ts [--threads T] [--reps N] [--opt all|extended|basic|disabled] [--dump DIR]
+ *   node --import tsx bench/profile-graph.ts [--model M.onnx --data D.safetensors --batch B (under fixtures/)] [--threads T] [--reps N] [--opt all|extended|basic|disabled] [--dump DIR]
  *     [--no-spin (intra-op threads sleep instead of spinning)] [--no-profile (timings only)]
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
@@ -17,13 +17,13 @@ import { loadDataset, sliceBatch } from '../src/runtime/dataset.js';
 import { shutdownRuntime } from '../src/runtime/session.js';
 
 const { onnx } = onnxProto;
-const FIX = fileURLToPath(new URL('../../shared/fixtures/fmnist-backdoor/', import.meta.url));
+const FIX = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const { values } = parseArgs({
-  options: { threads: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, opt: { type: 'string', default: 'all' }, dump: { type: 'string' }, 'no-spin': { type: 'boolean' }, 'no-profile': { type: 'boolean' } },
+  options: { model: { type: 'string', default: 'fmnist-backdoor/model_a.onnx' }, data: { type: 'string', default: 'fmnist-backdoor/clean_subset.safetensors' }, batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, opt: { type: 'string', default: 'all' }, dump: { type: 'string' }, 'no-spin': { type: 'boolean' }, 'no-profile': { type: 'boolean' } },
 });
 const reps = Number(values.reps);
-const engine = await createEngine(FIX + 'model_a.onnx', { loss: 'classification' });
-const batch = sliceBatch(await loadDataset(FIX + 'clean_subset.safetensors'), 0, 128);
+const engine = await createEngine(FIX + values.model, { loss: 'classification' });
+const batch = sliceBatch(await loadDataset(FIX + values.data), 0, Number(values.batch));
 const p = engine.initialParams();
 
 interface Ev { cat: string; name: string; dur: number; args?: { op_name?: string } }

@@ -87,12 +87,12 @@ export class Builder {
   }
 
   /** Emit one node; returns its output names. `outputs` names them, or gives their count. */
-  opN(opType: string, inputs: string[], outputs: number | string[], attrs?: Attrs): string[] {
+  opN(opType: string, inputs: string[], outputs: number | string[], attrs?: Attrs, domain = ''): string[] {
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(opType)) : outputs;
     let nodeName: string;
     do nodeName = `${this.#prefix}/${opType}_n${this.#counter++}`;
     while (this.#nodeNames.has(nodeName));
-    this.addNode({ name: nodeName, opType, domain: '', inputs, outputs: outs, attrs: makeAttrs(attrs) });
+    this.addNode({ name: nodeName, opType, domain, inputs, outputs: outs, attrs: makeAttrs(attrs) });
     return outs;
   }
   op(opType: string, inputs: string[], attrs?: Attrs, output?: string): string {

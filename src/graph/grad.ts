@@ -7,6 +7,7 @@ import { gradients } from './autodiff.js';
 import { Builder } from './builder.js';
 import { cloneGraph, graphToModel, isFloatType, prune, type Graph, type OnnxTensor } from './ir.js';
 import { LOSS, type LossGraph, type ParamInfo } from './losses.js';
+import { lowerInternalOps } from './lower.js';
 import { tensorProtoToFloat64, type onnx } from '../io/onnx-model.js';
 
 export interface DerivedGraph {
@@ -42,6 +43,7 @@ function dot(b: Builder, pairs: [string | undefined, string][]): string | undefi
 
 function finish(g: Graph, lg: LossGraph, outputs: string[]): DerivedGraph {
   g.outputs = outputs;
+  lowerInternalOps(g);
   prune(g);
   return { model: graphToModel(g), params: lg.params, inputs: [...g.inputs], outputs };
 }

@@ -135,7 +135,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const m = a ? a[ta ? 1 : 0] : null, n = b ? b[tb ? 0 : 1] : null;
       return [{ dtype: x.dtype, shape: [m, n] }];
     }
-    case 'Conv': {
+    case 'Conv': case 'ai.weightscope.internal:PatchConv': {
       const w = ins[1].shape;
       const kernel = attrInts(node, 'kernel_shape') ?? (isStatic(w) ? w.slice(2) : undefined);
       return [{ dtype: x.dtype, shape: poolShape(node, x.shape, kernel, w ? w[0] : null) }];

@@ -286,6 +286,7 @@ export function prune(g: Graph): void {
 /** Serialise: graph inputs with their declared shapes, outputs with dtype only (ORT infers the rest). */
 export function graphToModel(g: Graph, producer = 'weightscope'): onnx.ModelProto {
   const domains = new Set(g.nodes.map((n) => n.domain).filter((d) => d !== ''));
+  if (domains.has('ai.weightscope.internal')) throw new Error('internal op left in a graph (lowerInternalOps was not called)');
   return onnx.ModelProto.create({
     irVersion: Math.max(g.irVersion, 7),
     producerName: producer,

@@ -7,6 +7,7 @@
 import { WeightscopeError } from '../errors.js';
 import { Builder } from './builder.js';
 import { decomposeAndInfer } from './decompose.js';
+import { fuseConvMaxPool } from './pool-fusion.js';
 import { DT, graphFromModel, isFloatType, tensorDims, type Graph, type OnnxModel, type OnnxTensor } from './ir.js';
 import { retieWeights, type TiedWeight } from './tie.js';
 
@@ -21,6 +22,8 @@ export interface LossOptions {
   params?: string[];
   /** Keep exported copies of tied weights as separate parameters. */
   untie?: boolean;
+  /** Rewrite Conv→[Relu]→MaxPool blocks into per-offset strided convs (same function, faster gradients; default true). */
+  fusePools?: boolean;
 }
 
 export type ParamDType = 'float32' | 'float64';
@@ -101,6 +104,7 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
   g.inputs = [...g.inputs, ...paramNames];
 
   decomposeAndInfer(g);
+  if (opts.fusePools !== false) fuseConvMaxPool(g);
   raiseOpset(g);
   const b = new Builder(g, 'ws_loss');
   const logits = opts.logitsOutput ?? g.outputs[0];

@@ -17,7 +17,8 @@ export interface ConvGeom {
   group: number;
 }
 
-function geometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
+/** A Conv/ConvTranspose node's geometry with auto_pad resolved to explicit pads (needs static sizes for SAME_*). */
+export function convGeometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
   const why = `${node.opType} gradient (node '${node.name}')`;
   const kernel = attrInts(node, 'kernel_shape') ?? b.spatialDims(node.inputs[1], why);
   const ns = kernel.length;
@@ -71,17 +72,26 @@ const IM2COL_MAX_PER_SAMPLE = 1 << 17;
  * Conv costs less than the product (kk ≤ 2·O); null otherwise.
  */
 function convWeightGradIm2col(b: Builder, x: string, dy: string, p: ConvGeom): string | null {
-  const c = b.shapeOf(x)?.[1];
   const o = b.shapeOf(dy)?.[1];
   const ysp = b.shapeOf(dy)?.slice(2);
-  if (typeof c !== 'number' || typeof o !== 'number' || !ysp || !ysp.every((d) => typeof d === 'number')) return null;
+  if (typeof o !== 'number' || !ysp || !im2colFits(b, x, ysp, o, p)) return null;
+  const c = b.shapeOf(x)![1] as number;
   const kk = p.kernel.reduce((a, v) => a * v, 1);
   const positions = (ysp as number[]).reduce((a, v) => a * v, 1);
-  if (kk > 2 * o || c * kk * positions > IM2COL_MAX_PER_SAMPLE) return null;
   const cols3 = patches(b, x, p, c, kk, positions);
   const dyT = b.transpose(b.reshape(dy, b.i64([0, o, positions])), [0, 2, 1]);
   const r = b.reduceSum(b.matmul(cols3, dyT), [0], false); // [C·kk, O]
   return b.reshape(b.transpose(r, [1, 0]), b.i64([o, c, ...p.kernel]));
+}
+
+/** Whether the im2col form suits a group-1 conv of x giving o channels of spatial size ys (static, small enough). */
+export function im2colFits(b: Builder, x: string, ys: readonly unknown[], o: number, p: ConvGeom): boolean {
+  const c = b.shapeOf(x)?.[1];
+  const xsp = b.shapeOf(x)?.slice(2);
+  const known = (s: readonly unknown[] | undefined): s is number[] => !!s && s.every((d) => typeof d === 'number');
+  if (p.group !== 1 || typeof c !== 'number' || !known(ys) || !known(xsp)) return false;
+  const kk = p.kernel.reduce((a, v) => a * v, 1);
+  return kk <= 2 * o && c * kk * ys.reduce((a, v) => a * v, 1) <= IM2COL_MAX_PER_SAMPLE;
 }
 
 /**
@@ -95,13 +105,16 @@ function patches(b: Builder, x: string, p: ConvGeom, c: number, kk: number, posi
   const key = JSON.stringify([x, p.kernel, p.strides, p.dil, p.pads]);
   const hit = cache.get(key);
   if (hit) return hit;
-  const onehot = b.keyedConstant(`conv-onehot-${c}-${p.kernel.join('x')}`, b.dtype(x), [c * kk, 1, ...p.kernel], () => {
-    const w = new Float64Array(c * kk * kk);
-    for (let ci = 0; ci < c; ci++) for (let j = 0; j < kk; j++) w[(ci * kk + j) * kk + j] = 1;
+  // Channels folded into the batch axis ([N·C, 1, …]): one plain Conv with a [kk, 1, k…] one-hot kernel is about
+  // twice as fast in onnxruntime as the equivalent grouped Conv (group = C) on [N, C, …].
+  const onehot = b.keyedConstant(`conv-onehot-${p.kernel.join('x')}`, b.dtype(x), [kk, 1, ...p.kernel], () => {
+    const w = new Float64Array(kk * kk);
+    for (let j = 0; j < kk; j++) w[j * kk + j] = 1;
     return w;
   });
-  const cols = b.op('Conv', [x, onehot], { strides: p.strides, dilations: p.dil, pads: p.pads, group: c, kernel_shape: p.kernel });
-  const cols3 = b.reshape(cols, b.i64([0, c * kk, positions]));
+  const flat = b.reshape(x, b.i64([-1, 1, ...(b.shapeOf(x)!.slice(2) as number[])]));
+  const cols = b.op('Conv', [flat, onehot], { strides: p.strides, dilations: p.dil, pads: p.pads, kernel_shape: p.kernel });
+  const cols3 = b.reshape(cols, b.i64([-1, c * kk, positions]));
   cache.set(key, cols3);
   return cols3;
 }
@@ -128,34 +141,56 @@ function biasGrad(b: Builder, g: string, ns: number): string {
   return b.reduceSum(g, [0, ...Array.from({ length: ns }, (_, i) => i + 2)], false);
 }
 
+/**
+ * PatchConv (weightscope's private domain, never serialised): a group-1 Conv without bias whose forward pass is the
+ * patch matrix times the weights. Its gradient is Conv's (ConvTranspose for x), and its weight gradient reuses the
+ * same patch matrix, so the pass that differentiates it pays for im2col once. Emitted where im2colFits (see
+ * pool-fusion.ts); lowerPatchConv turns it into standard ops before a graph leaves src/graph.
+ */
+export const PATCH_CONV = { domain: 'ai.weightscope.internal', op: 'PatchConv' } as const;
+
+export function lowerPatchConv(b: Builder, node: GNode): void {
+  const [x, w] = node.inputs;
+  const p = convGeometry(b, node, false);
+  const y = node.outputs[0];
+  const [o, c] = b.staticDims(w, 'PatchConv');
+  const ys = b.spatialDims(y, 'PatchConv');
+  const kk = p.kernel.reduce((a, v) => a * v, 1);
+  const cols3 = patches(b, x, p, c, kk, ys.reduce((a, v) => a * v, 1));
+  const prod = b.matmul(b.reshape(w, b.i64([o, c * kk])), cols3); // [N, O, P]
+  b.op('Reshape', [prod, b.i64([-1, o, ...ys])], undefined, y);
+}
+
+const convGrad: GradRule['grad'] = ({ b, node, dOut: [g], needs }) => {
+  const why = `${node.opType} gradient (node '${node.name}')`;
+  const p = convGeometry(b, node, false);
+  const [x, w, bias] = node.inputs;
+  let dx: string | undefined;
+  if (needs[0]) {
+    const xs = b.spatialDims(x, why);
+    const ys = b.spatialDims(g!, why);
+    const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
+    dx = b.op('ConvTranspose', [g!, w], {
+      strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel,
+      output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
+    });
+  }
+  const dw = needs[1] ? convWeightGrad(b, x, g!, p, why) : undefined;
+  const db = bias && needs[2] ? biasGrad(b, g!, p.ns) : undefined;
+  return [dx, dw, db];
+};
+
+/** Rules of weightscope's private ops, by op name. */
+export const internalConvRules: GradRule[] = [{ op: PATCH_CONV.op, grad: convGrad }];
+
 export const convRules: GradRule[] = [
-  {
-    op: 'Conv',
-    grad: ({ b, node, dOut: [g], needs }) => {
-      const why = `Conv gradient (node '${node.name}')`;
-      const p = geometry(b, node, false);
-      const [x, w, bias] = node.inputs;
-      let dx: string | undefined;
-      if (needs[0]) {
-        const xs = b.spatialDims(x, why);
-        const ys = b.spatialDims(g!, why);
-        const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
-        dx = b.op('ConvTranspose', [g!, w], {
-          strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel,
-          output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
-        });
-      }
-      const dw = needs[1] ? convWeightGrad(b, x, g!, p, why) : undefined;
-      const db = bias && needs[2] ? biasGrad(b, g!, p.ns) : undefined;
-      return [dx, dw, db];
-    },
-  },
+  { op: 'Conv', grad: convGrad },
   {
     op: 'ConvTranspose',
     // y = Conv_Wᵀ(x): dx = Conv_W(dy); dW is Conv's weight gradient with input dy and output gradient x.
     grad: ({ b, node, dOut: [g], needs }) => {
       const why = `ConvTranspose gradient (node '${node.name}')`;
-      const p = geometry(b, node, true);
+      const p = convGeometry(b, node, true);
       const [x, w, bias] = node.inputs;
       const dx = needs[0]
         ? b.op('Conv', [g!, w], { strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel })

@@ -1,6 +1,6 @@
 /** Registry of gradient rules, one family per file. */
 import type { GradRule } from '../autodiff.js';
-import { convRules } from './conv.js';
+import { convRules, internalConvRules, PATCH_CONV } from './conv.js';
 import { elementwiseRules } from './elementwise.js';
 import { linalgRules } from './linalg.js';
 import { NON_DIFFERENTIABLE } from './nondiff.js';
@@ -14,7 +14,10 @@ for (const r of [...elementwiseRules, ...linalgRules, ...softmaxRules, ...reduce
   RULES.set(r.op, r);
 }
 
+const INTERNAL = new Map<string, GradRule>(internalConvRules.map((r) => [r.op, r]));
+
 export function getRule(op: string, domain = ''): GradRule | undefined {
+  if (domain === PATCH_CONV.domain) return INTERNAL.get(op);
   return domain === '' ? RULES.get(op) : undefined;
 }
 

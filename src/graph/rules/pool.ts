@@ -10,7 +10,7 @@ import type { GradRule } from '../autodiff.js';
 import type { Builder } from '../builder.js';
 import { attrInt, attrInts, attrString, DT, makeTensor, type GNode } from '../ir.js';
 
-interface PoolGeom {
+export interface PoolGeom {
   k: number[];
   s: number[];
   d: number[];
@@ -24,7 +24,8 @@ interface PoolGeom {
   simple: boolean;
 }
 
-function geometry(b: Builder, node: GNode): PoolGeom {
+/** A pooling node's geometry: explicit pads (auto_pad and ceil_mode resolved); needs static spatial sizes. */
+export function poolGeometry(b: Builder, node: GNode): PoolGeom {
   const why = `${node.opType} gradient (node '${node.name}')`;
   const k = attrInts(node, 'kernel_shape');
   if (!k) throw new WeightscopeError('unsupported-op', `${why}: no kernel_shape`);
@@ -65,7 +66,7 @@ function upsample(b: Builder, t: string, p: PoolGeom, x: string): string {
 }
 
 /** Kernel offsets in row-major order (PyTorch's scan order within a window). */
-function offsets(k: number[]): number[][] {
+export function windowOffsets(k: number[]): number[][] {
   let out: number[][] = [[]];
   for (const n of k) out = out.flatMap((o) => Array.from({ length: n }, (_, i) => [...o, i]));
   return out;
@@ -112,7 +113,7 @@ function channelsOf(b: Builder, x: string, why: string): number {
 
 const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
   const why = `MaxPool gradient (node '${node.name}')`;
-  const p = geometry(b, node);
+  const p = poolGeometry(b, node);
   const [x] = node.inputs;
   const y = node.outputs[0];
   const firstMax = (windows: string): string => {
@@ -156,7 +157,7 @@ const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
   const negInf = b.constant(b.dtype(x), [], [-Infinity]);
   const xp = b.op('Pad', [x, b.i64([0, 0, ...p.pb, 0, 0, ...p.pe]), negInf], { mode: 'constant' });
   const axes = p.k.map((_, i) => i + 2);
-  const slices = offsets(p.k).map((o) => {
+  const slices = windowOffsets(p.k).map((o) => {
     const starts = o.map((oi, i) => oi * p.d[i]);
     const ends = starts.map((st, i) => st + p.s[i] * (p.ys[i] - 1) + 1);
     return b.unsqueeze(b.op('Slice', [xp, b.i64(starts), b.i64(ends), b.i64(axes), b.i64(p.s)]), [-1]);
@@ -188,7 +189,7 @@ function avgCounts(p: PoolGeom, includePad: boolean): { dims: number[]; values: 
 
 const averagePool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
   const why = `AveragePool gradient (node '${node.name}')`;
-  const p = geometry(b, node);
+  const p = poolGeometry(b, node);
   const [x] = node.inputs;
   if (p.simple) return [b.div(upsample(b, g!, p, x), b.scalarLike(x, p.k.reduce((a, c) => a * c, 1)))];
   const { dims, values } = avgCounts(p, attrInt(node, 'count_include_pad', 0) === 1);
