@@ -1,11 +1,13 @@
 /**
  * Speed bench (issue 4): one gradient and one exact Hessian-vector product of the mean cross-entropy, per call,
- * through the engine (onnxruntime-node in its worker thread, parameters as inputs, sessions cached) — for the
+ * through the engine (onnxruntime-node, parameters as inputs, sessions cached) — for the
  * fmnist-backdoor CNN at batch 128 and the fmnist-hessian MLP at batch 1000 — against PyTorch's autograd on the same
  * machine (bench/autodiff_torch.py, Debian's python3-torch, the anchor only). Not a test.
  *
- *   node --import tsx bench/autodiff.bench.ts [--reps N] [--threads T] [--no-torch]
+ *   node --import tsx bench/autodiff.bench.ts [--reps N] [--threads T] [--runtime inline|worker] [--no-torch]
  *
+ * --runtime: where onnxruntime runs (src/runtime/session.ts): 'inline' (default) on this thread, as the CLI and the
+ * service's job threads run it; 'worker' through the session worker, as the library does on a main thread.
  * --threads T gives both sides T intra-op threads (default: all cores; 1 is steadier on a loaded machine).
  * Prints median and best milliseconds per call and the ratio ours/PyTorch (goal ≤ 1.0). Other processes on a shared
  * machine skew medians; the best-of-N is the steadier figure there. Also checks that the timed calls built no session.
@@ -16,16 +18,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../src/runtime/engine.js';
 import { loadDataset, sliceBatch } from '../src/runtime/dataset.js';
-import { intraOpThreads, sessionsBuilt, shutdownRuntime } from '../src/runtime/session.js';
+import { intraOpThreads, sessionsBuilt, setRuntimeMode, shutdownRuntime } from '../src/runtime/session.js';
 import { Rng } from '../src/util/random.js';
 
 const FIX = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const { values } = parseArgs({
-  options: { reps: { type: 'string', default: '20' }, threads: { type: 'string' }, 'no-torch': { type: 'boolean' } },
+  options: { reps: { type: 'string', default: '20' }, threads: { type: 'string' }, runtime: { type: 'string', default: 'inline' }, 'no-torch': { type: 'boolean' } },
 });
 const reps = Number(values.reps);
 if (values.threads) process.env.WEIGHTSCOPE_THREADS = values.threads;
 const threads = intraOpThreads();
+if (values.runtime !== 'inline' && values.runtime !== 'worker') throw new Error('--runtime is inline or worker');
+await setRuntimeMode(values.runtime);
 
 async function timed(fn: () => Promise<unknown>): Promise<{ median: number; best: number }> {
   await fn();
@@ -78,7 +82,7 @@ if (!values['no-torch'] && existsSync('/usr/bin/python3')) {
 }
 
 const f = (x: number) => x.toFixed(2).padStart(8);
-console.log(`threads ${threads} on each side, ${reps} timed calls after 2 warm-ups`);
+console.log(`threads ${threads} on each side, ${reps} timed calls after 2 warm-ups, runtime ${values.runtime}`);
 console.log('case         batch  call   ours ms (median / best)   torch ms (median / best)   ratio (median / best)');
 for (const row of ours) {
   for (const call of ['grad', 'hvp'] as const) {

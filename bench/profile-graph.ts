@@ -37,7 +37,7 @@ for (const what of ['grad', 'hvp'] as const) {
   const dir = join(tmpdir(), `ws-prof-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const s = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: Number(values.threads), interOpNumThreads: 1, graphOptimizationLevel: values.opt as 'all',
+    intraOpNumThreads: Number(values.threads), interOpNumThreads: Number(process.env.INTER ?? 1), executionMode: process.env.INTER ? 'parallel' : 'sequential', graphOptimizationLevel: values.opt as 'all',
     enableProfiling: !values['no-profile'], profileFilePrefix: join(dir, what),
     ...(values['no-spin'] ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
@@ -73,6 +73,6 @@ for (const what of ['grad', 'hvp'] as const) {
   console.log('   ops emitted: ' + [...ops].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' '));
   for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`   ${op.padEnd(22)} ${(us / runs / 1000).toFixed(3)} ms`);
   console.log('   slowest nodes:');
-  for (const [n, us] of [...byNode].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`     ${(us / runs / 1000).toFixed(3)} ms  ${n}`);
+  for (const [n, us] of [...byNode].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOPN ?? 14))) console.log(`     ${(us / runs / 1000).toFixed(3)} ms  ${n}`);
 }
 await shutdownRuntime();

@@ -7,6 +7,7 @@
 import { readdirSync, realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isWeightscopeError } from '../errors.js';
+import { setRuntimeMode } from '../runtime/session.js';
 import { EXIT_INPUT, EXIT_USAGE, type CommandModule } from './types.js';
 
 const COMMANDS_DIR = new URL('./commands/', import.meta.url);
@@ -97,7 +98,10 @@ function isEntry(): boolean {
 }
 
 if (isEntry()) {
-  main(process.argv.slice(2)).then(
+  // A CLI process does one job: onnxruntime may run on this thread (no round trip to a session worker). The server
+  // keeps the worker, so its event loop stays free while graphs run.
+  const argv = process.argv.slice(2);
+  (argv[0] === 'serve' ? Promise.resolve() : setRuntimeMode('inline')).then(() => main(argv)).then(
     (code) => {
       process.exitCode = code;
     },

@@ -1,11 +1,17 @@
 /**
- * onnxruntime sessions for in-memory graphs. One worker thread owns all sessions (see session-worker.ts); this side
- * keeps a cache keyed by the SHA-256 of the graph bytes and the device, so asking again for the same graph — with any
+ * onnxruntime sessions for in-memory graphs. One place owns all sessions (session-host.ts): a worker thread
+ * (session-worker.ts) when this is the main thread, else — in inline mode — this thread itself. This side keeps a
+ * cache keyed by the SHA-256 of the graph bytes and the device, so asking again for the same graph — with any
  * weights, since parameters are graph inputs — never rebuilds a session.
+ *
+ * Modes: 'worker' keeps the event loop free while a graph runs (a server's main thread needs that); 'inline' runs
+ * on the calling thread, saving the thread round trip and the copies of feeds and outputs (0.1–0.5 ms a call,
+ * bench/autodiff.bench.ts) — for threads with nothing else to do: a job's worker thread, the CLI process.
+ * Default: inline off the main thread, worker on it; WEIGHTSCOPE_RUNTIME=inline|worker or setRuntimeMode overrides.
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { isMainThread, Worker } from 'node:worker_threads';
 import onnxProto from 'onnx-proto';
 import { WeightscopeError } from '../errors.js';
 import {
@@ -52,6 +58,32 @@ export interface RuntimeSession {
 }
 
 type Pending = { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void };
+
+export type RuntimeMode = 'inline' | 'worker';
+
+function modeFromEnv(): RuntimeMode {
+  const env = process.env.WEIGHTSCOPE_RUNTIME;
+  if (env === 'inline' || env === 'worker') return env;
+  return isMainThread ? 'worker' : 'inline';
+}
+let mode: RuntimeMode = modeFromEnv();
+let host: Promise<typeof import('./session-host.js')> | null = null;
+
+/**
+ * Where sessions run from now on (see the module comment). Sessions built in the other mode are dropped; call it
+ * before building any. WEIGHTSCOPE_RUNTIME, when set, wins (a user can force either).
+ */
+export async function setRuntimeMode(m: RuntimeMode): Promise<void> {
+  const env = process.env.WEIGHTSCOPE_RUNTIME;
+  const next = env === 'inline' || env === 'worker' ? env : m;
+  if (next === mode) return;
+  await shutdownRuntime();
+  mode = next;
+}
+
+export function runtimeMode(): RuntimeMode {
+  return mode;
+}
 
 let worker: Worker | null = null;
 let nextId = 1;
@@ -120,7 +152,20 @@ function getWorker(): Worker {
   return w;
 }
 
+/** The in-thread session host (inline mode), loaded on first use; a new one is a new resident generation. */
+function getHost(): Promise<typeof import('./session-host.js')> {
+  if (host) return host;
+  workerGen++;
+  const bytes = residentLimit;
+  host = import('./session-host.js').then(async (h) => {
+    await h.respond({ id: nextId++, kind: 'resident-limit', bytes });
+    return h;
+  });
+  return host;
+}
+
 function request(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
+  if (mode === 'inline') return getHost().then((h) => h.respond(req));
   const w = getWorker();
   return new Promise((resolve, reject) => {
     pending.set(req.id, { resolve, reject });
@@ -198,7 +243,8 @@ async function createSession(key: string, bytes: Uint8Array, device: Device): Pr
       // The worker may lack a ref (evicted, restarted): it says which, and they go again with their bytes. A third
       // try, after refs evicted by a concurrent run in between, sends every data feed in full.
       for (let attempt = 0; ; attempt++) {
-        getWorker();
+        if (mode === 'worker') getWorker();
+        else await getHost();
         const gen = workerGen;
         const resident: Record<string, ResidentFeed> = {};
         for (const { name, t, id } of held) {
@@ -247,7 +293,7 @@ function packed(t: HostTensor): HostTensor {
 export async function setResidentLimit(bytes: number): Promise<void> {
   if (!(Number.isFinite(bytes) && bytes >= 0)) throw new WeightscopeError('invalid-input', `resident limit ${bytes} is not a byte count`);
   residentLimit = Math.floor(bytes);
-  if (worker) check(await request({ id: nextId++, kind: 'resident-limit', bytes: residentLimit }), 'cannot set the resident limit');
+  if (worker || host) check(await request({ id: nextId++, kind: 'resident-limit', bytes: residentLimit }), 'cannot set the resident limit');
 }
 
 /** Counts of data feeds uploaded in full, passed by reference, and resent after the worker lacked them (tests, benches). */
@@ -257,7 +303,7 @@ export function residentStats(): { readonly uploads: number; readonly reuses: nu
 
 /** Drops a session from the cache and frees it in the worker (long-running services call this for old models). */
 export async function releaseSession(session: RuntimeSession): Promise<void> {
-  if (!cache.delete(session.key) || !worker) return;
+  if (!cache.delete(session.key) || !(worker || host)) return;
   check(await request({ id: nextId++, kind: 'release', key: session.key }), 'cannot release an onnxruntime session');
 }
 
@@ -272,4 +318,7 @@ export async function shutdownRuntime(): Promise<void> {
   worker = null;
   cache.clear();
   if (w) await w.terminate();
+  const h = host;
+  host = null;
+  if (h) await (await h).releaseAll();
 }
