@@ -140,6 +140,11 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const kernel = attrInts(node, 'kernel_shape') ?? (isStatic(w) ? w.slice(2) : undefined);
       return [{ dtype: x.dtype, shape: poolShape(node, x.shape, kernel, w ? w[0] : null) }];
     }
+    case 'ai.weightscope.internal:ConvWeightGrad': {
+      const dy = ins[1].shape;
+      const kernel = attrInts(node, 'kernel_shape');
+      return [{ dtype: x.dtype, shape: kernel ? [dy ? dy[1] : null, x.shape ? x.shape[1] : null, ...kernel] : null }];
+    }
     case 'ConvTranspose': {
       const w = ins[1].shape;
       const kernel = attrInts(node, 'kernel_shape') ?? (isStatic(w) ? w.slice(2) : undefined);

@@ -1,7 +1,13 @@
-/** Turns weightscope's private ops (rules/conv.ts PATCH_CONV) into standard ONNX ops before a graph is serialised. */
+/** Turns weightscope's private ops (rules/conv.ts) into standard ONNX ops before a graph is serialised. */
 import { Builder } from './builder.js';
 import type { Graph } from './ir.js';
-import { lowerPatchConv, PATCH_CONV } from './rules/conv.js';
+import { CONV_WEIGHT_GRAD, lowerConvWeightGrad, lowerPatchConv, PATCH_CONV } from './rules/conv.js';
+import type { GNode } from './ir.js';
+
+const LOWERINGS: Record<string, (b: Builder, n: GNode) => void> = {
+  [PATCH_CONV.op]: lowerPatchConv,
+  [CONV_WEIGHT_GRAD.op]: lowerConvWeightGrad,
+};
 
 export function lowerInternalOps(g: Graph): void {
   if (!g.nodes.some((n) => n.domain === PATCH_CONV.domain)) return;
@@ -9,7 +15,9 @@ export function lowerInternalOps(g: Graph): void {
   const old = g.nodes;
   g.nodes = [];
   for (const n of old) {
-    if (n.domain === PATCH_CONV.domain && n.opType === PATCH_CONV.op) lowerPatchConv(b, n);
+    const lower = n.domain === PATCH_CONV.domain ? LOWERINGS[n.opType] : undefined;
+    if (lower) lower(b, n);
+    else if (n.domain === PATCH_CONV.domain) throw new Error(`no lowering for internal op ${n.opType}`);
     else g.nodes.push(n);
   }
 }

@@ -6,7 +6,7 @@
 import { WeightscopeError } from '../../errors.js';
 import type { GradRule } from '../autodiff.js';
 import type { Builder } from '../builder.js';
-import { attrInt, attrInts, attrString, type GNode } from '../ir.js';
+import { attrInt, attrInts, attrString, type Attrs, type GNode } from '../ir.js';
 
 export interface ConvGeom {
   ns: number;
@@ -65,23 +65,23 @@ export function convWeightGrad(b: Builder, x: string, dy: string, p: ConvGeom, w
 const IM2COL_MAX_PER_SAMPLE = 1 << 17;
 
 /**
- * dW as patches × dy: a grouped Conv with a one-hot kernel extracts every kernel offset of x (im2col, [N, C·kk, P]),
- * a batched MatMul with dyᵀ and a sum over the batch give [C·kk, O]. About twice as fast in onnxruntime as the
- * weight gradient written as one Conv with a dy-sized kernel (a GEMM with only kk columns), and closed too: its own
- * gradient is a ConvTranspose with the same one-hot kernel. Used when the patch matrix stays small and the one-hot
- * Conv costs less than the product (kk ≤ 2·O); null otherwise.
+ * dW as patches × dy (im2col): a flat one-hot Conv extracts every kernel offset of x ([N, C·kk, P]), a batched MatMul
+ * with dyᵀ and a sum over the batch give [C·kk, O]. About twice as fast in onnxruntime as the weight gradient
+ * written as one Conv with a dy-sized kernel (a GEMM with only kk columns). Emitted as the private op
+ * ConvWeightGrad, lowered to those ops before serialisation: differentiated again (an Hv graph) its rule gives a
+ * ConvTranspose for x and a Conv for dy with the weight-shaped cotangent — cheaper than going back through the
+ * patch matrix (a batched MatMul and a one-hot col2im). Used when the patch matrix stays small and the one-hot Conv
+ * costs less than the product (kk ≤ 2·O); null otherwise.
  */
 function convWeightGradIm2col(b: Builder, x: string, dy: string, p: ConvGeom): string | null {
   const o = b.shapeOf(dy)?.[1];
   const ysp = b.shapeOf(dy)?.slice(2);
   if (typeof o !== 'number' || !ysp || !im2colFits(b, x, ysp, o, p)) return null;
-  const c = b.shapeOf(x)![1] as number;
-  const kk = p.kernel.reduce((a, v) => a * v, 1);
-  const positions = (ysp as number[]).reduce((a, v) => a * v, 1);
-  const cols3 = patches(b, x, p, c, kk, positions);
-  const dyT = b.transpose(b.reshape(dy, b.i64([0, o, positions])), [0, 2, 1]);
-  const r = b.reduceSum(b.matmul(cols3, dyT), [0], false); // [C·kk, O]
-  return b.reshape(b.transpose(r, [1, 0]), b.i64([o, c, ...p.kernel]));
+  return b.opN(CONV_WEIGHT_GRAD.op, [x, dy], 1, geometryAttrs(p), CONV_WEIGHT_GRAD.domain)[0];
+}
+
+function geometryAttrs(p: ConvGeom): Attrs {
+  return { strides: p.strides, dilations: p.dil, pads: p.pads, kernel_shape: p.kernel };
 }
 
 /** Whether the im2col form suits a group-1 conv of x giving o channels of spatial size ys (static, small enough). */
@@ -148,6 +148,21 @@ function biasGrad(b: Builder, g: string, ns: number): string {
  * pool-fusion.ts); lowerPatchConv turns it into standard ops before a graph leaves src/graph.
  */
 export const PATCH_CONV = { domain: 'ai.weightscope.internal', op: 'PatchConv' } as const;
+/** ConvWeightGrad(x, dy) = the weight gradient of a group-1 Conv of x whose output gradient is dy (see above). */
+export const CONV_WEIGHT_GRAD = { domain: PATCH_CONV.domain, op: 'ConvWeightGrad' } as const;
+
+export function lowerConvWeightGrad(b: Builder, node: GNode): void {
+  const [x, dy] = node.inputs;
+  const p = convGeometry(b, node, false);
+  const c = b.shapeOf(x)![1] as number; // static: im2colFits held when the op was emitted
+  const o = b.shapeOf(dy)![1] as number;
+  const positions = b.spatialDims(dy, 'ConvWeightGrad').reduce((a, v) => a * v, 1);
+  const kk = p.kernel.reduce((a, v) => a * v, 1);
+  const cols3 = patches(b, x, p, c, kk, positions);
+  const dyT = b.transpose(b.reshape(dy, b.i64([0, o, positions])), [0, 2, 1]);
+  const r = b.reduceSum(b.matmul(cols3, dyT), [0], false); // [C·kk, O]
+  b.op('Reshape', [b.transpose(r, [1, 0]), b.i64([o, c, ...p.kernel])], undefined, node.outputs[0]);
+}
 
 export function lowerPatchConv(b: Builder, node: GNode): void {
   const [x, w] = node.inputs;
@@ -161,27 +176,44 @@ export function lowerPatchConv(b: Builder, node: GNode): void {
   b.op('Reshape', [prod, b.i64([-1, o, ...ys])], undefined, y);
 }
 
+/** dx of y = Conv(x, w) given dy: the ConvTranspose with the same geometry. */
+function convInputGrad(b: Builder, x: string, dy: string, w: string, p: ConvGeom, why: string): string {
+  const xs = b.spatialDims(x, why);
+  const ys = b.spatialDims(dy, why);
+  const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
+  return b.op('ConvTranspose', [dy, w], {
+    ...geometryAttrs(p), group: p.group, output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
+  });
+}
+
 const convGrad: GradRule['grad'] = ({ b, node, dOut: [g], needs }) => {
   const why = `${node.opType} gradient (node '${node.name}')`;
   const p = convGeometry(b, node, false);
   const [x, w, bias] = node.inputs;
-  let dx: string | undefined;
-  if (needs[0]) {
-    const xs = b.spatialDims(x, why);
-    const ys = b.spatialDims(g!, why);
-    const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
-    dx = b.op('ConvTranspose', [g!, w], {
-      strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel,
-      output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
-    });
-  }
+  const dx = needs[0] ? convInputGrad(b, x, g!, w, p, why) : undefined;
   const dw = needs[1] ? convWeightGrad(b, x, g!, p, why) : undefined;
   const db = bias && needs[2] ? biasGrad(b, g!, p.ns) : undefined;
   return [dx, dw, db];
 };
 
+/**
+ * ⟨ConvWeightGrad(x, dy), ḡ⟩ = ⟨dy, Conv(x, ḡ)⟩: so dx = ConvTranspose(dy, ḡ) and d(dy) = Conv(x, ḡ) — a PatchConv,
+ * which shares x's patch matrix with the forward pass.
+ */
+const convWeightGradGrad: GradRule['grad'] = ({ b, node, dOut: [g], needs }) => {
+  const why = `ConvWeightGrad gradient (node '${node.name}')`;
+  const p = convGeometry(b, node, false);
+  const [x, dy] = node.inputs;
+  const dx = needs[0] ? convInputGrad(b, x, dy, g!, p, why) : undefined;
+  const ddy = needs[1] ? b.opN(PATCH_CONV.op, [x, g!], 1, geometryAttrs(p), PATCH_CONV.domain)[0] : undefined;
+  return [dx, ddy];
+};
+
 /** Rules of weightscope's private ops, by op name. */
-export const internalConvRules: GradRule[] = [{ op: PATCH_CONV.op, grad: convGrad }];
+export const internalConvRules: GradRule[] = [
+  { op: PATCH_CONV.op, grad: convGrad },
+  { op: CONV_WEIGHT_GRAD.op, grad: convWeightGradGrad },
+];
 
 export const convRules: GradRule[] = [
   { op: 'Conv', grad: convGrad },
