@@ -32,6 +32,14 @@ export type { Device, HostTensor } from './wire.js';
 export interface SessionOptions {
   /** Execution provider; a missing one is an error, never a silent fallback to the CPU. Default 'cpu'. */
   readonly device?: Device;
+  /**
+   * A data-parallel lane (0, 1, …): the session lives in that lane's own worker thread, whatever the runtime mode,
+   * so sessions of different lanes run at the same time (engine.ts shards a batch across them). Unset: the mode's
+   * place (this thread when inline, else the shared session worker, which is lane 0).
+   */
+  readonly lane?: number;
+  /** onnxruntime intra-op threads of this session (default intraOpThreads()). */
+  readonly threads?: number;
 }
 
 export interface RunOptions {
@@ -47,6 +55,8 @@ export interface RunOptions {
 export interface RuntimeSession {
   readonly key: string;
   readonly device: Device;
+  /** The worker lane it lives in, or 'inline' (this thread). */
+  readonly place: number | 'inline';
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Runs the graph off the main thread; `fetches` limits the outputs computed. */
@@ -85,20 +95,24 @@ export function runtimeMode(): RuntimeMode {
   return mode;
 }
 
-let worker: Worker | null = null;
+/** Where a session lives: a worker lane, or this thread (inline mode). */
+type Place = number | 'inline';
+
+const workers = new Map<number, Worker>();
 let nextId = 1;
-const pending = new Map<number, Pending>();
+const pending = new Map<number, Pending & { lane: number }>();
 const cache = new Map<string, Promise<RuntimeSession>>();
 let sessionsCreated = 0;
-/** Bumped per worker started: a resident ref uploaded to an earlier worker must be uploaded again. */
-let workerGen = 0;
+/** Per place, bumped when its worker (or inline host) starts: a resident ref sent to an earlier one is sent again. */
+const generations = new Map<Place, number>();
+let nextGen = 1;
 
-/** A data array's resident identity: its ref, the shape it was sent with, and the worker generation that has it. */
+/** A data array's resident identity: its ref, the shape it was sent with, and the generation of each place holding it. */
 interface ResidentId {
   readonly ref: number;
   readonly type: HostTensor['type'];
   readonly dims: string;
-  gen: number;
+  readonly held: Map<Place, number>;
 }
 // Keyed by the array object, never by content (hashing 3 MB per call would cost what residency saves).
 const residentIds = new WeakMap<TensorArray, ResidentId>();
@@ -123,29 +137,34 @@ function workerEntry(): Worker {
   return new Worker(new URL('./session-worker.js', self));
 }
 
-function getWorker(): Worker {
-  if (worker) return worker;
+function getWorker(lane: number): Worker {
+  const have = workers.get(lane);
+  if (have) return have;
   const w = workerEntry();
   w.unref();
   w.on('message', (res: WorkerResponse) => {
     const p = pending.get(res.id);
     if (!p) return;
     pending.delete(res.id);
-    if (pending.size === 0) w.unref();
+    if (![...pending.values()].some((q) => q.lane === lane)) w.unref();
     p.resolve(res);
   });
   const fail = (e: Error) => {
-    if (worker === w) {
-      worker = null;
-      cache.clear();
+    if (workers.get(lane) === w) {
+      workers.delete(lane);
+      generations.delete(lane);
+      for (const k of [...cache.keys()]) if (k.endsWith(`@${lane}`)) cache.delete(k);
     }
-    for (const p of pending.values()) p.reject(e);
-    pending.clear();
+    for (const [id, p] of pending) {
+      if (p.lane !== lane) continue;
+      pending.delete(id);
+      p.reject(e);
+    }
   };
   w.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
   w.on('exit', (code) => fail(new Error(`onnxruntime worker exited (code ${code})`)));
-  worker = w;
-  workerGen++;
+  workers.set(lane, w);
+  generations.set(lane, nextGen++);
   // Its reply carries an id nobody waits for, and is dropped; messages are handled in order, so every run sees it.
   const limit: WorkerRequest = { id: nextId++, kind: 'resident-limit', bytes: residentLimit };
   w.postMessage(limit);
@@ -155,7 +174,7 @@ function getWorker(): Worker {
 /** The in-thread session host (inline mode), loaded on first use; a new one is a new resident generation. */
 function getHost(): Promise<typeof import('./session-host.js')> {
   if (host) return host;
-  workerGen++;
+  generations.set('inline', nextGen++);
   const bytes = residentLimit;
   host = import('./session-host.js').then(async (h) => {
     await h.respond({ id: nextId++, kind: 'resident-limit', bytes });
@@ -164,11 +183,18 @@ function getHost(): Promise<typeof import('./session-host.js')> {
   return host;
 }
 
-function request(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
-  if (mode === 'inline') return getHost().then((h) => h.respond(req));
-  const w = getWorker();
+/** Starts the place's host if needed; returns its current generation. */
+async function ready(place: Place): Promise<number> {
+  if (place === 'inline') await getHost();
+  else getWorker(place);
+  return generations.get(place)!;
+}
+
+function request(req: WorkerRequest, place: Place, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
+  if (place === 'inline') return getHost().then((h) => h.respond(req));
+  const w = getWorker(place);
   return new Promise((resolve, reject) => {
-    pending.set(req.id, { resolve, reject });
+    pending.set(req.id, { resolve, reject, lane: place });
     w.ref(); // keep the process alive while a run is in flight
     w.postMessage(req, transfer);
   });
@@ -200,10 +226,15 @@ export function parseDevice(device: string | undefined): Device {
 export function getSession(model: Uint8Array | onnxProto.onnx.IModelProto, opts: SessionOptions = {}): Promise<RuntimeSession> {
   const device = parseDevice(opts.device);
   const bytes = encodeModel(model);
-  const key = `${graphKey(bytes)}:${device}`;
+  if (opts.lane !== undefined && !(Number.isInteger(opts.lane) && opts.lane >= 0)) {
+    throw new WeightscopeError('invalid-input', `lane ${opts.lane} is not a non-negative integer`);
+  }
+  const place: Place = opts.lane ?? (mode === 'inline' ? 'inline' : 0);
+  const threads = opts.threads ?? intraOpThreads();
+  const key = `${graphKey(bytes)}:${device}:${threads}@${place}`;
   let s = cache.get(key);
   if (!s) {
-    s = createSession(key, bytes, device);
+    s = createSession(key, bytes, device, place, threads);
     cache.set(key, s);
     s.catch(() => cache.delete(key));
   }
@@ -216,9 +247,9 @@ export function intraOpThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
-async function createSession(key: string, bytes: Uint8Array, device: Device): Promise<RuntimeSession> {
+async function createSession(key: string, bytes: Uint8Array, device: Device, place: Place, threads: number): Promise<RuntimeSession> {
   const res = check(
-    await request({ id: nextId++, kind: 'create', key, bytes, device, threads: intraOpThreads() }),
+    await request({ id: nextId++, kind: 'create', key, bytes, device, threads }, place),
     'cannot create an onnxruntime session',
   );
   sessionsCreated++;
@@ -226,6 +257,7 @@ async function createSession(key: string, bytes: Uint8Array, device: Device): Pr
   return {
     key,
     device,
+    place,
     inputNames: info.inputNames,
     outputNames: info.outputNames,
     async run(feeds, fetches, opts) {
@@ -243,22 +275,20 @@ async function createSession(key: string, bytes: Uint8Array, device: Device): Pr
       // The worker may lack a ref (evicted, restarted): it says which, and they go again with their bytes. A third
       // try, after refs evicted by a concurrent run in between, sends every data feed in full.
       for (let attempt = 0; ; attempt++) {
-        if (mode === 'worker') getWorker();
-        else await getHost();
-        const gen = workerGen;
+        const gen = await ready(place);
         const resident: Record<string, ResidentFeed> = {};
         for (const { name, t, id } of held) {
-          if (id.gen === gen && !resend.has(id.ref) && attempt < 2) {
+          if (id.held.get(place) === gen && !resend.has(id.ref) && attempt < 2) {
             resident[name] = { ref: id.ref };
             residentCounts.reuses++;
           } else {
             resident[name] = { ref: id.ref, tensor: packed(t) };
-            id.gen = gen;
+            id.held.set(place, gen);
             residentCounts.uploads++;
           }
         }
         const fetch = fetches ? [...fetches] : null;
-        const res = await request({ id: nextId++, kind: 'run', key, feeds: plain, resident, fetches: fetch });
+        const res = await request({ id: nextId++, kind: 'run', key, feeds: plain, resident, fetches: fetch }, place);
         if (!res.ok && res.missing && attempt < 2) {
           resend = new Set(res.missing);
           residentCounts.resends += res.missing.length;
@@ -274,7 +304,7 @@ function residentId(t: HostTensor): ResidentId {
   const dims = t.dims.join(',');
   let id = residentIds.get(t.data);
   if (!id || id.type !== t.type || id.dims !== dims) {
-    id = { ref: nextRef++, type: t.type, dims, gen: 0 };
+    id = { ref: nextRef++, type: t.type, dims, held: new Map() };
     residentIds.set(t.data, id);
   }
   return id;
@@ -293,7 +323,10 @@ function packed(t: HostTensor): HostTensor {
 export async function setResidentLimit(bytes: number): Promise<void> {
   if (!(Number.isFinite(bytes) && bytes >= 0)) throw new WeightscopeError('invalid-input', `resident limit ${bytes} is not a byte count`);
   residentLimit = Math.floor(bytes);
-  if (worker || host) check(await request({ id: nextId++, kind: 'resident-limit', bytes: residentLimit }), 'cannot set the resident limit');
+  const places: Place[] = [...workers.keys(), ...(host ? ['inline' as const] : [])];
+  for (const place of places) {
+    check(await request({ id: nextId++, kind: 'resident-limit', bytes: residentLimit }, place), 'cannot set the resident limit');
+  }
 }
 
 /** Counts of data feeds uploaded in full, passed by reference, and resent after the worker lacked them (tests, benches). */
@@ -303,8 +336,10 @@ export function residentStats(): { readonly uploads: number; readonly reuses: nu
 
 /** Drops a session from the cache and frees it in the worker (long-running services call this for old models). */
 export async function releaseSession(session: RuntimeSession): Promise<void> {
-  if (!cache.delete(session.key) || !(worker || host)) return;
-  check(await request({ id: nextId++, kind: 'release', key: session.key }), 'cannot release an onnxruntime session');
+  if (!cache.delete(session.key)) return;
+  const live = session.place === 'inline' ? host !== null : workers.has(session.place);
+  if (!live) return;
+  check(await request({ id: nextId++, kind: 'release', key: session.key }, session.place), 'cannot release an onnxruntime session');
 }
 
 /** How many sessions were actually built since start (tests use it to prove the cache works). */
@@ -314,10 +349,10 @@ export function sessionsBuilt(): number {
 
 /** Releases every session and stops the worker (the worker is unref'd when idle, so this is optional). */
 export async function shutdownRuntime(): Promise<void> {
-  const w = worker;
-  worker = null;
+  const ws = [...workers.values()];
+  workers.clear();
   cache.clear();
-  if (w) await w.terminate();
+  await Promise.all(ws.map((w) => w.terminate()));
   const h = host;
   host = null;
   if (h) await (await h).releaseAll();

@@ -85,7 +85,8 @@ test('resident: a restarted worker gets the feed again', async () => {
 const bits = (m: ReadonlyMap<string, Float32Array>) => [...m.values()].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
 
 test('resident: engine grad/hvp on the same Batch are bit-identical, and a new Batch with changed data is new', async () => {
-  const e = await createEngine(fixture('fmnist-hessian', 'mlp48.onnx'), { loss: 'classification' });
+  // One lane: the counts below are per session (sharded lanes each hold their own shard: see sharding.test.ts).
+  const e = await createEngine(fixture('fmnist-hessian', 'mlp48.onnx'), { loss: 'classification', shards: 1 });
   const batch = sliceBatch(await loadDataset(fixture('fmnist-hessian', 'batch.safetensors')), 0, 200);
   const p = e.initialParams();
   const v = new Map(e.params.map((s) => [s.name, Float32Array.from({ length: s.size }, (_, i) => Math.sin(i))]));

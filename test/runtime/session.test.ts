@@ -35,7 +35,7 @@ test('session: results are right, and the same graph bytes reuse one session', a
   const again = await getSession(chain(3, 2)); // equal bytes, new buffer
   assert.equal(again.key, s.key);
   assert.equal(sessionsBuilt(), built);
-  assert.equal(s.key, `${graphKey(bytes)}:cpu`);
+  assert.ok(s.key.startsWith(`${graphKey(bytes)}:cpu:`), s.key);
   const other = await getSession(chain(3, 3));
   assert.notEqual(other.key, s.key);
   assert.equal(sessionsBuilt(), built + 1);
