@@ -1,6 +1,7 @@
 /**
  * Hand-built ONNX graphs for runtime tests (independent of src/graph): softmax regression logits = x·Wᵀ + b with its
- * mean cross-entropy, analytic gradient and analytic Hessian-vector product, in the DiffGraph layout of src/graph.
+ * mean cross-entropy, analytic gradient and analytic Hessian-vector product, in the DiffGraph layout of src/graph;
+ * and a chain of MatMuls (a run as long as one likes).
  */
 import onnxProto from 'onnx-proto';
 import type { DiffGraph } from '../../src/runtime/engine.js';
@@ -163,4 +164,21 @@ export function softmaxReference(
     }
   }
   return { loss: loss / n, gW, gb, hW, hb };
+}
+
+/** A chain of `k` n×n MatMuls, c = a·b·b·…·b: exact small results, or a run long enough to watch timers during it. */
+export function chain(n: number, k: number): Uint8Array {
+  const nodes: Node[] = [];
+  let prev = 'a';
+  for (let i = 0; i < k; i++) {
+    const out = i === k - 1 ? 'c' : `t${i}`;
+    nodes.push(node('MatMul', [prev, 'b'], [out]));
+    prev = out;
+  }
+  const m = onnx.ModelProto.create({
+    irVersion: 7,
+    opsetImport: [{ domain: '', version: 14 }],
+    graph: { name: 'chain', node: nodes, input: [vi('a', FLOAT, [n, n]), vi('b', FLOAT, [n, n])], output: [vi('c', FLOAT, [n, n])] },
+  });
+  return onnx.ModelProto.encode(m).finish();
 }

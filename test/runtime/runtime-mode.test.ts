@@ -29,6 +29,7 @@ import { loadDataset, sliceBatch, type Dataset } from '../../src/runtime/dataset
 import { openSafetensors } from '../../src/io/safetensors.js';
 import type { HostTensor } from '../../src/runtime/wire.js';
 import { fixture } from '../helpers/fixtures.js';
+import { chain } from './graphs.js';
 
 const { onnx } = onnxProto;
 
@@ -134,23 +135,6 @@ test('runtime mode: mlp48 grad and Hv are bit-identical in worker and inline mod
   assert.notDeepEqual(i.g.map(([, b]) => b), i.h.map(([, b]) => b));
 });
 
-/** A chain of `k` n×n MatMuls, c = a·b·b·…·b: a run long enough to watch timers during it. */
-function chain(n: number, k: number): Uint8Array {
-  const nodes = [];
-  let prev = 'a';
-  for (let i = 0; i < k; i++) {
-    const out = i === k - 1 ? 'c' : `t${i}`;
-    nodes.push({ opType: 'MatMul', input: [prev, 'b'], output: [out] });
-    prev = out;
-  }
-  const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } } });
-  const m = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: 14 }],
-    graph: { name: 'chain', node: nodes, input: [vi('a'), vi('b')], output: [vi('c')] },
-  });
-  return onnx.ModelProto.encode(m).finish();
-}
 
 /** Timer ticks (every 2 ms) during one long run in mode `m`, and how long the run took. */
 async function ticksDuringRun(m: RuntimeMode): Promise<{ ticks: number; ms: number }> {

@@ -1,27 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import onnxProto from 'onnx-proto';
 import { getSession, graphKey, parseDevice, sessionsBuilt } from '../../src/runtime/session.js';
-
-const { onnx } = onnxProto;
-
-/** A chain of `k` n×n MatMuls: c_k = a·b·b·…·b. */
-function chain(n: number, k: number): Uint8Array {
-  const nodes = [];
-  let prev = 'a';
-  for (let i = 0; i < k; i++) {
-    const out = i === k - 1 ? 'c' : `t${i}`;
-    nodes.push({ opType: 'MatMul', input: [prev, 'b'], output: [out] });
-    prev = out;
-  }
-  const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } } });
-  const m = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: 14 }],
-    graph: { name: 'chain', node: nodes, input: [vi('a'), vi('b')], output: [vi('c')] },
-  });
-  return onnx.ModelProto.encode(m).finish();
-}
+import { chain } from './graphs.js';
 
 test('session: results are right, and the same graph bytes reuse one session', async () => {
   const bytes = chain(3, 2);
