@@ -154,14 +154,17 @@ export async function createEngineWith(
   // in separate worker threads take 4.9 ms (bench/autodiff.bench.ts).
   const lanes = opts.shards ?? (device === 'cpu' && batchCoupling(model) === null ? intraOpThreads() : 1);
   if (!(Number.isInteger(lanes) && lanes >= 1)) throw new WeightscopeError('invalid-input', `shards must be a positive integer, not ${lanes}`);
-  const laneRunners = new Map<'grad' | 'hvp', Promise<RuntimeSession[]>>();
+  // Keyed by graph and shard count: a batch too small for every lane gets fewer shards, and a later, larger one
+  // needs all k sessions (one cache entry per `what` handed a 2-session list to a 3-shard batch).
+  const laneRunners = new Map<string, Promise<RuntimeSession[]>>();
   function laneSessions(what: 'grad' | 'hvp', graph: DiffGraph, k: number): Promise<RuntimeSession[]> {
-    let r = laneRunners.get(what);
+    const key = `${what}:${k}`;
+    let r = laneRunners.get(key);
     if (!r) {
       const threads = Math.max(1, Math.floor(intraOpThreads() / k));
       r = Promise.all(Array.from({ length: k }, (_, lane) => getSession(graph.model, { device, lane, threads })));
-      laneRunners.set(what, r);
-      r.catch(() => laneRunners.delete(what));
+      laneRunners.set(key, r);
+      r.catch(() => laneRunners.delete(key));
     }
     return r;
   }

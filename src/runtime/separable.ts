@@ -3,7 +3,8 @@
  * gradients, size-weighted, equal the whole batch's (engine.ts runs shards on parallel lanes). Conservative: any op
  * that can mix samples — training-mode BatchNormalization (batch statistics, as connectivity's curve training uses),
  * a reduction, softmax or cumulative sum over axis 0 or over unknown axes, a Transpose or Flatten that moves the
- * batch axis — makes the answer no.
+ * batch axis, a Gemm contracting its rows (transA), control flow — makes the answer no. Not caught: negative axes
+ * that happen to be axis 0, and a Reshape that folds the batch into another axis before such a mix.
  */
 import type { ModelProto } from '../io/onnx-model.js';
 
@@ -63,7 +64,9 @@ export function batchCoupling(model: ModelProto): string | null {
     } else if (op === 'Transpose') {
       const perm = attrInts(n, 'perm');
       if (!perm || perm[0] !== 0) return `${why} moves the batch axis`;
-    } else if (op === 'CumSum' || op.includes(':')) {
+    } else if (op === 'Gemm') {
+      if (attrInts(n, 'transA')?.[0] === 1) return `${why} contracts over its rows (transA)`;
+    } else if (op === 'CumSum' || op === 'If' || op === 'Loop' || op === 'Scan' || op.includes(':')) {
       return `${why} may mix samples`;
     }
   }

@@ -102,6 +102,8 @@ const workers = new Map<number, Worker>();
 let nextId = 1;
 const pending = new Map<number, Pending & { lane: number }>();
 const cache = new Map<string, Promise<RuntimeSession>>();
+/** getSession calls not yet given back by releaseSession, per cached session. */
+const holders = new Map<string, number>();
 let sessionsCreated = 0;
 /** Per place, bumped when its worker (or inline host) starts: a resident ref sent to an earlier one is sent again. */
 const generations = new Map<Place, number>();
@@ -153,7 +155,11 @@ function getWorker(lane: number): Worker {
     if (workers.get(lane) === w) {
       workers.delete(lane);
       generations.delete(lane);
-      for (const k of [...cache.keys()]) if (k.endsWith(`@${lane}`)) cache.delete(k);
+      for (const k of [...cache.keys()]) {
+        if (!k.endsWith(`@${lane}`)) continue;
+        cache.delete(k);
+        holders.delete(k);
+      }
     }
     for (const [id, p] of pending) {
       if (p.lane !== lane) continue;
@@ -236,8 +242,13 @@ export function getSession(model: Uint8Array | onnxProto.onnx.IModelProto, opts:
   if (!s) {
     s = createSession(key, bytes, device, place, threads);
     cache.set(key, s);
-    s.catch(() => cache.delete(key));
+    holders.set(key, 0);
+    s.catch(() => {
+      cache.delete(key);
+      holders.delete(key);
+    });
   }
+  holders.set(key, (holders.get(key) ?? 0) + 1);
   return s;
 }
 
@@ -334,8 +345,18 @@ export function residentStats(): { readonly uploads: number; readonly reuses: nu
   return { ...residentCounts };
 }
 
-/** Drops a session from the cache and frees it in the worker (long-running services call this for old models). */
+/**
+ * Gives back one getSession of this session; the last one drops it from the cache and frees it in its worker
+ * (long-running services call this for old models). Engines on the same graph share a session, so one engine's
+ * dispose must not free it under another.
+ */
 export async function releaseSession(session: RuntimeSession): Promise<void> {
+  const left = (holders.get(session.key) ?? 1) - 1;
+  if (left > 0) {
+    holders.set(session.key, left);
+    return;
+  }
+  holders.delete(session.key);
   if (!cache.delete(session.key)) return;
   const live = session.place === 'inline' ? host !== null : workers.has(session.place);
   if (!live) return;
@@ -352,6 +373,7 @@ export async function shutdownRuntime(): Promise<void> {
   const ws = [...workers.values()];
   workers.clear();
   cache.clear();
+  holders.clear();
   await Promise.all(ws.map((w) => w.terminate()));
   const h = host;
   host = null;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEngineWith, type Engine } from '../../src/runtime/engine.js';
 import { makeDataset, sliceBatch, sequentialBatches } from '../../src/runtime/dataset.js';
-import { sessionsBuilt } from '../../src/runtime/session.js';
+import { sessionsBuilt, shutdownRuntime } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/random.js';
 import { softmaxGradGraph, softmaxHvpGraph, softmaxModel, softmaxReference } from './graphs.js';
 
@@ -114,6 +114,7 @@ test('engine: out-of-range labels are rejected before the graph runs', async () 
 });
 
 test('engine: dispose frees the sessions; a new engine builds them again and still computes right', async () => {
+  await shutdownRuntime(); // earlier tests' engines share these graphs' sessions: start with no other holder
   const e = await engine();
   const batch = sliceBatch(ds, 0, N);
   await e.grad(e.initialParams(), batch);

@@ -172,7 +172,10 @@ test('inline mode: sessions are cached, released and rebuilt after a shutdown', 
   }
   assert.equal(sessionsBuilt(), built);
 
-  // Released: the old handle no longer runs (a WeightscopeError, not a crash), and asking again builds anew.
+  // Each getSession is given back by one releaseSession: until the last one the session stays (another holder may
+  // still use it); after it the old handle no longer runs (a WeightscopeError, not a crash), and asking again builds anew.
+  for (let k = 0; k < 3; k++) await releaseSession(s);
+  assert.deepEqual(values(await s.run({ a, b: EYE })), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
   await releaseSession(s);
   await assert.rejects(s.run({ a, b: EYE }), { name: 'WeightscopeError', code: 'invalid-input', message: /no session/ });
   const s2 = await getSession(matmul());
