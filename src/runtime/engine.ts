@@ -11,7 +11,7 @@ import type { Batch, Dataset, LossKind } from './dataset.js';
 import { sequentialBatches } from './dataset.js';
 import { createForward, type EvalResult, type ForwardRunner } from './forward.js';
 import { pruneTo } from './forward-graph.js';
-import { axpy, checkParams, loadParams, scale, specOf, zerosLike, type ParamMap, type ParamSpec } from './params.js';
+import { checkParams, loadParams, specOf, type ParamMap, type ParamSpec } from './params.js';
 import { batchCoupling } from './separable.js';
 import { getSession, intraOpThreads, parseDevice, releaseSession, type Device, type RuntimeSession } from './session.js';
 import type { HostTensor } from './wire.js';
@@ -351,18 +351,23 @@ function rowsOf(t: HostTensor, start: number, end: number): HostTensor {
   return { type: t.type, data: t.data.subarray(start * row, end * row) as HostTensor['data'], dims: [end - start, ...t.dims.slice(1)] };
 }
 
-/** Σ size·(loss, map) / Σ size, summed in order (deterministic). */
+/** Σ (size/n)·(loss, map) with n = Σ size, summed in order (deterministic); one pass per parameter. */
 function mergeWeighted(parts: readonly { loss: number; map: ParamMap; size: number }[]): { loss: number; map: ParamMap } {
   const n = parts.reduce((a, p) => a + p.size, 0);
   if (parts.length === 0 || n === 0) throw new WeightscopeError('invalid-input', 'no batches given');
-  const acc = zerosLike(parts[0].map);
-  let lossSum = 0;
-  for (const p of parts) {
-    axpy(p.size, p.map, acc);
-    lossSum += p.size * p.loss;
+  if (parts.length === 1) return { loss: parts[0].loss, map: parts[0].map };
+  const map: ParamMap = new Map();
+  for (const [name, first] of parts[0].map) {
+    const acc = new Float32Array(first.length);
+    for (const p of parts) {
+      const w = p.size / n;
+      const x = p.map.get(name);
+      if (!x || x.length !== acc.length) throw new WeightscopeError('shape-mismatch', `parameter sets differ at '${name}'`);
+      for (let i = 0; i < acc.length; i++) acc[i] += w * x[i];
+    }
+    map.set(name, acc);
   }
-  scale(1 / n, acc);
-  return { loss: lossSum / n, map: acc };
+  return { loss: parts.reduce((a, p) => a + (p.size / n) * p.loss, 0), map };
 }
 
 /** The size of the logits' last axis when the model declares it (classes, or vocabulary size). */
