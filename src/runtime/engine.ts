@@ -351,23 +351,34 @@ function rowsOf(t: HostTensor, start: number, end: number): HostTensor {
   return { type: t.type, data: t.data.subarray(start * row, end * row) as HostTensor['data'], dims: [end - start, ...t.dims.slice(1)] };
 }
 
-/** Σ (size/n)·(loss, map) with n = Σ size, summed in order (deterministic); one pass per parameter. */
+/**
+ * Σ (size/n)·(loss, map) with n = Σ size, in order (deterministic), written into the first part's arrays (fresh
+ * outputs of a run, owned here): one pass per parameter.
+ */
 function mergeWeighted(parts: readonly { loss: number; map: ParamMap; size: number }[]): { loss: number; map: ParamMap } {
   const n = parts.reduce((a, p) => a + p.size, 0);
   if (parts.length === 0 || n === 0) throw new WeightscopeError('invalid-input', 'no batches given');
-  if (parts.length === 1) return { loss: parts[0].loss, map: parts[0].map };
-  const map: ParamMap = new Map();
-  for (const [name, first] of parts[0].map) {
-    const acc = new Float32Array(first.length);
-    for (const p of parts) {
-      const w = p.size / n;
+  const [first, ...rest] = parts;
+  if (rest.length === 0) return { loss: first.loss, map: first.map };
+  const w0 = first.size / n;
+  for (const [name, acc] of first.map) {
+    const xs = rest.map((p) => {
       const x = p.map.get(name);
       if (!x || x.length !== acc.length) throw new WeightscopeError('shape-mismatch', `parameter sets differ at '${name}'`);
-      for (let i = 0; i < acc.length; i++) acc[i] += w * x[i];
+      return x;
+    });
+    if (xs.length === 1) {
+      const x = xs[0], w1 = rest[0].size / n;
+      for (let i = 0; i < acc.length; i++) acc[i] = w0 * acc[i] + w1 * x[i];
+    } else {
+      for (let i = 0; i < acc.length; i++) acc[i] *= w0;
+      xs.forEach((x, k) => {
+        const w = rest[k].size / n;
+        for (let i = 0; i < acc.length; i++) acc[i] += w * x[i];
+      });
     }
-    map.set(name, acc);
   }
-  return { loss: parts.reduce((a, p) => a + (p.size / n) * p.loss, 0), map };
+  return { loss: parts.reduce((a, p) => a + (p.size / n) * p.loss, 0), map: first.map };
 }
 
 /** The size of the logits' last axis when the model declares it (classes, or vocabulary size). */
