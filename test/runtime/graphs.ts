@@ -5,6 +5,8 @@
  */
 import onnxProto from 'onnx-proto';
 import type { DiffGraph } from '../../src/runtime/engine.js';
+import { residentStats } from '../../src/runtime/session.js';
+import type { HostTensor } from '../../src/runtime/wire.js';
 
 const { onnx } = onnxProto;
 type Node = onnxProto.onnx.INodeProto;
@@ -181,4 +183,17 @@ export function chain(n: number, k: number): Uint8Array {
     graph: { name: 'chain', node: nodes, input: [vi('a', FLOAT, [n, n]), vi('b', FLOAT, [n, n])], output: [vi('c', FLOAT, [n, n])] },
   });
   return onnx.ModelProto.encode(m).finish();
+}
+
+/** c = a·b for 3×3 float matrices, with helpers for its feeds and output. */
+export function matmul(): Uint8Array {
+  return chain(3, 1);
+}
+export const mat = (...v: number[]): HostTensor => ({ type: 'float32', data: Float32Array.from(v), dims: [3, 3] });
+export const values = (out: Record<string, HostTensor>): number[] => [...(out.c.data as Float32Array)];
+
+/** Resident-feed counters since `before`. */
+export function residentDelta(before: ReturnType<typeof residentStats>): { uploads: number; reuses: number; resends: number } {
+  const now = residentStats();
+  return { uploads: now.uploads - before.uploads, reuses: now.reuses - before.reuses, resends: now.resends - before.resends };
 }

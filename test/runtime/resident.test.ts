@@ -3,74 +3,61 @@
  * are bit-identical to sending them every time, an evicted or restarted worker gets them again, and a new Batch with
  * changed data is seen as new.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import onnxProto from 'onnx-proto';
-import { getSession, residentStats, setResidentLimit, shutdownRuntime } from '../../src/runtime/session.js';
+import { getSession, residentStats, setResidentLimit, setRuntimeMode, shutdownRuntime } from '../../src/runtime/session.js';
 import { createEngine } from '../../src/runtime/engine.js';
 import { loadDataset, sliceBatch, type Batch } from '../../src/runtime/dataset.js';
-import type { HostTensor } from '../../src/runtime/wire.js';
 import { fixture } from '../helpers/fixtures.js';
+import { mat, matmul, residentDelta as delta, values } from './graphs.js';
 
-const { onnx } = onnxProto;
-
-/** c = a·b for 3×3 float matrices. */
-function matmul(): Uint8Array {
-  const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 3 }, { dimValue: 3 }] } } } });
-  const m = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: 14 }],
-    graph: { name: 'mm', node: [{ opType: 'MatMul', input: ['a', 'b'], output: ['c'] }], input: [vi('a'), vi('b')], output: [vi('c')] },
+// The same in both runtime modes (session worker, or this thread).
+for (const mode of ['worker', 'inline'] as const) {
+  test(`resident (${mode}): a data feed is sent once, then by reference, with the same results`, async () => {
+    await setRuntimeMode(mode);
+    const s = await getSession(matmul());
+    const a = mat(1, 2, 3, 4, 5, 6, 7, 8, 9);
+    const before = residentStats();
+    const r1 = values(await s.run({ a, b: mat(1, 0, 0, 0, 1, 0, 0, 0, 1) }, undefined, { resident: ['a'] }));
+    const r2 = values(await s.run({ a, b: mat(2, 0, 0, 0, 2, 0, 0, 0, 2) }, undefined, { resident: ['a'] }));
+    const r3 = values(await s.run({ a, b: mat(0, 0, 1, 0, 1, 0, 1, 0, 0) }, undefined, { resident: ['a'] }));
+    assert.deepEqual(delta(before), { uploads: 1, reuses: 2, resends: 0 });
+    assert.deepEqual(r1, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(r2, [2, 4, 6, 8, 10, 12, 14, 16, 18]);
+    assert.deepEqual(r3, [3, 2, 1, 6, 5, 4, 9, 8, 7]); // columns reversed
+    // The same numbers as a plain (non-resident) run.
+    assert.deepEqual(values(await s.run({ a, b: mat(2, 0, 0, 0, 2, 0, 0, 0, 2) })), r2);
   });
-  return onnx.ModelProto.encode(m).finish();
+
+  test(`resident (${mode}): an evicted feed is resent and the result is still right`, async () => {
+    await setRuntimeMode(mode);
+    const s = await getSession(matmul());
+    const eye = mat(1, 0, 0, 0, 1, 0, 0, 0, 1);
+    const a1 = mat(1, 1, 1, 1, 1, 1, 1, 1, 1);
+    const a2 = mat(2, 2, 2, 2, 2, 2, 2, 2, 2);
+    await setResidentLimit(40); // one 36-byte matrix fits, two do not
+    try {
+      const before = residentStats();
+      assert.deepEqual(values(await s.run({ a: a1, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(1));
+      assert.deepEqual(values(await s.run({ a: a2, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(2)); // evicts a1
+      assert.deepEqual(values(await s.run({ a: a1, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(1));
+      // a1 went by reference, the worker lacked it, and it went again with its bytes.
+      assert.deepEqual(delta(before), { uploads: 3, reuses: 1, resends: 1 });
+      // A limit of 0 keeps nothing: every by-reference run falls back to a resend.
+      await setResidentLimit(0);
+      const zero = residentStats();
+      assert.deepEqual(values(await s.run({ a: a2, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(2));
+      assert.deepEqual(delta(zero), { uploads: 1, reuses: 1, resends: 1 });
+    } finally {
+      await setResidentLimit(256 * 2 ** 20);
+    }
+  });
 }
 
-const mat = (...v: number[]): HostTensor => ({ type: 'float32', data: Float32Array.from(v), dims: [3, 3] });
-const values = (out: Record<string, HostTensor>) => [...(out.c.data as Float32Array)];
-const delta = (before: ReturnType<typeof residentStats>) => {
-  const now = residentStats();
-  return { uploads: now.uploads - before.uploads, reuses: now.reuses - before.reuses, resends: now.resends - before.resends };
-};
-
-test('resident: a data feed is sent once, then by reference, with the same results', async () => {
-  const s = await getSession(matmul());
-  const a = mat(1, 2, 3, 4, 5, 6, 7, 8, 9);
-  const before = residentStats();
-  const r1 = values(await s.run({ a, b: mat(1, 0, 0, 0, 1, 0, 0, 0, 1) }, undefined, { resident: ['a'] }));
-  const r2 = values(await s.run({ a, b: mat(2, 0, 0, 0, 2, 0, 0, 0, 2) }, undefined, { resident: ['a'] }));
-  const r3 = values(await s.run({ a, b: mat(0, 0, 1, 0, 1, 0, 1, 0, 0) }, undefined, { resident: ['a'] }));
-  assert.deepEqual(delta(before), { uploads: 1, reuses: 2, resends: 0 });
-  assert.deepEqual(r1, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  assert.deepEqual(r2, [2, 4, 6, 8, 10, 12, 14, 16, 18]);
-  assert.deepEqual(r3, [3, 2, 1, 6, 5, 4, 9, 8, 7]); // columns reversed
-  // The same numbers as a plain (non-resident) run.
-  assert.deepEqual(values(await s.run({ a, b: mat(2, 0, 0, 0, 2, 0, 0, 0, 2) })), r2);
-});
-
-test('resident: an evicted feed is resent and the result is still right', async () => {
-  const s = await getSession(matmul());
-  const eye = mat(1, 0, 0, 0, 1, 0, 0, 0, 1);
-  const a1 = mat(1, 1, 1, 1, 1, 1, 1, 1, 1);
-  const a2 = mat(2, 2, 2, 2, 2, 2, 2, 2, 2);
-  await setResidentLimit(40); // one 36-byte matrix fits, two do not
-  try {
-    const before = residentStats();
-    assert.deepEqual(values(await s.run({ a: a1, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(1));
-    assert.deepEqual(values(await s.run({ a: a2, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(2)); // evicts a1
-    assert.deepEqual(values(await s.run({ a: a1, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(1));
-    // a1 went by reference, the worker lacked it, and it went again with its bytes.
-    assert.deepEqual(delta(before), { uploads: 3, reuses: 1, resends: 1 });
-    // A limit of 0 keeps nothing: every by-reference run falls back to a resend.
-    await setResidentLimit(0);
-    const zero = residentStats();
-    assert.deepEqual(values(await s.run({ a: a2, b: eye }, undefined, { resident: ['a'] })), Array(9).fill(2));
-    assert.deepEqual(delta(zero), { uploads: 1, reuses: 1, resends: 1 });
-  } finally {
-    await setResidentLimit(256 * 2 ** 20);
-  }
-});
+after(() => setRuntimeMode('worker'));
 
 test('resident: a restarted worker gets the feed again', async () => {
+  await setRuntimeMode('worker');
   const a = mat(1, 2, 3, 4, 5, 6, 7, 8, 9);
   const eye = mat(1, 0, 0, 0, 1, 0, 0, 0, 1);
   const s1 = await getSession(matmul());
@@ -85,6 +72,7 @@ test('resident: a restarted worker gets the feed again', async () => {
 const bits = (m: ReadonlyMap<string, Float32Array>) => [...m.values()].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
 
 test('resident: engine grad/hvp on the same Batch are bit-identical, and a new Batch with changed data is new', async () => {
+  await setRuntimeMode('worker');
   // One lane: the counts below are per session (sharded lanes each hold their own shard: see sharding.test.ts).
   const e = await createEngine(fixture('fmnist-hessian', 'mlp48.onnx'), { loss: 'classification', shards: 1 });
   const batch = sliceBatch(await loadDataset(fixture('fmnist-hessian', 'batch.safetensors')), 0, 200);
