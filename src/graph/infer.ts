@@ -4,7 +4,7 @@
  * Small integer tensors (shapes, axes) also carry their values when they are computable.
  */
 import { WeightscopeError } from '../errors.js';
-import { attr, attrInt, attrInts, attrString, DT, tensorDims, tensorValues, type Dim, type GNode, type ValueInfo } from './ir.js';
+import { attr, attrInt, attrInts, attrString, DT, INTERNAL_DOMAIN, tensorDims, tensorValues, type Dim, type GNode, type ValueInfo } from './ir.js';
 
 const UNKNOWN: ValueInfo = { dtype: 0, shape: null };
 const SMALL = 64;
@@ -135,12 +135,12 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const m = a ? a[ta ? 1 : 0] : null, n = b ? b[tb ? 0 : 1] : null;
       return [{ dtype: x.dtype, shape: [m, n] }];
     }
-    case 'Conv': case 'ai.weightscope.internal:PatchConv': {
+    case 'Conv': case `${INTERNAL_DOMAIN}:PatchConv`: {
       const w = ins[1].shape;
       const kernel = attrInts(node, 'kernel_shape') ?? (isStatic(w) ? w.slice(2) : undefined);
       return [{ dtype: x.dtype, shape: poolShape(node, x.shape, kernel, w ? w[0] : null) }];
     }
-    case 'ai.weightscope.internal:ConvWeightGrad': {
+    case `${INTERNAL_DOMAIN}:ConvWeightGrad`: {
       const dy = ins[1].shape;
       const kernel = attrInts(node, 'kernel_shape');
       return [{ dtype: x.dtype, shape: kernel ? [dy ? dy[1] : null, x.shape ? x.shape[1] : null, ...kernel] : null }];

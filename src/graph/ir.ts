@@ -11,6 +11,9 @@ export type OnnxTensor = onnx.ITensorProto;
 export type OnnxAttr = onnx.IAttributeProto;
 
 /** ONNX TensorProto.DataType numbers used here. */
+/** Domain of weightscope's private ops (rules/conv.ts): lowered to standard ops before any graph is serialised. */
+export const INTERNAL_DOMAIN = 'ai.weightscope.internal';
+
 export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11 } as const;
 
 export function isFloatType(dt: number): boolean {
@@ -286,7 +289,7 @@ export function prune(g: Graph): void {
 /** Serialise: graph inputs with their declared shapes, outputs with dtype only (ORT infers the rest). */
 export function graphToModel(g: Graph, producer = 'weightscope'): onnx.ModelProto {
   const domains = new Set(g.nodes.map((n) => n.domain).filter((d) => d !== ''));
-  if (domains.has('ai.weightscope.internal')) throw new Error('internal op left in a graph (lowerInternalOps was not called)');
+  if (domains.has(INTERNAL_DOMAIN)) throw new Error('internal op left in a graph (lowerInternalOps was not called)');
   return onnx.ModelProto.create({
     irVersion: Math.max(g.irVersion, 7),
     producerName: producer,

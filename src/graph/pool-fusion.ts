@@ -77,27 +77,24 @@ function findBlocks(g: Graph): Map<GNode, Block> {
 
 /**
  * Conv_j reads x at (k·q + j)·s − pad + r·d: a conv with stride k·s and begin pad pad − j·s. Where that pad would
- * be negative x is sliced instead; the end is sliced or padded so the output has exactly the pooled size.
+ * be negative x is sliced instead; the end is padded where the last window needs it. What x has beyond the last
+ * window is less than the stride k·s (the original conv had exactly k·o outputs), so Conv's floor leaves it out.
  */
 function offsetConv(b: Builder, bl: Block, j: number[]): string {
   const [x, w] = bl.conv.inputs;
   const { cg, pg } = bl;
   const xs = b.spatialDims(x, 'pool fusion');
-  const starts: number[] = [], ends: number[] = [], pb: number[] = [], pe: number[] = [];
+  const starts: number[] = [], pb: number[] = [], pe: number[] = [];
   xs.forEach((len, i) => {
-    let begin = cg.pads[i] - j[i] * cg.strides[i];
+    const begin = cg.pads[i] - j[i] * cg.strides[i];
     const start = Math.max(0, -begin);
-    begin = Math.max(0, begin);
     const extent = (pg.ys[i] - 1) * pg.k[i] * cg.strides[i] + (cg.kernel[i] - 1) * cg.dil[i] + 1;
-    const avail = len - start + begin;
     starts.push(start);
-    ends.push(avail >= extent ? start + extent - begin : len);
-    pb.push(begin);
-    pe.push(Math.max(0, extent - avail));
+    pb.push(Math.max(0, begin));
+    pe.push(Math.max(0, extent - (len - start + Math.max(0, begin))));
   });
-  const sliced = starts.some((s) => s > 0) || ends.some((e, i) => e < xs[i]);
   const axes = xs.map((_, i) => i + 2);
-  const xin = sliced ? b.op('Slice', [x, b.i64(starts), b.i64(ends), b.i64(axes)]) : x;
+  const xin = starts.some((s) => s > 0) ? b.op('Slice', [x, b.i64(starts), b.i64(xs), b.i64(axes)]) : x;
   const geom: ConvGeom = { ...cg, strides: pg.k.map((k, i) => k * cg.strides[i]), pads: [...pb, ...pe] };
   const attrs = { strides: geom.strides, dilations: cg.dil, pads: geom.pads, group: cg.group, kernel_shape: cg.kernel };
   const o = b.shapeOf(w)?.[0];

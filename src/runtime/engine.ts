@@ -150,8 +150,8 @@ export async function createEngineWith(
   }
 
   // Data parallelism: onnxruntime parallelises inside each op, which pays off poorly for a small CNN's many small ops
-  // (fmnist CNN at batch 128: 9.2 ms at 1 thread, 7.9 ms at 2); two shards of 64 on two single-threaded sessions
-  // in separate worker threads take 4.9 ms (bench/autodiff.bench.ts).
+  // (fmnist CNN gradient graph at batch 128: 9.2 ms at 1 thread, 7.9 ms at 2); two shards of 64 on single-threaded
+  // sessions in two worker threads took 4.9 ms (measured on the raw graph; the engine's figures: bench/autodiff.bench.ts).
   const lanes = opts.shards ?? (device === 'cpu' && batchCoupling(model) === null ? intraOpThreads() : 1);
   if (!(Number.isInteger(lanes) && lanes >= 1)) throw new WeightscopeError('invalid-input', `shards must be a positive integer, not ${lanes}`);
   // Keyed by graph and shard count: a batch too small for every lane gets fewer shards, and a later, larger one

@@ -59,7 +59,7 @@ export interface RuntimeSession {
   readonly place: number | 'inline';
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /** Runs the graph off the main thread; `fetches` limits the outputs computed. */
+  /** Runs the graph where the session lives (see `place`); `fetches` limits the outputs computed. */
   run(
     feeds: Readonly<Record<string, HostTensor>>,
     fetches?: readonly string[],
@@ -101,6 +101,8 @@ type Place = number | 'inline';
 const workers = new Map<number, Worker>();
 let nextId = 1;
 const pending = new Map<number, Pending & { lane: number }>();
+/** Requests awaiting an answer, per lane (an idle worker is unref'd so it does not keep the process alive). */
+const inFlight = new Map<number, number>();
 const cache = new Map<string, Promise<RuntimeSession>>();
 /** getSession calls not yet given back by releaseSession, per cached session. */
 const holders = new Map<string, number>();
@@ -148,7 +150,9 @@ function getWorker(lane: number): Worker {
     const p = pending.get(res.id);
     if (!p) return;
     pending.delete(res.id);
-    if (![...pending.values()].some((q) => q.lane === lane)) w.unref();
+    const left = (inFlight.get(lane) ?? 1) - 1;
+    inFlight.set(lane, left);
+    if (left === 0) w.unref();
     p.resolve(res);
   });
   const fail = (e: Error) => {
@@ -166,6 +170,7 @@ function getWorker(lane: number): Worker {
       pending.delete(id);
       p.reject(e);
     }
+    inFlight.delete(lane);
   };
   w.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
   w.on('exit', (code) => fail(new Error(`onnxruntime worker exited (code ${code})`)));
@@ -201,6 +206,7 @@ function request(req: WorkerRequest, place: Place, transfer: ArrayBuffer[] = [])
   const w = getWorker(place);
   return new Promise((resolve, reject) => {
     pending.set(req.id, { resolve, reject, lane: place });
+    inFlight.set(place, (inFlight.get(place) ?? 0) + 1);
     w.ref(); // keep the process alive while a run is in flight
     w.postMessage(req, transfer);
   });
@@ -372,6 +378,7 @@ export function sessionsBuilt(): number {
 export async function shutdownRuntime(): Promise<void> {
   const ws = [...workers.values()];
   workers.clear();
+  inFlight.clear();
   cache.clear();
   holders.clear();
   await Promise.all(ws.map((w) => w.terminate()));

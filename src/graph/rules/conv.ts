@@ -6,7 +6,7 @@
 import { WeightscopeError } from '../../errors.js';
 import type { GradRule } from '../autodiff.js';
 import type { Builder } from '../builder.js';
-import { attrInt, attrInts, attrString, type Attrs, type GNode } from '../ir.js';
+import { attrInt, attrInts, attrString, INTERNAL_DOMAIN, type Attrs, type GNode } from '../ir.js';
 
 export interface ConvGeom {
   ns: number;
@@ -147,9 +147,9 @@ function biasGrad(b: Builder, g: string, ns: number): string {
  * same patch matrix, so the pass that differentiates it pays for im2col once. Emitted where im2colFits (see
  * pool-fusion.ts); lowerPatchConv turns it into standard ops before a graph leaves src/graph.
  */
-export const PATCH_CONV = { domain: 'ai.weightscope.internal', op: 'PatchConv' } as const;
+export const PATCH_CONV = { domain: INTERNAL_DOMAIN, op: 'PatchConv' } as const;
 /** ConvWeightGrad(x, dy) = the weight gradient of a group-1 Conv of x whose output gradient is dy (see above). */
-export const CONV_WEIGHT_GRAD = { domain: PATCH_CONV.domain, op: 'ConvWeightGrad' } as const;
+export const CONV_WEIGHT_GRAD = { domain: INTERNAL_DOMAIN, op: 'ConvWeightGrad' } as const;
 
 export function lowerConvWeightGrad(b: Builder, node: GNode): void {
   const [x, dy] = node.inputs;

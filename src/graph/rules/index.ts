@@ -1,6 +1,7 @@
 /** Registry of gradient rules, one family per file. */
 import type { GradRule } from '../autodiff.js';
-import { convRules, internalConvRules, PATCH_CONV } from './conv.js';
+import { INTERNAL_DOMAIN } from '../ir.js';
+import { convRules, internalConvRules } from './conv.js';
 import { elementwiseRules } from './elementwise.js';
 import { linalgRules } from './linalg.js';
 import { NON_DIFFERENTIABLE } from './nondiff.js';
@@ -17,7 +18,7 @@ for (const r of [...elementwiseRules, ...linalgRules, ...softmaxRules, ...reduce
 const INTERNAL = new Map<string, GradRule>(internalConvRules.map((r) => [r.op, r]));
 
 export function getRule(op: string, domain = ''): GradRule | undefined {
-  if (domain === PATCH_CONV.domain) return INTERNAL.get(op);
+  if (domain === INTERNAL_DOMAIN) return INTERNAL.get(op);
   return domain === '' ? RULES.get(op) : undefined;
 }
 
