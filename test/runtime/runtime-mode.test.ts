@@ -138,7 +138,9 @@ test('runtime mode: inline runs on this thread (timers wait for the run), worker
   const inline = await ticksDuringRun('inline');
   const worker = await ticksDuringRun('worker');
   assert.ok(inline.ms >= 20 && worker.ms >= 20, `runs of ${inline.ms.toFixed(1)} / ${worker.ms.toFixed(1)} ms show nothing: enlarge the graph`);
-  assert.equal(inline.ticks, 0, `${inline.ticks} timer ticks during a ${inline.ms.toFixed(0)} ms inline run`);
+  // onnxruntime-node starts a run from setImmediate, so one tick already due may fire just before the run begins
+  // (seen once in CI); none can fire while it blocks this thread — a run off this thread gives ~ms/2 ticks.
+  assert.ok(inline.ticks <= 1, `${inline.ticks} timer ticks during a ${inline.ms.toFixed(0)} ms inline run`);
   assert.ok(worker.ticks >= 3, `only ${worker.ticks} timer ticks during a ${worker.ms.toFixed(0)} ms worker run`);
 });
 
