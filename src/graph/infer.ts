@@ -43,6 +43,34 @@ const norm = (a: number, r: number): number => (a < 0 ? a + r : a);
 const isStatic = (s: Dim[] | null): s is number[] => s !== null && s.every((d) => typeof d === 'number');
 const prod = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
 
+/**
+ * The extent Reshape gives its -1 entry: the input's elements over the other entries' product. Symbolic dims cancel
+ * when the known entries name them: [batch, 1, 28, 28] → [-1, 784] gives batch. Null when it does not come out
+ * as one number or one symbol.
+ */
+function inferredMinusOne(input: Dim[], known: Dim[]): Dim {
+  const split = (ds: Dim[]): { n: number; s: string[] } | null => {
+    let n = 1;
+    const s: string[] = [];
+    for (const d of ds) {
+      if (d === null) return null;
+      if (typeof d === 'number') n *= d;
+      else s.push(d);
+    }
+    return { n, s };
+  };
+  const a = split(input), b = split(known);
+  if (!a || !b || b.n === 0 || a.n % b.n !== 0) return null;
+  for (const x of b.s) {
+    const i = a.s.indexOf(x);
+    if (i < 0) return null;
+    a.s.splice(i, 1);
+  }
+  const n = a.n / b.n;
+  if (a.s.length === 0) return n;
+  return a.s.length === 1 && n === 1 ? a.s[0] : null;
+}
+
 function elementwiseValue(op: string, ins: ValueInfo[]): number[] | undefined {
   const vs = ins.map((i) => i.value);
   if (vs.some((v) => v === undefined)) return undefined;
@@ -201,10 +229,7 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       if (v) {
         const out: Dim[] = v.map((d, i) => (d === 0 ? (x.shape ? x.shape[i] : null) : d === -1 ? null : d));
         const neg = v.indexOf(-1);
-        if (neg >= 0 && isStatic(x.shape)) {
-          const known = out.filter((_, i) => i !== neg);
-          if (known.every((d) => typeof d === 'number')) out[neg] = prod(x.shape) / prod(known as number[]);
-        }
+        if (neg >= 0 && x.shape) out[neg] = inferredMinusOne(x.shape, out.filter((_, i) => i !== neg));
         return [{ dtype: x.dtype, shape: out, ...contents(sym(x)) }];
       }
       const len = s.shape && typeof s.shape[0] === 'number' ? s.shape[0] : null;
@@ -408,6 +433,21 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       const out = [...x.shape];
       out.splice(a, 0, depth);
       return [{ dtype, shape: out }];
+    }
+    case 'Einsum': {
+      // Explicit or implicit output (letters used once, sorted); an ellipsis is left unknown.
+      const eq = new TextDecoder().decode(attr(node, 'equation')?.s ?? new Uint8Array()).replace(/\s/g, '');
+      const [lhs, rhsGiven] = eq.split('->');
+      const terms = lhs.split(',');
+      if (eq.includes('...') || terms.length !== ins.length) return [{ dtype: x.dtype, shape: null }];
+      const dims = new Map<string, Dim>();
+      terms.forEach((t, i) => [...t].forEach((c, j) => {
+        const d = ins[i].shape?.[j] ?? null;
+        if (!dims.has(c) || dims.get(c) === null || dims.get(c) === 1) dims.set(c, d);
+      }));
+      const letters = terms.join('');
+      const rhs = rhsGiven ?? [...new Set(letters)].filter((c) => letters.split(c).length === 2).sort().join('');
+      return [{ dtype: x.dtype, shape: [...rhs].map((c) => dims.get(c) ?? null) }];
     }
     case 'Compress':
       return [{ dtype: x.dtype, shape: x.shape && node.inputs.length > 1 && attr(node, 'axis') ? x.shape.map(() => null) : [null] }];

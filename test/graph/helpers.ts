@@ -29,7 +29,7 @@ export async function run(model: onnxProto.onnx.IModelProto, feeds: Feeds): Prom
 export async function runSession(s: ort.InferenceSession, feeds: Feeds): Promise<Record<string, Float64Array>> {
   const out = await s.run(feeds);
   const res: Record<string, Float64Array> = {};
-  for (const [k, t] of Object.entries(out)) res[k] = Float64Array.from(t.data as ArrayLike<number>);
+  for (const [k, t] of Object.entries(out)) res[k] = Float64Array.from(t.data as ArrayLike<number | bigint>, Number);
   return res;
 }
 
