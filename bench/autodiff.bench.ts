@@ -8,7 +8,8 @@
  *
  * --runtime: where onnxruntime runs (src/runtime/session.ts): 'inline' (default) on this thread, as the CLI and the
  * service's job threads run it; 'worker' through the session worker, as the library does on a main thread.
- * --threads T gives both sides T intra-op threads (default: all cores; 1 is steadier on a loaded machine).
+ * --threads T gives both sides T threads (default: all cores; 1 is steadier on a loaded machine); on PyTorch's side
+ * that includes Debian's OpenBLAS pool, which torch.set_num_threads alone leaves at all cores (torch_models.py).
  * Prints median and best milliseconds per call and the ratio ours/PyTorch (goal ≤ 1.0). Other processes on a shared
  * machine skew medians; the best-of-N is the steadier figure there. Also checks that the timed calls built no session.
  */

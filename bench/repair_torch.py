@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_models import CNN_NAMES, cnn_forward, load_fixture  # noqa: E402
+from torch_models import CNN_NAMES, cnn_forward, load_fixture, set_threads  # noqa: E402
 
 
 def load(name):
@@ -39,7 +39,7 @@ def main():
     ap.add_argument('--seed', type=int, default=29)
     ap.add_argument('--eval', action='store_true')
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(args.seed)
     A, B = load('model_a.safetensors'), load('model_b.safetensors')
     a = [A[n] for n in CNN_NAMES]
