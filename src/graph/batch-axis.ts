@@ -51,7 +51,7 @@ const CONTROL = new Set(['If', 'Loop', 'Scan', 'SequenceMap']);
 /** Ops whose outputs do not depend on their inputs' values, only on shapes. */
 const SHAPE_ONLY = new Set(['Shape', 'Size', 'ConstantOfShape', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike']);
 /** Input slots read as shapes: a batch-size-derived value is expected there. */
-const SHAPE_SLOTS: Record<string, number[]> = { Reshape: [1], Expand: [1], Resize: [3], Upsample: [] };
+const SHAPE_SLOTS: Record<string, number[]> = { Reshape: [1], Expand: [1], Resize: [3] };
 
 // ---- symbolic dim products (for Reshape/Flatten) --------------------------------------------------------------
 
