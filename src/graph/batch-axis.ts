@@ -14,7 +14,8 @@
  * computed from the batch size (Shape → Gather 0) is fine as a Reshape/Expand target but would change under
  * sharding if used as a number, so that use is a reason too.
  */
-import { attr, attrInt, attrInts, type Dim, type GNode, type Graph } from './ir.js';
+import { divide, einsumTerms, ONE, prodOf, sameProd, times, type Prod } from './dim-product.js';
+import { attrInt, attrInts, type Dim, type GNode, type Graph } from './ir.js';
 
 /** Samples lie along `axis`; `b` is the batch-size symbol of the input they came from. */
 interface OnAxis { axis: number; b: string }
@@ -48,46 +49,12 @@ const REDUCE = new Set([
 ]);
 const DATA_DEPENDENT_SIZE = new Set(['NonZero', 'Compress', 'Unique', 'NonMaxSuppression']);
 const CONTROL = new Set(['If', 'Loop', 'Scan', 'SequenceMap']);
-/** Ops whose outputs do not depend on their inputs' values, only on shapes. */
-const SHAPE_ONLY = new Set(['Shape', 'Size', 'ConstantOfShape', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike']);
+/** Ops whose outputs do not depend on their inputs' values, only on shapes (Shape and Size are handled apart). */
+const SHAPE_ONLY = new Set(['ConstantOfShape', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike']);
 /** Input slots read as shapes: a batch-size-derived value is expected there. */
 const SHAPE_SLOTS: Record<string, number[]> = { Reshape: [1], Expand: [1], Resize: [3] };
 
-// ---- symbolic dim products (for Reshape/Flatten) --------------------------------------------------------------
-
-/** A product of dims: a number times symbols (a null dim becomes a symbol equal to nothing else). */
-interface Prod { n: number; s: string[] }
-let unknownDim = 0;
-function prodOf(ds: Dim[]): Prod {
-  let n = 1;
-  const s: string[] = [];
-  for (const d of ds) {
-    if (typeof d === 'number') n *= d;
-    else s.push(d ?? `?unknown${unknownDim++}`);
-  }
-  return { n, s: s.sort() };
-}
-const times = (a: Prod, b: Prod): Prod => ({ n: a.n * b.n, s: [...a.s, ...b.s].sort() });
-const sameProd = (a: Prod, b: Prod): boolean => a.n === b.n && a.s.join('*') === b.s.join('*');
-/** Whether `a` is `b` times an integer (as far as the symbols tell). */
-function multipleOf(a: Prod, b: Prod): boolean {
-  if (b.n === 0 || a.n % b.n !== 0) return false;
-  const left = [...a.s];
-  for (const x of b.s) {
-    const i = left.indexOf(x);
-    if (i < 0) return false;
-    left.splice(i, 1);
-  }
-  return true;
-}
-
-/** `a / b` when b's factors are all in a, else null. */
-function divide(a: Prod, b: Prod): Prod | null {
-  if (!multipleOf(a, b)) return null;
-  const s = [...a.s];
-  for (const x of b.s) s.splice(s.indexOf(x), 1);
-  return { n: a.n / b.n, s };
-}
+// ---- Reshape: where the batch axis lands -------------------------------------------------------------------
 
 /** Reshape's output dims as products, from its target (0 copies the input dim, -1 takes the rest). */
 function reshapeTarget(inDims: Prod[], target: Dim[] | undefined, allowZero: boolean): Prod[] | null {
@@ -97,7 +64,7 @@ function reshapeTarget(inDims: Prod[], target: Dim[] | undefined, allowZero: boo
   if (rest >= 0) {
     const known = out.filter((d, i): d is Prod => i !== rest && d !== null);
     if (known.length !== out.length - 1) return null;
-    out[rest] = divide(inDims.reduce(times, { n: 1, s: [] }), known.reduce(times, { n: 1, s: [] }));
+    out[rest] = divide(inDims.reduce(times, ONE), known.reduce(times, ONE));
   }
   return out.every((d): d is Prod => d !== null) ? out : null;
 }
@@ -107,11 +74,11 @@ function reshapeTarget(inDims: Prod[], target: Dim[] | undefined, allowZero: boo
  * output axis with the same product of dims before it, whose extent is a multiple of the batch block. -1 if none.
  */
 function reshapedAxis(inDims: Prod[], outDims: Prod[], k: number, b: string): number {
-  const before = inDims.slice(0, k).reduce(times, { n: 1, s: [] });
-  let acc: Prod = { n: 1, s: [] };
+  const before = inDims.slice(0, k).reduce(times, ONE);
+  let acc = ONE;
   for (let j = 0; j < outDims.length; j++) {
     const d = outDims[j];
-    if (sameProd(acc, before) && (d.s.includes(b) || multipleOf(d, inDims[k]))) return j;
+    if (sameProd(acc, before) && (d.s.includes(b) || divide(d, inDims[k]) !== null)) return j;
     acc = times(acc, d);
   }
   return -1;
@@ -495,12 +462,9 @@ function ruleFor(g: Graph, n: GNode, op: string, where: string, ins: (Flow | und
       return f;
     }
     case 'Einsum': {
-      const eq = new TextDecoder().decode(attr(n, 'equation')?.s ?? new Uint8Array()).replace(/\s/g, '');
-      if (!eq || eq.includes('...')) mixes('has an equation the analysis cannot follow');
-      const [lhs, rhsGiven] = eq.split('->');
-      const terms = lhs.split(',');
-      const letters = terms.join('');
-      const rhs = rhsGiven ?? [...new Set(letters)].filter((c) => letters.split(c).length === 2).sort().join('');
+      const e = einsumTerms(n);
+      if (!e) mixes('has an equation the analysis cannot follow');
+      const { terms, rhs } = e!;
       let letter = '', b = '';
       for (const i of sampled) {
         const f = axisOf(i);

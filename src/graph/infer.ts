@@ -4,6 +4,7 @@
  * Small integer tensors (shapes, axes) also carry their values when they are computable.
  */
 import { WeightscopeError } from '../errors.js';
+import { asDim, divide, einsumTerms, prodOf } from './dim-product.js';
 import { attr, attrInt, attrInts, attrString, DT, INTERNAL_DOMAIN, tensorDims, tensorValues, type Dim, type GNode, type ValueInfo } from './ir.js';
 
 const UNKNOWN: ValueInfo = { dtype: 0, shape: null };
@@ -46,29 +47,12 @@ const prod = (xs: number[]): number => xs.reduce((a, b) => a * b, 1);
 /**
  * The extent Reshape gives its -1 entry: the input's elements over the other entries' product. Symbolic dims cancel
  * when the known entries name them: [batch, 1, 28, 28] → [-1, 784] gives batch. Null when it does not come out
- * as one number or one symbol.
+ * as one number or one symbol, or a dim is unknown.
  */
 function inferredMinusOne(input: Dim[], known: Dim[]): Dim {
-  const split = (ds: Dim[]): { n: number; s: string[] } | null => {
-    let n = 1;
-    const s: string[] = [];
-    for (const d of ds) {
-      if (d === null) return null;
-      if (typeof d === 'number') n *= d;
-      else s.push(d);
-    }
-    return { n, s };
-  };
-  const a = split(input), b = split(known);
-  if (!a || !b || b.n === 0 || a.n % b.n !== 0) return null;
-  for (const x of b.s) {
-    const i = a.s.indexOf(x);
-    if (i < 0) return null;
-    a.s.splice(i, 1);
-  }
-  const n = a.n / b.n;
-  if (a.s.length === 0) return n;
-  return a.s.length === 1 && n === 1 ? a.s[0] : null;
+  if (input.includes(null) || known.includes(null)) return null;
+  const q = divide(prodOf(input), prodOf(known));
+  return q ? asDim(q) : null;
 }
 
 function elementwiseValue(op: string, ins: ValueInfo[]): number[] | undefined {
@@ -435,19 +419,14 @@ export function inferNode(node: GNode, get: (name: string) => ValueInfo, opset: 
       return [{ dtype, shape: out }];
     }
     case 'Einsum': {
-      // Explicit or implicit output (letters used once, sorted); an ellipsis is left unknown.
-      const eq = new TextDecoder().decode(attr(node, 'equation')?.s ?? new Uint8Array()).replace(/\s/g, '');
-      const [lhs, rhsGiven] = eq.split('->');
-      const terms = lhs.split(',');
-      if (eq.includes('...') || terms.length !== ins.length) return [{ dtype: x.dtype, shape: null }];
+      const e = einsumTerms(node);
+      if (!e || e.terms.length !== ins.length) return [{ dtype: x.dtype, shape: null }];
       const dims = new Map<string, Dim>();
-      terms.forEach((t, i) => [...t].forEach((c, j) => {
+      e.terms.forEach((t, i) => [...t].forEach((c, j) => {
         const d = ins[i].shape?.[j] ?? null;
         if (!dims.has(c) || dims.get(c) === null || dims.get(c) === 1) dims.set(c, d);
       }));
-      const letters = terms.join('');
-      const rhs = rhsGiven ?? [...new Set(letters)].filter((c) => letters.split(c).length === 2).sort().join('');
-      return [{ dtype: x.dtype, shape: [...rhs].map((c) => dims.get(c) ?? null) }];
+      return [{ dtype: x.dtype, shape: [...e.rhs].map((c) => dims.get(c) ?? null) }];
     }
     case 'Compress':
       return [{ dtype: x.dtype, shape: x.shape && node.inputs.length > 1 && attr(node, 'axis') ? x.shape.map(() => null) : [null] }];
