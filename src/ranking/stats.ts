@@ -5,8 +5,9 @@
  * - kendalltau (variant 'b', method 'auto'): exact null distribution when neither side has ties and
  *   (n ≤ 33 or min(discordant, total−discordant) ≤ 1), else the normal approximation with the tie-corrected
  *   variance. Constant input gives null (scipy gives NaN).
- * Pure functions; no dependencies.
+ * Pure functions.
  */
+import { logGamma } from '../numerics/gamma.js';
 
 export interface Correlation {
   /** ρ or τ; null when undefined (fewer than 2 points, constant input). */
@@ -142,21 +143,6 @@ export function kendallExactP(n: number, c: number): number {
 
 // ---------- special functions ----------
 
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
-
-/** ln Γ(x) for x > 0 (Lanczos, g = 7; ~1e-15 relative). */
-export function lgamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lgamma(1 - x);
-  const z = x - 1;
-  let a = LANCZOS[0];
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) a += LANCZOS[i] / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
 /** Continued fraction for the incomplete beta (modified Lentz). */
 function betacf(a: number, b: number, x: number): number {
   const TINY = 1e-300, EPS = 1e-16;
@@ -186,7 +172,7 @@ function betacf(a: number, b: number, x: number): number {
 export function betaInc(a: number, b: number, x: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
-  const lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * Math.log(x) + b * Math.log1p(-x);
+  const lbt = logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log1p(-x);
   if (x < (a + 1) / (a + b + 2)) return (Math.exp(lbt) * betacf(a, b, x)) / a;
   return 1 - (Math.exp(lbt) * betacf(b, a, 1 - x)) / b;
 }

@@ -14,6 +14,9 @@
  */
 import type { EtplFit } from './types.js';
 import { EVALS_THRESH } from './pl.js';
+import { brentRoot } from '../numerics/brent.js';
+import { firstMinimum } from '../numerics/first-min.js';
+import { suffixAt, suffixSums } from '../numerics/sums.js';
 import { upperGammaScaled } from './special.js';
 import { rangeCandidates, xminPeak, xminRange, type XminRule } from './xmin.js';
 
@@ -192,60 +195,7 @@ export function fitEtplAtXmin(st: TailStats, warm?: { beta: number; lambda: numb
     }
   }
   // Brent's root finder on dP over [a, b] (fa > 0 ≥ fb)
-  let c = a;
-  let fc = fa;
-  let d = b - a;
-  let e = d;
-  for (let it = 0; it < 200; it++) {
-    if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) {
-      c = a;
-      fc = fa;
-      d = b - a;
-      e = d;
-    }
-    if (Math.abs(fc) < Math.abs(fb)) {
-      a = b;
-      b = c;
-      c = a;
-      fa = fb;
-      fb = fc;
-      fc = fa;
-    }
-    const tol = 2 * 2.2e-16 * Math.abs(b) + 1e-12;
-    const xm = 0.5 * (c - b);
-    if (Math.abs(xm) <= tol || fb === 0) break;
-    if (Math.abs(e) >= tol && Math.abs(fa) > Math.abs(fb)) {
-      const s = fb / fa;
-      let p: number;
-      let q: number;
-      if (a === c) {
-        p = 2 * xm * s;
-        q = 1 - s;
-      } else {
-        const qq = fa / fc;
-        const rr = fb / fc;
-        p = s * (2 * xm * qq * (qq - rr) - (b - a) * (rr - 1));
-        q = (qq - 1) * (rr - 1) * (s - 1);
-      }
-      if (p > 0) q = -q;
-      p = Math.abs(p);
-      if (2 * p < Math.min(3 * xm * q - Math.abs(tol * q), Math.abs(e * q))) {
-        e = d;
-        d = p / q;
-      } else {
-        d = xm;
-        e = d;
-      }
-    } else {
-      d = xm;
-      e = d;
-    }
-    a = b;
-    fa = fb;
-    b += Math.abs(d) > tol ? d : xm > 0 ? tol : -tol;
-    fb = dP(b);
-  }
-  return finish(b);
+  return finish(brentRoot(dP, a, fa, b, fb, { absTol: 1e-12, relTol: 2 * 2.2e-16 }));
 }
 
 /**
@@ -325,14 +275,16 @@ export function xminCandidates(
   return { data, candidates, xmax: rule === 'kdd' ? data[data.length - 1] : null };
 }
 
-/** Suffix sums of x and ln x of sorted data, so that every candidate's tail statistics are O(1). */
+/** Suffix sums of x and ln x of sorted data (compensated), so that every candidate's tail statistics are O(1). */
 export function suffixStats(data: Float64Array): { sum: Float64Array; sumLog: Float64Array } {
   const n = data.length;
+  const x = suffixSums(data);
+  const l = suffixSums(data, Math.log);
   const sum = new Float64Array(n + 1);
   const sumLog = new Float64Array(n + 1);
-  for (let i = n - 1; i >= 0; i--) {
-    sum[i] = sum[i + 1] + data[i];
-    sumLog[i] = sumLog[i + 1] + Math.log(data[i]);
+  for (let i = 0; i < n; i++) {
+    sum[i] = suffixAt(x, i);
+    sumLog[i] = suffixAt(l, i);
   }
   return { sum, sumLog };
 }
@@ -368,18 +320,12 @@ export function fitEtpl(evals: Float64Array, opts: EtplOptions = {}): EtplResult
     fits.push(p);
   }
   // 2) KS distances, a sparse seed first so that pruning bites early; first minimum wins, as in powerlaw
-  let best: { c: number; p: EtplPoint; D: number } | null = null;
-  const consider = (c: number): void => {
+  const best = firstMinimum(candidates.length, 32, (c, inc) => {
     const p = fits[c];
-    if (!p) return;
-    const stop = best ? best.D : Infinity;
-    const D = etplKS(data.subarray(candidates[c]), p.beta, p.lambda, xmax, stop, !best || c > best.c);
-    if (!best || D < best.D || (D === best.D && c < best.c)) best = { c, p, D };
-  };
-  const seed = Math.max(1, Math.floor(candidates.length / 32));
-  for (let c = 0; c < candidates.length; c += seed) consider(c);
-  for (let c = 0; c < candidates.length; c++) if (c % seed !== 0) consider(c);
-  const chosen = best as { c: number; p: EtplPoint; D: number } | null;
+    if (!p) return null;
+    return etplKS(data.subarray(candidates[c]), p.beta, p.lambda, xmax, inc ? inc.value : Infinity, !inc || c > inc.index);
+  });
+  const chosen = best ? { c: best.index, p: fits[best.index] as EtplPoint, D: best.value } : null;
   if (!chosen) return failedResult(`no candidate xmin could be fitted: ${lastReason}`, candidates.length);
   const i = candidates[chosen.c];
   return {

@@ -4,6 +4,7 @@
  * candidates as the E-TPL fit by minimum KS distance (powerlaw's definition; CDF truncated at xmax for 'kdd').
  */
 import type { ExpFit } from './types.js';
+import { firstMinimum } from '../numerics/first-min.js';
 import { tailCandidates } from './etpl.js';
 import type { XminRule } from './xmin.js';
 
@@ -47,15 +48,16 @@ export function fitExponential(evals: Float64Array, opts: ExpOptions = {}): ExpR
   if (typeof prep === 'string') return failedResult(prep);
   const { data, candidates, xmax, suf } = prep;
   const N = data.length;
-  let best: { i: number; lambda: number; D: number } | null = null;
-  for (const i of candidates) {
-    const n = N - i;
-    const excess = suf.sum[i] / n - data[i];
-    if (!(excess > 0)) continue;
-    const lambda = 1 / excess;
-    const D = expKS(data.subarray(i), lambda, xmax, best ? best.D : Infinity);
-    if (!best || D < best.D) best = { i, lambda, D };
-  }
+  const lambdaAt = (i: number): number | null => {
+    const excess = suf.sum[i] / (N - i) - data[i];
+    return excess > 0 ? 1 / excess : null;
+  };
+  // candidates in order (one seed per candidate): a later candidate must be strictly better to win
+  const found = firstMinimum(candidates.length, candidates.length, (c, inc) => {
+    const lambda = lambdaAt(candidates[c]);
+    return lambda === null ? null : expKS(data.subarray(candidates[c]), lambda, xmax, inc ? inc.value : Infinity);
+  });
+  const best = found ? { i: candidates[found.index], lambda: lambdaAt(candidates[found.index]) as number, D: found.value } : null;
   if (!best) return failedResult('no candidate xmin has a tail with two distinct values', candidates.length);
   const n = N - best.i;
   // Σ ln p = n ln λ − λ Σ(x − xmin) = n ln λ − n at the MLE

@@ -10,6 +10,9 @@
  * keeps the exact first-argmin selection while skipping most of the O(N²) work.
  */
 
+import { firstMinimum, loses, type Incumbent } from '../numerics/first-min.js';
+import { suffixSums } from '../numerics/sums.js';
+
 export const EVALS_THRESH = 1e-5;
 export const OVER_TRAINED_THRESH = 2.0;
 export const UNDER_TRAINED_THRESH = 6.0;
@@ -64,25 +67,6 @@ export function plWarning(alpha: number): string {
   return '';
 }
 
-/** Suffix sums Σ_{k≥i} v_k, compensated (Neumaier), as hi + lo pairs. */
-function suffixSums(v: Float64Array): { hi: Float64Array; lo: Float64Array } {
-  const n = v.length;
-  const hi = new Float64Array(n + 1);
-  const lo = new Float64Array(n + 1);
-  let s = 0;
-  let c = 0;
-  for (let i = n - 1; i >= 0; i--) {
-    const x = v[i];
-    const t = s + x;
-    if (Math.abs(s) >= Math.abs(x)) c += s - t + x;
-    else c += x - t + s;
-    s = t;
-    hi[i] = s;
-    lo[i] = c;
-  }
-  return { hi, lo };
-}
-
 /**
  * WWFit on sorted ascending data x (all > 0). Throws nothing; returns null when there is no candidate.
  * The D of candidate i equals numpy's value; only the order of evaluation differs (pruned candidates are the
@@ -100,17 +84,14 @@ export function wwScan(x: Float64Array): Scan | null {
     const n = N - i;
     alphas[i] = 1 + n / (hi[i] - n * L[i] + lo[i]);
   }
-  let bestD = Infinity;
-  let bestI = -1;
-  // D_i, or a value known to lose against (bestD, bestI) as soon as that is certain.
-  const evalD = (i: number): number => {
+  // D_i, or a partial value that already loses against the incumbent (first-minimum pruning)
+  const evalD = (i: number, best: Incumbent | null): number => {
     const a = alphas[i];
     const n = N - i;
     if (!(a > 1)) return 1;
     if (a === Infinity) return (n - 1) / n; // numpy: 1**-inf = 1, so only the empirical CDF remains
     const e = 1 - a;
     const Li = L[i];
-    const cut = (d: number): boolean => d > bestD || (d === bestD && i > bestI);
     let m = 0;
     // coarse pass first: a cheap lower bound usually rules the candidate out
     const stride = n > 64 ? Math.floor(n / 32) : 0;
@@ -119,7 +100,7 @@ export function wwScan(x: Float64Array): Scan | null {
         const d = Math.abs(1 - Math.exp(e * (L[k] - Li)) - (k - i) / n);
         if (d > m) {
           m = d;
-          if (cut(m)) return m;
+          if (loses(m, i, best)) return m;
         }
       }
     }
@@ -127,22 +108,15 @@ export function wwScan(x: Float64Array): Scan | null {
       const d = Math.abs(1 - Math.exp(e * (L[k] - Li)) - (k - i) / n);
       if (d > m) {
         m = d;
-        if (cut(m)) return m;
+        if (loses(m, i, best)) return m;
       }
     }
     return m;
   };
-  const consider = (i: number): void => {
-    const d = evalD(i);
-    if (d < bestD || (d === bestD && i < bestI)) {
-      bestD = d;
-      bestI = i;
-    }
-  };
   // seed with a sparse set of candidates so that pruning bites early, then all of them
-  const seedStride = Math.max(1, Math.floor(nc / 48));
-  for (let i = 0; i < nc; i += seedStride) consider(i);
-  for (let i = 0; i < nc; i++) if (i % seedStride !== 0) consider(i);
+  const best = firstMinimum(nc, 48, evalD)!;
+  const bestI = best.index;
+  const bestD = best.value;
   const n = N - bestI;
   return {
     alpha: alphas[bestI],

@@ -9,53 +9,18 @@
  * Regions: x ≥ 1.5 → Legendre continued fraction (modified Lentz); x < 1.5 → the Temme-style series around a
  * base order |s0| ≤ 1/2 that cancels the poles of Γ(s) at s = 0 analytically, then the recurrences.
  */
+import { EULER_GAMMA, logGamma1p } from '../numerics/gamma.js';
 
-const EULER_GAMMA = 0.5772156649015329;
 const EPS = Number.EPSILON;
 const CF_MIN_X = 1.5;
 
-/** ζ(k) − 1 for k = 2..K, by direct summation plus an Euler–Maclaurin tail (computed once at load). */
-const ZETA_M1: Float64Array = (() => {
-  const K = 48;
-  const out = new Float64Array(K + 1);
-  const Nn = 64;
-  for (let k = 2; k <= K; k++) {
-    // Tail Σ_{n≥Nn} n^−k ≈ N^(1−k)/(k−1) + N^−k/2 + k N^(−k−1)/12 − k(k+1)(k+2) N^(−k−3)/720
-    //                      + k(k+1)(k+2)(k+3)(k+4) N^(−k−5)/30240
-    let tail =
-      Nn ** (1 - k) / (k - 1) +
-      0.5 * Nn ** -k +
-      (k * Nn ** (-k - 1)) / 12 -
-      (k * (k + 1) * (k + 2) * Nn ** (-k - 3)) / 720 +
-      (k * (k + 1) * (k + 2) * (k + 3) * (k + 4) * Nn ** (-k - 5)) / 30240;
-    for (let n = Nn - 1; n >= 2; n--) tail += n ** -k;
-    out[k] = tail;
-  }
-  return out;
-})();
-
-/** ln Γ(1 + t) for |t| ≤ 1/2, accurate to a few ulps (series with ζ(k) − 1 coefficients). */
-export function lnGamma1p(t: number): number {
-  if (!(Math.abs(t) <= 0.5 + 1e-12)) throw new RangeError(`lnGamma1p: |t| must be ≤ 0.5, got ${t}`);
-  // ln Γ(1+t) = −ln(1+t) + t(1−γ) + Σ_{k≥2} (−t)^k (ζ(k)−1)/k
-  let sum = 0;
-  let p = t * t; // (−t)^k for k = 2
-  for (let k = 2; k < ZETA_M1.length; k++) {
-    const term = (p * ZETA_M1[k]) / k;
-    sum += term;
-    if (Math.abs(term) < 1e-18 * Math.abs(sum) + 1e-300) break;
-    p *= -t;
-  }
-  return -Math.log1p(t) + t * (1 - EULER_GAMMA) + sum;
-}
-
-/** A 4-entry memo of lnGamma1p: the fits evaluate G at the same few orders s, s+1, s+2 many times over. */
+/** A 4-entry memo of logGamma1p: the fits evaluate G at the same few orders s, s+1, s+2 many times over. */
 const memoKeys = new Float64Array(4).fill(NaN);
 const memoVals = new Float64Array(4);
 let memoNext = 0;
-function lnGamma1pMemo(t: number): number {
+function logGamma1pMemo(t: number): number {
   for (let i = 0; i < 4; i++) if (memoKeys[i] === t) return memoVals[i];
-  const v = lnGamma1p(t);
+  const v = logGamma1p(t);
   memoKeys[memoNext] = t;
   memoVals[memoNext] = v;
   memoNext = (memoNext + 1) & 3;
@@ -65,9 +30,9 @@ function lnGamma1pMemo(t: number): number {
 /** Γ(s) for 0 < s ≤ 2.5 (all the upper-gamma code needs). */
 export function gammaSmall(s: number): number {
   if (!(s > 0 && s <= 2.5)) throw new RangeError(`gammaSmall: s must be in (0, 2.5], got ${s}`);
-  if (s < 0.5) return Math.exp(lnGamma1pMemo(s)) / s; // Γ(s) = Γ(1+s)/s
-  if (s <= 1.5) return Math.exp(lnGamma1pMemo(s - 1));
-  return (s - 1) * Math.exp(lnGamma1pMemo(s - 2));
+  if (s < 0.5) return Math.exp(logGamma1pMemo(s)) / s; // Γ(s) = Γ(1+s)/s
+  if (s <= 1.5) return Math.exp(logGamma1pMemo(s - 1));
+  return (s - 1) * Math.exp(logGamma1pMemo(s - 2));
 }
 
 /** G(s, x) by the continued fraction, any real s, x ≥ 1.5 (converges in < 100 terms there). */
@@ -111,7 +76,7 @@ function scaledBySeries(s0: number, x: number): number {
   }
   let gamma: number;
   if (Math.abs(s0) <= 0.5) {
-    const lg = lnGamma1pMemo(s0); // ln Γ(1+s0), O(s0)
+    const lg = logGamma1pMemo(s0); // ln Γ(1+s0), O(s0)
     const a = s0 === 0 ? -EULER_GAMMA : Math.expm1(lg) / s0; // (Γ(1+s0) − 1)/s0
     const b = s0 === 0 ? lx : Math.expm1(s0 * lx) / s0; // (x^s0 − 1)/s0
     gamma = a - b - Math.exp(s0 * lx) * sum;
