@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'shape-mismatch'
   | 'too-large' // over a configured size limit
   | 'device-unavailable' // an execution provider that is not present
-  | 'numerical'; // NaN/Inf or a fit that cannot run
+  | 'numerical' // NaN/Inf or a fit that cannot run
+  | 'no-weight-matrices'; // a readable file without a single weight matrix (a dataset, a tokenizer) given to analyze
 
 export class WeightscopeError extends Error {
   readonly code: ErrorCode;

@@ -48,8 +48,102 @@ function checkLength(dtype: DType, bytes: Uint8Array): number {
 }
 
 /**
- * Stored bytes → float64. Exact for float dtypes and for integers up to 2^53 (larger I64/U64 values round).
- * BOOL gives 0/1. FP8 is refused: nothing we analyse is stored that way.
+ * FP8 bits → float64 (256 entries each). E4M3FN (OCP FP8, as safetensors/ONNX store it): bias 7, no infinities,
+ * S.1111.111 is NaN, largest finite ±448. E5M2: IEEE-like with bias 15, infinities and NaNs.
+ */
+const FP8_TABLES: Record<'F8_E4M3' | 'F8_E5M2', Float64Array> = (() => {
+  const e4 = new Float64Array(256);
+  const e5 = new Float64Array(256);
+  for (let b = 0; b < 256; b++) {
+    const sign = b & 0x80 ? -1 : 1;
+    {
+      const exp = (b >> 3) & 0xf;
+      const man = b & 7;
+      if (exp === 15 && man === 7) e4[b] = NaN;
+      else if (exp === 0) e4[b] = sign * man * 2 ** -9;
+      else e4[b] = sign * (1 + man / 8) * 2 ** (exp - 7);
+    }
+    {
+      const exp = (b >> 2) & 0x1f;
+      const man = b & 3;
+      if (exp === 31) e5[b] = man === 0 ? sign * Infinity : NaN;
+      else if (exp === 0) e5[b] = sign * man * 2 ** -16;
+      else e5[b] = sign * (1 + man / 4) * 2 ** (exp - 15);
+    }
+  }
+  return { F8_E4M3: e4, F8_E5M2: e5 };
+})();
+
+/** Dtypes whose values widen exactly to float64 and can be weights: the float types and FP8. */
+export function isWideningFloat(dtype: DType): boolean {
+  return dtype === 'F64' || dtype === 'F32' || dtype === 'F16' || dtype === 'BF16' || dtype === 'F8_E4M3' || dtype === 'F8_E5M2';
+}
+
+/**
+ * Widen `count` elements of `dtype` starting at element `from` of the little-endian bytes `src` into
+ * `dst[at..at+count)`, exactly (every F16/BF16/F32/FP8 value is a float64 value). The hot path of analysing a
+ * BF16 LLM: BF16 goes through a float32 staging view (shift the bits up, let the typed-array copy widen),
+ * F16 and FP8 through lookup tables.
+ */
+export function widenInto(dtype: DType, src: Uint8Array, from: number, count: number, dst: Float64Array, at: number): void {
+  const size = DTYPE_SIZE[dtype];
+  const byte0 = src.byteOffset + from * size;
+  if (src.byteLength < (from + count) * size) {
+    throw new WeightscopeError('corrupt-file', `${src.byteLength} bytes hold fewer than ${from + count} ${dtype} elements`);
+  }
+  switch (dtype) {
+    case 'BF16': {
+      const stage = stagingU32(count);
+      if (byte0 % 2 === 0) {
+        const u16 = new Uint16Array(src.buffer, byte0, count);
+        for (let i = 0; i < count; i++) stage[i] = u16[i] << 16;
+      } else {
+        const o = from * 2;
+        for (let i = 0; i < count; i++) stage[i] = (src[o + 2 * i] << 16) | (src[o + 2 * i + 1] << 24);
+      }
+      dst.set(new Float32Array(stage.buffer, 0, count), at);
+      return;
+    }
+    case 'F16': {
+      const t = halfTable();
+      if (byte0 % 2 === 0) {
+        const u16 = new Uint16Array(src.buffer, byte0, count);
+        for (let i = 0; i < count; i++) dst[at + i] = t[u16[i]];
+      } else {
+        const o = from * 2;
+        for (let i = 0; i < count; i++) dst[at + i] = t[src[o + 2 * i] | (src[o + 2 * i + 1] << 8)];
+      }
+      return;
+    }
+    case 'F32':
+      if (byte0 % 4 === 0) dst.set(new Float32Array(src.buffer, byte0, count), at);
+      else dst.set(toFloat64(dtype, src.subarray(from * 4, (from + count) * 4)), at);
+      return;
+    case 'F64':
+      if (byte0 % 8 === 0) dst.set(new Float64Array(src.buffer, byte0, count), at);
+      else dst.set(toFloat64(dtype, src.subarray(from * 8, (from + count) * 8)), at);
+      return;
+    case 'F8_E4M3':
+    case 'F8_E5M2': {
+      const t = FP8_TABLES[dtype];
+      for (let i = 0; i < count; i++) dst[at + i] = t[src[from + i]];
+      return;
+    }
+    default:
+      dst.set(toFloat64(dtype, src.subarray(from * size, (from + count) * size)), at);
+  }
+}
+
+/** A reusable float32-sized staging buffer for widenInto (grown on demand, per thread). */
+let staging = new Uint32Array(0);
+function stagingU32(n: number): Uint32Array {
+  if (staging.length < n) staging = new Uint32Array(Math.max(n, 2 * staging.length));
+  return staging;
+}
+
+/**
+ * Stored bytes → float64. Exact for float dtypes (FP8 included) and for integers up to 2^53 (larger I64/U64
+ * values round). BOOL gives 0/1.
  */
 export function toFloat64(dtype: DType, bytes: Uint8Array): Float64Array {
   const n = checkLength(dtype, bytes);
@@ -90,8 +184,11 @@ export function toFloat64(dtype: DType, bytes: Uint8Array): Float64Array {
     case 'U8': for (let i = 0; i < n; i++) out[i] = bytes[i]; return out;
     case 'BOOL': for (let i = 0; i < n; i++) out[i] = bytes[i] !== 0 ? 1 : 0; return out;
     case 'F8_E4M3':
-    case 'F8_E5M2':
-      throw new WeightscopeError('unsupported-dtype', `dtype ${dtype} cannot be converted to float64`, { dtype });
+    case 'F8_E5M2': {
+      const t = FP8_TABLES[dtype];
+      for (let i = 0; i < n; i++) out[i] = t[bytes[i]];
+      return out;
+    }
   }
 }
 

@@ -2,8 +2,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import { WeightscopeError } from '../errors.js';
 
-export async function readAt(fh: FileHandle, position: number, length: number, what: string): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+/** `into`: a buffer to read into (its first `length` bytes are returned) instead of a new one. */
+export async function readAt(fh: FileHandle, position: number, length: number, what: string, into?: Uint8Array): Promise<Uint8Array> {
+  const out = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(out, done, length - done, position + done);

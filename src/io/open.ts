@@ -77,6 +77,7 @@ export function mergeReaders(readers: readonly TensorReader[]): TensorReader {
     tensors,
     readFloat64: async (name) => of(name).readFloat64(name),
     readBytes: async (name) => of(name).readBytes(name),
+    locate: (name) => of(name).locate?.(name) ?? null,
     async close() {
       await Promise.all(readers.map((r) => r.close()));
     },

@@ -11,7 +11,7 @@ import { WeightscopeError } from '../errors.js';
 import { DTYPE_SIZE, isDType, toFloat64 } from './dtype.js';
 import { readAt } from './fileio.js';
 import { checkShardIndex, readShardIndex } from './shard-index.js';
-import type { DType, TensorInfo, TensorReader } from './types.js';
+import type { DType, TensorInfo, TensorLocation, TensorReader } from './types.js';
 
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -178,6 +178,11 @@ export class SafetensorsReader implements TensorReader {
   async readBytes(name: string): Promise<Uint8Array> {
     const e = this.#entry(name);
     return readAt(e.fh, e.start, e.length, `${e.path}: tensor "${name}"`);
+  }
+
+  locate(name: string): TensorLocation {
+    const e = this.#entry(name);
+    return { path: e.path, offset: e.start, length: e.length };
   }
 
   async readFloat64(name: string): Promise<Float64Array> {

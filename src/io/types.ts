@@ -15,7 +15,22 @@ export interface TensorInfo {
 }
 
 /** How an ONNX graph uses an initializer; decides whether it is a weight matrix (see src/layers). */
-export type WeightRole = 'matmul' | 'gemm' | 'conv' | 'gather';
+export type WeightRole = 'matmul' | 'gemm' | 'conv' | 'gather' | 'rnn';
+
+/** Where a tensor's bytes lie contiguously, uncompressed and in its own dtype, in a file (for streaming reads). */
+export interface TensorLocation {
+  readonly path: string;
+  /** Absolute byte offset in the file. */
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Bytes read a range at a time: a file range, or bytes already in memory (src/io/byte-source.ts). */
+export interface ByteSource {
+  readonly length: number;
+  /** `length` bytes from `offset` (relative to the source), into `into` when given and large enough. */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
+}
 
 export interface TensorReader {
   readonly format: CheckpointFormat;
@@ -27,5 +42,10 @@ export interface TensorReader {
   readFloat64(name: string): Promise<Float64Array>;
   /** Raw little-endian bytes as stored, for writers and integer tensors. */
   readBytes(name: string): Promise<Uint8Array>;
+  /**
+   * Where the tensor's stored bytes lie in a file, when they lie there contiguously and uncompressed (safetensors,
+   * ONNX raw_data and external data), so analysis can stream them; null (or absent) otherwise.
+   */
+  locate?(name: string): TensorLocation | null;
   close(): Promise<void>;
 }

@@ -31,13 +31,19 @@ export function scaleConv2d(w: Float64Array, dtype: DType): Float64Array {
 }
 
 /**
- * The slices of a layer: one matrix for dense layers (shares `w`), rf matrices for Conv2D (already scaled).
- * Slice order is row-major over the kernel position; it does not matter once the ESD is pooled.
+ * The slices of a layer: one matrix for dense layers (shares `w`), rf matrices for Conv2D (already scaled) and
+ * Conv1d. Slice order is row-major over the kernel position; it does not matter once the ESD is pooled.
+ *
+ * Conv1d (rank 3, ONNX/PyTorch (out, in, k), Keras (k, in, out)): WeightWatcher 0.7.5.5 has a CONV1D type but
+ * extracts one matrix from it, which for a rank-3 kernel ends in a failed SVD; we apply its Conv2D rule to the kernel
+ * seen as (out, in, 1, k): k slices of out×in, rf = k, one pooled ESD, without the conv2d_norm factor (WW applies
+ * that factor to its CONV2D type only).
  */
 export function layerMatrices(plan: Pick<LayerPlan, 'layer_type' | 'shape'>, w: Float64Array, dtype: DType): Matrix[] {
   const shape = plan.shape;
   const size = shape.reduce((a, b) => a * b, 1);
   if (w.length !== size) throw new RangeError(`tensor has ${w.length} values, shape [${shape.join(', ')}] needs ${size}`);
+  if (plan.layer_type === 'conv1d' && shape.length === 3) return conv1dSlices(w, shape);
   if (plan.layer_type !== 'conv2d') return [{ data: w, rows: shape[0], cols: shape[1] }];
   const s = scaleConv2d(w, dtype);
   const [s0, s1, s2, s3] = shape;
@@ -54,6 +60,23 @@ export function layerMatrices(plan: Pick<LayerPlan, 'layer_type' | 'shape'>, w: 
     // (kh, kw, in, out): slice (i, j) is the contiguous block W[i, j, :, :].
     const k = s2 * s3;
     for (let p = 0; p < s0 * s1; p++) mats.push({ data: s.subarray(p * k, (p + 1) * k), rows: s2, cols: s3 });
+  }
+  return mats;
+}
+
+/** Conv1d kernel slices: (out, in, k) → k matrices W[:, :, j]; (k, in, out) → the contiguous blocks W[j, :, :]. */
+function conv1dSlices(w: Float64Array, shape: readonly number[]): Matrix[] {
+  const [s0, s1, s2] = shape;
+  const mats: Matrix[] = [];
+  if (s0 + s1 >= s2) {
+    for (let p = 0; p < s2; p++) {
+      const m = new Float64Array(s0 * s1);
+      for (let q = 0; q < s0 * s1; q++) m[q] = w[q * s2 + p];
+      mats.push({ data: m, rows: s0, cols: s1 });
+    }
+  } else {
+    const k = s1 * s2;
+    for (let p = 0; p < s0; p++) mats.push({ data: w.subarray(p * k, (p + 1) * k), rows: s1, cols: s2 });
   }
   return mats;
 }

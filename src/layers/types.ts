@@ -1,5 +1,8 @@
-/** WW's layer kinds (its `layer_type` column), as decided from a tensor's role and shape. */
-export type LayerType = 'dense' | 'conv1d' | 'conv2d' | 'embedding';
+/**
+ * WW's layer kinds (its `layer_type` column), as decided from a tensor's role and shape; 'rnn' (one direction's
+ * gate-stacked input or recurrent matrix of an ONNX LSTM/GRU/RNN) is ours.
+ */
+export type LayerType = 'dense' | 'conv1d' | 'conv2d' | 'embedding' | 'rnn';
 
 /** Layer filters, WeightWatcher 0.7.5.5's defaults (htsr.md §1.1). */
 export interface LayerFilters {
@@ -11,6 +14,9 @@ export interface LayerFilters {
   maxN: number;
 }
 
+/** What the `--all-layers` flag lifts: WW's size limits (min_evals stays). */
+export const NO_SIZE_LIMITS: Pick<LayerFilters, 'maxEvals' | 'maxN'> = { maxEvals: Number.MAX_SAFE_INTEGER, maxN: Number.MAX_SAFE_INTEGER };
+
 export const DEFAULT_FILTERS: LayerFilters = { minEvals: 10, maxEvals: 15000, maxN: 50000 };
 
 /** One weight tensor that becomes one report row. */
@@ -20,6 +26,11 @@ export interface LayerPlan {
   name: string;
   /** The tensor to read. */
   tensor: string;
+  /**
+   * Present when the layer is one of `count` equal parts of the tensor along its first axis (one direction of an
+   * ONNX LSTM/GRU/RNN weight [num_directions, gates·hidden, size]); `shape` is then the part's shape.
+   */
+  part?: { index: number; count: number };
   layer_type: LayerType;
   shape: readonly number[];
   /** Long and short side of each matrix slice. */
@@ -41,6 +52,11 @@ export interface SkippedTensor {
   name: string;
   tensor: string;
   reason: string;
+  /**
+   * Skipped by a size limit (max_evals, max_N): the flops its analysis would cost (Gram + tridiagonal reduction),
+   * so the user can judge the `--all-layers` flag.
+   */
+  flops?: number;
 }
 
 export interface LayerPlanResult {

@@ -5,7 +5,7 @@
 import { WeightscopeError } from '../errors.js';
 import { checkMatrix, gram } from './gram.js';
 import { eigenvaluesTs } from './eigh-ts.js';
-import { dsyevdValuesInPlace, lapackAvailable, lapackUnavailableReason } from './lapack.js';
+import { lapackAvailable, lapackEigenvalues, lapackUnavailableReason, type EigenMethod, type EigenTimings } from './lapack.js';
 
 export type EigenBackend = 'auto' | 'lapack' | 'ts';
 
@@ -13,6 +13,10 @@ export interface EigenOptions {
   backend?: EigenBackend;
   /** Allow the input buffer to be used as workspace (it is destroyed). Default false. */
   overwrite?: boolean;
+  /** LAPACK only: one-stage dsyevd, the two-stage reduction, or the faster one for the order ('auto'). */
+  method?: EigenMethod;
+  /** LAPACK only: filled with where the time went. */
+  timings?: EigenTimings;
 }
 
 /** Which backend 'auto' (or an explicit choice) resolves to; throws when 'lapack' is asked for and absent. */
@@ -38,7 +42,7 @@ export function symmetricEigenvalues(G: Float64Array, n: number, opts: EigenOpti
   const bad = firstNonFinite(G, G.length);
   if (bad >= 0) throw new WeightscopeError('numerical', `matrix has a non-finite value (${G[bad]}) at index ${bad}`);
   const backend = resolveBackend(opts.backend);
-  if (backend === 'lapack') return dsyevdValuesInPlace(opts.overwrite ? G : G.slice(), n);
+  if (backend === 'lapack') return lapackEigenvalues(opts.overwrite ? G : G.slice(), n, { method: opts.method, timings: opts.timings });
   return eigenvaluesTs(G, n, { overwrite: opts.overwrite ?? false });
 }
 

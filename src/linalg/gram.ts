@@ -25,12 +25,9 @@ export function checkMatrix(W: Float64Array, rows: number, cols: number): void {
 
 export function gram(W: Float64Array, rows: number, cols: number, opts: { backend?: GramBackend } = {}): GramResult {
   checkMatrix(W, rows, cols);
-  const backend = opts.backend ?? 'auto';
-  const lib = backend === 'ts' ? null : nativeLinalg();
-  if (backend === 'blas' && !lib?.dsyrk) {
-    throw new WeightscopeError('device-unavailable', 'BLAS dsyrk_ is not available (see lapackStatus())');
-  }
-  return lib?.dsyrk ? gramBlas(W, rows, cols) : gramTs(W, rows, cols);
+  const acc = new GramAccumulator(rows, cols, opts.backend ?? 'auto');
+  acc.add(W, cols > rows ? cols : rows);
+  return acc.finish();
 }
 
 /** Copy the lower triangle (row-major) onto the upper one. */
@@ -41,20 +38,62 @@ function mirrorLower(G: Float64Array, n: number): void {
   }
 }
 
-function gramBlas(W: Float64Array, rows: number, cols: number): GramResult {
-  const lib = nativeLinalg();
-  if (!lib?.dsyrk) throw new WeightscopeError('device-unavailable', 'BLAS dsyrk_ is not available');
-  // Fortran sees the row-major buffer as the column-major matrix Wᵀ (cols×rows, lda = cols).
-  // WᵀW = (Wᵀ)(Wᵀ)ᵀ → trans 'N', n = cols, k = rows; WWᵀ = (Wᵀ)ᵀ(Wᵀ) → trans 'T', n = rows, k = cols.
-  const wide = cols > rows;
-  const n = wide ? rows : cols;
-  const k = wide ? cols : rows;
-  const G = new Float64Array(n * n);
-  // Column-major upper triangle = row-major lower triangle.
-  lib.dsyrk('U', wide ? 'T' : 'N', Int32Array.of(n), Int32Array.of(k), Float64Array.of(1), W, Int32Array.of(cols),
-    Float64Array.of(0), G, Int32Array.of(n), 1, 1);
-  mirrorLower(G, n);
-  return { G, n };
+/**
+ * The smaller Gram matrix of a rows×cols W built from panels, so that W never has to be whole in float64 (a
+ * BF16 tensor is widened one panel at a time). The sum is accumulated in float64 whatever the stored dtype: a
+ * float32 Gram would lose the eigenvalues below ~1e-7·λmax (its unit roundoff times ‖W‖²), and the power-law xmin
+ * can land there. Panels: for a tall W (cols ≤ rows, G = WᵀW) consecutive rows, b×cols row-major; for a wide W
+ * (G = WWᵀ) consecutive columns, rows×b row-major.
+ */
+export class GramAccumulator {
+  readonly n: number;
+  readonly wide: boolean;
+  readonly G: Float64Array;
+  readonly blas: boolean;
+  /** Multiply-adds so far (n(n+1)/2 per panel row): the flop count is twice that. */
+  madds = 0;
+  readonly #cols: number;
+
+  constructor(rows: number, cols: number, backend: GramBackend = 'auto') {
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
+      throw new WeightscopeError('shape-mismatch', `matrix shape must be positive integers, got ${rows}×${cols}`);
+    }
+    const lib = backend === 'ts' ? null : nativeLinalg();
+    if (backend === 'blas' && !lib?.dsyrk) {
+      throw new WeightscopeError('device-unavailable', 'BLAS dsyrk_ is not available (see lapackStatus())');
+    }
+    this.blas = !!lib?.dsyrk;
+    this.wide = cols > rows;
+    this.n = this.wide ? rows : cols;
+    this.#cols = cols;
+    this.G = new Float64Array(this.n * this.n);
+  }
+
+  /** Adds one panel of b rows (tall W) or b columns (wide W). */
+  add(panel: Float64Array, b: number): void {
+    const n = this.n;
+    if (!Number.isInteger(b) || b < 0 || panel.length < n * b) {
+      throw new WeightscopeError('shape-mismatch', `Gram panel of ${b} ${this.wide ? 'columns' : 'rows'} needs ${n * b} values, got ${panel.length}`);
+    }
+    if (b === 0) return;
+    this.madds += ((n * (n + 1)) / 2) * b;
+    if (this.blas) {
+      // Fortran sees the row-major panel transposed. Tall: panel = Pᵀ (cols×b, lda = cols), G += Pᵀ(Pᵀ)ᵀ → 'N'.
+      // Wide: panel = Pᵀ (b×rows, lda = b), G += (Pᵀ)ᵀPᵀ → 'T'. Column-major upper = row-major lower.
+      const lib = nativeLinalg()!;
+      lib.dsyrk!('U', this.wide ? 'T' : 'N', Int32Array.of(n), Int32Array.of(b), Float64Array.of(1), panel, Int32Array.of(this.wide ? b : this.#cols),
+        Float64Array.of(1), this.G, Int32Array.of(n), 1, 1);
+      return;
+    }
+    // TS: G += A·Aᵀ with A (n×b) holding the vectors whose dot products we need as contiguous rows.
+    accumulateTs(this.wide ? panel : transpose(panel.subarray(0, b * n), b, n), n, b, this.G);
+  }
+
+  /** G with both triangles filled. */
+  finish(): GramResult {
+    mirrorLower(this.G, this.n);
+    return { G: this.G, n: this.n };
+  }
 }
 
 /** Row-major transpose (rows×cols → cols×rows), blocked for the cache. */
@@ -76,14 +115,17 @@ export function transpose(W: Float64Array, rows: number, cols: number): Float64A
 
 export function gramTs(W: Float64Array, rows: number, cols: number): GramResult {
   checkMatrix(W, rows, cols);
-  // G = A·Aᵀ where the rows of A (M×K) are the vectors whose dot products we need: contiguous dots.
-  const wide = cols > rows;
-  const M = wide ? rows : cols;
-  const K = wide ? cols : rows;
-  const A = wide ? W : transpose(W, rows, cols);
-  const G = new Float64Array(M * M);
-  // K is cut into panels and the triangle into 64×64 blocks so that two 64-row panels (2×128 KiB) stay in L2;
-  // inside, 4×4 register tiles (16 accumulators, 8 loads per 16 multiply-adds).
+  const acc = new GramAccumulator(rows, cols, 'ts');
+  acc.add(W, cols > rows ? cols : rows);
+  return acc.finish();
+}
+
+/**
+ * Lower triangle of G (M×M) += A·Aᵀ for A (M×K, row-major). K is cut into panels and the triangle into 64×64
+ * blocks so that two 64-row panels (2×128 KiB) stay in L2; inside, 4×4 register tiles (16 accumulators, 8 loads
+ * per 16 multiply-adds).
+ */
+function accumulateTs(A: Float64Array, M: number, K: number, G: Float64Array): void {
   const KC = 256;
   const BB = 64;
   for (let k0 = 0; k0 < K; k0 += KC) {
@@ -101,8 +143,6 @@ export function gramTs(W: Float64Array, rows: number, cols: number): GramResult 
       }
     }
   }
-  mirrorLower(G, M);
-  return { G, n: M };
 }
 
 function tile4x4(A: Float64Array, K: number, G: Float64Array, M: number, i: number, j: number, k0: number, k1: number): void {

@@ -23,6 +23,11 @@ export interface NativeLinalg {
   dsyevd: NativeFn;
   /** Fortran BLAS symmetric rank-k update, or null when the library does not export it. */
   dsyrk: NativeFn | null;
+  /**
+   * LAPACK ≥ 3.7's two-stage tridiagonal reduction, eigenvalues only: dense → band (dsytrd_sy2sb, BLAS-3),
+   * band → tridiagonal (dsytrd_sb2st, bulge chasing), then dsterf. Null when any of the three is missing.
+   */
+  twoStage: { sy2sb: NativeFn; sb2st: NativeFn; dsterf: NativeFn } | null;
   /** OpenBLAS thread control, or null for non-OpenBLAS libraries. */
   setThreads: ((n: number) => void) | null;
   getThreads: (() => number) | null;
@@ -34,6 +39,15 @@ const DSYEVD =
   'void dsyevd_(const char *jobz, const char *uplo, const int *n, _Inout_ double *a, const int *lda, ' +
   '_Out_ double *w, _Out_ double *work, const int *lwork, _Out_ int *iwork, const int *liwork, _Out_ int *info, ' +
   'size_t jobz_len, size_t uplo_len)';
+const SY2SB =
+  'void dsytrd_sy2sb_(const char *uplo, const int *n, const int *kd, _Inout_ double *a, const int *lda, ' +
+  '_Out_ double *ab, const int *ldab, _Out_ double *tau, _Out_ double *work, const int *lwork, _Out_ int *info, ' +
+  'size_t uplo_len)';
+const SB2ST =
+  'void dsytrd_sb2st_(const char *stage1, const char *vect, const char *uplo, const int *n, const int *kd, ' +
+  '_Inout_ double *ab, const int *ldab, _Out_ double *d, _Out_ double *e, _Out_ double *hous, const int *lhous, ' +
+  '_Out_ double *work, const int *lwork, _Out_ int *info, size_t stage1_len, size_t vect_len, size_t uplo_len)';
+const DSTERF = 'void dsterf_(const int *n, _Inout_ double *d, _Inout_ double *e, _Out_ int *info)';
 const DSYRK =
   'void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha, ' +
   'const double *a, const int *lda, const double *beta, _Inout_ double *c, const int *ldc, ' +
@@ -93,12 +107,16 @@ function tryLoad(koffi: KoffiModule, path: string): NativeLinalg | string {
       dsyrk = null;
     }
   }
+  const sy2sb = optional(SY2SB);
+  const sb2st = optional(SB2ST);
+  const dsterf = optional(DSTERF);
   const set = optional('void openblas_set_num_threads(int n)');
   const get = optional('int openblas_get_num_threads()');
   return {
     path,
     dsyevd,
     dsyrk,
+    twoStage: sy2sb && sb2st && dsterf ? { sy2sb, sb2st, dsterf } : null,
     setThreads: set ? (n: number) => void set(n) : null,
     getThreads: get ? () => get() as number : null,
   };

@@ -1,47 +1,44 @@
 /**
- * analyze(): checkpoint → per-layer HT-SR report (issue 2). Streams tensor by tensor: at most
- * `runner.parallelism + 1` tensors are resident at once, whatever the model size.
+ * analyze(): checkpoint → per-layer HT-SR report. Streams layer by layer: each worker reads its layer's bytes
+ * straight from the file a panel at a time (src/layers/esd.ts), so memory is bounded by a few Gram matrices whatever
+ * the model size; at most `runner.parallelism + 1` layers are in flight. With a cache folder, finished layers are
+ * kept (src/report/layer-cache.ts): an interrupted analysis resumes, an unchanged model is not solved again.
  */
+import { createHash } from 'node:crypto';
 import { WeightscopeError } from '../errors.js';
+import { DTYPE_SIZE, isWideningFloat } from '../io/dtype.js';
 import { openCheckpoint, type ResolvedModel } from '../io/open.js';
-import type { TensorReader } from '../io/types.js';
-import { layerMatrices } from '../layers/matrices.js';
-import { planLayers } from '../layers/plan.js';
+import type { TensorInfo, TensorLocation, TensorReader } from '../io/types.js';
+import type { DequantScale, LayerJob, LayerSpectrum } from '../layers/esd.js';
+import type { SpectrumSource } from '../layers/esd-source.js';
+import { modelFamily } from '../layers/family.js';
+import { geometry, layerFlops, planLayers } from '../layers/plan.js';
 import { selectLayers } from '../layers/select.js';
 import { isExactCopy, tieCandidates } from '../layers/ties.js';
-import type { LayerPlan, SkippedTensor } from '../layers/types.js';
-import { estimatedWork, makeEigenRunner } from './eigen-pool.js';
-import type { EigenRunner } from './eigen-runner.js';
+import { NO_SIZE_LIMITS, type LayerPlan, type SkippedTensor } from '../layers/types.js';
+import type { ProgressHook } from '../util/progress.js';
+import { estimatedWork, makeEsdRunner, type EsdRunner } from './eigen-pool.js';
+import { LayerCache, fingerprint, spectrumKey } from './layer-cache.js';
 import { parseAnalyzeOptions, type AnalyzeOptions, type AnalyzeOptionsInput } from './options.js';
 import { failedRow, rowFromSpectrum, summarize } from './row.js';
-import type { AnalysisReport, LayerRow, ProgressHook } from './types.js';
+import type { AnalysisReport, LayerRow, WorkSummary } from './types.js';
+
+export { valueProblem } from '../layers/esd.js';
+
+/** How analyze() runs, beyond the options that define the result. */
+export interface AnalyzeContext {
+  onProgress?: ProgressHook;
+  /** The per-layer cache's folder (the CLI and the service use $WEIGHTSCOPE_DATA/cache); no cache when absent. */
+  cacheDir?: string;
+}
 
 const work = (l: LayerPlan): number => estimatedWork([l]);
-
-/** Why a weight tensor cannot be analysed from its values, or null. */
-export function valueProblem(w: Float64Array): string | null {
-  let nonFinite = 0;
-  let nan = 0;
-  let nonZero = false;
-  for (let i = 0; i < w.length; i++) {
-    const v = w[i];
-    if (v !== v) nan++;
-    else if (v === Infinity || v === -Infinity) nonFinite++;
-    else if (v !== 0) nonZero = true;
-  }
-  if (nan + nonFinite > 0) {
-    const parts = [nan ? `${nan} NaN` : '', nonFinite ? `${nonFinite} infinite` : ''].filter(Boolean).join(' and ');
-    return `weights contain ${parts} value${nan + nonFinite > 1 ? 's' : ''}`;
-  }
-  if (!nonZero) return 'all weights are zero (empty spectrum)';
-  return null;
-}
 
 /** Drop ONNX extras that are exact (transposed) copies of a named layer; keeps the others. */
 async function dropTiedCopies(reader: TensorReader, all: readonly LayerPlan[], chosen: LayerPlan[], skipped: SkippedTensor[]): Promise<LayerPlan[]> {
   const out: LayerPlan[] = [];
   for (const l of chosen) {
-    if (!l.extra) {
+    if (!l.extra || l.part) {
       out.push(l);
       continue;
     }
@@ -63,21 +60,104 @@ async function dropTiedCopies(reader: TensorReader, all: readonly LayerPlan[], c
   return out;
 }
 
-async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EigenRunner, opts: AnalyzeOptions): Promise<LayerRow> {
+/** "no weight matrices found (N tensors: a [2, 3] F32, …)" — a dataset, a tokenizer, a file of biases. */
+function noWeights(tensors: readonly TensorInfo[]): WeightscopeError {
+  const shown = tensors.slice(0, 6).map((t) => `${t.name} [${t.shape.join(', ')}] ${t.dtype}`);
+  const more = tensors.length > shown.length ? `, … ${tensors.length - shown.length} more` : '';
+  return new WeightscopeError(
+    'no-weight-matrices',
+    `no weight matrices found (${tensors.length} tensor${tensors.length === 1 ? '' : 's'}${shown.length ? `: ${shown.join(', ')}${more}` : ''})`,
+    { tensors: tensors.length },
+  );
+}
+
+/**
+ * FP8 weights come with a scale tensor beside them (`W_scale` per tensor or channel, DeepSeek's block-wise
+ * `W_scale_inv`); W = q · scale either way. Absent: the raw FP8 values (alpha is scale-free; norms are not).
+ */
+async function dequantScale(reader: TensorReader, info: TensorInfo, rows: number, cols: number): Promise<DequantScale | undefined> {
+  if (info.dtype !== 'F8_E4M3' && info.dtype !== 'F8_E5M2') return undefined;
+  const s = reader.tensors.find((t) => t.name === `${info.name}_scale_inv` || t.name === `${info.name}_scale`);
+  if (!s || !isWideningFloat(s.dtype)) return undefined;
+  const v = await reader.readFloat64(s.name);
+  const bad = (): never => {
+    throw new WeightscopeError('unsupported-dtype', `FP8 tensor '${info.name}' [${rows}, ${cols}]: cannot apply scale '${s.name}' of shape [${s.shape.join(', ')}]`);
+  };
+  if (v.length === 1) return { kind: 'tensor', value: v[0] };
+  if (v.length === rows && (s.shape.length === 1 || (s.shape.length === 2 && s.shape[1] === 1))) return { kind: 'rows', values: v };
+  if (s.shape.length === 2) {
+    const [gr, gc] = s.shape;
+    const br = Math.ceil(rows / gr);
+    const bc = Math.ceil(cols / gc);
+    if (gr > 0 && gc > 0 && Math.ceil(rows / br) === gr && Math.ceil(cols / bc) === gc) return { kind: 'blocks', values: v, gridCols: gc, br, bc };
+  }
+  return bad();
+}
+
+/** Where the layer's bytes are: a file range to stream, or the bytes read here. */
+async function layerSource(reader: TensorReader, plan: LayerPlan, info: TensorInfo, bytesPerLayer: number): Promise<{ source: SpectrumSource; location: TensorLocation | null; bytes: Uint8Array | null }> {
+  const loc = reader.locate?.(plan.tensor) ?? null;
+  const at = plan.part ? plan.part.index * bytesPerLayer : 0;
+  if (loc) {
+    const location = { path: loc.path, offset: loc.offset + at, length: bytesPerLayer };
+    return { source: { kind: 'file', location }, location, bytes: null };
+  }
+  const all = await reader.readBytes(info.name);
+  // A copy the worker may own (the reader may hand out views into a shared buffer).
+  const bytes = all.slice(at, at + bytesPerLayer);
+  return { source: { kind: 'bytes', buffer: bytes.buffer as ArrayBuffer, byteOffset: 0, byteLength: bytes.byteLength }, location: null, bytes };
+}
+
+interface LayerOutcome {
+  row: LayerRow;
+  spectrum: LayerSpectrum | null;
+  cached: boolean;
+}
+
+async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRunner, opts: AnalyzeOptions, cache: LayerCache | null): Promise<LayerOutcome> {
   const info = reader.tensors.find((t) => t.name === plan.tensor)!;
-  const w = await reader.readFloat64(plan.tensor);
-  const problem = valueProblem(w);
-  if (problem) return failedRow(plan, problem);
-  const mats = layerMatrices(plan, w, info.dtype);
-  let sliceEvals: Float64Array[];
+  const numel = plan.shape.reduce((a, b) => a * b, 1);
+  const bytesPerLayer = numel * DTYPE_SIZE[info.dtype];
+  const rowsCols = plan.shape.length === 2 ? plan.shape : [plan.shape[0], numel / Math.max(1, plan.shape[0])];
+  const job: LayerJob = {
+    layer_type: plan.layer_type,
+    shape: plan.shape,
+    dtype: info.dtype,
+    scale: await dequantScale(reader, info, rowsCols[0], rowsCols[1]),
+    backend: runner.backend,
+  };
+  const { source, location, bytes } = await layerSource(reader, plan, info, bytesPerLayer);
+  let sha: string | null = null;
+  let fp: string | null = null;
+  if (cache) {
+    if (location) {
+      fp = await fingerprint(location);
+      sha = cache.knownHash(fp);
+    } else if (bytes) {
+      sha = createHash('sha256').update(bytes).digest('hex');
+    }
+    if (sha) {
+      const hit = cache.get(spectrumKey(sha, job));
+      if (hit) return { row: hit.slices ? rowFromSpectrum(plan, hit.slices, opts) : failedRow(plan, hit.problem ?? 'unknown'), spectrum: null, cached: true };
+    }
+  }
+  let spectrum: LayerSpectrum;
   try {
-    sliceEvals = await runner.eigenvalues(mats);
+    spectrum = await runner.spectrum({ ...job, hash: cache !== null && sha === null }, source);
   } catch (e) {
     // An eigensolver that does not converge fails this layer only; I/O and other errors stop the analysis.
-    if (e instanceof WeightscopeError && e.code === 'numerical') return failedRow(plan, `eigenvalues: ${e.message}`);
+    if (e instanceof WeightscopeError && e.code === 'numerical') return { row: failedRow(plan, `eigenvalues: ${e.message}`), spectrum: null, cached: false };
     throw e;
   }
-  return rowFromSpectrum(plan, sliceEvals, opts);
+  if (cache) {
+    sha = sha ?? spectrum.sha256 ?? null;
+    if (sha) {
+      if (fp) cache.rememberHash(fp, sha);
+      cache.put(spectrumKey(sha, job), { slices: spectrum.slices, problem: spectrum.problem });
+    }
+  }
+  const row = spectrum.slices ? rowFromSpectrum(plan, spectrum.slices, opts) : failedRow(plan, spectrum.problem ?? 'unknown');
+  return { row, spectrum, cached: false };
 }
 
 function describeSource(source: string | TensorReader, resolved: ResolvedModel | undefined): string {
@@ -85,17 +165,24 @@ function describeSource(source: string | TensorReader, resolved: ResolvedModel |
   return resolved?.id ?? source;
 }
 
+function emptyWork(): WorkSummary {
+  return { flops: 0, seconds: 0, gflops: 0, layers_computed: 0, layers_cached: 0, stages: { read: 0, widen: 0, gram: 0, reduce: 0, band: 0, solve: 0 } };
+}
+
 /**
  * Analyse a checkpoint (path, HF folder or id, or an open TensorReader, which is not closed). One row per
  * analysed layer, in layer-id order; a layer whose weights are NaN/Inf or all zero is a `failed` row with a
- * reason, and the others are analysed as usual.
+ * reason, and the others are analysed as usual. A checkpoint without any weight matrix is an error
+ * ('no-weight-matrices'), never an empty report.
  */
 export async function analyze(
   source: string | TensorReader,
   options: AnalyzeOptionsInput = {},
-  onProgress?: ProgressHook,
+  context?: ProgressHook | AnalyzeContext,
 ): Promise<AnalysisReport> {
   const t0 = performance.now();
+  const ctx: AnalyzeContext = typeof context === 'function' ? { onProgress: context } : (context ?? {});
+  const onProgress = ctx.onProgress;
   const opts = parseAnalyzeOptions(options);
   let reader: TensorReader;
   let resolved: ResolvedModel | undefined;
@@ -108,29 +195,51 @@ export async function analyze(
   } else {
     reader = source;
   }
-  let runner: EigenRunner | undefined;
+  let runner: EsdRunner | undefined;
+  let cache: LayerCache | null = null;
   try {
-    const { layers: planned, skipped } = planLayers(reader.tensors, {
-      roles: reader.roles,
-      minEvals: opts.minEvals,
-      maxEvals: opts.maxEvals,
-      maxN: opts.maxN,
-    });
+    const limits = opts.allLayers ? NO_SIZE_LIMITS : { maxEvals: opts.maxEvals, maxN: opts.maxN };
+    const { layers: planned, skipped } = planLayers(reader.tensors, { roles: reader.roles, minEvals: opts.minEvals, ...limits });
+    const matrices = reader.tensors.filter((t) => isWideningFloat(t.dtype) && geometry(t.shape, reader.roles?.get(t.name)) !== null && (!reader.roles || reader.roles.has(t.name)));
+    if (matrices.length === 0) throw noWeights(reader.tensors);
     const chosen = await dropTiedCopies(reader, planned, selectLayers(planned, opts.layers), skipped);
-    runner = await makeEigenRunner(opts, chosen);
+    runner = await makeEsdRunner(opts, chosen);
+    if (ctx.cacheDir) cache = LayerCache.open(ctx.cacheDir);
     const rows: LayerRow[] = new Array(chosen.length);
+    const summary = emptyWork();
+    const totalWork = chosen.reduce((s, l) => s + layerFlops(l), 0);
+    let doneWork = 0;
     let next = 0;
     let done = 0;
-    onProgress?.(0, chosen.length, 'reading');
+    onProgress?.(0, chosen.length, 'reading', { fraction: 0 });
     // Largest eigenproblems first (longest-processing-time order) so the workers finish together; rows keep id order.
     const order = chosen.map((_, i) => i).sort((a, b) => work(chosen[b]) - work(chosen[a]) || a - b);
     let aborted = false;
-    const worker = async () => {
+    const lane = async () => {
       try {
         for (let k = next++; k < order.length && !aborted; k = next++) {
           const i = order[k];
-          rows[i] = await analyseLayer(reader, chosen[i], runner!, opts);
-          onProgress?.(++done, chosen.length, chosen[i].name);
+          const out = await analyseLayer(reader, chosen[i], runner!, opts, cache);
+          rows[i] = out.row;
+          doneWork += layerFlops(chosen[i]);
+          const detail: Record<string, unknown> = { fraction: totalWork > 0 ? doneWork / totalWork : (done + 1) / chosen.length, layer_id: chosen[i].layer_id };
+          if (out.cached) {
+            summary.layers_cached++;
+            detail.cached = true;
+          } else if (out.spectrum) {
+            const st = out.spectrum.stats;
+            const flops = st.flops.gram + st.flops.reduce;
+            summary.layers_computed++;
+            summary.flops += flops;
+            for (const k of Object.keys(summary.stages) as (keyof WorkSummary['stages'])[]) summary.stages[k] += st.seconds[k];
+            Object.assign(detail, {
+              gflops: Number((flops / 1e9 / Math.max(st.seconds.total, 1e-9)).toFixed(2)),
+              seconds: Number(st.seconds.total.toFixed(3)),
+              method: st.method,
+              ...(st.seconds.band > 0 ? { band_share: Number((st.seconds.band / st.seconds.total).toFixed(3)) } : {}),
+            });
+          }
+          onProgress?.(++done, chosen.length, chosen[i].name, detail);
         }
       } catch (e) {
         aborted = true; // the other lanes stop at their next layer
@@ -138,18 +247,29 @@ export async function analyze(
       }
     };
     const lanes = Math.max(1, Math.min(chosen.length, runner.parallelism + 1));
-    await Promise.all(Array.from({ length: lanes }, worker));
+    await Promise.all(Array.from({ length: lanes }, lane));
     let parameters = 0;
     for (const t of reader.tensors) parameters += t.shape.reduce((a, b) => a * b, 1);
+    const seconds = (performance.now() - t0) / 1000;
+    summary.seconds = seconds;
+    summary.gflops = seconds > 0 ? summary.flops / 1e9 / seconds : 0;
     return {
-      model: { source: describeSource(source, resolved), format: reader.format, tensors: reader.tensors.length, parameters },
+      model: {
+        source: describeSource(source, resolved),
+        format: reader.format,
+        tensors: reader.tensors.length,
+        parameters,
+        family: modelFamily(resolved?.config ?? null, reader.tensors),
+      },
       options: { ...opts },
       layers: rows,
       summary: summarize(rows, opts),
       skipped: skipped.sort((a, b) => a.layer_id - b.layer_id),
-      seconds: (performance.now() - t0) / 1000,
+      work: summary,
+      seconds,
     };
   } finally {
+    cache?.close();
     await runner?.close();
     if (owned) await reader.close();
   }

@@ -1,10 +1,25 @@
-/** Chooses how analyze() computes eigenvalues: H3's worker pool for real models, this thread for tiny ones. */
+/**
+ * Where layer spectra are computed: a pool of worker threads for real models (one layer per worker, OpenBLAS
+ * single-threaded in each), or this thread — with every BLAS thread on the one matrix — for tiny models and
+ * single layers. analyze() only sees the EsdRunner interface.
+ */
 import { availableParallelism } from 'node:os';
-import { EigenPool } from '../linalg/pool.js';
+import { bytesSource, fileSource } from '../io/byte-source.js';
 import { resolveBackend } from '../linalg/eigen.js';
+import { getBlasThreads, setBlasThreads } from '../linalg/lapack.js';
+import { layerSpectrum, type LayerJob, type LayerSpectrum } from '../layers/esd.js';
+import type { EsdRequest, SpectrumSource } from '../layers/esd-source.js';
 import type { LayerPlan } from '../layers/types.js';
-import { inlineRunner, type EigenRunner } from './eigen-runner.js';
+import { WorkerPool } from '../util/worker-pool.js';
 import type { AnalyzeOptions } from './options.js';
+
+export interface EsdRunner {
+  readonly backend: 'lapack' | 'ts';
+  /** How many layers it works on at once (analyze keeps this many, plus one, in flight). */
+  readonly parallelism: number;
+  spectrum(job: LayerJob, source: SpectrumSource): Promise<LayerSpectrum>;
+  close(): Promise<void>;
+}
 
 /**
  * Below this many multiply-adds (Gram products, Σ N·M²·rf) the eigenvalues take well under a second in this
@@ -18,17 +33,41 @@ export function estimatedWork(layers: readonly Pick<LayerPlan, 'N' | 'M' | 'rf'>
   return layers.reduce((s, l) => s + l.N * l.M * l.M * l.rf, 0);
 }
 
-export async function makeEigenRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' | 'workers'>, layers: readonly LayerPlan[]): Promise<EigenRunner> {
+function inlineRunner(backend: 'lapack' | 'ts'): EsdRunner {
+  return {
+    backend,
+    parallelism: 1,
+    async spectrum(job, source) {
+      if (source.kind === 'bytes') return layerSpectrum(job, bytesSource(new Uint8Array(source.buffer, source.byteOffset, source.byteLength)));
+      const src = await fileSource(source.location);
+      try {
+        return await layerSpectrum(job, src);
+      } finally {
+        await src.close();
+      }
+    },
+    async close() {},
+  };
+}
+
+export async function makeEsdRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' | 'workers'>, layers: readonly LayerPlan[]): Promise<EsdRunner> {
   // Resolve first: an explicit 'lapack' without LAPACK fails here, before any worker starts.
   const backend = resolveBackend(opts.eigenBackend);
   const size = Math.min(opts.workers ?? availableParallelism(), layers.length);
   // An explicit `workers` is obeyed; otherwise small jobs stay in this thread.
   const small = opts.workers === undefined && estimatedWork(layers) < POOL_MIN_WORK[backend];
   if (size <= 1 || small) return inlineRunner(backend);
-  const pool = new EigenPool({ size, backend });
+  // One layer per worker: OpenBLAS single-threaded (a process-wide setting, restored on close).
+  const before = getBlasThreads();
+  setBlasThreads(1);
+  const pool = new WorkerPool<EsdRequest, LayerSpectrum>({ size, callerUrl: import.meta.url, worker: '../layers/esd-worker', workerData: { blasThreads: 1 }, label: 'eigen worker' });
   return {
+    backend,
     parallelism: size,
-    eigenvalues: (mats) => Promise.all(mats.map((m) => pool.run(m.data, m.rows, m.cols))),
-    close: () => pool.close(),
+    spectrum: (job, source) => pool.run({ job, source }, source.kind === 'bytes' ? [source.buffer] : []),
+    async close() {
+      await pool.close();
+      if (before !== null) setBlasThreads(before);
+    },
   };
 }

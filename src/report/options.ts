@@ -23,6 +23,11 @@ export const AnalyzeOptionsSchema = z
     minEvals: count.default(10),
     maxEvals: count.default(15000),
     maxN: count.default(50000),
+    /**
+     * Lift WW's size limits (maxEvals, maxN): a Llama-3 128k-vocabulary embedding or any matrix with more than
+     * 15,000 eigenvalues is analysed too. The report lists what the limits skip, with each layer's cost in flops.
+     */
+    allLayers: z.boolean().default(false),
     /** Only these layers (ids or name globs); all when absent. */
     layers: z.array(LayerSelector).optional(),
     eigenBackend: z.enum(['auto', 'lapack', 'ts']).default('auto'),

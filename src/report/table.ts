@@ -52,5 +52,37 @@ export function formatTable(report: AnalysisReport): string {
   out.push(`${m.source} (${m.format}): ${rows.length} layers analysed of ${m.tensors} tensors, ${m.parameters} parameters, ${report.seconds.toFixed(2)} s`);
   const s = Object.entries(report.summary).filter(([, v]) => v !== null);
   if (s.length) out.push('summary (mean over layers): ' + s.map(([k, v]) => `${k}=${num(v, 4)}`).join('  '));
+  const w = report.work;
+  if (w && w.layers_computed + w.layers_cached > 0) {
+    const cached = w.layers_cached ? `, ${w.layers_cached} from the cache` : '';
+    out.push(`work: ${w.layers_computed} layers computed (${(w.flops / 1e9).toFixed(1)} GFLOP, ${w.gflops.toFixed(1)} GFLOP/s effective)${cached}`);
+  }
+  out.push(...skippedLines(report));
   return out.join('\n') + '\n';
+}
+
+/**
+ * Every skipped layer with its reason: size-limit skips one per line (they are real layers the user may want, with
+ * their cost), the rest (norms, biases, tied copies) grouped by reason with their names.
+ */
+function skippedLines(report: AnalysisReport): string[] {
+  const skipped = report.skipped ?? [];
+  if (skipped.length === 0) return [];
+  const out = [`skipped (${skipped.length}):`];
+  const groups = new Map<string, string[]>();
+  for (const k of skipped) {
+    if (k.flops !== undefined) {
+      out.push(`  ${k.layer_id} ${k.name}: ${k.reason}`);
+      continue;
+    }
+    // "shape [4096] is not …" and "shape [11008] is not …" are one reason
+    const why = k.reason.replace(/\[[\d, ]*\]/g, '[…]');
+    if (!groups.has(why)) groups.set(why, []);
+    groups.get(why)!.push(`${k.layer_id} ${k.name}`);
+  }
+  for (const [why, names] of groups) {
+    const shown = names.length > 8 ? [...names.slice(0, 8), `… ${names.length - 8} more`] : names;
+    out.push(`  ${why}: ${shown.join(', ')}`);
+  }
+  return out;
 }

@@ -2,12 +2,14 @@
  * The analysis report: one row per layer with WeightWatcher 0.7.5.5's `details` column names (so users can diff
  * the two), plus our E-TPL and EXP fits. Numbers that WW leaves empty are null here.
  */
+import type { ModelFamily } from '../layers/family.js';
 import type { LayerType } from '../layers/types.js';
 import type { EtplFit, ExpFit, Summary } from '../spectral/types.js';
 
 // Defined beside the code that produces them (so src/layers and src/spectral depend on nothing above them);
 // re-exported here as part of the report contract.
 export type { LayerType } from '../layers/types.js';
+export type { ModelFamily } from '../layers/family.js';
 export type { EtplFit, ExpFit, FitStatus, Summary } from '../spectral/types.js';
 
 export interface LayerRow {
@@ -55,13 +57,29 @@ export interface LayerRow {
   eigenvalues?: number[];
 }
 
+/** What the analysis cost: flops of the computed layers and where the time went (seconds summed over workers). */
+export interface WorkSummary {
+  /** Gram (N·M² per slice) + tridiagonal reduction (4/3·M³ per slice) flops of the layers computed in this run. */
+  flops: number;
+  /** Wall seconds of the whole analysis. */
+  seconds: number;
+  /** flops / seconds / 1e9: the effective rate, to set against the machine's DGEMM rate. */
+  gflops: number;
+  layers_computed: number;
+  /** Layers whose spectrum came from the per-layer cache. */
+  layers_cached: number;
+  /** Worker seconds per step: reading, widening to float64, Gram products, dense→band/tridiagonal reduction, band→tridiagonal (two-stage), tridiagonal eigenvalues. */
+  stages: { read: number; widen: number; gram: number; reduce: number; band: number; solve: number };
+}
+
 export interface AnalysisReport {
-  model: { source: string; format: string; tensors: number; parameters: number };
+  model: { source: string; format: string; tensors: number; parameters: number; family?: ModelFamily };
   options: Record<string, unknown>;
   layers: LayerRow[];
   summary: Summary;
   /** Tensors that consumed a layer id but were not analysed (shape, dtype, size filters, tied copies), and why. */
   skipped?: SkippedLayer[];
+  work?: WorkSummary;
   seconds: number;
 }
 
@@ -70,6 +88,8 @@ export interface SkippedLayer {
   name: string;
   tensor: string;
   reason: string;
+  /** For a layer skipped by a size limit (max_evals, max_N): its analysis's cost in flops. */
+  flops?: number;
 }
 
 export type { ProgressHook } from '../util/progress.js';

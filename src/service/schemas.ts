@@ -88,18 +88,24 @@ export const Job = z
 
 export const JobEnvelope = z.object({ job: Job }).meta({ id: 'JobEnvelope' });
 
+const RankRows = z.array(z.object({ model: z.string(), value: z.number().nullable(), rank: z.number().int() }));
+const RankCorrelation = z.object({
+  n: z.number().int(),
+  spearman: z.object({ rho: z.number().nullable(), p: z.number().nullable() }),
+  kendall: z.object({ tau: z.number().nullable(), p: z.number().nullable() }),
+});
+
 export const RankingResult = z
   .object({
     metric: RankingMetricSchema,
     direction: z.enum(['asc', 'desc']),
-    rows: z.array(z.object({ model: z.string(), value: z.number().nullable(), rank: z.number().int() })),
-    correlation: z
-      .object({
-        n: z.number().int(),
-        spearman: z.object({ rho: z.number().nullable(), p: z.number().nullable() }),
-        kendall: z.object({ tau: z.number().nullable(), p: z.number().nullable() }),
-      })
-      .optional(),
+    rows: RankRows,
+    correlation: RankCorrelation.extend({ cross_family: z.boolean() }).optional(),
+    cross_family: z.boolean().meta({ description: 'The models come from more than one family (model_type, else layer signature)' }),
+    families: z
+      .array(z.object({ family: z.string(), rows: RankRows, correlation: RankCorrelation.optional() }))
+      .meta({ description: 'The models ranked within each family; HT-SR metrics do not support a ranking across families' }),
+    note: z.string().optional(),
     failed: z
       .array(z.object({ model: z.string(), error: JobErrorSchema }))
       .optional()

@@ -1,25 +1,14 @@
 /** The CLI as users run it: a child process, stdout/stderr and the exit code. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fixture } from '../helpers/fixtures.js';
+import { MAIN, runCli } from '../helpers/cli.js';
 import { wwReference } from '../helpers/reference.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, env);
 
 test('analyze --json --csv on stories260k: WW rows, E-TPL/EXP objects, summary; CSV has the same rows', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-cli-'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { float64ToBF16Bits, float64ToF16Bits, fromFloat64, toFloat64 } from '../../src/io/dtype.js';
+import { float64ToBF16Bits, float64ToF16Bits, fromFloat64, toFloat64, widenInto } from '../../src/io/dtype.js';
 import { WeightscopeError } from '../../src/errors.js';
 
 const u16 = (...bits: number[]): Uint8Array => new Uint8Array(Uint16Array.from(bits).buffer);
@@ -51,12 +51,40 @@ test('unaligned F32/F64 views decode correctly', () => {
   assert.equal(toFloat64('F32', buf.subarray(9, 13))[0], -1.5);
 });
 
-test('integers convert to float64 and back; FP8 is refused', () => {
+test('integers convert to float64 and back; FP8 (E4M3FN, E5M2) widens exactly', () => {
   const vals = Float64Array.from([-5, 0, 7, 2 ** 40]);
   assert.deepEqual([...toFloat64('I64', fromFloat64('I64', vals))], [...vals]);
   assert.deepEqual([...toFloat64('U8', Uint8Array.from([0, 255]))], [0, 255]);
   assert.deepEqual([...toFloat64('BOOL', Uint8Array.from([0, 3]))], [0, 1]);
   assert.deepEqual([...toFloat64('I16', fromFloat64('I16', Float64Array.from([-300, 300])))], [-300, 300]);
-  assert.throws(() => toFloat64('F8_E4M3', new Uint8Array(2)), (e: unknown) => e instanceof WeightscopeError && e.code === 'unsupported-dtype');
+  assert.deepEqual(Array.from(toFloat64('F8_E4M3', Uint8Array.of(0x38, 0xfe, 0x7f, 0x01))), [1, -448, NaN, 2 ** -9]);
+  assert.deepEqual(Array.from(toFloat64('F8_E5M2', Uint8Array.of(0x3c, 0x7c, 0xfb, 0x01))), [1, Infinity, -57344, 2 ** -16]);
   assert.throws(() => toFloat64('F32', new Uint8Array(3)), (e: unknown) => e instanceof WeightscopeError && e.code === 'corrupt-file');
+});
+
+test('widenInto: any element range, aligned or not, equals toFloat64 of the same bytes', () => {
+  const dtypes = ['BF16', 'F16', 'F32', 'F64', 'F8_E4M3', 'F8_E5M2', 'I32'] as const;
+  let seed = 3;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed >>> 0;
+  };
+  for (const dtype of dtypes) {
+    const size = { BF16: 2, F16: 2, F32: 4, F64: 8, F8_E4M3: 1, F8_E5M2: 1, I32: 4 }[dtype];
+    const n = 257;
+    const raw = new Uint8Array(n * size + 1);
+    for (let i = 0; i < raw.length; i++) raw[i] = rnd() & 0xff;
+    for (const shift of [0, 1]) {
+      const bytes = raw.subarray(shift, shift + n * size);
+      const all = toFloat64(dtype, bytes);
+      for (const [from, count] of [[0, n], [3, 100], [n - 1, 1], [10, 0]]) {
+        const dst = new Float64Array(count + 2).fill(7);
+        widenInto(dtype, bytes, from, count, dst, 1);
+        for (let i = 0; i < count; i++) assert.ok(Object.is(dst[1 + i], all[from + i]), `${dtype} shift ${shift} [${from + i}]`);
+        assert.equal(dst[0], 7);
+        assert.equal(dst[count + 1], 7);
+      }
+    }
+  }
+  assert.throws(() => widenInto('BF16', new Uint8Array(4), 1, 2, new Float64Array(2), 0), (e: unknown) => e instanceof WeightscopeError && e.code === 'corrupt-file');
 });

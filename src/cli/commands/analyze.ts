@@ -1,19 +1,21 @@
 /** `weightscope analyze PATH_OR_HF_ID`: the per-layer HT-SR report as a table, JSON or CSV. */
 import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { WeightscopeError, formatZodError } from '../../errors.js';
 import { analyze } from '../../report/analyze.js';
 import { reportToCsv } from '../../report/csv.js';
 import { AnalyzeOptionsSchema, type AnalyzeOptionsInput } from '../../report/options.js';
 import { formatTable } from '../../report/table.js';
 import { intFlag, listFlag, parseArgsOrPrintHelp } from '../args.js';
-import { progressBar } from '../progress.js';
+import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'analyze';
 export const summary = 'per-layer heavy-tail (HT-SR) metrics of a checkpoint, WeightWatcher-compatible';
 
 const USAGE =
   'weightscope analyze PATH_OR_HF_ID [--json] [--csv FILE] [--fits pl,etpl,exp] [--pl-variant ww|kdd] ' +
-  '[--min-evals N] [--max-evals N] [--max-n N] [--layers ID|GLOB,...] [--eigen-backend auto|lapack|ts] [--workers N]';
+  '[--min-evals N] [--max-evals N] [--max-n N] [--all-layers] [--layers ID|GLOB,...] [--eigen-backend auto|lapack|ts] ' +
+  '[--workers N] [--no-cache] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -25,15 +27,25 @@ PATH_OR_HF_ID   a .safetensors/.bin/.pt/.onnx file, a Hugging Face folder, or OR
 --min-evals N   skip layers with fewer eigenvalues (default 10)
 --max-evals N   skip layers with more eigenvalues (default 15000)
 --max-n N       skip layers whose long side is larger (default 50000)
+--all-layers    lift WeightWatcher's size limits (--max-evals, --max-n): analyse e.g. a 128k-vocabulary embedding too;
+                without it the skipped layers are listed with what each would cost
 --layers LIST   only these layer ids or name globs (e.g. 0,3 or 'transformer.h.*.attn.*')
 --eigen-backend auto (system LAPACK when present), lapack, or ts (pure TypeScript)
 --workers N     eigenvalue worker threads (default: number of cores)
+--no-cache      do not use the per-layer cache ($WEIGHTSCOPE_DATA/cache, default ./data/cache), which keeps finished
+                layers so an interrupted analysis resumes and an unchanged model is not solved again
+${PROGRESS_HELP}
 `;
 
 const FLAG_OF: Record<string, string> = {
   fits: '--fits', plVariant: '--pl-variant', minEvals: '--min-evals', maxEvals: '--max-evals', maxN: '--max-n',
-  layers: '--layers', eigenBackend: '--eigen-backend', workers: '--workers',
+  layers: '--layers', eigenBackend: '--eigen-backend', workers: '--workers', allLayers: '--all-layers',
 };
+
+/** The per-layer cache folder of a CLI run: $WEIGHTSCOPE_DATA/cache (default ./data/cache), or none with --no-cache. */
+export function cacheDirFromFlags(values: Record<string, unknown>): string | undefined {
+  return values['no-cache'] ? undefined : join(resolve(process.env.WEIGHTSCOPE_DATA ?? './data'), 'cache');
+}
 
 /** CLI flags → the shared options object, validated by the same zod schema as the library and the service. */
 export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOptionsInput {
@@ -52,6 +64,7 @@ export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOption
   if (values['eigen-backend'] !== undefined) raw.eigenBackend = values['eigen-backend'];
   const workers = intFlag(values.workers, '--workers');
   if (workers !== undefined) raw.workers = workers;
+  if (values['all-layers']) raw.allLayers = true;
   const r = AnalyzeOptionsSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -76,6 +89,9 @@ export async function run(argv: string[]): Promise<number> {
       layers: { type: 'string', multiple: true },
       'eigen-backend': { type: 'string' },
       workers: { type: 'string' },
+      'all-layers': { type: 'boolean' },
+      'no-cache': { type: 'boolean' },
+      ...PROGRESS_FLAG,
     },
     USAGE,
     HELP,
@@ -87,10 +103,10 @@ export async function run(argv: string[]): Promise<number> {
     throw new WeightscopeError('invalid-input', `${what} (usage: ${USAGE})`, { usage: true });
   }
   const options = optionsFromFlags(values);
-  const bar = progressBar();
+  const bar = progressReporter({ json: values.progress === true, command: 'analyze' });
   let report;
   try {
-    report = await analyze(positionals[0], options, bar.hook);
+    report = await analyze(positionals[0], options, { onProgress: bar.hook, cacheDir: cacheDirFromFlags(values) });
   } finally {
     bar.done();
   }
@@ -102,8 +118,8 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   if (values.json) {
-    const { model, layers, summary: s, skipped } = report;
-    process.stdout.write(JSON.stringify({ model, layers, summary: s, skipped }, null, 1) + '\n');
+    const { model, layers, summary: s, skipped, work } = report;
+    process.stdout.write(JSON.stringify({ model, layers, summary: s, skipped, work }, null, 1) + '\n');
   } else {
     process.stdout.write(formatTable(report));
   }

@@ -4,14 +4,14 @@ import { WeightscopeError } from '../../errors.js';
 import { connect, connectOptionsSchema, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
 import { parseArgsOrPrintHelp } from '../args.js';
-import { progressBar } from '../progress.js';
+import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'connect';
 export const summary = 'mode connectivity: train a Bezier/PolyChain curve between two models, loss and accuracy along t, mc';
 
 const USAGE =
   'weightscope connect A.onnx B.onnx --data CLEAN [--curve bezier|polychain] [--bends K] [--epochs E] ' +
-  '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] [--json]';
+  '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -20,6 +20,7 @@ A.onnx B.onnx    two models of the same graph (the curve's fixed endpoints)
 --eval-data D    further safetensors sets to evaluate along t (repeatable or comma-separated)
 --triggered TRIG a triggered set (x, y = target, y_true): its accuracy among non-target images is the ASR
 --json           print the whole result as JSON
+${PROGRESS_HELP}
 ${curveFlagsHelp(connectOptionsSchema.parse({}))}
 Defaults follow Garipov et al. / Zhao et al.: quadratic Bezier, 100 epochs, batch 128, lr 0.01, L2 1e-4.
 With --epochs 0 (or --bends 2) the curve is the straight line between A and B.
@@ -47,7 +48,7 @@ function table(r: ConnectResult): string {
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgsOrPrintHelp(
     argv,
-    { ...CURVE_FLAGS, data: { type: 'string' }, 'eval-data': { type: 'string', multiple: true }, triggered: { type: 'string' }, json: { type: 'boolean' } },
+    { ...CURVE_FLAGS, data: { type: 'string' }, 'eval-data': { type: 'string', multiple: true }, triggered: { type: 'string' }, json: { type: 'boolean' }, ...PROGRESS_FLAG },
     USAGE,
     HELP,
   );
@@ -63,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const evalPaths = ((values['eval-data'] as string[] | undefined) ?? []).flatMap((v) => v.split(',')).filter((s) => s.length > 0);
   const evalData = evalPaths.map((p, i) => ({ name: uniqueName(basename(p, extname(p)), evalPaths.slice(0, i)), path: p }));
-  const bar = progressBar();
+  const bar = progressReporter({ json: values.progress === true, command: 'connect' });
   let result: ConnectResult;
   try {
     ({ result } = await connect(

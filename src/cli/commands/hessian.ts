@@ -4,7 +4,7 @@ import { hessianOnFiles } from '../../landscape/hessian/files.js';
 import { HessianOptionsSchema, type HessianOptionsInput, type HessianResult } from '../../landscape/hessian/run.js';
 import { parseDevice } from '../../runtime/session.js';
 import { intFlag, parseArgsOrPrintHelp } from '../args.js';
-import { progressBar } from '../progress.js';
+import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'hessian';
 export const summary = 'Hessian of the loss on data: top eigenvalues, trace, spectral density, input Hessian (PyHessian)';
@@ -12,7 +12,7 @@ export const summary = 'Hessian of the loss on data: top eigenvalues, trace, spe
 const USAGE =
   'weightscope hessian MODEL.onnx (--data D.safetensors | --text FILE --seq S [--tokenizer DIR]) [--batch N] [--samples N] ' +
   '[--top-k K] [--tol T] [--max-iter N] [--lanczos] [--trace] [--trace-exact] [--density] [--density-steps N] ' +
-  '[--density-runs N] [--bins N] [--input] [--seed S] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--density-runs N] [--bins N] [--input] [--seed S] [--device cpu|webgpu|cuda] [--untie] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -35,6 +35,7 @@ MODEL.onnx        an ONNX model whose first output is the logits ([B, C] classif
 --device D        cpu (default), webgpu or cuda
 --untie           keep exported copies of tied weights as separate parameters
 --json            print the result as JSON
+${PROGRESS_HELP}
 `;
 
 function numFlag(value: unknown, flag: string): number | undefined {
@@ -96,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
       'max-iter': { type: 'string' }, lanczos: { type: 'boolean' }, trace: { type: 'boolean' }, 'trace-exact': { type: 'boolean' },
       density: { type: 'boolean' }, 'density-steps': { type: 'string' }, 'density-runs': { type: 'string' }, bins: { type: 'string' },
       input: { type: 'boolean' }, seed: { type: 'string' }, device: { type: 'string' }, untie: { type: 'boolean' },
-      json: { type: 'boolean' },
+      json: { type: 'boolean' }, ...PROGRESS_FLAG,
     },
     USAGE,
     HELP,
@@ -115,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(seq !== undefined ? { seq } : {}),
     ...(typeof values.tokenizer === 'string' ? { tokenizer: values.tokenizer } : {}),
   };
-  const bar = progressBar();
+  const bar = progressReporter({ json: values.progress === true, command: 'hessian' });
   let result: HessianResult;
   try {
     result = await hessianOnFiles(positionals[0], src, options, { ...(device ? { device } : {}), ...(values.untie ? { untie: true } : {}) }, bar.hook);

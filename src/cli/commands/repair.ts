@@ -4,14 +4,14 @@ import { WeightscopeError } from '../../errors.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
 import { parseRepairOptions, repair, repairOptionsSchema, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
 import { parseArgsOrPrintHelp } from '../args.js';
-import { progressBar } from '../progress.js';
+import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'repair';
 export const summary = 'backdoor repair by path connection: the model at a t chosen on clean data, ONNX + safetensors';
 
 const USAGE =
   'weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx [--eval-data D] [--triggered TRIG] [--held-out F] [--delta D] ' +
-  '[--polish-epochs N] [--polish-lr LR] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json]';
+  '[--polish-epochs N] [--polish-lr LR] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -30,6 +30,7 @@ A.onnx [B.onnx]  one or two backdoored models of the same graph; with one, the s
 --no-baseline    skip the fine-tuning baseline when two models are given
 --report FILE    also write the JSON report to FILE
 --json           print the JSON report on stdout
+${PROGRESS_HELP}
 ${curveFlagsHelp(repairOptionsSchema.parse({}))}
 t rule: among the evaluated interior t whose held-out clean accuracy is within --delta of the endpoints' mean, the
 one nearest 0.5; if none, the interior t with the best held-out accuracy.
@@ -71,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
       'polish-tries': { type: 'string' },
       'no-baseline': { type: 'boolean' },
       report: { type: 'string' },
-      json: { type: 'boolean' },
+      json: { type: 'boolean' }, ...PROGRESS_FLAG,
     },
     USAGE,
     HELP,
@@ -99,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
     usageError(e);
   }
   if (!/\.onnx$/i.test(values.out)) throw new WeightscopeError('invalid-input', `--out must end in .onnx, got ${values.out}`, { usage: true });
-  const bar = progressBar();
+  const bar = progressReporter({ json: values.progress === true, command: 'repair' });
   let report: RepairReport;
   try {
     const r = await repair(

@@ -29,7 +29,12 @@ export const analysisJob = defineJobKind({
   async run(p, ctx) {
     const { analyze } = await import('../../../report/analyze.js');
     const { parseAnalyzeOptions } = await import('../../../report/options.js');
-    const report = await analyze(p.path, parseAnalyzeOptions(p.options), (done, total, msg) => ctx.progress(done, total, msg));
+    const { join } = await import('node:path');
+    // Progress follows the work (an LLM's layers differ 8× in cost); the per-layer cache lets a restarted job resume.
+    const report = await analyze(p.path, parseAnalyzeOptions(p.options), {
+      onProgress: (done, total, msg, d) => ctx.progress(d?.fraction !== undefined && done < total ? Math.floor(d.fraction * 1e4) : done, d?.fraction !== undefined && done < total ? 1e4 : total, `layer ${done}/${total}: ${msg}`),
+      cacheDir: join(ctx.dataDir, 'cache'),
+    });
     // The stored path is an implementation detail; clients know the model by its id.
     return { ...report, model: { ...report.model, source: p.model } };
   },

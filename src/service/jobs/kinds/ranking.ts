@@ -26,14 +26,14 @@ export const RankingPayload = z.object({
 type Db = import('better-sqlite3').Database;
 
 /** The model's analysis from the result cache, or computed here and added to the cache. */
-async function reportFor(db: Db, m: { id: string; path: string }, options: Record<string, unknown>): Promise<AnalysisReport> {
+async function reportFor(db: Db, dataDir: string, m: { id: string; path: string }, options: Record<string, unknown>): Promise<AnalysisReport> {
   const key = analysisCacheKey(m.id, options);
   const hit = db.prepare(`SELECT result FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as { result: string } | undefined;
   if (hit) return JSON.parse(hit.result) as AnalysisReport;
   const { analyze } = await import('../../../report/analyze.js');
   const { parseAnalyzeOptions } = await import('../../../report/options.js');
   const t0 = Date.now();
-  const raw = await analyze(m.path, parseAnalyzeOptions(options));
+  const raw = await analyze(m.path, parseAnalyzeOptions(options), { cacheDir: join(dataDir, 'cache') });
   const report = { ...raw, model: { ...raw.model, source: m.id } };
   const now = Date.now();
   db.prepare(
@@ -53,13 +53,14 @@ export const rankingJob = defineJobKind({
     const db = new Database(join(ctx.dataDir, 'weightscope.db'));
     db.pragma('busy_timeout = 5000');
     try {
-      const values: { model: string; value: number | null }[] = [];
+      const values: { model: string; value: number | null; family?: string }[] = [];
       const failed: { model: string; error: { code: string; message: string } }[] = [];
       let done = 0;
       for (const m of p.models) {
         ctx.progress(done, p.models.length, `analysing ${m.id.slice(0, 12)}`);
         try {
-          values.push({ model: m.id, value: metricMean(await reportFor(db, m, p.options), p.metric) });
+          const report = await reportFor(db, ctx.dataDir, m, p.options);
+          values.push({ model: m.id, value: metricMean(report, p.metric), family: report.model.family?.name });
         } catch (e) {
           // A model that cannot be analysed ranks last (value null) instead of failing the whole ranking.
           if (!isWeightscopeError(e)) throw e;
