@@ -173,7 +173,8 @@ export function externalDataRef(t: TensorProto, baseDir: string): ExternalDataRe
   return { path: resolveExternalPath(baseDir, location, name), offset, length };
 }
 
-async function readExternal(t: TensorProto, baseDir: string, expected: number): Promise<Uint8Array> {
+/** The external data of `t`, checked to hold exactly `expected` bytes inside its file. */
+export async function readExternalData(t: TensorProto, baseDir: string, expected: number): Promise<Uint8Array> {
   const ref = externalDataRef(t, baseDir);
   const name = t.name ?? '';
   let size: number;
@@ -198,7 +199,7 @@ async function readExternal(t: TensorProto, baseDir: string, expected: number): 
 }
 
 /** Typed-field storage (no raw_data) → little-endian bytes in the tensor's own dtype. */
-function typedFieldBytes(t: TensorProto, dtype: DType, n: number): Uint8Array {
+export function typedFieldBytes(t: TensorProto, dtype: DType, n: number): Uint8Array {
   const name = t.name ?? '';
   const check = (len: number, field: string): void => {
     if (len !== n) throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': ${field} has ${len} values, its shape needs ${n}`);
@@ -270,7 +271,7 @@ export async function tensorProtoBytes(t: TensorProto, baseDir: string): Promise
   const n = numel(tensorShape(t));
   const expected = n * dtypeSize(dtype);
   const name = t.name ?? '';
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return readExternal(t, baseDir, expected);
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return readExternalData(t, baseDir, expected);
   const raw = t.rawData;
   if (raw && raw.length > 0) {
     if (raw.length !== expected) {

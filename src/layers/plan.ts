@@ -47,7 +47,7 @@ function byName(a: TensorInfo, b: TensorInfo): number {
 export function geometry(shape: readonly number[], role?: WeightRole): Geometry | null {
   if (shape.length === 2) {
     const [a, b] = shape;
-    return { layer_type: 'dense', N: Math.max(a, b), M: Math.min(a, b), rf: 1 };
+    return { layer_type: role === 'rnn' ? 'rnn' : 'dense', N: Math.max(a, b), M: Math.min(a, b), rf: 1 };
   }
   if (shape.length === 4) {
     const [s0, s1, s2, s3] = shape;
@@ -121,8 +121,8 @@ export function planLayers(tensors: readonly TensorInfo[], opts: PlanOptions = {
     for (const t of list) {
       const role = roles?.get(t.name);
       const g = geometry(t.shape, role);
-      // An RNN weight is one layer per direction, each with its own id.
-      const parts = g?.layer_type === 'rnn' ? t.shape[0] : 1;
+      // An RNN weight [num_directions, gates·hidden, size] is one layer per direction, each with its own id.
+      const parts = g?.layer_type === 'rnn' && t.shape.length === 3 ? t.shape[0] : 1;
       for (let p = 0; p < Math.max(1, parts); p++) {
         const layer_id = id++;
         const name = partName(stripWeight(t.name), p, parts);
@@ -131,10 +131,10 @@ export function planLayers(tensors: readonly TensorInfo[], opts: PlanOptions = {
           skipped.push({ layer_id, name, tensor: t.name, ...why });
           continue;
         }
-        const shape = parts > 1 || g!.layer_type === 'rnn' ? t.shape.slice(1) : [...t.shape];
+        const split = g!.layer_type === 'rnn' && t.shape.length === 3;
         layers.push({
-          layer_id, name, tensor: t.name, shape, ...g!, Q: g!.N / g!.M, extra,
-          ...(g!.layer_type === 'rnn' ? { part: { index: p, count: parts } } : {}),
+          layer_id, name, tensor: t.name, shape: split ? t.shape.slice(1) : [...t.shape], ...g!, Q: g!.N / g!.M, extra,
+          ...(split ? { part: { index: p, count: parts } } : {}),
         });
       }
     }

@@ -54,8 +54,10 @@ export function formatTable(report: AnalysisReport): string {
   if (s.length) out.push('summary (mean over layers): ' + s.map(([k, v]) => `${k}=${num(v, 4)}`).join('  '));
   const w = report.work;
   if (w && w.layers_computed + w.layers_cached > 0) {
-    const cached = w.layers_cached ? `, ${w.layers_cached} from the cache` : '';
-    out.push(`work: ${w.layers_computed} layers computed (${(w.flops / 1e9).toFixed(1)} GFLOP, ${w.gflops.toFixed(1)} GFLOP/s effective)${cached}`);
+    const parts: string[] = [];
+    if (w.layers_computed) parts.push(`${w.layers_computed} layers computed (${(w.flops / 1e9).toFixed(1)} GFLOP, ${w.gflops.toFixed(1)} GFLOP/s effective)`);
+    if (w.layers_cached) parts.push(`${w.layers_cached} from the cache`);
+    out.push(`work: ${parts.join(', ')}`);
   }
   out.push(...skippedLines(report));
   return out.join('\n') + '\n';
