@@ -1,4 +1,5 @@
 /** ByteSources: a file range read with positioned reads, or bytes already in memory. */
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { WeightscopeError } from '../errors.js';
 import { readAt } from './fileio.js';
@@ -37,4 +38,17 @@ export async function fileSource(loc: TensorLocation): Promise<ByteSource & { cl
     },
     close: () => handle.close(),
   };
+}
+
+/** sha256 (hex) of a file range, read 8 MiB at a time. */
+export async function sha256OfRange(loc: TensorLocation): Promise<string> {
+  const src = await fileSource(loc);
+  try {
+    const h = createHash('sha256');
+    const buf = new Uint8Array(Math.min(loc.length, 8 << 20));
+    for (let o = 0; o < loc.length; o += buf.length) h.update(await src.read(o, Math.min(buf.length, loc.length - o), buf));
+    return h.digest('hex');
+  } finally {
+    await src.close();
+  }
 }

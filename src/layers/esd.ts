@@ -4,7 +4,6 @@
  * matrix's eigenvalues computed — so a BF16 LLM is never whole in float64, and memory per layer is its Gram
  * matrix plus one panel. Runs in an eigen worker (src/report/esd-pool.ts) or in this thread.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { WeightscopeError } from '../errors.js';
 import { DTYPE_SIZE, widenInto } from '../io/dtype.js';
 import type { ByteSource, DType } from '../io/types.js';
@@ -31,8 +30,6 @@ export interface LayerJob {
   readonly scale?: DequantScale;
   readonly backend: 'lapack' | 'ts';
   readonly method?: EigenMethod;
-  /** Also return the sha256 of the bytes (for the layer cache). */
-  readonly hash?: boolean;
 }
 
 export interface SpectrumStats {
@@ -48,7 +45,6 @@ export interface LayerSpectrum {
   /** Eigenvalues (ascending) per slice; null when the values cannot be analysed (`problem`). */
   slices: Float64Array[] | null;
   problem: string | null;
-  sha256?: string;
   stats: SpectrumStats;
 }
 
@@ -130,7 +126,7 @@ interface Clock {
 const since = (t: number): number => (performance.now() - t) / 1000;
 
 /** Dense tall W (cols ≤ rows): rows streamed from the source a panel at a time, the next read overlapping this one's work. */
-async function tallGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, census: ValueCensus, hash: Hash | null, clock: Clock): Promise<void> {
+async function tallGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, census: ValueCensus, clock: Clock): Promise<void> {
   const [rows, cols] = job.shape;
   const rowBytes = cols * DTYPE_SIZE[job.dtype];
   const b = panelDepth(cols, rows);
@@ -145,7 +141,6 @@ async function tallGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, ce
     clock.read += since(t);
     next = r0 + nb < rows ? src.read((r0 + nb) * rowBytes, Math.min(b, rows - r0 - nb) * rowBytes, bufs[(k + 1) % 2]) : null;
     t = performance.now();
-    hash?.update(bytes);
     widenInto(job.dtype, bytes, 0, nb * cols, panel, 0);
     if (job.scale) applyScale(job.scale, panel, r0, nb, 0, cols);
     census.scan(panel, 0, nb * cols);
@@ -157,14 +152,11 @@ async function tallGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, ce
 }
 
 /** Dense wide W (rows < cols, G = WWᵀ): the stored tensor once, then column panels widened from it. */
-async function wideGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, census: ValueCensus, hash: Hash | null, clock: Clock): Promise<void> {
+async function wideGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, census: ValueCensus, clock: Clock): Promise<void> {
   const [rows, cols] = job.shape;
   let t = performance.now();
   const bytes = await src.read(0, src.length);
   clock.read += since(t);
-  t = performance.now();
-  hash?.update(bytes);
-  clock.widen += since(t);
   const kc = panelDepth(rows, cols);
   const panel = new Float64Array(rows * kc);
   for (let c0 = 0; c0 < cols; c0 += kc) {
@@ -188,7 +180,6 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
   if (src.length !== numel * size) {
     throw new WeightscopeError('corrupt-file', `layer ${job.dtype} [${job.shape.join(', ')}] needs ${numel * size} bytes, its source holds ${src.length}`);
   }
-  const hash = job.hash ? createHash('sha256') : null;
   const census = new ValueCensus();
   const clock: Clock = { read: 0, widen: 0, gram: 0 };
   const gramBackend = job.backend === 'lapack' ? 'auto' : 'ts';
@@ -198,8 +189,8 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
   if (dense) {
     const [rows, cols] = job.shape;
     const acc = new GramAccumulator(rows, cols, gramBackend);
-    if (acc.wide) await wideGram(job, src, acc, census, hash, clock);
-    else await tallGram(job, src, acc, census, hash, clock);
+    if (acc.wide) await wideGram(job, src, acc, census, clock);
+    else await tallGram(job, src, acc, census, clock);
     grams.push(acc.finish());
     gramFlops = 2 * acc.madds;
   } else {
@@ -208,7 +199,6 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
     const bytes = await src.read(0, src.length);
     clock.read += since(t);
     t = performance.now();
-    hash?.update(bytes);
     const w = new Float64Array(numel);
     widenInto(job.dtype, bytes, 0, numel, w, 0);
     if (job.scale) applyScale(job.scale, w, 0, job.shape[0], 0, numel / job.shape[0]);
@@ -225,7 +215,6 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
       clock.gram += since(t);
     }
   }
-  const sha256 = hash ? hash.digest('hex') : undefined;
   const problem = census.problem();
   const timings: EigenTimings = { method: 'dsyevd', reduce: 0, band: 0, solve: 0 };
   const seconds = { ...clock, reduce: 0, band: 0, solve: 0, total: 0 };
@@ -250,7 +239,6 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
   return {
     slices,
     problem,
-    ...(sha256 ? { sha256 } : {}),
     stats: { seconds, flops: { gram: gramFlops, reduce: reduceFlops }, method: job.backend === 'ts' ? 'ts' : timings.method },
   };
 }

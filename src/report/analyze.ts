@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { WeightscopeError } from '../errors.js';
 import { DTYPE_SIZE, isWideningFloat } from '../io/dtype.js';
+import { sha256OfRange } from '../io/byte-source.js';
 import { openCheckpoint, type ResolvedModel } from '../io/open.js';
 import type { TensorInfo, TensorLocation, TensorReader } from '../io/types.js';
 import type { DequantScale, LayerJob, LayerSpectrum } from '../layers/esd.js';
@@ -60,6 +61,13 @@ async function dropTiedCopies(reader: TensorReader, all: readonly LayerPlan[], c
   return out;
 }
 
+/** Whether a tensor the plan enumerated is a weight matrix at all (skipped only by a filter, not for what it is). */
+function isWeightMatrix(reader: TensorReader, name: string): boolean {
+  const t = reader.tensors.find((x) => x.name === name);
+  const role = reader.roles?.get(name);
+  return !!t && isWideningFloat(t.dtype) && geometry(t.shape, role) !== null && (!reader.roles || role !== undefined);
+}
+
 /** "no weight matrices found (N tensors: a [2, 3] F32, …)" — a dataset, a tokenizer, a file of biases. */
 function noWeights(tensors: readonly TensorInfo[]): WeightscopeError {
   const shown = tensors.slice(0, 6).map((t) => `${t.name} [${t.shape.join(', ')}] ${t.dtype}`);
@@ -75,7 +83,7 @@ function noWeights(tensors: readonly TensorInfo[]): WeightscopeError {
  * FP8 weights come with a scale tensor beside them (`W_scale` per tensor or channel, DeepSeek's block-wise
  * `W_scale_inv`); W = q · scale either way. Absent: the raw FP8 values (alpha is scale-free; norms are not).
  */
-async function dequantScale(reader: TensorReader, info: TensorInfo, rows: number, cols: number): Promise<DequantScale | undefined> {
+async function dequantScale(reader: TensorReader, info: TensorInfo, rows: number, cols: number, block: readonly number[] | null): Promise<DequantScale | undefined> {
   if (info.dtype !== 'F8_E4M3' && info.dtype !== 'F8_E5M2') return undefined;
   const s = reader.tensors.find((t) => t.name === `${info.name}_scale_inv` || t.name === `${info.name}_scale`);
   if (!s || !isWideningFloat(s.dtype)) return undefined;
@@ -87,11 +95,30 @@ async function dequantScale(reader: TensorReader, info: TensorInfo, rows: number
   if (v.length === rows && (s.shape.length === 1 || (s.shape.length === 2 && s.shape[1] === 1))) return { kind: 'rows', values: v };
   if (s.shape.length === 2) {
     const [gr, gc] = s.shape;
-    const br = Math.ceil(rows / gr);
-    const bc = Math.ceil(cols / gc);
-    if (gr > 0 && gc > 0 && Math.ceil(rows / br) === gr && Math.ceil(cols / bc) === gc) return { kind: 'blocks', values: v, gridCols: gc, br, bc };
+    const br = blockSize(rows, gr, block?.[0]);
+    const bc = blockSize(cols, gc, block?.[1]);
+    if (br && bc) return { kind: 'blocks', values: v, gridCols: gc, br, bc };
   }
   return bad();
+}
+
+/**
+ * The block side of a `grid`-long scale grid over `size` elements: config.json's weight_block_size when it fits, else
+ * the largest power of two that gives `grid` blocks (quantisers use fixed power-of-two blocks, the last one partial),
+ * else none.
+ */
+function blockSize(size: number, grid: number, given: number | undefined): number | null {
+  const fits = (b: number): boolean => b > 0 && Math.ceil(size / b) === grid;
+  if (given !== undefined && fits(given)) return given;
+  for (let b = 2 ** Math.floor(Math.log2(Math.max(1, size))); b >= 1; b /= 2) if (fits(b)) return b;
+  return null;
+}
+
+/** config.json's quantization_config.weight_block_size ([rows, cols]), when present. */
+function configBlock(config: Readonly<Record<string, unknown>> | null | undefined): readonly number[] | null {
+  const q = config?.quantization_config as { weight_block_size?: unknown } | undefined;
+  const b = q?.weight_block_size;
+  return Array.isArray(b) && b.length === 2 && b.every((x) => Number.isSafeInteger(x) && (x as number) > 0) ? (b as number[]) : null;
 }
 
 /** Where the layer's bytes are: a file range to stream, or the bytes read here. */
@@ -114,7 +141,7 @@ interface LayerOutcome {
   cached: boolean;
 }
 
-async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRunner, opts: AnalyzeOptions, cache: LayerCache | null): Promise<LayerOutcome> {
+async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRunner, opts: AnalyzeOptions, cache: LayerCache | null, block: readonly number[] | null): Promise<LayerOutcome> {
   const info = reader.tensors.find((t) => t.name === plan.tensor)!;
   const numel = plan.shape.reduce((a, b) => a * b, 1);
   const bytesPerLayer = numel * DTYPE_SIZE[info.dtype];
@@ -123,16 +150,22 @@ async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRu
     layer_type: plan.layer_type,
     shape: plan.shape,
     dtype: info.dtype,
-    scale: await dequantScale(reader, info, rowsCols[0], rowsCols[1]),
+    scale: await dequantScale(reader, info, rowsCols[0], rowsCols[1], block),
     backend: runner.backend,
   };
   const { source, location, bytes } = await layerSource(reader, plan, info, bytesPerLayer);
+  // The cache key is the content hash; a file range's hash is remembered under its stat fingerprint, so an
+  // unchanged file is hashed once. A changed or copied file is hashed again (one read, then the worker's read
+  // comes from the page cache), and every tensor whose content is unchanged is still served from the cache.
   let sha: string | null = null;
-  let fp: string | null = null;
   if (cache) {
     if (location) {
-      fp = await fingerprint(location);
+      const fp = await fingerprint(location);
       sha = cache.knownHash(fp);
+      if (!sha) {
+        sha = await sha256OfRange(location);
+        cache.rememberHash(fp, sha);
+      }
     } else if (bytes) {
       sha = createHash('sha256').update(bytes).digest('hex');
     }
@@ -143,19 +176,13 @@ async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRu
   }
   let spectrum: LayerSpectrum;
   try {
-    spectrum = await runner.spectrum({ ...job, hash: cache !== null && sha === null }, source);
+    spectrum = await runner.spectrum(job, source);
   } catch (e) {
     // An eigensolver that does not converge fails this layer only; I/O and other errors stop the analysis.
     if (e instanceof WeightscopeError && e.code === 'numerical') return { row: failedRow(plan, `eigenvalues: ${e.message}`), spectrum: null, cached: false };
     throw e;
   }
-  if (cache) {
-    sha = sha ?? spectrum.sha256 ?? null;
-    if (sha) {
-      if (fp) cache.rememberHash(fp, sha);
-      cache.put(spectrumKey(sha, job), { slices: spectrum.slices, problem: spectrum.problem });
-    }
-  }
+  if (cache && sha) cache.put(spectrumKey(sha, job), { slices: spectrum.slices, problem: spectrum.problem });
   const row = spectrum.slices ? rowFromSpectrum(plan, spectrum.slices, opts) : failedRow(plan, spectrum.problem ?? 'unknown');
   return { row, spectrum, cached: false };
 }
@@ -200,12 +227,12 @@ export async function analyze(
   try {
     const limits = opts.allLayers ? NO_SIZE_LIMITS : { maxEvals: opts.maxEvals, maxN: opts.maxN };
     const { layers: planned, skipped } = planLayers(reader.tensors, { roles: reader.roles, minEvals: opts.minEvals, ...limits });
-    const matrices = reader.tensors.filter((t) => isWideningFloat(t.dtype) && geometry(t.shape, reader.roles?.get(t.name)) !== null && (!reader.roles || reader.roles.has(t.name)));
-    if (matrices.length === 0) throw noWeights(reader.tensors);
+    if (planned.length === 0 && !skipped.some((k) => isWeightMatrix(reader, k.tensor))) throw noWeights(reader.tensors);
     const chosen = await dropTiedCopies(reader, planned, selectLayers(planned, opts.layers), skipped);
     runner = await makeEsdRunner(opts, chosen);
     if (ctx.cacheDir) cache = LayerCache.open(ctx.cacheDir);
     const rows: LayerRow[] = new Array(chosen.length);
+    const block = configBlock(resolved?.config);
     const summary = emptyWork();
     const totalWork = chosen.reduce((s, l) => s + layerFlops(l), 0);
     let doneWork = 0;
@@ -219,7 +246,7 @@ export async function analyze(
       try {
         for (let k = next++; k < order.length && !aborted; k = next++) {
           const i = order[k];
-          const out = await analyseLayer(reader, chosen[i], runner!, opts, cache);
+          const out = await analyseLayer(reader, chosen[i], runner!, opts, cache, block);
           rows[i] = out.row;
           doneWork += layerFlops(chosen[i]);
           const detail: Record<string, unknown> = { fraction: totalWork > 0 ? doneWork / totalWork : (done + 1) / chosen.length, layer_id: chosen[i].layer_id };

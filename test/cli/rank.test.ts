@@ -45,3 +45,37 @@ test('rank: unknown metric and a single model are usage errors (exit 2)', async 
   const one = await cli(['rank', fixture('stories260k', 'model.safetensors')]);
   assert.equal(one.code, 2);
 });
+
+test('rank across families: the table says so and ranks within each family (model_type, else layer signature)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ws-rank-fam-'));
+  try {
+    const stories = fixture('stories260k'); // config.json: model_type llama
+    const gpt2 = fixture('gpt2-tiny'); // model_type gpt2
+    const mlpA = fixture('surface-mlp', 'm1.safetensors'); // no config: the layer signature
+    const mlpB = fixture('surface-mlp', 'm2.safetensors');
+    const scores = join(dir, 'scores.json');
+    await writeFile(scores, JSON.stringify({ [stories]: 1, [gpt2]: 2, [mlpA]: 3, [mlpB]: 4 }));
+    const r = await cli(['rank', stories, gpt2, mlpA, mlpB, '--json', '--scores', scores, '--no-cache']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      rows: { model: string; rank: number }[]; cross_family: boolean; note: string; correlation: { cross_family: boolean; n: number };
+      families: { family: string; rows: { model: string; rank: number }[]; correlation?: { n: number } }[];
+    };
+    assert.equal(out.rows.length, 4);
+    assert.equal(out.cross_family, true);
+    assert.equal(out.correlation.cross_family, true);
+    assert.match(out.note, /evidence does not support a ranking/);
+    const fam = Object.fromEntries(out.families.map((f) => [f.family, f.rows.map((x) => x.model)]));
+    assert.deepEqual(fam.llama, [stories]);
+    assert.deepEqual(fam.gpt2, [gpt2]);
+    const sig = out.families.find((f) => f.family.startsWith('signature:'))!;
+    assert.deepEqual(new Set(sig.rows.map((x) => x.model)), new Set([mlpA, mlpB]));
+    assert.deepEqual(sig.rows.map((x) => x.rank), [1, 2]);
+    assert.equal(sig.correlation?.n, 2);
+    const table = await cli(['rank', stories, gpt2, '--no-cache']);
+    assert.match(table.stdout, /note: these models come from different families/);
+    assert.match(table.stdout, /family llama:\n1 /);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

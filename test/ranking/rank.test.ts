@@ -48,3 +48,25 @@ test('rankModels with scores: correlation over models that have both; unknown sc
   assert.ok(Math.abs(r.correlation!.kendall.p! - 1 / 3) < 1e-12);
   assert.throws(() => rankModels(inputs, 'alpha', 'asc', { zzz: 1 }), WeightscopeError);
 });
+
+test('rankModels with families: one family is no cross-family ranking; several are ranked within each', () => {
+  const same = rankModels([{ model: 'a', value: 2, family: 'llama' }, { model: 'b', value: 1, family: 'llama' }], 'alpha', 'asc');
+  assert.equal(same.cross_family, false);
+  assert.equal(same.note, undefined);
+  assert.deepEqual(same.families.map((f) => [f.family, f.rows.map((r) => [r.model, r.rank])]), [['llama', [['b', 1], ['a', 2]]]]);
+  const mixed = rankModels(
+    [{ model: 'l7', value: 3, family: 'llama' }, { model: 'q', value: 1, family: 'qwen2' }, { model: 'l13', value: 2, family: 'llama' }, { model: 'x', value: 5 }],
+    'alpha', 'asc', { l7: 60, l13: 70, q: 80 },
+  );
+  assert.equal(mixed.cross_family, true);
+  assert.match(mixed.note!, /different families/);
+  assert.deepEqual(mixed.rows.map((r) => r.model), ['q', 'l13', 'l7', 'x']);
+  assert.deepEqual(mixed.families.map((f) => [f.family, f.rows.map((r) => `${r.model}:${r.rank}`)]), [
+    ['llama', ['l13:1', 'l7:2']], ['qwen2', ['q:1']], ['unknown', ['x:1']],
+  ]);
+  // within llama: smaller alpha, larger score → ρ = −1 over 2 models; across all 3 scored models also −1
+  assert.equal(mixed.families[0].correlation!.spearman.rho, -1);
+  assert.equal(mixed.families[1].correlation!.n, 1);
+  assert.equal(mixed.correlation!.cross_family, true);
+  assert.equal(mixed.correlation!.n, 3);
+});
