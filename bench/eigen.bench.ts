@@ -1,12 +1,14 @@
 /**
  * Eigenvalue backends, timed. Not a test. Run: node --import tsx bench/eigen.bench.ts [gram] [eig768] [eig4096] [pool]
- * (no argument = all but eig4096). Prints wall seconds; load from other processes skews them, so each number is
+ * [stages] (no argument = all but eig4096 and stages). `stages` times, per order n of a Gram matrix, dsyevd against the
+ * two-stage reduction stage by stage (dense→band, band→tridiagonal, dsterf) for a few band widths, one OpenBLAS
+ * thread (as each worker of an analysis runs) — the measurements behind TWO_STAGE_MIN_N and twoStageBandwidth. Prints wall seconds; load from other processes skews them, so each number is
  * the best of `REPS` runs (env, default 1 for the big cases).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { gram } from '../src/linalg/gram.js';
 import { matrixEigenvalues, symmetricEigenvalues } from '../src/linalg/eigen.js';
-import { getBlasThreads, lapackStatus, setBlasThreads } from '../src/linalg/lapack.js';
+import { getBlasThreads, lapackEigenvalues, lapackStatus, setBlasThreads, twoStageValuesInPlace, type EigenTimings } from '../src/linalg/lapack.js';
 import { EigenPool } from '../src/linalg/pool.js';
 
 function normals(len: number, seed: number): Float64Array {
@@ -55,7 +57,7 @@ function relDiff(a: Float64Array, b: Float64Array): number {
 }
 
 const parts = process.argv.slice(2);
-const want = (p: string): boolean => (parts.length ? parts.includes(p) : p !== 'eig4096');
+const want = (p: string): boolean => (parts.length ? parts.includes(p) : p !== 'eig4096' && p !== 'stages');
 const reps = Number(process.env.REPS ?? 1);
 console.log(`LAPACK: ${JSON.stringify(lapackStatus())}, cores ${availableParallelism()}, OpenBLAS threads ${getBlasThreads()}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 
@@ -119,5 +121,31 @@ if (want('pool')) {
     await pool.close();
     const same = got.every((g, i) => g.every((v, j) => v === seq[i][j]));
     console.log(`${`49 GPT-2 matrices, ${backend}, EigenPool(${pool.size})`.padEnd(48)} ${dt.toFixed(3)} s wall (${((c.user + c.system) / 1e6).toFixed(3)} s CPU, start-up ${((t - t0) / 1000).toFixed(2)} s; identical: ${same})`);
+  }
+}
+
+if (want('stages')) {
+  setBlasThreads(Number(process.env.THREADS ?? 1));
+  for (const n of (process.env.SIZES ?? '768,1024,1536,2048,3072,4096').split(',').map(Number)) {
+    // a Gaussian Gram matrix of a 2n×n weight, as a tall layer gives
+    const { G } = gram(normals(2 * n * n, 5), 2 * n, n, { backend: 'blas' });
+    let best1 = Infinity;
+    for (let r = 0; r < reps; r++) {
+      const t = performance.now();
+      lapackEigenvalues(G.slice(), n, { method: 'dsyevd' });
+      best1 = Math.min(best1, (performance.now() - t) / 1000);
+    }
+    const cells = [`n ${n}: dsyevd ${best1.toFixed(3)} s`];
+    for (const kd of (process.env.KDS ?? '32,64,96').split(',').map(Number)) {
+      let best: EigenTimings | null = null;
+      for (let r = 0; r < reps; r++) {
+        const tm: EigenTimings = { method: '2stage', reduce: 0, band: 0, solve: 0 };
+        twoStageValuesInPlace(G.slice(), n, kd, tm);
+        if (!best || tm.reduce + tm.band + tm.solve < best.reduce + best.band + best.solve) best = tm;
+      }
+      const tot = best!.reduce + best!.band + best!.solve;
+      cells.push(`kd ${kd}: ${tot.toFixed(3)} s (dense→band ${best!.reduce.toFixed(3)}, band→tri ${best!.band.toFixed(3)} = ${((100 * best!.band) / tot).toFixed(0)}%, dsterf ${best!.solve.toFixed(3)})`);
+    }
+    console.log(cells.join(' | ') + `; load ${loadavg()[0].toFixed(1)}`);
   }
 }

@@ -1,30 +1,32 @@
 /**
- * Speed bench (issue 2): a GPT-2-small-shaped checkpoint (124,439,808 float32 parameters, HF GPT-2 names,
+ * Speed bench (issues 2, 13): a GPT-2-small-shaped checkpoint (124,439,808 float32 parameters, HF GPT-2 names,
  * Gaussian N(0, 0.02²) weights, 498 MB) analysed by the whole `weightscope analyze` process, with the LAPACK and the
- * pure-TypeScript eigen backends. Prints wall time and peak RSS and their ratios to WeightWatcher 0.7.5.5's anchor on
- * the same kind of 2-core machine: 19.7 s whole process (PL only, 49 layers), peak RSS 836 MB.
+ * pure-TypeScript eigen backends. Prints wall time and peak RSS against
+ *  - the flop limit: Gram + tridiagonal-reduction flops (WW's skip rules applied) over this machine's DGEMM rate,
+ *    measured first (goal ≤ 1.5×: at this size the fixed costs — reading, widening, scheduling — are what remains);
+ *  - WeightWatcher 0.7.5.5 run side by side when WEIGHTSCOPE_WW_PATH is set (see bench/llm.ts), else its recorded
+ *    anchor on the same kind of 2-core machine: 19.7 s whole process (PL only, 49 layers), peak RSS 836 MB.
  *
- *   node --import tsx bench/gpt2-small.ts [--dir DIR] [--backends lapack,ts] [--fits pl] [--runner dist|tsx]
+ *   node --import tsx bench/gpt2-small.ts [--dir DIR] [--backends lapack,ts] [--fits pl] [--runner dist|tsx] [--reps N]
  *
  * The checkpoint is generated once into DIR (default .bench-out/gpt2-small, git-ignored) and reused. The 'dist'
  * runner (default) compiles the sources with tsc into .bench-out/dist first, so the timed process is the plain-JS
  * CLI a user gets from `npm install`, not tsx compiling TypeScript at startup.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ROOT, buildDist, compareAlphas, dgemmRate, layerFlops, loadLine, runAnalyze, runWeightWatcher } from './analyze-run.js';
+import { writeCheckpoint, type TensorSpec } from './checkpoint-writer.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ANCHOR_SECONDS = 19.7;
 const ANCHOR_RSS_MB = 836;
 
 /** HF GPT-2 small: vocab 50257, context 1024, d 768, 12 layers. */
-export function gpt2SmallTensors(): { name: string; shape: number[] }[] {
+export function gpt2SmallTensors(): TensorSpec[] {
   const d = 768;
-  const out: { name: string; shape: number[] }[] = [
+  const out: TensorSpec[] = [
     { name: 'transformer.wte.weight', shape: [50257, d] },
     { name: 'transformer.wpe.weight', shape: [1024, d] },
     { name: 'transformer.ln_f.weight', shape: [d] },
@@ -50,114 +52,19 @@ export function gpt2SmallTensors(): { name: string; shape: number[] }[] {
   return out;
 }
 
-/** xorshift128+ uniform in (0, 1) and Box–Muller normals: fast, deterministic, good enough for random weights. */
-function gaussianFiller(seed: number): (out: Float32Array, sd: number) => void {
-  let s0 = (seed * 0x9e3779b9) >>> 0 || 1;
-  let s1 = 0x6c078965;
-  const u = (): number => {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return (((s0 + s1) >>> 0) + 0.5) / 4294967296;
-  };
-  return (out, sd) => {
-    for (let i = 0; i < out.length; i += 2) {
-      const r = sd * Math.sqrt(-2 * Math.log(u()));
-      const t = 2 * Math.PI * u();
-      out[i] = r * Math.cos(t);
-      if (i + 1 < out.length) out[i + 1] = r * Math.sin(t);
-    }
-  };
-}
-
-/** Streams the checkpoint to disk one chunk at a time (never the whole 498 MB in memory). */
-export async function writeGpt2Small(path: string, seed = 1): Promise<number> {
-  const tensors = gpt2SmallTensors().sort((a, b) => (a.name < b.name ? -1 : 1));
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'weightscope bench/gpt2-small.ts' } };
-  let offset = 0;
-  let params = 0;
+/** The flop limit's numerator: every `.weight` matrix WW analyses (min_evals 10, max_evals 15000, max_N 50000). */
+export function checkpointFlops(tensors: readonly TensorSpec[]): { flops: number; layers: number } {
+  let flops = 0;
+  let layers = 0;
   for (const t of tensors) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
-    offset += 4 * n;
-    params += n;
+    if (!t.name.endsWith('.weight') || t.shape.length !== 2) continue;
+    const N = Math.max(...t.shape);
+    const M = Math.min(...t.shape);
+    if (M < 10 || M > 15000 || N > 50000) continue;
+    flops += layerFlops(N, M);
+    layers++;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const fh = await open(path + '.tmp', 'w');
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length));
-    await fh.write(len);
-    await fh.write(Buffer.from(json, 'utf8'));
-    const fill = gaussianFiller(seed);
-    const chunk = new Float32Array(1 << 20);
-    for (const t of tensors) {
-      let left = t.shape.reduce((a, b) => a * b, 1);
-      const isNorm = t.shape.length === 1;
-      while (left > 0) {
-        const c = chunk.subarray(0, Math.min(left, chunk.length));
-        if (isNorm) c.fill(t.name.endsWith('.weight') ? 1 : 0);
-        else fill(c, 0.02);
-        await fh.write(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-        left -= c.length;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  const { rename } = await import('node:fs/promises');
-  await rename(path + '.tmp', path);
-  return params;
-}
-
-interface Run {
-  backend: string;
-  seconds: number;
-  rssMb: number;
-  layers: number;
-  code: number;
-}
-
-const DIST = join(ROOT, '.bench-out', 'dist');
-
-/** tsc → .bench-out/dist (type errors elsewhere in the tree do not stop the emit). */
-function buildDist(): void {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', DIST, '--declaration', 'false', '--sourceMap', 'false'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  if (!existsSync(join(DIST, 'cli', 'main.js'))) throw new Error(`tsc did not produce ${DIST}/cli/main.js:\n${r.stdout}`);
-}
-
-function cliCommand(runner: string): string[] {
-  if (runner === 'dist') return [join(DIST, 'cli', 'main.js')];
-  return ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')];
-}
-
-function runOnce(model: string, backend: string, fits: string, runner: string): Run {
-  const useTime = existsSync('/usr/bin/time');
-  const cli = cliCommand(runner);
-  const args = ['analyze', model, '--json', '--fits', fits, '--eigen-backend', backend];
-  const [cmd, argv] = useTime
-    ? ['/usr/bin/time', ['-v', process.execPath, ...cli, ...args]]
-    : [process.execPath, [...cli.slice(0, -1), join(ROOT, 'bench', 'rss-wrapper.mjs'), cli[cli.length - 1], ...args]];
-  const t0 = performance.now();
-  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
-  const seconds = (performance.now() - t0) / 1000;
-  const m = useTime ? /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr) : /maxrss_kb=(\d+)/.exec(r.stderr);
-  let layers = -1;
-  try {
-    layers = (JSON.parse(r.stdout) as { layers: unknown[] }).layers.length;
-  } catch {
-    process.stderr.write(r.stderr.split('\n').slice(-20).join('\n') + '\n');
-  }
-  return { backend, seconds, rssMb: m ? Number(m[1]) / 1024 : NaN, layers, code: r.status ?? -1 };
+  return { flops, layers };
 }
 
 async function main(): Promise<void> {
@@ -167,25 +74,38 @@ async function main(): Promise<void> {
       backends: { type: 'string', default: 'lapack,ts' },
       fits: { type: 'string', default: 'pl' },
       runner: { type: 'string', default: 'dist' },
+      reps: { type: 'string', default: '1' },
     },
   });
   const dir = values.dir!;
-  mkdirSync(dir, { recursive: true });
   const model = join(dir, 'model.safetensors');
+  const tensors = gpt2SmallTensors();
   if (!existsSync(model)) {
     const t0 = performance.now();
-    const params = await writeGpt2Small(model);
-    console.log(`generated ${model}: ${params} parameters, ${(statSync(model).size / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const { parameters } = await writeCheckpoint(dir, tensors, { dtype: 'F32', maxShardBytes: 2 ** 40 });
+    console.log(`generated ${model}: ${parameters} parameters, ${(statSync(model).size / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   if (values.runner === 'dist') buildDist();
-  console.log(`model ${model} (${(statSync(model).size / 1e6).toFixed(1)} MB), fits ${values.fits}, runner ${values.runner}`);
-  console.log(`anchor: WeightWatcher 0.7.5.5 whole process ${ANCHOR_SECONDS} s, peak RSS ${ANCHOR_RSS_MB} MB (PL only, 49 layers)`);
+  const { flops, layers } = checkpointFlops(tensors);
+  const rate = dgemmRate();
+  const limit = flops / (rate.gflops * 1e9);
+  console.log(`model ${model} (${(statSync(model).size / 1e6).toFixed(1)} MB), fits ${values.fits}, runner ${values.runner}; ${loadLine()}`);
+  console.log(`flop limit: ${layers} layers, ${flops.toExponential(3)} flops / DGEMM ${rate.gflops.toFixed(1)} GFLOP/s (${rate.threads} threads) = ${limit.toFixed(2)} s`);
+  const ww = runWeightWatcher(model);
+  const wwSeconds = ww && ww.code === 0 ? ww.seconds : ANCHOR_SECONDS;
+  const wwRss = ww && ww.code === 0 ? ww.rssMb : ANCHOR_RSS_MB;
+  if (ww) console.log(`WeightWatcher 0.7.5.5 side by side: exit ${ww.code}, ${ww.layers.length} layers, ${ww.seconds.toFixed(2)} s, peak RSS ${ww.rssMb.toFixed(0)} MB`);
+  else console.log(`WeightWatcher 0.7.5.5 recorded anchor: ${ANCHOR_SECONDS} s, peak RSS ${ANCHOR_RSS_MB} MB (set WEIGHTSCOPE_WW_PATH to run it side by side)`);
   for (const backend of values.backends!.split(',')) {
-    const r = runOnce(model, backend, values.fits!, values.runner!);
-    console.log(
-      `${backend.padEnd(6)} exit ${r.code}, ${r.layers} layers: ${r.seconds.toFixed(2)} s (${(r.seconds / ANCHOR_SECONDS).toFixed(3)}× WW), ` +
-        `peak RSS ${r.rssMb.toFixed(0)} MB (${(r.rssMb / ANCHOR_RSS_MB).toFixed(3)}× WW)`,
-    );
+    for (let rep = 0; rep < Number(values.reps); rep++) {
+      const r = runAnalyze(model, ['--fits', values.fits!, '--eigen-backend', backend], values.runner);
+      const cmp = ww?.layers.length ? compareAlphas(r.layers, ww.layers) : null;
+      console.log(
+        `${backend.padEnd(6)} exit ${r.code}, ${r.layers.length} layers: ${r.seconds.toFixed(2)} s = ${(r.seconds / limit).toFixed(2)}× the flop limit, ` +
+          `${(r.seconds / wwSeconds).toFixed(3)}× WW; peak RSS ${r.rssMb.toFixed(0)} MB (${(r.rssMb / wwRss).toFixed(3)}× WW)` +
+          (cmp ? `; alphas vs WW: max rel diff ${cmp.maxRel.toExponential(2)}, layers only here ${cmp.onlyA.length}, only in WW ${cmp.onlyB.length}` : ''),
+      );
+    }
   }
 }
 
