@@ -91,6 +91,21 @@ export function layerFlops(N: number, M: number, rf = 1): number {
   return rf * (N * M * M + (4 / 3) * M ** 3);
 }
 
+/** The flop limit's numerator: every `.weight` matrix WW analyses (min_evals 10, max_evals 15000, max_N 50000). */
+export function checkpointFlops(tensors: readonly { name: string; shape: number[] }[]): { flops: number; layers: number } {
+  let flops = 0;
+  let layers = 0;
+  for (const t of tensors) {
+    if (!t.name.endsWith('.weight') || t.shape.length !== 2) continue;
+    const N = Math.max(...t.shape);
+    const M = Math.min(...t.shape);
+    if (M < 10 || M > 15000 || N > 50000) continue;
+    flops += layerFlops(N, M);
+    layers++;
+  }
+  return { flops, layers };
+}
+
 /**
  * The DGEMM rate of this machine with every core (OpenBLAS threads = cores): the best of `reps` n×n×n products.
  * Runs in a child process so the benchmark's own OpenBLAS settings stay untouched.

@@ -17,7 +17,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ROOT, buildDist, compareAlphas, dgemmRate, layerFlops, loadLine, runAnalyze, runWeightWatcher } from './analyze-run.js';
+import { ROOT, buildDist, checkpointFlops, compareAlphas, dgemmRate, loadLine, runAnalyze, runWeightWatcher } from './analyze-run.js';
 import { writeCheckpoint, type TensorSpec } from './checkpoint-writer.js';
 
 const ANCHOR_SECONDS = 19.7;
@@ -50,21 +50,6 @@ export function gpt2SmallTensors(): TensorSpec[] {
     );
   }
   return out;
-}
-
-/** The flop limit's numerator: every `.weight` matrix WW analyses (min_evals 10, max_evals 15000, max_N 50000). */
-export function checkpointFlops(tensors: readonly TensorSpec[]): { flops: number; layers: number } {
-  let flops = 0;
-  let layers = 0;
-  for (const t of tensors) {
-    if (!t.name.endsWith('.weight') || t.shape.length !== 2) continue;
-    const N = Math.max(...t.shape);
-    const M = Math.min(...t.shape);
-    if (M < 10 || M > 15000 || N > 50000) continue;
-    flops += layerFlops(N, M);
-    layers++;
-  }
-  return { flops, layers };
 }
 
 async function main(): Promise<void> {

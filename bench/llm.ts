@@ -22,7 +22,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ROOT, buildDist, compareAlphas, dgemmRate, layerFlops, loadLine, runAnalyze, runWeightWatcher } from './analyze-run.js';
+import { ROOT, buildDist, checkpointFlops, compareAlphas, dgemmRate, loadLine, runAnalyze, runWeightWatcher } from './analyze-run.js';
 import { writeCheckpoint, type TensorSpec } from './checkpoint-writer.js';
 
 interface LlamaShape {
@@ -70,20 +70,6 @@ function config(c: LlamaShape): Record<string, unknown> {
   };
 }
 
-function flopsOf(tensors: readonly TensorSpec[]): { flops: number; layers: number } {
-  let flops = 0;
-  let layers = 0;
-  for (const t of tensors) {
-    if (t.shape.length !== 2) continue;
-    const N = Math.max(...t.shape);
-    const M = Math.min(...t.shape);
-    if (M < 10 || M > 15000 || N > 50000) continue;
-    flops += layerFlops(N, M);
-    layers++;
-  }
-  return { flops, layers };
-}
-
 const s = (x: number): string => `${x.toFixed(1)} s`;
 
 async function main(): Promise<void> {
@@ -111,7 +97,7 @@ async function main(): Promise<void> {
       console.log(`${name}: wrote ${parameters} BF16 parameters in ${files.length} shards to ${dir} in ${s((performance.now() - t0) / 1000)}`);
     }
     if (values['generate-only']) continue;
-    const { flops, layers } = flopsOf(tensors);
+    const { flops, layers } = checkpointFlops(tensors);
     const limit = flops / (rate.gflops * 1e9);
     console.log(`${name}: ${layers} layers, ${flops.toExponential(3)} flops → flop limit ${s(limit)} at ${rate.gflops.toFixed(1)} GFLOP/s`);
     const r = runAnalyze(dir, ['--fits', values.fits!], values.runner);

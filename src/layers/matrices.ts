@@ -43,40 +43,30 @@ export function layerMatrices(plan: Pick<LayerPlan, 'layer_type' | 'shape'>, w: 
   const shape = plan.shape;
   const size = shape.reduce((a, b) => a * b, 1);
   if (w.length !== size) throw new RangeError(`tensor has ${w.length} values, shape [${shape.join(', ')}] needs ${size}`);
-  if (plan.layer_type === 'conv1d' && shape.length === 3) return conv1dSlices(w, shape);
+  // A kernel is (out, in, k…) when its channel sides dominate — slices W[:, :, p] — else (k…, in, out), slices W[p, :, :].
+  if (plan.layer_type === 'conv1d' && shape.length === 3) {
+    const [s0, s1, s2] = shape;
+    return s0 + s1 >= s2 ? kernelSlices(w, s0, s1, s2) : blockSlices(w, s0, s1, s2);
+  }
   if (plan.layer_type !== 'conv2d') return [{ data: w, rows: shape[0], cols: shape[1] }];
   const s = scaleConv2d(w, dtype);
   const [s0, s1, s2, s3] = shape;
+  return s0 + s1 >= s2 + s3 ? kernelSlices(s, s0, s1, s2 * s3) : blockSlices(s, s0 * s1, s2, s3);
+}
+
+/** (rows, cols, k) row-major → the k matrices W[:, :, p] (stride k). */
+function kernelSlices(w: Float64Array, rows: number, cols: number, k: number): Matrix[] {
   const mats: Matrix[] = [];
-  if (s0 + s1 >= s2 + s3) {
-    // (out, in, kh, kw): slice (i, j) is W[:, :, i, j], an s0×s1 matrix with stride s2·s3.
-    const k = s2 * s3;
-    for (let p = 0; p < k; p++) {
-      const m = new Float64Array(s0 * s1);
-      for (let q = 0; q < s0 * s1; q++) m[q] = s[q * k + p];
-      mats.push({ data: m, rows: s0, cols: s1 });
-    }
-  } else {
-    // (kh, kw, in, out): slice (i, j) is the contiguous block W[i, j, :, :].
-    const k = s2 * s3;
-    for (let p = 0; p < s0 * s1; p++) mats.push({ data: s.subarray(p * k, (p + 1) * k), rows: s2, cols: s3 });
+  for (let p = 0; p < k; p++) {
+    const m = new Float64Array(rows * cols);
+    for (let q = 0; q < rows * cols; q++) m[q] = w[q * k + p];
+    mats.push({ data: m, rows, cols });
   }
   return mats;
 }
 
-/** Conv1d kernel slices: (out, in, k) → k matrices W[:, :, j]; (k, in, out) → the contiguous blocks W[j, :, :]. */
-function conv1dSlices(w: Float64Array, shape: readonly number[]): Matrix[] {
-  const [s0, s1, s2] = shape;
-  const mats: Matrix[] = [];
-  if (s0 + s1 >= s2) {
-    for (let p = 0; p < s2; p++) {
-      const m = new Float64Array(s0 * s1);
-      for (let q = 0; q < s0 * s1; q++) m[q] = w[q * s2 + p];
-      mats.push({ data: m, rows: s0, cols: s1 });
-    }
-  } else {
-    const k = s1 * s2;
-    for (let p = 0; p < s0; p++) mats.push({ data: w.subarray(p * k, (p + 1) * k), rows: s1, cols: s2 });
-  }
-  return mats;
+/** (count, rows, cols) row-major → the count contiguous blocks W[p, :, :] (views, not copies). */
+function blockSlices(w: Float64Array, count: number, rows: number, cols: number): Matrix[] {
+  const k = rows * cols;
+  return Array.from({ length: count }, (_, p) => ({ data: w.subarray(p * k, (p + 1) * k), rows, cols }));
 }

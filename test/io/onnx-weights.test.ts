@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onnx, writeOnnxModel } from '../../src/io/onnx-model.js';
 import { openOnnx } from '../../src/io/onnx.js';
@@ -19,6 +18,7 @@ import { parseAnalyzeOptions } from '../../src/report/options.js';
 import type { LayerRow } from '../../src/report/types.js';
 import { gaussian } from '../linalg/linalg-fixtures.js';
 import { isCode } from '../helpers/errors.js';
+import { withTmpDir } from '../helpers/tmp.js';
 
 const T = onnx.TensorProto;
 const N = onnx.NodeProto;
@@ -33,14 +33,7 @@ const model = (graph: onnx.IGraphProto) => onnx.ModelProto.create({ irVersion: 8
 const W1 = gaussian(20 * 30, 1);
 const W2 = gaussian(30 * 16, 2);
 
-async function withDir(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ws-onnxw-'));
-  try {
-    await f(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>): Promise<void> => withTmpDir('ws-onnxw-', body);
 
 async function rowsOf(dir: string, name: string, m: onnx.ModelProto): Promise<LayerRow[]> {
   const path = join(dir, name);

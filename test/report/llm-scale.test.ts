@@ -6,8 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyze } from '../../src/report/analyze.js';
 import { writeSafetensors } from '../../src/io/safetensors-writer.js';
@@ -15,16 +13,10 @@ import { toFloat64 } from '../../src/io/dtype.js';
 import { gaussian } from '../linalg/linalg-fixtures.js';
 import { fixture } from '../helpers/fixtures.js';
 import { isCode } from '../helpers/errors.js';
+import { withTmpDir } from '../helpers/tmp.js';
 import { TINY, llamaWeights, writeSharded, writeSingleFile } from '../helpers/llm-folder.js';
 
-async function withTmp(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'ws-llm-'));
-  try {
-    await f(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withTmp = (body: (dir: string) => Promise<void>): Promise<void> => withTmpDir('ws-llm-', body);
 
 for (const [dtype, shards] of [['BF16', 3], ['F16', 2]] as const) {
   test(`${dtype} in ${shards} shards gives the rows of one F32 file of the same weights`, () =>
