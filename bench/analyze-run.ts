@@ -29,6 +29,9 @@ function cliCommand(runner: string): string[] {
 
 export interface ProcessRun {
   seconds: number;
+  /** User + system CPU seconds of the process and its threads (NaN without /usr/bin/time): less sensitive than wall
+   *  time to other processes on a shared machine. */
+  cpuSeconds: number;
   rssMb: number;
   code: number;
   stdout: string;
@@ -43,7 +46,10 @@ export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = proc
   const r = spawnSync(c, a, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 30, env });
   const seconds = (performance.now() - t0) / 1000;
   const m = useTime ? /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr) : /maxrss_kb=(\d+)/.exec(r.stderr);
-  return { seconds, rssMb: m ? Number(m[1]) / 1024 : NaN, code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  const user = /User time \(seconds\): ([\d.]+)/.exec(r.stderr);
+  const sys = /System time \(seconds\): ([\d.]+)/.exec(r.stderr);
+  const cpuSeconds = user && sys ? Number(user[1]) + Number(sys[1]) : NaN;
+  return { seconds, cpuSeconds, rssMb: m ? Number(m[1]) / 1024 : NaN, code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 export interface AnalyzeRun extends ProcessRun {

@@ -79,14 +79,15 @@ async function main(): Promise<void> {
   const ww = runWeightWatcher(model);
   const wwSeconds = ww && ww.code === 0 ? ww.seconds : ANCHOR_SECONDS;
   const wwRss = ww && ww.code === 0 ? ww.rssMb : ANCHOR_RSS_MB;
-  if (ww) console.log(`WeightWatcher 0.7.5.5 side by side: exit ${ww.code}, ${ww.layers.length} layers, ${ww.seconds.toFixed(2)} s, peak RSS ${ww.rssMb.toFixed(0)} MB`);
+  if (ww) console.log(`WeightWatcher 0.7.5.5 side by side: exit ${ww.code}, ${ww.layers.length} layers, ${ww.seconds.toFixed(2)} s (CPU ${ww.cpuSeconds.toFixed(2)} s), peak RSS ${ww.rssMb.toFixed(0)} MB`);
   else console.log(`WeightWatcher 0.7.5.5 recorded anchor: ${ANCHOR_SECONDS} s, peak RSS ${ANCHOR_RSS_MB} MB (set WEIGHTSCOPE_WW_PATH to run it side by side)`);
   for (const backend of values.backends!.split(',')) {
     for (let rep = 0; rep < Number(values.reps); rep++) {
       const r = runAnalyze(model, ['--fits', values.fits!, '--eigen-backend', backend], values.runner);
       const cmp = ww?.layers.length ? compareAlphas(r.layers, ww.layers) : null;
       console.log(
-        `${backend.padEnd(6)} exit ${r.code}, ${r.layers.length} layers: ${r.seconds.toFixed(2)} s = ${(r.seconds / limit).toFixed(2)}× the flop limit, ` +
+        `${backend.padEnd(6)} exit ${r.code}, ${r.layers.length} layers: ${r.seconds.toFixed(2)} s = ${(r.seconds / limit).toFixed(2)}× the flop limit ` +
+          `(CPU ${r.cpuSeconds.toFixed(2)} s = ${(r.cpuSeconds / (rate.threads * limit)).toFixed(2)}× its ${rate.threads} cores), ` +
           `${(r.seconds / wwSeconds).toFixed(3)}× WW; peak RSS ${r.rssMb.toFixed(0)} MB (${(r.rssMb / wwRss).toFixed(3)}× WW)` +
           (cmp ? `; alphas vs WW: max rel diff ${cmp.maxRel.toExponential(2)}, layers only here ${cmp.onlyA.length}, only in WW ${cmp.onlyB.length}` : ''),
       );

@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     const stageLine = Object.entries(st).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
     console.log(
       `${name}: weightscope exit ${r.code}, ${r.layers.length} layers, ${s(r.seconds)} = ${(r.seconds / limit).toFixed(2)}× the flop limit (goal ≤ ${shape.goal}×), ` +
-        `peak RSS ${r.rssMb.toFixed(0)} MB (goal ≤ ${shape.rssGoalMb}); ${loadLine()}`,
+        `CPU ${s(r.cpuSeconds)} = ${(r.cpuSeconds / (rate.threads * limit)).toFixed(2)}× the limit's ${rate.threads} cores; peak RSS ${r.rssMb.toFixed(0)} MB (goal ≤ ${shape.rssGoalMb}); ${loadLine()}`,
     );
     if (r.work) {
       const eig = (st.reduce ?? 0) + (st.band ?? 0) + (st.solve ?? 0);
@@ -120,8 +120,8 @@ async function main(): Promise<void> {
       else {
         const cmp = compareAlphas(r.layers, ww.layers);
         console.log(
-          `  WeightWatcher 0.7.5.5: exit ${ww.code}, ${ww.layers.length} layers, ${s(ww.seconds)}, peak RSS ${ww.rssMb.toFixed(0)} MB; ` +
-            `weightscope/WW time ${(r.seconds / ww.seconds).toFixed(3)}, RSS ${(r.rssMb / ww.rssMb).toFixed(3)}; ` +
+          `  WeightWatcher 0.7.5.5: exit ${ww.code}, ${ww.layers.length} layers, ${s(ww.seconds)} (CPU ${s(ww.cpuSeconds)}), peak RSS ${ww.rssMb.toFixed(0)} MB; ` +
+            `weightscope/WW time ${(r.seconds / ww.seconds).toFixed(3)}, CPU ${(r.cpuSeconds / ww.cpuSeconds).toFixed(3)}, RSS ${(r.rssMb / ww.rssMb).toFixed(3)}; ` +
             `alphas: max rel diff ${cmp.maxRel.toExponential(2)}; layers only in weightscope ${cmp.onlyA.length}, only in WW ${cmp.onlyB.length}; ${loadLine()}`,
         );
       }

@@ -65,6 +65,12 @@ const MAX_DEPTH = 64;
 
 const TYPED_FIELDS = new Set([4, 5, 7, 10, 11]);
 
+/**
+ * Typed data written unpacked (one tag per value) is held as JS values, ~10× its size: exporters pack repeated
+ * numbers, so more than this many unpacked values in one tensor is refused rather than exhausting the heap.
+ */
+const MAX_UNPACKED_VALUES = 1 << 22;
+
 function scanTensor(f: ProtoFile, end: number): ScannedTensor {
   const t: ScannedTensor = { name: '', dataType: 0, dims: [], dataLocation: 0, raw: null, packed: new Map(), values: new Map(), externalData: [] };
   while (f.pos < end) {
@@ -99,6 +105,7 @@ function scanTensor(f: ProtoFile, end: number): ScannedTensor {
     } else if (TYPED_FIELDS.has(field)) {
       if (!t.values.has(field)) t.values.set(field, []);
       const v = t.values.get(field)!;
+      if (v.length >= MAX_UNPACKED_VALUES) throw f.corrupt(`tensor '${t.name}' has over ${MAX_UNPACKED_VALUES} unpacked values in field ${field}`);
       if (field === 4 && wire === WIRE_I32) v.push(f.fixed32(end));
       else if (field === 10 && wire === WIRE_I64) v.push(f.fixed64(end));
       else if (wire === WIRE_VARINT) v.push(f.varint64(end, field === 11));

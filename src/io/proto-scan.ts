@@ -13,6 +13,8 @@ export const WIRE_I64 = 1;
 export const WIRE_LEN = 2;
 export const WIRE_I32 = 5;
 
+const MAX_STRING_BYTES = 1 << 20;
+
 /** A 64-bit varint as two 32-bit halves (protobufjs's Long shape), for int64 data that may exceed 2^53. */
 export interface Long64 {
   low: number;
@@ -130,8 +132,10 @@ export class ProtoFile {
     return new Uint8Array(this.#buf.subarray(o, o + n));
   }
 
+  /** A string field (names, op types); longer than 1 MiB is not a name but a hostile or broken file. */
   string(end: number): string {
     const e = this.lengthEnd(end);
+    if (e - this.pos > MAX_STRING_BYTES) throw this.corrupt(`a string of ${e - this.pos} bytes (over ${MAX_STRING_BYTES})`);
     return new TextDecoder().decode(this.bytes(e - this.pos, e));
   }
 

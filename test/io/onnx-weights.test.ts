@@ -165,3 +165,10 @@ test('corrupt ONNX: truncated, impossible wire types and absurd nesting are corr
     await writeFile(path, Uint8Array.of(0x08, 0x07));
     await assert.rejects(openOnnx(path), isCode('corrupt-file', /no graph/));
   }));
+
+test('hostile ONNX: a name of more than 1 MiB is refused before it is read', () =>
+  withDir(async (dir) => {
+    const path = join(dir, 'long.onnx');
+    await writeOnnxModel(path, model({ name: 'x'.repeat((1 << 20) + 1), node: [] }));
+    await assert.rejects(openOnnx(path), isCode('corrupt-file', /a string of 1048577 bytes/));
+  }));
