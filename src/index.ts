@@ -1,11 +1,12 @@
 /** Library entry: `import { analyze, runHessian, repair, … } from 'weightscope'`. Same options and results as the CLI and the service. */
 export { analyze, valueProblem } from './report/analyze.js';
+export type { AnalyzeContext } from './report/analyze.js';
 export { AnalyzeOptionsSchema, parseAnalyzeOptions, FIT_KINDS } from './report/options.js';
 export type { AnalyzeOptions, AnalyzeOptionsInput, FitKind } from './report/options.js';
 export { reportToCsv } from './report/csv.js';
 export { formatTable } from './report/table.js';
 export { WW_COLUMNS } from './report/columns.js';
-export type { AnalysisReport, LayerRow, LayerType, EtplFit, ExpFit, FitStatus, Summary, SkippedLayer, ProgressHook } from './report/types.js';
+export type { AnalysisReport, LayerRow, LayerType, EtplFit, ExpFit, FitStatus, Summary, SkippedLayer, ProgressHook, WorkSummary, ModelFamily } from './report/types.js';
 export { planLayers } from './layers/plan.js';
 export type { LayerPlan, LayerFilters } from './layers/types.js';
 export { WeightscopeError, isWeightscopeError } from './errors.js';
@@ -19,6 +20,7 @@ export { writeSafetensors } from './io/safetensors-writer.js';
 export { resolveModelPath } from './io/hf.js';
 // Rankings.
 export { rankModels } from './ranking/rank.js';
+export type { RankingResult, FamilyRanking } from './ranking/rank.js';
 export { RANKING_METRICS, METRIC_INFO, metricMean } from './ranking/metrics.js';
 // Gradients of ONNX models, the runtime and the engine (sessions, datasets, optimisers, training).
 export { buildLossGraph, buildGradGraph, buildHvpGraph, buildInputHessianVectorGraph } from './graph/index.js';
