@@ -19,7 +19,7 @@ test('library entry: analyze() on an open reader (left open), progress hook, opt
     await reader.close();
   }
   assert.deepEqual(AnalyzeOptionsSchema.parse({}), {
-    fits: ['pl', 'etpl', 'exp'], plVariant: 'ww', minEvals: 10, maxEvals: 15000, maxN: 50000, eigenBackend: 'auto', keepEigenvalues: false,
+    fits: ['pl', 'etpl', 'exp'], plVariant: 'ww', minEvals: 10, maxEvals: 15000, maxN: 50000, eigenBackend: 'auto', keepEigenvalues: false, allLayers: false,
   });
   assert.equal(WW_COLUMNS.length, 32);
   assert.ok(new WeightscopeError('invalid-input', 'x') instanceof Error);
