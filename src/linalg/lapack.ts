@@ -54,7 +54,7 @@ export type EigenMethod = 'auto' | 'dsyevd' | '2stage';
  * the whole trailing matrix once per column. Measured with bench/eigen.bench.ts (`stages`) on the project's
  * 2-core machine, one thread per matrix: see docs/llm-scale.md.
  */
-export const TWO_STAGE_MIN_N = 1536;
+export const TWO_STAGE_MIN_N = 2048;
 
 /** Band width of the two-stage reduction: wider bands make stage 1 faster and stage 2 (O(n²·kd)) slower. */
 export function twoStageBandwidth(n: number): number {
