@@ -30,9 +30,13 @@ export const analysisJob = defineJobKind({
     const { analyze } = await import('../../../report/analyze.js');
     const { parseAnalyzeOptions } = await import('../../../report/options.js');
     const { join } = await import('node:path');
-    // Progress follows the work (an LLM's layers differ 8× in cost); the per-layer cache lets a restarted job resume.
     const report = await analyze(p.path, parseAnalyzeOptions(p.options), {
-      onProgress: (done, total, msg, d) => ctx.progress(d?.fraction !== undefined && done < total ? Math.floor(d.fraction * 1e4) : done, d?.fraction !== undefined && done < total ? 1e4 : total, `layer ${done}/${total}: ${msg}`),
+      onProgress: (done, total, msg, d) => {
+        // Progress follows the work (an LLM's embedding costs 8× a projection), not the layer count.
+        const f = done < total ? d?.fraction : undefined;
+        ctx.progress(f !== undefined ? Math.floor(f * 1e4) : done, f !== undefined ? 1e4 : total, `layer ${done}/${total}: ${msg}`);
+      },
+      // Finished layers are kept: a job restarted after a crash resumes where it stopped.
       cacheDir: join(ctx.dataDir, 'cache'),
     });
     // The stored path is an implementation detail; clients know the model by its id.
