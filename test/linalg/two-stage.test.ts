@@ -1,6 +1,6 @@
 /**
  * Acceptance (issue 13): the two-stage tridiagonal reduction gives dsyevd's eigenvalues (|Δλ| ≤ 1e-10·λmax) on
- * Gaussian, low-rank and heavy-tailed Gram matrices; the Gram matrix built from panels equals the one-shot product.
+ * Gaussian, low-rank and heavy-tailed Gram matrices, and the power-law fit the same xmin and alpha; the Gram matrix built from panels equals the one-shot product.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { GramAccumulator, gram, gramTs } from '../../src/linalg/gram.js';
 import { lapackAvailable, lapackEigenvalues, lapackUnavailableReason, twoStageValuesInPlace, type EigenTimings } from '../../src/linalg/lapack.js';
 import { nativeLinalg } from '../../src/linalg/native.js';
 import { symmetricEigenvalues } from '../../src/linalg/eigen.js';
+import { fitPowerLaw } from '../../src/spectral/pl.js';
 import { gaussian, withSingularValues } from './linalg-fixtures.js';
 import { skipMissingSystemPackage } from '../helpers/system.js';
 
@@ -52,6 +53,10 @@ for (const c of CASES) {
       assert.ok(timings.reduce > 0 && timings.band >= 0 && timings.solve >= 0);
       for (let i = 1; i < n; i++) assert.ok(two[i] >= two[i - 1], 'ascending');
     }
+    // and the power-law fit chooses the same xmin and alpha from either
+    const [p1, p2] = [fitPowerLaw(one), fitPowerLaw(twoStageValuesInPlace(G.slice(), n, 64))];
+    assert.equal(p2.num_pl_spikes, p1.num_pl_spikes);
+    assert.ok(Math.abs(p2.xmin - p1.xmin) <= 1e-10 * p1.xmin && Math.abs(p2.alpha - p1.alpha) <= 1e-9 * p1.alpha, `${p2.xmin} ${p2.alpha} vs ${p1.xmin} ${p1.alpha}`);
     // 'auto' picks one of the two; either way the same eigenvalues
     const auto = lapackEigenvalues(G.slice(), n);
     assert.ok(maxAbsDiff(auto, one) <= 1e-10 * one[n - 1]);
