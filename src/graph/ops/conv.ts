@@ -1,12 +1,17 @@
 /**
- * Conv and ConvTranspose. Each one's input gradient is the other op with the same geometry; the weight gradient is
- * itself a Conv (batch and channel axes swapped, strides and dilations exchanged), cropped to the kernel size.
- * Needs static spatial sizes (to pick output_padding) and group = 1 for weight gradients.
+ * Conv and ConvTranspose, and weightscope's two private ops that make their gradients fast (PatchConv,
+ * ConvWeightGrad). Each one's input gradient is the other op with the same geometry; the weight gradient is itself a
+ * Conv (batch and channel axes swapped, strides and dilations exchanged), cropped to the kernel size. Gradients need
+ * static spatial sizes (to pick output_padding) and group = 1 for weight gradients (grouped ones split by group).
  */
 import { WeightscopeError } from '../../errors.js';
-import type { GradRule } from '../autodiff.js';
-import type { Builder } from '../builder.js';
-import { attrInt, attrInts, attrString, INTERNAL_DOMAIN, type Attrs, type GNode } from '../ir.js';
+import type { Emitter } from '../emitter.js';
+import { attrInt, attrInts, attrString, type Attrs, type Dim, type GNode } from '../ir.js';
+import { INTERNAL_DOMAIN } from '../op-names.js';
+import { mixing, PER_IMAGE } from './batch-context.js';
+import { isStatic } from './shapes.js';
+import { differentiable, type GradRule, type InferRule, type OpDef } from './types.js';
+import { resolvedPads, windowOf, windowOutput } from './window.js';
 
 export interface ConvGeom {
   ns: number;
@@ -18,37 +23,21 @@ export interface ConvGeom {
 }
 
 /** A Conv/ConvTranspose node's geometry with auto_pad resolved to explicit pads (needs static sizes for SAME_*). */
-export function convGeometry(b: Builder, node: GNode, transpose: boolean): ConvGeom {
+export function convGeometry(b: Emitter, node: GNode, transpose: boolean): ConvGeom {
   const why = `${node.opType} gradient (node '${node.name}')`;
-  const kernel = attrInts(node, 'kernel_shape') ?? b.spatialDims(node.inputs[1], why);
-  const ns = kernel.length;
-  const strides = attrInts(node, 'strides') ?? kernel.map(() => 1);
-  const dil = attrInts(node, 'dilations') ?? kernel.map(() => 1);
-  let pads = attrInts(node, 'pads') ?? new Array<number>(2 * ns).fill(0);
-  const autoPad = attrString(node, 'auto_pad', 'NOTSET');
-  if (transpose && (autoPad !== 'NOTSET' || attrInts(node, 'output_shape'))) {
+  const w = windowOf(node, attrInts(node, 'kernel_shape') ?? b.spatialDims(node.inputs[1], why));
+  if (transpose && (attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET' || attrInts(node, 'output_shape'))) {
     throw new WeightscopeError('unsupported-op', `${why}: auto_pad/output_shape are not supported; export with explicit pads`);
   }
-  if (autoPad === 'VALID') pads = new Array<number>(2 * ns).fill(0);
-  else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    const x = b.spatialDims(node.inputs[0], why);
-    pads = new Array<number>(2 * ns).fill(0);
-    for (let i = 0; i < ns; i++) {
-      const out = Math.ceil(x[i] / strides[i]);
-      const total = Math.max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - x[i]);
-      const small = Math.floor(total / 2);
-      pads[i] = autoPad === 'SAME_UPPER' ? small : total - small;
-      pads[i + ns] = total - pads[i];
-    }
-  }
-  return { ns, kernel, strides, dil, pads, group: attrInt(node, 'group', 1) };
+  const pads = resolvedPads(node, w, () => b.spatialDims(node.inputs[0], why));
+  return { ns: w.kernel.length, ...w, pads, group: attrInt(node, 'group', 1) };
 }
 
 /**
  * dW of y = Conv(x, W) given dy: a Conv over the batch axis, cropped to the kernel. Grouped convolutions split x
  * and dy into their groups and concatenate the per-group kernels (W is [O, C/group, k…]).
  */
-export function convWeightGrad(b: Builder, x: string, dy: string, p: ConvGeom, why: string): string {
+export function convWeightGrad(b: Emitter, x: string, dy: string, p: ConvGeom, why: string): string {
   if (p.group === 1) return convWeightGrad1(b, x, dy, p, why);
   const cx = b.shapeOf(x)?.[1], cy = b.shapeOf(dy)?.[1];
   if (typeof cx !== 'number' || typeof cy !== 'number') {
@@ -73,7 +62,7 @@ const IM2COL_MAX_PER_SAMPLE = 1 << 17;
  * patch matrix (a batched MatMul and a one-hot col2im). Used when the patch matrix stays small and the one-hot Conv
  * costs less than the product (kk ≤ 2·O); null otherwise.
  */
-function convWeightGradIm2col(b: Builder, x: string, dy: string, p: ConvGeom): string | null {
+function convWeightGradIm2col(b: Emitter, x: string, dy: string, p: ConvGeom): string | null {
   const o = b.shapeOf(dy)?.[1];
   const ysp = b.shapeOf(dy)?.slice(2);
   if (typeof o !== 'number' || !ysp || !im2colFits(b, x, ysp, o, p)) return null;
@@ -85,7 +74,7 @@ function geometryAttrs(p: ConvGeom): Attrs {
 }
 
 /** Whether the im2col form suits a group-1 conv of x giving o channels of spatial size ys (static, small enough). */
-export function im2colFits(b: Builder, x: string, ys: readonly unknown[], o: number, p: ConvGeom): boolean {
+export function im2colFits(b: Emitter, x: string, ys: readonly unknown[], o: number, p: ConvGeom): boolean {
   const c = b.shapeOf(x)?.[1];
   const xsp = b.shapeOf(x)?.slice(2);
   const known = (s: readonly unknown[] | undefined): s is number[] => !!s && s.every((d) => typeof d === 'number');
@@ -99,7 +88,7 @@ export function im2colFits(b: Builder, x: string, ys: readonly unknown[], o: num
  * differentiates the forward Conv a second time (reusing it does not depend on onnxruntime merging the copies).
  */
 const patchCache = new WeakMap<object, Map<string, string>>();
-function patches(b: Builder, x: string, p: ConvGeom, c: number, kk: number, positions: number): string {
+function patches(b: Emitter, x: string, p: ConvGeom, c: number, kk: number, positions: number): string {
   let cache = patchCache.get(b.g);
   if (!cache) patchCache.set(b.g, (cache = new Map()));
   const key = JSON.stringify([x, p.kernel, p.strides, p.dil, p.pads]);
@@ -119,7 +108,7 @@ function patches(b: Builder, x: string, p: ConvGeom, c: number, kk: number, posi
   return cols3;
 }
 
-function convWeightGrad1(b: Builder, x: string, dy: string, p: ConvGeom, why: string): string {
+function convWeightGrad1(b: Emitter, x: string, dy: string, p: ConvGeom, why: string): string {
   const fast = convWeightGradIm2col(b, x, dy, p);
   if (fast) return fast;
   const xs = b.spatialDims(x, why);
@@ -137,21 +126,20 @@ function convWeightGrad1(b: Builder, x: string, dy: string, p: ConvGeom, why: st
   return b.transpose(cropped, perm);
 }
 
-function biasGrad(b: Builder, g: string, ns: number): string {
+function biasGrad(b: Emitter, g: string, ns: number): string {
   return b.reduceSum(g, [0, ...Array.from({ length: ns }, (_, i) => i + 2)], false);
 }
 
 /**
- * PatchConv (weightscope's private domain, never serialised): a group-1 Conv without bias whose forward pass is the
- * patch matrix times the weights. Its gradient is Conv's (ConvTranspose for x), and its weight gradient reuses the
- * same patch matrix, so the pass that differentiates it pays for im2col once. Emitted where im2colFits (see
- * pool-fusion.ts); lowerPatchConv turns it into standard ops before a graph leaves src/graph.
+ * PatchConv: a group-1 Conv without bias whose forward pass is the patch matrix times the weights. Its gradient is
+ * Conv's (ConvTranspose for x), and its weight gradient reuses the same patch matrix, so the pass that
+ * differentiates it pays for im2col once. Emitted where im2colFits (see pool-fusion.ts).
  */
 export const PATCH_CONV = { domain: INTERNAL_DOMAIN, op: 'PatchConv' } as const;
 /** ConvWeightGrad(x, dy) = the weight gradient of a group-1 Conv of x whose output gradient is dy (see above). */
 export const CONV_WEIGHT_GRAD = { domain: INTERNAL_DOMAIN, op: 'ConvWeightGrad' } as const;
 
-export function lowerConvWeightGrad(b: Builder, node: GNode): void {
+function lowerConvWeightGrad(b: Emitter, node: GNode): void {
   const [x, dy] = node.inputs;
   const p = convGeometry(b, node, false);
   const c = b.shapeOf(x)![1] as number; // static: im2colFits held when the op was emitted
@@ -164,7 +152,7 @@ export function lowerConvWeightGrad(b: Builder, node: GNode): void {
   b.op('Reshape', [b.transpose(r, [1, 0]), b.i64([o, c, ...p.kernel])], undefined, node.outputs[0]);
 }
 
-export function lowerPatchConv(b: Builder, node: GNode): void {
+function lowerPatchConv(b: Emitter, node: GNode): void {
   const [x, w] = node.inputs;
   const p = convGeometry(b, node, false);
   const y = node.outputs[0];
@@ -177,7 +165,7 @@ export function lowerPatchConv(b: Builder, node: GNode): void {
 }
 
 /** dx of y = Conv(x, w) given dy: the ConvTranspose with the same geometry. */
-function convInputGrad(b: Builder, x: string, dy: string, w: string, p: ConvGeom, why: string): string {
+function convInputGrad(b: Emitter, x: string, dy: string, w: string, p: ConvGeom, why: string): string {
   const xs = b.spatialDims(x, why);
   const ys = b.spatialDims(dy, why);
   const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
@@ -186,50 +174,93 @@ function convInputGrad(b: Builder, x: string, dy: string, w: string, p: ConvGeom
   });
 }
 
-const convGrad: GradRule['grad'] = ({ b, node, dOut: [g], needs }) => {
-  const why = `${node.opType} gradient (node '${node.name}')`;
+const gradWhy = (node: GNode): string => `${node.opType} gradient (node '${node.name}')`;
+
+const convGrad: GradRule = ({ b, node, g }) => {
   const p = convGeometry(b, node, false);
-  const [x, w, bias] = node.inputs;
-  const dx = needs[0] ? convInputGrad(b, x, g!, w, p, why) : undefined;
-  const dw = needs[1] ? convWeightGrad(b, x, g!, p, why) : undefined;
-  const db = bias && needs[2] ? biasGrad(b, g!, p.ns) : undefined;
-  return [dx, dw, db];
+  const [x, w] = node.inputs;
+  return [
+    () => convInputGrad(b, x, g, w, p, gradWhy(node)),
+    () => convWeightGrad(b, x, g, p, gradWhy(node)),
+    () => biasGrad(b, g, p.ns),
+  ];
 };
 
 /**
  * ⟨ConvWeightGrad(x, dy), ḡ⟩ = ⟨dy, Conv(x, ḡ)⟩: so dx = ConvTranspose(dy, ḡ) and d(dy) = Conv(x, ḡ) — a PatchConv,
  * which shares x's patch matrix with the forward pass.
  */
-const convWeightGradGrad: GradRule['grad'] = ({ b, node, dOut: [g], needs }) => {
-  const why = `ConvWeightGrad gradient (node '${node.name}')`;
+const convWeightGradGrad: GradRule = ({ b, node, g }) => {
   const p = convGeometry(b, node, false);
   const [x, dy] = node.inputs;
-  const dx = needs[0] ? convInputGrad(b, x, dy, g!, p, why) : undefined;
-  const ddy = needs[1] ? b.opN(PATCH_CONV.op, [x, g!], 1, geometryAttrs(p), PATCH_CONV.domain)[0] : undefined;
-  return [dx, ddy];
+  return [
+    () => convInputGrad(b, x, dy, g, p, gradWhy(node)),
+    () => b.opN(PATCH_CONV.op, [x, g], 1, geometryAttrs(p), PATCH_CONV.domain)[0],
+  ];
 };
 
-/** Rules of weightscope's private ops, by op name. */
-export const internalConvRules: GradRule[] = [
-  { op: PATCH_CONV.op, grad: convGrad },
-  { op: CONV_WEIGHT_GRAD.op, grad: convWeightGradGrad },
-];
+/** y = Conv_Wᵀ(x): dx = Conv_W(dy); dW is Conv's weight gradient with input dy and output gradient x. */
+const convTransposeGrad: GradRule = ({ b, node, g }) => {
+  const p = convGeometry(b, node, true);
+  const [x, w] = node.inputs;
+  return [
+    () => b.op('Conv', [g, w], { strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel }),
+    () => convWeightGrad(b, g, x, p, gradWhy(node)),
+    () => biasGrad(b, g, p.ns),
+  ];
+};
 
-export const convRules: GradRule[] = [
-  { op: 'Conv', grad: convGrad },
+// ---- shapes ------------------------------------------------------------------------------------------------------
+
+/** [N, O, spatial…] of a window op over x with `kernel` (from the attribute or the weight) and outC channels. */
+export function windowShape(node: GNode, x: Dim[] | null, kernel: number[] | undefined, outC: Dim): Dim[] | null {
+  if (!x) return null;
+  if (!kernel) return [x[0], outC, ...x.slice(2).map(() => null)];
+  return [x[0], outC, ...windowOutput(node, windowOf(node, kernel), x.slice(2))];
+}
+
+const kernelOf = (node: GNode, w: Dim[] | null): number[] | undefined =>
+  attrInts(node, 'kernel_shape') ?? (isStatic(w) ? w.slice(2) : undefined);
+
+const convShape: InferRule = ({ node, x, ins }) => {
+  const w = ins[1].shape;
+  return [{ dtype: x.dtype, shape: windowShape(node, x.shape, kernelOf(node, w), w ? w[0] : null) }];
+};
+
+const convTransposeShape: InferRule = ({ node, x, ins }) => {
+  const w = ins[1].shape;
+  const kernel = kernelOf(node, w);
+  const group = attrInt(node, 'group', 1);
+  const outC = w && typeof w[1] === 'number' ? w[1] * group : null;
+  if (!x.shape || !kernel) return [{ dtype: x.dtype, shape: null }];
+  const ns = kernel.length;
+  const outShape = attrInts(node, 'output_shape');
+  const { strides, dil } = windowOf(node, kernel);
+  const pads = attrInts(node, 'pads') ?? new Array<number>(2 * ns).fill(0);
+  const op2 = attrInts(node, 'output_padding') ?? kernel.map(() => 0);
+  const sp: Dim[] = kernel.map((k, i) => {
+    if (outShape) return outShape[outShape.length - ns + i];
+    const d = x.shape![2 + i];
+    return typeof d === 'number' ? strides[i] * (d - 1) + op2[i] + (k - 1) * dil[i] + 1 - pads[i] - pads[i + ns] : null;
+  });
+  return [{ dtype: x.dtype, shape: [x.shape[0], outC, ...sp] }];
+};
+
+const convWeightGradShape: InferRule = ({ node, x, ins }) => {
+  const dy = ins[1].shape;
+  const kernel = attrInts(node, 'kernel_shape');
+  return [{ dtype: x.dtype, shape: kernel ? [dy ? dy[1] : null, x.shape ? x.shape[1] : null, ...kernel] : null }];
+};
+
+export const convOps: OpDef[] = [
+  { op: 'Conv', infer: convShape, grad: differentiable(convGrad), batch: PER_IMAGE },
+  { op: 'ConvTranspose', infer: convTransposeShape, grad: differentiable(convTransposeGrad), batch: PER_IMAGE },
+  { ...PATCH_CONV, infer: convShape, grad: differentiable(convGrad), batch: PER_IMAGE, lower: lowerPatchConv },
   {
-    op: 'ConvTranspose',
-    // y = Conv_Wᵀ(x): dx = Conv_W(dy); dW is Conv's weight gradient with input dy and output gradient x.
-    grad: ({ b, node, dOut: [g], needs }) => {
-      const why = `ConvTranspose gradient (node '${node.name}')`;
-      const p = convGeometry(b, node, true);
-      const [x, w, bias] = node.inputs;
-      const dx = needs[0]
-        ? b.op('Conv', [g!, w], { strides: p.strides, dilations: p.dil, pads: p.pads, group: p.group, kernel_shape: p.kernel })
-        : undefined;
-      const dw = needs[1] ? convWeightGrad(b, g!, x, p, why) : undefined;
-      const db = bias && needs[2] ? biasGrad(b, g!, p.ns) : undefined;
-      return [dx, dw, db];
-    },
+    ...CONV_WEIGHT_GRAD,
+    infer: convWeightGradShape,
+    grad: differentiable(convWeightGradGrad),
+    batch: mixing('sums over the batch axis'),
+    lower: lowerConvWeightGrad,
   },
 ];

@@ -6,9 +6,13 @@
  * ties are common (a constant image background gives equal activations across a window).
  */
 import { WeightscopeError } from '../../errors.js';
-import type { GradRule } from '../autodiff.js';
-import type { Builder } from '../builder.js';
-import { attrInt, attrInts, attrString, DT, makeTensor, type GNode } from '../ir.js';
+import type { Emitter } from '../emitter.js';
+import { attrInt, attrInts, DT, makeTensor, type GNode } from '../ir.js';
+import { PER_IMAGE, type BatchCtx } from './batch-context.js';
+import { windowShape } from './conv.js';
+import { UNKNOWN_OUTPUTS } from './shapes.js';
+import { differentiable, family, NO_GRADIENT, type BatchSpec, type GradRule, type InferRule, type OpDef } from './types.js';
+import { resolvedPads, windowOf } from './window.js';
 
 export interface PoolGeom {
   k: number[];
@@ -25,28 +29,16 @@ export interface PoolGeom {
 }
 
 /** A pooling node's geometry: explicit pads (auto_pad and ceil_mode resolved); needs static spatial sizes. */
-export function poolGeometry(b: Builder, node: GNode): PoolGeom {
+export function poolGeometry(b: Emitter, node: GNode): PoolGeom {
   const why = `${node.opType} gradient (node '${node.name}')`;
   const k = attrInts(node, 'kernel_shape');
   if (!k) throw new WeightscopeError('unsupported-op', `${why}: no kernel_shape`);
   const ns = k.length;
-  const s = attrInts(node, 'strides') ?? k.map(() => 1);
-  const d = attrInts(node, 'dilations') ?? k.map(() => 1);
+  const { strides: s, dil: d } = windowOf(node, k);
   const xs = b.spatialDims(node.inputs[0], why);
   const ys = b.spatialDims(node.outputs[0], why);
   if (attrInt(node, 'storage_order', 0) !== 0) throw new WeightscopeError('unsupported-op', `${why}: storage_order=1 is not supported`);
-  let pads = attrInts(node, 'pads') ?? new Array<number>(2 * ns).fill(0);
-  const autoPad = attrString(node, 'auto_pad', 'NOTSET');
-  if (autoPad === 'VALID') pads = new Array<number>(2 * ns).fill(0);
-  else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    pads = new Array<number>(2 * ns).fill(0);
-    for (let i = 0; i < ns; i++) {
-      const total = Math.max(0, (ys[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - xs[i]);
-      const small = Math.floor(total / 2);
-      pads[i] = autoPad === 'SAME_UPPER' ? small : total - small;
-      pads[i + ns] = total - pads[i];
-    }
-  }
+  const pads = resolvedPads(node, { kernel: k, strides: s, dil: d }, () => xs);
   const pb = pads.slice(0, ns);
   const peDeclared = pads.slice(ns);
   const pe = peDeclared.map((p, i) => Math.max(p, s[i] * (ys[i] - 1) + (k[i] - 1) * d[i] + 1 - xs[i] - pb[i]));
@@ -58,7 +50,7 @@ export function poolGeometry(b: Builder, node: GNode): PoolGeom {
  * Repeat each element of t over its (non-overlapping) window: [N,C,o1,…] → x's shape [N,C,o1·k1,…]. A grouped
  * ConvTranspose with a ones kernel is ~8× faster in ONNX Runtime than a 6-D Expand, but has only a float kernel.
  */
-function upsample(b: Builder, t: string, p: PoolGeom, x: string): string {
+function upsample(b: Emitter, t: string, p: PoolGeom, x: string): string {
   const c = b.shapeOf(x)?.[1];
   if (b.dtype(x) === DT.FLOAT && typeof c === 'number') return scatterWindows(b, t, x, p, 'ones', c);
   const u = b.unsqueeze(t, p.k.map((_, i) => 3 + 2 * i));
@@ -74,9 +66,9 @@ export function windowOffsets(k: number[]): number[][] {
 
 /**
  * Grouped kernel [C·per, 1, k…] over windows of size k: 'onehot' (per = kk) picks offset j into channel c·kk+j,
- * 'ones' (per = 1) sums the window. One constant per graph (see Builder.keyedConstant).
+ * 'ones' (per = 1) sums the window. One constant per graph (see Emitter.keyedConstant).
  */
-function windowKernel(b: Builder, dtype: number, channels: number, k: number[], kernel: 'onehot' | 'ones'): string {
+function windowKernel(b: Emitter, dtype: number, channels: number, k: number[], kernel: 'onehot' | 'ones'): string {
   const kk = k.reduce((a, c) => a * c, 1);
   const per = kernel === 'ones' ? 1 : kk;
   return b.keyedConstant(`pool-${kernel}-${channels}-${k.join('x')}`, dtype, [channels * per, 1, ...k], () => {
@@ -95,7 +87,7 @@ function windowKernel(b: Builder, dtype: number, channels: number, k: number[], 
  * Sum t back onto x's grid with a grouped ConvTranspose: 'onehot': t is [N, C·kk, o…] and channel c·kk+j holds
  * the contribution of window offset j; 'ones': t is [N, C, o…] and spreads over the whole window.
  */
-function scatterWindows(b: Builder, t: string, x: string, p: PoolGeom, kernel: 'onehot' | 'ones', channels: number): string {
+function scatterWindows(b: Emitter, t: string, x: string, p: PoolGeom, kernel: 'onehot' | 'ones', channels: number): string {
   const W = windowKernel(b, b.dtype(x), channels, p.k, kernel);
   const outPad = p.xs.map((h, i) => h + p.pb[i] + p.pe[i] - p.s[i] * (p.ys[i] - 1) - ((p.k[i] - 1) * p.d[i] + 1));
   const r = b.op('ConvTranspose', [t, W], {
@@ -105,13 +97,13 @@ function scatterWindows(b: Builder, t: string, x: string, p: PoolGeom, kernel: '
   return b.reshapeLike(r, x);
 }
 
-function channelsOf(b: Builder, x: string, why: string): number {
+function channelsOf(b: Emitter, x: string, why: string): number {
   const c = b.shapeOf(x)?.[1];
   if (typeof c !== 'number') throw new WeightscopeError('unsupported-op', `${why}: the channel count of '${x}' is not static`);
   return c;
 }
 
-const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
+const maxPool = (b: Emitter, node: GNode, g: string): string => {
   const why = `MaxPool gradient (node '${node.name}')`;
   const p = poolGeometry(b, node);
   const [x] = node.inputs;
@@ -136,8 +128,8 @@ const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
     const win = b.reshape(cols, b.i64([0, c, kk, ...p.ys]));
     const first = b.op('ArgMax', [win], { axis: 2, keepdims: 1, select_last_index: 0 });
     const iota = b.constant(DT.INT64, [1, 1, kk, ...p.ys.map(() => 1)], Array.from({ length: kk }, (_, i) => i));
-    const routed = b.where(b.op('Equal', [first, iota]), b.unsqueeze(g!, [2]), b.scalarLike(x, 0));
-    return [scatterWindows(b, b.reshape(routed, b.i64([0, c * kk, ...p.ys])), x, p, 'onehot', c)];
+    const routed = b.where(b.op('Equal', [first, iota]), b.unsqueeze(g, [2]), b.scalarLike(x, 0));
+    return scatterWindows(b, b.reshape(routed, b.i64([0, c * kk, ...p.ys])), x, p, 'onehot', c);
   }
   if (p.simple) {
     // Channel count unknown statically (or not float32): MaxPool's Indices output marks the routed elements.
@@ -149,7 +141,7 @@ const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
     const fill = (t: string, v: number): string => b.op('ConstantOfShape', [flatLen(t)], { value: { t: makeTensor('', b.dtype(x), [1], [v]) } });
     const hit = b.op('ScatterElements', [fill(x, 0), b.reshape(idx, b.i64([-1])), fill(y, 1)], { axis: 0 });
     const mask = b.reshapeLike(hit, x);
-    return [b.mul(mask, upsample(b, g!, p, x))];
+    return b.mul(mask, upsample(b, g, p, x));
   }
   // General windows: gather every kernel offset as a strided slice of x padded with −∞.
   const ns = p.k.length;
@@ -164,10 +156,10 @@ const maxPool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
   });
   const mask = firstMax(b.concat(slices, -1));
   const kk = slices.length;
-  const t = b.mul(mask, b.unsqueeze(g!, [-1])); // [N, C, o…, kk]
+  const t = b.mul(mask, b.unsqueeze(g, [-1])); // [N, C, o…, kk]
   const perm = [0, 1, 2 + ns, ...p.k.map((_, i) => 2 + i)];
   const tc = b.reshape(b.transpose(t, perm), b.i64([0, C * kk, ...p.ys]));
-  return [scatterWindows(b, tc, x, p, 'onehot', C)];
+  return scatterWindows(b, tc, x, p, 'onehot', C);
 };
 
 /** Window sizes AveragePool divides by, per output position (static). */
@@ -187,28 +179,56 @@ function avgCounts(p: PoolGeom, includePad: boolean): { dims: number[]; values: 
   return { dims: p.ys, values };
 }
 
-const averagePool: GradRule['grad'] = ({ b, node, dOut: [g] }) => {
+const averagePool = (b: Emitter, node: GNode, g: string): string => {
   const why = `AveragePool gradient (node '${node.name}')`;
   const p = poolGeometry(b, node);
   const [x] = node.inputs;
-  if (p.simple) return [b.div(upsample(b, g!, p, x), b.scalarLike(x, p.k.reduce((a, c) => a * c, 1)))];
+  if (p.simple) return b.div(upsample(b, g, p, x), b.scalarLike(x, p.k.reduce((a, c) => a * c, 1)));
   const { dims, values } = avgCounts(p, attrInt(node, 'count_include_pad', 0) === 1);
-  const scaled = b.div(g!, b.constant(b.dtype(x), dims, values));
-  return [scatterWindows(b, scaled, x, p, 'ones', channelsOf(b, x, why))];
+  const scaled = b.div(g, b.constant(b.dtype(x), dims, values));
+  return scatterWindows(b, scaled, x, p, 'ones', channelsOf(b, x, why));
 };
 
-export const poolRules: GradRule[] = [
-  { op: 'MaxPool', grad: maxPool },
-  { op: 'AveragePool', grad: averagePool },
-  {
-    op: 'GlobalAveragePool',
-    grad: ({ b, node, dOut: [g] }) => {
-      const [x] = node.inputs;
-      const sp = b.shapeOf(x)?.slice(2);
-      const count = sp && sp.every((d) => typeof d === 'number')
-        ? b.scalarLike(x, (sp as number[]).reduce((p, q) => p * q, 1))
-        : b.cast(b.div(b.op('Size', [x]), b.op('Size', [g!])), b.dtype(x));
-      return [b.div(b.expandLike(g!, x), count)];
-    },
+const globalAveragePool: GradRule = ({ b, node, g }) => [
+  () => {
+    const [x] = node.inputs;
+    const sp = b.shapeOf(x)?.slice(2);
+    const count = sp && sp.every((d) => typeof d === 'number')
+      ? b.scalarLike(x, (sp as number[]).reduce((p, q) => p * q, 1))
+      : b.cast(b.div(b.op('Size', [x]), b.op('Size', [g])), b.dtype(x));
+    return b.div(b.expandLike(g, x), count);
   },
+];
+
+// ---- shapes and the batch axis -----------------------------------------------------------------------------------
+
+/** MaxPool, AveragePool, LpPool: [N, C, windows…] (MaxPool's optional Indices alike, int64). */
+const poolShape: InferRule = ({ node, x }) => {
+  const c = x.shape ? x.shape[1] : null;
+  const y = { dtype: x.dtype, shape: windowShape(node, x.shape, attrInts(node, 'kernel_shape'), c) };
+  return node.outputs.length > 1 ? [y, { dtype: DT.INT64, shape: y.shape }] : [y];
+};
+
+const globalShape: InferRule = ({ x }) => [
+  { dtype: x.dtype, shape: x.shape ? [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] : null },
+];
+
+const maxPoolBatch: BatchSpec = {
+  rule: (c: BatchCtx) => {
+    const f = PER_IMAGE.rule(c);
+    // MaxPool's Indices count positions across the whole batch: a shard's would differ.
+    if (c.n.outputs[1]) c.mixes('numbers its Indices across the whole batch');
+    return f;
+  },
+};
+
+export const poolOps: OpDef[] = [
+  { op: 'MaxPool', infer: poolShape, grad: differentiable(({ b, node, g }) => [() => maxPool(b, node, g)]), batch: maxPoolBatch },
+  { op: 'AveragePool', infer: poolShape, grad: differentiable(({ b, node, g }) => [() => averagePool(b, node, g)]), batch: PER_IMAGE },
+  { op: 'GlobalAveragePool', infer: globalShape, grad: differentiable(globalAveragePool), batch: PER_IMAGE },
+  { op: 'LpPool', infer: poolShape, grad: NO_GRADIENT, batch: PER_IMAGE },
+  ...family(['GlobalMaxPool', 'GlobalLpPool'], { infer: globalShape, grad: NO_GRADIENT, batch: PER_IMAGE }),
+  // Resampling: per image; Resize's sizes input (slot 3) may be built from the batch size.
+  { op: 'Resize', infer: UNKNOWN_OUTPUTS, grad: NO_GRADIENT, batch: { ...PER_IMAGE, shapeInputs: [3] } },
+  { op: 'Upsample', infer: UNKNOWN_OUTPUTS, grad: NO_GRADIENT, batch: PER_IMAGE },
 ];
