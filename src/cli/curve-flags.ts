@@ -3,6 +3,7 @@
  * zod option objects of connect.ts / repair.ts (the same objects the service accepts).
  */
 import { WeightscopeError } from '../errors.js';
+import { DEVICE_HELP } from '../runtime/devices.js';
 import { optionIssues } from '../util/options.js';
 import { parseTs } from '../landscape/connectivity/points.js';
 
@@ -35,7 +36,7 @@ export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batc
 --seed S         seed of the batch order and of the t drawn per batch (default ${d.seed})
 --schedule S     garipov (default: lr constant to 50%, linear to 1% at 90%) or constant
 --eval T1,T2,..  evaluation points in [0,1], or a count N for N evenly spaced points (default 11)
---device D       cpu (default), webgpu or cuda
+--device D       ${DEVICE_HELP}
 `;
 }
 

@@ -8,7 +8,8 @@ import { sequentialBatches, type Batch, type Dataset, type LossKind } from './da
 import { paramsAsInputs, pruneTo } from './forward-graph.js';
 import { addSums, classificationSums, lmSums, ZERO_SUMS, type LossSums } from './metrics.js';
 import { checkParams, type ParamSpec } from './params.js';
-import { getSession, type Device, type RuntimeSession } from './session.js';
+import type { DeviceChoice } from './devices.js';
+import { getSession, type RuntimeSession } from './session.js';
 import type { HostTensor } from './wire.js';
 
 export interface EvalResult {
@@ -33,7 +34,8 @@ export interface ForwardRunner {
 }
 
 export interface ForwardOptions {
-  readonly device?: Device;
+  /** A device, or 'auto' (session.device says which one runs). */
+  readonly device?: DeviceChoice;
   /** Which graph output holds the logits (default: the first). */
   readonly logitsOutput?: string;
 }

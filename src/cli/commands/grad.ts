@@ -1,6 +1,7 @@
 /** `weightscope grad MODEL.onnx --data D.safetensors`: loss and gradient of the mean loss, optionally written out. */
 import { z } from 'zod';
 import { norm } from '../../runtime/params.js';
+import { DEVICE_HELP } from '../../runtime/devices.js';
 import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
 
 export const name = 'grad';
@@ -8,7 +9,7 @@ export const summary = 'loss and gradient of a model on a dataset (reverse mode 
 
 const USAGE =
   'weightscope grad MODEL.onnx --data D.safetensors [--batch N] [--chunk M] [--out G.safetensors] ' +
-  '[--loss classification|lm] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--loss classification|lm] [--device D] [--untie] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -19,7 +20,7 @@ with respect to every float initializer of the model.
 --chunk M       run at most M samples at once; results are size-weighted means, so M never changes them (default 512)
 --out G         write the gradient as float32 safetensors keyed by parameter name (loss in the metadata)
 --loss KIND     classification or lm (default: lm for int64 x without y, else classification)
---device D      cpu (default), webgpu or cuda; a missing one is an error
+--device D      ${DEVICE_HELP}; a missing one is an error
 --untie         keep constant-folded copies of tied weights as separate parameters
 --json          print {loss, grad_norm, n, params} as JSON
 `;

@@ -2,7 +2,7 @@
 import { WeightscopeError, formatZodError } from '../../errors.js';
 import { hessianOnFiles } from '../../landscape/hessian/files.js';
 import { HessianOptionsSchema, type HessianOptionsInput, type HessianResult } from '../../landscape/hessian/run.js';
-import { parseDevice } from '../../runtime/session.js';
+import { DEVICE_HELP, parseDevice } from '../../runtime/devices.js';
 import { intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
@@ -12,7 +12,7 @@ export const summary = 'Hessian of the loss on data: top eigenvalues, trace, spe
 const USAGE =
   'weightscope hessian MODEL.onnx (--data D.safetensors | --text FILE --seq S [--tokenizer DIR]) [--batch N] [--samples N] ' +
   '[--top-k K] [--tol T] [--max-iter N] [--lanczos] [--trace] [--trace-exact] [--density] [--density-steps N] ' +
-  '[--density-runs N] [--bins N] [--input] [--seed S] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--density-runs N] [--bins N] [--input] [--seed S] [--device D] [--untie] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -32,7 +32,7 @@ MODEL.onnx        an ONNX model whose first output is the logits ([B, C] classif
 --density         SLQ spectral density (--density-steps, default 100; --density-runs, default 1; --bins, default 10000)
 --input           top eigenvalue of the Hessian with respect to the input
 --seed S          random seed (default 0); the same seed gives the same numbers
---device D        cpu (default), webgpu or cuda
+--device D        ${DEVICE_HELP}
 --untie           keep exported copies of tied weights as separate parameters
 --json            print the result as JSON
 `;

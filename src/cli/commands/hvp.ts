@@ -11,7 +11,7 @@ export const summary = 'exact Hessian-vector product of a model\'s loss on a dat
 
 const USAGE =
   'weightscope hvp MODEL.onnx --data D.safetensors --vector V.safetensors [--prefix v.] --out HV.safetensors ' +
-  '[--batch N] [--chunk M] [--loss classification|lm] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--batch N] [--chunk M] [--loss classification|lm] [--device D] [--untie] [--json]';
 
 const HELP = `Usage: ${USAGE}
 

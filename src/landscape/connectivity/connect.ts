@@ -12,7 +12,7 @@ import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { createEngine, type Engine } from '../../runtime/engine.js';
 import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
 import { bnStatNames, trainModeModel } from './bn.js';
 import { createPathEvaluator, evaluateCurve, loadTriggeredSet, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
 import { gridTs, linearCurve, type Curve } from './points.js';
@@ -39,7 +39,7 @@ export type CurveTraining = z.infer<typeof curveTrainingSchema>;
 export const connectOptionsSchema = curveTrainingSchema.extend({
   /** Evaluation points (default 0, 0.1, …, 1). */
   ts: z.array(z.number().min(0).max(1)).min(1).optional(),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
 });
 export type ConnectOptionsInput = z.input<typeof connectOptionsSchema>;
@@ -103,7 +103,7 @@ export async function loadEndpoints(pathA: string, pathB: string): Promise<Endpo
  * The engine curve training differentiates: the graph with BN in training mode (batch statistics), the curve
  * parameters as its parameters. `baseDir` resolves external initializer data.
  */
-export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: Device): Promise<Engine> {
+export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: DeviceChoice): Promise<Engine> {
   const graph = trainModeModel(model).model;
   return createEngine(graph, { loss: 'classification', device, params: specs.map((s) => s.name) });
 }
@@ -134,7 +134,7 @@ export interface RunHooks {
 }
 
 /** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
-export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: Device }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
+export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: DeviceChoice }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
   if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
   const engine = await curveEngine(ep.model, ep.specs, o.device);
   return trainCurve(engine, curve, train, {

@@ -10,7 +10,7 @@ import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, makeDataset, type Dataset } from '../../runtime/dataset.js';
 import { createForward, type ForwardRunner } from '../../runtime/forward.js';
 import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import { createBnStatsRunner, bnStatNames, type BnStatsRunner } from './bn.js';
 import { modeConnectivity } from './curve.js';
 import { distance, pointAt, type Curve } from './points.js';
@@ -46,7 +46,7 @@ export interface PathEvaluator {
 }
 
 export interface PathEvaluatorOptions {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   readonly batchSize?: number;
   /** Clean data for BN statistics (required when the graph has BatchNormalization). */
   readonly bnData?: Dataset;

@@ -7,7 +7,7 @@ import { readOnnxModel } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { inferLossKind, loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { createEngine } from '../../runtime/engine.js';
-import type { Device } from '../../runtime/wire.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import { findTokenizerDir, textDataset } from '../text.js';
 import { runHessian, type HessianOptionsInput, type HessianResult } from './run.js';
 
@@ -32,7 +32,7 @@ export async function loadSource(modelPath: string, src: DataSource): Promise<Da
 }
 
 export interface EngineChoice {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   /** Keep exported copies of tied weights as separate parameters. */
   readonly untie?: boolean;
 }

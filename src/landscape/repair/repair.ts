@@ -13,7 +13,7 @@ import { tensorShape, writeOnnxModel, type ModelProto } from '../../io/onnx-mode
 import { writeSafetensors } from '../../io/safetensors-writer.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
 import { checkSameGraph, curveEngine, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
 import { createPathEvaluator, evaluateCurve, loadTriggeredSet, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
@@ -33,7 +33,7 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   samplesPerEpoch: z.number().int().positive().default(10_000),
   l2: z.number().nonnegative().default(0.1),
   ts: z.array(z.number().min(0).max(1)).min(3).optional(),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
   /** Share of the clean data held out to choose t (ignored with separate evaluation data). */
   heldOut: z.number().gt(0).lt(1).default(0.2),
@@ -120,7 +120,7 @@ function metricsAt(row: CurvePoint, hasTriggered: boolean, reportNames: readonly
 /** Repairs and returns the model at the chosen t (write it with writeRepaired). */
 export async function repair(inputs: RepairInputs, options: RepairOptionsInput = {}, hooks: RunHooks = {}): Promise<RepairResult> {
   const o = parseRepairOptions(options);
-  const device: Device = o.device;
+  const device: DeviceChoice = o.device;
   const A = await loadModelParams(inputs.modelA);
   const clean = await loadDataset(inputs.data);
   if (clean.n < 2 && !inputs.evalData) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
