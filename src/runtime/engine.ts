@@ -3,6 +3,7 @@
  * with the parameters fed as graph inputs (one session per graph, any weights). The gradient and Hv graphs come from
  * src/graph (reverse mode over ONNX); the forward pass (loss/accuracy) runs the model's own graph.
  * Every multi-batch quantity is a size-weighted mean over batches, i.e. the quantity of the mean loss over all data.
+ * What the graphs are fed and give back: feeds.ts; data-parallel shards on the CPU: shards.ts.
  */
 import { dirname } from 'node:path';
 import { WeightscopeError } from '../errors.js';

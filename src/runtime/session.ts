@@ -117,13 +117,16 @@ let auto: Promise<Device> | null = null;
 export function resolveDevice(choice: DeviceChoice | undefined): Promise<Device> {
   const d = parseDevice(choice);
   if (d !== 'auto') return Promise.resolve(d);
-  auto ??= (async () => {
-    for (const device of AUTO_ORDER) {
-      const res = await lanes.request({ id: lanes.nextId(), kind: 'probe', device }, lanes.defaultPlace());
-      if (res.ok) return device;
-    }
-    return 'cpu' as const;
-  })();
+  if (!auto) {
+    auto = (async () => {
+      for (const device of AUTO_ORDER) {
+        const res = await lanes.request({ id: lanes.nextId(), kind: 'probe', device }, lanes.defaultPlace());
+        if (res.ok) return device;
+      }
+      return 'cpu' as const;
+    })();
+    auto.catch(() => (auto = null)); // a worker lost mid-probe: ask again next time
+  }
   return auto;
 }
 
