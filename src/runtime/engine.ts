@@ -6,6 +6,7 @@
  */
 import { dirname } from 'node:path';
 import { WeightscopeError } from '../errors.js';
+import { CE, type Criterion } from '../graph/criteria.js';
 import { readOnnxModel, type ModelProto } from '../io/onnx-model.js';
 import type { Batch, Dataset, LossKind } from './dataset.js';
 import { sequentialBatches } from './dataset.js';
@@ -49,6 +50,11 @@ export interface EngineOptions {
   /** Keep constant-folded copies of tied weights as separate parameters. */
   readonly untie?: boolean;
   readonly l2?: L2Option;
+  /**
+   * The criterion averaged over rows (src/graph/criteria.ts; default cross-entropy): the differentiated graphs'
+   * loss and the forward pass's. A GraphSource given to createEngineWith must build its graphs with the same one.
+   */
+  readonly criterion?: Criterion;
   /** Which graph output holds the logits (default the first). */
   readonly logitsOutput?: string;
   /** Differentiate only these parameters (default every float initializer the loss depends on). */
@@ -73,6 +79,7 @@ export interface HvpResult {
 
 export interface Engine {
   readonly lossKind: LossKind;
+  readonly criterion: Criterion;
   readonly device: Device;
   /** Parameters in graph order (also the order of flat vectors). */
   readonly params: readonly ParamSpec[];
@@ -119,6 +126,7 @@ export async function createEngineWith(
 ): Promise<Engine> {
   const device = parseDevice(opts.device);
   const lossKind = opts.loss;
+  const criterion = opts.criterion ?? CE;
   const gradGraph = await source.grad();
   const params = gradGraph.params.map((p) => specOf(p.name, p.dims));
   const initial = (await loadParams(model, baseDir, params.map((p) => p.name))).values;
@@ -301,13 +309,14 @@ export async function createEngineWith(
 
   return {
     lossKind,
+    criterion,
     device,
     params,
     inputName: forward.inputName,
     initialParams: () => new Map([...initial].map(([k, v]) => [k, v.slice()])),
     async loss(values, batch) {
       checkBatch(batch);
-      const s = await forward.sums(values, batch, lossKind);
+      const s = await forward.sums(values, batch, lossKind, criterion);
       return s.loss / s.count + l2Value(values);
     },
     grad,
@@ -326,7 +335,7 @@ export async function createEngineWith(
       });
       return { loss: r.loss, hv: r.map };
     },
-    evaluate: (values, ds, batchSize = 256) => forward.evaluate(values, ds, { batchSize, loss: lossKind }),
+    evaluate: (values, ds, batchSize = 256) => forward.evaluate(values, ds, { batchSize, loss: lossKind, criterion }),
     logits: (values, x) => forward.logits(values, x),
     async graph(what) {
       return (await runner(what)).graph.model;
@@ -412,6 +421,7 @@ export async function createEngine(model: string | ModelProto, opts: EngineOptio
     ...(opts.l2 ? { l2: { coef: opts.l2.coef, ...(opts.l2.params ? { params: [...opts.l2.params] } : {}) } } : {}),
     ...(opts.params ? { params: [...opts.params] } : {}),
     ...(opts.untie !== undefined ? { untie: opts.untie } : {}),
+    ...(opts.criterion ? { criterion: opts.criterion } : {}),
   });
   const wide = lossGraph.params.find((p) => p.dtype !== 'float32');
   if (wide) {
