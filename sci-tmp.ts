@@ -1,17 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { collapseOnFiles } from './src/landscape/collapse/run.js';
-const ref = JSON.parse(readFileSync('../shared/reference/neural_collapse.json', 'utf8')).cases;
-const cases: [string, string, string][] = [
-  ['fmnist-hessian/mlp48 on batch', '../shared/fixtures/fmnist-hessian/mlp48.onnx', '../shared/fixtures/fmnist-hessian/batch.safetensors'],
-  ['fmnist-backdoor/model_a on test_clean', '../shared/fixtures/fmnist-backdoor/model_a.onnx', '../shared/fixtures/fmnist-backdoor/test_clean.safetensors'],
-];
-for (const [k, m, d] of cases) {
-  const r = await collapseOnFiles(m, d);
-  const e = ref[k];
-  for (const key of ['nc1', 'nc2_etf', 'nc2_equinorm', 'nc2_equiangular', 'nc3', 'nc3_zhu']) {
-    const v = (r as any)[key];
-    console.log(k, key, v, e[key], ((v - e[key]) / e[key]).toExponential(2));
-  }
-  console.log('nc4', r.nc4, e.nc4_ncc_mismatch, r.num_classes, r.feature_dim, r.samples, r.seconds, r.features, r.classifier, r.between_rank);
+import { flatnessOnFiles } from './src/landscape/flatness/run.js';
+const ref = JSON.parse(readFileSync('../shared/reference/local_entropy.json', 'utf8'));
+for (const seed of [7, 1, 2]) {
+  const r = await flatnessOnFiles('../shared/fixtures/fmnist-hessian/mlp48.onnx', '../shared/fixtures/fmnist-hessian/batch.safetensors', { draws: 1000, seed, traceMinIter: 100, traceMaxIter: 100 });
+  console.log('seed', seed, 'trace', r.trace.value?.toFixed(2), '±', r.trace.stderr?.toFixed(2), r.rows.map((row, i) => `γ=${row.gamma} F=${row.local_entropy.toFixed(6)}±${row.stderr.toExponential(2)} zref=${((row.local_entropy - ref.rows[i].local_entropy) / Math.hypot(row.stderr, ref.rows[i].stderr)).toFixed(2)} z2=${((row.local_entropy - row.second_order!) / row.stderr).toFixed(2)}`).join(' | '));
 }
 process.exit(0);
