@@ -37,7 +37,8 @@ function tryParse(spec: string): Criterion | string {
   if (m[1] === 'mse') return { kind: 'mse' };
   const raw = (m[2] ?? m[3]).trim();
   const v = Number(raw);
-  if (raw === '' || !Number.isFinite(v)) return `criterion ${m[1]}: not a number`;
+  const what = m[2] !== undefined ? 'label smoothing α' : 'focal γ';
+  if (raw === '' || !Number.isFinite(v)) return `${what} must be a number, got ${JSON.stringify(raw)}`;
   if (m[2] !== undefined) {
     if (!(v >= 0 && v < 1)) return `label smoothing α must be in [0, 1), got ${v}`;
     return { kind: 'ls', alpha: v };

@@ -23,8 +23,8 @@ test('criterion specs: parse, print back, and refuse bad ones with a clear messa
     ['xent', /ce, ls:ALPHA, focal:GAMMA or mse/],
     ['ls:1', /\[0, 1\)/],
     ['ls:-0.1', /\[0, 1\)/],
-    ['ls:', /not a number/],
-    ['focal:abc', /not a number/],
+    ['ls:', /label smoothing α must be a number, got ""/],
+    ['focal:abc', /focal γ must be a number, got "abc"/],
     ['focal:-1', /\[0, 100\]/],
     ['mse:2', /ce, ls:ALPHA/],
   ] as const) {

@@ -22,7 +22,7 @@ M1 M2 M3 …         at least 3 models of one graph, trained in one setting (see
 --hessian-samples N  training samples of the one Hessian batch (default 200, PyHessian's mini-batch)
 --cka-samples N    CKA inputs: the first N training samples, mixup-ed per batch of 128 (default 768)
 --mixup-alpha A    λ ~ Beta(A, A) of that mixup (default 16; 0: plain inputs)
---mc-barrier B     poorly connected when the mean mc < B (default -2 points of training error)
+--mc-barrier B     poorly connected when the mean mc < -B (default 2 points of training error)
 --sharp-lambda L   sharp when the mean top Hessian eigenvalue > L (default 1)
 --cka-similar C    IV-B (similar models) when the mean CKA >= C, else IV-A (default 0.8)
 --json             the whole report as JSON (phase, verdict with reasons, thresholds, summary, models, pairs)
@@ -57,7 +57,7 @@ export function formatTaxonomy(r: TaxonomyResult): string {
   const s = r.summary;
   out.push('', `mean: mc ${f3(s.mc)}, lambda_max ${f3(s.lambda_max)} (log ${f3(s.log_lambda_max)}), trace ${f3(s.trace)}, CKA ${f3(s.cka)}, L2 distance ${f3(s.l2_distance)}` +
     (s.test_accuracy !== undefined ? `, test accuracy ${(100 * s.test_accuracy).toFixed(2)}%` : ''));
-  out.push(`thresholds: mc barrier ${r.thresholds.mcBarrier}, sharp lambda ${r.thresholds.sharpLambda}, CKA similar ${r.thresholds.ckaSimilar}; ${r.seconds.toFixed(1)} s`);
+  out.push(`thresholds: mc barrier -${r.thresholds.mcBarrier}, sharp lambda ${r.thresholds.sharpLambda}, CKA similar ${r.thresholds.ckaSimilar}; ${r.seconds.toFixed(1)} s`);
   return out.join('\n') + '\n';
 }
 

@@ -14,8 +14,8 @@ import { z } from 'zod';
 
 export const PhaseThresholdsSchema = z
   .object({
-    /** Poorly connected when the mean mc over the pairs is below this (percentage points of training error). */
-    mcBarrier: z.number().max(0).default(-2),
+    /** Poorly connected when the mean mc over the pairs is below −mcBarrier (percentage points of training error). */
+    mcBarrier: z.number().min(0).max(100).default(2),
     /** Sharp when the mean top Hessian eigenvalue is above this. */
     sharpLambda: z.number().positive().default(1),
     /** Similar models (IV-B) when the mean CKA of their softmax outputs is at least this. */
@@ -41,7 +41,7 @@ export interface PhaseVerdict {
   readonly local: 'sharp' | 'flat';
   /** Only read for well-connected flat sets. */
   readonly similarity: 'similar' | 'dissimilar' | null;
-  /** mc > −mcBarrier: the trained curve is better than its endpoints (a low-energy path; phase II's signature). */
+  /** mc > mcBarrier: the trained curve is better than its endpoints (a low-energy path; phase II's signature). */
   readonly lowEnergyPath: boolean;
   /** One sentence per reading, with the numbers and thresholds. */
   readonly reasons: readonly string[];
@@ -50,12 +50,12 @@ export interface PhaseVerdict {
 const f = (x: number): string => (Math.abs(x) >= 100 || (Math.abs(x) < 0.01 && x !== 0) ? x.toExponential(2) : x.toFixed(3));
 
 export function classifyPhase(e: PhaseEvidence, t: PhaseThresholds): PhaseVerdict {
-  const connected = e.mc >= t.mcBarrier;
+  const connected = e.mc >= -t.mcBarrier;
   const sharp = e.lambdaMax > t.sharpLambda;
   const reasons = [
     connected
-      ? `well connected: mean mc ${f(e.mc)} ≥ ${t.mcBarrier} (no barrier on the trained curves)`
-      : `poorly connected: mean mc ${f(e.mc)} < ${t.mcBarrier} (the trained curves cross a barrier)`,
+      ? `well connected: mean mc ${f(e.mc)} ≥ ${-t.mcBarrier} (no barrier on the trained curves)`
+      : `poorly connected: mean mc ${f(e.mc)} < ${-t.mcBarrier} (the trained curves cross a barrier)`,
     sharp ? `sharp: mean λ_max ${f(e.lambdaMax)} > ${t.sharpLambda}` : `flat: mean λ_max ${f(e.lambdaMax)} ≤ ${t.sharpLambda}`,
   ];
   let similarity: PhaseVerdict['similarity'] = null;
@@ -67,7 +67,7 @@ export function classifyPhase(e: PhaseEvidence, t: PhaseThresholds): PhaseVerdic
     reasons.push(similarity === 'similar' ? `similar models: mean CKA ${f(e.cka)} ≥ ${t.ckaSimilar}` : `dissimilar models: mean CKA ${f(e.cka)} < ${t.ckaSimilar}`);
     phase = similarity === 'similar' ? 'IV-B' : 'IV-A';
   }
-  const lowEnergyPath = e.mc > -t.mcBarrier;
-  if (lowEnergyPath) reasons.push(`low-energy path: mean mc ${f(e.mc)} > ${-t.mcBarrier} (the curve beats its endpoints)`);
+  const lowEnergyPath = e.mc > t.mcBarrier;
+  if (lowEnergyPath) reasons.push(`low-energy path: mean mc ${f(e.mc)} > ${t.mcBarrier} (the curve beats its endpoints)`);
   return { phase, global: connected ? 'well-connected' : 'poorly-connected', local: sharp ? 'sharp' : 'flat', similarity, lowEnergyPath, reasons };
 }

@@ -79,7 +79,7 @@ test('taxonomy: few clean samples → IV-B; many noisy samples at width 2 → I;
 
 test('phase rules: each quadrant, the CKA split, the low-energy path, and thresholds that move the verdict', () => {
   const t = PhaseThresholdsSchema.parse({});
-  assert.deepEqual(t, { mcBarrier: -2, sharpLambda: 1, ckaSimilar: 0.8 });
+  assert.deepEqual(t, { mcBarrier: 2, sharpLambda: 1, ckaSimilar: 0.8 });
   assert.equal(classifyPhase({ mc: -5, lambdaMax: 3, cka: 0.9 }, t).phase, 'I');
   assert.equal(classifyPhase({ mc: 0, lambdaMax: 3, cka: 0.9 }, t).phase, 'II');
   assert.equal(classifyPhase({ mc: -5, lambdaMax: 0.2, cka: 0.9 }, t).phase, 'III');
@@ -92,8 +92,8 @@ test('phase rules: each quadrant, the CKA split, the low-energy path, and thresh
   const ii = classifyPhase({ mc: 4, lambdaMax: 3, cka: 0.9 }, t);
   assert.ok(ii.lowEnergyPath && ii.reasons.some((r) => r.includes('low-energy path')));
   assert.equal(classifyPhase({ mc: -2, lambdaMax: 1, cka: 0.8 }, t).phase, 'IV-B', 'boundaries: mc = barrier is connected, λ = threshold is flat');
-  assert.equal(classifyPhase({ mc: -3, lambdaMax: 3, cka: 0.9 }, PhaseThresholdsSchema.parse({ mcBarrier: -4, sharpLambda: 5 })).phase, 'IV-B');
-  assert.throws(() => PhaseThresholdsSchema.parse({ mcBarrier: 1 }));
+  assert.equal(classifyPhase({ mc: -3, lambdaMax: 3, cka: 0.9 }, PhaseThresholdsSchema.parse({ mcBarrier: 4, sharpLambda: 5 })).phase, 'IV-B');
+  assert.throws(() => PhaseThresholdsSchema.parse({ mcBarrier: -1 }));
   assert.throws(() => PhaseThresholdsSchema.parse({ ckaSimilar: 2 }));
 });
 
@@ -138,5 +138,5 @@ test('refusals: fewer than 3 models, different graphs, evaluation points without
   assert.throws(() => parseTaxonomyOptions({ pairs: 'some' }), /pairs/);
   assert.equal(parseTaxonomyOptions({}).epochs, 50);
   assert.equal(parseTaxonomyOptions({}).l2, 5e-4);
-  assert.deepEqual(parseTaxonomyOptions({ thresholds: { sharpLambda: 3 } }).thresholds, { mcBarrier: -2, sharpLambda: 3, ckaSimilar: 0.8 });
+  assert.deepEqual(parseTaxonomyOptions({ thresholds: { sharpLambda: 3 } }).thresholds, { mcBarrier: 2, sharpLambda: 3, ckaSimilar: 0.8 });
 });
