@@ -140,13 +140,7 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
   const z = new Float64Array(C);
   let mismatch = 0, correct = 0, nccCorrect = 0;
   for (let i = 0; i < N; i++) {
-    const r = i * d;
-    for (let a = 0; a < C; a++) {
-      const o = a * d;
-      let s = 0;
-      for (let j = 0; j < d; j++) s += M[o + j] * H[r + j];
-      q[a] = s;
-    }
+    rowTimesRows(H, i * d, M, C, d, q);
     // h·μ_c = q_c + h·μ_G; argmin_c ‖h − μ_c‖² = argmin_c ‖μ_c‖² − 2 q_c (h·μ_G is common to all c).
     let best = 0, bestV = Infinity;
     for (let c = 0; c < C; c++) {
@@ -242,6 +236,35 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
     mean_cosines: cos,
     between_rank: rank,
   };
+}
+
+/**
+ * q[a] = M_a · h for the row h = H[r .. r+d) and the C rows of M: four rows per pass over h, so each feature is
+ * loaded once per four classes (the one O(N·d·C) product of the metrics).
+ */
+function rowTimesRows(H: Float32Array | Float64Array, r: number, M: Float64Array, C: number, d: number, q: Float64Array): void {
+  let a = 0;
+  for (; a + 4 <= C; a += 4) {
+    const o0 = a * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let j = 0; j < d; j++) {
+      const h = H[r + j];
+      s0 += M[o0 + j] * h;
+      s1 += M[o1 + j] * h;
+      s2 += M[o2 + j] * h;
+      s3 += M[o3 + j] * h;
+    }
+    q[a] = s0;
+    q[a + 1] = s1;
+    q[a + 2] = s2;
+    q[a + 3] = s3;
+  }
+  for (; a < C; a++) {
+    const o = a * d;
+    let s = 0;
+    for (let j = 0; j < d; j++) s += M[o + j] * H[r + j];
+    q[a] = s;
+  }
 }
 
 function rows(X: Float64Array, C: number): number[][] {

@@ -48,7 +48,7 @@ export interface CollapseResult extends NeuralCollapse {
   readonly features: string;
   readonly logits: string;
   readonly classifier: { readonly node: string; readonly weight: string } | null;
-  /** Wall time of the forward passes and of the metrics. */
+  /** Wall time of the forward passes (session included) and of the metrics. */
   readonly seconds: { readonly forward: number; readonly metrics: number };
 }
 
@@ -111,8 +111,8 @@ export async function collapse(input: CollapseInput, options: CollapseOptionsInp
 
   const values = await loadParamValues(lg, input.baseDir ?? process.cwd());
   const graph = pruneTo(lossModel(lg).model, [features, lg.logits]);
-  const session = await getSession(graph, { device: o.device as Device });
   const t0 = performance.now();
+  const session = await getSession(graph, { device: o.device as Device });
   let H: Float32Array | null = null;
   let d = 0;
   let classes = 0;
@@ -156,7 +156,10 @@ export async function collapse(input: CollapseInput, options: CollapseOptionsInp
   const forward = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const weight = cls ? classifierMatrix(cls, values.get(cls.weight)!, classes, d) : null;
-  const labels = Int32Array.from(ds.y.subarray(0, n), (v) => (v < BigInt(classes) ? Number(v) : -1));
+  const labels = Int32Array.from(ds.y.subarray(0, n), (v) => {
+    const k = Number(v);
+    return k < classes ? k : -1;
+  });
   const bad = labels.indexOf(-1);
   if (bad >= 0) throw new WeightscopeError('invalid-input', `label y[${bad}] = ${ds.y[bad]} is outside the model's ${classes} classes`);
   const nc = neuralCollapse({ features: H as Float32Array, n, d, labels, predictions, classes, weight });
