@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { collapseOnFiles, parseCollapseOptions, type CollapseOptionsInput, type CollapseResult } from '../../landscape/collapse/run.js';
 import { DEVICES } from '../../runtime/wire.js';
-import { progressBar } from '../progress.js';
+import { withProgressBar } from '../progress.js';
 import { parseModelCommand } from '../model-command.js';
 import { intFlag } from '../args.js';
 import { usageError } from '../curve-flags.js';
@@ -70,13 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     usageError(e);
   }
-  const bar = progressBar();
-  let r: CollapseResult;
-  try {
-    r = await collapseOnFiles(modelPath, f.data, options, bar.hook);
-  } finally {
-    bar.done();
-  }
+  const r = await withProgressBar((hook) => collapseOnFiles(modelPath, f.data, options, hook));
   process.stdout.write(f.json ? JSON.stringify(r) + '\n' : formatCollapse(r));
   return 0;
 }

@@ -7,7 +7,7 @@ import { DEVICES } from '../../runtime/wire.js';
 import { intFlag, listFlag } from '../args.js';
 import { usageError } from '../curve-flags.js';
 import { parseModelCommand } from '../model-command.js';
-import { progressBar } from '../progress.js';
+import { withProgressBar } from '../progress.js';
 
 export const name = 'flatness';
 export const summary = 'local entropy F(w; γ) = log E exp(−L(w + ε)), ε ~ N(0, I/γ), beside −L − tr(H)/(2γ)';
@@ -91,13 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     usageError(e);
   }
-  const bar = progressBar();
-  let r: FlatnessResult;
-  try {
-    r = await flatnessOnFiles(modelPath, f.data, options, bar.hook);
-  } finally {
-    bar.done();
-  }
+  const r = await withProgressBar((hook) => flatnessOnFiles(modelPath, f.data, options, hook));
   process.stdout.write(f.json ? JSON.stringify(r) + '\n' : formatFlatness(r));
   return 0;
 }

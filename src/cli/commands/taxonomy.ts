@@ -4,7 +4,7 @@ import { optionIssues } from '../../util/options.js';
 import { parseTaxonomyOptions, taxonomy, type TaxonomyOptionsInput, type TaxonomyResult } from '../../landscape/taxonomy/run.js';
 import { parseArgsOrPrintHelp } from '../args.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
-import { progressBar } from '../progress.js';
+import { withProgressBar } from '../progress.js';
 
 export const name = 'taxonomy';
 export const summary = "phase of a set of models in Yang et al.'s loss-landscape taxonomy (Hessian, mode connectivity, CKA)";
@@ -93,13 +93,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     usageError(e);
   }
-  const bar = progressBar();
-  let r: TaxonomyResult;
-  try {
-    r = await taxonomy({ models: positionals, train: values.data, ...(typeof values.test === 'string' ? { test: values.test } : {}) }, options as TaxonomyOptionsInput, { progress: bar.hook });
-  } finally {
-    bar.done();
-  }
+  const data = values.data;
+  const r = await withProgressBar((progress) =>
+    taxonomy({ models: positionals, train: data, ...(typeof values.test === 'string' ? { test: values.test } : {}) }, options as TaxonomyOptionsInput, { progress }));
   process.stdout.write(values.json ? JSON.stringify(r, null, 1) + '\n' : formatTaxonomy(r));
   return 0;
 }
