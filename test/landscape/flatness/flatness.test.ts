@@ -13,6 +13,7 @@ import { buildLossGraph } from '../../../src/graph/index.js';
 import { readOnnxModel } from '../../../src/io/onnx-model.js';
 import { flatness, flatnessOnFiles, flatnessParams, parseFlatnessOptions, perturbedLosses } from '../../../src/landscape/flatness/run.js';
 import { localEntropyEstimate } from '../../../src/landscape/flatness/estimate.js';
+import { copyable, perturbedLossGraph } from '../../../src/landscape/flatness/perturbed.js';
 import { hessianBatches } from '../../../src/landscape/hessian/run.js';
 import { loadDataset, makeDataset } from '../../../src/runtime/dataset.js';
 import { createEngine } from '../../../src/runtime/engine.js';
@@ -165,4 +166,19 @@ test('options: bad γ, too few draws, an unbounded job and a criterion the engin
   await assert.rejects(flatness({ engine, model, dataset }, { criterion: 'mse', draws: 2 }), /criterion ce differs/);
   await assert.rejects(flatness({ engine, model, dataset }, { draws: 2, samples: 5 }), /asked for 5 samples/);
   await engine.dispose();
+});
+
+test('perturbed copies: a graph with control-flow bodies is not copied, bad run sizes and name clashes are refused', () => {
+  const model = softmaxRegression(new Float32Array(6), new Float32Array(2), 2, 3);
+  const lg = buildLossGraph(model, { loss: 'classification' });
+  assert.ok(copyable(lg));
+  const pg = perturbedLossGraph(lg, 2, 3);
+  assert.deepEqual(pg.split, ['W']);
+  assert.deepEqual(pg.model.graph!.output!.map((o) => o.name), ['ws_losses']);
+  assert.throws(() => perturbedLossGraph(lg, 0, 3), /positive integers/);
+  const withBody = { ...lg, graph: { ...lg.graph, nodes: [...lg.graph.nodes, { name: 'if', opType: 'If', domain: '', inputs: ['c'], outputs: ['o'], attrs: [{ name: 'then_branch', g: {} }] }] } };
+  assert.ok(!copyable(withBody));
+  assert.throws(() => perturbedLossGraph(withBody, 1, 1), /control-flow subgraphs/);
+  const clash = { ...lg, graph: { ...lg.graph, values: new Map([...lg.graph.values, ['ws_noise.W', { dtype: 1, shape: [1] }]]) } };
+  assert.throws(() => perturbedLossGraph(clash, 1, 1), /already has a value named 'ws_noise.W'/);
 });
