@@ -8,6 +8,7 @@
 import { dirname } from 'node:path';
 import { WeightscopeError } from '../errors.js';
 import type { DerivedGraph } from '../graph/grad.js';
+import { CE, type Criterion } from '../graph/criteria.js';
 import { readOnnxModel, type ModelProto } from '../io/onnx-model.js';
 import type { Batch, Dataset, LossKind } from './dataset.js';
 import { sequentialBatches } from './dataset.js';
@@ -53,6 +54,11 @@ export interface EngineOptions {
   /** Keep constant-folded copies of tied weights as separate parameters. */
   readonly untie?: boolean;
   readonly l2?: L2Option;
+  /**
+   * The criterion averaged over rows (src/graph/criteria.ts; default cross-entropy): the differentiated graphs'
+   * loss and the forward pass's. A GraphSource given to createEngineWith must build its graphs with the same one.
+   */
+  readonly criterion?: Criterion;
   /** Which graph output holds the logits (default the first). */
   readonly logitsOutput?: string;
   /** Differentiate only these parameters (default every float initializer the loss depends on). */
@@ -77,6 +83,7 @@ export interface HvpResult {
 
 export interface Engine {
   readonly lossKind: LossKind;
+  readonly criterion: Criterion;
   /** The device the sessions run on ('auto' resolved). */
   readonly device: Device;
   /** Parameters in graph order (also the order of flat vectors). */
@@ -124,6 +131,7 @@ export async function createEngineWith(
 ): Promise<Engine> {
   const device = await resolveDevice(opts.device);
   const lossKind = opts.loss;
+  const criterion = opts.criterion ?? CE;
   const gradGraph = await source.grad();
   const params = gradGraph.params.map((p) => specOf(p.name, p.dims));
   const initial = (await loadParams(model, baseDir, params.map((p) => p.name))).values;
@@ -209,13 +217,14 @@ export async function createEngineWith(
 
   return {
     lossKind,
+    criterion,
     device,
     params,
     inputName: forward.inputName,
     initialParams: () => new Map([...initial].map(([k, v]) => [k, v.slice()])),
     async loss(values, batch) {
       feeds.check(batch);
-      const s = await forward.sums(values, batch, lossKind);
+      const s = await forward.sums(values, batch, lossKind, criterion);
       return s.loss / s.count + l2Value(values);
     },
     grad,
@@ -234,7 +243,7 @@ export async function createEngineWith(
       });
       return { loss: r.loss, hv: r.map };
     },
-    evaluate: (values, ds, batchSize = 256) => forward.evaluate(values, ds, { batchSize, loss: lossKind }),
+    evaluate: (values, ds, batchSize = 256) => forward.evaluate(values, ds, { batchSize, loss: lossKind, criterion }),
     logits: (values, x) => forward.logits(values, x),
     async graph(what) {
       return (await runner(what)).graph.model;
@@ -269,6 +278,7 @@ export async function createEngine(model: string | ModelProto, opts: EngineOptio
     ...(opts.l2 ? { l2: { coef: opts.l2.coef, ...(opts.l2.params ? { params: [...opts.l2.params] } : {}) } } : {}),
     ...(opts.params ? { params: [...opts.params] } : {}),
     ...(opts.untie !== undefined ? { untie: opts.untie } : {}),
+    ...(opts.criterion ? { criterion: opts.criterion } : {}),
   });
   const wide = lossGraph.params.find((p) => p.dtype !== 'float32');
   if (wide) {

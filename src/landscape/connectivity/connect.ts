@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
+import { CriterionSchema, parseCriterion } from '../../graph/criteria.js';
 import { readOnnxModel, tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
@@ -33,6 +34,8 @@ export const curveTrainingSchema = z.object({
   l2: z.number().nonnegative().default(1e-4),
   seed: z.number().int().nonnegative().default(1),
   schedule: z.enum(['garipov', 'constant']).default('garipov'),
+  /** The training criterion (src/graph/criteria.ts): what the curve minimises and the loss reported along t. */
+  criterion: CriterionSchema.default('ce'),
 });
 export type CurveTraining = z.infer<typeof curveTrainingSchema>;
 
@@ -101,11 +104,11 @@ export async function loadEndpoints(pathA: string, pathB: string): Promise<Endpo
 
 /**
  * The engine curve training differentiates: the graph with BN in training mode (batch statistics), the curve
- * parameters as its parameters. `baseDir` resolves external initializer data.
+ * parameters as its parameters, and the criterion spec (default cross-entropy).
  */
-export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: DeviceChoice): Promise<Engine> {
+export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: DeviceChoice, criterion = 'ce'): Promise<Engine> {
   const graph = trainModeModel(model).model;
-  return createEngine(graph, { loss: 'classification', device, params: specs.map((s) => s.name) });
+  return createEngine(graph, { loss: 'classification', device, params: specs.map((s) => s.name), criterion: parseCriterion(criterion) });
 }
 
 export interface ConnectInputs {
@@ -136,7 +139,7 @@ export interface RunHooks {
 /** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
 export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: DeviceChoice }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
   if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const engine = await curveEngine(ep.model, ep.specs, o.device);
+  const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion);
   return trainCurve(engine, curve, train, {
     epochs: o.epochs,
     batchSize: o.batchSize,
@@ -169,7 +172,7 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
   for (const e of inputs.evalData ?? []) sets.push({ name: e.name, role: 'clean', ds: await loadDataset(e.path) });
   if (inputs.triggered) sets.push({ name: 'triggered', role: 'triggered', ds: await loadTriggeredSet(inputs.triggered) });
   const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
-  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train });
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
   const ts = o.ts ?? gridTs(11);
   const steps = o.epochs * Math.ceil((o.samplesPerEpoch ?? train.n) / o.batchSize);
   const split = (done: number, total: number, base: number, span: number, msg: string) => hooks.progress?.(base + (span * done) / total, 1, msg);

@@ -9,6 +9,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
+import { parseCriterion } from '../../graph/criteria.js';
 import { tensorShape, writeOnnxModel, type ModelProto } from '../../io/onnx-model.js';
 import { writeSafetensors } from '../../io/safetensors-writer.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
@@ -144,7 +145,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   let tuned: ParamMap | null = null;
   let fineTuneSeconds: number | null = null;
   if (needFineTune) {
-    const engine = await curveEngine(A.model, A.specs, device);
+    const engine = await curveEngine(A.model, A.specs, device, o.criterion);
     const r = await fineTune(engine, A.values, train, {
       epochs: o.epochs,
       batchSize: o.batchSize,
@@ -172,7 +173,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9));
 
   // Evaluation: held-out clean first (drives the choice), then report-only sets.
-  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device, batchSize: o.evalBatchSize, bnData: train });
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
   const sets: EvalSet[] = [{ name: 'heldOut', role: 'clean', ds: heldOut }];
   const reportNames: string[] = [];
   for (const r of inputs.reportData ?? []) {
@@ -192,7 +193,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   let polishSeconds: number | null = null;
   if (o.polishEpochs > 0) {
     // Polish candidates (nearest 0.5 first) until one is within δ on held-out clean data; keep every polished point.
-    const engine = await curveEngine(ep.model, ep.specs, device);
+    const engine = await curveEngine(ep.model, ep.specs, device, o.criterion);
     const polished = new Map<number, ParamMap>();
     polishSeconds = 0;
     choice = await selectPolished(heldRows, o.delta, o.polishTries, async (t) => {
