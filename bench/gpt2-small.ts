@@ -51,7 +51,7 @@ export function gpt2SmallTensors(): { name: string; shape: number[] }[] {
 }
 
 /** xorshift128+ uniform in (0, 1) and Box–Muller normals: fast, deterministic, good enough for random weights. */
-function gaussianFiller(seed: number): (out: Float32Array, sd: number) => void {
+export function gaussianFiller(seed: number): (out: Float32Array, sd: number) => void {
   let s0 = (seed * 0x9e3779b9) >>> 0 || 1;
   let s1 = 0x6c078965;
   const u = (): number => {
