@@ -16,6 +16,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Rng } from '../src/util/random.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ANCHOR_SECONDS = 19.7;
@@ -50,20 +51,10 @@ export function gpt2SmallTensors(): { name: string; shape: number[] }[] {
   return out;
 }
 
-/** xorshift128+ uniform in (0, 1) and Box–Muller normals: fast, deterministic, good enough for random weights. */
+/** Box–Muller normals from the project's seeded xoshiro128** (src/util/random.ts); one 32-bit draw per uniform. */
 export function gaussianFiller(seed: number): (out: Float32Array, sd: number) => void {
-  let s0 = (seed * 0x9e3779b9) >>> 0 || 1;
-  let s1 = 0x6c078965;
-  const u = (): number => {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return (((s0 + s1) >>> 0) + 0.5) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  const u = (): number => (rng.nextUint32() + 0.5) / 4294967296;
   return (out, sd) => {
     for (let i = 0; i < out.length; i += 2) {
       const r = sd * Math.sqrt(-2 * Math.log(u()));

@@ -86,7 +86,9 @@ export async function webgpuProbe(): Promise<string | null> {
     await s.release();
     return y[3] === 8 ? null : `the WebGPU session computed ${Array.from(y)} for 2·[1, 2, 3, 4]`;
   } catch (e) {
-    return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    // onnxruntime's messages lead with a source path and a failed assertion; the readable part follows it.
+    const line = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    return / was false\. (.*)$/.exec(line)?.[1] ?? line;
   }
 }
 

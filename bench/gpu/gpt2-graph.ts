@@ -22,6 +22,7 @@ import { Builder } from '../../src/graph/builder.js';
 import { DT, graphToModel, type Graph } from '../../src/graph/ir.js';
 import { onnx } from '../../src/io/onnx-model.js';
 import { writeSafetensors } from '../../src/io/safetensors-writer.js';
+import { Rng } from '../../src/util/random.js';
 import { gaussianFiller, gpt2SmallTensors } from '../gpt2-small.js';
 
 export interface Gpt2Config {
@@ -127,19 +128,10 @@ export function randomGpt2Weights(c: Gpt2Config, seed: number): Map<string, Floa
   return out;
 }
 
-/** xorshift-style uniform tokens in [0, vocab), int64 [batch, seq]. */
+/** Seeded uniform tokens in [0, vocab), int64 [batch, seq]. */
 export function randomTokens(vocab: number, batch: number, seq: number, seed: number): BigInt64Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const x = new BigInt64Array(batch * seq);
-  for (let i = 0; i < x.length; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    x[i] = BigInt(s % vocab);
-  }
-  return x;
+  const rng = new Rng(seed);
+  return BigInt64Array.from({ length: batch * seq }, () => BigInt(rng.int(vocab)));
 }
 
 /** Writes the GPT-2-small-shaped folder (see the header). Returns the parameter count. */

@@ -3,8 +3,8 @@
  * `weightscope analyze` on the GPU check (issue 19): TinyLlama-1.1B's shape (1,100,048,384 parameters, 2.2 GB) and
  * Llama-2-7B's (6,738,415,616, 13.5 GB). Written tensor by tensor in 1 Mi-value chunks: memory stays a few MB.
  *
- * Entries are i.i.d. with standard deviation 0.02 (an Irwin–Hall sum of four bytes of one xorshift draw: near-normal
- * and ~5× faster than Box–Muller, which matters at 6.7e9 values); norm weights are 1. The spectra are Marchenko–
+ * Entries are i.i.d. with standard deviation 0.02 (an Irwin–Hall sum of the four bytes of one xoshiro128** draw:
+ * near-normal and ~3× faster than Box–Muller, which matters at 6.7e9 values); norm weights are 1. The spectra are Marchenko–
  * Pastur-like, which is all a timing and a GPU-vs-CPU equality check need.
  *
  *   node bench/gpu/llama-folder.js --out DIR [--shape tinyllama-1.1b|llama2-7b] [--layers N] [--seed 1]
@@ -15,6 +15,7 @@ import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Rng } from '../../src/util/random.js';
 
 export interface LlamaShape {
   readonly hidden: number;
@@ -73,25 +74,17 @@ function config(s: LlamaShape): Record<string, unknown> {
   };
 }
 
-/** Fills `out` with BF16 bits of i.i.d. near-normal values of standard deviation `sd` (xorshift128+ state kept). */
+/** Fills `out` with BF16 bits of i.i.d. near-normal values of standard deviation `sd` (seeded xoshiro128**). */
 function bf16Filler(seed: number): (out: Uint16Array, sd: number) => void {
-  let s0 = (seed * 0x9e3779b9) >>> 0 || 1;
-  let s1 = 0x6c078965;
+  const rng = new Rng(seed);
   const f32 = new Float32Array(1);
   const u32 = new Uint32Array(f32.buffer);
-  // Σ of 4 uniform bytes: mean 510, variance 4·(256² − 1)/12.
+  // Σ of the 4 bytes of one uniform 32-bit draw: mean 510, variance 4·(256² − 1)/12.
   const scale = 1 / Math.sqrt((4 * (256 * 256 - 1)) / 12);
   return (out, sd) => {
     const k = sd * scale;
     for (let i = 0; i < out.length; i++) {
-      let x = s0;
-      const y = s1;
-      s0 = y;
-      x ^= x << 23;
-      x ^= x >>> 17;
-      x ^= y ^ (y >>> 26);
-      s1 = x >>> 0;
-      const r = (s0 + s1) >>> 0;
+      const r = rng.nextUint32();
       f32[0] = ((r & 255) + ((r >>> 8) & 255) + ((r >>> 16) & 255) + (r >>> 24) - 510) * k;
       const u = u32[0];
       out[i] = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16; // round to nearest even
