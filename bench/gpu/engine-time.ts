@@ -3,7 +3,7 @@
  * engine the CLI's grad/hvp commands use (bench/gpu/run.sh runs it once per device). The first call of each (graph
  * build and session start) is timed apart; then `--reps` timed calls. v is seeded (Rng(0) normals), so two devices
  * see the same direction; the gradient and Hv are written to OUT.grad.safetensors / OUT.hv.safetensors for
- * bench/gpu/table.ts to compare across devices. Prints one JSON line.
+ * bench/gpu/table.ts to compare across devices. Prints a JSON line after each stage, the last one complete.
  *
  *   node bench/gpu/engine-time.js --model M.onnx --data D.safetensors --batch N --device cpu|webgpu|cuda \
  *     --case NAME --out PREFIX [--reps 5] [--loss classification|lm]
@@ -15,6 +15,7 @@ import { createEngine } from '../../src/runtime/engine.js';
 import { norm } from '../../src/runtime/params.js';
 import { parseDevice, shutdownRuntime } from '../../src/runtime/session.js';
 import { Rng } from '../../src/util/random.js';
+import { timed } from '../timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,18 +27,6 @@ if (!values.model || !values.data || !values.out) throw new Error('--model, --da
 const device = parseDevice(values.device);
 const reps = Number(values.reps);
 
-/** median and best of `reps` calls, in ms. */
-async function timed(fn: () => Promise<unknown>): Promise<{ median: number; best: number }> {
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  return { median: ts[Math.floor(ts.length / 2)], best: ts[0] };
-}
-
 const ds = await loadDataset(values.data);
 const loss = (values.loss as LossKind | undefined) ?? inferLossKind(ds);
 const batch = sliceBatch(ds, 0, values.batch ? Number(values.batch) : ds.n);
@@ -48,21 +37,20 @@ const p = engine.initialParams();
 const rng = new Rng(0);
 const v = new Map(engine.params.map((s) => [s.name, Float32Array.from({ length: s.size }, () => rng.normal())]));
 
+// A JSON line after each stage: a part killed by its time limit still reports what it measured (the last line wins).
+const result: Record<string, unknown> = { case: values.case, device, batch: batch.size, params: engine.params.reduce((s, q) => s + q.size, 0), create_ms: createMs, reps };
+const report = (more: Record<string, unknown>) => console.log(JSON.stringify(Object.assign(result, more)));
 t0 = performance.now();
 const g = await engine.grad(p, batch);
-const firstGrad = performance.now() - t0;
-const grad = await timed(() => engine.grad(p, batch));
+report({ loss: g.loss, grad_norm: norm(g.grads), first_grad_ms: performance.now() - t0 });
+await writeParamTensors(`${values.out}.grad.safetensors`, engine.params, g.grads, { loss: String(g.loss), device });
+const grad = await timed(() => engine.grad(p, batch), reps, 0);
+report({ grad_ms: grad.median, grad_best_ms: grad.best });
 t0 = performance.now();
 const h = await engine.hvp(p, batch, v);
-const firstHvp = performance.now() - t0;
-const hvp = await timed(() => engine.hvp(p, batch, v));
-
-await writeParamTensors(`${values.out}.grad.safetensors`, engine.params, g.grads, { loss: String(g.loss), device });
+report({ hv_norm: norm(h.hv), first_hvp_ms: performance.now() - t0 });
 await writeParamTensors(`${values.out}.hv.safetensors`, engine.params, h.hv, { loss: String(h.loss), device });
+const hvp = await timed(() => engine.hvp(p, batch, v), reps, 0);
+report({ hvp_ms: hvp.median, hvp_best_ms: hvp.best });
 await engine.dispose();
 await shutdownRuntime();
-console.log(JSON.stringify({
-  case: values.case, device, batch: batch.size, loss: g.loss, params: engine.params.reduce((s, q) => s + q.size, 0),
-  grad_norm: norm(g.grads), hv_norm: norm(h.hv), create_ms: createMs, first_grad_ms: firstGrad, first_hvp_ms: firstHvp,
-  grad_ms: grad.median, grad_best_ms: grad.best, hvp_ms: hvp.median, hvp_best_ms: hvp.best, reps,
-}));

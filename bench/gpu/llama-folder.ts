@@ -11,11 +11,12 @@
  * (--layers N keeps only the first N decoder layers: a small folder of the same shapes for tests)
  */
 import { mkdirSync } from 'node:fs';
-import { open, rename, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Rng } from '../../src/util/random.js';
+import { streamSafetensors } from '../random-checkpoint.js';
 
 export interface LlamaShape {
   readonly hidden: number;
@@ -95,41 +96,13 @@ function bf16Filler(seed: number): (out: Uint16Array, sd: number) => void {
 /** Writes DIR/config.json and DIR/model.safetensors; returns the parameter count. */
 export async function writeLlamaFolder(dir: string, shape: LlamaShape, seed = 1): Promise<number> {
   mkdirSync(dir, { recursive: true });
-  const tensors = llamaTensors(shape);
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'weightscope bench/gpu/llama-folder.ts' } };
-  let offset = 0;
-  for (const t of tensors) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    header[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + 2 * n] };
-    offset += 2 * n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const path = join(dir, 'model.safetensors');
-  const fh = await open(path + '.tmp', 'w');
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length));
-    await fh.write(len);
-    await fh.write(Buffer.from(json, 'utf8'));
-    const fill = bf16Filler(seed);
-    const chunk = new Uint16Array(1 << 20);
-    for (const t of tensors) {
-      let left = t.shape.reduce((a, b) => a * b, 1);
-      while (left > 0) {
-        const c = chunk.subarray(0, Math.min(left, chunk.length));
-        if (t.shape.length === 1) c.fill(0x3f80); // 1.0
-        else fill(c, 0.02);
-        await fh.write(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-        left -= c.length;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  await rename(path + '.tmp', path);
+  const fill = bf16Filler(seed);
+  const params = await streamSafetensors(join(dir, 'model.safetensors'), llamaTensors(shape), 'BF16', (t, c) => {
+    if (t.shape.length === 1) c.fill(0x3f80); // 1.0
+    else fill(c, 0.02);
+  }, 'weightscope bench/gpu/llama-folder.ts');
   await writeFile(join(dir, 'config.json'), JSON.stringify(config(shape), null, 1) + '\n');
-  return offset / 2;
+  return params;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

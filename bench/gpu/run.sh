@@ -109,7 +109,14 @@ webgpu() { [ $WEBGPU -eq 0 ] && part "$@"; }
 
 # 4. The rest of the environment: CUDA libraries for analyze --device cuda (PyTorch's nvidia-* wheels), a LAPACK for
 #    the CPU path (the bundle's OpenBLAS where the system has none), and what machine this is.
-PY=$(command -v python3 || true)
+# The python3 that has PyTorch (the GPU machine's plain python3 does; a pyenv shim elsewhere may not).
+PY=""
+for p in python3 /usr/bin/python3 /opt/torch/.venv/bin/python3; do
+  if command -v "$p" >/dev/null && "$p" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)' 2>/dev/null; then
+    PY=$(command -v "$p")
+    break
+  fi
+done
 cuda_libs=""
 if [ -n "$PY" ]; then
   cuda_libs=$(timeout 30 "$PY" - <<'EOF' 2>/dev/null

@@ -56,14 +56,15 @@ function readPart(dir: string, name: string): Part {
 /** Why a part has no result, or null when it ran (rc 124/137 = timeout, as `timeout` reports it). */
 export function partProblem(p: Part): string | null {
   if (!p.status) return 'skipped (time box or an earlier step)';
-  if (p.status.rc === 124 || p.status.rc === 137) return `timed out after ${p.status.limit} s`;
+  if (p.status.rc === 124 || p.status.rc === 137) return `timed out after ${p.status.limit} s${p.json ? ' (its partial results are shown)' : ''}`;
   if (p.status.rc !== 0) return `exit ${p.status.rc}${p.err ? `: ${p.err.slice(0, 240)}` : ''}`;
   if (!p.json) return 'ran but printed no JSON';
   return null;
 }
 
+/** A number the part printed — also from a part its limit cut short (what it measured before is valid). */
 const num = (p: Part, key: string): number | null => {
-  const v = p.json && partProblem(p) === null ? p.json[key] : undefined;
+  const v = p.json?.[key];
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 };
 const ms = (p: Part, key: string): string => {

@@ -21,9 +21,10 @@ export function estimatedWork(layers: readonly Pick<LayerPlan, 'N' | 'M' | 'rf'>
 
 export async function makeEigenRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' | 'workers'>, layers: readonly LayerPlan[]): Promise<EigenRunner> {
   if (opts.eigenBackend === 'cuda') {
-    // One matrix on the GPU at a time; three layers in flight let reading and fitting overlap it.
+    // One matrix on the GPU at a time; three layers in flight let reading and fitting overlap it. analyseLayer has
+    // checked the weights for NaN/Inf already.
     const gpu = CudaEigen.open();
-    return { parallelism: 2, eigenvalues: (mats) => Promise.all(mats.map((m) => gpu.eigenvalues(m.data, m.rows, m.cols))), close: () => gpu.close() };
+    return { parallelism: 2, eigenvalues: (mats) => Promise.all(mats.map((m) => gpu.eigenvalues(m.data, m.rows, m.cols, { assumeFinite: true }))), close: () => gpu.close() };
   }
   // Resolve first: an explicit 'lapack' without LAPACK fails here, before any worker starts.
   const backend = resolveBackend(opts.eigenBackend);

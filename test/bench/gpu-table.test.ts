@@ -33,7 +33,7 @@ test('table: times, ratios, agreement, the 7B estimate and a note for each part 
   await vec('cnn-cpu.grad', [3, 4]);
   await vec('cnn-webgpu.hv', [1, 0]);
   await vec('cnn-cpu.hv', [1, 0]);
-  part('gpt2s-webgpu', undefined, 124, 150, 150);
+  part('gpt2s-webgpu', `${JSON.stringify({ first_grad_ms: 9000 })}\n${JSON.stringify({ first_grad_ms: 9000, grad_ms: 30, grad_best_ms: 29 })}\n`, 124, 150, 150);
   part('gpt2s-torch', `some log line\n${JSON.stringify(t(20, 50, 10.83))}\n`);
   part('lanczos-webgpu', { top_eigenvalues: [27.1820, 17.9774, 17.6902], seconds: 3.5 });
   part('lanczos-cpu', { top_eigenvalues: [27.1822, 17.9772, 17.6902], seconds: 7 });
@@ -53,13 +53,14 @@ test('table: times, ratios, agreement, the 7B estimate and a note for each part 
   assert.match(lines[1], /Vulkan: Test GPU \(discrete GPU, Vulkan 1\.4\.312\); onnxruntime WebGPU EP: ok/);
   assert.match(line('fmnist CNN, batch 1000: gradient'), /2\.00 \(1\.80\)\s+10\.0 \(9\.00\)\s+1\.00 \(0\.90\)\s+2\.00\s+1\.0e-2$/);
   assert.match(line('fmnist CNN, batch 1000: Hv'), /4\.00 \(3\.60\)\s+20\.0 \(18\.0\)\s+2\.00 \(1\.80\)\s+2\.00\s+0\.0e\+0$/);
+  assert.match(line('GPT-2-small-shaped LM, 8×128: gradient'), /30\.0 \(29\.0\)\s+skipped\s+20\.0 \(18\.0\)\s+1\.50\s+n\/a$/);
   assert.match(line('GPT-2-small-shaped LM, 8×128: Hv'), /timeout\s+skipped\s+50\.0 \(45\.0\)\s+n\/a\s+n\/a$/);
   assert.match(text, /goal: GPT-2-small-shaped Hv on WebGPU ≤ 2× PyTorch CUDA: not measured/);
   assert.match(line('gpt2-tiny Hessian top-3'), /3\.50\s+7\.00 .* 1\.1e-5 ≤ 1e-3 ✓$/);
   assert.match(line('fmnist-backdoor curve-training epoch'), /0\.80\s+1\.60\s+failed\s+n\/a\s+\|Δ epoch loss\| 1\.0e-5$/);
   assert.match(line('TinyLlama-1.1B-shaped (2 layers)'), /10\.0\s+40\.0\s+6\.50\s+4\.00\s+1\.0e-7 ≤ 1e-6 ✓$/);
   assert.match(text, /estimate from the 1\.1B run × flop ratio 13\.30 .*: 133 s; goal ≤ 60 s/);
-  assert.match(text, /\n {2}gpt2s-webgpu: timed out after 150 s\n/);
+  assert.match(text, /\n {2}gpt2s-webgpu: timed out after 150 s \(its partial results are shown\)\n/);
   assert.match(text, /\n {2}gpt2s-cpu: skipped \(time box or an earlier step\)\n/);
   assert.match(text, /\n {2}curve-torch: exit 1: RuntimeError: CUDA error: out of memory\n/);
   assert.match(text, /\n {2}--device auto: exit 2 — weightscope: --device must be one of cpu, webgpu, cuda\n/);
@@ -72,8 +73,8 @@ test('table: times, ratios, agreement, the 7B estimate and a note for each part 
 test('partProblem: exit codes of timeout(1) read as time-outs, a missing status as skipped', () => {
   const p = (rc: number | null) => ({ name: 'x', json: {}, status: rc === null ? null : { rc, seconds: 1, limit: 60 }, err: 'boom' });
   assert.equal(partProblem(p(0)), null);
-  assert.equal(partProblem(p(124)), 'timed out after 60 s');
-  assert.equal(partProblem(p(137)), 'timed out after 60 s');
+  assert.equal(partProblem(p(124)), 'timed out after 60 s (its partial results are shown)');
+  assert.equal(partProblem({ ...p(137), json: null }), 'timed out after 60 s');
   assert.equal(partProblem(p(3)), 'exit 3: boom');
   assert.match(partProblem(p(null))!, /^skipped/);
   assert.equal(partProblem({ ...p(0), json: null }), 'ran but printed no JSON');
