@@ -154,32 +154,32 @@ torch_v=$([ -n "$PY" ] && timeout 60 "$PY" -c 'import torch; print(torch.__versi
   "${gpu_name:-unknown}" "${cpu_name:-unknown}" "$(nproc)" "${torch_v:-n/a}" "$vk_setup" "$lapack" "${cuda_libs:-none}"
 
 
-# 5. The parts, most important first.
+# 5. The parts, most important first (the box cuts the tail): the GPU runs and their anchors, then the CPU references.
 G2=$WORK/models/gpt2-small
 CNN=("$FIX/fmnist-backdoor/model_a.onnx" --data "$FIX/fmnist-backdoor/clean_subset.safetensors" --batch 1000 --case fmnist-cnn --reps 10)
 webgpu cnn-webgpu 90 "$NODE" "$APP/engine-time.js" --model "${CNN[@]}" --device webgpu --out "$RES/vec/cnn-webgpu"
-part cnn-cpu 90 "$NODE" "$APP/engine-time.js" --model "${CNN[@]}" --device cpu --out "$RES/vec/cnn-cpu"
-part cnn-torch 90 "$PY" bench/gpu/torch_cuda.py hvp --model cnn --case fmnist-cnn --weights "$FIX/fmnist-backdoor/model_a.safetensors" \
+part cnn-torch 60 "$PY" bench/gpu/torch_cuda.py hvp --model cnn --case fmnist-cnn --weights "$FIX/fmnist-backdoor/model_a.safetensors" \
   --data "$FIX/fmnist-backdoor/clean_subset.safetensors" --batch 1000 --reps 20
-part gen-gpt2s 90 "$NODE" "$APP/gpt2-graph.js" --out "$G2" --seq 128 --batch 8
+part cnn-cpu 60 "$NODE" "$APP/engine-time.js" --model "${CNN[@]}" --device cpu --out "$RES/vec/cnn-cpu"
+part gen-gpt2s 60 "$NODE" "$APP/gpt2-graph.js" --out "$G2" --seq 128 --batch 8
 GPT2=("$G2/model.onnx" --data "$G2/lm_batch.safetensors" --case gpt2-small --loss lm)
 webgpu gpt2s-webgpu 150 "$NODE" "$APP/engine-time.js" --model "${GPT2[@]}" --device webgpu --reps 5 --out "$RES/vec/gpt2s-webgpu"
-part gpt2s-torch 90 "$PY" bench/gpu/torch_cuda.py hvp --model gpt2 --case gpt2-small --weights "$G2/model.safetensors" \
+part gpt2s-torch 60 "$PY" bench/gpu/torch_cuda.py hvp --model gpt2 --case gpt2-small --weights "$G2/model.safetensors" \
   --config "$G2/config.json" --data "$G2/lm_batch.safetensors" --reps 10
 LZ=("$FIX/gpt2-tiny/onnx/model.onnx" --data "$FIX/gpt2-tiny/lm_batch.safetensors" --top-k 3 --lanczos --json)
-webgpu lanczos-webgpu 90 "$WS" hessian "${LZ[@]}" --device webgpu
-part lanczos-cpu 90 "$WS" hessian "${LZ[@]}" --device cpu
+webgpu lanczos-webgpu 60 "$WS" hessian "${LZ[@]}" --device webgpu
+part lanczos-cpu 60 "$WS" hessian "${LZ[@]}" --device cpu
 CV=(--a "$FIX/fmnist-backdoor/model_a.onnx" --b "$FIX/fmnist-backdoor/model_b.onnx" --data "$FIX/fmnist-backdoor/clean_subset.safetensors")
-webgpu curve-webgpu 90 "$NODE" "$APP/curve-time.js" "${CV[@]}" --device webgpu
-part curve-torch 60 "$PY" bench/gpu/torch_cuda.py curve --a "$FIX/fmnist-backdoor/model_a.safetensors" \
+webgpu curve-webgpu 60 "$NODE" "$APP/curve-time.js" "${CV[@]}" --device webgpu
+part curve-torch 45 "$PY" bench/gpu/torch_cuda.py curve --a "$FIX/fmnist-backdoor/model_a.safetensors" \
   --b "$FIX/fmnist-backdoor/model_b.safetensors" --data "$FIX/fmnist-backdoor/clean_subset.safetensors"
-part curve-cpu 60 "$NODE" "$APP/curve-time.js" "${CV[@]}" --device cpu
 L1=$WORK/models/tinyllama-1.1b
-part gen-llama 90 "$NODE" "$APP/llama-folder.js" --out "$L1" --shape tinyllama-1.1b
-part analyze-cuda 120 "$WS" analyze "$L1" --device cuda --json --fits pl
-part read-llama 60 "$NODE" "$APP/read-time.js" "$L1"
-part analyze-cpu 150 "$WS" analyze "$L1" --json --fits pl
-part gpt2s-cpu 120 "$NODE" "$APP/engine-time.js" --model "${GPT2[@]}" --device cpu --reps 3 --out "$RES/vec/gpt2s-cpu"
+part gen-llama 60 "$NODE" "$APP/llama-folder.js" --out "$L1" --shape tinyllama-1.1b
+part analyze-cuda 90 "$WS" analyze "$L1" --device cuda --json --fits pl
+part read-llama 45 "$NODE" "$APP/read-time.js" "$L1"
+part curve-cpu 45 "$NODE" "$APP/curve-time.js" "${CV[@]}" --device cpu
+part analyze-cpu 120 "$WS" analyze "$L1" --json --fits pl
+part gpt2s-cpu 90 "$NODE" "$APP/engine-time.js" --model "${GPT2[@]}" --device cpu --reps 3 --out "$RES/vec/gpt2s-cpu"
 # Informational (other issues' features): what --device auto picks, and whether onnxruntime's CUDA EP is there.
 keep=$FAILED
 part auto 30 "$WS" grad "$FIX/fmnist-backdoor/model_a.onnx" --data "$FIX/fmnist-backdoor/clean_subset.safetensors" --batch 1000 --device auto --json

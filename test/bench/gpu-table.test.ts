@@ -59,7 +59,8 @@ test('table: times, ratios, agreement, the 7B estimate and a note for each part 
   assert.match(line('gpt2-tiny Hessian top-3'), /3\.50\s+7\.00 .* 1\.1e-5 ≤ 1e-3 ✓$/);
   assert.match(line('fmnist-backdoor curve-training epoch'), /0\.80\s+1\.60\s+failed\s+n\/a\s+\|Δ epoch loss\| 1\.0e-5$/);
   assert.match(line('TinyLlama-1.1B-shaped (2 layers)'), /10\.0\s+40\.0\s+6\.50\s+4\.00\s+1\.0e-7 ≤ 1e-6 ✓$/);
-  assert.match(text, /estimate from the 1\.1B run × flop ratio 13\.30 .*: 133 s; goal ≤ 60 s/);
+  assert.match(text, /estimate from the 1\.1B run × flop ratio 13\.30 .*: 133 s; read floor × parameter ratio 6\.13; goal ≤ 60 s/);
+  assert.match(line('Llama-2-7B-shaped'), /~133 est\.\s+—\s+~39\.8 est\./);
   assert.match(text, /\n {2}gpt2s-webgpu: timed out after 150 s \(its partial results are shown\)\n/);
   assert.match(text, /\n {2}gpt2s-cpu: skipped \(time box or an earlier step\)\n/);
   assert.match(text, /\n {2}curve-torch: exit 1: RuntimeError: CUDA error: out of memory\n/);
