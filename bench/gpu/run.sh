@@ -38,7 +38,9 @@ fi
 # 1. Unpack.
 rm -rf "$WORK/bundle" "$RES"
 mkdir -p "$WORK/bundle" "$RES/vec" "$WORK/models"
-if ! xz -dc -T0 "$BUNDLE" | tar -x -C "$WORK/bundle"; then echo "run.sh: cannot unpack $BUNDLE" >&2; exit 2; fi
+# xz, or Python's lzma where the image lacks xz-utils.
+unxz() { if command -v xz >/dev/null; then xz -dc -T0 "$1"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi; }
+if ! unxz "$BUNDLE" | tar -x -C "$WORK/bundle"; then echo "run.sh: cannot unpack $BUNDLE" >&2; exit 2; fi
 B=$WORK/bundle
 NODE=$B/bin/node
 WS=$B/bin/weightscope
