@@ -3,6 +3,7 @@ import type { ServiceConfig } from './config.js';
 import type { JobQueue } from './jobs/queue.js';
 import type { Metrics } from './metrics.js';
 import type { BlobStore } from './store/blobs.js';
+import type { DatasetStore } from './store/datasets.js';
 import type { Db } from './store/db.js';
 import type { ModelStore } from './store/models.js';
 
@@ -11,6 +12,7 @@ export interface ServiceContext {
   db: Db;
   blobs: BlobStore;
   models: ModelStore;
+  datasets: DatasetStore;
   queue: JobQueue;
   metrics: Metrics;
 }

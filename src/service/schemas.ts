@@ -211,3 +211,10 @@ export const RepairRequest = z
 
 /** GET /v1/repairs/{id}/model?format=… */
 export const RepairModelQuery = z.object({ format: z.enum(['onnx', 'safetensors']).default('onnx') }).strict();
+
+/**
+ * A request body as documented: the route's own schema, with its free-form `options` narrowed to the schema the
+ * handler then parses `options` with (a failure there is a 400 `invalid-input` problem, not a `validation` one).
+ */
+export const withOptions = (schema: z.ZodObject, options: z.ZodType, description: string): z.ZodObject =>
+  schema.extend({ options: options.optional().meta({ description }) });

@@ -7,8 +7,10 @@ import { loadConfig, type ServiceConfig } from './config.js';
 import type { ServiceContext } from './context.js';
 import { JOB_KINDS } from './jobs/kinds/index.js';
 import { JobQueue } from './jobs/queue.js';
+import { resultUrl } from './routes/index.js';
 import { Metrics } from './metrics.js';
 import { BlobStore } from './store/blobs.js';
+import { DatasetStore } from './store/datasets.js';
 import { openDatabase } from './store/db.js';
 import { inspectCheckpoint } from './store/inspect.js';
 import { ModelStore } from './store/models.js';
@@ -40,8 +42,10 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     concurrency: config.concurrency,
     kinds,
     observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
+    resultUrl,
   });
-  return { config, db, blobs, models, queue, metrics };
+  const datasets = new DatasetStore(db, blobs, config.dataDir);
+  return { config, db, blobs, models, datasets, queue, metrics };
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {

@@ -356,3 +356,15 @@ describe('service limits and auth', () => {
     }
   });
 });
+
+test('a JSON endpoint given a body that is not declared as JSON answers 415 naming the expected type', async () => {
+  const s = await startTestServer();
+  try {
+    const r = await fetch(`${s.url}/v1/analyses`, { method: 'POST', body: JSON.stringify({ model: 'f'.repeat(64) }), headers: { 'content-type': 'text/plain' } });
+    const body = (await r.json()) as Json;
+    assertProblem({ status: r.status, body }, 415, 'unsupported-media-type');
+    assert.match(body.detail, /application\/json/);
+  } finally {
+    await s.cleanup();
+  }
+});

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { WeightscopeError } from '../../errors.js';
-import { HttpProblem } from '../problem.js';
+import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { spawnJobWorker } from './spawn.js';
 import { isTerminal, type JobError, type JobKind, type JobState, type WorkerMessage } from './types.js';
@@ -49,6 +49,8 @@ export interface QueueOptions {
   observer?: QueueObserver;
   /** Progress writes per job are spaced at least this far apart (ms). */
   progressIntervalMs?: number;
+  /** Where a succeeded job's result is served (default: the job itself). */
+  resultUrl?: (kind: string, id: string) => string;
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -98,7 +100,7 @@ export class JobQueue {
       state: row.state,
       progress: row.progress,
       message: row.message,
-      result: row.state === 'succeeded' ? (this.kinds.get(row.kind)?.resultUrl(row.id) ?? null) : null,
+      result: row.state === 'succeeded' ? (this.opts.resultUrl?.(row.kind, row.id) ?? `/v1/jobs/${row.id}`) : null,
       error: row.error ? (JSON.parse(row.error) as JobError) : null,
       created_at: iso(row.created_at)!,
       started_at: iso(row.started_at),
@@ -121,16 +123,16 @@ export class JobQueue {
     return this.view(r);
   }
 
-  /** The stored result (JSON text) of a succeeded job; 409 problems while it runs or after it failed. */
+  /** The stored result (JSON text) of a succeeded job; job-not-finished / job-failed errors otherwise. */
   resultText(id: string, kind: string): string {
     const r = this.row(id);
     if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
     if (r.state === 'succeeded' && r.result !== null) return r.result;
     const job = this.view(r);
     if (r.state === 'failed' || r.state === 'cancelled') {
-      throw new HttpProblem('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
+      throw new ServiceError('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
     }
-    throw new HttpProblem('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
+    throw new ServiceError('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
   }
 
   /** Counts by state, for /metrics. */

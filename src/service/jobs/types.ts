@@ -1,7 +1,7 @@
 /**
- * A job kind = one file in ./kinds: its payload schema, its cache key, where its result is served, and `run`,
- * which executes in a worker thread (never on the server's event loop). Adding a kind: write the file, list it in
- * kinds/index.ts, add a route that calls `queue.submit(kind, payload)`.
+ * A job kind = one file in ./kinds: its payload schema, its cache key and `run`, which executes in a worker thread
+ * (never on the server's event loop). Adding a kind: write the file, list it in kinds/index.ts, and give it an HTTP
+ * resource with jobResource() in routes/ (docs/service.md, "Adding a job kind").
  * The interface has no dependency on the queue, so the same kinds can later run in BullMQ worker processes.
  */
 import type { z } from 'zod';
@@ -19,8 +19,6 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly payload: z.ZodType<P>;
   /** A content hash of everything the result depends on: equal keys share one result. Absent: never cached. */
   cacheKey?(payload: P): string;
-  /** The URL of the finished result (the job's `result` field). */
-  resultUrl(jobId: string): string;
   /** Runs in a worker thread; the result must be JSON-serialisable. */
   run(payload: P, ctx: JobContext): Promise<R>;
 }

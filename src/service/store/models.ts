@@ -87,6 +87,19 @@ export class ModelStore {
     return m.files.length === 1 ? join(dir, m.files[0].name) : dir;
   }
 
+  /** The ONNX file of a stored model: the file itself, or model.onnx / onnx/model.onnx (or the one .onnx) in its folder. */
+  onnxPath(m: ModelRecord): string {
+    const p = this.path(m);
+    if (m.format === 'onnx' || p.endsWith('.onnx')) return p;
+    if (m.files.length > 1) {
+      const names = new Set(m.files.map((f) => f.name));
+      for (const rel of ['model.onnx', 'onnx/model.onnx']) if (names.has(rel)) return join(p, rel);
+      const one = m.files.filter((f) => f.name.endsWith('.onnx'));
+      if (one.length === 1) return join(p, one[0].name);
+    }
+    throw new WeightscopeError('invalid-input', `model ${m.id} has no ONNX graph: the Hessian and comparisons need an ONNX model (upload the .onnx file)`);
+  }
+
   /**
    * Validates and stores parts as one model. Returns created=false (and drops the parts) when a model with the
    * same content exists. On any validation failure every part is removed: nothing is stored.

@@ -25,7 +25,6 @@ export const analysisJob = defineJobKind({
   kind: 'analysis',
   payload: AnalysisPayload,
   cacheKey: (p) => analysisCacheKey(p.model, p.options),
-  resultUrl: (id) => `/v1/analyses/${id}`,
   async run(p, ctx) {
     const { analyze } = await import('../../../report/analyze.js');
     const { parseAnalyzeOptions } = await import('../../../report/options.js');

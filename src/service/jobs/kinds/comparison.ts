@@ -15,7 +15,6 @@ export const comparisonJob = defineJobKind({
   kind: 'comparison',
   payload: ComparisonPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), dataset: p.dataset, options: p.options }),
-  resultUrl: (id) => `/v1/comparisons/${id}`,
   async run(p, ctx) {
     const { loadDataset } = await import('../../../runtime/dataset.js');
     const { compareFiles } = await import('../../../landscape/similarity/compare.js');

@@ -42,7 +42,6 @@ export const connectivityJob = defineJobKind({
   kind: 'connectivity',
   payload: ConnectivityPayload,
   cacheKey: (p) => keyOf(p),
-  resultUrl: (id) => `/v1/connectivity/${id}`,
   async run(p, ctx) {
     const { connect } = await import('../../../landscape/connectivity/connect.js');
     const { result } = await connect(
@@ -69,7 +68,6 @@ export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
   cacheKey: (p) => keyOf(p),
-  resultUrl: (id) => `/v1/repairs/${id}`,
   async run(p, ctx) {
     const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
     const r = await repair(

@@ -21,7 +21,6 @@ export const hessianJob = defineJobKind({
   payload: HessianPayload,
   // Same model bytes, data bytes and options (seeded) → the same numbers; the device changes only the speed.
   cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie }),
-  resultUrl: (id) => `/v1/hessians/${id}`,
   async run(p, ctx) {
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
     const r = await hessianOnFiles(p.path, { data: p.datasetPath }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>

@@ -47,7 +47,6 @@ export const rankingJob = defineJobKind({
   kind: 'ranking',
   payload: RankingPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), metric: p.metric, direction: p.direction, scores: p.scores ?? null, options: analysisCacheKey('', p.options) }),
-  resultUrl: (id) => `/v1/rankings/${id}`,
   async run(p, ctx) {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(ctx.dataDir, 'weightscope.db'));

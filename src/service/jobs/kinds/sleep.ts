@@ -21,7 +21,6 @@ export const sleepJob = defineJobKind({
   kind: 'sleep',
   payload: Payload,
   cacheKey: (p) => (p.cache ? hashOf(p) : `${hashOf(p)}:${Math.random()}`),
-  resultUrl: (id) => `/v1/jobs/${id}`,
   async run(p, ctx) {
     for (let i = 1; i <= p.steps; i++) {
       await new Promise((r) => setTimeout(r, p.ms));
