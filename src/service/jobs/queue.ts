@@ -1,7 +1,8 @@
 /**
- * The embedded job queue: rows in SQLite (so a restart loses nothing), each running job in its own worker thread
- * (so cancelling = terminating it), at most `concurrency` at a time, oldest first. Results are stored as JSON text
- * and shared between jobs with the same kind and cache key.
+ * The embedded job queue: rows in SQLite (so a restart loses nothing), each running job in its own worker thread,
+ * at most `concurrency` at a time, oldest first. Results are stored as JSON text and shared between jobs with the
+ * same kind and cache key. Jobs are stopped cooperatively (stop.ts): a cancelled job is marked `cancelled` at once
+ * and its thread keeps its slot until it has unwound at its next progress call and exited.
  */
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
@@ -9,6 +10,7 @@ import { WeightscopeError } from '../../errors.js';
 import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { spawnJobWorker } from './spawn.js';
+import { StopFlag, type StopReason } from './stop.js';
 import { isTerminal, type JobError, type JobKind, type JobState, type WorkerMessage } from './types.js';
 
 export interface JobView {
@@ -51,13 +53,24 @@ export interface QueueOptions {
   progressIntervalMs?: number;
   /** Where a succeeded job's result is served (default: the job itself). */
   resultUrl?: (kind: string, id: string) => string;
+  /** A worker still alive this long after its last message is terminated (it is idle by then). Default 5 s. */
+  drainMs?: number;
+  /** close() waits this long for stopped workers to unwind before terminating them. Default 10 s. */
+  closeWaitMs?: number;
+}
+
+/** A running job's thread: its stop flag, and a promise that settles when the thread has exited. */
+interface Running {
+  readonly worker: Worker;
+  readonly stop: StopFlag;
+  readonly exited: Promise<void>;
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
 export class JobQueue {
   private readonly kinds = new Map<string, JobKind>();
-  private readonly workers = new Map<string, Worker>();
+  private readonly workers = new Map<string, Running>();
   private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
   private readonly lastProgressWrite = new Map<string, number>();
   private closed = false;
@@ -169,19 +182,22 @@ export class JobQueue {
     return { job, cached: false };
   }
 
-  /** Cancels a queued or running job (terminating its worker); finished jobs are returned unchanged. */
+  /**
+   * Cancels a queued or running job; finished jobs are returned unchanged. A running job is marked cancelled now
+   * and stops at its next progress call (its slot is freed when its thread has exited).
+   */
   async cancel(id: string): Promise<JobView> {
     const r = this.row(id);
     if (!r) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
     if (isTerminal(r.state)) return this.view(r);
     this.finish(id, 'cancelled', { message: 'cancelled by request' });
-    const w = this.workers.get(id);
-    if (w) {
-      this.workers.delete(id);
-      await w.terminate();
-    }
-    this.pump();
+    this.workers.get(id)?.stop.set('cancel');
     return this.require(id);
+  }
+
+  /** Stops a running job for `reason` (cooperatively, as cancel does). */
+  stop(id: string, reason: StopReason): void {
+    this.workers.get(id)?.stop.set(reason);
   }
 
   subscribe(id: string, fn: (e: JobEvent) => void): () => void {
@@ -229,43 +245,52 @@ export class JobQueue {
 
   private run(row: JobRow): void {
     const id = row.id;
+    const stop = new StopFlag();
     let worker: Worker;
     try {
-      worker = spawnJobWorker({ jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir });
+      worker = spawnJobWorker({ jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer });
     } catch (e) {
       this.finish(id, 'failed', { error: { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` }, message: 'failed' });
       return;
     }
-    this.workers.set(id, worker);
-    this.emit(id, 'state');
     let settled = false;
-    const done = (): void => {
+    let drain: NodeJS.Timeout | undefined;
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', (code) => {
+        clearTimeout(drain);
+        if (this.workers.get(id)?.worker === worker) this.workers.delete(id);
+        // Died without a word (out of memory, process.exit): the job failed. After close() it was requeued.
+        if (!settled && !this.closed) {
+          this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
+        }
+        settled = true;
+        resolve();
+        this.pump();
+      });
+    });
+    this.workers.set(id, { worker, stop, exited });
+    this.emit(id, 'state');
+    /** The job's last word is in: the thread should end by itself; if it lingers (idle by now), end it. */
+    const settle = (): void => {
       settled = true;
-      if (this.workers.get(id) === worker) this.workers.delete(id);
-      void worker.terminate();
-      this.pump();
+      drain = setTimeout(() => void worker.terminate(), this.opts.drainMs ?? 5000);
+      drain.unref();
     };
     worker.on('message', (m: WorkerMessage) => {
-      if (settled) return;
+      if (settled || this.closed) return;
       if (m.type === 'progress') this.progress(id, m);
       else if (m.type === 'done') {
         this.finish(id, 'succeeded', { result: m.result, message: 'done' });
-        done();
+        settle();
       } else {
         this.finish(id, 'failed', { error: m.error, message: 'failed' });
-        done();
+        settle();
       }
     });
     worker.on('error', (e) => {
-      if (settled) return;
-      this.finish(id, 'failed', { error: { code: 'internal', message: `worker crashed: ${e.message}` }, message: 'failed' });
-      done();
-    });
-    worker.on('exit', (code) => {
       if (settled || this.closed) return;
-      // Terminated by cancel() (already 'cancelled') or died without a word (out of memory, process.exit).
-      this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
-      done();
+      this.finish(id, 'failed', { error: { code: 'internal', message: `worker crashed: ${e.message}` }, message: 'failed' });
+      settle();
     });
   }
 
@@ -279,14 +304,23 @@ export class JobQueue {
     this.emit(id, 'progress');
   }
 
-  /** Stops the workers; their jobs go back to 'queued' without counting the attempt (a clean stop is no crash). */
+  /**
+   * Stops the workers (cooperatively, then by termination after closeWaitMs); their jobs go back to 'queued'
+   * without counting the attempt (a clean stop is no crash).
+   */
   async close(): Promise<void> {
     this.closed = true;
-    const ids = [...this.workers.keys()];
-    const ws = [...this.workers.values()];
-    this.workers.clear();
+    const running = [...this.workers.entries()];
     const back = this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = attempts - 1, message = 'requeued at shutdown', updated_at = ? WHERE id = ? AND state = 'running'`);
-    for (const id of ids) back.run(Date.now(), id);
-    await Promise.all(ws.map((w) => w.terminate()));
+    for (const [id, r] of running) {
+      back.run(Date.now(), id);
+      r.stop.set('shutdown');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.closeWaitMs ?? 10_000)));
+    await Promise.race([Promise.all(running.map(([, r]) => r.exited)), waited]);
+    clearTimeout(timer);
+    await Promise.all(running.map(([, r]) => r.worker.terminate()));
+    this.workers.clear();
   }
 }

@@ -10,8 +10,13 @@ export interface JobContext {
   readonly jobId: string;
   /** $WEIGHTSCOPE_DATA, e.g. to read other cached results from weightscope.db. */
   readonly dataDir: string;
-  /** Reports progress; throttled by the queue before it reaches the database and SSE clients. */
+  /**
+   * Reports progress; throttled by the queue before it reaches the database and SSE clients. It is also where a
+   * cancelled or timed-out job stops: it throws JobStopped, so call it between steps, never inside one.
+   */
   progress(done: number, total: number, message?: string): void;
+  /** Throws JobStopped when the job was cancelled or ran out of time (for loops that report no progress). */
+  checkpoint(): void;
 }
 
 export interface JobKind<P = unknown, R = unknown> {
@@ -47,4 +52,6 @@ export interface WorkerInput {
   kind: string;
   payload: unknown;
   dataDir: string;
+  /** The StopFlag's memory, shared with the queue. */
+  stop: SharedArrayBuffer;
 }
