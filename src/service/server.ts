@@ -12,7 +12,7 @@ import { Metrics } from './metrics.js';
 import { BlobStore } from './store/blobs.js';
 import { DatasetStore } from './store/datasets.js';
 import { openDatabase } from './store/db.js';
-import { inspectCheckpoint } from './store/inspect.js';
+import { isolatedInspector } from './store/inspect.js';
 import { ModelStore } from './store/models.js';
 
 export interface RunningServer {
@@ -35,7 +35,8 @@ export function buildContext(config: ServiceConfig): ServiceContext {
   const blobs = new BlobStore(config.dataDir);
   blobs.clearTmp();
   const metrics = new Metrics();
-  const models = new ModelStore(db, blobs, config.dataDir, inspectCheckpoint);
+  const inspector = isolatedInspector(config.inspect);
+  const models = new ModelStore(db, blobs, config.dataDir, inspector.checkpoint);
   const kinds = JOB_KINDS.filter((k) => config.debugJobs || k.kind !== 'sleep');
   const queue = new JobQueue(db, {
     dataDir: config.dataDir,
@@ -44,7 +45,7 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
     resultUrl,
   });
-  const datasets = new DatasetStore(db, blobs, config.dataDir);
+  const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   return { config, db, blobs, models, datasets, queue, metrics };
 }
 

@@ -9,9 +9,9 @@ import type { Worker } from 'node:worker_threads';
 import { WeightscopeError } from '../../errors.js';
 import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
-import { spawnJobWorker } from './spawn.js';
+import { startWorkerThread } from '../threads.js';
 import { StopFlag, type StopReason } from './stop.js';
-import { isTerminal, type JobError, type JobKind, type JobState, type WorkerMessage } from './types.js';
+import { isTerminal, type JobError, type JobKind, type JobState, type WorkerInput, type WorkerMessage } from './types.js';
 
 export interface JobView {
   id: string;
@@ -248,7 +248,8 @@ export class JobQueue {
     const stop = new StopFlag();
     let worker: Worker;
     try {
-      worker = spawnJobWorker({ jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer });
+      const input: WorkerInput = { jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer };
+      worker = startWorkerThread(import.meta.url, 'worker', { workerData: input });
     } catch (e) {
       this.finish(id, 'failed', { error: { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` }, message: 'failed' });
       return;
