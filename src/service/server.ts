@@ -6,6 +6,7 @@ import { isLoopback } from './auth.js';
 import { loadConfig, type ServiceConfig } from './config.js';
 import type { ServiceContext } from './context.js';
 import { JOB_KINDS } from './jobs/kinds/index.js';
+import { parseLimitOverrides } from './jobs/limits.js';
 import { JobQueue } from './jobs/queue.js';
 import { resultUrl } from './routes/index.js';
 import { Metrics } from './metrics.js';
@@ -31,6 +32,7 @@ export interface StartOptions {
 }
 
 export function buildContext(config: ServiceConfig): ServiceContext {
+  const capOverrides = parseLimitOverrides(config.limits, JOB_KINDS);
   const db = openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   blobs.clearTmp();
@@ -44,6 +46,9 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     kinds,
     observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
     resultUrl,
+    capOverrides,
+    timeFactor: config.jobTimeFactor,
+    jobHeapBytes: config.jobHeapBytes,
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   return { config, db, blobs, models, datasets, queue, metrics };

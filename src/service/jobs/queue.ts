@@ -10,6 +10,7 @@ import { WeightscopeError } from '../../errors.js';
 import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { startWorkerThread } from '../threads.js';
+import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from './limits.js';
 import { StopFlag, type StopReason } from './stop.js';
 import { isTerminal, type JobError, type JobKind, type JobState, type WorkerInput, type WorkerMessage } from './types.js';
 
@@ -29,7 +30,7 @@ export interface JobView {
 
 interface JobRow {
   id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
-  cache_key: string | null; result: string | null; error: string | null; attempts: number;
+  cache_key: string | null; result: string | null; error: string | null; attempts: number; time_limit_ms: number | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
@@ -53,6 +54,12 @@ export interface QueueOptions {
   progressIntervalMs?: number;
   /** Where a succeeded job's result is served (default: the job itself). */
   resultUrl?: (kind: string, id: string) => string;
+  /** Caps that replace the kinds' defaults, by `kind.option` (WEIGHTSCOPE_LIMITS). */
+  capOverrides?: ReadonlyMap<string, number>;
+  /** Scales every job's wall-clock budget (WEIGHTSCOPE_JOB_TIME_FACTOR); default 1. */
+  timeFactor?: number;
+  /** Heap of each job's thread in bytes (WEIGHTSCOPE_JOB_HEAP); default: Node's own. */
+  jobHeapBytes?: number;
   /** A worker still alive this long after its last message is terminated (it is idle by then). Default 5 s. */
   drainMs?: number;
   /** close() waits this long for stopped workers to unwind before terminating them. Default 10 s. */
@@ -159,10 +166,11 @@ export class JobQueue {
    * Queues a job. An existing job with the same kind and cache key is returned instead when it succeeded
    * (cached = true) or is still queued/running; failed and cancelled ones are retried by a new job.
    */
-  submit(kindName: string, payload: unknown): { job: JobView; cached: boolean } {
+  submit(kindName: string, payload: unknown, work: Work = NO_WORK): { job: JobView; cached: boolean } {
     const kind = this.kind(kindName);
     const parsed = kind.payload.safeParse(payload);
     if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
+    checkCaps(kind, parsed.data, this.opts.capOverrides ?? new Map());
     const key = kind.cacheKey ? kind.cacheKey(parsed.data) : null;
     if (key !== null) {
       const prior = this.db.prepare(
@@ -173,10 +181,11 @@ export class JobQueue {
     }
     const id = randomUUID();
     const now = Date.now();
+    const limitMs = Math.round(1000 * timeLimitSeconds(kind, parsed.data, work, this.opts.timeFactor ?? 1));
     this.db.prepare(
-      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, created_at, updated_at)
-       VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?)`,
-    ).run(id, kindName, JSON.stringify(parsed.data), key, now, now);
+      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
+       VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?, ?)`,
+    ).run(id, kindName, JSON.stringify(parsed.data), key, limitMs, now, now);
     const job = this.require(id);
     queueMicrotask(() => this.pump());
     return { job, cached: false };
@@ -249,16 +258,25 @@ export class JobQueue {
     let worker: Worker;
     try {
       const input: WorkerInput = { jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer };
-      worker = startWorkerThread(import.meta.url, 'worker', { workerData: input });
+      const heapMb = this.opts.jobHeapBytes ? Math.max(32, Math.floor(this.opts.jobHeapBytes / 2 ** 20)) : undefined;
+      worker = startWorkerThread(import.meta.url, 'worker', { workerData: input, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
     } catch (e) {
       this.finish(id, 'failed', { error: { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` }, message: 'failed' });
       return;
     }
     let settled = false;
     let drain: NodeJS.Timeout | undefined;
+    // The time limit runs from this attempt's start; past it the job is stopped like a cancel, and fails.
+    const limit = row.time_limit_ms !== null ? setTimeout(() => stop.set('time-limit'), row.time_limit_ms) : undefined;
+    limit?.unref();
+    const failure = (error: JobError): JobError =>
+      stop.reason === 'time-limit'
+        ? { code: 'time-limit', message: `the job ran over its time limit of ${(row.time_limit_ms ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
+        : error;
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', (code) => {
         clearTimeout(drain);
+        clearTimeout(limit);
         if (this.workers.get(id)?.worker === worker) this.workers.delete(id);
         // Died without a word (out of memory, process.exit): the job failed. After close() it was requeued.
         if (!settled && !this.closed) {
@@ -284,13 +302,16 @@ export class JobQueue {
         this.finish(id, 'succeeded', { result: m.result, message: 'done' });
         settle();
       } else {
-        this.finish(id, 'failed', { error: m.error, message: 'failed' });
+        this.finish(id, 'failed', { error: failure(m.error), message: 'failed' });
         settle();
       }
     });
-    worker.on('error', (e) => {
+    worker.on('error', (e: Error & { code?: string }) => {
       if (settled || this.closed) return;
-      this.finish(id, 'failed', { error: { code: 'internal', message: `worker crashed: ${e.message}` }, message: 'failed' });
+      const error = e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? { code: 'out-of-memory', message: `the job needed more than ${Math.floor((this.opts.jobHeapBytes ?? 0) / 2 ** 20)} MiB of heap (WEIGHTSCOPE_JOB_HEAP)` }
+        : { code: 'internal', message: `worker crashed: ${e.message}` };
+      this.finish(id, 'failed', { error: failure(error), message: 'failed' });
       settle();
     });
   }

@@ -5,6 +5,7 @@
  * The interface has no dependency on the queue, so the same kinds can later run in BullMQ worker processes.
  */
 import type { z } from 'zod';
+import type { KindLimits } from './limits.js';
 
 export interface JobContext {
   readonly jobId: string;
@@ -24,6 +25,8 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly payload: z.ZodType<P>;
   /** A content hash of everything the result depends on: equal keys share one result. Absent: never cached. */
   cacheKey?(payload: P): string;
+  /** Caps on `payload.options` and the wall-clock budget for the work (limits.ts); absent: BASE_SECONDS, no caps. */
+  readonly limits?: KindLimits<P>;
   /** Runs in a worker thread; the result must be JSON-serialisable. */
   run(payload: P, ctx: JobContext): Promise<R>;
 }

@@ -2,6 +2,7 @@
 import { CompareOptionsSchema } from '../../landscape/similarity/compare.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
 import { ComparisonRequest } from '../schemas.js';
 
 export const comparisons = jobResource({
@@ -15,13 +16,14 @@ export const comparisons = jobResource({
     bodyId: 'ComparisonRequest',
     components: [['CompareOptions', CompareOptionsSchema]],
   },
-  payload(ctx, body) {
+  submission(ctx, body) {
     const models = body.models.map((m) => ctx.models.require(m));
     const ds = ctx.datasets.require(body.dataset);
-    return {
+    const payload = {
       models: models.map((m) => ({ id: m.id, path: ctx.models.onnxPath(m) })), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
       options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? 'cpu',
     };
+    return { payload, work: workOf(models, [ds]) };
   },
   result: { summary: 'The comparison', content: anyJson('CKA and L2 distance (src/landscape/similarity/compare.ts)') },
 });

@@ -11,19 +11,28 @@ import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/
 import type { ServiceContext } from '../context.js';
 import { COMMON_ERRORS, anyJson, parametersOf, problem } from '../http/doc.js';
 import { idParams, jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
 import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 
-const stored = (ctx: ServiceContext) => ({
-  model: (id: string) => {
-    const m = ctx.models.require(id);
-    return { id: m.id, path: ctx.models.onnxPath(m) };
-  },
-  dataset: (id: string) => {
-    const d = ctx.datasets.require(id);
-    return { id: d.id, path: ctx.datasets.path(d) };
-  },
-});
+/** Stored models and datasets as the curve kinds' payloads name them, adding up their work as they are looked up. */
+function stored(ctx: ServiceContext) {
+  const models: { bytes: number; parameters: number }[] = [];
+  const datasets: { samples: number }[] = [];
+  return {
+    model: (id: string) => {
+      const m = ctx.models.require(id);
+      models.push(m);
+      return { id: m.id, path: ctx.models.onnxPath(m) };
+    },
+    dataset: (id: string) => {
+      const d = ctx.datasets.require(id);
+      datasets.push(d);
+      return { id: d.id, path: ctx.datasets.path(d) };
+    },
+    work: () => workOf(models, datasets),
+  };
+}
 
 export const connectivity = jobResource({
   kind: 'connectivity',
@@ -37,15 +46,16 @@ export const connectivity = jobResource({
     bodyDoc: withOptions(ConnectivityRequest, connectOptionsSchema, 'Curve training and evaluation options'),
     components: [['ConnectOptions', connectOptionsSchema]],
   },
-  payload(ctx, body) {
+  submission(ctx, body) {
     const s = stored(ctx);
-    return {
+    const payload = {
       models: body.models.map(s.model),
       data: s.dataset(body.data),
       evalData: (body.evalData ?? []).map(s.dataset),
       triggered: body.triggered ? s.dataset(body.triggered) : null,
       options: { ...parseConnectOptions(body.options ?? {}) },
     };
+    return { payload, work: s.work() };
   },
   result: { summary: 'The connectivity result', content: anyJson('Curve training summary, metrics along t, mc (src/landscape/connectivity/connect.ts)') },
 });
@@ -62,15 +72,16 @@ export const repairs = jobResource({
     bodyDoc: withOptions(RepairRequest, repairOptionsSchema, 'Curve, t selection and polishing options'),
     components: [['RepairOptions', repairOptionsSchema]],
   },
-  payload(ctx, body) {
+  submission(ctx, body) {
     const s = stored(ctx);
-    return {
+    const payload = {
       models: body.models.map(s.model),
       data: s.dataset(body.data),
       evalData: body.evalData ? s.dataset(body.evalData) : null,
       triggered: body.triggered ? s.dataset(body.triggered) : null,
       options: { ...parseRepairOptions(body.options ?? {}) },
     };
+    return { payload, work: s.work() };
   },
   result: { summary: 'The repair result', content: anyJson('Metrics along t, the chosen t, baseline, exported files (src/landscape/repair/repair.ts)') },
   extra: [

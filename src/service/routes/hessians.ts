@@ -2,6 +2,7 @@
 import { HessianOptionsSchema, parseHessianOptions } from '../../landscape/hessian/run.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
 import { DeviceSchema, HessianRequest, withOptions } from '../schemas.js';
 
 export const hessians = jobResource({
@@ -16,13 +17,14 @@ export const hessians = jobResource({
     bodyDoc: withOptions(HessianRequest, HessianOptionsSchema, 'Hessian options (src/landscape/hessian/run.ts)'),
     components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
   },
-  payload(ctx, body) {
+  submission(ctx, body) {
     const model = ctx.models.require(body.model);
     const ds = ctx.datasets.require(body.dataset);
-    return {
+    const payload = {
       model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
       options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false,
     };
+    return { payload, work: workOf([model], [ds]) };
   },
   result: { summary: 'The Hessian report', content: anyJson('model, dataset, options and the Hessian report (src/landscape/hessian/run.ts)') },
 });

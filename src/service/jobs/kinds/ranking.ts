@@ -12,6 +12,7 @@ import { rankModels } from '../../../ranking/rank.js';
 import type { AnalysisReport } from '../../../report/types.js';
 import type { ProgressHook } from '../../../util/progress.js';
 import { hashOf } from '../hash.js';
+import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { analysisCacheKey } from './analysis.js';
 
@@ -48,6 +49,8 @@ export const rankingJob = defineJobKind({
   kind: 'ranking',
   payload: RankingPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), metric: p.metric, direction: p.direction, scores: p.scores ?? null, options: analysisCacheKey('', p.options) }),
+  // Work sums over the models: each analysis is budgeted as its own job would be.
+  limits: { caps: { workers: 16 }, seconds: (p, work) => BASE_SECONDS * p.models.length + work.bytes / ANALYSIS_BYTES_PER_S },
   async run(p, ctx) {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(ctx.dataDir, 'weightscope.db'));
