@@ -20,7 +20,8 @@ async function post(base: string, path: string, body: Uint8Array | unknown, raw 
 }
 
 async function runningWithProgress(base: string, id: string): Promise<Json> {
-  for (let i = 0; i < 600; i++) {
+  // Generous: the previous job's thread may still be unwinding, and the machine may be loaded.
+  for (const t0 = Date.now(); Date.now() - t0 < 120_000; ) {
     const j = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as Json;
     if (j.state === 'running' && j.progress > 0) return j;
     if (['succeeded', 'failed', 'cancelled'].includes(j.state)) return j;
