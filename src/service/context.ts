@@ -5,6 +5,7 @@ import type { Metrics } from './metrics.js';
 import type { BlobStore } from './store/blobs.js';
 import type { DatasetStore } from './store/datasets.js';
 import type { Db } from './store/db.js';
+import type { Slots } from './slots.js';
 import type { ModelStore } from './store/models.js';
 
 export interface ServiceContext {
@@ -15,4 +16,6 @@ export interface ServiceContext {
   datasets: DatasetStore;
   queue: JobQueue;
   metrics: Metrics;
+  /** SSE streams and uploads (or imports) in progress, each capped. */
+  slots: { streams: Slots; uploads: Slots };
 }

@@ -1,5 +1,5 @@
 /** Builds the service from the environment and listens. `weightscope serve` and `npm start` call startServer(). */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { isLoopback } from './auth.js';
@@ -14,6 +14,7 @@ import { BlobStore } from './store/blobs.js';
 import { DatasetStore } from './store/datasets.js';
 import { openDatabase } from './store/db.js';
 import { isolatedInspector } from './store/inspect.js';
+import { Slots } from './slots.js';
 import { ModelStore } from './store/models.js';
 
 export interface RunningServer {
@@ -51,7 +52,11 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     jobHeapBytes: config.jobHeapBytes,
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
-  return { config, db, blobs, models, datasets, queue, metrics };
+  const slots = {
+    streams: new Slots('event streams', config.maxStreams, 'WEIGHTSCOPE_MAX_STREAMS'),
+    uploads: new Slots('uploads', config.maxUploads, 'WEIGHTSCOPE_MAX_UPLOADS'),
+  };
+  return { config, db, blobs, models, datasets, queue, metrics, slots };
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
@@ -67,12 +72,21 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     log(`weightscope: WARNING: listening on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it can upload and compute`);
   }
   const app = createApp(ctx);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.once('error', reject);
+  // A request must be sent within requestTimeout (408 after); headers within 20 s; a socket idle for 2 min is
+  // closed (SSE streams ping every 15 s). The checks run every second so short limits are kept.
+  const server = createServer(
+    { requestTimeout: config.requestTimeoutMs, headersTimeout: Math.min(20_000, config.requestTimeoutMs), connectionsCheckingInterval: 1000, keepAliveTimeout: 5000 },
+    app,
+  );
+  server.timeout = 120_000;
+  server.maxConnections = config.maxConnections;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Uploads of large checkpoints take long; only idle sockets are timed out.
-  server.requestTimeout = 0;
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;

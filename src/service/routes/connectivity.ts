@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
@@ -107,10 +108,12 @@ export const repairs = jobResource({
         const file = rel ? normalize(join(ctx.config.dataDir, rel)) : '';
         if (!rel || !file.startsWith(root)) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
         const st = await stat(file).catch(() => null);
-        if (!st) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
+        if (!st?.isFile()) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
         res.type('application/octet-stream').setHeader('content-length', String(st.size));
         res.setHeader('content-disposition', `attachment; filename="repaired.${format}"`);
-        createReadStream(file).pipe(res);
+        // A read error after the headers went out can only cut the response short; it must not escape as an
+        // unhandled stream error, which would end the process.
+        await pipeline(createReadStream(file), res).catch(() => res.destroy());
       },
     },
   ],
