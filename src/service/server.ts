@@ -1,6 +1,7 @@
 /** Builds the service from the environment and listens. `weightscope serve` and `npm start` call startServer(). */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WeightscopeError } from '../errors.js';
 import { createApp } from './app.js';
 import { isLoopback } from './auth.js';
 import { loadConfig, type ServiceConfig } from './config.js';
@@ -62,13 +63,17 @@ export function buildContext(config: ServiceConfig): ServiceContext {
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
+  const open = config.apiKeys.length === 0 && !isLoopback(config.host);
+  if (open && !config.allowOpen) {
+    throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
+  }
   const ctx = buildContext(config);
   const recovered = ctx.queue.recover();
   if (recovered.requeued || recovered.failed) {
     log(`weightscope: after a restart, ${recovered.requeued} interrupted job(s) requeued, ${recovered.failed} failed`);
   }
   ctx.queue.start();
-  if (config.apiKeys.length === 0 && !isLoopback(config.host)) {
+  if (open) {
     log(`weightscope: WARNING: listening on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it can upload and compute`);
   }
   const app = createApp(ctx);
