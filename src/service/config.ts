@@ -34,6 +34,8 @@ const EnvSchema = z.object({
   WEIGHTSCOPE_ALLOWED_ORIGINS: z.string().optional(),
   /** 1 = listen on a non-loopback HOST without API keys (refused otherwise). */
   WEIGHTSCOPE_ALLOW_OPEN: z.enum(['0', '1']).default('0'),
+  /** Finished jobs (and their files) older than this many days are removed; 0 keeps them forever. */
+  WEIGHTSCOPE_RETENTION_DAYS: z.coerce.number().min(0).default(90),
   /** Seconds a client may take to send one request (an upload of 2 GiB at 1 MB/s fits in the default hour). */
   WEIGHTSCOPE_REQUEST_TIMEOUT: z.coerce.number().positive().default(3600),
   /** Open connections, SSE streams and uploads in progress at once. */
@@ -71,6 +73,7 @@ export interface ServiceConfig {
   allowedHosts: string[];
   allowedOrigins: string[];
   allowOpen: boolean;
+  retentionDays: number;
   /** Request time limit (ms), and caps on connections, SSE streams and uploads in progress. */
   requestTimeoutMs: number;
   maxConnections: number;
@@ -119,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowedHosts: list(e.WEIGHTSCOPE_ALLOWED_HOSTS),
     allowedOrigins: list(e.WEIGHTSCOPE_ALLOWED_ORIGINS),
     allowOpen: e.WEIGHTSCOPE_ALLOW_OPEN === '1',
+    retentionDays: e.WEIGHTSCOPE_RETENTION_DAYS,
     requestTimeoutMs: Math.round(e.WEIGHTSCOPE_REQUEST_TIMEOUT * 1000),
     maxConnections: e.WEIGHTSCOPE_MAX_CONNECTIONS,
     maxStreams: e.WEIGHTSCOPE_MAX_STREAMS,

@@ -17,6 +17,7 @@ import { openDatabase } from './store/db.js';
 import { isolatedInspector } from './store/inspect.js';
 import { Slots } from './slots.js';
 import { ModelStore } from './store/models.js';
+import { dropOldJobs } from './store/retention.js';
 
 export interface RunningServer {
   url: string;
@@ -60,6 +61,16 @@ export function buildContext(config: ServiceConfig): ServiceContext {
   return { config, db, blobs, models, datasets, queue, metrics, slots };
 }
 
+/** What a crash or time left behind: files without rows, and finished jobs past their retention. */
+async function sweep(ctx: ServiceContext, log: (line: string) => void): Promise<void> {
+  const models = await ctx.models.sweep();
+  await ctx.datasets.sweep();
+  const blobs = await ctx.blobs.sweep(ctx.db);
+  const jobs = await dropOldJobs(ctx.db, ctx.config.dataDir, ctx.config.retentionDays);
+  if (models || blobs) log(`weightscope: removed ${models} model folder(s) and ${blobs} blob(s) left by an interrupted upload`);
+  if (jobs) log(`weightscope: removed ${jobs} finished job(s) older than ${ctx.config.retentionDays} days (WEIGHTSCOPE_RETENTION_DAYS)`);
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
@@ -68,6 +79,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
   }
   const ctx = buildContext(config);
+  await sweep(ctx, log);
+  const retention = setInterval(() => void dropOldJobs(ctx.db, config.dataDir, config.retentionDays).catch((e: unknown) => log(`weightscope: retention sweep failed: ${String(e)}`)), 3_600_000);
+  retention.unref();
   const recovered = ctx.queue.recover();
   if (recovered.requeued || recovered.failed) {
     log(`weightscope: after a restart, ${recovered.requeued} interrupted job(s) requeued, ${recovered.failed} failed`);
@@ -104,6 +118,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     context: ctx,
     close: () =>
       (closing ??= (async () => {
+        clearInterval(retention);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -4,12 +4,13 @@
  * until commit(), which renames (atomic on one file system) or drops the part if that blob already exists.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { link, rename, rm, unlink } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { WeightscopeError } from '../../errors.js';
+import type { Db } from './db.js';
+import { Mutex } from './mutex.js';
 
 export interface IngestedPart {
   tmpPath: string;
@@ -29,6 +30,11 @@ export const DRAIN_BYTES = 1024 * 1024;
 export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
+  /**
+   * Check-then-commit steps of every store that refers to blobs (model and dataset adds, deletes) run under it, so
+   * two identical uploads are one row and a delete never removes a blob another add is committing.
+   */
+  readonly exclusive = new Mutex();
 
   constructor(dataDir: string) {
     this.blobDir = join(dataDir, 'blobs');
@@ -113,25 +119,21 @@ export class BlobStore {
     });
   }
 
-  /** Hashes an existing file into a part file: a hard link when the file system allows, else a streamed copy. */
-  async ingestFile(path: string, open: () => Readable): Promise<IngestedPart> {
+  /**
+   * Copies an existing file into a part file (a reflink where the file system can, else a copy) and hashes the
+   * copy. Never a hard link: the blob would share the original's inode, and rewriting the original in place would
+   * change a content-addressed blob under its name.
+   */
+  async ingestFile(path: string): Promise<IngestedPart> {
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
-    let linked = true;
-    await link(path, tmpPath).catch(() => {
-      linked = false;
-    });
     const hash = createHash('sha256');
     let bytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        hash.update(chunk);
-        cb(null, linked ? undefined : chunk);
-      },
-    });
     try {
-      if (linked) await pipeline(open(), meter, new Writable({ write: (_c, _e, cb) => cb() }));
-      else await pipeline(open(), meter, createWriteStream(tmpPath));
+      await copyFile(path, tmpPath, constants.COPYFILE_FICLONE);
+      for await (const chunk of createReadStream(tmpPath)) {
+        bytes += (chunk as Buffer).length;
+        hash.update(chunk as Buffer);
+      }
     } catch (e) {
       await rm(tmpPath, { force: true });
       throw e;
@@ -144,6 +146,37 @@ export class BlobStore {
     if (existsSync(dest)) await unlink(part.tmpPath).catch(() => undefined);
     else await rename(part.tmpPath, dest);
     return dest;
+  }
+
+  /** Of these blobs (all when absent), removes those no model file and no dataset refers to. Call under `exclusive`. */
+  async dropUnused(db: Db, shas?: readonly string[]): Promise<void> {
+    if (shas?.length === 0) return;
+    const unused = db.transaction(() => {
+      const which = shas ? `sha256 IN (${shas.map(() => '?').join(',')}) AND` : '';
+      const rows = db.prepare(
+        `SELECT sha256 FROM blobs WHERE ${which} sha256 NOT IN (SELECT sha256 FROM model_files) AND sha256 NOT IN (SELECT id FROM datasets)`,
+      ).all(...(shas ?? [])) as { sha256: string }[];
+      const del = db.prepare('DELETE FROM blobs WHERE sha256 = ?');
+      for (const r of rows) del.run(r.sha256);
+      return rows.map((r) => r.sha256);
+    })();
+    for (const sha of unused) await rm(this.path(sha), { force: true });
+  }
+
+  /**
+   * Blob files without a row (a crash between commit and the row's insert) and rows nothing refers to are
+   * removed. Call at start, before serving.
+   */
+  async sweep(db: Db): Promise<number> {
+    const rows = new Set((db.prepare('SELECT sha256 FROM blobs').all() as { sha256: string }[]).map((r) => r.sha256));
+    let n = 0;
+    for (const f of readdirSync(this.blobDir)) {
+      if (rows.has(f)) continue;
+      await rm(join(this.blobDir, f), { recursive: true, force: true });
+      n++;
+    }
+    await this.dropUnused(db);
+    return n;
   }
 
   async discard(parts: readonly IngestedPart[]): Promise<void> {

@@ -28,6 +28,16 @@ CREATE TABLE IF NOT EXISTS model_files (
   bytes INTEGER NOT NULL,
   PRIMARY KEY (model_id, name)
 );
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY,          -- sha256 of the safetensors file (its blob)
+  name TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  x_shape TEXT NOT NULL,
+  x_dtype TEXT NOT NULL,
+  labels INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY,
   kind TEXT NOT NULL,

@@ -2,7 +2,7 @@
  * Imports: a file or folder under an allow-listed root (models/, the HF caches, WEIGHTSCOPE_IMPORT_ROOTS), or a
  * Hugging Face id from the local cache (or, with WEIGHTSCOPE_HF_DOWNLOAD=1, from the hub), stored as one model.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
@@ -73,7 +73,7 @@ export async function importModel(
   try {
     for (const f of files) {
       const real = await checkInside(f);
-      const part = await blobs.ingestFile(real, () => createReadStream(real));
+      const part = await blobs.ingestFile(real);
       parts.push({ name: relative(base, f).split(sep).join('/'), part });
     }
   } catch (e) {
