@@ -40,7 +40,11 @@ same<Same<z.output<typeof Model>, ModelRecord>>(true);
 export const ImportRequest = z
   .union([
     z.object({ path: z.string().min(1).meta({ description: 'A file or folder under an allow-listed root (models/, the HF cache)' }) }).strict(),
-    z.object({ hf: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'ORG/NAME'), revision: z.string().min(1).optional() }).strict(),
+    z.object({
+      // The hub's ids: an optional ORG/ and a NAME, each starting with a letter or digit (so no '..', no leading '/').
+      hf: z.string().max(200).regex(/^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/, 'NAME or ORG/NAME').refine((s) => !s.split('/').some((p) => p.includes('..')), "no '..'"),
+      revision: z.string().min(1).max(200).regex(/^[\w.-]+(?:\/[\w.-]+)*$/, 'a branch, tag or commit').refine((s) => !s.split('/').includes('..'), "no '..'").optional(),
+    }).strict(),
   ])
   .meta({ id: 'ImportRequest' });
 
