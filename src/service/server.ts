@@ -53,6 +53,7 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     capOverrides,
     timeFactor: config.jobTimeFactor,
     jobHeapBytes: config.jobHeapBytes,
+    inlineResultBytes: config.inlineResultBytes,
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   const slots = {
