@@ -48,6 +48,10 @@ export const ImportRequest = z
   ])
   .meta({ id: 'ImportRequest' });
 
+export const ImportResult = z
+  .object({ model: Model, created: z.boolean().meta({ description: 'false: a model with the same content was already stored' }) })
+  .meta({ id: 'ImportResult' });
+
 export const IdParams = z.object({ id: z.string().min(1).max(200) });
 
 export const AnalysisRequest = z

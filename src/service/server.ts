@@ -54,6 +54,7 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     timeFactor: config.jobTimeFactor,
     jobHeapBytes: config.jobHeapBytes,
     inlineResultBytes: config.inlineResultBytes,
+    services: { config, blobs, models },
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   const slots = {
