@@ -6,7 +6,7 @@ import { requireApiKey } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { siteGuard } from './guard.js';
 import { mountOperations } from './http/operation.js';
-import { HttpProblem, problemHandler } from './problem.js';
+import { HttpProblem, problemHandlerFor } from './problem.js';
 import { OPERATIONS } from './routes/index.js';
 
 /** src/web under tsx; from dist/service the sources' web folder (it has no build step). */
@@ -32,6 +32,6 @@ export function createApp(ctx: ServiceContext): Express {
   const web = webDir();
   if (web) app.use(express.static(web, { index: 'index.html', maxAge: 0 }));
   app.use((req, _res, next) => next(new HttpProblem('route-not-found', `no route for ${req.method} ${req.path}`)));
-  app.use(problemHandler);
+  app.use(problemHandlerFor(ctx.config.dataDir));
   return app;
 }

@@ -29,13 +29,15 @@ export interface JobView {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** Last change (ms since the epoch): the SSE event id, so a reconnecting client is not sent what it has. */
+  updated_at: number;
 }
 
 interface JobRow {
   id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
   cache_key: string | null; result: string | null; error: string | null; attempts: number; time_limit_ms: number | null;
   result_dir: string | null;
-  created_at: number; started_at: number | null; finished_at: number | null;
+  created_at: number; started_at: number | null; finished_at: number | null; updated_at: number;
 }
 
 export interface JobEvent {
@@ -140,6 +142,7 @@ export class JobQueue {
       created_at: iso(row.created_at)!,
       started_at: iso(row.started_at),
       finished_at: iso(row.finished_at),
+      updated_at: row.updated_at,
     };
   }
 

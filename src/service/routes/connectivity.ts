@@ -13,13 +13,16 @@ import type { ServiceContext } from '../context.js';
 import { COMMON_ERRORS, anyJson, parametersOf, problem } from '../http/doc.js';
 import { idParams, jobResource } from '../http/job-resource.js';
 import { workOf } from '../jobs/limits.js';
+import type { DatasetRecord } from '../store/datasets.js';
+import { requireFit } from '../store/fit.js';
+import type { ModelRecord } from '../store/models.js';
 import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 
 /** Stored models and datasets as the curve kinds' payloads name them, adding up their work as they are looked up. */
 function stored(ctx: ServiceContext) {
-  const models: { bytes: number; parameters: number }[] = [];
-  const datasets: { samples: number }[] = [];
+  const models: ModelRecord[] = [];
+  const datasets: DatasetRecord[] = [];
   return {
     model: (id: string) => {
       const m = ctx.models.require(id);
@@ -31,7 +34,11 @@ function stored(ctx: ServiceContext) {
       datasets.push(d);
       return { id: d.id, path: ctx.datasets.path(d) };
     },
-    work: () => workOf(models, datasets),
+    /** The work of what was looked up, after checking every dataset fits every model. */
+    work: () => {
+      for (const m of models) for (const d of datasets) requireFit(m, d);
+      return workOf(models, datasets);
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import { HessianOptionsSchema, parseHessianOptions } from '../../landscape/hessi
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { workOf } from '../jobs/limits.js';
+import { requireFit } from '../store/fit.js';
 import { DeviceSchema, HessianRequest, withOptions } from '../schemas.js';
 
 export const hessians = jobResource({
@@ -20,6 +21,7 @@ export const hessians = jobResource({
   submission(ctx, body) {
     const model = ctx.models.require(body.model);
     const ds = ctx.datasets.require(body.dataset);
+    requireFit(model, ds);
     const payload = {
       model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
       options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false,
