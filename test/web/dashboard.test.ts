@@ -28,9 +28,9 @@ describe('dashboard: jobs, imports, datasets, fitting data, layer table', () => 
     const { page, errors } = await newPage(browser);
     await page.goto(`${s.url}/#analysis/${sub.job.id}`);
     await page.waitForSelector('#job-cancel');
-    await page.waitForFunction(() => /running/.test(document.querySelector('[data-testid=job-status]')?.textContent ?? ''));
+    await page.waitForFunction("/running/.test(document.querySelector('[data-testid=job-status]')?.textContent ?? '')");
     await page.click('#job-cancel');
-    await page.waitForFunction(() => /^cancelled/.test(document.querySelector('[data-testid=job-status]')?.textContent ?? ''));
+    await page.waitForFunction("/^cancelled/.test(document.querySelector('[data-testid=job-status]')?.textContent ?? '')");
     assert.equal((await waitJob(s.url, sub.job.id)).state, 'cancelled');
     assert.equal(await page.locator('#job-cancel').count(), 0, 'the button goes once the job has ended');
     assert.deepEqual(errors, []);
