@@ -22,8 +22,9 @@ export function createApp(ctx: ServiceContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use((_req, res, next) => {
-    res.on('finish', () => ctx.metrics.request(res.statusCode));
+  app.use((req, res, next) => {
+    const t0 = process.hrtime.bigint();
+    res.on('close', () => ctx.metrics.request(req.method, typeof res.locals.route === 'string' ? res.locals.route : 'unmatched', res.statusCode, Number(process.hrtime.bigint() - t0) / 1e9));
     next();
   });
   app.use(siteGuard(ctx.config));

@@ -42,7 +42,7 @@ export const modelOperations: readonly Operation[] = [
     async handle(ctx, req, res) {
       refuseDeclaredOverLimit(req, ctx.config.maxUpload);
       const received = await receiveFiles(req, ctx, 256);
-      ctx.metrics.uploads++;
+      ctx.metrics.upload();
       const { model, created } = await ctx.models.add(received.parts, 'upload', received.name);
       res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
     },
