@@ -36,6 +36,8 @@ export interface TargetReport {
   ok: number;
   errors: Record<string, number>;
   failures: Failure[];
+  /** Inputs that ran over the hang limit once but finished when run again alone (the machine stalled, not them). */
+  stalls: number;
   peakHeapMb: number;
 }
 
@@ -54,62 +56,78 @@ async function saveInput(target: string, seed: number, index: number, crashDir: 
   }
 }
 
+interface SliceEnd {
+  /** The next input to run. */
+  next: number;
+  /** The index of an input that ran over the hang limit, if one did. */
+  hungAt: number | null;
+  ok: number;
+  errors: Record<string, number>;
+}
+
+/** Runs inputs [from, to) in a fresh thread until the end, a crash of the thread, or an input over `hangMs`. */
+function runSlice(target: string, o: CampaignOptions, from: number, to: number, hangMs: number, report: TargetReport, onProgress?: (done: number) => void): Promise<SliceEnd> {
+  const heartbeat = new SharedArrayBuffer(16);
+  const beat = new Float64Array(heartbeat);
+  const input: FuzzWorkerInput = { target, seed: o.seed, from, to, crashDir: o.crashDir, heartbeat };
+  const w = startWorkerThread(import.meta.url, 'worker', { workerData: input, resourceLimits: { maxOldGenerationSizeMb: o.heapMb } });
+  let slice = { ok: 0, errors: {} as Record<string, number>, done: from };
+  return new Promise<SliceEnd>((resolve) => {
+    let settled = false;
+    const finish = (next: number, hungAt: number | null = null): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(watch);
+      void w.terminate().then(() => resolve({ next, hungAt, ok: slice.ok, errors: slice.errors }));
+    };
+    const watch = setInterval(() => {
+      if (beat[1] > 0 && Date.now() - beat[1] > hangMs) finish(beat[0] + 1, beat[0]);
+    }, 100);
+    w.on('message', (m: FuzzWorkerMessage) => {
+      if (m.type === 'progress') {
+        slice = { ok: m.ok, errors: m.errors, done: m.done };
+        report.peakHeapMb = Math.max(report.peakHeapMb, m.peakHeapMb);
+        onProgress?.(m.done);
+      } else if (m.type === 'crash') report.failures.push({ index: m.index, kind: 'crash', message: m.message, file: m.file });
+      else finish(to);
+    });
+    w.on('error', (e: Error & { code?: string }) => {
+      const index = beat[0];
+      if (settled) return;
+      settled = true;
+      clearInterval(watch);
+      void saveInput(target, o.seed, index, o.crashDir).then((file) => {
+        report.failures.push({ index, kind: e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out-of-memory' : 'crash', message: `${e.name}: ${e.message}`, file });
+        resolve({ next: index + 1, hungAt: null, ok: slice.ok, errors: slice.errors });
+      });
+    });
+    w.on('exit', () => setTimeout(() => finish(Math.max(slice.done, from + 1)), 50));
+  });
+}
+
 export async function runTarget(target: string, o: CampaignOptions, onProgress?: (done: number) => void): Promise<TargetReport> {
   mkdirSync(o.crashDir, { recursive: true });
-  const report: TargetReport = { target, execs: 0, seconds: 0, ok: 0, errors: {}, failures: [], peakHeapMb: 0 };
+  const report: TargetReport = { target, execs: 0, seconds: 0, ok: 0, errors: {}, failures: [], stalls: 0, peakHeapMb: 0 };
   const t0 = performance.now();
-  let from = 0;
-  // Counts of finished slices (a slice ends at the end, or at a crash/hang of the thread).
-  const base = { ok: 0, errors: {} as Record<string, number> };
-  while (from < o.execs) {
-    const heartbeat = new SharedArrayBuffer(16);
-    const beat = new Float64Array(heartbeat);
-    const input: FuzzWorkerInput = { target, seed: o.seed, from, to: o.execs, crashDir: o.crashDir, heartbeat };
-    const w = startWorkerThread(import.meta.url, 'worker', { workerData: input, resourceLimits: { maxOldGenerationSizeMb: o.heapMb } });
-    let slice = { ok: 0, errors: {} as Record<string, number>, done: from };
-    const end = await new Promise<{ next: number }>((resolve) => {
-      let settled = false;
-      const finish = (next: number): void => {
-        if (settled) return;
-        settled = true;
-        clearInterval(watch);
-        resolve({ next });
-      };
-      const watch = setInterval(() => {
-        if (beat[1] > 0 && Date.now() - beat[1] > o.hangMs) {
-          const index = beat[0];
-          void w.terminate();
-          void saveInput(target, o.seed, index, o.crashDir).then((file) => {
-            report.failures.push({ index, kind: 'hang', message: `still running after ${o.hangMs} ms`, file });
-            finish(index + 1);
-          });
-        }
-      }, 100);
-      w.on('message', (m: FuzzWorkerMessage) => {
-        if (m.type === 'progress') {
-          slice = { ok: m.ok, errors: m.errors, done: m.done };
-          report.peakHeapMb = Math.max(report.peakHeapMb, m.peakHeapMb);
-          onProgress?.(m.done);
-        } else if (m.type === 'crash') report.failures.push({ index: m.index, kind: 'crash', message: m.message, file: m.file });
-        else finish(o.execs);
-      });
-      w.on('error', (e: Error & { code?: string }) => {
-        const index = beat[0];
-        void saveInput(target, o.seed, index, o.crashDir).then((file) => {
-          report.failures.push({ index, kind: e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out-of-memory' : 'crash', message: `${e.name}: ${e.message}`, file });
-          finish(index + 1);
-        });
-      });
-      w.on('exit', () => setTimeout(() => finish(Math.max(slice.done, from + 1)), 50));
-    });
-    base.ok += slice.ok;
-    for (const [k, n] of Object.entries(slice.errors)) base.errors[k] = (base.errors[k] ?? 0) + n;
-    await w.terminate();
+  const add = (end: SliceEnd): void => {
+    report.ok += end.ok;
+    for (const [k, n] of Object.entries(end.errors)) report.errors[k] = (report.errors[k] ?? 0) + n;
+  };
+  for (let from = 0; from < o.execs; ) {
+    const end = await runSlice(target, o, from, o.execs, o.hangMs, report, onProgress);
+    add(end);
+    if (end.hungAt !== null) {
+      // Run the input again alone, with three times the time: a shared machine can stall a thread for seconds.
+      // Only an input that runs over again is a hang; one that finishes was a stall of the machine.
+      const again = await runSlice(target, o, end.hungAt, end.hungAt + 1, 3 * o.hangMs, report);
+      add(again);
+      if (again.hungAt !== null) {
+        report.failures.push({ index: end.hungAt, kind: 'hang', message: `still running after ${o.hangMs} ms, and after ${3 * o.hangMs} ms alone`, file: await saveInput(target, o.seed, end.hungAt, o.crashDir) });
+      } else report.stalls++;
+    }
     from = end.next;
   }
   report.execs = o.execs;
-  report.ok = base.ok;
-  report.errors = base.errors;
   report.seconds = (performance.now() - t0) / 1000;
   return report;
 }
