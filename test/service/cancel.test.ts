@@ -8,16 +8,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
-import { spawnServer, tempDataDir, waitJob } from './helpers.js';
+import { type Json, post, spawnServer, tempDataDir, waitJob } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
-  const r = await fetch(`${base}${path}`, raw
-    ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
-    : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  return { status: r.status, body: (await r.json()) as Json };
-}
 
 async function runningWithProgress(base: string, id: string): Promise<Json> {
   // Generous: the previous job's thread may still be unwinding, and the machine may be loaded.

@@ -4,17 +4,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { fixture } from '../helpers/fixtures.js';
-import { startTestServer, waitJob } from './helpers.js';
+import { type Json, post, startTestServer, waitJob } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const F = (f: string) => fixture('fmnist-backdoor', f);
 
-async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
-  const r = await fetch(`${base}${path}`, raw
-    ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
-    : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  return { status: r.status, body: (await r.json()) as Json };
-}
 
 describe('connectivity and repair API', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;

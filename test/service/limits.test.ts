@@ -9,16 +9,9 @@ import { readFileSync } from 'node:fs';
 import { JOB_KINDS } from '../../src/service/jobs/kinds/index.js';
 import { timeLimitSeconds } from '../../src/service/jobs/limits.js';
 import { fixture } from '../helpers/fixtures.js';
-import { startTestServer, waitJob } from './helpers.js';
+import { type Json, post, startTestServer, waitJob } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
-  const r = await fetch(`${base}${path}`, raw
-    ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
-    : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  return { status: r.status, body: (await r.json()) as Json };
-}
 
 function assertLimit(r: { status: number; body: Json }, option: string, cap: number): void {
   assert.equal(r.status, 422, JSON.stringify(r.body));
