@@ -65,3 +65,14 @@ export async function waitJob(base: string, id: string, headers: Record<string, 
     await new Promise((r2) => setTimeout(r2, 100));
   }
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
+
+/** POST a JSON body, or (raw) bytes as application/octet-stream; the status and the parsed answer. */
+export async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
+  const r = await fetch(`${base}${path}`, raw
+    ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
+    : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  return { status: r.status, body: (await r.json()) as Json };
+}
