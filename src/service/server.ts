@@ -1,17 +1,21 @@
 /** Builds the service from the environment and listens. `weightscope serve` and `npm start` call startServer(). */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { isLoopback } from './auth.js';
 import { loadConfig, type ServiceConfig } from './config.js';
-import type { ServiceContext } from './context.js';
+import type { JobFile, ServiceContext } from './context.js';
 import { JOB_KINDS } from './jobs/kinds/index.js';
 import { JobQueue } from './jobs/queue.js';
 import { resultUrl } from './routes/index.js';
 import { Metrics } from './metrics.js';
 import { BlobStore } from './store/blobs.js';
 import { DatasetStore } from './store/datasets.js';
-import { openDatabase } from './store/db.js';
+import { openDatabase, type Db } from './store/db.js';
+import { localInputs } from './store/local-inputs.js';
 import { inspectCheckpoint } from './store/inspect.js';
 import { ModelStore } from './store/models.js';
 
@@ -30,7 +34,16 @@ export interface StartOptions {
   log?: (line: string) => void;
 }
 
-export function buildContext(config: ServiceConfig): ServiceContext {
+/** The embedded backend's context: SQLite, the data folder, this process's worker threads. */
+export interface EmbeddedContext extends ServiceContext {
+  db: Db;
+  blobs: BlobStore;
+  models: ModelStore;
+  datasets: DatasetStore;
+  queue: JobQueue;
+}
+
+export function buildContext(config: ServiceConfig): EmbeddedContext {
   const db = openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   blobs.clearTmp();
@@ -43,9 +56,23 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     kinds,
     observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
     resultUrl,
+    resolve: (refs) => localInputs(models, datasets, refs),
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir);
-  return { config, db, blobs, models, datasets, queue, metrics };
+  return {
+    config, db, blobs, models, datasets, queue, metrics,
+    jobFile: (_jobId, rel) => dataDirFile(config.dataDir, rel),
+    ping: async () => void db.prepare('SELECT 1').get(),
+  };
+}
+
+/** A file a job wrote under the data folder (never outside it). */
+async function dataDirFile(dataDir: string, rel: string): Promise<JobFile | null> {
+  const root = normalize(dataDir + sep);
+  const file = normalize(join(dataDir, rel));
+  if (!file.startsWith(root)) return null;
+  const st = await stat(file).catch(() => null);
+  return st?.isFile() ? { size: st.size, open: async () => createReadStream(file) } : null;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {

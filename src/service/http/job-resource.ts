@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import type { ServiceContext } from '../context.js';
-import type { JobView } from '../jobs/queue.js';
+import type { JobView } from '../jobs/rows.js';
 import { IdParams } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 import { COMMON_ERRORS, JSON_BODY_ERRORS, jsonBody, jsonRequest, locationHeader, parametersOf, problem, ref, type Json } from './doc.js';
@@ -33,7 +33,7 @@ export interface JobResourceSpec<B> {
     /** JSON body size limit (default 64kb). */
     readonly limit?: string;
   };
-  /** The job payload for a validated body: looks up stored models and datasets (unknown ids → not-found). */
+  /** The job payload for a validated body: checks stored models and datasets (unknown ids → not-found); ids, no paths. */
   payload(ctx: ServiceContext, body: B): unknown;
   readonly result: {
     readonly summary: string;
@@ -82,9 +82,9 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
       requestBody: jsonRequest(submit.bodyId),
       responses: { ...jobAccepted(), '404': problem(submit.notFound), ...JSON_BODY_ERRORS },
     },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const body = parseOr400(submit.body, req.body, 'body');
-      const { job, cached } = ctx.queue.submit(spec.kind, spec.payload(ctx, body));
+      const { job, cached } = await ctx.queue.submit(spec.kind, await spec.payload(ctx, body));
       sendJob(res, job, cached);
     },
   };

@@ -3,44 +3,20 @@
  * at most `concurrency` at a time, oldest first. Results are stored as JSON text and shared between jobs with the
  * same kind and cache key. Jobs are stopped cooperatively (stop.ts): a cancelled job is marked `cancelled` at once
  * and its thread keeps its slot until it has unwound at its next progress call and exited.
+ *
+ * Joins (kinds with children(), e.g. a ranking): the children are queued with the join (rows in job_deps); the join
+ * waits — `running` with attempts = 0 and no thread once a child has started — and runs when all have finished.
  */
 import { randomUUID } from 'node:crypto';
-import type { Worker } from 'node:worker_threads';
 import { WeightscopeError } from '../../errors.js';
 import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
-import { spawnJobWorker } from './spawn.js';
-import { StopFlag, type StopReason } from './stop.js';
-import { isTerminal, type JobError, type JobKind, type JobState, type WorkerMessage } from './types.js';
+import { joinProgress, viewOf, type JobEvent, type JobRow, type JobView, type QueueObserver } from './rows.js';
+import type { StopReason } from './stop.js';
+import { startJobThread, type JobThread } from './thread.js';
+import { isTerminal, NO_INPUTS, type ChildOutcome, type JobError, type JobInputRefs, type JobKind, type JobState, type LocalInputs } from './types.js';
 
-export interface JobView {
-  id: string;
-  kind: string;
-  state: JobState;
-  progress: number;
-  message: string;
-  /** URL of the result once succeeded, else null. */
-  result: string | null;
-  error: JobError | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-interface JobRow {
-  id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
-  cache_key: string | null; result: string | null; error: string | null; attempts: number;
-  created_at: number; started_at: number | null; finished_at: number | null;
-}
-
-export interface JobEvent {
-  event: 'progress' | 'state';
-  job: JobView;
-}
-
-export interface QueueObserver {
-  jobFinished?(kind: string, state: JobState, seconds: number): void;
-}
+export type { JobEvent, JobView, QueueObserver } from './rows.js';
 
 export interface QueueOptions {
   dataDir: string;
@@ -53,24 +29,19 @@ export interface QueueOptions {
   progressIntervalMs?: number;
   /** Where a succeeded job's result is served (default: the job itself). */
   resultUrl?: (kind: string, id: string) => string;
+  /** Where a job's stored models and datasets are on this machine (not-found when one was deleted). */
+  resolve?: (refs: JobInputRefs) => LocalInputs;
   /** A worker still alive this long after its last message is terminated (it is idle by then). Default 5 s. */
   drainMs?: number;
   /** close() waits this long for stopped workers to unwind before terminating them. Default 10 s. */
   closeWaitMs?: number;
 }
 
-/** A running job's thread: its stop flag, and a promise that settles when the thread has exited. */
-interface Running {
-  readonly worker: Worker;
-  readonly stop: StopFlag;
-  readonly exited: Promise<void>;
-}
-
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+const LIVE = `('queued','running')`;
 
 export class JobQueue {
   private readonly kinds = new Map<string, JobKind>();
-  private readonly workers = new Map<string, Running>();
+  private readonly workers = new Map<string, JobThread>();
   private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
   private readonly lastProgressWrite = new Map<string, number>();
   private closed = false;
@@ -107,18 +78,7 @@ export class JobQueue {
   }
 
   private view(row: JobRow): JobView {
-    return {
-      id: row.id,
-      kind: row.kind,
-      state: row.state,
-      progress: row.progress,
-      message: row.message,
-      result: row.state === 'succeeded' ? (this.opts.resultUrl?.(row.kind, row.id) ?? `/v1/jobs/${row.id}`) : null,
-      error: row.error ? (JSON.parse(row.error) as JobError) : null,
-      created_at: iso(row.created_at)!,
-      started_at: iso(row.started_at),
-      finished_at: iso(row.finished_at),
-    };
+    return viewOf(row, this.opts.resultUrl);
   }
 
   private row(id: string): JobRow | undefined {
@@ -157,9 +117,17 @@ export class JobQueue {
 
   /**
    * Queues a job. An existing job with the same kind and cache key is returned instead when it succeeded
-   * (cached = true) or is still queued/running; failed and cancelled ones are retried by a new job.
+   * (cached = true) or is still queued/running; failed and cancelled ones are retried by a new job. A join's
+   * children are queued (or found) in the same transaction.
    */
   submit(kindName: string, payload: unknown): { job: JobView; cached: boolean } {
+    const out = this.db.transaction(() => this.insert(kindName, payload))();
+    queueMicrotask(() => this.pump());
+    return { job: this.view(out.row), cached: out.cached };
+  }
+
+  /** created = a new row (not an existing job with the same cache key). */
+  private insert(kindName: string, payload: unknown): { row: JobRow; cached: boolean; created: boolean } {
     const kind = this.kind(kindName);
     const parsed = kind.payload.safeParse(payload);
     if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
@@ -169,7 +137,7 @@ export class JobQueue {
         `SELECT * FROM jobs WHERE kind = ? AND cache_key = ? AND state IN ('succeeded','running','queued')
          ORDER BY CASE state WHEN 'succeeded' THEN 0 ELSE 1 END, created_at DESC LIMIT 1`,
       ).get(kindName, key) as JobRow | undefined;
-      if (prior) return { job: this.view(prior), cached: prior.state === 'succeeded' };
+      if (prior) return { row: prior, cached: prior.state === 'succeeded', created: false };
     }
     const id = randomUUID();
     const now = Date.now();
@@ -177,14 +145,37 @@ export class JobQueue {
       `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, created_at, updated_at)
        VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?)`,
     ).run(id, kindName, JSON.stringify(parsed.data), key, now, now);
-    const job = this.require(id);
-    queueMicrotask(() => this.pump());
-    return { job, cached: false };
+    const children = kind.children?.(parsed.data) ?? [];
+    const dep = this.db.prepare('INSERT INTO job_deps (job_id, dep_id, position, owned) VALUES (?, ?, ?, ?)');
+    children.forEach((c, i) => {
+      const child = this.insert(c.kind, c.payload);
+      dep.run(id, child.row.id, i, child.created ? 1 : 0);
+    });
+    if (children.length) this.updateJoin(id);
+    return { row: this.row(id)!, cached: false, created: true };
+  }
+
+  /** A waiting join's state, progress and message from its children's; false once it is not waiting. */
+  private updateJoin(id: string): boolean {
+    const kids = this.db.prepare('SELECT c.state, c.progress FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ?').all(id) as { state: JobState; progress: number }[];
+    const j = joinProgress(kids);
+    const now = Date.now();
+    return this.db.prepare(
+      `UPDATE jobs SET state = CASE WHEN ? THEN 'running' ELSE state END, started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
+       progress = ?, message = ?, updated_at = ? WHERE id = ? AND (state = 'queued' OR (state = 'running' AND attempts = 0))`,
+    ).run(j.started ? 1 : 0, j.started ? 1 : 0, now, j.progress, j.message, now, id).changes > 0;
+  }
+
+  /** A child started, progressed or finished: its waiting joins follow (and run once all their children have). */
+  private childChanged(id: string): void {
+    const parents = this.db.prepare('SELECT job_id FROM job_deps WHERE dep_id = ?').all(id) as { job_id: string }[];
+    for (const p of parents) if (this.updateJoin(p.job_id)) this.emit(p.job_id, 'progress');
   }
 
   /**
    * Cancels a queued or running job; finished jobs are returned unchanged. A running job is marked cancelled now
-   * and stops at its next progress call (its slot is freed when its thread has exited).
+   * and stops at its next progress call (its slot is freed when its thread has exited). A join's children that it
+   * queued itself and no other live job waits for are cancelled with it.
    */
   async cancel(id: string): Promise<JobView> {
     const r = this.row(id);
@@ -192,6 +183,11 @@ export class JobQueue {
     if (isTerminal(r.state)) return this.view(r);
     this.finish(id, 'cancelled', { message: 'cancelled by request' });
     this.workers.get(id)?.stop.set('cancel');
+    const orphans = this.db.prepare(
+      `SELECT d.dep_id FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? AND d.owned = 1 AND c.state IN ${LIVE}
+       AND NOT EXISTS (SELECT 1 FROM job_deps o JOIN jobs p ON p.id = o.job_id WHERE o.dep_id = d.dep_id AND o.job_id <> ? AND p.state IN ${LIVE})`,
+    ).all(id, id) as { dep_id: string }[];
+    for (const o of orphans) await this.cancel(o.dep_id);
     return this.require(id);
   }
 
@@ -228,80 +224,78 @@ export class JobQueue {
     const r = this.row(id);
     if (r) this.opts.observer?.jobFinished?.(r.kind, state, ((r.finished_at ?? now) - (r.started_at ?? r.created_at)) / 1000);
     this.emit(id, 'state');
+    this.childChanged(id);
+    queueMicrotask(() => this.pump());
   }
 
   private pump(): void {
     if (this.closed) return;
     while (this.workers.size < this.opts.concurrency) {
       const now = Date.now();
+      // Queued jobs, and waiting joins (running, attempts = 0), whose children have all finished.
       const row = this.db.prepare(
-        `UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, updated_at = ?, message = 'running'
-         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, rowid LIMIT 1) RETURNING *`,
+        `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?, message = 'running',
+         started_at = CASE WHEN state = 'running' THEN started_at ELSE ? END
+         WHERE id = (SELECT id FROM jobs j WHERE (state = 'queued' OR (state = 'running' AND attempts = 0))
+           AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = j.id AND c.state IN ${LIVE})
+           ORDER BY created_at, rowid LIMIT 1) RETURNING *`,
       ).get(now, now) as JobRow | undefined;
       if (!row) return;
       this.run(row);
     }
   }
 
-  private run(row: JobRow): void {
-    const id = row.id;
-    const stop = new StopFlag();
-    let worker: Worker;
-    try {
-      worker = spawnJobWorker({ jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer });
-    } catch (e) {
-      this.finish(id, 'failed', { error: { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` }, message: 'failed' });
-      return;
-    }
-    let settled = false;
-    let drain: NodeJS.Timeout | undefined;
-    const exited = new Promise<void>((resolve) => {
-      worker.once('exit', (code) => {
-        clearTimeout(drain);
-        if (this.workers.get(id)?.worker === worker) this.workers.delete(id);
-        // Died without a word (out of memory, process.exit): the job failed. After close() it was requeued.
-        if (!settled && !this.closed) {
-          this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
-        }
-        settled = true;
-        resolve();
-        this.pump();
-      });
-    });
-    this.workers.set(id, { worker, stop, exited });
-    this.emit(id, 'state');
-    /** The job's last word is in: the thread should end by itself; if it lingers (idle by now), end it. */
-    const settle = (): void => {
-      settled = true;
-      drain = setTimeout(() => void worker.terminate(), this.opts.drainMs ?? 5000);
-      drain.unref();
-    };
-    worker.on('message', (m: WorkerMessage) => {
-      if (settled || this.closed) return;
-      if (m.type === 'progress') this.progress(id, m);
-      else if (m.type === 'done') {
-        this.finish(id, 'succeeded', { result: m.result, message: 'done' });
-        settle();
-      } else {
-        this.finish(id, 'failed', { error: m.error, message: 'failed' });
-        settle();
-      }
-    });
-    worker.on('error', (e) => {
-      if (settled || this.closed) return;
-      this.finish(id, 'failed', { error: { code: 'internal', message: `worker crashed: ${e.message}` }, message: 'failed' });
-      settle();
-    });
+  private children(id: string): ChildOutcome[] {
+    const rows = this.db.prepare(
+      'SELECT c.id, c.kind, c.state, c.result, c.error FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? ORDER BY d.position',
+    ).all(id) as { id: string; kind: string; state: JobState; result: string | null; error: string | null }[];
+    return rows.map((c) => ({ ...c, error: c.error ? (JSON.parse(c.error) as JobError) : null }));
   }
 
-  private progress(id: string, m: { done: number; total: number; message: string }): void {
-    const frac = m.total > 0 ? Math.max(0, Math.min(1, m.done / m.total)) : 0;
+  private run(row: JobRow): void {
+    const id = row.id;
+    let thread: JobThread;
+    try {
+      const payload = JSON.parse(row.payload) as unknown;
+      const kind = this.kind(row.kind);
+      const refs = kind.inputs?.(kind.payload.parse(payload));
+      const inputs = refs && this.opts.resolve ? this.opts.resolve(refs) : NO_INPUTS;
+      thread = startJobThread(
+        { jobId: id, kind: row.kind, payload, dataDir: this.opts.dataDir, inputs, children: kind.children ? this.children(id) : [] },
+        {
+          progress: (done, total, message) => this.progress(id, done, total, message),
+          outcome: (o) => {
+            if (o.type === 'done') this.finish(id, 'succeeded', { result: o.result, message: 'done' });
+            else this.finish(id, 'failed', { error: o.error, message: 'failed' });
+          },
+          exited: (code, silent) => {
+            if (this.workers.get(id) === thread) this.workers.delete(id);
+            // Died without a word (out of memory, process.exit): the job failed.
+            if (silent) this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
+            this.pump();
+          },
+        },
+        this.opts.drainMs,
+      );
+    } catch (e) {
+      const error = e instanceof WeightscopeError ? { code: e.code, message: e.message } : { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` };
+      this.finish(id, 'failed', { error, message: 'failed' });
+      return;
+    }
+    this.workers.set(id, thread);
+    this.emit(id, 'state');
+    this.childChanged(id);
+  }
+
+  private progress(id: string, done: number, total: number, message: string): void {
+    const frac = total > 0 ? Math.max(0, Math.min(1, done / total)) : 0;
     const now = Date.now();
     const last = this.lastProgressWrite.get(id) ?? 0;
-    if (now - last < (this.opts.progressIntervalMs ?? 200) && m.done < m.total) return;
+    if (now - last < (this.opts.progressIntervalMs ?? 200) && done < total) return;
     this.lastProgressWrite.set(id, now);
-    this.db.prepare(`UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND state = 'running'`).run(frac, m.message, now, id);
+    this.db.prepare(`UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND state = 'running'`).run(frac, message, now, id);
     this.emit(id, 'progress');
+    this.childChanged(id);
   }
 
   /**
@@ -312,15 +306,16 @@ export class JobQueue {
     this.closed = true;
     const running = [...this.workers.entries()];
     const back = this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = attempts - 1, message = 'requeued at shutdown', updated_at = ? WHERE id = ? AND state = 'running'`);
-    for (const [id, r] of running) {
+    for (const [id, t] of running) {
+      t.mute();
       back.run(Date.now(), id);
-      r.stop.set('shutdown');
+      t.stop.set('shutdown');
     }
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.closeWaitMs ?? 10_000)));
-    await Promise.race([Promise.all(running.map(([, r]) => r.exited)), waited]);
+    await Promise.race([Promise.all(running.map(([, t]) => t.exited)), waited]);
     clearTimeout(timer);
-    await Promise.all(running.map(([, r]) => r.worker.terminate()));
+    await Promise.all(running.map(([, t]) => t.worker.terminate()));
     this.workers.clear();
   }
 }

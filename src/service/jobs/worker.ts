@@ -4,6 +4,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWeightscopeError } from '../../errors.js';
 import { findJobKind } from './kinds/index.js';
+import { localFiles } from './inputs.js';
 import { JobStopped, StopFlag } from './stop.js';
 import type { WorkerInput, WorkerMessage } from './types.js';
 
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   const result = await kind.run(payload, {
     jobId: input.jobId,
     dataDir: input.dataDir,
+    ...localFiles(input.inputs),
+    children: input.children,
     progress: (done, total, message = '') => {
       checkpoint();
       post({ type: 'progress', done, total, message });

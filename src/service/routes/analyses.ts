@@ -22,9 +22,9 @@ export const analyses = jobResource({
     components: [['AnalyzeOptions', AnalyzeOptionsSchema]],
     limit: '256kb',
   },
-  payload(ctx, body) {
-    const model = ctx.models.require(body.model);
-    return { model: model.id, path: ctx.models.path(model), options: analysisOptions(body) };
+  async payload(ctx, body) {
+    const model = await ctx.models.require(body.model);
+    return { model: model.id, options: analysisOptions(body) };
   },
   result: {
     summary: 'The analysis report (the CLI JSON), or CSV',

@@ -2,6 +2,7 @@
 import { CompareOptionsSchema } from '../../landscape/similarity/compare.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
+import { onnxFile } from '../store/layout.js';
 import { ComparisonRequest } from '../schemas.js';
 
 export const comparisons = jobResource({
@@ -15,11 +16,12 @@ export const comparisons = jobResource({
     bodyId: 'ComparisonRequest',
     components: [['CompareOptions', CompareOptionsSchema]],
   },
-  payload(ctx, body) {
-    const models = body.models.map((m) => ctx.models.require(m));
-    const ds = ctx.datasets.require(body.dataset);
+  async payload(ctx, body) {
+    const models = await Promise.all(body.models.map((m) => ctx.models.require(m)));
+    models.forEach(onnxFile);
+    const ds = await ctx.datasets.require(body.dataset);
     return {
-      models: models.map((m) => ({ id: m.id, path: ctx.models.onnxPath(m) })), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
+      models: models.map((m) => ({ id: m.id })), dataset: ds.id,
       options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? 'cpu',
     };
   },

@@ -2,27 +2,23 @@
  * POST /v1/connectivity + GET /v1/connectivity/{id}; POST /v1/repairs + GET /v1/repairs/{id} +
  * GET /v1/repairs/{id}/model?format=onnx|safetensors. Models and datasets are stored ones (by id).
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join, normalize, sep } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
 import type { ServiceContext } from '../context.js';
 import { COMMON_ERRORS, anyJson, parametersOf, problem } from '../http/doc.js';
 import { idParams, jobResource } from '../http/job-resource.js';
+import { onnxFile } from '../store/layout.js';
 import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 
+/** Stored ONNX models and datasets by id (not-found / invalid-input now, not when the job runs). */
 const stored = (ctx: ServiceContext) => ({
-  model: (id: string) => {
-    const m = ctx.models.require(id);
-    return { id: m.id, path: ctx.models.onnxPath(m) };
+  model: async (id: string) => {
+    onnxFile(await ctx.models.require(id));
+    return { id };
   },
-  dataset: (id: string) => {
-    const d = ctx.datasets.require(id);
-    return { id: d.id, path: ctx.datasets.path(d) };
-  },
+  dataset: async (id: string) => ({ id: (await ctx.datasets.require(id)).id }),
 });
 
 export const connectivity = jobResource({
@@ -37,13 +33,13 @@ export const connectivity = jobResource({
     bodyDoc: withOptions(ConnectivityRequest, connectOptionsSchema, 'Curve training and evaluation options'),
     components: [['ConnectOptions', connectOptionsSchema]],
   },
-  payload(ctx, body) {
+  async payload(ctx, body) {
     const s = stored(ctx);
     return {
-      models: body.models.map(s.model),
-      data: s.dataset(body.data),
-      evalData: (body.evalData ?? []).map(s.dataset),
-      triggered: body.triggered ? s.dataset(body.triggered) : null,
+      models: await Promise.all(body.models.map(s.model)),
+      data: await s.dataset(body.data),
+      evalData: await Promise.all((body.evalData ?? []).map(s.dataset)),
+      triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseConnectOptions(body.options ?? {}) },
     };
   },
@@ -62,13 +58,13 @@ export const repairs = jobResource({
     bodyDoc: withOptions(RepairRequest, repairOptionsSchema, 'Curve, t selection and polishing options'),
     components: [['RepairOptions', repairOptionsSchema]],
   },
-  payload(ctx, body) {
+  async payload(ctx, body) {
     const s = stored(ctx);
     return {
-      models: body.models.map(s.model),
-      data: s.dataset(body.data),
-      evalData: body.evalData ? s.dataset(body.evalData) : null,
-      triggered: body.triggered ? s.dataset(body.triggered) : null,
+      models: await Promise.all(body.models.map(s.model)),
+      data: await s.dataset(body.data),
+      evalData: body.evalData ? await s.dataset(body.evalData) : null,
+      triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseRepairOptions(body.options ?? {}) },
     };
   },
@@ -92,14 +88,15 @@ export const repairs = jobResource({
         const { format } = parseOr400(RepairModelQuery, req.query, 'query');
         const result = JSON.parse(await ctx.queue.resultText(id, 'repair')) as { files?: Record<string, string> };
         const rel = result.files?.[format];
-        const root = normalize(ctx.config.dataDir + sep);
-        const file = rel ? normalize(join(ctx.config.dataDir, rel)) : '';
-        if (!rel || !file.startsWith(root)) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
-        const st = await stat(file).catch(() => null);
-        if (!st) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
-        res.type('application/octet-stream').setHeader('content-length', String(st.size));
+        if (!rel) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
+        const file = await ctx.jobFile(id, rel);
+        if (!file) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
+        const body = await file.open();
+        res.type('application/octet-stream').setHeader('content-length', String(file.size));
         res.setHeader('content-disposition', `attachment; filename="repaired.${format}"`);
-        createReadStream(file).pipe(res);
+        // A read error after the headers went out can only end the response.
+        body.once('error', (e) => res.destroy(e));
+        body.pipe(res);
       },
     },
   ],

@@ -13,8 +13,8 @@ export const datasetOperations: readonly Operation[] = [
     path: '/v1/datasets',
     components: [['Dataset', Dataset], ['DatasetList', DatasetList]],
     doc: { summary: 'List stored datasets', responses: { '200': { description: 'datasets', content: jsonBody(ref('DatasetList')) }, ...COMMON_ERRORS } },
-    handle(ctx, _req, res) {
-      res.json({ datasets: ctx.datasets.list() });
+    async handle(ctx, _req, res) {
+      res.json({ datasets: await ctx.datasets.list() });
     },
   },
   {
@@ -45,9 +45,9 @@ export const datasetOperations: readonly Operation[] = [
     method: 'get',
     path: '/v1/datasets/{id}',
     doc: { summary: 'One dataset', parameters: idParams('Dataset id'), responses: { '200': { description: 'dataset', content: jsonBody(ref('Dataset')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      res.json(ctx.datasets.require(id));
+      res.json(await ctx.datasets.require(id));
     },
   },
 ];

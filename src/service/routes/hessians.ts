@@ -2,6 +2,7 @@
 import { HessianOptionsSchema, parseHessianOptions } from '../../landscape/hessian/run.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
+import { onnxFile } from '../store/layout.js';
 import { DeviceSchema, HessianRequest, withOptions } from '../schemas.js';
 
 export const hessians = jobResource({
@@ -16,11 +17,12 @@ export const hessians = jobResource({
     bodyDoc: withOptions(HessianRequest, HessianOptionsSchema, 'Hessian options (src/landscape/hessian/run.ts)'),
     components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
   },
-  payload(ctx, body) {
-    const model = ctx.models.require(body.model);
-    const ds = ctx.datasets.require(body.dataset);
+  async payload(ctx, body) {
+    const model = await ctx.models.require(body.model);
+    onnxFile(model);
+    const ds = await ctx.datasets.require(body.dataset);
     return {
-      model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
+      model: model.id, dataset: ds.id,
       options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false,
     };
   },

@@ -2,6 +2,7 @@
 import { COMMON_ERRORS, jsonBody, problem, ref } from '../http/doc.js';
 import { idParams, sendJob } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
+import type { JobEvent } from '../jobs/rows.js';
 import { isTerminal } from '../jobs/types.js';
 import { DebugJobRequest, IdParams, Job, JobEnvelope, JobErrorSchema, JobId } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
@@ -14,9 +15,9 @@ export const jobOperations: readonly Operation[] = [
     path: '/v1/jobs/{id}',
     components: [['JobId', JobId], ['JobError', JobErrorSchema], ['Job', Job], ['JobEnvelope', JobEnvelope]],
     doc: { summary: 'Job state, progress, result URL, error', parameters: idParams('Job id'), responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      res.json(ctx.queue.require(id));
+      res.json(await ctx.queue.require(id));
     },
   },
   {
@@ -37,9 +38,9 @@ export const jobOperations: readonly Operation[] = [
       responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('Unknown id'), ...COMMON_ERRORS },
     },
     /** `state` (now, and on every change), `progress`, then `end` with the terminal job. */
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      const job = ctx.queue.require(id);
+      const job = await ctx.queue.require(id);
       res.writeHead(200, {
         'Content-Type': 'text/event-stream',
         'Cache-Control': 'no-cache',
@@ -59,19 +60,26 @@ export const jobOperations: readonly Operation[] = [
       }
       const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
       let unsubscribe = (): void => undefined;
+      let ended = false;
       const stop = (): void => {
+        ended = true;
         clearInterval(ping);
         unsubscribe();
       };
-      unsubscribe = ctx.queue.subscribe(id, (e) => {
+      const onEvent = (e: JobEvent): void => {
+        if (ended) return;
         send(e.event, e.job);
         if (isTerminal(e.job.state)) {
           send('end', e.job);
           stop();
           res.end();
         }
-      });
+      };
+      unsubscribe = ctx.queue.subscribe(id, onEvent);
       req.on('close', stop);
+      // With the distributed queue, the job may have finished on another node between the read and the subscription.
+      const again = await ctx.queue.get(id);
+      if (again && isTerminal(again.state)) onEvent({ event: 'state', job: again });
     },
   },
   {
@@ -80,9 +88,9 @@ export const jobOperations: readonly Operation[] = [
     jsonLimit: '16kb',
     onlyIf: (config) => config.debugJobs,
     doc: {},
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const body = parseOr400(DebugJobRequest, req.body ?? {}, 'body');
-      const { job, cached } = ctx.queue.submit('sleep', body);
+      const { job, cached } = await ctx.queue.submit('sleep', body);
       sendJob(res, job, cached);
     },
   },

@@ -9,6 +9,7 @@ import { WeightscopeError } from '../../errors.js';
 import { loadDataset } from '../../runtime/dataset.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
+import { DATASET_FILE } from './layout.js';
 
 export interface DatasetRecord {
   id: string;
@@ -27,7 +28,7 @@ interface Row {
   id: string; name: string; bytes: number; samples: number; x_shape: string; x_dtype: 'float32' | 'int64'; labels: number; created_at: number;
 }
 
-const FILE = 'data.safetensors';
+const FILE = DATASET_FILE;
 
 export class DatasetStore {
   private readonly dir: string;
@@ -58,7 +59,12 @@ export class DatasetStore {
   }
 
   path(d: DatasetRecord): string {
-    return join(this.dir, d.id, FILE);
+    return join(this.folder(d.id), FILE);
+  }
+
+  /** The dataset's folder ($DATA/datasets/<id>). */
+  folder(id: string): string {
+    return join(this.dir, id);
   }
 
   /** Validates and stores one uploaded part; created=false when the same bytes are already a dataset. */

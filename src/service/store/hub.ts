@@ -7,7 +7,8 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { WeightscopeError } from '../../errors.js';
-import type { BlobStore, UploadBudget } from './blobs.js';
+import type { Blobs } from '../context.js';
+import type { UploadBudget } from './blobs.js';
 import type { NamedPart } from './models.js';
 import { parseWeightMap } from '../../io/shard-index.js';
 
@@ -37,7 +38,7 @@ async function get(src: HubSource, url: string): Promise<Response | null> {
   return res;
 }
 
-export async function downloadFromHub(src: HubSource, repo: string, revision: string, blobs: BlobStore, budget: UploadBudget): Promise<NamedPart[]> {
+export async function downloadFromHub(src: HubSource, repo: string, revision: string, blobs: Blobs, budget: UploadBudget): Promise<NamedPart[]> {
   const parts: NamedPart[] = [];
   const fetchInto = async (file: string, res?: Response | null): Promise<boolean> => {
     const r = res === undefined ? await get(src, fileUrl(src, repo, revision, file)) : res;

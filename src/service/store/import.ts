@@ -8,9 +8,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import type { ServiceConfig } from '../config.js';
 import { ServiceError } from '../errors.js';
-import type { BlobStore } from './blobs.js';
 import { downloadFromHub } from './hub.js';
-import type { ModelRecord, ModelStore, NamedPart } from './models.js';
+import type { Blobs, ModelCatalog } from '../context.js';
+import type { ModelRecord, NamedPart } from './models.js';
 
 export type ImportSource = { path: string } | { hf: string; revision?: string };
 
@@ -26,7 +26,7 @@ async function realRoots(roots: readonly string[]): Promise<string[]> {
 }
 
 export async function importModel(
-  deps: { config: ServiceConfig; blobs: BlobStore; models: ModelStore },
+  deps: { config: ServiceConfig; blobs: Blobs; models: ModelCatalog },
   src: ImportSource,
 ): Promise<{ model: ModelRecord; created: boolean }> {
   const { config, blobs, models } = deps;

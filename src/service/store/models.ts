@@ -11,6 +11,7 @@ import { WeightscopeError } from '../../errors.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
 import { defaultFileName, sniff, type Inspector } from './inspect.js';
+import { modelReadPath, onnxFileOf } from './layout.js';
 
 export interface ModelFile {
   name: string;
@@ -81,23 +82,19 @@ export class ModelStore {
     return (this.db.prepare('SELECT * FROM models ORDER BY created_at DESC').all() as ModelRow[]).map((r) => this.record(r));
   }
 
+  /** The model's folder ($DATA/models/<id>). */
+  dir(id: string): string {
+    return join(this.modelsDir, id);
+  }
+
   /** What the readers open: the file for a one-file model, the folder for a sharded one. */
   path(m: ModelRecord): string {
-    const dir = join(this.modelsDir, m.id);
-    return m.files.length === 1 ? join(dir, m.files[0].name) : dir;
+    return modelReadPath(join(this.modelsDir, m.id), m.files.map((f) => f.name));
   }
 
   /** The ONNX file of a stored model: the file itself, or model.onnx / onnx/model.onnx (or the one .onnx) in its folder. */
   onnxPath(m: ModelRecord): string {
-    const p = this.path(m);
-    if (m.format === 'onnx' || p.endsWith('.onnx')) return p;
-    if (m.files.length > 1) {
-      const names = new Set(m.files.map((f) => f.name));
-      for (const rel of ['model.onnx', 'onnx/model.onnx']) if (names.has(rel)) return join(p, rel);
-      const one = m.files.filter((f) => f.name.endsWith('.onnx'));
-      if (one.length === 1) return join(p, one[0].name);
-    }
-    throw new WeightscopeError('invalid-input', `model ${m.id} has no ONNX graph: the Hessian and comparisons need an ONNX model (upload the .onnx file)`);
+    return join(this.modelsDir, m.id, onnxFileOf(m.id, m.format, m.files.map((f) => f.name)));
   }
 
   /**

@@ -4,9 +4,8 @@ import { hashOf } from '../hash.js';
 import { defineJobKind } from '../types.js';
 
 export const ComparisonPayload = z.object({
-  models: z.array(z.object({ id: z.string(), path: z.string() })).length(2),
+  models: z.array(z.object({ id: z.string() })).length(2),
   dataset: z.string(),
-  datasetPath: z.string(),
   options: z.record(z.string(), z.unknown()),
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
 });
@@ -15,11 +14,12 @@ export const comparisonJob = defineJobKind({
   kind: 'comparison',
   payload: ComparisonPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), dataset: p.dataset, options: p.options }),
+  inputs: (p) => ({ models: p.models.map((m) => m.id), datasets: [p.dataset] }),
   async run(p, ctx) {
     const { loadDataset } = await import('../../../runtime/dataset.js');
     const { compareFiles } = await import('../../../landscape/similarity/compare.js');
     ctx.progress(0, 1, 'comparing');
-    const r = await compareFiles(p.models[0].path, p.models[1].path, await loadDataset(p.datasetPath), p.options, p.device);
+    const r = await compareFiles(ctx.onnx(p.models[0].id), ctx.onnx(p.models[1].id), await loadDataset(ctx.dataset(p.dataset)), p.options, p.device);
     ctx.progress(1, 1, 'done');
     return { models: p.models.map((m) => m.id), dataset: p.dataset, ...r };
   },

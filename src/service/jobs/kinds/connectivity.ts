@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { defineJobKind } from '../types.js';
 
-const Stored = z.object({ id: z.string(), path: z.string() });
+/** A stored model or dataset, by id (its files are found on the worker's machine). */
+const Stored = z.object({ id: z.string() });
 
 export const ConnectivityPayload = z.object({
   models: z.array(Stored).length(2),
@@ -31,6 +32,10 @@ export const RepairPayload = z.object({
 });
 export type RepairPayload = z.infer<typeof RepairPayload>;
 
+function inputsOf(models: readonly { id: string }[], data: readonly ({ id: string } | null)[]): { models: string[]; datasets: string[] } {
+  return { models: models.map((m) => m.id), datasets: [...new Set(data.flatMap((d) => (d ? [d.id] : [])))] };
+}
+
 /** Seeded runs: same inputs (by content id) and options → same result; the device changes only the speed. */
 function keyOf(p: ConnectivityPayload | RepairPayload): string {
   const ids = (v: unknown): unknown => (Array.isArray(v) ? v.map(ids) : v && typeof v === 'object' && 'id' in v ? (v as { id: string }).id : v);
@@ -42,15 +47,16 @@ export const connectivityJob = defineJobKind({
   kind: 'connectivity',
   payload: ConnectivityPayload,
   cacheKey: (p) => keyOf(p),
+  inputs: (p) => inputsOf(p.models, [p.data, ...p.evalData, p.triggered]),
   async run(p, ctx) {
     const { connect } = await import('../../../landscape/connectivity/connect.js');
     const { result } = await connect(
       {
-        modelA: p.models[0].path,
-        modelB: p.models[1].path,
-        data: p.data.path,
-        evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: d.path })),
-        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+        modelA: ctx.onnx(p.models[0].id),
+        modelB: ctx.onnx(p.models[1].id),
+        data: ctx.dataset(p.data.id),
+        evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: ctx.dataset(d.id) })),
+        ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },
@@ -68,15 +74,16 @@ export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
   cacheKey: (p) => keyOf(p),
+  inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered]),
   async run(p, ctx) {
     const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
     const r = await repair(
       {
-        modelA: p.models[0].path,
-        ...(p.models[1] ? { modelB: p.models[1].path } : {}),
-        data: p.data.path,
-        ...(p.evalData ? { evalData: p.evalData.path } : {}),
-        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+        modelA: ctx.onnx(p.models[0].id),
+        ...(p.models[1] ? { modelB: ctx.onnx(p.models[1].id) } : {}),
+        data: ctx.dataset(p.data.id),
+        ...(p.evalData ? { evalData: ctx.dataset(p.evalData.id) } : {}),
+        ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },

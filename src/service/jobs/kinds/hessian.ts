@@ -5,10 +5,7 @@ import { defineJobKind } from '../types.js';
 
 export const HessianPayload = z.object({
   model: z.string(),
-  /** The ONNX file of the model. */
-  path: z.string(),
   dataset: z.string(),
-  datasetPath: z.string(),
   /** Hessian options, already validated by the route with parseHessianOptions. */
   options: z.record(z.string(), z.unknown()),
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
@@ -21,9 +18,10 @@ export const hessianJob = defineJobKind({
   payload: HessianPayload,
   // Same model bytes, data bytes and options (seeded) → the same numbers; the device changes only the speed.
   cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie }),
+  inputs: (p) => ({ models: [p.model], datasets: [p.dataset] }),
   async run(p, ctx) {
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
-    const r = await hessianOnFiles(p.path, { data: p.datasetPath }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>
+    const r = await hessianOnFiles(ctx.onnx(p.model), { data: ctx.dataset(p.dataset) }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>
       ctx.progress(done, total, msg),
     );
     return { model: p.model, dataset: p.dataset, options: p.options, ...r };

@@ -1,13 +1,14 @@
 /**
  * A test-only kind (registered when WEIGHTSCOPE_DEBUG_JOBS=1): counts to `steps` with `ms` between steps, then
- * returns {value}. It exercises the queue, progress, SSE, cancellation and crash recovery without any model.
+ * returns {value}. It exercises the queue, progress, SSE, cancellation and crash recovery without any model. With
+ * `children` it is a join: it runs after them and adds their values to its own.
  */
 import { z } from 'zod';
 import { WeightscopeError } from '../../../errors.js';
 import { hashOf } from '../hash.js';
 import { defineJobKind } from '../types.js';
 
-const Payload = z.object({
+const Leaf = z.object({
   steps: z.number().int().min(1).max(1000).default(5),
   ms: z.number().int().min(0).max(60_000).default(50),
   value: z.number().default(42),
@@ -16,17 +17,20 @@ const Payload = z.object({
   /** Same inputs share a result unless false. */
   cache: z.boolean().default(true),
 });
+const Payload = Leaf.extend({ children: z.array(Leaf).max(64).optional() });
 
 export const sleepJob = defineJobKind({
   kind: 'sleep',
   payload: Payload,
   cacheKey: (p) => (p.cache ? hashOf(p) : `${hashOf(p)}:${Math.random()}`),
+  children: (p) => (p.children ?? []).map((c) => ({ kind: 'sleep', payload: c })),
   async run(p, ctx) {
     for (let i = 1; i <= p.steps; i++) {
       await new Promise((r) => setTimeout(r, p.ms));
       ctx.progress(i, p.steps, `step ${i}/${p.steps}`);
     }
     if (p.fail) throw new WeightscopeError('numerical', p.fail);
-    return { value: p.value };
+    const fromChildren = ctx.children.map((c) => (c.result ? (JSON.parse(c.result) as { value: number }).value : 0));
+    return { value: p.value + fromChildren.reduce((a, b) => a + b, 0), ...(ctx.children.length ? { children: ctx.children.map((c) => c.state) } : {}) };
   },
 });

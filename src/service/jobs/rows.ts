@@ -1,0 +1,65 @@
+/**
+ * What both queues (embedded SQLite, Postgres) store per job and how a row is shown: one row shape (times in ms
+ * since the epoch), one view, and the join's progress while its children run.
+ */
+import type { JobError, JobState } from './types.js';
+
+export interface JobView {
+  id: string;
+  kind: string;
+  state: JobState;
+  progress: number;
+  message: string;
+  /** URL of the result once succeeded, else null. */
+  result: string | null;
+  error: JobError | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobRow {
+  id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
+  cache_key: string | null; result: string | null; error: string | null; attempts: number;
+  created_at: number; started_at: number | null; finished_at: number | null;
+}
+
+export interface JobEvent {
+  event: 'progress' | 'state';
+  job: JobView;
+}
+
+export interface QueueObserver {
+  jobFinished?(kind: string, state: JobState, seconds: number): void;
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+export function viewOf(row: JobRow, resultUrl?: (kind: string, id: string) => string): JobView {
+  return {
+    id: row.id,
+    kind: row.kind,
+    state: row.state,
+    progress: row.progress,
+    message: row.message,
+    result: row.state === 'succeeded' ? (resultUrl?.(row.kind, row.id) ?? `/v1/jobs/${row.id}`) : null,
+    error: row.error ? (JSON.parse(row.error) as JobError) : null,
+    created_at: iso(row.created_at)!,
+    started_at: iso(row.started_at),
+    finished_at: iso(row.finished_at),
+  };
+}
+
+/** Share of a join's progress that its children make; the join's own run (reading their results) is the rest. */
+export const CHILDREN_SHARE = 0.95;
+
+/**
+ * A join waiting for its children: `running` once any child has started (so a ranking whose analyses run shows as
+ * running), its progress the mean of the children's, its message how many are done.
+ */
+export function joinProgress(children: readonly { state: JobState; progress: number }[]): { started: boolean; progress: number; message: string } {
+  const done = children.filter((c) => c.state !== 'queued' && c.state !== 'running').length;
+  const started = children.some((c) => c.state !== 'queued');
+  const mean = children.length ? children.reduce((a, c) => a + (c.state === 'queued' || c.state === 'running' ? c.progress : 1), 0) / children.length : 1;
+  return { started, progress: CHILDREN_SHARE * mean, message: `${done}/${children.length} child jobs done` };
+}

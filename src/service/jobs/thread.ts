@@ -1,0 +1,63 @@
+/**
+ * One job in its own worker thread, for both queues (the embedded one and a worker node's): it reports progress,
+ * then exactly one outcome (a result, an error, or the thread's death), and ends on its own. Stopping is
+ * cooperative (stop.ts); a thread still alive `drainMs` after its last word is idle and is terminated.
+ */
+import type { Worker } from 'node:worker_threads';
+import { spawnJobWorker } from './spawn.js';
+import { StopFlag } from './stop.js';
+import type { JobError, WorkerInput, WorkerMessage } from './types.js';
+
+export type ThreadOutcome = { type: 'done'; result: string } | { type: 'error'; error: JobError };
+
+export interface ThreadHandlers {
+  progress(done: number, total: number, message: string): void;
+  /** The job's one outcome; not called when the thread dies without a word (see exited). */
+  outcome(o: ThreadOutcome): void;
+  /** The thread has exited; `silent` = it never reported an outcome (out of memory, process.exit, terminate()). */
+  exited(code: number, silent: boolean): void;
+}
+
+export interface JobThread {
+  readonly worker: Worker;
+  readonly stop: StopFlag;
+  /** Settles when the thread has exited. */
+  readonly exited: Promise<void>;
+  /** After this, no handler is called again (the queue is closing and settles the job itself). */
+  mute(): void;
+}
+
+export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandlers, drainMs = 5000): JobThread {
+  const stop = new StopFlag();
+  const worker = spawnJobWorker({ ...input, stop: stop.buffer });
+  let settled = false;
+  let muted = false;
+  let drain: NodeJS.Timeout | undefined;
+  /** The job's last word is in: the thread should end by itself; if it lingers (idle by now), end it. */
+  const settle = (o: ThreadOutcome): void => {
+    settled = true;
+    drain = setTimeout(() => void worker.terminate(), drainMs);
+    drain.unref();
+    if (!muted) h.outcome(o);
+  };
+  const exited = new Promise<void>((resolve) => {
+    worker.once('exit', (code) => {
+      clearTimeout(drain);
+      const silent = !settled;
+      settled = true;
+      resolve();
+      if (!muted) h.exited(code, silent);
+    });
+  });
+  worker.on('message', (m: WorkerMessage) => {
+    if (settled || muted) return;
+    if (m.type === 'progress') h.progress(m.done, m.total, m.message);
+    else if (m.type === 'done') settle({ type: 'done', result: m.result });
+    else settle({ type: 'error', error: m.error });
+  });
+  worker.on('error', (e) => {
+    if (settled || muted) return;
+    settle({ type: 'error', error: { code: 'internal', message: `worker crashed: ${e.message}` } });
+  });
+  return { worker, stop, exited, mute: () => void (muted = true) };
+}
