@@ -29,6 +29,9 @@ const EnvSchema = z.object({
   WEIGHTSCOPE_HF_DOWNLOAD: z.enum(['0', '1']).default('0'),
   HF_ENDPOINT: z.url().default('https://huggingface.co'),
   HF_TOKEN: z.string().optional(),
+  /** Heap of the thread that reads an upload before it is stored, and how long it may take (seconds). */
+  WEIGHTSCOPE_INSPECT_HEAP: z.string().default('2GiB'),
+  WEIGHTSCOPE_INSPECT_TIMEOUT: z.coerce.number().positive().default(120),
   /** Registers test-only job kinds (the "sleep" kind and POST /v1/debug/jobs). */
   WEIGHTSCOPE_DEBUG_JOBS: z.enum(['0', '1']).default('0'),
 });
@@ -47,6 +50,8 @@ export interface ServiceConfig {
   /** HF hub caches, in huggingface_hub's order (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
   hfCacheDirs: string[];
   debugJobs: boolean;
+  /** Bounds of the thread that reads uploads (store/inspect.ts). */
+  inspect: { heapBytes: number; timeoutMs: number; concurrency: number };
   /** Hub downloads for imports: off unless WEIGHTSCOPE_HF_DOWNLOAD=1. */
   hfDownload: { endpoint: string; token?: string } | null;
 }
@@ -57,12 +62,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new WeightscopeError('invalid-input', `bad environment: ${formatZodError(r.error)}`);
   }
   const e = r.data;
-  let maxUpload: number;
-  try {
-    maxUpload = parseSize(e.WEIGHTSCOPE_MAX_UPLOAD);
-  } catch (err) {
-    throw new WeightscopeError('invalid-input', `WEIGHTSCOPE_MAX_UPLOAD: ${(err as Error).message}`);
-  }
+  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP'): number => {
+    try {
+      return parseSize(e[name]);
+    } catch (err) {
+      throw new WeightscopeError('invalid-input', `${name}: ${(err as Error).message}`);
+    }
+  };
+  const maxUpload = size('WEIGHTSCOPE_MAX_UPLOAD');
   const modelsDir = defaultModelsDir(env);
   const hfCacheDirs = defaultCacheDirs(env);
   const roots = [modelsDir, ...hfCacheDirs, ...(e.WEIGHTSCOPE_IMPORT_ROOTS ?? '').split(':').filter(Boolean).map((p) => resolve(p))];
@@ -77,6 +84,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     modelsDir,
     hfCacheDirs,
     debugJobs: e.WEIGHTSCOPE_DEBUG_JOBS === '1',
+    inspect: { heapBytes: size('WEIGHTSCOPE_INSPECT_HEAP'), timeoutMs: e.WEIGHTSCOPE_INSPECT_TIMEOUT * 1000, concurrency: 2 },
     hfDownload: e.WEIGHTSCOPE_HF_DOWNLOAD === '1' ? { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''), ...(e.HF_TOKEN ? { token: e.HF_TOKEN } : {}) } : null,
   };
 }

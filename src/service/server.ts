@@ -16,7 +16,7 @@ import { BlobStore } from './store/blobs.js';
 import { DatasetStore } from './store/datasets.js';
 import { openDatabase, type Db } from './store/db.js';
 import { localInputs } from './store/local-inputs.js';
-import { inspectCheckpoint } from './store/inspect.js';
+import { isolatedInspector } from './store/inspect.js';
 import { ModelStore } from './store/models.js';
 
 export interface RunningServer {
@@ -48,7 +48,8 @@ export function buildContext(config: ServiceConfig): EmbeddedContext {
   const blobs = new BlobStore(config.dataDir);
   blobs.clearTmp();
   const metrics = new Metrics();
-  const models = new ModelStore(db, blobs, config.dataDir, inspectCheckpoint);
+  const inspector = isolatedInspector(config.inspect);
+  const models = new ModelStore(db, blobs, config.dataDir, inspector.checkpoint);
   const kinds = JOB_KINDS.filter((k) => config.debugJobs || k.kind !== 'sleep');
   const queue = new JobQueue(db, {
     dataDir: config.dataDir,
@@ -58,7 +59,7 @@ export function buildContext(config: ServiceConfig): EmbeddedContext {
     resultUrl,
     resolve: (refs) => localInputs(models, datasets, refs),
   });
-  const datasets = new DatasetStore(db, blobs, config.dataDir);
+  const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   return {
     config, db, blobs, models, datasets, queue, metrics,
     jobFile: (_jobId, rel) => dataDirFile(config.dataDir, rel),

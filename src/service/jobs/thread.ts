@@ -4,7 +4,7 @@
  * cooperative (stop.ts); a thread still alive `drainMs` after its last word is idle and is terminated.
  */
 import type { Worker } from 'node:worker_threads';
-import { spawnJobWorker } from './spawn.js';
+import { startWorkerThread } from '../threads.js';
 import { StopFlag } from './stop.js';
 import type { JobError, WorkerInput, WorkerMessage } from './types.js';
 
@@ -29,7 +29,8 @@ export interface JobThread {
 
 export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandlers, drainMs = 5000): JobThread {
   const stop = new StopFlag();
-  const worker = spawnJobWorker({ ...input, stop: stop.buffer });
+  const workerData: WorkerInput = { ...input, stop: stop.buffer };
+  const worker = startWorkerThread(import.meta.url, 'worker', { workerData });
   let settled = false;
   let muted = false;
   let drain: NodeJS.Timeout | undefined;

@@ -1,15 +1,16 @@
 /**
  * Datasets for the Hessian and comparison jobs: a safetensors file with `x` (and `y` for classification), stored
  * like models — content-addressed blobs (same bytes twice = one dataset, id = sha256), materialised as
- * $DATA/datasets/<id>/data.safetensors. Validated with the runtime's own loader before anything is kept.
+ * $DATA/datasets/<id>/data.safetensors. Validated with the runtime's own loader (in a bounded worker thread, see
+ * inspect.ts) before anything is kept.
  */
 import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
-import { loadDataset } from '../../runtime/dataset.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
 import { DATASET_FILE } from './layout.js';
+import type { DatasetInspector } from './inspect.js';
 
 export interface DatasetRecord {
   id: string;
@@ -32,7 +33,7 @@ const FILE = DATASET_FILE;
 
 export class DatasetStore {
   private readonly dir: string;
-  constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string) {
+  constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string, private readonly inspect: DatasetInspector) {
     this.dir = join(dataDir, 'datasets');
     db.exec(`CREATE TABLE IF NOT EXISTS datasets (
       id TEXT PRIMARY KEY, name TEXT NOT NULL, bytes INTEGER NOT NULL, samples INTEGER NOT NULL,
@@ -73,7 +74,7 @@ export class DatasetStore {
       if (part.bytes === 0) throw new WeightscopeError('corrupt-file', 'the dataset file is empty');
       const existing = this.get(part.sha256);
       if (existing) return { dataset: existing, created: false };
-      const ds = await loadDataset(part.tmpPath).catch((e: unknown) => {
+      const ds = await this.inspect(part.tmpPath).catch((e: unknown) => {
         if (e instanceof WeightscopeError) throw new WeightscopeError(e.code, e.message.split(part.tmpPath).join('<upload>'));
         throw e;
       });
@@ -86,7 +87,7 @@ export class DatasetStore {
       this.db.transaction(() => {
         this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)').run(part.sha256, part.bytes, now);
         this.db.prepare('INSERT INTO datasets (id, name, bytes, samples, x_shape, x_dtype, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(part.sha256, (name ?? 'dataset.safetensors').slice(0, 200), part.bytes, ds.n, JSON.stringify(ds.x.dims), ds.x.type, ds.y ? 1 : 0, now);
+          .run(part.sha256, (name ?? 'dataset.safetensors').slice(0, 200), part.bytes, ds.samples, JSON.stringify(ds.x_shape), ds.x_dtype, ds.labels ? 1 : 0, now);
       })();
       return { dataset: this.require(part.sha256), created: true };
     } finally {
