@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { WeightscopeError } from '../errors.js';
 import { createApp } from './app.js';
 import { isLoopback } from './auth.js';
 import { loadConfig, type ServiceConfig } from './config.js';
@@ -32,6 +33,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   config?: Partial<ServiceConfig>;
   log?: (line: string) => void;
+  /** false = an API node only (`serve --no-workers`; distributed mode). */
+  workers?: boolean;
 }
 
 /** The embedded backend's context: SQLite, the data folder, this process's worker threads. */
@@ -57,7 +60,8 @@ export function buildContext(config: ServiceConfig): EmbeddedContext {
     kinds,
     observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
     resultUrl,
-    resolve: (refs) => localInputs(models, datasets, refs),
+    maxAttempts: config.jobAttempts,
+    resolve: (refs) => localInputs({ models, datasets, blobs }, refs),
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   return {
@@ -76,15 +80,45 @@ async function dataDirFile(dataDir: string, rel: string): Promise<JobFile | null
   return st?.isFile() ? { size: st.size, open: async () => createReadStream(file) } : null;
 }
 
-export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? ((l: string) => console.error(l));
-  const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
+/** The embedded backend, started: interrupted jobs recovered, the queue running. */
+function startEmbedded(config: ServiceConfig, log: (line: string) => void): Backend {
   const ctx = buildContext(config);
   const recovered = ctx.queue.recover();
   if (recovered.requeued || recovered.failed) {
     log(`weightscope: after a restart, ${recovered.requeued} interrupted job(s) requeued, ${recovered.failed} failed`);
   }
   ctx.queue.start();
+  return {
+    context: ctx,
+    describe: `data in ${config.dataDir}`,
+    close: async () => {
+      await ctx.queue.close();
+      ctx.db.close();
+    },
+  };
+}
+
+interface Backend {
+  context: ServiceContext;
+  describe: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
+  let backend: Backend;
+  if (config.cluster.databaseUrl) {
+    const { startClusterNode } = await import('./cluster/node.js');
+    const node = await startClusterNode(config, { api: true, workers: opts.workers === false ? 0 : config.concurrency, log });
+    backend = { context: node.context!, describe: node.describe, close: node.close };
+  } else {
+    if (opts.workers === false) {
+      throw new WeightscopeError('invalid-input', 'serve --no-workers needs WEIGHTSCOPE_DATABASE_URL (postgres://…): the embedded mode runs its jobs in the server process');
+    }
+    backend = startEmbedded(config, log);
+  }
+  const ctx = backend.context;
   if (config.apiKeys.length === 0 && !isLoopback(config.host)) {
     log(`weightscope: WARNING: listening on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it can upload and compute`);
   }
@@ -98,7 +132,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  log(`weightscope: serving ${url} (data in ${config.dataDir})`);
+  log(`weightscope: serving ${url} (${backend.describe})`);
   let closing: Promise<void> | null = null;
   return {
     url,
@@ -111,8 +145,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        await ctx.queue.close();
-        ctx.db.close();
+        await backend.close();
       })()),
   };
 }

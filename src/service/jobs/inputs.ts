@@ -4,7 +4,7 @@ import { WeightscopeError } from '../../errors.js';
 import { DATASET_FILE, modelReadPath, onnxFileOf } from '../store/layout.js';
 import type { JobContext, LocalInputs } from './types.js';
 
-export function localFiles(inputs: LocalInputs): Pick<JobContext, 'model' | 'onnx' | 'dataset'> {
+export function localFiles(inputs: LocalInputs): Pick<JobContext, 'model' | 'onnx' | 'dataset' | 'blob'> {
   const model = (id: string) => {
     const m = inputs.models[id];
     // A kind used an id it did not list in inputs(): a bug in the kind, not in the request.
@@ -24,6 +24,11 @@ export function localFiles(inputs: LocalInputs): Pick<JobContext, 'model' | 'onn
       const d = inputs.datasets[id];
       if (!d) throw new Error(`dataset ${id} is not among the job's inputs`);
       return join(d, DATASET_FILE);
+    },
+    blob: (sha) => {
+      const b = inputs.blobs[sha];
+      if (!b) throw new Error(`blob ${sha} is not among the job's inputs`);
+      return b;
     },
   };
 }

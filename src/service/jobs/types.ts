@@ -20,6 +20,8 @@ export interface JobContext {
   onnx(id: string): string;
   /** The safetensors file of a stored dataset on this machine. */
   dataset(id: string): string;
+  /** A blob (by sha256) on this machine, e.g. an upload being read. */
+  blob(sha256: string): string;
   /** A join's children (see JobKind.children), in the order children() listed them, once all are finished. */
   readonly children: readonly ChildOutcome[];
   /**
@@ -43,6 +45,10 @@ export interface JobKind<P = unknown, R = unknown> {
    * first, on any worker; run() follows once every one has finished, with their outcomes in ctx.children.
    */
   children?(payload: P): readonly ChildJob[];
+  /** Quick work (reading an upload, a join's own run): worker nodes give it a slot of its own, so it never waits behind hours of analyses. */
+  readonly light?: boolean;
+  /** Files the job wrote under ctx.dataDir that its result names (relative paths): a worker node stores them as blobs. */
+  outputs?(result: R): readonly string[];
   /** Runs in a worker thread; the result must be JSON-serialisable. */
   run(payload: P, ctx: JobContext): Promise<R>;
 }
@@ -50,6 +56,7 @@ export interface JobKind<P = unknown, R = unknown> {
 export interface JobInputRefs {
   models?: readonly string[];
   datasets?: readonly string[];
+  blobs?: readonly string[];
 }
 
 export interface ChildJob {
@@ -78,9 +85,10 @@ export interface LocalInputs {
   models: Record<string, LocalModel>;
   /** Each dataset's folder (its file is layout.ts's DATASET_FILE). */
   datasets: Record<string, string>;
+  blobs: Record<string, string>;
 }
 
-export const NO_INPUTS: LocalInputs = { models: {}, datasets: {} };
+export const NO_INPUTS: LocalInputs = { models: {}, datasets: {}, blobs: {} };
 
 export function defineJobKind<P, R>(kind: JobKind<P, R>): JobKind<P, R> {
   return kind;

@@ -1,17 +1,19 @@
 /**
- * Content-addressed blob store: $DATA/blobs/<sha256>. Uploads stream to $DATA/tmp/<uuid>.part while being hashed
- * and counted; over the limit the part file is removed and a 'too-large' error thrown. Nothing reaches blobs/
- * until commit(), which renames (atomic on one file system) or drops the part if that blob already exists.
+ * Content-addressed blob store in a folder: <root>/blobs/<sha256> (root = $WEIGHTSCOPE_DATA, or the mount of a
+ * `file:///path` shared store). Uploads stream to <root>/tmp/<uuid>.part while being hashed and counted; over the
+ * limit the part file is removed and a 'too-large' error thrown. Nothing reaches blobs/ until commit(), which
+ * renames (atomic on one file system) or drops the part if that blob already exists.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { link, rename, rm, unlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { link, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WeightscopeError } from '../../errors.js';
 
 export interface IngestedPart {
+  /** Where the staged bytes are in their store: a file for folder stores, an object key for S3. */
   tmpPath: string;
   sha256: string;
   bytes: number;
@@ -117,5 +119,50 @@ export class BlobStore {
 
   async discard(parts: readonly IngestedPart[]): Promise<void> {
     await Promise.all(parts.map((p) => rm(p.tmpPath, { force: true })));
+  }
+
+  // What a shared store offers besides (SharedBlobs in shared-blobs.ts), for `file:///path` stores.
+
+  async read(sha256: string): Promise<Readable> {
+    const p = this.path(sha256);
+    await stat(p).catch(() => {
+      throw new WeightscopeError('not-found', `blob ${sha256} is not in the store`);
+    });
+    return createReadStream(p);
+  }
+
+  localPath(sha256: string): string {
+    return this.path(sha256);
+  }
+
+  async delete(sha256: string): Promise<void> {
+    await rm(this.path(sha256), { force: true });
+  }
+
+  /** Marks a blob as just written (the sweep keeps recent blobs that no row names yet). */
+  async touch(sha256: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.path(sha256), now, now).catch(() => undefined);
+  }
+
+  async *list(): AsyncIterable<{ sha256: string; bytes: number; modified: number }> {
+    for (const name of await readdir(this.blobDir)) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const st = await stat(join(this.blobDir, name)).catch(() => null);
+      if (st) yield { sha256: name, bytes: st.size, modified: st.mtimeMs };
+    }
+  }
+
+  /** Removes staged parts older than `ageMs` (uploads whose node died); several nodes share tmp/, so never all. */
+  async sweepTmp(ageMs: number): Promise<number> {
+    let n = 0;
+    for (const name of await readdir(this.tmpDir)) {
+      const st = await stat(join(this.tmpDir, name)).catch(() => null);
+      if (st && Date.now() - st.mtimeMs > ageMs) {
+        await rm(join(this.tmpDir, name), { recursive: true, force: true });
+        n++;
+      }
+    }
+    return n;
   }
 }

@@ -1,11 +1,14 @@
 /** The embedded mode's job inputs: stored models and datasets are already on this machine, in the data folder. */
+import { WeightscopeError } from '../../errors.js';
 import { missingInput } from '../jobs/inputs.js';
 import type { JobInputRefs, LocalInputs } from '../jobs/types.js';
+import type { BlobStore } from './blobs.js';
 import type { DatasetStore } from './datasets.js';
 import type { ModelStore } from './models.js';
 
-export function localInputs(models: ModelStore, datasets: DatasetStore, refs: JobInputRefs): LocalInputs {
-  const out: LocalInputs = { models: {}, datasets: {} };
+export function localInputs(stores: { models: ModelStore; datasets: DatasetStore; blobs: BlobStore }, refs: JobInputRefs): LocalInputs {
+  const { models, datasets, blobs } = stores;
+  const out: LocalInputs = { models: {}, datasets: {}, blobs: {} };
   for (const id of refs.models ?? []) {
     const m = models.get(id);
     if (!m) throw missingInput('model', id);
@@ -14,6 +17,10 @@ export function localInputs(models: ModelStore, datasets: DatasetStore, refs: Jo
   for (const id of refs.datasets ?? []) {
     if (!datasets.get(id)) throw missingInput('dataset', id);
     out.datasets[id] = datasets.folder(id);
+  }
+  for (const sha of refs.blobs ?? []) {
+    if (!blobs.has(sha)) throw new WeightscopeError('not-found', `blob ${sha} is not stored`);
+    out.blobs[sha] = blobs.path(sha);
   }
   return out;
 }

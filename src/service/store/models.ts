@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
-import { defaultFileName, sniff, type Inspector } from './inspect.js';
+import { defaultFileName, sniff, type CheckpointSummary, type Inspector } from './inspect.js';
 import { modelReadPath, onnxFileOf } from './layout.js';
 
 export interface ModelFile {
@@ -53,6 +53,33 @@ export function modelIdOf(files: readonly { name: string; sha256: string }[]): s
   if (files.length === 1) return files[0].sha256;
   const lines = [...files].sort((a, b) => (a.name < b.name ? -1 : 1)).map((f) => `${f.name} ${f.sha256}\n`);
   return createHash('sha256').update(lines.join('')).digest('hex');
+}
+
+/** Each file's name in the model: as sent (sanitised), or the usual one for its sniffed format; empty and duplicate files are refused. */
+export async function fileNames(parts: readonly { name: string | null; path: string; bytes: number }[]): Promise<string[]> {
+  if (parts.length === 0) throw new WeightscopeError('invalid-input', 'no file in the request');
+  const names: string[] = [];
+  for (const p of parts) {
+    if (p.bytes === 0) throw new WeightscopeError('corrupt-file', `file ${JSON.stringify(p.name ?? 'body')} is empty`);
+    const name = p.name ? sanitizeName(p.name) : defaultFileName(await sniff(p.path));
+    if (names.includes(name)) throw new WeightscopeError('invalid-input', `two files named ${JSON.stringify(name)}`);
+    names.push(name);
+  }
+  return names;
+}
+
+/** Inspects files from a staging folder laid out as the model's final one (links to `path`, or copies). */
+export async function inspectLaidOut(inspect: Inspector, staging: string, files: readonly { name: string; path: string }[]): Promise<CheckpointSummary> {
+  for (const f of files) {
+    const dest = join(staging, f.name);
+    await mkdir(dirname(dest), { recursive: true });
+    await link(f.path, dest).catch(() => copyFile(f.path, dest));
+  }
+  return inspect(files.length === 1 ? join(staging, files[0].name) : staging).catch((e: unknown) => {
+    // "No weights in this folder" is about the files sent, not a missing resource.
+    if (e instanceof WeightscopeError && e.code === 'not-found') throw new WeightscopeError('unsupported-format', e.message.split(staging).join('<upload>'));
+    throw e;
+  });
 }
 
 export class ModelStore {
@@ -105,29 +132,14 @@ export class ModelStore {
     const staging = join(this.blobs.tmpDir, `${randomUUID()}.d`);
     try {
       if (parts.length === 0) throw new WeightscopeError('invalid-input', 'no file in the request');
-      const named: { name: string; part: IngestedPart }[] = [];
-      for (const p of parts) {
-        if (p.part.bytes === 0) throw new WeightscopeError('corrupt-file', `file ${JSON.stringify(p.name ?? 'body')} is empty`);
-        const name = p.name ? sanitizeName(p.name) : defaultFileName(await sniff(p.part.tmpPath));
-        if (named.some((n) => n.name === name)) throw new WeightscopeError('invalid-input', `two files named ${JSON.stringify(name)}`);
-        named.push({ name, part: p.part });
-      }
+      const names = await fileNames(parts.map((p) => ({ name: p.name, path: p.part.tmpPath, bytes: p.part.bytes })));
+      const named = parts.map((p, i) => ({ name: names[i], part: p.part }));
       const files = named.map((n) => ({ name: n.name, sha256: n.part.sha256, bytes: n.part.bytes }));
       const id = modelIdOf(files);
       const existing = this.get(id);
       if (existing) return { model: existing, created: false };
 
-      // Validate from a staging folder laid out as the final one.
-      for (const n of named) {
-        const dest = join(staging, n.name);
-        await mkdir(dirname(dest), { recursive: true });
-        await link(n.part.tmpPath, dest).catch(() => copyFile(n.part.tmpPath, dest));
-      }
-      const summary = await this.inspect(named.length === 1 ? join(staging, named[0].name) : staging).catch((e: unknown) => {
-        // "No weights in this folder" is about the files sent, not a missing resource.
-        if (e instanceof WeightscopeError && e.code === 'not-found') throw new WeightscopeError('unsupported-format', e.message.split(staging).join('<upload>'));
-        throw e;
-      });
+      const summary = await inspectLaidOut(this.inspect, staging, named.map((n) => ({ name: n.name, path: n.part.tmpPath })));
 
       const dir = join(this.modelsDir, id);
       await rm(dir, { recursive: true, force: true }); // a folder left by a crash before its row was written

@@ -4,10 +4,11 @@ import { analysisJob } from './analysis.js';
 import { comparisonJob } from './comparison.js';
 import { connectivityJob, repairJob } from './connectivity.js';
 import { hessianJob } from './hessian.js';
+import { inspectJob } from './inspect.js';
 import { rankingJob } from './ranking.js';
 import { sleepJob } from './sleep.js';
 
-export const JOB_KINDS: readonly JobKind[] = [analysisJob, rankingJob, sleepJob, hessianJob, comparisonJob, connectivityJob, repairJob] as readonly JobKind[];
+export const JOB_KINDS: readonly JobKind[] = [analysisJob, rankingJob, sleepJob, hessianJob, comparisonJob, connectivityJob, repairJob, inspectJob] as readonly JobKind[];
 
 export function findJobKind(kind: string): JobKind | undefined {
   return JOB_KINDS.find((k) => k.kind === kind);

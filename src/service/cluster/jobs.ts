@@ -1,0 +1,96 @@
+/**
+ * The distributed queue as routes see it (context.ts's Jobs): the store's reads and writes, and events of any job,
+ * wherever it runs, from Postgres NOTIFY — so SSE works on every API node and a DELETE on any node stops the job.
+ */
+import { WeightscopeError } from '../../errors.js';
+import type { Jobs } from '../context.js';
+import { ServiceError } from '../errors.js';
+import type { JobEvent, JobView } from '../jobs/rows.js';
+import { isTerminal, type JobState } from '../jobs/types.js';
+import { CHANNELS, type PgEvents } from './events.js';
+import type { PgJobStore } from './job-store.js';
+
+export class PgJobs implements Jobs {
+  private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
+
+  constructor(private readonly store: PgJobStore, events: PgEvents) {
+    events.on(CHANNELS.job, (payload) => {
+      const [event, id] = payload.split(':');
+      if (this.listeners.has(id)) void this.emit(id, event === 'state' ? 'state' : 'progress');
+    });
+  }
+
+  /** After a lost LISTEN connection: what subscribers may have missed. */
+  resync(): void {
+    for (const id of this.listeners.keys()) void this.emit(id, 'state');
+  }
+
+  private async emit(id: string, event: JobEvent['event']): Promise<void> {
+    const job = await this.get(id).catch(() => null);
+    const set = this.listeners.get(id);
+    if (job && set) for (const fn of [...set]) fn({ event, job });
+  }
+
+  submit(kind: string, payload: unknown): Promise<{ job: JobView; cached: boolean }> {
+    return this.store.submit(kind, payload);
+  }
+
+  async get(id: string): Promise<JobView | null> {
+    const r = await this.store.row(id);
+    return r ? this.store.view(r) : null;
+  }
+
+  async require(id: string, kind?: string): Promise<JobView> {
+    const r = await this.store.row(id);
+    if (!r || (kind && r.kind !== kind)) throw new WeightscopeError('not-found', `no ${kind ?? 'job'} with id ${JSON.stringify(id)}`);
+    return this.store.view(r);
+  }
+
+  resultText(id: string, kind: string): Promise<string> {
+    return this.store.resultText(id, kind);
+  }
+
+  counts(): Promise<Record<JobState, number>> {
+    return this.store.counts();
+  }
+
+  cancel(id: string): Promise<JobView> {
+    return this.store.cancel(id);
+  }
+
+  subscribe(id: string, fn: (e: JobEvent) => void): () => void {
+    let set = this.listeners.get(id);
+    if (!set) this.listeners.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.listeners.delete(id);
+    };
+  }
+
+  /** Submits a job and waits for its end (the result text), e.g. the inspection of an upload. */
+  async run(kind: string, payload: unknown, timeoutMs: number): Promise<{ job: JobView; result: string | null }> {
+    const { job } = await this.submit(kind, payload);
+    const end = await new Promise<JobView>((resolve, reject) => {
+      let done = false;
+      const finish = (j: JobView | null, err?: Error): void => {
+        if (done || (j && !isTerminal(j.state))) return;
+        done = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        off();
+        if (err) reject(err);
+        else resolve(j!);
+      };
+      const off = this.subscribe(job.id, (e) => finish(e.job));
+      const timer = setTimeout(
+        () => finish(null, new ServiceError('busy', `no worker finished ${kind} job ${job.id} within ${Math.round(timeoutMs / 1000)} s: are worker nodes running?`, { job: job.id })),
+        timeoutMs,
+      );
+      // A missed notification costs at most one poll.
+      const poll = setInterval(() => void this.get(job.id).then((j) => finish(j), () => undefined), 2000);
+      void this.get(job.id).then((j) => finish(j), () => undefined);
+    });
+    return { job: end, result: end.state === 'succeeded' ? await this.store.resultText(end.id, kind) : null };
+  }
+}
