@@ -201,7 +201,7 @@ export class WorkerNode {
       for (const id of refs.datasets ?? []) inputs.datasets[id] = await cache.dataset(id);
       for (const sha of refs.blobs ?? []) inputs.blobs[sha] = cache.blobPath(sha);
     } catch (e) {
-      lease.release();
+      await lease.release();
       throw e;
     }
     return { inputs, lease };
@@ -265,7 +265,7 @@ export class WorkerNode {
     r.released = true;
     this.running.delete(r.id);
     this.busy[r.slot]--;
-    r.lease?.release();
+    await r.lease?.release();
     if (r.scratch) await rm(r.scratch, { recursive: true, force: true }).catch(() => undefined);
     if (this.running.size === 0) this.idle?.();
     this.poke();

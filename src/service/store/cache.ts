@@ -20,9 +20,9 @@ export interface CachedFile {
   sha256: string;
 }
 
-/** Blobs a job holds; release() lets them be evicted again. */
+/** Blobs a job holds; release() lets them be evicted again (and evicts what is over the bound). */
 export interface Lease {
-  release(): void;
+  release(): Promise<void>;
 }
 
 function pidAlive(pid: number): boolean {
@@ -113,7 +113,7 @@ export class BlobCache {
     for (const s of unique) this.pins.set(s, (this.pins.get(s) ?? 0) + 1);
     let released = false;
     const lease = {
-      release: () => {
+      release: async () => {
         if (released) return;
         released = true;
         for (const s of unique) {
@@ -121,13 +121,13 @@ export class BlobCache {
           if (n <= 0) this.pins.delete(s);
           else this.pins.set(s, n);
         }
-        void this.evict();
+        await this.evict();
       },
     };
     try {
       for (const s of unique) await this.fetch(s);
     } catch (e) {
-      lease.release();
+      await lease.release();
       throw e;
     }
     return lease;
