@@ -35,13 +35,25 @@ export async function startBoss(pool: Pool, opts: { supervise: boolean; onError:
     deleteAfterDays: 7,
   });
   boss.on('error', opts.onError);
-  // Creates or migrates pg-boss's schema in one transaction under its advisory lock: safe with many nodes.
-  await boss.start();
-  for (const name of Object.values(QUEUES)) {
-    await boss.createQueue(name, { name, policy: 'short', retryLimit: 0, expireInHours: 23, retentionDays: 14 });
+  // pg-boss creates its schema under its own advisory lock, yet two nodes starting at once on an empty database
+  // still collide on CREATE SCHEMA (seen with 10.4.2: a duplicate-key error the second start does not tolerate).
+  // So nodes start pg-boss one at a time, under a session lock of ours held on a separate connection.
+  const lock = await pool.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [BOSS_START_LOCK]);
+    await boss.start();
+    for (const name of Object.values(QUEUES)) {
+      await boss.createQueue(name, { name, policy: 'short', retryLimit: 0, expireInHours: 23, retentionDays: 14 });
+    }
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [BOSS_START_LOCK]).catch(() => undefined);
+    lock.release();
   }
   return boss;
 }
+
+/** "weightscope pg-boss start" (the pool needs 2 connections: this lock's and pg-boss's). */
+const BOSS_START_LOCK = 0x7773_6273;
 
 /** pg-boss statements inside one of our transactions. */
 export const onClient = (c: Client): { db: { executeSql: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }> } } => ({

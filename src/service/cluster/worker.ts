@@ -294,16 +294,16 @@ export class WorkerNode {
   }
 
   /** Removes abandoned staged uploads and blobs no row names (one node at a time). */
-  async sweep(): Promise<{ tmp: number; orphans: number }> {
+  async sweep(ages = { tmpMs: TMP_AGE_MS, orphanMs: ORPHAN_AGE_MS }): Promise<{ tmp: number; orphans: number }> {
     const { pool, blobs } = this.deps;
     const c = await pool.connect();
     try {
       const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SWEEP_LOCK])).rows[0].ok;
       if (!got) return { tmp: 0, orphans: 0 };
       try {
-        const tmp = await blobs.sweepTmp(TMP_AGE_MS);
+        const tmp = await blobs.sweepTmp(ages.tmpMs);
         const old: string[] = [];
-        for await (const b of blobs.list()) if (Date.now() - b.modified > ORPHAN_AGE_MS) old.push(b.sha256);
+        for await (const b of blobs.list()) if (Date.now() - b.modified >= ages.orphanMs) old.push(b.sha256);
         let orphans = 0;
         for (let i = 0; i < old.length; i += 1000) {
           const batch = old.slice(i, i + 1000);
