@@ -32,6 +32,12 @@ const EnvSchema = z.object({
   /** Heap of the thread that reads an upload before it is stored, and how long it may take (seconds). */
   WEIGHTSCOPE_INSPECT_HEAP: z.string().default('2GiB'),
   WEIGHTSCOPE_INSPECT_TIMEOUT: z.coerce.number().positive().default(120),
+  /** Job parameter caps replacing the defaults: "kind.option=N,…" (see src/service/jobs/limits.ts). */
+  WEIGHTSCOPE_LIMITS: z.string().optional(),
+  /** Multiplies every job's wall-clock budget (which scales with the job's work). */
+  WEIGHTSCOPE_JOB_TIME_FACTOR: z.coerce.number().positive().default(1),
+  /** Heap of each job's thread. */
+  WEIGHTSCOPE_JOB_HEAP: z.string().default('8GiB'),
   /** Registers test-only job kinds (the "sleep" kind and POST /v1/debug/jobs). */
   WEIGHTSCOPE_DEBUG_JOBS: z.enum(['0', '1']).default('0'),
   /** Distributed mode (src/service/cluster): catalog and queue in this Postgres; unset = embedded SQLite. */
@@ -63,6 +69,10 @@ export interface ServiceConfig {
   /** HF hub caches, in huggingface_hub's order (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
   hfCacheDirs: string[];
   debugJobs: boolean;
+  /** Raw WEIGHTSCOPE_LIMITS (parsed against the job kinds' caps when the queue is built). */
+  limits: string;
+  jobTimeFactor: number;
+  jobHeapBytes: number;
   /** Bounds of the thread that reads uploads (store/inspect.ts). */
   inspect: { heapBytes: number; timeoutMs: number; concurrency: number };
   /** Hub downloads for imports: off unless WEIGHTSCOPE_HF_DOWNLOAD=1. */
@@ -86,7 +96,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new WeightscopeError('invalid-input', `bad environment: ${formatZodError(r.error)}`);
   }
   const e = r.data;
-  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_CACHE_SIZE'): number => {
+  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP' | 'WEIGHTSCOPE_CACHE_SIZE'): number => {
     try {
       return parseSize(e[name]);
     } catch (err) {
@@ -108,6 +118,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     modelsDir,
     hfCacheDirs,
     debugJobs: e.WEIGHTSCOPE_DEBUG_JOBS === '1',
+    limits: e.WEIGHTSCOPE_LIMITS ?? '',
+    jobTimeFactor: e.WEIGHTSCOPE_JOB_TIME_FACTOR,
+    jobHeapBytes: size('WEIGHTSCOPE_JOB_HEAP'),
     inspect: { heapBytes: size('WEIGHTSCOPE_INSPECT_HEAP'), timeoutMs: e.WEIGHTSCOPE_INSPECT_TIMEOUT * 1000, concurrency: 2 },
     hfDownload: e.WEIGHTSCOPE_HF_DOWNLOAD === '1' ? { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''), ...(e.HF_TOKEN ? { token: e.HF_TOKEN } : {}) } : null,
     jobAttempts: e.WEIGHTSCOPE_JOB_ATTEMPTS,

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ServiceConfig } from './config.js';
+import type { Work } from './jobs/limits.js';
 import type { JobEvent, JobView } from './jobs/rows.js';
 import type { JobState } from './jobs/types.js';
 import type { Metrics } from './metrics.js';
@@ -45,7 +46,8 @@ export interface DatasetCatalog {
 
 /** The job queue as routes see it: submit, look up, cancel, follow. */
 export interface Jobs {
-  submit(kind: string, payload: unknown): Awaitable<{ job: JobView; cached: boolean }>;
+  /** `work`: the size of the job's inputs, for its time limit (jobs/limits.ts). */
+  submit(kind: string, payload: unknown, work?: Work): Awaitable<{ job: JobView; cached: boolean }>;
   get(id: string): Awaitable<JobView | null>;
   require(id: string, kind?: string): Awaitable<JobView>;
   /** The stored result (JSON text) of a succeeded job; job-not-finished / job-failed errors otherwise. */

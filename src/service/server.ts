@@ -10,6 +10,7 @@ import { isLoopback } from './auth.js';
 import { loadConfig, type ServiceConfig } from './config.js';
 import type { JobFile, ServiceContext } from './context.js';
 import { JOB_KINDS } from './jobs/kinds/index.js';
+import { parseLimitOverrides } from './jobs/limits.js';
 import { JobQueue } from './jobs/queue.js';
 import { resultUrl } from './routes/index.js';
 import { Metrics } from './metrics.js';
@@ -47,6 +48,7 @@ export interface EmbeddedContext extends ServiceContext {
 }
 
 export function buildContext(config: ServiceConfig): EmbeddedContext {
+  const capOverrides = parseLimitOverrides(config.limits, JOB_KINDS);
   const db = openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   blobs.clearTmp();
@@ -62,6 +64,9 @@ export function buildContext(config: ServiceConfig): EmbeddedContext {
     resultUrl,
     maxAttempts: config.jobAttempts,
     resolve: (refs) => localInputs({ models, datasets, blobs }, refs),
+    capOverrides,
+    timeFactor: config.jobTimeFactor,
+    jobHeapBytes: config.jobHeapBytes,
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   return {

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import { WeightscopeError } from '../../errors.js';
 import { ServiceError } from '../errors.js';
+import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from '../jobs/limits.js';
 import { joinProgress, viewOf, type JobRow, type JobView } from '../jobs/rows.js';
 import { isTerminal, type ChildOutcome, type JobError, type JobKind, type JobState } from '../jobs/types.js';
 import { BOSS_SCHEMA, onClient, QUEUES, type Delivery, type QueueName } from './boss.js';
@@ -58,7 +59,13 @@ export class PgJobStore {
     private readonly pool: Pool,
     private readonly boss: PgBoss,
     kinds: readonly JobKind[],
-    private readonly opts: { maxAttempts: number; resultUrl?: (kind: string, id: string) => string },
+    private readonly opts: {
+      maxAttempts: number;
+      resultUrl?: (kind: string, id: string) => string;
+      /** WEIGHTSCOPE_LIMITS, WEIGHTSCOPE_JOB_TIME_FACTOR (limits.ts), as the embedded queue applies them. */
+      capOverrides?: ReadonlyMap<string, number>;
+      timeFactor?: number;
+    },
   ) {
     for (const k of kinds) this.kinds.set(k.kind, k);
   }
@@ -100,15 +107,16 @@ export class PgJobStore {
 
   // ---- submission
 
-  async submit(kindName: string, payload: unknown): Promise<{ job: JobView; cached: boolean }> {
-    const out = await inTransaction(this.pool, (c) => this.insert(c, kindName, payload));
+  async submit(kindName: string, payload: unknown, work: Work = NO_WORK): Promise<{ job: JobView; cached: boolean }> {
+    const out = await inTransaction(this.pool, (c) => this.insert(c, kindName, payload, work));
     return { job: this.view(out.row), cached: out.cached };
   }
 
-  private async insert(c: Client, kindName: string, payload: unknown): Promise<{ row: ClusterRow; cached: boolean; created: boolean }> {
+  private async insert(c: Client, kindName: string, payload: unknown, work: Work): Promise<{ row: ClusterRow; cached: boolean; created: boolean }> {
     const kind = this.kind(kindName);
     const parsed = kind.payload.safeParse(payload);
     if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
+    checkCaps(kind, parsed.data, this.opts.capOverrides ?? new Map());
     const key = kind.cacheKey ? kind.cacheKey(parsed.data) : null;
     const prior = async (): Promise<ClusterRow | undefined> =>
       key === null
@@ -123,11 +131,12 @@ export class PgJobStore {
     const id = randomUUID();
     const now = Date.now();
     // Another node inserting the same work at this moment: its row wins and this one is not written.
+    const limitMs = Math.round(1000 * timeLimitSeconds(kind, parsed.data, work, this.opts.timeFactor ?? 1));
     const ins = await c.query<ClusterRow>(
-      `INSERT INTO ${J} (id, kind, state, progress, message, payload, cache_key, created_at, updated_at)
-       VALUES ($1, $2, 'queued', 0, 'queued', $3, $4, $5, $5)
+      `INSERT INTO ${J} (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
+       VALUES ($1, $2, 'queued', 0, 'queued', $3, $4, $6, $5, $5)
        ON CONFLICT (kind, cache_key) WHERE cache_key IS NOT NULL AND state IN ('queued','running') DO NOTHING RETURNING *`,
-      [id, kindName, JSON.stringify(parsed.data), key, now],
+      [id, kindName, JSON.stringify(parsed.data), key, now, limitMs],
     );
     if (ins.rows.length === 0) {
       const other = await prior();
@@ -136,7 +145,7 @@ export class PgJobStore {
     }
     const children = kind.children?.(parsed.data) ?? [];
     for (let i = 0; i < children.length; i++) {
-      const child = await this.insert(c, children[i].kind, children[i].payload);
+      const child = await this.insert(c, children[i].kind, children[i].payload, children[i].work ?? NO_WORK);
       await c.query(`INSERT INTO ${D} (job_id, dep_id, position, owned) VALUES ($1, $2, $3, $4)`, [id, child.row.id, i, child.created]);
     }
     if (children.length) await this.updateJoin(c, id);

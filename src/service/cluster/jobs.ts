@@ -5,6 +5,7 @@
 import { WeightscopeError } from '../../errors.js';
 import type { Jobs } from '../context.js';
 import { ServiceError } from '../errors.js';
+import type { Work } from '../jobs/limits.js';
 import type { JobEvent, JobView } from '../jobs/rows.js';
 import { isTerminal, type JobState } from '../jobs/types.js';
 import { CHANNELS, type PgEvents } from './events.js';
@@ -31,8 +32,8 @@ export class PgJobs implements Jobs {
     if (job && set) for (const fn of [...set]) fn({ event, job });
   }
 
-  submit(kind: string, payload: unknown): Promise<{ job: JobView; cached: boolean }> {
-    return this.store.submit(kind, payload);
+  submit(kind: string, payload: unknown, work?: Work): Promise<{ job: JobView; cached: boolean }> {
+    return this.store.submit(kind, payload, work);
   }
 
   async get(id: string): Promise<JobView | null> {

@@ -32,7 +32,7 @@ const COLUMNS = {
   models: ['id', 'name', 'format', 'bytes', 'tensors', 'parameters', 'source', 'created_at'],
   model_files: ['model_id', 'name', 'sha256', 'bytes'],
   datasets: ['id', 'name', 'bytes', 'samples', 'x_shape', 'x_dtype', 'labels', 'created_at'],
-  jobs: ['id', 'kind', 'state', 'progress', 'message', 'payload', 'cache_key', 'result', 'error', 'attempts', 'created_at', 'started_at', 'finished_at', 'updated_at'],
+  jobs: ['id', 'kind', 'state', 'progress', 'message', 'payload', 'cache_key', 'result', 'error', 'attempts', 'time_limit_ms', 'created_at', 'started_at', 'finished_at', 'updated_at'],
   job_deps: ['job_id', 'dep_id', 'position', 'owned'],
 } as const;
 
@@ -49,7 +49,8 @@ export async function migrateEmbedded(
     await migrateSchema(pool);
     const all = (table: keyof typeof COLUMNS): Row[] => {
       const exists = sqlite.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table);
-      return exists ? (sqlite.prepare(`SELECT ${COLUMNS[table].join(', ')} FROM ${table}`).all() as Row[]) : [];
+      // SELECT *: a catalog from an older release lacks later columns (they migrate as NULL).
+      return exists ? (sqlite.prepare(`SELECT * FROM ${table}`).all() as Row[]) : [];
     };
     const blobs = all('blobs');
     for (const b of blobs) {
@@ -81,7 +82,7 @@ export async function migrateEmbedded(
       }
     }
     await inTransaction(pool, async (c) => {
-      const insert = async (table: keyof typeof COLUMNS, rows: Row[], map: (r: Row) => unknown[] = (r) => COLUMNS[table].map((k) => r[k])): Promise<number> => {
+      const insert = async (table: keyof typeof COLUMNS, rows: Row[], map: (r: Row) => unknown[] = (r) => COLUMNS[table].map((k) => r[k] ?? null)): Promise<number> => {
         const cols = COLUMNS[table];
         let n = 0;
         for (const r of rows) {
@@ -95,7 +96,7 @@ export async function migrateEmbedded(
       await insert('model_files', all('model_files'));
       report.datasets = await insert('datasets', all('datasets'));
       // A job that was running when the embedded server stopped runs again here.
-      report.jobs = await insert('jobs', jobs, (r) => COLUMNS.jobs.map((k) => (k === 'state' && r.state === 'running' ? 'queued' : r[k])));
+      report.jobs = await insert('jobs', jobs, (r) => COLUMNS.jobs.map((k) => (k === 'state' && r.state === 'running' ? 'queued' : (r[k] ?? null))));
       await insert('job_deps', all('job_deps'), (r) => [r.job_id, r.dep_id, r.position, r.owned === 1]);
       for (const f of jobFiles) {
         await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [f.sha256, f.bytes, Date.now()]);

@@ -5,6 +5,7 @@
  * worker's cache. The data folder takes no lock in this mode; several processes may share it.
  */
 import { JOB_KINDS } from '../jobs/kinds/index.js';
+import { parseLimitOverrides } from '../jobs/limits.js';
 import type { JobFile, ServiceContext } from '../context.js';
 import type { ServiceConfig } from '../config.js';
 import { Metrics } from '../metrics.js';
@@ -50,7 +51,12 @@ export async function startClusterNode(config: ServiceConfig, roles: NodeRoles):
     closers.push(() => boss.stop({ graceful: false, close: false, wait: true }));
     const { blobs, describe } = openSharedBlobs(config.cluster.blobUrl ?? undefined, config.dataDir);
     const kinds = JOB_KINDS.filter((k) => config.debugJobs || k.kind !== 'sleep');
-    const store = new PgJobStore(pool, boss, kinds, { maxAttempts: config.jobAttempts, resultUrl });
+    const store = new PgJobStore(pool, boss, kinds, {
+      maxAttempts: config.jobAttempts,
+      resultUrl,
+      capOverrides: parseLimitOverrides(config.limits, kinds),
+      timeFactor: config.jobTimeFactor,
+    });
     let jobs: PgJobs | null = null;
     const events = new PgEvents(url, roles.log, () => jobs?.resync());
     await events.start();
@@ -70,7 +76,7 @@ export async function startClusterNode(config: ServiceConfig, roles: NodeRoles):
       closers.push(() => cache.close());
       worker = new WorkerNode(
         { pool, boss, store, events, models, datasets, blobs, cache },
-        { concurrency: roles.workers, heartbeatMs: config.cluster.heartbeatMs, graceMs: config.cluster.shutdownGraceMs, log: roles.log },
+        { concurrency: roles.workers, jobHeapBytes: config.jobHeapBytes, heartbeatMs: config.cluster.heartbeatMs, graceMs: config.cluster.shutdownGraceMs, log: roles.log },
       );
       worker.start();
       const w = worker;

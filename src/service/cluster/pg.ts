@@ -93,6 +93,7 @@ const MIGRATIONS: readonly string[] = [
     result TEXT,
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
+    time_limit_ms BIGINT,
     created_at BIGINT NOT NULL,
     started_at BIGINT,
     finished_at BIGINT,

@@ -40,6 +40,8 @@ export interface WorkerNodeDeps {
 
 export interface WorkerNodeOptions {
   concurrency: number;
+  /** Heap of each job's thread (WEIGHTSCOPE_JOB_HEAP). */
+  jobHeapBytes?: number;
   heartbeatMs: number;
   graceMs: number;
   /** Fallback poll when no NOTIFY came (default 2 s). */
@@ -173,6 +175,7 @@ export class WorkerNode {
           outcome: (o) => void (r.settling = this.settle(r, kind, o)),
           exited: (code, silent) => void this.exited(r, code, silent),
         },
+        { heapBytes: this.opts.jobHeapBytes, timeLimitMs: row.time_limit_ms },
       );
       r.thread = thread;
       if (r.stopReason) thread.stop.set(r.stopReason);

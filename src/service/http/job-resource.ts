@@ -5,7 +5,8 @@
  */
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
-import type { ServiceContext } from '../context.js';
+import type { Awaitable, ServiceContext } from '../context.js';
+import type { Work } from '../jobs/limits.js';
 import type { JobView } from '../jobs/rows.js';
 import { IdParams } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
@@ -33,8 +34,11 @@ export interface JobResourceSpec<B> {
     /** JSON body size limit (default 64kb). */
     readonly limit?: string;
   };
-  /** The job payload for a validated body: checks stored models and datasets (unknown ids → not-found); ids, no paths. */
-  payload(ctx: ServiceContext, body: B): unknown;
+  /**
+   * The job payload for a validated body (ids, never paths), and the size of its inputs (for its time limit): looks
+   * up stored models and datasets (unknown ids → not-found).
+   */
+  submission(ctx: ServiceContext, body: B): Awaitable<{ payload: unknown; work: Work }>;
   readonly result: {
     readonly summary: string;
     /** The 200 response's content map. */
@@ -80,11 +84,12 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
     doc: {
       summary: submit.summary,
       requestBody: jsonRequest(submit.bodyId),
-      responses: { ...jobAccepted(), '404': problem(submit.notFound), ...JSON_BODY_ERRORS },
+      responses: { ...jobAccepted(), '404': problem(submit.notFound), ...JSON_BODY_ERRORS, '422': problem('An option over a server-side limit (`limit-exceeded`, naming the limit and WEIGHTSCOPE_LIMITS)') },
     },
     async handle(ctx, req, res) {
       const body = parseOr400(submit.body, req.body, 'body');
-      const { job, cached } = await ctx.queue.submit(spec.kind, await spec.payload(ctx, body));
+      const { payload, work } = await spec.submission(ctx, body);
+      const { job, cached } = await ctx.queue.submit(spec.kind, payload, work);
       sendJob(res, job, cached);
     },
   };

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { WeightscopeError } from '../../errors.js';
 import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
+import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from './limits.js';
 import { joinProgress, viewOf, type JobEvent, type JobRow, type JobView, type QueueObserver } from './rows.js';
 import type { StopReason } from './stop.js';
 import { startJobThread, type JobThread } from './thread.js';
@@ -31,6 +32,12 @@ export interface QueueOptions {
   resultUrl?: (kind: string, id: string) => string;
   /** Where a job's stored models and datasets are on this machine (not-found when one was deleted). */
   resolve?: (refs: JobInputRefs) => LocalInputs;
+  /** Caps that replace the kinds' defaults, by `kind.option` (WEIGHTSCOPE_LIMITS). */
+  capOverrides?: ReadonlyMap<string, number>;
+  /** Scales every job's wall-clock budget (WEIGHTSCOPE_JOB_TIME_FACTOR); default 1. */
+  timeFactor?: number;
+  /** Heap of each job's thread in bytes (WEIGHTSCOPE_JOB_HEAP); default: Node's own. */
+  jobHeapBytes?: number;
   /** A worker still alive this long after its last message is terminated (it is idle by then). Default 5 s. */
   drainMs?: number;
   /** close() waits this long for stopped workers to unwind before terminating them. Default 10 s. */
@@ -120,17 +127,18 @@ export class JobQueue {
    * (cached = true) or is still queued/running; failed and cancelled ones are retried by a new job. A join's
    * children are queued (or found) in the same transaction.
    */
-  submit(kindName: string, payload: unknown): { job: JobView; cached: boolean } {
-    const out = this.db.transaction(() => this.insert(kindName, payload))();
+  submit(kindName: string, payload: unknown, work: Work = NO_WORK): { job: JobView; cached: boolean } {
+    const out = this.db.transaction(() => this.insert(kindName, payload, work))();
     queueMicrotask(() => this.pump());
     return { job: this.view(out.row), cached: out.cached };
   }
 
   /** created = a new row (not an existing job with the same cache key). */
-  private insert(kindName: string, payload: unknown): { row: JobRow; cached: boolean; created: boolean } {
+  private insert(kindName: string, payload: unknown, work: Work): { row: JobRow; cached: boolean; created: boolean } {
     const kind = this.kind(kindName);
     const parsed = kind.payload.safeParse(payload);
     if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
+    checkCaps(kind, parsed.data, this.opts.capOverrides ?? new Map());
     const key = kind.cacheKey ? kind.cacheKey(parsed.data) : null;
     if (key !== null) {
       const prior = this.db.prepare(
@@ -141,14 +149,15 @@ export class JobQueue {
     }
     const id = randomUUID();
     const now = Date.now();
+    const limitMs = Math.round(1000 * timeLimitSeconds(kind, parsed.data, work, this.opts.timeFactor ?? 1));
     this.db.prepare(
-      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, created_at, updated_at)
-       VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?)`,
-    ).run(id, kindName, JSON.stringify(parsed.data), key, now, now);
+      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
+       VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?, ?)`,
+    ).run(id, kindName, JSON.stringify(parsed.data), key, limitMs, now, now);
     const children = kind.children?.(parsed.data) ?? [];
     const dep = this.db.prepare('INSERT INTO job_deps (job_id, dep_id, position, owned) VALUES (?, ?, ?, ?)');
     children.forEach((c, i) => {
-      const child = this.insert(c.kind, c.payload);
+      const child = this.insert(c.kind, c.payload, c.work ?? NO_WORK);
       dep.run(id, child.row.id, i, child.created ? 1 : 0);
     });
     if (children.length) this.updateJoin(id);
@@ -275,7 +284,7 @@ export class JobQueue {
             this.pump();
           },
         },
-        this.opts.drainMs,
+        { drainMs: this.opts.drainMs, heapBytes: this.opts.jobHeapBytes, timeLimitMs: row.time_limit_ms },
       );
     } catch (e) {
       const error = e instanceof WeightscopeError ? { code: e.code, message: e.message } : { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` };

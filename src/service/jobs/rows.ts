@@ -21,6 +21,8 @@ export interface JobView {
 export interface JobRow {
   id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
   cache_key: string | null; result: string | null; error: string | null; attempts: number;
+  /** The wall-clock limit of one attempt, fixed at submission from the job's work (limits.ts); null: none. */
+  time_limit_ms: number | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 

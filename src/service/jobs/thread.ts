@@ -27,23 +27,40 @@ export interface JobThread {
   mute(): void;
 }
 
-export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandlers, drainMs = 5000): JobThread {
+export interface ThreadOptions {
+  /** A thread still alive this long after its last word is terminated (it is idle by then). Default 5 s. */
+  drainMs?: number;
+  /** Heap of the thread (WEIGHTSCOPE_JOB_HEAP); over it the job fails with code out-of-memory. */
+  heapBytes?: number;
+  /** The job's wall-clock limit for this attempt; past it the job is stopped like a cancel and fails with time-limit. */
+  timeLimitMs?: number | null;
+}
+
+export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandlers, opts: ThreadOptions = {}): JobThread {
   const stop = new StopFlag();
   const workerData: WorkerInput = { ...input, stop: stop.buffer };
-  const worker = startWorkerThread(import.meta.url, 'worker', { workerData });
+  const heapMb = opts.heapBytes ? Math.max(32, Math.floor(opts.heapBytes / 2 ** 20)) : undefined;
+  const worker = startWorkerThread(import.meta.url, 'worker', { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
   let settled = false;
   let muted = false;
   let drain: NodeJS.Timeout | undefined;
+  const limit = opts.timeLimitMs != null ? setTimeout(() => stop.set('time-limit'), opts.timeLimitMs) : undefined;
+  limit?.unref();
+  const failure = (error: JobError): JobError =>
+    stop.reason === 'time-limit'
+      ? { code: 'time-limit', message: `the job ran over its time limit of ${(opts.timeLimitMs ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
+      : error;
   /** The job's last word is in: the thread should end by itself; if it lingers (idle by now), end it. */
   const settle = (o: ThreadOutcome): void => {
     settled = true;
-    drain = setTimeout(() => void worker.terminate(), drainMs);
+    drain = setTimeout(() => void worker.terminate(), opts.drainMs ?? 5000);
     drain.unref();
     if (!muted) h.outcome(o);
   };
   const exited = new Promise<void>((resolve) => {
     worker.once('exit', (code) => {
       clearTimeout(drain);
+      clearTimeout(limit);
       const silent = !settled;
       settled = true;
       resolve();
@@ -54,11 +71,14 @@ export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandle
     if (settled || muted) return;
     if (m.type === 'progress') h.progress(m.done, m.total, m.message);
     else if (m.type === 'done') settle({ type: 'done', result: m.result });
-    else settle({ type: 'error', error: m.error });
+    else settle({ type: 'error', error: failure(m.error) });
   });
-  worker.on('error', (e) => {
+  worker.on('error', (e: Error & { code?: string }) => {
     if (settled || muted) return;
-    settle({ type: 'error', error: { code: 'internal', message: `worker crashed: ${e.message}` } });
+    const error = e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+      ? { code: 'out-of-memory', message: `the job needed more than ${heapMb ?? 0} MiB of heap (WEIGHTSCOPE_JOB_HEAP)` }
+      : { code: 'internal', message: `worker crashed: ${e.message}` };
+    settle({ type: 'error', error: failure(error) });
   });
   return { worker, stop, exited, mute: () => void (muted = true) };
 }

@@ -6,6 +6,7 @@
  * nodes (src/service/cluster).
  */
 import type { z } from 'zod';
+import type { KindLimits, Work } from './limits.js';
 
 export interface JobContext {
   readonly jobId: string;
@@ -38,6 +39,8 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly payload: z.ZodType<P>;
   /** A content hash of everything the result depends on: equal keys share one result. Absent: never cached. */
   cacheKey?(payload: P): string;
+  /** Caps on `payload.options` and the wall-clock budget for the work (limits.ts); absent: BASE_SECONDS, no caps. */
+  readonly limits?: KindLimits<P>;
   /** The stored models and datasets the job reads, by id: made available on the worker's machine before run(). */
   inputs?(payload: P): JobInputRefs;
   /**
@@ -62,6 +65,8 @@ export interface JobInputRefs {
 export interface ChildJob {
   kind: string;
   payload: unknown;
+  /** The size of the child's inputs, for its time limit. */
+  work?: Work;
 }
 
 export interface ChildOutcome {

@@ -6,6 +6,7 @@ import { WeightscopeError } from '../../errors.js';
 import { COMMON_ERRORS, anyJson, jsonBody, parametersOf, problem, ref } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { analysisOptions } from '../jobs/analysis-options.js';
+import { workOf } from '../jobs/limits.js';
 import { AnalysisQuery, AnalysisRequest, Esd, EsdParams, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 
@@ -22,9 +23,9 @@ export const analyses = jobResource({
     components: [['AnalyzeOptions', AnalyzeOptionsSchema]],
     limit: '256kb',
   },
-  async payload(ctx, body) {
+  async submission(ctx, body) {
     const model = await ctx.models.require(body.model);
-    return { model: model.id, options: analysisOptions(body) };
+    return { payload: { model: model.id, options: analysisOptions(body) }, work: workOf([model]) };
   },
   result: {
     summary: 'The analysis report (the CLI JSON), or CSV',

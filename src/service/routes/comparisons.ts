@@ -2,6 +2,7 @@
 import { CompareOptionsSchema } from '../../landscape/similarity/compare.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
 import { onnxFile } from '../store/layout.js';
 import { ComparisonRequest } from '../schemas.js';
 
@@ -16,14 +17,15 @@ export const comparisons = jobResource({
     bodyId: 'ComparisonRequest',
     components: [['CompareOptions', CompareOptionsSchema]],
   },
-  async payload(ctx, body) {
+  async submission(ctx, body) {
     const models = await Promise.all(body.models.map((m) => ctx.models.require(m)));
     models.forEach(onnxFile);
     const ds = await ctx.datasets.require(body.dataset);
-    return {
+    const payload = {
       models: models.map((m) => ({ id: m.id })), dataset: ds.id,
       options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? 'cpu',
     };
+    return { payload, work: workOf(models, [ds]) };
   },
   result: { summary: 'The comparison', content: anyJson('CKA and L2 distance (src/landscape/similarity/compare.ts)') },
 });

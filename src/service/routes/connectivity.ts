@@ -8,18 +8,33 @@ import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/
 import type { ServiceContext } from '../context.js';
 import { COMMON_ERRORS, anyJson, parametersOf, problem } from '../http/doc.js';
 import { idParams, jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
 import { onnxFile } from '../store/layout.js';
 import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 
-/** Stored ONNX models and datasets by id (not-found / invalid-input now, not when the job runs). */
-const stored = (ctx: ServiceContext) => ({
-  model: async (id: string) => {
-    onnxFile(await ctx.models.require(id));
-    return { id };
-  },
-  dataset: async (id: string) => ({ id: (await ctx.datasets.require(id)).id }),
-});
+/**
+ * Stored ONNX models and datasets as the curve kinds' payloads name them (by id; not-found / invalid-input now, not
+ * when the job runs), adding up their work as they are looked up.
+ */
+function stored(ctx: ServiceContext) {
+  const models: { bytes: number; parameters: number }[] = [];
+  const datasets: { samples: number }[] = [];
+  return {
+    model: async (id: string) => {
+      const m = await ctx.models.require(id);
+      onnxFile(m);
+      models.push(m);
+      return { id: m.id };
+    },
+    dataset: async (id: string) => {
+      const d = await ctx.datasets.require(id);
+      datasets.push(d);
+      return { id: d.id };
+    },
+    work: () => workOf(models, datasets),
+  };
+}
 
 export const connectivity = jobResource({
   kind: 'connectivity',
@@ -33,15 +48,16 @@ export const connectivity = jobResource({
     bodyDoc: withOptions(ConnectivityRequest, connectOptionsSchema, 'Curve training and evaluation options'),
     components: [['ConnectOptions', connectOptionsSchema]],
   },
-  async payload(ctx, body) {
+  async submission(ctx, body) {
     const s = stored(ctx);
-    return {
+    const payload = {
       models: await Promise.all(body.models.map(s.model)),
       data: await s.dataset(body.data),
       evalData: await Promise.all((body.evalData ?? []).map(s.dataset)),
       triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseConnectOptions(body.options ?? {}) },
     };
+    return { payload, work: s.work() };
   },
   result: { summary: 'The connectivity result', content: anyJson('Curve training summary, metrics along t, mc (src/landscape/connectivity/connect.ts)') },
 });
@@ -58,15 +74,16 @@ export const repairs = jobResource({
     bodyDoc: withOptions(RepairRequest, repairOptionsSchema, 'Curve, t selection and polishing options'),
     components: [['RepairOptions', repairOptionsSchema]],
   },
-  async payload(ctx, body) {
+  async submission(ctx, body) {
     const s = stored(ctx);
-    return {
+    const payload = {
       models: await Promise.all(body.models.map(s.model)),
       data: await s.dataset(body.data),
       evalData: body.evalData ? await s.dataset(body.evalData) : null,
       triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseRepairOptions(body.options ?? {}) },
     };
+    return { payload, work: s.work() };
   },
   result: { summary: 'The repair result', content: anyJson('Metrics along t, the chosen t, baseline, exported files (src/landscape/repair/repair.ts)') },
   extra: [

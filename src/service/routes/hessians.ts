@@ -2,6 +2,7 @@
 import { HessianOptionsSchema, parseHessianOptions } from '../../landscape/hessian/run.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
 import { onnxFile } from '../store/layout.js';
 import { DeviceSchema, HessianRequest, withOptions } from '../schemas.js';
 
@@ -17,14 +18,15 @@ export const hessians = jobResource({
     bodyDoc: withOptions(HessianRequest, HessianOptionsSchema, 'Hessian options (src/landscape/hessian/run.ts)'),
     components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
   },
-  async payload(ctx, body) {
+  async submission(ctx, body) {
     const model = await ctx.models.require(body.model);
     onnxFile(model);
     const ds = await ctx.datasets.require(body.dataset);
-    return {
+    const payload = {
       model: model.id, dataset: ds.id,
       options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false,
     };
+    return { payload, work: workOf([model], [ds]) };
   },
   result: { summary: 'The Hessian report', content: anyJson('model, dataset, options and the Hessian report (src/landscape/hessian/run.ts)') },
 });

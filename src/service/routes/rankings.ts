@@ -5,6 +5,7 @@ import { WeightscopeError } from '../../errors.js';
 import { jsonBody, ref } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { analysisOptions } from '../jobs/analysis-options.js';
+import { workOf } from '../jobs/limits.js';
 import { RankingMetricSchema, RankingRequest, RankingResult, withOptions } from '../schemas.js';
 
 export const rankings = jobResource({
@@ -20,7 +21,7 @@ export const rankings = jobResource({
     components: [['RankingMetric', RankingMetricSchema], ['RankingResult', RankingResult]],
     limit: '256kb',
   },
-  async payload(ctx, body) {
+  async submission(ctx, body) {
     if (new Set(body.models).size !== body.models.length) throw new WeightscopeError('invalid-input', 'a model is listed twice');
     const models = await Promise.all(body.models.map((id) => ctx.models.require(id)));
     for (const k of Object.keys(body.scores ?? {})) {
@@ -30,13 +31,14 @@ export const rankings = jobResource({
     // Without explicit fits only the metric's own fit runs (E-TPL is the slow one); with them, it is added if missing.
     const given = body.options?.fits as string[] | undefined;
     const options = analysisOptions({ options: { ...(body.options ?? {}), fits: given ? [...new Set([...given, info.fit])] : [info.fit] } });
-    return {
-      models: models.map((m) => ({ id: m.id })),
+    const payload = {
+      models: models.map((m) => ({ id: m.id, bytes: m.bytes, parameters: m.parameters })),
       metric: body.metric,
       direction: body.direction ?? info.direction,
       ...(body.scores ? { scores: body.scores } : {}),
       options,
     };
+    return { payload, work: workOf(models) };
   },
   result: { summary: 'The ranking', content: jsonBody(ref('RankingResult')) },
 });

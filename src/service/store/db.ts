@@ -57,6 +57,13 @@ CREATE INDEX IF NOT EXISTS job_deps_by_dep ON job_deps(dep_id);
 CREATE INDEX IF NOT EXISTS jobs_by_cache ON jobs(kind, cache_key, state);
 `;
 
+/** Columns added after the first release, added to older databases in place. */
+function migrate(db: Db): void {
+  const jobCols = new Set((db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name));
+  // The job's wall-clock limit, fixed at submission from its work (jobs/limits.ts); NULL: none.
+  if (!jobCols.has('time_limit_ms')) db.exec('ALTER TABLE jobs ADD COLUMN time_limit_ms INTEGER');
+}
+
 export function openDatabase(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, 'weightscope.db'));
@@ -67,5 +74,6 @@ export function openDatabase(dataDir: string): Db {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  migrate(db);
   return db;
 }

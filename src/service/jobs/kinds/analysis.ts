@@ -1,6 +1,7 @@
 /** HT-SR analysis of one stored model: src/report/analyze.ts in a worker; cached by (model content, options). */
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 export const AnalysisPayload = z.object({
@@ -23,6 +24,7 @@ export const analysisJob = defineJobKind({
   kind: 'analysis',
   payload: AnalysisPayload,
   cacheKey: (p) => analysisCacheKey(p.model, p.options),
+  limits: { caps: { workers: 16 }, seconds: (_p, work) => BASE_SECONDS + work.bytes / ANALYSIS_BYTES_PER_S },
   inputs: (p) => ({ models: [p.model] }),
   async run(p, ctx) {
     const { analyze } = await import('../../../report/analyze.js');

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 /** A stored model or dataset, by id (its files are found on the worker's machine). */
@@ -47,6 +48,7 @@ export const connectivityJob = defineJobKind({
   kind: 'connectivity',
   payload: ConnectivityPayload,
   cacheKey: (p) => keyOf(p),
+  limits: { caps: { ...CURVE_CAPS, bends: 16 }, seconds: (p, work) => curveSeconds(p.options, work) },
   inputs: (p) => inputsOf(p.models, [p.data, ...p.evalData, p.triggered]),
   async run(p, ctx) {
     const { connect } = await import('../../../landscape/connectivity/connect.js');
@@ -74,6 +76,10 @@ export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
   cacheKey: (p) => keyOf(p),
+  limits: {
+    caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
+    seconds: (p, work) => curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
+  },
   outputs: (r: { files: Record<string, string> }) => Object.values(r.files),
   inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered]),
   async run(p, ctx) {

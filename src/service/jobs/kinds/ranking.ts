@@ -9,11 +9,13 @@ import { RANKING_METRICS, metricMean } from '../../../ranking/metrics.js';
 import { rankModels } from '../../../ranking/rank.js';
 import type { AnalysisReport } from '../../../report/types.js';
 import { hashOf } from '../hash.js';
+import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { analysisCacheKey } from './analysis.js';
 
 export const RankingPayload = z.object({
-  models: z.array(z.object({ id: z.string() })).min(2),
+  /** Models by id, with their size (each analysis child's time budget). */
+  models: z.array(z.object({ id: z.string(), bytes: z.number().min(0).default(0), parameters: z.number().min(0).default(0) })).min(2),
   metric: z.enum(RANKING_METRICS),
   direction: z.enum(['asc', 'desc']),
   scores: z.record(z.string(), z.number()).optional(),
@@ -28,7 +30,9 @@ export const rankingJob = defineJobKind({
   kind: 'ranking',
   payload: RankingPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), metric: p.metric, direction: p.direction, scores: p.scores ?? null, options: analysisCacheKey('', p.options) }),
-  children: (p) => p.models.map((m) => ({ kind: 'analysis', payload: { model: m.id, options: p.options } })),
+  // Work sums over the models: each analysis is budgeted as its own job would be.
+  limits: { caps: { workers: 16 }, seconds: (p, work) => BASE_SECONDS * p.models.length + work.bytes / ANALYSIS_BYTES_PER_S },
+  children: (p) => p.models.map((m) => ({ kind: 'analysis', payload: { model: m.id, options: p.options }, work: { bytes: m.bytes, parameters: m.parameters, samples: 0 } })),
   async run(p, ctx) {
     if (ctx.children.length !== p.models.length) throw new Error(`ranking ${ctx.jobId}: ${ctx.children.length} analyses for ${p.models.length} models`);
     const values: { model: string; value: number | null }[] = [];
