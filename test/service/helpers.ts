@@ -30,28 +30,41 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
 
 /** `weightscope serve` as a separate process (for kill -9); resolves once it listens. */
 export async function spawnServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'serve'], {
+  const { child, match } = await spawnCli(['serve'], { PORT: '0', HOST: '127.0.0.1', ...env }, /serving (http:\/\/\S+)/);
+  return { child, url: match[1] };
+}
+
+/**
+ * `weightscope <args>` as a separate process; resolves once its stderr matches `ready` (within 60 s). Its stderr is
+ * kept in `log()` for failure messages.
+ */
+export async function spawnCli(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; log(): string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], {
     cwd: REPO,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /serving (http:\/\/\S+)/.exec(err);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`weightscope ${args.join(' ')} did not start: ${err}`)), 60_000);
+    const check = (): void => {
+      const m = ready.exec(err);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]);
+        child.stderr!.off('data', check);
+        resolve(m);
       }
-    });
+    };
+    child.stderr!.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${err}`));
+      reject(new Error(`weightscope ${args.join(' ')} exited with ${code}: ${err}`));
     });
   });
-  return { child, url };
+  return { child, match, log: () => err };
 }
 
 /** Polls a job until it is terminal. */
