@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { requireApiKey } from './auth.js';
 import type { ServiceContext } from './context.js';
+import { siteGuard } from './guard.js';
 import { mountOperations } from './http/operation.js';
 import { HttpProblem, problemHandler } from './problem.js';
 import { OPERATIONS } from './routes/index.js';
@@ -25,6 +26,7 @@ export function createApp(ctx: ServiceContext): Express {
     res.on('finish', () => ctx.metrics.request(res.statusCode));
     next();
   });
+  app.use(siteGuard(ctx.config));
   app.use(['/v1', '/metrics'], requireApiKey(ctx.config.apiKeys));
   app.use(mountOperations(ctx, OPERATIONS));
   const web = webDir();

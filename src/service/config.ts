@@ -29,6 +29,17 @@ const EnvSchema = z.object({
   WEIGHTSCOPE_HF_DOWNLOAD: z.enum(['0', '1']).default('0'),
   HF_ENDPOINT: z.url().default('https://huggingface.co'),
   HF_TOKEN: z.string().optional(),
+  /** Without keys, Host names besides the loopback ones (comma-separated), and Origins allowed to change state. */
+  WEIGHTSCOPE_ALLOWED_HOSTS: z.string().optional(),
+  WEIGHTSCOPE_ALLOWED_ORIGINS: z.string().optional(),
+  /** 1 = listen on a non-loopback HOST without API keys (refused otherwise). */
+  WEIGHTSCOPE_ALLOW_OPEN: z.enum(['0', '1']).default('0'),
+  /** Seconds a client may take to send one request (an upload of 2 GiB at 1 MB/s fits in the default hour). */
+  WEIGHTSCOPE_REQUEST_TIMEOUT: z.coerce.number().positive().default(3600),
+  /** Open connections, SSE streams and uploads in progress at once. */
+  WEIGHTSCOPE_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(512),
+  WEIGHTSCOPE_MAX_STREAMS: z.coerce.number().int().min(1).default(128),
+  WEIGHTSCOPE_MAX_UPLOADS: z.coerce.number().int().min(1).default(4),
   /** Heap of the thread that reads an upload before it is stored, and how long it may take (seconds). */
   WEIGHTSCOPE_INSPECT_HEAP: z.string().default('2GiB'),
   WEIGHTSCOPE_INSPECT_TIMEOUT: z.coerce.number().positive().default(120),
@@ -69,6 +80,15 @@ export interface ServiceConfig {
   /** HF hub caches, in huggingface_hub's order (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
   hfCacheDirs: string[];
   debugJobs: boolean;
+  /** Checks of a keyless server (guard.ts). */
+  allowedHosts: string[];
+  allowedOrigins: string[];
+  allowOpen: boolean;
+  /** Request time limit (ms), and caps on connections, SSE streams and uploads in progress. */
+  requestTimeoutMs: number;
+  maxConnections: number;
+  maxStreams: number;
+  maxUploads: number;
   /** Raw WEIGHTSCOPE_LIMITS (parsed against the job kinds' caps when the queue is built). */
   limits: string;
   jobTimeFactor: number;
@@ -89,6 +109,8 @@ export interface ServiceConfig {
     shutdownGraceMs: number;
   };
 }
+
+const list = (s: string | undefined): string[] => (s ?? '').split(',').map((k) => k.trim()).filter(Boolean);
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   const r = EnvSchema.safeParse(env);
@@ -111,13 +133,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     dataDir: resolve(e.WEIGHTSCOPE_DATA),
-    apiKeys: (e.WEIGHTSCOPE_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    apiKeys: list(e.WEIGHTSCOPE_API_KEYS),
     maxUpload,
     concurrency: e.WEIGHTSCOPE_JOB_CONCURRENCY,
     importRoots: [...new Set(roots)],
     modelsDir,
     hfCacheDirs,
     debugJobs: e.WEIGHTSCOPE_DEBUG_JOBS === '1',
+    allowedHosts: list(e.WEIGHTSCOPE_ALLOWED_HOSTS),
+    allowedOrigins: list(e.WEIGHTSCOPE_ALLOWED_ORIGINS),
+    allowOpen: e.WEIGHTSCOPE_ALLOW_OPEN === '1',
+    requestTimeoutMs: Math.round(e.WEIGHTSCOPE_REQUEST_TIMEOUT * 1000),
+    maxConnections: e.WEIGHTSCOPE_MAX_CONNECTIONS,
+    maxStreams: e.WEIGHTSCOPE_MAX_STREAMS,
+    maxUploads: e.WEIGHTSCOPE_MAX_UPLOADS,
     limits: e.WEIGHTSCOPE_LIMITS ?? '',
     jobTimeFactor: e.WEIGHTSCOPE_JOB_TIME_FACTOR,
     jobHeapBytes: size('WEIGHTSCOPE_JOB_HEAP'),

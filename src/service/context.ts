@@ -13,6 +13,7 @@ import type { Metrics } from './metrics.js';
 import type { IngestedPart, UploadBudget } from './store/blobs.js';
 import type { DatasetRecord } from './store/datasets.js';
 import type { ModelRecord, NamedPart } from './store/models.js';
+import type { Slots } from './slots.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -75,4 +76,6 @@ export interface ServiceContext {
   jobFile(jobId: string, rel: string): Promise<JobFile | null>;
   /** Throws when the catalog does not answer (/readyz). */
   ping(): Promise<void>;
+  /** SSE streams and uploads (or imports) in progress, each capped. */
+  slots: { streams: Slots; uploads: Slots };
 }

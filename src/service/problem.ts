@@ -125,6 +125,20 @@ export function toProblem(err: unknown): Problem {
 /** Express 5 error handler (4 arguments). */
 export function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const p = toProblem(err);
+  // A request body left unread (an upload cut off at its limit, a body sent to the wrong place) is not drained
+  // without end: once the answer is out the rest is discarded, and a body still arriving a second later (time
+  // enough for the client to read the answer) has its connection closed.
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.complete) {
+    res.once('finish', () => {
+      req.resume();
+      setTimeout(() => {
+        if (!req.complete) req.socket.destroy();
+      }, 1000).unref();
+    });
+  }
+  const retry = err instanceof ServiceError ? err.details.retryAfter : undefined;
+  if (typeof retry === 'number' && !res.headersSent) res.setHeader('retry-after', String(retry));
   if (p.status >= 500) console.error(`[weightscope] ${req.method} ${req.originalUrl}:`, err);
   sendProblem(res, { ...p, instance: req.originalUrl });
 }

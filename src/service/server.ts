@@ -1,7 +1,7 @@
 /** Builds the service from the environment and listens. `weightscope serve` and `npm start` call startServer(). */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WeightscopeError } from '../errors.js';
@@ -19,6 +19,7 @@ import { DatasetStore } from './store/datasets.js';
 import { openDatabase, type Db } from './store/db.js';
 import { localInputs } from './store/local-inputs.js';
 import { isolatedInspector } from './store/inspect.js';
+import { requestSlots } from './slots.js';
 import { ModelStore } from './store/models.js';
 
 export interface RunningServer {
@@ -73,6 +74,7 @@ export function buildContext(config: ServiceConfig): EmbeddedContext {
     config, db, blobs, models, datasets, queue, metrics,
     jobFile: (_jobId, rel) => dataDirFile(config.dataDir, rel),
     ping: async () => void db.prepare('SELECT 1').get(),
+    slots: requestSlots(config),
   };
 }
 
@@ -112,6 +114,10 @@ interface Backend {
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
+  const open = config.apiKeys.length === 0 && !isLoopback(config.host);
+  if (open && !config.allowOpen) {
+    throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
+  }
   let backend: Backend;
   if (config.cluster.databaseUrl) {
     const { startClusterNode } = await import('./cluster/node.js');
@@ -124,16 +130,29 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     backend = startEmbedded(config, log);
   }
   const ctx = backend.context;
-  if (config.apiKeys.length === 0 && !isLoopback(config.host)) {
+  if (open) {
     log(`weightscope: WARNING: listening on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it can upload and compute`);
   }
   const app = createApp(ctx);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.once('error', reject);
+  // A request must be sent within requestTimeout (408 after); headers within 20 s; a socket idle for 2 min is
+  // closed (SSE streams ping every 15 s). The checks run every second so short limits are kept.
+  const server = createServer(
+    { requestTimeout: config.requestTimeoutMs, headersTimeout: Math.min(20_000, config.requestTimeoutMs), connectionsCheckingInterval: 1000, keepAliveTimeout: 5000 },
+    app,
+  );
+  server.timeout = 120_000;
+  server.maxConnections = config.maxConnections;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch(async (e: unknown) => {
+    // Port taken, say: nothing may keep running (queue threads, database connections).
+    await backend.close();
+    throw e;
   });
-  // Uploads of large checkpoints take long; only idle sockets are timed out.
-  server.requestTimeout = 0;
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;

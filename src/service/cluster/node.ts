@@ -10,6 +10,7 @@ import type { JobFile, ServiceContext } from '../context.js';
 import type { ServiceConfig } from '../config.js';
 import { Metrics } from '../metrics.js';
 import { resultUrl } from '../routes/index.js';
+import { requestSlots } from '../slots.js';
 import { BlobCache } from '../store/cache.js';
 import { openSharedBlobs, type SharedBlobs } from '../store/shared-blobs.js';
 import { startBoss } from './boss.js';
@@ -87,7 +88,7 @@ export async function startClusterNode(config: ServiceConfig, roles: NodeRoles):
       return f ? { size: f.bytes, open: () => blobs.read(f.sha256) } : null;
     };
     const context: ServiceContext | null = roles.api
-      ? { config, blobs, models, datasets, queue: jobs, metrics: new Metrics(), jobFile, ping: async () => void (await pool.query('SELECT 1')) }
+      ? { config, blobs, models, datasets, queue: jobs, metrics: new Metrics(), jobFile, ping: async () => void (await pool.query('SELECT 1')), slots: requestSlots(config) }
       : null;
     return { context, worker, pool, blobs, describe: `Postgres catalog and queue, blobs in ${describe}`, close };
   } catch (e) {

@@ -33,6 +33,8 @@ export const JSON_BODY_ERRORS: Json = {
   '415': problem('The body is not application/json'),
 };
 
+export const BUSY: Json = { ...problem('Too many event streams or uploads open at once (`busy`); retry after Retry-After seconds'), headers: { 'Retry-After': { schema: { type: 'integer' } } } };
+
 /** Raw body (?name=FILE) or multipart upload; `files` = how many file parts the route reads. */
 export function uploadBody(files: 'one' | 'many'): Json {
   const file = { type: 'string', contentMediaType: 'application/octet-stream' };

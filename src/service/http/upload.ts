@@ -24,8 +24,17 @@ export function refuseDeclaredOverLimit(req: Request, limit: number): void {
   }
 }
 
-/** Every file of the request, up to `maxFiles` (more are read and dropped). */
+/** Every file of the request, up to `maxFiles` (more are read and dropped); one of WEIGHTSCOPE_MAX_UPLOADS at a time. */
 export async function receiveFiles(req: Request, ctx: ServiceContext, maxFiles: number): Promise<ReceivedFiles> {
+  const release = ctx.slots.uploads.take();
+  try {
+    return await receive(req, ctx, maxFiles);
+  } finally {
+    release();
+  }
+}
+
+async function receive(req: Request, ctx: ServiceContext, maxFiles: number): Promise<ReceivedFiles> {
   const budget = { limit: ctx.config.maxUpload, used: 0 };
   const count = (n: number): void => {
     ctx.metrics.uploadBytes += n;
@@ -46,6 +55,21 @@ export async function receiveFiles(req: Request, ctx: ServiceContext, maxFiles: 
     const pending: Promise<void>[] = [];
     let failure: unknown = null;
     let name: string | undefined;
+    let finished = false;
+    /** Resolves or rejects once; a failure stops reading the request (the answer closes the connection). */
+    const finish = async (): Promise<void> => {
+      if (finished) return;
+      finished = true;
+      if (failure) {
+        req.unpipe(bb);
+        req.pause();
+      }
+      await Promise.allSettled(pending);
+      if (failure) {
+        await ctx.blobs.discard(parts.map((p) => p.part));
+        reject(failure);
+      } else resolve({ parts, ...(name ? { name } : {}) });
+    };
     bb.on('file', (_field, stream, info) => {
       if (failure) {
         stream.resume();
@@ -56,7 +80,7 @@ export async function receiveFiles(req: Request, ctx: ServiceContext, maxFiles: 
           (part) => void parts.push({ name: info.filename || null, part }),
           (e: unknown) => {
             failure ??= e;
-            stream.resume();
+            void finish();
           },
         ),
       );
@@ -64,18 +88,9 @@ export async function receiveFiles(req: Request, ctx: ServiceContext, maxFiles: 
     bb.on('field', (field, value) => {
       if (field === 'name' && value) name = value.slice(0, 200);
     });
-    const finish = async (): Promise<void> => {
-      await Promise.allSettled(pending);
-      if (failure) {
-        await ctx.blobs.discard(parts.map((p) => p.part));
-        reject(failure);
-      } else resolve({ parts, ...(name ? { name } : {}) });
-    };
     bb.on('close', () => void finish());
     bb.on('error', (e: Error) => {
       failure ??= new WeightscopeError('invalid-input', `bad multipart body: ${e.message}`);
-      req.unpipe(bb);
-      req.resume();
       void finish();
     });
     req.pipe(bb);

@@ -2,6 +2,7 @@
  * POST /v1/connectivity + GET /v1/connectivity/{id}; POST /v1/repairs + GET /v1/repairs/{id} +
  * GET /v1/repairs/{id}/model?format=onnx|safetensors. Models and datasets are stored ones (by id).
  */
+import { pipeline } from 'node:stream/promises';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
@@ -111,9 +112,9 @@ export const repairs = jobResource({
         const body = await file.open();
         res.type('application/octet-stream').setHeader('content-length', String(file.size));
         res.setHeader('content-disposition', `attachment; filename="repaired.${format}"`);
-        // A read error after the headers went out can only end the response.
-        body.once('error', (e) => res.destroy(e));
-        body.pipe(res);
+        // A read error after the headers went out can only cut the response short; it must not escape as an
+        // unhandled stream error, which would end the process.
+        await pipeline(body, res).catch(() => res.destroy());
       },
     },
   ],

@@ -1,6 +1,6 @@
 /** POST/GET /v1/datasets and GET /v1/datasets/{id}: data for the Hessian, comparison, connectivity and repair jobs. */
 import { WeightscopeError } from '../../errors.js';
-import { COMMON_ERRORS, jsonBody, locationHeader, nameParam, problem, ref, uploadBody } from '../http/doc.js';
+import { BUSY, COMMON_ERRORS, jsonBody, locationHeader, nameParam, problem, ref, uploadBody } from '../http/doc.js';
 import { idParams } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
 import { receiveFiles, refuseDeclaredOverLimit } from '../http/upload.js';
@@ -31,6 +31,7 @@ export const datasetOperations: readonly Operation[] = [
         '422': problem('Empty, corrupt or truncated file, mismatched shapes or an unsupported dtype; nothing stored'),
         ...COMMON_ERRORS,
         '400': problem('Not a dataset (x must be float32 or int64 [N, ...]; float x needs labels y), or a bad multipart body'),
+        '503': BUSY,
       },
     },
     async handle(ctx, req, res) {

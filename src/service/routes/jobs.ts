@@ -1,5 +1,5 @@
 /** GET /v1/jobs/{id}, its SSE stream /events, DELETE (cancel); POST /v1/debug/jobs when debug jobs are on. */
-import { COMMON_ERRORS, jsonBody, problem, ref } from '../http/doc.js';
+import { BUSY, COMMON_ERRORS, jsonBody, problem, ref } from '../http/doc.js';
 import { idParams, sendJob } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
 import type { JobEvent } from '../jobs/rows.js';
@@ -35,12 +35,14 @@ export const jobOperations: readonly Operation[] = [
     doc: {
       summary: 'Server-sent events: `state`, `progress`, then `end`; each `data` is the Job',
       parameters: idParams('Job id'),
-      responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('Unknown id'), ...COMMON_ERRORS },
+      responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('Unknown id'), ...COMMON_ERRORS, '503': BUSY },
     },
     /** `state` (now, and on every change), `progress`, then `end` with the terminal job. */
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
       const job = await ctx.queue.require(id);
+      const release = ctx.slots.streams.take();
+      res.on('close', release);
       res.writeHead(200, {
         'Content-Type': 'text/event-stream',
         'Cache-Control': 'no-cache',

@@ -1,5 +1,5 @@
 /** POST/GET /v1/models, GET/DELETE /v1/models/{id}, POST /v1/models/import. */
-import { COMMON_ERRORS, JSON_BODY_ERRORS, jsonBody, jsonRequest, locationHeader, nameParam, problem, ref, uploadBody, type Json } from '../http/doc.js';
+import { BUSY, COMMON_ERRORS, JSON_BODY_ERRORS, jsonBody, jsonRequest, locationHeader, nameParam, problem, ref, uploadBody, type Json } from '../http/doc.js';
 import { idParams } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
 import { receiveFiles, refuseDeclaredOverLimit } from '../http/upload.js';
@@ -35,6 +35,7 @@ export const modelOperations: readonly Operation[] = [
         '415': problem('Not safetensors, PyTorch zip or ONNX'),
         '422': problem('Corrupt or truncated file, or an unsafe pickle; nothing stored'),
         ...COMMON_ERRORS,
+        '503': BUSY,
       },
     },
     async handle(ctx, req, res) {
@@ -59,11 +60,13 @@ export const modelOperations: readonly Operation[] = [
         '422': problem('Corrupt or truncated file, or an unsafe pickle; nothing stored'),
         ...JSON_BODY_ERRORS,
         '403': problem('Path outside the import roots (`path-not-allowed`), or API key not accepted'),
+        '503': BUSY,
       },
     },
     async handle(ctx, req, res) {
       const body = parseOr400(ImportRequest, req.body, 'body');
-      const { model, created } = await importModel(ctx, body);
+      const release = ctx.slots.uploads.take();
+      const { model, created } = await importModel(ctx, body).finally(release);
       res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
     },
   },

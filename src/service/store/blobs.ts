@@ -25,6 +25,9 @@ export interface UploadBudget {
   used: number;
 }
 
+/** Bytes read and dropped past an upload's limit before the connection is cut (see ingest). */
+export const DRAIN_BYTES = 1024 * 1024;
+
 export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
@@ -51,37 +54,65 @@ export class BlobStore {
   }
 
   /**
-   * Streams `source` to a part file, counting its bytes against `budget`. Past the limit the rest of
-   * the stream is read and dropped (so an HTTP client still gets its 413 instead of a reset connection), the part
-   * file is removed and a 'too-large' error thrown.
+   * Streams `source` to a part file, hashing and counting its bytes against `budget`. Past the limit the part file
+   * is removed and a 'too-large' error thrown; up to DRAIN_BYTES more are read and dropped first, so a client that
+   * overshoots a little still reads its 413, and past those reading stops (the caller closes the connection) —
+   * an endless upload is never drained. The source is left paused, not destroyed, so the request can be answered.
    */
-  async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
+  ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
     const hash = createHash('sha256');
+    const out = createWriteStream(tmpPath);
     let bytes = 0;
     let over = false;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    const tooLarge = (): WeightscopeError =>
+      new WeightscopeError('too-large', `the upload exceeds the limit of ${budget.limit} bytes (WEIGHTSCOPE_MAX_UPLOAD)`, { limit: budget.limit });
+    return new Promise<IngestedPart>((resolve, reject) => {
+      let settled = false;
+      const detach = (): void => {
+        source.off('data', onData);
+        source.off('end', onEnd);
+        source.off('error', fail);
+      };
+      const fail = (e: unknown): void => {
+        if (settled) return;
+        settled = true;
+        detach();
+        source.pause();
+        out.destroy();
+        void rm(tmpPath, { force: true }).then(() => reject(e), () => reject(e));
+      };
+      const onData = (chunk: Buffer): void => {
         bytes += chunk.length;
         budget.used += chunk.length;
         onBytes?.(chunk.length);
-        if (budget.used > budget.limit) over = true;
-        if (over) return cb();
+        if (budget.used > budget.limit) {
+          over = true;
+          if (budget.used > budget.limit + DRAIN_BYTES) fail(tooLarge());
+          return;
+        }
         hash.update(chunk);
-        cb(null, chunk);
-      },
+        if (!out.write(chunk)) {
+          source.pause();
+          out.once('drain', () => source.resume());
+        }
+      };
+      const onEnd = (): void => {
+        detach();
+        out.end(() => {
+          if (settled) return;
+          if (over) fail(tooLarge());
+          else {
+            settled = true;
+            resolve({ tmpPath, sha256: hash.digest('hex'), bytes });
+          }
+        });
+      };
+      out.on('error', fail);
+      source.on('data', onData);
+      source.on('end', onEnd);
+      source.on('error', fail);
     });
-    try {
-      await pipeline(source, meter, createWriteStream(tmpPath));
-    } catch (e) {
-      await rm(tmpPath, { force: true });
-      throw e;
-    }
-    if (over) {
-      await rm(tmpPath, { force: true });
-      throw new WeightscopeError('too-large', `upload of ${budget.used} bytes exceeds the limit of ${budget.limit} bytes`, { limit: budget.limit });
-    }
-    return { tmpPath, sha256: hash.digest('hex'), bytes };
   }
 
   /** Hashes an existing file into a part file: a hard link when the file system allows, else a streamed copy. */
