@@ -127,10 +127,10 @@ interface Run {
   code: number;
 }
 
-const DIST = join(ROOT, '.bench-out', 'dist');
+export const DIST = join(ROOT, '.bench-out', 'dist');
 
 /** tsc → .bench-out/dist (type errors elsewhere in the tree do not stop the emit). */
-function buildDist(): void {
+export function buildDist(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', DIST, '--declaration', 'false', '--sourceMap', 'false'], {
     cwd: ROOT,

@@ -158,9 +158,9 @@ test('kill -9 of a worker mid-analysis: the other worker finishes the job', asyn
   victim.child.kill('SIGKILL');
   const end = await waitJob(a, job.id, {}, 240_000);
   assert.equal(end.state, 'succeeded', JSON.stringify(end.error));
-  const after = (await pool.query(`SELECT worker, attempts FROM weightscope.jobs WHERE id = $1`, [job.id])).rows[0];
-  assert.notEqual(after.worker, row.worker, 'the other worker finished it');
-  assert.equal(after.attempts, 2);
+  const finished = (await pool.query(`SELECT worker, attempts FROM weightscope.jobs WHERE id = $1`, [job.id])).rows[0];
+  assert.notEqual(finished.worker, row.worker, 'the other worker finished it');
+  assert.equal(finished.attempts, 2);
   const report = await result(b, end.result!);
   assert.equal(report.layers.length, 10);
   workers.splice(workers.indexOf(victim), 1);

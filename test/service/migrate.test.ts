@@ -34,13 +34,17 @@ const postJson = async (base: string, path: string, body: unknown): Promise<Json
 test('migrate --to: an embedded catalog and its blobs served by distributed nodes as before; a second run adds nothing', async (t) => {
   const pgc = await requirePostgres(t);
   if (!pgc) return;
-  t.after(() => pgc.stop());
+  // Undone last first (nodes before the database they use).
+  const undo: (() => unknown)[] = [() => pgc.stop()];
+  t.after(async () => {
+    for (const u of undo.reverse()) await u();
+  });
   const store = mkdtempSync(join(tmpdir(), 'weightscope-store-'));
-  t.after(() => rmSync(store, { recursive: true, force: true }));
+  undo.push(() => rmSync(store, { recursive: true, force: true }));
 
   // The embedded mode: a model, a dataset, an analysis, a job still queued when it stops.
   const data = tempDataDir();
-  t.after(() => data.cleanup());
+  undo.push(() => data.cleanup());
   const embedded = await startTestServer({ WEIGHTSCOPE_DEBUG_JOBS: '1' }, data.dir);
   const model = (await (await fetch(`${embedded.url}/v1/models`, { method: 'POST', body: readFileSync(fixture('stories260k', 'model.safetensors')) })).json()) as Json;
   const ds = (await (await fetch(`${embedded.url}/v1/datasets?name=clean.safetensors`, { method: 'POST', body: readFileSync(fixture('fmnist-backdoor', 'clean_subset.safetensors')) })).json()) as Json;
@@ -71,11 +75,11 @@ test('migrate --to: an embedded catalog and its blobs served by distributed node
 
   // Distributed nodes on what was migrated (a fresh data folder: nothing is read from the old one).
   const env = { WEIGHTSCOPE_DATABASE_URL: db, WEIGHTSCOPE_BLOB_URL: `file://${store}`, WEIGHTSCOPE_DATA: mkdtempSync(join(tmpdir(), 'weightscope-node-')), WEIGHTSCOPE_DEBUG_JOBS: '1', PORT: '0' };
-  t.after(() => rmSync(env.WEIGHTSCOPE_DATA, { recursive: true, force: true }));
+  undo.push(() => rmSync(env.WEIGHTSCOPE_DATA, { recursive: true, force: true }));
   const api = await startServer({ env, workers: false, log: () => undefined });
-  t.after(() => api.close());
+  undo.push(() => api.close());
   const worker = await startClusterNode(loadConfig(env), { api: false, workers: 1, log: () => undefined });
-  t.after(() => worker.close());
+  undo.push(() => worker.close());
   assert.deepEqual(((await (await fetch(`${api.url}/v1/models`)).json()) as Json).models, [model]);
   assert.deepEqual((await (await fetch(`${api.url}/v1/datasets/${ds.id}`)).json()) as Json, ds);
   assert.equal(await (await fetch(`${api.url}/v1/analyses/${analysis.id}`)).text(), report);

@@ -52,6 +52,7 @@ export interface FinishFields {
 
 type Q = Pick<Client, 'query'>;
 
+
 export class PgJobStore {
   private readonly kinds = new Map<string, JobKind>();
 
@@ -132,33 +133,63 @@ export class PgJobStore {
     const now = Date.now();
     // Another node inserting the same work at this moment: its row wins and this one is not written.
     const limitMs = Math.round(1000 * timeLimitSeconds(kind, parsed.data, work, this.opts.timeFactor ?? 1));
+    const children = kind.children?.(parsed.data) ?? [];
+    // A job without children is delivered at once: its delivery's id is chosen here and written with the row.
+    const bossId = children.length ? null : randomUUID();
     const ins = await c.query<ClusterRow>(
-      `INSERT INTO ${J} (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
-       VALUES ($1, $2, 'queued', 0, 'queued', $3, $4, $6, $5, $5)
+      `INSERT INTO ${J} (id, kind, state, progress, message, payload, cache_key, time_limit_ms, boss_id, created_at, updated_at)
+       VALUES ($1, $2, 'queued', 0, 'queued', $3, $4, $6, $7, $5, $5)
        ON CONFLICT (kind, cache_key) WHERE cache_key IS NOT NULL AND state IN ('queued','running') DO NOTHING RETURNING *`,
-      [id, kindName, JSON.stringify(parsed.data), key, now, limitMs],
+      [id, kindName, JSON.stringify(parsed.data), key, now, limitMs, bossId],
     );
     if (ins.rows.length === 0) {
       const other = await prior();
       if (!other) throw new Error(`job ${kindName}/${key}: conflicting insert, but no live job found`);
       return { row: other, cached: other.state === 'succeeded', created: false };
     }
-    const children = kind.children?.(parsed.data) ?? [];
     for (let i = 0; i < children.length; i++) {
       const child = await this.insert(c, children[i].kind, children[i].payload, children[i].work ?? NO_WORK);
       await c.query(`INSERT INTO ${D} (job_id, dep_id, position, owned) VALUES ($1, $2, $3, $4)`, [id, child.row.id, i, child.created]);
     }
-    if (children.length) await this.updateJoin(c, id);
-    else await this.deliver(c, ins.rows[0]);
+    if (!children.length) {
+      await this.send(c, ins.rows[0], bossId!);
+      return { row: ins.rows[0], cached: false, created: true };
+    }
+    await this.updateJoin(c, id);
     return { row: (await this.row(id, c))!, cached: false, created: true };
   }
 
-  /** Sends the job's delivery (one queued delivery per job: the singleton key is its id). */
+  /** Sends the job's delivery (one queued delivery per job: the singleton key is its id), and wakes the workers. */
   private async deliver(c: Client, row: { id: string; kind: string }): Promise<void> {
+    const bossId = randomUUID();
+    if (await this.send(c, row, bossId)) await c.query(`UPDATE ${J} SET boss_id = $2 WHERE id = $1`, [row.id, bossId]);
+  }
+
+  /** false: a queued delivery of this job exists already (its singleton key). */
+  private async send(c: Client, row: { id: string; kind: string }, bossId: string): Promise<boolean> {
     const queue = this.queueOf(row.kind);
-    const bossId = await this.boss.send(queue, { job: row.id } satisfies Delivery, { ...onClient(c), singletonKey: row.id, retryLimit: 0, expireInHours: 23 });
-    if (bossId) await c.query(`UPDATE ${J} SET boss_id = $2 WHERE id = $1`, [row.id, bossId]);
+    const sent = await this.boss.send(queue, { job: row.id } satisfies Delivery, { ...onClient(c), id: bossId, singletonKey: row.id, retryLimit: 0, expireInHours: 23 });
     await notify(c, CHANNELS.work, queue);
+    return sent !== null;
+  }
+
+  /**
+   * One statement: `update` (an UPDATE … RETURNING * of jobs), the NOTIFY of its event, and whether joins wait for
+   * the job (then they must follow, in a transaction).
+   */
+  private async change(q: Q, update: string, params: unknown[], event: 'state' | 'progress'): Promise<(ClusterRow & { has_parents: boolean }) | undefined> {
+    const r = await q.query<ClusterRow & { has_parents: boolean }>(
+      `WITH u AS (${update}), n AS (SELECT pg_notify('${CHANNELS.job}', '${event}:' || id) FROM u)
+       SELECT u.*, (SELECT count(*) FROM n) AS notified, EXISTS (SELECT 1 FROM ${D} d WHERE d.dep_id = u.id) AS has_parents FROM u`,
+      params,
+    );
+    return r.rows[0];
+  }
+
+  /** The joins waiting for `id` follow it; in `c`'s transaction, or in one of their own. */
+  private async parentsFollow(c: Client | Pool, id: string): Promise<void> {
+    if ('release' in c) await this.childChanged(c, id);
+    else await inTransaction(this.pool, (t) => this.childChanged(t, id));
   }
 
   // ---- joins
@@ -202,7 +233,7 @@ export class PgJobStore {
    * Ends a queued or running job (guarded by its claim when a worker reports); its delivery is settled, its joins
    * follow. Returns false when the job had already ended or belongs to another attempt.
    */
-  async finish(c: Client, id: string, state: JobState, f: FinishFields, claim?: Claim): Promise<boolean> {
+  async finish(c: Client | Pool, id: string, state: JobState, f: FinishFields, claim?: Claim): Promise<boolean> {
     const now = Date.now();
     const params: unknown[] = [id, state, f.result ?? null, f.error ? JSON.stringify(f.error) : null, f.message, now];
     let guard = '';
@@ -210,57 +241,56 @@ export class PgJobStore {
       params.push(claim.worker, claim.attempt);
       guard = ` AND state = 'running' AND worker = $7 AND attempts = $8`;
     }
-    const r = await c.query<ClusterRow>(
+    const row = await this.change(
+      c,
       `UPDATE ${J} SET state = $2, result = $3, error = $4, message = $5, progress = CASE WHEN $2 = 'succeeded' THEN 1 ELSE progress END,
        finished_at = $6, updated_at = $6, heartbeat_at = NULL WHERE id = $1 AND state IN ${LIVE}${guard} RETURNING *`,
       params,
+      'state',
     );
-    const row = r.rows[0];
     if (!row) return false;
     for (const file of f.files ?? []) {
       await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [file.sha256, file.bytes, now]);
       await c.query(`INSERT INTO ${SCHEMA}.job_files (job_id, name, sha256, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [id, file.name, file.sha256, file.bytes]);
     }
+    // The delivery is settled by the same connection; outside a transaction, a crash right here leaves it active
+    // until pg-boss's expiry, which harms nothing: the job row is final.
     if (row.boss_id) {
       const q = this.queueOf(row.kind);
-      const opts = onClient(c);
+      const opts = onClient(c as Client);
       if (state === 'succeeded') await this.boss.complete(q, row.boss_id, {}, opts);
       else if (state === 'cancelled') await this.boss.cancel(q, row.boss_id, opts);
       else await this.boss.fail(q, row.boss_id, f.error ?? {}, opts);
     }
-    await notify(c, CHANNELS.job, `state:${id}`);
     if (state === 'cancelled') await notify(c, CHANNELS.cancel, id);
-    await this.childChanged(c, id);
+    // A join that misses this (a crash between the statements) is delivered by redeliver() once it looks stale.
+    if (row.has_parents) await this.parentsFollow(c, id);
     return true;
   }
 
   /** A worker takes a delivered job: the row becomes its, for this attempt (undefined: not startable any more). */
   async claim(id: string, bossId: string, worker: string): Promise<ClusterRow | undefined> {
-    return inTransaction(this.pool, async (c) => {
-      const now = Date.now();
-      const r = await c.query<ClusterRow>(
-        `UPDATE ${J} j SET state = 'running', attempts = attempts + 1, worker = $2, heartbeat_at = $3, boss_id = $4, updated_at = $3,
-         message = 'running', started_at = CASE WHEN state = 'running' THEN started_at ELSE $3 END
-         WHERE id = $1 AND ${STARTABLE} AND ${NO_LIVE_DEPS} RETURNING *`,
-        [id, worker, now, bossId],
-      );
-      const row = r.rows[0];
-      if (!row) return undefined;
-      await notify(c, CHANNELS.job, `state:${id}`);
-      await this.childChanged(c, id);
-      return row;
-    });
+    const now = Date.now();
+    const row = await this.change(
+      this.pool,
+      `UPDATE ${J} j SET state = 'running', attempts = attempts + 1, worker = $2, heartbeat_at = $3, boss_id = $4, updated_at = $3,
+       message = 'running', started_at = CASE WHEN state = 'running' THEN started_at ELSE $3 END
+       WHERE id = $1 AND ${STARTABLE} AND ${NO_LIVE_DEPS} RETURNING *`,
+      [id, worker, now, bossId],
+      'state',
+    );
+    if (row?.has_parents) await this.parentsFollow(this.pool, id);
+    return row;
   }
 
   async progress(id: string, claim: Claim, fraction: number, message: string): Promise<void> {
-    await inTransaction(this.pool, async (c) => {
-      const r = await c.query(`UPDATE ${J} SET progress = $2, message = $3, updated_at = $4 WHERE id = $1 AND state = 'running' AND worker = $5 AND attempts = $6`, [
-        id, fraction, message, Date.now(), claim.worker, claim.attempt,
-      ]);
-      if (!r.rowCount) return;
-      await notify(c, CHANNELS.job, `progress:${id}`);
-      await this.childChanged(c, id);
-    });
+    const row = await this.change(
+      this.pool,
+      `UPDATE ${J} SET progress = $2, message = $3, updated_at = $4 WHERE id = $1 AND state = 'running' AND worker = $5 AND attempts = $6 RETURNING *`,
+      [id, fraction, message, Date.now(), claim.worker, claim.attempt],
+      'progress',
+    );
+    if (row?.has_parents) await this.parentsFollow(this.pool, id);
   }
 
   /** Refreshes this worker's running jobs; returns the ids that are no longer its (cancelled, or given up on). */

@@ -250,7 +250,10 @@ export class WorkerNode {
 
   private async finish(r: Running, state: 'succeeded' | 'failed', f: FinishFields): Promise<void> {
     try {
-      await inTransaction(this.deps.pool, (c) => this.deps.store.finish(c, r.id, state, f, r.claim));
+      const { pool, store } = this.deps;
+      // With files, their rows and the job's end in one transaction; without, one statement does it.
+      if (f.files?.length) await inTransaction(pool, (c) => store.finish(c, r.id, state, f, r.claim));
+      else await store.finish(pool, r.id, state, f, r.claim);
     } catch (e) {
       // The database is unreachable: the heartbeat stops too, and the job is run again elsewhere.
       this.opts.log(`weightscope worker: recording the end of job ${r.id} failed: ${(e as Error).message}`);
