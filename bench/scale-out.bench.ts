@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startPostgres, type PgCluster } from '../test/helpers/postgres.js';
 import { startS3StandIn } from '../test/helpers/s3.js';
+import { openSharedBlobs } from '../src/service/store/shared-blobs.js';
 import { buildDist, DIST, gpt2Tensors, writeCheckpoint } from './gpt2-small.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -216,6 +217,17 @@ async function uploadPart(pgc: PgCluster): Promise<void> {
         stop(s.others);
       }
       console.log(`  ${name}: ${line.join('; ')} (load avg ${load()})`);
+    }
+    // The stores alone (in this process, no HTTP, no inspection): where the POST's time goes.
+    for (const [name, url, env] of [['file://', `file://${tmp('ws-raw-')}`, {}], ['s3:// (s3rver)', `s3://${s3.bucket}/raw/`, s3.env]] as const) {
+      const { blobs } = openSharedBlobs(url, '/nonexistent', { ...process.env, ...env });
+      const t0 = performance.now();
+      const part = await blobs.ingest(createReadStream(big, { highWaterMark: 1 << 20 }), { limit: Number.MAX_SAFE_INTEGER, used: 0 });
+      const t1 = performance.now();
+      await blobs.commit(part);
+      const t2 = performance.now();
+      const mb = statSync(big).size / 1e6;
+      console.log(`  ${name} store alone, ${gib} GiB: stream + sha256 ${(mb / ((t1 - t0) / 1000)).toFixed(0)} MB/s, commit (server-side copy or rename) ${((t2 - t1) / 1000).toFixed(1)} s`);
     }
   } finally {
     await s3.close();

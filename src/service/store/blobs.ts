@@ -28,6 +28,67 @@ export interface UploadBudget {
 /** Bytes read and dropped past an upload's limit before the connection is cut (see ingest). */
 export const DRAIN_BYTES = 1024 * 1024;
 
+/**
+ * Copies `source` into `out`, hashing and counting its bytes against `budget` (shared by the blob stores). Past the
+ * limit a 'too-large' error is thrown; up to DRAIN_BYTES more are read and dropped first, so a client that
+ * overshoots a little still reads its 413, and past those reading stops (the caller closes the connection) — an
+ * endless upload is never drained. The source is left paused, not destroyed, so the request can be answered; `out`
+ * is destroyed on failure.
+ */
+export function meteredCopy(source: Readable, out: Writable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let over = false;
+  const tooLarge = (): WeightscopeError =>
+    new WeightscopeError('too-large', `the upload exceeds the limit of ${budget.limit} bytes (WEIGHTSCOPE_MAX_UPLOAD)`, { limit: budget.limit });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const detach = (): void => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', fail);
+    };
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      detach();
+      source.pause();
+      out.destroy();
+      reject(e);
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      budget.used += chunk.length;
+      onBytes?.(chunk.length);
+      if (budget.used > budget.limit) {
+        over = true;
+        if (budget.used > budget.limit + DRAIN_BYTES) fail(tooLarge());
+        return;
+      }
+      hash.update(chunk);
+      if (!out.write(chunk)) {
+        source.pause();
+        out.once('drain', () => source.resume());
+      }
+    };
+    const onEnd = (): void => {
+      detach();
+      out.end(() => {
+        if (settled) return;
+        if (over) fail(tooLarge());
+        else {
+          settled = true;
+          resolve({ sha256: hash.digest('hex'), bytes });
+        }
+      });
+    };
+    out.on('error', fail);
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', fail);
+  });
+}
+
 export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
@@ -54,65 +115,16 @@ export class BlobStore {
   }
 
   /**
-   * Streams `source` to a part file, hashing and counting its bytes against `budget`. Past the limit the part file
-   * is removed and a 'too-large' error thrown; up to DRAIN_BYTES more are read and dropped first, so a client that
-   * overshoots a little still reads its 413, and past those reading stops (the caller closes the connection) —
-   * an endless upload is never drained. The source is left paused, not destroyed, so the request can be answered.
+   * Streams `source` to a part file, hashing and counting its bytes against `budget` (see meteredCopy); over the
+   * limit the part file is removed and a 'too-large' error thrown.
    */
-  ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
+  async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
-    const hash = createHash('sha256');
-    const out = createWriteStream(tmpPath);
-    let bytes = 0;
-    let over = false;
-    const tooLarge = (): WeightscopeError =>
-      new WeightscopeError('too-large', `the upload exceeds the limit of ${budget.limit} bytes (WEIGHTSCOPE_MAX_UPLOAD)`, { limit: budget.limit });
-    return new Promise<IngestedPart>((resolve, reject) => {
-      let settled = false;
-      const detach = (): void => {
-        source.off('data', onData);
-        source.off('end', onEnd);
-        source.off('error', fail);
-      };
-      const fail = (e: unknown): void => {
-        if (settled) return;
-        settled = true;
-        detach();
-        source.pause();
-        out.destroy();
-        void rm(tmpPath, { force: true }).then(() => reject(e), () => reject(e));
-      };
-      const onData = (chunk: Buffer): void => {
-        bytes += chunk.length;
-        budget.used += chunk.length;
-        onBytes?.(chunk.length);
-        if (budget.used > budget.limit) {
-          over = true;
-          if (budget.used > budget.limit + DRAIN_BYTES) fail(tooLarge());
-          return;
-        }
-        hash.update(chunk);
-        if (!out.write(chunk)) {
-          source.pause();
-          out.once('drain', () => source.resume());
-        }
-      };
-      const onEnd = (): void => {
-        detach();
-        out.end(() => {
-          if (settled) return;
-          if (over) fail(tooLarge());
-          else {
-            settled = true;
-            resolve({ tmpPath, sha256: hash.digest('hex'), bytes });
-          }
-        });
-      };
-      out.on('error', fail);
-      source.on('data', onData);
-      source.on('end', onEnd);
-      source.on('error', fail);
+    const { sha256, bytes } = await meteredCopy(source, createWriteStream(tmpPath), budget, onBytes).catch(async (e: unknown) => {
+      await rm(tmpPath, { force: true });
+      throw e;
     });
+    return { tmpPath, sha256, bytes };
   }
 
   /** Hashes an existing file into a part file: a hard link when the file system allows, else a streamed copy. */

@@ -19,11 +19,10 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createHash, randomUUID } from 'node:crypto';
-import { PassThrough, Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { randomUUID } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
 import { WeightscopeError } from '../../errors.js';
-import type { IngestedPart, UploadBudget } from './blobs.js';
+import { meteredCopy, type IngestedPart, type UploadBudget } from './blobs.js';
 import type { SharedBlobs } from './shared-blobs.js';
 
 const PART_BYTES = 8 * 2 ** 20;
@@ -82,39 +81,20 @@ export class S3BlobStore implements SharedBlobs {
 
   async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
     const key = `${this.tmpPrefix}${randomUUID()}`;
-    const hash = createHash('sha256');
-    let bytes = 0;
-    let over = false;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        budget.used += chunk.length;
-        onBytes?.(chunk.length);
-        if (budget.used > budget.limit) over = true;
-        // Past the limit the rest is read and dropped, so an HTTP client still gets its 413.
-        if (over) return cb();
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
     const body = new PassThrough({ highWaterMark: PART_BYTES });
     const upload = new Upload({ client: this.s3, params: { Bucket: this.loc.bucket, Key: key, Body: body }, partSize: PART_BYTES, queueSize: QUEUE, leavePartsOnError: false });
     const uploaded = upload.done();
-    // If the upload fails first, stop feeding it (the pipeline below then fails too).
+    // If the upload fails first, stop feeding it (the copy below then fails too).
     uploaded.catch((e: unknown) => body.destroy(e as Error));
     try {
-      await pipeline(source, meter, body);
+      const { sha256, bytes } = await meteredCopy(source, body, budget, onBytes);
       await uploaded;
+      return { tmpPath: key, sha256, bytes };
     } catch (e) {
       await upload.abort().catch(() => undefined);
       await this.deleteKey(key);
       throw e;
     }
-    if (over) {
-      await this.deleteKey(key);
-      throw new WeightscopeError('too-large', `upload of ${budget.used} bytes exceeds the limit of ${budget.limit} bytes`, { limit: budget.limit });
-    }
-    return { tmpPath: key, sha256: hash.digest('hex'), bytes };
   }
 
   async ingestFile(_path: string, open: () => Readable): Promise<IngestedPart> {
