@@ -24,16 +24,22 @@ async function until(q: JobQueue, id: string, ok: (j: JobView) => boolean, ms = 
 }
 const terminal = (j: JobView): boolean => ['succeeded', 'failed', 'cancelled'].includes(j.state);
 
-test('embedded join: children first (in parallel with 2 slots), the join running on their progress, then their values', async (t) => {
+/** A started queue on a temporary data folder, closed and removed after the test. */
+function queue(t: test.TestContext, concurrency: number): { q: JobQueue; db: ReturnType<typeof openDatabase> } {
   const data = tempDataDir();
   const db = openDatabase(data.dir);
-  const q = new JobQueue(db, { dataDir: data.dir, concurrency: 2, kinds: [sleepJob as JobKind] });
+  const q = new JobQueue(db, { dataDir: data.dir, concurrency, kinds: [sleepJob as JobKind] });
   t.after(async () => {
     await q.close();
     db.close();
     data.cleanup();
   });
   q.start();
+  return { q, db };
+}
+
+test('embedded join: children first (in parallel with 2 slots), the join running on their progress, then their values', async (t) => {
+  const { q, db } = queue(t, 2);
   const { job } = q.submit('sleep', { value: 1, steps: 1, ms: 1, children: [{ steps: 20, ms: 30, value: 10 }, { steps: 20, ms: 30, value: 100 }, { steps: 1, ms: 1, value: 1000, fail: 'no' }] });
   assert.equal(job.state, 'queued');
   const seen = await until(q, job.id, (j) => (j.state === 'running' && j.progress > 0) || terminal(j));
@@ -55,15 +61,7 @@ test('embedded join: children first (in parallel with 2 slots), the join running
 });
 
 test('embedded join: cancel takes its own children along, not one another client asked for', async (t) => {
-  const data = tempDataDir();
-  const db = openDatabase(data.dir);
-  const q = new JobQueue(db, { dataDir: data.dir, concurrency: 2, kinds: [sleepJob as JobKind] });
-  t.after(async () => {
-    await q.close();
-    db.close();
-    data.cleanup();
-  });
-  q.start();
+  const { q, db } = queue(t, 2);
   const shared = { steps: 500, ms: 10, value: 5 };
   const other = q.submit('sleep', shared).job;
   const join = q.submit('sleep', { value: 0, children: [shared, { steps: 500, ms: 10, value: 6 }] }).job;

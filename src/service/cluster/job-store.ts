@@ -9,9 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import { WeightscopeError } from '../../errors.js';
-import { ServiceError } from '../errors.js';
 import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from '../jobs/limits.js';
-import { joinProgress, viewOf, type JobRow, type JobView } from '../jobs/rows.js';
+import { joinProgress, resultOf, viewOf, type JobRow, type JobView } from '../jobs/rows.js';
 import { isTerminal, type ChildOutcome, type JobError, type JobKind, type JobState } from '../jobs/types.js';
 import { BOSS_SCHEMA, onClient, QUEUES, type Delivery, type QueueName } from './boss.js';
 import { CHANNELS, notify } from './events.js';
@@ -90,14 +89,7 @@ export class PgJobStore {
   }
 
   async resultText(id: string, kind: string): Promise<string> {
-    const r = await this.row(id);
-    if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
-    if (r.state === 'succeeded' && r.result !== null) return r.result;
-    const job = this.view(r);
-    if (r.state === 'failed' || r.state === 'cancelled') {
-      throw new ServiceError('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
-    }
-    throw new ServiceError('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
+    return resultOf(await this.row(id), id, kind, this.opts.resultUrl);
   }
 
   async counts(): Promise<Record<JobState, number>> {
@@ -257,7 +249,7 @@ export class PgJobStore {
     // until pg-boss's expiry, which harms nothing: the job row is final.
     if (row.boss_id) {
       const q = this.queueOf(row.kind);
-      const opts = onClient(c as Client);
+      const opts = onClient(c);
       if (state === 'succeeded') await this.boss.complete(q, row.boss_id, {}, opts);
       else if (state === 'cancelled') await this.boss.cancel(q, row.boss_id, opts);
       else await this.boss.fail(q, row.boss_id, f.error ?? {}, opts);

@@ -6,13 +6,13 @@ import { WeightscopeError } from '../../errors.js';
 import type { Jobs } from '../context.js';
 import { ServiceError } from '../errors.js';
 import type { Work } from '../jobs/limits.js';
-import type { JobEvent, JobView } from '../jobs/rows.js';
+import { JobListeners, type JobEvent, type JobView } from '../jobs/rows.js';
 import { isTerminal, type JobState } from '../jobs/types.js';
 import { CHANNELS, type PgEvents } from './events.js';
 import type { PgJobStore } from './job-store.js';
 
 export class PgJobs implements Jobs {
-  private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  private readonly listeners = new JobListeners();
 
   constructor(private readonly store: PgJobStore, events: PgEvents) {
     events.on(CHANNELS.job, (payload) => {
@@ -23,13 +23,12 @@ export class PgJobs implements Jobs {
 
   /** After a lost LISTEN connection: what subscribers may have missed. */
   resync(): void {
-    for (const id of this.listeners.keys()) void this.emit(id, 'state');
+    for (const id of this.listeners.ids()) void this.emit(id, 'state');
   }
 
   private async emit(id: string, event: JobEvent['event']): Promise<void> {
     const job = await this.get(id).catch(() => null);
-    const set = this.listeners.get(id);
-    if (job && set) for (const fn of [...set]) fn({ event, job });
+    if (job) this.listeners.emit(id, { event, job });
   }
 
   submit(kind: string, payload: unknown, work?: Work): Promise<{ job: JobView; cached: boolean }> {
@@ -60,13 +59,7 @@ export class PgJobs implements Jobs {
   }
 
   subscribe(id: string, fn: (e: JobEvent) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, fn);
   }
 
   /** Submits a job and waits for its end (the result text), e.g. the inspection of an upload. */

@@ -9,10 +9,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { WeightscopeError } from '../../errors.js';
-import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from './limits.js';
-import { joinProgress, viewOf, type JobEvent, type JobRow, type JobView, type QueueObserver } from './rows.js';
+import { JobListeners, joinProgress, resultOf, viewOf, type JobEvent, type JobRow, type JobView, type QueueObserver } from './rows.js';
 import type { StopReason } from './stop.js';
 import { startJobThread, type JobThread } from './thread.js';
 import { isTerminal, NO_INPUTS, type ChildOutcome, type JobError, type JobInputRefs, type JobKind, type JobState, type LocalInputs } from './types.js';
@@ -49,7 +48,7 @@ const LIVE = `('queued','running')`;
 export class JobQueue {
   private readonly kinds = new Map<string, JobKind>();
   private readonly workers = new Map<string, JobThread>();
-  private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  private readonly listeners = new JobListeners();
   private readonly lastProgressWrite = new Map<string, number>();
   private closed = false;
 
@@ -105,14 +104,7 @@ export class JobQueue {
 
   /** The stored result (JSON text) of a succeeded job; job-not-finished / job-failed errors otherwise. */
   resultText(id: string, kind: string): string {
-    const r = this.row(id);
-    if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
-    if (r.state === 'succeeded' && r.result !== null) return r.result;
-    const job = this.view(r);
-    if (r.state === 'failed' || r.state === 'cancelled') {
-      throw new ServiceError('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
-    }
-    throw new ServiceError('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
+    return resultOf(this.row(id), id, kind, this.opts.resultUrl);
   }
 
   /** Counts by state, for /metrics. */
@@ -206,20 +198,13 @@ export class JobQueue {
   }
 
   subscribe(id: string, fn: (e: JobEvent) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, fn);
   }
 
   private emit(id: string, event: JobEvent['event']): void {
-    const set = this.listeners.get(id);
-    if (!set?.size) return;
+    if (!this.listeners.has(id)) return;
     const job = this.get(id);
-    if (job) for (const fn of [...set]) fn({ event, job });
+    if (job) this.listeners.emit(id, { event, job });
   }
 
   private finish(id: string, state: JobState, f: { result?: string; error?: JobError; message: string }): void {

@@ -2,6 +2,8 @@
  * What both queues (embedded SQLite, Postgres) store per job and how a row is shown: one row shape (times in ms
  * since the epoch), one view, and the join's progress while its children run.
  */
+import { WeightscopeError } from '../../errors.js';
+import { ServiceError } from '../errors.js';
 import type { JobError, JobState } from './types.js';
 
 export interface JobView {
@@ -50,6 +52,45 @@ export function viewOf(row: JobRow, resultUrl?: (kind: string, id: string) => st
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),
   };
+}
+
+/** The stored result (JSON text) of a succeeded job; not-found, job-not-finished or job-failed errors otherwise. */
+export function resultOf(r: JobRow | undefined, id: string, kind: string, resultUrl?: (kind: string, id: string) => string): string {
+  if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
+  if (r.state === 'succeeded' && r.result !== null) return r.result;
+  const job = viewOf(r, resultUrl);
+  if (r.state === 'failed' || r.state === 'cancelled') {
+    throw new ServiceError('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
+  }
+  throw new ServiceError('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
+}
+
+/** Who follows which job (SSE streams, waiting requests) in this process. */
+export class JobListeners {
+  private readonly byJob = new Map<string, Set<(e: JobEvent) => void>>();
+
+  add(id: string, fn: (e: JobEvent) => void): () => void {
+    let set = this.byJob.get(id);
+    if (!set) this.byJob.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.byJob.delete(id);
+    };
+  }
+
+  has(id: string): boolean {
+    return this.byJob.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.byJob.keys()];
+  }
+
+  /** Calls each listener of the job (a copy of the set: a listener may unsubscribe). */
+  emit(id: string, e: JobEvent): void {
+    for (const fn of [...(this.byJob.get(id) ?? [])]) fn(e);
+  }
 }
 
 /** Share of a join's progress that its children make; the join's own run (reading their results) is the rest. */

@@ -5,13 +5,12 @@
  * and datasets are laid out from it as the readers expect (models/<id>/<name>, datasets/<id>/data.safetensors,
  * hard links, rebuilt at will). One process owns a cache folder (a lock file with its pid).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream, type Stats } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { WeightscopeError } from '../../errors.js';
+import { meteredCopy } from './blobs.js';
 import { DATASET_FILE } from './layout.js';
 import type { SharedBlobs } from './shared-blobs.js';
 
@@ -157,27 +156,20 @@ export class BlobCache {
       bytes = await link(local, tmp).then(async () => (await stat(tmp)).size, () => -1);
     }
     if (bytes < 0) {
-      const hash = createHash('sha256');
-      let n = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          n += chunk.length;
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-      });
+      let got: { sha256: string; bytes: number };
+      const body = await this.source.read(sha);
       try {
-        await pipeline(await this.source.read(sha), meter, createWriteStream(tmp));
+        got = await meteredCopy(body, createWriteStream(tmp), { limit: Number.MAX_SAFE_INTEGER, used: 0 });
       } catch (e) {
+        body.destroy();
         await rm(tmp, { force: true });
         throw e;
       }
-      const got = hash.digest('hex');
-      if (got !== sha) {
+      if (got.sha256 !== sha) {
         await rm(tmp, { force: true });
-        throw new WeightscopeError('corrupt-file', `blob ${sha} in the shared store has different content (sha256 ${got})`);
+        throw new WeightscopeError('corrupt-file', `blob ${sha} in the shared store has different content (sha256 ${got.sha256})`);
       }
-      bytes = n;
+      bytes = got.bytes;
     }
     await rename(tmp, this.blobPath(sha));
     this.fetched++;
