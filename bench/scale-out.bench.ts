@@ -161,9 +161,10 @@ async function rankingPart(pgc: PgCluster): Promise<void> {
   stop([a.child, ...workers]);
 }
 
-async function roundTrips(base: string, n: number): Promise<{ total: number[]; queue: number[] }> {
+async function roundTrips(base: string, n: number): Promise<{ total: number[]; queue: number[]; delivery: number[] }> {
   const total: number[] = [];
   const queue: number[] = [];
+  const delivery: number[] = [];
   for (let i = 0; i < n + 5; i++) {
     const t0 = performance.now();
     const job = (await postJson(base, '/v1/debug/jobs', { steps: 1, ms: 0, cache: false })).job;
@@ -174,8 +175,9 @@ async function roundTrips(base: string, n: number): Promise<{ total: number[]; q
     if (i < 5) continue; // warm-up
     total.push(t);
     queue.push(t - (Date.parse(end.finished_at) - Date.parse(end.started_at)));
+    delivery.push(Date.parse(end.started_at) - Date.parse(end.created_at));
   }
-  return { total, queue };
+  return { total, queue, delivery };
 }
 
 async function roundtripPart(pgc: PgCluster): Promise<void> {
@@ -187,7 +189,7 @@ async function roundtripPart(pgc: PgCluster): Promise<void> {
   const e = await api({ WEIGHTSCOPE_DEBUG_JOBS: '1', ...ONE_THREAD }, true);
   for (const [name, base] of [['distributed (API node + worker node, Postgres)', a.url], ['embedded (one process, SQLite)', e.url]] as const) {
     const r = await roundTrips(base, n);
-    console.log(`  ${name}: total p50 ${q(r.total, 0.5).toFixed(1)} ms, p90 ${q(r.total, 0.9).toFixed(1)} ms; queue p50 ${q(r.queue, 0.5).toFixed(1)} ms, p90 ${q(r.queue, 0.9).toFixed(1)} ms (load avg ${load()})`);
+    console.log(`  ${name}: total p50 ${q(r.total, 0.5).toFixed(1)} ms, p90 ${q(r.total, 0.9).toFixed(1)} ms; queue p50 ${q(r.queue, 0.5).toFixed(1)} ms, p90 ${q(r.queue, 0.9).toFixed(1)} ms, of which stored → claimed by a worker p50 ${q(r.delivery, 0.5).toFixed(0)} ms (load avg ${load()})`);
   }
   stop([a.child, w, e.child]);
 }

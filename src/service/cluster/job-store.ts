@@ -128,11 +128,14 @@ export class PgJobStore {
     const children = kind.children?.(parsed.data) ?? [];
     // A job without children is delivered at once: its delivery's id is chosen here and written with the row.
     const bossId = children.length ? null : randomUUID();
+    // The workers' wake-up rides on the insert (NOTIFY is delivered at commit, after the delivery exists too).
     const ins = await c.query<ClusterRow>(
-      `INSERT INTO ${J} (id, kind, state, progress, message, payload, cache_key, time_limit_ms, boss_id, created_at, updated_at)
-       VALUES ($1, $2, 'queued', 0, 'queued', $3, $4, $6, $7, $5, $5)
-       ON CONFLICT (kind, cache_key) WHERE cache_key IS NOT NULL AND state IN ('queued','running') DO NOTHING RETURNING *`,
-      [id, kindName, JSON.stringify(parsed.data), key, now, limitMs, bossId],
+      `WITH ins AS (INSERT INTO ${J} (id, kind, state, progress, message, payload, cache_key, time_limit_ms, boss_id, created_at, updated_at)
+         VALUES ($1, $2, 'queued', 0, 'queued', $3, $4, $6, $7, $5, $5)
+         ON CONFLICT (kind, cache_key) WHERE cache_key IS NOT NULL AND state IN ('queued','running') DO NOTHING RETURNING *),
+       n AS (SELECT pg_notify('${CHANNELS.work}', $8) FROM ins WHERE $7::uuid IS NOT NULL)
+       SELECT ins.*, (SELECT count(*) FROM n) AS notified FROM ins`,
+      [id, kindName, JSON.stringify(parsed.data), key, now, limitMs, bossId, this.queueOf(kindName)],
     );
     if (ins.rows.length === 0) {
       const other = await prior();
@@ -144,7 +147,7 @@ export class PgJobStore {
       await c.query(`INSERT INTO ${D} (job_id, dep_id, position, owned) VALUES ($1, $2, $3, $4)`, [id, child.row.id, i, child.created]);
     }
     if (!children.length) {
-      await this.send(c, ins.rows[0], bossId!);
+      await this.send(c, ins.rows[0], bossId!, false);
       return { row: ins.rows[0], cached: false, created: true };
     }
     await this.updateJoin(c, id);
@@ -157,11 +160,11 @@ export class PgJobStore {
     if (await this.send(c, row, bossId)) await c.query(`UPDATE ${J} SET boss_id = $2 WHERE id = $1`, [row.id, bossId]);
   }
 
-  /** false: a queued delivery of this job exists already (its singleton key). */
-  private async send(c: Client, row: { id: string; kind: string }, bossId: string): Promise<boolean> {
+  /** false: a queued delivery of this job exists already (its singleton key). `wake`: NOTIFY the workers. */
+  private async send(c: Client, row: { id: string; kind: string }, bossId: string, wake = true): Promise<boolean> {
     const queue = this.queueOf(row.kind);
     const sent = await this.boss.send(queue, { job: row.id } satisfies Delivery, { ...onClient(c), id: bossId, singletonKey: row.id, retryLimit: 0, expireInHours: 23 });
-    await notify(c, CHANNELS.work, queue);
+    if (wake) await notify(c, CHANNELS.work, queue);
     return sent !== null;
   }
 
