@@ -7,10 +7,11 @@
 import type { Readable } from 'node:stream';
 import type { ServiceConfig } from './config.js';
 import type { Work } from './jobs/limits.js';
+import type { StoredResult } from './jobs/results.js';
 import type { JobEvent, JobView } from './jobs/rows.js';
 import type { JobState } from './jobs/types.js';
 import type { Metrics } from './metrics.js';
-import type { IngestedPart, UploadBudget } from './store/blobs.js';
+import type { IngestedPart, IngestHooks, UploadBudget } from './store/blobs.js';
 import type { DatasetRecord } from './store/datasets.js';
 import type { ModelRecord, NamedPart } from './store/models.js';
 import type { Slots } from './slots.js';
@@ -20,9 +21,9 @@ export type Awaitable<T> = T | Promise<T>;
 /** Content-addressed bytes (blobs/<sha256>) with a staging area for uploads. */
 export interface Blobs {
   /** Streams `source` into staging, hashed and counted against `budget` ('too-large' past it; nothing kept). */
-  ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart>;
-  /** Stages an existing file of this machine (an import). */
-  ingestFile(path: string, open: () => Readable): Promise<IngestedPart>;
+  ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void, hooks?: IngestHooks): Promise<IngestedPart>;
+  /** Stages a copy of a file of this machine (an import; never a link to it). */
+  ingestFile(path: string, onBytes?: (n: number) => void, hooks?: IngestHooks): Promise<IngestedPart>;
   /** Makes a staged part the blob named by its sha256 (dropping it when that blob exists already). */
   commit(part: IngestedPart): Promise<unknown>;
   discard(parts: readonly IngestedPart[]): Promise<void>;
@@ -47,14 +48,20 @@ export interface DatasetCatalog {
 
 /** The job queue as routes see it: submit, look up, cancel, follow. */
 export interface Jobs {
-  /** `work`: the size of the job's inputs, for its time limit (jobs/limits.ts). */
-  submit(kind: string, payload: unknown, work?: Work): Awaitable<{ job: JobView; cached: boolean }>;
+  /**
+   * `work`: the size of the job's inputs, for its time limit (jobs/limits.ts); `requester`: who asks ('open', or
+   * the API key's tag), recorded so a shared job is cancelled only when all who asked have withdrawn.
+   */
+  submit(kind: string, payload: unknown, work?: Work, requester?: string): Awaitable<{ job: JobView; cached: boolean }>;
   get(id: string): Awaitable<JobView | null>;
   require(id: string, kind?: string): Awaitable<JobView>;
-  /** The stored result (JSON text) of a succeeded job; job-not-finished / job-failed errors otherwise. */
+  /** Where a succeeded job's result is: inline, or files (read them with ServiceContext.jobFile); errors otherwise. */
+  result(id: string, kind: string): Awaitable<StoredResult>;
+  /** The whole result as text (read from its file if need be): for small results. */
   resultText(id: string, kind: string): Awaitable<string>;
   counts(): Awaitable<Record<JobState, number>>;
-  cancel(id: string): Promise<JobView>;
+  /** Withdraws `requester`'s request; the last one cancels (job-not-yours for a requester with none). */
+  cancel(id: string, requester?: string): Promise<JobView>;
   /** Events of one job (on this node, whichever node runs it). */
   subscribe(id: string, fn: (e: JobEvent) => void): () => void;
 }
@@ -72,7 +79,10 @@ export interface ServiceContext {
   datasets: DatasetCatalog;
   queue: Jobs;
   metrics: Metrics;
-  /** `rel` as named in job `jobId`'s result files; null when it is not stored. */
+  /**
+   * A file of job `jobId`, by its path relative to the data folder: a file result (`results/<id>/…`) or one its
+   * result names (a repair's model); null when it is not stored.
+   */
   jobFile(jobId: string, rel: string): Promise<JobFile | null>;
   /** Throws when the catalog does not answer (/readyz). */
   ping(): Promise<void>;

@@ -40,9 +40,17 @@ same<Same<z.output<typeof Model>, ModelRecord>>(true);
 export const ImportRequest = z
   .union([
     z.object({ path: z.string().min(1).meta({ description: 'A file or folder under an allow-listed root (models/, the HF cache)' }) }).strict(),
-    z.object({ hf: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'ORG/NAME'), revision: z.string().min(1).optional() }).strict(),
+    z.object({
+      // The hub's ids: an optional ORG/ and a NAME, each starting with a letter or digit (so no '..', no leading '/').
+      hf: z.string().max(200).regex(/^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/, 'NAME or ORG/NAME').refine((s) => !s.split('/').some((p) => p.includes('..')), "no '..'"),
+      revision: z.string().min(1).max(200).regex(/^[\w.-]+(?:\/[\w.-]+)*$/, 'a branch, tag or commit').refine((s) => !s.split('/').includes('..'), "no '..'").optional(),
+    }).strict(),
   ])
   .meta({ id: 'ImportRequest' });
+
+export const ImportResult = z
+  .object({ model: Model, created: z.boolean().meta({ description: 'false: a model with the same content was already stored' }) })
+  .meta({ id: 'ImportResult' });
 
 export const IdParams = z.object({ id: z.string().min(1).max(200) });
 
@@ -79,6 +87,7 @@ export const Job = z
     progress: z.number().min(0).max(1),
     message: z.string(),
     result: z.string().nullable().meta({ description: 'URL of the result once succeeded' }),
+    requests: z.number().int().meta({ description: 'Requests waiting for this job (identical requests share one job); a DELETE withdraws one, the last cancels it' }),
     error: JobErrorSchema.nullable(),
     created_at: z.string(),
     started_at: z.string().nullable(),

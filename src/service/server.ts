@@ -21,6 +21,8 @@ import { localInputs } from './store/local-inputs.js';
 import { isolatedInspector } from './store/inspect.js';
 import { requestSlots } from './slots.js';
 import { ModelStore } from './store/models.js';
+import { lockDataDir } from './store/lock.js';
+import { dropOldJobs } from './store/retention.js';
 
 export interface RunningServer {
   url: string;
@@ -68,6 +70,8 @@ export function buildContext(config: ServiceConfig): EmbeddedContext {
     capOverrides,
     timeFactor: config.jobTimeFactor,
     jobHeapBytes: config.jobHeapBytes,
+    inlineResultBytes: config.inlineResultBytes,
+    services: { config, blobs, models },
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   return {
@@ -87,9 +91,32 @@ async function dataDirFile(dataDir: string, rel: string): Promise<JobFile | null
   return st?.isFile() ? { size: st.size, open: async () => createReadStream(file) } : null;
 }
 
-/** The embedded backend, started: interrupted jobs recovered, the queue running. */
-function startEmbedded(config: ServiceConfig, log: (line: string) => void): Backend {
-  const ctx = buildContext(config);
+/** What a crash or time left behind: files without rows, and finished jobs past their retention. */
+async function sweep(ctx: EmbeddedContext, log: (line: string) => void): Promise<void> {
+  const models = await ctx.models.sweep();
+  await ctx.datasets.sweep();
+  const blobs = await ctx.blobs.sweep(ctx.db);
+  const jobs = await dropOldJobs(ctx.db, ctx.config.dataDir, ctx.config.retentionDays);
+  if (models || blobs) log(`weightscope: removed ${models} model folder(s) and ${blobs} blob(s) left by an interrupted upload`);
+  if (jobs) log(`weightscope: removed ${jobs} finished job(s) older than ${ctx.config.retentionDays} days (WEIGHTSCOPE_RETENTION_DAYS)`);
+}
+
+/**
+ * The embedded backend, started: the data folder locked (one server per folder), leftovers swept, interrupted jobs
+ * recovered, the queue running.
+ */
+async function startEmbedded(config: ServiceConfig, log: (line: string) => void): Promise<Backend> {
+  const lock = lockDataDir(config.dataDir);
+  let ctx: EmbeddedContext;
+  try {
+    ctx = buildContext(config);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  await sweep(ctx, log);
+  const retention = setInterval(() => void dropOldJobs(ctx.db, config.dataDir, config.retentionDays).catch((e: unknown) => log(`weightscope: retention sweep failed: ${String(e)}`)), 3_600_000);
+  retention.unref();
   const recovered = ctx.queue.recover();
   if (recovered.requeued || recovered.failed) {
     log(`weightscope: after a restart, ${recovered.requeued} interrupted job(s) requeued, ${recovered.failed} failed`);
@@ -99,8 +126,10 @@ function startEmbedded(config: ServiceConfig, log: (line: string) => void): Back
     context: ctx,
     describe: `data in ${config.dataDir}`,
     close: async () => {
+      clearInterval(retention);
       await ctx.queue.close();
       ctx.db.close();
+      lock.release();
     },
   };
 }
@@ -127,7 +156,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     if (opts.workers === false) {
       throw new WeightscopeError('invalid-input', 'serve --no-workers needs WEIGHTSCOPE_DATABASE_URL (postgres://…): the embedded mode runs its jobs in the server process');
     }
-    backend = startEmbedded(config, log);
+    backend = await startEmbedded(config, log);
   }
   const ctx = backend.context;
   if (open) {

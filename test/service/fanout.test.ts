@@ -49,7 +49,7 @@ test('embedded join: children first (in parallel with 2 slots), the join running
   const end = await until(q, job.id, terminal);
   assert.equal(end.state, 'succeeded', JSON.stringify(end.error));
   // A failed child gives no value; the join decides what a failure means (the sleep join counts it as 0).
-  assert.deepEqual(JSON.parse(q.resultText(job.id, 'sleep')), { value: 111, children: ['succeeded', 'succeeded', 'failed'] });
+  assert.deepEqual(JSON.parse(await q.resultText(job.id, 'sleep')), { value: 111, children: ['succeeded', 'succeeded', 'failed'] });
   const kids = db.prepare('SELECT c.started_at, c.finished_at FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? ORDER BY d.position').all(job.id) as { started_at: number; finished_at: number }[];
   assert.ok(kids[0].started_at < kids[1].finished_at && kids[1].started_at < kids[0].finished_at, 'the children ran at the same time');
   // Same children again: a new join, cached children, no new child rows.
@@ -57,7 +57,7 @@ test('embedded join: children first (in parallel with 2 slots), the join running
   const again = q.submit('sleep', { value: 2, steps: 1, ms: 1, children: [{ steps: 20, ms: 30, value: 10 }, { steps: 20, ms: 30, value: 100 }] });
   assert.equal((db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n, before + 1);
   assert.equal((await until(q, again.job.id, terminal)).state, 'succeeded');
-  assert.equal(JSON.parse(q.resultText(again.job.id, 'sleep')).value, 112);
+  assert.equal(JSON.parse(await q.resultText(again.job.id, 'sleep')).value, 112);
 });
 
 test('embedded join: cancel takes its own children along, not one another client asked for', async (t) => {
@@ -93,5 +93,5 @@ test('embedded join: a restart while the join waits requeues it; it completes af
   assert.deepEqual(q.recover(), { requeued: 1, failed: 0 }, 'the waiting join; the child was handed back at close');
   q.start();
   assert.equal((await until(q, join.id, terminal)).state, 'succeeded');
-  assert.equal(JSON.parse(q.resultText(join.id, 'sleep')).value, 3);
+  assert.equal(JSON.parse(await q.resultText(join.id, 'sleep')).value, 3);
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, type RunningServer } from '../../src/service/server.js';
+import { startServer, type EmbeddedContext, type RunningServer } from '../../src/service/server.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -13,13 +13,15 @@ export function tempDataDir(): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<RunningServer & { dataDir: string; cleanup(): Promise<void> }> {
+/** An embedded-mode server (its context is the embedded one: SQLite `db`, the queue…). */
+export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<RunningServer & { context: EmbeddedContext; dataDir: string; cleanup(): Promise<void> }> {
   const t = dataDir ? { dir: dataDir, cleanup: () => undefined } : tempDataDir();
   const s = await startServer({
     env: { PORT: '0', HOST: '127.0.0.1', WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_MODELS_DIR: join(t.dir, 'no-models'), HF_HUB_CACHE: join(t.dir, 'no-hf'), ...env },
     log: () => undefined,
   });
   return Object.assign(s, {
+    context: s.context as EmbeddedContext,
     dataDir: t.dir,
     cleanup: async () => {
       await s.close();

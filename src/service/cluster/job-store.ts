@@ -2,15 +2,18 @@
  * The distributed queue's state machine on Postgres: `weightscope.jobs` rows (the single source of truth) and their
  * pg-boss deliveries (boss.ts), changed only in transactions that also send the matching NOTIFY (events.ts). The
  * same rules as the embedded queue (jobs/queue.ts): deduplication by cache key, joins waiting for their children,
- * cancellation of a join's own children. Added for many nodes: a running job belongs to one worker and one attempt
- * (`worker`, `attempts`), and every write of a worker is guarded by both, so a worker that was given up on can
- * never overwrite what its successor did.
+ * shared jobs and their requests, cancellation of a join's own children. Added for many nodes: a running job belongs
+ * to one worker and one attempt (`worker`, `attempts`), and every write of a worker is guarded by both, so a worker
+ * that was given up on can never overwrite what its successor did. Server-thread kinds (imports: they read the API
+ * node's own disk) get no delivery: the API node that took the request runs them (server-jobs.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import { WeightscopeError } from '../../errors.js';
+import { ServiceError } from '../errors.js';
 import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from '../jobs/limits.js';
-import { joinProgress, resultOf, viewOf, type JobRow, type JobView } from '../jobs/rows.js';
+import type { StoredResult } from '../jobs/results.js';
+import { joinProgress, storedResultOf, viewOf, type JobRow, type JobView } from '../jobs/rows.js';
 import { isTerminal, type ChildOutcome, type JobError, type JobKind, type JobState } from '../jobs/types.js';
 import { BOSS_SCHEMA, onClient, QUEUES, type Delivery, type QueueName } from './boss.js';
 import { CHANNELS, notify } from './events.js';
@@ -18,6 +21,7 @@ import { inTransaction, SCHEMA, type Client, type Pool } from './pg.js';
 
 const J = `${SCHEMA}.jobs`;
 const D = `${SCHEMA}.job_deps`;
+const R = `${SCHEMA}.job_requests`;
 const LIVE = `('queued','running')`;
 /** A waiting join, or a queued job: what a delivery may start. */
 const STARTABLE = `(state = 'queued' OR (state = 'running' AND attempts = 0))`;
@@ -27,6 +31,8 @@ export interface ClusterRow extends JobRow {
   boss_id: string | null;
   worker: string | null;
   heartbeat_at: number | null;
+  /** Requests waiting for it (only on rows read with row()). */
+  requests?: number;
 }
 
 /** Who may write a running job: its worker, in this attempt. */
@@ -42,7 +48,7 @@ export interface StoredFile {
 }
 
 export interface FinishFields {
-  result?: string;
+  result?: StoredResult;
   error?: JobError;
   message: string;
   /** Files the job wrote, already in the blob store. */
@@ -50,7 +56,6 @@ export interface FinishFields {
 }
 
 type Q = Pick<Client, 'query'>;
-
 
 export class PgJobStore {
   private readonly kinds = new Map<string, JobKind>();
@@ -80,16 +85,26 @@ export class PgJobStore {
     return this.kinds.get(kind)?.light ? QUEUES.light : QUEUES.heavy;
   }
 
-  view(row: JobRow): JobView {
-    return viewOf(row, this.opts.resultUrl);
+  /** Kinds the API node that took the request runs itself (server-thread kinds). */
+  get serverKinds(): string[] {
+    return [...this.kinds.values()].filter((k) => k.thread === 'server').map((k) => k.kind);
+  }
+
+  view(row: ClusterRow): JobView {
+    return viewOf(row, isTerminal(row.state) ? 0 : (row.requests ?? 0), this.opts.resultUrl);
   }
 
   async row(id: string, q: Q = this.pool): Promise<ClusterRow | undefined> {
-    return (await q.query<ClusterRow>(`SELECT * FROM ${J} WHERE id = $1`, [id])).rows[0];
+    return (await q.query<ClusterRow>(
+      `SELECT j.*, (SELECT COALESCE(SUM(count), 0)::int FROM ${R} r WHERE r.job_id = j.id) AS requests FROM ${J} j WHERE id = $1`,
+      [id],
+    )).rows[0];
   }
 
-  async resultText(id: string, kind: string): Promise<string> {
-    return resultOf(await this.row(id), id, kind, this.opts.resultUrl);
+  /** Where a succeeded job's result is (inline, or files named `<dir>/…` among its job files). */
+  async result(id: string, kind: string): Promise<StoredResult> {
+    const r = await this.row(id);
+    return storedResultOf(r, id, kind, () => this.view(r!));
   }
 
   async counts(): Promise<Record<JobState, number>> {
@@ -100,9 +115,15 @@ export class PgJobStore {
 
   // ---- submission
 
-  async submit(kindName: string, payload: unknown, work: Work = NO_WORK): Promise<{ job: JobView; cached: boolean }> {
-    const out = await inTransaction(this.pool, (c) => this.insert(c, kindName, payload, work));
-    return { job: this.view(out.row), cached: out.cached };
+  /** created: a new job (for a server-thread kind, the caller runs it). */
+  async submit(kindName: string, payload: unknown, work: Work = NO_WORK, requester = 'open'): Promise<{ job: JobView; cached: boolean; created: boolean }> {
+    return inTransaction(this.pool, async (c) => {
+      const out = await this.insert(c, kindName, payload, work);
+      if (out.row.state !== 'succeeded') {
+        await c.query(`INSERT INTO ${R} (job_id, requester, count) VALUES ($1, $2, 1) ON CONFLICT (job_id, requester) DO UPDATE SET count = ${R}.count + 1`, [out.row.id, requester]);
+      }
+      return { job: this.view((await this.row(out.row.id, c))!), cached: out.cached, created: out.created };
+    });
   }
 
   private async insert(c: Client, kindName: string, payload: unknown, work: Work): Promise<{ row: ClusterRow; cached: boolean; created: boolean }> {
@@ -126,8 +147,9 @@ export class PgJobStore {
     // Another node inserting the same work at this moment: its row wins and this one is not written.
     const limitMs = Math.round(1000 * timeLimitSeconds(kind, parsed.data, work, this.opts.timeFactor ?? 1));
     const children = kind.children?.(parsed.data) ?? [];
-    // A job without children is delivered at once: its delivery's id is chosen here and written with the row.
-    const bossId = children.length ? null : randomUUID();
+    // A job without children is delivered at once (its delivery's id chosen here and written with the row), unless
+    // the API node runs it itself.
+    const bossId = children.length || kind.thread === 'server' ? null : randomUUID();
     // The workers' wake-up rides on the insert (NOTIFY is delivered at commit, after the delivery exists too).
     const ins = await c.query<ClusterRow>(
       `WITH ins AS (INSERT INTO ${J} (id, kind, state, progress, message, payload, cache_key, time_limit_ms, boss_id, created_at, updated_at)
@@ -147,7 +169,7 @@ export class PgJobStore {
       await c.query(`INSERT INTO ${D} (job_id, dep_id, position, owned) VALUES ($1, $2, $3, $4)`, [id, child.row.id, i, child.created]);
     }
     if (!children.length) {
-      await this.send(c, ins.rows[0], bossId!, false);
+      if (bossId) await this.send(c, ins.rows[0], bossId, false);
       return { row: ins.rows[0], cached: false, created: true };
     }
     await this.updateJoin(c, id);
@@ -215,11 +237,17 @@ export class PgJobStore {
   }
 
   async children(id: string): Promise<ChildOutcome[]> {
-    const rows = (await this.pool.query<{ id: string; kind: string; state: JobState; result: string | null; error: string | null }>(
-      `SELECT c.id, c.kind, c.state, c.result, c.error FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`,
+    const rows = (await this.pool.query<{ id: string; kind: string; state: JobState; result: string | null; result_dir: string | null; error: string | null }>(
+      `SELECT c.id, c.kind, c.state, c.result, c.result_dir, c.error FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`,
       [id],
     )).rows;
-    return rows.map((r) => ({ ...r, error: r.error ? (JSON.parse(r.error) as JobError) : null }));
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      state: r.state,
+      result: r.result_dir !== null ? { dir: r.result_dir } : r.result !== null ? { text: r.result } : null,
+      error: r.error ? (JSON.parse(r.error) as JobError) : null,
+    }));
   }
 
   // ---- state changes
@@ -230,15 +258,17 @@ export class PgJobStore {
    */
   async finish(c: Client | Pool, id: string, state: JobState, f: FinishFields, claim?: Claim): Promise<boolean> {
     const now = Date.now();
-    const params: unknown[] = [id, state, f.result ?? null, f.error ? JSON.stringify(f.error) : null, f.message, now];
+    const text = f.result && 'text' in f.result ? f.result.text : null;
+    const dir = f.result && 'dir' in f.result ? f.result.dir : null;
+    const params: unknown[] = [id, state, text, f.error ? JSON.stringify(f.error) : null, f.message, now, dir];
     let guard = '';
     if (claim) {
       params.push(claim.worker, claim.attempt);
-      guard = ` AND state = 'running' AND worker = $7 AND attempts = $8`;
+      guard = ` AND state = 'running' AND worker = $8 AND attempts = $9`;
     }
     const row = await this.change(
       c,
-      `UPDATE ${J} SET state = $2, result = $3, error = $4, message = $5, progress = CASE WHEN $2 = 'succeeded' THEN 1 ELSE progress END,
+      `UPDATE ${J} SET state = $2, result = $3, result_dir = $7, error = $4, message = $5, progress = CASE WHEN $2 = 'succeeded' THEN 1 ELSE progress END,
        finished_at = $6, updated_at = $6, heartbeat_at = NULL WHERE id = $1 AND state IN ${LIVE}${guard} RETURNING *`,
       params,
       'state',
@@ -276,6 +306,18 @@ export class PgJobStore {
     );
     if (row?.has_parents) await this.parentsFollow(this.pool, id);
     return row;
+  }
+
+  /** The API node that took a server-thread kind's request runs it: the queued row becomes its. */
+  async claimHere(id: string, worker: string): Promise<ClusterRow | undefined> {
+    const now = Date.now();
+    return this.change(
+      this.pool,
+      `UPDATE ${J} SET state = 'running', attempts = attempts + 1, worker = $2, heartbeat_at = $3, updated_at = $3, message = 'running', started_at = $3
+       WHERE id = $1 AND state = 'queued' RETURNING *`,
+      [id, worker, now],
+      'state',
+    );
   }
 
   async progress(id: string, claim: Claim, fraction: number, message: string): Promise<void> {
@@ -323,14 +365,17 @@ export class PgJobStore {
    */
   async reap(staleBefore: number): Promise<{ requeued: string[]; failed: string[] }> {
     return inTransaction(this.pool, async (c) => {
+      // Also a server-thread kind still queued: its API node died between storing the row and starting it.
       const rows = (await c.query<ClusterRow>(
-        `SELECT * FROM ${J} WHERE state = 'running' AND attempts > 0 AND heartbeat_at < $1 ORDER BY heartbeat_at LIMIT 100 FOR UPDATE SKIP LOCKED`,
-        [staleBefore],
+        `SELECT * FROM ${J} WHERE (state = 'running' AND attempts > 0 AND heartbeat_at < $1) OR (state = 'queued' AND kind = ANY($2) AND updated_at < $1)
+         ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED`,
+        [staleBefore, this.serverKinds],
       )).rows;
       const out = { requeued: [] as string[], failed: [] as string[] };
       for (const row of rows) {
         const why = `worker ${row.worker} stopped answering`;
-        if (row.attempts >= this.opts.maxAttempts) {
+        // A server-thread kind read the API node's own files: it cannot run anywhere else.
+        if (row.attempts >= this.opts.maxAttempts || this.serverKinds.includes(row.kind)) {
           await this.finish(c, row.id, 'failed', { error: { code: 'interrupted', message: `${why}; the job was interrupted ${row.attempts} times` }, message: 'interrupted' });
           out.failed.push(row.id);
         } else {
@@ -349,11 +394,11 @@ export class PgJobStore {
   async redeliver(olderThan: number): Promise<string[]> {
     return inTransaction(this.pool, async (c) => {
       const rows = (await c.query<ClusterRow>(
-        `SELECT j.* FROM ${J} j WHERE ${STARTABLE} AND j.updated_at < $1 AND ${NO_LIVE_DEPS}
+        `SELECT j.* FROM ${J} j WHERE ${STARTABLE} AND j.updated_at < $1 AND ${NO_LIVE_DEPS} AND NOT j.kind = ANY($4)
          AND NOT EXISTS (SELECT 1 FROM ${BOSS_SCHEMA}.job b WHERE b.id = j.boss_id AND b.name IN ($2, $3)
            AND (b.state IN ('created','retry') OR (b.state = 'active' AND b.started_on > to_timestamp($1 / 1000.0))))
          LIMIT 100 FOR UPDATE SKIP LOCKED`,
-        [olderThan, QUEUES.heavy, QUEUES.light],
+        [olderThan, QUEUES.heavy, QUEUES.light, this.serverKinds],
       )).rows;
       for (const row of rows) {
         if (row.boss_id) await this.boss.fail(this.queueOf(row.kind), row.boss_id, { message: 'delivery lost' }, onClient(c));
@@ -364,27 +409,46 @@ export class PgJobStore {
     });
   }
 
-  /** Cancels a queued or running job (from any node); a join's own children that nothing else waits for go with it. */
-  async cancel(id: string): Promise<JobView> {
+  /**
+   * Withdraws `requester`'s request for a queued or running job (from any node), and cancels the job when no request
+   * is left (job-not-yours for a requester who has none while others wait). A join's own children that no request
+   * and no other live join wait for are cancelled with it.
+   */
+  async cancel(id: string, requester = 'open'): Promise<JobView> {
     const orphans = await inTransaction(this.pool, async (c) => {
       const row = (await c.query<ClusterRow>(`SELECT * FROM ${J} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
       if (!row) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
       if (isTerminal(row.state)) return [];
-      await this.finish(c, id, 'cancelled', { message: 'cancelled by request' });
-      return (await c.query<{ dep_id: string }>(
-        `SELECT d.dep_id FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 AND d.owned AND c.state IN ${LIVE}
-         AND NOT EXISTS (SELECT 1 FROM ${D} o JOIN ${J} p ON p.id = o.job_id WHERE o.dep_id = d.dep_id AND o.job_id <> $1 AND p.state IN ${LIVE})`,
-        [id],
-      )).rows.map((r) => r.dep_id);
+      const mine = (await c.query(`UPDATE ${R} SET count = count - 1 WHERE job_id = $1 AND requester = $2 AND count > 0`, [id, requester])).rowCount;
+      await c.query(`DELETE FROM ${R} WHERE job_id = $1 AND count <= 0`, [id]);
+      const left = (await c.query<{ n: number }>(`SELECT COALESCE(SUM(count), 0)::int AS n FROM ${R} WHERE job_id = $1`, [id])).rows[0].n;
+      if (!mine && left > 0) {
+        throw new ServiceError('job-not-yours', `job ${id} was requested by others (${left} request(s)); only they can withdraw them`);
+      }
+      if (left > 0) return [];
+      return this.cancelNow(c, id);
     });
     // Each child in its own transaction: child before join is the lock order everywhere else.
-    for (const o of orphans) await this.cancel(o);
+    for (const o of orphans) await inTransaction(this.pool, async (c) => {
+      for (const more of await this.cancelNow(c, o)) orphans.push(more);
+    });
     const row = await this.row(id);
     if (!row) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
     return this.view(row);
   }
 
-  /** `rel` as a succeeded job stored it (a repair's model). */
+  /** Cancels the job now; returns its own children that nothing else waits for (to cancel next). */
+  private async cancelNow(c: Client, id: string): Promise<string[]> {
+    if (!(await this.finish(c, id, 'cancelled', { message: 'cancelled by request' }))) return [];
+    return (await c.query<{ dep_id: string }>(
+      `SELECT d.dep_id FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 AND d.owned AND c.state IN ${LIVE}
+       AND NOT EXISTS (SELECT 1 FROM ${R} q WHERE q.job_id = d.dep_id AND q.count > 0)
+       AND NOT EXISTS (SELECT 1 FROM ${D} o JOIN ${J} p ON p.id = o.job_id WHERE o.dep_id = d.dep_id AND o.job_id <> $1 AND p.state IN ${LIVE})`,
+      [id],
+    )).rows.map((r) => r.dep_id);
+  }
+
+  /** `rel` as a job stored it (a file result `results/<id>/…`, a repair's model). */
   async file(jobId: string, rel: string): Promise<StoredFile | null> {
     return (await this.pool.query<StoredFile>(`SELECT name, sha256, bytes FROM ${SCHEMA}.job_files WHERE job_id = $1 AND name = $2`, [jobId, rel])).rows[0] ?? null;
   }

@@ -5,16 +5,27 @@
 import { WeightscopeError } from '../../errors.js';
 import type { Jobs } from '../context.js';
 import { ServiceError } from '../errors.js';
+import { join } from 'node:path';
 import type { Work } from '../jobs/limits.js';
+import { RESULT_FILE, type StoredResult } from '../jobs/results.js';
+import type { SharedBlobs } from '../store/shared-blobs.js';
 import { JobListeners, type JobEvent, type JobView } from '../jobs/rows.js';
 import { isTerminal, type JobState } from '../jobs/types.js';
 import { CHANNELS, type PgEvents } from './events.js';
+import { jobFileText } from './job-files.js';
 import type { PgJobStore } from './job-store.js';
+import type { ServerJobs } from './server-jobs.js';
 
 export class PgJobs implements Jobs {
   private readonly listeners = new JobListeners();
 
-  constructor(private readonly store: PgJobStore, events: PgEvents) {
+  constructor(
+    private readonly store: PgJobStore,
+    private readonly blobs: SharedBlobs,
+    events: PgEvents,
+    /** Where this node runs server-thread kinds it accepted (API nodes). */
+    private readonly here?: ServerJobs,
+  ) {
     events.on(CHANNELS.job, (payload) => {
       const [event, id] = payload.split(':');
       if (this.listeners.has(id)) void this.emit(id, event === 'state' ? 'state' : 'progress');
@@ -31,8 +42,17 @@ export class PgJobs implements Jobs {
     if (job) this.listeners.emit(id, { event, job });
   }
 
-  submit(kind: string, payload: unknown, work?: Work): Promise<{ job: JobView; cached: boolean }> {
-    return this.store.submit(kind, payload, work);
+  async submit(kind: string, payload: unknown, work?: Work, requester?: string): Promise<{ job: JobView; cached: boolean }> {
+    const { job, cached, created } = await this.store.submit(kind, payload, work, requester);
+    if (created && this.store.serverKinds.includes(kind)) {
+      if (!this.here) throw new Error(`${kind} jobs run on the API node that accepts them; this node runs none`);
+      void this.here.run(job.id);
+    }
+    return { job, cached };
+  }
+
+  result(id: string, kind: string): Promise<StoredResult> {
+    return this.store.result(id, kind);
   }
 
   async get(id: string): Promise<JobView | null> {
@@ -46,16 +66,17 @@ export class PgJobs implements Jobs {
     return this.store.view(r);
   }
 
-  resultText(id: string, kind: string): Promise<string> {
-    return this.store.resultText(id, kind);
+  async resultText(id: string, kind: string): Promise<string> {
+    const stored = await this.store.result(id, kind);
+    return 'text' in stored ? stored.text : jobFileText(this.store, this.blobs, id, join(stored.dir, RESULT_FILE));
   }
 
   counts(): Promise<Record<JobState, number>> {
     return this.store.counts();
   }
 
-  cancel(id: string): Promise<JobView> {
-    return this.store.cancel(id);
+  cancel(id: string, requester?: string): Promise<JobView> {
+    return this.store.cancel(id, requester);
   }
 
   subscribe(id: string, fn: (e: JobEvent) => void): () => void {
@@ -85,6 +106,6 @@ export class PgJobs implements Jobs {
       const poll = setInterval(() => void this.get(job.id).then((j) => finish(j), () => undefined), 2000);
       void this.get(job.id).then((j) => finish(j), () => undefined);
     });
-    return { job: end, result: end.state === 'succeeded' ? await this.store.resultText(end.id, kind) : null };
+    return { job: end, result: end.state === 'succeeded' ? await this.resultText(end.id, kind) : null };
   }
 }

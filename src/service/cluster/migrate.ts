@@ -7,12 +7,14 @@
  * stopped.
  */
 import Database from 'better-sqlite3';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import { JOB_KINDS } from '../jobs/kinds/index.js';
 import type { SharedBlobs } from '../store/shared-blobs.js';
 import { startBoss } from './boss.js';
+import { resultTextOf } from '../jobs/results.js';
+import { storeJobFiles } from './job-files.js';
 import { PgJobStore } from './job-store.js';
 import { inTransaction, migrateSchema, openPool, SCHEMA } from './pg.js';
 
@@ -32,8 +34,9 @@ const COLUMNS = {
   models: ['id', 'name', 'format', 'bytes', 'tensors', 'parameters', 'source', 'created_at'],
   model_files: ['model_id', 'name', 'sha256', 'bytes'],
   datasets: ['id', 'name', 'bytes', 'samples', 'x_shape', 'x_dtype', 'labels', 'created_at'],
-  jobs: ['id', 'kind', 'state', 'progress', 'message', 'payload', 'cache_key', 'result', 'error', 'attempts', 'time_limit_ms', 'created_at', 'started_at', 'finished_at', 'updated_at'],
+  jobs: ['id', 'kind', 'state', 'progress', 'message', 'payload', 'cache_key', 'result', 'result_dir', 'error', 'attempts', 'time_limit_ms', 'created_at', 'started_at', 'finished_at', 'updated_at'],
   job_deps: ['job_id', 'dep_id', 'position', 'owned'],
+  job_requests: ['job_id', 'requester', 'count'],
 } as const;
 
 export async function migrateEmbedded(
@@ -58,7 +61,7 @@ export async function migrateEmbedded(
       if (await opts.blobs.has(sha)) continue;
       const path = join(opts.dataDir, 'blobs', sha);
       if (!existsSync(path)) throw new WeightscopeError('not-found', `blob ${sha} is in the catalog but not in ${join(opts.dataDir, 'blobs')}`);
-      const part = await opts.blobs.ingestFile(path, () => createReadStream(path));
+      const part = await opts.blobs.ingestFile(path);
       if (part.sha256 !== sha) {
         await opts.blobs.discard([part]);
         throw new WeightscopeError('corrupt-file', `blob ${sha} has different content (sha256 ${part.sha256}); nothing of it was copied`);
@@ -67,19 +70,16 @@ export async function migrateEmbedded(
       report.copiedBytes += part.bytes;
       report.blobs++;
     }
-    // Files finished repairs wrote (named by their results) become blobs, recorded as the job's files.
+    // Files of finished jobs — a large result's folder, the files a result names (a repair's model) — become
+    // blobs, recorded as the job's files under the same relative paths.
     const jobs = all('jobs');
     const jobFiles: { job: string; name: string; sha256: string; bytes: number }[] = [];
     for (const j of jobs) {
-      if (j.state !== 'succeeded' || typeof j.result !== 'string' || !j.result.includes('"files"')) continue;
-      const files = (JSON.parse(j.result) as { files?: Record<string, string> }).files ?? {};
-      for (const rel of Object.values(files)) {
-        const path = join(opts.dataDir, rel);
-        if (!existsSync(path)) continue;
-        const part = await opts.blobs.ingestFile(path, () => createReadStream(path));
-        await opts.blobs.commit(part);
-        jobFiles.push({ job: String(j.id), name: rel, sha256: part.sha256, bytes: part.bytes });
-      }
+      if (j.state !== 'succeeded') continue;
+      const rels: string[] = typeof j.result_dir === 'string' ? [j.result_dir] : [];
+      const text = typeof j.result_dir === 'string' ? await resultTextOf(opts.dataDir, { dir: j.result_dir }).catch(() => '') : typeof j.result === 'string' ? j.result : '';
+      if (text.includes('"files"')) rels.push(...Object.values((JSON.parse(text) as { files?: Record<string, string> }).files ?? {}));
+      for (const f of await storeJobFiles(opts.blobs, opts.dataDir, rels.filter((rel) => existsSync(join(opts.dataDir, rel))))) jobFiles.push({ job: String(j.id), ...f });
     }
     await inTransaction(pool, async (c) => {
       const insert = async (table: keyof typeof COLUMNS, rows: Row[], map: (r: Row) => unknown[] = (r) => COLUMNS[table].map((k) => r[k] ?? null)): Promise<number> => {
@@ -98,6 +98,7 @@ export async function migrateEmbedded(
       // A job that was running when the embedded server stopped runs again here.
       report.jobs = await insert('jobs', jobs, (r) => COLUMNS.jobs.map((k) => (k === 'state' && r.state === 'running' ? 'queued' : (r[k] ?? null))));
       await insert('job_deps', all('job_deps'), (r) => [r.job_id, r.dep_id, r.position, r.owned === 1]);
+      await insert('job_requests', all('job_requests'));
       for (const f of jobFiles) {
         await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [f.sha256, f.bytes, Date.now()]);
         await c.query(`INSERT INTO ${SCHEMA}.job_files (job_id, name, sha256, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [f.job, f.name, f.sha256, f.bytes]);

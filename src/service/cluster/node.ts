@@ -6,7 +6,8 @@
  */
 import { JOB_KINDS } from '../jobs/kinds/index.js';
 import { parseLimitOverrides } from '../jobs/limits.js';
-import type { JobFile, ServiceContext } from '../context.js';
+import { join } from 'node:path';
+import type { ServiceContext } from '../context.js';
 import type { ServiceConfig } from '../config.js';
 import { Metrics } from '../metrics.js';
 import { resultUrl } from '../routes/index.js';
@@ -17,7 +18,9 @@ import { startBoss } from './boss.js';
 import { errorOfJob, PgDatasets, PgModels } from './catalog.js';
 import { PgEvents } from './events.js';
 import { PgJobStore } from './job-store.js';
+import { jobFile } from './job-files.js';
 import { PgJobs } from './jobs.js';
+import { ServerJobs } from './server-jobs.js';
 import { migrateSchema, openPool, type Pool } from './pg.js';
 import { WorkerNode } from './worker.js';
 
@@ -62,33 +65,39 @@ export async function startClusterNode(config: ServiceConfig, roles: NodeRoles):
     const events = new PgEvents(url, roles.log, () => jobs?.resync());
     await events.start();
     closers.push(() => events.close());
-    jobs = new PgJobs(store, events);
-    const api = jobs;
     const inspect = async (payload: unknown): Promise<unknown> => {
-      const { job, result } = await api.run('inspect', payload, Math.max(600_000, 5 * config.inspect.timeoutMs));
+      const { job, result } = await jobs!.run('inspect', payload, Math.max(600_000, 5 * config.inspect.timeoutMs));
       if (job.state !== 'succeeded' || result === null) throw errorOfJob(job.error ?? { code: job.state, message: `inspection ${job.state}` });
       return JSON.parse(result) as unknown;
     };
     const models = new PgModels(pool, blobs, inspect, config.inspect);
     const datasets = new PgDatasets(pool, blobs, inspect, config.inspect);
+    // API nodes run the imports they accept (server-thread kinds), with the stores an import writes to.
+    let here: ServerJobs | undefined;
+    if (roles.api) {
+      here = new ServerJobs(
+        { pool, store, blobs, events, services: { config, blobs, models } },
+        { heartbeatMs: config.cluster.heartbeatMs, inlineResultBytes: config.inlineResultBytes, scratchDir: join(config.dataDir, 'scratch', 'imports'), log: roles.log },
+      );
+      here.start();
+      const h = here;
+      closers.push(() => h.close());
+    }
+    jobs = new PgJobs(store, blobs, events, here);
     let worker: WorkerNode | null = null;
     if (roles.workers > 0) {
       const cache = await BlobCache.open(config.cluster.cacheDir, config.cluster.cacheBytes, blobs);
       closers.push(() => cache.close());
       worker = new WorkerNode(
         { pool, boss, store, events, models, datasets, blobs, cache },
-        { concurrency: roles.workers, jobHeapBytes: config.jobHeapBytes, heartbeatMs: config.cluster.heartbeatMs, graceMs: config.cluster.shutdownGraceMs, log: roles.log },
+        { concurrency: roles.workers, jobHeapBytes: config.jobHeapBytes, inlineResultBytes: config.inlineResultBytes, retentionDays: config.retentionDays, heartbeatMs: config.cluster.heartbeatMs, graceMs: config.cluster.shutdownGraceMs, log: roles.log },
       );
       worker.start();
       const w = worker;
       closers.push(() => w.close());
     }
-    const jobFile = async (jobId: string, rel: string): Promise<JobFile | null> => {
-      const f = await store.file(jobId, rel);
-      return f ? { size: f.bytes, open: () => blobs.read(f.sha256) } : null;
-    };
     const context: ServiceContext | null = roles.api
-      ? { config, blobs, models, datasets, queue: jobs, metrics: new Metrics(), jobFile, ping: async () => void (await pool.query('SELECT 1')), slots: requestSlots(config) }
+      ? { config, blobs, models, datasets, queue: jobs, metrics: new Metrics(), jobFile: (id: string, rel: string) => jobFile(store, blobs, id, rel), ping: async () => void (await pool.query('SELECT 1')), slots: requestSlots(config) }
       : null;
     return { context, worker, pool, blobs, describe: `Postgres catalog and queue, blobs in ${describe}`, close };
   } catch (e) {

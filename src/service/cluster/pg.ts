@@ -91,6 +91,7 @@ const MIGRATIONS: readonly string[] = [
     payload TEXT NOT NULL,
     cache_key TEXT,
     result TEXT,
+    result_dir TEXT,
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     time_limit_ms BIGINT,
@@ -109,12 +110,19 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_by_state ON ${SCHEMA}.jobs(state, created_at);
   CREATE TABLE ${SCHEMA}.job_deps (
     job_id TEXT NOT NULL REFERENCES ${SCHEMA}.jobs(id) ON DELETE CASCADE,
-    dep_id TEXT NOT NULL REFERENCES ${SCHEMA}.jobs(id),
+    dep_id TEXT NOT NULL REFERENCES ${SCHEMA}.jobs(id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
     owned BOOLEAN NOT NULL,
     PRIMARY KEY (job_id, dep_id)
   );
   CREATE INDEX job_deps_by_dep ON ${SCHEMA}.job_deps(dep_id);
+  -- Who waits for a job: a shared job is cancelled only when every request has withdrawn.
+  CREATE TABLE ${SCHEMA}.job_requests (
+    job_id TEXT NOT NULL REFERENCES ${SCHEMA}.jobs(id) ON DELETE CASCADE,
+    requester TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (job_id, requester)
+  );
   -- Files a succeeded job named in its result (a repair's model), stored as blobs.
   CREATE TABLE ${SCHEMA}.job_files (
     job_id TEXT NOT NULL REFERENCES ${SCHEMA}.jobs(id) ON DELETE CASCADE,

@@ -10,13 +10,13 @@
  * period, then stops the rest and hands them back to the queue without counting the attempt.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import type PgBoss from 'pg-boss';
 import { isWeightscopeError } from '../../errors.js';
 import { missingInput } from '../jobs/inputs.js';
+import { RESULT_FILE, resultTextOf } from '../jobs/results.js';
 import { startJobThread, type JobThread, type ThreadOutcome } from '../jobs/thread.js';
 import type { JobError, JobInputRefs, JobKind, LocalInputs } from '../jobs/types.js';
 import type { BlobCache, Lease } from '../store/cache.js';
@@ -24,6 +24,7 @@ import type { SharedBlobs } from '../store/shared-blobs.js';
 import { QUEUES, type Delivery, type QueueName } from './boss.js';
 import type { PgDatasets, PgModels } from './catalog.js';
 import { CHANNELS, type PgEvents } from './events.js';
+import { fetchJobFile, storeJobFiles } from './job-files.js';
 import type { Claim, FinishFields, PgJobStore, StoredFile } from './job-store.js';
 import { inTransaction, SCHEMA, type Pool } from './pg.js';
 
@@ -40,6 +41,10 @@ export interface WorkerNodeDeps {
 
 export interface WorkerNodeOptions {
   concurrency: number;
+  /** Results whose JSON is longer are stored as files (WEIGHTSCOPE_INLINE_RESULT). */
+  inlineResultBytes: number;
+  /** Finished jobs older than this are removed with their files (WEIGHTSCOPE_RETENTION_DAYS; 0 = keep). */
+  retentionDays: number;
   /** Heap of each job's thread (WEIGHTSCOPE_JOB_HEAP). */
   jobHeapBytes?: number;
   heartbeatMs: number;
@@ -168,8 +173,12 @@ export class WorkerNode {
       r.lease = lease;
       const children = kind.children ? await this.deps.store.children(row.id) : [];
       r.scratch = await this.deps.cache.scratch(row.id);
+      // A child's large result is files: the join reads them under its data folder, as on an embedded server.
+      for (const c of children) {
+        if (c.result && 'dir' in c.result) await fetchJobFile(this.deps.store, this.deps.blobs, c.id, join(c.result.dir, RESULT_FILE), r.scratch);
+      }
       const thread = startJobThread(
-        { jobId: row.id, kind: row.kind, payload, dataDir: r.scratch, inputs, children },
+        { jobId: row.id, kind: row.kind, payload, dataDir: r.scratch, inputs, children, inlineLimit: this.opts.inlineResultBytes },
         {
           progress: (done, total, message) => this.progress(r, done, total, message),
           outcome: (o) => void (r.settling = this.settle(r, kind, o)),
@@ -223,29 +232,17 @@ export class WorkerNode {
       await this.finish(r, 'failed', { error: o.error, message: 'failed' });
       return;
     }
-    let files: StoredFile[] | undefined;
+    let files: StoredFile[] = [];
     try {
-      if (kind.outputs) files = await this.storeOutputs(r, kind.outputs(JSON.parse(o.result)));
+      // A large result is a folder of files (results.ts), named like the files the kind says it wrote.
+      if ('dir' in o.result) files = await storeJobFiles(this.deps.blobs, r.scratch!, [o.result.dir]);
+      if (kind.outputs) files.push(...(await storeJobFiles(this.deps.blobs, r.scratch!, kind.outputs(JSON.parse(await resultTextOf(r.scratch!, o.result))))));
     } catch (e) {
       await this.finish(r, 'failed', { error: { code: 'internal', message: `storing the job's files failed: ${(e as Error).message}` }, message: 'failed' });
       return;
     }
-    await this.finish(r, 'succeeded', { result: o.result, message: 'done', ...(files ? { files } : {}) });
-  }
-
-  /** The files a job wrote (under its scratch folder) into the blob store; visible only with its successful end. */
-  private async storeOutputs(r: Running, rels: readonly string[]): Promise<StoredFile[]> {
-    const root = normalize(r.scratch! + sep);
-    const out: StoredFile[] = [];
-    for (const rel of rels) {
-      const file = normalize(join(r.scratch!, rel));
-      if (!file.startsWith(root)) throw new Error(`output ${rel} is outside the job's folder`);
-      const part = await this.deps.blobs.ingestFile(file, () => createReadStream(file));
-      await this.deps.blobs.commit(part);
-      await this.deps.blobs.touch(part.sha256);
-      out.push({ name: rel, sha256: part.sha256, bytes: part.bytes });
-    }
-    return out;
+    // The files become visible with the job's successful end, in one transaction.
+    await this.finish(r, 'succeeded', { result: o.result, message: 'done', files });
   }
 
   private async finish(r: Running, state: 'succeeded' | 'failed', f: FinishFields): Promise<void> {
@@ -299,14 +296,30 @@ export class WorkerNode {
     if (reaped.requeued.length || again.length) this.poke();
   }
 
-  /** Removes abandoned staged uploads and blobs no row names (one node at a time). */
-  async sweep(ages = { tmpMs: TMP_AGE_MS, orphanMs: ORPHAN_AGE_MS }): Promise<{ tmp: number; orphans: number }> {
+  /**
+   * Removes finished jobs past their retention, abandoned staged uploads, and blobs no row names (one node at a time;
+   * a job's files go with the job, their blobs with the next sweep).
+   */
+  async sweep(ages = { tmpMs: TMP_AGE_MS, orphanMs: ORPHAN_AGE_MS }): Promise<{ jobs: number; tmp: number; orphans: number }> {
     const { pool, blobs } = this.deps;
     const c = await pool.connect();
     try {
       const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SWEEP_LOCK])).rows[0].ok;
-      if (!got) return { tmp: 0, orphans: 0 };
+      if (!got) return { jobs: 0, tmp: 0, orphans: 0 };
       try {
+        let jobs = 0;
+        if (this.opts.retentionDays > 0) {
+          jobs = (await c.query(
+            `DELETE FROM ${SCHEMA}.jobs WHERE state IN ('succeeded','failed','cancelled') AND COALESCE(finished_at, updated_at) < $1
+             AND id NOT IN (SELECT d.dep_id FROM ${SCHEMA}.job_deps d JOIN ${SCHEMA}.jobs p ON p.id = d.job_id WHERE p.state IN ('queued','running'))`,
+            [Date.now() - this.opts.retentionDays * 86_400_000],
+          )).rowCount ?? 0;
+          // Blob rows only job files named (a repair's model, a large result) are dropped with them.
+          await c.query(
+            `DELETE FROM ${SCHEMA}.blobs b WHERE NOT EXISTS (SELECT 1 FROM ${SCHEMA}.model_files f WHERE f.sha256 = b.sha256)
+             AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.datasets d WHERE d.id = b.sha256) AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.job_files j WHERE j.sha256 = b.sha256)`,
+          );
+        }
         const tmp = await blobs.sweepTmp(ages.tmpMs);
         const old: string[] = [];
         for await (const b of blobs.list()) if (Date.now() - b.modified >= ages.orphanMs) old.push(b.sha256);
@@ -320,7 +333,7 @@ export class WorkerNode {
             orphans++;
           }
         }
-        return { tmp, orphans };
+        return { jobs, tmp, orphans };
       } finally {
         await c.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK]);
       }

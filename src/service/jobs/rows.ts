@@ -4,6 +4,7 @@
  */
 import { WeightscopeError } from '../../errors.js';
 import { ServiceError } from '../errors.js';
+import type { StoredResult } from './results.js';
 import type { JobError, JobState } from './types.js';
 
 export interface JobView {
@@ -14,6 +15,8 @@ export interface JobView {
   message: string;
   /** URL of the result once succeeded, else null. */
   result: string | null;
+  /** Requests still waiting for this job (a deduplicated job is shared); a DELETE withdraws one, the last cancels. */
+  requests: number;
   error: JobError | null;
   created_at: string;
   started_at: string | null;
@@ -25,6 +28,8 @@ export interface JobRow {
   cache_key: string | null; result: string | null; error: string | null; attempts: number;
   /** The wall-clock limit of one attempt, fixed at submission from the job's work (limits.ts); null: none. */
   time_limit_ms: number | null;
+  /** A result stored as files (results.ts): its folder, relative to the data folder; null: inline in `result`. */
+  result_dir: string | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
@@ -39,7 +44,7 @@ export interface QueueObserver {
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
-export function viewOf(row: JobRow, resultUrl?: (kind: string, id: string) => string): JobView {
+export function viewOf(row: JobRow, requests: number, resultUrl?: (kind: string, id: string) => string): JobView {
   return {
     id: row.id,
     kind: row.kind,
@@ -47,6 +52,7 @@ export function viewOf(row: JobRow, resultUrl?: (kind: string, id: string) => st
     progress: row.progress,
     message: row.message,
     result: row.state === 'succeeded' ? (resultUrl?.(row.kind, row.id) ?? `/v1/jobs/${row.id}`) : null,
+    requests,
     error: row.error ? (JSON.parse(row.error) as JobError) : null,
     created_at: iso(row.created_at)!,
     started_at: iso(row.started_at),
@@ -54,11 +60,12 @@ export function viewOf(row: JobRow, resultUrl?: (kind: string, id: string) => st
   };
 }
 
-/** The stored result (JSON text) of a succeeded job; not-found, job-not-finished or job-failed errors otherwise. */
-export function resultOf(r: JobRow | undefined, id: string, kind: string, resultUrl?: (kind: string, id: string) => string): string {
+/** The stored result of a succeeded job (inline or files); not-found, job-not-finished or job-failed otherwise. */
+export function storedResultOf(r: JobRow | undefined, id: string, kind: string, view: () => JobView): StoredResult {
   if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
-  if (r.state === 'succeeded' && r.result !== null) return r.result;
-  const job = viewOf(r, resultUrl);
+  if (r.state === 'succeeded' && r.result_dir !== null) return { dir: r.result_dir };
+  if (r.state === 'succeeded' && r.result !== null) return { text: r.result };
+  const job = view();
   if (r.state === 'failed' || r.state === 'cancelled') {
     throw new ServiceError('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
   }

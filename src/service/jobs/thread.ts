@@ -6,9 +6,23 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorkerThread } from '../threads.js';
 import { StopFlag } from './stop.js';
+import type { StoredResult } from './results.js';
 import type { JobError, WorkerInput, WorkerMessage } from './types.js';
 
-export type ThreadOutcome = { type: 'done'; result: string } | { type: 'error'; error: JobError };
+export type ThreadOutcome = { type: 'done'; result: StoredResult } | { type: 'error'; error: JobError };
+
+/** The time limit of one attempt (from its start), and the error a job stopped by it fails with. */
+export function deadline(timeLimitMs: number | null | undefined, stop: StopFlag): { timer: NodeJS.Timeout | undefined; failure(error: JobError): JobError } {
+  const timer = timeLimitMs != null ? setTimeout(() => stop.set('time-limit'), timeLimitMs) : undefined;
+  timer?.unref();
+  return {
+    timer,
+    failure: (error) =>
+      stop.reason === 'time-limit'
+        ? { code: 'time-limit', message: `the job ran over its time limit of ${(timeLimitMs ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
+        : error,
+  };
+}
 
 export interface ThreadHandlers {
   progress(done: number, total: number, message: string): void;
@@ -44,12 +58,7 @@ export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandle
   let settled = false;
   let muted = false;
   let drain: NodeJS.Timeout | undefined;
-  const limit = opts.timeLimitMs != null ? setTimeout(() => stop.set('time-limit'), opts.timeLimitMs) : undefined;
-  limit?.unref();
-  const failure = (error: JobError): JobError =>
-    stop.reason === 'time-limit'
-      ? { code: 'time-limit', message: `the job ran over its time limit of ${(opts.timeLimitMs ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
-      : error;
+  const { timer: limit, failure } = deadline(opts.timeLimitMs, stop);
   /** The job's last word is in: the thread should end by itself; if it lingers (idle by now), end it. */
   const settle = (o: ThreadOutcome): void => {
     settled = true;

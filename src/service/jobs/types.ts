@@ -7,6 +7,8 @@
  */
 import type { z } from 'zod';
 import type { KindLimits, Work } from './limits.js';
+import type { StoredResult } from './results.js';
+import type { StopReason } from './stop.js';
 
 export interface JobContext {
   readonly jobId: string;
@@ -25,6 +27,8 @@ export interface JobContext {
   blob(sha256: string): string;
   /** A join's children (see JobKind.children), in the order children() listed them, once all are finished. */
   readonly children: readonly ChildOutcome[];
+  /** Results whose JSON is longer are stored as files (jobs/results.ts), e.g. analyses a ranking adds to the cache. */
+  readonly inlineResultBytes: number;
   /**
    * Reports progress; throttled by the queue before it reaches the database and SSE clients. It is also where a
    * cancelled or timed-out job stops: it throws JobStopped, so call it between steps, never inside one.
@@ -32,6 +36,10 @@ export interface JobContext {
   progress(done: number, total: number, message?: string): void;
   /** Throws JobStopped when the job was cancelled or ran out of time (for loops that report no progress). */
   checkpoint(): void;
+  /** Why the job is being stopped, or null: for code that must not throw where it checks (stream handlers). */
+  stopReason(): StopReason | null;
+  /** For server-thread kinds only: the server's stores (what QueueOptions.services holds). */
+  readonly services?: unknown;
 }
 
 export interface JobKind<P = unknown, R = unknown> {
@@ -39,6 +47,16 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly payload: z.ZodType<P>;
   /** A content hash of everything the result depends on: equal keys share one result. Absent: never cached. */
   cacheKey?(payload: P): string;
+  /**
+   * Named views of a large result, computed in the job's thread and stored beside it when the result is stored as
+   * a file (jobs/results.ts): e.g. the report without eigenvalues, one layer's ESD. A string is stored as is.
+   */
+  artifacts?(result: R): Record<string, unknown>;
+  /**
+   * 'server': runs on the server's event loop instead of a worker thread — for I/O-bound work that writes to the
+   * stores (imports). Such jobs do not take one of the `concurrency` slots. Default: a worker thread.
+   */
+  readonly thread?: 'server';
   /** Caps on `payload.options` and the wall-clock budget for the work (limits.ts); absent: BASE_SECONDS, no caps. */
   readonly limits?: KindLimits<P>;
   /** The stored models and datasets the job reads, by id: made available on the worker's machine before run(). */
@@ -73,8 +91,8 @@ export interface ChildOutcome {
   id: string;
   kind: string;
   state: JobState;
-  /** JSON text of the result when succeeded. */
-  result: string | null;
+  /** Where its result is when succeeded (inline, or files under the job's data folder: read with resultTextOf). */
+  result: StoredResult | null;
   error: JobError | null;
 }
 
@@ -111,7 +129,7 @@ export interface JobError {
 /** Messages from a job worker to the queue. */
 export type WorkerMessage =
   | { type: 'progress'; done: number; total: number; message: string }
-  | { type: 'done'; result: string }
+  | { type: 'done'; result: StoredResult }
   | { type: 'error'; error: JobError };
 
 export interface WorkerInput {
@@ -123,4 +141,6 @@ export interface WorkerInput {
   children: ChildOutcome[];
   /** The StopFlag's memory, shared with the queue. */
   stop: SharedArrayBuffer;
+  /** Results whose JSON is longer are stored as files (bytes). */
+  inlineLimit: number;
 }

@@ -2,7 +2,7 @@
  * POST /v1/connectivity + GET /v1/connectivity/{id}; POST /v1/repairs + GET /v1/repairs/{id} +
  * GET /v1/repairs/{id}/model?format=onnx|safetensors. Models and datasets are stored ones (by id).
  */
-import { pipeline } from 'node:stream/promises';
+import { sendFile } from '../http/files.js';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
@@ -109,12 +109,7 @@ export const repairs = jobResource({
         if (!rel) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
         const file = await ctx.jobFile(id, rel);
         if (!file) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
-        const body = await file.open();
-        res.type('application/octet-stream').setHeader('content-length', String(file.size));
-        res.setHeader('content-disposition', `attachment; filename="repaired.${format}"`);
-        // A read error after the headers went out can only cut the response short; it must not escape as an
-        // unhandled stream error, which would end the process.
-        await pipeline(body, res).catch(() => res.destroy());
+        await sendFile(res, file, 'application/octet-stream', { 'content-disposition': `attachment; filename="repaired.${format}"` });
       },
     },
   ],

@@ -10,11 +10,12 @@ import { connectivity, repairs } from './connectivity.js';
 import { datasetOperations } from './datasets.js';
 import { healthOperations } from './health.js';
 import { hessians } from './hessians.js';
+import { imports } from './imports.js';
 import { jobOperations } from './jobs.js';
 import { modelOperations } from './models.js';
 import { rankings } from './rankings.js';
 
-export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs];
+export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs, imports];
 
 export const OPERATIONS: readonly Operation[] = [
   ...healthOperations,

@@ -22,7 +22,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { WeightscopeError } from '../../errors.js';
-import { meteredCopy, type IngestedPart, type UploadBudget } from './blobs.js';
+import { createReadStream } from 'node:fs';
+import { meteredCopy, type IngestedPart, type IngestHooks, type UploadBudget } from './blobs.js';
 import type { SharedBlobs } from './shared-blobs.js';
 
 const PART_BYTES = 8 * 2 ** 20;
@@ -79,7 +80,7 @@ export class S3BlobStore implements SharedBlobs {
     return `${this.loc.prefix}tmp/`;
   }
 
-  async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
+  async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void, hooks: IngestHooks = {}): Promise<IngestedPart> {
     const key = `${this.tmpPrefix}${randomUUID()}`;
     const body = new PassThrough({ highWaterMark: PART_BYTES });
     const upload = new Upload({ client: this.s3, params: { Bucket: this.loc.bucket, Key: key, Body: body }, partSize: PART_BYTES, queueSize: QUEUE, leavePartsOnError: false });
@@ -87,7 +88,7 @@ export class S3BlobStore implements SharedBlobs {
     // If the upload fails first, stop feeding it (the copy below then fails too).
     uploaded.catch((e: unknown) => body.destroy(e as Error));
     try {
-      const { sha256, bytes } = await meteredCopy(source, body, budget, onBytes);
+      const { sha256, bytes } = await meteredCopy(source, body, budget, onBytes, hooks);
       await uploaded;
       return { tmpPath: key, sha256, bytes };
     } catch (e) {
@@ -97,8 +98,8 @@ export class S3BlobStore implements SharedBlobs {
     }
   }
 
-  async ingestFile(_path: string, open: () => Readable): Promise<IngestedPart> {
-    return this.ingest(open(), { limit: Number.MAX_SAFE_INTEGER, used: 0 });
+  async ingestFile(path: string, onBytes?: (n: number) => void, hooks: IngestHooks = {}): Promise<IngestedPart> {
+    return this.ingest(createReadStream(path, { highWaterMark: 1 << 20 }), { limit: Number.MAX_SAFE_INTEGER, used: 0 }, onBytes, hooks);
   }
 
   /**

@@ -9,6 +9,7 @@ import { RANKING_METRICS, metricMean } from '../../../ranking/metrics.js';
 import { rankModels } from '../../../ranking/rank.js';
 import type { AnalysisReport } from '../../../report/types.js';
 import { hashOf } from '../hash.js';
+import { resultTextOf } from '../results.js';
 import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { analysisCacheKey } from './analysis.js';
@@ -39,18 +40,19 @@ export const rankingJob = defineJobKind({
     if (ctx.children.length !== p.models.length) throw new Error(`ranking ${ctx.jobId}: ${ctx.children.length} analyses for ${p.models.length} models`);
     const values: { model: string; value: number | null }[] = [];
     const failed: { model: string; error: { code: string; message: string } }[] = [];
-    ctx.children.forEach((c, i) => {
+    for (const [i, c] of ctx.children.entries()) {
       const model = p.models[i].id;
       ctx.progress(i, p.models.length, `ranking ${model.slice(0, 12)}`);
       if (c.state === 'succeeded' && c.result !== null) {
-        values.push({ model, value: metricMean(JSON.parse(c.result) as AnalysisReport, p.metric) });
-        return;
+        // A large analysis is stored as files (results.ts): the queue made them readable under ctx.dataDir.
+        values.push({ model, value: metricMean(JSON.parse(await resultTextOf(ctx.dataDir, c.result)) as AnalysisReport, p.metric) });
+        continue;
       }
       const error = c.error ?? { code: c.state, message: `analysis ${c.id} ${c.state}` };
       if (BROKEN.has(error.code)) throw new Error(`analysis of ${model} failed: ${error.message}`);
       failed.push({ model, error });
       values.push({ model, value: null });
-    });
+    }
     return { ...rankModels(values, p.metric, p.direction, p.scores), ...(failed.length ? { failed } : {}) };
   },
 });

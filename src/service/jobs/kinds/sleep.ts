@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { WeightscopeError } from '../../../errors.js';
 import { hashOf } from '../hash.js';
 import { BASE_SECONDS } from '../limits.js';
+import { resultTextOf } from '../results.js';
 import { defineJobKind } from '../types.js';
 
 const Leaf = z.object({
@@ -38,7 +39,7 @@ export const sleepJob = defineJobKind({
       ctx.progress(i, p.steps, `step ${i}/${p.steps}`);
     }
     if (p.fail) throw new WeightscopeError('numerical', p.fail);
-    const fromChildren = ctx.children.map((c) => (c.result ? (JSON.parse(c.result) as { value: number }).value : 0));
+    const fromChildren = await Promise.all(ctx.children.map(async (c) => (c.result ? (JSON.parse(await resultTextOf(ctx.dataDir, c.result)) as { value: number }).value : 0)));
     return { value: p.value + fromChildren.reduce((a, b) => a + b, 0), ...(ctx.children.length ? { children: ctx.children.map((c) => c.state) } : {}) };
   },
 });
