@@ -22,16 +22,15 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ANCHOR_SECONDS = 19.7;
 const ANCHOR_RSS_MB = 836;
 
-/** HF GPT-2 small: vocab 50257, context 1024, d 768, 12 layers. */
-export function gpt2SmallTensors(): { name: string; shape: number[] }[] {
-  const d = 768;
+/** HF GPT-2's tensor names and shapes; the default is GPT-2 small (vocab 50257, context 1024, d 768, 12 layers). */
+export function gpt2Tensors({ d = 768, layers = 12, vocab = 50257, context = 1024 } = {}): { name: string; shape: number[] }[] {
   const out: { name: string; shape: number[] }[] = [
-    { name: 'transformer.wte.weight', shape: [50257, d] },
-    { name: 'transformer.wpe.weight', shape: [1024, d] },
+    { name: 'transformer.wte.weight', shape: [vocab, d] },
+    { name: 'transformer.wpe.weight', shape: [context, d] },
     { name: 'transformer.ln_f.weight', shape: [d] },
     { name: 'transformer.ln_f.bias', shape: [d] },
   ];
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < layers; i++) {
     const p = `transformer.h.${i}.`;
     out.push(
       { name: `${p}ln_1.weight`, shape: [d] },
@@ -67,7 +66,12 @@ export function gaussianFiller(seed: number): (out: Float32Array, sd: number) =>
 
 /** Streams the checkpoint to disk one chunk at a time (never the whole 498 MB in memory). */
 export async function writeGpt2Small(path: string, seed = 1): Promise<number> {
-  const tensors = gpt2SmallTensors().sort((a, b) => (a.name < b.name ? -1 : 1));
+  return writeCheckpoint(path, gpt2Tensors(), seed);
+}
+
+/** A safetensors file of these tensors: N(0, 0.02²) matrices, norms 1/0; streamed one chunk at a time. */
+export async function writeCheckpoint(path: string, shapes: readonly { name: string; shape: number[] }[], seed = 1): Promise<number> {
+  const tensors = [...shapes].sort((a, b) => (a.name < b.name ? -1 : 1));
   const fill = gaussianFiller(seed);
   return streamSafetensors(path, tensors, 'F32', (t, c) => {
     if (t.shape.length === 1) c.fill(t.name.endsWith('.weight') ? 1 : 0);
@@ -83,10 +87,10 @@ interface Run {
   code: number;
 }
 
-const DIST = join(ROOT, '.bench-out', 'dist');
+export const DIST = join(ROOT, '.bench-out', 'dist');
 
 /** tsc → .bench-out/dist (type errors elsewhere in the tree do not stop the emit). */
-function buildDist(): void {
+export function buildDist(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', DIST, '--declaration', 'false', '--sourceMap', 'false'], {
     cwd: ROOT,

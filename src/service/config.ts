@@ -1,5 +1,5 @@
 /** Service configuration from the environment, validated once at startup (bad values → a clear error). */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError, formatZodError } from '../errors.js';
 import { defaultCacheDirs, defaultModelsDir } from '../io/hf.js';
@@ -58,6 +58,19 @@ const EnvSchema = z.object({
   WEIGHTSCOPE_JOB_HEAP: z.string().default('8GiB'),
   /** Registers test-only job kinds (the "sleep" kind and POST /v1/debug/jobs). */
   WEIGHTSCOPE_DEBUG_JOBS: z.enum(['0', '1']).default('0'),
+  /** Distributed mode (src/service/cluster): catalog and queue in this Postgres; unset = embedded SQLite. */
+  WEIGHTSCOPE_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres://… URL').optional(),
+  /** The shared blob store: file:///path or s3://bucket/prefix; unset = the data folder. */
+  WEIGHTSCOPE_BLOB_URL: z.string().regex(/^(file|s3):\/\//, 'file:///path or s3://bucket/prefix').optional(),
+  /** A worker's local cache of the blob store (default $WEIGHTSCOPE_DATA/cache) and its bound. */
+  WEIGHTSCOPE_CACHE: z.string().min(1).optional(),
+  WEIGHTSCOPE_CACHE_SIZE: z.string().default('50GiB'),
+  /** A job whose worker died this many times fails instead of running again. */
+  WEIGHTSCOPE_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(2),
+  /** Workers refresh their running jobs this often; a job silent for 4.5 intervals is retried elsewhere. */
+  WEIGHTSCOPE_HEARTBEAT_SECONDS: z.coerce.number().min(0.1).max(60).default(10),
+  /** On SIGTERM a worker lets running jobs finish this long, then hands them back to the queue. */
+  WEIGHTSCOPE_SHUTDOWN_GRACE: z.coerce.number().min(0).max(3600).default(20),
 });
 
 export interface ServiceConfig {
@@ -95,6 +108,17 @@ export interface ServiceConfig {
   inspect: { heapBytes: number; timeoutMs: number; concurrency: number };
   /** Hub downloads for imports: off unless WEIGHTSCOPE_HF_DOWNLOAD=1. */
   hfDownload: { endpoint: string; token?: string } | null;
+  /** Interrupted runs a job gets (restarts of the embedded server, dead workers in the distributed mode). */
+  jobAttempts: number;
+  /** The distributed mode's settings; databaseUrl null = embedded. */
+  cluster: {
+    databaseUrl: string | null;
+    blobUrl: string | null;
+    cacheDir: string;
+    cacheBytes: number;
+    heartbeatMs: number;
+    shutdownGraceMs: number;
+  };
 }
 
 const list = (s: string | undefined): string[] => (s ?? '').split(',').map((k) => k.trim()).filter(Boolean);
@@ -105,7 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new WeightscopeError('invalid-input', `bad environment: ${formatZodError(r.error)}`);
   }
   const e = r.data;
-  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP' | 'WEIGHTSCOPE_INLINE_RESULT' | 'WEIGHTSCOPE_MAX_IMPORT' | 'WEIGHTSCOPE_IMPORT_INLINE'): number => {
+  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP' | 'WEIGHTSCOPE_INLINE_RESULT' | 'WEIGHTSCOPE_MAX_IMPORT' | 'WEIGHTSCOPE_IMPORT_INLINE' | 'WEIGHTSCOPE_CACHE_SIZE'): number => {
     try {
       return parseSize(e[name]);
     } catch (err) {
@@ -143,5 +167,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobHeapBytes: size('WEIGHTSCOPE_JOB_HEAP'),
     inspect: { heapBytes: size('WEIGHTSCOPE_INSPECT_HEAP'), timeoutMs: e.WEIGHTSCOPE_INSPECT_TIMEOUT * 1000, concurrency: 2 },
     hfDownload: e.WEIGHTSCOPE_HF_DOWNLOAD === '1' ? { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''), ...(e.HF_TOKEN ? { token: e.HF_TOKEN } : {}) } : null,
+    jobAttempts: e.WEIGHTSCOPE_JOB_ATTEMPTS,
+    cluster: {
+      databaseUrl: e.WEIGHTSCOPE_DATABASE_URL ?? null,
+      blobUrl: e.WEIGHTSCOPE_BLOB_URL ?? null,
+      cacheDir: resolve(e.WEIGHTSCOPE_CACHE ?? join(e.WEIGHTSCOPE_DATA, 'cache')),
+      cacheBytes: size('WEIGHTSCOPE_CACHE_SIZE'),
+      heartbeatMs: Math.round(e.WEIGHTSCOPE_HEARTBEAT_SECONDS * 1000),
+      shutdownGraceMs: Math.round(e.WEIGHTSCOPE_SHUTDOWN_GRACE * 1000),
+    },
   };
 }

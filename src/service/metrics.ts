@@ -6,6 +6,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobState } from './jobs/types.js';
 
+type Awaitable<T> = T | Promise<T>;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly jobDuration: Histogram<'kind' | 'state'>;
@@ -13,7 +15,8 @@ export class Metrics {
   private readonly uploadByteCounter: Counter;
   private readonly uploadCounter: Counter;
 
-  constructor(jobCounts: () => Record<JobState, number>) {
+  /** `jobCounts`: the store's jobs by state (a Postgres query on an API node of the distributed mode). */
+  constructor(jobCounts: () => Awaitable<Record<JobState, number>>) {
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     new Gauge({
@@ -21,8 +24,8 @@ export class Metrics {
       help: 'Jobs in the store by state.',
       labelNames: ['state'],
       registers,
-      collect() {
-        for (const [state, n] of Object.entries(jobCounts())) this.set({ state }, n);
+      async collect() {
+        for (const [state, n] of Object.entries(await jobCounts())) this.set({ state }, n);
       },
     });
     this.jobDuration = new Histogram({

@@ -140,9 +140,10 @@ export const Esd = z
   })
   .meta({ id: 'Esd' });
 
-export const DebugJobRequest = z
+const DebugLeaf = z
   .object({ steps: z.number().int().optional(), ms: z.number().int().optional(), value: z.number().optional(), fail: z.string().optional(), cache: z.boolean().optional(), allocateMb: z.number().int().optional(), budget: z.number().optional() })
   .strict();
+export const DebugJobRequest = DebugLeaf.extend({ children: z.array(DebugLeaf).optional() }).strict();
 
 export const ProblemSchema = z
   .object({

@@ -1,11 +1,14 @@
 /** Builds the service from the environment and listens. `weightscope serve` and `npm start` call startServer(). */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WeightscopeError } from '../errors.js';
 import { createApp } from './app.js';
 import { isLoopback } from './auth.js';
 import { loadConfig, type ServiceConfig } from './config.js';
-import type { ServiceContext } from './context.js';
+import type { JobFile, ServiceContext } from './context.js';
 import { JOB_KINDS } from './jobs/kinds/index.js';
 import { parseLimitOverrides } from './jobs/limits.js';
 import { JobQueue } from './jobs/queue.js';
@@ -13,9 +16,10 @@ import { resultUrl } from './routes/index.js';
 import { Metrics } from './metrics.js';
 import { BlobStore } from './store/blobs.js';
 import { DatasetStore } from './store/datasets.js';
-import { openDatabase } from './store/db.js';
+import { openDatabase, type Db } from './store/db.js';
+import { localInputs } from './store/local-inputs.js';
 import { isolatedInspector } from './store/inspect.js';
-import { Slots } from './slots.js';
+import { requestSlots } from './slots.js';
 import { ModelStore } from './store/models.js';
 import { lockDataDir } from './store/lock.js';
 import { dropOldJobs } from './store/retention.js';
@@ -33,9 +37,20 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   config?: Partial<ServiceConfig>;
   log?: (line: string) => void;
+  /** false = an API node only (`serve --no-workers`; distributed mode). */
+  workers?: boolean;
 }
 
-export function buildContext(config: ServiceConfig): ServiceContext {
+/** The embedded backend's context: SQLite, the data folder, this process's worker threads. */
+export interface EmbeddedContext extends ServiceContext {
+  db: Db;
+  blobs: BlobStore;
+  models: ModelStore;
+  datasets: DatasetStore;
+  queue: JobQueue;
+}
+
+export function buildContext(config: ServiceConfig): EmbeddedContext {
   const capOverrides = parseLimitOverrides(config.limits, JOB_KINDS);
   const db = openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
@@ -52,6 +67,8 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     kinds,
     observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
     resultUrl,
+    maxAttempts: config.jobAttempts,
+    resolve: (refs) => localInputs({ models, datasets, blobs }, refs),
     capOverrides,
     timeFactor: config.jobTimeFactor,
     jobHeapBytes: config.jobHeapBytes,
@@ -59,15 +76,25 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     services: { config, blobs, models },
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
-  const slots = {
-    streams: new Slots('event streams', config.maxStreams, 'WEIGHTSCOPE_MAX_STREAMS'),
-    uploads: new Slots('uploads', config.maxUploads, 'WEIGHTSCOPE_MAX_UPLOADS'),
+  return {
+    config, db, blobs, models, datasets, queue, metrics,
+    jobFile: (_jobId, rel) => dataDirFile(config.dataDir, rel),
+    ping: async () => void db.prepare('SELECT 1').get(),
+    slots: requestSlots(config),
   };
-  return { config, db, blobs, models, datasets, queue, metrics, slots };
+}
+
+/** A file a job wrote under the data folder (never outside it). */
+async function dataDirFile(dataDir: string, rel: string): Promise<JobFile | null> {
+  const root = normalize(dataDir + sep);
+  const file = normalize(join(dataDir, rel));
+  if (!file.startsWith(root)) return null;
+  const st = await stat(file).catch(() => null);
+  return st?.isFile() ? { size: st.size, open: async () => createReadStream(file) } : null;
 }
 
 /** What a crash or time left behind: files without rows, and finished jobs past their retention. */
-async function sweep(ctx: ServiceContext, log: (line: string) => void): Promise<void> {
+async function sweep(ctx: EmbeddedContext, log: (line: string) => void): Promise<void> {
   const models = await ctx.models.sweep();
   await ctx.datasets.sweep();
   const blobs = await ctx.blobs.sweep(ctx.db);
@@ -76,15 +103,13 @@ async function sweep(ctx: ServiceContext, log: (line: string) => void): Promise<
   if (jobs) log(`weightscope: removed ${jobs} finished job(s) older than ${ctx.config.retentionDays} days (WEIGHTSCOPE_RETENTION_DAYS)`);
 }
 
-export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? ((l: string) => console.error(l));
-  const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
-  const open = config.apiKeys.length === 0 && !isLoopback(config.host);
-  if (open && !config.allowOpen) {
-    throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
-  }
+/**
+ * The embedded backend, started: the data folder locked (one server per folder), leftovers swept, interrupted jobs
+ * recovered, the queue running.
+ */
+async function startEmbedded(config: ServiceConfig, log: (line: string) => void): Promise<Backend> {
   const lock = lockDataDir(config.dataDir);
-  let ctx: ServiceContext;
+  let ctx: EmbeddedContext;
   try {
     ctx = buildContext(config);
   } catch (e) {
@@ -99,6 +124,43 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     log(`weightscope: after a restart, ${recovered.requeued} interrupted job(s) requeued, ${recovered.failed} failed`);
   }
   ctx.queue.start();
+  return {
+    context: ctx,
+    describe: `data in ${config.dataDir}`,
+    close: async () => {
+      clearInterval(retention);
+      await ctx.queue.close();
+      ctx.db.close();
+      lock.release();
+    },
+  };
+}
+
+interface Backend {
+  context: ServiceContext;
+  describe: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
+  const open = config.apiKeys.length === 0 && !isLoopback(config.host);
+  if (open && !config.allowOpen) {
+    throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
+  }
+  let backend: Backend;
+  if (config.cluster.databaseUrl) {
+    const { startClusterNode } = await import('./cluster/node.js');
+    const node = await startClusterNode(config, { api: true, workers: opts.workers === false ? 0 : config.concurrency, log });
+    backend = { context: node.context!, describe: node.describe, close: node.close };
+  } else {
+    if (opts.workers === false) {
+      throw new WeightscopeError('invalid-input', 'serve --no-workers needs WEIGHTSCOPE_DATABASE_URL (postgres://…): the embedded mode runs its jobs in the server process');
+    }
+    backend = await startEmbedded(config, log);
+  }
+  const ctx = backend.context;
   if (open) {
     log(`weightscope: WARNING: listening on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it can upload and compute`);
   }
@@ -111,25 +173,21 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   );
   server.timeout = 120_000;
   server.maxConnections = config.maxConnections;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
     });
-  } catch (e) {
-    clearInterval(retention);
-    await ctx.queue.close();
-    ctx.db.close();
-    lock.release();
+  }).catch(async (e: unknown) => {
+    // Port taken, say: nothing may keep running (queue threads, database connections).
+    await backend.close();
     throw e;
-  }
+  });
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  log(`weightscope: serving ${url} (data in ${config.dataDir})`);
+  log(`weightscope: serving ${url} (${backend.describe})`);
   let closing: Promise<void> | null = null;
   return {
     url,
@@ -138,14 +196,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     context: ctx,
     close: () =>
       (closing ??= (async () => {
-        clearInterval(retention);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        await ctx.queue.close();
-        ctx.db.close();
-        lock.release();
+        await backend.close();
       })()),
   };
 }

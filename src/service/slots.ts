@@ -28,3 +28,11 @@ export class Slots {
     };
   }
 }
+
+/** A server's caps on SSE streams and uploads in progress (per process, whatever the backend). */
+export function requestSlots(config: { maxStreams: number; maxUploads: number }): { streams: Slots; uploads: Slots } {
+  return {
+    streams: new Slots('event streams', config.maxStreams, 'WEIGHTSCOPE_MAX_STREAMS'),
+    uploads: new Slots('uploads', config.maxUploads, 'WEIGHTSCOPE_MAX_UPLOADS'),
+  };
+}

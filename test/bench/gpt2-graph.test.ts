@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromHf, gpt2OnnxBytes, gpt2Tensors, GPT2_SMALL, randomTokens } from '../../bench/gpu/gpt2-graph.js';
 import { SHAPES, analysisFlops, llamaTensors, writeLlamaFolder } from '../../bench/gpu/llama-folder.js';
-import { gpt2SmallTensors } from '../../bench/gpt2-small.js';
 import { analyze } from '../../src/report/analyze.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import { loadDataset, sliceBatch } from '../../src/runtime/dataset.js';
@@ -61,9 +60,8 @@ test('gpt2Graph on gpt2-tiny\'s weights: loss, gradient and Hv equal PyTorch\'s 
   }
 });
 
-test('GPT-2-small shape: 124,439,808 parameters, the tensor list of bench/gpt2-small.ts; tokens in range and seeded', () => {
+test('GPT-2-small shape: 124,439,808 parameters; tokens in range and seeded', () => {
   assert.equal(count(gpt2Tensors(GPT2_SMALL)), 124_439_808);
-  assert.deepEqual(gpt2Tensors(GPT2_SMALL).map((t) => t.name).sort(), gpt2SmallTensors().map((t) => t.name).sort());
   const x = randomTokens(50257, 8, 128, 1);
   assert.equal(x.length, 1024);
   assert.ok(x.every((t) => t >= 0n && t < 50257n));

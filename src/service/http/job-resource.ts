@@ -9,9 +9,9 @@ import { requesterOf } from '../auth.js';
 import { RESULT_FILE } from '../jobs/results.js';
 import { sendFile } from './files.js';
 import type { z } from 'zod';
-import type { ServiceContext } from '../context.js';
+import type { Awaitable, ServiceContext } from '../context.js';
 import type { Work } from '../jobs/limits.js';
-import type { JobView } from '../jobs/queue.js';
+import type { JobView } from '../jobs/rows.js';
 import { IdParams } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 import { COMMON_ERRORS, JSON_BODY_ERRORS, jsonBody, jsonRequest, locationHeader, parametersOf, problem, ref, type Json } from './doc.js';
@@ -39,10 +39,10 @@ export interface JobResourceSpec<B> {
     readonly limit?: string;
   };
   /**
-   * The job payload for a validated body, and the size of its inputs (for its time limit): looks up stored models
-   * and datasets (unknown ids → not-found).
+   * The job payload for a validated body (ids, never paths), and the size of its inputs (for its time limit): looks
+   * up stored models and datasets (unknown ids → not-found).
    */
-  submission(ctx: ServiceContext, body: B): { payload: unknown; work: Work } | Promise<{ payload: unknown; work: Work }>;
+  submission(ctx: ServiceContext, body: B): Awaitable<{ payload: unknown; work: Work }>;
   readonly result: {
     readonly summary: string;
     /** The 200 response's content map. */
@@ -93,7 +93,7 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
     async handle(ctx, req, res) {
       const body = parseOr400(submit.body, req.body, 'body');
       const { payload, work } = await spec.submission(ctx, body);
-      const { job, cached } = ctx.queue.submit(spec.kind, payload, work, requesterOf(res));
+      const { job, cached } = await ctx.queue.submit(spec.kind, payload, work, requesterOf(res));
       sendJob(res, job, cached);
     },
   };
@@ -113,8 +113,8 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
       if (result.send) return result.send(ctx, req, res, id);
-      const stored = ctx.queue.result(id, spec.kind);
-      if ('dir' in stored) return sendFile(res, join(ctx.config.dataDir, stored.dir, RESULT_FILE), 'application/json');
+      const stored = await ctx.queue.result(id, spec.kind);
+      if ('dir' in stored) return sendFile(res, await ctx.jobFile(id, join(stored.dir, RESULT_FILE)), 'application/json');
       res.type('application/json').send(stored.text);
     },
   };

@@ -4,6 +4,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWeightscopeError } from '../../errors.js';
 import { findJobKind } from './kinds/index.js';
+import { localFiles } from './inputs.js';
 import { storeResult } from './results.js';
 import { JobStopped, StopFlag, jobErrorOf } from './stop.js';
 import type { WorkerInput, WorkerMessage } from './types.js';
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
   const result = await kind.run(payload, {
     jobId: input.jobId,
     dataDir: input.dataDir,
+    ...localFiles(input.inputs),
+    children: input.children,
     inlineResultBytes: input.inlineLimit,
     progress: (done, total, message = '') => {
       checkpoint();

@@ -3,7 +3,6 @@ import { reportToCsv } from '../../report/csv.js';
 import { AnalyzeOptionsSchema } from '../../report/options.js';
 import type { AnalysisReport } from '../../report/types.js';
 import { WeightscopeError } from '../../errors.js';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMON_ERRORS, anyJson, jsonBody, parametersOf, problem, ref } from '../http/doc.js';
 import { sendFile } from '../http/files.js';
@@ -28,9 +27,9 @@ export const analyses = jobResource({
     components: [['AnalyzeOptions', AnalyzeOptionsSchema]],
     limit: '256kb',
   },
-  submission(ctx, body) {
-    const model = ctx.models.require(body.model);
-    return { payload: { model: model.id, path: ctx.models.path(model), options: analysisOptions(body) }, work: workOf([model]) };
+  async submission(ctx, body) {
+    const model = await ctx.models.require(body.model);
+    return { payload: { model: model.id, options: analysisOptions(body) }, work: workOf([model]) };
   },
   result: {
     summary: 'The analysis report (the CLI JSON), or CSV',
@@ -38,9 +37,9 @@ export const analyses = jobResource({
     query: AnalysisQuery,
     async send(ctx, req, res, id) {
       const q = parseOr400(AnalysisQuery, req.query, 'query');
-      const stored = ctx.queue.result(id, 'analysis');
+      const stored = await ctx.queue.result(id, 'analysis');
       const artifact = q.format === 'csv' ? CSV : q.eigenvalues === '1' ? RESULT_FILE : LITE;
-      if ('dir' in stored) return sendFile(res, join(ctx.config.dataDir, stored.dir, artifact), q.format === 'csv' ? 'text/csv' : 'application/json');
+      if ('dir' in stored) return sendFile(res, await ctx.jobFile(id, join(stored.dir, artifact)), q.format === 'csv' ? 'text/csv' : 'application/json');
       if (q.format === 'csv') {
         res.type('text/csv').send(reportToCsv(JSON.parse(stored.text) as AnalysisReport));
         return;
@@ -64,11 +63,11 @@ export const analyses = jobResource({
       },
       async handle(ctx, req, res) {
         const { id, layer } = parseOr400(EsdParams, req.params, 'params');
-        const stored = ctx.queue.result(id, 'analysis');
+        const stored = await ctx.queue.result(id, 'analysis');
         const missing = (): WeightscopeError => new WeightscopeError('not-found', `analysis ${id} has no layer ${layer} with eigenvalues (unknown layer, or the analysis did not keep them)`);
         if ('dir' in stored) {
-          const file = join(ctx.config.dataDir, stored.dir, esdName(layer));
-          if (!existsSync(file)) throw missing();
+          const file = await ctx.jobFile(id, join(stored.dir, esdName(layer)));
+          if (!file) throw missing();
           return sendFile(res, file, 'application/json');
         }
         const esd = layerEsd(JSON.parse(stored.text) as AnalysisReport, layer);

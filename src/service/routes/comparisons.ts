@@ -4,6 +4,7 @@ import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { workOf } from '../jobs/limits.js';
 import { requireFit } from '../store/fit.js';
+import { onnxFile } from '../store/layout.js';
 import { ComparisonRequest } from '../schemas.js';
 
 export const comparisons = jobResource({
@@ -17,12 +18,13 @@ export const comparisons = jobResource({
     bodyId: 'ComparisonRequest',
     components: [['CompareOptions', CompareOptionsSchema]],
   },
-  submission(ctx, body) {
-    const models = body.models.map((m) => ctx.models.require(m));
-    const ds = ctx.datasets.require(body.dataset);
+  async submission(ctx, body) {
+    const models = await Promise.all(body.models.map((m) => ctx.models.require(m)));
+    models.forEach(onnxFile);
+    const ds = await ctx.datasets.require(body.dataset);
     for (const m of models) requireFit(m, ds);
     const payload = {
-      models: models.map((m) => ({ id: m.id, path: ctx.models.onnxPath(m) })), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
+      models: models.map((m) => ({ id: m.id })), dataset: ds.id,
       options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? 'cpu',
     };
     return { payload, work: workOf(models, [ds]) };

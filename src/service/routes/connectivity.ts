@@ -2,10 +2,7 @@
  * POST /v1/connectivity + GET /v1/connectivity/{id}; POST /v1/repairs + GET /v1/repairs/{id} +
  * GET /v1/repairs/{id}/model?format=onnx|safetensors. Models and datasets are stored ones (by id).
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join, normalize, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { sendFile } from '../http/files.js';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
@@ -16,23 +13,28 @@ import { workOf } from '../jobs/limits.js';
 import type { DatasetRecord } from '../store/datasets.js';
 import { requireFit } from '../store/fit.js';
 import type { ModelRecord } from '../store/models.js';
+import { onnxFile } from '../store/layout.js';
 import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
 
-/** Stored models and datasets as the curve kinds' payloads name them, adding up their work as they are looked up. */
+/**
+ * Stored ONNX models and datasets as the curve kinds' payloads name them (by id; not-found / invalid-input now, not
+ * when the job runs), adding up their work as they are looked up.
+ */
 function stored(ctx: ServiceContext) {
   const models: ModelRecord[] = [];
   const datasets: DatasetRecord[] = [];
   return {
-    model: (id: string) => {
-      const m = ctx.models.require(id);
+    model: async (id: string) => {
+      const m = await ctx.models.require(id);
+      onnxFile(m);
       models.push(m);
-      return { id: m.id, path: ctx.models.onnxPath(m) };
+      return { id: m.id };
     },
-    dataset: (id: string) => {
-      const d = ctx.datasets.require(id);
+    dataset: async (id: string) => {
+      const d = await ctx.datasets.require(id);
       datasets.push(d);
-      return { id: d.id, path: ctx.datasets.path(d) };
+      return { id: d.id };
     },
     /** The work of what was looked up, after checking every dataset fits every model. */
     work: () => {
@@ -54,13 +56,13 @@ export const connectivity = jobResource({
     bodyDoc: withOptions(ConnectivityRequest, connectOptionsSchema, 'Curve training and evaluation options'),
     components: [['ConnectOptions', connectOptionsSchema]],
   },
-  submission(ctx, body) {
+  async submission(ctx, body) {
     const s = stored(ctx);
     const payload = {
-      models: body.models.map(s.model),
-      data: s.dataset(body.data),
-      evalData: (body.evalData ?? []).map(s.dataset),
-      triggered: body.triggered ? s.dataset(body.triggered) : null,
+      models: await Promise.all(body.models.map(s.model)),
+      data: await s.dataset(body.data),
+      evalData: await Promise.all((body.evalData ?? []).map(s.dataset)),
+      triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseConnectOptions(body.options ?? {}) },
     };
     return { payload, work: s.work() };
@@ -80,13 +82,13 @@ export const repairs = jobResource({
     bodyDoc: withOptions(RepairRequest, repairOptionsSchema, 'Curve, t selection and polishing options'),
     components: [['RepairOptions', repairOptionsSchema]],
   },
-  submission(ctx, body) {
+  async submission(ctx, body) {
     const s = stored(ctx);
     const payload = {
-      models: body.models.map(s.model),
-      data: s.dataset(body.data),
-      evalData: body.evalData ? s.dataset(body.evalData) : null,
-      triggered: body.triggered ? s.dataset(body.triggered) : null,
+      models: await Promise.all(body.models.map(s.model)),
+      data: await s.dataset(body.data),
+      evalData: body.evalData ? await s.dataset(body.evalData) : null,
+      triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseRepairOptions(body.options ?? {}) },
     };
     return { payload, work: s.work() };
@@ -111,16 +113,10 @@ export const repairs = jobResource({
         const { format } = parseOr400(RepairModelQuery, req.query, 'query');
         const result = JSON.parse(await ctx.queue.resultText(id, 'repair')) as { files?: Record<string, string> };
         const rel = result.files?.[format];
-        const root = normalize(ctx.config.dataDir + sep);
-        const file = rel ? normalize(join(ctx.config.dataDir, rel)) : '';
-        if (!rel || !file.startsWith(root)) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
-        const st = await stat(file).catch(() => null);
-        if (!st?.isFile()) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
-        res.type('application/octet-stream').setHeader('content-length', String(st.size));
-        res.setHeader('content-disposition', `attachment; filename="repaired.${format}"`);
-        // A read error after the headers went out can only cut the response short; it must not escape as an
-        // unhandled stream error, which would end the process.
-        await pipeline(createReadStream(file), res).catch(() => res.destroy());
+        if (!rel) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
+        const file = await ctx.jobFile(id, rel);
+        if (!file) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
+        await sendFile(res, file, 'application/octet-stream', { 'content-disposition': `attachment; filename="repaired.${format}"` });
       },
     },
   ],

@@ -18,10 +18,10 @@ export const datasetOperations: readonly Operation[] = [
       parameters: parametersOf(DatasetListQuery, 'query'),
       responses: { '200': { description: 'datasets', content: jsonBody(ref('DatasetList')) }, '404': problem('Unknown model'), ...COMMON_ERRORS },
     },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const q = parseOr400(DatasetListQuery, req.query, 'query');
-      const model = q.model ? ctx.models.require(q.model) : null;
-      const datasets = ctx.datasets.list();
+      const model = q.model ? await ctx.models.require(q.model) : null;
+      const datasets = await ctx.datasets.list();
       res.json({ datasets: model ? datasets.map((d) => ({ ...d, fit: { ok: misfit(model, d) === null, why: misfit(model, d) } })) : datasets });
     },
   },
@@ -54,9 +54,9 @@ export const datasetOperations: readonly Operation[] = [
     method: 'get',
     path: '/v1/datasets/{id}',
     doc: { summary: 'One dataset', parameters: idParams('Dataset id'), responses: { '200': { description: 'dataset', content: jsonBody(ref('Dataset')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      res.json(ctx.datasets.require(id));
+      res.json(await ctx.datasets.require(id));
     },
   },
 ];

@@ -20,10 +20,10 @@ export const healthOperations: readonly Operation[] = [
     method: 'get',
     path: '/readyz',
     doc: { summary: 'Readiness (database answers)', security: [], responses: { ...ok, '503': { description: 'not ready', content: jsonBody(ref('Health')) } } },
-    handle(ctx, _req, res) {
+    async handle(ctx, _req, res) {
       try {
-        ctx.db.prepare('SELECT 1').get();
-        res.json({ status: 'ok', jobs: ctx.queue.counts() });
+        await ctx.ping();
+        res.json({ status: 'ok', jobs: await ctx.queue.counts() });
       } catch {
         res.status(503).json({ status: 'not-ready' });
       }

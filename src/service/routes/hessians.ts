@@ -4,6 +4,7 @@ import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { workOf } from '../jobs/limits.js';
 import { requireFit } from '../store/fit.js';
+import { onnxFile } from '../store/layout.js';
 import { DeviceSchema, HessianRequest, withOptions } from '../schemas.js';
 
 export const hessians = jobResource({
@@ -18,12 +19,13 @@ export const hessians = jobResource({
     bodyDoc: withOptions(HessianRequest, HessianOptionsSchema, 'Hessian options (src/landscape/hessian/run.ts)'),
     components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
   },
-  submission(ctx, body) {
-    const model = ctx.models.require(body.model);
-    const ds = ctx.datasets.require(body.dataset);
+  async submission(ctx, body) {
+    const model = await ctx.models.require(body.model);
+    onnxFile(model);
+    const ds = await ctx.datasets.require(body.dataset);
     requireFit(model, ds);
     const payload = {
-      model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
+      model: model.id, dataset: ds.id,
       options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false,
     };
     return { payload, work: workOf([model], [ds]) };

@@ -2,6 +2,7 @@
 import { BUSY, COMMON_ERRORS, jsonBody, problem, ref } from '../http/doc.js';
 import { idParams, sendJob } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
+import type { JobEvent } from '../jobs/rows.js';
 import { requesterOf } from '../auth.js';
 import type { JobView } from '../jobs/queue.js';
 import { isTerminal } from '../jobs/types.js';
@@ -16,9 +17,9 @@ export const jobOperations: readonly Operation[] = [
     path: '/v1/jobs/{id}',
     components: [['JobId', JobId], ['JobError', JobErrorSchema], ['Job', Job], ['JobEnvelope', JobEnvelope]],
     doc: { summary: 'Job state, progress, result URL, error', parameters: idParams('Job id'), responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      res.json(ctx.queue.require(id));
+      res.json(await ctx.queue.require(id));
     },
   },
   {
@@ -43,9 +44,9 @@ export const jobOperations: readonly Operation[] = [
       responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('Unknown id'), ...COMMON_ERRORS, '503': BUSY },
     },
     /** `state` (now, and on every change), `progress`, then `end` with the terminal job. */
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      const job = ctx.queue.require(id);
+      const job = await ctx.queue.require(id);
       const release = ctx.slots.streams.take();
       res.on('close', release);
       res.writeHead(200, {
@@ -68,19 +69,26 @@ export const jobOperations: readonly Operation[] = [
       }
       const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
       let unsubscribe = (): void => undefined;
+      let ended = false;
       const stop = (): void => {
+        ended = true;
         clearInterval(ping);
         unsubscribe();
       };
-      unsubscribe = ctx.queue.subscribe(id, (e) => {
+      const onEvent = (e: JobEvent): void => {
+        if (ended) return;
         send(e.event, e.job);
         if (isTerminal(e.job.state)) {
           send('end', e.job);
           stop();
           res.end();
         }
-      });
+      };
+      unsubscribe = ctx.queue.subscribe(id, onEvent);
       req.on('close', stop);
+      // With the distributed queue, the job may have finished on another node between the read and the subscription.
+      const again = await ctx.queue.get(id);
+      if (again && isTerminal(again.state)) onEvent({ event: 'state', job: again });
     },
   },
   {
@@ -89,9 +97,9 @@ export const jobOperations: readonly Operation[] = [
     jsonLimit: '16kb',
     onlyIf: (config) => config.debugJobs,
     doc: {},
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const body = parseOr400(DebugJobRequest, req.body ?? {}, 'body');
-      const { job, cached } = ctx.queue.submit('sleep', body, undefined, requesterOf(res));
+      const { job, cached } = await ctx.queue.submit('sleep', body, undefined, requesterOf(res));
       sendJob(res, job, cached);
     },
   },

@@ -19,8 +19,8 @@ export const modelOperations: readonly Operation[] = [
     path: '/v1/models',
     components: [['ModelId', ModelId], ['ModelFile', ModelFile], ['Model', Model], ['ModelList', ModelList]],
     doc: { summary: 'List stored models', responses: { '200': { description: 'models', content: jsonBody(ref('ModelList')) }, ...COMMON_ERRORS } },
-    handle(ctx, _req, res) {
-      res.json({ models: ctx.models.list() });
+    async handle(ctx, _req, res) {
+      res.json({ models: await ctx.models.list() });
     },
   },
   {
@@ -70,7 +70,7 @@ export const modelOperations: readonly Operation[] = [
       const plan = await planImport(ctx.config, body);
       // Small local imports are answered with the model; large ones and downloads become an import job.
       if (plan.kind === 'hub' || plan.bytes > ctx.config.importInline) {
-        const { job, cached } = ctx.queue.submit('import', body, { bytes: plan.kind === 'local' ? plan.bytes : 0, parameters: 0, samples: 0 }, requesterOf(res));
+        const { job, cached } = await ctx.queue.submit('import', body, { bytes: plan.kind === 'local' ? plan.bytes : 0, parameters: 0, samples: 0 }, requesterOf(res));
         sendJob(res, job, cached);
         return;
       }
@@ -83,9 +83,9 @@ export const modelOperations: readonly Operation[] = [
     method: 'get',
     path: '/v1/models/{id}',
     doc: { summary: 'One model', parameters: idParams('Model id'), responses: { '200': { description: 'model', content: jsonBody(ref('Model')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      res.json(ctx.models.require(id));
+      res.json(await ctx.models.require(id));
     },
   },
   {

@@ -21,9 +21,9 @@ export const rankings = jobResource({
     components: [['RankingMetric', RankingMetricSchema], ['RankingResult', RankingResult]],
     limit: '256kb',
   },
-  submission(ctx, body) {
+  async submission(ctx, body) {
     if (new Set(body.models).size !== body.models.length) throw new WeightscopeError('invalid-input', 'a model is listed twice');
-    const models = body.models.map((id) => ctx.models.require(id));
+    const models = await Promise.all(body.models.map((id) => ctx.models.require(id)));
     for (const k of Object.keys(body.scores ?? {})) {
       if (!body.models.includes(k)) throw new WeightscopeError('invalid-input', `scores has ${JSON.stringify(k)}, which is not in models`);
     }
@@ -32,7 +32,7 @@ export const rankings = jobResource({
     const given = body.options?.fits as string[] | undefined;
     const options = analysisOptions({ options: { ...(body.options ?? {}), fits: given ? [...new Set([...given, info.fit])] : [info.fit] } });
     const payload = {
-      models: models.map((m) => ({ id: m.id, path: ctx.models.path(m) })),
+      models: models.map((m) => ({ id: m.id, bytes: m.bytes, parameters: m.parameters })),
       metric: body.metric,
       direction: body.direction ?? info.direction,
       ...(body.scores ? { scores: body.scores } : {}),

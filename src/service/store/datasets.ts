@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
+import { DATASET_FILE } from './layout.js';
 import type { DatasetInspector } from './inspect.js';
 
 export interface DatasetRecord {
@@ -29,7 +30,7 @@ interface Row {
   id: string; name: string; bytes: number; samples: number; x_shape: string; x_dtype: 'float32' | 'int64'; labels: number; created_at: number;
 }
 
-const FILE = 'data.safetensors';
+const FILE = DATASET_FILE;
 
 export class DatasetStore {
   private readonly dir: string;
@@ -57,7 +58,12 @@ export class DatasetStore {
   }
 
   path(d: DatasetRecord): string {
-    return join(this.dir, d.id, FILE);
+    return join(this.folder(d.id), FILE);
+  }
+
+  /** The dataset's folder ($DATA/datasets/<id>). */
+  folder(id: string): string {
+    return join(this.dir, id);
   }
 
   /** Dataset folders without a row (a crash between commit and insert) are removed. Call at start. */

@@ -62,6 +62,15 @@ CREATE TABLE IF NOT EXISTS job_requests (
   PRIMARY KEY (job_id, requester)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, created_at);
+-- A join (e.g. a ranking) and the jobs it waits for; owned = the join queued that job itself (it is cancelled with it).
+CREATE TABLE IF NOT EXISTS job_deps (
+  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  dep_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  owned INTEGER NOT NULL,
+  PRIMARY KEY (job_id, dep_id)
+);
+CREATE INDEX IF NOT EXISTS job_deps_by_dep ON job_deps(dep_id);
 CREATE INDEX IF NOT EXISTS jobs_by_cache ON jobs(kind, cache_key, state);
 `;
 

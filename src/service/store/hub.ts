@@ -11,7 +11,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { WeightscopeError } from '../../errors.js';
 import { parseWeightMap } from '../../io/shard-index.js';
-import type { BlobStore, UploadBudget } from './blobs.js';
+import type { Blobs } from '../context.js';
+import type { UploadBudget } from './blobs.js';
 import type { NamedPart } from './models.js';
 
 export interface HubSource {
@@ -68,7 +69,7 @@ export async function downloadFromHub(
   src: HubSource,
   repo: string,
   revision: string,
-  blobs: BlobStore,
+  blobs: Blobs,
   budget: UploadBudget,
   progress: HubProgress,
 ): Promise<{ parts: NamedPart[]; commit: string }> {

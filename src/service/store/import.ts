@@ -8,17 +8,17 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import type { ServiceConfig } from '../config.js';
-import type { BlobStore } from './blobs.js';
 import { downloadFromHub, type HubProgress } from './hub.js';
 import { ImportRoots } from './import-roots.js';
-import type { ModelRecord, ModelStore, NamedPart } from './models.js';
+import type { Blobs, ModelCatalog } from '../context.js';
+import type { ModelRecord, NamedPart } from './models.js';
 
 export type ImportSource = { path: string } | { hf: string; revision?: string };
 
 export interface ImportServices {
   readonly config: ServiceConfig;
-  readonly blobs: BlobStore;
-  readonly models: ModelStore;
+  readonly blobs: Blobs;
+  readonly models: ModelCatalog;
 }
 
 /** What an import will store: local files (real paths, checked) under their names, or a hub download. */

@@ -11,6 +11,7 @@ import { WeightscopeError } from '../../errors.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
 import { defaultFileName, sniff, type CheckpointSummary, type Inspector, type ModelInput } from './inspect.js';
+import { modelReadPath, onnxFileOf } from './layout.js';
 
 export interface ModelFile {
   name: string;
@@ -68,6 +69,35 @@ export function modelIdOf(files: readonly { name: string; sha256: string }[]): s
   return createHash('sha256').update(lines.join('')).digest('hex');
 }
 
+/** Each file's name in the model: as sent (sanitised), or the usual one for its sniffed format; empty and duplicate files are refused. */
+export async function fileNames(parts: readonly { name: string | null; path: string; bytes: number }[]): Promise<string[]> {
+  if (parts.length === 0) throw new WeightscopeError('invalid-input', 'no file in the request');
+  const names: string[] = [];
+  for (const p of parts) {
+    if (p.bytes === 0) throw new WeightscopeError('corrupt-file', `file ${JSON.stringify(p.name ?? 'body')} is empty`);
+    const name = p.name ? sanitizeName(p.name) : defaultFileName(await sniff(p.path));
+    if (names.includes(name)) throw new WeightscopeError('invalid-input', `two files named ${JSON.stringify(name)}`);
+    names.push(name);
+  }
+  return names;
+}
+
+/** Inspects files from a staging folder laid out as the model's final one (links to `path`, or copies). */
+export async function inspectLaidOut(inspect: Inspector, staging: string, files: readonly { name: string; path: string }[]): Promise<CheckpointSummary> {
+  for (const f of files) {
+    const dest = join(staging, f.name);
+    await mkdir(dirname(dest), { recursive: true });
+    await link(f.path, dest).catch(() => copyFile(f.path, dest));
+  }
+  return inspect(files.length === 1 ? join(staging, files[0].name) : staging).catch((e: unknown) => {
+    if (!(e instanceof WeightscopeError)) throw e;
+    // The server's staging path means nothing to the client: the files are "<upload>/<name>" to it. And "no
+    // weights in this folder" is about the files sent, not a missing resource.
+    const message = e.message.split(`${staging}/`).join('').split(staging).join('<upload>');
+    throw new WeightscopeError(e.code === 'not-found' ? 'unsupported-format' : e.code, message);
+  });
+}
+
 export class ModelStore {
   private readonly modelsDir: string;
   constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string, private readonly inspect: Inspector) {
@@ -95,23 +125,19 @@ export class ModelStore {
     return (this.db.prepare('SELECT * FROM models ORDER BY created_at DESC').all() as ModelRow[]).map((r) => this.record(r));
   }
 
+  /** The model's folder ($DATA/models/<id>). */
+  dir(id: string): string {
+    return join(this.modelsDir, id);
+  }
+
   /** What the readers open: the file for a one-file model, the folder for a sharded one. */
   path(m: ModelRecord): string {
-    const dir = join(this.modelsDir, m.id);
-    return m.files.length === 1 ? join(dir, m.files[0].name) : dir;
+    return modelReadPath(join(this.modelsDir, m.id), m.files.map((f) => f.name));
   }
 
   /** The ONNX file of a stored model: the file itself, or model.onnx / onnx/model.onnx (or the one .onnx) in its folder. */
   onnxPath(m: ModelRecord): string {
-    const p = this.path(m);
-    if (m.format === 'onnx' || p.endsWith('.onnx')) return p;
-    if (m.files.length > 1) {
-      const names = new Set(m.files.map((f) => f.name));
-      for (const rel of ['model.onnx', 'onnx/model.onnx']) if (names.has(rel)) return join(p, rel);
-      const one = m.files.filter((f) => f.name.endsWith('.onnx'));
-      if (one.length === 1) return join(p, one[0].name);
-    }
-    throw new WeightscopeError('invalid-input', `model ${m.id} has no ONNX graph: the Hessian and comparisons need an ONNX model (upload the .onnx file)`);
+    return join(this.modelsDir, m.id, onnxFileOf(m.id, m.format, m.files.map((f) => f.name)));
   }
 
   /**
@@ -122,32 +148,15 @@ export class ModelStore {
     const staging = join(this.blobs.tmpDir, `${randomUUID()}.d`);
     try {
       if (parts.length === 0) throw new WeightscopeError('invalid-input', 'no file in the request');
-      const named: { name: string; part: IngestedPart }[] = [];
-      for (const p of parts) {
-        if (p.part.bytes === 0) throw new WeightscopeError('corrupt-file', `file ${JSON.stringify(p.name ?? 'body')} is empty`);
-        const name = p.name ? sanitizeName(p.name) : defaultFileName(await sniff(p.part.tmpPath));
-        if (named.some((n) => n.name === name)) throw new WeightscopeError('invalid-input', `two files named ${JSON.stringify(name)}`);
-        named.push({ name, part: p.part });
-      }
+      const names = await fileNames(parts.map((p) => ({ name: p.name, path: p.part.tmpPath, bytes: p.part.bytes })));
+      const named = parts.map((p, i) => ({ name: names[i], part: p.part }));
       const files = named.map((n) => ({ name: n.name, sha256: n.part.sha256, bytes: n.part.bytes }));
       const id = modelIdOf(files);
       const existing = this.get(id);
       if (existing) return { model: existing, created: false };
       // Identical uploads at once are each inspected; the first to commit stores the model, the others find it.
 
-      // Validate from a staging folder laid out as the final one.
-      for (const n of named) {
-        const dest = join(staging, n.name);
-        await mkdir(dirname(dest), { recursive: true });
-        await link(n.part.tmpPath, dest).catch(() => copyFile(n.part.tmpPath, dest));
-      }
-      const summary = await this.inspect(named.length === 1 ? join(staging, named[0].name) : staging).catch((e: unknown) => {
-        if (!(e instanceof WeightscopeError)) throw e;
-        // The server's staging path means nothing to the client: the files are "<upload>/<name>" to it. And "no
-        // weights in this folder" is about the files sent, not a missing resource.
-        const message = e.message.split(`${staging}/`).join('').split(staging).join('<upload>');
-        throw new WeightscopeError(e.code === 'not-found' ? 'unsupported-format' : e.code, message);
-      });
+      const summary = await inspectLaidOut(this.inspect, staging, named.map((n) => ({ name: n.name, path: n.part.tmpPath })));
 
       return await this.blobs.exclusive.run(async () => {
         const now = this.get(id);

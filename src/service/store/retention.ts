@@ -13,9 +13,12 @@ export const JOB_FILE_DIRS = ['repairs', 'results'] as const;
 export async function dropOldJobs(db: Db, dataDir: string, days: number, now = Date.now()): Promise<number> {
   if (days <= 0) return 0;
   const cutoff = now - days * 86_400_000;
+  // Never a finished child a live join still waits to read (a ranking reusing an old cached analysis).
+  const old = `state IN ('succeeded','failed','cancelled') AND COALESCE(finished_at, updated_at) < ?
+    AND id NOT IN (SELECT d.dep_id FROM job_deps d JOIN jobs p ON p.id = d.job_id WHERE p.state IN ('queued','running'))`;
   const ids = db.transaction(() => {
-    const rows = db.prepare(`SELECT id FROM jobs WHERE state IN ('succeeded','failed','cancelled') AND COALESCE(finished_at, updated_at) < ?`).all(cutoff) as { id: string }[];
-    db.prepare(`DELETE FROM jobs WHERE state IN ('succeeded','failed','cancelled') AND COALESCE(finished_at, updated_at) < ?`).run(cutoff);
+    const rows = db.prepare(`SELECT id FROM jobs WHERE ${old}`).all(cutoff) as { id: string }[];
+    db.prepare(`DELETE FROM jobs WHERE ${old}`).run(cutoff);
     return rows.map((r) => r.id);
   })();
   await removeJobFiles(dataDir, (id) => !ids.includes(id) && jobExists(db, id));

@@ -5,9 +5,8 @@ import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 export const ComparisonPayload = z.object({
-  models: z.array(z.object({ id: z.string(), path: z.string() })).length(2),
+  models: z.array(z.object({ id: z.string() })).length(2),
   dataset: z.string(),
-  datasetPath: z.string(),
   options: z.record(z.string(), z.unknown()),
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
 });
@@ -18,11 +17,12 @@ export const comparisonJob = defineJobKind({
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), dataset: p.dataset, options: p.options }),
   // One forward pass of each model over the data (~2 flop per parameter per sample).
   limits: { caps: { batchSize: 65_536 }, seconds: (_p, work) => BASE_SECONDS + flopSeconds(2 * work.parameters * work.samples) },
+  inputs: (p) => ({ models: p.models.map((m) => m.id), datasets: [p.dataset] }),
   async run(p, ctx) {
     const { loadDataset } = await import('../../../runtime/dataset.js');
     const { compareFiles } = await import('../../../landscape/similarity/compare.js');
     ctx.progress(0, 1, 'comparing');
-    const r = await compareFiles(p.models[0].path, p.models[1].path, await loadDataset(p.datasetPath), p.options, p.device);
+    const r = await compareFiles(ctx.onnx(p.models[0].id), ctx.onnx(p.models[1].id), await loadDataset(ctx.dataset(p.dataset)), p.options, p.device);
     ctx.progress(1, 1, 'done');
     return { models: p.models.map((m) => m.id), dataset: p.dataset, ...r };
   },

@@ -10,7 +10,8 @@ import { hashOf } from '../hash.js';
 import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
-const Stored = z.object({ id: z.string(), path: z.string() });
+/** A stored model or dataset, by id (its files are found on the worker's machine). */
+const Stored = z.object({ id: z.string() });
 
 export const ConnectivityPayload = z.object({
   models: z.array(Stored).length(2),
@@ -32,6 +33,10 @@ export const RepairPayload = z.object({
 });
 export type RepairPayload = z.infer<typeof RepairPayload>;
 
+function inputsOf(models: readonly { id: string }[], data: readonly ({ id: string } | null)[]): { models: string[]; datasets: string[] } {
+  return { models: models.map((m) => m.id), datasets: [...new Set(data.flatMap((d) => (d ? [d.id] : [])))] };
+}
+
 /** Seeded runs: same inputs (by content id) and options → same result; the device changes only the speed. */
 function keyOf(p: ConnectivityPayload | RepairPayload): string {
   const ids = (v: unknown): unknown => (Array.isArray(v) ? v.map(ids) : v && typeof v === 'object' && 'id' in v ? (v as { id: string }).id : v);
@@ -44,15 +49,16 @@ export const connectivityJob = defineJobKind({
   payload: ConnectivityPayload,
   cacheKey: (p) => keyOf(p),
   limits: { caps: { ...CURVE_CAPS, bends: 16 }, seconds: (p, work) => curveSeconds(p.options, work) },
+  inputs: (p) => inputsOf(p.models, [p.data, ...p.evalData, p.triggered]),
   async run(p, ctx) {
     const { connect } = await import('../../../landscape/connectivity/connect.js');
     const { result } = await connect(
       {
-        modelA: p.models[0].path,
-        modelB: p.models[1].path,
-        data: p.data.path,
-        evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: d.path })),
-        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+        modelA: ctx.onnx(p.models[0].id),
+        modelB: ctx.onnx(p.models[1].id),
+        data: ctx.dataset(p.data.id),
+        evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: ctx.dataset(d.id) })),
+        ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },
@@ -74,15 +80,17 @@ export const repairJob = defineJobKind({
     caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
     seconds: (p, work) => curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
   },
+  outputs: (r: { files: Record<string, string> }) => Object.values(r.files),
+  inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered]),
   async run(p, ctx) {
     const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
     const r = await repair(
       {
-        modelA: p.models[0].path,
-        ...(p.models[1] ? { modelB: p.models[1].path } : {}),
-        data: p.data.path,
-        ...(p.evalData ? { evalData: p.evalData.path } : {}),
-        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+        modelA: ctx.onnx(p.models[0].id),
+        ...(p.models[1] ? { modelB: ctx.onnx(p.models[1].id) } : {}),
+        data: ctx.dataset(p.data.id),
+        ...(p.evalData ? { evalData: ctx.dataset(p.evalData.id) } : {}),
+        ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },

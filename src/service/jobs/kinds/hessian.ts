@@ -6,10 +6,7 @@ import { defineJobKind } from '../types.js';
 
 export const HessianPayload = z.object({
   model: z.string(),
-  /** The ONNX file of the model. */
-  path: z.string(),
   dataset: z.string(),
-  datasetPath: z.string(),
   /** Hessian options, already validated by the route with parseHessianOptions. */
   options: z.record(z.string(), z.unknown()),
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
@@ -50,9 +47,10 @@ export const hessianJob = defineJobKind({
       return BASE_SECONDS + flopSeconds((hv + 1) * 8 * work.parameters * samples);
     },
   },
+  inputs: (p) => ({ models: [p.model], datasets: [p.dataset] }),
   async run(p, ctx) {
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
-    const r = await hessianOnFiles(p.path, { data: p.datasetPath }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>
+    const r = await hessianOnFiles(ctx.onnx(p.model), { data: ctx.dataset(p.dataset) }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>
       ctx.progress(done, total, msg),
     );
     return { model: p.model, dataset: p.dataset, options: p.options, ...r, ...(r.density ? { density: { ...r.density, display: await displayDensity(r.density) } } : {}) };

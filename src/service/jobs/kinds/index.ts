@@ -5,10 +5,11 @@ import { comparisonJob } from './comparison.js';
 import { connectivityJob, repairJob } from './connectivity.js';
 import { hessianJob } from './hessian.js';
 import { importJob } from './import.js';
+import { inspectJob } from './inspect.js';
 import { rankingJob } from './ranking.js';
 import { sleepJob } from './sleep.js';
 
-export const JOB_KINDS: readonly JobKind[] = [analysisJob, rankingJob, sleepJob, hessianJob, comparisonJob, connectivityJob, repairJob, importJob] as readonly JobKind[];
+export const JOB_KINDS: readonly JobKind[] = [analysisJob, rankingJob, sleepJob, hessianJob, comparisonJob, connectivityJob, repairJob, importJob, inspectJob] as readonly JobKind[];
 
 export function findJobKind(kind: string): JobKind | undefined {
   return JOB_KINDS.find((k) => k.kind === kind);
