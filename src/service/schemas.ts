@@ -40,7 +40,11 @@ same<Same<z.output<typeof Model>, ModelRecord>>(true);
 export const ImportRequest = z
   .union([
     z.object({ path: z.string().min(1).meta({ description: 'A file or folder under an allow-listed root (models/, the HF cache)' }) }).strict(),
-    z.object({ hf: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'ORG/NAME'), revision: z.string().min(1).optional() }).strict(),
+    z.object({
+      // The hub's ids: an optional ORG/ and a NAME, each starting with a letter or digit (so no '..', no leading '/').
+      hf: z.string().max(200).regex(/^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/, 'NAME or ORG/NAME').refine((s) => !s.split('/').some((p) => p.includes('..')), "no '..'"),
+      revision: z.string().min(1).max(200).regex(/^[\w.-]+(?:\/[\w.-]+)*$/, 'a branch, tag or commit').refine((s) => !s.split('/').includes('..'), "no '..'").optional(),
+    }).strict(),
   ])
   .meta({ id: 'ImportRequest' });
 
@@ -127,7 +131,7 @@ export const Esd = z
   .meta({ id: 'Esd' });
 
 export const DebugJobRequest = z
-  .object({ steps: z.number().int().optional(), ms: z.number().int().optional(), value: z.number().optional(), fail: z.string().optional(), cache: z.boolean().optional() })
+  .object({ steps: z.number().int().optional(), ms: z.number().int().optional(), value: z.number().optional(), fail: z.string().optional(), cache: z.boolean().optional(), allocateMb: z.number().int().optional(), budget: z.number().optional() })
   .strict();
 
 export const ProblemSchema = z
@@ -211,3 +215,10 @@ export const RepairRequest = z
 
 /** GET /v1/repairs/{id}/model?format=… */
 export const RepairModelQuery = z.object({ format: z.enum(['onnx', 'safetensors']).default('onnx') }).strict();
+
+/**
+ * A request body as documented: the route's own schema, with its free-form `options` narrowed to the schema the
+ * handler then parses `options` with (a failure there is a 400 `invalid-input` problem, not a `validation` one).
+ */
+export const withOptions = (schema: z.ZodObject, options: z.ZodType, description: string): z.ZodObject =>
+  schema.extend({ options: options.optional().meta({ description }) });

@@ -1,17 +1,23 @@
 /** Builds the service from the environment and listens. `weightscope serve` and `npm start` call startServer(). */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WeightscopeError } from '../errors.js';
 import { createApp } from './app.js';
 import { isLoopback } from './auth.js';
 import { loadConfig, type ServiceConfig } from './config.js';
 import type { ServiceContext } from './context.js';
 import { JOB_KINDS } from './jobs/kinds/index.js';
+import { parseLimitOverrides } from './jobs/limits.js';
 import { JobQueue } from './jobs/queue.js';
+import { resultUrl } from './routes/index.js';
 import { Metrics } from './metrics.js';
 import { BlobStore } from './store/blobs.js';
+import { DatasetStore } from './store/datasets.js';
 import { openDatabase } from './store/db.js';
-import { inspectCheckpoint } from './store/inspect.js';
+import { isolatedInspector } from './store/inspect.js';
+import { Slots } from './slots.js';
 import { ModelStore } from './store/models.js';
+import { dropOldJobs } from './store/retention.js';
 
 export interface RunningServer {
   url: string;
@@ -29,40 +35,77 @@ export interface StartOptions {
 }
 
 export function buildContext(config: ServiceConfig): ServiceContext {
+  const capOverrides = parseLimitOverrides(config.limits, JOB_KINDS);
   const db = openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   blobs.clearTmp();
   const metrics = new Metrics();
-  const models = new ModelStore(db, blobs, config.dataDir, inspectCheckpoint);
+  const inspector = isolatedInspector(config.inspect);
+  const models = new ModelStore(db, blobs, config.dataDir, inspector.checkpoint);
   const kinds = JOB_KINDS.filter((k) => config.debugJobs || k.kind !== 'sleep');
   const queue = new JobQueue(db, {
     dataDir: config.dataDir,
     concurrency: config.concurrency,
     kinds,
     observer: { jobFinished: (kind, state, s) => metrics.jobFinished(kind, state, s) },
+    resultUrl,
+    capOverrides,
+    timeFactor: config.jobTimeFactor,
+    jobHeapBytes: config.jobHeapBytes,
   });
-  return { config, db, blobs, models, queue, metrics };
+  const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
+  const slots = {
+    streams: new Slots('event streams', config.maxStreams, 'WEIGHTSCOPE_MAX_STREAMS'),
+    uploads: new Slots('uploads', config.maxUploads, 'WEIGHTSCOPE_MAX_UPLOADS'),
+  };
+  return { config, db, blobs, models, datasets, queue, metrics, slots };
+}
+
+/** What a crash or time left behind: files without rows, and finished jobs past their retention. */
+async function sweep(ctx: ServiceContext, log: (line: string) => void): Promise<void> {
+  const models = await ctx.models.sweep();
+  await ctx.datasets.sweep();
+  const blobs = await ctx.blobs.sweep(ctx.db);
+  const jobs = await dropOldJobs(ctx.db, ctx.config.dataDir, ctx.config.retentionDays);
+  if (models || blobs) log(`weightscope: removed ${models} model folder(s) and ${blobs} blob(s) left by an interrupted upload`);
+  if (jobs) log(`weightscope: removed ${jobs} finished job(s) older than ${ctx.config.retentionDays} days (WEIGHTSCOPE_RETENTION_DAYS)`);
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
+  const open = config.apiKeys.length === 0 && !isLoopback(config.host);
+  if (open && !config.allowOpen) {
+    throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
+  }
   const ctx = buildContext(config);
+  await sweep(ctx, log);
+  const retention = setInterval(() => void dropOldJobs(ctx.db, config.dataDir, config.retentionDays).catch((e: unknown) => log(`weightscope: retention sweep failed: ${String(e)}`)), 3_600_000);
+  retention.unref();
   const recovered = ctx.queue.recover();
   if (recovered.requeued || recovered.failed) {
     log(`weightscope: after a restart, ${recovered.requeued} interrupted job(s) requeued, ${recovered.failed} failed`);
   }
   ctx.queue.start();
-  if (config.apiKeys.length === 0 && !isLoopback(config.host)) {
+  if (open) {
     log(`weightscope: WARNING: listening on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it can upload and compute`);
   }
   const app = createApp(ctx);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.once('error', reject);
+  // A request must be sent within requestTimeout (408 after); headers within 20 s; a socket idle for 2 min is
+  // closed (SSE streams ping every 15 s). The checks run every second so short limits are kept.
+  const server = createServer(
+    { requestTimeout: config.requestTimeoutMs, headersTimeout: Math.min(20_000, config.requestTimeoutMs), connectionsCheckingInterval: 1000, keepAliveTimeout: 5000 },
+    app,
+  );
+  server.timeout = 120_000;
+  server.maxConnections = config.maxConnections;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Uploads of large checkpoints take long; only idle sockets are timed out.
-  server.requestTimeout = 0;
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -75,6 +118,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     context: ctx,
     close: () =>
       (closing ??= (async () => {
+        clearInterval(retention);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -1,15 +1,18 @@
 /**
- * The embedded job queue: rows in SQLite (so a restart loses nothing), each running job in its own worker thread
- * (so cancelling = terminating it), at most `concurrency` at a time, oldest first. Results are stored as JSON text
- * and shared between jobs with the same kind and cache key.
+ * The embedded job queue: rows in SQLite (so a restart loses nothing), each running job in its own worker thread,
+ * at most `concurrency` at a time, oldest first. Results are stored as JSON text and shared between jobs with the
+ * same kind and cache key. Jobs are stopped cooperatively (stop.ts): a cancelled job is marked `cancelled` at once
+ * and its thread keeps its slot until it has unwound at its next progress call and exited.
  */
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { WeightscopeError } from '../../errors.js';
-import { HttpProblem } from '../problem.js';
+import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
-import { spawnJobWorker } from './spawn.js';
-import { isTerminal, type JobError, type JobKind, type JobState, type WorkerMessage } from './types.js';
+import { startWorkerThread } from '../threads.js';
+import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from './limits.js';
+import { StopFlag, type StopReason } from './stop.js';
+import { isTerminal, type JobError, type JobKind, type JobState, type WorkerInput, type WorkerMessage } from './types.js';
 
 export interface JobView {
   id: string;
@@ -27,7 +30,7 @@ export interface JobView {
 
 interface JobRow {
   id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
-  cache_key: string | null; result: string | null; error: string | null; attempts: number;
+  cache_key: string | null; result: string | null; error: string | null; attempts: number; time_limit_ms: number | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
@@ -49,13 +52,32 @@ export interface QueueOptions {
   observer?: QueueObserver;
   /** Progress writes per job are spaced at least this far apart (ms). */
   progressIntervalMs?: number;
+  /** Where a succeeded job's result is served (default: the job itself). */
+  resultUrl?: (kind: string, id: string) => string;
+  /** Caps that replace the kinds' defaults, by `kind.option` (WEIGHTSCOPE_LIMITS). */
+  capOverrides?: ReadonlyMap<string, number>;
+  /** Scales every job's wall-clock budget (WEIGHTSCOPE_JOB_TIME_FACTOR); default 1. */
+  timeFactor?: number;
+  /** Heap of each job's thread in bytes (WEIGHTSCOPE_JOB_HEAP); default: Node's own. */
+  jobHeapBytes?: number;
+  /** A worker still alive this long after its last message is terminated (it is idle by then). Default 5 s. */
+  drainMs?: number;
+  /** close() waits this long for stopped workers to unwind before terminating them. Default 10 s. */
+  closeWaitMs?: number;
+}
+
+/** A running job's thread: its stop flag, and a promise that settles when the thread has exited. */
+interface Running {
+  readonly worker: Worker;
+  readonly stop: StopFlag;
+  readonly exited: Promise<void>;
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
 export class JobQueue {
   private readonly kinds = new Map<string, JobKind>();
-  private readonly workers = new Map<string, Worker>();
+  private readonly workers = new Map<string, Running>();
   private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
   private readonly lastProgressWrite = new Map<string, number>();
   private closed = false;
@@ -98,7 +120,7 @@ export class JobQueue {
       state: row.state,
       progress: row.progress,
       message: row.message,
-      result: row.state === 'succeeded' ? (this.kinds.get(row.kind)?.resultUrl(row.id) ?? null) : null,
+      result: row.state === 'succeeded' ? (this.opts.resultUrl?.(row.kind, row.id) ?? `/v1/jobs/${row.id}`) : null,
       error: row.error ? (JSON.parse(row.error) as JobError) : null,
       created_at: iso(row.created_at)!,
       started_at: iso(row.started_at),
@@ -121,16 +143,16 @@ export class JobQueue {
     return this.view(r);
   }
 
-  /** The stored result (JSON text) of a succeeded job; 409 problems while it runs or after it failed. */
+  /** The stored result (JSON text) of a succeeded job; job-not-finished / job-failed errors otherwise. */
   resultText(id: string, kind: string): string {
     const r = this.row(id);
     if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
     if (r.state === 'succeeded' && r.result !== null) return r.result;
     const job = this.view(r);
     if (r.state === 'failed' || r.state === 'cancelled') {
-      throw new HttpProblem('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
+      throw new ServiceError('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
     }
-    throw new HttpProblem('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
+    throw new ServiceError('job-not-finished', `${kind} ${id} is ${r.state}`, { job });
   }
 
   /** Counts by state, for /metrics. */
@@ -144,10 +166,11 @@ export class JobQueue {
    * Queues a job. An existing job with the same kind and cache key is returned instead when it succeeded
    * (cached = true) or is still queued/running; failed and cancelled ones are retried by a new job.
    */
-  submit(kindName: string, payload: unknown): { job: JobView; cached: boolean } {
+  submit(kindName: string, payload: unknown, work: Work = NO_WORK): { job: JobView; cached: boolean } {
     const kind = this.kind(kindName);
     const parsed = kind.payload.safeParse(payload);
     if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
+    checkCaps(kind, parsed.data, this.opts.capOverrides ?? new Map());
     const key = kind.cacheKey ? kind.cacheKey(parsed.data) : null;
     if (key !== null) {
       const prior = this.db.prepare(
@@ -158,28 +181,32 @@ export class JobQueue {
     }
     const id = randomUUID();
     const now = Date.now();
+    const limitMs = Math.round(1000 * timeLimitSeconds(kind, parsed.data, work, this.opts.timeFactor ?? 1));
     this.db.prepare(
-      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, created_at, updated_at)
-       VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?)`,
-    ).run(id, kindName, JSON.stringify(parsed.data), key, now, now);
+      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
+       VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?, ?)`,
+    ).run(id, kindName, JSON.stringify(parsed.data), key, limitMs, now, now);
     const job = this.require(id);
     queueMicrotask(() => this.pump());
     return { job, cached: false };
   }
 
-  /** Cancels a queued or running job (terminating its worker); finished jobs are returned unchanged. */
+  /**
+   * Cancels a queued or running job; finished jobs are returned unchanged. A running job is marked cancelled now
+   * and stops at its next progress call (its slot is freed when its thread has exited).
+   */
   async cancel(id: string): Promise<JobView> {
     const r = this.row(id);
     if (!r) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
     if (isTerminal(r.state)) return this.view(r);
     this.finish(id, 'cancelled', { message: 'cancelled by request' });
-    const w = this.workers.get(id);
-    if (w) {
-      this.workers.delete(id);
-      await w.terminate();
-    }
-    this.pump();
+    this.workers.get(id)?.stop.set('cancel');
     return this.require(id);
+  }
+
+  /** Stops a running job for `reason` (cooperatively, as cancel does). */
+  stop(id: string, reason: StopReason): void {
+    this.workers.get(id)?.stop.set(reason);
   }
 
   subscribe(id: string, fn: (e: JobEvent) => void): () => void {
@@ -227,43 +254,65 @@ export class JobQueue {
 
   private run(row: JobRow): void {
     const id = row.id;
+    const stop = new StopFlag();
     let worker: Worker;
     try {
-      worker = spawnJobWorker({ jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir });
+      const input: WorkerInput = { jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer };
+      const heapMb = this.opts.jobHeapBytes ? Math.max(32, Math.floor(this.opts.jobHeapBytes / 2 ** 20)) : undefined;
+      worker = startWorkerThread(import.meta.url, 'worker', { workerData: input, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
     } catch (e) {
       this.finish(id, 'failed', { error: { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` }, message: 'failed' });
       return;
     }
-    this.workers.set(id, worker);
-    this.emit(id, 'state');
     let settled = false;
-    const done = (): void => {
+    let drain: NodeJS.Timeout | undefined;
+    // The time limit runs from this attempt's start; past it the job is stopped like a cancel, and fails.
+    const limit = row.time_limit_ms !== null ? setTimeout(() => stop.set('time-limit'), row.time_limit_ms) : undefined;
+    limit?.unref();
+    const failure = (error: JobError): JobError =>
+      stop.reason === 'time-limit'
+        ? { code: 'time-limit', message: `the job ran over its time limit of ${(row.time_limit_ms ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
+        : error;
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', (code) => {
+        clearTimeout(drain);
+        clearTimeout(limit);
+        if (this.workers.get(id)?.worker === worker) this.workers.delete(id);
+        // Died without a word (out of memory, process.exit): the job failed. After close() it was requeued.
+        if (!settled && !this.closed) {
+          this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
+        }
+        settled = true;
+        resolve();
+        this.pump();
+      });
+    });
+    this.workers.set(id, { worker, stop, exited });
+    this.emit(id, 'state');
+    /** The job's last word is in: the thread should end by itself; if it lingers (idle by now), end it. */
+    const settle = (): void => {
       settled = true;
-      if (this.workers.get(id) === worker) this.workers.delete(id);
-      void worker.terminate();
-      this.pump();
+      drain = setTimeout(() => void worker.terminate(), this.opts.drainMs ?? 5000);
+      drain.unref();
     };
     worker.on('message', (m: WorkerMessage) => {
-      if (settled) return;
+      if (settled || this.closed) return;
       if (m.type === 'progress') this.progress(id, m);
       else if (m.type === 'done') {
         this.finish(id, 'succeeded', { result: m.result, message: 'done' });
-        done();
+        settle();
       } else {
-        this.finish(id, 'failed', { error: m.error, message: 'failed' });
-        done();
+        this.finish(id, 'failed', { error: failure(m.error), message: 'failed' });
+        settle();
       }
     });
-    worker.on('error', (e) => {
-      if (settled) return;
-      this.finish(id, 'failed', { error: { code: 'internal', message: `worker crashed: ${e.message}` }, message: 'failed' });
-      done();
-    });
-    worker.on('exit', (code) => {
+    worker.on('error', (e: Error & { code?: string }) => {
       if (settled || this.closed) return;
-      // Terminated by cancel() (already 'cancelled') or died without a word (out of memory, process.exit).
-      this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
-      done();
+      const error = e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? { code: 'out-of-memory', message: `the job needed more than ${Math.floor((this.opts.jobHeapBytes ?? 0) / 2 ** 20)} MiB of heap (WEIGHTSCOPE_JOB_HEAP)` }
+        : { code: 'internal', message: `worker crashed: ${e.message}` };
+      this.finish(id, 'failed', { error: failure(error), message: 'failed' });
+      settle();
     });
   }
 
@@ -277,14 +326,23 @@ export class JobQueue {
     this.emit(id, 'progress');
   }
 
-  /** Stops the workers; their jobs go back to 'queued' without counting the attempt (a clean stop is no crash). */
+  /**
+   * Stops the workers (cooperatively, then by termination after closeWaitMs); their jobs go back to 'queued'
+   * without counting the attempt (a clean stop is no crash).
+   */
   async close(): Promise<void> {
     this.closed = true;
-    const ids = [...this.workers.keys()];
-    const ws = [...this.workers.values()];
-    this.workers.clear();
+    const running = [...this.workers.entries()];
     const back = this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = attempts - 1, message = 'requeued at shutdown', updated_at = ? WHERE id = ? AND state = 'running'`);
-    for (const id of ids) back.run(Date.now(), id);
-    await Promise.all(ws.map((w) => w.terminate()));
+    for (const [id, r] of running) {
+      back.run(Date.now(), id);
+      r.stop.set('shutdown');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.closeWaitMs ?? 10_000)));
+    await Promise.race([Promise.all(running.map(([, r]) => r.exited)), waited]);
+    clearTimeout(timer);
+    await Promise.all(running.map(([, r]) => r.worker.terminate()));
+    this.workers.clear();
   }
 }

@@ -1,17 +1,23 @@
 /**
- * A job kind = one file in ./kinds: its payload schema, its cache key, where its result is served, and `run`,
- * which executes in a worker thread (never on the server's event loop). Adding a kind: write the file, list it in
- * kinds/index.ts, add a route that calls `queue.submit(kind, payload)`.
+ * A job kind = one file in ./kinds: its payload schema, its cache key and `run`, which executes in a worker thread
+ * (never on the server's event loop). Adding a kind: write the file, list it in kinds/index.ts, and give it an HTTP
+ * resource with jobResource() in routes/ (docs/service.md, "Adding a job kind").
  * The interface has no dependency on the queue, so the same kinds can later run in BullMQ worker processes.
  */
 import type { z } from 'zod';
+import type { KindLimits } from './limits.js';
 
 export interface JobContext {
   readonly jobId: string;
   /** $WEIGHTSCOPE_DATA, e.g. to read other cached results from weightscope.db. */
   readonly dataDir: string;
-  /** Reports progress; throttled by the queue before it reaches the database and SSE clients. */
+  /**
+   * Reports progress; throttled by the queue before it reaches the database and SSE clients. It is also where a
+   * cancelled or timed-out job stops: it throws JobStopped, so call it between steps, never inside one.
+   */
   progress(done: number, total: number, message?: string): void;
+  /** Throws JobStopped when the job was cancelled or ran out of time (for loops that report no progress). */
+  checkpoint(): void;
 }
 
 export interface JobKind<P = unknown, R = unknown> {
@@ -19,8 +25,8 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly payload: z.ZodType<P>;
   /** A content hash of everything the result depends on: equal keys share one result. Absent: never cached. */
   cacheKey?(payload: P): string;
-  /** The URL of the finished result (the job's `result` field). */
-  resultUrl(jobId: string): string;
+  /** Caps on `payload.options` and the wall-clock budget for the work (limits.ts); absent: BASE_SECONDS, no caps. */
+  readonly limits?: KindLimits<P>;
   /** Runs in a worker thread; the result must be JSON-serialisable. */
   run(payload: P, ctx: JobContext): Promise<R>;
 }
@@ -49,4 +55,6 @@ export interface WorkerInput {
   kind: string;
   payload: unknown;
   dataDir: string;
+  /** The StopFlag's memory, shared with the queue. */
+  stop: SharedArrayBuffer;
 }

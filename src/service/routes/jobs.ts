@@ -1,71 +1,91 @@
 /** GET /v1/jobs/{id}, its SSE stream /events, DELETE (cancel); POST /v1/debug/jobs when debug jobs are on. */
-import { Router, json } from 'express';
-import type { ServiceContext } from '../context.js';
+import { BUSY, COMMON_ERRORS, jsonBody, problem, ref } from '../http/doc.js';
+import { idParams, sendJob } from '../http/job-resource.js';
+import type { Operation } from '../http/operation.js';
 import { isTerminal } from '../jobs/types.js';
-import { DebugJobRequest, IdParams } from '../schemas.js';
+import { DebugJobRequest, IdParams, Job, JobEnvelope, JobErrorSchema, JobId } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
-import { sendJob } from './analyses.js';
 
 const PING_MS = 15_000;
 
-export function jobRoutes(ctx: ServiceContext): Router {
-  const r = Router();
-
-  r.get('/v1/jobs/:id', (req, res) => {
-    const { id } = parseOr400(IdParams, req.params, 'params');
-    res.json(ctx.queue.require(id));
-  });
-
-  r.delete('/v1/jobs/:id', async (req, res) => {
-    const { id } = parseOr400(IdParams, req.params, 'params');
-    res.json(await ctx.queue.cancel(id));
-  });
-
-  /** Server-sent events: `state` (now, and on every change), `progress`, then `end` with the terminal job. */
-  r.get('/v1/jobs/:id/events', (req, res) => {
-    const { id } = parseOr400(IdParams, req.params, 'params');
-    const job = ctx.queue.require(id);
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.flushHeaders();
-    let seq = 0;
-    const send = (event: string, data: unknown): void => {
-      res.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    send('state', job);
-    if (isTerminal(job.state)) {
-      send('end', job);
-      res.end();
-      return;
-    }
-    const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
-    let unsubscribe = (): void => undefined;
-    const stop = (): void => {
-      clearInterval(ping);
-      unsubscribe();
-    };
-    unsubscribe = ctx.queue.subscribe(id, (e) => {
-      send(e.event, e.job);
-      if (isTerminal(e.job.state)) {
-        send('end', e.job);
-        stop();
+export const jobOperations: readonly Operation[] = [
+  {
+    method: 'get',
+    path: '/v1/jobs/{id}',
+    components: [['JobId', JobId], ['JobError', JobErrorSchema], ['Job', Job], ['JobEnvelope', JobEnvelope]],
+    doc: { summary: 'Job state, progress, result URL, error', parameters: idParams('Job id'), responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    handle(ctx, req, res) {
+      const { id } = parseOr400(IdParams, req.params, 'params');
+      res.json(ctx.queue.require(id));
+    },
+  },
+  {
+    method: 'delete',
+    path: '/v1/jobs/{id}',
+    doc: { summary: 'Cancel (terminates its worker); finished jobs are returned unchanged', parameters: idParams('Job id'), responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    async handle(ctx, req, res) {
+      const { id } = parseOr400(IdParams, req.params, 'params');
+      res.json(await ctx.queue.cancel(id));
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/jobs/{id}/events',
+    doc: {
+      summary: 'Server-sent events: `state`, `progress`, then `end`; each `data` is the Job',
+      parameters: idParams('Job id'),
+      responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('Unknown id'), ...COMMON_ERRORS, '503': BUSY },
+    },
+    /** `state` (now, and on every change), `progress`, then `end` with the terminal job. */
+    handle(ctx, req, res) {
+      const { id } = parseOr400(IdParams, req.params, 'params');
+      const job = ctx.queue.require(id);
+      const release = ctx.slots.streams.take();
+      res.on('close', release);
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      res.flushHeaders();
+      let seq = 0;
+      const send = (event: string, data: unknown): void => {
+        res.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      send('state', job);
+      if (isTerminal(job.state)) {
+        send('end', job);
         res.end();
+        return;
       }
-    });
-    req.on('close', stop);
-  });
-
-  if (ctx.config.debugJobs) {
-    r.post('/v1/debug/jobs', json(), (req, res) => {
+      const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
+      let unsubscribe = (): void => undefined;
+      const stop = (): void => {
+        clearInterval(ping);
+        unsubscribe();
+      };
+      unsubscribe = ctx.queue.subscribe(id, (e) => {
+        send(e.event, e.job);
+        if (isTerminal(e.job.state)) {
+          send('end', e.job);
+          stop();
+          res.end();
+        }
+      });
+      req.on('close', stop);
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/debug/jobs',
+    jsonLimit: '16kb',
+    onlyIf: (config) => config.debugJobs,
+    doc: {},
+    handle(ctx, req, res) {
       const body = parseOr400(DebugJobRequest, req.body ?? {}, 'body');
       const { job, cached } = ctx.queue.submit('sleep', body);
       sendJob(res, job, cached);
-    });
-  }
-
-  return r;
-}
+    },
+  },
+];

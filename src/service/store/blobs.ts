@@ -4,12 +4,13 @@
  * until commit(), which renames (atomic on one file system) or drops the part if that blob already exists.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { link, rename, rm, unlink } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { WeightscopeError } from '../../errors.js';
+import type { Db } from './db.js';
+import { Mutex } from './mutex.js';
 
 export interface IngestedPart {
   tmpPath: string;
@@ -23,9 +24,17 @@ export interface UploadBudget {
   used: number;
 }
 
+/** Bytes read and dropped past an upload's limit before the connection is cut (see ingest). */
+export const DRAIN_BYTES = 1024 * 1024;
+
 export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
+  /**
+   * Check-then-commit steps of every store that refers to blobs (model and dataset adds, deletes) run under it, so
+   * two identical uploads are one row and a delete never removes a blob another add is committing.
+   */
+  readonly exclusive = new Mutex();
 
   constructor(dataDir: string) {
     this.blobDir = join(dataDir, 'blobs');
@@ -49,58 +58,82 @@ export class BlobStore {
   }
 
   /**
-   * Streams `source` to a part file, counting its bytes against `budget`. Past the limit the rest of
-   * the stream is read and dropped (so an HTTP client still gets its 413 instead of a reset connection), the part
-   * file is removed and a 'too-large' error thrown.
+   * Streams `source` to a part file, hashing and counting its bytes against `budget`. Past the limit the part file
+   * is removed and a 'too-large' error thrown; up to DRAIN_BYTES more are read and dropped first, so a client that
+   * overshoots a little still reads its 413, and past those reading stops (the caller closes the connection) —
+   * an endless upload is never drained. The source is left paused, not destroyed, so the request can be answered.
    */
-  async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
+  ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
     const hash = createHash('sha256');
+    const out = createWriteStream(tmpPath);
     let bytes = 0;
     let over = false;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    const tooLarge = (): WeightscopeError =>
+      new WeightscopeError('too-large', `the upload exceeds the limit of ${budget.limit} bytes (WEIGHTSCOPE_MAX_UPLOAD)`, { limit: budget.limit });
+    return new Promise<IngestedPart>((resolve, reject) => {
+      let settled = false;
+      const detach = (): void => {
+        source.off('data', onData);
+        source.off('end', onEnd);
+        source.off('error', fail);
+      };
+      const fail = (e: unknown): void => {
+        if (settled) return;
+        settled = true;
+        detach();
+        source.pause();
+        out.destroy();
+        void rm(tmpPath, { force: true }).then(() => reject(e), () => reject(e));
+      };
+      const onData = (chunk: Buffer): void => {
         bytes += chunk.length;
         budget.used += chunk.length;
         onBytes?.(chunk.length);
-        if (budget.used > budget.limit) over = true;
-        if (over) return cb();
+        if (budget.used > budget.limit) {
+          over = true;
+          if (budget.used > budget.limit + DRAIN_BYTES) fail(tooLarge());
+          return;
+        }
         hash.update(chunk);
-        cb(null, chunk);
-      },
+        if (!out.write(chunk)) {
+          source.pause();
+          out.once('drain', () => source.resume());
+        }
+      };
+      const onEnd = (): void => {
+        detach();
+        out.end(() => {
+          if (settled) return;
+          if (over) fail(tooLarge());
+          else {
+            settled = true;
+            resolve({ tmpPath, sha256: hash.digest('hex'), bytes });
+          }
+        });
+      };
+      out.on('error', fail);
+      source.on('data', onData);
+      source.on('end', onEnd);
+      source.on('error', fail);
     });
-    try {
-      await pipeline(source, meter, createWriteStream(tmpPath));
-    } catch (e) {
-      await rm(tmpPath, { force: true });
-      throw e;
-    }
-    if (over) {
-      await rm(tmpPath, { force: true });
-      throw new WeightscopeError('too-large', `upload of ${budget.used} bytes exceeds the limit of ${budget.limit} bytes`, { limit: budget.limit });
-    }
-    return { tmpPath, sha256: hash.digest('hex'), bytes };
   }
 
-  /** Hashes an existing file into a part file: a hard link when the file system allows, else a streamed copy. */
-  async ingestFile(path: string, open: () => Readable): Promise<IngestedPart> {
+  /**
+   * Copies an existing file into a part file (a reflink where the file system can, else a copy) and hashes the
+   * copy. Never a hard link: the blob would share the original's inode, and rewriting the original in place would
+   * change a content-addressed blob under its name.
+   */
+  async ingestFile(path: string): Promise<IngestedPart> {
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
-    let linked = true;
-    await link(path, tmpPath).catch(() => {
-      linked = false;
-    });
     const hash = createHash('sha256');
     let bytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        hash.update(chunk);
-        cb(null, linked ? undefined : chunk);
-      },
-    });
     try {
-      if (linked) await pipeline(open(), meter, new Writable({ write: (_c, _e, cb) => cb() }));
-      else await pipeline(open(), meter, createWriteStream(tmpPath));
+      await copyFile(path, tmpPath, constants.COPYFILE_FICLONE);
+      for await (const chunk of createReadStream(tmpPath)) {
+        bytes += (chunk as Buffer).length;
+        hash.update(chunk as Buffer);
+      }
     } catch (e) {
       await rm(tmpPath, { force: true });
       throw e;
@@ -113,6 +146,37 @@ export class BlobStore {
     if (existsSync(dest)) await unlink(part.tmpPath).catch(() => undefined);
     else await rename(part.tmpPath, dest);
     return dest;
+  }
+
+  /** Of these blobs (all when absent), removes those no model file and no dataset refers to. Call under `exclusive`. */
+  async dropUnused(db: Db, shas?: readonly string[]): Promise<void> {
+    if (shas?.length === 0) return;
+    const unused = db.transaction(() => {
+      const which = shas ? `sha256 IN (${shas.map(() => '?').join(',')}) AND` : '';
+      const rows = db.prepare(
+        `SELECT sha256 FROM blobs WHERE ${which} sha256 NOT IN (SELECT sha256 FROM model_files) AND sha256 NOT IN (SELECT id FROM datasets)`,
+      ).all(...(shas ?? [])) as { sha256: string }[];
+      const del = db.prepare('DELETE FROM blobs WHERE sha256 = ?');
+      for (const r of rows) del.run(r.sha256);
+      return rows.map((r) => r.sha256);
+    })();
+    for (const sha of unused) await rm(this.path(sha), { force: true });
+  }
+
+  /**
+   * Blob files without a row (a crash between commit and the row's insert) and rows nothing refers to are
+   * removed. Call at start, before serving.
+   */
+  async sweep(db: Db): Promise<number> {
+    const rows = new Set((db.prepare('SELECT sha256 FROM blobs').all() as { sha256: string }[]).map((r) => r.sha256));
+    let n = 0;
+    for (const f of readdirSync(this.blobDir)) {
+      if (rows.has(f)) continue;
+      await rm(join(this.blobDir, f), { recursive: true, force: true });
+      n++;
+    }
+    await this.dropUnused(db);
+    return n;
   }
 
   async discard(parts: readonly IngestedPart[]): Promise<void> {

@@ -28,6 +28,16 @@ CREATE TABLE IF NOT EXISTS model_files (
   bytes INTEGER NOT NULL,
   PRIMARY KEY (model_id, name)
 );
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY,          -- sha256 of the safetensors file (its blob)
+  name TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  x_shape TEXT NOT NULL,
+  x_dtype TEXT NOT NULL,
+  labels INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -48,6 +58,13 @@ CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_cache ON jobs(kind, cache_key, state);
 `;
 
+/** Columns added after the first release, added to older databases in place. */
+function migrate(db: Db): void {
+  const jobCols = new Set((db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name));
+  // The job's wall-clock limit, fixed at submission from its work (jobs/limits.ts); NULL: none.
+  if (!jobCols.has('time_limit_ms')) db.exec('ALTER TABLE jobs ADD COLUMN time_limit_ms INTEGER');
+}
+
 export function openDatabase(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, 'weightscope.db'));
@@ -58,5 +75,6 @@ export function openDatabase(dataDir: string): Db {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  migrate(db);
   return db;
 }

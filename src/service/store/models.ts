@@ -4,13 +4,13 @@
  * Each model is materialised as $DATA/models/<id>/<name> hard links to its blobs, the layout the readers expect.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
-import { defaultFileName, sniff, type Inspector } from './inspect.js';
+import { defaultFileName, sniff, type CheckpointSummary, type Inspector } from './inspect.js';
 
 export interface ModelFile {
   name: string;
@@ -87,6 +87,19 @@ export class ModelStore {
     return m.files.length === 1 ? join(dir, m.files[0].name) : dir;
   }
 
+  /** The ONNX file of a stored model: the file itself, or model.onnx / onnx/model.onnx (or the one .onnx) in its folder. */
+  onnxPath(m: ModelRecord): string {
+    const p = this.path(m);
+    if (m.format === 'onnx' || p.endsWith('.onnx')) return p;
+    if (m.files.length > 1) {
+      const names = new Set(m.files.map((f) => f.name));
+      for (const rel of ['model.onnx', 'onnx/model.onnx']) if (names.has(rel)) return join(p, rel);
+      const one = m.files.filter((f) => f.name.endsWith('.onnx'));
+      if (one.length === 1) return join(p, one[0].name);
+    }
+    throw new WeightscopeError('invalid-input', `model ${m.id} has no ONNX graph: the Hessian and comparisons need an ONNX model (upload the .onnx file)`);
+  }
+
   /**
    * Validates and stores parts as one model. Returns created=false (and drops the parts) when a model with the
    * same content exists. On any validation failure every part is removed: nothing is stored.
@@ -106,6 +119,7 @@ export class ModelStore {
       const id = modelIdOf(files);
       const existing = this.get(id);
       if (existing) return { model: existing, created: false };
+      // Identical uploads at once are each inspected; the first to commit stores the model, the others find it.
 
       // Validate from a staging folder laid out as the final one.
       for (const n of named) {
@@ -119,46 +133,65 @@ export class ModelStore {
         throw e;
       });
 
-      const dir = join(this.modelsDir, id);
-      await rm(dir, { recursive: true, force: true }); // a folder left by a crash before its row was written
-      for (const n of named) {
-        const blob = await this.blobs.commit(n.part);
-        const dest = join(dir, n.name);
-        await mkdir(dirname(dest), { recursive: true });
-        await link(blob, dest).catch(() => copyFile(blob, dest));
-      }
-      const now = Date.now();
-      const bytes = files.reduce((a, f) => a + f.bytes, 0);
-      const name = displayName ?? (files.length === 1 ? files[0].name : `${files.length} files`);
-      this.db.transaction(() => {
-        const blobIns = this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)');
-        for (const f of files) blobIns.run(f.sha256, f.bytes, now);
-        this.db.prepare('INSERT INTO models (id, name, format, bytes, tensors, parameters, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(id, name, summary.format, bytes, summary.tensors, summary.parameters, source, now);
-        const fileIns = this.db.prepare('INSERT INTO model_files (model_id, name, sha256, bytes) VALUES (?, ?, ?, ?)');
-        for (const f of files) fileIns.run(id, f.name, f.sha256, f.bytes);
-      })();
-      return { model: this.require(id), created: true };
+      return await this.blobs.exclusive.run(async () => {
+        const now = this.get(id);
+        if (now) return { model: now, created: false };
+        const dir = join(this.modelsDir, id);
+        await rm(dir, { recursive: true, force: true }); // a folder left by a crash before its row was written
+        for (const n of named) {
+          const blob = await this.blobs.commit(n.part);
+          const dest = join(dir, n.name);
+          await mkdir(dirname(dest), { recursive: true });
+          await link(blob, dest).catch(() => copyFile(blob, dest));
+        }
+        this.insert(id, files, summary, source, displayName);
+        return { model: this.require(id), created: true };
+      });
     } finally {
       await this.blobs.discard(parts.map((p) => p.part));
       await rm(staging, { recursive: true, force: true });
     }
   }
 
-  /** Removes the model and every blob no other model uses. Finished results stay (they are keyed by content). */
-  async delete(id: string): Promise<void> {
-    const m = this.require(id);
-    const orphans = this.db.transaction(() => {
-      this.db.prepare('DELETE FROM model_files WHERE model_id = ?').run(id);
-      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
-      const unused = this.db.prepare(
-        'SELECT sha256 FROM blobs WHERE sha256 IN (' + m.files.map(() => '?').join(',') + ') AND sha256 NOT IN (SELECT sha256 FROM model_files)',
-      ).all(...m.files.map((f) => f.sha256)) as { sha256: string }[];
-      const del = this.db.prepare('DELETE FROM blobs WHERE sha256 = ?');
-      for (const u of unused) del.run(u.sha256);
-      return unused.map((u) => u.sha256);
+  private insert(id: string, files: readonly ModelFile[], summary: CheckpointSummary, source: string, displayName: string | undefined): void {
+    const now = Date.now();
+    const bytes = files.reduce((a, f) => a + f.bytes, 0);
+    const name = displayName ?? (files.length === 1 ? files[0].name : `${files.length} files`);
+    this.db.transaction(() => {
+      const blobIns = this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)');
+      for (const f of files) blobIns.run(f.sha256, f.bytes, now);
+      this.db.prepare('INSERT INTO models (id, name, format, bytes, tensors, parameters, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(id, name, summary.format, bytes, summary.tensors, summary.parameters, source, now);
+      const fileIns = this.db.prepare('INSERT INTO model_files (model_id, name, sha256, bytes) VALUES (?, ?, ?, ?)');
+      for (const f of files) fileIns.run(id, f.name, f.sha256, f.bytes);
     })();
-    await rm(join(this.modelsDir, id), { recursive: true, force: true });
-    for (const sha of orphans) if (existsSync(this.blobs.path(sha))) await rm(this.blobs.path(sha), { force: true });
+  }
+
+  /** Removes the model and every blob nothing else uses. Finished results stay (they are keyed by content). */
+  async delete(id: string): Promise<void> {
+    await this.blobs.exclusive.run(async () => {
+      const m = this.require(id);
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM model_files WHERE model_id = ?').run(id);
+        this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+      })();
+      await rm(join(this.modelsDir, id), { recursive: true, force: true });
+      await this.blobs.dropUnused(this.db, m.files.map((f) => f.sha256));
+    });
+  }
+
+  /**
+   * After a crash between committing blobs and writing a model's row: model folders without a row are removed
+   * (their blobs go with the blob store's own sweep). Call at start, before serving.
+   */
+  async sweep(): Promise<number> {
+    const ids = new Set((this.db.prepare('SELECT id FROM models').all() as { id: string }[]).map((r) => r.id));
+    let n = 0;
+    for (const d of readdirSync(this.modelsDir)) {
+      if (ids.has(d)) continue;
+      await rm(join(this.modelsDir, d), { recursive: true, force: true });
+      n++;
+    }
+    return n;
   }
 }

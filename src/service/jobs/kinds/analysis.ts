@@ -1,6 +1,7 @@
 /** HT-SR analysis of one stored model: src/report/analyze.ts in a worker; cached by (model content, options). */
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 export const AnalysisPayload = z.object({
@@ -25,7 +26,7 @@ export const analysisJob = defineJobKind({
   kind: 'analysis',
   payload: AnalysisPayload,
   cacheKey: (p) => analysisCacheKey(p.model, p.options),
-  resultUrl: (id) => `/v1/analyses/${id}`,
+  limits: { caps: { workers: 16 }, seconds: (_p, work) => BASE_SECONDS + work.bytes / ANALYSIS_BYTES_PER_S },
   async run(p, ctx) {
     const { analyze } = await import('../../../report/analyze.js');
     const { parseAnalyzeOptions } = await import('../../../report/options.js');

@@ -1,6 +1,7 @@
 /** Similarity of two stored ONNX models on a stored dataset: CKA of softmax outputs and L2 distance of weights. */
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 export const ComparisonPayload = z.object({
@@ -15,7 +16,8 @@ export const comparisonJob = defineJobKind({
   kind: 'comparison',
   payload: ComparisonPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), dataset: p.dataset, options: p.options }),
-  resultUrl: (id) => `/v1/comparisons/${id}`,
+  // One forward pass of each model over the data (~2 flop per parameter per sample).
+  limits: { caps: { batchSize: 65_536 }, seconds: (_p, work) => BASE_SECONDS + flopSeconds(2 * work.parameters * work.samples) },
   async run(p, ctx) {
     const { loadDataset } = await import('../../../runtime/dataset.js');
     const { compareFiles } = await import('../../../landscape/similarity/compare.js');

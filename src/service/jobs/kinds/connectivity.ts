@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 const Stored = z.object({ id: z.string(), path: z.string() });
@@ -42,7 +43,7 @@ export const connectivityJob = defineJobKind({
   kind: 'connectivity',
   payload: ConnectivityPayload,
   cacheKey: (p) => keyOf(p),
-  resultUrl: (id) => `/v1/connectivity/${id}`,
+  limits: { caps: { ...CURVE_CAPS, bends: 16 }, seconds: (p, work) => curveSeconds(p.options, work) },
   async run(p, ctx) {
     const { connect } = await import('../../../landscape/connectivity/connect.js');
     const { result } = await connect(
@@ -69,7 +70,10 @@ export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
   cacheKey: (p) => keyOf(p),
-  resultUrl: (id) => `/v1/repairs/${id}`,
+  limits: {
+    caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
+    seconds: (p, work) => curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
+  },
   async run(p, ctx) {
     const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
     const r = await repair(

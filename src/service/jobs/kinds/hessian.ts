@@ -1,6 +1,7 @@
 /** Hessian diagnostics of a stored ONNX model on a stored dataset (src/landscape/hessian) in a worker thread. */
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 export const HessianPayload = z.object({
@@ -21,7 +22,22 @@ export const hessianJob = defineJobKind({
   payload: HessianPayload,
   // Same model bytes, data bytes and options (seeded) → the same numbers; the device changes only the speed.
   cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie }),
-  resultUrl: (id) => `/v1/hessians/${id}`,
+  limits: {
+    caps: { batchSize: 65_536, topK: 100, maxIter: 10_000, traceMaxIter: 10_000, traceMinIter: 10_000, densitySteps: 1000, densityRuns: 100, densityBins: 100_000, inputMaxIter: 10_000 },
+    // Hv products the options can spend (as run.ts's progress budget) × ~8 flop per parameter per sample each.
+    seconds(p, work) {
+      const o = p.options as Record<string, number | boolean | undefined>;
+      const n = (k: string, d: number): number => (typeof o[k] === 'number' ? (o[k] as number) : d);
+      const topK = n('topK', 1);
+      let hv = topK > 0 ? (o.lanczos ? n('maxIter', 100) + topK : topK * (n('maxIter', 100) + 1)) : 0;
+      if (o.trace) hv += n('traceMaxIter', 100);
+      if (o.traceExact) hv += work.parameters;
+      if (o.density) hv += n('densitySteps', 100) * n('densityRuns', 1);
+      if (o.input) hv += n('inputMaxIter', 100) + 1;
+      const samples = Math.min(n('samples', work.samples), work.samples || Infinity);
+      return BASE_SECONDS + flopSeconds((hv + 1) * 8 * work.parameters * samples);
+    },
+  },
   async run(p, ctx) {
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
     const r = await hessianOnFiles(p.path, { data: p.datasetPath }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>

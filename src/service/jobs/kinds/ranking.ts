@@ -10,7 +10,9 @@ import { RANKING_METRICS, metricMean } from '../../../ranking/metrics.js';
 import { isWeightscopeError } from '../../../errors.js';
 import { rankModels } from '../../../ranking/rank.js';
 import type { AnalysisReport } from '../../../report/types.js';
+import type { ProgressHook } from '../../../util/progress.js';
 import { hashOf } from '../hash.js';
+import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { analysisCacheKey } from './analysis.js';
 
@@ -26,14 +28,14 @@ export const RankingPayload = z.object({
 type Db = import('better-sqlite3').Database;
 
 /** The model's analysis from the result cache, or computed here and added to the cache. */
-async function reportFor(db: Db, m: { id: string; path: string }, options: Record<string, unknown>): Promise<AnalysisReport> {
+async function reportFor(db: Db, m: { id: string; path: string }, options: Record<string, unknown>, progress: ProgressHook): Promise<AnalysisReport> {
   const key = analysisCacheKey(m.id, options);
   const hit = db.prepare(`SELECT result FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as { result: string } | undefined;
   if (hit) return JSON.parse(hit.result) as AnalysisReport;
   const { analyze } = await import('../../../report/analyze.js');
   const { parseAnalyzeOptions } = await import('../../../report/options.js');
   const t0 = Date.now();
-  const raw = await analyze(m.path, parseAnalyzeOptions(options));
+  const raw = await analyze(m.path, parseAnalyzeOptions(options), progress);
   const report = { ...raw, model: { ...raw.model, source: m.id } };
   const now = Date.now();
   db.prepare(
@@ -47,7 +49,8 @@ export const rankingJob = defineJobKind({
   kind: 'ranking',
   payload: RankingPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), metric: p.metric, direction: p.direction, scores: p.scores ?? null, options: analysisCacheKey('', p.options) }),
-  resultUrl: (id) => `/v1/rankings/${id}`,
+  // Work sums over the models: each analysis is budgeted as its own job would be.
+  limits: { caps: { workers: 16 }, seconds: (p, work) => BASE_SECONDS * p.models.length + work.bytes / ANALYSIS_BYTES_PER_S },
   async run(p, ctx) {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(ctx.dataDir, 'weightscope.db'));
@@ -59,7 +62,9 @@ export const rankingJob = defineJobKind({
       for (const m of p.models) {
         ctx.progress(done, p.models.length, `analysing ${m.id.slice(0, 12)}`);
         try {
-          values.push({ model: m.id, value: metricMean(await reportFor(db, m, p.options), p.metric) });
+          // Per-layer progress within each model's share, which is also where a cancelled ranking stops.
+          const within: ProgressHook = (d, t, msg) => ctx.progress(done + (t > 0 ? d / t : 0), p.models.length, msg);
+          values.push({ model: m.id, value: metricMean(await reportFor(db, m, p.options, within), p.metric) });
         } catch (e) {
           // A model that cannot be analysed ranks last (value null) instead of failing the whole ranking.
           if (!isWeightscopeError(e)) throw e;

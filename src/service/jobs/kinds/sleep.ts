@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { WeightscopeError } from '../../../errors.js';
 import { hashOf } from '../hash.js';
+import { BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 
 const Payload = z.object({
@@ -15,14 +16,20 @@ const Payload = z.object({
   fail: z.string().optional(),
   /** Same inputs share a result unless false. */
   cache: z.boolean().default(true),
+  /** Its time budget in seconds (before WEIGHTSCOPE_JOB_TIME_FACTOR); default 300 + twice the sleeping. */
+  budget: z.number().positive().optional(),
+  /** Allocate this many MiB of small objects first (tests the job heap limit). */
+  allocateMb: z.number().int().min(0).max(65_536).default(0),
 });
 
 export const sleepJob = defineJobKind({
   kind: 'sleep',
   payload: Payload,
   cacheKey: (p) => (p.cache ? hashOf(p) : `${hashOf(p)}:${Math.random()}`),
-  resultUrl: (id) => `/v1/jobs/${id}`,
+  limits: { seconds: (p) => p.budget ?? BASE_SECONDS + (2 * p.steps * p.ms) / 1000 },
   async run(p, ctx) {
+    const hoard: { i: number }[][] = [];
+    for (let mb = 0; mb < p.allocateMb; mb++) hoard.push(Array.from({ length: 32_768 }, (_, i) => ({ i })));
     for (let i = 1; i <= p.steps; i++) {
       await new Promise((r) => setTimeout(r, p.ms));
       ctx.progress(i, p.steps, `step ${i}/${p.steps}`);

@@ -1,0 +1,29 @@
+/** POST /v1/comparisons + GET /v1/comparisons/{id}: CKA and weight distance of two stored ONNX models. */
+import { CompareOptionsSchema } from '../../landscape/similarity/compare.js';
+import { anyJson } from '../http/doc.js';
+import { jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
+import { ComparisonRequest } from '../schemas.js';
+
+export const comparisons = jobResource({
+  kind: 'comparison',
+  path: '/v1/comparisons',
+  noun: 'Comparison',
+  submit: {
+    summary: "Linear CKA of two ONNX models' outputs on a dataset, and their parameter L2 distance (a job)",
+    notFound: 'Unknown model or dataset',
+    body: ComparisonRequest,
+    bodyId: 'ComparisonRequest',
+    components: [['CompareOptions', CompareOptionsSchema]],
+  },
+  submission(ctx, body) {
+    const models = body.models.map((m) => ctx.models.require(m));
+    const ds = ctx.datasets.require(body.dataset);
+    const payload = {
+      models: models.map((m) => ({ id: m.id, path: ctx.models.onnxPath(m) })), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
+      options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? 'cpu',
+    };
+    return { payload, work: workOf(models, [ds]) };
+  },
+  result: { summary: 'The comparison', content: anyJson('CKA and L2 distance (src/landscape/similarity/compare.ts)') },
+});
