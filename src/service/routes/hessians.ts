@@ -22,7 +22,7 @@ export const hessians = jobResource({
     const ds = ctx.datasets.require(body.dataset);
     const payload = {
       model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
-      options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false,
+      options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false, criterion: body.criterion ?? 'ce',
     };
     return { payload, work: workOf([model], [ds]) };
   },

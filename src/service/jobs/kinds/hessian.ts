@@ -14,6 +14,8 @@ export const HessianPayload = z.object({
   options: z.record(z.string(), z.unknown()),
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
   untie: z.boolean().default(false),
+  /** The loss criterion's spec (src/graph/criteria.ts), validated by the route. */
+  criterion: z.string().default('ce'),
 });
 export type HessianPayload = z.infer<typeof HessianPayload>;
 
@@ -21,7 +23,8 @@ export const hessianJob = defineJobKind({
   kind: 'hessian',
   payload: HessianPayload,
   // Same model bytes, data bytes and options (seeded) → the same numbers; the device changes only the speed.
-  cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie }),
+  // (Cross-entropy adds nothing to the key, so results computed before criteria existed stay valid.)
+  cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie, ...(p.criterion !== 'ce' ? { criterion: p.criterion } : {}) }),
   limits: {
     caps: { batchSize: 65_536, topK: 100, maxIter: 10_000, traceMaxIter: 10_000, traceMinIter: 10_000, densitySteps: 1000, densityRuns: 100, densityBins: 100_000, inputMaxIter: 10_000 },
     // Hv products the options can spend (as run.ts's progress budget) × ~8 flop per parameter per sample each.
@@ -40,9 +43,11 @@ export const hessianJob = defineJobKind({
   },
   async run(p, ctx) {
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
-    const r = await hessianOnFiles(p.path, { data: p.datasetPath }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>
+    const { parseCriterion } = await import('../../../graph/criteria.js');
+    const criterion = parseCriterion(p.criterion);
+    const r = await hessianOnFiles(p.path, { data: p.datasetPath }, p.options, { device: p.device, untie: p.untie, criterion }, (done, total, msg) =>
       ctx.progress(done, total, msg),
     );
-    return { model: p.model, dataset: p.dataset, options: p.options, ...r };
+    return { model: p.model, dataset: p.dataset, options: p.options, criterion: p.criterion, ...r };
   },
 });

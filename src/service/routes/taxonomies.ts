@@ -1,0 +1,36 @@
+/** POST /v1/taxonomies + GET /v1/taxonomies/{id}: the loss-landscape phase of 3–16 stored models of one graph. */
+import { parseTaxonomyOptions, TaxonomyOptionsSchema } from '../../landscape/taxonomy/run.js';
+import { anyJson } from '../http/doc.js';
+import { jobResource } from '../http/job-resource.js';
+import { workOf } from '../jobs/limits.js';
+import { TaxonomyRequest, withOptions } from '../schemas.js';
+
+export const taxonomies = jobResource({
+  kind: 'taxonomy',
+  path: '/v1/taxonomies',
+  noun: 'Taxonomy',
+  submit: {
+    summary: "Yang et al.'s loss-landscape taxonomy: per-model Hessian, per-pair trained-curve mc and CKA, the phase with its evidence (a job)",
+    notFound: 'Unknown model or dataset',
+    body: TaxonomyRequest,
+    bodyId: 'TaxonomyRequest',
+    bodyDoc: withOptions(TaxonomyRequest, TaxonomyOptionsSchema, 'Taxonomy options (src/landscape/taxonomy/run.ts)'),
+    components: [['TaxonomyOptions', TaxonomyOptionsSchema]],
+  },
+  submission(ctx, body) {
+    const models = body.models.map((id) => ctx.models.require(id));
+    const data = ctx.datasets.require(body.data);
+    const test = body.test ? ctx.datasets.require(body.test) : null;
+    const payload = {
+      models: models.map((m) => ({ id: m.id, path: ctx.models.onnxPath(m) })),
+      data: { id: data.id, path: ctx.datasets.path(data) },
+      test: test ? { id: test.id, path: ctx.datasets.path(test) } : null,
+      options: { ...parseTaxonomyOptions(body.options ?? {}) },
+    };
+    return { payload, work: workOf(models, test ? [data, test] : [data]) };
+  },
+  result: {
+    summary: 'The taxonomy report',
+    content: anyJson('phase, verdict (with reasons), thresholds, summary, per-model metrics (by model id), per-pair mc/CKA along t (src/landscape/taxonomy)'),
+  },
+});
