@@ -259,6 +259,9 @@ async function route() {
     else if (page === 'rank') await rankingPage(view, id);
     else if (page === 'hessian') await (await import('./hessian.js')).hessianPage(view, id, { h, s, fmt, api, followJob, showError });
     else if (page === 'repair' || page === 'connectivity') await (await import('./repair.js')).repairPage(view, page, id, { h, fmt, api, followJob, showError });
+    else if (page === 'collapse') await (await import('./collapse.js')).collapsePage(view, id, { h, fmt, api, followJob, showError });
+    else if (page === 'flatness') await (await import('./flatness.js')).flatnessPage(view, id, { h, fmt, api, followJob, showError });
+    else if (page === 'taxonomy') await (await import('./taxonomy.js')).taxonomyPage(view, id, { h, fmt, api, followJob, showError });
     else await modelsPage(view);
   } catch (e) { showError(e.message); }
 }
