@@ -2,7 +2,7 @@
 import { CollapseOptionsSchema, parseCollapseOptions } from '../../landscape/collapse/run.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
-import { workOf } from '../jobs/limits.js';
+import { modelOnData } from '../http/stored.js';
 import { CollapseRequest, withOptions } from '../schemas.js';
 
 export const collapses = jobResource({
@@ -17,15 +17,7 @@ export const collapses = jobResource({
     bodyDoc: withOptions(CollapseRequest, CollapseOptionsSchema, 'Neural-collapse options (src/landscape/collapse/run.ts)'),
     components: [['CollapseOptions', CollapseOptionsSchema]],
   },
-  submission(ctx, body) {
-    const model = ctx.models.require(body.model);
-    const ds = ctx.datasets.require(body.dataset);
-    const payload = {
-      model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
-      options: { ...parseCollapseOptions(body.options ?? {}) },
-    };
-    return { payload, work: workOf([model], [ds]) };
-  },
+  submission: (ctx, body) => modelOnData(ctx, body.model, body.dataset, parseCollapseOptions(body.options ?? {})),
   result: {
     summary: 'The neural-collapse report',
     content: anyJson('nc1, nc2_etf, nc2_equinorm, nc2_equiangular, nc3, nc3_zhu, nc4, accuracies, class counts and mean_cosines (C × C) (src/landscape/collapse)'),

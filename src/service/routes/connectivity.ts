@@ -9,31 +9,11 @@ import { pipeline } from 'node:stream/promises';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
-import type { ServiceContext } from '../context.js';
 import { COMMON_ERRORS, anyJson, parametersOf, problem } from '../http/doc.js';
 import { idParams, jobResource } from '../http/job-resource.js';
-import { workOf } from '../jobs/limits.js';
+import { storedInputs } from '../http/stored.js';
 import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
-
-/** Stored models and datasets as the curve kinds' payloads name them, adding up their work as they are looked up. */
-function stored(ctx: ServiceContext) {
-  const models: { bytes: number; parameters: number }[] = [];
-  const datasets: { samples: number }[] = [];
-  return {
-    model: (id: string) => {
-      const m = ctx.models.require(id);
-      models.push(m);
-      return { id: m.id, path: ctx.models.onnxPath(m) };
-    },
-    dataset: (id: string) => {
-      const d = ctx.datasets.require(id);
-      datasets.push(d);
-      return { id: d.id, path: ctx.datasets.path(d) };
-    },
-    work: () => workOf(models, datasets),
-  };
-}
 
 export const connectivity = jobResource({
   kind: 'connectivity',
@@ -48,7 +28,7 @@ export const connectivity = jobResource({
     components: [['ConnectOptions', connectOptionsSchema]],
   },
   submission(ctx, body) {
-    const s = stored(ctx);
+    const s = storedInputs(ctx);
     const payload = {
       models: body.models.map(s.model),
       data: s.dataset(body.data),
@@ -74,7 +54,7 @@ export const repairs = jobResource({
     components: [['RepairOptions', repairOptionsSchema]],
   },
   submission(ctx, body) {
-    const s = stored(ctx);
+    const s = storedInputs(ctx);
     const payload = {
       models: body.models.map(s.model),
       data: s.dataset(body.data),

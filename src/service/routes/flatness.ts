@@ -2,7 +2,7 @@
 import { FlatnessOptionsSchema, parseFlatnessOptions } from '../../landscape/flatness/run.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
-import { workOf } from '../jobs/limits.js';
+import { modelOnData } from '../http/stored.js';
 import { FlatnessRequest, withOptions } from '../schemas.js';
 
 export const flatness = jobResource({
@@ -17,15 +17,7 @@ export const flatness = jobResource({
     bodyDoc: withOptions(FlatnessRequest, FlatnessOptionsSchema, 'Local-entropy options (src/landscape/flatness/run.ts)'),
     components: [['FlatnessOptions', FlatnessOptionsSchema]],
   },
-  submission(ctx, body) {
-    const model = ctx.models.require(body.model);
-    const ds = ctx.datasets.require(body.dataset);
-    const payload = {
-      model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
-      options: { ...parseFlatnessOptions(body.options ?? {}) },
-    };
-    return { payload, work: workOf([model], [ds]) };
-  },
+  submission: (ctx, body) => modelOnData(ctx, body.model, body.dataset, parseFlatnessOptions(body.options ?? {})),
   result: {
     summary: 'The local-entropy report',
     content: anyJson('rows[] of {gamma, local_entropy, stderr, second_order, second_order_stderr, loss, mean_perturbed_loss}, the trace and settings (src/landscape/flatness)'),

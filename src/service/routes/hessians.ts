@@ -2,7 +2,7 @@
 import { HessianOptionsSchema, parseHessianOptions } from '../../landscape/hessian/run.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
-import { workOf } from '../jobs/limits.js';
+import { modelOnData } from '../http/stored.js';
 import { DeviceSchema, HessianRequest, withOptions } from '../schemas.js';
 
 export const hessians = jobResource({
@@ -18,13 +18,8 @@ export const hessians = jobResource({
     components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
   },
   submission(ctx, body) {
-    const model = ctx.models.require(body.model);
-    const ds = ctx.datasets.require(body.dataset);
-    const payload = {
-      model: model.id, path: ctx.models.onnxPath(model), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
-      options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false, criterion: body.criterion ?? 'ce',
-    };
-    return { payload, work: workOf([model], [ds]) };
+    const { payload, work } = modelOnData(ctx, body.model, body.dataset, parseHessianOptions(body.options ?? {}));
+    return { payload: { ...payload, device: body.device ?? 'cpu', untie: body.untie ?? false, criterion: body.criterion ?? 'ce' }, work };
   },
   result: { summary: 'The Hessian report', content: anyJson('model, dataset, options and the Hessian report (src/landscape/hessian/run.ts)') },
 });

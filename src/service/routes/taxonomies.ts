@@ -2,7 +2,7 @@
 import { parseTaxonomyOptions, TaxonomyOptionsSchema } from '../../landscape/taxonomy/run.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
-import { workOf } from '../jobs/limits.js';
+import { storedInputs } from '../http/stored.js';
 import { TaxonomyRequest, withOptions } from '../schemas.js';
 
 export const taxonomies = jobResource({
@@ -18,16 +18,14 @@ export const taxonomies = jobResource({
     components: [['TaxonomyOptions', TaxonomyOptionsSchema]],
   },
   submission(ctx, body) {
-    const models = body.models.map((id) => ctx.models.require(id));
-    const data = ctx.datasets.require(body.data);
-    const test = body.test ? ctx.datasets.require(body.test) : null;
+    const s = storedInputs(ctx);
     const payload = {
-      models: models.map((m) => ({ id: m.id, path: ctx.models.onnxPath(m) })),
-      data: { id: data.id, path: ctx.datasets.path(data) },
-      test: test ? { id: test.id, path: ctx.datasets.path(test) } : null,
+      models: body.models.map(s.model),
+      data: s.dataset(body.data),
+      test: body.test ? s.dataset(body.test) : null,
       options: { ...parseTaxonomyOptions(body.options ?? {}) },
     };
-    return { payload, work: workOf(models, test ? [data, test] : [data]) };
+    return { payload, work: s.work() };
   },
   result: {
     summary: 'The taxonomy report',

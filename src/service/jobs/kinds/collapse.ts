@@ -1,23 +1,13 @@
 /** Neural-collapse metrics (NC1–NC4) of a stored ONNX classifier on a stored labelled dataset (src/landscape/collapse). */
-import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { ModelOnDataPayload } from './model-on-data.js';
 
-export const CollapsePayload = z.object({
-  model: z.string(),
-  /** The ONNX file of the model. */
-  path: z.string(),
-  dataset: z.string(),
-  datasetPath: z.string(),
-  /** collapse() options, already validated by the route with parseCollapseOptions. */
-  options: z.record(z.string(), z.unknown()),
-});
-export type CollapsePayload = z.infer<typeof CollapsePayload>;
 
 export const collapseJob = defineJobKind({
   kind: 'collapse',
-  payload: CollapsePayload,
+  payload: ModelOnDataPayload,
   // The device changes only the speed.
   cacheKey: (p) => {
     const { device: _d, ...options } = p.options;

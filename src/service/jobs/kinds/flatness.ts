@@ -1,26 +1,16 @@
 /** Local entropy over γ beside its second-order value, of a stored ONNX model on a stored dataset (src/landscape/flatness). */
-import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { ModelOnDataPayload } from './model-on-data.js';
 
-export const FlatnessPayload = z.object({
-  model: z.string(),
-  /** The ONNX file of the model. */
-  path: z.string(),
-  dataset: z.string(),
-  datasetPath: z.string(),
-  /** flatness() options, already validated by the route with parseFlatnessOptions (defaults filled in). */
-  options: z.record(z.string(), z.unknown()),
-});
-export type FlatnessPayload = z.infer<typeof FlatnessPayload>;
 
 /** Options that change how fast, not what: left out of the cache key. */
 const SPEED_ONLY = new Set(['device', 'drawsPerRun']);
 
 export const flatnessJob = defineJobKind({
   kind: 'flatness',
-  payload: FlatnessPayload,
+  payload: ModelOnDataPayload,
   // Seeded draws: same model, data and options → the same numbers.
   cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: Object.fromEntries(Object.entries(p.options).filter(([k]) => !SPEED_ONLY.has(k))) }),
   limits: {

@@ -3,15 +3,9 @@ import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { ModelOnDataPayload } from './model-on-data.js';
 
-export const HessianPayload = z.object({
-  model: z.string(),
-  /** The ONNX file of the model. */
-  path: z.string(),
-  dataset: z.string(),
-  datasetPath: z.string(),
-  /** Hessian options, already validated by the route with parseHessianOptions. */
-  options: z.record(z.string(), z.unknown()),
+export const HessianPayload = ModelOnDataPayload.extend({
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
   untie: z.boolean().default(false),
   /** The loss criterion's spec (src/graph/criteria.ts), validated by the route. */
