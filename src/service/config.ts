@@ -34,6 +34,8 @@ const EnvSchema = z.object({
   WEIGHTSCOPE_ALLOWED_ORIGINS: z.string().optional(),
   /** 1 = listen on a non-loopback HOST without API keys (refused otherwise). */
   WEIGHTSCOPE_ALLOW_OPEN: z.enum(['0', '1']).default('0'),
+  /** Results whose JSON is longer are stored as files beside the database and streamed. */
+  WEIGHTSCOPE_INLINE_RESULT: z.string().default('1MiB'),
   /** Finished jobs (and their files) older than this many days are removed; 0 keeps them forever. */
   WEIGHTSCOPE_RETENTION_DAYS: z.coerce.number().min(0).default(90),
   /** Seconds a client may take to send one request (an upload of 2 GiB at 1 MB/s fits in the default hour). */
@@ -74,6 +76,7 @@ export interface ServiceConfig {
   allowedOrigins: string[];
   allowOpen: boolean;
   retentionDays: number;
+  inlineResultBytes: number;
   /** Request time limit (ms), and caps on connections, SSE streams and uploads in progress. */
   requestTimeoutMs: number;
   maxConnections: number;
@@ -97,7 +100,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new WeightscopeError('invalid-input', `bad environment: ${formatZodError(r.error)}`);
   }
   const e = r.data;
-  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP'): number => {
+  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP' | 'WEIGHTSCOPE_INLINE_RESULT'): number => {
     try {
       return parseSize(e[name]);
     } catch (err) {
@@ -123,6 +126,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowedOrigins: list(e.WEIGHTSCOPE_ALLOWED_ORIGINS),
     allowOpen: e.WEIGHTSCOPE_ALLOW_OPEN === '1',
     retentionDays: e.WEIGHTSCOPE_RETENTION_DAYS,
+    inlineResultBytes: size('WEIGHTSCOPE_INLINE_RESULT'),
     requestTimeoutMs: Math.round(e.WEIGHTSCOPE_REQUEST_TIMEOUT * 1000),
     maxConnections: e.WEIGHTSCOPE_MAX_CONNECTIONS,
     maxStreams: e.WEIGHTSCOPE_MAX_STREAMS,

@@ -8,7 +8,8 @@ export type ServiceErrorCode =
   | 'path-not-allowed' // an import path outside the allow-listed roots
   | 'limit-exceeded' // a request parameter over a server-side cap (names the cap and its setting)
   | 'busy' // too many connections, streams or queued jobs; retry later
-  | 'forbidden-origin'; // a cross-site or rebinding request to a keyless server
+  | 'forbidden-origin' // a cross-site or rebinding request to a keyless server
+  | 'job-not-yours'; // a DELETE of a shared job by a key that did not request it
 
 export class ServiceError extends Error {
   constructor(

@@ -47,6 +47,7 @@ const STATUS: Record<ProblemSlug, number> = {
   'limit-exceeded': 422,
   busy: 503,
   'forbidden-origin': 403,
+  'job-not-yours': 403,
   'payload-too-large': 413,
   internal: 500,
 };
@@ -75,6 +76,7 @@ const TITLE: Record<ProblemSlug, string> = {
   'limit-exceeded': 'Over a server-side limit',
   busy: 'Server busy',
   'forbidden-origin': 'Cross-site request refused',
+  'job-not-yours': 'Job requested by others',
   'payload-too-large': 'Payload too large',
   internal: 'Internal server error',
 };

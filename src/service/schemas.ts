@@ -84,6 +84,7 @@ export const Job = z
     progress: z.number().min(0).max(1),
     message: z.string(),
     result: z.string().nullable().meta({ description: 'URL of the result once succeeded' }),
+    requests: z.number().int().meta({ description: 'Requests waiting for this job (identical requests share one job); a DELETE withdraws one, the last cancels it' }),
     error: JobErrorSchema.nullable(),
     created_at: z.string(),
     started_at: z.string().nullable(),

@@ -17,6 +17,7 @@ import { openDatabase } from './store/db.js';
 import { isolatedInspector } from './store/inspect.js';
 import { Slots } from './slots.js';
 import { ModelStore } from './store/models.js';
+import { lockDataDir } from './store/lock.js';
 import { dropOldJobs } from './store/retention.js';
 
 export interface RunningServer {
@@ -52,6 +53,7 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     capOverrides,
     timeFactor: config.jobTimeFactor,
     jobHeapBytes: config.jobHeapBytes,
+    inlineResultBytes: config.inlineResultBytes,
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   const slots = {
@@ -78,7 +80,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   if (open && !config.allowOpen) {
     throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
   }
-  const ctx = buildContext(config);
+  const lock = lockDataDir(config.dataDir);
+  let ctx: ServiceContext;
+  try {
+    ctx = buildContext(config);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   await sweep(ctx, log);
   const retention = setInterval(() => void dropOldJobs(ctx.db, config.dataDir, config.retentionDays).catch((e: unknown) => log(`weightscope: retention sweep failed: ${String(e)}`)), 3_600_000);
   retention.unref();
@@ -99,13 +108,21 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   );
   server.timeout = 120_000;
   server.maxConnections = config.maxConnections;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    clearInterval(retention);
+    await ctx.queue.close();
+    ctx.db.close();
+    lock.release();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -125,6 +142,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         });
         await ctx.queue.close();
         ctx.db.close();
+        lock.release();
       })()),
   };
 }

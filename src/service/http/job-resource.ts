@@ -4,6 +4,10 @@
  * express routes and their OpenAPI entries (see docs/service.md, "Adding a job kind").
  */
 import type { Request, Response } from 'express';
+import { join } from 'node:path';
+import { requesterOf } from '../auth.js';
+import { RESULT_FILE } from '../jobs/results.js';
+import { sendFile } from './files.js';
 import type { z } from 'zod';
 import type { ServiceContext } from '../context.js';
 import type { Work } from '../jobs/limits.js';
@@ -89,7 +93,7 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
     handle(ctx, req, res) {
       const body = parseOr400(submit.body, req.body, 'body');
       const { payload, work } = spec.submission(ctx, body);
-      const { job, cached } = ctx.queue.submit(spec.kind, payload, work);
+      const { job, cached } = ctx.queue.submit(spec.kind, payload, work, requesterOf(res));
       sendJob(res, job, cached);
     },
   };
@@ -109,7 +113,9 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
       if (result.send) return result.send(ctx, req, res, id);
-      res.type('application/json').send(await ctx.queue.resultText(id, spec.kind));
+      const stored = ctx.queue.result(id, spec.kind);
+      if ('dir' in stored) return sendFile(res, join(ctx.config.dataDir, stored.dir, RESULT_FILE), 'application/json');
+      res.type('application/json').send(stored.text);
     },
   };
   return { kind: spec.kind, path: spec.path, operations: [post, get, ...(spec.extra ?? [])] };

@@ -11,6 +11,7 @@ import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { startWorkerThread } from '../threads.js';
 import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from './limits.js';
+import { resultTextOf, type StoredResult } from './results.js';
 import { StopFlag, type StopReason } from './stop.js';
 import { isTerminal, type JobError, type JobKind, type JobState, type WorkerInput, type WorkerMessage } from './types.js';
 
@@ -22,6 +23,8 @@ export interface JobView {
   message: string;
   /** URL of the result once succeeded, else null. */
   result: string | null;
+  /** Requests still waiting for this job (a deduplicated job is shared); a DELETE withdraws one, the last cancels. */
+  requests: number;
   error: JobError | null;
   created_at: string;
   started_at: string | null;
@@ -31,6 +34,7 @@ export interface JobView {
 interface JobRow {
   id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
   cache_key: string | null; result: string | null; error: string | null; attempts: number; time_limit_ms: number | null;
+  result_dir: string | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
@@ -54,6 +58,8 @@ export interface QueueOptions {
   progressIntervalMs?: number;
   /** Where a succeeded job's result is served (default: the job itself). */
   resultUrl?: (kind: string, id: string) => string;
+  /** Results whose JSON is longer are stored as files (WEIGHTSCOPE_INLINE_RESULT); default 1 MiB. */
+  inlineResultBytes?: number;
   /** Caps that replace the kinds' defaults, by `kind.option` (WEIGHTSCOPE_LIMITS). */
   capOverrides?: ReadonlyMap<string, number>;
   /** Scales every job's wall-clock budget (WEIGHTSCOPE_JOB_TIME_FACTOR); default 1. */
@@ -121,6 +127,7 @@ export class JobQueue {
       progress: row.progress,
       message: row.message,
       result: row.state === 'succeeded' ? (this.opts.resultUrl?.(row.kind, row.id) ?? `/v1/jobs/${row.id}`) : null,
+      requests: isTerminal(row.state) ? 0 : this.requestCount(row.id),
       error: row.error ? (JSON.parse(row.error) as JobError) : null,
       created_at: iso(row.created_at)!,
       started_at: iso(row.started_at),
@@ -143,11 +150,28 @@ export class JobQueue {
     return this.view(r);
   }
 
-  /** The stored result (JSON text) of a succeeded job; job-not-finished / job-failed errors otherwise. */
-  resultText(id: string, kind: string): string {
+  /** The whole result as text, read from its file if need be: for small results (a repair's, a test's). */
+  async resultText(id: string, kind: string): Promise<string> {
+    return resultTextOf(this.opts.dataDir, this.result(id, kind));
+  }
+
+  private requestCount(id: string): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(count), 0) AS n FROM job_requests WHERE job_id = ?').get(id) as { n: number }).n;
+  }
+
+  private addRequest(id: string, requester: string): void {
+    this.db.prepare(
+      `INSERT INTO job_requests (job_id, requester, count) VALUES (?, ?, 1)
+       ON CONFLICT (job_id, requester) DO UPDATE SET count = count + 1`,
+    ).run(id, requester);
+  }
+
+  /** The stored result of a succeeded job (inline text or a folder of files); job-not-finished / job-failed otherwise. */
+  result(id: string, kind: string): StoredResult {
     const r = this.row(id);
     if (!r || r.kind !== kind) throw new WeightscopeError('not-found', `no ${kind} with id ${JSON.stringify(id)}`);
-    if (r.state === 'succeeded' && r.result !== null) return r.result;
+    if (r.state === 'succeeded' && r.result_dir !== null) return { dir: r.result_dir };
+    if (r.state === 'succeeded' && r.result !== null) return { text: r.result };
     const job = this.view(r);
     if (r.state === 'failed' || r.state === 'cancelled') {
       throw new ServiceError('job-failed', `${kind} ${id} ${r.state}${job.error ? `: ${job.error.message}` : ''}`, { job });
@@ -166,7 +190,7 @@ export class JobQueue {
    * Queues a job. An existing job with the same kind and cache key is returned instead when it succeeded
    * (cached = true) or is still queued/running; failed and cancelled ones are retried by a new job.
    */
-  submit(kindName: string, payload: unknown, work: Work = NO_WORK): { job: JobView; cached: boolean } {
+  submit(kindName: string, payload: unknown, work: Work = NO_WORK, requester = 'open'): { job: JobView; cached: boolean } {
     const kind = this.kind(kindName);
     const parsed = kind.payload.safeParse(payload);
     if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
@@ -177,7 +201,10 @@ export class JobQueue {
         `SELECT * FROM jobs WHERE kind = ? AND cache_key = ? AND state IN ('succeeded','running','queued')
          ORDER BY CASE state WHEN 'succeeded' THEN 0 ELSE 1 END, created_at DESC LIMIT 1`,
       ).get(kindName, key) as JobRow | undefined;
-      if (prior) return { job: this.view(prior), cached: prior.state === 'succeeded' };
+      if (prior) {
+        if (prior.state !== 'succeeded') this.addRequest(prior.id, requester);
+        return { job: this.view(prior), cached: prior.state === 'succeeded' };
+      }
     }
     const id = randomUUID();
     const now = Date.now();
@@ -186,19 +213,29 @@ export class JobQueue {
       `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
        VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?, ?)`,
     ).run(id, kindName, JSON.stringify(parsed.data), key, limitMs, now, now);
+    this.addRequest(id, requester);
     const job = this.require(id);
     queueMicrotask(() => this.pump());
     return { job, cached: false };
   }
 
   /**
-   * Cancels a queued or running job; finished jobs are returned unchanged. A running job is marked cancelled now
-   * and stops at its next progress call (its slot is freed when its thread has exited).
+   * Withdraws `requester`'s request for a queued or running job, and cancels the job when no request is left;
+   * finished jobs are returned unchanged. A requester with no request on a job others wait for may not cancel it.
+   * A running job is marked cancelled now and stops at its next progress call (its slot is freed when its thread
+   * has exited).
    */
-  async cancel(id: string): Promise<JobView> {
+  async cancel(id: string, requester = 'open'): Promise<JobView> {
     const r = this.row(id);
     if (!r) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
     if (isTerminal(r.state)) return this.view(r);
+    const mine = this.db.prepare('UPDATE job_requests SET count = count - 1 WHERE job_id = ? AND requester = ? AND count > 0').run(id, requester).changes;
+    this.db.prepare('DELETE FROM job_requests WHERE job_id = ? AND count <= 0').run(id);
+    const left = this.requestCount(id);
+    if (!mine && left > 0) {
+      throw new ServiceError('job-not-yours', `job ${id} was requested by others (${left} request(s)); only they can withdraw them`);
+    }
+    if (left > 0) return this.view(r);
     this.finish(id, 'cancelled', { message: 'cancelled by request' });
     this.workers.get(id)?.stop.set('cancel');
     return this.require(id);
@@ -226,12 +263,14 @@ export class JobQueue {
     if (job) for (const fn of [...set]) fn({ event, job });
   }
 
-  private finish(id: string, state: JobState, f: { result?: string; error?: JobError; message: string }): void {
+  private finish(id: string, state: JobState, f: { result?: StoredResult; error?: JobError; message: string }): void {
     const now = Date.now();
+    const text = f.result && 'text' in f.result ? f.result.text : null;
+    const dir = f.result && 'dir' in f.result ? f.result.dir : null;
     const changed = this.db.prepare(
-      `UPDATE jobs SET state = ?, result = ?, error = ?, message = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,
+      `UPDATE jobs SET state = ?, result = ?, result_dir = ?, error = ?, message = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,
        finished_at = ?, updated_at = ? WHERE id = ? AND state IN ('queued','running')`,
-    ).run(state, f.result ?? null, f.error ? JSON.stringify(f.error) : null, f.message, state, now, now, id).changes;
+    ).run(state, text, dir, f.error ? JSON.stringify(f.error) : null, f.message, state, now, now, id).changes;
     this.lastProgressWrite.delete(id);
     if (!changed) return;
     const r = this.row(id);
@@ -257,7 +296,10 @@ export class JobQueue {
     const stop = new StopFlag();
     let worker: Worker;
     try {
-      const input: WorkerInput = { jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer };
+      const input: WorkerInput = {
+        jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer,
+        inlineLimit: this.opts.inlineResultBytes ?? 2 ** 20,
+      };
       const heapMb = this.opts.jobHeapBytes ? Math.max(32, Math.floor(this.opts.jobHeapBytes / 2 ** 20)) : undefined;
       worker = startWorkerThread(import.meta.url, 'worker', { workerData: input, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
     } catch (e) {

@@ -6,11 +6,14 @@
  */
 import type { z } from 'zod';
 import type { KindLimits } from './limits.js';
+import type { StoredResult } from './results.js';
 
 export interface JobContext {
   readonly jobId: string;
   /** $WEIGHTSCOPE_DATA, e.g. to read other cached results from weightscope.db. */
   readonly dataDir: string;
+  /** Results whose JSON is longer are stored as files (jobs/results.ts), e.g. analyses a ranking adds to the cache. */
+  readonly inlineResultBytes: number;
   /**
    * Reports progress; throttled by the queue before it reaches the database and SSE clients. It is also where a
    * cancelled or timed-out job stops: it throws JobStopped, so call it between steps, never inside one.
@@ -25,6 +28,11 @@ export interface JobKind<P = unknown, R = unknown> {
   readonly payload: z.ZodType<P>;
   /** A content hash of everything the result depends on: equal keys share one result. Absent: never cached. */
   cacheKey?(payload: P): string;
+  /**
+   * Named views of a large result, computed in the job's thread and stored beside it when the result is stored as
+   * a file (jobs/results.ts): e.g. the report without eigenvalues, one layer's ESD. A string is stored as is.
+   */
+  artifacts?(result: R): Record<string, unknown>;
   /** Caps on `payload.options` and the wall-clock budget for the work (limits.ts); absent: BASE_SECONDS, no caps. */
   readonly limits?: KindLimits<P>;
   /** Runs in a worker thread; the result must be JSON-serialisable. */
@@ -47,7 +55,7 @@ export interface JobError {
 /** Messages from a job worker to the queue. */
 export type WorkerMessage =
   | { type: 'progress'; done: number; total: number; message: string }
-  | { type: 'done'; result: string }
+  | { type: 'done'; result: StoredResult }
   | { type: 'error'; error: JobError };
 
 export interface WorkerInput {
@@ -57,4 +65,6 @@ export interface WorkerInput {
   dataDir: string;
   /** The StopFlag's memory, shared with the queue. */
   stop: SharedArrayBuffer;
+  /** Results whose JSON is longer are stored as files (bytes). */
+  inlineLimit: number;
 }

@@ -4,6 +4,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWeightscopeError } from '../../errors.js';
 import { findJobKind } from './kinds/index.js';
+import { storeResult } from './results.js';
 import { JobStopped, StopFlag } from './stop.js';
 import type { WorkerInput, WorkerMessage } from './types.js';
 
@@ -38,14 +39,15 @@ async function main(): Promise<void> {
   const result = await kind.run(payload, {
     jobId: input.jobId,
     dataDir: input.dataDir,
+    inlineResultBytes: input.inlineLimit,
     progress: (done, total, message = '') => {
       checkpoint();
       post({ type: 'progress', done, total, message });
     },
     checkpoint,
   });
-  // Serialised here so the server thread only stores a string.
-  post({ type: 'done', result: JSON.stringify(result) });
+  // Serialised (and, when large, written to files) here, so the server thread only stores a string or a path.
+  post({ type: 'done', result: storeResult(input.dataDir, input.jobId, result, input.inlineLimit, kind.artifacts?.bind(kind)) });
 }
 
 // After its last message the thread ends on its own once nothing is pending (no timers, no runs in flight), so a

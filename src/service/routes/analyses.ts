@@ -3,7 +3,12 @@ import { reportToCsv } from '../../report/csv.js';
 import { AnalyzeOptionsSchema } from '../../report/options.js';
 import type { AnalysisReport } from '../../report/types.js';
 import { WeightscopeError } from '../../errors.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { COMMON_ERRORS, anyJson, jsonBody, parametersOf, problem, ref } from '../http/doc.js';
+import { sendFile } from '../http/files.js';
+import { CSV, LITE, esdName, layerEsd, liteReport } from '../jobs/analysis-views.js';
+import { RESULT_FILE } from '../jobs/results.js';
 import { jobResource } from '../http/job-resource.js';
 import { analysisOptions } from '../jobs/analysis-options.js';
 import { workOf } from '../jobs/limits.js';
@@ -33,17 +38,18 @@ export const analyses = jobResource({
     query: AnalysisQuery,
     async send(ctx, req, res, id) {
       const q = parseOr400(AnalysisQuery, req.query, 'query');
-      const text = await ctx.queue.resultText(id, 'analysis');
+      const stored = ctx.queue.result(id, 'analysis');
+      const artifact = q.format === 'csv' ? CSV : q.eigenvalues === '1' ? RESULT_FILE : LITE;
+      if ('dir' in stored) return sendFile(res, join(ctx.config.dataDir, stored.dir, artifact), q.format === 'csv' ? 'text/csv' : 'application/json');
       if (q.format === 'csv') {
-        res.type('text/csv').send(reportToCsv(JSON.parse(text) as AnalysisReport));
+        res.type('text/csv').send(reportToCsv(JSON.parse(stored.text) as AnalysisReport));
         return;
       }
-      if (q.eigenvalues === '1' || !text.includes('"eigenvalues"')) {
-        res.type('application/json').send(text);
+      if (q.eigenvalues === '1' || !stored.text.includes('"eigenvalues"')) {
+        res.type('application/json').send(stored.text);
         return;
       }
-      const report = JSON.parse(text) as AnalysisReport;
-      res.json({ ...report, layers: report.layers.map(({ eigenvalues: _e, ...rest }) => rest) });
+      res.json(liteReport(JSON.parse(stored.text) as AnalysisReport));
     },
   },
   extra: [
@@ -58,19 +64,16 @@ export const analyses = jobResource({
       },
       async handle(ctx, req, res) {
         const { id, layer } = parseOr400(EsdParams, req.params, 'params');
-        const report = JSON.parse(await ctx.queue.resultText(id, 'analysis')) as AnalysisReport;
-        const row = report.layers.find((l) => l.layer_id === layer);
-        if (!row) throw new WeightscopeError('not-found', `analysis ${id} has no layer ${layer}`);
-        if (!row.eigenvalues) throw new WeightscopeError('not-found', `analysis ${id} did not keep eigenvalues (layer ${layer})`);
-        res.json({
-          layer_id: row.layer_id,
-          name: row.name,
-          eigenvalues: row.eigenvalues,
-          alpha: row.alpha,
-          xmin: row.xmin,
-          xmax: row.xmax,
-          etpl: row.etpl ? { beta: row.etpl.beta, lambda: row.etpl.lambda, xmin: row.etpl.xmin } : null,
-        });
+        const stored = ctx.queue.result(id, 'analysis');
+        const missing = (): WeightscopeError => new WeightscopeError('not-found', `analysis ${id} has no layer ${layer} with eigenvalues (unknown layer, or the analysis did not keep them)`);
+        if ('dir' in stored) {
+          const file = join(ctx.config.dataDir, stored.dir, esdName(layer));
+          if (!existsSync(file)) throw missing();
+          return sendFile(res, file, 'application/json');
+        }
+        const esd = layerEsd(JSON.parse(stored.text) as AnalysisReport, layer);
+        if (!esd) throw missing();
+        res.json(esd);
       },
     },
   ],

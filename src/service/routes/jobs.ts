@@ -2,6 +2,7 @@
 import { BUSY, COMMON_ERRORS, jsonBody, problem, ref } from '../http/doc.js';
 import { idParams, sendJob } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
+import { requesterOf } from '../auth.js';
 import { isTerminal } from '../jobs/types.js';
 import { DebugJobRequest, IdParams, Job, JobEnvelope, JobErrorSchema, JobId } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
@@ -22,10 +23,14 @@ export const jobOperations: readonly Operation[] = [
   {
     method: 'delete',
     path: '/v1/jobs/{id}',
-    doc: { summary: 'Cancel (terminates its worker); finished jobs are returned unchanged', parameters: idParams('Job id'), responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    doc: {
+      summary: "Withdraw your request for the job; the last request's withdrawal cancels it (it stops at its next step). Finished jobs are returned unchanged",
+      parameters: idParams('Job id'),
+      responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS, '403': problem('API key not accepted, or the job was requested only by other keys (`job-not-yours`)') },
+    },
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
-      res.json(await ctx.queue.cancel(id));
+      res.json(await ctx.queue.cancel(id, requesterOf(res)));
     },
   },
   {
@@ -84,7 +89,7 @@ export const jobOperations: readonly Operation[] = [
     doc: {},
     handle(ctx, req, res) {
       const body = parseOr400(DebugJobRequest, req.body ?? {}, 'body');
-      const { job, cached } = ctx.queue.submit('sleep', body);
+      const { job, cached } = ctx.queue.submit('sleep', body, undefined, requesterOf(res));
       sendJob(res, job, cached);
     },
   },

@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS jobs (
   finished_at INTEGER,
   updated_at INTEGER NOT NULL
 );
+-- Who is waiting for a job: a deduplicated job is shared, and cancelled only when every request has withdrawn.
+CREATE TABLE IF NOT EXISTS job_requests (
+  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  requester TEXT NOT NULL,      -- 'open' without API keys, else 'key:<sha256 prefix>'
+  count INTEGER NOT NULL,
+  PRIMARY KEY (job_id, requester)
+);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_cache ON jobs(kind, cache_key, state);
 `;
@@ -63,6 +70,8 @@ function migrate(db: Db): void {
   const jobCols = new Set((db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name));
   // The job's wall-clock limit, fixed at submission from its work (jobs/limits.ts); NULL: none.
   if (!jobCols.has('time_limit_ms')) db.exec('ALTER TABLE jobs ADD COLUMN time_limit_ms INTEGER');
+  // A result stored as files (jobs/results.ts): its folder relative to the data folder; NULL: inline in `result`.
+  if (!jobCols.has('result_dir')) db.exec('ALTER TABLE jobs ADD COLUMN result_dir TEXT');
 }
 
 export function openDatabase(dataDir: string): Db {

@@ -1,5 +1,7 @@
 /** HT-SR analysis of one stored model: src/report/analyze.ts in a worker; cached by (model content, options). */
 import { z } from 'zod';
+import type { AnalysisReport } from '../../../report/types.js';
+import { analysisArtifacts } from '../analysis-views.js';
 import { hashOf } from '../hash.js';
 import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
@@ -27,6 +29,7 @@ export const analysisJob = defineJobKind({
   payload: AnalysisPayload,
   cacheKey: (p) => analysisCacheKey(p.model, p.options),
   limits: { caps: { workers: 16 }, seconds: (_p, work) => BASE_SECONDS + work.bytes / ANALYSIS_BYTES_PER_S },
+  artifacts: (report) => analysisArtifacts(report as AnalysisReport),
   async run(p, ctx) {
     const { analyze } = await import('../../../report/analyze.js');
     const { parseAnalyzeOptions } = await import('../../../report/options.js');

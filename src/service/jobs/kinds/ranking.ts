@@ -12,6 +12,8 @@ import { rankModels } from '../../../ranking/rank.js';
 import type { AnalysisReport } from '../../../report/types.js';
 import type { ProgressHook } from '../../../util/progress.js';
 import { hashOf } from '../hash.js';
+import { resultTextOf, storeResult } from '../results.js';
+import { analysisArtifacts } from '../analysis-views.js';
 import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { analysisCacheKey } from './analysis.js';
@@ -28,20 +30,24 @@ export const RankingPayload = z.object({
 type Db = import('better-sqlite3').Database;
 
 /** The model's analysis from the result cache, or computed here and added to the cache. */
-async function reportFor(db: Db, m: { id: string; path: string }, options: Record<string, unknown>, progress: ProgressHook): Promise<AnalysisReport> {
+async function reportFor(db: Db, dataDir: string, inlineLimit: number, m: { id: string; path: string }, options: Record<string, unknown>, progress: ProgressHook): Promise<AnalysisReport> {
   const key = analysisCacheKey(m.id, options);
-  const hit = db.prepare(`SELECT result FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as { result: string } | undefined;
-  if (hit) return JSON.parse(hit.result) as AnalysisReport;
+  const hit = db.prepare(`SELECT result, result_dir FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as
+    | { result: string | null; result_dir: string | null }
+    | undefined;
+  if (hit) return JSON.parse(await resultTextOf(dataDir, hit.result_dir !== null ? { dir: hit.result_dir } : { text: hit.result ?? 'null' })) as AnalysisReport;
   const { analyze } = await import('../../../report/analyze.js');
   const { parseAnalyzeOptions } = await import('../../../report/options.js');
   const t0 = Date.now();
   const raw = await analyze(m.path, parseAnalyzeOptions(options), progress);
   const report = { ...raw, model: { ...raw.model, source: m.id } };
   const now = Date.now();
+  const id = randomUUID();
+  const stored = storeResult(dataDir, id, report, inlineLimit, analysisArtifacts as (r: never) => Record<string, unknown>);
   db.prepare(
-    `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, result, attempts, created_at, started_at, finished_at, updated_at)
-     VALUES (?, 'analysis', 'succeeded', 1, 'done (for a ranking)', ?, ?, ?, 1, ?, ?, ?, ?)`,
-  ).run(randomUUID(), JSON.stringify({ model: m.id, path: m.path, options }), key, JSON.stringify(report), t0, t0, now, now);
+    `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, result, result_dir, attempts, created_at, started_at, finished_at, updated_at)
+     VALUES (?, 'analysis', 'succeeded', 1, 'done (for a ranking)', ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+  ).run(id, JSON.stringify({ model: m.id, path: m.path, options }), key, 'text' in stored ? stored.text : null, 'dir' in stored ? stored.dir : null, t0, t0, now, now);
   return report;
 }
 
@@ -64,7 +70,7 @@ export const rankingJob = defineJobKind({
         try {
           // Per-layer progress within each model's share, which is also where a cancelled ranking stops.
           const within: ProgressHook = (d, t, msg) => ctx.progress(done + (t > 0 ? d / t : 0), p.models.length, msg);
-          values.push({ model: m.id, value: metricMean(await reportFor(db, m, p.options, within), p.metric) });
+          values.push({ model: m.id, value: metricMean(await reportFor(db, ctx.dataDir, ctx.inlineResultBytes, m, p.options, within), p.metric) });
         } catch (e) {
           // A model that cannot be analysed ranks last (value null) instead of failing the whole ranking.
           if (!isWeightscopeError(e)) throw e;
