@@ -1,5 +1,6 @@
 // A job followed on its page: a progress bar, the state and message from the job's SSE stream, and a Cancel button
-// (DELETE /v1/jobs/{id}; the job stops at its next progress report and the stream ends with `cancelled`).
+// (DELETE /v1/jobs/{id}: withdraws this request; the last one cancels the job, which stops at its next progress
+// report, and the stream ends with `cancelled`).
 // Plain ES module; pages hand in app.js's helpers ({ h, api, followJob, showError }).
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
@@ -13,7 +14,11 @@ export async function followWithCancel(view, id, title, deps) {
   cancel.addEventListener('click', async () => {
     cancel.disabled = true;
     msg.textContent = 'cancelling…';
-    try { await api(`/v1/jobs/${id}`, { method: 'DELETE' }); } catch (e) { showError(e.message); cancel.disabled = false; }
+    try {
+      // Identical requests share one job: a DELETE withdraws this one, and only the last withdrawal cancels it.
+      const j = await api(`/v1/jobs/${id}`, { method: 'DELETE' });
+      if (!TERMINAL.includes(j.state) && j.requests > 0) msg.textContent = `your request is withdrawn; ${j.requests} other request(s) keep the job running`;
+    } catch (e) { showError(e.message); cancel.disabled = false; }
   });
   view.replaceChildren(h('h2', {}, `${title} ${id.slice(0, 8)}`), h('div', { class: 'panel', id: 'job-panel' }, bar, ' ', msg, ' ', cancel));
   const show = (j) => { bar.value = j.progress; msg.textContent = `${j.state} ${Math.round(j.progress * 100)}% ${j.message ?? ''}`; };
