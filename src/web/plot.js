@@ -107,25 +107,43 @@ export function divergingColor(v) {
   return `rgb(${r},${g},${b})`;
 }
 
+/** Matrices up to this size get one element per entry; larger ones a raster image. */
+const MAX_CELLS = 64;
+
 /**
  * Heat map of a square matrix with entries in [−1, 1] (e.g. cosines): one `rect.cell` per entry (data-i, data-j,
- * data-v, a title), row/column labels, and a colour bar with `marks` ([{ v, text }]) drawn on it.
+ * data-v, a title) — a raster image beyond MAX_CELLS rows — row/column labels, and a colour bar with `marks`
+ * ([{ v, text }]) drawn on it.
  */
 export function heatMap({ id, matrix, labels, title, marks = [] }) {
   const n = matrix.length;
-  const cell = Math.max(14, Math.min(44, Math.floor(440 / Math.max(n, 1))));
+  const cell = n <= MAX_CELLS ? Math.max(7, Math.min(44, Math.floor(440 / Math.max(n, 1)))) : 480 / n;
   const L = 46, T = 30, size = cell * n, barX = L + size + 30, W = barX + 130, H = Math.max(T + size + 30, 260);
   const svg = s('svg', { id, viewBox: `0 0 ${W} ${H}`, width: W, role: 'img', 'aria-label': title });
-  matrix.forEach((row, i) => row.forEach((v, j) => {
-    const r = s('rect', { class: 'cell', 'data-i': i, 'data-j': j, 'data-v': v, x: L + j * cell, y: T + i * cell, width: cell, height: cell, fill: divergingColor(v) });
-    r.append(s('title', {}, `${labels[i]} · ${labels[j]}: ${v}`));
-    svg.append(r);
-  }));
-  const every = Math.max(1, Math.ceil(14 / cell));
+  if (n <= MAX_CELLS) {
+    matrix.forEach((row, i) => row.forEach((v, j) => {
+      const r = s('rect', { class: 'cell', 'data-i': i, 'data-j': j, 'data-v': v, x: L + j * cell, y: T + i * cell, width: cell, height: cell, fill: divergingColor(v) });
+      r.append(s('title', {}, `${labels[i]} · ${labels[j]}: ${v}`));
+      svg.append(r);
+    }));
+  } else {
+    // Hundreds of classes: one pixel per entry in a raster (an element per entry would stall the page).
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = n;
+    const g = canvas.getContext('2d');
+    const img = g.createImageData(n, n);
+    matrix.forEach((row, i) => row.forEach((v, j) => {
+      const [r, gg, b] = divergingColor(v).slice(4, -1).split(',').map(Number);
+      img.data.set([r, gg, b, 255], 4 * (i * n + j));
+    }));
+    g.putImageData(img, 0, 0);
+    svg.append(s('image', { class: 'raster', href: canvas.toDataURL(), x: L, y: T, width: size, height: size, preserveAspectRatio: 'none', style: 'image-rendering:pixelated' }));
+  }
+  // Labels at least a line apart down the rows, and a label's width apart across the columns.
+  const everyRow = Math.max(1, Math.ceil(14 / cell)), everyCol = Math.max(1, Math.ceil((8 + 7 * Math.max(...labels.map((l) => String(l).length))) / cell));
   labels.forEach((lab, k) => {
-    if (k % every) return;
-    svg.append(s('text', { x: L - 5, y: T + (k + 0.5) * cell + 4, 'text-anchor': 'end' }, String(lab)),
-      s('text', { x: L + (k + 0.5) * cell, y: T - 6, 'text-anchor': 'middle' }, String(lab)));
+    if (k % everyRow === 0) svg.append(s('text', { x: L - 5, y: T + (k + 0.5) * cell + 4, 'text-anchor': 'end' }, String(lab)));
+    if (k % everyCol === 0) svg.append(s('text', { x: L + (k + 0.5) * cell, y: T - 6, 'text-anchor': 'middle' }, String(lab)));
   });
   // Colour bar from +1 (top) to −1 (bottom).
   const bh = size, by = T, bw = 14;

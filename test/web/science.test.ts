@@ -74,6 +74,14 @@ describe('dashboard: neural collapse, local entropy and taxonomy pages', () => {
     assert.equal(Number(await page.locator('#cosine-map .bar-mark').getAttribute('data-v')), -1 / 9, 'the ETF cosine marked on the colour bar');
     assert.match((await page.locator('#collapse-summary').textContent())!, /1000 samples · 10 classes · 48-d features/);
     await screenshot(page, 'collapse');
+    // Hundreds of classes are drawn as one raster image, not one element per entry.
+    const big = await page.evaluate(async () => {
+      const { heatMap } = await import('/plot.js');
+      const n = 300;
+      const svg = heatMap({ id: 'big', matrix: Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : -1 / (n - 1)))), labels: Array.from({ length: n }, (_, i) => i), title: 'big' });
+      return { images: svg.querySelectorAll('image').length, cells: svg.querySelectorAll('rect.cell').length };
+    });
+    assert.deepEqual(big, { images: 1, cells: 0 });
     assert.deepEqual(errors, []);
     await page.close();
   });
