@@ -9,9 +9,9 @@ import { legend, logLabel, logTicks, s } from './plot.js';
 /** Form defaults: FlatnessOptionsSchema's (src/landscape/flatness/run.ts); test/web/science.test.ts checks them. */
 export const FLATNESS_DEFAULTS = { gamma: '1e3,1e4,1e5', draws: 1000, seed: 0, trace: 'hutchinson', criterion: 'ce' };
 
-/** Linear ticks over [lo, hi] at 1-2-2.5-5 steps (about six). */
+/** Linear ticks over [lo, hi] at 1-2-2.5-5 steps (six to eight). */
 function ticks(lo, hi) {
-  const raw = (hi - lo) / 6 || 1, p = 10 ** Math.floor(Math.log10(raw));
+  const raw = (hi - lo) / 8 || 1, p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw);
   const out = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) out.push(+v.toPrecision(10));
