@@ -6,7 +6,7 @@ import { requireApiKey } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { siteGuard } from './guard.js';
 import { mountOperations } from './http/operation.js';
-import { HttpProblem, problemHandler } from './problem.js';
+import { HttpProblem, problemHandlerFor } from './problem.js';
 import { OPERATIONS } from './routes/index.js';
 
 /** src/web under tsx; from dist/service the sources' web folder (it has no build step). */
@@ -22,8 +22,9 @@ export function createApp(ctx: ServiceContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use((_req, res, next) => {
-    res.on('finish', () => ctx.metrics.request(res.statusCode));
+  app.use((req, res, next) => {
+    const t0 = process.hrtime.bigint();
+    res.on('close', () => ctx.metrics.request(req.method, typeof res.locals.route === 'string' ? res.locals.route : 'unmatched', res.statusCode, Number(process.hrtime.bigint() - t0) / 1e9));
     next();
   });
   app.use(siteGuard(ctx.config));
@@ -32,6 +33,6 @@ export function createApp(ctx: ServiceContext): Express {
   const web = webDir();
   if (web) app.use(express.static(web, { index: 'index.html', maxAge: 0 }));
   app.use((req, _res, next) => next(new HttpProblem('route-not-found', `no route for ${req.method} ${req.path}`)));
-  app.use(problemHandler);
+  app.use(problemHandlerFor(ctx.config.dataDir));
   return app;
 }

@@ -38,6 +38,9 @@ const EnvSchema = z.object({
   WEIGHTSCOPE_INLINE_RESULT: z.string().default('1MiB'),
   /** Finished jobs (and their files) older than this many days are removed; 0 keeps them forever. */
   WEIGHTSCOPE_RETENTION_DAYS: z.coerce.number().min(0).default(90),
+  /** Imports (local or downloads) are not bound by the upload limit but by this; over the inline size they are jobs. */
+  WEIGHTSCOPE_MAX_IMPORT: z.string().default('1TiB'),
+  WEIGHTSCOPE_IMPORT_INLINE: z.string().default('256MiB'),
   /** Seconds a client may take to send one request (an upload of 2 GiB at 1 MB/s fits in the default hour). */
   WEIGHTSCOPE_REQUEST_TIMEOUT: z.coerce.number().positive().default(3600),
   /** Open connections, SSE streams and uploads in progress at once. */
@@ -76,6 +79,8 @@ export interface ServiceConfig {
   allowedOrigins: string[];
   allowOpen: boolean;
   retentionDays: number;
+  maxImport: number;
+  importInline: number;
   inlineResultBytes: number;
   /** Request time limit (ms), and caps on connections, SSE streams and uploads in progress. */
   requestTimeoutMs: number;
@@ -100,7 +105,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new WeightscopeError('invalid-input', `bad environment: ${formatZodError(r.error)}`);
   }
   const e = r.data;
-  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP' | 'WEIGHTSCOPE_INLINE_RESULT'): number => {
+  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP' | 'WEIGHTSCOPE_INLINE_RESULT' | 'WEIGHTSCOPE_MAX_IMPORT' | 'WEIGHTSCOPE_IMPORT_INLINE'): number => {
     try {
       return parseSize(e[name]);
     } catch (err) {
@@ -126,6 +131,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowedOrigins: list(e.WEIGHTSCOPE_ALLOWED_ORIGINS),
     allowOpen: e.WEIGHTSCOPE_ALLOW_OPEN === '1',
     retentionDays: e.WEIGHTSCOPE_RETENTION_DAYS,
+    maxImport: size('WEIGHTSCOPE_MAX_IMPORT'),
+    importInline: size('WEIGHTSCOPE_IMPORT_INLINE'),
     inlineResultBytes: size('WEIGHTSCOPE_INLINE_RESULT'),
     requestTimeoutMs: Math.round(e.WEIGHTSCOPE_REQUEST_TIMEOUT * 1000),
     maxConnections: e.WEIGHTSCOPE_MAX_CONNECTIONS,

@@ -5,10 +5,14 @@
  * a route registered on the express app is missing here (or a path here has no route). Regenerate: `npm run openapi`.
  */
 import { z } from 'zod';
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { documentPaths, type Operation } from './http/operation.js';
 import type { Json } from './http/doc.js';
 import { OPERATIONS } from './routes/index.js';
+
+/** package.json's version (two folders up from src/service and from dist/service alike). */
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every schema an operation names, as components by id (one id, one schema). */
 function components(ops: readonly Operation[]): Record<string, Json> {
@@ -35,11 +39,12 @@ export function buildOpenApi(ops: readonly Operation[] = OPERATIONS): Json {
     openapi: '3.1.0',
     info: {
       title: 'weightscope',
-      version: '0.1.0',
+      version: PACKAGE_VERSION,
       description:
         'Data-free HT-SR diagnostics of checkpoints (upload or import models, analyse, rank) and, with data, Hessian spectra, model comparison, mode connectivity, backdoor repair, neural collapse, local entropy and the loss-landscape taxonomy. Errors are RFC 9457 problem+json with a stable `type`.',
     },
-    servers: [{ url: 'http://127.0.0.1:8080' }],
+    // Relative: the document describes whichever server serves it (npm start's is http://127.0.0.1:8080).
+    servers: [{ url: '/' }],
     components: {
       schemas: components(ops),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'One of WEIGHTSCOPE_API_KEYS (only when set)' } },

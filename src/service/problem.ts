@@ -124,6 +124,14 @@ export function toProblem(err: unknown): Problem {
   return makeProblem('internal', 'an unexpected error occurred; see the server log');
 }
 
+/** The error handler, with every occurrence of the data folder in a detail shown as "<data>" (no server paths out). */
+export function problemHandlerFor(dataDir: string) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (err instanceof Error && err.message.includes(dataDir)) err.message = err.message.split(dataDir).join('<data>');
+    problemHandler(err, req, res, next);
+  };
+}
+
 /** Express 5 error handler (4 arguments). */
 export function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const p = toProblem(err);

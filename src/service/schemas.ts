@@ -32,6 +32,10 @@ export const Model = z
     source: z.string().meta({ description: "'upload', 'import:<path>' or 'hf:<ORG/NAME>@<revision>'" }),
     created_at: z.string(),
     files: z.array(ModelFile),
+    inputs: z
+      .array(z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.number().int(), z.string()])) }))
+      .nullable()
+      .meta({ description: "The ONNX graph's data inputs (symbolic dims as names); a dataset's x must fit the first; null without a graph" }),
   })
   .meta({ id: 'Model' });
 
@@ -48,6 +52,10 @@ export const ImportRequest = z
     }).strict(),
   ])
   .meta({ id: 'ImportRequest' });
+
+export const ImportResult = z
+  .object({ model: Model, created: z.boolean().meta({ description: 'false: a model with the same content was already stored' }) })
+  .meta({ id: 'ImportResult' });
 
 export const IdParams = z.object({ id: z.string().min(1).max(200) });
 
@@ -89,6 +97,7 @@ export const Job = z
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
+    updated_at: z.number().int().meta({ description: 'Last change, ms since the epoch; the id of its SSE events (send it back as Last-Event-ID)' }),
   })
   .meta({ id: 'Job' });
 
@@ -166,7 +175,15 @@ export const Dataset = z
   .meta({ id: 'Dataset' });
 same<Same<z.output<typeof Dataset>, DatasetRecord>>(true);
 
-export const DatasetList = z.object({ datasets: z.array(Dataset) }).meta({ id: 'DatasetList' });
+export const DatasetFit = z
+  .object({ ok: z.boolean(), why: z.string().nullable() })
+  .meta({ id: 'DatasetFit', description: "Whether the dataset's samples fit the model's first graph input (ok also when the model's inputs are unknown)" });
+
+export const DatasetList = z
+  .object({ datasets: z.array(Dataset.extend({ fit: DatasetFit.optional().meta({ description: 'With ?model=<id>: whether it fits that model' }) })) })
+  .meta({ id: 'DatasetList' });
+
+export const DatasetListQuery = z.object({ model: ModelId.optional().meta({ description: 'Mark each dataset with whether it fits this model' }) }).strict();
 
 export const HessianRequest = z
   .object({

@@ -40,11 +40,13 @@ export function buildContext(config: ServiceConfig): ServiceContext {
   const db = openDatabase(config.dataDir);
   const blobs = new BlobStore(config.dataDir);
   blobs.clearTmp();
-  const metrics = new Metrics();
+
   const inspector = isolatedInspector(config.inspect);
   const models = new ModelStore(db, blobs, config.dataDir, inspector.checkpoint);
   const kinds = JOB_KINDS.filter((k) => config.debugJobs || k.kind !== 'sleep');
-  const queue = new JobQueue(db, {
+  let queue: JobQueue | undefined;
+  const metrics = new Metrics(() => queue!.counts());
+  queue = new JobQueue(db, {
     dataDir: config.dataDir,
     concurrency: config.concurrency,
     kinds,
@@ -54,6 +56,7 @@ export function buildContext(config: ServiceConfig): ServiceContext {
     timeFactor: config.jobTimeFactor,
     jobHeapBytes: config.jobHeapBytes,
     inlineResultBytes: config.inlineResultBytes,
+    services: { config, blobs, models },
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   const slots = {

@@ -1,9 +1,9 @@
 // Neural-collapse page of the dashboard: submit POST /v1/collapses (ONNX classifier + labelled dataset), follow
 // the job (cancellable), then show NC1–NC4 (Papyan et al. / Zhu et al. definitions, docs/science.md) and the
 // class-mean cosine matrix as a heat map, where a simplex ETF has −1/(C−1) off the diagonal.
-// Plain ES module; app.js hands in its helpers ({ h, api, followJob, showError }).
-import { choices, datasetSelect, inputs, readNum } from './form.js';
-import { followWithCancel, numCell, sig, submitJob } from './job-view.js';
+// Plain ES module; app.js hands in its helpers ({ h, api, showError, datasetSelect, jobPanel, … }).
+import { numCell, sig } from './cells.js';
+import { choices, inputs, readNum, submitJob } from './common.js';
 import { heatMap } from './plot.js';
 
 /** The report's metrics in display order: key, name, what it measures (0 = full collapse for all of them). */
@@ -17,21 +17,27 @@ export const NC_ROWS = [
   ['nc4', 'NC4', 'share of samples whose nearest class mean differs from the network\'s prediction'],
 ];
 
+/** The first labelled dataset among those that fit (a dataset select's `prefer`). */
+export const labelledFirst = (fitting) => fitting.find((d) => d.labels)?.id;
+
 async function collapseForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models, datasets } = await choices(api);
+  const { models } = await choices(api);
   const { num, select } = inputs(h);
+  const model = select('collapse-model', models.map((m) => [m.id, m.name]));
   const f = {
-    model: select('collapse-model', models.map((m) => [m.id, m.name])),
-    data: datasetSelect(h, 'collapse-data', datasets),
+    model,
+    // Datasets that fit the model's input, labelled ones first (classes come from y).
+    data: deps.datasetSelect(h, api, 'collapse-data', model, { prefer: labelledFirst }),
     samples: num('collapse-samples', '', 1),
     batch: num('collapse-batch', 500, 1),
     features: h('input', { id: 'collapse-features', placeholder: 'input of the last linear layer', style: 'width:18em' }),
   };
   f.samples.placeholder = 'all';
+  await f.data.ready;
   const go = async () => {
     try {
-      if (!f.model.value || !f.data.value) throw new Error('pick an ONNX classifier and a labelled dataset (upload them on the Models and Hessian pages)');
+      if (!f.model.value || !f.data.value) throw new Error('pick an ONNX classifier and a labelled dataset (upload them on the Models and Datasets pages)');
       const options = { batchSize: readNum(f.batch, 'batch', { int: true, min: 1 }) };
       if (f.samples.value !== '') options.samples = readNum(f.samples, 'samples', { int: true, min: 1 });
       if (f.features.value.trim()) options.features = f.features.value.trim();
@@ -73,5 +79,5 @@ function collapseResult(r, deps) {
 /** #collapse, #collapse/<job>. */
 export async function collapsePage(view, id, deps) {
   if (!id) return collapseForm(view, deps);
-  if (await followWithCancel(view, id, 'Neural collapse', deps)) view.append(...collapseResult(await deps.api(`/v1/collapses/${id}`), deps));
+  if (await deps.jobPanel(view, id, 'Neural collapse', deps)) view.append(...collapseResult(await deps.api(`/v1/collapses/${id}`), deps));
 }

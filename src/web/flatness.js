@@ -1,9 +1,9 @@
 // Local-entropy page of the dashboard: submit POST /v1/flatness (ONNX model + dataset, γ values, draws), follow the
 // job (cancellable), then plot the local entropy F(w; γ) with its standard-error bars over γ (log axis) beside the
 // second-order line −L(w) − tr(H)/(2γ), and the unperturbed −L(w) that both approach as γ grows.
-// Plain ES module; app.js hands in its helpers ({ h, api, followJob, showError }).
-import { choices, datasetSelect, inputs, readNum } from './form.js';
-import { followWithCancel, numCell, sig, submitJob } from './job-view.js';
+// Plain ES module; app.js hands in its helpers ({ h, api, showError, datasetSelect, jobPanel, … }).
+import { numCell, sig } from './cells.js';
+import { choices, inputs, readNum, submitJob } from './common.js';
 import { legend, logLabel, logTicks, s } from './plot.js';
 
 /** Form defaults: FlatnessOptionsSchema's (src/landscape/flatness/run.ts); test/web/science.test.ts checks them. */
@@ -63,19 +63,21 @@ export function entropyChart(r) {
 
 async function flatnessForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models, datasets } = await choices(api);
+  const { models } = await choices(api);
   const { num, select } = inputs(h);
   const D = FLATNESS_DEFAULTS;
+  const model = select('flatness-model', models.map((m) => [m.id, m.name]));
   const f = {
-    model: select('flatness-model', models.map((m) => [m.id, m.name])),
-    // A language model's token ids serve too (its loss is the next-token loss): every dataset fits, labelled first.
-    data: datasetSelect(h, 'flatness-data', datasets, { labelled: false }),
+    model,
+    // Datasets that fit the model's input; a language model's token ids serve too (the next-token loss).
+    data: deps.datasetSelect(h, api, 'flatness-data', model),
     gamma: h('input', { id: 'flatness-gamma', value: D.gamma, style: 'width:12em' }),
     draws: num('flatness-draws', D.draws, 1), seed: num('flatness-seed', D.seed, 1), samples: num('flatness-samples', '', 1),
     trace: select('flatness-trace', [['hutchinson', 'Hutchinson'], ['exact', 'exact (one Hv per parameter)'], ['none', 'none']]),
     criterion: h('input', { id: 'flatness-criterion', value: D.criterion, style: 'width:6em' }),
   };
   f.samples.placeholder = 'all';
+  await f.data.ready;
   const go = async () => {
     try {
       if (!f.model.value || !f.data.value) throw new Error('pick an ONNX model and a dataset');
@@ -119,5 +121,5 @@ function flatnessResult(r, deps) {
 /** #flatness, #flatness/<job>. */
 export async function flatnessPage(view, id, deps) {
   if (!id) return flatnessForm(view, deps);
-  if (await followWithCancel(view, id, 'Local entropy', deps)) view.append(...flatnessResult(await deps.api(`/v1/flatness/${id}`), deps));
+  if (await deps.jobPanel(view, id, 'Local entropy', deps)) view.append(...flatnessResult(await deps.api(`/v1/flatness/${id}`), deps));
 }

@@ -2,9 +2,10 @@
 // test data), follow the job (cancellable), then show the phase of Yang et al.'s taxonomy with the evidence it was
 // read from, the per-model metrics (training loss, Hessian λ_max and trace, test accuracy) and the per-pair mc and
 // CKA, with the training error along each trained curve.
-// Plain ES module; app.js hands in its helpers ({ h, api, followJob, showError }).
-import { choices, datasetSelect, inputs, readNum } from './form.js';
-import { followWithCancel, numCell, submitJob } from './job-view.js';
+// Plain ES module; app.js hands in its helpers ({ h, api, showError, datasetSelect, jobPanel, … }).
+import { numCell } from './cells.js';
+import { labelledFirst } from './collapse.js';
+import { choices, inputs, readNum, submitJob } from './common.js';
 import { lineChart } from './plot.js';
 
 /** Form defaults: TaxonomyOptionsSchema's (src/landscape/taxonomy/run.ts); test/web/science.test.ts checks them. */
@@ -28,13 +29,23 @@ function likelySet(models) {
 
 async function taxonomyForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models, datasets } = await choices(api);
+  const { models } = await choices(api);
   const { num, select } = inputs(h);
   const D = TAXONOMY_DEFAULTS;
   const chosen = likelySet(models);
   const boxes = models.map((m) => h('label', { class: 'model-choice' }, h('input', { type: 'checkbox', value: m.id, checked: chosen.has(m.id) }), ` ${m.name} `));
+  // The datasets follow the first checked model (one graph: what fits one fits all); labelled ones first.
+  const first = h('select', { hidden: true }, models.map((m) => h('option', { value: m.id }, m.name)));
+  const firstChecked = () => boxes.map((b) => b.querySelector('input')).find((i) => i.checked)?.value ?? '';
+  first.value = firstChecked();
+  boxes.forEach((b) => b.addEventListener('change', () => {
+    if (first.value === firstChecked()) return;
+    first.value = firstChecked();
+    first.dispatchEvent(new Event('change'));
+  }));
   const f = {
-    data: datasetSelect(h, 'tax-data', datasets), test: datasetSelect(h, 'tax-test', datasets, { none: '(none)' }),
+    data: deps.datasetSelect(h, api, 'tax-data', first, { prefer: labelledFirst }),
+    test: deps.datasetSelect(h, api, 'tax-test', first, { none: '(none)' }),
     epochs: num('tax-epochs', D.epochs, 1), samples: num('tax-samples', '', 1), seed: num('tax-seed', D.seed, 1),
     pairs: select('tax-pairs', [['cyclic', 'each with the next (cyclic)'], ['all', 'every pair']]),
     hessianSamples: num('tax-hessian-samples', D.hessianSamples, 1), ckaSamples: num('tax-cka-samples', D.ckaSamples, 1),
@@ -42,6 +53,7 @@ async function taxonomyForm(view, deps) {
     criterion: h('input', { id: 'tax-criterion', value: 'ce', style: 'width:6em' }),
   };
   f.samples.placeholder = 'dataset size';
+  await Promise.all([f.data.ready, f.test.ready]);
   const go = async () => {
     try {
       const ids = boxes.map((b) => b.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
@@ -111,7 +123,7 @@ function taxonomyResult(r, names, deps) {
 /** #taxonomy, #taxonomy/<job>. */
 export async function taxonomyPage(view, id, deps) {
   if (!id) return taxonomyForm(view, deps);
-  if (!(await followWithCancel(view, id, 'Taxonomy', deps))) return;
+  if (!(await deps.jobPanel(view, id, 'Taxonomy', deps))) return;
   const [r, { models }] = await Promise.all([deps.api(`/v1/taxonomies/${id}`), deps.api('/v1/models')]);
   view.append(...taxonomyResult(r, new Map(models.map((m) => [m.id, m.name])), deps));
 }

@@ -283,6 +283,11 @@ describe('service API', () => {
     assert.match(m, /^weightscope_jobs\{state="succeeded"\} [1-9]\d*$/m);
     assert.match(m, /^weightscope_upload_bytes_total [1-9]\d*$/m);
     assert.match(m, /^weightscope_job_duration_seconds_count\{kind="analysis",state="succeeded"\} [1-9]/m);
+    // prom-client's process metrics and per-route request histograms.
+    assert.match(m, /^process_open_fds \d+/m);
+    assert.match(m, /^nodejs_eventloop_lag_seconds [\d.e-]+$/m);
+    assert.match(m, /^weightscope_http_request_duration_seconds_count\{method="POST",route="\/v1\/models",status="201"\} [1-9]/m);
+    assert.match(m, /^weightscope_http_request_duration_seconds_count\{method="GET",route="\/v1\/jobs\/\{id\}",status="200"\} [1-9]/m);
     const doc = (await (await fetch(`${s.url}/v1/openapi.json`)).json()) as Json;
     assert.equal(doc.openapi, '3.1.0');
     const page = await fetch(`${s.url}/`);

@@ -62,6 +62,11 @@ describe('connectivity and repair API', () => {
       options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03, polishEpochs: 1, polishSamplesPerEpoch: 128 },
     });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
+    // Progress names its phase: each phase restarts "epoch 1/N", which alone reads as going backwards.
+    const events = await (await fetch(`${s.url}/v1/jobs/${sub.body.job.id}/events`)).text();
+    const messages = [...events.matchAll(/event: progress\ndata: (.*)\n/g)].map((m) => (JSON.parse(m[1]) as Json).message as string);
+    assert.ok(messages.length > 0, events.slice(0, 500));
+    for (const m of messages) assert.match(m, /^(curve training|evaluation along t|polishing t = [\d.]+|fine-tuning [\w ()]+): /);
     const job = await waitJob(s.url, sub.body.job.id);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     const rep = (await (await fetch(`${s.url}${job.result}`)).json()) as Json;

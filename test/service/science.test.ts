@@ -33,7 +33,8 @@ const FILES = {
 };
 
 /** Relative closeness for numbers that went through the same code in another thread. */
-function close(a: number, b: number, rel: number, what: string): void {
+function close(a: number | null, b: number | null, rel: number, what: string): void {
+  assert.ok(a !== null && b !== null, `${what}: ${a} vs ${b} (null where a number is due)`);
   assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(b), 1e-300), `${what}: ${a} vs ${b}`);
 }
 
@@ -89,7 +90,7 @@ describe('science API: collapse, flatness, taxonomy', () => {
   });
 
   test('POST /v1/flatness: rows equal the library on the same options and agree with local_entropy.json within 4 combined stderr', async () => {
-    const options = { gamma: [1e3, 1e4, 1e5], draws: 64, seed: 7, trace: 'hutchinson', traceMinIter: 10, traceMaxIter: 10 } as const;
+    const options = { gamma: [1e3, 1e4, 1e5], draws: 64, seed: 7, trace: 'hutchinson' as const, traceMinIter: 10, traceMaxIter: 10 };
     const { r } = await result('/v1/flatness', { model: id.mlp48, dataset: id.batch, options });
     const lib = await flatnessOnFiles(FILES.mlp48, FILES.batch, options);
     assert.equal(r.rows.length, 3);

@@ -1,7 +1,7 @@
 /**
  * The dashboard's science pages in a real browser (Chromium via playwright-core) against a real server, on small
- * inputs: each form submits its job with fitting data preselected (labelled data first; unlabelled token ids
- * disabled where labels are needed), follows it, and renders numbers equal to the API's result — NC1–NC4 and the
+ * inputs: each form submits its job with fitting data preselected (what fits the model's input, labelled data first
+ * where classes are needed), follows it, and renders numbers equal to the API's result — NC1–NC4 and the
  * class-mean cosine heat map, local entropy ± stderr beside the second-order line, the taxonomy's phase, evidence,
  * per-model and per-pair tables. The Cancel button stops a running job.
  */
@@ -58,9 +58,10 @@ describe('dashboard: neural collapse, local entropy and taxonomy pages', () => {
     const { page, errors } = await newPage(browser);
     await page.goto(`${s.url}/#collapse`);
     await page.waitForSelector('#collapse-data option', { state: 'attached' });
-    assert.notEqual(await page.inputValue('#collapse-data'), ids.lm, 'token ids are not preselected for a classifier');
-    assert.equal(await page.locator(`#collapse-data option[value="${ids.lm}"]`).getAttribute('disabled'), '', 'unlabelled data is disabled');
     await page.selectOption('#collapse-model', ids.mlp48);
+    await page.waitForSelector(`#collapse-data option[value="${ids.lm}"][data-fits="0"]`, { state: 'attached' });
+    const pre = await page.inputValue('#collapse-data');
+    assert.ok([ids.batch, ids.train, ids.test].includes(pre), `a labelled dataset that fits mlp48's input is preselected, not ${pre}`);
     await page.selectOption('#collapse-data', ids.batch);
     await page.fill('#collapse-batch', '1000');
     const { r } = await submitAndRender(page, s, '#collapse-run', 'collapse', '/v1/collapses', '#cosine-map');
@@ -76,7 +77,8 @@ describe('dashboard: neural collapse, local entropy and taxonomy pages', () => {
     await screenshot(page, 'collapse');
     // Hundreds of classes are drawn as one raster image, not one element per entry.
     const big = await page.evaluate(async () => {
-      const { heatMap } = await import('/plot.js');
+      const plotUrl = '/plot.js'; // a page URL, resolved by the browser
+      const { heatMap } = await import(plotUrl);
       const n = 300;
       const svg = heatMap({ id: 'big', matrix: Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : -1 / (n - 1)))), labels: Array.from({ length: n }, (_, i) => i), title: 'big' });
       return { images: svg.querySelectorAll('image').length, cells: svg.querySelectorAll('rect.cell').length };
@@ -165,7 +167,7 @@ describe('dashboard: neural collapse, local entropy and taxonomy pages', () => {
     const id = page.url().split('#flatness/')[1];
     assert.equal((await runningWithProgress(s.url, id)).state, 'running');
     await page.click('#job-cancel');
-    await page.waitForSelector('[data-testid="job-status"][data-state="cancelled"]', { timeout: 60_000 });
+    await page.waitForFunction("/^cancelled/.test(document.querySelector('[data-testid=job-status]')?.textContent ?? '')", undefined, { timeout: 60_000 });
     assert.equal((await waitJob(s.url, id)).state, 'cancelled');
     assert.equal(await page.locator('#job-cancel').count(), 0, 'no Cancel button once the job has ended');
     await screenshot(page, 'flatness-cancelled');

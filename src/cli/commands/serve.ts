@@ -8,7 +8,7 @@ export const summary = 'run the HTTP API and dashboard (PORT, HOST, WEIGHTSCOPE_
 const USAGE = 'weightscope serve [--port N] [--host H] [--data DIR]';
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgsOrPrintHelp(argv, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } }, USAGE, `Usage: ${USAGE}\nEnvironment: PORT (8080), HOST (127.0.0.1), WEIGHTSCOPE_DATA (./data), WEIGHTSCOPE_API_KEYS (comma-separated bearer keys), WEIGHTSCOPE_MAX_UPLOAD (2GiB), WEIGHTSCOPE_JOB_CONCURRENCY (1)\n`);
+  const args = parseArgsOrPrintHelp(argv, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' } }, USAGE, `Usage: ${USAGE}\nEnvironment: PORT (8080), HOST (127.0.0.1; another address needs WEIGHTSCOPE_API_KEYS or WEIGHTSCOPE_ALLOW_OPEN=1), WEIGHTSCOPE_DATA (./data; one server per folder), WEIGHTSCOPE_API_KEYS (comma-separated bearer keys), WEIGHTSCOPE_MAX_UPLOAD (2GiB), WEIGHTSCOPE_JOB_CONCURRENCY (1); limits, timeouts and allowed hosts: docs/service.md\n`);
   if (!args) return EXIT_OK;
   const { values } = args;
   const env = { ...process.env };

@@ -178,9 +178,9 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
   const split = (done: number, total: number, base: number, span: number, msg: string) => hooks.progress?.(base + (span * done) / total, 1, msg);
   const tr = await fitCurve(ep, curve, train, o, {
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, m),
+    progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, `curve training: ${m}`),
   });
-  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, steps > 0 ? 0.1 : 1, m));
+  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, steps > 0 ? 0.1 : 1, `evaluation along t: ${m}`));
   const result: ConnectResult = {
     curve: { kind: o.curve, bends: o.bends },
     options: o,

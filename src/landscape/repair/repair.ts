@@ -135,9 +135,10 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   }
   const ts = o.ts ?? gridTs(11);
   if (!ts.includes(0) || !ts.includes(1)) throw new WeightscopeError('invalid-input', 'the evaluation points must include t = 0 and t = 1');
-  const hooksFor = (base: number, span: number): RunHooks => ({
+  // Each phase's share of the progress bar, and its name in the message (each restarts "epoch 1/N").
+  const hooksFor = (base: number, span: number, phase: string): RunHooks => ({
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    progress: (d, t, m) => hooks.progress?.(base + (span * d) / Math.max(t, 1), 1, m),
+    progress: (d, t, m) => hooks.progress?.(base + (span * d) / Math.max(t, 1), 1, `${phase}: ${m}`),
   });
 
   // The second endpoint, and the fine-tuning baseline (the same computation when there is one model).
@@ -155,7 +156,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
       weightDecay: o.l2,
       seed: o.seed + 1,
       schedule: o.schedule,
-      ...hooksFor(0, 0.4),
+      ...hooksFor(0, 0.4, inputs.modelB ? 'fine-tuning baseline' : 'fine-tuning A (second endpoint)'),
     });
     tuned = r.params;
     fineTuneSeconds = r.seconds;
@@ -170,7 +171,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   }
   const ep: Endpoints = { model: A.model, specs: A.specs, a: A.values, b };
   const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
-  const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9));
+  const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9, 'curve training'));
 
   // Evaluation: held-out clean first (drives the choice), then report-only sets.
   const evaluator = await createPathEvaluator(ep.model, ep.specs, { device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
@@ -186,7 +187,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     triggered = await loadTriggeredSet(inputs.triggered);
     sets.push({ name: 'triggered', role: 'triggered', ds: triggered });
   }
-  const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1).progress);
+  const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1, 'evaluation along t').progress);
   const heldRows = along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy }));
   let choice: Selection | PolishedSelection;
   let w: ParamMap;
@@ -206,7 +207,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
         weightDecay: o.polishWeightDecay,
         seed: o.seed + 2,
         schedule: o.schedule,
-        ...(hooks.signal ? { signal: hooks.signal } : {}),
+        ...hooksFor(0.99, 0, `polishing t = ${t}`),
       });
       polishSeconds = (polishSeconds ?? 0) + r.seconds;
       polished.set(t, r.params);

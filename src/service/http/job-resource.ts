@@ -42,7 +42,7 @@ export interface JobResourceSpec<B> {
    * The job payload for a validated body, and the size of its inputs (for its time limit): looks up stored models
    * and datasets (unknown ids → not-found).
    */
-  submission(ctx: ServiceContext, body: B): { payload: unknown; work: Work };
+  submission(ctx: ServiceContext, body: B): { payload: unknown; work: Work } | Promise<{ payload: unknown; work: Work }>;
   readonly result: {
     readonly summary: string;
     /** The 200 response's content map. */
@@ -90,9 +90,9 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
       requestBody: jsonRequest(submit.bodyId),
       responses: { ...jobAccepted(), '404': problem(submit.notFound), ...JSON_BODY_ERRORS, '422': problem('An option over a server-side limit (`limit-exceeded`, naming the limit and WEIGHTSCOPE_LIMITS)') },
     },
-    handle(ctx, req, res) {
+    async handle(ctx, req, res) {
       const body = parseOr400(submit.body, req.body, 'body');
-      const { payload, work } = spec.submission(ctx, body);
+      const { payload, work } = await spec.submission(ctx, body);
       const { job, cached } = ctx.queue.submit(spec.kind, payload, work, requesterOf(res));
       sendJob(res, job, cached);
     },

@@ -45,9 +45,14 @@ export function mountOperations(ctx: ServiceContext, ops: readonly Operation[]):
   const r = Router();
   for (const op of ops) {
     if (op.onlyIf && !op.onlyIf(ctx.config)) continue;
+    // The route's template labels its request metrics (set first, so a refused body is counted under it too).
+    const label = (_req: Request, res: Response, next: NextFunction): void => {
+      res.locals.route = op.path;
+      next();
+    };
     const handler = (req: Request, res: Response): unknown => op.handle(ctx, req, res);
-    if (op.jsonLimit) r[op.method](expressPath(op.path), jsonOnly(op.jsonLimit), handler);
-    else r[op.method](expressPath(op.path), handler);
+    if (op.jsonLimit) r[op.method](expressPath(op.path), label, jsonOnly(op.jsonLimit), handler);
+    else r[op.method](expressPath(op.path), label, handler);
   }
   return r;
 }

@@ -37,7 +37,7 @@ export async function receiveFiles(req: Request, ctx: ServiceContext, maxFiles: 
 async function receive(req: Request, ctx: ServiceContext, maxFiles: number): Promise<ReceivedFiles> {
   const budget = { limit: ctx.config.maxUpload, used: 0 };
   const count = (n: number): void => {
-    ctx.metrics.uploadBytes += n;
+    ctx.metrics.uploadBytes(n);
   };
   if (!req.is('multipart/form-data')) {
     const part = await ctx.blobs.ingest(req, budget, count);

@@ -11,9 +11,9 @@ import { ServiceError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { startWorkerThread } from '../threads.js';
 import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from './limits.js';
-import { resultTextOf, type StoredResult } from './results.js';
-import { StopFlag, type StopReason } from './stop.js';
-import { isTerminal, type JobError, type JobKind, type JobState, type WorkerInput, type WorkerMessage } from './types.js';
+import { resultTextOf, storeResult, type StoredResult } from './results.js';
+import { JobStopped, StopFlag, jobErrorOf, type StopReason } from './stop.js';
+import { isTerminal, type JobContext, type JobError, type JobKind, type JobState, type WorkerInput, type WorkerMessage } from './types.js';
 
 export interface JobView {
   id: string;
@@ -29,13 +29,15 @@ export interface JobView {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** Last change (ms since the epoch): the SSE event id, so a reconnecting client is not sent what it has. */
+  updated_at: number;
 }
 
 interface JobRow {
   id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
   cache_key: string | null; result: string | null; error: string | null; attempts: number; time_limit_ms: number | null;
   result_dir: string | null;
-  created_at: number; started_at: number | null; finished_at: number | null;
+  created_at: number; started_at: number | null; finished_at: number | null; updated_at: number;
 }
 
 export interface JobEvent {
@@ -60,6 +62,8 @@ export interface QueueOptions {
   resultUrl?: (kind: string, id: string) => string;
   /** Results whose JSON is longer are stored as files (WEIGHTSCOPE_INLINE_RESULT); default 1 MiB. */
   inlineResultBytes?: number;
+  /** Handed to server-thread kinds as `ctx.services` (the stores an import writes to). */
+  services?: unknown;
   /** Caps that replace the kinds' defaults, by `kind.option` (WEIGHTSCOPE_LIMITS). */
   capOverrides?: ReadonlyMap<string, number>;
   /** Scales every job's wall-clock budget (WEIGHTSCOPE_JOB_TIME_FACTOR); default 1. */
@@ -72,12 +76,18 @@ export interface QueueOptions {
   closeWaitMs?: number;
 }
 
-/** A running job's thread: its stop flag, and a promise that settles when the thread has exited. */
+/** A running job: its stop flag, a promise that settles when it has ended (its thread exited), and where it runs. */
 interface Running {
-  readonly worker: Worker;
   readonly stop: StopFlag;
   readonly exited: Promise<void>;
+  /** A server-thread kind (not counted against `concurrency`). */
+  readonly onServer: boolean;
+  /** Ends its thread at once (only after it was asked to stop and did not). */
+  terminate(): Promise<unknown>;
 }
+
+/** Server-thread jobs (imports) at once. */
+const SERVER_THREAD_JOBS = 2;
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -132,6 +142,7 @@ export class JobQueue {
       created_at: iso(row.created_at)!,
       started_at: iso(row.started_at),
       finished_at: iso(row.finished_at),
+      updated_at: row.updated_at,
     };
   }
 
@@ -278,17 +289,34 @@ export class JobQueue {
     this.emit(id, 'state');
   }
 
+  /** Starts queued jobs, oldest first: worker-thread kinds up to `concurrency`, server-thread kinds (imports) up to two. */
   private pump(): void {
     if (this.closed) return;
-    while (this.workers.size < this.opts.concurrency) {
+    const here = [...this.kinds.values()].filter((k) => k.thread === 'server').map((k) => k.kind);
+    const take = (onServer: boolean): JobRow | undefined => {
       const now = Date.now();
-      const row = this.db.prepare(
+      const which = here.length === 0 ? (onServer ? 'AND 0' : '') : `AND kind ${onServer ? '' : 'NOT '}IN (${here.map(() => '?').join(',')})`;
+      return this.db.prepare(
         `UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, updated_at = ?, message = 'running'
-         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, rowid LIMIT 1) RETURNING *`,
-      ).get(now, now) as JobRow | undefined;
-      if (!row) return;
-      this.run(row);
-    }
+         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ${which} ORDER BY created_at, rowid LIMIT 1) RETURNING *`,
+      ).get(now, now, ...here) as JobRow | undefined;
+    };
+    const count = (onServer: boolean): number => [...this.workers.values()].filter((r) => r.onServer === onServer).length;
+    for (let row; count(false) < this.opts.concurrency && (row = take(false)); ) this.run(row);
+    for (let row; count(true) < SERVER_THREAD_JOBS && (row = take(true)); ) this.runHere(row, this.kind(row.kind));
+  }
+
+  /** The time limit of this attempt (from its start), and the error a job stopped by it fails with. */
+  private deadline(row: JobRow, stop: StopFlag): { timer: NodeJS.Timeout | undefined; failure(error: JobError): JobError } {
+    const timer = row.time_limit_ms !== null ? setTimeout(() => stop.set('time-limit'), row.time_limit_ms) : undefined;
+    timer?.unref();
+    return {
+      timer,
+      failure: (error) =>
+        stop.reason === 'time-limit'
+          ? { code: 'time-limit', message: `the job ran over its time limit of ${(row.time_limit_ms ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
+          : error,
+    };
   }
 
   private run(row: JobRow): void {
@@ -298,7 +326,7 @@ export class JobQueue {
     try {
       const input: WorkerInput = {
         jobId: id, kind: row.kind, payload: JSON.parse(row.payload) as unknown, dataDir: this.opts.dataDir, stop: stop.buffer,
-        inlineLimit: this.opts.inlineResultBytes ?? 2 ** 20,
+        inlineLimit: this.inlineLimit,
       };
       const heapMb = this.opts.jobHeapBytes ? Math.max(32, Math.floor(this.opts.jobHeapBytes / 2 ** 20)) : undefined;
       worker = startWorkerThread(import.meta.url, 'worker', { workerData: input, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
@@ -308,18 +336,12 @@ export class JobQueue {
     }
     let settled = false;
     let drain: NodeJS.Timeout | undefined;
-    // The time limit runs from this attempt's start; past it the job is stopped like a cancel, and fails.
-    const limit = row.time_limit_ms !== null ? setTimeout(() => stop.set('time-limit'), row.time_limit_ms) : undefined;
-    limit?.unref();
-    const failure = (error: JobError): JobError =>
-      stop.reason === 'time-limit'
-        ? { code: 'time-limit', message: `the job ran over its time limit of ${(row.time_limit_ms ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
-        : error;
+    const { timer, failure } = this.deadline(row, stop);
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', (code) => {
         clearTimeout(drain);
-        clearTimeout(limit);
-        if (this.workers.get(id)?.worker === worker) this.workers.delete(id);
+        clearTimeout(timer);
+        if (this.workers.get(id)?.exited === exited) this.workers.delete(id);
         // Died without a word (out of memory, process.exit): the job failed. After close() it was requeued.
         if (!settled && !this.closed) {
           this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
@@ -329,7 +351,7 @@ export class JobQueue {
         this.pump();
       });
     });
-    this.workers.set(id, { worker, stop, exited });
+    this.workers.set(id, { stop, exited, onServer: false, terminate: () => worker.terminate() });
     this.emit(id, 'state');
     /** The job's last word is in: the thread should end by itself; if it lingers (idle by now), end it. */
     const settle = (): void => {
@@ -358,6 +380,46 @@ export class JobQueue {
     });
   }
 
+  /** A server-thread kind (I/O-bound work on the stores, e.g. an import): run on this event loop, stopped the same way. */
+  private runHere(row: JobRow, kind: JobKind): void {
+    const id = row.id;
+    const stop = new StopFlag();
+    const { timer, failure } = this.deadline(row, stop);
+    const checkpoint = (): void => {
+      if (stop.reason) throw new JobStopped(stop.reason);
+    };
+    const ctx: JobContext = {
+      jobId: id,
+      dataDir: this.opts.dataDir,
+      inlineResultBytes: this.inlineLimit,
+      services: this.opts.services,
+      progress: (done, total, message = '') => {
+        checkpoint();
+        this.progress(id, { done, total, message });
+      },
+      checkpoint,
+      stopReason: () => stop.reason,
+    };
+    const exited = (async () => {
+      try {
+        const result = await kind.run(kind.payload.parse(JSON.parse(row.payload)), ctx);
+        if (!this.closed) this.finish(id, 'succeeded', { result: storeResult(this.opts.dataDir, id, result, this.inlineLimit, kind.artifacts?.bind(kind)), message: 'done' });
+      } catch (e) {
+        if (!this.closed) this.finish(id, 'failed', { error: failure(jobErrorOf(e, stop.reason)), message: 'failed' });
+      } finally {
+        clearTimeout(timer);
+        this.workers.delete(id);
+        setImmediate(() => this.pump());
+      }
+    })();
+    this.workers.set(id, { stop, exited, onServer: true, terminate: async () => undefined });
+    this.emit(id, 'state');
+  }
+
+  private get inlineLimit(): number {
+    return this.opts.inlineResultBytes ?? 2 ** 20;
+  }
+
   private progress(id: string, m: { done: number; total: number; message: string }): void {
     const frac = m.total > 0 ? Math.max(0, Math.min(1, m.done / m.total)) : 0;
     const now = Date.now();
@@ -384,7 +446,7 @@ export class JobQueue {
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.closeWaitMs ?? 10_000)));
     await Promise.race([Promise.all(running.map(([, r]) => r.exited)), waited]);
     clearTimeout(timer);
-    await Promise.all(running.map(([, r]) => r.worker.terminate()));
+    await Promise.all(running.map(([, r]) => r.terminate()));
     this.workers.clear();
   }
 }

@@ -3,6 +3,8 @@
  * next progress call (or checkpoint) and unwinds with JobStopped. Terminating the thread instead would tear
  * onnxruntime down under a running session.run(), which aborts the whole process (issue 16, finding 0).
  */
+import { isWeightscopeError } from '../../errors.js';
+
 export const STOP_REASONS = ['cancel', 'time-limit', 'shutdown'] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 
@@ -28,4 +30,14 @@ export class JobStopped extends Error {
     super(`job stopped (${reason})`);
     this.name = 'JobStopped';
   }
+}
+
+/**
+ * The error a job failed with: the stop reason when it was stopped (whatever the job made of the JobStopped it
+ * threw), a WeightscopeError's code and message, or 'internal' for anything else (a bug).
+ */
+export function jobErrorOf(e: unknown, reason: StopReason | null): { code: string; message: string } {
+  if (reason) return { code: reason === 'time-limit' ? 'time-limit' : 'cancelled', message: `stopped: ${reason}` };
+  if (isWeightscopeError(e)) return { code: e.code, message: e.message };
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
 }

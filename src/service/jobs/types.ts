@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { KindLimits } from './limits.js';
 import type { StoredResult } from './results.js';
+import type { StopReason } from './stop.js';
 
 export interface JobContext {
   readonly jobId: string;
@@ -21,6 +22,10 @@ export interface JobContext {
   progress(done: number, total: number, message?: string): void;
   /** Throws JobStopped when the job was cancelled or ran out of time (for loops that report no progress). */
   checkpoint(): void;
+  /** Why the job is being stopped, or null: for code that must not throw where it checks (stream handlers). */
+  stopReason(): StopReason | null;
+  /** For server-thread kinds only: the server's stores (what QueueOptions.services holds). */
+  readonly services?: unknown;
 }
 
 export interface JobKind<P = unknown, R = unknown> {
@@ -33,6 +38,11 @@ export interface JobKind<P = unknown, R = unknown> {
    * a file (jobs/results.ts): e.g. the report without eigenvalues, one layer's ESD. A string is stored as is.
    */
   artifacts?(result: R): Record<string, unknown>;
+  /**
+   * 'server': runs on the server's event loop instead of a worker thread — for I/O-bound work that writes to the
+   * stores (imports). Such jobs do not take one of the `concurrency` slots. Default: a worker thread.
+   */
+  readonly thread?: 'server';
   /** Caps on `payload.options` and the wall-clock budget for the work (limits.ts); absent: BASE_SECONDS, no caps. */
   readonly limits?: KindLimits<P>;
   /** Runs in a worker thread; the result must be JSON-serialisable. */

@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isWeightscopeError } from '../../errors.js';
 import { findJobKind } from './kinds/index.js';
 import { storeResult } from './results.js';
-import { JobStopped, StopFlag } from './stop.js';
+import { JobStopped, StopFlag, jobErrorOf } from './stop.js';
 import type { WorkerInput, WorkerMessage } from './types.js';
 
 const port = parentPort;
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       post({ type: 'progress', done, total, message });
     },
     checkpoint,
+    stopReason: () => stop.reason,
   });
   // Serialised (and, when large, written to files) here, so the server thread only stores a string or a path.
   post({ type: 'done', result: storeResult(input.dataDir, input.jobId, result, input.inlineLimit, kind.artifacts?.bind(kind)) });
@@ -53,13 +54,7 @@ async function main(): Promise<void> {
 // After its last message the thread ends on its own once nothing is pending (no timers, no runs in flight), so a
 // job that threw while other runs were still going is not torn down under them.
 main().catch((e: unknown) => {
-  // The queue knows why it stopped the job; whatever the job made of the JobStopped it threw, that reason wins.
   const reason = stop.reason;
-  const error = reason
-    ? { code: reason === 'time-limit' ? 'time-limit' : 'cancelled', message: `stopped: ${reason}` }
-    : isWeightscopeError(e)
-      ? { code: e.code, message: e.message }
-      : { code: 'internal', message: e instanceof Error ? e.message : String(e) };
   if (!reason && !isWeightscopeError(e) && !(e instanceof JobStopped)) console.error('[weightscope job worker]', e);
-  post({ type: 'error', error });
+  post({ type: 'error', error: jobErrorOf(e, reason) });
 });

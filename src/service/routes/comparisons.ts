@@ -3,6 +3,7 @@ import { CompareOptionsSchema } from '../../landscape/similarity/compare.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { workOf } from '../jobs/limits.js';
+import { requireFit } from '../store/fit.js';
 import { ComparisonRequest } from '../schemas.js';
 
 export const comparisons = jobResource({
@@ -19,6 +20,7 @@ export const comparisons = jobResource({
   submission(ctx, body) {
     const models = body.models.map((m) => ctx.models.require(m));
     const ds = ctx.datasets.require(body.dataset);
+    for (const m of models) requireFit(m, ds);
     const payload = {
       models: models.map((m) => ({ id: m.id, path: ctx.models.onnxPath(m) })), dataset: ds.id, datasetPath: ctx.datasets.path(ds),
       options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? 'cpu',

@@ -30,9 +30,9 @@ export const connectivity = jobResource({
   submission(ctx, body) {
     const s = storedInputs(ctx);
     const payload = {
-      models: body.models.map(s.model),
+      models: body.models.map((id) => s.model(id)),
       data: s.dataset(body.data),
-      evalData: (body.evalData ?? []).map(s.dataset),
+      evalData: (body.evalData ?? []).map((id) => s.dataset(id)),
       triggered: body.triggered ? s.dataset(body.triggered) : null,
       options: { ...parseConnectOptions(body.options ?? {}) },
     };
@@ -56,7 +56,7 @@ export const repairs = jobResource({
   submission(ctx, body) {
     const s = storedInputs(ctx);
     const payload = {
-      models: body.models.map(s.model),
+      models: body.models.map((id) => s.model(id)),
       data: s.dataset(body.data),
       evalData: body.evalData ? s.dataset(body.evalData) : null,
       triggered: body.triggered ? s.dataset(body.triggered) : null,

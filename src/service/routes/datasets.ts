@@ -1,20 +1,28 @@
 /** POST/GET /v1/datasets and GET /v1/datasets/{id}: data for the Hessian, comparison, connectivity and repair jobs. */
 import { WeightscopeError } from '../../errors.js';
-import { BUSY, COMMON_ERRORS, jsonBody, locationHeader, nameParam, problem, ref, uploadBody } from '../http/doc.js';
+import { BUSY, COMMON_ERRORS, jsonBody, locationHeader, nameParam, parametersOf, problem, ref, uploadBody } from '../http/doc.js';
 import { idParams } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
 import { receiveFiles, refuseDeclaredOverLimit } from '../http/upload.js';
-import { Dataset, DatasetList, IdParams } from '../schemas.js';
+import { Dataset, DatasetFit, DatasetList, DatasetListQuery, IdParams } from '../schemas.js';
+import { misfit } from '../store/fit.js';
 import { parseOr400 } from '../validate.js';
 
 export const datasetOperations: readonly Operation[] = [
   {
     method: 'get',
     path: '/v1/datasets',
-    components: [['Dataset', Dataset], ['DatasetList', DatasetList]],
-    doc: { summary: 'List stored datasets', responses: { '200': { description: 'datasets', content: jsonBody(ref('DatasetList')) }, ...COMMON_ERRORS } },
-    handle(ctx, _req, res) {
-      res.json({ datasets: ctx.datasets.list() });
+    components: [['Dataset', Dataset], ['DatasetFit', DatasetFit], ['DatasetList', DatasetList]],
+    doc: {
+      summary: 'List stored datasets (with ?model=<id>, each marked with whether it fits that model)',
+      parameters: parametersOf(DatasetListQuery, 'query'),
+      responses: { '200': { description: 'datasets', content: jsonBody(ref('DatasetList')) }, '404': problem('Unknown model'), ...COMMON_ERRORS },
+    },
+    handle(ctx, req, res) {
+      const q = parseOr400(DatasetListQuery, req.query, 'query');
+      const model = q.model ? ctx.models.require(q.model) : null;
+      const datasets = ctx.datasets.list();
+      res.json({ datasets: model ? datasets.map((d) => ({ ...d, fit: { ok: misfit(model, d) === null, why: misfit(model, d) } })) : datasets });
     },
   },
   {

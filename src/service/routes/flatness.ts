@@ -17,7 +17,7 @@ export const flatness = jobResource({
     bodyDoc: withOptions(FlatnessRequest, FlatnessOptionsSchema, 'Local-entropy options (src/landscape/flatness/run.ts)'),
     components: [['FlatnessOptions', FlatnessOptionsSchema]],
   },
-  submission: (ctx, body) => modelOnData(ctx, body.model, body.dataset, parseFlatnessOptions(body.options ?? {})),
+  submission: (ctx, body) => modelOnData(ctx, body, parseFlatnessOptions(body.options ?? {})),
   result: {
     summary: 'The local-entropy report',
     content: anyJson('rows[] of {gamma, local_entropy, stderr, second_order, second_order_stderr, loss, mean_perturbed_loss}, the trace and settings (src/landscape/flatness)'),

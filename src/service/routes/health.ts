@@ -33,8 +33,9 @@ export const healthOperations: readonly Operation[] = [
     method: 'get',
     path: '/metrics',
     doc: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...keyErrors } },
-    handle(ctx, _req, res) {
-      res.type('text/plain; version=0.0.4').send(ctx.metrics.render(ctx.queue.counts()));
+    async handle(ctx, _req, res) {
+      res.setHeader('content-type', ctx.metrics.contentType);
+      res.send(await ctx.metrics.render());
     },
   },
   {

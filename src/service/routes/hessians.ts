@@ -18,7 +18,7 @@ export const hessians = jobResource({
     components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
   },
   submission(ctx, body) {
-    const { payload, work } = modelOnData(ctx, body.model, body.dataset, parseHessianOptions(body.options ?? {}));
+    const { payload, work } = modelOnData(ctx, body, parseHessianOptions(body.options ?? {}));
     return { payload: { ...payload, device: body.device ?? 'cpu', untie: body.untie ?? false, criterion: body.criterion ?? 'ce' }, work };
   },
   result: { summary: 'The Hessian report', content: anyJson('model, dataset, options and the Hessian report (src/landscape/hessian/run.ts)') },

@@ -3,6 +3,7 @@ import { BUSY, COMMON_ERRORS, jsonBody, problem, ref } from '../http/doc.js';
 import { idParams, sendJob } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
 import { requesterOf } from '../auth.js';
+import type { JobView } from '../jobs/queue.js';
 import { isTerminal } from '../jobs/types.js';
 import { DebugJobRequest, IdParams, Job, JobEnvelope, JobErrorSchema, JobId } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
@@ -37,7 +38,7 @@ export const jobOperations: readonly Operation[] = [
     method: 'get',
     path: '/v1/jobs/{id}/events',
     doc: {
-      summary: 'Server-sent events: `state`, `progress`, then `end`; each `data` is the Job',
+      summary: 'Server-sent events: `state`, `progress`, then `end`; each `data` is the Job and each `id` its updated_at, so a client reconnecting with Last-Event-ID is sent the state only if it changed',
       parameters: idParams('Job id'),
       responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('Unknown id'), ...COMMON_ERRORS, '503': BUSY },
     },
@@ -54,11 +55,12 @@ export const jobOperations: readonly Operation[] = [
         'X-Accel-Buffering': 'no',
       });
       res.flushHeaders();
-      let seq = 0;
-      const send = (event: string, data: unknown): void => {
-        res.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const send = (event: string, data: JobView): void => {
+        res.write(`id: ${data.updated_at}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
-      send('state', job);
+      res.write('retry: 3000\n\n');
+      // A client that reconnects after seeing this very state (Last-Event-ID) is not sent it again.
+      if (req.headers['last-event-id'] !== String(job.updated_at) || isTerminal(job.state)) send('state', job);
       if (isTerminal(job.state)) {
         send('end', job);
         res.end();

@@ -1,10 +1,11 @@
 /** POST/GET /v1/models, GET/DELETE /v1/models/{id}, POST /v1/models/import. */
 import { BUSY, COMMON_ERRORS, JSON_BODY_ERRORS, jsonBody, jsonRequest, locationHeader, nameParam, problem, ref, uploadBody, type Json } from '../http/doc.js';
-import { idParams } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
 import { receiveFiles, refuseDeclaredOverLimit } from '../http/upload.js';
 import { IdParams, ImportRequest, Model, ModelFile, ModelId, ModelList } from '../schemas.js';
-import { importModel } from '../store/import.js';
+import { requesterOf } from '../auth.js';
+import { idParams, sendJob } from '../http/job-resource.js';
+import { executeImport, planImport } from '../store/import.js';
 import { parseOr400 } from '../validate.js';
 
 const stored = (what: string): Json => ({
@@ -41,7 +42,7 @@ export const modelOperations: readonly Operation[] = [
     async handle(ctx, req, res) {
       refuseDeclaredOverLimit(req, ctx.config.maxUpload);
       const received = await receiveFiles(req, ctx, 256);
-      ctx.metrics.uploads++;
+      ctx.metrics.upload();
       const { model, created } = await ctx.models.add(received.parts, 'upload', received.name);
       res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
     },
@@ -52,10 +53,11 @@ export const modelOperations: readonly Operation[] = [
     jsonLimit: '64kb',
     components: [['ImportRequest', ImportRequest]],
     doc: {
-      summary: 'Store a model from an allow-listed folder (models/, the HF cache) or by Hugging Face id from the cache',
+      summary: 'Store a model from an allow-listed folder (models/, the HF cache) or by Hugging Face id; over WEIGHTSCOPE_IMPORT_INLINE, and for hub downloads, an import job (202; its result at /v1/imports/{id} is the model)',
       requestBody: jsonRequest('ImportRequest'),
       responses: {
         ...stored('same content'),
+        '202': { description: 'A large import or a download: queued as a job (Location: the job)', headers: locationHeader('/v1/jobs/{id}'), content: jsonBody(ref('JobEnvelope')) },
         '404': problem('No such path or model'),
         '422': problem('Corrupt or truncated file, or an unsafe pickle; nothing stored'),
         ...JSON_BODY_ERRORS,
@@ -65,8 +67,15 @@ export const modelOperations: readonly Operation[] = [
     },
     async handle(ctx, req, res) {
       const body = parseOr400(ImportRequest, req.body, 'body');
+      const plan = await planImport(ctx.config, body);
+      // Small local imports are answered with the model; large ones and downloads become an import job.
+      if (plan.kind === 'hub' || plan.bytes > ctx.config.importInline) {
+        const { job, cached } = ctx.queue.submit('import', body, { bytes: plan.kind === 'local' ? plan.bytes : 0, parameters: 0, samples: 0 }, requesterOf(res));
+        sendJob(res, job, cached);
+        return;
+      }
       const release = ctx.slots.uploads.take();
-      const { model, created } = await importModel(ctx, body).finally(release);
+      const { model, created } = await executeImport(ctx, plan).finally(release);
       res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
     },
   },

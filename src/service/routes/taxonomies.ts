@@ -18,11 +18,11 @@ export const taxonomies = jobResource({
     components: [['TaxonomyOptions', TaxonomyOptionsSchema]],
   },
   submission(ctx, body) {
-    const s = storedInputs(ctx);
+    const s = storedInputs(ctx, 'the taxonomy');
     const payload = {
-      models: body.models.map(s.model),
-      data: s.dataset(body.data),
-      test: body.test ? s.dataset(body.test) : null,
+      models: body.models.map((id) => s.model(id)),
+      data: s.dataset(body.data, true),
+      test: body.test ? s.dataset(body.test, true) : null,
       options: { ...parseTaxonomyOptions(body.options ?? {}) },
     };
     return { payload, work: s.work() };

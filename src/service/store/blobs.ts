@@ -4,8 +4,8 @@
  * until commit(), which renames (atomic on one file system) or drops the part if that blob already exists.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { copyFile, rename, rm, unlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { WeightscopeError } from '../../errors.js';
@@ -16,6 +16,13 @@ export interface IngestedPart {
   tmpPath: string;
   sha256: string;
   bytes: number;
+}
+
+/** Optional hooks of an ingest: a stop check per chunk (a cancelled import), and names for the limit's message. */
+export interface IngestHooks {
+  stop?: () => Error | null;
+  what?: string;
+  setting?: string;
 }
 
 /** Bytes allowed for one request and bytes seen so far, shared by all files of a multipart upload. */
@@ -63,14 +70,14 @@ export class BlobStore {
    * overshoots a little still reads its 413, and past those reading stops (the caller closes the connection) —
    * an endless upload is never drained. The source is left paused, not destroyed, so the request can be answered.
    */
-  ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void): Promise<IngestedPart> {
+  ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void, hooks: IngestHooks = {}): Promise<IngestedPart> {
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
     const hash = createHash('sha256');
     const out = createWriteStream(tmpPath);
     let bytes = 0;
     let over = false;
     const tooLarge = (): WeightscopeError =>
-      new WeightscopeError('too-large', `the upload exceeds the limit of ${budget.limit} bytes (WEIGHTSCOPE_MAX_UPLOAD)`, { limit: budget.limit });
+      new WeightscopeError('too-large', `the ${hooks.what ?? 'upload'} exceeds the limit of ${budget.limit} bytes (${hooks.setting ?? 'WEIGHTSCOPE_MAX_UPLOAD'})`, { limit: budget.limit });
     return new Promise<IngestedPart>((resolve, reject) => {
       let settled = false;
       const detach = (): void => {
@@ -87,6 +94,8 @@ export class BlobStore {
         void rm(tmpPath, { force: true }).then(() => reject(e), () => reject(e));
       };
       const onData = (chunk: Buffer): void => {
+        const stop = hooks.stop?.();
+        if (stop) return fail(stop);
         bytes += chunk.length;
         budget.used += chunk.length;
         onBytes?.(chunk.length);
@@ -120,25 +129,13 @@ export class BlobStore {
   }
 
   /**
-   * Copies an existing file into a part file (a reflink where the file system can, else a copy) and hashes the
-   * copy. Never a hard link: the blob would share the original's inode, and rewriting the original in place would
+   * Copies an existing file into a part file, hashing on the way (with progress and a stop hook, for 140 GB
+   * imports). Never a hard link: the blob would share the original's inode, and rewriting the original in place would
    * change a content-addressed blob under its name.
    */
-  async ingestFile(path: string): Promise<IngestedPart> {
-    const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    try {
-      await copyFile(path, tmpPath, constants.COPYFILE_FICLONE);
-      for await (const chunk of createReadStream(tmpPath)) {
-        bytes += (chunk as Buffer).length;
-        hash.update(chunk as Buffer);
-      }
-    } catch (e) {
-      await rm(tmpPath, { force: true });
-      throw e;
-    }
-    return { tmpPath, sha256: hash.digest('hex'), bytes };
+  async ingestFile(path: string, onBytes?: (n: number) => void, hooks: IngestHooks = {}): Promise<IngestedPart> {
+    // The bytes hashed are the bytes written, even if the original changes meanwhile.
+    return this.ingest(createReadStream(path, { highWaterMark: 1 << 20 }), { limit: Number.MAX_SAFE_INTEGER, used: 0 }, onBytes, hooks);
   }
 
   async commit(part: IngestedPart): Promise<string> {

@@ -71,6 +71,9 @@ function migrate(db: Db): void {
   // The job's wall-clock limit, fixed at submission from its work (jobs/limits.ts); NULL: none.
   if (!jobCols.has('time_limit_ms')) db.exec('ALTER TABLE jobs ADD COLUMN time_limit_ms INTEGER');
   // A result stored as files (jobs/results.ts): its folder relative to the data folder; NULL: inline in `result`.
+  const modelCols = new Set((db.prepare('PRAGMA table_info(models)').all() as { name: string }[]).map((c) => c.name));
+  // The ONNX graph's data inputs (JSON), for matching datasets to models; NULL: no graph, or stored before.
+  if (!modelCols.has('inputs')) db.exec('ALTER TABLE models ADD COLUMN inputs TEXT');
   if (!jobCols.has('result_dir')) db.exec('ALTER TABLE jobs ADD COLUMN result_dir TEXT');
 }
 

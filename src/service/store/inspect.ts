@@ -8,10 +8,45 @@ import { WeightscopeError } from '../../errors.js';
 import { sniffFormat, type SniffedFormat } from '../../io/sniff.js';
 import { startWorkerThread } from '../threads.js';
 
+/** A graph input of an ONNX model: what a dataset's x must look like (symbolic dims, e.g. the batch, are names). */
+export interface ModelInput {
+  name: string;
+  dtype: string;
+  shape: (number | string)[];
+}
+
 export interface CheckpointSummary {
   format: string;
   tensors: number;
   parameters: number;
+  /** The ONNX graph's data inputs (initializers excluded) when the model has a graph; else null. */
+  inputs: ModelInput[] | null;
+}
+
+/** ONNX TensorProto.DataType → the dataset dtype names (only those a dataset's x can have, others by number). */
+const ELEM_TYPES: Record<number, string> = { 1: 'float32', 7: 'int64', 6: 'int32', 10: 'float16', 11: 'float64', 16: 'bfloat16' };
+
+/** The graph inputs of the ONNX file of `path` (the file, or model.onnx / onnx/model.onnx / the one .onnx in a folder). */
+async function onnxInputs(path: string, format: string): Promise<ModelInput[] | null> {
+  const { statSync, readdirSync, existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  let file: string | null = null;
+  if (statSync(path).isDirectory()) {
+    for (const rel of ['model.onnx', join('onnx', 'model.onnx')]) if (!file && existsSync(join(path, rel))) file = join(path, rel);
+    const ones = readdirSync(path).filter((n) => n.endsWith('.onnx'));
+    if (!file && ones.length === 1) file = join(path, ones[0]);
+  } else if (format === 'onnx') file = path;
+  if (!file) return null;
+  const { readOnnxModel } = await import('../../io/onnx-model.js');
+  const graph = (await readOnnxModel(file)).graph;
+  const inits = new Set((graph?.initializer ?? []).map((t) => t.name));
+  return (graph?.input ?? [])
+    .filter((i) => !inits.has(i.name ?? ''))
+    .map((i) => ({
+      name: i.name ?? '',
+      dtype: ELEM_TYPES[i.type?.tensorType?.elemType ?? 0] ?? `onnx-type-${i.type?.tensorType?.elemType ?? 0}`,
+      shape: (i.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : (d.dimParam ?? '?'))),
+    }));
 }
 
 export interface DatasetSummary {
@@ -49,7 +84,7 @@ export const inspectCheckpoint: Inspector = async (path) => {
   try {
     let parameters = 0;
     for (const t of reader.tensors) parameters += t.shape.reduce((a, b) => a * b, 1);
-    return { format: reader.format, tensors: reader.tensors.length, parameters };
+    return { format: reader.format, tensors: reader.tensors.length, parameters, inputs: await onnxInputs(path, reader.format) };
   } finally {
     await reader.close();
   }

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
-import { defaultFileName, sniff, type CheckpointSummary, type Inspector } from './inspect.js';
+import { defaultFileName, sniff, type CheckpointSummary, type Inspector, type ModelInput } from './inspect.js';
 
 export interface ModelFile {
   name: string;
@@ -28,6 +28,8 @@ export interface ModelRecord {
   source: string;
   created_at: string;
   files: ModelFile[];
+  /** The ONNX graph's data inputs, or null (no graph). */
+  inputs: ModelInput[] | null;
 }
 
 export interface NamedPart {
@@ -38,6 +40,7 @@ export interface NamedPart {
 
 interface ModelRow {
   id: string; name: string; format: string; bytes: number; tensors: number; parameters: number; source: string; created_at: number;
+  inputs: string | null;
 }
 
 /** Keeps a client-sent name harmless: path segments of [A-Za-z0-9._-], no '..', at most two levels (onnx/x). */
@@ -46,6 +49,17 @@ export function sanitizeName(raw: string): string {
   const clean = segs.slice(-2).map((s) => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_'));
   if (clean.length === 0) throw new WeightscopeError('invalid-input', `unusable file name ${JSON.stringify(raw)}`);
   return clean.join('/');
+}
+
+/** What a model is called when nobody named it: its weights file (the first, by the loaders' preference), "+N files". */
+export function defaultModelName(files: readonly { name: string }[]): string {
+  if (files.length === 1) return files[0].name;
+  const rank = (n: string): number => {
+    const i = [/\.safetensors(\.index\.json)?$/, /\.(bin|pt|pth)(\.index\.json)?$/, /\.onnx$/].findIndex((re) => re.test(n));
+    return i < 0 ? 9 : i;
+  };
+  const main = [...files].sort((a, b) => rank(a.name) - rank(b.name) || (a.name < b.name ? -1 : 1))[0];
+  return `${main.name} (+${files.length - 1} file${files.length > 2 ? 's' : ''})`;
 }
 
 export function modelIdOf(files: readonly { name: string; sha256: string }[]): string {
@@ -63,7 +77,7 @@ export class ModelStore {
 
   private record(row: ModelRow): ModelRecord {
     const files = this.db.prepare('SELECT name, sha256, bytes FROM model_files WHERE model_id = ? ORDER BY name').all(row.id) as ModelFile[];
-    return { ...row, created_at: new Date(row.created_at).toISOString(), files };
+    return { ...row, created_at: new Date(row.created_at).toISOString(), files, inputs: row.inputs ? (JSON.parse(row.inputs) as ModelInput[]) : null };
   }
 
   get(id: string): ModelRecord | null {
@@ -128,9 +142,11 @@ export class ModelStore {
         await link(n.part.tmpPath, dest).catch(() => copyFile(n.part.tmpPath, dest));
       }
       const summary = await this.inspect(named.length === 1 ? join(staging, named[0].name) : staging).catch((e: unknown) => {
-        // "No weights in this folder" is about the files sent, not a missing resource.
-        if (e instanceof WeightscopeError && e.code === 'not-found') throw new WeightscopeError('unsupported-format', e.message.split(staging).join('<upload>'));
-        throw e;
+        if (!(e instanceof WeightscopeError)) throw e;
+        // The server's staging path means nothing to the client: the files are "<upload>/<name>" to it. And "no
+        // weights in this folder" is about the files sent, not a missing resource.
+        const message = e.message.split(`${staging}/`).join('').split(staging).join('<upload>');
+        throw new WeightscopeError(e.code === 'not-found' ? 'unsupported-format' : e.code, message);
       });
 
       return await this.blobs.exclusive.run(async () => {
@@ -156,12 +172,12 @@ export class ModelStore {
   private insert(id: string, files: readonly ModelFile[], summary: CheckpointSummary, source: string, displayName: string | undefined): void {
     const now = Date.now();
     const bytes = files.reduce((a, f) => a + f.bytes, 0);
-    const name = displayName ?? (files.length === 1 ? files[0].name : `${files.length} files`);
+    const name = displayName ?? defaultModelName(files);
     this.db.transaction(() => {
       const blobIns = this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)');
       for (const f of files) blobIns.run(f.sha256, f.bytes, now);
-      this.db.prepare('INSERT INTO models (id, name, format, bytes, tensors, parameters, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(id, name, summary.format, bytes, summary.tensors, summary.parameters, source, now);
+      this.db.prepare('INSERT INTO models (id, name, format, bytes, tensors, parameters, source, created_at, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(id, name, summary.format, bytes, summary.tensors, summary.parameters, source, now, summary.inputs ? JSON.stringify(summary.inputs) : null);
       const fileIns = this.db.prepare('INSERT INTO model_files (model_id, name, sha256, bytes) VALUES (?, ?, ?, ?)');
       for (const f of files) fileIns.run(id, f.name, f.sha256, f.bytes);
     })();

@@ -13,6 +13,18 @@ export const HessianPayload = ModelOnDataPayload.extend({
 });
 export type HessianPayload = z.infer<typeof HessianPayload>;
 
+/**
+ * The density again, for the dashboard's plot, on a grid reaching 6 kernel widths past the extreme Ritz values:
+ * PyHessian's grid stops 0.01 (about one width) past them, which cuts the top eigenvalue's peak in half.
+ */
+async function displayDensity(d: { nodes: number[][]; weights: number[][] }): Promise<{ grid: number[]; values: number[] }> {
+  const { smoothDensity } = await import('../../../landscape/hessian/density.js');
+  const runs = d.nodes.map((nodes, i) => ({ nodes, weights: d.weights[i], startQuadratic: 0 }));
+  const span = Math.max(...runs.map((r) => Math.max(...r.nodes))) - Math.min(...runs.map((r) => Math.min(...r.nodes)));
+  const margin = 6 * Math.sqrt(1e-5 * Math.max(1, span + 0.02));
+  return smoothDensity(runs, { bins: 4000, margin });
+}
+
 export const hessianJob = defineJobKind({
   kind: 'hessian',
   payload: HessianPayload,
@@ -42,6 +54,6 @@ export const hessianJob = defineJobKind({
     const r = await hessianOnFiles(p.path, { data: p.datasetPath }, p.options, { device: p.device, untie: p.untie, criterion }, (done, total, msg) =>
       ctx.progress(done, total, msg),
     );
-    return { model: p.model, dataset: p.dataset, options: p.options, criterion: p.criterion, ...r };
+    return { model: p.model, dataset: p.dataset, options: p.options, criterion: p.criterion, ...r, ...(r.density ? { density: { ...r.density, display: await displayDensity(r.density) } } : {}) };
   },
 });

@@ -6,11 +6,12 @@ import { comparisonJob } from './comparison.js';
 import { connectivityJob, repairJob } from './connectivity.js';
 import { flatnessJob } from './flatness.js';
 import { hessianJob } from './hessian.js';
+import { importJob } from './import.js';
 import { rankingJob } from './ranking.js';
 import { sleepJob } from './sleep.js';
 import { taxonomyJob } from './taxonomy.js';
 
-export const JOB_KINDS: readonly JobKind[] = [analysisJob, rankingJob, sleepJob, hessianJob, comparisonJob, connectivityJob, repairJob, collapseJob, flatnessJob, taxonomyJob] as readonly JobKind[];
+export const JOB_KINDS: readonly JobKind[] = [analysisJob, rankingJob, sleepJob, hessianJob, comparisonJob, connectivityJob, repairJob, importJob, collapseJob, flatnessJob, taxonomyJob] as readonly JobKind[];
 
 export function findJobKind(kind: string): JobKind | undefined {
   return JOB_KINDS.find((k) => k.kind === kind);

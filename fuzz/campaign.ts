@@ -1,0 +1,115 @@
+/**
+ * Runs fuzz targets and reports, per target: inputs run, how the readers answered (no error, or which
+ * WeightscopeError code), crashes (any other exception, an uncaught error, running out of the heap limit) and hangs
+ * (an input still running after `hangMs`), with each failing input saved under `crashDir` and named by seed and index.
+ * The loop runs in a worker thread; after a crash or a hang the campaign goes on from the next input.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startWorkerThread } from '../src/service/threads.js';
+import { inputAt } from './inputs.js';
+import { TARGETS } from './targets.js';
+import type { FuzzWorkerInput, FuzzWorkerMessage } from './worker.js';
+
+export interface CampaignOptions {
+  execs: number;
+  seed: number;
+  /** An input still running after this long is a hang (ms). */
+  hangMs: number;
+  /** Heap limit of the fuzzing thread (MiB): an input that needs more is a crash (unbounded memory). */
+  heapMb: number;
+  crashDir: string;
+}
+
+export interface Failure {
+  index: number;
+  kind: 'crash' | 'hang' | 'out-of-memory';
+  message: string;
+  file: string;
+}
+
+export interface TargetReport {
+  target: string;
+  execs: number;
+  seconds: number;
+  ok: number;
+  errors: Record<string, number>;
+  failures: Failure[];
+  peakHeapMb: number;
+}
+
+export const TARGET_NAMES = TARGETS.map((t) => t.name);
+
+/** Saves input `index` (regenerated from the seed) for a failure seen from outside the thread. */
+async function saveInput(target: string, seed: number, index: number, crashDir: string): Promise<string> {
+  const t = TARGETS.find((x) => x.name === target)!;
+  const dir = mkdtempSync(join(tmpdir(), 'ws-fuzz-replay-'));
+  try {
+    const file = join(crashDir, `${target}-${seed}-${index}.bin`);
+    writeFileSync(file, inputAt(t, await t.setup(dir), seed, index));
+    return file;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runTarget(target: string, o: CampaignOptions, onProgress?: (done: number) => void): Promise<TargetReport> {
+  mkdirSync(o.crashDir, { recursive: true });
+  const report: TargetReport = { target, execs: 0, seconds: 0, ok: 0, errors: {}, failures: [], peakHeapMb: 0 };
+  const t0 = performance.now();
+  let from = 0;
+  // Counts of finished slices (a slice ends at the end, or at a crash/hang of the thread).
+  const base = { ok: 0, errors: {} as Record<string, number> };
+  while (from < o.execs) {
+    const heartbeat = new SharedArrayBuffer(16);
+    const beat = new Float64Array(heartbeat);
+    const input: FuzzWorkerInput = { target, seed: o.seed, from, to: o.execs, crashDir: o.crashDir, heartbeat };
+    const w = startWorkerThread(import.meta.url, 'worker', { workerData: input, resourceLimits: { maxOldGenerationSizeMb: o.heapMb } });
+    let slice = { ok: 0, errors: {} as Record<string, number>, done: from };
+    const end = await new Promise<{ next: number }>((resolve) => {
+      let settled = false;
+      const finish = (next: number): void => {
+        if (settled) return;
+        settled = true;
+        clearInterval(watch);
+        resolve({ next });
+      };
+      const watch = setInterval(() => {
+        if (beat[1] > 0 && Date.now() - beat[1] > o.hangMs) {
+          const index = beat[0];
+          void w.terminate();
+          void saveInput(target, o.seed, index, o.crashDir).then((file) => {
+            report.failures.push({ index, kind: 'hang', message: `still running after ${o.hangMs} ms`, file });
+            finish(index + 1);
+          });
+        }
+      }, 100);
+      w.on('message', (m: FuzzWorkerMessage) => {
+        if (m.type === 'progress') {
+          slice = { ok: m.ok, errors: m.errors, done: m.done };
+          report.peakHeapMb = Math.max(report.peakHeapMb, m.peakHeapMb);
+          onProgress?.(m.done);
+        } else if (m.type === 'crash') report.failures.push({ index: m.index, kind: 'crash', message: m.message, file: m.file });
+        else finish(o.execs);
+      });
+      w.on('error', (e: Error & { code?: string }) => {
+        const index = beat[0];
+        void saveInput(target, o.seed, index, o.crashDir).then((file) => {
+          report.failures.push({ index, kind: e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out-of-memory' : 'crash', message: `${e.name}: ${e.message}`, file });
+          finish(index + 1);
+        });
+      });
+      w.on('exit', () => setTimeout(() => finish(Math.max(slice.done, from + 1)), 50));
+    });
+    base.ok += slice.ok;
+    for (const [k, n] of Object.entries(slice.errors)) base.errors[k] = (base.errors[k] ?? 0) + n;
+    await w.terminate();
+    from = end.next;
+  }
+  report.execs = o.execs;
+  report.ok = base.ok;
+  report.errors = base.errors;
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}
