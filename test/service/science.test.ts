@@ -24,6 +24,7 @@ const FILES = {
   modelA: fixture('fmnist-backdoor', 'model_a.onnx'),
   testClean: fixture('fmnist-backdoor', 'test_clean.safetensors'),
   gpt2: fixture('gpt2-tiny', 'onnx', 'model.onnx'),
+  lm: fixture('gpt2-tiny', 'lm_batch.safetensors'),
   m1: fixture('surface-mlp', 'm1.onnx'),
   m2: fixture('surface-mlp', 'm2.onnx'),
   m3: fixture('surface-mlp', 'm3.onnx'),
@@ -129,7 +130,7 @@ describe('science API: collapse, flatness, taxonomy', () => {
     assert.equal(r.test, id.test);
   });
 
-  test('bad input: 400 for the schema, 422 over a cap (named), 404 for unknown ids; an LM head fails the job at once', async () => {
+  test('bad input: 400 for the schema, 422 over a cap (named), 404 for unknown ids; token ids refused, a head over maxClasses fails the job at once', async () => {
     const cases: [string, Json, number, RegExp][] = [
       ['/v1/taxonomies', { models: [id.m1, id.m2], data: id.train }, 400, /models/],
       ['/v1/taxonomies', { models: [id.m1, id.m1, id.m2], data: id.train }, 400, /distinct/],
@@ -152,8 +153,12 @@ describe('science API: collapse, flatness, taxonomy', () => {
       assert.match(JSON.stringify(r.body), msg);
     }
     // Only the graph tells a vocabulary-sized head from a classifier's: the job fails at once with a clear message.
-    for (const [model, options, msg] of [[id.gpt2, {}, /language model's head is not a classifier/], [id.mlp48, { maxClasses: 4 }, /vocabulary-sized/]] as const) {
-      const sub = await post(s.url, '/v1/collapses', { model, dataset: id.batch, options });
+    // A language model's data (token ids, no labels) is refused at submission.
+    const lm = await post(s.url, '/v1/collapses', { model: id.gpt2, dataset: id.lm });
+    assert.equal(lm.status, 400, JSON.stringify(lm.body));
+    assert.match(lm.body.detail, /needs labelled data/);
+    for (const [model, dataset, options, msg] of [[id.mlp48, id.batch, { maxClasses: 4 }, /vocabulary-sized/]] as const) {
+      const sub = await post(s.url, '/v1/collapses', { model, dataset, options });
       assert.equal(sub.status, 202, JSON.stringify(sub.body));
       const job = await waitJob(s.url, sub.body.job.id);
       assert.equal(job.state, 'failed');
