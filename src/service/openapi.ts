@@ -41,7 +41,7 @@ export function buildOpenApi(ops: readonly Operation[] = OPERATIONS): Json {
       title: 'weightscope',
       version: PACKAGE_VERSION,
       description:
-        'Data-free HT-SR diagnostics of checkpoints (upload or import models, analyse, rank) and, with data, Hessian spectra, model comparison, mode connectivity and backdoor repair. Errors are RFC 9457 problem+json with a stable `type`.',
+        'Data-free HT-SR diagnostics of checkpoints (upload or import models, analyse, rank) and, with data, Hessian spectra, model comparison, mode connectivity, backdoor repair, neural collapse, local entropy and the loss-landscape taxonomy. Errors are RFC 9457 problem+json with a stable `type`.',
     },
     // Relative: the document describes whichever server serves it (npm start's is http://127.0.0.1:8080).
     servers: [{ url: '/' }],

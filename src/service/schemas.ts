@@ -3,8 +3,10 @@
  * into api-spec/openapi.json, so the document cannot drift from what the server accepts.
  */
 import { z } from 'zod';
+import { CriterionSchema } from '../graph/criteria.js';
 import { CompareOptionsSchema } from '../landscape/similarity/compare.js';
 import { RANKING_METRICS } from '../ranking/metrics.js';
+import { DEVICE_CHOICES, DEVICE_HELP } from '../runtime/devices.js';
 import { JOB_STATES } from './jobs/types.js';
 import type { DatasetRecord } from './store/datasets.js';
 import type { ModelRecord } from './store/models.js';
@@ -159,7 +161,7 @@ export const ProblemSchema = z
 export const Health = z.object({ status: z.enum(['ok', 'not-ready']), jobs: z.record(z.string(), z.number()).optional() }).meta({ id: 'Health' });
 
 /** Where a job runs its onnxruntime sessions. */
-export const DeviceSchema = z.enum(['cpu', 'webgpu', 'cuda']).meta({ id: 'Device' });
+export const DeviceSchema = z.enum(DEVICE_CHOICES).meta({ id: 'Device', description: DEVICE_HELP });
 
 export const Dataset = z
   .object({
@@ -193,6 +195,8 @@ export const HessianRequest = z
     options: z.record(z.string(), z.unknown()).optional(),
     device: DeviceSchema.optional(),
     untie: z.boolean().optional(),
+    /** The loss whose Hessian is taken (default ce). */
+    criterion: CriterionSchema.optional(),
   })
   .strict();
 
@@ -228,6 +232,43 @@ export const RepairRequest = z
     /** Triggered dataset id, for reporting ASR only. */
     triggered: z.string().min(1).optional(),
     /** repair() options: the curve options plus heldOut, delta, fineTuneLr, baseline. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/** A stored dataset's id (POST /v1/datasets). */
+const DatasetId = Sha256.meta({ description: 'Content-derived dataset id (sha256)' });
+
+export const CollapseRequest = z
+  .object({
+    model: ModelId.meta({ description: 'A stored ONNX classifier' }),
+    dataset: DatasetId.meta({ description: 'A stored labelled dataset (x, y)' }),
+    /** collapse() options: features, batchSize, samples, maxClasses, device. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const FlatnessRequest = z
+  .object({
+    model: ModelId.meta({ description: 'A stored ONNX model' }),
+    dataset: DatasetId,
+    /** flatness() options: gamma, draws, seed, batchSize, samples, drawsPerRun, trace, traceMaxIter, criterion, device. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const TaxonomyRequest = z
+  .object({
+    models: z
+      .array(ModelId)
+      .min(3)
+      .max(16)
+      .refine((ids) => new Set(ids).size === ids.length, 'the models must be distinct')
+      .meta({ description: '3–16 stored ONNX models of one graph, trained in one setting' }),
+    /** Training data: Hessian batch, curve training, mc and CKA inputs. */
+    data: DatasetId.meta({ description: 'Labelled training data (x, y)' }),
+    test: DatasetId.optional().meta({ description: "Labelled test data: each model's test accuracy beside its metrics" }),
+    /** taxonomy() options: the curve options, ts, pairs, Hessian and CKA settings, thresholds, criterion, device. */
     options: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

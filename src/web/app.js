@@ -354,6 +354,9 @@ async function route() {
     else if (name === 'import' && id) await importPage(view, id, deps);
     else if (name === 'hessian') await (await import('./hessian.js')).hessianPage(view, id, deps);
     else if (name === 'repair' || name === 'connectivity') await (await import('./repair.js')).repairPage(view, name, id, deps);
+    else if (name === 'collapse') await (await import('./collapse.js')).collapsePage(view, id, deps);
+    else if (name === 'flatness') await (await import('./flatness.js')).flatnessPage(view, id, deps);
+    else if (name === 'taxonomy') await (await import('./taxonomy.js')).taxonomyPage(view, id, deps);
     else await modelsPage(view, deps);
   } catch (e) { if (!page.signal.aborted) showError(e.message); }
 }

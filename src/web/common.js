@@ -69,3 +69,29 @@ export function datasetSelect(h, api, id, modelSelect, { none = null, prefer = n
   sel.ready = refresh();
   return sel;
 }
+
+/** The stored ONNX models, for the forms' selects (datasets come per model, see datasetSelect). */
+export async function choices(api) {
+  const { models } = await api('/v1/models');
+  return { models: models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx'))) };
+}
+
+/** Number inputs and selects of the job forms. */
+export function inputs(h) {
+  const num = (id, value, step = 'any') => h('input', { id, type: 'number', value, step, style: 'width:7em' });
+  const select = (id, rows, none) => h('select', { id }, none ? h('option', { value: '' }, none) : null, rows.map(([v, text]) => h('option', { value: v }, text)));
+  return { num, select };
+}
+
+/** A number input's value, or a clear error naming the field. */
+export function readNum(el, label, { int = false, min = -Infinity } = {}) {
+  const v = Number(el.value);
+  if (el.value === '' || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min) throw new Error(`${label}: expected ${int ? 'an integer' : 'a number'} ≥ ${min}, got '${el.value}'`);
+  return v;
+}
+
+/** Submits a job (POST `path` with a JSON body) and moves to its page (#page/<id>). */
+export async function submitJob(api, path, body, page) {
+  const { job } = await api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  location.hash = `#${page}/${job.id}`;
+}

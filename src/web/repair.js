@@ -2,7 +2,7 @@
 // run (POST /v1/connectivity) on stored ONNX models and datasets, follow the job over SSE, then plot the metrics
 // along t (clean accuracy, ASR, loss) with the chosen t marked. Plain ES module; app.js hands in its helpers
 // ({ h, fmt, api, followJob, showError }) so every page shares one API key and one error line.
-import { downloadLink } from './common.js';
+import { choices, downloadLink, inputs, readNum } from './common.js';
 import { lineChart } from './plot.js';
 
 /**
@@ -23,25 +23,6 @@ function tabs(h, active) {
   return h('p', { class: 'tabs' },
     h('a', { href: '#repair', class: active === 'repair' ? 'active' : null }, 'Backdoor repair'), ' ',
     h('a', { href: '#connectivity', class: active === 'connectivity' ? 'active' : null }, 'Mode connectivity'));
-}
-
-/** The stored ONNX models, for the form's selects (datasets come per model, see datasetSelect). */
-async function choices(api) {
-  const { models } = await api('/v1/models');
-  return { models: models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx'))) };
-}
-
-function inputs(h) {
-  const num = (id, value, step = 'any') => h('input', { id, type: 'number', value, step, style: 'width:7em' });
-  const select = (id, rows, none) => h('select', { id }, none ? h('option', { value: '' }, none) : null, rows.map(([v, text]) => h('option', { value: v }, text)));
-  return { num, select };
-}
-
-/** A number input's value, or a clear error naming the field. */
-function readNum(el, label, { int = false, min = -Infinity } = {}) {
-  const v = Number(el.value);
-  if (el.value === '' || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min) throw new Error(`${label}: expected ${int ? 'an integer' : 'a number'} ≥ ${min}, got '${el.value}'`);
-  return v;
 }
 
 // ---------- repair ----------

@@ -8,20 +8,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
-import { type Json, post, spawnServer, tempDataDir, waitJob } from './helpers.js';
+import { post, runningWithProgress, spawnServer, tempDataDir, waitJob, type Json } from './helpers.js';
 
-
-
-async function runningWithProgress(base: string, id: string): Promise<Json> {
-  // Generous: the previous job's thread may still be unwinding, and the machine may be loaded.
-  for (const t0 = Date.now(); Date.now() - t0 < 120_000; ) {
-    const j = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as Json;
-    if (j.state === 'running' && j.progress > 0) return j;
-    if (['succeeded', 'failed', 'cancelled'].includes(j.state)) return j;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`job ${id} never made progress`);
-}
 
 test('cancelling running jobs of every kind, repeatedly: each ends cancelled, the server lives, later jobs succeed', { timeout: 300_000 }, async () => {
   const data = tempDataDir();

@@ -81,13 +81,26 @@ export async function waitJob(base: string, id: string, headers: Record<string, 
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Json = Record<string, any>;
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** POST a JSON body, or (raw) bytes as application/octet-stream; the status and the parsed answer. */
+/** POST a JSON body, or (raw) file bytes; the status and the parsed JSON answer. */
 export async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
   const r = await fetch(`${base}${path}`, raw
     ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
     : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   return { status: r.status, body: (await r.json()) as Json };
+}
+
+/**
+ * Waits until the job runs and has reported progress (with a message matching `stage`, when given) or has already
+ * ended; generous for loaded machines.
+ */
+export async function runningWithProgress(base: string, id: string, stage?: RegExp, timeoutMs = 120_000): Promise<Json> {
+  for (const t0 = Date.now(); Date.now() - t0 < timeoutMs; ) {
+    const j = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as Json;
+    if (j.state === 'running' && j.progress > 0 && (!stage || stage.test(j.message))) return j;
+    if (['succeeded', 'failed', 'cancelled'].includes(j.state)) return j;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`job ${id} never made progress`);
 }

@@ -31,7 +31,12 @@ export interface CollapseInput {
   readonly classes: number;
   /** The classifier applied to the features, [classes × d] row-major, or null when unknown. */
   readonly weight: Float64Array | null;
+  /** Called with the samples done every ROWS_PER_TICK samples of the O(N·(d + C)·C) pass (a caller may throw to stop). */
+  readonly onRows?: (done: number) => void;
 }
+
+/** Samples between onRows calls. */
+const ROWS_PER_TICK = 1024;
 
 export interface NeuralCollapse {
   /** Present classes (those with samples) and the ones absent from the data (left out of every metric). */
@@ -140,6 +145,7 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
   const z = new Float64Array(C);
   let mismatch = 0, correct = 0, nccCorrect = 0;
   for (let i = 0; i < N; i++) {
+    if (i % ROWS_PER_TICK === 0 && i > 0) inp.onRows?.(i);
     rowTimesRows(H, i * d, M, C, d, q);
     // h·μ_c = q_c + h·μ_G; argmin_c ‖h − μ_c‖² = argmin_c ‖μ_c‖² − 2 q_c (h·μ_G is common to all c).
     let best = 0, bestV = Infinity;

@@ -163,7 +163,7 @@ export async function collapse(input: CollapseInput, options: CollapseOptionsInp
   });
   const bad = labels.indexOf(-1);
   if (bad >= 0) throw new WeightscopeError('invalid-input', `label y[${bad}] = ${ds.y[bad]} is outside the model's ${classes} classes`);
-  const nc = neuralCollapse({ features: H as Float32Array, n, d, labels, predictions, classes, weight });
+  const nc = neuralCollapse({ features: H as Float32Array, n, d, labels, predictions, classes, weight, onRows: (i) => onProgress?.(i, n, 'class-mean metrics') });
   return {
     ...nc,
     features,

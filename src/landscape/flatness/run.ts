@@ -130,7 +130,10 @@ function autoDrawsPerRun(lg: LossGraph, batch: number, gammas: number, draws: nu
   return Math.max(1, Math.min(MAX_DRAWS_PER_RUN, draws, Math.floor(RUN_BYTES / Math.max(perDraw, 1))));
 }
 
-/** losses[k·G + g] = L(w + z_k/√γ_g) over the batches, for draws k = 0..K−1 (fills `out`). */
+/**
+ * losses[k·G + g] = L(w + z_k/√γ_g) over the batches, for draws k = 0..K−1 (fills `out`); `onDraws(done)` (draws
+ * evaluated, fractional within a chunk) after every onnxruntime run.
+ */
 type Evaluator = (out: Float64Array, onDraws: (done: number) => void) => Promise<void>;
 
 /** Noise of draw k for every parameter, in engine order, into per-parameter buffers at row `row`. */
@@ -158,6 +161,7 @@ async function batchedEvaluator(lg: LossGraph, engine: Engine, batches: readonly
   const used = new Set(session.inputNames);
   const run: Evaluator = async (out, onDraws) => {
     const rng = new Rng(o.seed);
+    let done = 0;
     try {
       for (let c = 0; c < o.draws; c += D) {
         const d = Math.min(D, o.draws - c);
@@ -172,8 +176,11 @@ async function batchedEvaluator(lg: LossGraph, engine: Engine, batches: readonly
           const r = (await session.run(f, [LOSSES]))[LOSSES].data as Float32Array;
           const w = batch.size / n;
           for (let i = 0; i < d * G; i++) out[c * G + i] += w * r[i];
+          // After every run (not every chunk): where a cancelled or timed-out caller stops.
+          done += batch.size;
+          onDraws(c + (d * done) / n);
         }
-        onDraws(c + d);
+        done = 0;
       }
     } finally {
       await releaseSession(session);
@@ -203,8 +210,8 @@ function engineEvaluator(engine: Engine, batches: readonly Batch[], o: FlatnessO
         let L = 0;
         for (const b of batches) L += (b.size / n) * (await engine.loss(w, b));
         out[k * o.gamma.length + g] = L;
+        onDraws(k + (g + 1) / o.gamma.length);
       }
-      onDraws(k + 1);
     }
   };
 }
@@ -243,11 +250,17 @@ export async function flatness(input: FlatnessInput, options: FlatnessOptionsInp
   const batches = hessianBatches(dataset, o);
   const samples = batches.reduce((a, b) => a + b.size, 0);
   const G = o.gamma.length;
+  // One progress scale over both stages, weighed in forward passes over the data (an Hv product ≈ 4 of them).
+  const traceHv = o.trace === 'hutchinson' ? o.traceMaxIter : o.trace === 'exact' ? engine.params.reduce((a, p) => a + p.size, 0) : 0;
+  const entropyWork = o.draws * G;
+  const all = entropyWork + 4 * traceHv;
   const t0 = performance.now();
-  const { losses, drawsPerRun, split } = await perturbedLosses(input, o, batches, { ...(onProgress ? { onProgress } : {}) });
+  const entropyProgress: ProgressHook = (done, total, msg) => onProgress?.((entropyWork * done) / total, all, msg);
+  const { losses, drawsPerRun, split } = await perturbedLosses(input, o, batches, { onProgress: entropyProgress });
   const entropySeconds = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();
+  const traceProgress: ProgressHook = (done, total) => onProgress?.(entropyWork + (4 * traceHv * Math.min(done, total)) / total, all, 'Hessian trace');
   const h = await runHessian({ engine, dataset }, {
     topK: 0,
     trace: o.trace === 'hutchinson',
@@ -258,7 +271,7 @@ export async function flatness(input: FlatnessInput, options: FlatnessOptionsInp
     batchSize: o.batchSize,
     ...(o.samples !== undefined ? { samples: o.samples } : {}),
     seed: o.seed,
-  });
+  }, traceProgress);
   const trace = o.trace === 'exact' ? (h.trace?.exact ?? null) : o.trace === 'hutchinson' ? (h.trace?.mean ?? null) : null;
   const traceErr = o.trace === 'hutchinson' ? (h.trace?.stderr ?? null) : o.trace === 'exact' ? 0 : null;
   const rows: FlatnessRow[] = o.gamma.map((gamma, g) => {

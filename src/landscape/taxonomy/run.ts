@@ -14,6 +14,7 @@ import { readOnnxModel } from '../../io/onnx-model.js';
 import { loadDataset, makeDataset, sliceBatch, type Dataset } from '../../runtime/dataset.js';
 import { createEngine, type Engine } from '../../runtime/engine.js';
 import { parseOptions } from '../../util/options.js';
+import type { ProgressHook } from '../../util/progress.js';
 import { Rng } from '../../util/random.js';
 import { checkSameGraph, connect, curveParamSpecs, curveTrainingSchema, type RunHooks } from '../connectivity/connect.js';
 import { modeConnectivity } from '../connectivity/curve.js';
@@ -184,6 +185,8 @@ export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsI
   const total = paths.length + pairs.length;
   let done = 0;
   const step = (msg: string) => hooks.progress?.(++done, total, msg);
+  /** Progress within the current step (Hv products, curve training steps): where a cancelled caller stops. */
+  const within = (what: string): ProgressHook => (d, t, msg) => hooks.progress?.(done + (t > 0 ? Math.min(d / t, 1) : 0), total, `${what}: ${msg}`);
 
   const engines: Engine[] = [];
   const models: ModelMetrics[] = [];
@@ -195,7 +198,7 @@ export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsI
       const h = await runHessian({ engine, dataset: train }, {
         topK: 1, tol: o.hessianTol, maxIter: o.hessianMaxIter, trace: true, traceTol: o.traceTol, traceMaxIter: o.traceMaxIter,
         samples: Math.min(o.hessianSamples, train.n), batchSize: Math.min(o.hessianSamples, train.n), seed: o.seed + i,
-      });
+      }, within(`Hessian of ${basename(path)}`));
       const tr = await engine.evaluate(w, train, o.evalBatchSize);
       const te = test ? await engine.evaluate(w, test, o.evalBatchSize) : null;
       models.push({
@@ -217,7 +220,7 @@ export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsI
         curve: o.curve, bends: o.bends, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, momentum: o.momentum, l2: o.l2,
         seed: o.seed, schedule: o.schedule, criterion: o.criterion, ts: o.ts, device: o.device, evalBatchSize: o.evalBatchSize,
         ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
-      }, hooks.signal ? { signal: hooks.signal } : {});
+      }, { progress: within(`curve ${basename(paths[i])} – ${basename(paths[j])}`), ...(hooks.signal ? { signal: hooks.signal } : {}) });
       const errors = result.along.map((p) => 100 * (1 - p.sets.train.accuracy));
       const losses = result.along.map((p) => p.sets.train.loss);
       const sim = await compareModels(engineOutputs(engines[i]), engineOutputs(engines[j]), ckaData, { batchSize: o.evalBatchSize });

@@ -1,5 +1,6 @@
 /** POST /v1/comparisons + GET /v1/comparisons/{id}: CKA and weight distance of two stored ONNX models. */
 import { CompareOptionsSchema } from '../../landscape/similarity/compare.js';
+import { DEFAULT_DEVICE } from '../../runtime/devices.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { workOf } from '../jobs/limits.js';
@@ -25,7 +26,7 @@ export const comparisons = jobResource({
     for (const m of models) requireFit(m, ds);
     const payload = {
       models: models.map((m) => ({ id: m.id })), dataset: ds.id,
-      options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? 'cpu',
+      options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? DEFAULT_DEVICE,
     };
     return { payload, work: workOf(models, [ds]) };
   },

@@ -6,43 +6,11 @@ import { sendFile } from '../http/files.js';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
-import type { ServiceContext } from '../context.js';
 import { COMMON_ERRORS, anyJson, parametersOf, problem } from '../http/doc.js';
 import { idParams, jobResource } from '../http/job-resource.js';
-import { workOf } from '../jobs/limits.js';
-import type { DatasetRecord } from '../store/datasets.js';
-import { requireFit } from '../store/fit.js';
-import type { ModelRecord } from '../store/models.js';
-import { onnxFile } from '../store/layout.js';
+import { storedInputs } from '../http/stored.js';
 import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
 import { parseOr400 } from '../validate.js';
-
-/**
- * Stored ONNX models and datasets as the curve kinds' payloads name them (by id; not-found / invalid-input now, not
- * when the job runs), adding up their work as they are looked up.
- */
-function stored(ctx: ServiceContext) {
-  const models: ModelRecord[] = [];
-  const datasets: DatasetRecord[] = [];
-  return {
-    model: async (id: string) => {
-      const m = await ctx.models.require(id);
-      onnxFile(m);
-      models.push(m);
-      return { id: m.id };
-    },
-    dataset: async (id: string) => {
-      const d = await ctx.datasets.require(id);
-      datasets.push(d);
-      return { id: d.id };
-    },
-    /** The work of what was looked up, after checking every dataset fits every model. */
-    work: () => {
-      for (const m of models) for (const d of datasets) requireFit(m, d);
-      return workOf(models, datasets);
-    },
-  };
-}
 
 export const connectivity = jobResource({
   kind: 'connectivity',
@@ -57,11 +25,11 @@ export const connectivity = jobResource({
     components: [['ConnectOptions', connectOptionsSchema]],
   },
   async submission(ctx, body) {
-    const s = stored(ctx);
+    const s = storedInputs(ctx);
     const payload = {
-      models: await Promise.all(body.models.map(s.model)),
+      models: await Promise.all(body.models.map((id) => s.model(id))),
       data: await s.dataset(body.data),
-      evalData: await Promise.all((body.evalData ?? []).map(s.dataset)),
+      evalData: await Promise.all((body.evalData ?? []).map((id) => s.dataset(id))),
       triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseConnectOptions(body.options ?? {}) },
     };
@@ -83,11 +51,11 @@ export const repairs = jobResource({
     components: [['RepairOptions', repairOptionsSchema]],
   },
   async submission(ctx, body) {
-    const s = stored(ctx);
+    const s = storedInputs(ctx);
     const payload = {
-      models: await Promise.all(body.models.map(s.model)),
+      models: await Promise.all(body.models.map((id) => s.model(id))),
       data: await s.dataset(body.data),
-      evalData: body.evalData ? await s.dataset(body.evalData) : null,
+      evalData: body.evalData ? s.dataset(body.evalData) : null,
       triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseRepairOptions(body.options ?? {}) },
     };

@@ -1,10 +1,9 @@
 /** POST /v1/hessians + GET /v1/hessians/{id}: the loss Hessian of a stored ONNX model on a stored dataset. */
 import { HessianOptionsSchema, parseHessianOptions } from '../../landscape/hessian/run.js';
+import { DEFAULT_DEVICE } from '../../runtime/devices.js';
 import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
-import { workOf } from '../jobs/limits.js';
-import { requireFit } from '../store/fit.js';
-import { onnxFile } from '../store/layout.js';
+import { modelOnData } from '../http/stored.js';
 import { DeviceSchema, HessianRequest, withOptions } from '../schemas.js';
 
 export const hessians = jobResource({
@@ -20,15 +19,8 @@ export const hessians = jobResource({
     components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
   },
   async submission(ctx, body) {
-    const model = await ctx.models.require(body.model);
-    onnxFile(model);
-    const ds = await ctx.datasets.require(body.dataset);
-    requireFit(model, ds);
-    const payload = {
-      model: model.id, dataset: ds.id,
-      options: { ...parseHessianOptions(body.options ?? {}) }, device: body.device ?? 'cpu', untie: body.untie ?? false,
-    };
-    return { payload, work: workOf([model], [ds]) };
+    const { payload, work } = await modelOnData(ctx, body, parseHessianOptions(body.options ?? {}));
+    return { payload: { ...payload, device: body.device ?? DEFAULT_DEVICE, untie: body.untie ?? false, criterion: body.criterion ?? 'ce' }, work };
   },
   result: { summary: 'The Hessian report', content: anyJson('model, dataset, options and the Hessian report (src/landscape/hessian/run.ts)') },
 });

@@ -5,17 +5,20 @@
 import type { JobResource } from '../http/job-resource.js';
 import type { Operation } from '../http/operation.js';
 import { analyses } from './analyses.js';
+import { collapses } from './collapses.js';
 import { comparisons } from './comparisons.js';
 import { connectivity, repairs } from './connectivity.js';
 import { datasetOperations } from './datasets.js';
+import { flatness } from './flatness.js';
 import { healthOperations } from './health.js';
 import { hessians } from './hessians.js';
 import { imports } from './imports.js';
 import { jobOperations } from './jobs.js';
 import { modelOperations } from './models.js';
 import { rankings } from './rankings.js';
+import { taxonomies } from './taxonomies.js';
 
-export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs, imports];
+export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs, imports, collapses, flatness, taxonomies];
 
 export const OPERATIONS: readonly Operation[] = [
   ...healthOperations,

@@ -193,3 +193,12 @@ test('refusals: a language model, a head wider than maxClasses, no labels, unkno
   const one = makeDataset({ type: 'float32', data: new Float32Array(2 * 3), dims: [2, 3] }, BigInt64Array.of(1n, 1n));
   await assert.rejects(collapse({ model: head(Array(12).fill(0.1), [4, 3], 'gemm', 4, 3), dataset: one }), /at least 2 classes/);
 });
+
+test('the metrics pass reports every 1024 samples, and a caller that throws there stops it (how a job is cancelled)', () => {
+  const { y, H } = randomProblem(4, 3000, 8, 5, null);
+  const seen: number[] = [];
+  const r = neuralCollapse({ features: H, n: 3000, d: 8, labels: y, predictions: y, classes: 5, weight: null, onRows: (i) => seen.push(i) });
+  assert.deepEqual(seen, [1024, 2048]);
+  assert.ok(r.nc1 > 0);
+  assert.throws(() => neuralCollapse({ features: H, n: 3000, d: 8, labels: y, predictions: y, classes: 5, weight: null, onRows: () => { throw new Error('stop'); } }), /stop/);
+});

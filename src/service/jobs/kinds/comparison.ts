@@ -1,5 +1,6 @@
 /** Similarity of two stored ONNX models on a stored dataset: CKA of softmax outputs and L2 distance of weights. */
 import { z } from 'zod';
+import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../../runtime/devices.js';
 import { hashOf } from '../hash.js';
 import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
@@ -8,7 +9,7 @@ export const ComparisonPayload = z.object({
   models: z.array(z.object({ id: z.string() })).length(2),
   dataset: z.string(),
   options: z.record(z.string(), z.unknown()),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
 });
 
 export const comparisonJob = defineJobKind({

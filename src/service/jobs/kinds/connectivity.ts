@@ -9,9 +9,9 @@ import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { inputsOf, Stored } from './model-on-data.js';
 
 /** A stored model or dataset, by id (its files are found on the worker's machine). */
-const Stored = z.object({ id: z.string() });
 
 export const ConnectivityPayload = z.object({
   models: z.array(Stored).length(2),
@@ -32,10 +32,6 @@ export const RepairPayload = z.object({
   options: z.record(z.string(), z.unknown()),
 });
 export type RepairPayload = z.infer<typeof RepairPayload>;
-
-function inputsOf(models: readonly { id: string }[], data: readonly ({ id: string } | null)[]): { models: string[]; datasets: string[] } {
-  return { models: models.map((m) => m.id), datasets: [...new Set(data.flatMap((d) => (d ? [d.id] : [])))] };
-}
 
 /** Seeded runs: same inputs (by content id) and options → same result; the device changes only the speed. */
 function keyOf(p: ConnectivityPayload | RepairPayload): string {

@@ -1,16 +1,16 @@
 /** Hessian diagnostics of a stored ONNX model on a stored dataset (src/landscape/hessian) in a worker thread. */
 import { z } from 'zod';
+import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../../runtime/devices.js';
 import { hashOf } from '../hash.js';
 import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { ModelOnDataPayload, modelOnDataInputs } from './model-on-data.js';
 
-export const HessianPayload = z.object({
-  model: z.string(),
-  dataset: z.string(),
-  /** Hessian options, already validated by the route with parseHessianOptions. */
-  options: z.record(z.string(), z.unknown()),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+export const HessianPayload = ModelOnDataPayload.extend({
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   untie: z.boolean().default(false),
+  /** The loss criterion's spec (src/graph/criteria.ts), validated by the route. */
+  criterion: z.string().default('ce'),
 });
 export type HessianPayload = z.infer<typeof HessianPayload>;
 
@@ -30,7 +30,8 @@ export const hessianJob = defineJobKind({
   kind: 'hessian',
   payload: HessianPayload,
   // Same model bytes, data bytes and options (seeded) → the same numbers; the device changes only the speed.
-  cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie }),
+  // (Cross-entropy adds nothing to the key, so results computed before criteria existed stay valid.)
+  cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie, ...(p.criterion !== 'ce' ? { criterion: p.criterion } : {}) }),
   limits: {
     caps: { batchSize: 65_536, topK: 100, maxIter: 10_000, traceMaxIter: 10_000, traceMinIter: 10_000, densitySteps: 1000, densityRuns: 100, densityBins: 100_000, inputMaxIter: 10_000 },
     // Hv products the options can spend (as run.ts's progress budget) × ~8 flop per parameter per sample each.
@@ -47,12 +48,14 @@ export const hessianJob = defineJobKind({
       return BASE_SECONDS + flopSeconds((hv + 1) * 8 * work.parameters * samples);
     },
   },
-  inputs: (p) => ({ models: [p.model], datasets: [p.dataset] }),
+  inputs: (p) => modelOnDataInputs(p),
   async run(p, ctx) {
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
-    const r = await hessianOnFiles(ctx.onnx(p.model), { data: ctx.dataset(p.dataset) }, p.options, { device: p.device, untie: p.untie }, (done, total, msg) =>
+    const { parseCriterion } = await import('../../../graph/criteria.js');
+    const criterion = parseCriterion(p.criterion);
+    const r = await hessianOnFiles(ctx.onnx(p.model), { data: ctx.dataset(p.dataset) }, p.options, { device: p.device, untie: p.untie, criterion }, (done, total, msg) =>
       ctx.progress(done, total, msg),
     );
-    return { model: p.model, dataset: p.dataset, options: p.options, ...r, ...(r.density ? { density: { ...r.density, display: await displayDensity(r.density) } } : {}) };
+    return { model: p.model, dataset: p.dataset, options: p.options, criterion: p.criterion, ...r, ...(r.density ? { density: { ...r.density, display: await displayDensity(r.density) } } : {}) };
   },
 });
