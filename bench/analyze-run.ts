@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { layerFlops } from '../src/layers/plan.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DIST = join(ROOT, '.bench-out', 'dist');
+export const DIST = join(ROOT, '.bench-out', 'dist');
 
 /** tsc → .bench-out/dist (type errors elsewhere in the tree do not stop the emit). */
 export function buildDist(): void {
@@ -39,7 +40,7 @@ export interface ProcessRun {
 }
 
 /** Runs a command as a whole process; peak RSS from /usr/bin/time -v (or `wrapRss` for Node entries without it). */
-export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, wrapRss?: (args: string[]) => [string, string[]]): ProcessRun {
+export function timedProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, wrapRss?: (args: string[]) => [string, string[]]): ProcessRun {
   const useTime = existsSync('/usr/bin/time');
   const [c, a] = useTime ? ['/usr/bin/time', ['-v', cmd, ...args]] : wrapRss ? wrapRss(args) : [cmd, args];
   const t0 = performance.now();
@@ -61,7 +62,7 @@ export interface AnalyzeRun extends ProcessRun {
 export function runAnalyze(model: string, extra: string[], runner = 'dist'): AnalyzeRun {
   const cli = cliCommand(runner);
   const args = ['analyze', model, '--json', '--no-cache', ...extra];
-  const r = timed(process.execPath, [...cli, ...args], process.env, (a) => [process.execPath, [...cli.slice(0, -1), join(ROOT, 'bench', 'rss-wrapper.mjs'), cli[cli.length - 1], ...a]]);
+  const r = timedProcess(process.execPath, [...cli, ...args], process.env, (a) => [process.execPath, [...cli.slice(0, -1), join(ROOT, 'bench', 'rss-wrapper.mjs'), cli[cli.length - 1], ...a]]);
   let layers: AnalyzeRun['layers'] = [];
   let work: AnalyzeRun['work'];
   try {
@@ -82,7 +83,7 @@ export function runAnalyze(model: string, extra: string[], runner = 'dist'): Ana
 export function runWeightWatcher(model: string): (ProcessRun & { layers: { name: string; alpha: number; N: number; M: number }[] }) | null {
   const path = process.env.WEIGHTSCOPE_WW_PATH;
   if (!path) return null;
-  const r = timed('/usr/bin/python3', [join(ROOT, 'bench', 'ww_anchor.py'), model], { ...process.env, PYTHONPATH: path, OMP_NUM_THREADS: String(availableParallelism()) });
+  const r = timedProcess('/usr/bin/python3', [join(ROOT, 'bench', 'ww_anchor.py'), model], { ...process.env, PYTHONPATH: path, OMP_NUM_THREADS: String(availableParallelism()) });
   let layers: { name: string; alpha: number; N: number; M: number }[] = [];
   try {
     layers = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '[]') as typeof layers;
@@ -90,11 +91,6 @@ export function runWeightWatcher(model: string): (ProcessRun & { layers: { name:
     process.stderr.write(r.stderr.split('\n').slice(-20).join('\n') + '\n');
   }
   return { ...r, layers };
-}
-
-/** Issue 13's flop count of one layer's spectrum: Gram N·M² plus tridiagonal reduction 4/3·M³ (per slice). */
-export function layerFlops(N: number, M: number, rf = 1): number {
-  return rf * (N * M * M + (4 / 3) * M ** 3);
 }
 
 /** The flop limit's numerator: every `.weight` matrix WW analyses (min_evals 10, max_evals 15000, max_N 50000). */
@@ -106,7 +102,7 @@ export function checkpointFlops(tensors: readonly { name: string; shape: number[
     const N = Math.max(...t.shape);
     const M = Math.min(...t.shape);
     if (M < 10 || M > 15000 || N > 50000) continue;
-    flops += layerFlops(N, M);
+    flops += layerFlops({ N, M, rf: 1 });
     layers++;
   }
   return { flops, layers };

@@ -13,26 +13,25 @@
  * runner (default) compiles the sources with tsc into .bench-out/dist first, so the timed process is the plain-JS
  * CLI a user gets from `npm install`, not tsx compiling TypeScript at startup.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT, buildDist, checkpointFlops, compareAlphas, dgemmRate, loadLine, runAnalyze, runWeightWatcher } from './analyze-run.js';
-import { writeCheckpoint, type TensorSpec } from './checkpoint-writer.js';
+import { writeCheckpoint } from './checkpoint-writer.js';
 
 const ANCHOR_SECONDS = 19.7;
 const ANCHOR_RSS_MB = 836;
 
-/** HF GPT-2 small: vocab 50257, context 1024, d 768, 12 layers. */
-export function gpt2SmallTensors(): TensorSpec[] {
-  const d = 768;
-  const out: TensorSpec[] = [
-    { name: 'transformer.wte.weight', shape: [50257, d] },
-    { name: 'transformer.wpe.weight', shape: [1024, d] },
+/** HF GPT-2's tensor names and shapes; the default is GPT-2 small (vocab 50257, context 1024, d 768, 12 layers). */
+export function gpt2Tensors({ d = 768, layers = 12, vocab = 50257, context = 1024 } = {}): { name: string; shape: number[] }[] {
+  const out: { name: string; shape: number[] }[] = [
+    { name: 'transformer.wte.weight', shape: [vocab, d] },
+    { name: 'transformer.wpe.weight', shape: [context, d] },
     { name: 'transformer.ln_f.weight', shape: [d] },
     { name: 'transformer.ln_f.bias', shape: [d] },
   ];
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < layers; i++) {
     const p = `transformer.h.${i}.`;
     out.push(
       { name: `${p}ln_1.weight`, shape: [d] },
@@ -64,10 +63,11 @@ async function main(): Promise<void> {
   });
   const dir = values.dir!;
   const model = join(dir, 'model.safetensors');
-  const tensors = gpt2SmallTensors();
+  const tensors = gpt2Tensors();
   if (!existsSync(model)) {
     const t0 = performance.now();
-    const { parameters } = await writeCheckpoint(dir, tensors, { dtype: 'F32', maxShardBytes: 2 ** 40 });
+    mkdirSync(dir, { recursive: true });
+    const parameters = await writeCheckpoint(model, tensors);
     console.log(`generated ${model}: ${parameters} parameters, ${(statSync(model).size / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   if (values.runner === 'dist') buildDist();

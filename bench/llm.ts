@@ -23,52 +23,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT, buildDist, checkpointFlops, compareAlphas, dgemmRate, loadLine, runAnalyze, runWeightWatcher } from './analyze-run.js';
-import { writeCheckpoint, type TensorSpec } from './checkpoint-writer.js';
+import { writeHfFolder } from './checkpoint-writer.js';
+import { SHAPES, llamaConfig, llamaTensors, type LlamaShape } from './gpu/llama-folder.js';
 
-interface LlamaShape {
-  vocab: number;
-  hidden: number;
-  intermediate: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-}
-
-const MODELS: Record<string, LlamaShape & { goal: number; rssGoalMb: number }> = {
-  tinyllama: { vocab: 32000, hidden: 2048, intermediate: 5632, layers: 22, heads: 32, kvHeads: 4, goal: 1.3, rssGoalMb: 1024 },
-  llama7b: { vocab: 32000, hidden: 4096, intermediate: 11008, layers: 32, heads: 32, kvHeads: 32, goal: 1.5, rssGoalMb: 2048 },
+const MODELS: Record<string, { shape: LlamaShape; goal: number; rssGoalMb: number }> = {
+  tinyllama: { shape: SHAPES['tinyllama-1.1b'], goal: 1.3, rssGoalMb: 1024 },
+  llama7b: { shape: SHAPES['llama2-7b'], goal: 1.5, rssGoalMb: 2048 },
 };
-
-/** HF Llama state-dict names and shapes ([out, in]), in the order HF saves them. */
-export function llamaTensors(c: LlamaShape): TensorSpec[] {
-  const h = c.hidden;
-  const kv = (h / c.heads) * c.kvHeads;
-  const out: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocab, h] }];
-  for (let i = 0; i < c.layers; i++) {
-    const p = `model.layers.${i}.`;
-    out.push(
-      { name: `${p}self_attn.q_proj.weight`, shape: [h, h] },
-      { name: `${p}self_attn.k_proj.weight`, shape: [kv, h] },
-      { name: `${p}self_attn.v_proj.weight`, shape: [kv, h] },
-      { name: `${p}self_attn.o_proj.weight`, shape: [h, h] },
-      { name: `${p}mlp.gate_proj.weight`, shape: [c.intermediate, h] },
-      { name: `${p}mlp.up_proj.weight`, shape: [c.intermediate, h] },
-      { name: `${p}mlp.down_proj.weight`, shape: [h, c.intermediate] },
-      { name: `${p}input_layernorm.weight`, shape: [h] },
-      { name: `${p}post_attention_layernorm.weight`, shape: [h] },
-    );
-  }
-  out.push({ name: 'model.norm.weight', shape: [h] }, { name: 'lm_head.weight', shape: [c.vocab, h] });
-  return out;
-}
-
-function config(c: LlamaShape): Record<string, unknown> {
-  return {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: c.hidden, intermediate_size: c.intermediate,
-    num_hidden_layers: c.layers, num_attention_heads: c.heads, num_key_value_heads: c.kvHeads, vocab_size: c.vocab,
-    rms_norm_eps: 1e-5, tie_word_embeddings: false, torch_dtype: 'bfloat16',
-  };
-}
 
 const s = (x: number): string => `${x.toFixed(1)} s`;
 
@@ -87,13 +48,13 @@ async function main(): Promise<void> {
   const rate = values['generate-only'] ? { gflops: NaN, threads: 0 } : dgemmRate();
   console.log(`${loadLine()}; DGEMM ${rate.gflops.toFixed(1)} GFLOP/s with ${rate.threads} threads (3072³, best of 3)`);
   for (const name of values.models!.split(',')) {
-    const shape = MODELS[name];
-    if (!shape) throw new Error(`unknown model ${name}; one of ${Object.keys(MODELS).join(', ')}`);
+    const model = MODELS[name];
+    if (!model) throw new Error(`unknown model ${name}; one of ${Object.keys(MODELS).join(', ')}`);
     const dir = join(values.dir!, name);
-    const tensors = llamaTensors(shape);
+    const tensors = llamaTensors(model.shape);
     if (!existsSync(join(dir, 'config.json'))) {
       const t0 = performance.now();
-      const { parameters, files } = await writeCheckpoint(dir, tensors, { dtype: 'BF16', maxShardBytes: 2 ** 31, seed: 13, config: config(shape) });
+      const { parameters, files } = await writeHfFolder(dir, tensors, { dtype: 'BF16', maxShardBytes: 2 ** 31, seed: 13, config: llamaConfig(model.shape) });
       console.log(`${name}: wrote ${parameters} BF16 parameters in ${files.length} shards to ${dir} in ${s((performance.now() - t0) / 1000)}`);
     }
     if (values['generate-only']) continue;
@@ -104,8 +65,8 @@ async function main(): Promise<void> {
     const st = r.work?.stages ?? {};
     const stageLine = Object.entries(st).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
     console.log(
-      `${name}: weightscope exit ${r.code}, ${r.layers.length} layers, ${s(r.seconds)} = ${(r.seconds / limit).toFixed(2)}× the flop limit (goal ≤ ${shape.goal}×), ` +
-        `CPU ${s(r.cpuSeconds)} = ${(r.cpuSeconds / (rate.threads * limit)).toFixed(2)}× the limit's ${rate.threads} cores; peak RSS ${r.rssMb.toFixed(0)} MB (goal ≤ ${shape.rssGoalMb}); ${loadLine()}`,
+      `${name}: weightscope exit ${r.code}, ${r.layers.length} layers, ${s(r.seconds)} = ${(r.seconds / limit).toFixed(2)}× the flop limit (goal ≤ ${model.goal}×), ` +
+        `CPU ${s(r.cpuSeconds)} = ${(r.cpuSeconds / (rate.threads * limit)).toFixed(2)}× the limit's ${rate.threads} cores; peak RSS ${r.rssMb.toFixed(0)} MB (goal ≤ ${model.rssGoalMb}); ${loadLine()}`,
     );
     if (r.work) {
       const eig = (st.reduce ?? 0) + (st.band ?? 0) + (st.solve ?? 0);

@@ -95,3 +95,13 @@ export function progressReporter(opts: ProgressOptions = {}): ProgressReporter {
     },
   };
 }
+
+/** Runs f with a progress reporter's hook (a bar, or JSON lines with `json`), finishing it however f ends. */
+export async function withProgressBar<T>(f: (hook: ProgressHook) => Promise<T>, opts: ProgressOptions = {}): Promise<T> {
+  const bar = progressReporter(opts);
+  try {
+    return await f(bar.hook);
+  } finally {
+    bar.done();
+  }
+}

@@ -28,7 +28,8 @@ export interface LayerJob {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly scale?: DequantScale;
-  readonly backend: 'lapack' | 'ts';
+  /** 'cuda': Gram and eigenvalues on an NVIDIA GPU (esd-cuda.ts); part of the cache key like the others. */
+  readonly backend: 'lapack' | 'ts' | 'cuda';
   readonly method?: EigenMethod;
 }
 
@@ -37,7 +38,7 @@ export interface SpectrumStats {
   seconds: { read: number; widen: number; gram: number; reduce: number; band: number; solve: number; total: number };
   /** Gram: 2 × multiply-adds actually done; reduce: 4/3·n³ per slice (the tridiagonal reduction's count). */
   flops: { gram: number; reduce: number };
-  /** 'dsyevd', '2stage' or 'ts'. */
+  /** 'dsyevd', '2stage', 'ts' or 'cuda'. */
   method: string;
 }
 
@@ -117,13 +118,36 @@ function elements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-interface Clock {
+export interface Clock {
   read: number;
   widen: number;
   gram: number;
 }
 
-const since = (t: number): number => (performance.now() - t) / 1000;
+export const since = (t: number): number => (performance.now() - t) / 1000;
+
+/** The whole tensor read, widened to float64 and dequantised, for layers that are not streamed a panel at a time. */
+export async function widenWhole(job: LayerJob, src: ByteSource, census: ValueCensus, clock: Clock): Promise<Float64Array> {
+  let t = performance.now();
+  const bytes = await src.read(0, src.length);
+  clock.read += since(t);
+  t = performance.now();
+  const numel = elements(job.shape);
+  const w = new Float64Array(numel);
+  widenInto(job.dtype, bytes, 0, numel, w, 0);
+  if (job.scale) applyScale(job.scale, w, 0, job.shape[0], 0, numel / job.shape[0]);
+  census.scan(w, 0, numel);
+  clock.widen += since(t);
+  return w;
+}
+
+/** Checks that the source holds exactly the layer's bytes. */
+export function checkSourceLength(job: LayerJob, src: ByteSource): void {
+  const need = elements(job.shape) * DTYPE_SIZE[job.dtype];
+  if (src.length !== need) {
+    throw new WeightscopeError('corrupt-file', `layer ${job.dtype} [${job.shape.join(', ')}] needs ${need} bytes, its source holds ${src.length}`);
+  }
+}
 
 /** Dense tall W (cols ≤ rows): rows streamed from the source a panel at a time, the next read overlapping this one's work. */
 async function tallGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, census: ValueCensus, clock: Clock): Promise<void> {
@@ -175,14 +199,12 @@ async function wideGram(job: LayerJob, src: ByteSource, acc: GramAccumulator, ce
 /** The spectrum of one layer (see the module comment). Never holds more than the Gram matrices plus one panel. */
 export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<LayerSpectrum> {
   const t0 = performance.now();
-  const size = DTYPE_SIZE[job.dtype];
-  const numel = elements(job.shape);
-  if (src.length !== numel * size) {
-    throw new WeightscopeError('corrupt-file', `layer ${job.dtype} [${job.shape.join(', ')}] needs ${numel * size} bytes, its source holds ${src.length}`);
-  }
+  const backend = job.backend;
+  if (backend === 'cuda') throw new Error('a cuda layer goes through cudaLayerSpectrum (esd-cuda.ts)');
+  checkSourceLength(job, src);
   const census = new ValueCensus();
   const clock: Clock = { read: 0, widen: 0, gram: 0 };
-  const gramBackend = job.backend === 'lapack' ? 'auto' : 'ts';
+  const gramBackend = backend === 'lapack' ? 'auto' : 'ts';
   const grams: { G: Float64Array; n: number }[] = [];
   let gramFlops = 0;
   const dense = (job.layer_type === 'dense' || job.layer_type === 'embedding' || job.layer_type === 'rnn') && job.shape.length === 2;
@@ -195,17 +217,9 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
     gramFlops = 2 * acc.madds;
   } else {
     // Conv kernels: small; the whole tensor widened, then sliced (and scaled, for Conv2D) as WW does.
-    let t = performance.now();
-    const bytes = await src.read(0, src.length);
-    clock.read += since(t);
-    t = performance.now();
-    const w = new Float64Array(numel);
-    widenInto(job.dtype, bytes, 0, numel, w, 0);
-    if (job.scale) applyScale(job.scale, w, 0, job.shape[0], 0, numel / job.shape[0]);
-    census.scan(w, 0, numel);
-    clock.widen += since(t);
+    const w = await widenWhole(job, src, census, clock);
     if (census.problem() === null) {
-      t = performance.now();
+      const t = performance.now();
       for (const m of layerMatrices({ layer_type: job.layer_type, shape: job.shape }, w, job.dtype)) {
         const acc = new GramAccumulator(m.rows, m.cols, gramBackend);
         acc.add(m.data, acc.wide ? m.cols : m.rows);
@@ -224,8 +238,8 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
     slices = [];
     for (const { G, n } of grams) {
       const t = performance.now();
-      slices.push(symmetricEigenvalues(G, n, { backend: job.backend, overwrite: true, method: job.method, timings }));
-      if (job.backend === 'lapack') {
+      slices.push(symmetricEigenvalues(G, n, { backend, overwrite: true, method: job.method, timings }));
+      if (backend === 'lapack') {
         seconds.reduce += timings.reduce;
         seconds.band += timings.band;
         seconds.solve += timings.solve;
@@ -239,6 +253,6 @@ export async function layerSpectrum(job: LayerJob, src: ByteSource): Promise<Lay
   return {
     slices,
     problem,
-    stats: { seconds, flops: { gram: gramFlops, reduce: reduceFlops }, method: job.backend === 'ts' ? 'ts' : timings.method },
+    stats: { seconds, flops: { gram: gramFlops, reduce: reduceFlops }, method: backend === 'ts' ? 'ts' : timings.method },
   };
 }

@@ -1,12 +1,15 @@
 /**
  * Where layer spectra are computed: a pool of worker threads for real models (one layer per worker, OpenBLAS
  * single-threaded in each), or this thread — with every BLAS thread on the one matrix — for tiny models and
- * single layers. analyze() only sees the EsdRunner interface.
+ * single layers; with --device cuda, an NVIDIA GPU (esd-cuda.ts). analyze() only sees the EsdRunner interface.
  */
 import { availableParallelism } from 'node:os';
 import { bytesSource, fileSource } from '../io/byte-source.js';
+import type { ByteSource } from '../io/types.js';
+import { CudaEigen } from '../linalg/cuda.js';
 import { resolveBackend } from '../linalg/eigen.js';
 import { getBlasThreads, setBlasThreads } from '../linalg/lapack.js';
+import { cudaLayerSpectrum } from '../layers/esd-cuda.js';
 import { layerSpectrum, type LayerJob, type LayerSpectrum } from '../layers/esd.js';
 import type { EsdRequest, SpectrumSource } from '../layers/esd-source.js';
 import type { LayerPlan } from '../layers/types.js';
@@ -14,7 +17,7 @@ import { WorkerPool } from '../util/worker-pool.js';
 import type { AnalyzeOptions } from './options.js';
 
 export interface EsdRunner {
-  readonly backend: 'lapack' | 'ts';
+  readonly backend: LayerJob['backend'];
   /** How many layers it works on at once (analyze keeps this many, plus one, in flight). */
   readonly parallelism: number;
   spectrum(job: LayerJob, source: SpectrumSource): Promise<LayerSpectrum>;
@@ -33,24 +36,38 @@ export function estimatedWork(layers: readonly Pick<LayerPlan, 'N' | 'M' | 'rf'>
   return layers.reduce((s, l) => s + l.N * l.M * l.M * l.rf, 0);
 }
 
+/** Runs `fn` on the layer's bytes: the bytes themselves, or the file range opened for the call. */
+async function withSource<T>(source: SpectrumSource, fn: (src: ByteSource) => Promise<T>): Promise<T> {
+  if (source.kind === 'bytes') return fn(bytesSource(new Uint8Array(source.buffer, source.byteOffset, source.byteLength)));
+  const src = await fileSource(source.location);
+  try {
+    return await fn(src);
+  } finally {
+    await src.close();
+  }
+}
+
 function inlineRunner(backend: 'lapack' | 'ts'): EsdRunner {
   return {
     backend,
     parallelism: 1,
-    async spectrum(job, source) {
-      if (source.kind === 'bytes') return layerSpectrum(job, bytesSource(new Uint8Array(source.buffer, source.byteOffset, source.byteLength)));
-      const src = await fileSource(source.location);
-      try {
-        return await layerSpectrum(job, src);
-      } finally {
-        await src.close();
-      }
-    },
+    spectrum: (job, source) => withSource(source, (src) => layerSpectrum(job, src)),
     async close() {},
   };
 }
 
 export async function makeEsdRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' | 'workers'>, layers: readonly LayerPlan[]): Promise<EsdRunner> {
+  if (opts.eigenBackend === 'cuda') {
+    // One matrix on the GPU at a time (CudaEigen queues them); two layers in flight let reading and widening the
+    // next overlap it.
+    const gpu = CudaEigen.open();
+    return {
+      backend: 'cuda',
+      parallelism: 2,
+      spectrum: (job, source) => withSource(source, (src) => cudaLayerSpectrum(gpu, job, src)),
+      close: async () => gpu.close(),
+    };
+  }
   // Resolve first: an explicit 'lapack' without LAPACK fails here, before any worker starts.
   const backend = resolveBackend(opts.eigenBackend);
   const size = Math.min(opts.workers ?? availableParallelism(), layers.length);

@@ -7,6 +7,7 @@ import { reportToCsv } from '../../report/csv.js';
 import { AnalyzeOptionsSchema, type AnalyzeOptionsInput } from '../../report/options.js';
 import { formatTable } from '../../report/table.js';
 import { intFlag, listFlag, parseArgsOrPrintHelp } from '../args.js';
+import { ANALYSIS_DEVICES } from '../../runtime/devices.js';
 import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'analyze';
@@ -15,7 +16,7 @@ export const summary = 'per-layer heavy-tail (HT-SR) metrics of a checkpoint, We
 const USAGE =
   'weightscope analyze PATH_OR_HF_ID [--json] [--csv FILE] [--fits pl,etpl,exp] [--pl-variant ww|kdd] ' +
   '[--min-evals N] [--max-evals N] [--max-n N] [--all-layers] [--layers ID|GLOB,...] [--eigen-backend auto|lapack|ts] ' +
-  '[--workers N] [--no-cache] [--progress]';
+  `[--workers N] [--device ${ANALYSIS_DEVICES.join('|')}] [--no-cache] [--progress]`;
 
 const HELP = `Usage: ${USAGE}
 
@@ -32,6 +33,8 @@ PATH_OR_HF_ID   a .safetensors/.bin/.pt/.onnx file, a Hugging Face folder, or OR
 --layers LIST   only these layer ids or name globs (e.g. 0,3 or 'transformer.h.*.attn.*')
 --eigen-backend auto (system LAPACK when present), lapack, or ts (pure TypeScript)
 --workers N     eigenvalue worker threads (default: number of cores)
+--device D      ${ANALYSIS_DEVICES.join(' or ')} (default ${ANALYSIS_DEVICES[0]}); cuda: Gram matrices and eigenvalues on an NVIDIA
+                GPU (cuBLAS/cuSOLVER from the machine's CUDA or PyTorch installation; WEIGHTSCOPE_CUDA_LIBS names their folder)
 --no-cache      do not use the per-layer cache ($WEIGHTSCOPE_DATA/cache, default ./data/cache), which keeps finished
                 layers so an interrupted analysis resumes and an unchanged model is not solved again
 ${PROGRESS_HELP}
@@ -62,6 +65,13 @@ export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOption
   const layers = listFlag(values.layers);
   if (layers) raw.layers = layers.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
   if (values['eigen-backend'] !== undefined) raw.eigenBackend = values['eigen-backend'];
+  if (values.device !== undefined) {
+    if (!(ANALYSIS_DEVICES as readonly unknown[]).includes(values.device)) throw new WeightscopeError('invalid-input', `--device must be ${ANALYSIS_DEVICES.join(' or ')} (got ${JSON.stringify(values.device)}); see weightscope analyze --help`, { usage: true });
+    if (values.device === 'cuda') {
+      if (raw.eigenBackend !== undefined) throw new WeightscopeError('invalid-input', '--device cuda and --eigen-backend exclude each other; see weightscope analyze --help', { usage: true });
+      raw.eigenBackend = 'cuda';
+    }
+  }
   const workers = intFlag(values.workers, '--workers');
   if (workers !== undefined) raw.workers = workers;
   if (values['all-layers']) raw.allLayers = true;
@@ -89,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
       layers: { type: 'string', multiple: true },
       'eigen-backend': { type: 'string' },
       workers: { type: 'string' },
+      device: { type: 'string' },
       'all-layers': { type: 'boolean' },
       'no-cache': { type: 'boolean' },
       ...PROGRESS_FLAG,
