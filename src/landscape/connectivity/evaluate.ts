@@ -7,7 +7,7 @@ import { WeightscopeError } from '../../errors.js';
 import { openSafetensors } from '../../io/safetensors.js';
 import { tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
-import { loadDataset, makeDataset, type Dataset } from '../../runtime/dataset.js';
+import { loadDataset, makeDataset, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import { createForward, type ForwardRunner } from '../../runtime/forward.js';
 import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import type { Device } from '../../runtime/session.js';
@@ -48,6 +48,8 @@ export interface PathEvaluator {
 export interface PathEvaluatorOptions {
   readonly device?: Device;
   readonly batchSize?: number;
+  /** The loss the sets are evaluated with (default classification; lm: next-token loss and token accuracy). */
+  readonly loss?: LossKind;
   /** Clean data for BN statistics (required when the graph has BatchNormalization). */
   readonly bnData?: Dataset;
 }
@@ -76,7 +78,7 @@ export async function createPathEvaluator(model: ModelProto, specs: readonly Par
       const full: ParamMap = new Map([...params, ...(await bnStats(params))]);
       const out: Record<string, SetMetrics> = {};
       for (const s of sets) {
-        const r = await forward.evaluate(full, s.ds, { batchSize, loss: 'classification' });
+        const r = await forward.evaluate(full, s.ds, { batchSize, loss: opts.loss ?? 'classification' });
         out[s.name] = { loss: r.loss, accuracy: r.accuracy, n: r.n };
       }
       return out;
