@@ -14,7 +14,8 @@ export type InputLayout =
   /** Encoders: [batch, rows, seq] int64 with `rows` in this order. */
   | {
       readonly kind: 'encoder';
-      readonly name: 'encoder_inputs';
+      /** 'encoder_inputs' (another name only where an export already uses that one). */
+      readonly name: string;
       readonly rows: readonly EncoderRow[];
       readonly vocab: number;
       readonly typeVocab: number;

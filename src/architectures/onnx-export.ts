@@ -226,11 +226,11 @@ export function adaptExport(model: ModelProto, file: string, ctx: ExportContext)
       fed.attention_mask = 'ones [batch, sequence] (unpadded tokens)';
     } else {
       const rows = ctx.task === 'masked-lm' ? MASKED_LM_ROWS : ENCODER_ROWS;
-      const data = 'encoder_inputs';
-      if (original.has(data)) throw new WeightscopeError('invalid-input', `${file}: an export input is already named '${data}'`);
+      const taken = original.has('encoder_inputs') || g.values.has('encoder_inputs') || g.nodes.some((n) => n.outputs.includes('encoder_inputs'));
+      const data = taken ? b.fresh('encoder_inputs') : 'encoder_inputs';
       g.values.set(data, { dtype: DT.INT64, shape: ['batch', rows.length, 'sequence'] });
       g.inputs.push(data);
-      layout = { kind: 'encoder', name: 'encoder_inputs', rows, vocab, typeVocab: ctx.typeVocab ?? 0, maxSeq: null };
+      layout = { kind: 'encoder', name: data, rows, vocab, typeVocab: ctx.typeVocab ?? 0, maxSeq: null };
       const row = (k: number): string => b.op('Gather', [data, b.i64Scalar(k)], { axis: 1 });
       ids = row(0);
       mask = row(1);

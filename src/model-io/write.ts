@@ -11,7 +11,7 @@
  *
  * roundToStorage gives the values exactly as they will be written, so reports can be computed on those.
  */
-import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { WeightscopeError } from '../errors.js';
 import { fromFloat64, toFloat64 } from '../io/dtype.js';
@@ -77,7 +77,10 @@ async function copyNonWeights(src: string, dst: string, rel = ''): Promise<strin
       await mkdir(join(dst, rel, name), { recursive: true });
       copied.push(...(await copyNonWeights(src, dst, join(rel, name))));
     } else if (s.isFile() && !WEIGHT_FILE.test(name)) {
-      await copyFile(from, join(dst, rel, name));
+      const to = join(dst, rel, name);
+      await copyFile(from, to);
+      // The copy is the user's new file: writable even when the source (a read-only cache or fixture) was not.
+      await chmod(to, (s.mode & 0o777) | 0o200);
       copied.push(join(rel, name));
     }
   }
