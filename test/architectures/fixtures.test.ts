@@ -26,10 +26,10 @@ interface Case {
   architecture: string;
   reference: string;
   /** The reference's logits and which of ours they are: [row, position] → first `cols` entries. */
-  logits: (ref: Record<string, unknown>) => { want: number[]; pick: (logits: Float32Array, dims: number[]) => number[] } | null;
+  logits: (ref: Record<string, unknown>) => { want: number[]; pick: (logits: Float32Array, dims: readonly number[]) => number[] } | null;
 }
 
-const first = (rows: number, positions: number, cols: number) => (l: Float32Array, dims: number[]): number[] => {
+const first = (rows: number, positions: number, cols: number) => (l: Float32Array, dims: readonly number[]): number[] => {
   const out: number[] = [];
   if (dims.length === 3) {
     for (let p = 0; p < positions; p++) for (let c = 0; c < cols; c++) out.push(l[(0 * dims[1] + p) * dims[2] + c]);
