@@ -6,14 +6,14 @@ import { pointAt } from '../../landscape/connectivity/points.js';
 import type { OpenedModel } from '../../model-io/open.js';
 import { checkOutput, outputEntry, roundToStorage, writeModelLike, type WrittenModel } from '../../model-io/write.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, formatFlag, usageError } from '../curve-flags.js';
-import { graphFlag, parseArgsOrPrintHelp } from '../args.js';
+import { graphFlag, intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
 export const name = 'connect';
 export const summary = 'mode connectivity: train a Bezier/PolyChain curve between two models, loss and accuracy along t, mc';
 
 const USAGE =
-  'weightscope connect A B --data CLEAN [--graph config|onnx] [--curve bezier|polychain] [--bends K] [--epochs E] ' +
+  'weightscope connect A B (--data CLEAN | --text FILE --seq S) [--graph config|onnx] [--curve bezier|polychain] [--bends K] [--epochs E] ' +
   '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] ' +
   '[--out OUT --at T [--format hf|onnx]] [--json]';
 
@@ -23,6 +23,8 @@ A B              two models of the same graph (the curve's fixed endpoints): .on
                  the same config, or HF ids; the curve runs over every parameter
 --data CLEAN     labelled data (safetensors x, y; JSONL / CSV {text, label} for a text classifier; tokens for a
                  language model): trains the curve (and gives BatchNorm statistics at each t)
+--text F --seq S for language models: a text file tokenized with tokenizer.json into rows of S tokens (loss and token
+                 accuracy along t)
 --graph G        config (default) or onnx: which graph of a Hugging Face folder runs
 --out OUT --at T write the curve's point w(T) in A's own format (a new Hugging Face folder OUT, or OUT.onnx)
 --format F       hf or onnx: override the format of --out
@@ -60,6 +62,8 @@ export async function run(argv: string[]): Promise<number> {
     {
       ...CURVE_FLAGS,
       data: { type: 'string' },
+      text: { type: 'string' },
+      seq: { type: 'string' },
       'eval-data': { type: 'string', multiple: true },
       triggered: { type: 'string' },
       json: { type: 'boolean' },
@@ -74,7 +78,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const { values, positionals } = args;
   if (positionals.length !== 2) throw new WeightscopeError('invalid-input', `expected two models A.onnx B.onnx, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
-  if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
+  if ((typeof values.data === 'string') === (typeof values.text === 'string')) {
+    throw new WeightscopeError('invalid-input', `--data CLEAN (or --text FILE --seq S for language models) is required (usage: ${USAGE})`, { usage: true });
+  }
+  const seq = intFlag(values.seq, '--seq');
   const graph = graphFlag(values.graph);
   const format = formatFlag(values.format);
   const at = values.at === undefined ? undefined : Number(values.at);
@@ -98,7 +105,8 @@ export async function run(argv: string[]): Promise<number> {
       {
         modelA: positionals[0],
         modelB: positionals[1],
-        data: values.data,
+        ...(typeof values.data === 'string' ? { data: values.data } : {}),
+        ...(typeof values.text === 'string' ? { text: values.text, ...(seq !== undefined ? { seq } : {}) } : {}),
         evalData,
         ...(typeof values.triggered === 'string' ? { triggered: values.triggered } : {}),
         ...(graph ? { graph } : {}),

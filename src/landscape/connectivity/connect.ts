@@ -136,7 +136,10 @@ export interface ConnectInputs {
   /** Which graph of a Hugging Face folder (default: built from config.json). */
   readonly graph?: 'config' | 'onnx';
   /** Clean data: trains the curve; BN statistics come from it. */
-  readonly data: string;
+  readonly data?: string;
+  /** Or, for language models, a text file tokenized with the model's tokenizer.json into rows of `seq` tokens. */
+  readonly text?: string;
+  readonly seq?: number;
   /** Further clean sets to evaluate on (named by the caller). */
   readonly evalData?: readonly { readonly name: string; readonly path: string }[];
   /** A triggered set (reporting only): its accuracy against the target is the ASR. */
@@ -191,7 +194,7 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
   const o = parseConnectOptions(options);
   const ep = await loadEndpoints(inputs.modelA, inputs.modelB, inputs.graph ? { graph: inputs.graph } : {});
   const m = ep.opened as OpenedModel;
-  const train = await loadModelData(m, { data: inputs.data });
+  const train = await loadModelData(m, { data: inputs.data, text: inputs.text, seq: inputs.seq });
   const loss = lossFor(m, train);
   const sets: EvalSet[] = [{ name: 'train', role: 'clean', ds: train }];
   for (const e of inputs.evalData ?? []) sets.push({ name: e.name, role: 'clean', ds: await loadModelData(m, { data: e.path }) });
