@@ -90,7 +90,7 @@ function take(ds: Dataset, n: number | undefined): Dataset {
 }
 
 for (const c of CASES) {
-  test(`config.json route on ${c.name}: logits, loss, gradient, Hv and Lanczos top-3 equal PyTorch's`, async () => {
+  test(`config.json route on ${c.name}: logits, loss, gradient, Hv and Lanczos top-3 equal PyTorch's`, async (t) => {
     const ref = JSON.parse(readFileSync(c.reference, 'utf8')) as Record<string, unknown> & { loss: number; top_eigenvalues: number[]; num_params: number };
     const m = await openModel(c.dir);
     assert.equal(m.route, 'config.json');
@@ -105,6 +105,7 @@ for (const c of CASES) {
       if (lg) {
         const out = await engine.logits(params, batch.x);
         const err = relL2(lg.pick(out.data as Float32Array, out.dims), lg.want);
+        t.diagnostic(`logits rel L2 ${err.toExponential(2)}`);
         assert.ok(err < 1e-5, `logits rel L2 ${err}`);
       }
       const st = await openSafetensors(join(c.dir, 'grad_hvp.safetensors'));
@@ -114,6 +115,7 @@ for (const c of CASES) {
         for (const s of engine.params) v.set(s.name, Float32Array.from(await st.readFloat64(`v.${s.name}`)));
         const g = await engine.grad(params, batch);
         const h = await engine.hvp(params, batch, v);
+        t.diagnostic(`loss ${g.loss} vs ${ref.loss} (rel ${(Math.abs(g.loss - ref.loss) / ref.loss).toExponential(2)})`);
         assert.ok(Math.abs(g.loss - ref.loss) <= 1e-5 * ref.loss, `loss ${g.loss} vs ${ref.loss}`);
         for (const s of engine.params) {
           const gr = await st.readFloat64(`grad.${s.name}`);
@@ -127,9 +129,11 @@ for (const c of CASES) {
       } finally {
         await st.close();
       }
+      t.diagnostic(`gradient rel L2 ${Math.sqrt(gn / gd).toExponential(2)}, Hv rel L2 ${Math.sqrt(hn / hd).toExponential(2)}`);
       assert.ok(Math.sqrt(gn / gd) < 1e-4, `gradient rel L2 ${Math.sqrt(gn / gd)}`);
       assert.ok(Math.sqrt(hn / hd) < 1e-4, `Hv rel L2 ${Math.sqrt(hn / hd)}`);
       const r = await runHessian({ engine, dataset: ds }, { topK: 3, lanczos: true, maxIter: 60, tol: 1e-6, batchSize: ds.n });
+      t.diagnostic(`Lanczos top-3 ${r.top_eigenvalues!.map((e) => e.toFixed(4)).join(', ')} vs ${ref.top_eigenvalues.map((e) => e.toFixed(4)).join(', ')} (${r.hv_products} Hv)`);
       r.top_eigenvalues!.forEach((e, i) => {
         const want = ref.top_eigenvalues[i];
         assert.ok(Math.abs(e - want) <= 1e-3 * Math.abs(want), `λ${i + 1} ${e} vs ${want}`);

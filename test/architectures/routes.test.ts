@@ -63,7 +63,8 @@ function mapRel(a: ParamMap, b: ParamMap): number {
   return Math.sqrt(num / den);
 }
 
-function agree(a: Numbers, b: Numbers, tol: { loss: number; grad: number }): void {
+function agree(a: Numbers, b: Numbers, tol: { loss: number; grad: number }, say?: (msg: string) => void): void {
+  say?.(`loss rel ${(Math.abs(a.loss - b.loss) / Math.abs(b.loss)).toExponential(2)}, gradient ${mapRel(a.grads, b.grads).toExponential(2)}, Hv ${mapRel(a.hv, b.hv).toExponential(2)}, logits ${relL2(a.logits, b.logits).toExponential(2)} (rel L2)`);
   assert.ok(Math.abs(a.loss - b.loss) <= tol.loss * Math.abs(b.loss), `loss ${a.loss} vs ${b.loss}`);
   assert.ok(mapRel(a.grads, b.grads) <= tol.grad, `gradient rel L2 ${mapRel(a.grads, b.grads)}`);
   assert.ok(mapRel(a.hv, b.hv) <= tol.grad, `Hv rel L2 ${mapRel(a.hv, b.hv)}`);
@@ -73,7 +74,7 @@ function agree(a: Numbers, b: Numbers, tol: { loss: number; grad: number }): voi
 const GPT2 = fixture('gpt2-tiny');
 const GPT2_DIMS = { vocab: 256, positions: 128, hidden: 128, layers: 4, heads: 4, eps: 1e-5 };
 
-test('gpt2-tiny: the config.json graph equals onnx/model.onnx (loss 2e-6, gradient and Hv 1e-5), both keyed by the checkpoint names', async () => {
+test('gpt2-tiny: the config.json graph equals onnx/model.onnx (loss 2e-6, gradient and Hv 1e-5), both keyed by the checkpoint names', async (t) => {
   const viaConfig = await openModel(GPT2);
   const viaOnnx = await openModel(GPT2, { graph: 'onnx' });
   assert.equal(viaConfig.route, 'config.json');
@@ -81,11 +82,11 @@ test('gpt2-tiny: the config.json graph equals onnx/model.onnx (loss 2e-6, gradie
   assert.equal(viaConfig.architecture, 'GPT2LMHeadModel');
   const ds = await loadModelData(viaConfig, { data: join(GPT2, 'lm_batch.safetensors') });
   const [a, b] = [await numbers(viaConfig, ds, direction(1)), await numbers(viaOnnx, ds, direction(1))];
-  agree(a, b, { loss: 2e-6, grad: 1e-5 });
+  agree(a, b, { loss: 2e-6, grad: 1e-5 }, (m) => t.diagnostic(m));
   assert.ok(a.grads.has('transformer.wte.weight') && !a.grads.has('lm_head.weight'));
 });
 
-test('transformers.js layout: decoder_model.onnx and decoder_model_merged.onnx fed as a first forward pass equal the config.json graph', async () => {
+test('transformers.js layout: decoder_model.onnx and decoder_model_merged.onnx fed as a first forward pass equal the config.json graph', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-optimum-'));
   try {
     const weights = await readAllTensors(join(GPT2, 'model.safetensors'));
@@ -109,14 +110,14 @@ test('transformers.js layout: decoder_model.onnx and decoder_model_merged.onnx f
         assert.ok(!(m.model.graph?.node ?? []).some((n) => n.opType === 'If'));
       }
       assert.deepEqual((m.model.graph?.output ?? []).map((o) => o.name), ['logits']);
-      agree(await numbers(m, ds, direction(2)), want, { loss: 2e-6, grad: 1e-5 });
+      agree(await numbers(m, ds, direction(2)), want, { loss: 2e-6, grad: 1e-5 }, (msg) => t.diagnostic(`${file}: ${msg}`));
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
-test('transformers.js layout: a BERT model.onnx with input_ids, attention_mask and token_type_ids takes the packed data of the config.json graph', async () => {
+test('transformers.js layout: a BERT model.onnx with input_ids, attention_mask and token_type_ids takes the packed data of the config.json graph', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-optimum-'));
   try {
     const bert = fixture('hf-archs', 'bert-tiny-cls');
@@ -129,7 +130,7 @@ test('transformers.js layout: a BERT model.onnx with input_ids, attention_mask a
     assert.equal(m.route, 'onnx-export');
     assert.equal(m.layout.kind, 'encoder');
     assert.deepEqual(Object.keys(m.feeds ?? {}).sort(), ['attention_mask', 'input_ids', 'token_type_ids']);
-    agree(await numbers(m, ds, direction(3)), await numbers(ref, ds, direction(3)), { loss: 1e-6, grad: 1e-6 });
+    agree(await numbers(m, ds, direction(3)), await numbers(ref, ds, direction(3)), { loss: 1e-6, grad: 1e-6 }, (msg) => t.diagnostic(`model.onnx: ${msg}`));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
