@@ -29,6 +29,7 @@ const { values } = parseArgs({
   options: {
     l2: { type: 'string' }, epochs: { type: 'string' }, samples: { type: 'string' }, 'polish-epochs': { type: 'string' }, 'polish-lr': { type: 'string' },
     'polish-samples': { type: 'string' }, 'polish-tries': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' }, delta: { type: 'string' },
+    curve: { type: 'string' }, bends: { type: 'string' }, eval: { type: 'string' },
     out: { type: 'string' }, json: { type: 'boolean' },
   },
 });
@@ -37,6 +38,7 @@ const options: RepairOptionsInput = Object.fromEntries(
   Object.entries({
     l2: n(values.l2), epochs: n(values.epochs), samplesPerEpoch: n(values.samples), polishEpochs: n(values['polish-epochs']), polishLr: n(values['polish-lr']),
     polishSamplesPerEpoch: n(values['polish-samples']), polishTries: n(values['polish-tries']), lr: n(values.lr), seed: n(values.seed), delta: n(values.delta),
+    curve: values.curve, bends: n(values.bends), ts: values.eval ? values.eval.split(',').map(Number) : undefined,
     baseline: false,
   }).filter(([, v]) => v !== undefined),
 );
@@ -58,7 +60,9 @@ const seconds = (performance.now() - t0) / 1000;
 const pct = (v: number) => (100 * v).toFixed(2).padStart(6);
 console.log('   t   held-out  test-clean   ASR');
 for (const p of r.report.along) console.log(`${p.t.toFixed(2).padStart(5)}  ${pct(p.sets.heldOut.accuracy)}   ${pct(p.sets.test.accuracy)}   ${pct(p.sets.triggered.accuracy)}${p.t === r.report.choice.t ? '  <- chosen' : ''}`);
+console.log(`curve training loss by epoch: ${r.report.training.epochs.map((e) => e.loss.toFixed(3)).join(' ')}`);
 console.log(`choice: t = ${r.report.choice.t} (${r.report.choice.reason})`);
+if ('tried' in r.report.choice) console.log(`polished (held-out): ${r.report.choice.tried.map((x) => `t ${x.t}: ${pct(x.curveAccuracy)} → ${pct(x.accuracy)}`).join('; ')}`);
 const rep = r.report.repaired;
 const cleanMean = (ref.models.model_a.clean_acc + ref.models.model_b.clean_acc) / 2;
 const clean = rep.report!.test.accuracy;
