@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,19 @@ test("GPT-2 as openai-community/gpt2 stores it (no 'transformer.' prefix, attn.b
     assert.ok(m.checkpoint!.params.some((p) => p.name === 'wte.weight' && p.canonical === 'transformer.wte.weight'));
     assert.deepEqual(m.checkpoint!.tied, [{ name: 'lm_head.weight', source: 'wte.weight', transposed: false }]);
     assert.deepEqual([...(await logitsOf(join(dir, 'bare')))], [...want]);
+    // grad --out is keyed by the file's own names (no prefix here), the tied head once.
+    await mkdir(join(dir, 'grads'));
+    const g = await cli('grad', join(dir, 'bare'), '--data', join(GPT2, 'lm_batch.safetensors'), '--out', join(dir, 'grads', 'g.safetensors'), '--json');
+    assert.equal(g.code, 0, g.err);
+    const keys = (await readAllTensors(join(dir, 'grads', 'g.safetensors'))).keys();
+    assert.deepEqual([...keys].sort(), [...t.keys()].map((k) => k.replace(/^transformer\./, '')).sort());
+    // The same folder as an HF id in the local model store (models/ORG/NAME).
+    const store = join(dir, 'store');
+    await mkdir(join(store, 'org'), { recursive: true });
+    await symlink(join(dir, 'bare'), join(store, 'org', 'gpt2-bare'));
+    const byId = await openModel('org/gpt2-bare', { resolve: { modelsDir: store, cacheDirs: [] } });
+    assert.equal(byId.route, 'config.json');
+    assert.equal(byId.dir, join(store, 'org', 'gpt2-bare'));
     await writeFile(join(dir, 'config.json'), JSON.stringify(CONFIG));
     await copyFile(join(GPT2, 'pytorch_model.bin'), join(dir, 'pytorch_model.bin'));
     const viaBin = await openModel(dir);
