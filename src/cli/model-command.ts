@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ParseArgsConfig } from 'node:util';
 import { parseArgsOrPrintHelp } from './args.js';
 import { WeightscopeError } from '../errors.js';
+import { CriterionSchema, parseCriterion } from '../graph/criteria.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import type { ModelProto } from '../io/onnx-model.js';
 import { loadModelData } from '../data/model-data.js';
@@ -15,7 +16,7 @@ import { openModel, type OpenedModel } from '../model-io/open.js';
 import { sliceBatch, type Batch, type Dataset, type LossKind } from '../runtime/dataset.js';
 import type { Engine } from '../runtime/engine.js';
 import type { ParamMap, ParamSpec } from '../runtime/params.js';
-import { DEVICES } from '../runtime/wire.js';
+import { DEVICE_CHOICES, type Device, type DeviceChoice } from '../runtime/devices.js';
 
 const posInt = (flag: string) =>
   z
@@ -34,7 +35,8 @@ export const CommonFlags = z.object({
   batch: posInt('--batch').optional(),
   chunk: posInt('--chunk').optional(),
   loss: z.enum(['classification', 'lm'], { error: '--loss must be classification or lm' }).optional(),
-  device: z.enum(DEVICES as [string, ...string[]], { error: `--device must be one of ${DEVICES.join(', ')}` }).optional(),
+  criterion: CriterionSchema.optional(),
+  device: z.enum(DEVICE_CHOICES, { error: `--device must be one of ${DEVICE_CHOICES.join(', ')}` }).optional(),
   untie: z.boolean().optional(),
   json: z.boolean().optional(),
 });
@@ -104,13 +106,15 @@ export function parseModelCommand<S extends z.ZodObject>(
   return { modelPath, flags };
 }
 
-/** The model argument opened, the dataset it is given (--data or --text), the loss and the engine. */
+/** The model argument opened, the dataset it is given (--data or --text), the loss, --criterion and the engine. */
 export async function engineForData(
   modelPath: string,
-  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'text' | 'seq' | 'tokenizer' | 'graph' | 'loss' | 'device' | 'untie'>,
+  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'text' | 'seq' | 'tokenizer' | 'graph' | 'loss' | 'device' | 'untie' | 'criterion'>,
 ): Promise<{ ds: Dataset; loss: LossKind; engine: Engine; model: OpenedModel }> {
   const { model, ds, loss } = await modelAndData(modelPath, f);
-  const engine = await modelEngine(model, loss, { device: f.device as 'cpu' | undefined, untie: f.untie });
+  const criterion = f.criterion !== undefined ? parseCriterion(f.criterion) : undefined;
+  const engine = await modelEngine(model, loss, { device: f.device, untie: f.untie, ...(criterion ? { criterion } : {}) });
+  reportDevice(f.device, engine.device);
   return { ds, loss, engine, model };
 }
 
@@ -122,6 +126,11 @@ export async function modelAndData(
   const model = await openModel(modelPath, f.graph ? { graph: f.graph } : {});
   const ds = await loadModelData(model, { data: f.data, text: f.text, seq: f.seq, tokenizer: f.tokenizer });
   return { model, ds, loss: lossFor(model, ds, f.loss) };
+}
+
+/** With --device auto, one line on stderr saying which device it chose (stdout stays the result). */
+export function reportDevice(asked: DeviceChoice | undefined, chosen: Device): void {
+  if (asked === 'auto') process.stderr.write(`weightscope: --device auto chose ${chosen}\n`);
 }
 
 /** The first `n` samples as batches of at most `chunk`. */

@@ -7,7 +7,7 @@ import { inferLossKind, type Dataset, type LossKind } from '../runtime/dataset.j
 import { createEngine, type Engine, type EngineOptions } from '../runtime/engine.js';
 import { createForward, type ForwardRunner } from '../runtime/forward.js';
 import { floatInitializerNames, loadParams, type ParamMap, type ParamSpec } from '../runtime/params.js';
-import type { Device } from '../runtime/wire.js';
+import type { DeviceChoice } from '../runtime/devices.js';
 import type { OpenedModel } from './open.js';
 
 /**
@@ -34,7 +34,7 @@ export function modelEngine(m: OpenedModel, loss: LossKind, opts: ModelEngineOpt
 }
 
 /** A forward pass only (eval): the model's float initializers as parameters, fed per call. */
-export async function modelForward(m: OpenedModel, device?: Device): Promise<{ forward: ForwardRunner; specs: ParamSpec[]; values: ParamMap }> {
+export async function modelForward(m: OpenedModel, device?: DeviceChoice): Promise<{ forward: ForwardRunner; specs: ParamSpec[]; values: ParamMap }> {
   const { specs, values } = await loadParams(m.model, process.cwd(), floatInitializerNames(m.model));
   const forward = await createForward(m.model, specs, device ? { device } : {});
   return { forward, specs, values };

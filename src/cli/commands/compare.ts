@@ -1,7 +1,7 @@
 /** `weightscope compare A B --data D`: linear CKA of the two models' softmax outputs and their L2 distance. */
 import { WeightscopeError, formatZodError } from '../../errors.js';
 import { CompareOptionsSchema, compareFiles, type CompareOptionsInput } from '../../landscape/similarity/compare.js';
-import { parseDevice } from '../../runtime/session.js';
+import { parseDevice } from '../../runtime/devices.js';
 import { graphFlag, intFlag, parseArgsOrPrintHelp } from '../args.js';
 
 export const name = 'compare';

@@ -1,5 +1,6 @@
 /** `weightscope export-graph MODEL --what grad|hvp --out G.onnx`: write the generated gradient or Hv graph. */
 import { z } from 'zod';
+import { CriterionSchema, parseCriterion } from '../../graph/criteria.js';
 import { writeOnnxModel } from '../../io/onnx-model.js';
 import { openModel } from '../../model-io/open.js';
 import { lossFromModel, parseModelCommand } from '../model-command.js';
@@ -7,7 +8,8 @@ import { lossFromModel, parseModelCommand } from '../model-command.js';
 export const name = 'export-graph';
 export const summary = 'write the generated gradient or Hessian-vector-product ONNX graph of a model';
 
-const USAGE = 'weightscope export-graph MODEL --what grad|hvp --out G.onnx [--graph config|onnx] [--loss classification|lm] [--untie] [--l2 C]';
+const USAGE =
+  'weightscope export-graph MODEL --what grad|hvp --out G.onnx [--graph config|onnx] [--loss classification|lm] [--criterion ce|ls:A|focal:G|mse] [--untie] [--l2 C]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -17,6 +19,7 @@ onnxruntime (or other ONNX runtime) can run it. MODEL is an .onnx file, a Huggin
 built from config.json, or with --graph onnx the folder's ONNX export); parameters keep the checkpoint's tensor names.
 --what          grad or hvp
 --loss KIND     classification (labels y) or lm (next-token); default: the model's task, else lm when its input is int64
+--criterion C   ce (default), ls:ALPHA, focal:GAMMA or mse (as in \`weightscope grad\`)
 --untie         keep constant-folded copies of tied weights as separate parameters
 --l2 C          add 0.5·C·‖θ‖² to the loss
 `;
@@ -25,6 +28,7 @@ const Flags = z.object({
   what: z.enum(['grad', 'hvp'], { error: '--what must be grad or hvp' }),
   out: z.string({ error: '--out G.onnx is required' }).min(1),
   loss: z.enum(['classification', 'lm'], { error: '--loss must be classification or lm' }).optional(),
+  criterion: CriterionSchema.optional(),
   untie: z.boolean().optional(),
   graph: z.enum(['config', 'onnx'], { error: '--graph must be config or onnx' }).optional(),
   l2: z
@@ -45,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
     loss: f.loss ?? opened.loss ?? lossFromModel(model),
     ...(opened.pretied ? { untie: true } : f.untie !== undefined ? { untie: f.untie } : {}),
     ...(f.l2 !== undefined ? { l2: { coef: f.l2 } } : {}),
+    ...(f.criterion !== undefined ? { criterion: parseCriterion(f.criterion) } : {}),
   });
   const built = f.what === 'grad' ? g.buildGradGraph(lossGraph) : g.buildHvpGraph(lossGraph);
   await writeOnnxModel(f.out, built.model);

@@ -1,7 +1,9 @@
 /** `weightscope grad MODEL --data D`: loss and gradient of the mean loss, optionally written out. */
 import { z } from 'zod';
+import { describeCriterion } from '../../graph/criteria.js';
 import { norm } from '../../runtime/params.js';
 import { describeModel } from '../../model-io/open.js';
+import { DEVICE_HELP } from '../../runtime/devices.js';
 import { CommonFlags, engineForData, leadingBatches, MODEL_DATA_HELP, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
 
 export const name = 'grad';
@@ -9,7 +11,7 @@ export const summary = 'loss and gradient of a model on a dataset (reverse mode 
 
 const USAGE =
   'weightscope grad MODEL (--data D | --text FILE --seq S) [--graph config|onnx] [--batch N] [--chunk M] [--out G.safetensors] ' +
-  '[--loss classification|lm] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--loss classification|lm] [--criterion ce|ls:A|focal:G|mse] [--device D] [--untie] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -20,7 +22,9 @@ ${MODEL_DATA_HELP}--batch N       use the first N samples (default all)
 --out G         write the gradient as float32 safetensors keyed by parameter name (the checkpoint's own tensor
                 names for a Hugging Face model; loss in the metadata)
 --loss KIND     classification or lm (default: lm for int64 x without y, else classification)
---device D      cpu (default), webgpu or cuda; a missing one is an error
+--criterion C   ce (default), ls:ALPHA (label smoothing as torch's), focal:GAMMA (-(1-p_y)^GAMMA log p_y), or mse
+                (squared distance of the logits to the one-hot label, summed over classes), averaged over rows
+--device D      ${DEVICE_HELP}; a missing one is an error
 --untie         keep constant-folded copies of tied weights as separate parameters
 --json          print {loss, grad_norm, n, params, route, architecture} as JSON
 `;
@@ -40,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
       loss: String(r.loss),
       batch: `first ${count} samples of ${f.data ?? f.text}`,
       route: model.route,
-      loss_definition: loss === 'lm' ? 'mean next-token cross-entropy' : 'mean softmax cross-entropy of the logits',
+      loss_definition: `${describeCriterion(engine.criterion)} of the logits${loss === 'lm' ? ', next-token' : ''}`,
     });
   }
   const { route, architecture } = describeModel(model);

@@ -4,13 +4,14 @@
  * target labels, over the non-target-class images only, is the attack success rate (ASR).
  */
 import { WeightscopeError } from '../../errors.js';
+import type { Criterion } from '../../graph/criteria.js';
 import { openSafetensors } from '../../io/safetensors.js';
 import { tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, makeDataset, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import { createForward, type ForwardRunner } from '../../runtime/forward.js';
 import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import { createBnStatsRunner, bnStatNames, type BnStatsRunner } from './bn.js';
 import { modeConnectivity } from './curve.js';
 import { distance, pointAt, type Curve } from './points.js';
@@ -25,7 +26,7 @@ export interface EvalSet {
 }
 
 export interface SetMetrics {
-  /** Mean cross-entropy (for a triggered set: against the target label). */
+  /** Mean cross-entropy, or the evaluator's criterion (for a triggered set: against the target label). */
   readonly loss: number;
   /** Accuracy; for a triggered set this is the ASR. */
   readonly accuracy: number;
@@ -46,12 +47,14 @@ export interface PathEvaluator {
 }
 
 export interface PathEvaluatorOptions {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   readonly batchSize?: number;
   /** The loss the sets are evaluated with (default classification; lm: next-token loss and token accuracy). */
   readonly loss?: LossKind;
   /** Clean data for BN statistics (required when the graph has BatchNormalization). */
   readonly bnData?: Dataset;
+  /** The loss reported (default cross-entropy). */
+  readonly criterion?: Criterion;
 }
 
 /**
@@ -78,7 +81,7 @@ export async function createPathEvaluator(model: ModelProto, specs: readonly Par
       const full: ParamMap = new Map([...params, ...(await bnStats(params))]);
       const out: Record<string, SetMetrics> = {};
       for (const s of sets) {
-        const r = await forward.evaluate(full, s.ds, { batchSize, loss: opts.loss ?? 'classification' });
+        const r = await forward.evaluate(full, s.ds, { batchSize, loss: opts.loss ?? 'classification', ...(opts.criterion ? { criterion: opts.criterion } : {}) });
         out[s.name] = { loss: r.loss, accuracy: r.accuracy, n: r.n };
       }
       return out;

@@ -3,21 +3,24 @@
  * file, a Hugging Face folder or id; src/model-io/open.ts) plus a dataset file or a text file for a language model
  * (src/data/model-data.ts). The result names the route the model took and its architecture.
  */
+import type { Criterion } from '../../graph/criteria.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { loadModelData, type DataSource } from '../../data/model-data.js';
 import { lossFor, modelEngine } from '../../model-io/engine.js';
 import { describeModel, openModel, type ModelDescription } from '../../model-io/open.js';
-import type { Device } from '../../runtime/wire.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import { runHessian, type HessianOptionsInput, type HessianResult } from './run.js';
 
 export type { DataSource } from '../../data/model-data.js';
 
 export interface EngineChoice {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   /** Keep exported copies of tied weights as separate parameters. */
   readonly untie?: boolean;
   /** A folder with both: 'config' (default) builds the graph from config.json, 'onnx' runs its ONNX export. */
   readonly graph?: 'config' | 'onnx';
+  /** The loss criterion (default cross-entropy). */
+  readonly criterion?: Criterion;
 }
 
 export type HessianFileResult = HessianResult & ModelDescription;
@@ -34,6 +37,7 @@ export async function hessianOnFiles(
   const engine = await modelEngine(m, lossFor(m, dataset), {
     ...(engineChoice.device ? { device: engineChoice.device } : {}),
     ...(engineChoice.untie ? { untie: true } : {}),
+    ...(engineChoice.criterion ? { criterion: engineChoice.criterion } : {}),
   });
   try {
     const r = await runHessian({ engine, model: m.model, dataset }, options, onProgress);

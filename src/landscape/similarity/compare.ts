@@ -14,7 +14,8 @@ import { sliceBatch, type Dataset, type LossKind } from '../../runtime/dataset.j
 import type { Engine } from '../../runtime/engine.js';
 import { createForward } from '../../runtime/forward.js';
 import { floatInitializerNames, loadParams, type ParamSpec } from '../../runtime/params.js';
-import type { Device, HostTensor } from '../../runtime/wire.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
+import type { HostTensor } from '../../runtime/wire.js';
 import { l2Distance, linearCka } from './cka.js';
 
 export const CompareOptionsSchema = z
@@ -52,7 +53,7 @@ export function engineOutputs(engine: Engine, values: ReadonlyMap<string, Float3
  * An opened model (src/model-io/open.ts) as an OutputModel without gradient graphs. Parameters are those the loss
  * graph differentiates (tied weights once), or every float initializer when no loss graph can be built for it.
  */
-export async function modelOutputs(m: OpenedModel, loss: LossKind, device?: Device): Promise<OutputModel> {
+export async function modelOutputs(m: OpenedModel, loss: LossKind, device?: DeviceChoice): Promise<OutputModel> {
   let names: string[];
   try {
     names = buildLossGraph(m.model, { loss, ...(m.pretied ? { untie: true } : {}) }).params.map((p) => p.name);
@@ -65,7 +66,7 @@ export async function modelOutputs(m: OpenedModel, loss: LossKind, device?: Devi
 }
 
 /** A model argument (an .onnx file, an HF folder or id) as an OutputModel. */
-export async function onnxOutputs(path: string, loss: LossKind, device?: Device): Promise<OutputModel> {
+export async function onnxOutputs(path: string, loss: LossKind, device?: DeviceChoice): Promise<OutputModel> {
   return modelOutputs(await openModel(path), loss, device);
 }
 
@@ -128,7 +129,7 @@ export async function compareFiles(
   pathB: string,
   data: Dataset | DataSource,
   options: CompareOptionsInput = {},
-  device?: Device,
+  device?: DeviceChoice,
   open: OpenModelOptions = {},
 ): Promise<CompareResult & { routes: [ModelDescription, ModelDescription] }> {
   const [ma, mb] = [await openModel(pathA, open), await openModel(pathB, open)];
