@@ -37,6 +37,11 @@ export interface ArchitectureGraph {
   readonly tied: readonly TiedCopy[];
 }
 
+/** The input a config's graph takes (the service's fit checks ask before any weight is read). */
+export function inputLayoutOf(config: Json): InputLayout {
+  return layoutOf(readArchConfig(config));
+}
+
 function layoutOf(c: ArchConfig): InputLayout {
   switch (c.modelType) {
     case 'gpt2':
