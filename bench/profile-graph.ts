@@ -2,7 +2,8 @@
  * Per-op profile of the generated gradient and Hv graphs (default: fmnist-backdoor CNN, batch 128) on onnxruntime-node in
  * this thread (not the engine's worker): total ms per op type and the slowest nodes. Not a test.
  *
- *   node --import tsx bench/profile-graph.ts [--model M.onnx --data D.safetensors --batch B (under fixtures/)] [--threads T] [--reps N] [--opt all|extended|basic|disabled] [--dump DIR]
+ *   node --import tsx bench/profile-graph.ts [--model M --data D --batch B (paths under fixtures/, or absolute; M may be an
+ *     .onnx file, a Hugging Face folder or an HF id)] [--graph config|onnx] [--threads T] [--reps N] [--opt all|extended|basic|disabled] [--dump DIR]
  *     [--no-spin (intra-op threads sleep instead of spinning)] [--no-profile (timings only)]
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
@@ -12,18 +13,24 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { createEngine } from '../src/runtime/engine.js';
-import { loadDataset, sliceBatch } from '../src/runtime/dataset.js';
+import { isAbsolute } from 'node:path';
+import { loadModelData } from '../src/data/model-data.js';
+import { lossFor, modelEngine } from '../src/model-io/engine.js';
+import { openModel } from '../src/model-io/open.js';
+import { sliceBatch } from '../src/runtime/dataset.js';
 import { shutdownRuntime } from '../src/runtime/session.js';
 
 const { onnx } = onnxProto;
 const FIX = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const { values } = parseArgs({
-  options: { model: { type: 'string', default: 'fmnist-backdoor/model_a.onnx' }, data: { type: 'string', default: 'fmnist-backdoor/clean_subset.safetensors' }, batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, opt: { type: 'string', default: 'all' }, dump: { type: 'string' }, 'no-spin': { type: 'boolean' }, 'no-profile': { type: 'boolean' } },
+  options: { model: { type: 'string', default: 'fmnist-backdoor/model_a.onnx' }, data: { type: 'string', default: 'fmnist-backdoor/clean_subset.safetensors' }, batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, opt: { type: 'string', default: 'all' }, dump: { type: 'string' }, 'no-spin': { type: 'boolean' }, 'no-profile': { type: 'boolean' }, graph: { type: 'string' } },
 });
 const reps = Number(values.reps);
-const engine = await createEngine(FIX + values.model, { loss: 'classification' });
-const batch = sliceBatch(await loadDataset(FIX + values.data), 0, Number(values.batch));
+const at = (p: string): string => (isAbsolute(p) ? p : FIX + p);
+const opened = await openModel(at(values.model!), values.graph === 'onnx' ? { graph: 'onnx' } : {});
+const ds = await loadModelData(opened, { data: at(values.data!) });
+const engine = await modelEngine(opened, lossFor(opened, ds));
+const batch = sliceBatch(ds, 0, Math.min(ds.n, Number(values.batch)));
 const p = engine.initialParams();
 
 interface Ev { cat: string; name: string; dur: number; args?: { op_name?: string } }
@@ -46,7 +53,7 @@ for (const what of ['grad', 'hvp'] as const) {
     if (name === 'y') feeds[name] = new ort.Tensor('int64', batch.y!.data as BigInt64Array, batch.y!.dims as number[]);
     else if (name.startsWith('v.')) { const t = p.get(name.slice(2))!; feeds[name] = new ort.Tensor('float32', t.map(() => Math.random() - 0.5), [...engine.params.find((q) => q.name === name.slice(2))!.dims]); }
     else if (p.has(name)) feeds[name] = new ort.Tensor('float32', p.get(name)!, [...engine.params.find((q) => q.name === name)!.dims]);
-    else feeds[name] = new ort.Tensor('float32', batch.x.data as Float32Array, batch.x.dims as number[]);
+    else feeds[name] = batch.x.type === 'int64' ? new ort.Tensor('int64', batch.x.data as BigInt64Array, batch.x.dims as number[]) : new ort.Tensor('float32', batch.x.data as Float32Array, batch.x.dims as number[]);
   }
   for (let i = 0; i < 3; i++) await s.run(feeds);
   const ts: number[] = [];

@@ -33,6 +33,16 @@ export { hessianOnFiles } from './landscape/hessian/files.js';
 export { compareFiles, compareModels, CompareOptionsSchema } from './landscape/similarity/compare.js';
 export { connect, connectOptionsSchema, parseConnectOptions } from './landscape/connectivity/connect.js';
 export { repair, writeRepaired, repairOptionsSchema, parseRepairOptions } from './landscape/repair/repair.js';
+// Hugging Face Transformers straight from their folders: one model argument → route and graph; data in its input form;
+// a model written back in its own format.
+export { openModel, describeModel } from './model-io/open.js';
+export type { OpenedModel, OpenModelOptions, ModelRoute, ModelDescription } from './model-io/open.js';
+export { lossFor, modelEngine } from './model-io/engine.js';
+export { writeModelLike, roundToStorage } from './model-io/write.js';
+export type { WrittenModel, OutputFormat } from './model-io/write.js';
+export { loadModelData } from './data/model-data.js';
+export type { DataSource } from './data/model-data.js';
+export { buildArchitecture, SUPPORTED_MODEL_TYPES } from './architectures/index.js';
 // Training criteria (ce | ls:α | focal:γ | mse) for every loss graph; the rest of the landscape science.
 export { CriterionSchema, parseCriterion, criterionSpec, describeCriterion } from './graph/criteria.js';
 export type { Criterion } from './graph/criteria.js';

@@ -50,3 +50,11 @@ export function parseArgsOrPrintHelp(argv: string[], options: Options, usage: st
   }
   return parsed;
 }
+
+/** --graph config|onnx (which graph of a Hugging Face folder runs). */
+export function graphFlag(value: unknown): 'config' | 'onnx' | undefined {
+  if (value === undefined) return undefined;
+  const g = String(value);
+  if (g !== 'config' && g !== 'onnx') throw new WeightscopeError('invalid-input', `--graph must be config or onnx, got ${JSON.stringify(g)}`, { usage: true });
+  return g;
+}

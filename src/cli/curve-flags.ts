@@ -94,3 +94,11 @@ export function usageError(e: unknown): never {
   }
   throw e;
 }
+
+/** --format hf|onnx (the format a model is written in; default its own). */
+export function formatFlag(value: unknown): 'hf' | 'onnx' | undefined {
+  if (value === undefined) return undefined;
+  const f = String(value);
+  if (f !== 'hf' && f !== 'onnx') throw new WeightscopeError('invalid-input', `--format must be hf or onnx, got ${JSON.stringify(f)}`, { usage: true });
+  return f;
+}

@@ -10,8 +10,11 @@ import { WeightscopeError } from '../errors.js';
 import { CriterionSchema, parseCriterion } from '../graph/criteria.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import type { ModelProto } from '../io/onnx-model.js';
-import { inferLossKind, loadDataset, sliceBatch, type Batch, type Dataset, type LossKind } from '../runtime/dataset.js';
-import { createEngine, type Engine } from '../runtime/engine.js';
+import { loadModelData } from '../data/model-data.js';
+import { lossFor, modelEngine } from '../model-io/engine.js';
+import { openModel, type OpenedModel } from '../model-io/open.js';
+import { sliceBatch, type Batch, type Dataset, type LossKind } from '../runtime/dataset.js';
+import type { Engine } from '../runtime/engine.js';
 import type { ParamMap, ParamSpec } from '../runtime/params.js';
 import { DEVICE_CHOICES, type Device, type DeviceChoice } from '../runtime/devices.js';
 
@@ -24,7 +27,11 @@ const posInt = (flag: string) =>
 
 /** Flags shared by the data-driven commands. */
 export const CommonFlags = z.object({
-  data: z.string({ error: '--data D.safetensors is required' }).min(1, '--data needs a path'),
+  data: z.string().min(1, '--data needs a path').optional(),
+  text: z.string().min(1, '--text needs a path').optional(),
+  seq: posInt('--seq').optional(),
+  tokenizer: z.string().min(1).optional(),
+  graph: z.enum(['config', 'onnx'], { error: '--graph must be config or onnx' }).optional(),
   batch: posInt('--batch').optional(),
   chunk: posInt('--chunk').optional(),
   loss: z.enum(['classification', 'lm'], { error: '--loss must be classification or lm' }).optional(),
@@ -33,6 +40,17 @@ export const CommonFlags = z.object({
   untie: z.boolean().optional(),
   json: z.boolean().optional(),
 });
+
+/** Help lines of the model argument and the data flags every data-driven command shares. */
+export const MODEL_DATA_HELP = `MODEL           an .onnx file, a Hugging Face folder (config.json + safetensors / pytorch_model.bin, or an onnx/
+                export), or an HF id found in the HF cache or models/
+--data D        safetensors (x and y; or input_ids, attention_mask, token_type_ids and y for an encoder), or JSONL /
+                CSV rows {text, label} tokenized with the model folder's tokenizer.json
+--text FILE     a text file for a language model, tokenized with tokenizer.json, cut into --seq tokens per row
+--seq S         tokens per row of --text
+--tokenizer DIR tokenizer folder (default: the model's folder)
+--graph G       config (default): the graph built from config.json; onnx: the folder's ONNX export
+`;
 
 export function formatIssues(e: z.ZodError): string {
   return e.issues.map((i) => i.message).join('; ');
@@ -64,8 +82,8 @@ function argOptions(schema: z.ZodObject): NonNullable<ParseArgsConfig['options']
 }
 
 /**
- * `weightscope CMD MODEL.onnx [flags]`: exactly the flags of `schema` (plus --help), validated by it, and one model
- * path. Null when --help printed `help`.
+ * `weightscope CMD MODEL [flags]`: exactly the flags of `schema` (plus --help), validated by it, and one model
+ * argument. Null when --help printed `help`.
  */
 export function parseModelCommand<S extends z.ZodObject>(
   argv: string[],
@@ -75,24 +93,39 @@ export function parseModelCommand<S extends z.ZodObject>(
 ): { modelPath: string; flags: z.infer<S> } | null {
   const parsed = parseArgsOrPrintHelp(argv, argOptions(schema), usage, help);
   if (!parsed) return null;
-  const modelPath = onePositional(parsed.positionals, 'MODEL.onnx', usage);
-  return { modelPath, flags: validateFlags(schema, parsed.values, usage) };
+  const modelPath = onePositional(parsed.positionals, 'MODEL', usage);
+  const flags = validateFlags(schema, parsed.values, usage);
+  // Data-driven commands take exactly one of --data and --text.
+  if ('data' in schema.shape && 'text' in schema.shape) {
+    const v = flags as { data?: string; text?: string };
+    if ((v.data === undefined) === (v.text === undefined)) {
+      const msg = v.data === undefined ? '--data D (or --text FILE --seq S) is required' : 'give --data or --text, not both';
+      throw new WeightscopeError('invalid-input', `${msg}. Usage: ${usage}`, { usage: true });
+    }
+  }
+  return { modelPath, flags };
 }
 
-/**
- * The dataset at --data, the loss for it (--loss or implied) and the autodiff engine of the model with that loss
- * and --criterion.
- */
+/** The model argument opened, the dataset it is given (--data or --text), the loss, --criterion and the engine. */
 export async function engineForData(
   modelPath: string,
-  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'loss' | 'device' | 'untie' | 'criterion'>,
-): Promise<{ ds: Dataset; loss: LossKind; engine: Engine }> {
-  const ds = await loadDataset(f.data);
-  const loss = chooseLoss(f.loss, ds);
+  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'text' | 'seq' | 'tokenizer' | 'graph' | 'loss' | 'device' | 'untie' | 'criterion'>,
+): Promise<{ ds: Dataset; loss: LossKind; engine: Engine; model: OpenedModel }> {
+  const { model, ds, loss } = await modelAndData(modelPath, f);
   const criterion = f.criterion !== undefined ? parseCriterion(f.criterion) : undefined;
-  const engine = await createEngine(modelPath, { loss, device: f.device, untie: f.untie, ...(criterion ? { criterion } : {}) });
+  const engine = await modelEngine(model, loss, { device: f.device, untie: f.untie, ...(criterion ? { criterion } : {}) });
   reportDevice(f.device, engine.device);
-  return { ds, loss, engine };
+  return { ds, loss, engine, model };
+}
+
+/** The model argument and its data, without an engine (eval runs a plain forward pass). */
+export async function modelAndData(
+  modelPath: string,
+  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'text' | 'seq' | 'tokenizer' | 'graph' | 'loss'>,
+): Promise<{ model: OpenedModel; ds: Dataset; loss: LossKind }> {
+  const model = await openModel(modelPath, f.graph ? { graph: f.graph } : {});
+  const ds = await loadModelData(model, { data: f.data, text: f.text, seq: f.seq, tokenizer: f.tokenizer });
+  return { model, ds, loss: lossFor(model, ds, f.loss) };
 }
 
 /** With --device auto, one line on stderr saying which device it chose (stdout stays the result). */
@@ -112,14 +145,6 @@ export function leadingBatches(ds: { n: number }, n: number | undefined, chunk: 
       return out;
     },
   };
-}
-
-/** --loss if given (checked against the data), else what the dataset implies. */
-export function chooseLoss(flag: LossKind | undefined, ds: Dataset): LossKind {
-  const implied = inferLossKind(ds);
-  if (flag === 'classification' && !ds.y) throw new WeightscopeError('invalid-input', '--loss classification needs labels y in the dataset');
-  if (flag === 'lm' && ds.x.type !== 'int64') throw new WeightscopeError('invalid-input', '--loss lm needs int64 tokens x in the dataset');
-  return flag ?? implied;
 }
 
 /** Without data: an int64 model input means tokens (language model), anything else classification. */

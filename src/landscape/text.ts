@@ -18,8 +18,16 @@ export function findTokenizerDir(modelPath: string): string {
   throw new WeightscopeError('not-found', `no tokenizer.json beside ${modelPath} or in its parent folder (pass the tokenizer folder explicitly)`);
 }
 
-/** Token ids of `text` (no special tokens added). */
-export async function encodeText(text: string, tokenizerDir: string): Promise<number[]> {
+/** What the data loaders use of a transformers.js tokenizer. */
+export interface TextTokenizer {
+  encode(text: string, opts?: { add_special_tokens?: boolean; text_pair?: string | null }): number[];
+  /** Full encoding with special tokens (and the pair's token types). */
+  encodePlus(text: string, pair: string | null): { input_ids: number[]; attention_mask: number[]; token_type_ids: number[] | null };
+  readonly padId: number | null;
+}
+
+/** The tokenizer of a folder holding tokenizer.json, loaded offline with @huggingface/transformers. */
+export async function loadTokenizer(tokenizerDir: string): Promise<TextTokenizer> {
   const dir = resolve(tokenizerDir);
   if (!existsSync(join(dir, 'tokenizer.json'))) throw new WeightscopeError('not-found', `no tokenizer.json in ${tokenizerDir}`);
   const { AutoTokenizer, env } = await import('@huggingface/transformers');
@@ -33,7 +41,22 @@ export async function encodeText(text: string, tokenizerDir: string): Promise<nu
   } catch (e) {
     throw new WeightscopeError('invalid-input', `cannot load the tokenizer in ${tokenizerDir}: ${(e as Error).message}`);
   }
-  return tok.encode(text, { add_special_tokens: false });
+  const t = tok;
+  return {
+    encode: (text, opts = {}) => t.encode(text, { add_special_tokens: opts.add_special_tokens ?? false, text_pair: opts.text_pair ?? null }),
+    encodePlus(text, pair) {
+      const r = t(text, { text_pair: pair, add_special_tokens: true, return_token_type_ids: true, padding: false, truncation: false, return_tensor: false }) as unknown as {
+        input_ids: number[]; attention_mask: number[]; token_type_ids?: number[];
+      };
+      return { input_ids: r.input_ids, attention_mask: r.attention_mask, token_type_ids: r.token_type_ids ?? null };
+    },
+    padId: typeof t.pad_token_id === 'number' ? t.pad_token_id : null,
+  };
+}
+
+/** Token ids of `text` (no special tokens added). */
+export async function encodeText(text: string, tokenizerDir: string): Promise<number[]> {
+  return (await loadTokenizer(tokenizerDir)).encode(text);
 }
 
 /** Ids cut into rows of `seq` tokens: [floor(len/seq), seq] int64. */

@@ -280,7 +280,8 @@ export const TaxonomyRequest = z
   .strict();
 
 /** GET /v1/repairs/{id}/model?format=… */
-export const RepairModelQuery = z.object({ format: z.enum(['onnx', 'safetensors']).default('onnx') }).strict();
+/** zip: a repaired Hugging Face folder as one archive (default for those); onnx (default otherwise) / safetensors: one file. */
+export const RepairModelQuery = z.object({ format: z.enum(['zip', 'onnx', 'safetensors']).optional() }).strict();
 
 /**
  * A request body as documented: the route's own schema, with its free-form `options` narrowed to the schema the

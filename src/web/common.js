@@ -70,10 +70,29 @@ export function datasetSelect(h, api, id, modelSelect, { none = null, prefer = n
   return sel;
 }
 
-/** The stored ONNX models, for the forms' selects (datasets come per model, see datasetSelect). */
-export async function choices(api) {
+const hasOnnx = (m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx'));
+/** A Hugging Face folder: config.json beside weights at its top level (the server's store/layout.ts isHfFolder). */
+const isHfFolder = (m) => m.files.some((f) => f.name === 'config.json') && m.files.some((f) => /^[^/]+\.(safetensors|bin)(\.index\.json)?$/.test(f.name));
+
+/**
+ * The stored models a form offers, for its selects (datasets come per model, see datasetSelect): ONNX models, and with
+ * `hf` Hugging Face folders too (their graph is built from config.json). Each has `route`, what the job will run.
+ */
+export async function choices(api, { hf = false } = {}) {
   const { models } = await api('/v1/models');
-  return { models: models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx'))) };
+  const route = (m) => (m.files.length > 1 && isHfFolder(m) ? 'config.json' : hasOnnx(m) ? 'onnx' : null);
+  return { models: models.map((m) => ({ ...m, route: route(m) })).filter((m) => m.route === 'onnx' || (hf && m.route === 'config.json')) };
+}
+
+/** A model's option text in a form: its name and the route its jobs take. */
+export const modelLabel = (m) => `${m.name} — ${m.route === 'config.json' ? 'config.json graph' : 'ONNX'}`;
+
+/** The route a result reports (route, architecture), as one phrase: "config.json graph (GPT2LMHeadModel)" or "ONNX". */
+export function routeText(r) {
+  if (!r || !r.route) return 'ONNX';
+  if (r.route === 'config.json') return `config.json graph (${r.architecture})`;
+  if (r.route === 'onnx-export') return `ONNX export (${r.architecture})`;
+  return r.architecture && r.architecture !== 'ONNX graph' ? `ONNX (${r.architecture})` : 'ONNX';
 }
 
 /** Number inputs and selects of the job forms. */

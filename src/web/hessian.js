@@ -1,6 +1,7 @@
 // Hessian panel of the dashboard: submit a Hessian job (model + dataset), follow it, and show the top eigenvalues,
 // the trace ± its standard error, the input Hessian, and the SLQ density on a log scale (PyHessian's semilogy plot).
 // Plain ES module; app.js hands in its helpers so both share one API key and one error line.
+import { choices, modelLabel, routeText } from './common.js';
 
 /** Density plot: x = eigenvalue (linear), y = density + 1e-7 on a log axis, Ritz values as ticks under the axis. */
 export function densityPlot(d, { s }) {
@@ -34,7 +35,7 @@ export function densityPlot(d, { s }) {
 
 function resultView(r, deps) {
   const { h, fmt } = deps;
-  const parts = [h('p', { id: 'hessian-summary' }, `${r.num_params.toLocaleString()} parameters · ${r.samples} samples in ${r.batches} batch(es) · loss ${fmt(r.loss, 5)} · ${r.hv_products} Hv in ${fmt(r.seconds, 1)} s · seed ${r.seed}`)];
+  const parts = [h('p', { id: 'hessian-route' }, `graph: ${routeText(r)}`), h('p', { id: 'hessian-summary' }, `${r.num_params.toLocaleString()} parameters · ${r.samples} samples in ${r.batches} batch(es) · loss ${fmt(r.loss, 5)} · ${r.hv_products} Hv in ${fmt(r.seconds, 1)} s · seed ${r.seed}`)];
   if (r.top_eigenvalues) {
     parts.push(h('div', { class: 'panel' }, h('h3', {}, `Top eigenvalues (${r.eigen_method === 'lanczos' ? 'Lanczos' : 'power iteration'})`),
       h('table', { id: 'eigenvalues' }, h('tr', {}, h('th', {}, '#'), h('th', {}, 'λ'), h('th', {}, 'Hv'), h('th', {}, 'residual ‖Hv − λv‖')),
@@ -60,9 +61,8 @@ async function showJob(view, id, deps) {
 
 async function showForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models } = await api('/v1/models');
-  const onnx = models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx')));
-  const model = h('select', { id: 'hessian-model' }, onnx.map((m) => h('option', { value: m.id }, m.name)));
+  const { models } = await choices(api, { hf: true });
+  const model = h('select', { id: 'hessian-model' }, models.map((m) => h('option', { value: m.id, 'data-route': m.route }, modelLabel(m))));
   // Datasets that fit the chosen model come first and the first of them is preselected (the server checks again).
   const dataset = deps.datasetSelect(h, api, 'hessian-dataset', model);
   await dataset.ready;
@@ -92,7 +92,7 @@ async function showForm(view, deps) {
     h('h2', {}, 'Hessian of the loss'),
     h('div', { class: 'panel' }, h('h3', {}, 'Dataset'), 'safetensors with x (and y for classification): ', file, ' ', h('button', { onclick: upload }, 'Upload'), ' ', status),
     h('div', { class: 'panel' },
-      h('p', {}, 'ONNX model ', model, ' dataset ', dataset),
+      h('p', {}, 'model (ONNX, or a Hugging Face folder: its graph is built from config.json) ', model, ' dataset ', dataset),
       h('p', {}, 'top-k ', topK, ' ', h('label', {}, lanczos, ' Lanczos'), ' ', h('label', {}, trace, ' trace'), ' ', h('label', {}, density, ' density'), ' ', h('label', {}, input, ' input Hessian')),
       h('p', {}, 'batch ', batch, ' samples ', samples, ' seed ', seed),
       h('button', { id: 'hessian-run', onclick: go }, 'Compute')),

@@ -1,8 +1,8 @@
 // Repair and Connectivity pages of the dashboard: submit a backdoor repair (POST /v1/repairs) or a mode-connectivity
-// run (POST /v1/connectivity) on stored ONNX models and datasets, follow the job over SSE, then plot the metrics
+// run (POST /v1/connectivity) on stored models (ONNX, or Hugging Face folders) and datasets, follow the job over SSE, then plot the metrics
 // along t (clean accuracy, ASR, loss) with the chosen t marked. Plain ES module; app.js hands in its helpers
 // ({ h, fmt, api, followJob, showError }) so every page shares one API key and one error line.
-import { choices, downloadLink, inputs, readNum } from './common.js';
+import { choices, downloadLink, inputs, modelLabel, readNum, routeText } from './common.js';
 import { lineChart } from './plot.js';
 
 /**
@@ -28,9 +28,9 @@ function tabs(h, active) {
 // ---------- repair ----------
 async function repairForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models } = await choices(api);
+  const { models } = await choices(api, { hf: true });
   const { num, select } = inputs(h);
-  const mrows = models.map((m) => [m.id, m.name]);
+  const mrows = models.map((m) => [m.id, modelLabel(m)]);
   const D = REPAIR_DEFAULTS;
   const a = select('repair-model-a', mrows);
   // Dataset choices follow model A: the first dataset that fits it is preselected (the server checks again).
@@ -99,8 +99,11 @@ function repairResult(r, id, deps) {
       h('h3', {}, `Chosen t = ${c.t}`),
       h('p', { id: 'repair-reason' }, c.reason),
       c.tried ? h('p', {}, 'polished: ', c.tried.map((x) => `t = ${x.t}: ${pct(x.accuracy)} (curve ${pct(x.curveAccuracy)})`).join(' · ')) : null,
+      h('p', { id: 'repair-route' }, `graph: ${(r.routes ?? []).map(routeText).join(' · ') || 'ONNX'}`),
       h('p', { class: 'downloads' }, 'repaired model: ',
-        downloadLink(h, 'download-onnx', `/v1/repairs/${id}/model?format=onnx`, `repaired-${id.slice(0, 8)}.onnx`, 'ONNX'), ' · ',
+        r.modelFormat === 'hf'
+          ? downloadLink(h, 'download-zip', `/v1/repairs/${id}/model?format=zip`, `repaired-${id.slice(0, 8)}.zip`, 'Hugging Face folder (zip)')
+          : downloadLink(h, 'download-onnx', `/v1/repairs/${id}/model?format=onnx`, `repaired-${id.slice(0, 8)}.onnx`, 'ONNX'), ' · ',
         downloadLink(h, 'download-safetensors', `/v1/repairs/${id}/model?format=safetensors`, `repaired-${id.slice(0, 8)}.safetensors`, 'safetensors'))),
     h('div', { class: 'panel' }, h('h3', {}, hasAsr ? 'Clean accuracy and attack success rate along t' : 'Clean accuracy along t'),
       lineChart({ id: 'repair-accuracy', yLabel: 'accuracy / ASR', series: accSeries, hlines: accLines, marker, yMin: 0, yMax: 1 })),
@@ -119,9 +122,9 @@ function repairResult(r, id, deps) {
 // ---------- connectivity ----------
 async function connectForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models } = await choices(api);
+  const { models } = await choices(api, { hf: true });
   const { num, select } = inputs(h);
-  const mrows = models.map((m) => [m.id, m.name]);
+  const mrows = models.map((m) => [m.id, modelLabel(m)]);
   const D = CONNECT_DEFAULTS;
   const a = select('conn-model-a', mrows);
   const ds = (id, none) => deps.datasetSelect(h, api, id, a, none ? { none } : {});
@@ -168,6 +171,7 @@ function connectResult(r, deps) {
   const mc = Object.entries(r.summary.mc ?? {});
   const tr = r.training ?? {};
   return [
+    h('p', { id: 'conn-route' }, `graph: ${(r.routes ?? []).map(routeText).join(' · ') || 'ONNX'}`),
     h('p', { id: 'conn-summary' }, `${r.curve.kind} with ${r.curve.bends} bends · ${tr.epochs?.length ?? 0} epoch(s), ${tr.steps ?? 0} steps, ${fmt(tr.seconds, 1)} s · path length ${fmt(r.summary.pathLength)}`),
     h('div', { class: 'panel' }, h('h3', {}, 'Accuracy along t'), lineChart({ id: 'conn-accuracy', yLabel: 'accuracy / ASR', series: series('accuracy'), yMin: 0, yMax: 1 })),
     h('div', { class: 'panel' }, h('h3', {}, 'Loss along t'), lineChart({ id: 'conn-loss', yLabel: 'cross-entropy', series: series('loss') })),

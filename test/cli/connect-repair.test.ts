@@ -63,7 +63,7 @@ test('repair: writes X.onnx and X.safetensors and a JSON report (2 epochs × 256
     assert.match(bad.stderr, /--bends needs an integer/);
     const noOut = await cli(['repair', F('model_a.onnx'), '--data', F('clean_subset.safetensors')]);
     assert.equal(noOut.code, 2);
-    assert.match(noOut.stderr, /--out X\.onnx is required/);
+    assert.match(noOut.stderr, /--out OUT is required/);
     const lr = await cli(['connect', F('model_a.onnx'), F('model_b.onnx'), '--data', F('clean_subset.safetensors'), '--momentum', '1.5']);
     assert.equal(lr.code, 2);
     assert.match(lr.stderr, /--momentum/);

@@ -152,7 +152,7 @@ test('cli: bad flags and missing devices are one-line errors with a non-zero exi
   const [noData, gpu] = await Promise.all([cli('grad', MLP), cli('eval', MLP, '--data', MLP_DATA, '--device', 'webgpu')]);
   assert.equal(noData.code, 2);
   assert.deepEqual(ownLines(noData.err).length, 1);
-  assert.match(noData.err, /--data D\.safetensors is required/);
+  assert.match(noData.err, /--data D \(or --text FILE --seq S\) is required/);
   // On a machine with the provider the command succeeds; without it, one line and exit 1 (never a CPU fallback).
   if (!(await hasDevice('webgpu'))) {
     assert.equal(gpu.code, 1);
@@ -171,5 +171,5 @@ test('cli: bad flags and missing devices are one-line errors with a non-zero exi
   await assert.rejects(evalRun([MLP, '--data', MLP_DATA, '--device', 'tpu']), { ...usage, message: /--device must be one of cpu, webgpu, cuda/ });
   await assert.rejects(evalRun([MLP, '--data', MLP_DATA, '--loss', 'lm']), { code: 'invalid-input', message: /--loss lm needs int64 tokens/ });
   await assert.rejects(evalRun([join(dir, 'none.onnx'), '--data', MLP_DATA]), { code: 'not-found', message: /none\.onnx/ });
-  await assert.rejects(evalRun([MLP, MLP, '--data', MLP_DATA]), { ...usage, message: /expected one MODEL\.onnx, got 2/ });
+  await assert.rejects(evalRun([MLP, MLP, '--data', MLP_DATA]), { ...usage, message: /expected one MODEL, got 2/ });
 });

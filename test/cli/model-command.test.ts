@@ -16,9 +16,9 @@ test("parseModelCommand: exactly the schema's flags, booleans as switches, value
   assert.throws(() => parseModelCommand(['m.onnx', '--data', 'd', '--chunk', '4'], EvalFlags, 'U', 'H'), usageError(/^unknown option --chunk/));
   assert.throws(() => parseModelCommand(['m.onnx', '--data', 'd', '--untie'], EvalFlags, 'U', 'H'), usageError(/^unknown option --untie/));
   assert.throws(() => parseModelCommand(['m.onnx', '--data', 'd', '--batch', '0'], Flags, 'U', 'H'), usageError(/^--batch needs a positive integer\. Usage: U$/));
-  assert.throws(() => parseModelCommand(['m.onnx'], Flags, 'U', 'H'), usageError(/^--data D\.safetensors is required\. Usage: U$/));
-  assert.throws(() => parseModelCommand(['--data', 'd'], Flags, 'U', 'H'), usageError(/^missing MODEL\.onnx\. Usage: U$/));
-  assert.throws(() => parseModelCommand(['a', 'b', '--data', 'd'], Flags, 'U', 'H'), usageError(/^expected one MODEL\.onnx, got 2\. Usage: U$/));
+  assert.throws(() => parseModelCommand(['m.onnx'], Flags, 'U', 'H'), usageError(/^--data D \(or --text FILE --seq S\) is required\. Usage: U$/));
+  assert.throws(() => parseModelCommand(['--data', 'd'], Flags, 'U', 'H'), usageError(/^missing MODEL\. Usage: U$/));
+  assert.throws(() => parseModelCommand(['a', 'b', '--data', 'd'], Flags, 'U', 'H'), usageError(/^expected one MODEL, got 2\. Usage: U$/));
   const { result, out } = captureStdout(() => parseModelCommand(['--help'], Flags, 'U', 'help text\n'));
   assert.equal(result, null);
   assert.equal(out, 'help text\n');

@@ -1,6 +1,6 @@
 /** A real service on an ephemeral port with a temp WEIGHTSCOPE_DATA, in-process or as a child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +88,15 @@ export async function post(base: string, path: string, body: Uint8Array | unknow
   const r = await fetch(`${base}${path}`, raw
     ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
     : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  return { status: r.status, body: (await r.json()) as Json };
+}
+
+/** Several files of `dir` → one model (multipart), each under its name in the folder. */
+export async function postFolder(base: string, dir: string, names: readonly string[], name: string): Promise<{ status: number; body: Json }> {
+  const form = new FormData();
+  form.append('name', name);
+  for (const n of names) form.append('files', new Blob([readFileSync(join(dir, n))]), n);
+  const r = await fetch(`${base}/v1/models`, { method: 'POST', body: form });
   return { status: r.status, body: (await r.json()) as Json };
 }
 

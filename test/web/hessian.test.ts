@@ -3,7 +3,7 @@ import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
-import { waitJob } from '../service/helpers.js';
+import { postFolder, waitJob } from '../service/helpers.js';
 import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js';
 const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[] };
 
@@ -42,6 +42,37 @@ describe('dashboard: Hessian panel', () => {
     assert.ok(ylabels.length >= 3 && ylabels.every((t) => /^1e-?\d+$/.test(t)), `log-scale labels ${ylabels.join(',')}`);
     assert.ok((await page.locator('#density-chart line.node').count()) >= 50, 'Ritz values marked');
     await screenshot(page, 'hessian');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('a Hugging Face folder: offered with its route, run by its config.json graph, the route shown with the result', { timeout: 240_000 }, async (t) => {
+    if (!chromiumOrSkip(t)) return;
+    const { server: s, browser } = dash;
+    const gpt2 = fixture('gpt2-tiny');
+    const m = await postFolder(s.url, gpt2, ['config.json', 'model.safetensors', 'tokenizer.json'], 'gpt2-tiny folder');
+    await postRaw(s.url, '/v1/datasets?name=lm_batch.safetensors', fixture('gpt2-tiny', 'lm_batch.safetensors'));
+    const { page, errors } = await newPage(browser);
+    await page.goto(`${s.url}/#hessian`);
+    const option = page.locator(`#hessian-model option[value="${m.body.id}"]`);
+    await option.waitFor({ state: 'attached' });
+    assert.equal(await option.textContent(), 'gpt2-tiny folder — config.json graph');
+    await page.selectOption('#hessian-model', m.body.id);
+    // The dataset that fits the folder's token-id input is preselected (the images of the first test do not).
+    await page.waitForFunction("document.querySelector('#hessian-dataset')?.selectedOptions[0]?.textContent?.startsWith('lm_batch')");
+    await page.uncheck('#opt-trace');
+    await page.uncheck('#opt-density');
+    await page.fill('#opt-topk', '1');
+    await page.click('#hessian-run');
+    await page.waitForURL(/#hessian\/[0-9a-f-]{36}$/);
+    const job = await waitJob(s.url, page.url().split('#hessian/')[1], {}, 200_000);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+    await page.waitForSelector('#hessian-route', { timeout: 60_000 });
+    assert.equal(await page.locator('#hessian-route').textContent(), 'graph: config.json graph (GPT2LMHeadModel)');
+    const shown = Number(await page.locator('#eigenvalues tr td:nth-child(2)').first().textContent());
+    const ref = JSON.parse(readFileSync(fixture('gpt2-tiny', 'lm_reference.json'), 'utf8')) as { top_eigenvalues: number[] };
+    assert.ok(Math.abs(shown - ref.top_eigenvalues[0]) < 2e-3 * ref.top_eigenvalues[0], `λ1 shown as ${shown}, reference ${ref.top_eigenvalues[0]}`);
+    await screenshot(page, 'hessian-hf');
     assert.deepEqual(errors, []);
     await page.close();
   });

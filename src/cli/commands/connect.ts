@@ -1,22 +1,33 @@
-/** `weightscope connect A.onnx B.onnx --data CLEAN`: train a curve between two models and evaluate it along t. */
+/** `weightscope connect A B --data CLEAN`: train a curve between two models and evaluate it along t. */
 import { basename, extname } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import { connect, connectOptionsSchema, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
-import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
-import { parseArgsOrPrintHelp } from '../args.js';
+import { pointAt } from '../../landscape/connectivity/points.js';
+import type { OpenedModel } from '../../model-io/open.js';
+import { checkOutput, outputEntry, roundToStorage, writeModelLike, type WrittenModel } from '../../model-io/write.js';
+import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, formatFlag, usageError } from '../curve-flags.js';
+import { graphFlag, intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'connect';
 export const summary = 'mode connectivity: train a Bezier/PolyChain curve between two models, loss and accuracy along t, mc';
 
 const USAGE =
-  'weightscope connect A.onnx B.onnx --data CLEAN [--curve bezier|polychain] [--bends K] [--epochs E] ' +
-  '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] [--json] [--progress]';
+  'weightscope connect A B (--data CLEAN | --text FILE --seq S) [--graph config|onnx] [--curve bezier|polychain] [--bends K] [--epochs E] ' +
+  '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] ' +
+  '[--out OUT --at T [--format hf|onnx]] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
-A.onnx B.onnx    two models of the same graph (the curve's fixed endpoints)
---data CLEAN     safetensors with x, y: trains the curve (and gives BatchNorm statistics at each t)
+A B              two models of the same graph (the curve's fixed endpoints): .onnx files, Hugging Face folders with
+                 the same config, or HF ids; the curve runs over every parameter
+--data CLEAN     labelled data (safetensors x, y; JSONL / CSV {text, label} for a text classifier; tokens for a
+                 language model): trains the curve (and gives BatchNorm statistics at each t)
+--text F --seq S for language models: a text file tokenized with tokenizer.json into rows of S tokens (loss and token
+                 accuracy along t)
+--graph G        config (default) or onnx: which graph of a Hugging Face folder runs
+--out OUT --at T write the curve's point w(T) in A's own format (a new Hugging Face folder OUT, or OUT.onnx)
+--format F       hf or onnx: override the format of --out
 --eval-data D    further safetensors sets to evaluate along t (repeatable or comma-separated)
 --triggered TRIG a triggered set (x, y = target, y_true): its accuracy among non-target images is the ASR
 --json           print the whole result as JSON
@@ -42,20 +53,44 @@ function table(r: ConnectResult): string {
   out.push('', `curve: ${r.curve.kind}, ${r.curve.bends} control points; ${r.training.steps} steps in ${r.training.seconds.toFixed(1)} s` +
     (r.training.secondsPerEpoch !== null ? ` (${r.training.secondsPerEpoch.toFixed(2)} s/epoch)` : ''));
   for (const [n, v] of Object.entries(r.summary.mc)) out.push(`mc(${n}) = ${v.toFixed(2)} (error points; < 0: a barrier)`);
+  if (r.routes) out.push(`models: ${r.routes.map((d) => `${d.architecture} (${d.route})`).join(', ')}`);
   return out.join('\n') + '\n';
 }
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgsOrPrintHelp(
     argv,
-    { ...CURVE_FLAGS, data: { type: 'string' }, 'eval-data': { type: 'string', multiple: true }, triggered: { type: 'string' }, json: { type: 'boolean' }, ...PROGRESS_FLAG },
+    {
+      ...CURVE_FLAGS,
+      data: { type: 'string' },
+      text: { type: 'string' },
+      seq: { type: 'string' },
+      'eval-data': { type: 'string', multiple: true },
+      triggered: { type: 'string' },
+      json: { type: 'boolean' },
+      graph: { type: 'string' },
+      out: { type: 'string' },
+      at: { type: 'string' },
+      format: { type: 'string' },
+      ...PROGRESS_FLAG,
+    },
     USAGE,
     HELP,
   );
   if (!args) return 0;
   const { values, positionals } = args;
   if (positionals.length !== 2) throw new WeightscopeError('invalid-input', `expected two models A.onnx B.onnx, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
-  if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
+  if ((typeof values.data === 'string') === (typeof values.text === 'string')) {
+    throw new WeightscopeError('invalid-input', `--data CLEAN (or --text FILE --seq S for language models) is required (usage: ${USAGE})`, { usage: true });
+  }
+  const seq = intFlag(values.seq, '--seq');
+  const graph = graphFlag(values.graph);
+  const format = formatFlag(values.format);
+  const at = values.at === undefined ? undefined : Number(values.at);
+  if ((values.out === undefined) !== (at === undefined)) throw new WeightscopeError('invalid-input', '--out and --at go together (write the point w(T) to OUT)', { usage: true });
+  if (at !== undefined && !(at >= 0 && at <= 1)) throw new WeightscopeError('invalid-input', `--at needs a number in [0, 1], got ${JSON.stringify(values.at)}`, { usage: true });
+  const out = typeof values.out === 'string' ? values.out : undefined;
+  const fmt = out ? await checkOutput(positionals[0], out, format, graph) : undefined;
   const options = curveOptionsFromFlags(values) as ConnectOptionsInput;
   try {
     parseConnectOptions(options);
@@ -66,16 +101,33 @@ export async function run(argv: string[]): Promise<number> {
   const evalData = evalPaths.map((p, i) => ({ name: uniqueName(basename(p, extname(p)), evalPaths.slice(0, i)), path: p }));
   const bar = progressReporter({ json: values.progress === true, command: 'connect' });
   let result: ConnectResult;
+  let written: WrittenModel | null = null;
   try {
-    ({ result } = await connect(
-      { modelA: positionals[0], modelB: positionals[1], data: values.data, evalData, ...(typeof values.triggered === 'string' ? { triggered: values.triggered } : {}) },
+    const r = await connect(
+      {
+        modelA: positionals[0],
+        modelB: positionals[1],
+        ...(typeof values.data === 'string' ? { data: values.data } : {}),
+        ...(typeof values.text === 'string' ? { text: values.text, ...(seq !== undefined ? { seq } : {}) } : {}),
+        evalData,
+        ...(typeof values.triggered === 'string' ? { triggered: values.triggered } : {}),
+        ...(graph ? { graph } : {}),
+      },
       options,
       { progress: (d, t, m) => bar.hook(Math.round(100 * (d / t)), 100, m) },
-    ));
+    );
+    result = r.result;
+    if (out && at !== undefined) {
+      const source = r.endpoints.opened as OpenedModel;
+      const w = roundToStorage(source, pointAt(r.curve, at));
+      const params = new Map([...w, ...(await r.evaluator.bnStats(w))]);
+      written = await writeModelLike(source, params, out, { format: fmt, metadata: { source: 'weightscope connect', t: String(at) } });
+    }
   } finally {
     bar.done();
   }
-  process.stdout.write(values.json ? JSON.stringify(result, null, 1) + '\n' : table(result));
+  const shown = written ? { ...result, output: outputEntry(written) } : result;
+  process.stdout.write(values.json ? JSON.stringify(shown, null, 1) + '\n' : table(result) + (written ? `wrote w(${at}) to ${written.path}\n` : ''));
   return 0;
 }
 

@@ -1,26 +1,31 @@
-/** `weightscope hessian MODEL.onnx --data D`: PyHessian's top eigenvalues, trace, density and the input Hessian. */
+/** `weightscope hessian MODEL --data D`: PyHessian's top eigenvalues, trace, density and the input Hessian. */
 import { WeightscopeError, formatZodError } from '../../errors.js';
 import { parseCriterion, type Criterion } from '../../graph/criteria.js';
 import { hessianOnFiles } from '../../landscape/hessian/files.js';
+import type { HessianFileResult } from '../../landscape/hessian/files.js';
 import { HessianOptionsSchema, type HessianOptionsInput, type HessianResult } from '../../landscape/hessian/run.js';
 import { DEVICE_HELP, parseDevice } from '../../runtime/devices.js';
-import { intFlag, parseArgsOrPrintHelp } from '../args.js';
+import { graphFlag, intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'hessian';
 export const summary = 'Hessian of the loss on data: top eigenvalues, trace, spectral density, input Hessian (PyHessian)';
 
 const USAGE =
-  'weightscope hessian MODEL.onnx (--data D.safetensors | --text FILE --seq S [--tokenizer DIR]) [--batch N] [--samples N] ' +
+  'weightscope hessian MODEL (--data D | --text FILE --seq S [--tokenizer DIR]) [--graph config|onnx] [--batch N] [--samples N] ' +
   '[--top-k K] [--tol T] [--max-iter N] [--lanczos] [--trace] [--trace-exact] [--density] [--density-steps N] ' +
   '[--density-runs N] [--bins N] [--input] [--seed S] [--criterion ce|ls:A|focal:G|mse] [--device D] [--untie] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
-MODEL.onnx        an ONNX model whose first output is the logits ([B, C] classification, [B, S, V] language model)
---data FILE       safetensors with x and y (classification) or int64 token ids x [N, S] (language model)
+MODEL             an ONNX model whose first output is the logits ([B, C] classification, [B, S, V] language model), a
+                  Hugging Face folder (config.json + safetensors / pytorch_model.bin, or an onnx/ export), or an HF id
+                  found in the HF cache or models/
+--data FILE       safetensors with x and y (classification) or int64 token ids x [N, S] (language model); for an
+                  encoder input_ids (attention_mask, token_type_ids) and y, or JSONL / CSV rows {text, label}
 --text FILE       a text file tokenized with the model folder's tokenizer.json, cut into --seq tokens per row
 --tokenizer DIR   tokenizer folder (default: beside the model, or its parent for HF onnx/model.onnx)
+--graph G         config (default): the graph built from config.json; onnx: the folder's ONNX export
 --batch N         samples per Hv batch (default 256); Hv over batches is their size-weighted mean
 --samples N       use only the first N samples
 --top-k K         top eigenvalues (default 1; 0 for none). Power iteration (PyHessian) finds the largest in
@@ -82,8 +87,11 @@ function criterionFlag(spec: string): Criterion {
 const fmt = (x: number): string => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(4) : x.toFixed(6));
 
 /** A short human-readable summary (the density itself only with --json). */
-export function formatHessian(r: HessianResult): string {
-  const lines = [`parameters ${r.num_params}, samples ${r.samples} in ${r.batches} batch(es), loss ${fmt(r.loss)}`];
+export function formatHessian(r: HessianResult | HessianFileResult): string {
+  const lines = [
+    ...('route' in r ? [`${r.architecture}, ${r.route === 'config.json' ? 'graph built from config.json' : r.route === 'onnx-export' ? 'its ONNX export' : 'ONNX graph'}`] : []),
+    `parameters ${r.num_params}, samples ${r.samples} in ${r.batches} batch(es), loss ${fmt(r.loss)}`,
+  ];
   if (r.top_eigenvalues) {
     lines.push(`top eigenvalues (${r.eigen_method}):`);
     r.top_eigenvalues.forEach((v, i) => lines.push(`  λ${i + 1} = ${fmt(v)}   Hv ${r.eigen_iterations![i]}, residual ${fmt(r.residuals![i])}`));
@@ -108,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
       'max-iter': { type: 'string' }, lanczos: { type: 'boolean' }, trace: { type: 'boolean' }, 'trace-exact': { type: 'boolean' },
       density: { type: 'boolean' }, 'density-steps': { type: 'string' }, 'density-runs': { type: 'string' }, bins: { type: 'string' },
       input: { type: 'boolean' }, seed: { type: 'string' }, device: { type: 'string' }, untie: { type: 'boolean' }, criterion: { type: 'string' },
-      json: { type: 'boolean' }, ...PROGRESS_FLAG,
+      graph: { type: 'string' }, json: { type: 'boolean' }, ...PROGRESS_FLAG,
     },
     USAGE,
     HELP,
@@ -116,8 +124,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const { values, positionals } = args;
   if (positionals.length !== 1) {
-    throw new WeightscopeError('invalid-input', `expected one MODEL.onnx, got ${positionals.length}. Usage: ${USAGE}`, { usage: true });
+    throw new WeightscopeError('invalid-input', `expected one MODEL, got ${positionals.length}. Usage: ${USAGE}`, { usage: true });
   }
+  const graph = graphFlag(values.graph);
   const options = optionsFromFlags(values);
   const device = values.device === undefined ? undefined : parseDevice(String(values.device));
   const criterion = values.criterion === undefined ? undefined : criterionFlag(String(values.criterion));
@@ -129,9 +138,10 @@ export async function run(argv: string[]): Promise<number> {
     ...(typeof values.tokenizer === 'string' ? { tokenizer: values.tokenizer } : {}),
   };
   const bar = progressReporter({ json: values.progress === true, command: 'hessian' });
-  let result: HessianResult;
+  let result: HessianFileResult;
   try {
-    result = await hessianOnFiles(positionals[0], src, options, { ...(device ? { device } : {}), ...(values.untie ? { untie: true } : {}), ...(criterion ? { criterion } : {}) }, bar.hook);
+    const choice = { ...(device ? { device } : {}), ...(values.untie ? { untie: true } : {}), ...(criterion ? { criterion } : {}), ...(graph ? { graph } : {}) };
+    result = await hessianOnFiles(positionals[0], src, options, choice, bar.hook);
   } finally {
     bar.done();
   }

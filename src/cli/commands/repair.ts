@@ -1,24 +1,30 @@
-/** `weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx`: backdoor repair by path connection. */
+/** `weightscope repair A [B] --data CLEAN --out OUT`: backdoor repair by path connection, written in A's own format. */
 import { writeFile } from 'node:fs/promises';
 import { WeightscopeError } from '../../errors.js';
-import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
-import { parseRepairOptions, repair, repairOptionsSchema, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
-import { parseArgsOrPrintHelp } from '../args.js';
+import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, formatFlag, usageError } from '../curve-flags.js';
+import { parseRepairOptions, repair, repairOptionsSchema, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
+import { checkOutput, outputEntry, writeModelLike } from '../../model-io/write.js';
+import { graphFlag, parseArgsOrPrintHelp } from '../args.js';
 import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'repair';
-export const summary = 'backdoor repair by path connection: the model at a t chosen on clean data, ONNX + safetensors';
+export const summary = 'backdoor repair by path connection: the model at a t chosen on clean data, in the input\'s own format';
 
 const USAGE =
-  'weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx [--eval-data D] [--triggered TRIG] [--held-out F] [--delta D] ' +
+  'weightscope repair A [B] --data CLEAN --out OUT [--format hf|onnx] [--graph config|onnx] [--eval-data D] [--triggered TRIG] [--held-out F] [--delta D] ' +
   '[--polish-epochs N] [--polish-lr LR] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
-A.onnx [B.onnx]  one or two backdoored models of the same graph; with one, the second endpoint is A fine-tuned on
-                 the clean data with the curve's budget
---data CLEAN     clean safetensors (x, y); split into training and held-out parts unless --eval-data is given
---out X.onnx     the repaired model (same graph, new initializers); X.safetensors is written beside it
+A [B]            one or two backdoored models of the same graph (.onnx files, Hugging Face folders or HF ids); with
+                 one, the second endpoint is A fine-tuned on the clean data with the curve's budget
+--data CLEAN     clean data (safetensors x, y; or for a text classifier JSONL / CSV {text, label}); split into
+                 training and held-out parts unless --eval-data is given
+--out OUT        the repaired model in A's own format: for a Hugging Face folder a new folder OUT (must not exist or
+                 be empty) with A's non-weight files and model.safetensors (A's tensor names and dtypes); for an ONNX
+                 model OUT.onnx (same graph, new initializers) and OUT.safetensors beside it
+--format F       hf or onnx: override the output format (onnx writes the graph built from config.json)
+--graph G        config (default) or onnx: which graph of a Hugging Face folder runs
 --eval-data D    clean held-out data for choosing t
 --triggered TRIG triggered set (x, y = target, y_true), for reporting the ASR only: it never changes the result
 --held-out F     share of --data held out to choose t (default 0.2)
@@ -51,7 +57,7 @@ function text(r: RepairReport): string {
   m('fine-tuning baseline (same budget)', r.baseline);
   m('endpoint A', r.endpoints[0]);
   m(r.secondEndpoint === 'model' ? 'endpoint B' : 'endpoint B (A fine-tuned)', r.endpoints[1]);
-  if (r.output) out.push(`wrote ${r.output.onnx} and ${r.output.safetensors}`);
+  if (r.output) out.push('folder' in r.output ? `wrote the folder ${r.output.folder} (${r.output.safetensors})` : `wrote ${r.output.onnx} and ${r.output.safetensors}`);
   return out.join('\n') + '\n';
 }
 
@@ -64,6 +70,8 @@ export async function run(argv: string[]): Promise<number> {
       'eval-data': { type: 'string' },
       triggered: { type: 'string' },
       out: { type: 'string' },
+      format: { type: 'string' },
+      graph: { type: 'string' },
       'held-out': { type: 'string' },
       delta: { type: 'string' },
       'fine-tune-lr': { type: 'string' },
@@ -81,7 +89,9 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = args;
   if (positionals.length < 1 || positionals.length > 2) throw new WeightscopeError('invalid-input', `expected one or two models, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
   if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
-  if (typeof values.out !== 'string') throw new WeightscopeError('invalid-input', `--out X.onnx is required (usage: ${USAGE})`, { usage: true });
+  if (typeof values.out !== 'string') throw new WeightscopeError('invalid-input', `--out OUT is required (usage: ${USAGE})`, { usage: true });
+  const format = formatFlag(values.format);
+  const graph = graphFlag(values.graph);
   const options = curveOptionsFromFlags(values);
   const extra: Record<string, [string, string]> = {
     heldOut: ['held-out', '--held-out'], delta: ['delta', '--delta'], fineTuneLr: ['fine-tune-lr', '--fine-tune-lr'],
@@ -99,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     usageError(e);
   }
-  if (!/\.onnx$/i.test(values.out)) throw new WeightscopeError('invalid-input', `--out must end in .onnx, got ${values.out}`, { usage: true });
+  const fmt = await checkOutput(positionals[0], values.out, format, graph);
   const bar = progressReporter({ json: values.progress === true, command: 'repair' });
   let report: RepairReport;
   try {
@@ -107,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
       {
         modelA: positionals[0],
         ...(positionals[1] ? { modelB: positionals[1] } : {}),
+        ...(graph ? { graph } : {}),
         data: values.data,
         ...(typeof values['eval-data'] === 'string' ? { evalData: values['eval-data'] } : {}),
         ...(typeof values.triggered === 'string' ? { triggered: values.triggered } : {}),
@@ -114,8 +125,8 @@ export async function run(argv: string[]): Promise<number> {
       options as RepairOptionsInput,
       { progress: (d, t, m) => bar.hook(Math.round(100 * (d / t)), 100, m) },
     );
-    const output = await writeRepaired(r, values.out);
-    report = { ...r.report, output };
+    const output = await writeModelLike(r.source, r.params, values.out, { format: fmt, metadata: { source: 'weightscope repair', t: String(r.report.choice.t) } });
+    report = { ...r.report, output: outputEntry(output) };
   } finally {
     bar.done();
   }

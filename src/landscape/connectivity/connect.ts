@@ -3,19 +3,21 @@
  * along t on every dataset, Yang et al.'s mc, and the curve itself (for export of any point).
  * Options are one zod schema shared by the CLI and the service.
  */
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
 import { CriterionSchema, parseCriterion } from '../../graph/criteria.js';
-import { readOnnxModel, tensorShape, type ModelProto } from '../../io/onnx-model.js';
+import { tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
-import { loadDataset, type Dataset } from '../../runtime/dataset.js';
+import { loadModelData } from '../../data/model-data.js';
+import { lossFor } from '../../model-io/engine.js';
+import { describeModel, openModel, type ModelDescription, type OpenedModel, type OpenModelOptions } from '../../model-io/open.js';
+import { inferLossKind, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import { createEngine, type Engine } from '../../runtime/engine.js';
 import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
 import { bnStatNames, trainModeModel } from './bn.js';
-import { createPathEvaluator, evaluateCurve, loadTriggeredSet, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
+import { createPathEvaluator, evaluateCurve, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
 import { gridTs, linearCurve, type Curve } from './points.js';
 import { trainCurve, type CurveTrainResult } from './train-curve.js';
 
@@ -58,6 +60,20 @@ export interface Endpoints {
   readonly specs: readonly ParamSpec[];
   readonly a: ParamMap;
   readonly b: ParamMap;
+  /** How the first endpoint was opened (its route, format and data form). */
+  readonly opened?: OpenedModel;
+  /** Route and architecture of each endpoint. */
+  readonly routes?: readonly [ModelDescription, ModelDescription];
+}
+
+/** Two opened models that a curve can join: one architecture and config (when built from config.json), one graph. */
+export function checkSameModel(a: OpenedModel, b: OpenedModel): void {
+  if (a.route !== b.route) throw new WeightscopeError('shape-mismatch', `${a.spec} (${a.route}) and ${b.spec} (${b.route}) were opened by different routes`);
+  if (a.arch && b.arch) {
+    const facts = (c: NonNullable<OpenedModel['arch']>): string => JSON.stringify({ ...c, labels: 'labels' in c ? c.labels.length : null });
+    if (facts(a.arch) !== facts(b.arch)) throw new WeightscopeError('shape-mismatch', `${a.spec} and ${b.spec} have different configs (${a.architecture} vs ${b.architecture}): a curve needs one architecture`);
+  }
+  checkSameGraph(a.model, b.model, [a.spec, b.spec]);
 }
 
 /** Same graph (ops, wiring) and same parameter names and shapes, or a clear error. */
@@ -87,35 +103,52 @@ export function curveParamSpecs(model: ModelProto): ParamSpec[] {
     .map((n) => specOf(n, tensorShape(inits.get(n) as NonNullable<ReturnType<typeof inits.get>>)));
 }
 
-export async function loadModelParams(path: string, specs?: readonly ParamSpec[]): Promise<{ model: ModelProto; specs: ParamSpec[]; values: ParamMap }> {
-  const model = await readOnnxModel(path);
+export async function loadModelParams(
+  path: string,
+  specs?: readonly ParamSpec[],
+  open: OpenModelOptions = {},
+): Promise<{ model: ModelProto; specs: ParamSpec[]; values: ParamMap; opened: OpenedModel }> {
+  const opened = await openModel(path, open);
+  const model = opened.model;
   const s = specs ? [...specs] : curveParamSpecs(model);
-  const { values } = await loadParams(model, dirname(path), s.map((p) => p.name));
-  return { model, specs: s, values };
+  const { values } = await loadParams(model, process.cwd(), s.map((p) => p.name));
+  return { model, specs: s, values, opened };
 }
 
-export async function loadEndpoints(pathA: string, pathB: string): Promise<Endpoints> {
-  const A = await loadModelParams(pathA);
-  const mb = await readOnnxModel(pathB);
-  checkSameGraph(A.model, mb, [pathA, pathB]);
-  const { values: b } = await loadParams(mb, dirname(pathB), A.specs.map((p) => p.name));
-  return { model: A.model, specs: A.specs, a: A.values, b };
+export async function loadEndpoints(pathA: string, pathB: string, open: OpenModelOptions = {}): Promise<Endpoints> {
+  const A = await loadModelParams(pathA, undefined, open);
+  const B = await openModel(pathB, open);
+  checkSameModel(A.opened, B);
+  const { values: b } = await loadParams(B.model, process.cwd(), A.specs.map((p) => p.name));
+  return { model: A.model, specs: A.specs, a: A.values, b, opened: A.opened, routes: [describeModel(A.opened), describeModel(B)] };
 }
 
 /**
  * The engine curve training differentiates: the graph with BN in training mode (batch statistics), the curve
  * parameters as its parameters, and the criterion spec (default cross-entropy).
  */
-export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: DeviceChoice, criterion = 'ce'): Promise<Engine> {
+export async function curveEngine(
+  model: ModelProto,
+  specs: readonly ParamSpec[],
+  device: DeviceChoice,
+  criterion = 'ce',
+  loss: LossKind = 'classification',
+): Promise<Engine> {
   const graph = trainModeModel(model).model;
-  return createEngine(graph, { loss: 'classification', device, params: specs.map((s) => s.name), criterion: parseCriterion(criterion) });
+  return createEngine(graph, { loss, device, params: specs.map((s) => s.name), criterion: parseCriterion(criterion) });
 }
 
 export interface ConnectInputs {
+  /** Model arguments: .onnx files, Hugging Face folders or HF ids (src/model-io/open.ts). */
   readonly modelA: string;
   readonly modelB: string;
+  /** Which graph of a Hugging Face folder (default: built from config.json). */
+  readonly graph?: 'config' | 'onnx';
   /** Clean data: trains the curve; BN statistics come from it. */
-  readonly data: string;
+  readonly data?: string;
+  /** Or, for language models, a text file tokenized with the model's tokenizer.json into rows of `seq` tokens. */
+  readonly text?: string;
+  readonly seq?: number;
   /** Further clean sets to evaluate on (named by the caller). */
   readonly evalData?: readonly { readonly name: string; readonly path: string }[];
   /** A triggered set (reporting only): its accuracy against the target is the ASR. */
@@ -129,6 +162,8 @@ export interface ConnectResult {
   readonly sets: readonly { readonly name: string; readonly role: EvalSet['role']; readonly n: number }[];
   readonly along: readonly CurvePoint[];
   readonly summary: CurveSummary;
+  /** How each endpoint was opened (route and architecture). */
+  readonly routes?: readonly [ModelDescription, ModelDescription];
 }
 
 export interface RunHooks {
@@ -139,7 +174,7 @@ export interface RunHooks {
 /** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
 export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: DeviceChoice }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
   if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion);
+  const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion, ep.opened ? lossFor(ep.opened, train) : inferLossKind(train));
   return trainCurve(engine, curve, train, {
     epochs: o.epochs,
     batchSize: o.batchSize,
@@ -166,13 +201,15 @@ export function trainingSummary(r: CurveTrainResult): ConnectResult['training'] 
 /** `weightscope connect`: train a curve between two models and evaluate it along t. */
 export async function connect(inputs: ConnectInputs, options: ConnectOptionsInput = {}, hooks: RunHooks = {}): Promise<{ result: ConnectResult; curve: Curve; evaluator: PathEvaluator; endpoints: Endpoints }> {
   const o = parseConnectOptions(options);
-  const ep = await loadEndpoints(inputs.modelA, inputs.modelB);
-  const train = await loadDataset(inputs.data);
+  const ep = await loadEndpoints(inputs.modelA, inputs.modelB, inputs.graph ? { graph: inputs.graph } : {});
+  const m = ep.opened as OpenedModel;
+  const train = await loadModelData(m, { data: inputs.data, text: inputs.text, seq: inputs.seq });
+  const loss = lossFor(m, train);
   const sets: EvalSet[] = [{ name: 'train', role: 'clean', ds: train }];
-  for (const e of inputs.evalData ?? []) sets.push({ name: e.name, role: 'clean', ds: await loadDataset(e.path) });
-  if (inputs.triggered) sets.push({ name: 'triggered', role: 'triggered', ds: await loadTriggeredSet(inputs.triggered) });
+  for (const e of inputs.evalData ?? []) sets.push({ name: e.name, role: 'clean', ds: await loadModelData(m, { data: e.path }) });
+  if (inputs.triggered) sets.push({ name: 'triggered', role: 'triggered', ds: await loadModelData(m, { data: inputs.triggered }, { triggered: true }) });
   const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
-  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train, loss, criterion: parseCriterion(o.criterion) });
   const ts = o.ts ?? gridTs(11);
   const steps = o.epochs * Math.ceil((o.samplesPerEpoch ?? train.n) / o.batchSize);
   const split = (done: number, total: number, base: number, span: number, msg: string) => hooks.progress?.(base + (span * done) / total, 1, msg);
@@ -188,6 +225,8 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
     sets: sets.map((s) => ({ name: s.name, role: s.role, n: s.ds.n })),
     along,
     summary: summarize(along, sets, curve),
+    ...(ep.routes ? { routes: ep.routes } : {}),
   };
   return { result, curve, evaluator, endpoints: ep };
 }
+

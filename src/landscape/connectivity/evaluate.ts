@@ -8,7 +8,7 @@ import type { Criterion } from '../../graph/criteria.js';
 import { openSafetensors } from '../../io/safetensors.js';
 import { tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
-import { loadDataset, makeDataset, type Dataset } from '../../runtime/dataset.js';
+import { loadDataset, makeDataset, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import { createForward, type ForwardRunner } from '../../runtime/forward.js';
 import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import type { DeviceChoice } from '../../runtime/devices.js';
@@ -49,6 +49,8 @@ export interface PathEvaluator {
 export interface PathEvaluatorOptions {
   readonly device?: DeviceChoice;
   readonly batchSize?: number;
+  /** The loss the sets are evaluated with (default classification; lm: next-token loss and token accuracy). */
+  readonly loss?: LossKind;
   /** Clean data for BN statistics (required when the graph has BatchNormalization). */
   readonly bnData?: Dataset;
   /** The loss reported (default cross-entropy). */
@@ -79,7 +81,7 @@ export async function createPathEvaluator(model: ModelProto, specs: readonly Par
       const full: ParamMap = new Map([...params, ...(await bnStats(params))]);
       const out: Record<string, SetMetrics> = {};
       for (const s of sets) {
-        const r = await forward.evaluate(full, s.ds, { batchSize, loss: 'classification', ...(opts.criterion ? { criterion: opts.criterion } : {}) });
+        const r = await forward.evaluate(full, s.ds, { batchSize, loss: opts.loss ?? 'classification', ...(opts.criterion ? { criterion: opts.criterion } : {}) });
         out[s.name] = { loss: r.loss, accuracy: r.accuracy, n: r.n };
       }
       return out;

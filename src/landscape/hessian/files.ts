@@ -1,44 +1,29 @@
 /**
- * The file-facing edge of the Hessian diagnostics, shared by the CLI and the service: an ONNX model path plus a
- * dataset file (safetensors x, y) or a text file tokenized with the model folder's tokenizer.
+ * The file-facing edge of the Hessian diagnostics, shared by the CLI and the service: a model argument (an .onnx
+ * file, a Hugging Face folder or id; src/model-io/open.ts) plus a dataset file or a text file for a language model
+ * (src/data/model-data.ts). The result names the route the model took and its architecture.
  */
-import { WeightscopeError } from '../../errors.js';
 import type { Criterion } from '../../graph/criteria.js';
-import { readOnnxModel } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
-import { inferLossKind, loadDataset, type Dataset } from '../../runtime/dataset.js';
-import { createEngine } from '../../runtime/engine.js';
+import { loadModelData, type DataSource } from '../../data/model-data.js';
+import { lossFor, modelEngine } from '../../model-io/engine.js';
+import { describeModel, openModel, type ModelDescription } from '../../model-io/open.js';
 import type { DeviceChoice } from '../../runtime/devices.js';
-import { findTokenizerDir, textDataset } from '../text.js';
 import { runHessian, type HessianOptionsInput, type HessianResult } from './run.js';
 
-export interface DataSource {
-  /** A safetensors dataset (x, and y for classification). */
-  readonly data?: string;
-  /** Or a UTF-8 text file for a language model, cut into rows of `seq` tokens. */
-  readonly text?: string;
-  readonly seq?: number;
-  /** Tokenizer folder (default: beside the model or its parent folder). */
-  readonly tokenizer?: string;
-}
-
-/** The dataset a source names (exactly one of data / text). */
-export async function loadSource(modelPath: string, src: DataSource): Promise<Dataset> {
-  if ((src.data === undefined) === (src.text === undefined)) {
-    throw new WeightscopeError('invalid-input', 'give exactly one of a dataset file (--data) or a text file (--text)', { usage: true });
-  }
-  if (src.data !== undefined) return loadDataset(src.data);
-  if (src.seq === undefined) throw new WeightscopeError('invalid-input', '--text needs --seq (tokens per sequence)', { usage: true });
-  return textDataset(src.text!, src.tokenizer ?? findTokenizerDir(modelPath), src.seq);
-}
+export type { DataSource } from '../../data/model-data.js';
 
 export interface EngineChoice {
   readonly device?: DeviceChoice;
   /** Keep exported copies of tied weights as separate parameters. */
   readonly untie?: boolean;
+  /** A folder with both: 'config' (default) builds the graph from config.json, 'onnx' runs its ONNX export. */
+  readonly graph?: 'config' | 'onnx';
   /** The loss criterion (default cross-entropy). */
   readonly criterion?: Criterion;
 }
+
+export type HessianFileResult = HessianResult & ModelDescription;
 
 export async function hessianOnFiles(
   modelPath: string,
@@ -46,14 +31,18 @@ export async function hessianOnFiles(
   options: HessianOptionsInput,
   engineChoice: EngineChoice = {},
   onProgress?: ProgressHook,
-): Promise<HessianResult> {
-  const dataset = await loadSource(modelPath, src);
-  const model = await readOnnxModel(modelPath);
-  const engine = await createEngine(modelPath, {
-    loss: inferLossKind(dataset),
+): Promise<HessianFileResult> {
+  const m = await openModel(modelPath, engineChoice.graph ? { graph: engineChoice.graph } : {});
+  const dataset = await loadModelData(m, src);
+  const engine = await modelEngine(m, lossFor(m, dataset), {
     ...(engineChoice.device ? { device: engineChoice.device } : {}),
     ...(engineChoice.untie ? { untie: true } : {}),
     ...(engineChoice.criterion ? { criterion: engineChoice.criterion } : {}),
   });
-  return runHessian({ engine, model, dataset }, options, onProgress);
+  try {
+    const r = await runHessian({ engine, model: m.model, dataset }, options, onProgress);
+    return { ...r, ...describeModel(m) };
+  } finally {
+    await engine.dispose();
+  }
 }

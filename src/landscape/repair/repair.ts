@@ -12,11 +12,15 @@ import { parseOptions } from '../../util/options.js';
 import { parseCriterion } from '../../graph/criteria.js';
 import { tensorShape, writeOnnxModel, type ModelProto } from '../../io/onnx-model.js';
 import { writeSafetensors } from '../../io/safetensors-writer.js';
-import { loadDataset, type Dataset } from '../../runtime/dataset.js';
+import { loadModelData } from '../../data/model-data.js';
+import { lossFor } from '../../model-io/engine.js';
+import { describeModel, type ModelDescription, type OpenedModel } from '../../model-io/open.js';
+import { roundToStorage } from '../../model-io/write.js';
+import type { Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
 import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
-import { checkSameGraph, curveEngine, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
-import { createPathEvaluator, evaluateCurve, loadTriggeredSet, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
+import { checkSameModel, curveEngine, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
+import { createPathEvaluator, evaluateCurve, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
 import { fineTune, splitClean } from './finetune.js';
 import { selectPolished, selectT, type PolishedSelection, type Selection } from './select.js';
@@ -61,8 +65,11 @@ export function parseRepairOptions(o: RepairOptionsInput): RepairOptions {
 }
 
 export interface RepairInputs {
+  /** Model arguments: .onnx files, Hugging Face folders or HF ids (src/model-io/open.ts). */
   readonly modelA: string;
   readonly modelB?: string;
+  /** Which graph of a Hugging Face folder (default: built from config.json). */
+  readonly graph?: 'config' | 'onnx';
   /** Clean data (split into training and held-out parts unless evalData is given). */
   readonly data: string;
   /** Clean held-out data for choosing t. */
@@ -98,14 +105,20 @@ export interface RepairReport {
   /** The first model fine-tuned on the same clean data with the same budget. */
   readonly baseline: ModelMetrics | null;
   readonly endpoints: readonly [ModelMetrics, ModelMetrics];
-  readonly output?: { readonly onnx: string; readonly safetensors: string };
+  /** Route and architecture of the model(s) repaired. */
+  readonly routes: readonly ModelDescription[];
+  /** Where the repaired model was written: an ONNX file (and its safetensors), or a Hugging Face folder. */
+  readonly output?: { readonly onnx: string; readonly safetensors: string } | { readonly folder: string; readonly safetensors: string; readonly copied: readonly string[] };
 }
 
 export interface RepairResult {
   readonly report: RepairReport;
   /** The graph with the repaired parameters (curve parameters and, with BN, recomputed statistics). */
   readonly model: ModelProto;
+  /** The repaired parameters, as the checkpoint's dtypes store them (the report's numbers are computed on these). */
   readonly params: ParamMap;
+  /** The first model as opened: the format the repaired model is written back in (src/model-io/write.ts). */
+  readonly source: OpenedModel;
 }
 
 function metricsAt(row: CurvePoint, hasTriggered: boolean, reportNames: readonly string[]): ModelMetrics {
@@ -122,14 +135,17 @@ function metricsAt(row: CurvePoint, hasTriggered: boolean, reportNames: readonly
 export async function repair(inputs: RepairInputs, options: RepairOptionsInput = {}, hooks: RunHooks = {}): Promise<RepairResult> {
   const o = parseRepairOptions(options);
   const device: DeviceChoice = o.device;
-  const A = await loadModelParams(inputs.modelA);
-  const clean = await loadDataset(inputs.data);
+  const open = inputs.graph ? { graph: inputs.graph } : {};
+  const A = await loadModelParams(inputs.modelA, undefined, open);
+  const clean = await loadModelData(A.opened, { data: inputs.data });
+  const loss = lossFor(A.opened, clean);
+  if (loss !== 'classification') throw new WeightscopeError('invalid-input', `repair chooses t by held-out accuracy of a classifier; ${A.opened.architecture} is a ${loss} model`);
   if (clean.n < 2 && !inputs.evalData) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
   let train: Dataset;
   let heldOut: Dataset;
   if (inputs.evalData) {
     train = clean;
-    heldOut = await loadDataset(inputs.evalData);
+    heldOut = await loadModelData(A.opened, { data: inputs.evalData });
   } else {
     ({ train, heldOut } = splitClean(clean, o.heldOut, o.seed));
   }
@@ -162,10 +178,12 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     fineTuneSeconds = r.seconds;
   }
   let b: ParamMap;
+  const routes: ModelDescription[] = [describeModel(A.opened)];
   if (inputs.modelB) {
-    const B = await loadModelParams(inputs.modelB, A.specs);
-    checkSameGraph(A.model, B.model, [inputs.modelA, inputs.modelB]);
+    const B = await loadModelParams(inputs.modelB, A.specs, open);
+    checkSameModel(A.opened, B.opened);
     b = B.values;
+    routes.push(describeModel(B.opened));
   } else {
     b = tuned as ParamMap;
   }
@@ -179,12 +197,12 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const reportNames: string[] = [];
   for (const r of inputs.reportData ?? []) {
     if (r.name === 'heldOut' || r.name === 'triggered') throw new WeightscopeError('invalid-input', `report set name '${r.name}' is reserved`);
-    sets.push({ name: r.name, role: 'clean', ds: await loadDataset(r.path) });
+    sets.push({ name: r.name, role: 'clean', ds: await loadModelData(A.opened, { data: r.path }) });
     reportNames.push(r.name);
   }
   let triggered: Dataset | null = null;
   if (inputs.triggered) {
-    triggered = await loadTriggeredSet(inputs.triggered);
+    triggered = await loadModelData(A.opened, { data: inputs.triggered }, { triggered: true });
     sets.push({ name: 'triggered', role: 'triggered', ds: triggered });
   }
   const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1, 'evaluation along t').progress);
@@ -218,10 +236,12 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     choice = selectT(heldRows, o.delta);
     w = pointAt(curve, choice.t);
   }
-  const params: ParamMap = new Map([...w, ...(await evaluator.bnStats(w))]);
+  // The report describes the model as written: parameters rounded to the checkpoint's dtypes (F32: unchanged).
+  const stored = roundToStorage(A.opened, w);
+  const params: ParamMap = new Map([...stored, ...(await evaluator.bnStats(stored))]);
   const chosenRow = along.find((r) => r.t === choice.t) as CurvePoint;
   const atT = metricsAt(chosenRow, triggered !== null, reportNames);
-  const repaired = o.polishEpochs > 0 ? metricsAt({ t: choice.t, sets: await evaluator.evaluate(w, sets) }, triggered !== null, reportNames) : atT;
+  const repaired = o.polishEpochs > 0 || stored !== w ? metricsAt({ t: choice.t, sets: await evaluator.evaluate(stored, sets) }, triggered !== null, reportNames) : atT;
   const baseline = o.baseline && tuned ? metricsAt({ t: -1, sets: await evaluator.evaluate(tuned, sets) }, triggered !== null, reportNames) : null;
   const at = (t: number) => metricsAt(along.find((r) => r.t === t) as CurvePoint, triggered !== null, reportNames);
   const report: RepairReport = {
@@ -238,8 +258,9 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     polishSeconds,
     baseline,
     endpoints: [at(0), at(1)],
+    routes,
   };
-  return { report, model: storeParams(A.model, params), params };
+  return { report, model: storeParams(A.model, params), params, source: A.opened };
 }
 
 /** `X.onnx` → `X.safetensors` beside it. */

@@ -3,13 +3,14 @@
  * inputs, and the L2 distance between their parameter vectors. Language models contribute one output row per
  * token position. Only forward passes are needed.
  */
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
 import { buildLossGraph } from '../../graph/index.js';
-import { readOnnxModel, type ModelProto } from '../../io/onnx-model.js';
-import { inferLossKind, sliceBatch, type Dataset, type LossKind } from '../../runtime/dataset.js';
+import { loadModelData, type DataSource } from '../../data/model-data.js';
+import { lossFor } from '../../model-io/engine.js';
+import { describeModel, openModel, type ModelDescription, type OpenedModel, type OpenModelOptions } from '../../model-io/open.js';
+import { sliceBatch, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import type { Engine } from '../../runtime/engine.js';
 import { createForward } from '../../runtime/forward.js';
 import { floatInitializerNames, loadParams, type ParamSpec } from '../../runtime/params.js';
@@ -49,20 +50,24 @@ export function engineOutputs(engine: Engine, values: ReadonlyMap<string, Float3
 }
 
 /**
- * An ONNX file as an OutputModel without gradient graphs. Parameters are those the loss graph differentiates (tied
- * weights once), or every float initializer when no loss graph can be built for the model.
+ * An opened model (src/model-io/open.ts) as an OutputModel without gradient graphs. Parameters are those the loss
+ * graph differentiates (tied weights once), or every float initializer when no loss graph can be built for it.
  */
-export async function onnxOutputs(path: string, loss: LossKind, device?: DeviceChoice): Promise<OutputModel> {
-  const model: ModelProto = await readOnnxModel(path);
+export async function modelOutputs(m: OpenedModel, loss: LossKind, device?: DeviceChoice): Promise<OutputModel> {
   let names: string[];
   try {
-    names = buildLossGraph(model, { loss }).params.map((p) => p.name);
+    names = buildLossGraph(m.model, { loss, ...(m.pretied ? { untie: true } : {}) }).params.map((p) => p.name);
   } catch {
-    names = floatInitializerNames(model);
+    names = floatInitializerNames(m.model);
   }
-  const { specs, values } = await loadParams(model, dirname(path), names);
-  const fwd = await createForward(model, specs, device ? { device } : {});
+  const { specs, values } = await loadParams(m.model, process.cwd(), names);
+  const fwd = await createForward(m.model, specs, device ? { device } : {});
   return { params: specs, values, logits: (x) => fwd.logits(values, x) };
+}
+
+/** A model argument (an .onnx file, an HF folder or id) as an OutputModel. */
+export async function onnxOutputs(path: string, loss: LossKind, device?: DeviceChoice): Promise<OutputModel> {
+  return modelOutputs(await openModel(path), loss, device);
 }
 
 /** Row-wise softmax of logits [..., C] in float64, appended to `out`. */
@@ -115,9 +120,24 @@ export async function compareModels(a: OutputModel, b: OutputModel, ds: Dataset,
   return { cka, l2_distance: parameterDistance(a, b), rows, outputs: X.cols };
 }
 
-/** Both ONNX files on one dataset file; the loss kind (for parameter selection) comes from the data. */
-export async function compareFiles(pathA: string, pathB: string, ds: Dataset, options: CompareOptionsInput = {}, device?: DeviceChoice): Promise<CompareResult> {
-  const loss = inferLossKind(ds);
-  const [a, b] = [await onnxOutputs(pathA, loss, device), await onnxOutputs(pathB, loss, device)];
-  return compareModels(a, b, ds, options);
+/**
+ * Two model arguments on one dataset: a Dataset already in the models' input form, or a source (data file or text)
+ * loaded for model A. The loss kind (for parameter selection) comes from the models' task or the data.
+ */
+export async function compareFiles(
+  pathA: string,
+  pathB: string,
+  data: Dataset | DataSource,
+  options: CompareOptionsInput = {},
+  device?: DeviceChoice,
+  open: OpenModelOptions = {},
+): Promise<CompareResult & { routes: [ModelDescription, ModelDescription] }> {
+  const [ma, mb] = [await openModel(pathA, open), await openModel(pathB, open)];
+  if (ma.layout.kind !== mb.layout.kind) {
+    throw new WeightscopeError('invalid-input', `${pathA} takes ${ma.layout.kind} input, ${pathB} takes ${mb.layout.kind}: they cannot be compared on the same data`);
+  }
+  const ds = 'n' in data ? data : await loadModelData(ma, data);
+  const loss = lossFor(ma, ds);
+  const [a, b] = [await modelOutputs(ma, loss, device), await modelOutputs(mb, loss, device)];
+  return { ...(await compareModels(a, b, ds, options)), routes: [describeModel(ma), describeModel(mb)] };
 }

@@ -1,10 +1,10 @@
 /** A job's stored inputs on this machine, by id (the queue resolved them before the thread started). */
 import { join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
-import { DATASET_FILE, modelReadPath, onnxFileOf } from '../store/layout.js';
+import { DATASET_FILE, modelArgOf, modelReadPath, onnxFileOf } from '../store/layout.js';
 import type { JobContext, LocalInputs } from './types.js';
 
-export function localFiles(inputs: LocalInputs): Pick<JobContext, 'model' | 'onnx' | 'dataset' | 'blob'> {
+export function localFiles(inputs: LocalInputs): Pick<JobContext, 'model' | 'onnx' | 'modelArg' | 'dataset' | 'blob'> {
   const model = (id: string) => {
     const m = inputs.models[id];
     // A kind used an id it did not list in inputs(): a bug in the kind, not in the request.
@@ -19,6 +19,10 @@ export function localFiles(inputs: LocalInputs): Pick<JobContext, 'model' | 'onn
     onnx: (id) => {
       const m = model(id);
       return join(m.dir, onnxFileOf(id, m.format, m.files));
+    },
+    modelArg: (id) => {
+      const m = model(id);
+      return join(m.dir, modelArgOf(id, m.format, m.files));
     },
     dataset: (id) => {
       const d = inputs.datasets[id];

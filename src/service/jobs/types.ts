@@ -21,6 +21,11 @@ export interface JobContext {
   model(id: string): string;
   /** The ONNX file of a stored model on this machine (invalid-input when it has none). */
   onnx(id: string): string;
+  /**
+   * The model argument of the data-driven kinds (src/model-io/open.ts) on this machine: a Hugging Face folder
+   * (config.json route) or the model's ONNX file (store/layout.ts modelArgOf).
+   */
+  modelArg(id: string): string;
   /** The safetensors file of a stored dataset on this machine. */
   dataset(id: string): string;
   /** A blob (by sha256) on this machine, e.g. an upload being read. */

@@ -5,7 +5,7 @@ import { anyJson } from '../http/doc.js';
 import { jobResource } from '../http/job-resource.js';
 import { workOf } from '../jobs/limits.js';
 import { requireFit } from '../store/fit.js';
-import { onnxFile } from '../store/layout.js';
+import { modelRoute } from '../store/layout.js';
 import { ComparisonRequest } from '../schemas.js';
 
 export const comparisons = jobResource({
@@ -13,7 +13,7 @@ export const comparisons = jobResource({
   path: '/v1/comparisons',
   noun: 'Comparison',
   submit: {
-    summary: "Linear CKA of two ONNX models' outputs on a dataset, and their parameter L2 distance (a job)",
+    summary: "Linear CKA of two models' outputs (ONNX, or Hugging Face folders by their config.json graph) on a dataset, and their parameter L2 distance (a job)",
     notFound: 'Unknown model or dataset',
     body: ComparisonRequest,
     bodyId: 'ComparisonRequest',
@@ -21,7 +21,7 @@ export const comparisons = jobResource({
   },
   async submission(ctx, body) {
     const models = await Promise.all(body.models.map((m) => ctx.models.require(m)));
-    models.forEach(onnxFile);
+    models.forEach(modelRoute);
     const ds = await ctx.datasets.require(body.dataset);
     for (const m of models) requireFit(m, ds);
     const payload = {

@@ -1,8 +1,10 @@
 /**
  * POST /v1/connectivity + GET /v1/connectivity/{id}; POST /v1/repairs + GET /v1/repairs/{id} +
- * GET /v1/repairs/{id}/model?format=onnx|safetensors. Models and datasets are stored ones (by id).
+ * GET /v1/repairs/{id}/model?format=zip|onnx|safetensors. Models and datasets are stored ones (by id): ONNX models, or
+ * Hugging Face folders (their config.json graph); a repaired folder downloads as a ZIP of the folder.
  */
 import { sendFile } from '../http/files.js';
+import { sendZip } from '../http/zip.js';
 import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
@@ -25,7 +27,7 @@ export const connectivity = jobResource({
     components: [['ConnectOptions', connectOptionsSchema]],
   },
   async submission(ctx, body) {
-    const s = storedInputs(ctx);
+    const s = storedInputs(ctx, 'this job', { hf: true });
     const payload = {
       models: await Promise.all(body.models.map((id) => s.model(id))),
       data: await s.dataset(body.data),
@@ -51,11 +53,11 @@ export const repairs = jobResource({
     components: [['RepairOptions', repairOptionsSchema]],
   },
   async submission(ctx, body) {
-    const s = storedInputs(ctx);
+    const s = storedInputs(ctx, 'this job', { hf: true });
     const payload = {
       models: await Promise.all(body.models.map((id) => s.model(id))),
       data: await s.dataset(body.data),
-      evalData: body.evalData ? s.dataset(body.evalData) : null,
+      evalData: body.evalData ? await s.dataset(body.evalData) : null,
       triggered: body.triggered ? await s.dataset(body.triggered) : null,
       options: { ...parseRepairOptions(body.options ?? {}) },
     };
@@ -70,17 +72,42 @@ export const repairs = jobResource({
         summary: 'Download the repaired model (the point at the chosen t)',
         parameters: [...idParams('Repair id (= its job id)'), ...parametersOf(RepairModelQuery, 'query')],
         responses: {
-          '200': { description: 'the model file (attachment repaired.onnx | repaired.safetensors)', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+          '200': {
+            description:
+              'the repaired model: a Hugging Face folder as a ZIP of repaired-<id>/ (config.json, model.safetensors, tokenizer …; the default for those), or one file (attachment repaired.onnx | repaired.safetensors)',
+            content: {
+              'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } },
+              'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
+            },
+          },
           '404': problem('Unknown id, or no model of that format stored'),
+          '413': problem('A ZIP over 4 GiB (download the files one by one)'),
           '409': problem('Not finished, failed or cancelled'),
           ...COMMON_ERRORS,
         },
       },
       async handle(ctx, req, res) {
         const { id } = parseOr400(IdParams, req.params, 'params');
-        const { format } = parseOr400(RepairModelQuery, req.query, 'query');
-        const result = JSON.parse(await ctx.queue.resultText(id, 'repair')) as { files?: Record<string, string> };
-        const rel = result.files?.[format];
+        const query = parseOr400(RepairModelQuery, req.query, 'query');
+        const result = JSON.parse(await ctx.queue.resultText(id, 'repair')) as { files?: Record<string, string>; modelFormat?: 'hf' | 'onnx' };
+        const files = result.files ?? {};
+        // Results from before Hugging Face folders were repaired have no modelFormat: they are ONNX.
+        const hf = result.modelFormat === 'hf';
+        const format = query.format ?? (hf ? 'zip' : 'onnx');
+        const base = `repaired-${id.slice(0, 8)}`;
+        if (format === 'zip') {
+          if (!hf) throw new WeightscopeError('not-found', `repair ${id} wrote an ONNX model: download it with format=onnx (and format=safetensors)`);
+          const entries = [];
+          for (const [name, rel] of Object.entries(files)) {
+            const file = await ctx.jobFile(id, rel);
+            if (!file) throw new WeightscopeError('not-found', `${name} of repair ${id} is no longer stored`);
+            entries.push({ name: `${base}/${name}`, file });
+          }
+          await sendZip(res, entries, `${base}.zip`);
+          return;
+        }
+        if (hf && format === 'onnx') throw new WeightscopeError('not-found', `repair ${id} wrote a Hugging Face folder: download it with format=zip (or its weights with format=safetensors)`);
+        const rel = hf ? files['model.safetensors'] : files[format];
         if (!rel) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
         const file = await ctx.jobFile(id, rel);
         if (!file) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);

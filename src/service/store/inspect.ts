@@ -19,7 +19,7 @@ export interface CheckpointSummary {
   format: string;
   tensors: number;
   parameters: number;
-  /** The ONNX graph's data inputs (initializers excluded) when the model has a graph; else null. */
+  /** The data inputs (initializers excluded) of the graph the jobs run — ONNX, or built from config.json; else null. */
   inputs: ModelInput[] | null;
 }
 
@@ -47,6 +47,39 @@ async function onnxInputs(path: string, format: string): Promise<ModelInput[] | 
       dtype: ELEM_TYPES[i.type?.tensorType?.elemType ?? 0] ?? `onnx-type-${i.type?.tensorType?.elemType ?? 0}`,
       shape: (i.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : (d.dimParam ?? '?'))),
     }));
+}
+
+/**
+ * A Hugging Face folder's input as a dataset's x must hold it, from config.json (the config.json route the jobs take):
+ * token ids [batch, sequence] int64 for language models and text encoders, pixel values [batch, C, H, W] float32 for
+ * image classifiers. Null when `path` is no such folder or its model_type has no graph here.
+ */
+async function hfInputs(path: string): Promise<ModelInput[] | null> {
+  const { readFile, stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  if (!(await stat(path)).isDirectory()) return null;
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(await readFile(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const { inputLayoutOf } = await import('../../architectures/index.js');
+  let layout;
+  try {
+    layout = inputLayoutOf(config);
+  } catch {
+    return null;
+  }
+  switch (layout.kind) {
+    case 'tokens':
+    case 'encoder':
+      return [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 'sequence'] }];
+    case 'pixels':
+      return [{ name: layout.name, dtype: 'float32', shape: ['batch', layout.channels, layout.size, layout.size] }];
+    default:
+      return null;
+  }
 }
 
 export interface DatasetSummary {
@@ -84,7 +117,9 @@ export const inspectCheckpoint: Inspector = async (path) => {
   try {
     let parameters = 0;
     for (const t of reader.tensors) parameters += t.shape.reduce((a, b) => a * b, 1);
-    return { format: reader.format, tensors: reader.tensors.length, parameters, inputs: await onnxInputs(path, reader.format) };
+    // A folder with config.json and weights is opened by its config.json route (store/layout.ts modelArgOf).
+    const inputs = reader.format !== 'onnx' ? ((await hfInputs(path)) ?? (await onnxInputs(path, reader.format))) : await onnxInputs(path, reader.format);
+    return { format: reader.format, tensors: reader.tensors.length, parameters, inputs };
   } finally {
     await reader.close();
   }

@@ -1,4 +1,4 @@
-/** Similarity of two stored ONNX models on a stored dataset: CKA of softmax outputs and L2 distance of weights. */
+/** Similarity of two stored models (ONNX, or Hugging Face folders by their config.json graph) on a stored dataset: CKA of softmax outputs and L2 distance of weights. */
 import { z } from 'zod';
 import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../../runtime/devices.js';
 import { hashOf } from '../hash.js';
@@ -20,10 +20,9 @@ export const comparisonJob = defineJobKind({
   limits: { caps: { batchSize: 65_536 }, seconds: (_p, work) => BASE_SECONDS + flopSeconds(2 * work.parameters * work.samples) },
   inputs: (p) => ({ models: p.models.map((m) => m.id), datasets: [p.dataset] }),
   async run(p, ctx) {
-    const { loadDataset } = await import('../../../runtime/dataset.js');
     const { compareFiles } = await import('../../../landscape/similarity/compare.js');
     ctx.progress(0, 1, 'comparing');
-    const r = await compareFiles(ctx.onnx(p.models[0].id), ctx.onnx(p.models[1].id), await loadDataset(ctx.dataset(p.dataset)), p.options, p.device);
+    const r = await compareFiles(ctx.modelArg(p.models[0].id), ctx.modelArg(p.models[1].id), { data: ctx.dataset(p.dataset) }, p.options, p.device);
     ctx.progress(1, 1, 'done');
     return { models: p.models.map((m) => m.id), dataset: p.dataset, ...r };
   },

@@ -1,10 +1,12 @@
 /**
- * Mode connectivity (`connectivity`) and backdoor repair (`repair`) of stored ONNX models on stored datasets, in a
- * worker thread (src/landscape/connectivity, src/landscape/repair). A repair writes its model under
- * $WEIGHTSCOPE_DATA/repairs/<job id>/ and names the files (relative to the data folder) in its result.
+ * Mode connectivity (`connectivity`) and backdoor repair (`repair`) of stored models (ONNX, or Hugging Face folders
+ * by their config.json graph) on stored datasets, in a worker thread (src/landscape/connectivity,
+ * src/landscape/repair). A repair writes its model under $WEIGHTSCOPE_DATA/repairs/<job id>/ in its input's format
+ * and names the files (relative to the data folder) in its result.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { RepairResult } from '../../../landscape/repair/repair.js';
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { CURVE_CAPS, curveSeconds } from '../limits.js';
@@ -50,8 +52,8 @@ export const connectivityJob = defineJobKind({
     const { connect } = await import('../../../landscape/connectivity/connect.js');
     const { result } = await connect(
       {
-        modelA: ctx.onnx(p.models[0].id),
-        modelB: ctx.onnx(p.models[1].id),
+        modelA: ctx.modelArg(p.models[0].id),
+        modelB: ctx.modelArg(p.models[1].id),
         data: ctx.dataset(p.data.id),
         evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: ctx.dataset(d.id) })),
         ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
@@ -68,6 +70,37 @@ export function repairDir(jobId: string): string {
   return join('repairs', jobId);
 }
 
+/**
+ * The repaired model in its input's format (src/model-io/write.ts): a Hugging Face folder `<rel>/model/` (config,
+ * tokenizer, … copied; model.safetensors with the checkpoint's names and dtypes), or `<rel>/model.onnx` +
+ * `model.safetensors`. `files` names each file relative to the data folder: for a folder, by its path inside it.
+ */
+async function writeRepairedModel(
+  r: RepairResult,
+  dataDir: string,
+  rel: string,
+): Promise<{ modelFormat: 'hf' | 'onnx'; files: Record<string, string> }> {
+  if (r.source.route === 'config.json') {
+    const { writeModelLike } = await import('../../../model-io/write.js');
+    const folder = join(rel, 'model');
+    await writeModelLike(r.source, r.params, join(dataDir, folder), { format: 'hf', metadata: { source: 'weightscope repair', t: String(r.report.choice.t) } });
+    const names = await filesUnder(join(dataDir, folder));
+    return { modelFormat: 'hf', files: Object.fromEntries(names.map((n) => [n, join(folder, n)])) };
+  }
+  const { writeRepaired } = await import('../../../landscape/repair/repair.js');
+  await writeRepaired(r, join(dataDir, rel, 'model.onnx'));
+  return { modelFormat: 'onnx', files: { onnx: join(rel, 'model.onnx'), safetensors: join(rel, 'model.safetensors') } };
+}
+
+/** Paths of the files under `dir`, relative to it with '/' separators, sorted. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+    .sort();
+}
+
 export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
@@ -79,11 +112,11 @@ export const repairJob = defineJobKind({
   outputs: (r: { files: Record<string, string> }) => Object.values(r.files),
   inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered]),
   async run(p, ctx) {
-    const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
+    const { repair } = await import('../../../landscape/repair/repair.js');
     const r = await repair(
       {
-        modelA: ctx.onnx(p.models[0].id),
-        ...(p.models[1] ? { modelB: ctx.onnx(p.models[1].id) } : {}),
+        modelA: ctx.modelArg(p.models[0].id),
+        ...(p.models[1] ? { modelB: ctx.modelArg(p.models[1].id) } : {}),
         data: ctx.dataset(p.data.id),
         ...(p.evalData ? { evalData: ctx.dataset(p.evalData.id) } : {}),
         ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
@@ -93,7 +126,7 @@ export const repairJob = defineJobKind({
     );
     const rel = repairDir(ctx.jobId);
     await mkdir(join(ctx.dataDir, rel), { recursive: true });
-    await writeRepaired(r, join(ctx.dataDir, rel, 'model.onnx'));
+    const written = await writeRepairedModel(r, ctx.dataDir, rel);
     // Stored paths are implementation details: clients know models and datasets by id.
     const { models: _m, ...report } = r.report;
     return {
@@ -102,7 +135,7 @@ export const repairJob = defineJobKind({
       evalData: p.evalData?.id ?? null,
       triggered: p.triggered?.id ?? null,
       ...report,
-      files: { onnx: join(rel, 'model.onnx'), safetensors: join(rel, 'model.safetensors') },
+      ...written,
     };
   },
 });

@@ -1,4 +1,4 @@
-/** Hessian diagnostics of a stored ONNX model on a stored dataset (src/landscape/hessian) in a worker thread. */
+/** Hessian diagnostics of a stored ONNX model or Hugging Face folder (result: route, architecture) on a stored dataset (src/landscape/hessian) in a worker thread. */
 import { z } from 'zod';
 import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../../runtime/devices.js';
 import { hashOf } from '../hash.js';
@@ -53,7 +53,7 @@ export const hessianJob = defineJobKind({
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
     const { parseCriterion } = await import('../../../graph/criteria.js');
     const criterion = parseCriterion(p.criterion);
-    const r = await hessianOnFiles(ctx.onnx(p.model), { data: ctx.dataset(p.dataset) }, p.options, { device: p.device, untie: p.untie, criterion }, (done, total, msg) =>
+    const r = await hessianOnFiles(ctx.modelArg(p.model), { data: ctx.dataset(p.dataset) }, p.options, { device: p.device, untie: p.untie, criterion }, (done, total, msg) =>
       ctx.progress(done, total, msg),
     );
     return { model: p.model, dataset: p.dataset, options: p.options, criterion: p.criterion, ...r, ...(r.density ? { density: { ...r.density, display: await displayDensity(r.density) } } : {}) };
