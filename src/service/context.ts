@@ -30,6 +30,19 @@ export interface Blobs {
   has(sha256: string): Awaitable<boolean>;
 }
 
+/** The distributed mode's blob store (file:// or s3://: store/shared-blobs.ts), seen by every node. */
+export interface SharedBlobs extends Blobs {
+  read(sha256: string): Promise<Readable>;
+  /** Where the blob is on this machine when the store is a mounted folder (caches link instead of copying). */
+  localPath?(sha256: string): string;
+  delete(sha256: string): Promise<void>;
+  /** Marks a blob as just (re)written, so the sweep spares it until a catalog row names it. */
+  touch(sha256: string): Promise<void>;
+  list(): AsyncIterable<{ sha256: string; bytes: number; modified: number }>;
+  /** Removes staged uploads older than ageMs; returns how many. */
+  sweepTmp(ageMs: number): Promise<number>;
+}
+
 export interface ModelCatalog {
   get(id: string): Awaitable<ModelRecord | null>;
   require(id: string): Awaitable<ModelRecord>;

@@ -2,14 +2,12 @@
  * The OpenAPI 3.1 document, generated from the route list (routes/index.ts: each operation's own OpenAPI object and
  * the zod schemas it validates with, turned into components by zod 4's z.toJSONSchema — JSON Schema 2020-12, which
  * OpenAPI 3.1 uses as is). api-spec/openapi.json is this document; a test fails when they differ, and another when
- * a route registered on the express app is missing here (or a path here has no route). Regenerate: `npm run openapi`.
+ * a route registered on the express app is missing here (or a path here has no route). Regenerate: `npm run openapi` (openapi-cli.ts).
  */
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { documentPaths, type Operation } from './http/operation.js';
 import type { Json } from './http/doc.js';
-import { OPERATIONS } from './routes/index.js';
 
 /** package.json's version (two folders up from src/service and from dist/service alike). */
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -34,7 +32,7 @@ function components(ops: readonly Operation[]): Record<string, Json> {
   return schemas;
 }
 
-export function buildOpenApi(ops: readonly Operation[] = OPERATIONS): Json {
+export function buildOpenApi(ops: readonly Operation[]): Json {
   return {
     openapi: '3.1.0',
     info: {
@@ -52,9 +50,4 @@ export function buildOpenApi(ops: readonly Operation[] = OPERATIONS): Json {
     security: [{ bearer: [] }, {}],
     paths: documentPaths(ops),
   };
-}
-
-// `npx tsx src/service/openapi.ts` prints the document (the `npm run openapi` script writes it to api-spec/).
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.stdout.write(JSON.stringify(buildOpenApi(), null, 2) + '\n');
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createApp } from '../../src/service/app.js';
 import { loadConfig } from '../../src/service/config.js';
-import { buildOpenApi } from '../../src/service/openapi.js';
+import { apiDocument } from '../../src/service/routes/index.js';
 import { buildContext } from '../../src/service/server.js';
 import { tempDataDir } from './helpers.js';
 
@@ -54,7 +54,7 @@ function registeredOperations(router: unknown, prefix = ''): string[] {
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace']);
 
 function documentedOperations(): string[] {
-  const doc = buildOpenApi() as { paths: Record<string, Record<string, unknown>> };
+  const doc = apiDocument() as { paths: Record<string, Record<string, unknown>> };
   return Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((k) => METHODS.has(k)).map((m) => `${m.toUpperCase()} ${path}`));
 }
 
@@ -70,7 +70,7 @@ async function appOperations(env: Record<string, string>): Promise<string[]> {
   }
 }
 
-test('every route registered on the app is documented in buildOpenApi(), and every documented operation is registered', async () => {
+test('every route registered on the app is documented in apiDocument(), and every documented operation is registered', async () => {
   const registered = await appOperations({});
   const documented = documentedOperations();
   assert.ok(registered.length >= 29, `only ${registered.length} routes found: is the walk still seeing mounted routers?`);
@@ -93,7 +93,7 @@ test('the route walk maps express paths to OpenAPI templates and fails loudly on
 });
 
 test('every {param} of a documented path is declared as a required path parameter, and nothing else is', () => {
-  const doc = buildOpenApi() as { paths: Record<string, Record<string, unknown>> };
+  const doc = apiDocument() as { paths: Record<string, Record<string, unknown>> };
   for (const [path, item] of Object.entries(doc.paths)) {
     const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
     for (const [key, op] of Object.entries(item)) {

@@ -6,6 +6,9 @@
  * to one worker and one attempt (`worker`, `attempts`), and every write of a worker is guarded by both, so a worker
  * that was given up on can never overwrite what its successor did. Server-thread kinds (imports: they read the API
  * node's own disk) get no delivery: the API node that took the request runs them (server-jobs.ts).
+ *
+ * Over 400 lines because it is one state machine: every transition (submit, claim, progress, finish, cancel,
+ * reap, hand back) must be read beside the others to see that the worker/attempt guards hold.
  */
 import { randomUUID } from 'node:crypto';
 import type PgBoss from 'pg-boss';

@@ -8,6 +8,9 @@
  * Joins (kinds with children(), e.g. a ranking): the children are queued with the join (rows in job_deps); the join
  * waits — `running` with attempts = 0 and no thread once a child has started — and runs when all have finished.
  * Server-thread kinds (imports) run on this event loop, outside the `concurrency` slots.
+ *
+ * Over 400 lines because it is one state machine (submit, start, progress, finish, cancel, joins, restart recovery):
+ * its transitions share the slot accounting and are checked against each other.
  */
 import { randomUUID } from 'node:crypto';
 import { WeightscopeError } from '../../errors.js';

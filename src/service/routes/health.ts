@@ -1,5 +1,5 @@
 /** /healthz (the process answers), /readyz (the database answers), /metrics (Prometheus text), the OpenAPI document. */
-import { COMMON_ERRORS, jsonBody, ref } from '../http/doc.js';
+import { COMMON_ERRORS, jsonBody, ref, type Json } from '../http/doc.js';
 import type { Operation } from '../http/operation.js';
 import { Health, ProblemSchema } from '../schemas.js';
 
@@ -38,14 +38,16 @@ export const healthOperations: readonly Operation[] = [
       res.send(await ctx.metrics.render());
     },
   },
-  {
+];
+
+/** GET /v1/openapi.json: `document` builds it from the whole route list (routes/index.ts), which this list is part of. */
+export function openApiOperation(document: () => Json): Operation {
+  return {
     method: 'get',
     path: '/v1/openapi.json',
     doc: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: jsonBody({ type: 'object' }) }, ...keyErrors } },
-    async handle(_ctx, _req, res) {
-      // Loaded on first use: the document is built from the route list this module is part of.
-      const { buildOpenApi } = await import('../openapi.js');
-      res.json(buildOpenApi());
+    handle(_ctx, _req, res) {
+      res.json(document());
     },
-  },
-];
+  };
+}

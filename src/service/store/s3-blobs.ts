@@ -24,7 +24,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { WeightscopeError } from '../../errors.js';
 import { createReadStream } from 'node:fs';
 import { meteredCopy, type IngestedPart, type IngestHooks, type UploadBudget } from './blobs.js';
-import type { SharedBlobs } from './shared-blobs.js';
+import type { SharedBlobs } from '../context.js';
 
 const PART_BYTES = 8 * 2 ** 20;
 const QUEUE = 4;

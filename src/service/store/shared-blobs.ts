@@ -5,24 +5,13 @@
  * sweep of abandoned uploads and `weightscope migrate`.
  */
 import { resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WeightscopeError } from '../../errors.js';
-import type { Blobs } from '../context.js';
+import type { SharedBlobs } from '../context.js';
 import { BlobStore } from './blobs.js';
 import { parseS3Url, S3BlobStore, s3ClientFromEnv } from './s3-blobs.js';
 
-export interface SharedBlobs extends Blobs {
-  read(sha256: string): Promise<Readable>;
-  /** Where the blob is on this machine when the store is a mounted folder (caches link instead of copying). */
-  localPath?(sha256: string): string;
-  delete(sha256: string): Promise<void>;
-  /** Marks a blob as just (re)written, so the sweep spares it until a catalog row names it. */
-  touch(sha256: string): Promise<void>;
-  list(): AsyncIterable<{ sha256: string; bytes: number; modified: number }>;
-  /** Removes staged uploads older than ageMs; returns how many. */
-  sweepTmp(ageMs: number): Promise<number>;
-}
+export type { SharedBlobs } from '../context.js';
 
 export function openSharedBlobs(url: string | undefined, dataDir: string, env: Record<string, string | undefined> = process.env): { blobs: SharedBlobs; describe: string } {
   if (!url) return { blobs: new BlobStore(dataDir), describe: `file://${resolve(dataDir)} (the data folder)` };
