@@ -16,6 +16,8 @@ export const CURVE_FLAGS = {
   lr: { type: 'string' },
   momentum: { type: 'string' },
   l2: { type: 'string' },
+  'l2-final': { type: 'string' },
+  'l2-until': { type: 'string' },
   seed: { type: 'string' },
   schedule: { type: 'string' },
   eval: { type: 'string' },
@@ -23,7 +25,7 @@ export const CURVE_FLAGS = {
 } as const;
 
 /** Help lines of the shared flags, with the defaults of the command's own schema (connect and repair differ). */
-export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batchSize: number; seed: number; samplesPerEpoch?: number }): string {
+export function curveFlagsHelp(d: { epochs: number; l2: number; l2Final?: number; l2Until?: number; lr: number; batchSize: number; seed: number; samplesPerEpoch?: number }): string {
   return `--curve K        bezier (default) or polychain
 --bends K        control points including both endpoints (default 3: quadratic Bezier)
 --epochs E       curve-training epochs (default ${d.epochs})
@@ -32,6 +34,7 @@ export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batc
 --lr LR          initial learning rate of SGD with momentum 0.9 (default ${d.lr})
 --momentum M     (default 0.9)
 --l2 C           L2 coefficient on the point: loss + 0.5*C*|w(t)|^2 (default ${d.l2})
+--l2-final C2 --l2-until F  L2 schedule: C for the first F of the epochs, then C2${d.l2Final !== undefined ? ` (default ${d.l2Final} after ${d.l2Until})` : ''}
 --seed S         seed of the batch order and of the t drawn per batch (default ${d.seed})
 --schedule S     garipov (default: lr constant to 50%, linear to 1% at 90%) or constant
 --eval T1,T2,..  evaluation points in [0,1], or a count N for N evenly spaced points (default 11)
@@ -39,7 +42,8 @@ export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batc
 `;
 }
 
-function num(v: unknown, flag: string, integer = false): number | undefined {
+/** A number flag (integer when asked), or undefined when unset; anything else is a usage error naming the flag. */
+export function num(v: unknown, flag: string, integer = false): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v).trim();
   const n = Number(s);
@@ -67,6 +71,8 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
   set('lr', num(values.lr, '--lr'));
   set('momentum', num(values.momentum, '--momentum'));
   set('l2', num(values.l2, '--l2'));
+  set('l2Final', num(values['l2-final'], '--l2-final'));
+  set('l2Until', num(values['l2-until'], '--l2-until'));
   set('seed', num(values.seed, '--seed', true));
   if (values.schedule !== undefined) o.schedule = String(values.schedule);
   if (values.device !== undefined) o.device = String(values.device);
@@ -80,12 +86,18 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
   return o;
 }
 
+/** Option paths whose flag is not the kebab-case of the key. */
+const FLAG_OF: Record<string, string> = {
+  ts: '--eval', batchSize: '--batch', 'attack.attack': '--attack', 'attack.eps': '--eps', 'attack.steps': '--steps', 'attack.alpha': '--alpha',
+  'attack.samples': '--attack-samples', 'attack.batchSize': '--attack-batch', samples: '--samples', grid: '--grid',
+};
+
 /** An option failure (src/util/options.ts) re-labelled with the flag the user typed. */
 export function usageError(e: unknown): never {
   const issue = optionIssues(e)?.[0];
   if (issue) {
     const key = issue.path[0] ?? '';
-    const flag = key === 'ts' ? '--eval' : key === 'batchSize' ? '--batch' : `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+    const flag = FLAG_OF[issue.path.join('.')] ?? FLAG_OF[key] ?? `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
     throw new WeightscopeError('invalid-input', `${flag}: ${issue.message}`, { usage: true });
   }
   throw e;

@@ -12,7 +12,7 @@
  */
 export { buildLossGraph, LOSS, LABELS } from './losses.js';
 export type { LossGraph, LossKind, LossOptions, ParamInfo, ParamDType } from './losses.js';
-export { buildGradGraph, buildHvpGraph, buildInputHessianVectorGraph, lossModel, paramTensors, loadParamValues } from './grad.js';
+export { buildGradGraph, buildHvpGraph, buildInputGradGraph, buildInputHessianVectorGraph, lossModel, paramTensors, loadParamValues } from './grad.js';
 export type { DerivedGraph, HvpOptions } from './grad.js';
 export { gradients } from './autodiff.js';
 export type { GradRule, GradContext } from './autodiff.js';

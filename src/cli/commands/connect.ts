@@ -2,7 +2,9 @@
 import { basename, extname } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
 import { connect, connectOptionsSchema, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
+import type { RobustnessAlong } from '../../landscape/robustness/probe.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
+import { ATTACK_FLAGS, ATTACK_HELP, attackOptionsFromFlags } from '../attack-flags.js';
 import { parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
@@ -11,7 +13,8 @@ export const summary = 'mode connectivity: train a Bezier/PolyChain curve betwee
 
 const USAGE =
   'weightscope connect A.onnx B.onnx --data CLEAN [--curve bezier|polychain] [--bends K] [--epochs E] ' +
-  '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] [--json]';
+  '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] ' +
+  '[--attack pgd|fgsm --eps E --steps S --alpha A] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -21,6 +24,10 @@ A.onnx B.onnx    two models of the same graph (the curve's fixed endpoints)
 --triggered TRIG a triggered set (x, y = target, y_true): its accuracy among non-target images is the ASR
 --json           print the whole result as JSON
 ${curveFlagsHelp(connectOptionsSchema.parse({}))}
+Robustness along the path (Zhao et al. 2020): with --attack, at every evaluated t the clean and adversarial loss and
+accuracy on the first --eval-data set (else --data) and the input Hessian's top eigenvalue, and their Pearson and
+Spearman correlation along t.
+${ATTACK_HELP}
 Defaults follow Garipov et al. / Zhao et al.: quadratic Bezier, 100 epochs, batch 128, lr 0.01, L2 1e-4.
 With --epochs 0 (or --bends 2) the curve is the straight line between A and B.
 `;
@@ -41,13 +48,28 @@ function table(r: ConnectResult): string {
   out.push('', `curve: ${r.curve.kind}, ${r.curve.bends} control points; ${r.training.steps} steps in ${r.training.seconds.toFixed(1)} s` +
     (r.training.secondsPerEpoch !== null ? ` (${r.training.secondsPerEpoch.toFixed(2)} s/epoch)` : ''));
   for (const [n, v] of Object.entries(r.summary.mc)) out.push(`mc(${n}) = ${v.toFixed(2)} (error points; < 0: a barrier)`);
+  if (r.robustness) out.push('', robustnessTable(r.robustness));
   return out.join('\n') + '\n';
+}
+
+function robustnessTable(r: RobustnessAlong): string {
+  const o = r.options;
+  const out = [`${o.attack.toUpperCase()} ε = ${o.eps}${o.attack === 'pgd' ? `, ${o.steps} steps` : ''} on ${r.samples} samples of ${r.set}`, '    t  clean acc%  clean loss  adv acc%  adv loss  input-Hessian λmax'];
+  for (const p of r.along) {
+    out.push(`${p.t.toFixed(3).padStart(5)}  ${(100 * p.clean.accuracy).toFixed(2).padStart(10)}  ${p.clean.loss.toFixed(4).padStart(10)}  ${(100 * p.adversarial.accuracy).toFixed(2).padStart(8)}  ${p.adversarial.loss.toFixed(4).padStart(8)}  ${p.inputHessian ? p.inputHessian.topEigenvalue.toPrecision(5).padStart(18) : '-'.padStart(18)}`);
+  }
+  const c = r.correlation;
+  if (c) {
+    const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+    out.push(`correlation with λmax along t (${r.along.length} points): adversarial loss Pearson ${f(c.adversarialLoss.pearson)}, Spearman ${f(c.adversarialLoss.spearman.value)}; robust error Pearson ${f(c.robustError.pearson)}, Spearman ${f(c.robustError.spearman.value)}`);
+  }
+  return out.join('\n');
 }
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgsOrPrintHelp(
     argv,
-    { ...CURVE_FLAGS, data: { type: 'string' }, 'eval-data': { type: 'string', multiple: true }, triggered: { type: 'string' }, json: { type: 'boolean' } },
+    { ...CURVE_FLAGS, ...ATTACK_FLAGS, data: { type: 'string' }, 'eval-data': { type: 'string', multiple: true }, triggered: { type: 'string' }, json: { type: 'boolean' } },
     USAGE,
     HELP,
   );
@@ -55,7 +77,8 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = args;
   if (positionals.length !== 2) throw new WeightscopeError('invalid-input', `expected two models A.onnx B.onnx, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
   if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
-  const options = curveOptionsFromFlags(values) as ConnectOptionsInput;
+  const attack = attackOptionsFromFlags(values, false);
+  const options = { ...curveOptionsFromFlags(values), ...(attack ? { attack } : {}) } as ConnectOptionsInput;
   try {
     parseConnectOptions(options);
   } catch (e) {

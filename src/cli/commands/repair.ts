@@ -1,16 +1,15 @@
 /** `weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx`: backdoor repair by path connection. */
-import { writeFile } from 'node:fs/promises';
 import { WeightscopeError } from '../../errors.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, usageError } from '../curve-flags.js';
 import { parseRepairOptions, repair, repairOptionsSchema, writeRepaired, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
-import { parseArgsOrPrintHelp } from '../args.js';
+import { parseArgsOrPrintHelp, writeReportFile } from '../args.js';
 import { progressBar } from '../progress.js';
 
 export const name = 'repair';
 export const summary = 'backdoor repair by path connection: the model at a t chosen on clean data, ONNX + safetensors';
 
 const USAGE =
-  'weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx [--eval-data D] [--triggered TRIG] [--held-out F] [--delta D] ' +
+  'weightscope repair A.onnx [B.onnx] --data CLEAN --out X.onnx [--eval-data D] [--triggered TRIG] [--targets T] [--held-out F] [--delta D] ' +
   '[--polish-epochs N] [--polish-lr LR] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json]';
 
 const HELP = `Usage: ${USAGE}
@@ -21,6 +20,8 @@ A.onnx [B.onnx]  one or two backdoored models of the same graph; with one, the s
 --out X.onnx     the repaired model (same graph, new initializers); X.safetensors is written beside it
 --eval-data D    clean held-out data for choosing t
 --triggered TRIG triggered set (x, y = target, y_true), for reporting the ASR only: it never changes the result
+--targets T      error-injection targets (x, y = the wrong labels the attack wants, y_true), for reporting the
+                 attack success only: it never changes the result
 --held-out F     share of --data held out to choose t (default 0.2)
 --delta D        tolerance on held-out clean accuracy, a fraction (default 0.02 = 2 points)
 --fine-tune-lr LR  learning rate of the fine-tuning (baseline / one-model endpoint); default --lr
@@ -62,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
       data: { type: 'string' },
       'eval-data': { type: 'string' },
       triggered: { type: 'string' },
+      targets: { type: 'string' },
       out: { type: 'string' },
       'held-out': { type: 'string' },
       delta: { type: 'string' },
@@ -109,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
         data: values.data,
         ...(typeof values['eval-data'] === 'string' ? { evalData: values['eval-data'] } : {}),
         ...(typeof values.triggered === 'string' ? { triggered: values.triggered } : {}),
+        ...(typeof values.targets === 'string' ? { targets: values.targets } : {}),
       },
       options as RepairOptionsInput,
       { progress: (d, t, m) => bar.hook(Math.round(100 * (d / t)), 100, m) },
@@ -119,13 +122,7 @@ export async function run(argv: string[]): Promise<number> {
     bar.done();
   }
   const json = JSON.stringify(report, null, 1) + '\n';
-  if (typeof values.report === 'string') {
-    try {
-      await writeFile(values.report, json);
-    } catch (e) {
-      throw new WeightscopeError('not-found', `cannot write the report to ${values.report}: ${(e as Error).message}`);
-    }
-  }
+  if (typeof values.report === 'string') await writeReportFile(values.report, json);
   process.stdout.write(values.json ? json : text(report));
   return 0;
 }

@@ -15,8 +15,10 @@ import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpe
 import type { Device } from '../../runtime/session.js';
 import { bnStatNames, trainModeModel } from './bn.js';
 import { createPathEvaluator, evaluateCurve, loadTriggeredSet, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
-import { gridTs, linearCurve, type Curve } from './points.js';
-import { trainCurve, type CurveTrainResult } from './train-curve.js';
+import { gridTs, linearCurve, pointAt, type Curve } from './points.js';
+import { correlationsAlong, createRobustnessProbe, type RobustnessAlong, type RobustnessPoint } from '../robustness/probe.js';
+import { attackOptionsSchema } from '../robustness/options.js';
+import { trainCurve, type CurveTrainOptions, type CurveTrainResult } from './train-curve.js';
 
 /** Training settings shared by `connect` and `repair`; defaults = the Zhao et al. / Garipov protocol. */
 export const curveTrainingSchema = z.object({
@@ -31,6 +33,9 @@ export const curveTrainingSchema = z.object({
   momentum: z.number().min(0).lt(1).default(0.9),
   /** c in ½·c·‖w(t)‖². */
   l2: z.number().nonnegative().default(1e-4),
+  /** L2 schedule: after the first round(l2Until·epochs) epochs the coefficient becomes l2Final (both or neither). */
+  l2Final: z.number().nonnegative().optional(),
+  l2Until: z.number().min(0).max(1).optional(),
   seed: z.number().int().nonnegative().default(1),
   schedule: z.enum(['garipov', 'constant']).default('garipov'),
 });
@@ -41,6 +46,11 @@ export const connectOptionsSchema = curveTrainingSchema.extend({
   ts: z.array(z.number().min(0).max(1)).min(1).optional(),
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
   evalBatchSize: z.number().int().positive().default(500),
+  /**
+   * Robustness along the path (Zhao et al. 2020): at every evaluated t, clean and adversarial loss/accuracy on the
+   * first evaluation set (else the training data) and the input Hessian's top eigenvalue, with their correlation.
+   */
+  attack: attackOptionsSchema.optional(),
 });
 export type ConnectOptionsInput = z.input<typeof connectOptionsSchema>;
 export type ConnectOptions = z.infer<typeof connectOptionsSchema>;
@@ -91,11 +101,16 @@ export async function loadModelParams(path: string, specs?: readonly ParamSpec[]
   return { model, specs: s, values };
 }
 
+/** The parameters `specs` of the model at `path`, which must be the same graph as `first` (read from `firstPath`). */
+export async function loadSameGraphParams(first: ModelProto, firstPath: string, path: string, specs: readonly ParamSpec[]): Promise<ParamMap> {
+  const m = await readOnnxModel(path);
+  checkSameGraph(first, m, [firstPath, path]);
+  return (await loadParams(m, dirname(path), specs.map((p) => p.name))).values;
+}
+
 export async function loadEndpoints(pathA: string, pathB: string): Promise<Endpoints> {
   const A = await loadModelParams(pathA);
-  const mb = await readOnnxModel(pathB);
-  checkSameGraph(A.model, mb, [pathA, pathB]);
-  const { values: b } = await loadParams(mb, dirname(pathB), A.specs.map((p) => p.name));
+  const b = await loadSameGraphParams(A.model, pathA, pathB, A.specs);
   return { model: A.model, specs: A.specs, a: A.values, b };
 }
 
@@ -126,6 +141,8 @@ export interface ConnectResult {
   readonly sets: readonly { readonly name: string; readonly role: EvalSet['role']; readonly n: number }[];
   readonly along: readonly CurvePoint[];
   readonly summary: CurveSummary;
+  /** With the `attack` option. */
+  readonly robustness?: RobustnessAlong;
 }
 
 export interface RunHooks {
@@ -133,22 +150,29 @@ export interface RunHooks {
   readonly signal?: AbortSignal;
 }
 
-/** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
-export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: Device }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
-  if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const engine = await curveEngine(ep.model, ep.specs, o.device);
-  return trainCurve(engine, curve, train, {
+/** The trainer's options from the schema's training fields and the run's hooks. */
+export function trainOptions(o: Omit<CurveTraining, 'curve' | 'bends'>, hooks: RunHooks = {}): CurveTrainOptions {
+  return {
     epochs: o.epochs,
     batchSize: o.batchSize,
     ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
     lr: o.lr,
     momentum: o.momentum,
     l2: o.l2,
+    ...(o.l2Final !== undefined ? { l2Final: o.l2Final } : {}),
+    ...(o.l2Until !== undefined ? { l2Until: o.l2Until } : {}),
     seed: o.seed,
     schedule: o.schedule,
     ...(hooks.progress ? { progress: hooks.progress } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-  });
+  };
+}
+
+/** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
+export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: Device }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
+  if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
+  const engine = await curveEngine(ep.model, ep.specs, o.device);
+  return trainCurve(engine, curve, train, trainOptions(o, hooks));
 }
 
 export function trainingSummary(r: CurveTrainResult): ConnectResult['training'] {
@@ -177,7 +201,20 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, m),
   });
-  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, steps > 0 ? 0.1 : 1, m));
+  const evalShare = o.attack ? 0.3 : 1;
+  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, (steps > 0 ? 0.1 : 1) * evalShare, m));
+  let robustness: RobustnessAlong | undefined;
+  if (o.attack) {
+    const target = sets.length > 1 && sets[1].role === 'clean' ? sets[1] : sets[0];
+    const probe = await createRobustnessProbe(ep.model, ep.specs, target.ds, o.attack, evaluator, o.device);
+    const rows: ({ t: number } & RobustnessPoint)[] = [];
+    const base = steps > 0 ? 0.9 + 0.1 * evalShare : evalShare;
+    for (const [i, t] of ts.entries()) {
+      rows.push({ t, ...(await probe.measure(pointAt(curve, t))) });
+      split(i + 1, ts.length, base, 1 - base, `attacked t = ${t}`);
+    }
+    robustness = { options: o.attack, set: target.name, samples: probe.samples, along: rows, correlation: correlationsAlong(rows) };
+  }
   const result: ConnectResult = {
     curve: { kind: o.curve, bends: o.bends },
     options: o,
@@ -185,6 +222,7 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
     sets: sets.map((s) => ({ name: s.name, role: s.role, n: s.ds.n })),
     along,
     summary: summarize(along, sets, curve),
+    ...(robustness ? { robustness } : {}),
   };
   return { result, curve, evaluator, endpoints: ep };
 }

@@ -5,19 +5,20 @@
  * Nothing the triggered set says can change the training, the choice or the output: it is evaluated last, on the
  * side.
  */
-import { basename, dirname, extname, join } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
-import { tensorShape, writeOnnxModel, type ModelProto } from '../../io/onnx-model.js';
-import { writeSafetensors } from '../../io/safetensors-writer.js';
+import type { ModelProto } from '../../io/onnx-model.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
 import type { Device } from '../../runtime/session.js';
-import { checkSameGraph, curveEngine, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
-import { createPathEvaluator, evaluateCurve, loadTriggeredSet, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
+import { curveEngine, loadSameGraphParams, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
+import { createPathEvaluator, evaluateCurve, loadTargets, loadTriggeredSet, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
+import { writeModelPoint } from '../connectivity/export.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
-import { fineTune, splitClean } from './finetune.js';
+import { fineTune } from './finetune.js';
+import { splitClean } from '../connectivity/split.js';
+export { safetensorsPathFor } from '../connectivity/export.js';
 import { selectPolished, selectT, type PolishedSelection, type Selection } from './select.js';
 
 /**
@@ -51,6 +52,10 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   polishSamplesPerEpoch: z.number().int().positive().optional(),
   /** With polishing: how many points (nearest 0.5 first) may be polished while looking for one within δ. */
   polishTries: z.number().int().min(1).max(64).default(3),
+  /** With polishing: take the first tried point within δ ('first'), or polish all tries and take the best ('best'). */
+  select: z.enum(['first', 'best']).default('first'),
+  /** After choosing t on the held-out split, polish w(t) again on all the clean data (held-out part included). */
+  refit: z.boolean().default(false),
 });
 export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
 export type RepairOptions = z.infer<typeof repairOptionsSchema>;
@@ -68,6 +73,11 @@ export interface RepairInputs {
   readonly evalData?: string;
   /** Triggered set for reporting ASR only. */
   readonly triggered?: string;
+  /**
+   * Error-injection targets for reporting only: the attacked inputs `x` with the wrong labels `y` the attack wants
+   * and their true labels `y_true`. Attack success = share classified as `y`.
+   */
+  readonly targets?: string;
   /** Further clean sets evaluated for the report only (e.g. a test set). */
   readonly reportData?: readonly { readonly name: string; readonly path: string }[];
 }
@@ -76,13 +86,17 @@ export interface ModelMetrics {
   /** Held-out clean accuracy and loss. */
   readonly heldOut: SetMetrics;
   readonly triggered?: SetMetrics;
+  /** Error-injection targets: accuracy against the attack's labels (= attack success). */
+  readonly targets?: SetMetrics;
+  /** The same inputs against their true labels. */
+  readonly targetsTrue?: SetMetrics;
   readonly report?: Readonly<Record<string, SetMetrics>>;
 }
 
 export interface RepairReport {
   readonly models: readonly string[];
   readonly secondEndpoint: 'model' | 'fine-tuned';
-  readonly data: { readonly train: number; readonly heldOut: number; readonly heldOutSource: 'split' | 'eval-data'; readonly triggered: number | null };
+  readonly data: { readonly train: number; readonly heldOut: number; readonly heldOutSource: 'split' | 'eval-data'; readonly triggered: number | null; readonly targets: number | null };
   readonly options: RepairOptions;
   readonly training: ConnectResult['training'];
   readonly fineTuneSeconds: number | null;
@@ -107,14 +121,15 @@ export interface RepairResult {
   readonly params: ParamMap;
 }
 
-function metricsAt(row: CurvePoint, hasTriggered: boolean, reportNames: readonly string[]): ModelMetrics {
+/** Sets evaluated for the report only, never read by the choice of t or the output. */
+const ATTACK_SETS = ['triggered', 'targets', 'targetsTrue'] as const;
+
+function metricsAt(row: CurvePoint, reportNames: readonly string[]): ModelMetrics {
   const report: Record<string, SetMetrics> = {};
   for (const n of reportNames) report[n] = row.sets[n];
-  return {
-    heldOut: row.sets.heldOut,
-    ...(hasTriggered ? { triggered: row.sets.triggered } : {}),
-    ...(reportNames.length ? { report } : {}),
-  };
+  const attack: Partial<Record<(typeof ATTACK_SETS)[number], SetMetrics>> = {};
+  for (const n of ATTACK_SETS) if (row.sets[n]) attack[n] = row.sets[n];
+  return { heldOut: row.sets.heldOut, ...attack, ...(reportNames.length ? { report } : {}) };
 }
 
 /** Repairs and returns the model at the chosen t (write it with writeRepaired). */
@@ -161,9 +176,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   }
   let b: ParamMap;
   if (inputs.modelB) {
-    const B = await loadModelParams(inputs.modelB, A.specs);
-    checkSameGraph(A.model, B.model, [inputs.modelA, inputs.modelB]);
-    b = B.values;
+    b = await loadSameGraphParams(A.model, inputs.modelA, inputs.modelB, A.specs);
   } else {
     b = tuned as ParamMap;
   }
@@ -176,7 +189,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const sets: EvalSet[] = [{ name: 'heldOut', role: 'clean', ds: heldOut }];
   const reportNames: string[] = [];
   for (const r of inputs.reportData ?? []) {
-    if (r.name === 'heldOut' || r.name === 'triggered') throw new WeightscopeError('invalid-input', `report set name '${r.name}' is reserved`);
+    if (r.name === 'heldOut' || (ATTACK_SETS as readonly string[]).includes(r.name)) throw new WeightscopeError('invalid-input', `report set name '${r.name}' is reserved`);
     sets.push({ name: r.name, role: 'clean', ds: await loadDataset(r.path) });
     reportNames.push(r.name);
   }
@@ -184,6 +197,12 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   if (inputs.triggered) {
     triggered = await loadTriggeredSet(inputs.triggered);
     sets.push({ name: 'triggered', role: 'triggered', ds: triggered });
+  }
+  let targets: Dataset | null = null;
+  if (inputs.targets) {
+    const t = await loadTargets(inputs.targets);
+    targets = t.attack;
+    sets.push({ name: 'targets', role: 'triggered', ds: t.attack }, { name: 'targetsTrue', role: 'clean', ds: t.truth });
   }
   const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1).progress);
   const heldRows = along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy }));
@@ -195,8 +214,8 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     const engine = await curveEngine(ep.model, ep.specs, device);
     const polished = new Map<number, ParamMap>();
     polishSeconds = 0;
-    choice = await selectPolished(heldRows, o.delta, o.polishTries, async (t) => {
-      const r = await fineTune(engine, pointAt(curve, t), train, {
+    const polish = async (t: number, data: Dataset) => {
+      const r = await fineTune(engine, pointAt(curve, t), data, {
         epochs: o.polishEpochs,
         batchSize: o.batchSize,
         ...(o.polishSamplesPerEpoch !== undefined ? { samplesPerEpoch: o.polishSamplesPerEpoch } : {}),
@@ -208,24 +227,28 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
         ...(hooks.signal ? { signal: hooks.signal } : {}),
       });
       polishSeconds = (polishSeconds ?? 0) + r.seconds;
-      polished.set(t, r.params);
-      return (await evaluator.evaluate(r.params, [sets[0]])).heldOut.accuracy;
-    });
-    w = polished.get(choice.t) as ParamMap;
+      return r.params;
+    };
+    choice = await selectPolished(heldRows, o.delta, o.polishTries, async (t) => {
+      const p = await polish(t, train);
+      polished.set(t, p);
+      return (await evaluator.evaluate(p, [sets[0]])).heldOut.accuracy;
+    }, o.select);
+    w = o.refit && !inputs.evalData ? await polish(choice.t, clean) : (polished.get(choice.t) as ParamMap);
   } else {
     choice = selectT(heldRows, o.delta);
     w = pointAt(curve, choice.t);
   }
   const params: ParamMap = new Map([...w, ...(await evaluator.bnStats(w))]);
   const chosenRow = along.find((r) => r.t === choice.t) as CurvePoint;
-  const atT = metricsAt(chosenRow, triggered !== null, reportNames);
-  const repaired = o.polishEpochs > 0 ? metricsAt({ t: choice.t, sets: await evaluator.evaluate(w, sets) }, triggered !== null, reportNames) : atT;
-  const baseline = o.baseline && tuned ? metricsAt({ t: -1, sets: await evaluator.evaluate(tuned, sets) }, triggered !== null, reportNames) : null;
-  const at = (t: number) => metricsAt(along.find((r) => r.t === t) as CurvePoint, triggered !== null, reportNames);
+  const atT = metricsAt(chosenRow, reportNames);
+  const repaired = o.polishEpochs > 0 ? metricsAt({ t: choice.t, sets: await evaluator.evaluate(w, sets) }, reportNames) : atT;
+  const baseline = o.baseline && tuned ? metricsAt({ t: -1, sets: await evaluator.evaluate(tuned, sets) }, reportNames) : null;
+  const at = (t: number) => metricsAt(along.find((r) => r.t === t) as CurvePoint, reportNames);
   const report: RepairReport = {
     models: inputs.modelB ? [inputs.modelA, inputs.modelB] : [inputs.modelA],
     secondEndpoint: inputs.modelB ? 'model' : 'fine-tuned',
-    data: { train: train.n, heldOut: heldOut.n, heldOutSource: inputs.evalData ? 'eval-data' : 'split', triggered: triggered ? triggered.n : null },
+    data: { train: train.n, heldOut: heldOut.n, heldOutSource: inputs.evalData ? 'eval-data' : 'split', triggered: triggered ? triggered.n : null, targets: targets ? targets.n : null },
     options: o,
     training: trainingSummary(tr),
     fineTuneSeconds,
@@ -240,26 +263,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   return { report, model: storeParams(A.model, params), params };
 }
 
-/** `X.onnx` → `X.safetensors` beside it. */
-export function safetensorsPathFor(onnxPath: string): string {
-  const ext = extname(onnxPath);
-  return join(dirname(onnxPath), `${basename(onnxPath, ext)}.safetensors`);
-}
-
 /** Writes the repaired model as ONNX (same graph, new initializers) and safetensors beside it. */
 export async function writeRepaired(result: RepairResult, onnxPath: string): Promise<{ onnx: string; safetensors: string }> {
-  if (extname(onnxPath).toLowerCase() !== '.onnx') throw new WeightscopeError('invalid-input', `the output must be an .onnx path, got ${onnxPath}`);
-  const st = safetensorsPathFor(onnxPath);
-  await writeOnnxModel(onnxPath, result.model);
-  const tensors = [...result.params].map(([name, v]) => {
-    return { name, dtype: 'F32' as const, shape: shapeOf(result.model, name), data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) };
-  });
-  await writeSafetensors(st, tensors, { source: 'weightscope repair', t: String(result.report.choice.t) });
-  return { onnx: onnxPath, safetensors: st };
-}
-
-function shapeOf(model: ModelProto, name: string): number[] {
-  const t = (model.graph?.initializer ?? []).find((x) => x.name === name);
-  if (!t) throw new WeightscopeError('not-found', `the repaired model has no initializer '${name}'`);
-  return tensorShape(t);
+  return writeModelPoint(result.model, result.params, onnxPath, { source: 'weightscope repair', t: String(result.report.choice.t) });
 }

@@ -81,6 +81,7 @@ export async function selectPolished(
   delta: number,
   maxTries: number,
   polishedAccuracy: (t: number) => Promise<number>,
+  mode: 'first' | 'best' = 'first',
 ): Promise<PolishedSelection> {
   const base = selectT(rows, delta); // validates the rows and gives the reference
   if (!Number.isInteger(maxTries) || maxTries < 1) throw new WeightscopeError('invalid-input', `polish tries must be a positive integer, got ${maxTries}`);
@@ -90,7 +91,7 @@ export async function selectPolished(
   for (const r of order.slice(0, maxTries)) {
     const accuracy = await polishedAccuracy(r.t);
     tried.push({ t: r.t, curveAccuracy: r.accuracy, accuracy });
-    if (accuracy >= base.reference - delta - 1e-12) {
+    if (mode === 'first' && accuracy >= base.reference - delta - 1e-12) {
       return {
         t: r.t, accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
         reason: `t = ${r.t} is the point nearest 0.5 whose held-out clean accuracy after polishing (${pct(accuracy)}; ${pct(r.accuracy)} on the curve) is within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})`,

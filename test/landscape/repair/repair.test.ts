@@ -16,7 +16,7 @@ import { classificationSums } from '../../../src/runtime/metrics.js';
 import { repair, writeRepaired, safetensorsPathFor, type RepairInputs, type RepairOptionsInput } from '../../../src/landscape/repair/repair.js';
 import { createPathEvaluator } from '../../../src/landscape/connectivity/evaluate.js';
 import { curveParamSpecs } from '../../../src/landscape/connectivity/connect.js';
-import { splitClean } from '../../../src/landscape/repair/finetune.js';
+import { splitClean } from '../../../src/landscape/connectivity/split.js';
 import { selectPolished, selectT, type PolishedSelection } from '../../../src/landscape/repair/select.js';
 import { fixture } from '../../helpers/fixtures.js';
 
