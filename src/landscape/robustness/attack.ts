@@ -80,7 +80,7 @@ export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap
 
 export function checkAttack(cfg: AttackConfig): void {
   if (!(Number.isFinite(cfg.eps) && cfg.eps >= 0)) throw new WeightscopeError('invalid-input', `ε must be a non-negative number, got ${cfg.eps}`);
-  if (!(Number.isFinite(cfg.alpha) && cfg.alpha > 0)) throw new WeightscopeError('invalid-input', `the step size α must be positive, got ${cfg.alpha}`);
+  if (!(Number.isFinite(cfg.alpha) && (cfg.alpha > 0 || (cfg.alpha === 0 && cfg.eps === 0)))) throw new WeightscopeError('invalid-input', `the step size α must be positive, got ${cfg.alpha}`);
   if (!(Number.isInteger(cfg.steps) && cfg.steps >= 1)) throw new WeightscopeError('invalid-input', `steps must be a positive integer, got ${cfg.steps}`);
   if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) throw new WeightscopeError('invalid-input', `batch size must be a positive integer, got ${cfg.batchSize}`);
   if (cfg.clip && !(cfg.clip[0] < cfg.clip[1])) throw new WeightscopeError('invalid-input', `the input range [${cfg.clip.join(', ')}] is empty`);

@@ -21,8 +21,13 @@ export const attackOptionsSchema = z.object({
   /** Also the input Hessian's largest eigenvalue (on the first hessianSamples clean samples). */
   inputHessian: z.boolean().default(true),
   hessianSamples: z.number().int().positive().default(500),
-  hessianMaxIter: z.number().int().min(1).max(1000).default(20),
-  hessianTol: z.number().positive().default(1e-3),
+  /**
+   * Lanczos (default: converges in a few dozen products where the input Hessian's top eigengap is small) or
+   * PyHessian's power iteration (as Zhao et al.).
+   */
+  hessianMethod: z.enum(['lanczos', 'power']).default('lanczos'),
+  hessianMaxIter: z.number().int().min(1).max(1000).default(30),
+  hessianTol: z.number().positive().default(1e-4),
   seed: z.number().int().nonnegative().default(1),
 });
 export type AttackOptionsInput = z.input<typeof attackOptionsSchema>;

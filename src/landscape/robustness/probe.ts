@@ -13,6 +13,7 @@ import { pearson, spearman, type Correlation } from '../../ranking/stats.js';
 import { Rng } from '../../util/random.js';
 import { inputHessianOperator } from '../hessian/input.js';
 import { powerIteration } from '../hessian/power.js';
+import { lanczosTopK } from '../hessian/lanczos.js';
 import { bnStatSpecs } from '../connectivity/bn.js';
 import type { PathEvaluator, SetMetrics } from '../connectivity/evaluate.js';
 import { adversarialExamples } from './attack.js';
@@ -59,8 +60,17 @@ export async function createRobustnessProbe(model: ModelProto, specs: readonly P
       if (o.inputHessian) {
         engine ??= await createEngine(model, { loss: 'classification', params: all.map((s) => s.name), device });
         const op = await inputHessianOperator(model, engine, full, hBatches);
-        const r = await powerIteration(op, { k: 1, maxIter: o.hessianMaxIter, tol: o.hessianTol, rng: new Rng((o.seed + 0x1e55) >>> 0) });
-        inputHessian = { topEigenvalue: r.values[0], iterations: r.iterations[0], residual: r.residuals[0], samples: hN };
+        const rng = new Rng((o.seed + 0x1e55) >>> 0);
+        if (o.hessianMethod === 'power') {
+          const r = await powerIteration(op, { k: 1, maxIter: o.hessianMaxIter, tol: o.hessianTol, rng });
+          inputHessian = { topEigenvalue: r.values[0], iterations: r.iterations[0], residual: r.residuals[0], samples: hN };
+        } else {
+          const v0 = Float64Array.from({ length: op.dim }, () => rng.normal());
+          const s = 1 / Math.hypot(...v0);
+          for (let i = 0; i < v0.length; i++) v0[i] *= s;
+          const r = await lanczosTopK(op, v0, 1, o.hessianMaxIter, o.hessianTol);
+          inputHessian = { topEigenvalue: r.values[0], iterations: r.iterations, residual: r.residuals[0], samples: hN };
+        }
       }
       return { clean: m.clean, adversarial: m.adversarial, inputHessian };
     },
