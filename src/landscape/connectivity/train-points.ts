@@ -152,9 +152,20 @@ function controlPointSgd(lr: number, momentum: number, thetas: readonly (readonl
             continue;
           }
           const buf = bufs[f][j];
-          if (first) for (let i = 0; i < n; i++) buf[i] = ck * Gj[i];
-          else for (let i = 0; i < n; i++) buf[i] = momentum * buf[i] + Math.fround(ck * Gj[i]);
-          for (let i = 0; i < n; i++) th[i] = th[i] - rate * buf[i];
+          // One pass: the buffer's new float32 value, then the point (the same numbers as two passes).
+          if (first) {
+            for (let i = 0; i < n; i++) {
+              const b = Math.fround(ck * Gj[i]);
+              buf[i] = b;
+              th[i] = th[i] - rate * b;
+            }
+          } else {
+            for (let i = 0; i < n; i++) {
+              const b = Math.fround(momentum * buf[i] + Math.fround(ck * Gj[i]));
+              buf[i] = b;
+              th[i] = th[i] - rate * b;
+            }
+          }
         }
       }
       o.steps++;
