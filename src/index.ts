@@ -21,7 +21,7 @@ export { resolveModelPath } from './io/hf.js';
 export { rankModels } from './ranking/rank.js';
 export { RANKING_METRICS, METRIC_INFO, metricMean } from './ranking/metrics.js';
 // Gradients of ONNX models, the runtime and the engine (sessions, datasets, optimisers, training).
-export { buildLossGraph, buildGradGraph, buildHvpGraph, buildInputHessianVectorGraph } from './graph/index.js';
+export { buildLossGraph, buildGradGraph, buildHvpGraph, buildInputGradGraph, buildInputHessianVectorGraph } from './graph/index.js';
 export * as runtime from './runtime/index.js';
 export * as linalg from './linalg/index.js';
 export { createEngine, loadDataset } from './runtime/index.js';
@@ -30,4 +30,15 @@ export { runHessian, HessianOptionsSchema, parseHessianOptions } from './landsca
 export { hessianOnFiles } from './landscape/hessian/files.js';
 export { compareFiles, compareModels, CompareOptionsSchema } from './landscape/similarity/compare.js';
 export { connect, connectOptionsSchema, parseConnectOptions } from './landscape/connectivity/connect.js';
+export type { ConnectInputs, ConnectResult, ConnectOptions, ConnectOptionsInput } from './landscape/connectivity/connect.js';
+export { connectSurface, surfaceOptionsSchema, parseSurfaceOptions } from './landscape/connectivity/connect-surface.js';
+export type { SurfaceInputs, SurfaceResult, SurfaceRun, SurfaceOptions, SurfaceOptionsInput, SurfaceMetrics } from './landscape/connectivity/connect-surface.js';
+export { writeModelPoint } from './landscape/connectivity/export.js';
 export { repair, writeRepaired, repairOptionsSchema, parseRepairOptions } from './landscape/repair/repair.js';
+export type { RepairInputs, RepairReport, RepairResult, RepairOptions, RepairOptionsInput } from './landscape/repair/repair.js';
+// Adversarial robustness: PGD/FGSM from input gradients, the input Hessian, correlations along a path.
+export { attackModel, attackRunSchema } from './landscape/robustness/attack-model.js';
+export type { AttackInputs, AttackResult, AttackRunOptions, AttackRunOptionsInput } from './landscape/robustness/attack-model.js';
+export { attackOptionsSchema, parseAttackOptions } from './landscape/robustness/options.js';
+export type { AttackOptions, AttackOptionsInput } from './landscape/robustness/options.js';
+export type { RobustnessAlong, RobustnessPoint, PathCorrelation } from './landscape/robustness/probe.js';

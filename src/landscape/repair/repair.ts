@@ -56,6 +56,8 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   select: z.enum(['first', 'best']).default('first'),
   /** After choosing t on the held-out split, polish w(t) again on all the clean data (held-out part included). */
   refit: z.boolean().default(false),
+  /** Polishing translates image inputs ([N, C, H, W]) by up to this many pixels (0: no augmentation). */
+  polishShift: z.number().int().min(0).max(16).default(0),
 });
 export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
 export type RepairOptions = z.infer<typeof repairOptionsSchema>;
@@ -103,6 +105,12 @@ export interface RepairReport {
   /** Metrics along t: `heldOut` (clean), `triggered` (ASR) when given, and any report sets. */
   readonly along: readonly CurvePoint[];
   readonly choice: Selection | PolishedSelection;
+  /**
+   * The clean-vs-attack trade-off over t, to choose another point: per evaluated t, w(t) on the curve and, for the
+   * points the rule polished, the polished model (held-out clean accuracy; ASR / attack success when the report-only
+   * sets are given).
+   */
+  readonly tradeoff: readonly { readonly t: number; readonly curve: ModelMetrics; readonly polished: ModelMetrics | null }[];
   /** The model that is returned: w(t), polished when polishEpochs > 0. */
   readonly repaired: ModelMetrics;
   /** w(t) itself, before polishing (equal to `repaired` without polishing). */
@@ -207,12 +215,14 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1).progress);
   const heldRows = along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy }));
   let choice: Selection | PolishedSelection;
+  let polishedMetrics = new Map<number, ModelMetrics>();
   let w: ParamMap;
   let polishSeconds: number | null = null;
   if (o.polishEpochs > 0) {
     // Polish candidates (nearest 0.5 first) until one is within δ on held-out clean data; keep every polished point.
     const engine = await curveEngine(ep.model, ep.specs, device);
     const polished = new Map<number, ParamMap>();
+    polishedMetrics = new Map<number, ModelMetrics>();
     polishSeconds = 0;
     const polish = async (t: number, data: Dataset) => {
       const r = await fineTune(engine, pointAt(curve, t), data, {
@@ -224,6 +234,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
         weightDecay: o.polishWeightDecay,
         seed: o.seed + 2,
         schedule: o.schedule,
+        shift: o.polishShift,
         ...(hooks.signal ? { signal: hooks.signal } : {}),
       });
       polishSeconds = (polishSeconds ?? 0) + r.seconds;
@@ -232,7 +243,10 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     choice = await selectPolished(heldRows, o.delta, o.polishTries, async (t) => {
       const p = await polish(t, train);
       polished.set(t, p);
-      return (await evaluator.evaluate(p, [sets[0]])).heldOut.accuracy;
+      // Every set, for the trade-off report; only the held-out accuracy goes back to the rule.
+      const m = metricsAt({ t, sets: await evaluator.evaluate(p, sets) }, reportNames);
+      polishedMetrics.set(t, m);
+      return m.heldOut.accuracy;
     }, o.select);
     w = o.refit && !inputs.evalData ? await polish(choice.t, clean) : (polished.get(choice.t) as ParamMap);
   } else {
@@ -254,6 +268,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     fineTuneSeconds,
     along,
     choice,
+    tradeoff: along.map((r) => ({ t: r.t, curve: metricsAt(r, reportNames), polished: polishedMetrics.get(r.t) ?? null })),
     repaired,
     atT,
     polishSeconds,
