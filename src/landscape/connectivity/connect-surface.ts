@@ -12,13 +12,15 @@ import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
 import { parseOptions } from '../../util/options.js';
 import { Rng } from '../../util/random.js';
-import { curveEngine, loadSameGraphParams, curveTrainingSchema, loadModelParams, trainingSummary, trainOptions, type ConnectResult, type RunHooks } from './connect.js';
+import { loadSameGraphParams, curveTrainingSchema, loadModelParams, trainingSummary, trainOptions, type ConnectResult, type RunHooks } from './connect.js';
 import { SoftmaxAverage, type EnsembleMetrics } from './ensemble.js';
 import { createPathEvaluator, type EvalSet, type PathEvaluator, type SetMetrics } from './evaluate.js';
 import { cornerAt, cornerCount, cornerUV, controlCount, patchCenter, patchCoefficients, patchGrid, sampleUV, tensorPatch, trianglePatch, MAX_DEGREE, type PatchShape } from './patch.js';
 import { splitClean } from './split.js';
 import { freeControlPoints, interpolatedSurface, surfacePoint, type Surface } from './surface.js';
-import { trainControlPoints } from './train-points.js';
+import { trainControlPointsFused } from './train-points.js';
+import { buildStepGraph, createStepRunner } from './step-graph.js';
+import { trainModeModel } from './bn.js';
 import type { CurveTrainResult } from './train-curve.js';
 
 const degree = z.number().int().min(1).max(MAX_DEGREE);
@@ -30,7 +32,7 @@ export const surfaceOptionsSchema = curveTrainingSchema.omit({ curve: true, bend
   epochs: z.number().int().min(0).max(100_000).default(20),
   samplesPerEpoch: z.number().int().positive().default(10_000),
   /** Evaluation grid points per side (a triangle keeps the points with u + v ≤ 1). */
-  grid: z.number().int().min(2).max(101).default(11),
+  grid: z.number().int().min(3).max(101).default(11),
   /** Points sampled uniformly on the surface for the output ensemble. */
   ensemble: z.number().int().min(1).max(1000).default(10),
   /** Share of the clean data held out (choosing the best point; the grid's set without test data). */
@@ -103,21 +105,20 @@ export function patchFor(corners: number, d: SurfaceOptions['degree']): PatchSha
   throw new WeightscopeError('invalid-input', `a surface needs 3 or 4 models, got ${corners}`);
 }
 
-/** Trains the free control points of `s` on `train` in place. */
+/**
+ * Trains the free control points of `s` on `train` in place. Each step is one onnxruntime graph (point, gradient and
+ * the momentum updates of every free point; step-graph.ts): a surface moves many copies of every parameter.
+ */
 export async function fitSurface(model: ModelProto, s: Surface, train: Dataset, o: SurfaceOptions, hooks: RunHooks = {}): Promise<CurveTrainResult> {
   const free = freeControlPoints(s.shape);
   if (free.length === 0 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const engine = await curveEngine(model, s.specs, o.device);
-  return trainControlPoints(
-    engine,
-    { specs: s.specs, points: s.points, trainable: free },
-    (rng) => {
-      const [u, v] = sampleUV(s.shape, rng);
-      return patchCoefficients(s.shape, u, v);
-    },
-    train,
-    trainOptions(o, hooks),
-  );
+  const graph = buildStepGraph(trainModeModel(model).model, s.specs, s.points.length, free);
+  const runner = await createStepRunner(graph, s.specs, free, o.device);
+  const sample = (rng: Rng) => {
+    const [u, v] = sampleUV(s.shape, rng);
+    return patchCoefficients(s.shape, u, v);
+  };
+  return trainControlPointsFused(runner, { specs: s.specs, points: s.points, trainable: free }, sample, train, trainOptions(o, hooks));
 }
 
 /** `weightscope surface`: train a Bezier surface between 3 or 4 models and evaluate it on a grid. */

@@ -11,11 +11,13 @@ import type { Optimizer } from '../../runtime/optim.js';
 import type { ParamMap, ParamSpec } from '../../runtime/params.js';
 import { train, type EpochInfo, type Objective } from '../../runtime/train.js';
 import type { Rng } from '../../util/random.js';
+import type { HostTensor } from '../../runtime/wire.js';
+import { cpInput, momInput, next, type StepRunner } from './step-graph.js';
 import { checkTrainOptions, l2At, lrAt, type CurveTrainOptions, type CurveTrainResult, type GradientEngine } from './train-curve.js';
 
 export interface ControlPoints {
   readonly specs: readonly ParamSpec[];
-  /** Every control point, fixed and free (their arrays are trained in place). */
+  /** Every control point, fixed and free (trained in place; the fused step puts new arrays into the free points' maps). */
   readonly points: readonly ParamMap[];
   /** Indices (into points) of the free control points. */
   readonly trainable: readonly number[];
@@ -27,11 +29,17 @@ export type CoefficientSampler = (rng: Rng) => Float64Array;
 /** Name under which control point k's copy of a parameter is optimised. */
 const cpName = (k: number, name: string): string => `${k}\u0000${name}`;
 
+/** What one step does: the objective computes (and reports the loss), the optimiser commits the update. */
+interface StepParts {
+  readonly objective: Objective;
+  readonly optimizer: Optimizer;
+}
+
 /**
- * Trains `cp.trainable` in place on `ds`. The objective's value per step includes the L2 term. With nothing free
- * (or no epochs) nothing happens.
+ * The training loop shared by both step implementations: validation, the epochs and schedules of train(), the L2
+ * coefficient of the current epoch (read by the step through `l2`).
  */
-export async function trainControlPoints(engine: GradientEngine, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
+async function runTraining(cp: ControlPoints, ds: Dataset, opts: CurveTrainOptions, parts: (l2: () => number) => StepParts): Promise<CurveTrainResult> {
   checkTrainOptions(opts);
   const K = cp.points.length;
   const free = [...cp.trainable];
@@ -40,42 +48,17 @@ export async function trainControlPoints(engine: GradientEngine, cp: ControlPoin
   }
   const t0 = performance.now();
   if (free.length === 0 || opts.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  // The optimiser sees the free control points under distinct names; the arrays are the points' own.
+  // train() sees the free control points under distinct names; the arrays are the points' own.
   const trainable: ParamMap = new Map();
   for (const k of free) for (const s of cp.specs) trainable.set(cpName(k, s.name), cp.points[k].get(s.name) as Float32Array);
-
-  // Every buffer of a step is allocated once here and reused (the engine copies its inputs to the runtime): w(s),
-  // and the shared gradient factor G = ∇L(w(s)) + c·w(s) in float64.
-  const specs = cp.specs;
-  const points = specs.map((s) => cp.points.map((p) => p.get(s.name) as Float32Array)); // [spec][k]
-  const wBufs = specs.map((s) => new Float32Array(s.size));
-  const w: ParamMap = new Map(specs.map((s, j) => [s.name, wBufs[j]]));
-  const G = specs.map((s) => new Float64Array(s.size));
-  const stepCoefs = new Float64Array(free.length);
-  const none: ParamMap = new Map();
-
   let c = l2At(opts, 0);
-  const objective: Objective = async (_params, batch, rng) => {
-    const coefs = sample(rng);
-    if (coefs.length !== K) throw new WeightscopeError('invalid-input', `the sampler gave ${coefs.length} coefficients for ${K} control points`);
-    for (let j = 0; j < specs.length; j++) pointInto(coefs, points[j], wBufs[j], G[j]);
-    const { loss, grads } = await engine.grad(w, batch);
-    free.forEach((k, f) => (stepCoefs[f] = coefs[k]));
-    let sq = 0;
-    for (let j = 0; j < specs.length; j++) {
-      const g = grads.get(specs[j].name);
-      if (!g || g.length !== specs[j].size) throw new WeightscopeError('invalid-input', `the gradient has no (or a wrongly sized) entry for '${specs[j].name}'`);
-      sq = gradientFactor(g, wBufs[j], c, G[j], sq);
-    }
-    return { loss: loss + 0.5 * c * sq, grads: none };
-  };
-
+  const { objective, optimizer } = parts(() => c);
   const schedule = opts.schedule ?? 'garipov';
   const r = await train(null, trainable, ds, {
     epochs: opts.epochs,
     batchSize: opts.batchSize,
     seed: opts.seed,
-    optimizer: controlPointSgd(opts.lr, opts.momentum ?? 0.9, free.map((k) => points.map((byK) => byK[k])), G, stepCoefs),
+    optimizer,
     objective,
     ...(opts.samplesPerEpoch !== undefined ? { samplesPerEpoch: opts.samplesPerEpoch } : {}),
     lrSchedule: (e, E) => {
@@ -88,6 +71,102 @@ export async function trainControlPoints(engine: GradientEngine, cp: ControlPoin
   });
   return { epochs: r.epochs, steps: r.steps, seconds: (performance.now() - t0) / 1000 };
 }
+
+function checkCoefficients(coefs: Float64Array, K: number): void {
+  if (coefs.length !== K) throw new WeightscopeError('invalid-input', `the sampler gave ${coefs.length} coefficients for ${K} control points`);
+}
+
+/**
+ * Trains `cp.trainable` in place on `ds` with the engine's gradients, the point and the updates computed here in
+ * float64 (bit for bit the numbers of points.ts and runtime/optim.ts's SGD). The objective's value per step includes
+ * the L2 term. With nothing free (or no epochs) nothing happens.
+ */
+export async function trainControlPoints(engine: GradientEngine, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
+  return runTraining(cp, ds, opts, (l2) => {
+    const K = cp.points.length;
+    const free = [...cp.trainable];
+    // Every buffer of a step is allocated once here and reused (the engine copies its inputs to the runtime): w(s),
+    // and the shared gradient factor G = ∇L(w(s)) + c·w(s) in float64.
+    const specs = cp.specs;
+    const points = specs.map((s) => cp.points.map((p) => p.get(s.name) as Float32Array)); // [spec][k]
+    const wBufs = specs.map((s) => new Float32Array(s.size));
+    const w: ParamMap = new Map(specs.map((s, j) => [s.name, wBufs[j]]));
+    const G = specs.map((s) => new Float64Array(s.size));
+    const stepCoefs = new Float64Array(free.length);
+    const objective: Objective = async (_params, batch, rng) => {
+      const coefs = sample(rng);
+      checkCoefficients(coefs, K);
+      for (let j = 0; j < specs.length; j++) pointInto(coefs, points[j], wBufs[j], G[j]);
+      const { loss, grads } = await engine.grad(w, batch);
+      free.forEach((k, f) => (stepCoefs[f] = coefs[k]));
+      const c = l2();
+      let sq = 0;
+      for (let j = 0; j < specs.length; j++) {
+        const g = grads.get(specs[j].name);
+        if (!g || g.length !== specs[j].size) throw new WeightscopeError('invalid-input', `the gradient has no (or a wrongly sized) entry for '${specs[j].name}'`);
+        sq = gradientFactor(g, wBufs[j], c, G[j], sq);
+      }
+      return { loss: loss + 0.5 * c * sq, grads: NO_GRADS };
+    };
+    return { objective, optimizer: controlPointSgd(opts.lr, opts.momentum ?? 0.9, free.map((k) => points.map((byK) => byK[k])), G, stepCoefs) };
+  });
+}
+
+/**
+ * The same training with each whole step (point, gradient, SGD on every free point) in one onnxruntime graph
+ * (step-graph.ts): float32 arithmetic, as PyTorch's, in vectorised kernels. For surfaces, whose steps update many
+ * copies of every parameter.
+ */
+export async function trainControlPointsFused(runner: StepRunner, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
+  return runTraining(cp, ds, opts, (l2) => {
+    const K = cp.points.length;
+    const free = [...cp.trainable];
+    const bufs: ParamMap[] = free.map(() => new Map(cp.specs.map((s) => [s.name, new Float32Array(s.size)])));
+    const coef = new Float32Array(K);
+    const hyper = new Float32Array(3);
+    const momentum = opts.momentum ?? 0.9;
+    let pending: Record<string, HostTensor> | null = null;
+    const optimizer = {
+      lr: opts.lr,
+      steps: 0,
+      step() {
+        const out = pending;
+        if (!out) throw new WeightscopeError('invalid-input', 'a step was committed before it was computed');
+        // The outputs are fresh arrays owned here: they become the points and buffers (no copy).
+        for (const s of cp.specs) {
+          free.forEach((k, f) => {
+            cp.points[k].set(s.name, take(out, next(cpInput(k, s.name)), s.size));
+            bufs[f].set(s.name, take(out, next(momInput(f, s.name)), s.size));
+          });
+        }
+        pending = null;
+        optimizer.steps++;
+      },
+    };
+    const objective: Objective = async (_params, batch, rng) => {
+      const coefs = sample(rng);
+      checkCoefficients(coefs, K);
+      coef.set(coefs);
+      const c = l2();
+      hyper[0] = optimizer.lr;
+      hyper[1] = c;
+      hyper[2] = momentum;
+      const r = await runner.run(batch, cp.points, bufs, coef, hyper);
+      pending = r.out;
+      return { loss: r.loss + 0.5 * c * r.sq, grads: NO_GRADS };
+    };
+    return { objective, optimizer };
+  });
+}
+
+function take(out: Record<string, HostTensor>, name: string, size: number): Float32Array {
+  const t = out[name];
+  if (!t || t.type !== 'float32' || t.data.length !== size) throw new WeightscopeError('shape-mismatch', `the step graph returned no (or a wrongly sized) '${name}'`);
+  return t.data as Float32Array;
+}
+
+/** The steps hand nothing to train()'s optimiser call: the update is theirs. */
+const NO_GRADS: ParamMap = new Map();
 
 /**
  * w = Σ_k c_k θ_k per element, accumulated in float64 from 0 in k order and rounded once — the arithmetic of

@@ -91,6 +91,6 @@ test('surface: bad inputs give clear errors', async () => {
   await assert.rejects(connectSurface({ ...four, models: four.models.slice(0, 2) }), /3 or 4 models, got 2/);
   await assert.rejects(connectSurface({ ...four, models: four.models.slice(0, 3) }, { degree: [2, 2] }), /triangular patch \(3 models\) has one degree/);
   await assert.rejects(connectSurface(four, { degree: 9 }), /invalid surface options: degree/);
-  await assert.rejects(connectSurface(four, { grid: 1 }), /invalid surface options: grid/);
+  await assert.rejects(connectSurface(four, { grid: 2 }), /invalid surface options: grid/);
   await assert.rejects(connectSurface({ ...four, models: [...four.models.slice(0, 3), fixture('fmnist-backdoor', 'model_a.onnx')] }), /not the same graph/);
 });
