@@ -16,8 +16,6 @@ export const CURVE_FLAGS = {
   lr: { type: 'string' },
   momentum: { type: 'string' },
   l2: { type: 'string' },
-  'l2-final': { type: 'string' },
-  'l2-until': { type: 'string' },
   seed: { type: 'string' },
   schedule: { type: 'string' },
   eval: { type: 'string' },
@@ -25,7 +23,7 @@ export const CURVE_FLAGS = {
 } as const;
 
 /** Help lines of the shared flags, with the defaults of the command's own schema (connect and repair differ). */
-export function curveFlagsHelp(d: { epochs: number; l2: number; l2Final?: number; l2Until?: number; lr: number; batchSize: number; seed: number; samplesPerEpoch?: number }): string {
+export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batchSize: number; seed: number; samplesPerEpoch?: number }): string {
   return `--curve K        bezier (default) or polychain
 --bends K        control points including both endpoints (default 3: quadratic Bezier)
 --epochs E       curve-training epochs (default ${d.epochs})
@@ -34,7 +32,6 @@ export function curveFlagsHelp(d: { epochs: number; l2: number; l2Final?: number
 --lr LR          initial learning rate of SGD with momentum 0.9 (default ${d.lr})
 --momentum M     (default 0.9)
 --l2 C           L2 coefficient on the point: loss + 0.5*C*|w(t)|^2 (default ${d.l2})
---l2-final C2 --l2-until F  L2 schedule: C for the first F of the epochs, then C2${d.l2Final !== undefined ? ` (default ${d.l2Final} after ${d.l2Until})` : ''}
 --seed S         seed of the batch order and of the t drawn per batch (default ${d.seed})
 --schedule S     garipov (default: lr constant to 50%, linear to 1% at 90%) or constant
 --eval T1,T2,..  evaluation points in [0,1], or a count N for N evenly spaced points (default 11)
@@ -71,8 +68,6 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
   set('lr', num(values.lr, '--lr'));
   set('momentum', num(values.momentum, '--momentum'));
   set('l2', num(values.l2, '--l2'));
-  set('l2Final', num(values['l2-final'], '--l2-final'));
-  set('l2Until', num(values['l2-until'], '--l2-until'));
   set('seed', num(values.seed, '--seed', true));
   if (values.schedule !== undefined) o.schedule = String(values.schedule);
   if (values.device !== undefined) o.device = String(values.device);

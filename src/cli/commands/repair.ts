@@ -32,19 +32,36 @@ A.onnx [B.onnx]  one or two backdoored models of the same graph; with one, the s
 --report FILE    also write the JSON report to FILE
 --json           print the JSON report on stdout
 ${curveFlagsHelp(repairOptionsSchema.parse({}))}
-t rule: among the evaluated interior t whose held-out clean accuracy is within --delta of the endpoints' mean, the
-one nearest 0.5; if none, the interior t with the best held-out accuracy.
+t rule (clean data only): the --polish-tries evaluated points nearest 0.5 are polished; t has the best polished
+held-out accuracy (--select best, the default) or is the first within --delta of the endpoints' mean (--select
+first); then w(t) is polished again on all of --data (--no-refit: not). Without polishing: the interior t nearest
+0.5 within --delta, else the best held-out one.
+--select best|first  how t is taken among the polished points
+--no-refit       export the polished point as chosen, without polishing again on the held-out part too
 `;
 
 function text(r: RepairReport): string {
-  const trig = r.data.triggered !== null;
-  const out = [`   t  held-out acc%${trig ? '  ASR%' : ''}`];
-  for (const p of r.along) {
-    out.push(`${p.t.toFixed(3).padStart(5)}  ${(100 * p.sets.heldOut.accuracy).toFixed(2).padStart(12)}${trig ? (100 * p.sets.triggered.accuracy).toFixed(2).padStart(6) : ''}${p.t === r.choice.t ? '  <- chosen' : ''}`);
+  const attack = r.data.triggered !== null ? 'triggered' : r.data.targets !== null ? 'targets' : null;
+  const label = attack === 'triggered' ? 'ASR%' : 'attack%';
+  const pct = (v: number | undefined) => (v === undefined ? '' : (100 * v).toFixed(2));
+  const out = [`   t  held-out acc%${attack ? `  ${label}` : ''}   polished: held-out acc%${attack ? `  ${label}` : ''}`];
+  for (const x of r.tradeoff) {
+    const cols = [x.t.toFixed(3).padStart(5), pct(x.curve.heldOut.accuracy).padStart(13)];
+    if (attack) cols.push(pct(x.curve[attack]?.accuracy).padStart(label.length + 1));
+    if (x.polished) {
+      cols.push(pct(x.polished.heldOut.accuracy).padStart(24));
+      if (attack) cols.push(pct(x.polished[attack]?.accuracy).padStart(label.length + 1));
+    }
+    out.push(cols.join(' ') + (x.t === r.choice.t ? '  <- chosen' : ''));
   }
-  out.push('', `chosen t = ${r.choice.t}: ${r.choice.reason}`);
-  const m = (label: string, x: RepairReport['repaired'] | null) => {
-    if (x) out.push(`${label}: held-out ${(100 * x.heldOut.accuracy).toFixed(2)}%${x.triggered ? `, ASR ${(100 * x.triggered.accuracy).toFixed(2)}%` : ''}`);
+  out.push('', `method: ${r.method}`, `chosen t = ${r.choice.t}: ${r.choice.reason}`);
+  const m = (name: string, x: RepairReport['repaired'] | null) => {
+    if (!x) return;
+    const parts = [`held-out ${pct(x.heldOut.accuracy)}%`];
+    if (x.triggered) parts.push(`ASR ${pct(x.triggered.accuracy)}%`);
+    if (x.targets) parts.push(`attack success ${pct(x.targets.accuracy)}% (${Math.round(x.targets.accuracy * x.targets.n)} of ${x.targets.n})`);
+    for (const [k, v] of Object.entries(x.report ?? {})) parts.push(`${k} ${pct(v.accuracy)}%`);
+    out.push(`${name}: ${parts.join(', ')}`);
   };
   m('repaired', r.repaired);
   if (r.polishSeconds !== null) m('w(t) before polishing', r.atT);
@@ -72,6 +89,8 @@ export async function run(argv: string[]): Promise<number> {
       'polish-lr': { type: 'string' },
       'polish-tries': { type: 'string' },
       'no-baseline': { type: 'boolean' },
+      select: { type: 'string' },
+      'no-refit': { type: 'boolean' },
       report: { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -95,6 +114,8 @@ export async function run(argv: string[]): Promise<number> {
     options[key] = n;
   }
   if (values['no-baseline']) options.baseline = false;
+  if (values['no-refit']) options.refit = false;
+  if (values.select !== undefined) options.select = String(values.select);
   try {
     parseRepairOptions(options as RepairOptionsInput);
   } catch (e) {

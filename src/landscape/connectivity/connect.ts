@@ -33,9 +33,6 @@ export const curveTrainingSchema = z.object({
   momentum: z.number().min(0).lt(1).default(0.9),
   /** c in ½·c·‖w(t)‖². */
   l2: z.number().nonnegative().default(1e-4),
-  /** L2 schedule: after the first round(l2Until·epochs) epochs the coefficient becomes l2Final (both or neither). */
-  l2Final: z.number().nonnegative().optional(),
-  l2Until: z.number().min(0).max(1).optional(),
   seed: z.number().int().nonnegative().default(1),
   schedule: z.enum(['garipov', 'constant']).default('garipov'),
 });
@@ -159,8 +156,6 @@ export function trainOptions(o: Omit<CurveTraining, 'curve' | 'bends'>, hooks: R
     lr: o.lr,
     momentum: o.momentum,
     l2: o.l2,
-    ...(o.l2Final !== undefined ? { l2Final: o.l2Final } : {}),
-    ...(o.l2Until !== undefined ? { l2Until: o.l2Until } : {}),
     seed: o.seed,
     schedule: o.schedule,
     ...(hooks.progress ? { progress: hooks.progress } : {}),

@@ -29,10 +29,6 @@ export interface CurveTrainOptions {
   readonly momentum?: number;
   /** c in ½·c·‖w(t)‖². Default 1e-4. */
   readonly l2?: number;
-  /** With l2Until: the L2 coefficient after the first round(l2Until·epochs) epochs. */
-  readonly l2Final?: number;
-  /** Share of the epochs trained with `l2` before switching to `l2Final`. */
-  readonly l2Until?: number;
   readonly seed: number;
   /** Default 'garipov'. */
   readonly schedule?: LrSchedule;
@@ -53,16 +49,6 @@ export function lrAt(schedule: LrSchedule, lr: number, epoch0: number, epochs: n
   return schedule === 'garipov' ? lr * garipovFactor(epoch0 + 1, epochs) : lr;
 }
 
-/**
- * The L2 coefficient c of epoch `epoch0` (0-based) of `epochs`: `l2` for the first round(l2Until·epochs) epochs,
- * then `l2Final` (a strong decay that erases what the clean data does not hold up, then a weak one under which the
- * path relearns clean accuracy).
- */
-export function l2At(o: Pick<CurveTrainOptions, 'l2' | 'l2Final' | 'l2Until' | 'epochs'>, epoch0: number): number {
-  const first = o.l2 ?? 1e-4;
-  if (o.l2Final === undefined || o.l2Until === undefined) return first;
-  return epoch0 < Math.round(o.l2Until * o.epochs) ? first : o.l2Final;
-}
 
 export function checkTrainOptions(o: CurveTrainOptions): void {
   const positiveInt = (v: number | undefined, what: string, allowZero = false) => {
@@ -72,10 +58,9 @@ export function checkTrainOptions(o: CurveTrainOptions): void {
   positiveInt(o.epochs, 'epochs', true);
   positiveInt(o.batchSize, 'batch size');
   positiveInt(o.samplesPerEpoch, 'samples per epoch');
-  for (const [v, what] of [[o.lr, 'learning rate'], [o.momentum ?? 0, 'momentum'], [o.l2 ?? 0, 'L2 coefficient'], [o.l2Final ?? 0, 'final L2 coefficient']] as const) {
+  for (const [v, what] of [[o.lr, 'learning rate'], [o.momentum ?? 0, 'momentum'], [o.l2 ?? 0, 'L2 coefficient']] as const) {
     if (!Number.isFinite(v) || v < 0) throw new WeightscopeError('invalid-input', `${what} must be a non-negative number, got ${v}`);
   }
-  if (o.l2Until !== undefined && !(o.l2Until >= 0 && o.l2Until <= 1)) throw new WeightscopeError('invalid-input', `the L2 switch point must be a share of the epochs in [0, 1], got ${o.l2Until}`);
   if ((o.momentum ?? 0.9) >= 1) throw new WeightscopeError('invalid-input', `momentum must be below 1, got ${o.momentum}`);
 }
 

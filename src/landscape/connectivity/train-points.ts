@@ -13,7 +13,7 @@ import { train, type EpochInfo, type Objective } from '../../runtime/train.js';
 import type { Rng } from '../../util/random.js';
 import type { HostTensor } from '../../runtime/wire.js';
 import { cpInput, momInput, next, type StepRunner } from './step-graph.js';
-import { checkTrainOptions, l2At, lrAt, type CurveTrainOptions, type CurveTrainResult, type GradientEngine } from './train-curve.js';
+import { checkTrainOptions, lrAt, type CurveTrainOptions, type CurveTrainResult, type GradientEngine } from './train-curve.js';
 
 export interface ControlPoints {
   readonly specs: readonly ParamSpec[];
@@ -35,11 +35,8 @@ interface StepParts {
   readonly optimizer: Optimizer;
 }
 
-/**
- * The training loop shared by both step implementations: validation, the epochs and schedules of train(), the L2
- * coefficient of the current epoch (read by the step through `l2`).
- */
-async function runTraining(cp: ControlPoints, ds: Dataset, opts: CurveTrainOptions, parts: (l2: () => number) => StepParts): Promise<CurveTrainResult> {
+/** The training loop shared by both step implementations: validation, then train()'s epochs and schedule. */
+async function runTraining(cp: ControlPoints, ds: Dataset, opts: CurveTrainOptions, parts: (l2: number) => StepParts): Promise<CurveTrainResult> {
   checkTrainOptions(opts);
   const K = cp.points.length;
   const free = [...cp.trainable];
@@ -51,8 +48,7 @@ async function runTraining(cp: ControlPoints, ds: Dataset, opts: CurveTrainOptio
   // train() sees the free control points under distinct names; the arrays are the points' own.
   const trainable: ParamMap = new Map();
   for (const k of free) for (const s of cp.specs) trainable.set(cpName(k, s.name), cp.points[k].get(s.name) as Float32Array);
-  let c = l2At(opts, 0);
-  const { objective, optimizer } = parts(() => c);
+  const { objective, optimizer } = parts(opts.l2 ?? 1e-4);
   const schedule = opts.schedule ?? 'garipov';
   const r = await train(null, trainable, ds, {
     epochs: opts.epochs,
@@ -61,10 +57,7 @@ async function runTraining(cp: ControlPoints, ds: Dataset, opts: CurveTrainOptio
     optimizer,
     objective,
     ...(opts.samplesPerEpoch !== undefined ? { samplesPerEpoch: opts.samplesPerEpoch } : {}),
-    lrSchedule: (e, E) => {
-      c = l2At(opts, e);
-      return lrAt(schedule, opts.lr, e, E);
-    },
+    lrSchedule: (e, E) => lrAt(schedule, opts.lr, e, E),
     ...(opts.progress ? { progress: opts.progress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onEpoch ? { onEpoch: (info: EpochInfo) => opts.onEpoch?.(info) } : {}),
@@ -82,7 +75,7 @@ function checkCoefficients(coefs: Float64Array, K: number): void {
  * the L2 term. With nothing free (or no epochs) nothing happens.
  */
 export async function trainControlPoints(engine: GradientEngine, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
-  return runTraining(cp, ds, opts, (l2) => {
+  return runTraining(cp, ds, opts, (c) => {
     const K = cp.points.length;
     const free = [...cp.trainable];
     // Every buffer of a step is allocated once here and reused (the engine copies its inputs to the runtime): w(s),
@@ -99,7 +92,6 @@ export async function trainControlPoints(engine: GradientEngine, cp: ControlPoin
       for (let j = 0; j < specs.length; j++) pointInto(coefs, points[j], wBufs[j], G[j]);
       const { loss, grads } = await engine.grad(w, batch);
       free.forEach((k, f) => (stepCoefs[f] = coefs[k]));
-      const c = l2();
       let sq = 0;
       for (let j = 0; j < specs.length; j++) {
         const g = grads.get(specs[j].name);
@@ -118,7 +110,7 @@ export async function trainControlPoints(engine: GradientEngine, cp: ControlPoin
  * copies of every parameter.
  */
 export async function trainControlPointsFused(runner: StepRunner, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
-  return runTraining(cp, ds, opts, (l2) => {
+  return runTraining(cp, ds, opts, (c) => {
     const K = cp.points.length;
     const free = [...cp.trainable];
     const bufs: ParamMap[] = free.map(() => new Map(cp.specs.map((s) => [s.name, new Float32Array(s.size)])));
@@ -147,7 +139,6 @@ export async function trainControlPointsFused(runner: StepRunner, cp: ControlPoi
       const coefs = sample(rng);
       checkCoefficients(coefs, K);
       coef.set(coefs);
-      const c = l2();
       hyper[0] = optimizer.lr;
       hyper[1] = c;
       hyper[2] = momentum;

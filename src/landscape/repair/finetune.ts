@@ -10,7 +10,6 @@ import { clone, type ParamMap } from '../../runtime/params.js';
 import { train } from '../../runtime/train.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { lrAt, type LrSchedule } from '../connectivity/train-curve.js';
-import { isImageBatch, shiftImages } from './augment.js';
 
 export interface FineTuneOptions {
   readonly epochs: number;
@@ -21,8 +20,6 @@ export interface FineTuneOptions {
   readonly weightDecay: number;
   readonly seed: number;
   readonly schedule: LrSchedule;
-  /** Translate image batches by up to this many pixels (0: the data as is). */
-  readonly shift?: number;
   readonly progress?: ProgressHook;
   readonly signal?: AbortSignal;
 }
@@ -37,7 +34,7 @@ export async function fineTune(engine: Pick<Engine, 'grad'>, start: ReadonlyMap<
     batchSize: o.batchSize,
     seed: o.seed,
     optimizer: sgd({ lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay }),
-    objective: (p, b, rng) => engine.grad(p, o.shift && isImageBatch(b) ? shiftImages(b, o.shift, rng) : b),
+    objective: (p, b) => engine.grad(p, b),
     ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
     lrSchedule: (e, E) => lrAt(o.schedule, o.lr, e, E),
     ...(o.progress ? { progress: o.progress } : {}),

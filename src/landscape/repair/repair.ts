@@ -1,9 +1,10 @@
 /**
- * Backdoor repair by path connection (Zhao et al. 2020): connect two backdoored models of one graph (or one model
- * and its fine-tuned copy) by a curve trained on a little clean data, evaluate clean accuracy (and, for the report
- * only, attack success) along t, choose t from clean held-out accuracy (select.ts), and return the model at t.
- * Nothing the triggered set says can change the training, the choice or the output: it is evaluated last, on the
- * side.
+ * Repair by path connection (Zhao et al. 2020) of backdoored models and of error-injected ones (weights tampered so
+ * that chosen inputs get wrong labels): connect two attacked models of one graph (or one model and its fine-tuned
+ * copy) by a curve trained on a little clean data, evaluate clean accuracy along t, choose t from clean held-out
+ * accuracy (select.ts), and return the model at t. A triggered set (ASR) and error-injection targets (attack
+ * success) are report-only: nothing they say can change the training, the choice or the output — they are evaluated
+ * on the side, and the written files are byte-identical with and without them.
  */
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
@@ -23,11 +24,12 @@ import { selectPolished, selectT, type PolishedSelection, type Selection } from 
 
 /**
  * The default recipe (evidence in bench/repair.md): a quadratic Bezier trained with a strong L2 on the point
- * (0.1 instead of Zhao et al.'s 1e-4: on clean data nothing holds the backdoor's weights up, so the decay erases
- * them in the middle of the path), 20 epochs of 10,000 tiled samples; then the point is polished (fine-tuned 20
- * epochs at lr 0.05 on the clean training part) to win back the clean accuracy the decay cost; t is the point
- * nearest 0.5 whose polished held-out accuracy is within δ of the endpoints' (select.ts). Set polishEpochs 0,
- * l2 1e-4, epochs 100 for the original protocol.
+ * (0.1 instead of Zhao et al.'s 1e-4: on clean data nothing holds the attack's weights up, so the decay erases them
+ * in the middle of the path), 20 epochs of 10,000 tiled samples; the three evaluated points nearest 0.5 are polished
+ * (fine-tuned 20 epochs at lr 0.05 on the clean training part) to win back the clean accuracy the decay cost, t is
+ * the one with the best polished held-out accuracy (select.ts), and w(t) is polished once more on all the clean
+ * data, held-out part included ("refit"). Set polishEpochs 0, l2 1e-4, epochs 100 (error injection: 30) for Zhao et
+ * al.'s protocol.
  */
 export const repairOptionsSchema = curveTrainingSchema.extend({
   epochs: z.number().int().min(0).max(100_000).default(20),
@@ -53,11 +55,9 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   /** With polishing: how many points (nearest 0.5 first) may be polished while looking for one within δ. */
   polishTries: z.number().int().min(1).max(64).default(3),
   /** With polishing: take the first tried point within δ ('first'), or polish all tries and take the best ('best'). */
-  select: z.enum(['first', 'best']).default('first'),
+  select: z.enum(['first', 'best']).default('best'),
   /** After choosing t on the held-out split, polish w(t) again on all the clean data (held-out part included). */
-  refit: z.boolean().default(false),
-  /** Polishing translates image inputs ([N, C, H, W]) by up to this many pixels (0: no augmentation). */
-  polishShift: z.number().int().min(0).max(16).default(0),
+  refit: z.boolean().default(true),
 });
 export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
 export type RepairOptions = z.infer<typeof repairOptionsSchema>;
@@ -95,7 +95,17 @@ export interface ModelMetrics {
   readonly report?: Readonly<Record<string, SetMetrics>>;
 }
 
+/** What the report says it did, naming the baseline protocol it extends. */
+export function methodOf(o: RepairOptions): string {
+  const base = "path connection (Zhao et al., ICLR 2020: a Bezier curve between two attacked models trained on clean data, the model at a t chosen on clean held-out data)";
+  if (o.polishEpochs === 0) return `${base}; curve ${o.curve} with ${o.bends} control points, L2 ${o.l2} on w(t), ${o.epochs} epochs`;
+  return `${base}; weightscope's recipe: L2 ${o.l2} on w(t) for ${o.epochs} epochs, the ${o.polishTries} points nearest 0.5 polished ${o.polishEpochs} epochs at lr ${o.polishLr}, ` +
+    `t by ${o.select === 'best' ? 'the best' : 'the first within δ of the'} polished held-out accuracy${o.refit ? ', w(t) polished again on all the clean data' : ''}`;
+}
+
 export interface RepairReport {
+  /** The method, naming Zhao et al.'s protocol as the baseline it extends. */
+  readonly method: string;
   readonly models: readonly string[];
   readonly secondEndpoint: 'model' | 'fine-tuned';
   readonly data: { readonly train: number; readonly heldOut: number; readonly heldOutSource: 'split' | 'eval-data'; readonly triggered: number | null; readonly targets: number | null };
@@ -234,7 +244,6 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
         weightDecay: o.polishWeightDecay,
         seed: o.seed + 2,
         schedule: o.schedule,
-        shift: o.polishShift,
         ...(hooks.signal ? { signal: hooks.signal } : {}),
       });
       polishSeconds = (polishSeconds ?? 0) + r.seconds;
@@ -260,6 +269,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const baseline = o.baseline && tuned ? metricsAt({ t: -1, sets: await evaluator.evaluate(tuned, sets) }, reportNames) : null;
   const at = (t: number) => metricsAt(along.find((r) => r.t === t) as CurvePoint, reportNames);
   const report: RepairReport = {
+    method: methodOf(o),
     models: inputs.modelB ? [inputs.modelA, inputs.modelB] : [inputs.modelA],
     secondEndpoint: inputs.modelB ? 'model' : 'fine-tuned',
     data: { train: train.n, heldOut: heldOut.n, heldOutSource: inputs.evalData ? 'eval-data' : 'split', triggered: triggered ? triggered.n : null, targets: targets ? targets.n : null },

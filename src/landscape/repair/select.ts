@@ -71,10 +71,11 @@ export interface PolishedSelection extends Selection {
 
 /**
  * The rule when the point at t is fine-tuned ("polished") before export, which restores the clean accuracy a
- * strongly regularised curve gives up in its middle: try the evaluated interior t in order of distance from 0.5
- * (ties: the better curve accuracy, then the smaller t), polish each, and take the first whose polished held-out
- * accuracy is within δ of the endpoints' mean; after `maxTries` without one, the tried t with the best polished
- * accuracy. Clean data only, like selectT.
+ * strongly regularised curve gives up in its middle: take the `maxTries` evaluated interior t nearest 0.5 (ties: the
+ * better curve accuracy, then the smaller t) — where the path is farthest from both attacked endpoints — and polish
+ * them in that order. 'best' (the default recipe): all of them, then the best polished held-out accuracy (ties: the
+ * one nearer 0.5). 'first': the first within δ of the endpoints' mean, else the best tried. Clean data only, like
+ * selectT.
  */
 export async function selectPolished(
   rows: readonly SelectionInput[],
@@ -99,8 +100,11 @@ export async function selectPolished(
     }
   }
   const best = [...tried].sort((x, y) => y.accuracy - x.accuracy || Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5))[0];
+  const within = best.accuracy >= base.reference - delta - 1e-12;
   return {
     t: best.t, accuracy: best.accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
-    reason: `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
+    reason: mode === 'best' && within
+      ? `t = ${best.t} has the best held-out clean accuracy after polishing (${pct(best.accuracy)}) of the ${tried.length} points nearest 0.5, within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})`
+      : `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
   };
 }
