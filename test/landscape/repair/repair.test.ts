@@ -38,7 +38,7 @@ test('repair (2 epochs × 256 samples): chosen t and output files identical with
     assert.equal(without.report.data.triggered, null);
     assert.deepEqual(withTrig.report.along.map((r) => r.sets.heldOut), without.report.along.map((r) => r.sets.heldOut));
     assert.ok(withTrig.report.along.every((r) => r.sets.triggered.n === 2000));
-    assert.deepEqual(withTrig.report.data, { train: 2400, heldOut: 600, heldOutSource: 'split', triggered: 2000 });
+    assert.deepEqual(withTrig.report.data, { train: 2400, heldOut: 600, heldOutSource: 'split', triggered: 2000, targets: null });
     const p1 = join(dir, 'a.onnx');
     const p2 = join(dir, 'b.onnx');
     const o1 = await writeRepaired(withTrig, p1);
