@@ -138,3 +138,17 @@ test('clean split: 20% held out by a seeded permutation, disjoint and complete',
   const ho = labels(a.heldOut);
   for (const [k, n] of all) assert.equal((tr.get(k) ?? 0) + (ho.get(k) ?? 0), n);
 });
+
+test("selectPolished 'best' (the default): polishes every try and takes the best polished accuracy, ties to the point nearer 0.5", async () => {
+  const rows = [0, 0.2, 0.4, 0.5, 0.6, 1].map((t, i) => ({ t, accuracy: [0.88, 0.87, 0.75, 0.7, 0.76, 0.86][i] }));
+  const seen: number[] = [];
+  const after = new Map([[0.5, 0.86], [0.6, 0.855], [0.4, 0.865], [0.2, 0.9]]);
+  const s = await selectPolished(rows, 0.02, 3, async (t) => (seen.push(t), after.get(t) as number), 'best');
+  assert.deepEqual(seen, [0.5, 0.6, 0.4], 'all three tried although 0.5 was already within δ');
+  assert.equal(s.t, 0.4);
+  assert.match(s.reason, /best held-out clean accuracy after polishing \(86\.50%\) of the 3 points nearest 0\.5/);
+  const tie = await selectPolished(rows, 0.02, 3, async (t) => (t === 0.2 ? 0.9 : 0.85), 'best');
+  assert.equal(tie.t, 0.5);
+  const low = await selectPolished(rows, 0.0, 2, async () => 0.8, 'best');
+  assert.match(low.reason, /none of the 2 points nearest 0\.5 reached/);
+});
