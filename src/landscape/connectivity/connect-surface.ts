@@ -112,8 +112,8 @@ export function patchFor(corners: number, d: SurfaceOptions['degree']): PatchSha
 export async function fitSurface(model: ModelProto, s: Surface, train: Dataset, o: SurfaceOptions, hooks: RunHooks = {}): Promise<CurveTrainResult> {
   const free = freeControlPoints(s.shape);
   if (free.length === 0 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const graph = buildStepGraph(trainModeModel(model).model, s.specs, s.points.length, free);
-  const runner = await createStepRunner(graph, s.specs, free, o.device);
+  const graph = buildStepGraph(trainModeModel(model).model, s.specs, s.points.length, free.length);
+  const runner = await createStepRunner(graph, o.device);
   const sample = (rng: Rng) => {
     const [u, v] = sampleUV(s.shape, rng);
     return patchCoefficients(s.shape, u, v);

@@ -2,39 +2,43 @@
  * One whole training step of a curve's or surface's free control points as ONE onnxruntime graph: the point
  * w = Σ_k c_k θ_k, the model's loss gradient at w (src/graph's gradient graph), G = ∇L(w) + c·w, and momentum SGD on
  * every free point with gradient c_f·G (buf ← μ·buf + c_f·G; θ_f ← θ_f − lr·buf, torch.optim.SGD's rule). The
- * element-wise work of a step with many control points (a 3 × 3 patch moves 5 copies of every parameter) then runs
- * in onnxruntime's vectorised kernels instead of JavaScript loops; arithmetic is float32 throughout (as PyTorch's).
+ * element-wise work of a step with many control points (a 3 × 3 patch moves 5 copies of every parameter) runs in
+ * onnxruntime's vectorised kernels instead of JavaScript loops; arithmetic is float32 throughout (as PyTorch's).
  *
- * Inputs: the model's data inputs (and labels), `cp{k}/{param}` for every control point k, `mom{f}/{param}` for every
- * free point f, `coef` [K] and `hyper` [3] = (lr, c, μ). Outputs: `loss` (the data loss at w), `sq` (‖w‖²), and
- * `cp{k}/{param}:next`, `mom{f}/{param}:next` for the free points.
+ * The control points travel packed: `points` [K, P] (P = all parameters flattened in spec order, the F free points
+ * in rows 0..F−1), `moms` [F, P] the momentum buffers, `coef` [1, K] in the same row order, `hyper` [3] =
+ * (lr, c, μ). Outputs: `loss` (the data loss at w), `sq` (‖w‖²), `points:next` [F, P], `moms:next` [F, P].
  */
 import { WeightscopeError } from '../../errors.js';
 import { Builder, buildGradGraph, buildLossGraph, DT, graphFromModel, graphToModel, prune } from '../../graph/index.js';
 import type { ModelProto } from '../../io/onnx-model.js';
 import type { Batch } from '../../runtime/dataset.js';
-import type { ParamSpec } from '../../runtime/params.js';
+import { totalSize, type ParamSpec } from '../../runtime/params.js';
 import { getSession, type Device, type RuntimeSession } from '../../runtime/session.js';
 import type { HostTensor } from '../../runtime/wire.js';
 
-export const cpInput = (k: number, p: string): string => `cp${k}/${p}`;
-export const momInput = (f: number, p: string): string => `mom${f}/${p}`;
-export const next = (name: string): string => `${name}:next`;
-
 export interface StepGraph {
   readonly model: ModelProto;
-  /** Data inputs of the model, then the labels' name. */
-  readonly dataInputs: readonly string[];
+  /** The model's data input and the labels' name. */
+  readonly dataInput: string;
   readonly labels: string;
+  /** Control points K, free points F, parameters P. */
+  readonly K: number;
+  readonly F: number;
+  readonly P: number;
 }
 
 /**
  * The step graph for `model` (already in the form training differentiates, e.g. BN in training mode) with
- * parameters `specs`, K control points and the free ones `free` (indices into 0..K−1).
+ * parameters `specs`, K control points of which the first F (in the packed order) are free.
  */
-export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K: number, free: readonly number[]): StepGraph {
+export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K: number, F: number): StepGraph {
+  if (!(Number.isInteger(F) && F >= 1 && F <= K)) throw new WeightscopeError('invalid-input', `${F} free control points of ${K}`);
   const lg = buildLossGraph(model, { loss: 'classification', params: specs.map((s) => s.name) });
   if (lg.labels === undefined) throw new WeightscopeError('invalid-input', 'control-point training needs a classification loss with labels');
+  const data = lg.dataInputs.filter((n) => n !== lg.labels);
+  if (data.length !== 1) throw new WeightscopeError('invalid-input', `control-point training needs a model with one data input, found ${data.join(', ') || 'none'}`);
+  const P = totalSize(specs);
   const g = graphFromModel(buildGradGraph(lg).model);
   const b = new Builder(g, 'ws_step');
   const n0 = g.nodes.length;
@@ -42,67 +46,67 @@ export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K
     g.inputs.push(name);
     g.values.set(name, { dtype: DT.FLOAT, shape: [...dims] });
   };
-  decl('coef', [K]);
-  decl('hyper', [3]);
-  const scalarOf = (input: string, i: number) => b.op('Gather', [input, b.constant(DT.INT64, [], [i])], { axis: 0 });
-  const coef = Array.from({ length: K }, (_, k) => scalarOf('coef', k));
-  const [lr, l2, mu] = [0, 1, 2].map((i) => scalarOf('hyper', i));
-  // w_p = Σ_k c_k·θ_k,p replaces the parameter input p.
+  for (const [name, dims] of [['points', [K, P]], ['moms', [F, P]], ['coef', [1, K]], ['hyper', [3]]] as const) decl(name, dims);
+  const i64 = (v: number[]) => b.constant(DT.INT64, [v.length], v);
+  const scalar = (i: number) => b.op('Gather', ['hyper', b.constant(DT.INT64, [], [i])], { axis: 0 });
+  const [lr, l2, mu] = [0, 1, 2].map(scalar);
+  // w = coef · points (one GEMV), cut into the parameters: these replace the parameter inputs.
+  const w = b.reshape(b.matmul('coef', 'points'), i64([P]));
+  let off = 0;
   for (const s of specs) {
     g.inputs.splice(g.inputs.indexOf(s.name), 1);
-    for (let k = 0; k < K; k++) decl(cpInput(k, s.name), s.dims);
-    b.op('Sum', Array.from({ length: K }, (_, k) => b.mul(cpInput(k, s.name), coef[k])), undefined, s.name);
+    b.op('Reshape', [b.op('Slice', [w, i64([off]), i64([off + s.size]), i64([0])]), i64([...s.dims])], undefined, s.name);
+    off += s.size;
   }
   // Those nodes read only graph inputs: they go first, the gradient graph after them.
   g.nodes = [...g.nodes.slice(n0), ...g.nodes.slice(0, n0)];
-  const outputs = ['loss', 'sq'];
-  const squares: string[] = [];
-  for (const s of specs) {
-    g.values.set(`grad.${s.name}`, { dtype: DT.FLOAT, shape: [...s.dims] });
-    const G = b.add(`grad.${s.name}`, b.mul(l2, s.name));
-    squares.push(b.op('ReduceSum', [b.mul(s.name, s.name)], { keepdims: 0 }));
-    free.forEach((k, f) => {
-      decl(momInput(f, s.name), s.dims);
-      const buf = b.op('Add', [b.mul(mu, momInput(f, s.name)), b.mul(coef[k], G)], undefined, next(momInput(f, s.name)));
-      b.op('Sub', [cpInput(k, s.name), b.mul(lr, buf)], undefined, next(cpInput(k, s.name)));
-      outputs.push(next(cpInput(k, s.name)), buf);
-    });
-  }
-  b.op('Sum', squares, undefined, 'sq');
+  for (const s of specs) g.values.set(`grad.${s.name}`, { dtype: DT.FLOAT, shape: [...s.dims] });
+  const grad = specs.length === 1 ? b.reshape(`grad.${specs[0].name}`, i64([P])) : b.concat(specs.map((s) => b.reshape(`grad.${s.name}`, i64([s.size]))), 0);
+  const G = b.add(grad, b.mul(l2, w)); // [P]
+  b.op('ReduceSum', [b.mul(w, w)], { keepdims: 0 }, 'sq');
+  // Free points' coefficients as a column [F, 1]; the updates broadcast over the parameters.
+  const cFree = b.reshape(b.op('Slice', ['coef', i64([0]), i64([F]), i64([1])]), i64([F, 1]));
+  const buf = b.op('Add', [b.mul(mu, 'moms'), b.mul(cFree, G)], undefined, 'moms:next');
+  b.op('Sub', [b.op('Slice', ['points', i64([0]), i64([F]), i64([0])]), b.mul(lr, buf)], undefined, 'points:next');
   g.values.set('loss', { dtype: DT.FLOAT, shape: [] });
-  g.outputs = outputs;
+  g.outputs = ['loss', 'sq', 'points:next', 'moms:next'];
   prune(g);
-  return { model: graphToModel(g), dataInputs: lg.dataInputs.filter((n) => n !== lg.labels), labels: lg.labels };
+  return { model: graphToModel(g), dataInput: data[0], labels: lg.labels, K, F, P };
 }
 
-/** Runs step graphs: feeds the control points and buffers, hands back the outputs. */
+/** Runs a step graph. */
 export interface StepRunner {
-  /** One step: the data loss at w and ‖w‖², and the free points' and buffers' next values (by input name). */
-  run(batch: Batch, points: readonly ReadonlyMap<string, Float32Array>[], bufs: readonly ReadonlyMap<string, Float32Array>[], coef: Float32Array, hyper: Float32Array): Promise<{ loss: number; sq: number; out: Record<string, HostTensor> }>;
+  readonly graph: StepGraph;
+  /** One step: the data loss at w, ‖w‖², and the free points' and buffers' next values ([F, P] each). */
+  run(batch: Batch, points: Float32Array, moms: Float32Array, coef: Float32Array, hyper: Float32Array): Promise<{ loss: number; sq: number; points: Float32Array; moms: Float32Array }>;
 }
 
-export async function createStepRunner(graph: StepGraph, specs: readonly ParamSpec[], free: readonly number[], device: Device): Promise<StepRunner> {
-  if (graph.dataInputs.length !== 1) throw new WeightscopeError('invalid-input', `control-point training needs a model with one data input, found ${graph.dataInputs.join(', ') || 'none'}`);
+export async function createStepRunner(graph: StepGraph, device: Device): Promise<StepRunner> {
   const session: RuntimeSession = await getSession(graph.model, { device });
-  const fetches = session.outputNames;
-  const x = graph.dataInputs[0];
+  const { K, F, P } = graph;
+  const out = (o: Record<string, HostTensor>, name: string, size: number): Float32Array => {
+    const t = o[name];
+    if (!t || t.type !== 'float32' || t.data.length !== size) throw new WeightscopeError('shape-mismatch', `the step graph returned no (or a wrongly sized) '${name}'`);
+    return t.data as Float32Array;
+  };
   return {
-    async run(batch, points, bufs, coef, hyper) {
+    graph,
+    async run(batch, points, moms, coef, hyper) {
       if (!batch.y) throw new WeightscopeError('invalid-input', 'classification loss needs labels y');
-      const feeds: Record<string, HostTensor> = {
-        [x]: batch.x,
-        [graph.labels]: batch.y,
-        coef: { type: 'float32', data: coef, dims: [coef.length] },
-        hyper: { type: 'float32', data: hyper, dims: [3] },
-      };
-      for (const s of specs) {
-        points.forEach((p, k) => (feeds[cpInput(k, s.name)] = { type: 'float32', data: p.get(s.name) as Float32Array, dims: s.dims }));
-        free.forEach((_, f) => (feeds[momInput(f, s.name)] = { type: 'float32', data: bufs[f].get(s.name) as Float32Array, dims: s.dims }));
-      }
-      const out = await session.run(feeds, fetches);
-      const loss = Number((out.loss.data as Float32Array)[0]);
+      const o = await session.run(
+        {
+          [graph.dataInput]: batch.x,
+          [graph.labels]: batch.y,
+          points: { type: 'float32', data: points, dims: [K, P] },
+          moms: { type: 'float32', data: moms, dims: [F, P] },
+          coef: { type: 'float32', data: coef, dims: [1, K] },
+          hyper: { type: 'float32', data: hyper, dims: [3] },
+        },
+        ['loss', 'sq', 'points:next', 'moms:next'],
+      );
+      const loss = out(o, 'loss', 1)[0];
       if (!Number.isFinite(loss)) throw new WeightscopeError('numerical', `the loss is ${loss}`);
-      return { loss, sq: Number((out.sq.data as Float32Array)[0]), out };
+      return { loss, sq: out(o, 'sq', 1)[0], points: out(o, 'points:next', F * P), moms: out(o, 'moms:next', F * P) };
     },
   };
 }

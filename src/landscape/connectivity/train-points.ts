@@ -8,16 +8,15 @@
 import { WeightscopeError } from '../../errors.js';
 import type { Dataset } from '../../runtime/dataset.js';
 import type { Optimizer } from '../../runtime/optim.js';
-import type { ParamMap, ParamSpec } from '../../runtime/params.js';
+import { totalSize, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import { train, type EpochInfo, type Objective } from '../../runtime/train.js';
 import type { Rng } from '../../util/random.js';
-import type { HostTensor } from '../../runtime/wire.js';
-import { cpInput, momInput, next, type StepRunner } from './step-graph.js';
+import type { StepRunner } from './step-graph.js';
 import { checkTrainOptions, lrAt, type CurveTrainOptions, type CurveTrainResult, type GradientEngine } from './train-curve.js';
 
 export interface ControlPoints {
   readonly specs: readonly ParamSpec[];
-  /** Every control point, fixed and free (trained in place; the fused step puts new arrays into the free points' maps). */
+  /** Every control point, fixed and free (trained in place; the fused step leaves views into its packed array). */
   readonly points: readonly ParamMap[];
   /** Indices (into points) of the free control points. */
   readonly trainable: readonly number[];
@@ -107,30 +106,39 @@ export async function trainControlPoints(engine: GradientEngine, cp: ControlPoin
 /**
  * The same training with each whole step (point, gradient, SGD on every free point) in one onnxruntime graph
  * (step-graph.ts): float32 arithmetic, as PyTorch's, in vectorised kernels. For surfaces, whose steps update many
- * copies of every parameter.
+ * copies of every parameter. The control points are packed into one [K, P] array (free points first) and every
+ * point's map is left holding views into it.
  */
 export async function trainControlPointsFused(runner: StepRunner, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
+  const { K, F, P } = runner.graph;
+  const free = [...cp.trainable];
+  if (cp.points.length !== K || free.length !== F || totalSize(cp.specs) !== P) {
+    throw new WeightscopeError('invalid-input', `the step graph is for ${K} control points (${F} free) of ${P} parameters, got ${cp.points.length} (${free.length} free) of ${totalSize(cp.specs)}`);
+  }
   return runTraining(cp, ds, opts, (c) => {
-    const K = cp.points.length;
-    const free = [...cp.trainable];
-    const bufs: ParamMap[] = free.map(() => new Map(cp.specs.map((s) => [s.name, new Float32Array(s.size)])));
+    const freeSet = new Set(free);
+    const order = [...free, ...cp.points.map((_, k) => k).filter((k) => !freeSet.has(k))];
+    const packed = new Float32Array(K * P);
+    order.forEach((k, row) => {
+      let off = row * P;
+      for (const s of cp.specs) {
+        packed.set(cp.points[k].get(s.name) as Float32Array, off);
+        cp.points[k].set(s.name, packed.subarray(off, off + s.size));
+        off += s.size;
+      }
+    });
+    let moms: Float32Array = new Float32Array(F * P);
     const coef = new Float32Array(K);
     const hyper = new Float32Array(3);
     const momentum = opts.momentum ?? 0.9;
-    let pending: Record<string, HostTensor> | null = null;
+    let pending: { points: Float32Array; moms: Float32Array } | null = null;
     const optimizer = {
       lr: opts.lr,
       steps: 0,
       step() {
-        const out = pending;
-        if (!out) throw new WeightscopeError('invalid-input', 'a step was committed before it was computed');
-        // The outputs are fresh arrays owned here: they become the points and buffers (no copy).
-        for (const s of cp.specs) {
-          free.forEach((k, f) => {
-            cp.points[k].set(s.name, take(out, next(cpInput(k, s.name)), s.size));
-            bufs[f].set(s.name, take(out, next(momInput(f, s.name)), s.size));
-          });
-        }
+        if (!pending) throw new WeightscopeError('invalid-input', 'a step was committed before it was computed');
+        packed.set(pending.points); // the free rows come first
+        moms = pending.moms; // a fresh array owned here
         pending = null;
         optimizer.steps++;
       },
@@ -138,22 +146,16 @@ export async function trainControlPointsFused(runner: StepRunner, cp: ControlPoi
     const objective: Objective = async (_params, batch, rng) => {
       const coefs = sample(rng);
       checkCoefficients(coefs, K);
-      coef.set(coefs);
+      order.forEach((k, row) => (coef[row] = coefs[k]));
       hyper[0] = optimizer.lr;
       hyper[1] = c;
       hyper[2] = momentum;
-      const r = await runner.run(batch, cp.points, bufs, coef, hyper);
-      pending = r.out;
+      const r = await runner.run(batch, packed, moms, coef, hyper);
+      pending = r;
       return { loss: r.loss + 0.5 * c * r.sq, grads: NO_GRADS };
     };
     return { objective, optimizer };
   });
-}
-
-function take(out: Record<string, HostTensor>, name: string, size: number): Float32Array {
-  const t = out[name];
-  if (!t || t.type !== 'float32' || t.data.length !== size) throw new WeightscopeError('shape-mismatch', `the step graph returned no (or a wrongly sized) '${name}'`);
-  return t.data as Float32Array;
 }
 
 /** The steps hand nothing to train()'s optimiser call: the update is theirs. */

@@ -3,9 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cornerIndices, controlCount, controlSites, patchCenter, patchCoefficients, patchGrid, sampleUV, tensorPatch, trianglePatch } from '../../../src/landscape/connectivity/patch.js';
 import { freeControlPoints, interpolatedSurface, surfacePoint } from '../../../src/landscape/connectivity/surface.js';
-import { trainControlPoints } from '../../../src/landscape/connectivity/train-points.js';
+import { trainControlPoints, trainControlPointsFused } from '../../../src/landscape/connectivity/train-points.js';
+import { buildStepGraph, createStepRunner } from '../../../src/landscape/connectivity/step-graph.js';
+import { createEngine } from '../../../src/runtime/engine.js';
 import { loadModelParams } from '../../../src/landscape/connectivity/connect.js';
-import { makeDataset } from '../../../src/runtime/dataset.js';
+import { loadDataset, makeDataset } from '../../../src/runtime/dataset.js';
 import { specOf, type ParamMap } from '../../../src/runtime/params.js';
 import { Rng } from '../../../src/util/random.js';
 import { fixture } from '../../helpers/fixtures.js';
@@ -133,4 +135,39 @@ test('surface training step: free control point k moves by −lr·c_k(u, v)·(�
     }
   });
   assert.deepEqual(freeControlPoints(p), [1, 3, 4, 5, 7]);
+});
+
+test('the fused step graph (one onnxruntime run per step, float32) trains the same control points as the float64 step (surface-mlp, 6 steps, momentum)', async () => {
+  const ms = await Promise.all([1, 2, 3, 4].map((i) => loadModelParams(fixture('surface-mlp', `m${i}.onnx`))));
+  const ds = await loadDataset(fixture('surface-mlp', 'test.safetensors'));
+  const p = tensorPatch(2);
+  const sample = (rng: Rng) => {
+    const [u, v] = sampleUV(p, rng);
+    return patchCoefficients(p, u, v);
+  };
+  const opts = { epochs: 2, batchSize: 64, samplesPerEpoch: 192, lr: 0.05, momentum: 0.9, l2: 0.01, seed: 4, schedule: 'garipov' as const };
+  const a = interpolatedSurface(p, ms[0].specs, ms.map((m) => m.values));
+  const b = interpolatedSurface(p, ms[0].specs, ms.map((m) => m.values));
+  const engine = await createEngine(ms[0].model, { loss: 'classification', params: ms[0].specs.map((s) => s.name), shards: 1 });
+  const slow = await trainControlPoints(engine, { specs: a.specs, points: a.points, trainable: freeControlPoints(p) }, sample, ds, opts);
+  const runner = await createStepRunner(buildStepGraph(ms[0].model, ms[0].specs, 9, 5), 'cpu');
+  const fast = await trainControlPointsFused(runner, { specs: b.specs, points: b.points, trainable: freeControlPoints(p) }, sample, ds, opts);
+  assert.equal(fast.steps, 6);
+  fast.epochs.forEach((e, i) => assert.ok(Math.abs(e.trainLoss - slow.epochs[i].trainLoss) < 1e-5 * slow.epochs[i].trainLoss, `epoch ${i}: ${e.trainLoss} vs ${slow.epochs[i].trainLoss}`));
+  let worst = 0;
+  let moved = 0;
+  a.points.forEach((pa, k) => {
+    for (const s of a.specs) {
+      const x = pa.get(s.name) as Float32Array;
+      const y = b.points[k].get(s.name) as Float32Array;
+      const x0 = interpolatedSurface(p, ms[0].specs, ms.map((m) => m.values)).points[k].get(s.name) as Float32Array;
+      for (let i = 0; i < x.length; i++) {
+        worst = Math.max(worst, Math.abs(x[i] - y[i]));
+        moved = Math.max(moved, Math.abs(x[i] - x0[i]));
+      }
+    }
+  });
+  assert.ok(moved > 1e-3 && worst < 1e-5 * Math.max(1, moved) + 2e-6, `largest difference ${worst} after moves up to ${moved}`);
+  // Corners stay the models exactly.
+  for (const [c, k] of cornerIndices(p).entries()) assert.deepEqual(b.points[k].get('layers.0.weight'), ms[c].values.get('layers.0.weight'));
 });
