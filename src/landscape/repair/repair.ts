@@ -54,8 +54,11 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   polishSamplesPerEpoch: z.number().int().positive().optional(),
   /** With polishing: how many points (nearest 0.5 first) may be polished while looking for one within δ. */
   polishTries: z.number().int().min(1).max(64).default(3),
-  /** With polishing: take the first tried point within δ ('first'), or polish all tries and take the best ('best'). */
-  select: z.enum(['first', 'best']).default('best'),
+  /**
+   * With polishing: 'one-se' polishes all tries and takes, among those within one standard error of the best
+   * held-out accuracy, the one nearest 0.5; 'best' the best; 'first' the first within δ (select.ts).
+   */
+  select: z.enum(['first', 'best', 'one-se']).default('one-se'),
   /** After choosing t on the held-out split, polish w(t) again on all the clean data (held-out part included). */
   refit: z.boolean().default(true),
 });
@@ -256,7 +259,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
       const m = metricsAt({ t, sets: await evaluator.evaluate(p, sets) }, reportNames);
       polishedMetrics.set(t, m);
       return m.heldOut.accuracy;
-    }, o.select);
+    }, o.select, heldOut.n);
     w = o.refit && !inputs.evalData ? await polish(choice.t, clean) : (polished.get(choice.t) as ParamMap);
   } else {
     choice = selectT(heldRows, o.delta);

@@ -139,7 +139,7 @@ test('clean split: 20% held out by a seeded permutation, disjoint and complete',
   for (const [k, n] of all) assert.equal((tr.get(k) ?? 0) + (ho.get(k) ?? 0), n);
 });
 
-test("selectPolished 'best' (the default): polishes every try and takes the best polished accuracy, ties to the point nearer 0.5", async () => {
+test("selectPolished 'best': polishes every try and takes the best polished accuracy, ties to the point nearer 0.5", async () => {
   const rows = [0, 0.2, 0.4, 0.5, 0.6, 1].map((t, i) => ({ t, accuracy: [0.88, 0.87, 0.75, 0.7, 0.76, 0.86][i] }));
   const seen: number[] = [];
   const after = new Map([[0.5, 0.86], [0.6, 0.855], [0.4, 0.865], [0.2, 0.9]]);
@@ -151,4 +151,16 @@ test("selectPolished 'best' (the default): polishes every try and takes the best
   assert.equal(tie.t, 0.5);
   const low = await selectPolished(rows, 0.0, 2, async () => 0.8, 'best');
   assert.match(low.reason, /none of the 2 points nearest 0\.5 reached/);
+});
+
+test("selectPolished 'one-se' (the default): among the tries within one standard error of the best held-out accuracy, the one nearest 0.5", async () => {
+  const rows = [0, 0.4, 0.5, 0.6, 1].map((t, i) => ({ t, accuracy: [0.88, 0.75, 0.7, 0.76, 0.86][i] }));
+  // n = 400: SE at 0.8675 is √(0.8675·0.1325/400) = 1.70 points; 0.8625 is within it, 0.845 is not.
+  const after = new Map([[0.5, 0.8625], [0.6, 0.8675], [0.4, 0.845]]);
+  const s = await selectPolished(rows, 0.02, 3, async (t) => after.get(t) as number, 'one-se', 400);
+  assert.equal(s.t, 0.5);
+  assert.match(s.reason, /t = 0\.6 scored 86\.75%, within one standard error \(1\.70% on 400 held-out samples\)/);
+  const far = new Map([[0.5, 0.82], [0.6, 0.8675], [0.4, 0.86]]);
+  assert.equal((await selectPolished(rows, 0.02, 3, async (t) => far.get(t) as number, 'one-se', 400)).t, 0.6, '0.5 is outside; 0.4 and 0.6 are equally near 0.5, the higher accuracy wins');
+  await assert.rejects(selectPolished(rows, 0.02, 3, async () => 0.8, 'one-se'), /needs the held-out size/);
 });
