@@ -16,7 +16,7 @@ import { loadSameGraphParams, curveTrainingSchema, loadModelParams, trainingSumm
 import { SoftmaxAverage, type EnsembleMetrics } from './ensemble.js';
 import { createPathEvaluator, type EvalSet, type PathEvaluator, type SetMetrics } from './evaluate.js';
 import { cornerAt, cornerCount, cornerUV, controlCount, patchCenter, patchCoefficients, patchGrid, sampleUV, tensorPatch, trianglePatch, MAX_DEGREE, type PatchShape } from './patch.js';
-import { splitClean } from './split.js';
+import { loadCleanSplit } from './split.js';
 import { freeControlPoints, interpolatedSurface, surfacePoint, type Surface } from './surface.js';
 import { trainControlPointsFused } from './train-points.js';
 import { buildStepGraph, createStepRunner } from './step-graph.js';
@@ -128,16 +128,7 @@ export async function connectSurface(inputs: SurfaceInputs, options: SurfaceOpti
   const first = await loadModelParams(inputs.models[0]);
   const corners: ParamMap[] = [first.values];
   for (const path of inputs.models.slice(1)) corners.push(await loadSameGraphParams(first.model, inputs.models[0], path, first.specs));
-  const clean = await loadDataset(inputs.data);
-  let train: Dataset;
-  let heldOut: Dataset;
-  if (inputs.heldOutData) {
-    train = clean;
-    heldOut = await loadDataset(inputs.heldOutData);
-  } else {
-    if (clean.n < 2) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
-    ({ train, heldOut } = splitClean(clean, o.heldOut, o.seed));
-  }
+  const { train, heldOut } = await loadCleanSplit(inputs.data, inputs.heldOutData, o.heldOut, o.seed);
   const test = inputs.test ? await loadDataset(inputs.test) : null;
   const surface = interpolatedSurface(shape, first.specs, corners);
 

@@ -1,6 +1,7 @@
 /** A clean set split into a training part and a held-out part (for choosing t, or the best point of a surface). */
+import { WeightscopeError } from '../../errors.js';
 import type { Dataset } from '../../runtime/dataset.js';
-import { makeDataset, takeBatch } from '../../runtime/dataset.js';
+import { loadDataset, makeDataset, takeBatch } from '../../runtime/dataset.js';
 import { Rng } from '../../util/random.js';
 
 /**
@@ -16,4 +17,15 @@ export function splitClean(ds: Dataset, heldOutFraction: number, seed: number): 
     return makeDataset(b.x, b.y ? (b.y.data as BigInt64Array) : null);
   };
   return { train: part(perm.subarray(0, ds.n - nHeld)), heldOut: part(perm.subarray(ds.n - nHeld)) };
+}
+
+/**
+ * The clean data at `dataPath` and its held-out part: the file at `heldOutPath` when given (then all of the clean
+ * data trains), else a seeded split of a share `fraction`.
+ */
+export async function loadCleanSplit(dataPath: string, heldOutPath: string | undefined, fraction: number, seed: number): Promise<{ clean: Dataset; train: Dataset; heldOut: Dataset }> {
+  const clean = await loadDataset(dataPath);
+  if (heldOutPath) return { clean, train: clean, heldOut: await loadDataset(heldOutPath) };
+  if (clean.n < 2) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
+  return { clean, ...splitClean(clean, fraction, seed) };
 }

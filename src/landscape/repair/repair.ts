@@ -18,7 +18,7 @@ import { createPathEvaluator, evaluateCurve, loadTargets, loadTriggeredSet, type
 import { writeModelPoint } from '../connectivity/export.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
 import { fineTune } from './finetune.js';
-import { splitClean } from '../connectivity/split.js';
+import { loadCleanSplit } from '../connectivity/split.js';
 export { safetensorsPathFor } from '../connectivity/export.js';
 import { selectPolished, selectT, type PolishedSelection, type Selection } from './select.js';
 
@@ -158,16 +158,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const o = parseRepairOptions(options);
   const device: Device = o.device;
   const A = await loadModelParams(inputs.modelA);
-  const clean = await loadDataset(inputs.data);
-  if (clean.n < 2 && !inputs.evalData) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
-  let train: Dataset;
-  let heldOut: Dataset;
-  if (inputs.evalData) {
-    train = clean;
-    heldOut = await loadDataset(inputs.evalData);
-  } else {
-    ({ train, heldOut } = splitClean(clean, o.heldOut, o.seed));
-  }
+  const { clean, train, heldOut } = await loadCleanSplit(inputs.data, inputs.evalData, o.heldOut, o.seed);
   const ts = o.ts ?? gridTs(11);
   if (!ts.includes(0) || !ts.includes(1)) throw new WeightscopeError('invalid-input', 'the evaluation points must include t = 0 and t = 1');
   const hooksFor = (base: number, span: number): RunHooks => ({
