@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import { loadDataset } from '../../runtime/dataset.js';
 import { parseOptions } from '../../util/options.js';
-import type { ProgressHook } from '../../util/progress.js';
+import { WeightscopeError } from '../../errors.js';
 import { bnStatSpecs } from '../connectivity/bn.js';
-import { loadModelParams } from '../connectivity/connect.js';
+import { loadModelParams, type RunHooks } from '../connectivity/connect.js';
 import { createPathEvaluator } from '../connectivity/evaluate.js';
 import { attackOptionsSchema } from './options.js';
 import { createRobustnessProbe, type RobustnessPoint } from './probe.js';
@@ -29,7 +29,7 @@ export interface AttackResult extends RobustnessPoint {
 }
 
 /** The model as it is, on `data`. */
-export async function attackModel(inputs: AttackInputs, options: AttackRunOptionsInput = {}, progress?: ProgressHook): Promise<AttackResult> {
+export async function attackModel(inputs: AttackInputs, options: AttackRunOptionsInput = {}, hooks: RunHooks = {}): Promise<AttackResult> {
   const o = parseOptions(attackRunSchema, options, 'attack');
   const t0 = performance.now();
   // The model as it is: BatchNorm keeps its own running statistics (they travel with the parameters).
@@ -38,8 +38,9 @@ export async function attackModel(inputs: AttackInputs, options: AttackRunOption
   const data = await loadDataset(inputs.data);
   const evaluator = await createPathEvaluator(m.model, m.specs, { device: o.device, batchSize: o.evalBatchSize, bn: 'stored' });
   const probe = await createRobustnessProbe(m.model, m.specs, data, o, evaluator, o.device);
-  progress?.(0, 1, `attacking ${probe.samples} samples`);
+  hooks.progress?.(0, 1, `attacking ${probe.samples} samples`);
+  if (hooks.signal?.aborted) throw new WeightscopeError('invalid-input', 'the attack was cancelled');
   const r = await probe.measure(new Map([...m.values, ...stats.values]));
-  progress?.(1, 1, 'done');
+  hooks.progress?.(1, 1, 'done');
   return { options: o, samples: probe.samples, ...r, seconds: (performance.now() - t0) / 1000 };
 }

@@ -17,26 +17,33 @@ import { specOf } from '../../../src/runtime/params.js';
 import { Rng } from '../../../src/util/random.js';
 import { softmaxRegression, softmaxRows } from '../hessian/softmax-model.js';
 import { fixture } from '../../helpers/fixtures.js';
+import { bnModel, C, HW, K } from '../connectivity/bn-model.js';
+import { replaceInitializers, writeOnnxModel } from '../../../src/io/onnx-model.js';
+import { writeSafetensors } from '../../../src/io/safetensors-writer.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 
 const FB = (f: string) => fixture('fmnist-backdoor', f);
 
 test('input gradient of softmax regression = (1/B)·Wᵀ(p − onehot(y)) per row (closed form)', async () => {
-  const C = 4, D = 6, B = 5;
+  const Cl = 4, D = 6, B = 5;
   const rng = new Rng(5);
-  const W = Float32Array.from({ length: C * D }, () => rng.normal());
-  const b = Float32Array.from({ length: C }, () => rng.normal() * 0.2);
+  const W = Float32Array.from({ length: Cl * D }, () => rng.normal());
+  const b = Float32Array.from({ length: Cl }, () => rng.normal() * 0.2);
   const x = Float32Array.from({ length: B * D }, () => rng.normal());
-  const y = BigInt64Array.from({ length: B }, () => BigInt(rng.int(C)));
-  const specs = [specOf('W', [C, D]), specOf('b', [C])];
-  const ig = await createInputGradient(softmaxRegression(W, b, C, D), specs, { lanes: 1 });
+  const y = BigInt64Array.from({ length: B }, () => BigInt(rng.int(Cl)));
+  const specs = [specOf('W', [Cl, D]), specOf('b', [Cl])];
+  const ig = await createInputGradient(softmaxRegression(W, b, Cl, D), specs, { lanes: 1 });
   const { grad, loss } = await ig.batch(0, new Map([['W', W], ['b', b]]), x, y, [D]);
-  const p = softmaxRows(W, b, x, B, C, D);
+  const p = softmaxRows(W, b, x, B, Cl, D);
   let want = 0;
   for (let n = 0; n < B; n++) {
-    want -= Math.log(p[n * C + Number(y[n])]) / B;
+    want -= Math.log(p[n * Cl + Number(y[n])]) / B;
     for (let i = 0; i < D; i++) {
       let g = 0;
-      for (let k = 0; k < C; k++) g += W[k * D + i] * (p[n * C + k] - (Number(y[n]) === k ? 1 : 0));
+      for (let k = 0; k < Cl; k++) g += W[k * D + i] * (p[n * Cl + k] - (Number(y[n]) === k ? 1 : 0));
       assert.ok(Math.abs(grad[n * D + i] - g / B) < 1e-6, `x[${n}, ${i}]: ${grad[n * D + i]} vs ${g / B}`);
     }
   }
@@ -210,4 +217,34 @@ test('correlate: Pearson and Spearman by hand; constant input gives null; attack
 test('attack: bad inputs give clear errors', async () => {
   await assert.rejects(attackModel({ model: FB('model_a.onnx'), data: FB('test_clean.safetensors') }, { samples: 5000 }), /asked to attack 5000 samples, the data has 2000/);
   await assert.rejects(attackModel({ model: fixture('gpt2-tiny', 'onnx', 'model.onnx'), data: fixture('gpt2-tiny', 'lm_batch.safetensors') }), /needs float inputs with labels y/);
+});
+
+test('attack a BatchNorm model as it is: its own running statistics (clean accuracy = onnxruntime on the file), inputs unbounded', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ws-attack-bn-'));
+  try {
+    const rng = new Rng(4);
+    const rand = (n: number, s = 1, o = 0) => Float32Array.from({ length: n }, () => o + s * rng.normal());
+    const base = bnModel({ 'bn1.weight': rand(C, 0.3, 1), 'bn1.bias': rand(C, 0.3), 'bn2.weight': rand(C, 0.3, 1), 'bn2.bias': rand(C, 0.3), 'fc.weight': rand(K * C * HW, 0.3), 'fc.bias': rand(K, 0.1) });
+    // Running statistics far from (0, 1): recomputing them on the data would change every prediction.
+    const model = replaceInitializers(base, new Map([['bn1.running_mean', rand(C, 0.5, 0.3)], ['bn1.running_var', rand(C, 0.2, 2).map(Math.abs)], ['bn2.running_mean', rand(C, 0.5)], ['bn2.running_var', rand(C, 0.2, 0.5).map(Math.abs)]]));
+    const path = join(dir, 'bn.onnx');
+    await writeOnnxModel(path, model);
+    const N = 64;
+    const x = rand(N * C * HW);
+    const session = await ort.InferenceSession.create(path);
+    const logits = (await session.run({ x: new ort.Tensor('float32', x, [N, C, 4, 4]) })).logits.data as Float32Array;
+    // Labels = the model's own predictions, except every fourth: clean accuracy is exactly 75%.
+    const y = BigInt64Array.from({ length: N }, (_, n) => {
+      let arg = 0;
+      for (let k = 1; k < K; k++) if (logits[n * K + k] > logits[n * K + arg]) arg = k;
+      return BigInt(n % 4 === 0 ? (arg + 1) % K : arg);
+    });
+    const data = join(dir, 'data.safetensors');
+    await writeSafetensors(data, [{ name: 'x', dtype: 'F32', shape: [N, C, 4, 4], data: new Uint8Array(x.buffer) }, { name: 'y', dtype: 'I64', shape: [N], data: new Uint8Array(y.buffer) }]);
+    const r = await attackModel({ model: path, data }, { eps: 0.5, clip: null, hessianSamples: 64 });
+    assert.equal(r.clean.accuracy, 0.75);
+    assert.ok(r.adversarial.accuracy < 0.75 && r.inputHessian !== null && r.inputHessian.topEigenvalue > 0, JSON.stringify(r.adversarial));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
