@@ -21,6 +21,7 @@ import { createEngine } from '../src/runtime/engine.js';
 import { loadDataset, sliceBatch } from '../src/runtime/dataset.js';
 import { intraOpThreads, sessionsBuilt, setRuntimeMode, shutdownRuntime } from '../src/runtime/session.js';
 import { Rng } from '../src/util/random.js';
+import { timed } from './timing.js';
 
 const FIX = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const { values } = parseArgs({
@@ -31,19 +32,6 @@ if (values.threads) process.env.WEIGHTSCOPE_THREADS = values.threads;
 const threads = intraOpThreads();
 if (values.runtime !== 'inline' && values.runtime !== 'worker') throw new Error('--runtime is inline or worker');
 await setRuntimeMode(values.runtime);
-
-async function timed(fn: () => Promise<unknown>): Promise<{ median: number; best: number }> {
-  await fn();
-  await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  return { median: ts[Math.floor(ts.length / 2)], best: ts[0] };
-}
 
 interface Row {
   case: string;
@@ -62,8 +50,8 @@ async function bench(name: string, model: string, data: string, batch: number): 
   const loss = (await engine.grad(p, b)).loss;
   await engine.hvp(p, b, v);
   const built = sessionsBuilt();
-  const grad = await timed(() => engine.grad(p, b));
-  const hvp = await timed(() => engine.hvp(p, b, v));
+  const grad = await timed(() => engine.grad(p, b), reps);
+  const hvp = await timed(() => engine.hvp(p, b, v), reps);
   if (sessionsBuilt() !== built) throw new Error('a timed call built a session');
   return { case: name, batch, loss, grad, hvp };
 }

@@ -12,25 +12,25 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Rng } from '../src/util/random.js';
+import { streamSafetensors } from './random-checkpoint.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ANCHOR_SECONDS = 19.7;
 const ANCHOR_RSS_MB = 836;
 
-/** HF GPT-2 small: vocab 50257, context 1024, d 768, 12 layers. */
-export function gpt2SmallTensors(): { name: string; shape: number[] }[] {
-  const d = 768;
+/** HF GPT-2's tensor names and shapes; the default is GPT-2 small (vocab 50257, context 1024, d 768, 12 layers). */
+export function gpt2Tensors({ d = 768, layers = 12, vocab = 50257, context = 1024 } = {}): { name: string; shape: number[] }[] {
   const out: { name: string; shape: number[] }[] = [
-    { name: 'transformer.wte.weight', shape: [50257, d] },
-    { name: 'transformer.wpe.weight', shape: [1024, d] },
+    { name: 'transformer.wte.weight', shape: [vocab, d] },
+    { name: 'transformer.wpe.weight', shape: [context, d] },
     { name: 'transformer.ln_f.weight', shape: [d] },
     { name: 'transformer.ln_f.bias', shape: [d] },
   ];
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < layers; i++) {
     const p = `transformer.h.${i}.`;
     out.push(
       { name: `${p}ln_1.weight`, shape: [d] },
@@ -50,20 +50,10 @@ export function gpt2SmallTensors(): { name: string; shape: number[] }[] {
   return out;
 }
 
-/** xorshift128+ uniform in (0, 1) and Box–Muller normals: fast, deterministic, good enough for random weights. */
-function gaussianFiller(seed: number): (out: Float32Array, sd: number) => void {
-  let s0 = (seed * 0x9e3779b9) >>> 0 || 1;
-  let s1 = 0x6c078965;
-  const u = (): number => {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return (((s0 + s1) >>> 0) + 0.5) / 4294967296;
-  };
+/** Box–Muller normals from the project's seeded xoshiro128** (src/util/random.ts); one 32-bit draw per uniform. */
+export function gaussianFiller(seed: number): (out: Float32Array, sd: number) => void {
+  const rng = new Rng(seed);
+  const u = (): number => (rng.nextUint32() + 0.5) / 4294967296;
   return (out, sd) => {
     for (let i = 0; i < out.length; i += 2) {
       const r = sd * Math.sqrt(-2 * Math.log(u()));
@@ -76,43 +66,17 @@ function gaussianFiller(seed: number): (out: Float32Array, sd: number) => void {
 
 /** Streams the checkpoint to disk one chunk at a time (never the whole 498 MB in memory). */
 export async function writeGpt2Small(path: string, seed = 1): Promise<number> {
-  const tensors = gpt2SmallTensors().sort((a, b) => (a.name < b.name ? -1 : 1));
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt', generator: 'weightscope bench/gpt2-small.ts' } };
-  let offset = 0;
-  let params = 0;
-  for (const t of tensors) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
-    offset += 4 * n;
-    params += n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const fh = await open(path + '.tmp', 'w');
-  try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length));
-    await fh.write(len);
-    await fh.write(Buffer.from(json, 'utf8'));
-    const fill = gaussianFiller(seed);
-    const chunk = new Float32Array(1 << 20);
-    for (const t of tensors) {
-      let left = t.shape.reduce((a, b) => a * b, 1);
-      const isNorm = t.shape.length === 1;
-      while (left > 0) {
-        const c = chunk.subarray(0, Math.min(left, chunk.length));
-        if (isNorm) c.fill(t.name.endsWith('.weight') ? 1 : 0);
-        else fill(c, 0.02);
-        await fh.write(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-        left -= c.length;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  const { rename } = await import('node:fs/promises');
-  await rename(path + '.tmp', path);
-  return params;
+  return writeCheckpoint(path, gpt2Tensors(), seed);
+}
+
+/** A safetensors file of these tensors: N(0, 0.02²) matrices, norms 1/0; streamed one chunk at a time. */
+export async function writeCheckpoint(path: string, shapes: readonly { name: string; shape: number[] }[], seed = 1): Promise<number> {
+  const tensors = [...shapes].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const fill = gaussianFiller(seed);
+  return streamSafetensors(path, tensors, 'F32', (t, c) => {
+    if (t.shape.length === 1) c.fill(t.name.endsWith('.weight') ? 1 : 0);
+    else fill(c, 0.02);
+  }, 'weightscope bench/gpt2-small.ts');
 }
 
 interface Run {
@@ -123,10 +87,10 @@ interface Run {
   code: number;
 }
 
-const DIST = join(ROOT, '.bench-out', 'dist');
+export const DIST = join(ROOT, '.bench-out', 'dist');
 
 /** tsc → .bench-out/dist (type errors elsewhere in the tree do not stop the emit). */
-function buildDist(): void {
+export function buildDist(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', DIST, '--declaration', 'false', '--sourceMap', 'false'], {
     cwd: ROOT,

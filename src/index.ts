@@ -42,3 +42,14 @@ export type { AttackInputs, AttackResult, AttackRunOptions, AttackRunOptionsInpu
 export { attackOptionsSchema, parseAttackOptions } from './landscape/robustness/options.js';
 export type { AttackOptions, AttackOptionsInput } from './landscape/robustness/options.js';
 export type { RobustnessAlong, RobustnessPoint, PathCorrelation } from './landscape/robustness/probe.js';
+// Training criteria (ce | ls:α | focal:γ | mse) for every loss graph; the rest of the landscape science.
+export { CriterionSchema, parseCriterion, criterionSpec, describeCriterion } from './graph/criteria.js';
+export type { Criterion } from './graph/criteria.js';
+export { collapse, collapseOnFiles, CollapseOptionsSchema, parseCollapseOptions } from './landscape/collapse/run.js';
+export type { CollapseResult, CollapseOptionsInput } from './landscape/collapse/run.js';
+export { flatness, flatnessOnFiles, flatnessParams, FlatnessOptionsSchema, parseFlatnessOptions } from './landscape/flatness/run.js';
+export type { FlatnessResult, FlatnessRow, FlatnessOptionsInput } from './landscape/flatness/run.js';
+export { taxonomy, TaxonomyOptionsSchema, parseTaxonomyOptions } from './landscape/taxonomy/run.js';
+export type { TaxonomyResult, TaxonomyOptionsInput } from './landscape/taxonomy/run.js';
+export { classifyPhase, PhaseThresholdsSchema } from './landscape/taxonomy/phase.js';
+export type { Phase, PhaseVerdict, PhaseThresholds } from './landscape/taxonomy/phase.js';

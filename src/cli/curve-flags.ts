@@ -3,6 +3,7 @@
  * zod option objects of connect.ts / repair.ts (the same objects the service accepts).
  */
 import { WeightscopeError } from '../errors.js';
+import { DEVICE_HELP } from '../runtime/devices.js';
 import { optionIssues } from '../util/options.js';
 import { parseTs } from '../landscape/connectivity/points.js';
 
@@ -20,6 +21,7 @@ export const CURVE_FLAGS = {
   schedule: { type: 'string' },
   eval: { type: 'string' },
   device: { type: 'string' },
+  criterion: { type: 'string' },
 } as const;
 
 /** Help lines of the shared flags, with the defaults of the command's own schema (connect and repair differ). */
@@ -35,7 +37,8 @@ export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batc
 --seed S         seed of the batch order and of the t drawn per batch (default ${d.seed})
 --schedule S     garipov (default: lr constant to 50%, linear to 1% at 90%) or constant
 --eval T1,T2,..  evaluation points in [0,1], or a count N for N evenly spaced points (default 11)
---device D       cpu (default), webgpu or cuda
+--device D       ${DEVICE_HELP}
+--criterion C    training loss: ce (default), ls:ALPHA, focal:GAMMA or mse (as in \`weightscope grad\`)
 `;
 }
 
@@ -71,6 +74,7 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
   set('seed', num(values.seed, '--seed', true));
   if (values.schedule !== undefined) o.schedule = String(values.schedule);
   if (values.device !== undefined) o.device = String(values.device);
+  if (values.criterion !== undefined) o.criterion = String(values.criterion);
   if (values.eval !== undefined) {
     try {
       o.ts = parseTs(String(values.eval));

@@ -7,12 +7,13 @@ import { z } from 'zod';
 import type { ParseArgsConfig } from 'node:util';
 import { parseArgsOrPrintHelp } from './args.js';
 import { WeightscopeError } from '../errors.js';
+import { CriterionSchema, parseCriterion } from '../graph/criteria.js';
 import { writeSafetensors } from '../io/safetensors-writer.js';
 import type { ModelProto } from '../io/onnx-model.js';
 import { inferLossKind, loadDataset, sliceBatch, type Batch, type Dataset, type LossKind } from '../runtime/dataset.js';
 import { createEngine, type Engine } from '../runtime/engine.js';
 import type { ParamMap, ParamSpec } from '../runtime/params.js';
-import { DEVICES } from '../runtime/wire.js';
+import { DEVICE_CHOICES, type Device, type DeviceChoice } from '../runtime/devices.js';
 
 const posInt = (flag: string) =>
   z
@@ -27,7 +28,8 @@ export const CommonFlags = z.object({
   batch: posInt('--batch').optional(),
   chunk: posInt('--chunk').optional(),
   loss: z.enum(['classification', 'lm'], { error: '--loss must be classification or lm' }).optional(),
-  device: z.enum(DEVICES as [string, ...string[]], { error: `--device must be one of ${DEVICES.join(', ')}` }).optional(),
+  criterion: CriterionSchema.optional(),
+  device: z.enum(DEVICE_CHOICES, { error: `--device must be one of ${DEVICE_CHOICES.join(', ')}` }).optional(),
   untie: z.boolean().optional(),
   json: z.boolean().optional(),
 });
@@ -77,15 +79,25 @@ export function parseModelCommand<S extends z.ZodObject>(
   return { modelPath, flags: validateFlags(schema, parsed.values, usage) };
 }
 
-/** The dataset at --data, the loss for it (--loss or implied) and the autodiff engine of the model with that loss. */
+/**
+ * The dataset at --data, the loss for it (--loss or implied) and the autodiff engine of the model with that loss
+ * and --criterion.
+ */
 export async function engineForData(
   modelPath: string,
-  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'loss' | 'device' | 'untie'>,
+  f: Pick<z.infer<typeof CommonFlags>, 'data' | 'loss' | 'device' | 'untie' | 'criterion'>,
 ): Promise<{ ds: Dataset; loss: LossKind; engine: Engine }> {
   const ds = await loadDataset(f.data);
   const loss = chooseLoss(f.loss, ds);
-  const engine = await createEngine(modelPath, { loss, device: f.device as 'cpu' | undefined, untie: f.untie });
+  const criterion = f.criterion !== undefined ? parseCriterion(f.criterion) : undefined;
+  const engine = await createEngine(modelPath, { loss, device: f.device, untie: f.untie, ...(criterion ? { criterion } : {}) });
+  reportDevice(f.device, engine.device);
   return { ds, loss, engine };
+}
+
+/** With --device auto, one line on stderr saying which device it chose (stdout stays the result). */
+export function reportDevice(asked: DeviceChoice | undefined, chosen: Device): void {
+  if (asked === 'auto') process.stderr.write(`weightscope: --device auto chose ${chosen}\n`);
 }
 
 /** The first `n` samples as batches of at most `chunk`. */

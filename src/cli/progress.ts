@@ -20,3 +20,13 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): { hook
     },
   };
 }
+
+/** Runs f with a progress bar's hook, clearing the bar however f ends. */
+export async function withProgressBar<T>(f: (hook: ProgressHook) => Promise<T>): Promise<T> {
+  const bar = progressBar();
+  try {
+    return await f(bar.hook);
+  } finally {
+    bar.done();
+  }
+}

@@ -4,12 +4,12 @@
  * reduced with noop_with_empty_axes=1. Only integer ops are added for that, so the result stays differentiable.
  */
 import { WeightscopeError } from '../errors.js';
-import type { Builder } from './builder.js';
+import type { Emitter } from './emitter.js';
 import type { Dim } from './ir.js';
 
 const sameDim = (a: Dim, b: Dim): boolean => a !== null && a === b;
 
-export function unbroadcast(b: Builder, g: string, x: string): string {
+export function unbroadcast(b: Emitter, g: string, x: string): string {
   const gs = b.shapeOf(g), xs = b.shapeOf(x);
   if (!gs || !xs) throw new WeightscopeError('unsupported-op', `cannot undo broadcasting: rank of '${!gs ? g : x}' unknown`);
   if (gs.length === xs.length && gs.every((d, i) => sameDim(d, xs[i]))) return g;

@@ -2,7 +2,7 @@
  * Products of tensor dims that may be symbolic (a number times symbol names), for reasoning about Reshape: which
  * extent a -1 takes (infer.ts) and where a batch axis lands (batch-axis.ts). Also Einsum's equation, read once.
  */
-import { attr, type Dim, type GNode } from './ir.js';
+import { attrString, type Dim, type GNode } from './ir.js';
 
 /** A number times symbols (kept sorted, so equal products compare equal). */
 export interface Prod { readonly n: number; readonly s: readonly string[] }
@@ -44,7 +44,7 @@ export function asDim(p: Prod): Dim {
 
 /** An Einsum node's input terms and output letters (explicit, or the letters used once, sorted); null with an ellipsis. */
 export function einsumTerms(node: GNode): { terms: string[]; rhs: string } | null {
-  const eq = new TextDecoder().decode(attr(node, 'equation')?.s ?? new Uint8Array()).replace(/\s/g, '');
+  const eq = attrString(node, 'equation', '').replace(/\s/g, '');
   if (!eq || eq.includes('...')) return null;
   const [lhs, rhsGiven] = eq.split('->');
   const terms = lhs.split(',');

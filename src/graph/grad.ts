@@ -10,12 +10,21 @@ import { LOSS, type LossGraph, type ParamInfo } from './losses.js';
 import { lowerInternalOps } from './lower.js';
 import { tensorProtoToFloat64, type onnx } from '../io/onnx-model.js';
 
+/** A parameter of a derived graph; graphs built elsewhere (runtime tests, hand-written graphs) may leave out dtype. */
+export interface DerivedParam {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly dtype?: ParamInfo['dtype'];
+}
+
+/** A graph derived from a loss graph — what the runtime runs (it calls this type DiffGraph too). */
 export interface DerivedGraph {
-  model: onnx.ModelProto;
-  params: ParamInfo[];
-  /** Graph inputs in order: data inputs, parameters, then (Hv graphs) the direction `v.NAME`. */
-  inputs: string[];
-  outputs: string[];
+  readonly model: onnx.ModelProto;
+  readonly params: readonly DerivedParam[];
+  /** Graph inputs in order: data inputs (the model's, then `y` for classification), parameters, then (Hv graphs) `v.NAME`. */
+  readonly inputs: readonly string[];
+  /** 'loss', then 'grad.NAME' and/or 'hv.NAME' (lossModel: the loss graph's outputs). */
+  readonly outputs: readonly string[];
 }
 
 function declareLike(g: Graph, name: string, like: string): void {

@@ -5,15 +5,15 @@
  */
 import { onnx, longToNumber, type IntLike } from '../io/onnx-model.js';
 import { WeightscopeError } from '../errors.js';
+import { INTERNAL_DOMAIN } from './op-names.js';
+
+export { INTERNAL_DOMAIN };
 
 export type OnnxModel = onnx.IModelProto;
 export type OnnxTensor = onnx.ITensorProto;
 export type OnnxAttr = onnx.IAttributeProto;
 
 /** ONNX TensorProto.DataType numbers used here. */
-/** Domain of weightscope's private ops (rules/conv.ts): lowered to standard ops before any graph is serialised. */
-export const INTERNAL_DOMAIN = 'ai.weightscope.internal';
-
 export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11 } as const;
 
 export function isFloatType(dt: number): boolean {
@@ -69,7 +69,7 @@ export function cloneGraph(g: Graph): Graph {
   };
 }
 
-// ---------- attributes ----------
+// ---------- attributes (read only through these) ----------
 
 const AT = onnx.AttributeProto.AttributeType;
 
@@ -91,6 +91,23 @@ export function attrFloat(node: GNode, name: string, dflt: number): number {
 export function attrString(node: GNode, name: string, dflt: string): string {
   const a = attr(node, name);
   return a?.s ? new TextDecoder().decode(a.s) : dflt;
+}
+export function attrFloats(node: GNode, name: string): number[] | undefined {
+  const a = attr(node, name);
+  return a ? [...(a.floats ?? [])] : undefined;
+}
+export function attrTensor(node: GNode, name: string): OnnxTensor | undefined {
+  return attr(node, name)?.t ?? undefined;
+}
+
+// ---------- axes ----------
+
+/** An axis index in [0, rank): ONNX counts negative axes from the end. */
+export function normAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+export function normAxes(axes: readonly number[], rank: number): number[] {
+  return axes.map((a) => normAxis(a, rank));
 }
 
 /** Attribute values as builder calls write them: integers as numbers, floats as {f}, tensors as {t}. */

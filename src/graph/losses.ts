@@ -6,6 +6,7 @@
  */
 import { WeightscopeError } from '../errors.js';
 import { Builder } from './builder.js';
+import { CE, meanCriterion, type Criterion } from './criteria.js';
 import { decomposeAndInfer } from './decompose.js';
 import { fuseConvMaxPool } from './pool-fusion.js';
 import { DT, graphFromModel, isFloatType, tensorDims, type Graph, type OnnxModel, type OnnxTensor } from './ir.js';
@@ -18,6 +19,8 @@ export interface LossOptions {
   /** Graph output holding the logits (default: the first output). */
   logitsOutput?: string;
   l2?: { coef: number; params?: string[] };
+  /** The criterion averaged over rows (criteria.ts; default cross-entropy). */
+  criterion?: Criterion;
   /** Parameters to differentiate (default: every float initializer the graph uses). */
   params?: string[];
   /** Keep exported copies of tied weights as separate parameters. */
@@ -46,6 +49,7 @@ export interface LossGraph {
   /** Initial parameter values (the model's initializers). */
   paramValues: Map<string, OnnxTensor>;
   tied: TiedWeight[];
+  criterion: Criterion;
 }
 
 export const LOSS = 'loss';
@@ -55,16 +59,6 @@ function paramDType(dt: number, name: string): ParamDType {
   if (dt === DT.FLOAT) return 'float32';
   if (dt === DT.DOUBLE) return 'float64';
   throw new WeightscopeError('unsupported-dtype', `parameter '${name}' has ONNX type ${dt}; only float32/float64 parameters can be differentiated`);
-}
-
-/** Per-row cross-entropy of logits [..., C] against int labels [...], averaged over all rows. */
-function meanCrossEntropy(b: Builder, logits: string, labels: string): string {
-  const r = b.rank(logits, 'cross-entropy');
-  const logp = b.op('LogSoftmax', [logits], { axis: -1 });
-  const depth = b.slice1(b.shapeConst(logits), r - 1, r);
-  const onehot = b.cast(b.op('OneHot', [b.cast(labels, DT.INT64), depth, b.constant(DT.FLOAT, [2], [0, 1])], { axis: -1 }), b.dtype(logits));
-  const picked = b.reduceSum(b.mul(logp, onehot), [r - 1], false);
-  return b.neg(b.reduceMean(picked, Array.from({ length: r - 1 }, (_, i) => i), false));
 }
 
 /**
@@ -113,6 +107,7 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
     if (g.values.has(reserved)) throw new WeightscopeError('invalid-input', `the model already has a value named '${reserved}'`);
   }
   const ls = b.shapeOf(logits);
+  const criterion = opts.criterion ?? CE;
   let loss: string;
   let labels: string | undefined;
   if (opts.loss === 'classification') {
@@ -122,7 +117,7 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
     const bd = ls?.[0];
     g.values.set(LABELS, { dtype: DT.INT64, shape: [typeof bd === 'number' || (typeof bd === 'string' && !bd.startsWith('?')) ? bd : 'batch'] });
     dataInputs.push(LABELS);
-    loss = meanCrossEntropy(b, logits, LABELS);
+    loss = meanCriterion(b, logits, LABELS, criterion);
   } else {
     if (ls && ls.length !== 3) throw new WeightscopeError('invalid-input', `lm loss needs logits [batch, seq, vocab]; '${logits}' has rank ${ls.length}`);
     const ids = dataInputs.find((n) => b.dtype(n) === DT.INT64);
@@ -130,7 +125,7 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
     const big = 2 ** 62;
     const lg = b.op('Slice', [logits, b.i64([0]), b.i64([-1]), b.i64([1])]);
     const tgt = b.op('Slice', [ids, b.i64([1]), b.i64([big]), b.i64([1])]);
-    loss = meanCrossEntropy(b, lg, tgt);
+    loss = meanCriterion(b, lg, tgt, criterion);
   }
   if (opts.l2 && opts.l2.coef !== 0) {
     const names = opts.l2.params ?? paramNames;
@@ -144,5 +139,5 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
   }
   b.op('Identity', [loss], undefined, LOSS);
   g.outputs = [LOSS, logits];
-  return { kind: opts.loss, graph: g, dataInputs, labels, logits, params, paramValues, tied };
+  return { kind: opts.loss, graph: g, dataInputs, labels, logits, params, paramValues, tied, criterion };
 }

@@ -1,12 +1,8 @@
-/** Turns weightscope's private ops (rules/conv.ts) into standard ONNX ops before a graph is serialised. */
+/** Turns weightscope's private ops (the op table's entries with a `lower`) into standard ONNX ops before serialisation. */
 import { Builder } from './builder.js';
-import { INTERNAL_DOMAIN, type GNode, type Graph } from './ir.js';
-import { CONV_WEIGHT_GRAD, lowerConvWeightGrad, lowerPatchConv, PATCH_CONV } from './rules/conv.js';
-
-const LOWERINGS: Record<string, (b: Builder, n: GNode) => void> = {
-  [PATCH_CONV.op]: lowerPatchConv,
-  [CONV_WEIGHT_GRAD.op]: lowerConvWeightGrad,
-};
+import type { Graph } from './ir.js';
+import { INTERNAL_DOMAIN } from './op-names.js';
+import { opDef } from './ops/index.js';
 
 export function lowerInternalOps(g: Graph): void {
   if (!g.nodes.some((n) => n.domain === INTERNAL_DOMAIN)) return;
@@ -14,9 +10,12 @@ export function lowerInternalOps(g: Graph): void {
   const old = g.nodes;
   g.nodes = [];
   for (const n of old) {
-    const lower = n.domain === INTERNAL_DOMAIN ? LOWERINGS[n.opType] : undefined;
-    if (lower) lower(b, n);
-    else if (n.domain === INTERNAL_DOMAIN) throw new Error(`no lowering for internal op ${n.opType}`);
-    else g.nodes.push(n);
+    if (n.domain !== INTERNAL_DOMAIN) {
+      g.nodes.push(n);
+      continue;
+    }
+    const lower = opDef(n.opType, n.domain)?.lower;
+    if (!lower) throw new Error(`no lowering for internal op ${n.opType}`);
+    lower(b, n);
   }
 }

@@ -16,8 +16,8 @@
  */
 import { Builder } from './builder.js';
 import type { GNode, Graph } from './ir.js';
-import { convGeometry, im2colFits, PATCH_CONV, type ConvGeom } from './rules/conv.js';
-import { poolGeometry, windowOffsets, type PoolGeom } from './rules/pool.js';
+import { convGeometry, im2colFits, PATCH_CONV, type ConvGeom } from './ops/conv.js';
+import { poolGeometry, windowOffsets, type PoolGeom } from './ops/pool.js';
 
 interface Block {
   conv: GNode;
@@ -118,7 +118,7 @@ function emitBlock(b: Builder, bl: Block, output: string): void {
   }
   let y = level[0];
   const bias = bl.conv.inputs[2];
-  const tail: Array<[string, string[]]> = [];
+  const tail: Array<['Add' | 'Relu', string[]]> = [];
   if (bias) tail.push(['Add', [b.reshape(bias, b.i64([1, -1, ...bl.pg.k.map(() => 1)]))]]);
   if (bl.relu) tail.push(['Relu', []]);
   if (tail.length === 0) {

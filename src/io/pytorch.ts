@@ -12,7 +12,7 @@ import { WeightscopeError } from '../errors.js';
 import { DTYPE_SIZE, toFloat64 } from './dtype.js';
 import { readAt } from './fileio.js';
 import { PyDict, PyGlobal, PyOpaque, PyTuple, unpickle, type PyValue } from './unpickle.js';
-import { ZipArchive } from './zip.js';
+import { MAX_PICKLE_BYTES, ZipArchive } from './zip.js';
 import type { DType, TensorInfo, TensorReader } from './types.js';
 
 export const LEGACY_MESSAGE =
@@ -193,7 +193,7 @@ export class PytorchReader implements TensorReader {
       if (bo && new TextDecoder().decode(await zip.read(bo.name)).trim() !== 'little') {
         throw new WeightscopeError('unsupported-format', `${path}: big-endian PyTorch checkpoints are not supported`, { path });
       }
-      const root = unpickle(await zip.read(pkl), { globals: allowList(path), persistentLoad: storageLoader(path) });
+      const root = unpickle(await zip.read(pkl, MAX_PICKLE_BYTES), { globals: allowList(path), persistentLoad: storageLoader(path) });
       const entries = new Map<string, Entry>();
       for (const [name, ref] of collectTensors(root, path)) {
         const zipName = `${prefix}data/${ref.storage.key}`;

@@ -2,7 +2,8 @@
  * A pickle virtual machine that executes nothing. Globals are resolved only through an allow-list supplied by
  * the caller (module.name → handler); any other global is refused with 'unsafe-pickle' the moment it is named,
  * before any call. Dicts are `PyDict` (a Map), so keys such as "__proto__" stay data. Every opcode consumes
- * input bytes and the stack and memo are capped, so running time and memory are bounded by the input.
+ * input bytes, and the stack, memo, MARK nesting, integer lengths and the total number of container elements are
+ * capped (UNPICKLE_LIMITS), so running time and memory are linear in the input and bounded independently of it.
  */
 import { WeightscopeError } from '../errors.js';
 
@@ -57,7 +58,22 @@ export interface UnpickleOptions {
   readonly persistentLoad?: (pid: PyValue) => PyValue;
   readonly maxStack?: number;
   readonly maxMemo?: number;
+  /** Elements put into lists, tuples, dicts and sets, all together (default UNPICKLE_LIMITS.elements). */
+  readonly maxElements?: number;
 }
+
+/**
+ * Bounds far above any real checkpoint: a torch state dict holds a few hundred to a few thousand tensors of ~10
+ * pickle elements each, and its ints are shapes, strides and offsets (8 bytes). A hostile pickle past them is
+ * refused instead of costing seconds (a 160 KB LONG4 took 10.5 s to decode byte by byte) or gigabytes.
+ */
+export const UNPICKLE_LIMITS = {
+  /** Bytes of a LONG1/LONG4 integer, characters of a text INT/LONG. */
+  longBytes: 1024,
+  /** MARKs open at once (nested tuples, lists and dicts being built). */
+  depth: 1000,
+  elements: 10_000_000,
+} as const;
 
 const MARK = Symbol('mark');
 type Slot = PyValue | typeof MARK;
@@ -70,10 +86,12 @@ function isKey(v: PyValue): v is PyKey {
   return v === null || ['string', 'number', 'bigint', 'boolean'].includes(typeof v);
 }
 
+/** Little-endian two's complement, via one hex string (linear; shifting a BigInt per byte is quadratic). */
 function decodeLong(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  let hex = '';
+  for (let i = b.length - 1; i >= 0; i--) hex += b[i].toString(16).padStart(2, '0');
+  let v = BigInt(`0x${hex}`);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
@@ -81,6 +99,23 @@ function decodeLong(b: Uint8Array): number | bigint {
 export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
   const maxStack = opts.maxStack ?? 1_000_000;
   const maxMemo = opts.maxMemo ?? 1_000_000;
+  const maxElements = opts.maxElements ?? UNPICKLE_LIMITS.elements;
+  let elements = 0;
+  /** Counts `n` more container elements against the cap. */
+  const grow = (n: number): void => {
+    elements += n;
+    if (elements > maxElements) {
+      throw new WeightscopeError('too-large', `pickle: more than ${maxElements} container elements; refused as a memory bomb`, { limit: maxElements });
+    }
+  };
+  const longBytes = (n: number, what: string): number => {
+    if (n < 0 || n > UNPICKLE_LIMITS.longBytes) throw bad(`${what} of ${n} bytes is over the ${UNPICKLE_LIMITS.longBytes}-byte limit for integers`);
+    return n;
+  };
+  const numberText = (s: string, what: string): string => {
+    if (s.length > UNPICKLE_LIMITS.longBytes) throw bad(`${what} of ${s.length} characters is over the ${UNPICKLE_LIMITS.longBytes}-character limit for integers`);
+    return s;
+  };
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   let pos = 0;
@@ -156,6 +191,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
     stack = metastack.pop() as Slot[];
     return items;
   };
+  /** popMark for items that become a container's elements. */
+  const popItems = (): PyValue[] => {
+    const items = popMark();
+    grow(items.length);
+    return items;
+  };
   const memoPut = (i: number, v: PyValue): void => {
     if (!memo.has(i) && memo.size >= maxMemo) throw bad(`memo exceeds ${maxMemo} entries`);
     memo.set(i, v);
@@ -207,7 +248,11 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         const v = pop();
         return v;
       }
-      case 0x28: metastack.push(stack); stack = []; if (metastack.length > maxStack) throw bad('too many MARKs'); break;
+      case 0x28: // MARK
+        if (metastack.length >= UNPICKLE_LIMITS.depth) throw bad(`nesting deeper than ${UNPICKLE_LIMITS.depth} MARKs`);
+        metastack.push(stack);
+        stack = [];
+        break;
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
       case 0x32: push(top()); break; // DUP
@@ -217,16 +262,16 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
       case 0x4a: need(4); push(dv.getInt32(pos, true)); pos += 4; break; // BININT
       case 0x4b: push(u8()); break; // BININT1
       case 0x4d: push(u16()); break; // BININT2
-      case 0x8a: push(decodeLong(bytes(u8()))); break; // LONG1
+      case 0x8a: push(decodeLong(bytes(longBytes(u8(), 'LONG1')))); break; // LONG1
       case 0x8b: { // LONG4
         need(4);
-        const n = dv.getInt32(pos, true);
+        const n = longBytes(dv.getInt32(pos, true), 'LONG4');
         pos += 4;
         push(decodeLong(bytes(n)));
         break;
       }
       case 0x49: { // INT (text): "01"/"00" are booleans in protocol 0
-        const s = line();
+        const s = numberText(line(), 'INT');
         if (s === '01' || s === '00') push(s === '01');
         else {
           const v = Number(s);
@@ -236,7 +281,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         break;
       }
       case 0x4c: { // LONG (text)
-        const s = line().replace(/L$/, '');
+        const s = numberText(line().replace(/L$/, ''), 'LONG');
         if (!/^-?\d+$/.test(s)) throw bad(`bad LONG ${JSON.stringify(s)}`);
         const v = BigInt(s);
         push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
@@ -267,19 +312,19 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
       case 0x7d: push(new PyDict()); break; // EMPTY_DICT
       case 0x5d: push([]); break; // EMPTY_LIST
       case 0x29: push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x85: { const a = pop(); push(new PyTuple([a])); break; } // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); push(new PyTuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); push(new PyTuple([a, b, c])); break; } // TUPLE3
-      case 0x74: push(new PyTuple(popMark())); break; // TUPLE
-      case 0x6c: push(popMark()); break; // LIST
-      case 0x64: { const d = new PyDict(); setItems(d, popMark()); push(d); break; } // DICT
-      case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l)) throw bad('APPEND to a non-list'); l.push(v); break; }
-      case 0x65: { const items = popMark(); const l = top(); if (!Array.isArray(l)) throw bad('APPENDS to a non-list'); for (const v of items) l.push(v); break; }
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const kv = popMark(); setItems(top(), kv); break; } // SETITEMS
+      case 0x85: { grow(1); const a = pop(); push(new PyTuple([a])); break; } // TUPLE1
+      case 0x86: { grow(2); const b = pop(); const a = pop(); push(new PyTuple([a, b])); break; } // TUPLE2
+      case 0x87: { grow(3); const c = pop(); const b = pop(); const a = pop(); push(new PyTuple([a, b, c])); break; } // TUPLE3
+      case 0x74: push(new PyTuple(popItems())); break; // TUPLE
+      case 0x6c: push(popItems()); break; // LIST
+      case 0x64: { const d = new PyDict(); setItems(d, popItems()); push(d); break; } // DICT
+      case 0x61: { grow(1); const v = pop(); const l = top(); if (!Array.isArray(l)) throw bad('APPEND to a non-list'); l.push(v); break; }
+      case 0x65: { const items = popItems(); const l = top(); if (!Array.isArray(l)) throw bad('APPENDS to a non-list'); for (const v of items) l.push(v); break; }
+      case 0x73: { grow(2); const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
+      case 0x75: { const kv = popItems(); setItems(top(), kv); break; } // SETITEMS
       case 0x8f: push([]); break; // EMPTY_SET (as a list)
-      case 0x90: { const items = popMark(); const s = top(); if (!Array.isArray(s)) throw bad('ADDITEMS to a non-set'); for (const v of items) s.push(v); break; }
-      case 0x91: push(popMark()); break; // FROZENSET
+      case 0x90: { const items = popItems(); const s = top(); if (!Array.isArray(s)) throw bad('ADDITEMS to a non-set'); for (const v of items) s.push(v); break; }
+      case 0x91: push(popItems()); break; // FROZENSET
       case 0x71: memoPut(u8(), top()); break; // BINPUT
       case 0x72: memoPut(u32(), top()); break; // LONG_BINPUT
       case 0x94: memoPut(memo.size, top()); break; // MEMOIZE
@@ -299,11 +344,11 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         const m = line();
         const n = line();
         const g = global(m, n);
-        push(call(g, new PyTuple(popMark())));
+        push(call(g, new PyTuple(popItems())));
         break;
       }
       case 0x6f: { // OBJ: class and args from MARK
-        const items = popMark();
+        const items = popItems();
         if (items.length === 0) throw bad('OBJ without a class');
         push(call(items[0], new PyTuple(items.slice(1))));
         break;

@@ -26,6 +26,11 @@ const SIG_LOCAL = 0x04034b50;
 /** Central directories and inflated entries beyond this are refused (data.pkl of a 7B model is a few MB). */
 const MAX_CENTRAL_DIR = 256 * 1024 * 1024;
 const MAX_INFLATED = 512 * 1024 * 1024;
+/**
+ * A checkpoint's pickle (data.pkl) is refused past this, before it is inflated: a 70B model's is well under 1 MB,
+ * while a 0.5 MB deflated bomb would otherwise inflate to 512 MiB and feed the unpickler as much.
+ */
+export const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
 
 let crcTable: Uint32Array | undefined;
 export function crc32(data: Uint8Array): number {
@@ -111,14 +116,16 @@ export class ZipArchive {
     return readAt(this.#fh, (await this.dataOffset(name)) + offset, length, `${this.path}: ${name}`);
   }
 
-  /** A whole entry, inflated if needed and checked against its CRC-32. */
-  async read(name: string): Promise<Uint8Array> {
+  /** A whole entry, inflated if needed and checked against its CRC-32; `maxBytes` caps its (declared) size. */
+  async read(name: string, maxBytes = MAX_INFLATED): Promise<Uint8Array> {
     const e = this.entry(name);
+    if (e.size > maxBytes) {
+      throw new WeightscopeError('too-large', `${this.path}: entry "${name}" inflates to ${e.size} bytes, over the ${maxBytes}-byte limit`, { path: this.path, limit: maxBytes });
+    }
     const raw = await readAt(this.#fh, await this.dataOffset(name), e.compressedSize, `${this.path}: ${name}`);
     let data: Uint8Array;
     if (e.method === 0) data = raw;
     else if (e.method === 8) {
-      if (e.size > MAX_INFLATED) throw corrupt(this.path, `entry "${name}" inflates to ${e.size} bytes, over the limit`);
       try {
         data = inflateSync(raw, { out: new Uint8Array(e.size) });
       } catch (err) {

@@ -1,5 +1,6 @@
 /** Chooses how analyze() computes eigenvalues: H3's worker pool for real models, this thread for tiny ones. */
 import { availableParallelism } from 'node:os';
+import { CudaEigen } from '../linalg/cuda.js';
 import { EigenPool } from '../linalg/pool.js';
 import { resolveBackend } from '../linalg/eigen.js';
 import type { LayerPlan } from '../layers/types.js';
@@ -19,6 +20,12 @@ export function estimatedWork(layers: readonly Pick<LayerPlan, 'N' | 'M' | 'rf'>
 }
 
 export async function makeEigenRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' | 'workers'>, layers: readonly LayerPlan[]): Promise<EigenRunner> {
+  if (opts.eigenBackend === 'cuda') {
+    // One matrix on the GPU at a time; three layers in flight let reading and fitting overlap it. analyseLayer has
+    // checked the weights for NaN/Inf already.
+    const gpu = CudaEigen.open();
+    return { parallelism: 2, eigenvalues: (mats) => Promise.all(mats.map((m) => gpu.eigenvalues(m.data, m.rows, m.cols, { assumeFinite: true }))), close: () => gpu.close() };
+  }
   // Resolve first: an explicit 'lapack' without LAPACK fails here, before any worker starts.
   const backend = resolveBackend(opts.eigenBackend);
   const size = Math.min(opts.workers ?? availableParallelism(), layers.length);

@@ -25,7 +25,8 @@ export const AnalyzeOptionsSchema = z
     maxN: count.default(50000),
     /** Only these layers (ids or name globs); all when absent. */
     layers: z.array(LayerSelector).optional(),
-    eigenBackend: z.enum(['auto', 'lapack', 'ts']).default('auto'),
+    /** 'cuda': Gram and eigenvalues on an NVIDIA GPU through cuBLAS/cuSOLVER (src/linalg/cuda.ts). */
+    eigenBackend: z.enum(['auto', 'lapack', 'ts', 'cuda']).default('auto'),
     /** Eigenvalue worker threads. Default: one per core, and none (this thread) for models too small to gain. */
     workers: z.number().int().positive().max(256).optional(),
     /** Keep each layer's pooled ESD in its row (`eigenvalues`), for plots; off by default (it is most of a report). */

@@ -3,28 +3,27 @@
  * with the parameters fed as graph inputs (one session per graph, any weights). The gradient and Hv graphs come from
  * src/graph (reverse mode over ONNX); the forward pass (loss/accuracy) runs the model's own graph.
  * Every multi-batch quantity is a size-weighted mean over batches, i.e. the quantity of the mean loss over all data.
+ * What the graphs are fed and give back: feeds.ts; data-parallel shards on the CPU: shards.ts.
  */
 import { dirname } from 'node:path';
 import { WeightscopeError } from '../errors.js';
+import type { DerivedGraph } from '../graph/grad.js';
+import { CE, type Criterion } from '../graph/criteria.js';
 import { readOnnxModel, type ModelProto } from '../io/onnx-model.js';
 import type { Batch, Dataset, LossKind } from './dataset.js';
 import { sequentialBatches } from './dataset.js';
+import type { Device, DeviceChoice } from './devices.js';
+import { DiffFeeds, staticClasses, type DiffOutputs } from './feeds.js';
 import { createForward, type EvalResult, type ForwardRunner } from './forward.js';
 import { pruneTo } from './forward-graph.js';
 import { checkParams, loadParams, specOf, type ParamMap, type ParamSpec } from './params.js';
-import { batchCoupling } from './separable.js';
-import { getSession, intraOpThreads, parseDevice, releaseSession, type Device, type RuntimeSession } from './session.js';
+import { batchCoupling, lossGraphCoupling } from './separable.js';
+import { getSession, intraOpThreads, releaseSession, resolveDevice, type RuntimeSession } from './session.js';
+import { mergeWeighted, Sharding } from './shards.js';
 import type { HostTensor } from './wire.js';
 
-/** What src/graph hands back for a gradient or Hv graph. */
-export interface DiffGraph {
-  readonly model: ModelProto;
-  readonly params: readonly { readonly name: string; readonly dims: readonly number[]; readonly dtype?: unknown }[];
-  /** Data inputs first (the model's input, then `y` for classification), then parameters (then `v.<param>`). */
-  readonly inputs: readonly string[];
-  /** 'loss', then 'grad.<param>' (or 'hv.<param>'). */
-  readonly outputs: readonly string[];
-}
+/** What src/graph hands back for a gradient or Hv graph (graph/grad.ts's DerivedGraph, under the runtime's name). */
+export type DiffGraph = DerivedGraph;
 
 /** Builds the differentiated graphs on demand (so a forward-only use never pays for them). */
 export interface GraphSource {
@@ -34,6 +33,11 @@ export interface GraphSource {
   forward?(): { model: ModelProto; logits: string };
   /** Name of the labels input of the differentiated graphs (default 'y'; null for language models). */
   labels?: string | null;
+  /**
+   * Why the model may mix samples across a batch (runtime/separable.ts), or null, from a graph the source has
+   * already shape-inferred; default: the model is analysed anew.
+   */
+  coupling?(): string | null;
 }
 
 export interface L2Option {
@@ -45,10 +49,16 @@ export interface L2Option {
 
 export interface EngineOptions {
   readonly loss: LossKind;
-  readonly device?: Device;
+  /** A device, or 'auto' (a usable GPU, else the CPU); Engine.device says which one runs. Default 'cpu'. */
+  readonly device?: DeviceChoice;
   /** Keep constant-folded copies of tied weights as separate parameters. */
   readonly untie?: boolean;
   readonly l2?: L2Option;
+  /**
+   * The criterion averaged over rows (src/graph/criteria.ts; default cross-entropy): the differentiated graphs'
+   * loss and the forward pass's. A GraphSource given to createEngineWith must build its graphs with the same one.
+   */
+  readonly criterion?: Criterion;
   /** Which graph output holds the logits (default the first). */
   readonly logitsOutput?: string;
   /** Differentiate only these parameters (default every float initializer the loss depends on). */
@@ -73,6 +83,8 @@ export interface HvpResult {
 
 export interface Engine {
   readonly lossKind: LossKind;
+  readonly criterion: Criterion;
+  /** The device the sessions run on ('auto' resolved). */
   readonly device: Device;
   /** Parameters in graph order (also the order of flat vectors). */
   readonly params: readonly ParamSpec[];
@@ -117,8 +129,9 @@ export async function createEngineWith(
   source: GraphSource,
   opts: EngineOptions,
 ): Promise<Engine> {
-  const device = parseDevice(opts.device);
+  const device = await resolveDevice(opts.device);
   const lossKind = opts.loss;
+  const criterion = opts.criterion ?? CE;
   const gradGraph = await source.grad();
   const params = gradGraph.params.map((p) => specOf(p.name, p.dims));
   const initial = (await loadParams(model, baseDir, params.map((p) => p.name))).values;
@@ -127,13 +140,16 @@ export async function createEngineWith(
     device,
     logitsOutput: fwd?.logits ?? opts.logitsOutput,
   });
-  const labelsName = source.labels === undefined ? 'y' : source.labels;
   const l2 = opts.l2 ?? null;
   if (l2) {
     const known = new Set(params.map((p) => p.name));
     const bad = (l2.params ?? []).filter((n) => !known.has(n));
     if (bad.length) throw new WeightscopeError('not-found', `L2 term names unknown parameters: ${bad.join(', ')}`);
   }
+  const feeds = new DiffFeeds(params, source.labels === undefined ? 'y' : source.labels, lossKind, staticClasses(fwd?.model ?? model, forward.logitsName));
+  // Shards run on the CPU only, and only for a model that treats samples independently.
+  const separable = (): boolean => (source.coupling ? source.coupling() : batchCoupling(model)) === null;
+  const sharding = new Sharding(opts.shards ?? (device === 'cpu' && separable() ? intraOpThreads() : 1), device);
 
   const runners = new Map<'grad' | 'hvp', Promise<Runner>>();
   function runner(what: 'grad' | 'hvp'): Promise<Runner> {
@@ -149,141 +165,41 @@ export async function createEngineWith(
     return r;
   }
 
-  // Data parallelism: onnxruntime parallelises inside each op, which pays off poorly for a small CNN's many small ops
-  // (fmnist CNN gradient graph at batch 128: 9.2 ms at 1 thread, 7.9 ms at 2); two shards of 64 on single-threaded
-  // sessions in two worker threads took 4.9 ms (measured on the raw graph; the engine's figures: bench/autodiff.bench.ts).
-  const lanes = opts.shards ?? (device === 'cpu' && batchCoupling(model) === null ? intraOpThreads() : 1);
-  if (!(Number.isInteger(lanes) && lanes >= 1)) throw new WeightscopeError('invalid-input', `shards must be a positive integer, not ${lanes}`);
-  // Keyed by graph and shard count: a batch too small for every lane gets fewer shards, and a later, larger one
-  // needs all k sessions (one cache entry per `what` handed a 2-session list to a 3-shard batch).
-  const laneRunners = new Map<string, Promise<RuntimeSession[]>>();
-  function laneSessions(what: 'grad' | 'hvp', graph: DiffGraph, k: number): Promise<RuntimeSession[]> {
-    const key = `${what}:${k}`;
-    let r = laneRunners.get(key);
-    if (!r) {
-      const threads = Math.max(1, Math.floor(intraOpThreads() / k));
-      r = Promise.all(Array.from({ length: k }, (_, lane) => getSession(graph.model, { device, lane, threads })));
-      laneRunners.set(key, r);
-      r.catch(() => laneRunners.delete(key));
-    }
-    return r;
-  }
-  const shardCache = new WeakMap<Batch, Batch[]>();
-  /** The batch cut into contiguous shards (views; the same objects each call, so they stay resident per lane). */
-  function shardsOf(batch: Batch): Batch[] {
-    const k = Math.min(lanes, Math.floor(batch.size / MIN_SHARD));
-    if (k < 2) return [batch];
-    let parts = shardCache.get(batch);
-    if (!parts) {
-      parts = [];
-      for (let i = 0; i < k; i++) {
-        const start = Math.floor((i * batch.size) / k), end = Math.floor(((i + 1) * batch.size) / k);
-        parts.push({ x: rowsOf(batch.x, start, end), y: batch.y ? rowsOf(batch.y, start, end) : null, size: end - start });
-      }
-      shardCache.set(batch, parts);
-    }
-    return parts;
-  }
-
-  const paramNames = new Set(params.map((p) => p.name));
-  function dataFeeds(g: DiffGraph, batch: Batch): Record<string, HostTensor> {
-    const feeds: Record<string, HostTensor> = {};
-    for (const name of g.inputs) {
-      if (paramNames.has(name) || name.startsWith('v.')) continue;
-      if (name === labelsName) {
-        if (!batch.y) throw new WeightscopeError('invalid-input', 'classification loss needs labels y in the dataset');
-        feeds[name] = batch.y;
-      } else {
-        feeds[name] = batch.x;
-      }
-    }
-    return feeds;
-  }
-
-  /** The data inputs of a graph (what dataFeeds fills): kept resident in the worker across calls. */
-  const dataNames = new Map<DiffGraph, readonly string[]>();
-  function residentNames(g: DiffGraph): readonly string[] {
-    let names = dataNames.get(g);
-    if (!names) {
-      names = g.inputs.filter((n) => !paramNames.has(n) && !n.startsWith('v.'));
-      dataNames.set(g, names);
-    }
-    return names;
-  }
-
-  function paramFeeds(values: ReadonlyMap<string, Float32Array>, prefix: string, feeds: Record<string, HostTensor>): void {
-    for (const p of params) feeds[prefix + p.name] = { type: 'float32', data: values.get(p.name) as Float32Array, dims: p.dims };
-  }
-
-  function readOut(out: Record<string, HostTensor>, prefix: string): { loss: number; map: ParamMap } {
-    const lossT = out.loss;
-    if (!lossT) throw new WeightscopeError('invalid-input', 'the generated graph has no loss output');
-    const map: ParamMap = new Map();
-    for (const p of params) {
-      const t = out[prefix + p.name];
-      if (!t) throw new WeightscopeError('invalid-input', `the generated graph has no output ${prefix}${p.name}`);
-      map.set(p.name, t.data as Float32Array);
-    }
-    const loss = Number((lossT.data as Float32Array)[0]);
-    if (!Number.isFinite(loss)) throw new WeightscopeError('numerical', `the loss is ${loss}`);
-    return { loss, map };
-  }
-
-  const classes = staticClasses(fwd?.model ?? model, forward.logitsName);
-  function checkBatch(batch: Batch): void {
-    if (lossKind === 'classification' && !batch.y) throw new WeightscopeError('invalid-input', 'classification loss needs labels y');
-    if (lossKind === 'lm' && batch.x.type !== 'int64') throw new WeightscopeError('invalid-input', 'language-model loss needs int64 tokens');
-    // A graph's one-hot/gather of an out-of-range label would not fail loudly: check here.
-    const labels = (lossKind === 'classification' ? batch.y?.data : batch.x.data) as BigInt64Array;
-    if (classes !== null) {
-      const limit = BigInt(classes);
-      for (let i = 0; i < labels.length; i++) {
-        if (labels[i] < 0n || labels[i] >= limit) {
-          const what = lossKind === 'classification' ? 'label' : 'token';
-          throw new WeightscopeError('invalid-input', `${what} ${labels[i]} is outside the model's ${classes} classes`);
-        }
-      }
-    }
-  }
-
   /** Runs the grad or Hv graph on the batch — on one session, or shard by shard on parallel lanes, size-weighted. */
-  async function runDiff(what: 'grad' | 'hvp', batch: Batch, fill: (feeds: Record<string, HostTensor>) => void): Promise<{ loss: number; map: ParamMap }> {
+  async function runDiff(what: 'grad' | 'hvp', batch: Batch, fill: (f: Record<string, HostTensor>) => void): Promise<DiffOutputs> {
     const { graph, session } = await runner(what);
     const prefix = what === 'grad' ? 'grad.' : 'hv.';
     const one = async (b: Batch, s: RuntimeSession) => {
-      const feeds = dataFeeds(graph, b);
-      fill(feeds);
-      return { ...readOut(await s.run(feeds, undefined, { resident: residentNames(graph) }), prefix), size: b.size };
+      const f = feeds.data(graph, b);
+      fill(f);
+      return { ...feeds.read(await s.run(f, undefined, { resident: feeds.residentNames(graph) }), prefix), size: b.size };
     };
-    const parts = shardsOf(batch);
+    const parts = sharding.shardsOf(batch);
     if (parts.length === 1) return one(batch, session);
-    const sessions = await laneSessions(what, graph, parts.length);
+    const sessions = await sharding.sessions(what, graph, parts.length);
     return mergeWeighted(await Promise.all(parts.map((p, i) => one(p, sessions[i]))));
   }
 
   async function grad(values: ReadonlyMap<string, Float32Array>, batch: Batch): Promise<GradResult> {
     checkParams(params, values);
-    checkBatch(batch);
-    const { loss, map } = await runDiff('grad', batch, (feeds) => paramFeeds(values, '', feeds));
+    feeds.check(batch);
+    const { loss, map } = await runDiff('grad', batch, (f) => feeds.params(values, '', f));
     return { loss, grads: map };
   }
 
   async function hvp(values: ReadonlyMap<string, Float32Array>, batch: Batch, v: ReadonlyMap<string, Float32Array>): Promise<HvpResult> {
     checkParams(params, values);
     checkParams(params, v, 'direction v');
-    checkBatch(batch);
-    const { loss, map } = await runDiff('hvp', batch, (feeds) => {
-      paramFeeds(values, '', feeds);
-      paramFeeds(v, 'v.', feeds);
+    feeds.check(batch);
+    const { loss, map } = await runDiff('hvp', batch, (f) => {
+      feeds.params(values, '', f);
+      feeds.params(v, 'v.', f);
     });
     return { loss, hv: map };
   }
 
   /** Σ_b (size_b/N)·f_b over batches, for f = (loss, vector). */
-  async function weighted(
-    batches: Iterable<Batch>,
-    one: (b: Batch) => Promise<{ loss: number; map: ParamMap }>,
-  ): Promise<{ loss: number; map: ParamMap }> {
+  async function weighted(batches: Iterable<Batch>, one: (b: Batch) => Promise<DiffOutputs>): Promise<DiffOutputs> {
     const parts: { loss: number; map: ParamMap; size: number }[] = [];
     for (const b of batches) parts.push({ ...(await one(b)), size: b.size });
     return mergeWeighted(parts);
@@ -301,13 +217,14 @@ export async function createEngineWith(
 
   return {
     lossKind,
+    criterion,
     device,
     params,
     inputName: forward.inputName,
     initialParams: () => new Map([...initial].map(([k, v]) => [k, v.slice()])),
     async loss(values, batch) {
-      checkBatch(batch);
-      const s = await forward.sums(values, batch, lossKind);
+      feeds.check(batch);
+      const s = await forward.sums(values, batch, lossKind, criterion);
       return s.loss / s.count + l2Value(values);
     },
     grad,
@@ -326,7 +243,7 @@ export async function createEngineWith(
       });
       return { loss: r.loss, hv: r.map };
     },
-    evaluate: (values, ds, batchSize = 256) => forward.evaluate(values, ds, { batchSize, loss: lossKind }),
+    evaluate: (values, ds, batchSize = 256) => forward.evaluate(values, ds, { batchSize, loss: lossKind, criterion }),
     logits: (values, x) => forward.logits(values, x),
     async graph(what) {
       return (await runner(what)).graph.model;
@@ -334,62 +251,11 @@ export async function createEngineWith(
     async dispose() {
       const sessions = [forward.session];
       for (const r of runners.values()) sessions.push((await r).session);
-      for (const r of laneRunners.values()) sessions.push(...(await r));
       runners.clear();
-      laneRunners.clear();
+      sessions.push(...(await sharding.drain()));
       await Promise.all(sessions.map((s) => releaseSession(s)));
     },
   };
-}
-
-/** Fewest samples a data-parallel shard gets (smaller batches run whole). */
-const MIN_SHARD = 16;
-
-/** Rows [start, end) of a tensor whose first axis is the batch: a view, no copy. */
-function rowsOf(t: HostTensor, start: number, end: number): HostTensor {
-  const row = t.dims.slice(1).reduce((a, c) => a * c, 1);
-  return { type: t.type, data: t.data.subarray(start * row, end * row) as HostTensor['data'], dims: [end - start, ...t.dims.slice(1)] };
-}
-
-/**
- * Σ (size/n)·(loss, map) with n = Σ size, in order (deterministic), written into the first part's arrays (fresh
- * outputs of a run, owned here): one pass per parameter.
- */
-function mergeWeighted(parts: readonly { loss: number; map: ParamMap; size: number }[]): { loss: number; map: ParamMap } {
-  const n = parts.reduce((a, p) => a + p.size, 0);
-  if (parts.length === 0 || n === 0) throw new WeightscopeError('invalid-input', 'no batches given');
-  const [first, ...rest] = parts;
-  if (rest.length === 0) return { loss: first.loss, map: first.map };
-  const w0 = first.size / n;
-  for (const [name, acc] of first.map) {
-    const xs = rest.map((p) => {
-      const x = p.map.get(name);
-      if (!x || x.length !== acc.length) throw new WeightscopeError('shape-mismatch', `parameter sets differ at '${name}'`);
-      return x;
-    });
-    if (xs.length === 1) {
-      const x = xs[0], w1 = rest[0].size / n;
-      for (let i = 0; i < acc.length; i++) acc[i] = w0 * acc[i] + w1 * x[i];
-    } else {
-      for (let i = 0; i < acc.length; i++) acc[i] *= w0;
-      xs.forEach((x, k) => {
-        const w = rest[k].size / n;
-        for (let i = 0; i < acc.length; i++) acc[i] += w * x[i];
-      });
-    }
-  }
-  return { loss: parts.reduce((a, p) => a + (p.size / n) * p.loss, 0), map: first.map };
-}
-
-/** The size of the logits' last axis when the model declares it (classes, or vocabulary size). */
-function staticClasses(model: ModelProto, logits: string): number | null {
-  const out = (model.graph?.output ?? []).find((o) => o.name === logits);
-  const dims = out?.type?.tensorType?.shape?.dim ?? [];
-  const last = dims[dims.length - 1];
-  const v = last?.dimValue;
-  if (v === null || v === undefined) return null;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
 /** Batches of a whole dataset in order, for gradMean/hvpMean. */
@@ -412,6 +278,7 @@ export async function createEngine(model: string | ModelProto, opts: EngineOptio
     ...(opts.l2 ? { l2: { coef: opts.l2.coef, ...(opts.l2.params ? { params: [...opts.l2.params] } : {}) } } : {}),
     ...(opts.params ? { params: [...opts.params] } : {}),
     ...(opts.untie !== undefined ? { untie: opts.untie } : {}),
+    ...(opts.criterion ? { criterion: opts.criterion } : {}),
   });
   const wide = lossGraph.params.find((p) => p.dtype !== 'float32');
   if (wide) {
@@ -422,6 +289,8 @@ export async function createEngine(model: string | ModelProto, opts: EngineOptio
     hvp: () => g.buildHvpGraph(lossGraph, { withGrad: false }),
     forward: () => ({ model: pruneTo(g.lossModel(lossGraph).model, [lossGraph.logits]), logits: lossGraph.logits }),
     labels: lossGraph.labels ?? null,
+    // The loss graph is the model parsed and shape-inferred once: the batch-axis analysis reads it too.
+    coupling: () => lossGraphCoupling(lossGraph),
   };
   return createEngineWith(proto, baseDir, source, opts);
 }

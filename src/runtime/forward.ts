@@ -3,16 +3,18 @@
  * means (sums of per-sample cross-entropy in float64, divided once at the end).
  */
 import { WeightscopeError } from '../errors.js';
+import type { Criterion } from '../graph/criteria.js';
 import type { ModelProto } from '../io/onnx-model.js';
 import { sequentialBatches, type Batch, type Dataset, type LossKind } from './dataset.js';
 import { paramsAsInputs, pruneTo } from './forward-graph.js';
 import { addSums, classificationSums, lmSums, ZERO_SUMS, type LossSums } from './metrics.js';
 import { checkParams, type ParamSpec } from './params.js';
-import { getSession, type Device, type RuntimeSession } from './session.js';
+import type { DeviceChoice } from './devices.js';
+import { getSession, type RuntimeSession } from './session.js';
 import type { HostTensor } from './wire.js';
 
 export interface EvalResult {
-  /** Mean cross-entropy (per sample; per predicted token for a language model). */
+  /** Mean cross-entropy, or the criterion asked for (per sample; per predicted token for a language model). */
   readonly loss: number;
   /** Share of argmax-correct predictions (token accuracy for a language model). */
   readonly accuracy: number;
@@ -27,13 +29,14 @@ export interface ForwardRunner {
   readonly inputName: string;
   readonly logitsName: string;
   logits(params: ReadonlyMap<string, Float32Array>, x: HostTensor): Promise<HostTensor>;
-  /** Loss and accuracy sums of one batch. */
-  sums(params: ReadonlyMap<string, Float32Array>, batch: Batch, loss: LossKind): Promise<LossSums>;
-  evaluate(params: ReadonlyMap<string, Float32Array>, ds: Dataset, opts: { batchSize?: number; loss: LossKind }): Promise<EvalResult>;
+  /** Loss and accuracy sums of one batch (the loss: cross-entropy, or the criterion given). */
+  sums(params: ReadonlyMap<string, Float32Array>, batch: Batch, loss: LossKind, criterion?: Criterion): Promise<LossSums>;
+  evaluate(params: ReadonlyMap<string, Float32Array>, ds: Dataset, opts: { batchSize?: number; loss: LossKind; criterion?: Criterion }): Promise<EvalResult>;
 }
 
 export interface ForwardOptions {
-  readonly device?: Device;
+  /** A device, or 'auto' (session.device says which one runs). */
+  readonly device?: DeviceChoice;
   /** Which graph output holds the logits (default: the first). */
   readonly logitsOutput?: string;
 }
@@ -61,15 +64,15 @@ export function logitsOutputName(model: ModelProto, requested?: string): string 
   return outs[0];
 }
 
-export function sumsFor(loss: LossKind, logits: HostTensor, batch: Batch): LossSums {
+export function sumsFor(loss: LossKind, logits: HostTensor, batch: Batch, criterion?: Criterion): LossSums {
   if (logits.type !== 'float32') throw new WeightscopeError('unsupported-dtype', `logits must be float32, got ${logits.type}`);
   const data = logits.data as Float32Array;
   if (loss === 'classification') {
     if (!batch.y) throw new WeightscopeError('invalid-input', 'classification needs labels y');
-    return classificationSums(data, logits.dims, batch.y.data as BigInt64Array);
+    return classificationSums(data, logits.dims, batch.y.data as BigInt64Array, criterion);
   }
   if (batch.x.type !== 'int64') throw new WeightscopeError('invalid-input', 'a language-model loss needs int64 token inputs');
-  return lmSums(data, logits.dims, batch.x.data as BigInt64Array);
+  return lmSums(data, logits.dims, batch.x.data as BigInt64Array, criterion);
 }
 
 export function meanOf(s: LossSums, n: number, loss: LossKind): EvalResult {
@@ -100,8 +103,8 @@ export async function createForward(model: ModelProto, params: readonly ParamSpe
     return out[logitsName];
   }
 
-  async function sums(values: ReadonlyMap<string, Float32Array>, batch: Batch, loss: LossKind): Promise<LossSums> {
-    return sumsFor(loss, await logits(values, batch.x), batch);
+  async function sums(values: ReadonlyMap<string, Float32Array>, batch: Batch, loss: LossKind, criterion?: Criterion): Promise<LossSums> {
+    return sumsFor(loss, await logits(values, batch.x), batch, criterion);
   }
 
   return {
@@ -110,9 +113,9 @@ export async function createForward(model: ModelProto, params: readonly ParamSpe
     logitsName,
     logits,
     sums,
-    async evaluate(values, ds, { batchSize = 256, loss }) {
+    async evaluate(values, ds, { batchSize = 256, loss, criterion }) {
       let total = ZERO_SUMS;
-      for (const batch of sequentialBatches(ds, batchSize)) total = addSums(total, await sums(values, batch, loss));
+      for (const batch of sequentialBatches(ds, batchSize)) total = addSums(total, await sums(values, batch, loss, criterion));
       return meanOf(total, ds.n, loss);
     },
   };

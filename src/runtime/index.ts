@@ -1,7 +1,9 @@
 /** Public API of src/runtime: sessions, datasets, parameters, the gradient/Hv engine, optimisers and training. */
-export { getSession, graphKey, parseDevice, releaseSession, sessionsBuilt, shutdownRuntime } from './session.js';
+export { getSession, graphKey, parseDevice, releaseSession, resolveDevice, sessionsBuilt, shutdownRuntime } from './session.js';
 export type { RuntimeSession, SessionOptions } from './session.js';
-export type { Device, HostTensor, TensorType } from './wire.js';
+export { DEVICES, DEVICE_CHOICES, DEFAULT_DEVICE, cudaBinariesInstalled } from './devices.js';
+export type { Device, DeviceChoice } from './devices.js';
+export type { HostTensor, TensorType } from './wire.js';
 export {
   loadDataset, makeDataset, inferLossKind, takeBatch, sliceBatch, epochOrder, batchesOf, sequentialBatches, batchCount,
 } from './dataset.js';

@@ -3,9 +3,10 @@
  * size combine exactly into a size-weighted mean. Argmax ties go to the first index, as torch.argmax.
  */
 import { WeightscopeError } from '../errors.js';
+import { criterionRow, type Criterion } from '../graph/criteria.js';
 
 export interface LossSums {
-  /** Σ cross-entropy over the predictions counted. */
+  /** Σ cross-entropy (or the criterion) over the predictions counted. */
   readonly loss: number;
   /** Number of correct argmax predictions. */
   readonly correct: number;
@@ -13,8 +14,11 @@ export interface LossSums {
   readonly count: number;
 }
 
-/** −log softmax(row)[target] and whether argmax(row) = target, for row = logits[off .. off+c). */
-function rowLoss(logits: Float32Array, off: number, c: number, target: number): [number, boolean] {
+/**
+ * −log softmax(row)[target] (or the criterion's value, criteria.ts) and whether argmax(row) = target, for
+ * row = logits[off .. off+c).
+ */
+function rowLoss(logits: Float32Array, off: number, c: number, target: number, criterion?: Criterion): [number, boolean] {
   let max = -Infinity;
   let arg = 0;
   for (let j = 0; j < c; j++) {
@@ -24,6 +28,7 @@ function rowLoss(logits: Float32Array, off: number, c: number, target: number): 
       arg = j;
     }
   }
+  if (criterion && criterion.kind !== 'ce') return [criterionRow(criterion, logits, off, c, target), arg === target];
   let s = 0;
   for (let j = 0; j < c; j++) s += Math.exp(logits[off + j] - max);
   return [Math.log(s) + max - logits[off + target], arg === target];
@@ -36,8 +41,8 @@ function label(v: bigint, classes: number, what: string): number {
   return Number(v);
 }
 
-/** Softmax cross-entropy of logits [B, C] against labels [B]. */
-export function classificationSums(logits: Float32Array, dims: readonly number[], y: BigInt64Array): LossSums {
+/** Softmax cross-entropy (or the criterion) of logits [B, C] against labels [B]. */
+export function classificationSums(logits: Float32Array, dims: readonly number[], y: BigInt64Array, criterion?: Criterion): LossSums {
   if (dims.length !== 2 || dims[0] !== y.length) {
     throw new WeightscopeError('shape-mismatch', `classification needs logits [B, C] for ${y.length} labels, got [${dims.join(', ')}]`);
   }
@@ -45,7 +50,7 @@ export function classificationSums(logits: Float32Array, dims: readonly number[]
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < b; i++) {
-    const [l, ok] = rowLoss(logits, i * c, c, label(y[i], c, `label y[${i}] =`));
+    const [l, ok] = rowLoss(logits, i * c, c, label(y[i], c, `label y[${i}] =`), criterion);
     loss += l;
     if (ok) correct++;
   }
@@ -53,7 +58,7 @@ export function classificationSums(logits: Float32Array, dims: readonly number[]
 }
 
 /** Next-token cross-entropy: logits [B, S, V] at positions 0..S−2 against tokens x[:, 1:]. */
-export function lmSums(logits: Float32Array, dims: readonly number[], tokens: BigInt64Array): LossSums {
+export function lmSums(logits: Float32Array, dims: readonly number[], tokens: BigInt64Array, criterion?: Criterion): LossSums {
   if (dims.length !== 3 || dims[0] * dims[1] !== tokens.length) {
     throw new WeightscopeError('shape-mismatch', `language-model loss needs logits [B, S, V] matching tokens, got [${dims.join(', ')}]`);
   }
@@ -64,7 +69,7 @@ export function lmSums(logits: Float32Array, dims: readonly number[], tokens: Bi
   for (let i = 0; i < b; i++) {
     for (let t = 0; t < s - 1; t++) {
       const target = label(tokens[i * s + t + 1], v, `token x[${i}, ${t + 1}] =`);
-      const [l, ok] = rowLoss(logits, (i * s + t) * v, v, target);
+      const [l, ok] = rowLoss(logits, (i * s + t) * v, v, target, criterion);
       loss += l;
       if (ok) correct++;
     }

@@ -10,6 +10,7 @@ import type { ModelProto } from '../io/onnx-model.js';
 import { batchAxisReason } from '../graph/batch-axis.js';
 import { Builder } from '../graph/builder.js';
 import { graphFromModel } from '../graph/ir.js';
+import type { LossGraph } from '../graph/losses.js';
 import { WeightscopeError } from '../errors.js';
 
 /** The first node that may mix samples (a short description naming it), or null if there is none. */
@@ -25,4 +26,13 @@ export function batchCoupling(model: ModelProto): string | null {
     throw e;
   }
   return batchAxisReason(g);
+}
+
+/**
+ * The same question for a model already turned into a loss graph (parsed, decomposed and shape-inferred once, by
+ * src/graph): the samples enter at the model's data inputs and must come out per sample at the logits, which is all
+ * the gradient and Hv graphs read (the loss itself averages over the batch, by design).
+ */
+export function lossGraphCoupling(lg: LossGraph): string | null {
+  return batchAxisReason(lg.graph, { inputs: lg.dataInputs.filter((n) => n !== lg.labels), outputs: [lg.logits] });
 }

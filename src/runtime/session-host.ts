@@ -5,13 +5,10 @@
  * thread may. Sessions are kept by the key the caller gives (a hash of the graph bytes).
  */
 import ort from 'onnxruntime-node';
-import onnxProto from 'onnx-proto';
-import type { Device, HostTensor, ResidentFeed, TensorArray, WorkerRequest, WorkerResponse } from './wire.js';
-
-const { onnx } = onnxProto;
+import { checkDevice, DeviceUnavailable, firstLine } from './device-probe.js';
+import type { HostTensor, ResidentFeed, TensorArray, WorkerRequest, WorkerResponse } from './wire.js';
 
 const sessions = new Map<string, ort.InferenceSession>();
-const probed = new Map<Device, string | null>(); // device → null if usable, else why not
 
 type Failure = Extract<WorkerResponse, { ok: false }>;
 
@@ -53,58 +50,6 @@ function evictResident(): void {
     resident.delete(ref);
     residentBytes -= r.bytes;
   }
-}
-
-class DeviceUnavailable extends Error {}
-
-/** Is the execution provider compiled into this onnxruntime-node, and can it actually start? Cached per device. */
-async function checkDevice(device: Device): Promise<void> {
-  if (device === 'cpu') return;
-  let why = probed.get(device);
-  if (why === undefined) {
-    why = await probeDevice(device);
-    probed.set(device, why);
-  }
-  if (why !== null) throw new DeviceUnavailable(why);
-}
-
-async function probeDevice(device: Device): Promise<string | null> {
-  const backends = ort.listSupportedBackends();
-  if (!backends.some((b) => b.name === device)) {
-    const have = backends.map((b) => b.name).join(', ');
-    return `device '${device}' is not available: this onnxruntime-node build has no ${device} execution provider (it has: ${have})`;
-  }
-  try {
-    const s = await ort.InferenceSession.create(tinyGraph(), { executionProviders: [device], logSeverityLevel: 4 });
-    await s.release();
-    return null;
-  } catch (e) {
-    const hint =
-      device === 'cuda'
-        ? ' — CUDA needs an NVIDIA GPU and onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12'
-        : ' — WebGPU needs a GPU adapter (Vulkan on Linux)';
-    return `device '${device}' is not available: its execution provider failed to start (${firstLine(e)})${hint}`;
-  }
-}
-
-/** y = x + x on a [1] float tensor: enough for an execution provider to initialise. */
-function tinyGraph(): Uint8Array {
-  const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } });
-  const m = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: 14 }],
-    graph: { name: 'probe', node: [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }], input: [vi('x')], output: [vi('y')] },
-  });
-  return onnx.ModelProto.encode(m).finish();
-}
-
-function firstLine(e: unknown): string {
-  const s = e instanceof Error ? e.message : String(e);
-  // ORT messages start with a source path and a failed assertion; the readable part is the last sentence.
-  let line = s.split('\n')[0].trim();
-  const assertion = / was false\. (.*)$/.exec(line);
-  if (assertion) line = assertion[1];
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 function toOrt(t: HostTensor): ort.Tensor {
@@ -165,6 +110,10 @@ export async function handle(req: WorkerRequest): Promise<WorkerResponse> {
       const outputs: Record<string, HostTensor> = {};
       for (const [name, t] of Object.entries(out)) outputs[name] = fromOrt(t);
       return { id: req.id, ok: true, outputs };
+    }
+    case 'probe': {
+      await checkDevice(req.device);
+      return { id: req.id, ok: true };
     }
     case 'resident-limit': {
       residentLimit = req.bytes;

@@ -2,6 +2,10 @@
  * Tensors as they cross between the main thread and the session worker: a plain typed array and its dims
  * (structured-clone friendly, no onnxruntime objects), plus the messages of that protocol.
  */
+import type { Device } from './devices.js';
+
+export { DEVICES, type Device } from './devices.js';
+
 export type TensorType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool';
 
 export type TensorArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
@@ -11,10 +15,6 @@ export interface HostTensor {
   readonly data: TensorArray;
   readonly dims: readonly number[];
 }
-
-export type Device = 'cpu' | 'webgpu' | 'cuda';
-
-export const DEVICES: readonly Device[] = ['cpu', 'webgpu', 'cuda'];
 
 export interface SessionInfo {
   readonly inputNames: readonly string[];
@@ -49,6 +49,8 @@ export type WorkerRequest =
       readonly fetches: readonly string[] | null;
     }
   | { readonly id: number; readonly kind: 'release'; readonly key: string }
+  /** Whether the device's execution provider is present and starts (ok, or a device-unavailable failure). */
+  | { readonly id: number; readonly kind: 'probe'; readonly device: Device }
   /** Bounds the worker's resident data store (bytes); shrinking evicts at once. */
   | { readonly id: number; readonly kind: 'resident-limit'; readonly bytes: number };
 

@@ -10,6 +10,11 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 export const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
+/** Who is asking, for shared jobs (queue.cancel): the key's digest prefix, or 'open' on a keyless server. */
+export function requesterOf(res: Response): string {
+  return typeof res.locals.requester === 'string' ? res.locals.requester : 'open';
+}
+
 export function requireApiKey(keys: readonly string[]) {
   const digests = keys.map(digest);
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -22,6 +27,7 @@ export function requireApiKey(keys: readonly string[]) {
     const d = digest(m[1]);
     // Compare digests in constant time, so timing does not reveal key prefixes.
     if (!digests.some((k) => timingSafeEqual(k, d))) return next(new HttpProblem('forbidden', 'the API key is not valid'));
+    res.locals.requester = `key:${d.toString('hex').slice(0, 16)}`;
     next();
   };
 }

@@ -1,48 +1,73 @@
-/** Prometheus text exposition (version 0.0.4): jobs by state, job durations, upload bytes. */
+/**
+ * Prometheus metrics with prom-client: Node's process metrics (event-loop lag, open file descriptors, heap, CPU),
+ * request durations per route template and status, job durations per kind and state, jobs by state, upload bytes.
+ * One registry per server, so several servers in one process (tests) keep their own counts.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobState } from './jobs/types.js';
 
-const BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200];
-
-interface Histogram { buckets: number[]; sum: number; count: number }
+type Awaitable<T> = T | Promise<T>;
 
 export class Metrics {
-  private readonly durations = new Map<string, Histogram>(); // key: kind\0state
-  uploadBytes = 0;
-  uploads = 0;
-  private readonly requests = new Map<string, number>(); // key: status class
+  readonly registry = new Registry();
+  private readonly jobDuration: Histogram<'kind' | 'state'>;
+  private readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly uploadByteCounter: Counter;
+  private readonly uploadCounter: Counter;
+
+  /** `jobCounts`: the store's jobs by state (a Postgres query on an API node of the distributed mode). */
+  constructor(jobCounts: () => Awaitable<Record<JobState, number>>) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    new Gauge({
+      name: 'weightscope_jobs',
+      help: 'Jobs in the store by state.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        for (const [state, n] of Object.entries(await jobCounts())) this.set({ state }, n);
+      },
+    });
+    this.jobDuration = new Histogram({
+      name: 'weightscope_job_duration_seconds',
+      help: 'Run time of jobs finished since start.',
+      labelNames: ['kind', 'state'],
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200, 36_000],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: 'weightscope_http_request_duration_seconds',
+      help: 'HTTP requests by method, route template and status (uploads and SSE streams included, until they end).',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 600],
+      registers,
+    });
+    this.uploadByteCounter = new Counter({ name: 'weightscope_upload_bytes_total', help: 'Bytes received in model and dataset uploads.', registers });
+    this.uploadCounter = new Counter({ name: 'weightscope_uploads_total', help: 'Model uploads received.', registers });
+  }
 
   jobFinished(kind: string, state: JobState, seconds: number): void {
-    const key = `${kind}\0${state}`;
-    let h = this.durations.get(key);
-    if (!h) this.durations.set(key, (h = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 }));
-    BUCKETS.forEach((b, i) => { if (seconds <= b) h.buckets[i]++; });
-    h.sum += seconds;
-    h.count++;
+    this.jobDuration.observe({ kind, state }, seconds);
   }
 
-  request(status: number): void {
-    const k = `${Math.floor(status / 100)}xx`;
-    this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
+  /** `route`: the route's template (/v1/jobs/{id}), or 'unmatched', so label values stay few. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    this.requestDuration.observe({ method, route, status: String(status) }, seconds);
   }
 
-  render(jobsByState: Record<JobState, number>): string {
-    const L: string[] = [];
-    L.push('# HELP weightscope_jobs Jobs in the store by state.', '# TYPE weightscope_jobs gauge');
-    for (const [s, n] of Object.entries(jobsByState)) L.push(`weightscope_jobs{state="${s}"} ${n}`);
-    L.push('# HELP weightscope_job_duration_seconds Run time of jobs finished since start.', '# TYPE weightscope_job_duration_seconds histogram');
-    for (const [key, h] of this.durations) {
-      const [kind, state] = key.split('\0');
-      const lab = `kind="${kind}",state="${state}"`;
-      BUCKETS.forEach((b, i) => L.push(`weightscope_job_duration_seconds_bucket{${lab},le="${b}"} ${h.buckets[i]}`));
-      L.push(`weightscope_job_duration_seconds_bucket{${lab},le="+Inf"} ${h.count}`);
-      L.push(`weightscope_job_duration_seconds_sum{${lab}} ${h.sum}`, `weightscope_job_duration_seconds_count{${lab}} ${h.count}`);
-    }
-    L.push('# HELP weightscope_upload_bytes_total Bytes received in model uploads.', '# TYPE weightscope_upload_bytes_total counter');
-    L.push(`weightscope_upload_bytes_total ${this.uploadBytes}`);
-    L.push('# HELP weightscope_uploads_total Model uploads received.', '# TYPE weightscope_uploads_total counter');
-    L.push(`weightscope_uploads_total ${this.uploads}`);
-    L.push('# HELP weightscope_http_responses_total HTTP responses by status class.', '# TYPE weightscope_http_responses_total counter');
-    for (const [k, n] of this.requests) L.push(`weightscope_http_responses_total{code="${k}"} ${n}`);
-    return L.join('\n') + '\n';
+  uploadBytes(n: number): void {
+    this.uploadByteCounter.inc(n);
+  }
+
+  upload(): void {
+    this.uploadCounter.inc();
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

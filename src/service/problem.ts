@@ -1,21 +1,23 @@
 /**
- * RFC 9457 problem details. Every failure has a stable `type` (a URN per failure kind) so clients can branch on
- * it; WeightscopeError codes map one-to-one onto types, with an HTTP status each.
+ * RFC 9457 problem details, the one place errors become HTTP. Every failure has a stable `type` (a URN per
+ * failure kind) so clients can branch on it: WeightscopeError codes (bad files and options) and ServiceError codes
+ * (stores, queue) map one-to-one onto types, with an HTTP status each; HttpProblem is for what only HTTP knows
+ * (authentication, request framing, unknown routes).
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { ErrorCode } from '../errors.js';
 import { isWeightscopeError } from '../errors.js';
+import { ServiceError, type ServiceErrorCode } from './errors.js';
 
 export type ProblemSlug =
   | ErrorCode
+  | ServiceErrorCode
   | 'validation' // request body/params/query fail the schema
   | 'malformed-json'
+  | 'unsupported-media-type'
   | 'unauthorized'
   | 'forbidden'
-  | 'path-not-allowed'
   | 'route-not-found'
-  | 'job-not-finished'
-  | 'job-failed'
   | 'payload-too-large'
   | 'internal';
 
@@ -35,12 +37,17 @@ const STATUS: Record<ProblemSlug, number> = {
   numerical: 422,
   validation: 400,
   'malformed-json': 400,
+  'unsupported-media-type': 415,
   unauthorized: 401,
   forbidden: 403,
   'path-not-allowed': 403,
   'route-not-found': 404,
   'job-not-finished': 409,
   'job-failed': 409,
+  'limit-exceeded': 422,
+  busy: 503,
+  'forbidden-origin': 403,
+  'job-not-yours': 403,
   'payload-too-large': 413,
   internal: 500,
 };
@@ -59,12 +66,17 @@ const TITLE: Record<ProblemSlug, string> = {
   numerical: 'Numerical failure',
   validation: 'Request validation failed',
   'malformed-json': 'Malformed JSON body',
+  'unsupported-media-type': 'Unsupported request content type',
   unauthorized: 'Missing API key',
   forbidden: 'API key not accepted',
   'path-not-allowed': 'Path outside the import roots',
   'route-not-found': 'No such route',
   'job-not-finished': 'Job has not finished',
   'job-failed': 'Job failed',
+  'limit-exceeded': 'Over a server-side limit',
+  busy: 'Server busy',
+  'forbidden-origin': 'Cross-site request refused',
+  'job-not-yours': 'Job requested by others',
   'payload-too-large': 'Payload too large',
   internal: 'Internal server error',
 };
@@ -78,7 +90,7 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-/** Thrown by handlers for a failure that is not a WeightscopeError (auth, job state, validation). */
+/** Thrown by the HTTP layer for what only it knows (authentication, request validation and framing). */
 export class HttpProblem extends Error {
   constructor(readonly slug: ProblemSlug, detail: string, readonly extensions: Record<string, unknown> = {}) {
     super(detail);
@@ -100,6 +112,7 @@ export function sendProblem(res: Response, p: Problem): void {
 /** The problem for any thrown value: known kinds keep their type; anything else is a 500 without internals. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof HttpProblem) return makeProblem(err.slug, err.message, err.extensions);
+  if (err instanceof ServiceError) return makeProblem(err.code, err.message, err.details);
   if (isWeightscopeError(err)) return makeProblem(err.code, err.message);
   const e = err as { type?: string; status?: number; message?: string } | null;
   // body-parser's errors (express.json)
@@ -111,9 +124,31 @@ export function toProblem(err: unknown): Problem {
   return makeProblem('internal', 'an unexpected error occurred; see the server log');
 }
 
+/** The error handler, with every occurrence of the data folder in a detail shown as "<data>" (no server paths out). */
+export function problemHandlerFor(dataDir: string) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (err instanceof Error && err.message.includes(dataDir)) err.message = err.message.split(dataDir).join('<data>');
+    problemHandler(err, req, res, next);
+  };
+}
+
 /** Express 5 error handler (4 arguments). */
 export function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const p = toProblem(err);
+  // A request body left unread (an upload cut off at its limit, a body sent to the wrong place) is not drained
+  // without end: once the answer is out the rest is discarded, and a body still arriving a second later (time
+  // enough for the client to read the answer) has its connection closed.
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.complete) {
+    res.once('finish', () => {
+      req.resume();
+      setTimeout(() => {
+        if (!req.complete) req.socket.destroy();
+      }, 1000).unref();
+    });
+  }
+  const retry = err instanceof ServiceError ? err.details.retryAfter : undefined;
+  if (typeof retry === 'number' && !res.headersSent) res.setHeader('retry-after', String(retry));
   if (p.status >= 500) console.error(`[weightscope] ${req.method} ${req.originalUrl}:`, err);
   sendProblem(res, { ...p, instance: req.originalUrl });
 }

@@ -3,8 +3,10 @@
  * into api-spec/openapi.json, so the document cannot drift from what the server accepts.
  */
 import { z } from 'zod';
+import { CriterionSchema } from '../graph/criteria.js';
 import { CompareOptionsSchema } from '../landscape/similarity/compare.js';
 import { RANKING_METRICS } from '../ranking/metrics.js';
+import { DEVICE_CHOICES, DEVICE_HELP } from '../runtime/devices.js';
 import { JOB_STATES } from './jobs/types.js';
 import type { DatasetRecord } from './store/datasets.js';
 import type { ModelRecord } from './store/models.js';
@@ -31,6 +33,10 @@ export const Model = z
     source: z.string().meta({ description: "'upload', 'import:<path>' or 'hf:<ORG/NAME>@<revision>'" }),
     created_at: z.string(),
     files: z.array(ModelFile),
+    inputs: z
+      .array(z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.number().int(), z.string()])) }))
+      .nullable()
+      .meta({ description: "The ONNX graph's data inputs (symbolic dims as names); a dataset's x must fit the first; null without a graph" }),
   })
   .meta({ id: 'Model' });
 
@@ -40,9 +46,17 @@ same<Same<z.output<typeof Model>, ModelRecord>>(true);
 export const ImportRequest = z
   .union([
     z.object({ path: z.string().min(1).meta({ description: 'A file or folder under an allow-listed root (models/, the HF cache)' }) }).strict(),
-    z.object({ hf: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'ORG/NAME'), revision: z.string().min(1).optional() }).strict(),
+    z.object({
+      // The hub's ids: an optional ORG/ and a NAME, each starting with a letter or digit (so no '..', no leading '/').
+      hf: z.string().max(200).regex(/^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/, 'NAME or ORG/NAME').refine((s) => !s.split('/').some((p) => p.includes('..')), "no '..'"),
+      revision: z.string().min(1).max(200).regex(/^[\w.-]+(?:\/[\w.-]+)*$/, 'a branch, tag or commit').refine((s) => !s.split('/').includes('..'), "no '..'").optional(),
+    }).strict(),
   ])
   .meta({ id: 'ImportRequest' });
+
+export const ImportResult = z
+  .object({ model: Model, created: z.boolean().meta({ description: 'false: a model with the same content was already stored' }) })
+  .meta({ id: 'ImportResult' });
 
 export const IdParams = z.object({ id: z.string().min(1).max(200) });
 
@@ -79,10 +93,12 @@ export const Job = z
     progress: z.number().min(0).max(1),
     message: z.string(),
     result: z.string().nullable().meta({ description: 'URL of the result once succeeded' }),
+    requests: z.number().int().meta({ description: 'Requests waiting for this job (identical requests share one job); a DELETE withdraws one, the last cancels it' }),
     error: JobErrorSchema.nullable(),
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
+    updated_at: z.number().int().meta({ description: 'Last change, ms since the epoch; the id of its SSE events (send it back as Last-Event-ID)' }),
   })
   .meta({ id: 'Job' });
 
@@ -126,9 +142,10 @@ export const Esd = z
   })
   .meta({ id: 'Esd' });
 
-export const DebugJobRequest = z
-  .object({ steps: z.number().int().optional(), ms: z.number().int().optional(), value: z.number().optional(), fail: z.string().optional(), cache: z.boolean().optional() })
+const DebugLeaf = z
+  .object({ steps: z.number().int().optional(), ms: z.number().int().optional(), value: z.number().optional(), fail: z.string().optional(), cache: z.boolean().optional(), allocateMb: z.number().int().optional(), budget: z.number().optional() })
   .strict();
+export const DebugJobRequest = DebugLeaf.extend({ children: z.array(DebugLeaf).optional() }).strict();
 
 export const ProblemSchema = z
   .object({
@@ -144,7 +161,7 @@ export const ProblemSchema = z
 export const Health = z.object({ status: z.enum(['ok', 'not-ready']), jobs: z.record(z.string(), z.number()).optional() }).meta({ id: 'Health' });
 
 /** Where a job runs its onnxruntime sessions. */
-export const DeviceSchema = z.enum(['cpu', 'webgpu', 'cuda']).meta({ id: 'Device' });
+export const DeviceSchema = z.enum(DEVICE_CHOICES).meta({ id: 'Device', description: DEVICE_HELP });
 
 export const Dataset = z
   .object({
@@ -160,7 +177,15 @@ export const Dataset = z
   .meta({ id: 'Dataset' });
 same<Same<z.output<typeof Dataset>, DatasetRecord>>(true);
 
-export const DatasetList = z.object({ datasets: z.array(Dataset) }).meta({ id: 'DatasetList' });
+export const DatasetFit = z
+  .object({ ok: z.boolean(), why: z.string().nullable() })
+  .meta({ id: 'DatasetFit', description: "Whether the dataset's samples fit the model's first graph input (ok also when the model's inputs are unknown)" });
+
+export const DatasetList = z
+  .object({ datasets: z.array(Dataset.extend({ fit: DatasetFit.optional().meta({ description: 'With ?model=<id>: whether it fits that model' }) })) })
+  .meta({ id: 'DatasetList' });
+
+export const DatasetListQuery = z.object({ model: ModelId.optional().meta({ description: 'Mark each dataset with whether it fits this model' }) }).strict();
 
 export const HessianRequest = z
   .object({
@@ -170,6 +195,8 @@ export const HessianRequest = z
     options: z.record(z.string(), z.unknown()).optional(),
     device: DeviceSchema.optional(),
     untie: z.boolean().optional(),
+    /** The loss whose Hessian is taken (default ce). */
+    criterion: CriterionSchema.optional(),
   })
   .strict();
 
@@ -209,5 +236,49 @@ export const RepairRequest = z
   })
   .strict();
 
+/** A stored dataset's id (POST /v1/datasets). */
+const DatasetId = Sha256.meta({ description: 'Content-derived dataset id (sha256)' });
+
+export const CollapseRequest = z
+  .object({
+    model: ModelId.meta({ description: 'A stored ONNX classifier' }),
+    dataset: DatasetId.meta({ description: 'A stored labelled dataset (x, y)' }),
+    /** collapse() options: features, batchSize, samples, maxClasses, device. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const FlatnessRequest = z
+  .object({
+    model: ModelId.meta({ description: 'A stored ONNX model' }),
+    dataset: DatasetId,
+    /** flatness() options: gamma, draws, seed, batchSize, samples, drawsPerRun, trace, traceMaxIter, criterion, device. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const TaxonomyRequest = z
+  .object({
+    models: z
+      .array(ModelId)
+      .min(3)
+      .max(16)
+      .refine((ids) => new Set(ids).size === ids.length, 'the models must be distinct')
+      .meta({ description: '3–16 stored ONNX models of one graph, trained in one setting' }),
+    /** Training data: Hessian batch, curve training, mc and CKA inputs. */
+    data: DatasetId.meta({ description: 'Labelled training data (x, y)' }),
+    test: DatasetId.optional().meta({ description: "Labelled test data: each model's test accuracy beside its metrics" }),
+    /** taxonomy() options: the curve options, ts, pairs, Hessian and CKA settings, thresholds, criterion, device. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
 /** GET /v1/repairs/{id}/model?format=… */
 export const RepairModelQuery = z.object({ format: z.enum(['onnx', 'safetensors']).default('onnx') }).strict();
+
+/**
+ * A request body as documented: the route's own schema, with its free-form `options` narrowed to the schema the
+ * handler then parses `options` with (a failure there is a 400 `invalid-input` problem, not a `validation` one).
+ */
+export const withOptions = (schema: z.ZodObject, options: z.ZodType, description: string): z.ZodObject =>
+  schema.extend({ options: options.optional().meta({ description }) });

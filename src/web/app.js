@@ -1,4 +1,5 @@
 // weightscope dashboard: plain ES module, no build step. Talks to the /v1 API of the same origin.
+import { datasetSelect, downloadLink, jobPanel } from './common.js';
 import { legend, linearTicks, logLabel, logTicks, s } from './plot.js';
 const $ = (sel, el = document) => el.querySelector(sel);
 const h = (tag, attrs = {}, ...kids) => {
@@ -32,15 +33,21 @@ async function api(path, init = {}) {
   return body;
 }
 
-/** SSE over fetch (EventSource cannot send the Authorization header). Calls onJob(job) per event. */
-async function followJob(id, onJob) {
-  const r = await fetch(`/v1/jobs/${id}/events`, { headers: authHeaders() });
+/**
+ * SSE over fetch (EventSource cannot send the Authorization header). Calls onJob(job) per event; `signal` (the
+ * page's) ends the stream when the page is left, so streams of old pages do not pile up in the browser's
+ * connection pool. Returns the last job seen.
+ */
+async function followJob(id, onJob, signal) {
+  const r = await fetch(`/v1/jobs/${id}/events`, { headers: authHeaders(), signal });
   if (!r.ok || !r.body) throw new Error(`cannot follow job ${id}: HTTP ${r.status}`);
   const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
   let last = null;
   for (;;) {
-    const { value, done } = await reader.read();
+    let chunk;
+    try { chunk = await reader.read(); } catch (e) { if (signal?.aborted) return last; throw e; }
+    const { value, done } = chunk;
     if (done) break;
     buf += value;
     let i;
@@ -55,20 +62,47 @@ async function followJob(id, onJob) {
 }
 
 // ---------- models page ----------
-async function modelsPage(view) {
+/** The folder a set of files came from (a folder picked with webkitdirectory), or null. */
+const folderOf = (files) => {
+  const tops = new Set([...files].map((f) => (f.webkitRelativePath || '').split('/')[0]).filter(Boolean));
+  return tops.size === 1 ? [...tops][0] : null;
+};
+
+async function modelsPage(view, deps) {
   const { models } = await api('/v1/models');
   const file = h('input', { type: 'file', multiple: true, id: 'upload-file' });
-  const status = h('span');
-  const upload = async () => {
-    if (!file.files.length) return;
+  const folder = h('input', { type: 'file', id: 'upload-folder', webkitdirectory: true });
+  const status = h('span', { 'data-testid': 'upload-status' });
+  const upload = async (input) => {
+    if (!input.files.length) return;
     const form = new FormData();
-    for (const f of file.files) form.append('files', f, f.name);
+    const dir = folderOf(input.files);
+    // A folder's files keep their names inside it (onnx/model.onnx); the folder names the model.
+    if (dir) form.append('name', dir);
+    for (const f of input.files) form.append('files', f, dir ? f.webkitRelativePath.slice(dir.length + 1) : f.name);
     status.textContent = 'uploading…';
     try {
       const m = await api('/v1/models', { method: 'POST', body: form });
       status.textContent = `stored ${m.name} (${m.id.slice(0, 12)})`;
       route();
     } catch (e) { status.textContent = ''; showError(e.message); }
+  };
+  const importPath = h('input', { id: 'import-path', placeholder: 'a folder or file under an import root, or ORG/NAME from the Hugging Face cache', style: 'width:36em' });
+  const importStatus = h('span', { 'data-testid': 'import-status' });
+  const doImport = async () => {
+    const v = importPath.value.trim();
+    if (!v) return;
+    const body = v.startsWith('/') || v.startsWith('.') ? { path: v } : { hf: v };
+    importStatus.textContent = 'importing…';
+    try {
+      const r = await fetch('/v1/models/import', { method: 'POST', headers: { ...authHeaders(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const out = await r.json();
+      if (!r.ok) throw new Error(out.detail ? `${out.title}: ${out.detail}` : `HTTP ${r.status}`);
+      // 202: a large import or a download runs as a job; follow it on its own page.
+      if (r.status === 202) { location.hash = `#import/${out.job.id}`; return; }
+      importStatus.textContent = `stored ${out.name} (${out.id.slice(0, 12)})`;
+      route();
+    } catch (e) { importStatus.textContent = ''; showError(e.message); }
   };
   const analyse = async (id) => {
     try {
@@ -82,8 +116,13 @@ async function modelsPage(view) {
     route();
   };
   view.replaceChildren(
-    h('div', { class: 'panel' }, h('h2', {}, 'Upload a checkpoint'), file, ' ', h('button', { id: 'upload-button', onclick: upload }, 'Upload'), ' ', status,
-      h('p', {}, 'safetensors, PyTorch zip (.bin/.pt) or ONNX; several files (shards, config.json) make one model.')),
+    h('div', { class: 'panel' }, h('h2', {}, 'Upload a checkpoint'),
+      h('p', {}, 'files ', file, ' ', h('button', { id: 'upload-button', onclick: () => upload(file) }, 'Upload')),
+      h('p', {}, 'or a folder ', folder, ' ', h('button', { id: 'upload-folder-button', onclick: () => upload(folder) }, 'Upload folder'), ' ', status),
+      h('p', { class: 'hint' }, 'safetensors, PyTorch zip (.bin/.pt) or ONNX; several files (shards, config.json, onnx/, tokenizer) make one model.')),
+    h('div', { class: 'panel', id: 'import-form' }, h('h2', {}, 'Import'),
+      h('p', {}, importPath, ' ', h('button', { id: 'import-button', onclick: doImport }, 'Import'), ' ', importStatus),
+      h('p', { class: 'hint' }, 'From the server\'s disk: a path under models/, the Hugging Face cache or WEIGHTSCOPE_IMPORT_ROOTS, or a hub id (gpt2, ORG/NAME) found in the cache — or downloaded, when the server allows it. Large imports run as a job.')),
     h('h2', {}, `Models (${models.length})`),
     h('table', { id: 'models' },
       h('tr', {}, h('th', {}, 'name'), h('th', {}, 'format'), h('th', { class: 'num' }, 'size'), h('th', { class: 'num' }, 'parameters'), h('th', {}, 'id'), h('th', {})),
@@ -91,6 +130,40 @@ async function modelsPage(view) {
         h('td', {}, m.name), h('td', {}, m.format), h('td', { class: 'num' }, bytes(m.bytes)), h('td', { class: 'num' }, m.parameters.toLocaleString()),
         h('td', {}, h('code', {}, m.id.slice(0, 12))),
         h('td', {}, h('button', { class: 'analyse', onclick: () => analyse(m.id) }, 'Analyse'), ' ', h('button', { onclick: () => del(m.id) }, 'Delete'))))),
+  );
+  void deps;
+}
+
+/** #import/<job>: a large import or a download, followed to its end, then a link to the model. */
+async function importPage(view, id, deps) {
+  if (!(await jobPanel(view, id, 'Import', deps))) return;
+  const { model, created } = await api(`/v1/imports/${id}`);
+  view.append(h('p', { id: 'import-result' }, `${created ? 'stored' : 'already stored'}: ${model.name} · ${model.format} · ${model.parameters.toLocaleString()} parameters · `, h('a', { href: '#' }, 'models')));
+}
+
+// ---------- datasets page ----------
+async function datasetsPage(view) {
+  const { datasets } = await api('/v1/datasets');
+  const file = h('input', { type: 'file', id: 'dataset-file' });
+  const status = h('span', { 'data-testid': 'dataset-status' });
+  const upload = async () => {
+    if (!file.files.length) return;
+    status.textContent = 'uploading…';
+    try {
+      const d = await api(`/v1/datasets?name=${encodeURIComponent(file.files[0].name)}`, { method: 'POST', body: file.files[0], headers: { 'content-type': 'application/octet-stream' } });
+      status.textContent = `stored ${d.name} (${d.samples} samples)`;
+      route();
+    } catch (e) { status.textContent = ''; showError(e.message); }
+  };
+  view.replaceChildren(
+    h('div', { class: 'panel' }, h('h2', {}, 'Upload a dataset'), file, ' ', h('button', { id: 'dataset-upload', onclick: upload }, 'Upload'), ' ', status,
+      h('p', { class: 'hint' }, 'A safetensors file with x (float32 features [N, …] or int64 tokens [N, T]) and, for classification, y (int64 labels [N]). The Hessian, comparison, connectivity and repair jobs read datasets.')),
+    h('h2', {}, `Datasets (${datasets.length})`),
+    h('table', { id: 'datasets' },
+      h('tr', {}, h('th', {}, 'name'), h('th', { class: 'num' }, 'samples'), h('th', {}, 'x'), h('th', {}, 'labels'), h('th', { class: 'num' }, 'size'), h('th', {}, 'id')),
+      datasets.map((d) => h('tr', { 'data-id': d.id },
+        h('td', {}, d.name), h('td', { class: 'num' }, d.samples.toLocaleString()), h('td', {}, `[${d.x_shape.join(', ')}] ${d.x_dtype}`),
+        h('td', {}, d.labels ? 'y' : '— (tokens)'), h('td', { class: 'num' }, bytes(d.bytes)), h('td', {}, h('code', {}, d.id.slice(0, 12)))))),
   );
 }
 
@@ -185,17 +258,31 @@ function esdPlot(esd) {
   return svg;
 }
 
-async function analysisPage(view, id) {
-  const bar = h('progress', { max: 1, value: 0, 'data-testid': 'job-progress' });
-  const msg = h('span', { 'data-testid': 'job-status' });
-  view.replaceChildren(h('h2', {}, `Analysis ${id.slice(0, 8)}`), h('div', { class: 'panel' }, bar, ' ', msg));
-  let job = await api(`/v1/jobs/${id}`);
-  if (!['succeeded', 'failed', 'cancelled'].includes(job.state)) {
-    job = await followJob(id, (j) => { bar.value = j.progress; msg.textContent = `${j.state} ${j.message}`; });
-  }
-  if (job.state !== 'succeeded') { msg.textContent = `${job.state}: ${job.error ? job.error.message : ''}`; return; }
-  bar.value = 1;
-  msg.textContent = 'done';
+/**
+ * WeightWatcher's per-layer table: shape, alpha and its fit quality, norms, stable rank, and the warning
+ * (under-trained: alpha > 6; over-trained: alpha < 2) in its own column, highlighted.
+ */
+function layerTable(layers, onPick) {
+  const cols = [['layer_id', 'id'], ['name', 'name'], ['shape', 'N × M'], ['alpha', 'alpha'], ['alpha_weighted', 'α̂'], ['D', 'KS D'], ['xmin', 'xmin'],
+    ['log_norm', 'log norm'], ['log_spectral_norm', 'log spectral norm'], ['stable_rank', 'stable rank'], ['num_evals', 'eigenvalues'], ['warning', 'warning']];
+  const cell = (l, k) => {
+    if (k === 'shape') return `${l.N ?? '—'} × ${l.M ?? '—'}`;
+    if (k === 'warning') return l.warning || (l.status === 'failed' ? `failed: ${l.reason ?? ''}` : '');
+    const v = l[k];
+    return typeof v === 'number' && !Number.isInteger(v) ? fmt(v) : v === null || v === undefined || v === '' ? '—' : String(v);
+  };
+  return h('table', { id: 'layers' },
+    h('tr', {}, cols.map(([k, t]) => h('th', { class: ['name', 'warning'].includes(k) ? null : 'num' }, t))),
+    layers.map((l) => {
+      const flagged = l.warning || l.status === 'failed';
+      const tr = h('tr', { 'data-layer': l.layer_id, class: flagged ? 'warn' : null }, cols.map(([k]) => h('td', { class: ['name', 'warning'].includes(k) ? (k === 'warning' && flagged ? 'warning' : null) : 'num' }, cell(l, k))));
+      tr.addEventListener('click', () => onPick(l));
+      return tr;
+    }));
+}
+
+async function analysisPage(view, id, deps) {
+  if (!(await jobPanel(view, id, 'Analysis', deps))) return;
   const report = await api(`/v1/analyses/${id}`);
   const esdBox = h('div', { class: 'panel', id: 'esd' }, 'Click a bar for that layer\'s ESD.');
   const pick = async (layer) => {
@@ -207,10 +294,11 @@ async function analysisPage(view, id) {
   };
   const summary = Object.entries(report.summary ?? {}).map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, fmt(v))));
   view.append(
-    h('p', {}, `${report.layers.length} layers · ${report.model.format} · ${report.model.parameters.toLocaleString()} parameters · `, h('a', { href: `/v1/analyses/${id}?format=csv`, download: `analysis-${id}.csv` }, 'CSV')),
+    h('p', {}, `${report.layers.length} layers · ${report.model.format} · ${report.model.parameters.toLocaleString()} parameters · `, downloadLink(h, 'csv-link', `/v1/analyses/${id}?format=csv`, `analysis-${id}.csv`, 'CSV')),
     h('div', { class: 'panel' }, h('h3', {}, 'alpha per layer'), alphaBars(report.layers, pick)),
     esdBox,
     h('div', { class: 'panel' }, h('h3', {}, 'summary (mean over layers)'), h('table', { id: 'summary' }, summary)),
+    h('div', { class: 'panel' }, h('h3', {}, 'layers'), layerTable(report.layers, pick)),
   );
   const first = report.layers.find((l) => typeof l.alpha === 'number');
   if (first) { $('#alpha-chart .bar', view)?.classList.add('sel'); pick(first); }
@@ -219,12 +307,11 @@ async function analysisPage(view, id) {
 // ---------- ranking page ----------
 const METRICS = ['alpha', 'alpha_weighted', 'log_alpha_norm', 'log_norm', 'log_spectral_norm', 'stable_rank', 'etpl_beta', 'etpl_lambda', 'exp_lambda'];
 
-async function rankingPage(view, id) {
+async function rankingPage(view, id, deps) {
   if (id) {
-    const out = h('div', { class: 'panel', 'data-testid': 'ranking' }, 'waiting…');
-    view.replaceChildren(h('h2', {}, `Ranking ${id.slice(0, 8)}`), out);
-    const job = await followJob(id, (j) => { out.textContent = `${j.state} ${Math.round(j.progress * 100)}% ${j.message}`; });
-    if (!job || job.state !== 'succeeded') { out.textContent = `${job?.state}: ${job?.error?.message ?? ''}`; return; }
+    if (!(await jobPanel(view, id, 'Ranking', deps))) return;
+    const out = h('div', { class: 'panel', 'data-testid': 'ranking' });
+    view.append(out);
     const r = await api(`/v1/rankings/${id}`);
     const { models } = await api('/v1/models');
     const name = (mid) => models.find((m) => m.id === mid)?.name ?? mid.slice(0, 12);
@@ -250,17 +337,28 @@ async function rankingPage(view, id) {
   view.replaceChildren(h('h2', {}, 'Rank models'), h('div', { class: 'panel' }, h('p', {}, boxes), 'metric (mean over layers) ', metric, ' ', direction, ' ', h('button', { id: 'rank-go', onclick: go }, 'Rank')));
 }
 
+/** The page shown; leaving it aborts its SSE streams (deps.signal). */
+let page = new AbortController();
+
 async function route() {
   showError('');
+  page.abort();
+  page = new AbortController();
   const view = $('#view');
-  const [page, id] = location.hash.slice(1).split('/');
+  const [name, id] = location.hash.slice(1).split('/');
+  const deps = { h, s, fmt, api, followJob, showError, signal: page.signal, datasetSelect, jobPanel, downloadLink };
   try {
-    if (page === 'analysis' && id) await analysisPage(view, id);
-    else if (page === 'rank') await rankingPage(view, id);
-    else if (page === 'hessian') await (await import('./hessian.js')).hessianPage(view, id, { h, s, fmt, api, followJob, showError });
-    else if (page === 'repair' || page === 'connectivity') await (await import('./repair.js')).repairPage(view, page, id, { h, fmt, api, followJob, showError });
-    else await modelsPage(view);
-  } catch (e) { showError(e.message); }
+    if (name === 'analysis' && id) await analysisPage(view, id, deps);
+    else if (name === 'rank') await rankingPage(view, id, deps);
+    else if (name === 'datasets') await datasetsPage(view, deps);
+    else if (name === 'import' && id) await importPage(view, id, deps);
+    else if (name === 'hessian') await (await import('./hessian.js')).hessianPage(view, id, deps);
+    else if (name === 'repair' || name === 'connectivity') await (await import('./repair.js')).repairPage(view, name, id, deps);
+    else if (name === 'collapse') await (await import('./collapse.js')).collapsePage(view, id, deps);
+    else if (name === 'flatness') await (await import('./flatness.js')).flatnessPage(view, id, deps);
+    else if (name === 'taxonomy') await (await import('./taxonomy.js')).taxonomyPage(view, id, deps);
+    else await modelsPage(view, deps);
+  } catch (e) { if (!page.signal.aborted) showError(e.message); }
 }
 window.addEventListener('hashchange', route);
 route();

@@ -47,31 +47,25 @@ function resultView(r, deps) {
       t.exact !== undefined ? h('p', {}, `exact Σ eᵢᵀHeᵢ: ${fmt(t.exact, 6)}`) : null));
   }
   if (r.input_hessian) parts.push(h('div', { class: 'panel', id: 'input-hessian' }, h('h3', {}, 'Input Hessian'), h('p', {}, `top eigenvalue ${fmt(r.input_hessian.top_eigenvalue, 6)} (input dimension ${r.input_hessian.dim})`)));
-  if (r.density) parts.push(h('div', { class: 'panel' }, h('h3', {}, `Spectral density (SLQ: ${r.density.nodes.length} run(s) × ${r.density.nodes[0].length} Lanczos steps)`), densityPlot(r.density, deps)));
+  // The display grid reaches past the extreme Ritz values, so the top eigenvalue's peak is drawn whole.
+  const shown = r.density?.display ? { ...r.density, ...r.density.display } : r.density;
+  if (r.density) parts.push(h('div', { class: 'panel' }, h('h3', {}, `Spectral density (SLQ: ${r.density.nodes.length} run(s) × ${r.density.nodes[0].length} Lanczos steps)`), densityPlot(shown, deps)));
   return parts;
 }
 
 async function showJob(view, id, deps) {
-  const { h, api, followJob } = deps;
-  const bar = h('progress', { max: 1, value: 0 });
-  const msg = h('span');
-  view.replaceChildren(h('h2', {}, `Hessian ${id.slice(0, 8)}`), h('div', { class: 'panel' }, bar, ' ', msg));
-  let job = await api(`/v1/jobs/${id}`);
-  if (!['succeeded', 'failed', 'cancelled'].includes(job.state)) {
-    job = await followJob(id, (j) => { bar.value = j.progress; msg.textContent = `${j.state} ${j.message}`; });
-  }
-  if (!job || job.state !== 'succeeded') { msg.textContent = `${job?.state}: ${job?.error?.message ?? ''}`; return; }
-  bar.value = 1;
-  msg.textContent = 'done';
-  view.append(...resultView(await api(`/v1/hessians/${id}`), deps));
+  if (!(await deps.jobPanel(view, id, 'Hessian', deps))) return;
+  view.append(...resultView(await deps.api(`/v1/hessians/${id}`), deps));
 }
 
 async function showForm(view, deps) {
   const { h, api, showError } = deps;
-  const [{ models }, { datasets }] = [await api('/v1/models'), await api('/v1/datasets')];
+  const { models } = await api('/v1/models');
   const onnx = models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx')));
   const model = h('select', { id: 'hessian-model' }, onnx.map((m) => h('option', { value: m.id }, m.name)));
-  const dataset = h('select', { id: 'hessian-dataset' }, datasets.map((d) => h('option', { value: d.id }, `${d.name} (${d.samples} samples)`)));
+  // Datasets that fit the chosen model come first and the first of them is preselected (the server checks again).
+  const dataset = deps.datasetSelect(h, api, 'hessian-dataset', model);
+  await dataset.ready;
   const file = h('input', { type: 'file', id: 'dataset-file' });
   const status = h('span');
   const num = (id, value) => h('input', { id, type: 'number', value, style: 'width:6em' });

@@ -2,6 +2,7 @@
 // run (POST /v1/connectivity) on stored ONNX models and datasets, follow the job over SSE, then plot the metrics
 // along t (clean accuracy, ASR, loss) with the chosen t marked. Plain ES module; app.js hands in its helpers
 // ({ h, fmt, api, followJob, showError }) so every page shares one API key and one error line.
+import { choices, downloadLink, inputs, readNum } from './common.js';
 import { lineChart } from './plot.js';
 
 /**
@@ -9,14 +10,13 @@ import { lineChart } from './plot.js';
  * connectOptionsSchema in src/landscape/connectivity/connect.ts). The browser cannot import them, so
  * test/web/repair.test.ts checks these numbers against parseRepairOptions({}) / parseConnectOptions({}).
  */
-export const REPAIR_DEFAULTS = { epochs: 20, samplesPerEpoch: 10000, l2: 0.1, seed: 1, points: 11, polishEpochs: 20, delta: 0.02, baseline: true };
+export const REPAIR_DEFAULTS = { epochs: 20, samplesPerEpoch: 10000, l2: 0.05, seed: 1, points: 11, polishEpochs: 20, delta: 0.02, baseline: true };
 export const CONNECT_DEFAULTS = { epochs: 100, samplesPerEpoch: '', l2: 1e-4, seed: 1, points: 11, bends: 3, curve: 'bezier' };
 
 /** n evenly spaced t in [0, 1], rounded like the library's gridTs so the plotted t equal the reported ones. */
 export const gridTs = (n) => Array.from({ length: n }, (_, i) => Number((i / (n - 1)).toFixed(12)));
 
 const pct = (v) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '—');
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
 /** Sub-navigation shared by both pages (they are two tabs of one feature). */
 function tabs(h, active) {
@@ -25,58 +25,28 @@ function tabs(h, active) {
     h('a', { href: '#connectivity', class: active === 'connectivity' ? 'active' : null }, 'Mode connectivity'));
 }
 
-/** Progress bar + message following a job to its end; returns the terminal job. */
-async function follow(view, id, title, deps) {
-  const { h, api, followJob } = deps;
-  const bar = h('progress', { max: 1, value: 0, 'data-testid': 'job-progress' });
-  const msg = h('span', { 'data-testid': 'job-status' });
-  view.replaceChildren(h('h2', {}, `${title} ${id.slice(0, 8)}`), h('div', { class: 'panel' }, bar, ' ', msg));
-  let job = await api(`/v1/jobs/${id}`);
-  if (!TERMINAL.includes(job.state)) job = await followJob(id, (j) => { bar.value = j.progress; msg.textContent = `${j.state} ${Math.round(j.progress * 100)}% ${j.message ?? ''}`; });
-  if (!job || job.state !== 'succeeded') { msg.textContent = `${job?.state}: ${job?.error?.message ?? ''}`; return null; }
-  bar.value = 1;
-  msg.textContent = 'done';
-  return job;
-}
-
-/** The stored ONNX models and datasets, for the form's selects. */
-async function choices(api) {
-  const [{ models }, { datasets }] = await Promise.all([api('/v1/models'), api('/v1/datasets')]);
-  return { models: models.filter((m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx'))), datasets };
-}
-
-function inputs(h) {
-  const num = (id, value, step = 'any') => h('input', { id, type: 'number', value, step, style: 'width:7em' });
-  const select = (id, rows, none) => h('select', { id }, none ? h('option', { value: '' }, none) : null, rows.map(([v, text]) => h('option', { value: v }, text)));
-  return { num, select };
-}
-
-/** A number input's value, or a clear error naming the field. */
-function readNum(el, label, { int = false, min = -Infinity } = {}) {
-  const v = Number(el.value);
-  if (el.value === '' || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min) throw new Error(`${label}: expected ${int ? 'an integer' : 'a number'} ≥ ${min}, got '${el.value}'`);
-  return v;
-}
-
 // ---------- repair ----------
 async function repairForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models, datasets } = await choices(api);
+  const { models } = await choices(api);
   const { num, select } = inputs(h);
   const mrows = models.map((m) => [m.id, m.name]);
-  const drows = datasets.map((d) => [d.id, `${d.name} (${d.samples} samples)`]);
   const D = REPAIR_DEFAULTS;
+  const a = select('repair-model-a', mrows);
+  // Dataset choices follow model A: the first dataset that fits it is preselected (the server checks again).
+  const ds = (id, none) => deps.datasetSelect(h, api, id, a, none ? { none } : {});
   const f = {
-    a: select('repair-model-a', mrows), b: select('repair-model-b', mrows, '(none: fine-tune A for the second end)'),
-    data: select('repair-data', drows), evalData: select('repair-eval', drows, '(hold out a share of the clean data)'), triggered: select('repair-triggered', drows, '(none)'),
+    a, b: select('repair-model-b', mrows, '(none: fine-tune A for the second end)'),
+    data: ds('repair-data'), evalData: ds('repair-eval', '(hold out a share of the clean data)'), triggered: ds('repair-triggered', '(none)'),
     epochs: num('repair-epochs', D.epochs, 1), samples: num('repair-samples', D.samplesPerEpoch, 1), l2: num('repair-l2', D.l2), seed: num('repair-seed', D.seed, 1),
     points: num('repair-points', D.points, 1), polish: num('repair-polish', D.polishEpochs, 1), delta: num('repair-delta', D.delta),
     baseline: h('input', { id: 'repair-baseline', type: 'checkbox', checked: D.baseline }),
   };
   if (models.length > 1) f.b.value = models[1].id;
+  await Promise.all([f.data.ready, f.evalData.ready, f.triggered.ready]);
   const go = async () => {
     try {
-      if (!f.a.value || !f.data.value) throw new Error('pick a model and a clean dataset (upload them on the Models and Hessian pages)');
+      if (!f.a.value || !f.data.value) throw new Error('pick a model and a clean dataset (upload them on the Models and Datasets pages)');
       const options = {
         epochs: readNum(f.epochs, 'epochs', { int: true, min: 0 }), samplesPerEpoch: readNum(f.samples, 'samples per epoch', { int: true, min: 1 }),
         l2: readNum(f.l2, 'L2', { min: 0 }), seed: readNum(f.seed, 'seed', { int: true, min: 0 }), ts: gridTs(readNum(f.points, 'evaluation points', { int: true, min: 3 })),
@@ -97,24 +67,8 @@ async function repairForm(view, deps) {
       h('p', {}, 'epochs ', f.epochs, ' samples per epoch ', f.samples, ' L2 ', f.l2, ' seed ', f.seed),
       h('p', {}, 'evaluation points ', f.points, ' polish epochs ', f.polish, ' tolerance δ ', f.delta, ' ', h('label', {}, f.baseline, ' fine-tuning baseline')),
       h('button', { id: 'repair-run', onclick: go }, 'Repair'),
-      h('p', { class: 'hint' }, 'Datasets are safetensors with x and y (triggered: y = target label); upload them on the Hessian page or with POST /v1/datasets. t is chosen from clean held-out accuracy only; the triggered set never influences it.')),
+      h('p', { class: 'hint' }, 'Datasets are safetensors with x and y (triggered: y = target label); upload them on the Datasets page or with POST /v1/datasets. t is chosen from clean held-out accuracy only; the triggered set never influences it.')),
   );
-}
-
-/** A link that downloads with the API key when one is set (a plain href cannot send the Authorization header). */
-function downloadLink(h, id, href, filename, text) {
-  const a = h('a', { id, href, download: filename }, text);
-  a.addEventListener('click', async (ev) => {
-    const key = document.querySelector('#apikey')?.value;
-    if (!key || a.dataset.blob) return;
-    ev.preventDefault();
-    const r = await fetch(href, { headers: { authorization: `Bearer ${key}` } });
-    if (!r.ok) { a.textContent = `${text} (HTTP ${r.status})`; return; }
-    a.href = URL.createObjectURL(await r.blob());
-    a.dataset.blob = '1';
-    a.click();
-  });
-  return a;
 }
 
 function repairResult(r, id, deps) {
@@ -165,19 +119,21 @@ function repairResult(r, id, deps) {
 // ---------- connectivity ----------
 async function connectForm(view, deps) {
   const { h, api, showError } = deps;
-  const { models, datasets } = await choices(api);
+  const { models } = await choices(api);
   const { num, select } = inputs(h);
   const mrows = models.map((m) => [m.id, m.name]);
-  const drows = datasets.map((d) => [d.id, `${d.name} (${d.samples} samples)`]);
   const D = CONNECT_DEFAULTS;
+  const a = select('conn-model-a', mrows);
+  const ds = (id, none) => deps.datasetSelect(h, api, id, a, none ? { none } : {});
   const f = {
-    a: select('conn-model-a', mrows), b: select('conn-model-b', mrows), data: select('conn-data', drows),
-    evalData: select('conn-eval', drows, '(none)'), triggered: select('conn-triggered', drows, '(none)'),
+    a, b: select('conn-model-b', mrows), data: ds('conn-data'),
+    evalData: ds('conn-eval', '(none)'), triggered: ds('conn-triggered', '(none)'),
     curve: select('conn-curve', [['bezier', 'Bezier'], ['polychain', 'polygonal chain']]), bends: num('conn-bends', D.bends, 1),
     epochs: num('conn-epochs', D.epochs, 1), samples: num('conn-samples', D.samplesPerEpoch, 1), l2: num('conn-l2', D.l2), seed: num('conn-seed', D.seed, 1), points: num('conn-points', D.points, 1),
   };
   f.samples.placeholder = 'dataset size';
   if (models.length > 1) f.b.value = models[1].id;
+  await Promise.all([f.data.ready, f.evalData.ready, f.triggered.ready]);
   const go = async () => {
     try {
       if (!f.a.value || !f.b.value || !f.data.value) throw new Error('pick two models and a clean dataset');
@@ -232,9 +188,9 @@ export async function repairPage(view, page, id, deps) {
   const { api } = deps;
   if (page === 'connectivity') {
     if (!id) return connectForm(view, deps);
-    if (await follow(view, id, 'Connectivity', deps)) view.append(tabs(deps.h, 'connectivity'), ...connectResult(await api(`/v1/connectivity/${id}`), deps));
+    if (await deps.jobPanel(view, id, 'Connectivity', deps)) view.append(tabs(deps.h, 'connectivity'), ...connectResult(await api(`/v1/connectivity/${id}`), deps));
     return;
   }
   if (!id) return repairForm(view, deps);
-  if (await follow(view, id, 'Repair', deps)) view.append(tabs(deps.h, 'repair'), ...repairResult(await api(`/v1/repairs/${id}`), id, deps));
+  if (await deps.jobPanel(view, id, 'Repair', deps)) view.append(tabs(deps.h, 'repair'), ...repairResult(await api(`/v1/repairs/${id}`), id, deps));
 }

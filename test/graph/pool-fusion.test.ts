@@ -17,7 +17,7 @@ import { fixture } from '../helpers/fixtures.js';
 import { buildGradGraph, buildHvpGraph, buildLossGraph, lossModel, type LossGraph } from '../../src/graph/index.js';
 import { cloneGraph, DT, graphToModel, makeTensor, type Graph } from '../../src/graph/ir.js';
 import { fuseConvMaxPool } from '../../src/graph/pool-fusion.js';
-import { PATCH_CONV } from '../../src/graph/rules/conv.js';
+import { PATCH_CONV } from '../../src/graph/ops/conv.js';
 import { f32, i64, paramFeeds, relL2, rng, run, runSession, session, type Feeds } from './helpers.js';
 
 const { onnx } = onnxProto;
@@ -208,7 +208,7 @@ const GEOMETRIES: Geometry[] = [
   { name: 'two blocks in a row (fmnist CNN shape)', input: [1, 12, 12], blocks: [{ cout: 5, ...k3p1, pool: [2, 2] }, { cout: 6, ...k3p1, pool: [2, 2] }] },
 ];
 
-/** PatchConv where rules/conv.ts im2colFits allows it (tiny shapes: only group and kk ≤ 2·O matter). */
+/** PatchConv where ops/conv.ts im2colFits allows it (tiny shapes: only group and kk ≤ 2·O matter). */
 const expectPatch = (bl: BlockSpec): boolean => (bl.group ?? 1) === 1 && bl.kernel.reduce((a, v) => a * v, 1) <= 2 * bl.cout;
 
 const TOL = 1e-5; // relative L2, float32

@@ -2,10 +2,15 @@
  * Every gradient rule against central finite differences, first and second order (Hv of a scalar function of the
  * op vs differences of its gradient). float64 where onnxruntime has double kernels (eps 1e-5, tol 1e-6 relative);
  * float32 where ORT has no double kernel (Conv, ConvTranspose, pooling, Erf, LeakyRelu: eps 3e-3, tol 2e-3 on the
- * gradient, 2e-2 on Hv).
+ * gradient, 2e-2 on Hv). Driven by the op table (src/graph/ops/): the cases run op by op in the table's order, every
+ * op with a gradient rule or a decomposition has at least one, and every case names an op of the table (a case's op
+ * is the first word of its name; private ops by their bare name).
  */
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { DT } from '../../src/graph/ir.js';
+import { INTERNAL_DOMAIN, MICROSOFT_DOMAIN } from '../../src/graph/op-names.js';
+import { opTable } from '../../src/graph/ops/index.js';
 import { checkCase, type Case } from './check.js';
 
 const pos = (n: number, lo = 0.5, hi = 1.5): number[] => Array.from({ length: n }, (_, i) => lo + ((i * 0.37) % 1) * (hi - lo));
@@ -54,6 +59,8 @@ const cases: Case[] = [
   { name: 'Cast f64→f32→f64', tol: 1e-3, eps: 1e-2, inputs: [{ name: 'a', dims: [4] }], build: (b, [x]) => b.op('Cast', [b.op('Cast', [x], { to: DT.FLOAT })], { to: DT.DOUBLE }) },
   { name: 'Trilu lower k=1', inputs: [{ name: 'a', dims: [3, 4] }], build: (b, [x]) => b.op('Trilu', [x, b.i64Scalar(1)], { upper: 0 }) },
   { name: 'Trilu upper', inputs: [{ name: 'a', dims: [2, 3, 3] }], build: (b, [x]) => b.op('Trilu', [x]) },
+  { name: 'CumSum axis 1', inputs: [{ name: 'a', dims: [3, 4] }], build: (b, [x]) => b.op('CumSum', [x, b.i64Scalar(1)]) },
+  { name: 'CumSum axis -3, exclusive, reverse', inputs: [{ name: 'a', dims: [3, 2, 2] }], build: (b, [x]) => b.op('CumSum', [x, b.i64Scalar(-3)], { exclusive: 1, reverse: 1 }) },
   // ---- linear algebra ----
   { name: 'MatMul 2-D', inputs: [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3, 4] }], build: (b, [x, y]) => b.matmul(x, y) },
   { name: 'MatMul batch-broadcast', inputs: [{ name: 'a', dims: [2, 1, 2, 3] }, { name: 'b', dims: [3, 3, 2] }], build: (b, [x, y]) => b.matmul(x, y) },
@@ -127,6 +134,14 @@ const cases: Case[] = [
     build: (b, [x, w, c]) => b.op('Conv', [x, w, c], { group: 2, pads: [1, 1, 1, 1] }),
   },
   { name: 'Conv depthwise, stride 2', dtype: 'float32', inputs: [{ name: 'x', dims: [1, 3, 5, 5] }, { name: 'w', dims: [3, 1, 3, 3] }], build: (b, [x, w]) => b.op('Conv', [x, w], { group: 3, strides: [2, 2] }) },
+  {
+    name: 'PatchConv stride 2, pads 1', dtype: 'float32', inputs: [{ name: 'x', dims: [2, 2, 5, 5] }, { name: 'w', dims: [6, 2, 3, 3] }],
+    build: (b, [x, w]) => b.opN('PatchConv', [x, w], 1, { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1] }, INTERNAL_DOMAIN)[0],
+  },
+  {
+    name: 'ConvWeightGrad 3x3 (x and dy)', dtype: 'float32', inputs: [{ name: 'x', dims: [2, 2, 5, 5] }, { name: 'dy', dims: [2, 3, 3, 3] }],
+    build: (b, [x, dy]) => b.opN('ConvWeightGrad', [x, dy], 1, { kernel_shape: [3, 3], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1] }, INTERNAL_DOMAIN)[0],
+  },
   { name: 'ConvTranspose stride 2', dtype: 'float32', inputs: [{ name: 'x', dims: [1, 2, 3, 3] }, { name: 'w', dims: [2, 3, 3, 3] }, { name: 'c', dims: [3] }], build: (b, [x, w, c]) => b.op('ConvTranspose', [x, w, c], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }) },
   { name: 'ConvTranspose group 2, dilation 2', dtype: 'float32', inputs: [{ name: 'x', dims: [1, 4, 3, 3] }, { name: 'w', dims: [4, 1, 2, 2] }], build: (b, [x, w]) => b.op('ConvTranspose', [x, w], { group: 2, dilations: [2, 2] }) },
   { name: 'MaxPool 2x2', dtype: 'float32', inputs: [{ name: 'x', dims: [2, 2, 4, 4], data: distinct(64) }], build: (b, [x]) => b.op('MaxPool', [x], { kernel_shape: [2, 2], strides: [2, 2] }) },
@@ -144,6 +159,7 @@ const cases: Case[] = [
   { name: 'GlobalAveragePool', dtype: 'float32', inputs: [{ name: 'x', dims: [2, 3, 2, 2] }], build: (b, [x]) => b.op('GlobalAveragePool', [x]) },
   // ---- decomposed composites ----
   { name: 'Gelu (erf)', dtype: 'float32', opset: 20, decompose: true, inputs: [{ name: 'a', dims: [6] }], build: (b, [x]) => b.op('Gelu', [x]) },
+  { name: 'com.microsoft:Gelu', dtype: 'float32', opset: 17, decompose: true, inputs: [{ name: 'a', dims: [6] }], build: (b, [x]) => b.opN('Gelu', [x], 1, {}, MICROSOFT_DOMAIN)[0] },
   { name: 'Gelu (tanh)', opset: 20, decompose: true, inputs: [{ name: 'a', dims: [6] }], build: (b, [x]) => b.op('Gelu', [x], { approximate: 'tanh' }) },
   {
     name: 'LayerNormalization', opset: 17, decompose: true,
@@ -163,9 +179,25 @@ const cases: Case[] = [
   { name: 'Dropout (identity)', opset: 13, decompose: true, inputs: [{ name: 'a', dims: [4] }], build: (b, [x]) => b.op('Dropout', [x]) },
 ];
 
-for (const c of cases) {
-  test(`rule ${c.name}`, async () => {
-    const tol = c.dtype === 'float32' ? { tol: c.tol ?? 2e-3 } : {};
-    await checkCase({ ...c, ...tol });
-  });
+/** The op a case checks: the first word of its name. */
+const opOf = (c: Case): string => c.name.split(/[ (]/)[0];
+/** Differentiable ops (a rule, or a decomposition into ops with rules) by the name their cases use. */
+const differentiable = [...opTable()]
+  .filter(([, d]) => d.grad.kind === 'rule' || d.grad.kind === 'decompose')
+  .map(([key, d]) => (d.domain === INTERNAL_DOMAIN ? d.op : key));
+
+test('the cases cover every differentiable op of the table, and check only ops of it', () => {
+  const uncovered = differentiable.filter((op) => !cases.some((c) => opOf(c) === op));
+  const unknown = cases.filter((c) => !differentiable.includes(opOf(c))).map((c) => c.name);
+  assert.deepEqual(uncovered, [], 'differentiable ops without a finite-difference case');
+  assert.deepEqual(unknown, [], 'cases of ops the table does not call differentiable');
+});
+
+for (const op of differentiable) {
+  for (const c of cases.filter((k) => opOf(k) === op)) {
+    test(`rule ${c.name}`, async () => {
+      const tol = c.dtype === 'float32' ? { tol: c.tol ?? 2e-3 } : {};
+      await checkCase({ ...c, ...tol });
+    });
+  }
 }

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { fixture, SHARED } from '../helpers/fixtures.js';
-import { startTestServer, tempDataDir, waitJob } from './helpers.js';
+import { startTestServer, waitJob } from './helpers.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -283,6 +283,11 @@ describe('service API', () => {
     assert.match(m, /^weightscope_jobs\{state="succeeded"\} [1-9]\d*$/m);
     assert.match(m, /^weightscope_upload_bytes_total [1-9]\d*$/m);
     assert.match(m, /^weightscope_job_duration_seconds_count\{kind="analysis",state="succeeded"\} [1-9]/m);
+    // prom-client's process metrics and per-route request histograms.
+    assert.match(m, /^process_open_fds \d+/m);
+    assert.match(m, /^nodejs_eventloop_lag_seconds [\d.e-]+$/m);
+    assert.match(m, /^weightscope_http_request_duration_seconds_count\{method="POST",route="\/v1\/models",status="201"\} [1-9]/m);
+    assert.match(m, /^weightscope_http_request_duration_seconds_count\{method="GET",route="\/v1\/jobs\/\{id\}",status="200"\} [1-9]/m);
     const doc = (await (await fetch(`${s.url}/v1/openapi.json`)).json()) as Json;
     assert.equal(doc.openapi, '3.1.0');
     const page = await fetch(`${s.url}/`);
@@ -323,20 +328,6 @@ describe('service limits and auth', () => {
     }
   });
 
-  test('a non-loopback bind without keys logs a warning; loopback does not', async () => {
-    const { startServer } = await import('../../src/service/server.js');
-    const t = tempDataDir();
-    const lines: string[] = [];
-    const srv = await startServer({ env: { PORT: '0', HOST: '0.0.0.0', WEIGHTSCOPE_DATA: t.dir }, log: (l) => lines.push(l) });
-    await srv.close();
-    assert.ok(lines.some((l) => /WARNING: listening on 0\.0\.0\.0 without WEIGHTSCOPE_API_KEYS/.test(l)), lines.join('\n'));
-    const quiet: string[] = [];
-    const srv2 = await startServer({ env: { PORT: '0', HOST: '127.0.0.1', WEIGHTSCOPE_DATA: t.dir }, log: (l) => quiet.push(l) });
-    await srv2.close();
-    assert.ok(!quiet.some((l) => /WARNING/.test(l)));
-    t.cleanup();
-  });
-
   test('API keys: 401 without, 403 wrong, 200 right; health open', async () => {
     const s = await startTestServer({ WEIGHTSCOPE_API_KEYS: 'k1, k2' });
     try {
@@ -355,4 +346,16 @@ describe('service limits and auth', () => {
       await s.cleanup();
     }
   });
+});
+
+test('a JSON endpoint given a body that is not declared as JSON answers 415 naming the expected type', async () => {
+  const s = await startTestServer();
+  try {
+    const r = await fetch(`${s.url}/v1/analyses`, { method: 'POST', body: JSON.stringify({ model: 'f'.repeat(64) }), headers: { 'content-type': 'text/plain' } });
+    const body = (await r.json()) as Json;
+    assertProblem({ status: r.status, body }, 415, 'unsupported-media-type');
+    assert.match(body.detail, /application\/json/);
+  } finally {
+    await s.cleanup();
+  }
 });

@@ -4,17 +4,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { fixture } from '../helpers/fixtures.js';
-import { startTestServer, waitJob } from './helpers.js';
+import { type Json, post, startTestServer, waitJob } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const F = (f: string) => fixture('fmnist-backdoor', f);
 
-async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
-  const r = await fetch(`${base}${path}`, raw
-    ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
-    : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  return { status: r.status, body: (await r.json()) as Json };
-}
 
 describe('connectivity and repair API', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;
@@ -62,6 +55,11 @@ describe('connectivity and repair API', () => {
       options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03, polishEpochs: 1, polishSamplesPerEpoch: 128 },
     });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
+    // Progress names its phase: each phase restarts "epoch 1/N", which alone reads as going backwards.
+    const events = await (await fetch(`${s.url}/v1/jobs/${sub.body.job.id}/events`)).text();
+    const messages = [...events.matchAll(/event: progress\ndata: (.*)\n/g)].map((m) => (JSON.parse(m[1]) as Json).message as string);
+    assert.ok(messages.length > 0, events.slice(0, 500));
+    for (const m of messages) assert.match(m, /^(curve training|evaluation along t|(polishing|refit) t = [\d.]+|fine-tuning [\w ()]+): /);
     const job = await waitJob(s.url, sub.body.job.id);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     const rep = (await (await fetch(`${s.url}${job.result}`)).json()) as Json;

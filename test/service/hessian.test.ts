@@ -3,18 +3,11 @@ import test, { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
-import { startTestServer, waitJob } from './helpers.js';
+import { type Json, post, startTestServer, waitJob } from './helpers.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[]; trace_exact: number; loss: number };
 
-async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
-  const r = await fetch(`${base}${path}`, raw
-    ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
-    : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  return { status: r.status, body: (await r.json()) as Json };
-}
 
 describe('Hessian API', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;

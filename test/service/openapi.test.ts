@@ -21,3 +21,10 @@ test('the document is OpenAPI 3.1 and every $ref resolves', () => {
   const metric = doc.components.schemas.RankingMetric as { enum: string[] };
   assert.deepEqual(metric.enum, ['alpha', 'alpha_weighted', 'log_alpha_norm', 'log_norm', 'log_spectral_norm', 'stable_rank', 'etpl_beta', 'etpl_lambda', 'exp_lambda']);
 });
+
+test('the document takes its version from package.json and names no fixed server address', () => {
+  const doc = buildOpenApi() as { info: { version: string }; servers: { url: string }[] };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(doc.info.version, pkg.version);
+  assert.deepEqual(doc.servers, [{ url: '/' }]);
+});

@@ -29,14 +29,14 @@ test('queue: runs in a worker, caches by key, records failures, cancels queued j
     assert.equal(dup.job.id, a.job.id); // same inputs while queued → the same job
     const done = await until(q, a.job.id, ['succeeded']);
     assert.equal(done.progress, 1);
-    assert.equal(q.resultText(a.job.id, 'sleep'), '{"value":11}');
+    assert.equal(await q.resultText(a.job.id, 'sleep'), '{"value":11}');
     const cached = q.submit('sleep', { value: 11, steps: 2, ms: 5 });
     assert.deepEqual([cached.cached, cached.job.id], [true, a.job.id]);
 
     const bad = q.submit('sleep', { steps: 1, ms: 1, fail: 'nope' });
     const failed = await until(q, bad.job.id, ['failed']);
     assert.deepEqual(failed.error, { code: 'numerical', message: 'nope' });
-    assert.throws(() => q.resultText(bad.job.id, 'sleep'), /failed/);
+    await assert.rejects(q.resultText(bad.job.id, 'sleep'), /failed/);
 
     const blocker = q.submit('sleep', { steps: 100, ms: 20, cache: false });
     const waiting = q.submit('sleep', { steps: 1, ms: 1, value: 99 });

@@ -81,13 +81,13 @@ export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
  * headless Chromium, both only when Chromium is installed (each test still starts with `chromiumOrSkip(t)`, which
  * skips loudly or fails under CI). `setup` runs once the server is up, e.g. for uploads the suite's tests share.
  */
-export function useDashboard(setup?: (server: TestServer) => Promise<void>): { readonly server: TestServer; readonly browser: Browser } {
+export function useDashboard(setup?: (server: TestServer) => Promise<void>, env: Record<string, string> = {}): { readonly server: TestServer; readonly browser: Browser } {
   let server: TestServer | undefined;
   let browser: Browser | undefined;
   before(async () => {
     const exe = findChromium();
     if (!exe) return;
-    server = await startTestServer();
+    server = await startTestServer(env);
     browser = await launchChromium(exe);
     await setup?.(server);
   });

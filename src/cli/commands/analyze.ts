@@ -13,7 +13,7 @@ export const summary = 'per-layer heavy-tail (HT-SR) metrics of a checkpoint, We
 
 const USAGE =
   'weightscope analyze PATH_OR_HF_ID [--json] [--csv FILE] [--fits pl,etpl,exp] [--pl-variant ww|kdd] ' +
-  '[--min-evals N] [--max-evals N] [--max-n N] [--layers ID|GLOB,...] [--eigen-backend auto|lapack|ts] [--workers N]';
+  '[--min-evals N] [--max-evals N] [--max-n N] [--layers ID|GLOB,...] [--eigen-backend auto|lapack|ts] [--workers N] [--device cpu|cuda]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -28,6 +28,8 @@ PATH_OR_HF_ID   a .safetensors/.bin/.pt/.onnx file, a Hugging Face folder, or OR
 --layers LIST   only these layer ids or name globs (e.g. 0,3 or 'transformer.h.*.attn.*')
 --eigen-backend auto (system LAPACK when present), lapack, or ts (pure TypeScript)
 --workers N     eigenvalue worker threads (default: number of cores)
+--device D      cpu (default) or cuda: Gram matrices and eigenvalues on an NVIDIA GPU (cuBLAS/cuSOLVER from the
+                machine's CUDA or PyTorch installation; WEIGHTSCOPE_CUDA_LIBS names their folder)
 `;
 
 const FLAG_OF: Record<string, string> = {
@@ -50,6 +52,13 @@ export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOption
   const layers = listFlag(values.layers);
   if (layers) raw.layers = layers.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
   if (values['eigen-backend'] !== undefined) raw.eigenBackend = values['eigen-backend'];
+  if (values.device !== undefined) {
+    if (values.device !== 'cpu' && values.device !== 'cuda') throw new WeightscopeError('invalid-input', `--device must be cpu or cuda (got ${JSON.stringify(values.device)}); see weightscope analyze --help`, { usage: true });
+    if (values.device === 'cuda') {
+      if (raw.eigenBackend !== undefined) throw new WeightscopeError('invalid-input', '--device cuda and --eigen-backend exclude each other; see weightscope analyze --help', { usage: true });
+      raw.eigenBackend = 'cuda';
+    }
+  }
   const workers = intFlag(values.workers, '--workers');
   if (workers !== undefined) raw.workers = workers;
   const r = AnalyzeOptionsSchema.safeParse(raw);
@@ -76,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       layers: { type: 'string', multiple: true },
       'eigen-backend': { type: 'string' },
       workers: { type: 'string' },
+      device: { type: 'string' },
     },
     USAGE,
     HELP,

@@ -2,7 +2,7 @@
 import { WeightscopeError, formatZodError } from '../../errors.js';
 import { loadSource } from '../../landscape/hessian/files.js';
 import { CompareOptionsSchema, compareFiles, type CompareOptionsInput } from '../../landscape/similarity/compare.js';
-import { parseDevice } from '../../runtime/session.js';
+import { parseDevice } from '../../runtime/devices.js';
 import { intFlag, parseArgsOrPrintHelp } from '../args.js';
 
 export const name = 'compare';

@@ -1,12 +1,13 @@
 /** `weightscope export-graph MODEL.onnx --what grad|hvp --out G.onnx`: write the generated gradient or Hv graph. */
 import { z } from 'zod';
+import { CriterionSchema, parseCriterion } from '../../graph/criteria.js';
 import { readOnnxModel, writeOnnxModel } from '../../io/onnx-model.js';
 import { lossFromModel, parseModelCommand } from '../model-command.js';
 
 export const name = 'export-graph';
 export const summary = 'write the generated gradient or Hessian-vector-product ONNX graph of a model';
 
-const USAGE = 'weightscope export-graph MODEL.onnx --what grad|hvp --out G.onnx [--loss classification|lm] [--untie] [--l2 C]';
+const USAGE = 'weightscope export-graph MODEL.onnx --what grad|hvp --out G.onnx [--loss classification|lm] [--criterion ce|ls:A|focal:G|mse] [--untie] [--l2 C]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -15,6 +16,7 @@ v.<param> for hvp); it returns loss and grad.<param> (or hv.<param>). Only defau
 onnxruntime (or other ONNX runtime) can run it.
 --what          grad or hvp
 --loss KIND     classification (labels y) or lm (next-token); default lm when the model's input is int64
+--criterion C   ce (default), ls:ALPHA, focal:GAMMA or mse (as in \`weightscope grad\`)
 --untie         keep constant-folded copies of tied weights as separate parameters
 --l2 C          add 0.5·C·‖θ‖² to the loss
 `;
@@ -23,6 +25,7 @@ const Flags = z.object({
   what: z.enum(['grad', 'hvp'], { error: '--what must be grad or hvp' }),
   out: z.string({ error: '--out G.onnx is required' }).min(1),
   loss: z.enum(['classification', 'lm'], { error: '--loss must be classification or lm' }).optional(),
+  criterion: CriterionSchema.optional(),
   untie: z.boolean().optional(),
   l2: z
     .string()
@@ -41,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     loss: f.loss ?? lossFromModel(model),
     ...(f.untie !== undefined ? { untie: f.untie } : {}),
     ...(f.l2 !== undefined ? { l2: { coef: f.l2 } } : {}),
+    ...(f.criterion !== undefined ? { criterion: parseCriterion(f.criterion) } : {}),
   });
   const built = f.what === 'grad' ? g.buildGradGraph(lossGraph) : g.buildHvpGraph(lossGraph);
   await writeOnnxModel(f.out, built.model);

@@ -1,6 +1,8 @@
 /** `weightscope grad MODEL.onnx --data D.safetensors`: loss and gradient of the mean loss, optionally written out. */
 import { z } from 'zod';
+import { describeCriterion } from '../../graph/criteria.js';
 import { norm } from '../../runtime/params.js';
+import { DEVICE_HELP } from '../../runtime/devices.js';
 import { CommonFlags, engineForData, leadingBatches, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
 
 export const name = 'grad';
@@ -8,7 +10,7 @@ export const summary = 'loss and gradient of a model on a dataset (reverse mode 
 
 const USAGE =
   'weightscope grad MODEL.onnx --data D.safetensors [--batch N] [--chunk M] [--out G.safetensors] ' +
-  '[--loss classification|lm] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--loss classification|lm] [--criterion ce|ls:A|focal:G|mse] [--device D] [--untie] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -19,7 +21,9 @@ with respect to every float initializer of the model.
 --chunk M       run at most M samples at once; results are size-weighted means, so M never changes them (default 512)
 --out G         write the gradient as float32 safetensors keyed by parameter name (loss in the metadata)
 --loss KIND     classification or lm (default: lm for int64 x without y, else classification)
---device D      cpu (default), webgpu or cuda; a missing one is an error
+--criterion C   ce (default), ls:ALPHA (label smoothing as torch's), focal:GAMMA (-(1-p_y)^GAMMA log p_y), or mse
+                (squared distance of the logits to the one-hot label, summed over classes), averaged over rows
+--device D      ${DEVICE_HELP}; a missing one is an error
 --untie         keep constant-folded copies of tied weights as separate parameters
 --json          print {loss, grad_norm, n, params} as JSON
 `;
@@ -38,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     await writeParamTensors(f.out, engine.params, r.grads, {
       loss: String(r.loss),
       batch: `first ${count} samples of ${f.data}`,
-      loss_definition: loss === 'lm' ? 'mean next-token cross-entropy' : 'mean softmax cross-entropy of the logits',
+      loss_definition: `${describeCriterion(engine.criterion)} of the logits${loss === 'lm' ? ', next-token' : ''}`,
     });
   }
   printResult({ loss: r.loss, grad_norm: gradNorm, n: count, params: engine.params.reduce((s, p) => s + p.size, 0) }, f.json);

@@ -1,8 +1,9 @@
 /** `weightscope hessian MODEL.onnx --data D`: PyHessian's top eigenvalues, trace, density and the input Hessian. */
 import { WeightscopeError, formatZodError } from '../../errors.js';
+import { parseCriterion, type Criterion } from '../../graph/criteria.js';
 import { hessianOnFiles } from '../../landscape/hessian/files.js';
 import { HessianOptionsSchema, type HessianOptionsInput, type HessianResult } from '../../landscape/hessian/run.js';
-import { parseDevice } from '../../runtime/session.js';
+import { DEVICE_HELP, parseDevice } from '../../runtime/devices.js';
 import { intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { progressBar } from '../progress.js';
 
@@ -12,7 +13,7 @@ export const summary = 'Hessian of the loss on data: top eigenvalues, trace, spe
 const USAGE =
   'weightscope hessian MODEL.onnx (--data D.safetensors | --text FILE --seq S [--tokenizer DIR]) [--batch N] [--samples N] ' +
   '[--top-k K] [--tol T] [--max-iter N] [--lanczos] [--trace] [--trace-exact] [--density] [--density-steps N] ' +
-  '[--density-runs N] [--bins N] [--input] [--seed S] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--density-runs N] [--bins N] [--input] [--seed S] [--criterion ce|ls:A|focal:G|mse] [--device D] [--untie] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -32,7 +33,8 @@ MODEL.onnx        an ONNX model whose first output is the logits ([B, C] classif
 --density         SLQ spectral density (--density-steps, default 100; --density-runs, default 1; --bins, default 10000)
 --input           top eigenvalue of the Hessian with respect to the input
 --seed S          random seed (default 0); the same seed gives the same numbers
---device D        cpu (default), webgpu or cuda
+--criterion C     the loss: ce (default), ls:ALPHA, focal:GAMMA or mse (as in \`weightscope grad\`)
+--device D        ${DEVICE_HELP}
 --untie           keep exported copies of tied weights as separate parameters
 --json            print the result as JSON
 `;
@@ -67,6 +69,15 @@ export function optionsFromFlags(values: Record<string, unknown>): HessianOption
   return raw as HessianOptionsInput;
 }
 
+/** --criterion's value; a bad one is a usage error (exit 2). */
+function criterionFlag(spec: string): Criterion {
+  try {
+    return parseCriterion(spec);
+  } catch (e) {
+    throw new WeightscopeError('invalid-input', `--criterion: ${(e as Error).message}. Usage: ${USAGE}`, { usage: true });
+  }
+}
+
 const fmt = (x: number): string => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(4) : x.toFixed(6));
 
 /** A short human-readable summary (the density itself only with --json). */
@@ -95,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       batch: { type: 'string' }, samples: { type: 'string' }, 'top-k': { type: 'string' }, tol: { type: 'string' },
       'max-iter': { type: 'string' }, lanczos: { type: 'boolean' }, trace: { type: 'boolean' }, 'trace-exact': { type: 'boolean' },
       density: { type: 'boolean' }, 'density-steps': { type: 'string' }, 'density-runs': { type: 'string' }, bins: { type: 'string' },
-      input: { type: 'boolean' }, seed: { type: 'string' }, device: { type: 'string' }, untie: { type: 'boolean' },
+      input: { type: 'boolean' }, seed: { type: 'string' }, device: { type: 'string' }, untie: { type: 'boolean' }, criterion: { type: 'string' },
       json: { type: 'boolean' },
     },
     USAGE,
@@ -108,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const options = optionsFromFlags(values);
   const device = values.device === undefined ? undefined : parseDevice(String(values.device));
+  const criterion = values.criterion === undefined ? undefined : criterionFlag(String(values.criterion));
   const seq = intFlag(values.seq, '--seq');
   const src = {
     ...(typeof values.data === 'string' ? { data: values.data } : {}),
@@ -118,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
   const bar = progressBar();
   let result: HessianResult;
   try {
-    result = await hessianOnFiles(positionals[0], src, options, { ...(device ? { device } : {}), ...(values.untie ? { untie: true } : {}) }, bar.hook);
+    result = await hessianOnFiles(positionals[0], src, options, { ...(device ? { device } : {}), ...(values.untie ? { untie: true } : {}), ...(criterion ? { criterion } : {}) }, bar.hook);
   } finally {
     bar.done();
   }

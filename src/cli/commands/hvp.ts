@@ -11,7 +11,7 @@ export const summary = 'exact Hessian-vector product of a model\'s loss on a dat
 
 const USAGE =
   'weightscope hvp MODEL.onnx --data D.safetensors --vector V.safetensors [--prefix v.] --out HV.safetensors ' +
-  '[--batch N] [--chunk M] [--loss classification|lm] [--device cpu|webgpu|cuda] [--untie] [--json]';
+  '[--batch N] [--chunk M] [--loss classification|lm] [--criterion ce|ls:A|focal:G|mse] [--device D] [--untie] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -19,7 +19,7 @@ H·v for the Hessian H of the mean loss (as \`weightscope grad\`) with respect t
 --vector V      safetensors holding v: one tensor per parameter, named PREFIX + parameter name
 --prefix P      name prefix of v's tensors (e.g. v. for the fixtures' grad_hvp.safetensors; default none)
 --out HV        write H·v as float32 safetensors keyed by parameter name
---batch/--chunk/--loss/--device/--untie/--json as in \`weightscope grad\`
+--batch/--chunk/--loss/--criterion/--device/--untie/--json as in \`weightscope grad\`
 `;
 
 const Flags = CommonFlags.extend({

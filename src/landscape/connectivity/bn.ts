@@ -15,7 +15,8 @@ import type { Batch, Dataset } from '../../runtime/dataset.js';
 import { sequentialBatches } from '../../runtime/dataset.js';
 import { paramsAsInputs, pruneTo } from '../../runtime/forward-graph.js';
 import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
-import { getSession, type Device } from '../../runtime/session.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
+import { getSession } from '../../runtime/session.js';
 import type { HostTensor } from '../../runtime/wire.js';
 
 export interface BnLayer {
@@ -155,7 +156,7 @@ export interface BnStatsRunner {
 }
 
 /** A runner for `model` whose curve parameters `specs` are fed per call. Null when the model has no BN. */
-export async function createBnStatsRunner(model: ModelProto, specs: readonly ParamSpec[], opts: { device?: Device } = {}): Promise<BnStatsRunner | null> {
+export async function createBnStatsRunner(model: ModelProto, specs: readonly ParamSpec[], opts: { device?: DeviceChoice } = {}): Promise<BnStatsRunner | null> {
   const layers = batchNormLayers(model);
   if (layers.length === 0) return null;
   const tm = trainModeModel(model);

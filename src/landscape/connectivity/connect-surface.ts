@@ -6,7 +6,9 @@
  * ensemble ("output ensembling"). Options are one zod schema shared by the CLI, the service and the library.
  */
 import { z } from 'zod';
+import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../runtime/devices.js';
 import { WeightscopeError } from '../../errors.js';
+import { parseCriterion } from '../../graph/criteria.js';
 import type { ModelProto } from '../../io/onnx-model.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
@@ -37,7 +39,7 @@ export const surfaceOptionsSchema = curveTrainingSchema.omit({ curve: true, bend
   ensemble: z.number().int().min(1).max(1000).default(10),
   /** Share of the clean data held out (choosing the best point; the grid's set without test data). */
   heldOut: z.number().gt(0).lt(1).default(0.2),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
 });
 export type SurfaceOptionsInput = z.input<typeof surfaceOptionsSchema>;
@@ -112,7 +114,7 @@ export function patchFor(corners: number, d: SurfaceOptions['degree']): PatchSha
 export async function fitSurface(model: ModelProto, s: Surface, train: Dataset, o: SurfaceOptions, hooks: RunHooks = {}): Promise<CurveTrainResult> {
   const free = freeControlPoints(s.shape);
   if (free.length === 0 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const graph = buildStepGraph(trainModeModel(model).model, s.specs, s.points.length, free.length);
+  const graph = buildStepGraph(trainModeModel(model).model, s.specs, s.points.length, free.length, parseCriterion(o.criterion));
   const runner = await createStepRunner(graph, o.device);
   const sample = (rng: Rng) => {
     const [u, v] = sampleUV(s.shape, rng);
@@ -138,7 +140,7 @@ export async function connectSurface(inputs: SurfaceInputs, options: SurfaceOpti
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     progress: (d, t, m) => hooks.progress?.((trainShare * d) / Math.max(t, 1), 1, m),
   });
-  const evaluator = await createPathEvaluator(first.model, first.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train });
+  const evaluator = await createPathEvaluator(first.model, first.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
   const sets: EvalSet[] = [{ name: 'heldOut', role: 'clean', ds: heldOut }];
   if (test) sets.push({ name: 'test', role: 'clean', ds: test });
   const gridSet = test ? 'test' : 'heldOut';
@@ -166,8 +168,10 @@ export async function connectSurface(inputs: SurfaceInputs, options: SurfaceOpti
   const y = ensSet.y as BigInt64Array;
   const rng = new Rng((o.seed + 0x5eed) >>> 0);
   const points = Array.from({ length: o.ensemble }, () => sampleUV(shape, rng));
-  const surfaceEns = await ensembleOf(evaluator, points.map(([u, v]) => surfacePoint(surface, u, v)), ensSet);
-  const cornerEns = await ensembleOf(evaluator, corners, ensSet);
+  const members = [...points.map(([u, v]) => () => surfacePoint(surface, u, v)), ...corners.map((c) => () => c)];
+  const onMember = (k: number) => hooks.progress?.(trainShare + (1 - trainShare) * (0.9 + (0.1 * k) / members.length), 1, `output ensembles: member ${k}/${members.length}`);
+  const surfaceEns = await ensembleOf(evaluator, members.slice(0, points.length), ensSet, (k) => onMember(k));
+  const cornerEns = await ensembleOf(evaluator, members.slice(points.length), ensSet, (k) => onMember(points.length + k));
   hooks.progress?.(1, 1, 'ensembles evaluated');
 
   const w = surfacePoint(surface, best.u, best.v);
@@ -203,12 +207,14 @@ export function bestInterior(shape: PatchShape, grid: readonly SurfaceMetrics[])
   return { ...best, reason: `(u, v) = (${best.u}, ${best.v}) has the best held-out clean accuracy (${(100 * held(best).accuracy).toFixed(2)}%) among the ${interior.length} grid points that are not corners` };
 }
 
-async function ensembleOf(evaluator: PathEvaluator, members: readonly ParamMap[], ds: Dataset): Promise<SoftmaxAverage> {
+/** Members are built one at a time (a surface point is a whole model); `onMember` after each. */
+async function ensembleOf(evaluator: PathEvaluator, members: readonly (() => ParamMap)[], ds: Dataset, onMember: (k: number) => void): Promise<SoftmaxAverage> {
   let avg: SoftmaxAverage | null = null;
-  for (const p of members) {
-    const { data, classes } = await evaluator.logits(p, ds);
+  for (const [k, member] of members.entries()) {
+    const { data, classes } = await evaluator.logits(member(), ds);
     avg ??= new SoftmaxAverage(ds.n, classes);
     avg.add(data);
+    onMember(k + 1);
   }
   return avg as SoftmaxAverage;
 }

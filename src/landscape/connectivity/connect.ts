@@ -7,12 +7,13 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
+import { CriterionSchema, parseCriterion } from '../../graph/criteria.js';
 import { readOnnxModel, tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { createEngine, type Engine } from '../../runtime/engine.js';
 import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
 import { bnStatNames, trainModeModel } from './bn.js';
 import { createPathEvaluator, evaluateCurve, loadTriggeredSet, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
 import { gridTs, linearCurve, pointAt, type Curve } from './points.js';
@@ -35,13 +36,15 @@ export const curveTrainingSchema = z.object({
   l2: z.number().nonnegative().default(1e-4),
   seed: z.number().int().nonnegative().default(1),
   schedule: z.enum(['garipov', 'constant']).default('garipov'),
+  /** The training criterion (src/graph/criteria.ts): what the curve minimises and the loss reported along t. */
+  criterion: CriterionSchema.default('ce'),
 });
 export type CurveTraining = z.infer<typeof curveTrainingSchema>;
 
 export const connectOptionsSchema = curveTrainingSchema.extend({
   /** Evaluation points (default 0, 0.1, …, 1). */
   ts: z.array(z.number().min(0).max(1)).min(1).optional(),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
   /**
    * Robustness along the path (Zhao et al. 2020): at every evaluated t, clean and adversarial loss/accuracy on the
@@ -113,11 +116,11 @@ export async function loadEndpoints(pathA: string, pathB: string): Promise<Endpo
 
 /**
  * The engine curve training differentiates: the graph with BN in training mode (batch statistics), the curve
- * parameters as its parameters. `baseDir` resolves external initializer data.
+ * parameters as its parameters, and the criterion spec (default cross-entropy).
  */
-export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: Device): Promise<Engine> {
+export async function curveEngine(model: ModelProto, specs: readonly ParamSpec[], device: DeviceChoice, criterion = 'ce'): Promise<Engine> {
   const graph = trainModeModel(model).model;
-  return createEngine(graph, { loss: 'classification', device, params: specs.map((s) => s.name) });
+  return createEngine(graph, { loss: 'classification', device, params: specs.map((s) => s.name), criterion: parseCriterion(criterion) });
 }
 
 export interface ConnectInputs {
@@ -164,9 +167,9 @@ export function trainOptions(o: Omit<CurveTraining, 'curve' | 'bends'>, hooks: R
 }
 
 /** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
-export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: Device }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
+export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: DeviceChoice }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
   if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const engine = await curveEngine(ep.model, ep.specs, o.device);
+  const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion);
   return trainCurve(engine, curve, train, trainOptions(o, hooks));
 }
 
@@ -188,16 +191,16 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
   for (const e of inputs.evalData ?? []) sets.push({ name: e.name, role: 'clean', ds: await loadDataset(e.path) });
   if (inputs.triggered) sets.push({ name: 'triggered', role: 'triggered', ds: await loadTriggeredSet(inputs.triggered) });
   const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
-  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train });
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
   const ts = o.ts ?? gridTs(11);
   const steps = o.epochs * Math.ceil((o.samplesPerEpoch ?? train.n) / o.batchSize);
   const split = (done: number, total: number, base: number, span: number, msg: string) => hooks.progress?.(base + (span * done) / total, 1, msg);
   const tr = await fitCurve(ep, curve, train, o, {
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, m),
+    progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, `curve training: ${m}`),
   });
   const evalShare = o.attack ? 0.3 : 1;
-  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, (steps > 0 ? 0.1 : 1) * evalShare, m));
+  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, (steps > 0 ? 0.1 : 1) * evalShare, `evaluation along t: ${m}`));
   let robustness: RobustnessAlong | undefined;
   if (o.attack) {
     const target = sets.length > 1 && sets[1].role === 'clean' ? sets[1] : sets[0];
@@ -205,8 +208,8 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
     const rows: ({ t: number } & RobustnessPoint)[] = [];
     const base = steps > 0 ? 0.9 + 0.1 * evalShare : evalShare;
     for (const [i, t] of ts.entries()) {
-      rows.push({ t, ...(await probe.measure(pointAt(curve, t))) });
-      split(i + 1, ts.length, base, 1 - base, `attacked t = ${t}`);
+      rows.push({ t, ...(await probe.measure(pointAt(curve, t), () => split(i, ts.length, base, 1 - base, `robustness along t: attacking t = ${t}`))) });
+      split(i + 1, ts.length, base, 1 - base, `robustness along t: attacked t = ${t}`);
     }
     robustness = { options: o.attack, set: target.name, samples: probe.samples, along: rows, correlation: correlationsAlong(rows) };
   }

@@ -4,13 +4,14 @@
  * target labels, over the non-target-class images only, is the attack success rate (ASR).
  */
 import { WeightscopeError } from '../../errors.js';
+import type { Criterion } from '../../graph/criteria.js';
 import { openSafetensors } from '../../io/safetensors.js';
 import type { ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { loadDataset, makeDataset, sequentialBatches, type Dataset } from '../../runtime/dataset.js';
 import { createForward, type ForwardRunner } from '../../runtime/forward.js';
 import type { ParamMap, ParamSpec } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import { createBnStatsRunner, bnStatSpecs, type BnStatsRunner } from './bn.js';
 import { modeConnectivity } from './curve.js';
 import { distance, pointAt, type Curve } from './points.js';
@@ -25,7 +26,7 @@ export interface EvalSet {
 }
 
 export interface SetMetrics {
-  /** Mean cross-entropy (for a triggered set: against the target label). */
+  /** Mean cross-entropy, or the evaluator's criterion (for a triggered set: against the target label). */
   readonly loss: number;
   /** Accuracy; for a triggered set this is the ASR. */
   readonly accuracy: number;
@@ -48,7 +49,7 @@ export interface PathEvaluator {
 }
 
 export interface PathEvaluatorOptions {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   readonly batchSize?: number;
   /** Clean data for BN statistics (required when the graph has BatchNormalization and they are recomputed). */
   readonly bnData?: Dataset;
@@ -57,6 +58,8 @@ export interface PathEvaluatorOptions {
    * parameters passed in carry the model's own running statistics (one trained model, evaluated as it is).
    */
   readonly bn?: 'recompute' | 'stored';
+  /** The loss reported (default cross-entropy). */
+  readonly criterion?: Criterion;
 }
 
 /**
@@ -92,7 +95,7 @@ export async function createPathEvaluator(model: ModelProto, specs: readonly Par
       const full: ParamMap = new Map([...params, ...(await bnStats(params))]);
       const out: Record<string, SetMetrics> = {};
       for (const s of sets) {
-        const r = await forward.evaluate(full, s.ds, { batchSize, loss: 'classification' });
+        const r = await forward.evaluate(full, s.ds, { batchSize, loss: 'classification', ...(opts.criterion ? { criterion: opts.criterion } : {}) });
         out[s.name] = { loss: r.loss, accuracy: r.accuracy, n: r.n };
       }
       return out;

@@ -11,10 +11,11 @@
  */
 import { WeightscopeError } from '../../errors.js';
 import { Builder, buildGradGraph, buildLossGraph, DT, graphFromModel, graphToModel, prune } from '../../graph/index.js';
+import type { Criterion } from '../../graph/criteria.js';
 import type { ModelProto } from '../../io/onnx-model.js';
 import type { Batch } from '../../runtime/dataset.js';
 import { totalSize, type ParamSpec } from '../../runtime/params.js';
-import { getSession, type Device, type RuntimeSession } from '../../runtime/session.js';
+import { getSession, type DeviceChoice, type RuntimeSession } from '../../runtime/session.js';
 import type { HostTensor } from '../../runtime/wire.js';
 
 export interface StepGraph {
@@ -30,11 +31,12 @@ export interface StepGraph {
 
 /**
  * The step graph for `model` (already in the form training differentiates, e.g. BN in training mode) with
- * parameters `specs`, K control points of which the first F (in the packed order) are free.
+ * parameters `specs`, K control points of which the first F (in the packed order) are free; the loss is `criterion`
+ * (default cross-entropy).
  */
-export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K: number, F: number): StepGraph {
+export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K: number, F: number, criterion?: Criterion): StepGraph {
   if (!(Number.isInteger(F) && F >= 1 && F <= K)) throw new WeightscopeError('invalid-input', `${F} free control points of ${K}`);
-  const lg = buildLossGraph(model, { loss: 'classification', params: specs.map((s) => s.name) });
+  const lg = buildLossGraph(model, { loss: 'classification', params: specs.map((s) => s.name), ...(criterion ? { criterion } : {}) });
   if (lg.labels === undefined) throw new WeightscopeError('invalid-input', 'control-point training needs a classification loss with labels');
   const data = lg.dataInputs.filter((n) => n !== lg.labels);
   if (data.length !== 1) throw new WeightscopeError('invalid-input', `control-point training needs a model with one data input, found ${data.join(', ') || 'none'}`);
@@ -81,7 +83,7 @@ export interface StepRunner {
   run(batch: Batch, points: Float32Array, moms: Float32Array, coef: Float32Array, hyper: Float32Array): Promise<{ loss: number; sq: number; points: Float32Array; moms: Float32Array }>;
 }
 
-export async function createStepRunner(graph: StepGraph, device: Device): Promise<StepRunner> {
+export async function createStepRunner(graph: StepGraph, device: DeviceChoice): Promise<StepRunner> {
   const session: RuntimeSession = await getSession(graph.model, { device });
   const { K, F, P } = graph;
   const out = (o: Record<string, HostTensor>, name: string, size: number): Float32Array => {

@@ -12,7 +12,7 @@ import { totalSize, type ParamMap, type ParamSpec } from '../../runtime/params.j
 import { train, type EpochInfo, type Objective } from '../../runtime/train.js';
 import type { Rng } from '../../util/random.js';
 import type { StepRunner } from './step-graph.js';
-import { checkTrainOptions, lrAt, type CurveTrainOptions, type CurveTrainResult, type GradientEngine } from './train-curve.js';
+import { checkTrainOptions, lrAt, type CurveTrainOptions, type CurveTrainResult, type GradientEngine } from './train-options.js';
 
 export interface ControlPoints {
   readonly specs: readonly ParamSpec[];

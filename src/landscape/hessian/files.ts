@@ -3,11 +3,12 @@
  * dataset file (safetensors x, y) or a text file tokenized with the model folder's tokenizer.
  */
 import { WeightscopeError } from '../../errors.js';
+import type { Criterion } from '../../graph/criteria.js';
 import { readOnnxModel } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { inferLossKind, loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { createEngine } from '../../runtime/engine.js';
-import type { Device } from '../../runtime/wire.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import { findTokenizerDir, textDataset } from '../text.js';
 import { runHessian, type HessianOptionsInput, type HessianResult } from './run.js';
 
@@ -32,9 +33,11 @@ export async function loadSource(modelPath: string, src: DataSource): Promise<Da
 }
 
 export interface EngineChoice {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   /** Keep exported copies of tied weights as separate parameters. */
   readonly untie?: boolean;
+  /** The loss criterion (default cross-entropy). */
+  readonly criterion?: Criterion;
 }
 
 export async function hessianOnFiles(
@@ -50,6 +53,7 @@ export async function hessianOnFiles(
     loss: inferLossKind(dataset),
     ...(engineChoice.device ? { device: engineChoice.device } : {}),
     ...(engineChoice.untie ? { untie: true } : {}),
+    ...(engineChoice.criterion ? { criterion: engineChoice.criterion } : {}),
   });
   return runHessian({ engine, model, dataset }, options, onProgress);
 }

@@ -22,7 +22,7 @@ function inputGraph(model: ModelProto, engine: Engine): { graph: DerivedGraph; x
   if (engine.lossKind !== 'classification') {
     throw new WeightscopeError('invalid-input', 'the input Hessian needs float inputs (classification); token ids cannot be differentiated');
   }
-  const lg = buildLossGraph(model, { loss: 'classification', params: engine.params.map((p) => p.name) });
+  const lg = buildLossGraph(model, { loss: 'classification', params: engine.params.map((p) => p.name), criterion: engine.criterion });
   const x = engine.inputName;
   return { graph: buildInputHessianVectorGraph(lg, x), x };
 }

@@ -9,10 +9,11 @@
 import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
+import { parseCriterion } from '../../graph/criteria.js';
 import type { ModelProto } from '../../io/onnx-model.js';
 import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
 import { curveEngine, loadSameGraphParams, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
 import { createPathEvaluator, evaluateCurve, loadTargets, loadTriggeredSet, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
 import { writeModelPoint } from '../connectivity/export.js';
@@ -37,7 +38,7 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   samplesPerEpoch: z.number().int().positive().default(10_000),
   l2: z.number().nonnegative().default(0.05),
   ts: z.array(z.number().min(0).max(1)).min(3).optional(),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
   /** Share of the clean data held out to choose t (ignored with separate evaluation data). */
   heldOut: z.number().gt(0).lt(1).default(0.2),
@@ -157,14 +158,15 @@ function metricsAt(row: CurvePoint, reportNames: readonly string[]): ModelMetric
 /** Repairs and returns the model at the chosen t (write it with writeRepaired). */
 export async function repair(inputs: RepairInputs, options: RepairOptionsInput = {}, hooks: RunHooks = {}): Promise<RepairResult> {
   const o = parseRepairOptions(options);
-  const device: Device = o.device;
+  const device: DeviceChoice = o.device;
   const A = await loadModelParams(inputs.modelA);
   const { clean, train, heldOut } = await loadCleanSplit(inputs.data, inputs.evalData, o.heldOut, o.seed);
   const ts = o.ts ?? gridTs(11);
   if (!ts.includes(0) || !ts.includes(1)) throw new WeightscopeError('invalid-input', 'the evaluation points must include t = 0 and t = 1');
-  const hooksFor = (base: number, span: number): RunHooks => ({
+  // Each phase's share of the progress bar, and its name in the message (each restarts "epoch 1/N").
+  const hooksFor = (base: number, span: number, phase: string): RunHooks => ({
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    progress: (d, t, m) => hooks.progress?.(base + (span * d) / Math.max(t, 1), 1, m),
+    progress: (d, t, m) => hooks.progress?.(base + (span * d) / Math.max(t, 1), 1, `${phase}: ${m}`),
   });
 
   // The second endpoint, and the fine-tuning baseline (the same computation when there is one model).
@@ -172,7 +174,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   let tuned: ParamMap | null = null;
   let fineTuneSeconds: number | null = null;
   if (needFineTune) {
-    const engine = await curveEngine(A.model, A.specs, device);
+    const engine = await curveEngine(A.model, A.specs, device, o.criterion);
     const r = await fineTune(engine, A.values, train, {
       epochs: o.epochs,
       batchSize: o.batchSize,
@@ -182,7 +184,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
       weightDecay: o.l2,
       seed: o.seed + 1,
       schedule: o.schedule,
-      ...hooksFor(0, 0.4),
+      ...hooksFor(0, 0.4, inputs.modelB ? 'fine-tuning baseline' : 'fine-tuning A (second endpoint)'),
     });
     tuned = r.params;
     fineTuneSeconds = r.seconds;
@@ -195,10 +197,10 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   }
   const ep: Endpoints = { model: A.model, specs: A.specs, a: A.values, b };
   const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
-  const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9));
+  const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9, 'curve training'));
 
   // Evaluation: held-out clean first (drives the choice), then report-only sets.
-  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device, batchSize: o.evalBatchSize, bnData: train });
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
   const sets: EvalSet[] = [{ name: 'heldOut', role: 'clean', ds: heldOut }];
   const reportNames: string[] = [];
   for (const r of inputs.reportData ?? []) {
@@ -217,7 +219,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     targets = t.attack;
     sets.push({ name: 'targets', role: 'triggered', ds: t.attack }, { name: 'targetsTrue', role: 'clean', ds: t.truth });
   }
-  const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1).progress);
+  const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1, 'evaluation along t').progress);
   const heldRows = along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy }));
   let choice: Selection | PolishedSelection;
   let polishedMetrics = new Map<number, ModelMetrics>();
@@ -225,11 +227,11 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   let polishSeconds: number | null = null;
   if (o.polishEpochs > 0) {
     // Polish candidates (nearest 0.5 first) until one is within δ on held-out clean data; keep every polished point.
-    const engine = await curveEngine(ep.model, ep.specs, device);
+    const engine = await curveEngine(ep.model, ep.specs, device, o.criterion);
     const polished = new Map<number, ParamMap>();
     polishedMetrics = new Map<number, ModelMetrics>();
     polishSeconds = 0;
-    const polish = async (t: number, data: Dataset) => {
+    const polish = async (t: number, data: Dataset, phase: string) => {
       const r = await fineTune(engine, pointAt(curve, t), data, {
         epochs: o.polishEpochs,
         batchSize: o.batchSize,
@@ -239,20 +241,20 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
         weightDecay: o.polishWeightDecay,
         seed: o.seed + 2,
         schedule: o.schedule,
-        ...(hooks.signal ? { signal: hooks.signal } : {}),
+        ...hooksFor(0.99, 0, phase),
       });
       polishSeconds = (polishSeconds ?? 0) + r.seconds;
       return r.params;
     };
     choice = await selectPolished(heldRows, o.delta, o.polishTries, async (t) => {
-      const p = await polish(t, train);
+      const p = await polish(t, train, `polishing t = ${t}`);
       polished.set(t, p);
       // Every set, for the trade-off report; only the held-out accuracy goes back to the rule.
       const m = metricsAt({ t, sets: await evaluator.evaluate(p, sets) }, reportNames);
       polishedMetrics.set(t, m);
       return m.heldOut.accuracy;
     }, o.select, heldOut.n);
-    w = o.refit && !inputs.evalData ? await polish(choice.t, clean) : (polished.get(choice.t) as ParamMap);
+    w = o.refit && !inputs.evalData ? await polish(choice.t, clean, `refit t = ${choice.t}`) : (polished.get(choice.t) as ParamMap);
   } else {
     choice = selectT(heldRows, o.delta);
     w = pointAt(curve, choice.t);

@@ -1,5 +1,6 @@
 /** `weightscope attack MODEL --data D`: one model's clean and adversarial metrics and input-Hessian top eigenvalue. */
 import { z } from 'zod';
+import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../runtime/devices.js';
 import { loadDataset } from '../../runtime/dataset.js';
 import { parseOptions } from '../../util/options.js';
 import { WeightscopeError } from '../../errors.js';
@@ -10,7 +11,7 @@ import { attackOptionsSchema } from './options.js';
 import { createRobustnessProbe, type RobustnessPoint } from './probe.js';
 
 export const attackRunSchema = attackOptionsSchema.extend({
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
 });
 export type AttackRunOptionsInput = z.input<typeof attackRunSchema>;
@@ -40,7 +41,10 @@ export async function attackModel(inputs: AttackInputs, options: AttackRunOption
   const probe = await createRobustnessProbe(m.model, m.specs, data, o, evaluator, o.device);
   hooks.progress?.(0, 1, `attacking ${probe.samples} samples`);
   if (hooks.signal?.aborted) throw new WeightscopeError('invalid-input', 'the attack was cancelled');
-  const r = await probe.measure(new Map([...m.values, ...stats.values]));
+  const r = await probe.measure(new Map([...m.values, ...stats.values]), (done, total) => {
+    if (hooks.signal?.aborted) throw new WeightscopeError('invalid-input', 'the attack was cancelled');
+    hooks.progress?.(done, total + 1, `attacked batch ${done}/${total}`);
+  });
   hooks.progress?.(1, 1, 'done');
   return { options: o, samples: probe.samples, ...r, seconds: (performance.now() - t0) / 1000 };
 }

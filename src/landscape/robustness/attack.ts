@@ -52,9 +52,10 @@ export async function attackBatch(x0: Float32Array, cfg: AttackConfig, rng: Rng,
 
 /**
  * Adversarial examples for every sample of `ds` ([n, ...] like ds.x) against the model at `params`: batches of
- * cfg.batchSize in order, spread over the runner's lanes; batch k draws its random start from seed + k.
+ * cfg.batchSize in order, spread over the runner's lanes; batch k draws its random start from seed + k. `onBatch`
+ * is called after each batch (a job's progress, where cancellation stops it).
  */
-export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap<string, Float32Array>, ds: Dataset, cfg: AttackConfig): Promise<Float32Array> {
+export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap<string, Float32Array>, ds: Dataset, cfg: AttackConfig, onBatch?: (done: number, total: number) => void): Promise<Float32Array> {
   if (ds.x.type !== 'float32') throw new WeightscopeError('invalid-input', `an attack needs float inputs, got ${ds.x.type}`);
   if (!ds.y) throw new WeightscopeError('invalid-input', 'an attack needs labels y');
   checkAttack(cfg);
@@ -65,6 +66,7 @@ export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap
   const out = new Float32Array(xAll.length);
   const starts: number[] = [];
   for (let s = 0; s < ds.n; s += cfg.batchSize) starts.push(s);
+  let done = 0;
   const lane = async (l: number) => {
     for (let k = l; k < starts.length; k += ig.lanes) {
       const s = starts[k];
@@ -72,6 +74,7 @@ export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap
       const yb = y.slice(s, e);
       const adv = await attackBatch(xAll.slice(s * dim, e * dim), cfg, new Rng((cfg.seed + k) >>> 0), async (x) => (await ig.batch(l, params, x, yb, sampleDims)).grad);
       out.set(adv, s * dim);
+      onBatch?.(++done, starts.length);
     }
   };
   await Promise.all(Array.from({ length: ig.lanes }, (_, l) => lane(l)));

@@ -9,7 +9,7 @@ import { WeightscopeError } from '../../errors.js';
 import { buildInputGradGraph, buildLossGraph } from '../../graph/index.js';
 import type { ModelProto } from '../../io/onnx-model.js';
 import { checkParams, type ParamSpec } from '../../runtime/params.js';
-import { getSession, intraOpThreads, type Device, type RuntimeSession } from '../../runtime/session.js';
+import { getSession, intraOpThreads, type DeviceChoice, type RuntimeSession } from '../../runtime/session.js';
 import type { HostTensor } from '../../runtime/wire.js';
 
 export interface InputGradient {
@@ -24,7 +24,7 @@ export interface InputGradient {
 }
 
 export interface InputGradientOptions {
-  readonly device?: Device;
+  readonly device?: DeviceChoice;
   /** Parallel lanes on the CPU (default: the intra-op thread count). */
   readonly lanes?: number;
 }

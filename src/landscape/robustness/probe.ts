@@ -8,7 +8,7 @@ import type { ModelProto } from '../../io/onnx-model.js';
 import { makeDataset, sliceBatch, type Batch, type Dataset } from '../../runtime/dataset.js';
 import { createEngine, type Engine } from '../../runtime/engine.js';
 import type { ParamMap, ParamSpec } from '../../runtime/params.js';
-import type { Device } from '../../runtime/session.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import { pearson, spearman, type Correlation } from '../../ranking/stats.js';
 import { Rng } from '../../util/random.js';
 import { inputHessianOperator } from '../hessian/input.js';
@@ -30,14 +30,15 @@ export interface RobustnessPoint {
 /** Measures robustness at any parameter values of one graph (curve parameters; BN statistics recomputed). */
 export interface RobustnessProbe {
   readonly samples: number;
-  measure(params: ParamMap): Promise<RobustnessPoint>;
+  /** `onBatch`: after each attacked batch (progress; where a job's cancellation stops it). */
+  measure(params: ParamMap, onBatch?: (done: number, total: number) => void): Promise<RobustnessPoint>;
 }
 
 /**
  * A probe over `model`'s graph with curve parameters `specs` on the first `o.samples` samples of `data`;
  * `evaluator` supplies BN statistics and the forward passes.
  */
-export async function createRobustnessProbe(model: ModelProto, specs: readonly ParamSpec[], data: Dataset, o: AttackOptions, evaluator: PathEvaluator, device: Device = 'cpu'): Promise<RobustnessProbe> {
+export async function createRobustnessProbe(model: ModelProto, specs: readonly ParamSpec[], data: Dataset, o: AttackOptions, evaluator: PathEvaluator, device: DeviceChoice = 'cpu'): Promise<RobustnessProbe> {
   if (data.x.type !== 'float32' || !data.y) throw new WeightscopeError('invalid-input', 'an attack needs float inputs with labels y');
   if (o.samples !== undefined && o.samples > data.n) throw new WeightscopeError('invalid-input', `asked to attack ${o.samples} samples, the data has ${data.n}`);
   const n = o.samples ?? data.n;
@@ -51,9 +52,9 @@ export async function createRobustnessProbe(model: ModelProto, specs: readonly P
   for (let s = 0; s < hN; s += o.batchSize) hBatches.push(sliceBatch(clean, s, Math.min(hN, s + o.batchSize)));
   return {
     samples: n,
-    async measure(params) {
+    async measure(params, onBatch) {
       const full: ParamMap = new Map([...params, ...(await evaluator.bnStats(params))]);
-      const adv = await adversarialExamples(ig, full, clean, cfg);
+      const adv = await adversarialExamples(ig, full, clean, cfg, onBatch);
       const advSet = makeDataset({ type: 'float32', data: adv, dims: clean.x.dims }, clean.y);
       const m = await evaluator.evaluate(params, [{ name: 'clean', role: 'clean', ds: clean }, { name: 'adversarial', role: 'clean', ds: advSet }]);
       let inputHessian: RobustnessPoint['inputHessian'] = null;

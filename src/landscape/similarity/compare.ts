@@ -13,7 +13,8 @@ import { inferLossKind, sliceBatch, type Dataset, type LossKind } from '../../ru
 import type { Engine } from '../../runtime/engine.js';
 import { createForward } from '../../runtime/forward.js';
 import { floatInitializerNames, loadParams, type ParamSpec } from '../../runtime/params.js';
-import type { Device, HostTensor } from '../../runtime/wire.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
+import type { HostTensor } from '../../runtime/wire.js';
 import { l2Distance, linearCka } from './cka.js';
 
 export const CompareOptionsSchema = z
@@ -51,7 +52,7 @@ export function engineOutputs(engine: Engine, values: ReadonlyMap<string, Float3
  * An ONNX file as an OutputModel without gradient graphs. Parameters are those the loss graph differentiates (tied
  * weights once), or every float initializer when no loss graph can be built for the model.
  */
-export async function onnxOutputs(path: string, loss: LossKind, device?: Device): Promise<OutputModel> {
+export async function onnxOutputs(path: string, loss: LossKind, device?: DeviceChoice): Promise<OutputModel> {
   const model: ModelProto = await readOnnxModel(path);
   let names: string[];
   try {
@@ -115,7 +116,7 @@ export async function compareModels(a: OutputModel, b: OutputModel, ds: Dataset,
 }
 
 /** Both ONNX files on one dataset file; the loss kind (for parameter selection) comes from the data. */
-export async function compareFiles(pathA: string, pathB: string, ds: Dataset, options: CompareOptionsInput = {}, device?: Device): Promise<CompareResult> {
+export async function compareFiles(pathA: string, pathB: string, ds: Dataset, options: CompareOptionsInput = {}, device?: DeviceChoice): Promise<CompareResult> {
   const loss = inferLossKind(ds);
   const [a, b] = [await onnxOutputs(pathA, loss, device), await onnxOutputs(pathB, loss, device)];
   return compareModels(a, b, ds, options);

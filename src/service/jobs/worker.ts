@@ -4,12 +4,20 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWeightscopeError } from '../../errors.js';
 import { findJobKind } from './kinds/index.js';
+import { localFiles } from './inputs.js';
+import { storeResult } from './results.js';
+import { JobStopped, StopFlag, jobErrorOf } from './stop.js';
 import type { WorkerInput, WorkerMessage } from './types.js';
 
 const port = parentPort;
 if (!port) throw new Error('jobs/worker must run in a worker thread');
 const input = workerData as WorkerInput;
 const post = (m: WorkerMessage): void => port.postMessage(m);
+const stop = new StopFlag(input.stop);
+const checkpoint = (): void => {
+  const reason = stop.reason;
+  if (reason) throw new JobStopped(reason);
+};
 
 /**
  * Linux nice values are per thread and inherited by threads this one starts (the eigenvalue pool), so lowering
@@ -32,16 +40,24 @@ async function main(): Promise<void> {
   const result = await kind.run(payload, {
     jobId: input.jobId,
     dataDir: input.dataDir,
-    progress: (done, total, message = '') => post({ type: 'progress', done, total, message }),
+    ...localFiles(input.inputs),
+    children: input.children,
+    inlineResultBytes: input.inlineLimit,
+    progress: (done, total, message = '') => {
+      checkpoint();
+      post({ type: 'progress', done, total, message });
+    },
+    checkpoint,
+    stopReason: () => stop.reason,
   });
-  // Serialised here so the server thread only stores a string.
-  post({ type: 'done', result: JSON.stringify(result) });
+  // Serialised (and, when large, written to files) here, so the server thread only stores a string or a path.
+  post({ type: 'done', result: storeResult(input.dataDir, input.jobId, result, input.inlineLimit, kind.artifacts?.bind(kind)) });
 }
 
+// After its last message the thread ends on its own once nothing is pending (no timers, no runs in flight), so a
+// job that threw while other runs were still going is not torn down under them.
 main().catch((e: unknown) => {
-  const error = isWeightscopeError(e)
-    ? { code: e.code, message: e.message }
-    : { code: 'internal', message: e instanceof Error ? e.message : String(e) };
-  if (!isWeightscopeError(e)) console.error('[weightscope job worker]', e);
-  post({ type: 'error', error });
+  const reason = stop.reason;
+  if (!reason && !isWeightscopeError(e) && !(e instanceof JobStopped)) console.error('[weightscope job worker]', e);
+  post({ type: 'error', error: jobErrorOf(e, reason) });
 });

@@ -1,22 +1,51 @@
-/** /healthz (the process answers), /readyz (the database answers), /metrics (Prometheus text). */
-import { Router } from 'express';
-import type { ServiceContext } from '../context.js';
+/** /healthz (the process answers), /readyz (the database answers), /metrics (Prometheus text), the OpenAPI document. */
+import { COMMON_ERRORS, jsonBody, ref } from '../http/doc.js';
+import type { Operation } from '../http/operation.js';
+import { Health, ProblemSchema } from '../schemas.js';
 
-export function healthRoutes(ctx: ServiceContext): Router {
-  const r = Router();
-  r.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  r.get('/readyz', (_req, res) => {
-    try {
-      ctx.db.prepare('SELECT 1').get();
-      res.json({ status: 'ok', jobs: ctx.queue.counts() });
-    } catch {
-      res.status(503).json({ status: 'not-ready' });
-    }
-  });
-  r.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(ctx.metrics.render(ctx.queue.counts()));
-  });
-  return r;
-}
+const ok = { '200': { description: 'ok', content: jsonBody(ref('Health')) } };
+const keyErrors = { '401': COMMON_ERRORS['401'], '403': COMMON_ERRORS['403'] };
+
+export const healthOperations: readonly Operation[] = [
+  {
+    method: 'get',
+    path: '/healthz',
+    components: [['Health', Health], ['Problem', ProblemSchema]],
+    doc: { summary: 'Liveness', security: [], responses: ok },
+    handle(_ctx, _req, res) {
+      res.json({ status: 'ok' });
+    },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    doc: { summary: 'Readiness (database answers)', security: [], responses: { ...ok, '503': { description: 'not ready', content: jsonBody(ref('Health')) } } },
+    async handle(ctx, _req, res) {
+      try {
+        await ctx.ping();
+        res.json({ status: 'ok', jobs: await ctx.queue.counts() });
+      } catch {
+        res.status(503).json({ status: 'not-ready' });
+      }
+    },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    doc: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...keyErrors } },
+    async handle(ctx, _req, res) {
+      res.setHeader('content-type', ctx.metrics.contentType);
+      res.send(await ctx.metrics.render());
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/openapi.json',
+    doc: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: jsonBody({ type: 'object' }) }, ...keyErrors } },
+    async handle(_ctx, _req, res) {
+      // Loaded on first use: the document is built from the route list this module is part of.
+      const { buildOpenApi } = await import('../openapi.js');
+      res.json(buildOpenApi());
+    },
+  },
+];

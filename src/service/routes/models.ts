@@ -1,177 +1,101 @@
-/** POST/GET/DELETE /v1/models and POST /v1/models/import. */
-import busboy from 'busboy';
-import { Router, json, type Request } from 'express';
-import { createReadStream, existsSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { WeightscopeError } from '../../errors.js';
-import type { ServiceContext } from '../context.js';
-import { HttpProblem } from '../problem.js';
-import { IdParams, ImportRequest } from '../schemas.js';
-import { downloadFromHub } from '../store/hub.js';
-import type { NamedPart } from '../store/models.js';
+/** POST/GET /v1/models, GET/DELETE /v1/models/{id}, POST /v1/models/import. */
+import { BUSY, COMMON_ERRORS, JSON_BODY_ERRORS, jsonBody, jsonRequest, locationHeader, nameParam, problem, ref, uploadBody, type Json } from '../http/doc.js';
+import type { Operation } from '../http/operation.js';
+import { receiveFiles, refuseDeclaredOverLimit } from '../http/upload.js';
+import { IdParams, ImportRequest, Model, ModelFile, ModelId, ModelList } from '../schemas.js';
+import { requesterOf } from '../auth.js';
+import { idParams, sendJob } from '../http/job-resource.js';
+import { executeImport, planImport } from '../store/import.js';
 import { parseOr400 } from '../validate.js';
 
-/** Multipart: every file part is one file of the model (a sharded checkpoint); a `name` field names the model. */
-function receiveMultipart(req: Request, ctx: ServiceContext): Promise<{ parts: NamedPart[]; name?: string }> {
-  return new Promise((resolvePromise, reject) => {
-    let bb: busboy.Busboy;
-    try {
-      bb = busboy({ headers: req.headers, limits: { files: 256, fields: 16, fieldSize: 4096 } });
-    } catch (e) {
-      reject(new WeightscopeError('invalid-input', `bad multipart request: ${(e as Error).message}`));
-      return;
-    }
-    const parts: NamedPart[] = [];
-    const pending: Promise<void>[] = [];
-    const budget = { limit: ctx.config.maxUpload, used: 0 };
-    let failure: unknown = null;
-    let name: string | undefined;
-    bb.on('file', (_field, stream, info) => {
-      if (failure) {
-        stream.resume();
+const stored = (what: string): Json => ({
+  '201': { description: 'Stored (new)', headers: locationHeader('/v1/models/{id}'), content: jsonBody(ref('Model')) },
+  '200': { description: `Already stored (${what})`, headers: locationHeader('/v1/models/{id}'), content: jsonBody(ref('Model')) },
+});
+
+export const modelOperations: readonly Operation[] = [
+  {
+    method: 'get',
+    path: '/v1/models',
+    components: [['ModelId', ModelId], ['ModelFile', ModelFile], ['Model', Model], ['ModelList', ModelList]],
+    doc: { summary: 'List stored models', responses: { '200': { description: 'models', content: jsonBody(ref('ModelList')) }, ...COMMON_ERRORS } },
+    async handle(ctx, _req, res) {
+      res.json({ models: await ctx.models.list() });
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/models',
+    doc: {
+      summary: 'Upload a checkpoint (raw body, ?name=FILE) or several files of one model (multipart)',
+      parameters: [nameParam],
+      requestBody: uploadBody('many'),
+      responses: {
+        ...stored('same content'),
+        '413': problem('Over WEIGHTSCOPE_MAX_UPLOAD; nothing stored'),
+        '415': problem('Not safetensors, PyTorch zip or ONNX'),
+        '422': problem('Corrupt or truncated file, or an unsafe pickle; nothing stored'),
+        ...COMMON_ERRORS,
+        '503': BUSY,
+      },
+    },
+    async handle(ctx, req, res) {
+      refuseDeclaredOverLimit(req, ctx.config.maxUpload);
+      const received = await receiveFiles(req, ctx, 256);
+      ctx.metrics.upload();
+      const { model, created } = await ctx.models.add(received.parts, 'upload', received.name);
+      res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/models/import',
+    jsonLimit: '64kb',
+    components: [['ImportRequest', ImportRequest]],
+    doc: {
+      summary: 'Store a model from an allow-listed folder (models/, the HF cache) or by Hugging Face id; over WEIGHTSCOPE_IMPORT_INLINE, and for hub downloads, an import job (202; its result at /v1/imports/{id} is the model)',
+      requestBody: jsonRequest('ImportRequest'),
+      responses: {
+        ...stored('same content'),
+        '202': { description: 'A large import or a download: queued as a job (Location: the job)', headers: locationHeader('/v1/jobs/{id}'), content: jsonBody(ref('JobEnvelope')) },
+        '404': problem('No such path or model'),
+        '422': problem('Corrupt or truncated file, or an unsafe pickle; nothing stored'),
+        ...JSON_BODY_ERRORS,
+        '403': problem('Path outside the import roots (`path-not-allowed`), or API key not accepted'),
+        '503': BUSY,
+      },
+    },
+    async handle(ctx, req, res) {
+      const body = parseOr400(ImportRequest, req.body, 'body');
+      const plan = await planImport(ctx.config, body);
+      // Small local imports are answered with the model; large ones and downloads become an import job.
+      if (plan.kind === 'hub' || plan.bytes > ctx.config.importInline) {
+        const { job, cached } = await ctx.queue.submit('import', body, { bytes: plan.kind === 'local' ? plan.bytes : 0, parameters: 0, samples: 0 }, requesterOf(res));
+        sendJob(res, job, cached);
         return;
       }
-      pending.push(
-        ctx.blobs.ingest(stream, budget, (n) => (ctx.metrics.uploadBytes += n)).then(
-          (part) => void parts.push({ name: info.filename || null, part }),
-          (e: unknown) => {
-            failure ??= e;
-            stream.resume();
-          },
-        ),
-      );
-    });
-    bb.on('field', (field, value) => {
-      if (field === 'name' && value) name = value.slice(0, 200);
-    });
-    const finish = async (): Promise<void> => {
-      await Promise.allSettled(pending);
-      if (failure) {
-        await ctx.blobs.discard(parts.map((p) => p.part));
-        reject(failure);
-      } else resolvePromise({ parts, ...(name ? { name } : {}) });
-    };
-    bb.on('close', () => void finish());
-    bb.on('error', (e: Error) => {
-      failure ??= new WeightscopeError('invalid-input', `bad multipart body: ${e.message}`);
-      req.unpipe(bb);
-      req.resume();
-      void finish();
-    });
-    req.pipe(bb);
-  });
-}
-
-function isInside(child: string, root: string): boolean {
-  const rel = relative(root, child);
-  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..');
-}
-
-async function realRoots(roots: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const r of roots) out.push(await realpath(r).catch(() => resolve(r)));
-  return out;
-}
-
-async function importModel(ctx: ServiceContext, body: unknown) {
-  const reqBody = parseOr400(ImportRequest, body, 'body');
-  const { resolveModelPath } = await import('../../io/hf.js');
-  const roots = await realRoots(ctx.config.importRoots);
-  const checkInside = async (p: string): Promise<string> => {
-    const real = await realpath(p).catch(() => {
-      throw new WeightscopeError('not-found', `no such file or folder: ${p}`);
-    });
-    if (!roots.some((r) => isInside(real, r))) {
-      throw new HttpProblem('path-not-allowed', `${p} is outside the import roots (${ctx.config.importRoots.join(', ')})`);
-    }
-    return real;
-  };
-  let resolved;
-  let source: string;
-  let display: string;
-  if ('path' in reqBody) {
-    const real = await checkInside(resolve(reqBody.path));
-    resolved = await resolveModelPath(real);
-    source = `import:${reqBody.path}`;
-    display = reqBody.path.split(/[\\/]/).filter(Boolean).pop() ?? reqBody.path;
-  } else {
-    source = `hf:${reqBody.hf}@${reqBody.revision ?? 'main'}`;
-    display = reqBody.hf;
-    try {
-      resolved = await resolveModelPath(reqBody.hf, {
-        cacheDirs: ctx.config.hfCacheDirs,
-        modelsDir: ctx.config.modelsDir,
-        ...(reqBody.revision ? { revision: reqBody.revision } : {}),
-      });
-    } catch (e) {
-      if (!(e instanceof WeightscopeError && e.code === 'not-found' && ctx.config.hfDownload)) throw e;
-      // Not cached locally, and downloads are enabled.
-      const parts = await downloadFromHub(ctx.config.hfDownload, reqBody.hf, reqBody.revision ?? 'main', ctx.blobs, { limit: ctx.config.maxUpload, used: 0 });
-      return ctx.models.add(parts, source, display);
-    }
-  }
-  const base = resolved.dir ?? dirname(resolved.files[0]);
-  const files = [...resolved.files];
-  if (resolved.indexFile) files.push(resolved.indexFile);
-  if (resolved.dir && existsSync(join(resolved.dir, 'config.json'))) files.push(join(resolved.dir, 'config.json'));
-  const parts: NamedPart[] = [];
-  try {
-    for (const f of files) {
-      const real = await checkInside(f);
-      const part = await ctx.blobs.ingestFile(real, () => createReadStream(real));
-      parts.push({ name: relative(base, f).split(sep).join('/'), part });
-    }
-  } catch (e) {
-    await ctx.blobs.discard(parts.map((p) => p.part));
-    throw e;
-  }
-  // A single weight file keeps only its own name; with config/index alongside, the folder is the model.
-  return ctx.models.add(parts, source, display);
-}
-
-export function modelRoutes(ctx: ServiceContext): Router {
-  const r = Router();
-
-  r.post('/v1/models', async (req, res) => {
-    // A declared length over the limit is refused before a byte is stored or read; multipart framing gets slack.
-    const declared = Number(req.headers['content-length']);
-    const slack = req.is('multipart/form-data') ? 64 * 1024 : 0;
-    if (Number.isFinite(declared) && declared > ctx.config.maxUpload + slack) {
-      res.setHeader('connection', 'close');
-      throw new WeightscopeError('too-large', `upload of ${declared} bytes is over the ${ctx.config.maxUpload}-byte limit (WEIGHTSCOPE_MAX_UPLOAD)`);
-    }
-    let received: { parts: NamedPart[]; name?: string };
-    if (req.is('multipart/form-data')) received = await receiveMultipart(req, ctx);
-    else {
-      const q = typeof req.query.name === 'string' ? req.query.name : null;
-      const part = await ctx.blobs.ingest(req, { limit: ctx.config.maxUpload, used: 0 }, (n) => (ctx.metrics.uploadBytes += n));
-      received = { parts: [{ name: q, part }] };
-    }
-    ctx.metrics.uploads++;
-    const { model, created } = await ctx.models.add(received.parts, 'upload', received.name);
-    res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
-  });
-
-  r.post('/v1/models/import', json({ limit: '64kb' }), async (req, res) => {
-    const { model, created } = await importModel(ctx, req.body);
-    res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
-  });
-
-  r.get('/v1/models', (_req, res) => {
-    res.json({ models: ctx.models.list() });
-  });
-
-  r.get('/v1/models/:id', (req, res) => {
-    const { id } = parseOr400(IdParams, req.params, 'params');
-    res.json(ctx.models.require(id));
-  });
-
-  r.delete('/v1/models/:id', async (req, res) => {
-    const { id } = parseOr400(IdParams, req.params, 'params');
-    await ctx.models.delete(id);
-    res.status(204).end();
-  });
-
-  return r;
-}
+      const release = ctx.slots.uploads.take();
+      const { model, created } = await executeImport(ctx, plan).finally(release);
+      res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/models/{id}',
+    doc: { summary: 'One model', parameters: idParams('Model id'), responses: { '200': { description: 'model', content: jsonBody(ref('Model')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    async handle(ctx, req, res) {
+      const { id } = parseOr400(IdParams, req.params, 'params');
+      res.json(await ctx.models.require(id));
+    },
+  },
+  {
+    method: 'delete',
+    path: '/v1/models/{id}',
+    doc: { summary: 'Delete a model (and blobs no other model uses)', parameters: idParams('Model id'), responses: { '204': { description: 'deleted' }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    async handle(ctx, req, res) {
+      const { id } = parseOr400(IdParams, req.params, 'params');
+      await ctx.models.delete(id);
+      res.status(204).end();
+    },
+  },
+];

@@ -1,14 +1,17 @@
 /**
  * Datasets for the Hessian and comparison jobs: a safetensors file with `x` (and `y` for classification), stored
  * like models — content-addressed blobs (same bytes twice = one dataset, id = sha256), materialised as
- * $DATA/datasets/<id>/data.safetensors. Validated with the runtime's own loader before anything is kept.
+ * $DATA/datasets/<id>/data.safetensors. Validated with the runtime's own loader (in a bounded worker thread, see
+ * inspect.ts) before anything is kept.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
-import { loadDataset } from '../../runtime/dataset.js';
 import type { BlobStore, IngestedPart } from './blobs.js';
 import type { Db } from './db.js';
+import { DATASET_FILE } from './layout.js';
+import type { DatasetInspector } from './inspect.js';
 
 export interface DatasetRecord {
   id: string;
@@ -27,15 +30,12 @@ interface Row {
   id: string; name: string; bytes: number; samples: number; x_shape: string; x_dtype: 'float32' | 'int64'; labels: number; created_at: number;
 }
 
-const FILE = 'data.safetensors';
+const FILE = DATASET_FILE;
 
 export class DatasetStore {
   private readonly dir: string;
-  constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string) {
+  constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string, private readonly inspect: DatasetInspector) {
     this.dir = join(dataDir, 'datasets');
-    db.exec(`CREATE TABLE IF NOT EXISTS datasets (
-      id TEXT PRIMARY KEY, name TEXT NOT NULL, bytes INTEGER NOT NULL, samples INTEGER NOT NULL,
-      x_shape TEXT NOT NULL, x_dtype TEXT NOT NULL, labels INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
   }
 
   private record(r: Row): DatasetRecord {
@@ -58,7 +58,19 @@ export class DatasetStore {
   }
 
   path(d: DatasetRecord): string {
-    return join(this.dir, d.id, FILE);
+    return join(this.folder(d.id), FILE);
+  }
+
+  /** The dataset's folder ($DATA/datasets/<id>). */
+  folder(id: string): string {
+    return join(this.dir, id);
+  }
+
+  /** Dataset folders without a row (a crash between commit and insert) are removed. Call at start. */
+  async sweep(): Promise<void> {
+    if (!existsSync(this.dir)) return;
+    const ids = new Set((this.db.prepare('SELECT id FROM datasets').all() as { id: string }[]).map((r) => r.id));
+    for (const d of readdirSync(this.dir)) if (!ids.has(d)) await rm(join(this.dir, d), { recursive: true, force: true });
   }
 
   /** Validates and stores one uploaded part; created=false when the same bytes are already a dataset. */
@@ -67,22 +79,26 @@ export class DatasetStore {
       if (part.bytes === 0) throw new WeightscopeError('corrupt-file', 'the dataset file is empty');
       const existing = this.get(part.sha256);
       if (existing) return { dataset: existing, created: false };
-      const ds = await loadDataset(part.tmpPath).catch((e: unknown) => {
+      const ds = await this.inspect(part.tmpPath).catch((e: unknown) => {
         if (e instanceof WeightscopeError) throw new WeightscopeError(e.code, e.message.split(part.tmpPath).join('<upload>'));
         throw e;
       });
-      const blob = await this.blobs.commit(part);
-      const dest = join(this.dir, part.sha256, FILE);
-      await rm(join(this.dir, part.sha256), { recursive: true, force: true });
-      await mkdir(join(this.dir, part.sha256), { recursive: true });
-      await link(blob, dest).catch(() => copyFile(blob, dest));
-      const now = Date.now();
-      this.db.transaction(() => {
-        this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)').run(part.sha256, part.bytes, now);
-        this.db.prepare('INSERT INTO datasets (id, name, bytes, samples, x_shape, x_dtype, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(part.sha256, (name ?? 'dataset.safetensors').slice(0, 200), part.bytes, ds.n, JSON.stringify(ds.x.dims), ds.x.type, ds.y ? 1 : 0, now);
-      })();
-      return { dataset: this.require(part.sha256), created: true };
+      return await this.blobs.exclusive.run(async () => {
+        const now = this.get(part.sha256);
+        if (now) return { dataset: now, created: false };
+        const blob = await this.blobs.commit(part);
+        const dest = join(this.dir, part.sha256, FILE);
+        await rm(join(this.dir, part.sha256), { recursive: true, force: true });
+        await mkdir(join(this.dir, part.sha256), { recursive: true });
+        await link(blob, dest).catch(() => copyFile(blob, dest));
+        const t = Date.now();
+        this.db.transaction(() => {
+          this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)').run(part.sha256, part.bytes, t);
+          this.db.prepare('INSERT INTO datasets (id, name, bytes, samples, x_shape, x_dtype, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+            .run(part.sha256, (name ?? 'dataset.safetensors').slice(0, 200), part.bytes, ds.samples, JSON.stringify(ds.x_shape), ds.x_dtype, ds.labels ? 1 : 0, t);
+        })();
+        return { dataset: this.require(part.sha256), created: true };
+      });
     } finally {
       await this.blobs.discard([part]);
     }

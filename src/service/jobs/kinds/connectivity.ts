@@ -7,9 +7,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { inputsOf, Stored } from './model-on-data.js';
 
-const Stored = z.object({ id: z.string(), path: z.string() });
+/** A stored model or dataset, by id (its files are found on the worker's machine). */
 
 export const ConnectivityPayload = z.object({
   models: z.array(Stored).length(2),
@@ -42,16 +44,17 @@ export const connectivityJob = defineJobKind({
   kind: 'connectivity',
   payload: ConnectivityPayload,
   cacheKey: (p) => keyOf(p),
-  resultUrl: (id) => `/v1/connectivity/${id}`,
+  limits: { caps: { ...CURVE_CAPS, bends: 16 }, seconds: (p, work) => curveSeconds(p.options, work) },
+  inputs: (p) => inputsOf(p.models, [p.data, ...p.evalData, p.triggered]),
   async run(p, ctx) {
     const { connect } = await import('../../../landscape/connectivity/connect.js');
     const { result } = await connect(
       {
-        modelA: p.models[0].path,
-        modelB: p.models[1].path,
-        data: p.data.path,
-        evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: d.path })),
-        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+        modelA: ctx.onnx(p.models[0].id),
+        modelB: ctx.onnx(p.models[1].id),
+        data: ctx.dataset(p.data.id),
+        evalData: p.evalData.map((d, i) => ({ name: p.evalData.length === 1 ? 'eval' : `eval${i + 1}`, path: ctx.dataset(d.id) })),
+        ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },
@@ -69,16 +72,21 @@ export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
   cacheKey: (p) => keyOf(p),
-  resultUrl: (id) => `/v1/repairs/${id}`,
+  limits: {
+    caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
+    seconds: (p, work) => curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
+  },
+  outputs: (r: { files: Record<string, string> }) => Object.values(r.files),
+  inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered]),
   async run(p, ctx) {
     const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
     const r = await repair(
       {
-        modelA: p.models[0].path,
-        ...(p.models[1] ? { modelB: p.models[1].path } : {}),
-        data: p.data.path,
-        ...(p.evalData ? { evalData: p.evalData.path } : {}),
-        ...(p.triggered ? { triggered: p.triggered.path } : {}),
+        modelA: ctx.onnx(p.models[0].id),
+        ...(p.models[1] ? { modelB: ctx.onnx(p.models[1].id) } : {}),
+        data: ctx.dataset(p.data.id),
+        ...(p.evalData ? { evalData: ctx.dataset(p.evalData.id) } : {}),
+        ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },

@@ -1,21 +1,22 @@
 /**
- * Ranking of several stored models by one metric (src/ranking). Each model's analysis comes from the result cache
- * when one with the same options exists; otherwise it is computed here and added to the cache as a finished
- * analysis job, so a later POST /v1/analyses for that model is served at once.
+ * Ranking of several stored models by one metric (src/ranking), as a join: one analysis job per model (each found
+ * in the result cache, or run on any free worker, and then cached for later POST /v1/analyses), and this job, which
+ * ranks once they have all finished. A model whose analysis failed with an input error ranks last (value null) and
+ * is listed in `failed`; an internal error fails the ranking.
  */
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { RANKING_METRICS, metricMean } from '../../../ranking/metrics.js';
-import { isWeightscopeError } from '../../../errors.js';
 import { rankModels } from '../../../ranking/rank.js';
 import type { AnalysisReport } from '../../../report/types.js';
 import { hashOf } from '../hash.js';
+import { resultTextOf } from '../results.js';
+import { ANALYSIS_BYTES_PER_S, BASE_SECONDS } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { analysisCacheKey } from './analysis.js';
 
 export const RankingPayload = z.object({
-  models: z.array(z.object({ id: z.string(), path: z.string() })).min(2),
+  /** Models by id, with their size (each analysis child's time budget). */
+  models: z.array(z.object({ id: z.string(), bytes: z.number().min(0).default(0), parameters: z.number().min(0).default(0) })).min(2),
   metric: z.enum(RANKING_METRICS),
   direction: z.enum(['asc', 'desc']),
   scores: z.record(z.string(), z.number()).optional(),
@@ -23,54 +24,35 @@ export const RankingPayload = z.object({
   options: z.record(z.string(), z.unknown()),
 });
 
-type Db = import('better-sqlite3').Database;
-
-/** The model's analysis from the result cache, or computed here and added to the cache. */
-async function reportFor(db: Db, m: { id: string; path: string }, options: Record<string, unknown>): Promise<AnalysisReport> {
-  const key = analysisCacheKey(m.id, options);
-  const hit = db.prepare(`SELECT result FROM jobs WHERE kind = 'analysis' AND cache_key = ? AND state = 'succeeded' LIMIT 1`).get(key) as { result: string } | undefined;
-  if (hit) return JSON.parse(hit.result) as AnalysisReport;
-  const { analyze } = await import('../../../report/analyze.js');
-  const { parseAnalyzeOptions } = await import('../../../report/options.js');
-  const t0 = Date.now();
-  const raw = await analyze(m.path, parseAnalyzeOptions(options));
-  const report = { ...raw, model: { ...raw.model, source: m.id } };
-  const now = Date.now();
-  db.prepare(
-    `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, result, attempts, created_at, started_at, finished_at, updated_at)
-     VALUES (?, 'analysis', 'succeeded', 1, 'done (for a ranking)', ?, ?, ?, 1, ?, ?, ?, ?)`,
-  ).run(randomUUID(), JSON.stringify({ model: m.id, path: m.path, options }), key, JSON.stringify(report), t0, t0, now, now);
-  return report;
-}
+/** Analysis errors that say something broke (the ranking fails), not that the model cannot be analysed. */
+const BROKEN = new Set(['internal', 'interrupted']);
 
 export const rankingJob = defineJobKind({
   kind: 'ranking',
   payload: RankingPayload,
   cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), metric: p.metric, direction: p.direction, scores: p.scores ?? null, options: analysisCacheKey('', p.options) }),
-  resultUrl: (id) => `/v1/rankings/${id}`,
+  // Work sums over the models: each analysis is budgeted as its own job would be.
+  limits: { caps: { workers: 16 }, seconds: (p, work) => BASE_SECONDS * p.models.length + work.bytes / ANALYSIS_BYTES_PER_S },
+  // Its own run only reads its children's results: a worker node runs it in the slot kept for quick jobs.
+  light: true,
+  children: (p) => p.models.map((m) => ({ kind: 'analysis', payload: { model: m.id, options: p.options }, work: { bytes: m.bytes, parameters: m.parameters, samples: 0 } })),
   async run(p, ctx) {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(join(ctx.dataDir, 'weightscope.db'));
-    db.pragma('busy_timeout = 5000');
-    try {
-      const values: { model: string; value: number | null }[] = [];
-      const failed: { model: string; error: { code: string; message: string } }[] = [];
-      let done = 0;
-      for (const m of p.models) {
-        ctx.progress(done, p.models.length, `analysing ${m.id.slice(0, 12)}`);
-        try {
-          values.push({ model: m.id, value: metricMean(await reportFor(db, m, p.options), p.metric) });
-        } catch (e) {
-          // A model that cannot be analysed ranks last (value null) instead of failing the whole ranking.
-          if (!isWeightscopeError(e)) throw e;
-          failed.push({ model: m.id, error: { code: e.code, message: e.message } });
-          values.push({ model: m.id, value: null });
-        }
-        ctx.progress(++done, p.models.length, `analysed ${done}/${p.models.length}`);
+    if (ctx.children.length !== p.models.length) throw new Error(`ranking ${ctx.jobId}: ${ctx.children.length} analyses for ${p.models.length} models`);
+    const values: { model: string; value: number | null }[] = [];
+    const failed: { model: string; error: { code: string; message: string } }[] = [];
+    for (const [i, c] of ctx.children.entries()) {
+      const model = p.models[i].id;
+      ctx.progress(i, p.models.length, `ranking ${model.slice(0, 12)}`);
+      if (c.state === 'succeeded' && c.result !== null) {
+        // A large analysis is stored as files (results.ts): the queue made them readable under ctx.dataDir.
+        values.push({ model, value: metricMean(JSON.parse(await resultTextOf(ctx.dataDir, c.result)) as AnalysisReport, p.metric) });
+        continue;
       }
-      return { ...rankModels(values, p.metric, p.direction, p.scores), ...(failed.length ? { failed } : {}) };
-    } finally {
-      db.close();
+      const error = c.error ?? { code: c.state, message: `analysis ${c.id} ${c.state}` };
+      if (BROKEN.has(error.code)) throw new Error(`analysis of ${model} failed: ${error.message}`);
+      failed.push({ model, error });
+      values.push({ model, value: null });
     }
+    return { ...rankModels(values, p.metric, p.direction, p.scores), ...(failed.length ? { failed } : {}) };
   },
 });

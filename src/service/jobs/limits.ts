@@ -1,0 +1,122 @@
+/**
+ * What a job may ask for and how long it may run. Each kind declares caps on its numeric options (arrays: on their
+ * length) and a wall-clock budget computed from its work — bytes of the model, parameters, samples — so a 70B
+ * analysis gets hours while a small one gets minutes. Caps can be changed per server (WEIGHTSCOPE_LIMITS
+ * "kind.option=N,…") and budgets scaled (WEIGHTSCOPE_JOB_TIME_FACTOR).
+ *
+ * Budgets assume about a tenth of the speed measured on the project's 2-core machine (analysis ~22 MB/s of
+ * BF16 weights for TinyLlama-1.1B; ~2e9 useful flop/s in onnxruntime), plus a fixed five minutes of slack.
+ */
+import { WeightscopeError } from '../../errors.js';
+import { ServiceError } from '../errors.js';
+
+/** The size of a job's inputs, from the stored records (summed over models). */
+export interface Work {
+  /** Bytes of the models' files. */
+  readonly bytes: number;
+  /** Parameters of the models. */
+  readonly parameters: number;
+  /** Samples of the datasets the job reads. */
+  readonly samples: number;
+}
+
+export const NO_WORK: Work = { bytes: 0, parameters: 0, samples: 0 };
+
+export interface KindLimits<P> {
+  /** Option name → largest value accepted (for arrays: largest length). */
+  readonly caps?: Readonly<Record<string, number>>;
+  /** Wall-clock budget in seconds for this payload and work (before WEIGHTSCOPE_JOB_TIME_FACTOR). */
+  seconds(payload: P, work: Work): number;
+}
+
+/** Fixed slack of every budget: worker start, reading files, a loaded machine. */
+export const BASE_SECONDS = 300;
+/** Analysis throughput assumed by budgets (bytes of weights per second). */
+export const ANALYSIS_BYTES_PER_S = 2e6;
+/** onnxruntime throughput assumed by budgets (flop/s). */
+export const FLOPS_PER_S = 2e8;
+
+interface LimitedKind {
+  readonly kind: string;
+  readonly limits?: KindLimits<never>;
+}
+
+/** `kind.option=N,…` → overrides, checked against the kinds' declared caps (an unknown name is a startup error). */
+export function parseLimitOverrides(text: string | undefined, kinds: readonly LimitedKind[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([\w-]+)\.(\w+)\s*=\s*(\d+(?:\.\d+)?(?:e\d+)?)$/i.exec(item);
+    if (!m) throw new WeightscopeError('invalid-input', `WEIGHTSCOPE_LIMITS: ${JSON.stringify(item)} is not kind.option=N (N ≥ 0)`);
+    const [, kind, option, value] = m;
+    const caps = kinds.find((k) => k.kind === kind)?.limits?.caps;
+    if (!caps || !(option in caps)) {
+      const known = kinds.flatMap((k) => Object.keys(k.limits?.caps ?? {}).map((o) => `${k.kind}.${o}`));
+      throw new WeightscopeError('invalid-input', `WEIGHTSCOPE_LIMITS: no limit named ${kind}.${option} (known: ${known.join(', ')})`);
+    }
+    out.set(`${kind}.${option}`, Number(value));
+  }
+  return out;
+}
+
+/** Throws limit-exceeded (422) naming the first option of `payload.options` over its cap. */
+export function checkCaps(kind: LimitedKind, payload: unknown, overrides: ReadonlyMap<string, number>): void {
+  const caps = kind.limits?.caps;
+  const options = (payload as { options?: Record<string, unknown> } | null)?.options;
+  if (!caps || !options) return;
+  for (const [option, fallback] of Object.entries(caps)) {
+    const cap = overrides.get(`${kind.kind}.${option}`) ?? fallback;
+    const v = options[option];
+    const size = Array.isArray(v) ? v.length : typeof v === 'number' ? v : null;
+    if (size !== null && size > cap) {
+      const what = Array.isArray(v) ? `options.${option} has ${size} entries, which is` : `options.${option} = ${size} is`;
+      throw new ServiceError('limit-exceeded', `${what} over this server's limit of ${cap} (raise it with WEIGHTSCOPE_LIMITS=${kind.kind}.${option}=N)`, {
+        limit: { name: `${kind.kind}.${option}`, value: cap },
+      });
+    }
+  }
+}
+
+/** The job's wall-clock limit in seconds: its kind's budget for this work, times `factor`. */
+export function timeLimitSeconds(kind: LimitedKind, payload: unknown, work: Work, factor: number): number {
+  const seconds = kind.limits ? kind.limits.seconds(payload as never, work) : BASE_SECONDS;
+  return Math.max(1e-3, seconds * factor);
+}
+
+/** Seconds of onnxruntime work for `flops` floating-point operations, at the assumed rate. */
+export const flopSeconds = (flops: number): number => flops / FLOPS_PER_S;
+
+/** Options of the curve kinds (connectivity, repair) that budgets read. */
+interface CurveOptions {
+  epochs?: number;
+  samplesPerEpoch?: number;
+  bends?: number;
+  ts?: number[];
+  polishEpochs?: number;
+  polishSamplesPerEpoch?: number;
+  polishTries?: number;
+  baseline?: boolean;
+}
+
+/**
+ * Training (forward + backward ≈ 6 flop per parameter per sample, per bend), BN statistics and evaluation at
+ * each t (forward ≈ 2 flop per parameter per sample, twice), polishing and the fine-tuning baseline.
+ */
+export function curveSeconds(o: CurveOptions, work: Work): number {
+  const perModel = work.parameters / 2;
+  const train = (o.epochs ?? 100) * (o.samplesPerEpoch ?? work.samples) * 6 * perModel * (o.bends ?? 3);
+  const evaluate = (o.ts?.length ?? 11) * work.samples * 2 * perModel * 2;
+  const polish = (o.polishEpochs ?? 0) * (o.polishSamplesPerEpoch ?? work.samples) * (o.polishTries ?? 1) * 6 * perModel;
+  const baseline = o.baseline ? train / (o.bends ?? 3) : 0;
+  return BASE_SECONDS + flopSeconds(train + evaluate + polish + baseline);
+}
+
+export const CURVE_CAPS = { epochs: 10_000, samplesPerEpoch: 10_000_000, batchSize: 65_536, evalBatchSize: 65_536, ts: 1001 } as const;
+
+/** The work of a job that reads these models and datasets. */
+export function workOf(models: readonly { bytes: number; parameters: number }[], datasets: readonly { samples: number }[] = []): Work {
+  return {
+    bytes: models.reduce((s, m) => s + m.bytes, 0),
+    parameters: models.reduce((s, m) => s + m.parameters, 0),
+    samples: datasets.reduce((s, d) => s + d.samples, 0),
+  };
+}

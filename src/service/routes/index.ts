@@ -1,0 +1,35 @@
+/**
+ * Every route of the service, in document order. A new job kind adds its resource here (and its kind to
+ * jobs/kinds/index.ts); see docs/service.md.
+ */
+import type { JobResource } from '../http/job-resource.js';
+import type { Operation } from '../http/operation.js';
+import { analyses } from './analyses.js';
+import { collapses } from './collapses.js';
+import { comparisons } from './comparisons.js';
+import { connectivity, repairs } from './connectivity.js';
+import { datasetOperations } from './datasets.js';
+import { flatness } from './flatness.js';
+import { healthOperations } from './health.js';
+import { hessians } from './hessians.js';
+import { imports } from './imports.js';
+import { jobOperations } from './jobs.js';
+import { modelOperations } from './models.js';
+import { rankings } from './rankings.js';
+import { taxonomies } from './taxonomies.js';
+
+export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs, imports, collapses, flatness, taxonomies];
+
+export const OPERATIONS: readonly Operation[] = [
+  ...healthOperations,
+  ...modelOperations,
+  ...datasetOperations,
+  ...JOB_RESOURCES.flatMap((r) => r.operations),
+  ...jobOperations,
+];
+
+/** Where a finished job's result is served: its resource's `{path}/{id}`, else the job itself. */
+export function resultUrl(kind: string, id: string): string {
+  const r = JOB_RESOURCES.find((x) => x.kind === kind);
+  return r ? `${r.path}/${id}` : `/v1/jobs/${id}`;
+}

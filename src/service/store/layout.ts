@@ -1,0 +1,31 @@
+/**
+ * Where a stored model is read from, by its folder and file names alone (pure): the embedded store's
+ * $DATA/models/<id>/ and a worker node's cache lay models out the same way, so both ask here.
+ */
+import { join } from 'node:path';
+import { WeightscopeError } from '../../errors.js';
+
+/** What the readers open: the file for a one-file model, the folder for a sharded one. */
+export function modelReadPath(dir: string, names: readonly string[]): string {
+  return names.length === 1 ? join(dir, names[0]) : dir;
+}
+
+/** The ONNX file of a model (relative to its folder): the file itself, or model.onnx / onnx/model.onnx, or its one .onnx. */
+export function onnxFileOf(id: string, format: string, names: readonly string[]): string {
+  if (names.length === 1 && (format === 'onnx' || names[0].endsWith('.onnx'))) return names[0];
+  if (names.length > 1) {
+    const set = new Set(names);
+    for (const rel of ['model.onnx', 'onnx/model.onnx']) if (set.has(rel)) return rel;
+    const one = names.filter((n) => n.endsWith('.onnx'));
+    if (one.length === 1) return one[0];
+  }
+  throw new WeightscopeError('invalid-input', `model ${id} has no ONNX graph: the Hessian and comparisons need an ONNX model (upload the .onnx file)`);
+}
+
+/** Throws invalid-input unless the model has an ONNX graph (checked when a job is submitted). */
+export function onnxFile(m: { id: string; format: string; files: readonly { name: string }[] }): string {
+  return onnxFileOf(m.id, m.format, m.files.map((f) => f.name));
+}
+
+/** A dataset's file inside its folder. */
+export const DATASET_FILE = 'data.safetensors';
