@@ -1,14 +1,14 @@
 /**
- * Mode connectivity (`connectivity`) and backdoor repair (`repair`) of stored ONNX models on stored datasets, in a
- * worker thread (src/landscape/connectivity, src/landscape/repair). A repair writes its model under
+ * Mode connectivity (`connectivity`, optionally with robustness along the path) and repair of backdoored or
+ * error-injected models (`repair`) of stored ONNX models on stored datasets, in a worker thread
+ * (src/landscape/connectivity, src/landscape/repair). A repair writes its model under
  * $WEIGHTSCOPE_DATA/repairs/<job id>/ and names the files (relative to the data folder) in its result.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { modelOutputs, writeJobModel } from './job-model.js';
 import { inputsOf, Stored } from './model-on-data.js';
 
 /** A stored model or dataset, by id (its files are found on the worker's machine). */
@@ -28,6 +28,8 @@ export const RepairPayload = z.object({
   data: Stored,
   evalData: Stored.nullable().default(null),
   triggered: Stored.nullable().default(null),
+  /** Error-injection targets (report only). */
+  targets: Stored.nullable().default(null),
   /** repair() options, already validated by the route with parseRepairOptions. */
   options: z.record(z.string(), z.unknown()),
 });
@@ -63,11 +65,6 @@ export const connectivityJob = defineJobKind({
   },
 });
 
-/** Where a repair job's model files live, relative to the data folder. */
-export function repairDir(jobId: string): string {
-  return join('repairs', jobId);
-}
-
 export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
@@ -76,8 +73,8 @@ export const repairJob = defineJobKind({
     caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
     seconds: (p, work) => curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
   },
-  outputs: (r: { files: Record<string, string> }) => Object.values(r.files),
-  inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered]),
+  outputs: modelOutputs,
+  inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered, p.targets]),
   async run(p, ctx) {
     const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
     const r = await repair(
@@ -87,13 +84,12 @@ export const repairJob = defineJobKind({
         data: ctx.dataset(p.data.id),
         ...(p.evalData ? { evalData: ctx.dataset(p.evalData.id) } : {}),
         ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
+        ...(p.targets ? { targets: ctx.dataset(p.targets.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },
     );
-    const rel = repairDir(ctx.jobId);
-    await mkdir(join(ctx.dataDir, rel), { recursive: true });
-    await writeRepaired(r, join(ctx.dataDir, rel, 'model.onnx'));
+    const files = await writeJobModel(ctx, 'repairs', 'model', (path) => writeRepaired(r, path));
     // Stored paths are implementation details: clients know models and datasets by id.
     const { models: _m, ...report } = r.report;
     return {
@@ -101,8 +97,9 @@ export const repairJob = defineJobKind({
       dataset: p.data.id,
       evalData: p.evalData?.id ?? null,
       triggered: p.triggered?.id ?? null,
+      targets: p.targets?.id ?? null,
       ...report,
-      files: { onnx: join(rel, 'model.onnx'), safetensors: join(rel, 'model.safetensors') },
+      files,
     };
   },
 });
