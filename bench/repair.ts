@@ -6,14 +6,22 @@
  *            and the seconds per curve-training epoch.
  *   repair — the default `repair` recipe (or flags overriding it) on model_a + model_b; prints the choice, the test
  *            clean accuracy and ASR of the output, and the fine-tuning baseline.
+ *   cases  — the acceptance protocol of issue 15 on three cases: fmnist-backdoor, fmnist-injected (attack success
+ *            on injected.safetensors) and an unseen backdoor case built by test/helpers/backdoor-case.ts (another
+ *            trigger, target and seeds, 2000 clean samples); per case and seed the repaired model's test accuracy
+ *            against the endpoints' mean − 2 points and its ASR / attack success against 10%. --options JSON overrides
+ *            repair options (e.g. '{"l2":1e-4,"epochs":30,"polishEpochs":0}' for Zhao et al.'s protocol).
  * Usage: npx tsx bench/repair.ts curve [--epochs 100] [--samples 10000] [--l2 1e-4] [--seeds 29,30,31] [--json]
  *        npx tsx bench/repair.ts repair [--epochs E] [--samples N] [--l2 C] [--delta D] [--seeds S] [--one-model]
+ *        npx tsx bench/repair.ts cases [--cases backdoor,injected,unseen] [--seeds 1,2,3] [--options JSON] [--json]
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../src/landscape/connectivity/connect.js';
-import { repair } from '../src/landscape/repair/repair.js';
+import { repair, type RepairInputs, type RepairOptionsInput } from '../src/landscape/repair/repair.js';
+import { setRuntimeMode } from '../src/runtime/session.js';
+import { buildBackdoorCase } from '../test/helpers/backdoor-case.js';
 
 const FIX = fileURLToPath(new URL('../../shared/fixtures/fmnist-backdoor/', import.meta.url));
 const ref = JSON.parse(readFileSync(FIX + 'reference.json', 'utf8')) as {
@@ -26,6 +34,7 @@ const { positionals, values } = parseArgs({
     epochs: { type: 'string' }, samples: { type: 'string' }, l2: { type: 'string' }, seeds: { type: 'string' },
     delta: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, 'one-model': { type: 'boolean' },
     'no-baseline': { type: 'boolean' }, 'polish-epochs': { type: 'string' }, curve: { type: 'string' }, bends: { type: 'string' }, json: { type: 'boolean' },
+    cases: { type: 'string' }, options: { type: 'string' },
   },
 });
 const mode = positionals[0] ?? 'curve';
@@ -62,6 +71,40 @@ if (mode === 'curve') {
       console.log(`${r.t.toFixed(1).padStart(4)} ${pct(r.sets.test.accuracy)} ${pct(r.sets.triggered.accuracy)}   | ${pct(rr?.clean_acc)}    ${pct(rr?.asr)}`);
     }
     console.log(`mc(train) ${result.summary.mc.train?.toFixed(2)}  mc(test) ${result.summary.mc.test?.toFixed(2)}`);
+  }
+  if (values.json) console.log(JSON.stringify(all));
+} else if (mode === 'cases') {
+  await setRuntimeMode('inline');
+  const FI = fileURLToPath(new URL('../../shared/fixtures/fmnist-injected/', import.meta.url));
+  const U = fileURLToPath(new URL('../.bench-out/unseen-case/', import.meta.url));
+  const build = async (): Promise<RepairInputs> => {
+    const c = await buildBackdoorCase(U);
+    console.log(`unseen case: ${c.trainSamples} training images (10% poisoned), models' test accuracy ${c.models.map((m) => pct(m.testAccuracy)).join(' / ')}%, ASR ${c.models.map((m) => pct(m.asr)).join(' / ')}%`);
+    return { modelA: c.modelA, modelB: c.modelB, data: c.clean, triggered: c.triggered, reportData: [{ name: 'test', path: c.test }] };
+  };
+  const inputsOf: Record<string, () => Promise<RepairInputs>> = {
+    backdoor: async () => ({ modelA: FIX + 'model_a.onnx', modelB: FIX + 'model_b.onnx', data: FIX + 'clean_subset.safetensors', triggered: FIX + 'test_triggered.safetensors', reportData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }] }),
+    injected: async () => ({ modelA: FI + 'model_a.onnx', modelB: FI + 'model_b.onnx', data: FI + 'clean_subset.safetensors', targets: FI + 'injected.safetensors', reportData: [{ name: 'test', path: FI + 'test_clean.safetensors' }] }),
+    unseen: build,
+  };
+  const extra = JSON.parse(values.options ?? '{}') as RepairOptionsInput;
+  const all: unknown[] = [];
+  for (const name of (values.cases ?? 'backdoor,injected,unseen').split(',')) {
+    const inputs = await inputsOf[name]();
+    for (const seed of seeds) {
+      const t0 = performance.now();
+      const rep = (await repair(inputs, { baseline: false, seed, ...extra })).report;
+      const attack = (m: typeof rep.repaired) => (m.triggered ?? m.targets)?.accuracy;
+      const ends = rep.endpoints.map((e) => e.report?.test.accuracy ?? NaN);
+      const goal = (ends[0] + ends[1]) / 2 - 0.02;
+      const clean = rep.repaired.report?.test.accuracy ?? NaN;
+      const ok = clean >= goal - 1e-12 && (attack(rep.repaired) ?? 1) <= 0.1;
+      console.log(`${ok ? 'meets goal' : 'MISSES   '} ${name.padEnd(8)} seed ${seed}: t = ${rep.choice.t}, test ${pct(clean)}% (goal ${pct(goal)}%, margin ${(100 * (clean - goal)).toFixed(2)}), ` +
+        `${name === 'injected' ? 'attack success' : 'ASR'} ${pct(attack(rep.repaired))}%; endpoints ${ends.map(pct).join(' / ')}%, ${pct(attack(rep.endpoints[0]))} / ${pct(attack(rep.endpoints[1]))}%; ` +
+        `w(t) ${pct(rep.atT.report?.test.accuracy)}% / ${pct(attack(rep.atT))}%; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      console.log(`   trade-off (t: held-out% / attack% on the curve [polished]): ${rep.tradeoff.map((x) => `${x.t}: ${pct(x.curve.heldOut.accuracy)}/${pct(attack(x.curve))}${x.polished ? ` [${pct(x.polished.heldOut.accuracy)}/${pct(attack(x.polished))}]` : ''}`).join(', ')}`);
+      all.push({ case: name, seed, ok, clean, goal, attack: attack(rep.repaired), t: rep.choice.t });
+    }
   }
   if (values.json) console.log(JSON.stringify(all));
 } else {

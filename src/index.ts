@@ -23,7 +23,7 @@ export { rankModels } from './ranking/rank.js';
 export type { RankingResult, FamilyRanking } from './ranking/rank.js';
 export { RANKING_METRICS, METRIC_INFO, metricMean } from './ranking/metrics.js';
 // Gradients of ONNX models, the runtime and the engine (sessions, datasets, optimisers, training).
-export { buildLossGraph, buildGradGraph, buildHvpGraph, buildInputHessianVectorGraph } from './graph/index.js';
+export { buildLossGraph, buildGradGraph, buildHvpGraph, buildInputGradGraph, buildInputHessianVectorGraph } from './graph/index.js';
 export * as runtime from './runtime/index.js';
 export * as linalg from './linalg/index.js';
 export { createEngine, loadDataset } from './runtime/index.js';
@@ -32,6 +32,10 @@ export { runHessian, HessianOptionsSchema, parseHessianOptions } from './landsca
 export { hessianOnFiles } from './landscape/hessian/files.js';
 export { compareFiles, compareModels, CompareOptionsSchema } from './landscape/similarity/compare.js';
 export { connect, connectOptionsSchema, parseConnectOptions } from './landscape/connectivity/connect.js';
+export type { ConnectInputs, ConnectResult, ConnectOptions, ConnectOptionsInput } from './landscape/connectivity/connect.js';
+export { connectSurface, surfaceOptionsSchema, parseSurfaceOptions } from './landscape/connectivity/connect-surface.js';
+export type { SurfaceInputs, SurfaceResult, SurfaceRun, SurfaceOptions, SurfaceOptionsInput, SurfaceMetrics } from './landscape/connectivity/connect-surface.js';
+export { writeModelPoint } from './landscape/connectivity/export.js';
 export { repair, writeRepaired, repairOptionsSchema, parseRepairOptions } from './landscape/repair/repair.js';
 // Hugging Face Transformers straight from their folders: one model argument → route and graph; data in its input form;
 // a model written back in its own format.
@@ -43,6 +47,13 @@ export type { WrittenModel, OutputFormat } from './model-io/write.js';
 export { loadModelData } from './data/model-data.js';
 export type { DataSource } from './data/model-data.js';
 export { buildArchitecture, SUPPORTED_MODEL_TYPES } from './architectures/index.js';
+export type { RepairInputs, RepairReport, RepairResult, RepairOptions, RepairOptionsInput } from './landscape/repair/repair.js';
+// Adversarial robustness: PGD/FGSM from input gradients, the input Hessian, correlations along a path.
+export { attackModel, attackRunSchema } from './landscape/robustness/attack-model.js';
+export type { AttackInputs, AttackResult, AttackRunOptions, AttackRunOptionsInput } from './landscape/robustness/attack-model.js';
+export { attackOptionsSchema, parseAttackOptions } from './landscape/robustness/options.js';
+export type { AttackOptions, AttackOptionsInput } from './landscape/robustness/options.js';
+export type { RobustnessAlong, RobustnessPoint, PathCorrelation } from './landscape/robustness/probe.js';
 // Training criteria (ce | ls:α | focal:γ | mse) for every loss graph; the rest of the landscape science.
 export { CriterionSchema, parseCriterion, criterionSpec, describeCriterion } from './graph/criteria.js';
 export type { Criterion } from './graph/criteria.js';

@@ -1,4 +1,5 @@
 /** Shared argument handling for subcommands: node:util parseArgs with errors as WeightscopeError('invalid-input'). */
+import { writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WeightscopeError } from '../errors.js';
 
@@ -57,4 +58,13 @@ export function graphFlag(value: unknown): 'config' | 'onnx' | undefined {
   const g = String(value);
   if (g !== 'config' && g !== 'onnx') throw new WeightscopeError('invalid-input', `--graph must be config or onnx, got ${JSON.stringify(g)}`, { usage: true });
   return g;
+}
+
+/** Writes a command's JSON report to the --report path, or a clear error. */
+export async function writeReportFile(path: string, json: string): Promise<void> {
+  try {
+    await writeFile(path, json);
+  } catch (e) {
+    throw new WeightscopeError('not-found', `cannot write the report to ${path}: ${(e as Error).message}`);
+  }
 }

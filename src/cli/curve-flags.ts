@@ -42,7 +42,8 @@ export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batc
 `;
 }
 
-function num(v: unknown, flag: string, integer = false): number | undefined {
+/** A number flag (integer when asked), or undefined when unset; anything else is a usage error naming the flag. */
+export function num(v: unknown, flag: string, integer = false): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v).trim();
   const n = Number(s);
@@ -84,12 +85,18 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
   return o;
 }
 
+/** Option paths whose flag is not the kebab-case of the key. */
+const FLAG_OF: Record<string, string> = {
+  ts: '--eval', batchSize: '--batch', 'attack.attack': '--attack', 'attack.eps': '--eps', 'attack.steps': '--steps', 'attack.alpha': '--alpha',
+  'attack.samples': '--attack-samples', 'attack.batchSize': '--attack-batch', samples: '--samples', grid: '--grid',
+};
+
 /** An option failure (src/util/options.ts) re-labelled with the flag the user typed. */
 export function usageError(e: unknown): never {
   const issue = optionIssues(e)?.[0];
   if (issue) {
     const key = issue.path[0] ?? '';
-    const flag = key === 'ts' ? '--eval' : key === 'batchSize' ? '--batch' : `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+    const flag = FLAG_OF[issue.path.join('.')] ?? FLAG_OF[key] ?? `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
     throw new WeightscopeError('invalid-input', `${flag}: ${issue.message}`, { usage: true });
   }
   throw e;

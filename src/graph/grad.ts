@@ -85,16 +85,32 @@ export function buildHvpGraph(lg: LossGraph, opts: HvpOptions = {}): DerivedGrap
   return finish(g, lg, [LOSS, ...(withGrad ? names.map((n) => `grad.${n}`) : []), ...names.map((n) => `hv.${n}`)]);
 }
 
+/** The float data input to differentiate: `input`, or the first float data input. */
+function floatInput(g: Graph, lg: LossGraph, input?: string): string {
+  const x = input ?? lg.dataInputs.find((n) => isFloatType(g.values.get(n)?.dtype ?? 0));
+  if (!x || !lg.dataInputs.includes(x) || !isFloatType(g.values.get(x)?.dtype ?? 0)) {
+    throw new WeightscopeError('invalid-input', `no float data input ${input ? `'${input}'` : ''} to differentiate`);
+  }
+  return x;
+}
+
+/** Gradient of the loss with respect to a float data input x (default: the first). Outputs loss, grad.x. */
+export function buildInputGradGraph(lg: LossGraph, input?: string): DerivedGraph {
+  const g = cloneGraph(lg.graph);
+  const x = floatInput(g, lg, input);
+  const b = new Builder(g, 'ws_igrad');
+  const [gx] = gradients(b, LOSS, [x]);
+  emit(b, gx, x, `grad.${x}`);
+  return finish(g, lg, [LOSS, `grad.${x}`]);
+}
+
 /**
  * Hessian of the loss with respect to a float data input x (default: the first float data input), times `v.x`.
  * Outputs loss, grad.x, hv.x.
  */
 export function buildInputHessianVectorGraph(lg: LossGraph, input?: string): DerivedGraph {
   const g = cloneGraph(lg.graph);
-  const x = input ?? lg.dataInputs.find((n) => isFloatType(g.values.get(n)?.dtype ?? 0));
-  if (!x || !lg.dataInputs.includes(x) || !isFloatType(g.values.get(x)?.dtype ?? 0)) {
-    throw new WeightscopeError('invalid-input', `no float data input ${input ? `'${input}'` : ''} to differentiate`);
-  }
+  const x = floatInput(g, lg, input);
   const b = new Builder(g, 'ws_ihvp');
   declareLike(g, `v.${x}`, x);
   const [gx] = gradients(b, LOSS, [x]);

@@ -237,6 +237,11 @@ export const RepairRequest = z
     evalData: z.string().min(1).optional(),
     /** Triggered dataset id, for reporting ASR only. */
     triggered: z.string().min(1).optional(),
+    /**
+     * Error-injection targets (x, y = the labels the attack wants, y_true), for reporting attack success before and
+     * after only: never read by the training, the choice of t or the output.
+     */
+    targets: z.string().min(1).optional(),
     /** repair() options: the curve options plus heldOut, delta, fineTuneLr, baseline. */
     options: z.record(z.string(), z.unknown()).optional(),
   })
@@ -279,9 +284,37 @@ export const TaxonomyRequest = z
   })
   .strict();
 
-/** GET /v1/repairs/{id}/model?format=… */
-/** zip: a repaired Hugging Face folder as one archive (default for those); onnx (default otherwise) / safetensors: one file. */
-export const RepairModelQuery = z.object({ format: z.enum(['zip', 'onnx', 'safetensors']).optional() }).strict();
+
+export const SurfaceRequest = z
+  .object({
+    models: z
+      .array(ModelId)
+      .min(3)
+      .max(4)
+      .refine((ids) => new Set(ids).size === ids.length, 'the models must be distinct')
+      .meta({ description: 'The corners M1, M2, M3[, M4]: 3 (triangular patch) or 4 (tensor-product patch) stored ONNX models of one graph' }),
+    data: DatasetId.meta({ description: 'Clean labelled data (x, y): trains the surface; a share is held out unless heldOutData is given' }),
+    heldOutData: DatasetId.optional().meta({ description: 'Clean held-out data: chooses the best interior point' }),
+    test: DatasetId.optional().meta({ description: 'Test data: the grid, centre, corners and ensembles are measured on it (else on the held-out data)' }),
+    /** connectSurface() options: degree, grid, ensemble, heldOut and the curve training options. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const AttackRequest = z
+  .object({
+    model: ModelId.meta({ description: 'A stored ONNX classifier with float inputs' }),
+    dataset: DatasetId.meta({ description: 'Labelled data (x float, y) to attack' }),
+    /** attackModel() options: attack, eps, steps, alpha, randomStart, clip, samples, input-Hessian settings, device. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/**
+ * GET /v1/repairs/{id}/model?format=…, GET /v1/surfaces/{id}/model?format=…: zip: a Hugging Face folder as one
+ * archive (the default for those); onnx (the default otherwise) / safetensors: one file.
+ */
+export const ModelFormatQuery = z.object({ format: z.enum(['zip', 'onnx', 'safetensors']).optional() }).strict();
 
 /**
  * A request body as documented: the route's own schema, with its free-form `options` narrowed to the schema the

@@ -357,6 +357,7 @@ async function route() {
     else if (name === 'collapse') await (await import('./collapse.js')).collapsePage(view, id, deps);
     else if (name === 'flatness') await (await import('./flatness.js')).flatnessPage(view, id, deps);
     else if (name === 'taxonomy') await (await import('./taxonomy.js')).taxonomyPage(view, id, deps);
+    else if (name === 'surface') await (await import('./surface.js')).surfacePage(view, id, deps);
     else await modelsPage(view, deps);
   } catch (e) { if (!page.signal.aborted) showError(e.message); }
 }

@@ -107,23 +107,36 @@ export function divergingColor(v) {
   return `rgb(${r},${g},${b})`;
 }
 
+/** Sequential colour of f ∈ [0, 1]: pale yellow (0) – green – dark blue (1), as viridis reversed. */
+export function sequentialColor(f) {
+  const stops = [[255, 255, 217], [127, 205, 187], [29, 145, 192], [37, 52, 148], [8, 29, 88]];
+  const x = Math.max(0, Math.min(1, f)) * (stops.length - 1), k = Math.min(stops.length - 2, Math.floor(x)), r = x - k;
+  const [a, b] = [stops[k], stops[k + 1]];
+  return `rgb(${a.map((v, i) => Math.round(v + (b[i] - v) * r)).join(',')})`;
+}
+
 /** Matrices up to this size get one element per entry; larger ones a raster image. */
 const MAX_CELLS = 64;
 
 /**
- * Heat map of a square matrix with entries in [−1, 1] (e.g. cosines): one `rect.cell` per entry (data-i, data-j,
- * data-v, a title) — a raster image beyond MAX_CELLS rows — row/column labels, and a colour bar with `marks`
- * ([{ v, text }]) drawn on it.
+ * Heat map of a matrix, by default square with entries in [−1, 1] (e.g. cosines): one `rect.cell` per entry
+ * (data-i, data-j, data-v, a title) — a raster image beyond MAX_CELLS rows — row/column labels, and a colour bar
+ * with `marks` ([{ v, text }]) drawn on it. Other values: `domain` [lo, hi] and `color` (f ∈ [0, 1] → CSS colour,
+ * e.g. sequentialColor); `colLabels` for a matrix whose columns are not its rows; null entries are left blank
+ * (a triangular patch's grid).
  */
-export function heatMap({ id, matrix, labels, title, marks = [] }) {
+export function heatMap({ id, matrix, labels, colLabels = labels, title, marks = [], domain = [-1, 1], color = (f) => divergingColor(2 * f - 1) }) {
   const n = matrix.length;
+  const [lo, hi] = domain;
+  const fill = (v) => color(hi > lo ? (v - lo) / (hi - lo) : 0.5);
   const cell = n <= MAX_CELLS ? Math.max(7, Math.min(44, Math.floor(440 / Math.max(n, 1)))) : 480 / n;
   const L = 46, T = 30, size = cell * n, barX = L + size + 30, W = barX + 130, H = Math.max(T + size + 30, 260);
   const svg = s('svg', { id, viewBox: `0 0 ${W} ${H}`, width: W, role: 'img', 'aria-label': title });
   if (n <= MAX_CELLS) {
     matrix.forEach((row, i) => row.forEach((v, j) => {
-      const r = s('rect', { class: 'cell', 'data-i': i, 'data-j': j, 'data-v': v, x: L + j * cell, y: T + i * cell, width: cell, height: cell, fill: divergingColor(v) });
-      r.append(s('title', {}, `${labels[i]} · ${labels[j]}: ${v}`));
+      if (v === null) return;
+      const r = s('rect', { class: 'cell', 'data-i': i, 'data-j': j, 'data-v': v, x: L + j * cell, y: T + i * cell, width: cell, height: cell, fill: fill(v) });
+      r.append(s('title', {}, `${labels[i]} · ${colLabels[j]}: ${v}`));
       svg.append(r);
     }));
   } else {
@@ -133,26 +146,31 @@ export function heatMap({ id, matrix, labels, title, marks = [] }) {
     const g = canvas.getContext('2d');
     const img = g.createImageData(n, n);
     matrix.forEach((row, i) => row.forEach((v, j) => {
-      const [r, gg, b] = divergingColor(v).slice(4, -1).split(',').map(Number);
+      const [r, gg, b] = fill(v).slice(4, -1).split(',').map(Number);
       img.data.set([r, gg, b, 255], 4 * (i * n + j));
     }));
     g.putImageData(img, 0, 0);
     svg.append(s('image', { class: 'raster', href: canvas.toDataURL(), x: L, y: T, width: size, height: size, preserveAspectRatio: 'none', style: 'image-rendering:pixelated' }));
   }
   // Labels at least a line apart down the rows, and a label's width apart across the columns.
-  const everyRow = Math.max(1, Math.ceil(14 / cell)), everyCol = Math.max(1, Math.ceil((8 + 7 * Math.max(...labels.map((l) => String(l).length))) / cell));
+  const everyRow = Math.max(1, Math.ceil(14 / cell)), everyCol = Math.max(1, Math.ceil((8 + 7 * Math.max(...colLabels.map((l) => String(l).length))) / cell));
   labels.forEach((lab, k) => {
     if (k % everyRow === 0) svg.append(s('text', { x: L - 5, y: T + (k + 0.5) * cell + 4, 'text-anchor': 'end' }, String(lab)));
+  });
+  colLabels.forEach((lab, k) => {
     if (k % everyCol === 0) svg.append(s('text', { x: L + (k + 0.5) * cell, y: T - 6, 'text-anchor': 'middle' }, String(lab)));
   });
-  // Colour bar from +1 (top) to −1 (bottom).
+  // Colour bar from hi (top) to lo (bottom).
   const bh = size, by = T, bw = 14;
-  const Y = (v) => by + (bh * (1 - v)) / 2;
+  const Y = (v) => by + (hi > lo ? (bh * (hi - v)) / (hi - lo) : bh / 2);
   for (let k = 0; k < 40; k++) {
-    const v = 1 - (2 * (k + 0.5)) / 40;
-    svg.append(s('rect', { x: barX, y: by + (bh * k) / 40, width: bw, height: bh / 40 + 0.5, fill: divergingColor(v) }));
+    const v = hi - ((hi - lo) * (k + 0.5)) / 40;
+    svg.append(s('rect', { x: barX, y: by + (bh * k) / 40, width: bw, height: bh / 40 + 0.5, fill: fill(v) }));
   }
-  for (const v of [1, 0.5, 0, -0.5, -1]) svg.append(s('text', { x: barX + bw + 4, y: Y(v) + 4 }, String(v)));
+  for (let k = 0; k <= 4; k++) {
+    const v = hi - ((hi - lo) * k) / 4;
+    svg.append(s('text', { x: barX + bw + 4, y: Y(v) + 4 }, String(+v.toPrecision(3))));
+  }
   for (const m of marks) {
     svg.append(s('line', { class: 'bar-mark', 'data-v': m.v, x1: barX - 4, x2: barX + bw + 2, y1: Y(m.v), y2: Y(m.v) }),
       s('text', { class: 'bar-mark-label', x: barX + bw + 34, y: Y(m.v) + 4 }, m.text));

@@ -3,6 +3,7 @@
 // along t (clean accuracy, ASR, loss) with the chosen t marked. Plain ES module; app.js hands in its helpers
 // ({ h, fmt, api, followJob, showError }) so every page shares one API key and one error line.
 import { choices, downloadLink, inputs, modelLabel, readNum, routeText } from './common.js';
+import { numCell } from './cells.js';
 import { lineChart } from './plot.js';
 
 /**
@@ -10,7 +11,7 @@ import { lineChart } from './plot.js';
  * connectOptionsSchema in src/landscape/connectivity/connect.ts). The browser cannot import them, so
  * test/web/repair.test.ts checks these numbers against parseRepairOptions({}) / parseConnectOptions({}).
  */
-export const REPAIR_DEFAULTS = { epochs: 20, samplesPerEpoch: 10000, l2: 0.1, seed: 1, points: 11, polishEpochs: 20, delta: 0.02, baseline: true };
+export const REPAIR_DEFAULTS = { epochs: 20, samplesPerEpoch: 10000, l2: 0.05, seed: 1, points: 11, polishEpochs: 20, delta: 0.02, baseline: true };
 export const CONNECT_DEFAULTS = { epochs: 100, samplesPerEpoch: '', l2: 1e-4, seed: 1, points: 11, bends: 3, curve: 'bezier' };
 
 /** n evenly spaced t in [0, 1], rounded like the library's gridTs so the plotted t equal the reported ones. */
@@ -37,13 +38,13 @@ async function repairForm(view, deps) {
   const ds = (id, none) => deps.datasetSelect(h, api, id, a, none ? { none } : {});
   const f = {
     a, b: select('repair-model-b', mrows, '(none: fine-tune A for the second end)'),
-    data: ds('repair-data'), evalData: ds('repair-eval', '(hold out a share of the clean data)'), triggered: ds('repair-triggered', '(none)'),
+    data: ds('repair-data'), evalData: ds('repair-eval', '(hold out a share of the clean data)'), triggered: ds('repair-triggered', '(none)'), targets: ds('repair-targets', '(none)'),
     epochs: num('repair-epochs', D.epochs, 1), samples: num('repair-samples', D.samplesPerEpoch, 1), l2: num('repair-l2', D.l2), seed: num('repair-seed', D.seed, 1),
     points: num('repair-points', D.points, 1), polish: num('repair-polish', D.polishEpochs, 1), delta: num('repair-delta', D.delta),
     baseline: h('input', { id: 'repair-baseline', type: 'checkbox', checked: D.baseline }),
   };
   if (models.length > 1) f.b.value = models[1].id;
-  await Promise.all([f.data.ready, f.evalData.ready, f.triggered.ready]);
+  await Promise.all([f.data.ready, f.evalData.ready, f.triggered.ready, f.targets.ready]);
   const go = async () => {
     try {
       if (!f.a.value || !f.data.value) throw new Error('pick a model and a clean dataset (upload them on the Models and Datasets pages)');
@@ -55,6 +56,7 @@ async function repairForm(view, deps) {
       const body = { models: f.b.value ? [f.a.value, f.b.value] : [f.a.value], data: f.data.value, options };
       if (f.evalData.value) body.evalData = f.evalData.value;
       if (f.triggered.value) body.triggered = f.triggered.value;
+      if (f.targets.value) body.targets = f.targets.value;
       const { job } = await api('/v1/repairs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       location.hash = `#repair/${job.id}`;
     } catch (e) { showError(e.message); }
@@ -64,6 +66,7 @@ async function repairForm(view, deps) {
     h('div', { class: 'panel', id: 'repair-form' },
       h('p', {}, 'model A ', f.a, ' model B ', f.b),
       h('p', {}, 'clean data ', f.data), h('p', {}, 'held-out clean data (chooses t) ', f.evalData), h('p', {}, 'triggered data (ASR, report only) ', f.triggered),
+      h('p', {}, 'error-injection targets (x, y = the wrong labels, y_true; attack success, report only) ', f.targets),
       h('p', {}, 'epochs ', f.epochs, ' samples per epoch ', f.samples, ' L2 ', f.l2, ' seed ', f.seed),
       h('p', {}, 'evaluation points ', f.points, ' polish epochs ', f.polish, ' tolerance δ ', f.delta, ' ', h('label', {}, f.baseline, ' fine-tuning baseline')),
       h('button', { id: 'repair-run', onclick: go }, 'Repair'),
@@ -107,6 +110,7 @@ function repairResult(r, id, deps) {
         downloadLink(h, 'download-safetensors', `/v1/repairs/${id}/model?format=safetensors`, `repaired-${id.slice(0, 8)}.safetensors`, 'safetensors'))),
     h('div', { class: 'panel' }, h('h3', {}, hasAsr ? 'Clean accuracy and attack success rate along t' : 'Clean accuracy along t'),
       lineChart({ id: 'repair-accuracy', yLabel: 'accuracy / ASR', series: accSeries, hlines: accLines, marker, yMin: 0, yMax: 1 })),
+    ...tradeoffPanels(r, marker, deps),
     h('div', { class: 'panel' }, h('h3', {}, 'Loss along t'), lineChart({ id: 'repair-loss', yLabel: 'cross-entropy', series: lossSeries, hlines: lossLines, marker })),
     h('div', { class: 'panel' }, h('h3', {}, 'Models'),
       h('table', { id: 'repair-models' },
@@ -117,6 +121,34 @@ function repairResult(r, id, deps) {
       r.baseline ? null : h('p', { class: 'hint' }, 'no fine-tuning baseline was requested'),
       h('p', { class: 'hint' }, `clean data: ${r.data.train} training, ${r.data.heldOut} held-out (${r.data.heldOutSource === 'split' ? 'split off the clean data' : 'separate dataset'})${r.data.triggered !== null ? `, ${r.data.triggered} triggered` : ''}; curve training: ${tr.epochs?.length ?? 0} epoch(s), ${tr.steps ?? 0} steps, ${fmt(tr.seconds, 1)} s${lastLoss !== null ? `, last epoch loss ${fmt(lastLoss)}` : ''}`)),
   ];
+}
+
+/**
+ * The clean-vs-attack trade-off over t (r.tradeoff: w(t) on the curve and, where the rule polished, the polished
+ * model), to choose another point; and the error-injection targets' attack success before and after.
+ */
+function tradeoffPanels(r, marker, deps) {
+  const { h } = deps;
+  const rows = [...(r.tradeoff ?? [])].sort((x, y) => x.t - y.t);
+  if (!rows.length) return [];
+  const sets = [['heldOut', 'clean accuracy (held-out)', 'c0'], ['triggered', 'ASR (triggered)', 'c2'], ['targets', 'attack success (targets)', 'c3']].filter(([k]) => rows.every((p) => p.curve[k]));
+  const series = sets.flatMap(([k, name, cls]) => {
+    const polished = rows.filter((p) => p.polished?.[k]).map((p) => [p.t, p.polished[k].accuracy]);
+    return [{ name: `${name}, curve`, key: `curve-${k}`, cls, points: rows.map((p) => [p.t, p.curve[k].accuracy]) },
+      ...(polished.length ? [{ name: `${name}, polished`, key: `polished-${k}`, cls: `rep ${cls}`, r: 5, points: polished }] : [])];
+  });
+  const out = [h('div', { class: 'panel', id: 'repair-tradeoff-panel' }, h('h3', {}, 'Trade-off over t: clean accuracy against attack success'),
+    lineChart({ id: 'repair-tradeoff', yLabel: 'accuracy / attack success', series, marker, yMin: 0, yMax: 1 }),
+    h('p', { class: 'hint' }, 'Every evaluated t of the curve, and the points the t rule polished: another t can be chosen from here (the attack sets are report-only; they never moved the chosen t).'))];
+  if (r.data.targets !== null && r.repaired?.targets) {
+    const row = (label, key, m) => h('tr', { 'data-key': key }, h('td', {}, label), numCell(h, m?.targets?.accuracy, { 'data-col': 'success' }), numCell(h, m?.targetsTrue?.accuracy, { 'data-col': 'true' }));
+    out.push(h('div', { class: 'panel' }, h('h3', {}, `Error-injection targets (${r.data.targets} inputs)`),
+      h('table', { id: 'repair-targets' },
+        h('tr', {}, h('th', {}, 'model'), h('th', { class: 'num' }, 'attack success'), h('th', { class: 'num' }, 'accuracy on the true labels')),
+        row('A (t = 0), before', 'a', r.endpoints[0]), row(r.secondEndpoint === 'model' ? 'B (t = 1), before' : 'A fine-tuned (t = 1)', 'b', r.endpoints[1]),
+        row(`repaired (t = ${r.choice.t}), after`, 'repaired', r.repaired))));
+  }
+  return out;
 }
 
 // ---------- connectivity ----------

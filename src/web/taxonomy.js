@@ -20,7 +20,7 @@ export const PHASES = {
 };
 
 /** The largest group of models with one parameter count (the same graph has the same count), if it has 3 or more. */
-function likelySet(models) {
+export function likelySet(models) {
   const groups = new Map();
   for (const m of models) groups.set(m.parameters, [...(groups.get(m.parameters) ?? []), m.id]);
   const best = [...groups.values()].sort((a, b) => b.length - a.length)[0] ?? [];

@@ -74,3 +74,29 @@ test('repair: writes X.onnx and X.safetensors and a JSON report (2 epochs × 256
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('repair --targets (fmnist-injected, 2 epochs × 256 samples, short polishing): reports attack success before and after; the files are byte-identical without --targets', async () => {
+  const I = (f: string) => fixture('fmnist-injected', f);
+  const dir = await mkdtemp(join(tmpdir(), 'ws-cli-targets-'));
+  try {
+    const common = [I('model_a.onnx'), I('model_b.onnx'), '--data', I('clean_subset.safetensors'), '--epochs', '2', '--samples-per-epoch', '256', '--batch', '64', '--eval', '0,0.25,0.5,0.75,1',
+      '--no-baseline', '--polish-epochs', '1', '--polish-tries', '2'];
+    const [withT, without] = await Promise.all([
+      cli(['repair', ...common, '--targets', I('injected.safetensors'), '--out', join(dir, 'a.onnx')]),
+      cli(['repair', ...common, '--out', join(dir, 'b.onnx'), '--json']),
+    ]);
+    assert.equal(withT.code, 0, withT.stderr);
+    assert.equal(without.code, 0, without.stderr);
+    assert.match(withT.stdout, /endpoint A: held-out [\d.]+%, attack success 100\.00% \(10 of 10\)/);
+    assert.match(withT.stdout, /^repaired: held-out [\d.]+%, attack success [\d.]+% \(\d+ of 10\)$/m);
+    assert.match(withT.stdout, /method: path connection \(Zhao et al\., ICLR 2020/);
+    assert.match(withT.stdout, /<- chosen/);
+    assert.deepEqual(await readFile(join(dir, 'a.onnx')), await readFile(join(dir, 'b.onnx')));
+    assert.deepEqual(await readFile(join(dir, 'a.safetensors')), await readFile(join(dir, 'b.safetensors')));
+    const rep = JSON.parse(without.stdout) as { data: { targets: number | null }; tradeoff: { t: number; polished: unknown }[] };
+    assert.equal(rep.data.targets, null);
+    assert.equal(rep.tradeoff.filter((x) => x.polished !== null).length, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -59,7 +59,7 @@ describe('connectivity and repair API', () => {
     const events = await (await fetch(`${s.url}/v1/jobs/${sub.body.job.id}/events`)).text();
     const messages = [...events.matchAll(/event: progress\ndata: (.*)\n/g)].map((m) => (JSON.parse(m[1]) as Json).message as string);
     assert.ok(messages.length > 0, events.slice(0, 500));
-    for (const m of messages) assert.match(m, /^(curve training|evaluation along t|polishing t = [\d.]+|fine-tuning [\w ()]+): /);
+    for (const m of messages) assert.match(m, /^(curve training|evaluation along t|(polishing|refit) t = [\d.]+|fine-tuning [\w ()]+): /);
     const job = await waitJob(s.url, sub.body.job.id);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     const rep = (await (await fetch(`${s.url}${job.result}`)).json()) as Json;

@@ -101,6 +101,11 @@ describe('dashboard: Repair and Connectivity pages', () => {
     assert.equal(Number(await page.locator('#repair-accuracy line.hline.c0').getAttribute('data-y')), rep.baseline.heldOut.accuracy);
     assert.equal(Number(await page.locator('#repair-accuracy line.hline.c2').getAttribute('data-y')), rep.baseline.triggered.accuracy);
     assert.equal(await page.locator('#repair-models tr').count(), 5, 'header, A, B, w(t), baseline');
+    // The trade-off over t: clean accuracy and ASR of w(t) at every evaluated t (no polishing here: curve points only).
+    const tradeoff = (rep as unknown as { tradeoff: { t: number; curve: Record<string, Metrics> }[] }).tradeoff;
+    assert.deepEqual(await dots(page, 'repair-tradeoff', 'curve-heldOut'), tradeoff.map((p) => [p.t, p.curve.heldOut.accuracy]));
+    assert.deepEqual(await dots(page, 'repair-tradeoff', 'curve-triggered'), tradeoff.map((p) => [p.t, p.curve.triggered.accuracy]));
+    assert.deepEqual(tradeoff.map((p) => p.curve.heldOut.accuracy), rep.along.map((p) => p.sets.heldOut.accuracy));
 
     // Downloads: the links the page shows return the repaired model.
     const href = await page.getAttribute('#download-onnx', 'href');

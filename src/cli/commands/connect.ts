@@ -6,6 +6,8 @@ import { pointAt } from '../../landscape/connectivity/points.js';
 import type { OpenedModel } from '../../model-io/open.js';
 import { checkOutput, outputEntry, roundToStorage, writeModelLike, type WrittenModel } from '../../model-io/write.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, formatFlag, usageError } from '../curve-flags.js';
+import type { RobustnessAlong } from '../../landscape/robustness/probe.js';
+import { ATTACK_FLAGS, ATTACK_HELP, attackOptionsFromFlags } from '../attack-flags.js';
 import { graphFlag, intFlag, parseArgsOrPrintHelp } from '../args.js';
 import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
@@ -15,7 +17,7 @@ export const summary = 'mode connectivity: train a Bezier/PolyChain curve betwee
 const USAGE =
   'weightscope connect A B (--data CLEAN | --text FILE --seq S) [--graph config|onnx] [--curve bezier|polychain] [--bends K] [--epochs E] ' +
   '[--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,T2,..] [--eval-data D] [--triggered TRIG] ' +
-  '[--out OUT --at T [--format hf|onnx]] [--json] [--progress]';
+  '[--attack pgd|fgsm --eps E --steps S --alpha A] [--out OUT --at T [--format hf|onnx]] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -33,6 +35,10 @@ A B              two models of the same graph (the curve's fixed endpoints): .on
 --json           print the whole result as JSON
 ${PROGRESS_HELP}
 ${curveFlagsHelp(connectOptionsSchema.parse({}))}
+Robustness along the path (Zhao et al. 2020): with --attack, at every evaluated t the clean and adversarial loss and
+accuracy on the first --eval-data set (else --data) and the input Hessian's top eigenvalue, and their Pearson and
+Spearman correlation along t.
+${ATTACK_HELP}
 Defaults follow Garipov et al. / Zhao et al.: quadratic Bezier, 100 epochs, batch 128, lr 0.01, L2 1e-4.
 With --epochs 0 (or --bends 2) the curve is the straight line between A and B.
 `;
@@ -54,7 +60,22 @@ function table(r: ConnectResult): string {
     (r.training.secondsPerEpoch !== null ? ` (${r.training.secondsPerEpoch.toFixed(2)} s/epoch)` : ''));
   for (const [n, v] of Object.entries(r.summary.mc)) out.push(`mc(${n}) = ${v.toFixed(2)} (error points; < 0: a barrier)`);
   if (r.routes) out.push(`models: ${r.routes.map((d) => `${d.architecture} (${d.route})`).join(', ')}`);
+  if (r.robustness) out.push('', robustnessTable(r.robustness));
   return out.join('\n') + '\n';
+}
+
+function robustnessTable(r: RobustnessAlong): string {
+  const o = r.options;
+  const out = [`${o.attack.toUpperCase()} ε = ${o.eps}${o.attack === 'pgd' ? `, ${o.steps} steps` : ''} on ${r.samples} samples of ${r.set}`, '    t  clean acc%  clean loss  adv acc%  adv loss  input-Hessian λmax'];
+  for (const p of r.along) {
+    out.push(`${p.t.toFixed(3).padStart(5)}  ${(100 * p.clean.accuracy).toFixed(2).padStart(10)}  ${p.clean.loss.toFixed(4).padStart(10)}  ${(100 * p.adversarial.accuracy).toFixed(2).padStart(8)}  ${p.adversarial.loss.toFixed(4).padStart(8)}  ${p.inputHessian ? p.inputHessian.topEigenvalue.toPrecision(5).padStart(18) : '-'.padStart(18)}`);
+  }
+  const c = r.correlation;
+  if (c) {
+    const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+    out.push(`correlation with λmax along t (${r.along.length} points): adversarial loss Pearson ${f(c.adversarialLoss.pearson)}, Spearman ${f(c.adversarialLoss.spearman.value)}; robust error Pearson ${f(c.robustError.pearson)}, Spearman ${f(c.robustError.spearman.value)}`);
+  }
+  return out.join('\n');
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -62,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     argv,
     {
       ...CURVE_FLAGS,
+      ...ATTACK_FLAGS,
       data: { type: 'string' },
       text: { type: 'string' },
       seq: { type: 'string' },
@@ -91,7 +113,8 @@ export async function run(argv: string[]): Promise<number> {
   if (at !== undefined && !(at >= 0 && at <= 1)) throw new WeightscopeError('invalid-input', `--at needs a number in [0, 1], got ${JSON.stringify(values.at)}`, { usage: true });
   const out = typeof values.out === 'string' ? values.out : undefined;
   const fmt = out ? await checkOutput(positionals[0], out, format, graph) : undefined;
-  const options = curveOptionsFromFlags(values) as ConnectOptionsInput;
+  const attack = attackOptionsFromFlags(values, false);
+  const options = { ...curveOptionsFromFlags(values), ...(attack ? { attack } : {}) } as ConnectOptionsInput;
   try {
     parseConnectOptions(options);
   } catch (e) {

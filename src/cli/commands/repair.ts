@@ -1,17 +1,16 @@
 /** `weightscope repair A [B] --data CLEAN --out OUT`: backdoor repair by path connection, written in A's own format. */
-import { writeFile } from 'node:fs/promises';
 import { WeightscopeError } from '../../errors.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, formatFlag, usageError } from '../curve-flags.js';
 import { parseRepairOptions, repair, repairOptionsSchema, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
 import { checkOutput, outputEntry, writeModelLike } from '../../model-io/write.js';
-import { graphFlag, parseArgsOrPrintHelp } from '../args.js';
+import { graphFlag, parseArgsOrPrintHelp, writeReportFile } from '../args.js';
 import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'repair';
 export const summary = 'backdoor repair by path connection: the model at a t chosen on clean data, in the input\'s own format';
 
 const USAGE =
-  'weightscope repair A [B] --data CLEAN --out OUT [--format hf|onnx] [--graph config|onnx] [--eval-data D] [--triggered TRIG] [--held-out F] [--delta D] ' +
+  'weightscope repair A [B] --data CLEAN --out OUT [--format hf|onnx] [--graph config|onnx] [--eval-data D] [--triggered TRIG] [--targets T] [--held-out F] [--delta D] ' +
   '[--polish-epochs N] [--polish-lr LR] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
@@ -27,6 +26,8 @@ A [B]            one or two backdoored models of the same graph (.onnx files, Hu
 --graph G        config (default) or onnx: which graph of a Hugging Face folder runs
 --eval-data D    clean held-out data for choosing t
 --triggered TRIG triggered set (x, y = target, y_true), for reporting the ASR only: it never changes the result
+--targets T      error-injection targets (x, y = the wrong labels the attack wants, y_true), for reporting the
+                 attack success only: it never changes the result
 --held-out F     share of --data held out to choose t (default 0.2)
 --delta D        tolerance on held-out clean accuracy, a fraction (default 0.02 = 2 points)
 --fine-tune-lr LR  learning rate of the fine-tuning (baseline / one-model endpoint); default --lr
@@ -38,19 +39,36 @@ A [B]            one or two backdoored models of the same graph (.onnx files, Hu
 --json           print the JSON report on stdout
 ${PROGRESS_HELP}
 ${curveFlagsHelp(repairOptionsSchema.parse({}))}
-t rule: among the evaluated interior t whose held-out clean accuracy is within --delta of the endpoints' mean, the
-one nearest 0.5; if none, the interior t with the best held-out accuracy.
+t rule (clean data only): the --polish-tries evaluated points nearest 0.5 are polished; t has the best polished
+held-out accuracy (--select best, the default) or is the first within --delta of the endpoints' mean (--select
+first); then w(t) is polished again on all of --data (--no-refit: not). Without polishing: the interior t nearest
+0.5 within --delta, else the best held-out one.
+--select best|first  how t is taken among the polished points
+--no-refit       export the polished point as chosen, without polishing again on the held-out part too
 `;
 
 function text(r: RepairReport): string {
-  const trig = r.data.triggered !== null;
-  const out = [`   t  held-out acc%${trig ? '  ASR%' : ''}`];
-  for (const p of r.along) {
-    out.push(`${p.t.toFixed(3).padStart(5)}  ${(100 * p.sets.heldOut.accuracy).toFixed(2).padStart(12)}${trig ? (100 * p.sets.triggered.accuracy).toFixed(2).padStart(6) : ''}${p.t === r.choice.t ? '  <- chosen' : ''}`);
+  const attack = r.data.triggered !== null ? 'triggered' : r.data.targets !== null ? 'targets' : null;
+  const label = attack === 'triggered' ? 'ASR%' : 'attack%';
+  const pct = (v: number | undefined) => (v === undefined ? '' : (100 * v).toFixed(2));
+  const out = [`   t  held-out acc%${attack ? `  ${label}` : ''}   polished: held-out acc%${attack ? `  ${label}` : ''}`];
+  for (const x of r.tradeoff) {
+    const cols = [x.t.toFixed(3).padStart(5), pct(x.curve.heldOut.accuracy).padStart(13)];
+    if (attack) cols.push(pct(x.curve[attack]?.accuracy).padStart(label.length + 1));
+    if (x.polished) {
+      cols.push(pct(x.polished.heldOut.accuracy).padStart(24));
+      if (attack) cols.push(pct(x.polished[attack]?.accuracy).padStart(label.length + 1));
+    }
+    out.push(cols.join(' ') + (x.t === r.choice.t ? '  <- chosen' : ''));
   }
-  out.push('', `chosen t = ${r.choice.t}: ${r.choice.reason}`);
-  const m = (label: string, x: RepairReport['repaired'] | null) => {
-    if (x) out.push(`${label}: held-out ${(100 * x.heldOut.accuracy).toFixed(2)}%${x.triggered ? `, ASR ${(100 * x.triggered.accuracy).toFixed(2)}%` : ''}`);
+  out.push('', `method: ${r.method}`, `chosen t = ${r.choice.t}: ${r.choice.reason}`);
+  const m = (name: string, x: RepairReport['repaired'] | null) => {
+    if (!x) return;
+    const parts = [`held-out ${pct(x.heldOut.accuracy)}%`];
+    if (x.triggered) parts.push(`ASR ${pct(x.triggered.accuracy)}%`);
+    if (x.targets) parts.push(`attack success ${pct(x.targets.accuracy)}% (${Math.round(x.targets.accuracy * x.targets.n)} of ${x.targets.n})`);
+    for (const [k, v] of Object.entries(x.report ?? {})) parts.push(`${k} ${pct(v.accuracy)}%`);
+    out.push(`${name}: ${parts.join(', ')}`);
   };
   m('repaired', r.repaired);
   if (r.polishSeconds !== null) m('w(t) before polishing', r.atT);
@@ -69,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
       data: { type: 'string' },
       'eval-data': { type: 'string' },
       triggered: { type: 'string' },
+      targets: { type: 'string' },
       out: { type: 'string' },
       format: { type: 'string' },
       graph: { type: 'string' },
@@ -79,6 +98,8 @@ export async function run(argv: string[]): Promise<number> {
       'polish-lr': { type: 'string' },
       'polish-tries': { type: 'string' },
       'no-baseline': { type: 'boolean' },
+      select: { type: 'string' },
+      'no-refit': { type: 'boolean' },
       report: { type: 'string' },
       json: { type: 'boolean' }, ...PROGRESS_FLAG,
     },
@@ -104,6 +125,8 @@ export async function run(argv: string[]): Promise<number> {
     options[key] = n;
   }
   if (values['no-baseline']) options.baseline = false;
+  if (values['no-refit']) options.refit = false;
+  if (values.select !== undefined) options.select = String(values.select);
   try {
     parseRepairOptions(options as RepairOptionsInput);
   } catch (e) {
@@ -121,6 +144,7 @@ export async function run(argv: string[]): Promise<number> {
         data: values.data,
         ...(typeof values['eval-data'] === 'string' ? { evalData: values['eval-data'] } : {}),
         ...(typeof values.triggered === 'string' ? { triggered: values.triggered } : {}),
+        ...(typeof values.targets === 'string' ? { targets: values.targets } : {}),
       },
       options as RepairOptionsInput,
       { progress: (d, t, m) => bar.hook(Math.round(100 * (d / t)), 100, m) },
@@ -131,13 +155,7 @@ export async function run(argv: string[]): Promise<number> {
     bar.done();
   }
   const json = JSON.stringify(report, null, 1) + '\n';
-  if (typeof values.report === 'string') {
-    try {
-      await writeFile(values.report, json);
-    } catch (e) {
-      throw new WeightscopeError('not-found', `cannot write the report to ${values.report}: ${(e as Error).message}`);
-    }
-  }
+  if (typeof values.report === 'string') await writeReportFile(values.report, json);
   process.stdout.write(values.json ? json : text(report));
   return 0;
 }

@@ -9,12 +9,12 @@
  * in train mode.
  */
 import { WeightscopeError } from '../../errors.js';
-import { onnx, longToNumber, type ModelProto } from '../../io/onnx-model.js';
+import { onnx, longToNumber, tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import { DT } from '../../graph/ir.js';
 import type { Batch, Dataset } from '../../runtime/dataset.js';
 import { sequentialBatches } from '../../runtime/dataset.js';
 import { paramsAsInputs, pruneTo } from '../../runtime/forward-graph.js';
-import type { ParamMap, ParamSpec } from '../../runtime/params.js';
+import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import type { DeviceChoice } from '../../runtime/devices.js';
 import { getSession } from '../../runtime/session.js';
 import type { HostTensor } from '../../runtime/wire.js';
@@ -63,6 +63,12 @@ export function batchNormLayers(model: ModelProto): BnLayer[] {
 /** Initializer names of every BN's running mean and variance: not curve parameters, recomputed per t. */
 export function bnStatNames(model: ModelProto): string[] {
   return batchNormLayers(model).flatMap((l) => [l.mean, l.var]);
+}
+
+/** The BN running statistics as parameter specs (name, shape), in graph order. */
+export function bnStatSpecs(model: ModelProto): ParamSpec[] {
+  const inits = new Map((model.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
+  return bnStatNames(model).map((n) => specOf(n, tensorShape(inits.get(n) as onnx.ITensorProto)));
 }
 
 export interface TrainModeGraph {

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
 import { parseOptions } from '../../util/options.js';
 import { CriterionSchema, parseCriterion } from '../../graph/criteria.js';
-import { tensorShape, type ModelProto } from '../../io/onnx-model.js';
+import { dirname } from 'node:path';
+import { readOnnxModel, tensorShape, type ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { loadModelData } from '../../data/model-data.js';
 import { lossFor } from '../../model-io/engine.js';
@@ -18,8 +19,10 @@ import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpe
 import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
 import { bnStatNames, trainModeModel } from './bn.js';
 import { createPathEvaluator, evaluateCurve, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
-import { gridTs, linearCurve, type Curve } from './points.js';
-import { trainCurve, type CurveTrainResult } from './train-curve.js';
+import { gridTs, linearCurve, pointAt, type Curve } from './points.js';
+import { correlationsAlong, createRobustnessProbe, type RobustnessAlong, type RobustnessPoint } from '../robustness/probe.js';
+import { attackOptionsSchema } from '../robustness/options.js';
+import { trainCurve, type CurveTrainOptions, type CurveTrainResult } from './train-curve.js';
 
 /** Training settings shared by `connect` and `repair`; defaults = the Zhao et al. / Garipov protocol. */
 export const curveTrainingSchema = z.object({
@@ -46,6 +49,11 @@ export const connectOptionsSchema = curveTrainingSchema.extend({
   ts: z.array(z.number().min(0).max(1)).min(1).optional(),
   device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
+  /**
+   * Robustness along the path (Zhao et al. 2020): at every evaluated t, clean and adversarial loss/accuracy on the
+   * first evaluation set (else the training data) and the input Hessian's top eigenvalue, with their correlation.
+   */
+  attack: attackOptionsSchema.optional(),
 });
 export type ConnectOptionsInput = z.input<typeof connectOptionsSchema>;
 export type ConnectOptions = z.infer<typeof connectOptionsSchema>;
@@ -115,6 +123,13 @@ export async function loadModelParams(
   return { model, specs: s, values, opened };
 }
 
+/** The parameters `specs` of the model at `path`, which must be the same graph as `first` (read from `firstPath`). */
+export async function loadSameGraphParams(first: ModelProto, firstPath: string, path: string, specs: readonly ParamSpec[]): Promise<ParamMap> {
+  const m = await readOnnxModel(path);
+  checkSameGraph(first, m, [firstPath, path]);
+  return (await loadParams(m, dirname(path), specs.map((p) => p.name))).values;
+}
+
 export async function loadEndpoints(pathA: string, pathB: string, open: OpenModelOptions = {}): Promise<Endpoints> {
   const A = await loadModelParams(pathA, undefined, open);
   const B = await openModel(pathB, open);
@@ -164,6 +179,8 @@ export interface ConnectResult {
   readonly summary: CurveSummary;
   /** How each endpoint was opened (route and architecture). */
   readonly routes?: readonly [ModelDescription, ModelDescription];
+  /** With the `attack` option. */
+  readonly robustness?: RobustnessAlong;
 }
 
 export interface RunHooks {
@@ -171,11 +188,9 @@ export interface RunHooks {
   readonly signal?: AbortSignal;
 }
 
-/** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
-export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: DeviceChoice }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
-  if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
-  const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion, ep.opened ? lossFor(ep.opened, train) : inferLossKind(train));
-  return trainCurve(engine, curve, train, {
+/** The trainer's options from the schema's training fields and the run's hooks. */
+export function trainOptions(o: Omit<CurveTraining, 'curve' | 'bends'>, hooks: RunHooks = {}): CurveTrainOptions {
+  return {
     epochs: o.epochs,
     batchSize: o.batchSize,
     ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
@@ -186,7 +201,14 @@ export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: C
     schedule: o.schedule,
     ...(hooks.progress ? { progress: hooks.progress } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-  });
+  };
+}
+
+/** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
+export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: DeviceChoice }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
+  if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
+  const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion, ep.opened ? lossFor(ep.opened, train) : inferLossKind(train));
+  return trainCurve(engine, curve, train, trainOptions(o, hooks));
 }
 
 export function trainingSummary(r: CurveTrainResult): ConnectResult['training'] {
@@ -217,7 +239,20 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, `curve training: ${m}`),
   });
-  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, steps > 0 ? 0.1 : 1, `evaluation along t: ${m}`));
+  const evalShare = o.attack ? 0.3 : 1;
+  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, (steps > 0 ? 0.1 : 1) * evalShare, `evaluation along t: ${m}`));
+  let robustness: RobustnessAlong | undefined;
+  if (o.attack) {
+    const target = sets.length > 1 && sets[1].role === 'clean' ? sets[1] : sets[0];
+    const probe = await createRobustnessProbe(ep.model, ep.specs, target.ds, o.attack, evaluator, o.device);
+    const rows: ({ t: number } & RobustnessPoint)[] = [];
+    const base = steps > 0 ? 0.9 + 0.1 * evalShare : evalShare;
+    for (const [i, t] of ts.entries()) {
+      rows.push({ t, ...(await probe.measure(pointAt(curve, t), () => split(i, ts.length, base, 1 - base, `robustness along t: attacking t = ${t}`))) });
+      split(i + 1, ts.length, base, 1 - base, `robustness along t: attacked t = ${t}`);
+    }
+    robustness = { options: o.attack, set: target.name, samples: probe.samples, along: rows, correlation: correlationsAlong(rows) };
+  }
   const result: ConnectResult = {
     curve: { kind: o.curve, bends: o.bends },
     options: o,
@@ -226,6 +261,7 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
     along,
     summary: summarize(along, sets, curve),
     ...(ep.routes ? { routes: ep.routes } : {}),
+    ...(robustness ? { robustness } : {}),
   };
   return { result, curve, evaluator, endpoints: ep };
 }

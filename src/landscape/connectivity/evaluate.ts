@@ -6,13 +6,13 @@
 import { WeightscopeError } from '../../errors.js';
 import type { Criterion } from '../../graph/criteria.js';
 import { openSafetensors } from '../../io/safetensors.js';
-import { tensorShape, type ModelProto } from '../../io/onnx-model.js';
+import type { ModelProto } from '../../io/onnx-model.js';
 import type { ProgressHook } from '../../util/progress.js';
-import { loadDataset, makeDataset, type Dataset, type LossKind } from '../../runtime/dataset.js';
+import { loadDataset, makeDataset, sequentialBatches, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import { createForward, type ForwardRunner } from '../../runtime/forward.js';
-import { specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
+import type { ParamMap, ParamSpec } from '../../runtime/params.js';
 import type { DeviceChoice } from '../../runtime/devices.js';
-import { createBnStatsRunner, bnStatNames, type BnStatsRunner } from './bn.js';
+import { createBnStatsRunner, bnStatSpecs, type BnStatsRunner } from './bn.js';
 import { modeConnectivity } from './curve.js';
 import { distance, pointAt, type Curve } from './points.js';
 
@@ -44,6 +44,8 @@ export interface PathEvaluator {
   evaluate(params: ParamMap, sets: readonly EvalSet[]): Promise<Record<string, SetMetrics>>;
   /** The BN statistics at `params` (empty without BN): what the exported model at t must hold. */
   bnStats(params: ParamMap): Promise<ParamMap>;
+  /** Logits of every sample of `ds` ([n, classes], row-major) at `params` (for output ensembles). */
+  logits(params: ParamMap, ds: Dataset): Promise<{ data: Float32Array; classes: number }>;
 }
 
 export interface PathEvaluatorOptions {
@@ -53,6 +55,11 @@ export interface PathEvaluatorOptions {
   readonly loss?: LossKind;
   /** Clean data for BN statistics (required when the graph has BatchNormalization). */
   readonly bnData?: Dataset;
+  /**
+   * 'recompute' (default): BN statistics are recomputed at every point (points of a path or surface); 'stored': the
+   * parameters passed in carry the model's own running statistics (one trained model, evaluated as it is).
+   */
+  readonly bn?: 'recompute' | 'stored';
   /** The loss reported (default cross-entropy). */
   readonly criterion?: Criterion;
 }
@@ -64,18 +71,27 @@ export interface PathEvaluatorOptions {
 export async function createPathEvaluator(model: ModelProto, specs: readonly ParamSpec[], opts: PathEvaluatorOptions = {}): Promise<PathEvaluator> {
   const batchSize = opts.batchSize ?? 500;
   const dev = opts.device !== undefined ? { device: opts.device } : {};
-  const bn: BnStatsRunner | null = await createBnStatsRunner(model, specs, dev);
+  const stored = opts.bn === 'stored';
+  const bn: BnStatsRunner | null = stored ? null : await createBnStatsRunner(model, specs, dev);
   if (bn && !opts.bnData) {
     throw new WeightscopeError('invalid-input', 'the model has BatchNormalization layers: their statistics must be recomputed at each t, which needs clean data');
   }
-  const inits = new Map((model.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
-  const statSpecs = bnStatNames(model).map((n) => specOf(n, tensorShape(inits.get(n) as NonNullable<ReturnType<typeof inits.get>>)));
+  const statSpecs = bnStatSpecs(model);
   const forward: ForwardRunner = await createForward(model, [...specs, ...statSpecs], dev);
   async function bnStats(params: ParamMap): Promise<ParamMap> {
+    if (stored) {
+      const out: ParamMap = new Map();
+      for (const s of statSpecs) {
+        const v = params.get(s.name);
+        if (!v) throw new WeightscopeError('invalid-input', `the parameters carry no BatchNorm statistic '${s.name}'`);
+        out.set(s.name, v);
+      }
+      return out;
+    }
     return bn ? bn.compute(params, opts.bnData as Dataset, batchSize) : new Map();
   }
   return {
-    hasBatchNorm: bn !== null,
+    hasBatchNorm: statSpecs.length > 0,
     bnStats,
     async evaluate(params, sets) {
       const full: ParamMap = new Map([...params, ...(await bnStats(params))]);
@@ -85,6 +101,23 @@ export async function createPathEvaluator(model: ModelProto, specs: readonly Par
         out[s.name] = { loss: r.loss, accuracy: r.accuracy, n: r.n };
       }
       return out;
+    },
+    async logits(params, ds) {
+      const full: ParamMap = new Map([...params, ...(await bnStats(params))]);
+      let data: Float32Array | null = null;
+      let classes = 0;
+      let row = 0;
+      for (const b of sequentialBatches(ds, batchSize)) {
+        const t = await forward.logits(full, b.x);
+        if (t.type !== 'float32' || t.dims.length !== 2 || t.dims[0] !== b.size) {
+          throw new WeightscopeError('shape-mismatch', `an output ensemble needs float32 logits [batch, classes], got ${t.type} [${t.dims.join(', ')}]`);
+        }
+        classes = t.dims[1];
+        data ??= new Float32Array(ds.n * classes);
+        data.set(t.data as Float32Array, row * classes);
+        row += b.size;
+      }
+      return { data: data as Float32Array, classes };
     },
   };
 }
@@ -135,6 +168,22 @@ export async function loadTriggeredSet(path: string): Promise<Dataset> {
   const src = ds.x.data as Float32Array;
   keep.forEach((r0, j) => x.set(src.subarray(r0 * row, (r0 + 1) * row), j * row));
   return makeDataset({ type: 'float32', data: x, dims: [keep.length, ...ds.x.dims.slice(1)] }, BigInt64Array.from(keep, (i) => y[i]));
+}
+
+/**
+ * Error-injection targets (x, y = the labels the attack wants, y_true): `attack` scores against y (its accuracy is
+ * the attack success), `truth` against y_true.
+ */
+export async function loadTargets(path: string): Promise<{ attack: Dataset; truth: Dataset }> {
+  const attack = await loadDataset(path);
+  let truth: Dataset;
+  try {
+    truth = await loadDataset(path, { y: 'y_true' });
+  } catch (e) {
+    if (e instanceof WeightscopeError) throw new WeightscopeError('invalid-input', `${path}: error-injection targets need x, y (the wrong labels) and y_true: ${e.message}`);
+    throw e;
+  }
+  return { attack, truth };
 }
 
 export interface SetSummary {

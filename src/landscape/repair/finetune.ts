@@ -4,12 +4,10 @@
  * (BackdoorBench's MCR). SGD momentum with weight decay c (the gradient of ½·c·‖θ‖², as the curve's L2 on w(t)).
  */
 import type { Dataset } from '../../runtime/dataset.js';
-import { makeDataset, takeBatch } from '../../runtime/dataset.js';
 import type { Engine } from '../../runtime/engine.js';
 import { sgd } from '../../runtime/optim.js';
 import { clone, type ParamMap } from '../../runtime/params.js';
 import { train } from '../../runtime/train.js';
-import { Rng } from '../../util/random.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { lrAt, type LrSchedule } from '../connectivity/train-curve.js';
 
@@ -43,19 +41,4 @@ export async function fineTune(engine: Pick<Engine, 'grad'>, start: ReadonlyMap<
     ...(o.signal ? { signal: o.signal } : {}),
   });
   return { params, seconds: (performance.now() - t0) / 1000 };
-}
-
-/**
- * Splits a clean set into training and held-out parts by a seeded permutation: the last round(f·n) samples of the
- * permutation are held out (at least one on each side).
- */
-export function splitClean(ds: Dataset, heldOutFraction: number, seed: number): { train: Dataset; heldOut: Dataset } {
-  const perm = new Rng(seed).permutation(ds.n);
-  const nHeld = Math.min(ds.n - 1, Math.max(1, Math.round(heldOutFraction * ds.n)));
-  const part = (idx: Uint32Array): Dataset => {
-    const sorted = Uint32Array.from(idx).sort();
-    const b = takeBatch(ds, sorted);
-    return makeDataset(b.x, b.y ? (b.y.data as BigInt64Array) : null);
-  };
-  return { train: part(perm.subarray(0, ds.n - nHeld)), heldOut: part(perm.subarray(ds.n - nHeld)) };
 }

@@ -57,6 +57,9 @@ export function selectT(rows: readonly SelectionInput[], delta: number): Selecti
   };
 }
 
+/** How t is taken among the polished points (see selectPolished). */
+export type PolishSelect = 'first' | 'best' | 'one-se';
+
 export interface PolishTry {
   readonly t: number;
   /** Held-out clean accuracy of w(t) on the trained curve. */
@@ -71,16 +74,20 @@ export interface PolishedSelection extends Selection {
 
 /**
  * The rule when the point at t is fine-tuned ("polished") before export, which restores the clean accuracy a
- * strongly regularised curve gives up in its middle: try the evaluated interior t in order of distance from 0.5
- * (ties: the better curve accuracy, then the smaller t), polish each, and take the first whose polished held-out
- * accuracy is within δ of the endpoints' mean; after `maxTries` without one, the tried t with the best polished
- * accuracy. Clean data only, like selectT.
+ * strongly regularised curve gives up in its middle: take the `maxTries` evaluated interior t nearest 0.5 (ties: the
+ * better curve accuracy, then the smaller t) — where the path is farthest from both attacked endpoints — and polish
+ * them in that order. 'one-se' (the default recipe): all of them, then among those within one standard error of the
+ * best polished held-out accuracy (√(a(1−a)/n) on n held-out samples) the one nearest 0.5. 'best': the best polished
+ * held-out accuracy (ties: the one nearer 0.5). 'first': the first within δ of the endpoints' mean, else the best
+ * tried. Clean data only, like selectT.
  */
 export async function selectPolished(
   rows: readonly SelectionInput[],
   delta: number,
   maxTries: number,
   polishedAccuracy: (t: number) => Promise<number>,
+  mode: PolishSelect = 'first',
+  heldOutSize = 0,
 ): Promise<PolishedSelection> {
   const base = selectT(rows, delta); // validates the rows and gives the reference
   if (!Number.isInteger(maxTries) || maxTries < 1) throw new WeightscopeError('invalid-input', `polish tries must be a positive integer, got ${maxTries}`);
@@ -90,16 +97,30 @@ export async function selectPolished(
   for (const r of order.slice(0, maxTries)) {
     const accuracy = await polishedAccuracy(r.t);
     tried.push({ t: r.t, curveAccuracy: r.accuracy, accuracy });
-    if (accuracy >= base.reference - delta - 1e-12) {
+    if (mode === 'first' && accuracy >= base.reference - delta - 1e-12) {
       return {
         t: r.t, accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
         reason: `t = ${r.t} is the point nearest 0.5 whose held-out clean accuracy after polishing (${pct(accuracy)}; ${pct(r.accuracy)} on the curve) is within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})`,
       };
     }
   }
-  const best = [...tried].sort((x, y) => y.accuracy - x.accuracy || Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5))[0];
+  let best = [...tried].sort((x, y) => y.accuracy - x.accuracy || Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5))[0];
+  let oneSe = '';
+  if (mode === 'one-se') {
+    if (!(Number.isInteger(heldOutSize) && heldOutSize > 0)) throw new WeightscopeError('invalid-input', `the one-standard-error rule needs the held-out size, got ${heldOutSize}`);
+    // Breiman's one-standard-error rule: accuracies closer than the held-out estimate's standard error are not
+    // told apart; among them the point nearest 0.5 (farthest from both attacked endpoints) wins.
+    const se = Math.sqrt((best.accuracy * (1 - best.accuracy)) / heldOutSize);
+    const close = tried.filter((x) => x.accuracy >= best.accuracy - se - 1e-12);
+    const pick = [...close].sort((x, y) => Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5) || y.accuracy - x.accuracy || x.t - y.t)[0];
+    oneSe = pick.t === best.t ? '' : `; t = ${best.t} scored ${pct(best.accuracy)}, within one standard error (${pct(se)} on ${heldOutSize} held-out samples), so the point nearer 0.5 is taken`;
+    best = pick;
+  }
+  const within = best.accuracy >= base.reference - delta - 1e-12;
   return {
     t: best.t, accuracy: best.accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
-    reason: `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
+    reason: mode !== 'first' && within
+      ? `t = ${best.t} has the best held-out clean accuracy after polishing (${pct(best.accuracy)}) of the ${tried.length} points nearest 0.5, within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})${oneSe}`
+      : `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
   };
 }

@@ -95,6 +95,8 @@ interface CurveOptions {
   polishSamplesPerEpoch?: number;
   polishTries?: number;
   baseline?: boolean;
+  /** connectivity: robustness along the path (an attack at every t). */
+  attack?: AttackCostOptions;
 }
 
 /**
@@ -107,7 +109,8 @@ export function curveSeconds(o: CurveOptions, work: Work): number {
   const evaluate = (o.ts?.length ?? 11) * work.samples * 2 * perModel * 2;
   const polish = (o.polishEpochs ?? 0) * (o.polishSamplesPerEpoch ?? work.samples) * (o.polishTries ?? 1) * 6 * perModel;
   const baseline = o.baseline ? train / (o.bends ?? 3) : 0;
-  return BASE_SECONDS + flopSeconds(train + evaluate + polish + baseline);
+  const attack = o.attack ? (o.ts?.length ?? 11) * attackFlops(o.attack, perModel, work.samples) : 0;
+  return BASE_SECONDS + flopSeconds(train + evaluate + polish + baseline + attack);
 }
 
 export const CURVE_CAPS = { epochs: 10_000, samplesPerEpoch: 10_000_000, batchSize: 65_536, evalBatchSize: 65_536, ts: 1001 } as const;
@@ -119,4 +122,48 @@ export function workOf(models: readonly { bytes: number; parameters: number }[],
     parameters: models.reduce((s, m) => s + m.parameters, 0),
     samples: datasets.reduce((s, d) => s + d.samples, 0),
   };
+}
+
+/** Options of an L∞ attack that budgets read (attack kind; connectivity's `attack`). */
+interface AttackCostOptions {
+  attack?: string;
+  steps?: number;
+  samples?: number;
+  inputHessian?: boolean;
+  hessianSamples?: number;
+  hessianMaxIter?: number;
+}
+
+/**
+ * One attacked model: a forward and backward pass per PGD step and sample (≈ 6 flop per parameter), two
+ * evaluations, and the input Hessian's Lanczos products (≈ 4 passes per product and sample).
+ */
+export function attackFlops(o: AttackCostOptions, parameters: number, samples: number): number {
+  const n = Math.min(o.samples ?? samples, samples);
+  const steps = o.attack === 'fgsm' ? 1 : (o.steps ?? 10);
+  const hessian = o.inputHessian === false ? 0 : (o.hessianMaxIter ?? 30) * Math.min(o.hessianSamples ?? 500, n) * 12 * parameters;
+  return steps * n * 6 * parameters + 2 * n * 2 * parameters + hessian;
+}
+
+/** Options of the surface kind that budgets read. */
+interface SurfaceCostOptions {
+  epochs?: number;
+  samplesPerEpoch?: number;
+  degree?: number | number[];
+  grid?: number;
+  ensemble?: number;
+}
+
+/**
+ * A surface between `corners` models: training (one point's gradient per sample, plus the update of every control
+ * point), the grid's evaluations on every set (and BN statistics), and the ensembles.
+ */
+export function surfaceSeconds(o: SurfaceCostOptions, work: Work, corners: number): number {
+  const perModel = work.parameters / Math.max(corners, 1);
+  const [n, m] = Array.isArray(o.degree) ? o.degree : [o.degree ?? 2, o.degree ?? 2];
+  const controls = (n + 1) * (m + 1);
+  const train = (o.epochs ?? 20) * (o.samplesPerEpoch ?? 10_000) * (6 + controls) * perModel;
+  const grid = (o.grid ?? 11) ** 2 * work.samples * 2 * perModel * 2;
+  const ensemble = ((o.ensemble ?? 10) + corners) * work.samples * 2 * perModel;
+  return BASE_SECONDS + flopSeconds(train + grid + ensemble);
 }

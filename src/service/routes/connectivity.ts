@@ -1,25 +1,23 @@
 /**
- * POST /v1/connectivity + GET /v1/connectivity/{id}; POST /v1/repairs + GET /v1/repairs/{id} +
- * GET /v1/repairs/{id}/model?format=zip|onnx|safetensors. Models and datasets are stored ones (by id): ONNX models, or
- * Hugging Face folders (their config.json graph); a repaired folder downloads as a ZIP of the folder.
+ * POST /v1/connectivity + GET /v1/connectivity/{id} (with `options.attack`: robustness along t); POST /v1/repairs
+ * (backdoored or error-injected models; `targets` report-only) + GET /v1/repairs/{id} +
+ * GET /v1/repairs/{id}/model?format=zip|onnx|safetensors. Models and datasets are stored ones (by id): ONNX models,
+ * or Hugging Face folders (their config.json graph); a repaired folder downloads as a ZIP of the folder.
  */
-import { sendFile } from '../http/files.js';
-import { sendZip } from '../http/zip.js';
-import { WeightscopeError } from '../../errors.js';
 import { connectOptionsSchema, parseConnectOptions } from '../../landscape/connectivity/connect.js';
 import { parseRepairOptions, repairOptionsSchema } from '../../landscape/repair/repair.js';
-import { COMMON_ERRORS, anyJson, parametersOf, problem } from '../http/doc.js';
-import { idParams, jobResource } from '../http/job-resource.js';
+import { anyJson } from '../http/doc.js';
+import { jobResource } from '../http/job-resource.js';
+import { modelDownload } from '../http/model-download.js';
 import { storedInputs } from '../http/stored.js';
-import { ConnectivityRequest, IdParams, RepairModelQuery, RepairRequest, withOptions } from '../schemas.js';
-import { parseOr400 } from '../validate.js';
+import { ConnectivityRequest, RepairRequest, withOptions } from '../schemas.js';
 
 export const connectivity = jobResource({
   kind: 'connectivity',
   path: '/v1/connectivity',
   noun: 'Connectivity',
   submit: {
-    summary: 'Train a curve between two models of one graph; loss and accuracy along t, barrier mc (a job)',
+    summary: 'Train a curve between two models of one graph; loss and accuracy along t, barrier mc; with options.attack, clean and adversarial metrics and the input Hessian along t (a job)',
     notFound: 'Unknown model or dataset',
     body: ConnectivityRequest,
     bodyId: 'ConnectivityRequest',
@@ -45,7 +43,7 @@ export const repairs = jobResource({
   path: '/v1/repairs',
   noun: 'Repair',
   submit: {
-    summary: 'Backdoor repair by path connection: curve on clean data, t chosen from clean held-out accuracy, model at t exported (a job)',
+    summary: 'Repair of backdoored or error-injected models by path connection: curve on clean data, t chosen from clean held-out accuracy, model at t exported, the clean-vs-attack trade-off over t (a job)',
     notFound: 'Unknown model or dataset',
     body: RepairRequest,
     bodyId: 'RepairRequest',
@@ -59,60 +57,11 @@ export const repairs = jobResource({
       data: await s.dataset(body.data),
       evalData: body.evalData ? await s.dataset(body.evalData) : null,
       triggered: body.triggered ? await s.dataset(body.triggered) : null,
+      targets: body.targets ? await s.dataset(body.targets) : null,
       options: { ...parseRepairOptions(body.options ?? {}) },
     };
     return { payload, work: s.work() };
   },
-  result: { summary: 'The repair result', content: anyJson('Metrics along t, the chosen t, baseline, exported files (src/landscape/repair/repair.ts)') },
-  extra: [
-    {
-      method: 'get',
-      path: '/v1/repairs/{id}/model',
-      doc: {
-        summary: 'Download the repaired model (the point at the chosen t)',
-        parameters: [...idParams('Repair id (= its job id)'), ...parametersOf(RepairModelQuery, 'query')],
-        responses: {
-          '200': {
-            description:
-              'the repaired model: a Hugging Face folder as a ZIP of repaired-<id>/ (config.json, model.safetensors, tokenizer …; the default for those), or one file (attachment repaired.onnx | repaired.safetensors)',
-            content: {
-              'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } },
-              'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
-            },
-          },
-          '404': problem('Unknown id, or no model of that format stored'),
-          '413': problem('A ZIP over 4 GiB (download the files one by one)'),
-          '409': problem('Not finished, failed or cancelled'),
-          ...COMMON_ERRORS,
-        },
-      },
-      async handle(ctx, req, res) {
-        const { id } = parseOr400(IdParams, req.params, 'params');
-        const query = parseOr400(RepairModelQuery, req.query, 'query');
-        const result = JSON.parse(await ctx.queue.resultText(id, 'repair')) as { files?: Record<string, string>; modelFormat?: 'hf' | 'onnx' };
-        const files = result.files ?? {};
-        // Results from before Hugging Face folders were repaired have no modelFormat: they are ONNX.
-        const hf = result.modelFormat === 'hf';
-        const format = query.format ?? (hf ? 'zip' : 'onnx');
-        const base = `repaired-${id.slice(0, 8)}`;
-        if (format === 'zip') {
-          if (!hf) throw new WeightscopeError('not-found', `repair ${id} wrote an ONNX model: download it with format=onnx (and format=safetensors)`);
-          const entries = [];
-          for (const [name, rel] of Object.entries(files)) {
-            const file = await ctx.jobFile(id, rel);
-            if (!file) throw new WeightscopeError('not-found', `${name} of repair ${id} is no longer stored`);
-            entries.push({ name: `${base}/${name}`, file });
-          }
-          await sendZip(res, entries, `${base}.zip`);
-          return;
-        }
-        if (hf && format === 'onnx') throw new WeightscopeError('not-found', `repair ${id} wrote a Hugging Face folder: download it with format=zip (or its weights with format=safetensors)`);
-        const rel = hf ? files['model.safetensors'] : files[format];
-        if (!rel) throw new WeightscopeError('not-found', `repair ${id} has no ${format} model`);
-        const file = await ctx.jobFile(id, rel);
-        if (!file) throw new WeightscopeError('not-found', `the ${format} model of repair ${id} is no longer stored`);
-        await sendFile(res, file, 'application/octet-stream', { 'content-disposition': `attachment; filename="repaired.${format}"` });
-      },
-    },
-  ],
+  result: { summary: 'The repair result', content: anyJson('Metrics along t, the chosen t, baseline, the trade-off over t, targets before/after, exported files (src/landscape/repair/repair.ts)') },
+  extra: [modelDownload({ kind: 'repair', path: '/v1/repairs', noun: 'Repair', what: 'the repaired model (the point at the chosen t)', filename: 'repaired' })],
 });

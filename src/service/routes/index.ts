@@ -7,6 +7,7 @@ import type { Json } from '../http/doc.js';
 import type { Operation } from '../http/operation.js';
 import { buildOpenApi } from '../openapi.js';
 import { analyses } from './analyses.js';
+import { attacks } from './attacks.js';
 import { collapses } from './collapses.js';
 import { comparisons } from './comparisons.js';
 import { connectivity, repairs } from './connectivity.js';
@@ -18,9 +19,10 @@ import { imports } from './imports.js';
 import { jobOperations } from './jobs.js';
 import { modelOperations } from './models.js';
 import { rankings } from './rankings.js';
+import { surfaces } from './surfaces.js';
 import { taxonomies } from './taxonomies.js';
 
-export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs, imports, collapses, flatness, taxonomies];
+export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs, imports, collapses, flatness, taxonomies, surfaces, attacks];
 
 export const OPERATIONS: readonly Operation[] = [
   ...healthOperations,

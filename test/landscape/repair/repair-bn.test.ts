@@ -12,7 +12,7 @@ import { writeSafetensors } from '../../../src/io/safetensors-writer.js';
 import { loadDataset } from '../../../src/runtime/dataset.js';
 import { createBnStatsRunner } from '../../../src/landscape/connectivity/bn.js';
 import { curveParamSpecs } from '../../../src/landscape/connectivity/connect.js';
-import { splitClean } from '../../../src/landscape/repair/finetune.js';
+import { splitClean } from '../../../src/landscape/connectivity/split.js';
 import { repair, writeRepaired } from '../../../src/landscape/repair/repair.js';
 import { Rng } from '../../../src/util/random.js';
 import { bnModel, C, HW, K } from '../connectivity/bn-model.js';

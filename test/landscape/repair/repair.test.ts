@@ -16,7 +16,7 @@ import { classificationSums } from '../../../src/runtime/metrics.js';
 import { repair, writeRepaired, safetensorsPathFor, type RepairInputs, type RepairOptionsInput } from '../../../src/landscape/repair/repair.js';
 import { createPathEvaluator } from '../../../src/landscape/connectivity/evaluate.js';
 import { curveParamSpecs } from '../../../src/landscape/connectivity/connect.js';
-import { splitClean } from '../../../src/landscape/repair/finetune.js';
+import { splitClean } from '../../../src/landscape/connectivity/split.js';
 import { selectPolished, selectT, type PolishedSelection } from '../../../src/landscape/repair/select.js';
 import { fixture } from '../../helpers/fixtures.js';
 
@@ -38,7 +38,7 @@ test('repair (2 epochs × 256 samples): chosen t and output files identical with
     assert.equal(without.report.data.triggered, null);
     assert.deepEqual(withTrig.report.along.map((r) => r.sets.heldOut), without.report.along.map((r) => r.sets.heldOut));
     assert.ok(withTrig.report.along.every((r) => r.sets.triggered.n === 2000));
-    assert.deepEqual(withTrig.report.data, { train: 2400, heldOut: 600, heldOutSource: 'split', triggered: 2000 });
+    assert.deepEqual(withTrig.report.data, { train: 2400, heldOut: 600, heldOutSource: 'split', triggered: 2000, targets: null });
     const p1 = join(dir, 'a.onnx');
     const p2 = join(dir, 'b.onnx');
     const o1 = await writeRepaired(withTrig, p1);
@@ -137,4 +137,30 @@ test('clean split: 20% held out by a seeded permutation, disjoint and complete',
   const tr = labels(a.train);
   const ho = labels(a.heldOut);
   for (const [k, n] of all) assert.equal((tr.get(k) ?? 0) + (ho.get(k) ?? 0), n);
+});
+
+test("selectPolished 'best': polishes every try and takes the best polished accuracy, ties to the point nearer 0.5", async () => {
+  const rows = [0, 0.2, 0.4, 0.5, 0.6, 1].map((t, i) => ({ t, accuracy: [0.88, 0.87, 0.75, 0.7, 0.76, 0.86][i] }));
+  const seen: number[] = [];
+  const after = new Map([[0.5, 0.86], [0.6, 0.855], [0.4, 0.865], [0.2, 0.9]]);
+  const s = await selectPolished(rows, 0.02, 3, async (t) => (seen.push(t), after.get(t) as number), 'best');
+  assert.deepEqual(seen, [0.5, 0.6, 0.4], 'all three tried although 0.5 was already within δ');
+  assert.equal(s.t, 0.4);
+  assert.match(s.reason, /best held-out clean accuracy after polishing \(86\.50%\) of the 3 points nearest 0\.5/);
+  const tie = await selectPolished(rows, 0.02, 3, async (t) => (t === 0.2 ? 0.9 : 0.85), 'best');
+  assert.equal(tie.t, 0.5);
+  const low = await selectPolished(rows, 0.0, 2, async () => 0.8, 'best');
+  assert.match(low.reason, /none of the 2 points nearest 0\.5 reached/);
+});
+
+test("selectPolished 'one-se' (the default): among the tries within one standard error of the best held-out accuracy, the one nearest 0.5", async () => {
+  const rows = [0, 0.4, 0.5, 0.6, 1].map((t, i) => ({ t, accuracy: [0.88, 0.75, 0.7, 0.76, 0.86][i] }));
+  // n = 400: SE at 0.8675 is √(0.8675·0.1325/400) = 1.70 points; 0.8625 is within it, 0.845 is not.
+  const after = new Map([[0.5, 0.8625], [0.6, 0.8675], [0.4, 0.845]]);
+  const s = await selectPolished(rows, 0.02, 3, async (t) => after.get(t) as number, 'one-se', 400);
+  assert.equal(s.t, 0.5);
+  assert.match(s.reason, /t = 0\.6 scored 86\.75%, within one standard error \(1\.70% on 400 held-out samples\)/);
+  const far = new Map([[0.5, 0.82], [0.6, 0.8675], [0.4, 0.86]]);
+  assert.equal((await selectPolished(rows, 0.02, 3, async (t) => far.get(t) as number, 'one-se', 400)).t, 0.6, '0.5 is outside; 0.4 and 0.6 are equally near 0.5, the higher accuracy wins');
+  await assert.rejects(selectPolished(rows, 0.02, 3, async () => 0.8, 'one-se'), /needs the held-out size/);
 });

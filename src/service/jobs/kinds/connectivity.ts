@@ -1,16 +1,14 @@
 /**
- * Mode connectivity (`connectivity`) and backdoor repair (`repair`) of stored models (ONNX, or Hugging Face folders
- * by their config.json graph) on stored datasets, in a worker thread (src/landscape/connectivity,
- * src/landscape/repair). A repair writes its model under $WEIGHTSCOPE_DATA/repairs/<job id>/ in its input's format
- * and names the files (relative to the data folder) in its result.
+ * Mode connectivity (`connectivity`, optionally with robustness along the path) and repair of backdoored or
+ * error-injected models (`repair`) of stored models (ONNX, or Hugging Face folders by their config.json graph) on
+ * stored datasets, in a worker thread (src/landscape/connectivity, src/landscape/repair). A repair writes its model
+ * under $WEIGHTSCOPE_DATA/repairs/<job id>/ in its input's format (job-model.ts) and names the files in its result.
  */
-import { mkdir, readdir } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import type { RepairResult } from '../../../landscape/repair/repair.js';
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
 import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
+import { modelOutputs, writeJobFolder, writeJobModel } from './job-model.js';
 import { inputsOf, Stored } from './model-on-data.js';
 
 /** A stored model or dataset, by id (its files are found on the worker's machine). */
@@ -30,6 +28,8 @@ export const RepairPayload = z.object({
   data: Stored,
   evalData: Stored.nullable().default(null),
   triggered: Stored.nullable().default(null),
+  /** Error-injection targets (report only). */
+  targets: Stored.nullable().default(null),
   /** repair() options, already validated by the route with parseRepairOptions. */
   options: z.record(z.string(), z.unknown()),
 });
@@ -65,42 +65,6 @@ export const connectivityJob = defineJobKind({
   },
 });
 
-/** Where a repair job's model files live, relative to the data folder. */
-export function repairDir(jobId: string): string {
-  return join('repairs', jobId);
-}
-
-/**
- * The repaired model in its input's format (src/model-io/write.ts): a Hugging Face folder `<rel>/model/` (config,
- * tokenizer, … copied; model.safetensors with the checkpoint's names and dtypes), or `<rel>/model.onnx` +
- * `model.safetensors`. `files` names each file relative to the data folder: for a folder, by its path inside it.
- */
-async function writeRepairedModel(
-  r: RepairResult,
-  dataDir: string,
-  rel: string,
-): Promise<{ modelFormat: 'hf' | 'onnx'; files: Record<string, string> }> {
-  if (r.source.route === 'config.json') {
-    const { writeModelLike } = await import('../../../model-io/write.js');
-    const folder = join(rel, 'model');
-    await writeModelLike(r.source, r.params, join(dataDir, folder), { format: 'hf', metadata: { source: 'weightscope repair', t: String(r.report.choice.t) } });
-    const names = await filesUnder(join(dataDir, folder));
-    return { modelFormat: 'hf', files: Object.fromEntries(names.map((n) => [n, join(folder, n)])) };
-  }
-  const { writeRepaired } = await import('../../../landscape/repair/repair.js');
-  await writeRepaired(r, join(dataDir, rel, 'model.onnx'));
-  return { modelFormat: 'onnx', files: { onnx: join(rel, 'model.onnx'), safetensors: join(rel, 'model.safetensors') } };
-}
-
-/** Paths of the files under `dir`, relative to it with '/' separators, sorted. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
-    .sort();
-}
-
 export const repairJob = defineJobKind({
   kind: 'repair',
   payload: RepairPayload,
@@ -109,10 +73,10 @@ export const repairJob = defineJobKind({
     caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
     seconds: (p, work) => curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
   },
-  outputs: (r: { files: Record<string, string> }) => Object.values(r.files),
-  inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered]),
+  outputs: modelOutputs,
+  inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered, p.targets]),
   async run(p, ctx) {
-    const { repair } = await import('../../../landscape/repair/repair.js');
+    const { repair, writeRepaired } = await import('../../../landscape/repair/repair.js');
     const r = await repair(
       {
         modelA: ctx.modelArg(p.models[0].id),
@@ -120,13 +84,19 @@ export const repairJob = defineJobKind({
         data: ctx.dataset(p.data.id),
         ...(p.evalData ? { evalData: ctx.dataset(p.evalData.id) } : {}),
         ...(p.triggered ? { triggered: ctx.dataset(p.triggered.id) } : {}),
+        ...(p.targets ? { targets: ctx.dataset(p.targets.id) } : {}),
       },
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },
     );
-    const rel = repairDir(ctx.jobId);
-    await mkdir(join(ctx.dataDir, rel), { recursive: true });
-    const written = await writeRepairedModel(r, ctx.dataDir, rel);
+    const metadata = { source: 'weightscope repair', t: String(r.report.choice.t) };
+    const written =
+      r.source.route === 'config.json'
+        ? await writeJobFolder(ctx, 'repairs', async (dir) => {
+          const { writeModelLike } = await import('../../../model-io/write.js');
+          await writeModelLike(r.source, r.params, dir, { format: 'hf', metadata });
+        })
+        : await writeJobModel(ctx, 'repairs', 'model', (path) => writeRepaired(r, path));
     // Stored paths are implementation details: clients know models and datasets by id.
     const { models: _m, ...report } = r.report;
     return {
@@ -134,6 +104,7 @@ export const repairJob = defineJobKind({
       dataset: p.data.id,
       evalData: p.evalData?.id ?? null,
       triggered: p.triggered?.id ?? null,
+      targets: p.targets?.id ?? null,
       ...report,
       ...written,
     };
