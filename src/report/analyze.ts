@@ -25,7 +25,7 @@ export function valueProblem(w: Float64Array): string | null {
   let nonZero = false;
   for (let i = 0; i < w.length; i++) {
     const v = w[i];
-    if (v !== v) nan++;
+    if (Number.isNaN(v)) nan++;
     else if (v === Infinity || v === -Infinity) nonFinite++;
     else if (v !== 0) nonZero = true;
   }
