@@ -6,7 +6,7 @@
  * hostile ones, brackets duplicated or dropped. Every mutation is a pure function of (input, rng), so a case is
  * reproduced from its seed and iteration.
  */
-import { Rng } from '../src/util/random.js';
+import type { Rng } from '../src/util/random.js';
 
 const INTERESTING_8 = [0, 1, 0x7f, 0x80, 0xff];
 const INTERESTING_32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];

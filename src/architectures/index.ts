@@ -6,7 +6,7 @@
 import { WeightscopeError } from '../errors.js';
 import { Builder } from '../graph/builder.js';
 import { DT, graphToModel, type Graph } from '../graph/ir.js';
-import { onnx, type ModelProto } from '../io/onnx-model.js';
+import type { onnx, ModelProto } from '../io/onnx-model.js';
 import type { TensorReader } from '../io/types.js';
 import { buildBert } from './bert.js';
 import { CheckpointBinder, type BoundParam, type TiedCopy } from './checkpoint.js';

@@ -61,8 +61,16 @@ export function progressReporter(opts: ProgressOptions = {}): ProgressReporter {
         const fraction = Math.min(1, Math.max(0, detail?.fraction ?? (total > 0 ? done / total : 1)));
         const eta = done < total ? etaSeconds(e, fraction) : undefined;
         write({
-          type: 'progress', ...(opts.command ? { command: opts.command } : {}), ...opts.context, ...detail, done, total,
-          fraction: round(fraction, 4), message, elapsed_s: round(e, 2), ...(eta !== undefined ? { eta_s: round(eta, 1) } : {}),
+          type: 'progress',
+          ...(opts.command ? { command: opts.command } : {}),
+          ...opts.context,
+          ...detail,
+          done,
+          total,
+          fraction: round(fraction, 4),
+          message,
+          elapsed_s: round(e, 2),
+          ...(eta !== undefined ? { eta_s: round(eta, 1) } : {}),
         });
       },
       done() {
@@ -84,7 +92,8 @@ export function progressReporter(opts: ProgressOptions = {}): ProgressReporter {
       const eta = etaSeconds(e, fraction);
       const cols = stream.columns ?? 80;
       const rate = typeof detail?.gflops === 'number' ? ` ${detail.gflops.toFixed(1)} GFLOP/s` : '';
-      let line = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total} ${Math.floor(fraction * 100)}% ${clock(e)}` +
+      let line =
+        `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total} ${Math.floor(fraction * 100)}% ${clock(e)}` +
         `${eta !== undefined && done < total ? ` ETA ${clock(eta)}` : ''} ${message}${rate}`;
       if (line.length > cols - 1) line = line.slice(0, cols - 1);
       stream.write(`\r${line}\x1b[K`);

@@ -241,7 +241,7 @@ async function textRows(path: string, kind: 'jsonl' | 'csv'): Promise<TextRow[]>
 function labelIndex(v: unknown, row: number, path: string, m: OpenedModel): bigint {
   const labels = m.labels ?? [];
   const label2id = (m.config?.label2id ?? null) as Record<string, unknown> | null;
-  if (typeof v === 'string' && label2id && Object.prototype.hasOwnProperty.call(label2id, v)) return BigInt(Number(label2id[v]));
+  if (typeof v === 'string' && label2id && Object.hasOwn(label2id, v)) return BigInt(Number(label2id[v]));
   const idx = labels.indexOf(String(v));
   if (typeof v === 'string' && idx >= 0 && !/^\d+$/.test(v)) return BigInt(idx);
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;

@@ -14,7 +14,15 @@
  */
 export { buildLossGraph, LOSS, LABELS } from './losses.js';
 export type { LossGraph, LossKind, LossOptions, ParamInfo, ParamDType } from './losses.js';
-export { buildGradGraph, buildHvpGraph, buildInputGradGraph, buildInputHessianVectorGraph, lossModel, paramTensors, loadParamValues } from './grad.js';
+export {
+  buildGradGraph,
+  buildHvpGraph,
+  buildInputGradGraph,
+  buildInputHessianVectorGraph,
+  lossModel,
+  paramTensors,
+  loadParamValues,
+} from './grad.js';
 export type { DerivedGraph, DerivedParam, HvpOptions } from './grad.js';
 export { gradients, GradientRuleError } from './autodiff.js';
 export type { GradRule, GradCtx, GradContext, Thunk } from './autodiff.js';

@@ -127,15 +127,19 @@ async function folderWeights(dir: string, why: string[]): Promise<Weights | null
   if ((p = await has('pytorch_model.bin'))) return { files: [p], format: 'pytorch' };
   if ((p = (await has('onnx', 'model.onnx')) ?? (await has('model.onnx')))) return { files: [p], format: 'onnx' };
   // Optimum / transformers.js decoder exports (src/architectures/onnx-export.ts feeds them).
-  for (const f of ['decoder_model.onnx', 'decoder_model_merged.onnx']) if ((p = await has('onnx', f))) return { files: [p], format: 'onnx' };
+  for (const f of ['decoder_model.onnx', 'decoder_model_merged.onnx'])
+    if ((p = await has('onnx', f))) return { files: [p], format: 'onnx' };
   let exported: string[] = [];
   try {
     exported = (await readdir(join(dir, 'onnx'))).filter((n) => n.endsWith('.onnx')).sort();
   } catch {
     /* no onnx/ folder */
   }
-  if (exported.length) why.push(`${dir}: onnx/ holds only ${exported.join(', ')} (quantized or half-precision exports: gradients need the float32 model)`);
-  why.push(`${dir}: no model.safetensors(.index.json), pytorch_model.bin(.index.json), onnx/model.onnx, onnx/decoder_model(_merged).onnx or model.onnx`);
+  if (exported.length)
+    why.push(`${dir}: onnx/ holds only ${exported.join(', ')} (quantized or half-precision exports: gradients need the float32 model)`);
+  why.push(
+    `${dir}: no model.safetensors(.index.json), pytorch_model.bin(.index.json), onnx/model.onnx, onnx/decoder_model(_merged).onnx or model.onnx`,
+  );
   return null;
 }
 

@@ -11,7 +11,7 @@ import { dtypeSize } from './dtype.js';
 import {
   externalDataRef, longToNumber, onnxTypeToDType, readExternalData, typedFieldBytes, type IntLike, type TensorProto,
 } from './onnx-model.js';
-import { ProtoFile, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, type Long64 } from './proto-scan.js';
+import { type ProtoFile, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, type Long64 } from './proto-scan.js';
 import type { DType, TensorLocation } from './types.js';
 
 /** The file's bytes of a field: [offset, length). */

@@ -28,7 +28,7 @@ export async function writeSafetensors(
     (a, b) => DTYPE_SIZE[b.dtype] - DTYPE_SIZE[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   );
   const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  if (metadata && Object.keys(metadata).length > 0) header['__metadata__'] = { ...metadata };
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   const seen = new Set<string>();
   let offset = 0;
   for (const t of order) {

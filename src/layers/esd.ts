@@ -61,6 +61,7 @@ export class ValueCensus {
     let nz = false;
     for (let i = from; i < to; i++) {
       const v = a[i];
+      // biome-ignore lint/suspicious/noSelfCompare: the NaN test of the per-element hot loop (no call)
       if (v !== v) nan++;
       else if (v === Infinity || v === -Infinity) inf++;
       else if (v !== 0) nz = true;

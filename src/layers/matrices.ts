@@ -1,5 +1,5 @@
 /**
- * The matrices whose singular values make a layer's ESD (htsr.md §1.3–1.4): the tensor itself for a 2-D weight,
+ * The matrices whose singular values make a layer's ESD (docs/algorithms.md §1.3): the tensor itself for a 2-D weight,
  * rf kernel slices for a Conv2D weight, scaled as WeightWatcher 0.7.5.5 does with conv2d_norm=True and pool=True.
  */
 import type { DType } from '../io/types.js';

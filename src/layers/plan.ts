@@ -1,5 +1,5 @@
 /**
- * Which tensors are weight matrices, with WeightWatcher 0.7.5.5's layer ids and shapes (htsr.md §1.2–1.3).
+ * Which tensors are weight matrices, with WeightWatcher 0.7.5.5's layer ids and shapes (docs/algorithms.md §1.2–1.3).
  *
  * WW walks a state dict's `.weight` keys in sorted-name order and gives every one an id from 0, whether or not it is
  * analysed (a LayerNorm's 1-D weight consumes an id too). 2-D → dense, 4-D → conv2d, anything else is skipped.
@@ -25,7 +25,7 @@ export interface PlanOptions extends Partial<LayerFilters> {
   roles?: ReadonlyMap<string, WeightRole>;
 }
 
-/** Matrix geometry of a weight tensor: slice sides and receptive field (htsr.md §1.3). */
+/** Matrix geometry of a weight tensor: slice sides and receptive field (docs/algorithms.md §1.3). */
 export interface Geometry {
   layer_type: LayerType;
   N: number;

@@ -4,7 +4,7 @@
  */
 export type LayerType = 'dense' | 'conv1d' | 'conv2d' | 'embedding' | 'rnn';
 
-/** Layer filters, WeightWatcher 0.7.5.5's defaults (htsr.md §1.1). */
+/** Layer filters, WeightWatcher 0.7.5.5's defaults (docs/algorithms.md §1.1). */
 export interface LayerFilters {
   /** Skip a layer with fewer than this many eigenvalues (M·rf). */
   minEvals: number;

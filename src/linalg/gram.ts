@@ -26,7 +26,7 @@ export function checkMatrix(W: Float64Array, rows: number, cols: number): void {
 export function gram(W: Float64Array, rows: number, cols: number, opts: { backend?: GramBackend } = {}): GramResult {
   checkMatrix(W, rows, cols);
   const acc = new GramAccumulator(rows, cols, opts.backend ?? 'auto');
-  acc.add(W, cols > rows ? cols : rows);
+  acc.add(W, Math.max(cols, rows));
   return acc.finish();
 }
 
@@ -116,7 +116,7 @@ export function transpose(W: Float64Array, rows: number, cols: number): Float64A
 export function gramTs(W: Float64Array, rows: number, cols: number): GramResult {
   checkMatrix(W, rows, cols);
   const acc = new GramAccumulator(rows, cols, 'ts');
-  acc.add(W, cols > rows ? cols : rows);
+  acc.add(W, Math.max(cols, rows));
   return acc.finish();
 }
 

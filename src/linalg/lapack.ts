@@ -97,7 +97,11 @@ function safeScale(a: Float64Array, n: number): number {
 export function twoStageValuesInPlace(a: Float64Array, n: number, kd: number, timings?: EigenTimings): Float64Array {
   const lib = nativeLinalg();
   const ts = lib?.twoStage;
-  if (!ts) throw new WeightscopeError('device-unavailable', `LAPACK two-stage reduction is not available (${lib ? lib.path : lapackUnavailableReason()})`);
+  if (!ts)
+    throw new WeightscopeError(
+      'device-unavailable',
+      `LAPACK two-stage reduction is not available (${lib ? lib.path : lapackUnavailableReason()})`,
+    );
   if (a.length < n * n) throw new WeightscopeError('shape-mismatch', `two-stage: buffer holds ${a.length} values, need ${n * n}`);
   const d = new Float64Array(n);
   if (n === 0) return d;

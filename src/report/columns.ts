@@ -1,4 +1,4 @@
-/** WeightWatcher 0.7.5.5's `details` columns in its order (htsr.md §1.10), then ours. */
+/** WeightWatcher 0.7.5.5's `details` columns in its order (docs/algorithms.md §1.8), then ours. */
 import type { LayerRow } from './types.js';
 
 export const WW_COLUMNS = [

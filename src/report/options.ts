@@ -1,5 +1,5 @@
 /**
- * Options of `analyze`, one zod schema for the library, the CLI and the service (DESIGN.md §1: no option dicts
+ * Options of `analyze`, one zod schema for the library, the CLI and the service (docs/architecture.md: no option dicts
  * re-read everywhere). Defaults are WeightWatcher 0.7.5.5's analyze() defaults plus our E-TPL and EXP fits.
  */
 import { z } from 'zod';
@@ -16,9 +16,9 @@ export const LayerSelector = z.union([count, z.string().min(1)]);
 
 export const AnalyzeOptionsSchema = z
   .object({
-    /** Which fits to run. PL is WW's default fit; E-TPL and EXP follow the KDD'23 paper (htsr.md §2.5–2.6). */
+    /** Which fits to run. PL is WW's default fit; E-TPL and EXP follow the KDD'23 paper (docs/algorithms.md §1.6–1.7). */
     fits: z.array(z.enum(FIT_KINDS)).min(1).default(['pl', 'etpl', 'exp']),
-    /** 'ww' = WW 0.7.5.5 default PL fit; 'kdd' = old WW + powerlaw with xmax = max λ (htsr.md §7.14). */
+    /** 'ww' = WW 0.7.5.5 default PL fit; 'kdd' = old WW + powerlaw with xmax = max λ (docs/algorithms.md §1.5). */
     plVariant: z.enum(['ww', 'kdd']).default('ww'),
     minEvals: count.default(10),
     maxEvals: count.default(15000),

@@ -6,7 +6,7 @@
 import { WeightscopeError } from '../errors.js';
 import { openSafetensors } from '../io/safetensors.js';
 import type { TensorInfo, TensorReader } from '../io/types.js';
-import { Rng } from '../util/random.js';
+import type { Rng } from '../util/random.js';
 import type { HostTensor } from './wire.js';
 
 export type LossKind = 'classification' | 'lm';

@@ -1,5 +1,5 @@
 /** Validation of request parts against zod schemas; failures become 400 'validation' problems listing each issue. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { HttpProblem } from './problem.js';
 
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'params' | 'query'): z.output<S> {

@@ -32,6 +32,7 @@ export interface EsdColumns {
   weak_rank_loss: number;
 }
 
+// biome-ignore lint/complexity/useMathMinMax: Math.max would keep a NaN; this maps it to 0
 const clamp0 = (v: number): number => (v > 0 ? v : 0);
 
 /** numpy-style pairwise sum, so sums match WW's to the last bits more often than a running sum. */

@@ -12,6 +12,4 @@ export interface ProgressDetail {
   [key: string]: unknown;
 }
 
-export interface ProgressHook {
-  (done: number, total: number, message: string, detail?: ProgressDetail): void;
-}
+export type ProgressHook = (done: number, total: number, message: string, detail?: ProgressDetail) => void;

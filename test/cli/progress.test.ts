@@ -32,6 +32,7 @@ test('progressReporter: JSON lines (throttled, last step always), a terminal bar
   const tty = fakeStream(true);
   const bar = progressReporter({ stream: tty });
   bar.hook(1, 2, 'layer one', { fraction: 0.25, gflops: 40 });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line escape is what is checked
   assert.match(tty.text, /^\r\[######\.{18}\] 1\/2 25% \d+s ETA \d+s layer one 40\.0 GFLOP\/s\x1b\[K$/);
   bar.done();
   assert.ok(tty.text.endsWith('\r\x1b[K'));

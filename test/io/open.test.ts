@@ -134,7 +134,7 @@ test('sharded pytorch index: shards merged, names checked against the weight_map
     weightMap['transformer.h.9.attn.c_attn.weight'] = 'pytorch_model-00001-of-00001.bin';
     await writeFile(join(dir, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: weightMap }));
     await assert.rejects(openCheckpoint(dir), isCode('corrupt-file', /h\.9/));
-    weightMap['x'] = 'pytorch_model-00002-of-00002.bin';
+    weightMap.x = 'pytorch_model-00002-of-00002.bin';
     await writeFile(join(dir, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: weightMap }));
     await assert.rejects(openCheckpoint(dir), isCode('not-found', /00002/));
     await ref.close();

@@ -36,7 +36,7 @@ test('a "__proto__" key is data, not a prototype', () => {
   assert.ok(inner instanceof PyDict);
   assert.equal(inner.map.get('polluted'), 'yes');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
-  assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
+  assert.equal(Object.hasOwn(Object.prototype, 'polluted'), false);
 });
 
 test('values: ints, longs, floats, tuples, lists, memo', () => {

@@ -4,7 +4,15 @@ import { describeCriterion } from '../../graph/criteria.js';
 import { norm } from '../../runtime/params.js';
 import { describeModel } from '../../model-io/open.js';
 import { DEVICE_HELP } from '../../runtime/devices.js';
-import { CommonFlags, engineForData, leadingBatches, MODEL_DATA_HELP, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
+import {
+  CommonFlags,
+  engineForData,
+  leadingBatches,
+  MODEL_DATA_HELP,
+  parseModelCommand,
+  printResult,
+  writeParamTensors,
+} from '../model-command.js';
 
 export const name = 'grad';
 export const summary = 'loss and gradient of a model on a dataset (reverse mode on its ONNX graph)';
@@ -48,6 +56,9 @@ export async function run(argv: string[]): Promise<number> {
     });
   }
   const { route, architecture } = describeModel(model);
-  printResult({ loss: r.loss, grad_norm: gradNorm, n: count, params: engine.params.reduce((s, p) => s + p.size, 0), route, architecture }, f.json);
+  printResult(
+    { loss: r.loss, grad_norm: gradNorm, n: count, params: engine.params.reduce((s, p) => s + p.size, 0), route, architecture },
+    f.json,
+  );
   return 0;
 }

@@ -1,6 +1,6 @@
 import { tridiagonalEigen } from '../../linalg/tridiagonal.js';
-import { Rng } from '../../util/random.js';
-import { HvOperator, norm } from './operator.js';
+import type { Rng } from '../../util/random.js';
+import { type HvOperator, norm } from './operator.js';
 import { lanczos } from './lanczos.js';
 
 export interface SlqRun {

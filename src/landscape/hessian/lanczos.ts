@@ -1,5 +1,5 @@
 import { tridiagonalEigen } from '../../linalg/tridiagonal.js';
-import { HvOperator, dot, norm, orthogonalizeInPlace } from './operator.js';
+import { type HvOperator, dot, norm, orthogonalizeInPlace } from './operator.js';
 
 export interface LanczosRun {
   alpha: number[];

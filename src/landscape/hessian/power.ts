@@ -1,5 +1,5 @@
-import { Rng } from '../../util/random.js';
-import { HvOperator, dot, norm, normalizePyHessian, orthogonalizeInPlace } from './operator.js';
+import type { Rng } from '../../util/random.js';
+import { type HvOperator, dot, norm, normalizePyHessian, orthogonalizeInPlace } from './operator.js';
 
 export interface TopEigenOptions {
   k: number;

@@ -1,5 +1,5 @@
 /**
- * Hessian diagnostics of a model on data, PyHessian semantics (research/hessian_and_connectivity.md §1): top-k
+ * Hessian diagnostics of a model on data, PyHessian semantics (docs/algorithms.md §2): top-k
  * eigenvalues (power iteration with projection deflation, or Lanczos), Hutchinson trace with its standard error,
  * the exact trace for small models, SLQ density, and the input Hessian's top eigenvalue. One zod schema holds the
  * options for the library, the CLI and the service. Each estimator draws from its own seeded stream, so turning

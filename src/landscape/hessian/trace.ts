@@ -1,5 +1,5 @@
-import { Rng } from '../../util/random.js';
-import { HvOperator, dot } from './operator.js';
+import type { Rng } from '../../util/random.js';
+import { type HvOperator, dot } from './operator.js';
 
 export interface TraceEstimate {
   mean: number;

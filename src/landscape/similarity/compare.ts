@@ -1,5 +1,5 @@
 /**
- * Model similarity (Yang et al. 2021, research §2.2): linear CKA between two models' SOFTMAX outputs on the same
+ * Model similarity (Yang et al. 2021, docs/algorithms.md §5.1): linear CKA between two models' SOFTMAX outputs on the same
  * inputs, and the L2 distance between their parameter vectors. Language models contribute one output row per
  * token position. Only forward passes are needed.
  */

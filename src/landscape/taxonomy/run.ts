@@ -1,6 +1,6 @@
 /**
  * `taxonomy`: where a set of models trained in one setting falls in Yang et al.'s loss-landscape taxonomy
- * (NeurIPS 2021, research notes §2.2–2.3). Per model: training loss and accuracy, top Hessian eigenvalue and trace
+ * (NeurIPS 2021, docs/science.md "Taxonomy"). Per model: training loss and accuracy, top Hessian eigenvalue and trace
  * (PyHessian's defaults on one batch of training samples, eval mode); per pair: a trained quadratic Bezier curve
  * (src/landscape/connectivity's connect, the paper's curve settings) with mc on training error in % at
  * t = 0, .25, .5, .75, 1 (and the same on loss), and the linear CKA of the two models' softmax outputs on mixup-ed
@@ -26,7 +26,7 @@ import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../runtime/devices.js';
 const posInt = z.number().int().positive();
 const MAX_MODELS = 16;
 
-/** Defaults = the paper's released settings (research notes §2.2): curves 50 epochs, wd 5e-4, batch 128, 5 points. */
+/** Defaults = the paper's released settings (docs/science.md "Taxonomy"): curves 50 epochs, wd 5e-4, batch 128, 5 points. */
 export const TaxonomyOptionsSchema = curveTrainingSchema
   .extend({
     epochs: z.number().int().min(0).max(100_000).default(50),
