@@ -5,6 +5,7 @@ import { parseOptions } from '../../util/options.js';
 import { ATTACK_FLAGS, ATTACK_HELP, attackOptionsFromFlags } from '../attack-flags.js';
 import { parseArgsOrPrintHelp } from '../args.js';
 import { usageError } from '../curve-flags.js';
+import { DEVICE_HELP } from '../../runtime/devices.js';
 
 export const name = 'attack';
 export const summary = 'adversarial robustness of one model: PGD/FGSM (L∞) accuracy and loss, input-Hessian top eigenvalue';
@@ -15,7 +16,7 @@ const HELP = `Usage: ${USAGE}
 
 MODEL.onnx       a classifier (float input, logits output); BatchNorm keeps its own running statistics
 --data D         safetensors with x (float) and y (labels): the inputs attacked
---device D       cpu (default), webgpu or cuda
+--device D       ${DEVICE_HELP}
 --seed S         seed of PGD's random start and the power iteration (default 1)
 --json           print the result as JSON
 ${ATTACK_HELP}`;
