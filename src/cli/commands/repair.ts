@@ -39,11 +39,11 @@ A [B]            one or two backdoored models of the same graph (.onnx files, Hu
 --json           print the JSON report on stdout
 ${PROGRESS_HELP}
 ${curveFlagsHelp(repairOptionsSchema.parse({}))}
-t rule (clean data only): the --polish-tries evaluated points nearest 0.5 are polished; t has the best polished
-held-out accuracy (--select best, the default) or is the first within --delta of the endpoints' mean (--select
-first); then w(t) is polished again on all of --data (--no-refit: not). Without polishing: the interior t nearest
-0.5 within --delta, else the best held-out one.
---select best|first  how t is taken among the polished points
+t rule (clean data only): the --polish-tries evaluated points nearest 0.5 are polished; t is, among those within one
+standard error of the best polished held-out accuracy, the one nearest 0.5 (--select one-se, the default), the best
+(--select best) or the first within --delta of the endpoints' mean (--select first); then w(t) is polished again on
+all of --data (--no-refit: not). Without polishing: the interior t nearest 0.5 within --delta, else the best one.
+--select one-se|best|first  how t is taken among the polished points
 --no-refit       export the polished point as chosen, without polishing again on the held-out part too
 `;
 
