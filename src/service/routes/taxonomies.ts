@@ -17,12 +17,13 @@ export const taxonomies = jobResource({
     bodyDoc: withOptions(TaxonomyRequest, TaxonomyOptionsSchema, 'Taxonomy options (src/landscape/taxonomy/run.ts)'),
     components: [['TaxonomyOptions', TaxonomyOptionsSchema]],
   },
-  submission(ctx, body) {
+  async submission(ctx, body) {
     const s = storedInputs(ctx, 'the taxonomy');
+    // Awaited before s.work(): it checks what the lookups found.
     const payload = {
-      models: body.models.map((id) => s.model(id)),
-      data: s.dataset(body.data, true),
-      test: body.test ? s.dataset(body.test, true) : null,
+      models: await Promise.all(body.models.map((id) => s.model(id))),
+      data: await s.dataset(body.data, true),
+      test: body.test ? await s.dataset(body.test, true) : null,
       options: { ...parseTaxonomyOptions(body.options ?? {}) },
     };
     return { payload, work: s.work() };
