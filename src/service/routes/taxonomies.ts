@@ -19,6 +19,7 @@ export const taxonomies = jobResource({
   },
   async submission(ctx, body) {
     const s = storedInputs(ctx, 'the taxonomy');
+    // Awaited before s.work(): it checks what the lookups found.
     const payload = {
       models: await Promise.all(body.models.map((id) => s.model(id))),
       data: await s.dataset(body.data, true),
