@@ -4,6 +4,8 @@
  * configuration_vit.py). Anything a graph here would compute differently from transformers is refused by name rather
  * than approximated: an unknown `model_type`, a head class outside the list, a RoPE scaling type other than linear and
  * llama3, relative position embeddings, cross-attention, regression heads.
+ *
+ * Over 400 lines because it is one table of per-family defaults and refusals, read beside transformers' files.
  */
 import { WeightscopeError } from '../errors.js';
 

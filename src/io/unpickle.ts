@@ -4,6 +4,8 @@
  * before any call. Dicts are `PyDict` (a Map), so keys such as "__proto__" stay data. Every opcode consumes
  * input bytes, and the stack, memo, MARK nesting, integer lengths and the total number of container elements are
  * capped (UNPICKLE_LIMITS), so running time and memory are linear in the input and bounded independently of it.
+ *
+ * Over 400 lines because it is one opcode interpreter: each opcode's caps are checked against the others'.
  */
 import { WeightscopeError } from '../errors.js';
 

@@ -7,6 +7,8 @@
  * Where they are looked for: the folders in WEIGHTSCOPE_CUDA_LIBS (':'-separated), /usr/local/cuda's, then the
  * dynamic loader's own paths. Every call runs on koffi's async thread, so the main thread reads and decodes the next
  * tensor (and fits the last spectrum) while the GPU works; calls are serialised, the handles are not thread-safe.
+ *
+ * Over 400 lines because the koffi declarations of three libraries and their one call sequence belong together.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
