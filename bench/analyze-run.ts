@@ -4,7 +4,7 @@
  * checkpoint's flops the way issue 13 does, and run WeightWatcher 0.7.5.5 side by side when it is installed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,8 @@ export function buildDist(): void {
     encoding: 'utf8',
   });
   if (!existsSync(join(DIST, 'cli', 'main.js'))) throw new Error(`tsc did not produce ${DIST}/cli/main.js:\n${r.stdout}`);
+  // The service reads its version from package.json two folders above dist/service, as in the installed layout.
+  copyFileSync(join(ROOT, 'package.json'), join(DIST, '..', 'package.json'));
 }
 
 function cliCommand(runner: string): string[] {

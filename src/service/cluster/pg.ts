@@ -137,6 +137,9 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE ${SCHEMA}.models ADD COLUMN inputs TEXT;`,
 ];
 
+/** The newest schema version: the number of migrations. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 /** A fixed key for pg_advisory_xact_lock: "weightscope migrate". */
 const MIGRATION_LOCK = 0x7773_6d69;
 
