@@ -16,10 +16,14 @@ export const DIST = join(ROOT, '.bench-out', 'dist');
 /** tsc → .bench-out/dist (type errors elsewhere in the tree do not stop the emit). */
 export function buildDist(): void {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', DIST, '--declaration', 'false', '--sourceMap', 'false'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [tsc, '-p', join(ROOT, 'tsconfig.json'), '--outDir', DIST, '--declaration', 'false', '--sourceMap', 'false'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
   if (!existsSync(join(DIST, 'cli', 'main.js'))) throw new Error(`tsc did not produce ${DIST}/cli/main.js:\n${r.stdout}`);
   // The service reads its version from package.json two folders above dist/service, as in the installed layout.
   copyFileSync(join(ROOT, 'package.json'), join(DIST, '..', 'package.json'));
@@ -42,7 +46,12 @@ export interface ProcessRun {
 }
 
 /** Runs a command as a whole process; peak RSS from /usr/bin/time -v (or `wrapRss` for Node entries without it). */
-export function timedProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, wrapRss?: (args: string[]) => [string, string[]]): ProcessRun {
+export function timedProcess(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  wrapRss?: (args: string[]) => [string, string[]],
+): ProcessRun {
   const useTime = existsSync('/usr/bin/time');
   const [c, a] = useTime ? ['/usr/bin/time', ['-v', cmd, ...args]] : wrapRss ? wrapRss(args) : [cmd, args];
   const t0 = performance.now();
@@ -64,7 +73,10 @@ export interface AnalyzeRun extends ProcessRun {
 export function runAnalyze(model: string, extra: string[], runner = 'dist'): AnalyzeRun {
   const cli = cliCommand(runner);
   const args = ['analyze', model, '--json', '--no-cache', ...extra];
-  const r = timedProcess(process.execPath, [...cli, ...args], process.env, (a) => [process.execPath, [...cli.slice(0, -1), join(ROOT, 'bench', 'rss-wrapper.mjs'), cli[cli.length - 1], ...a]]);
+  const r = timedProcess(process.execPath, [...cli, ...args], process.env, (a) => [
+    process.execPath,
+    [...cli.slice(0, -1), join(ROOT, 'bench', 'rss-wrapper.mjs'), cli[cli.length - 1], ...a],
+  ]);
   let layers: AnalyzeRun['layers'] = [];
   let work: AnalyzeRun['work'];
   try {
@@ -85,7 +97,11 @@ export function runAnalyze(model: string, extra: string[], runner = 'dist'): Ana
 export function runWeightWatcher(model: string): (ProcessRun & { layers: { name: string; alpha: number; N: number; M: number }[] }) | null {
   const path = process.env.WEIGHTSCOPE_WW_PATH;
   if (!path) return null;
-  const r = timedProcess('/usr/bin/python3', [join(ROOT, 'bench', 'ww_anchor.py'), model], { ...process.env, PYTHONPATH: path, OMP_NUM_THREADS: String(availableParallelism()) });
+  const r = timedProcess('/usr/bin/python3', [join(ROOT, 'bench', 'ww_anchor.py'), model], {
+    ...process.env,
+    PYTHONPATH: path,
+    OMP_NUM_THREADS: String(availableParallelism()),
+  });
   let layers: { name: string; alpha: number; N: number; M: number }[] = [];
   try {
     layers = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '[]') as typeof layers;
@@ -134,11 +150,16 @@ export function dgemmRate(n = 3072, reps = 3): { gflops: number; seconds: number
 }
 
 export function loadLine(): string {
-  return `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${availableParallelism()} cores`;
+  return `load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} on ${availableParallelism()} cores`;
 }
 
 /** Max relative difference of alpha between two runs' layers, matched by name; and the names only one side has. */
-export function compareAlphas(a: { name: string; alpha: number | null }[], b: { name: string; alpha: number | null }[]): { maxRel: number; onlyA: string[]; onlyB: string[] } {
+export function compareAlphas(
+  a: { name: string; alpha: number | null }[],
+  b: { name: string; alpha: number | null }[],
+): { maxRel: number; onlyA: string[]; onlyB: string[] } {
   const mb = new Map(b.map((l) => [l.name, l.alpha]));
   const ma = new Map(a.map((l) => [l.name, l.alpha]));
   let maxRel = 0;

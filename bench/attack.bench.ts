@@ -22,7 +22,14 @@ import { loadDataset, makeDataset } from '../src/runtime/dataset.js';
 import { createForward } from '../src/runtime/forward.js';
 import { intraOpThreads, setRuntimeMode } from '../src/runtime/session.js';
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '3' }, threads: { type: 'string' }, rounds: { type: 'string', default: '2' }, 'no-torch': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    threads: { type: 'string' },
+    rounds: { type: 'string', default: '2' },
+    'no-torch': { type: 'boolean' },
+  },
+});
 if (values.threads) process.env.WEIGHTSCOPE_THREADS = values.threads;
 await setRuntimeMode('inline');
 const reps = Number(values.reps);
@@ -43,13 +50,23 @@ async function ours(): Promise<{ median: number; best: number; robust: number }>
     ts.push((performance.now() - t0) / 1000);
   }
   ts.sort((a, b) => a - b);
-  const e = await forward.evaluate(m.values, makeDataset({ type: 'float32', data: adv, dims: ds.x.dims }, ds.y), { loss: 'classification', batchSize: 500 });
+  const e = await forward.evaluate(m.values, makeDataset({ type: 'float32', data: adv, dims: ds.x.dims }, ds.y), {
+    loss: 'classification',
+    batchSize: 500,
+  });
   return { median: ts[Math.floor(ts.length / 2)], best: ts[0], robust: e.accuracy };
 }
 
 function torch(gradOut?: string): { seconds_median: number; seconds_min: number; robust_acc: number } | null {
   if (values['no-torch'] || !existsSync('/usr/bin/python3')) return null;
-  const args = [fileURLToPath(new URL('./pgd_torch.py', import.meta.url)), '--threads', String(intraOpThreads()), '--reps', String(reps), ...(gradOut ? ['--grad-out', gradOut] : [])];
+  const args = [
+    fileURLToPath(new URL('./pgd_torch.py', import.meta.url)),
+    '--threads',
+    String(intraOpThreads()),
+    '--reps',
+    String(reps),
+    ...(gradOut ? ['--grad-out', gradOut] : []),
+  ];
   const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
   if (r.status !== 0) {
     console.log(`PyTorch anchor unavailable: ${r.stderr.split('\n').slice(-2).join(' ')}`);
@@ -59,20 +76,30 @@ function torch(gradOut?: string): { seconds_median: number; seconds_min: number;
 }
 
 const uptime = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-console.log(`PGD ε=0.1, 10 steps, α=0.025, random start, 2000 images, batches of 250; threads ${intraOpThreads()} (ours: ${ig.lanes} lane(s))`);
+console.log(
+  `PGD ε=0.1, 10 steps, α=0.025, random start, 2000 images, batches of 250; threads ${intraOpThreads()} (ours: ${ig.lanes} lane(s))`,
+);
 const dir = mkdtempSync(join(tmpdir(), 'ws-pgd-'));
 try {
   for (let round = 0; round < Number(values.rounds); round++) {
     const o = await ours();
     const gradFile = round === 0 ? join(dir, 'g.f32') : undefined;
     const t = torch(gradFile);
-    console.log(`round ${round + 1} (load ${uptime()}): ours ${o.best.toFixed(2)} / ${o.median.toFixed(2)} s (best / median), robust accuracy ${(100 * o.robust).toFixed(2)}%` +
-      (t ? `; PyTorch ${t.seconds_min.toFixed(2)} / ${t.seconds_median.toFixed(2)} s, robust accuracy ${(100 * t.robust_acc).toFixed(2)}%; ratio ours/PyTorch best ${(o.best / t.seconds_min).toFixed(2)}×, median ${(o.median / t.seconds_median).toFixed(2)}×` : ''));
+    console.log(
+      `round ${round + 1} (load ${uptime()}): ours ${o.best.toFixed(2)} / ${o.median.toFixed(2)} s (best / median), robust accuracy ${(100 * o.robust).toFixed(2)}%` +
+        (t
+          ? `; PyTorch ${t.seconds_min.toFixed(2)} / ${t.seconds_median.toFixed(2)} s, robust accuracy ${(100 * t.robust_acc).toFixed(2)}%; ratio ours/PyTorch best ${(o.best / t.seconds_min).toFixed(2)}×, median ${(o.median / t.seconds_median).toFixed(2)}×`
+          : ''),
+    );
     if (gradFile && existsSync(gradFile)) {
       const tg = new Float32Array(readFileSync(gradFile).buffer.slice(0));
       const x = (ds.x.data as Float32Array).slice(0, 250 * 784);
       const { grad } = await ig.batch(0, m.values, x, (ds.y as BigInt64Array).slice(0, 250), [1, 28, 28]);
-      let maxAbs = 0, maxRef = 0, sumSq = 0, refSq = 0, signs = 0;
+      let maxAbs = 0,
+        maxRef = 0,
+        sumSq = 0,
+        refSq = 0,
+        signs = 0;
       for (let i = 0; i < grad.length; i++) {
         const d = grad[i] - tg[i];
         maxAbs = Math.max(maxAbs, Math.abs(d));
@@ -81,7 +108,9 @@ try {
         refSq += tg[i] * tg[i];
         if (Math.sign(grad[i]) !== Math.sign(tg[i])) signs++;
       }
-      console.log(`input gradient of the first batch vs PyTorch: max |diff| ${maxAbs.toExponential(2)} (max |g| ${maxRef.toExponential(2)}), relative L2 ${Math.sqrt(sumSq / refSq).toExponential(2)}, sign mismatches ${signs} of ${grad.length}`);
+      console.log(
+        `input gradient of the first batch vs PyTorch: max |diff| ${maxAbs.toExponential(2)} (max |g| ${maxRef.toExponential(2)}), relative L2 ${Math.sqrt(sumSq / refSq).toExponential(2)}, sign mismatches ${signs} of ${grad.length}`,
+      );
     }
   }
 } finally {

@@ -25,7 +25,12 @@ import { timed } from './timing.js';
 
 const FIX = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const { values } = parseArgs({
-  options: { reps: { type: 'string', default: '20' }, threads: { type: 'string' }, runtime: { type: 'string', default: 'inline' }, 'no-torch': { type: 'boolean' } },
+  options: {
+    reps: { type: 'string', default: '20' },
+    threads: { type: 'string' },
+    runtime: { type: 'string', default: 'inline' },
+    'no-torch': { type: 'boolean' },
+  },
 });
 const reps = Number(values.reps);
 if (values.threads) process.env.WEIGHTSCOPE_THREADS = values.threads;
@@ -66,7 +71,14 @@ let torch: Map<string, { grad_ms: number; grad_best_ms: number; hvp_ms: number; 
 if (!values['no-torch'] && existsSync('/usr/bin/python3')) {
   const script = fileURLToPath(new URL('./autodiff_torch.py', import.meta.url));
   const r = spawnSync('/usr/bin/python3', [script, '--reps', String(reps), '--threads', String(threads)], { encoding: 'utf8' });
-  if (r.status === 0) torch = new Map(r.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((j) => [j.case, j]));
+  if (r.status === 0)
+    torch = new Map(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .map((j) => [j.case, j]),
+    );
   else console.error(`PyTorch anchor unavailable: ${(r.stderr || '').trim().split('\n').at(-1)}`);
 }
 

@@ -134,7 +134,8 @@ export async function writeHfFolder(
   const shards = shardPlan(tensors, size, opts.maxShardBytes ?? 2 ** 31);
   const fill = randomWeights(opts.dtype, opts.seed ?? 1, opts.std ?? 0.02);
   const pad = (i: number): string => String(i).padStart(5, '0');
-  const names = shards.length === 1 ? ['model.safetensors'] : shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
+  const names =
+    shards.length === 1 ? ['model.safetensors'] : shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
   const weightMap: Record<string, string> = {};
   for (let i = 0; i < shards.length; i++) {
     await streamSafetensors(join(dir, names[i]), byName(shards[i]), opts.dtype, fill, 'weightscope bench');
@@ -142,7 +143,10 @@ export async function writeHfFolder(
   }
   const parameters = tensors.reduce((s, t) => s + numel(t), 0);
   if (shards.length > 1) {
-    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: parameters * size }, weight_map: weightMap }, null, 1));
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: { total_size: parameters * size }, weight_map: weightMap }, null, 1),
+    );
   }
   if (opts.config) writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config, null, 1));
   return { parameters, files: names };

@@ -10,7 +10,14 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { mlp } from '../test/landscape/taxonomy/settings.js';
 
-const { values } = parseArgs({ options: { samples: { type: 'string', default: '10000' }, dim: { type: 'string', default: '512' }, reps: { type: 'string', default: '5' }, threads: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    samples: { type: 'string', default: '10000' },
+    dim: { type: 'string', default: '512' },
+    reps: { type: 'string', default: '5' },
+    threads: { type: 'string' },
+  },
+});
 if (values.threads) process.env.WEIGHTSCOPE_THREADS = values.threads;
 const { collapse } = await import('../src/landscape/collapse/run.js');
 const { neuralCollapse } = await import('../src/landscape/collapse/metrics.js');
@@ -19,10 +26,17 @@ const { intraOpThreads, setRuntimeMode } = await import('../src/runtime/session.
 const { Rng } = await import('../src/util/random.js');
 await setRuntimeMode('inline');
 
-const N = Number(values.samples), D = Number(values.dim), C = 10, IN = 784;
+const N = Number(values.samples),
+  D = Number(values.dim),
+  C = 10,
+  IN = 784;
 const rng = new Rng(1);
 const model = mlp(IN, D, C, 1); // features: the 512-d ReLU output read by the last Gemm
-const protos = Array.from({ length: C }, () => { const p = new Float32Array(IN); rng.fillNormal(p); return p; });
+const protos = Array.from({ length: C }, () => {
+  const p = new Float32Array(IN);
+  rng.fillNormal(p);
+  return p;
+});
 const x = new Float32Array(N * IN);
 const y = new BigInt64Array(N);
 const noise = new Float32Array(IN);
@@ -46,8 +60,12 @@ for (let r = 0; r <= Number(values.reps); r++) {
 const best = (k: 'total' | 'forward' | 'metrics') => Math.min(...runs.map((r) => r[k]));
 const beyond = Math.min(...runs.map((r) => r.total - r.forward));
 console.log(`collapse: ${N} samples × ${D}-d features, ${C} classes, threads ${intraOpThreads()} (nc1 ${nc1.toFixed(4)})`);
-console.log(`  best of ${runs.length}: total ${best('total').toFixed(3)} s, forward ${best('forward').toFixed(3)} s, metrics ${best('metrics').toFixed(3)} s, beyond the forward pass ${beyond.toFixed(3)} s (goal ≤ 0.5 s)`);
-console.log(`  runs (total/forward/metrics): ${runs.map((r) => `${r.total.toFixed(2)}/${r.forward.toFixed(2)}/${r.metrics.toFixed(3)}`).join(', ')}`);
+console.log(
+  `  best of ${runs.length}: total ${best('total').toFixed(3)} s, forward ${best('forward').toFixed(3)} s, metrics ${best('metrics').toFixed(3)} s, beyond the forward pass ${beyond.toFixed(3)} s (goal ≤ 0.5 s)`,
+);
+console.log(
+  `  runs (total/forward/metrics): ${runs.map((r) => `${r.total.toFixed(2)}/${r.forward.toFixed(2)}/${r.metrics.toFixed(3)}`).join(', ')}`,
+);
 // On a shared machine wall time waits for other processes: the metrics' own CPU time (one thread) on features of
 // the same size is what an idle machine would take.
 const H = new Float32Array(N * D);
@@ -61,5 +79,9 @@ for (let r = 0; r <= Number(values.reps); r++) {
   if (r > 0) cpu.push((c.user + c.system) / 1e6);
 }
 console.log(`  metrics alone, CPU time: best ${Math.min(...cpu).toFixed(3)} s (${cpu.map((c) => c.toFixed(3)).join(', ')})`);
-console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 process.exit(0);

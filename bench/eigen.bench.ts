@@ -8,7 +8,14 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { gram } from '../src/linalg/gram.js';
 import { matrixEigenvalues, symmetricEigenvalues } from '../src/linalg/eigen.js';
-import { getBlasThreads, lapackEigenvalues, lapackStatus, setBlasThreads, twoStageValuesInPlace, type EigenTimings } from '../src/linalg/lapack.js';
+import {
+  getBlasThreads,
+  lapackEigenvalues,
+  lapackStatus,
+  setBlasThreads,
+  twoStageValuesInPlace,
+  type EigenTimings,
+} from '../src/linalg/lapack.js';
 import { EigenPool } from '../src/linalg/pool.js';
 
 function normals(len: number, seed: number): Float64Array {
@@ -59,7 +66,11 @@ function relDiff(a: Float64Array, b: Float64Array): number {
 const parts = process.argv.slice(2);
 const want = (p: string): boolean => (parts.length ? parts.includes(p) : p !== 'eig4096' && p !== 'stages');
 const reps = Number(process.env.REPS ?? 1);
-console.log(`LAPACK: ${JSON.stringify(lapackStatus())}, cores ${availableParallelism()}, OpenBLAS threads ${getBlasThreads()}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(
+  `LAPACK: ${JSON.stringify(lapackStatus())}, cores ${availableParallelism()}, OpenBLAS threads ${getBlasThreads()}, load ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
 
 if (want('gram')) {
   const W = normals(768 * 3072, 1);
@@ -91,7 +102,8 @@ if (want('eig4096')) {
   const n = 4096;
   const { G } = gram(normals(n * n, 4), n, n, { backend: 'blas' });
   for (const th of [1, 2]) {
-    if (setBlasThreads(th)) time(`4096² Gram eig dsyevd, ${th} OpenBLAS thread(s)`, () => symmetricEigenvalues(G, n, { backend: 'lapack' }));
+    if (setBlasThreads(th))
+      time(`4096² Gram eig dsyevd, ${th} OpenBLAS thread(s)`, () => symmetricEigenvalues(G, n, { backend: 'lapack' }));
   }
   const a = symmetricEigenvalues(G, n, { backend: 'lapack' });
   const b = time('4096² Gram eig TS (Householder + QL)', () => symmetricEigenvalues(G, n, { backend: 'ts' }));
@@ -120,7 +132,9 @@ if (want('pool')) {
     const c = process.cpuUsage(c0);
     await pool.close();
     const same = got.every((g, i) => g.every((v, j) => v === seq[i][j]));
-    console.log(`${`49 GPT-2 matrices, ${backend}, EigenPool(${pool.size})`.padEnd(48)} ${dt.toFixed(3)} s wall (${((c.user + c.system) / 1e6).toFixed(3)} s CPU, start-up ${((t - t0) / 1000).toFixed(2)} s; identical: ${same})`);
+    console.log(
+      `${`49 GPT-2 matrices, ${backend}, EigenPool(${pool.size})`.padEnd(48)} ${dt.toFixed(3)} s wall (${((c.user + c.system) / 1e6).toFixed(3)} s CPU, start-up ${((t - t0) / 1000).toFixed(2)} s; identical: ${same})`,
+    );
   }
 }
 
@@ -151,7 +165,9 @@ if (want('stages')) {
         twoStageValuesInPlace(G.slice(), n, kd, tm);
       });
       const tot = tm.reduce + tm.band + tm.solve;
-      cells.push(`kd ${kd}: ${two.wall.toFixed(3)} s (CPU ${two.cpu.toFixed(3)}; dense→band ${tm.reduce.toFixed(3)}, band→tri ${tm.band.toFixed(3)} = ${((100 * tm.band) / tot).toFixed(0)}%, dsterf ${tm.solve.toFixed(3)})`);
+      cells.push(
+        `kd ${kd}: ${two.wall.toFixed(3)} s (CPU ${two.cpu.toFixed(3)}; dense→band ${tm.reduce.toFixed(3)}, band→tri ${tm.band.toFixed(3)} = ${((100 * tm.band) / tot).toFixed(0)}%, dsterf ${tm.solve.toFixed(3)})`,
+      );
     }
     console.log(cells.join(' | ') + `; load ${loadavg()[0].toFixed(1)}`);
   }

@@ -68,19 +68,31 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     mkdirSync(dir, { recursive: true });
     const parameters = await writeCheckpoint(model, tensors);
-    console.log(`generated ${model}: ${parameters} parameters, ${(statSync(model).size / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `generated ${model}: ${parameters} parameters, ${(statSync(model).size / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
   }
   if (values.runner === 'dist') buildDist();
   const { flops, layers } = checkpointFlops(tensors);
   const rate = dgemmRate();
   const limit = flops / (rate.gflops * 1e9);
-  console.log(`model ${model} (${(statSync(model).size / 1e6).toFixed(1)} MB), fits ${values.fits}, runner ${values.runner}; ${loadLine()}`);
-  console.log(`flop limit: ${layers} layers, ${flops.toExponential(3)} flops / DGEMM ${rate.gflops.toFixed(1)} GFLOP/s (${rate.threads} threads) = ${limit.toFixed(2)} s`);
+  console.log(
+    `model ${model} (${(statSync(model).size / 1e6).toFixed(1)} MB), fits ${values.fits}, runner ${values.runner}; ${loadLine()}`,
+  );
+  console.log(
+    `flop limit: ${layers} layers, ${flops.toExponential(3)} flops / DGEMM ${rate.gflops.toFixed(1)} GFLOP/s (${rate.threads} threads) = ${limit.toFixed(2)} s`,
+  );
   const ww = runWeightWatcher(model);
   const wwSeconds = ww && ww.code === 0 ? ww.seconds : ANCHOR_SECONDS;
   const wwRss = ww && ww.code === 0 ? ww.rssMb : ANCHOR_RSS_MB;
-  if (ww) console.log(`WeightWatcher 0.7.5.5 side by side: exit ${ww.code}, ${ww.layers.length} layers, ${ww.seconds.toFixed(2)} s (CPU ${ww.cpuSeconds.toFixed(2)} s), peak RSS ${ww.rssMb.toFixed(0)} MB`);
-  else console.log(`WeightWatcher 0.7.5.5 recorded anchor: ${ANCHOR_SECONDS} s, peak RSS ${ANCHOR_RSS_MB} MB (set WEIGHTSCOPE_WW_PATH to run it side by side)`);
+  if (ww)
+    console.log(
+      `WeightWatcher 0.7.5.5 side by side: exit ${ww.code}, ${ww.layers.length} layers, ${ww.seconds.toFixed(2)} s (CPU ${ww.cpuSeconds.toFixed(2)} s), peak RSS ${ww.rssMb.toFixed(0)} MB`,
+    );
+  else
+    console.log(
+      `WeightWatcher 0.7.5.5 recorded anchor: ${ANCHOR_SECONDS} s, peak RSS ${ANCHOR_RSS_MB} MB (set WEIGHTSCOPE_WW_PATH to run it side by side)`,
+    );
   for (const backend of values.backends!.split(',')) {
     for (let rep = 0; rep < Number(values.reps); rep++) {
       const r = runAnalyze(model, ['--fits', values.fits!, '--eigen-backend', backend], values.runner);
@@ -89,7 +101,9 @@ async function main(): Promise<void> {
         `${backend.padEnd(6)} exit ${r.code}, ${r.layers.length} layers: ${r.seconds.toFixed(2)} s = ${(r.seconds / limit).toFixed(2)}× the flop limit ` +
           `(CPU ${r.cpuSeconds.toFixed(2)} s = ${(r.cpuSeconds / (rate.threads * limit)).toFixed(2)}× its ${rate.threads} cores), ` +
           `${(r.seconds / wwSeconds).toFixed(3)}× WW; peak RSS ${r.rssMb.toFixed(0)} MB (${(r.rssMb / wwRss).toFixed(3)}× WW)` +
-          (cmp ? `; alphas vs WW: max rel diff ${cmp.maxRel.toExponential(2)}, layers only here ${cmp.onlyA.length}, only in WW ${cmp.onlyB.length}` : ''),
+          (cmp
+            ? `; alphas vs WW: max rel diff ${cmp.maxRel.toExponential(2)}, layers only here ${cmp.onlyA.length}, only in WW ${cmp.onlyB.length}`
+            : ''),
       );
     }
   }

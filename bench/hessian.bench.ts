@@ -24,8 +24,12 @@ import { Rng } from '../src/util/random.js';
 const FIX = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const { values } = parseArgs({
   options: {
-    reps: { type: 'string', default: '10' }, threads: { type: 'string' }, 'no-torch': { type: 'boolean' },
-    'trace-exact': { type: 'string' }, 'gpt2-power': { type: 'boolean' }, 'skip-hv': { type: 'boolean' },
+    reps: { type: 'string', default: '10' },
+    threads: { type: 'string' },
+    'no-torch': { type: 'boolean' },
+    'trace-exact': { type: 'string' },
+    'gpt2-power': { type: 'boolean' },
+    'skip-hv': { type: 'boolean' },
   },
 });
 const reps = Number(values.reps);
@@ -56,16 +60,30 @@ if (!values['skip-hv']) {
   ];
   let torch: Record<string, { hv_ms: number; hv_best_ms: number }> = {};
   if (!values['no-torch'] && existsSync('/usr/bin/python3')) {
-    const r = spawnSync('/usr/bin/python3', [fileURLToPath(new URL('./hessian_torch.py', import.meta.url)), '--reps', String(reps), '--threads', String(intraOpThreads())], { encoding: 'utf8' });
-    if (r.status === 0) torch = Object.fromEntries(r.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((j) => [j.case, j]));
+    const r = spawnSync(
+      '/usr/bin/python3',
+      [fileURLToPath(new URL('./hessian_torch.py', import.meta.url)), '--reps', String(reps), '--threads', String(intraOpThreads())],
+      { encoding: 'utf8' },
+    );
+    if (r.status === 0)
+      torch = Object.fromEntries(
+        r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+          .map((j) => [j.case, j]),
+      );
     else console.log(`PyTorch anchor unavailable: ${r.stderr.split('\n').slice(-2).join(' ')}`);
   }
   console.log(`threads ${intraOpThreads()}, batch 1000, ms per Hv (median / best of ${reps})`);
   for (const o of ours) {
     const t = torch[o.name];
     const ratio = t ? `  ours/PyTorch ${(o.median / t.hv_ms).toFixed(2)}× (best ${(o.best / t.hv_best_ms).toFixed(2)}×)` : '';
-    console.log(`${o.name.padEnd(11)} ours ${o.median.toFixed(1)} / ${o.best.toFixed(1)} ms (${(1000 / o.median).toFixed(1)} Hv/s)` +
-      (t ? `  PyTorch ${t.hv_ms.toFixed(1)} / ${t.hv_best_ms.toFixed(1)} ms (${(1000 / t.hv_ms).toFixed(1)} Hv/s)` : '') + ratio);
+    console.log(
+      `${o.name.padEnd(11)} ours ${o.median.toFixed(1)} / ${o.best.toFixed(1)} ms (${(1000 / o.median).toFixed(1)} Hv/s)` +
+        (t ? `  PyTorch ${t.hv_ms.toFixed(1)} / ${t.hv_best_ms.toFixed(1)} ms (${(1000 / t.hv_ms).toFixed(1)} Hv/s)` : '') +
+        ratio,
+    );
   }
 }
 
@@ -85,8 +103,11 @@ if (values['trace-exact'] !== undefined) {
     e[i] = 0;
   }
   const s = (performance.now() - t0) / 1000;
-  if (n === op.dim) console.log(`exact trace ${t} vs reference ${ref.trace_exact} (rel ${(Math.abs(t - ref.trace_exact) / ref.trace_exact).toExponential(2)}) in ${s.toFixed(0)} s`);
-  else console.log(`exact trace: ${n} columns in ${s.toFixed(1)} s → all ${op.dim} in about ${((s / n) * op.dim / 60).toFixed(1)} min`);
+  if (n === op.dim)
+    console.log(
+      `exact trace ${t} vs reference ${ref.trace_exact} (rel ${(Math.abs(t - ref.trace_exact) / ref.trace_exact).toExponential(2)}) in ${s.toFixed(0)} s`,
+    );
+  else console.log(`exact trace: ${n} columns in ${s.toFixed(1)} s → all ${op.dim} in about ${(((s / n) * op.dim) / 60).toFixed(1)} min`);
 }
 
 if (values['gpt2-power']) {
@@ -96,7 +117,9 @@ if (values['gpt2-power']) {
   for (const tol of [1e-3, 1e-6]) {
     const r = await runHessian({ engine, dataset: ds }, { topK: 3, tol, batchSize: 8, seed: 0 });
     const rel = r.top_eigenvalues!.map((v, i) => ((v - ref.top_eigenvalues[i]) / ref.top_eigenvalues[i]).toExponential(2));
-    console.log(`gpt2-tiny power tol ${tol}: ${r.top_eigenvalues!.map((v) => v.toFixed(5)).join(', ')} (rel err ${rel.join(', ')}), Hv ${r.eigen_iterations!.join('/')}, residuals ${r.residuals!.map((x) => x.toExponential(2)).join(', ')}, ${r.seconds.toFixed(0)} s`);
+    console.log(
+      `gpt2-tiny power tol ${tol}: ${r.top_eigenvalues!.map((v) => v.toFixed(5)).join(', ')} (rel err ${rel.join(', ')}), Hv ${r.eigen_iterations!.join('/')}, residuals ${r.residuals!.map((x) => x.toExponential(2)).join(', ')}, ${r.seconds.toFixed(0)} s`,
+    );
   }
 }
 process.exit(0);

@@ -37,6 +37,14 @@ for (let i = 0; i < Number(values.reps); i++) {
   ts.push(performance.now() - s);
 }
 ts.sort((a, b) => a - b);
-console.log(JSON.stringify({ hv_ms: ts[Math.floor(ts.length / 2)], hv_best_ms: ts[0], loss, params: engine.params.reduce((a, s) => a + s.size, 0), setup_s: setup }));
+console.log(
+  JSON.stringify({
+    hv_ms: ts[Math.floor(ts.length / 2)],
+    hv_best_ms: ts[0],
+    loss,
+    params: engine.params.reduce((a, s) => a + s.size, 0),
+    setup_s: setup,
+  }),
+);
 await engine.dispose();
 await shutdownRuntime();

@@ -27,22 +27,45 @@ const VIT = join(FIX, 'vit-fmnist-backdoor');
 const DATA = join(FIX, 'fmnist-backdoor');
 const { values } = parseArgs({
   options: {
-    l2: { type: 'string' }, epochs: { type: 'string' }, samples: { type: 'string' }, 'polish-epochs': { type: 'string' }, 'polish-lr': { type: 'string' },
-    'polish-samples': { type: 'string' }, 'polish-tries': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' }, delta: { type: 'string' },
-    curve: { type: 'string' }, bends: { type: 'string' }, eval: { type: 'string' },
-    out: { type: 'string' }, json: { type: 'boolean' },
+    l2: { type: 'string' },
+    epochs: { type: 'string' },
+    samples: { type: 'string' },
+    'polish-epochs': { type: 'string' },
+    'polish-lr': { type: 'string' },
+    'polish-samples': { type: 'string' },
+    'polish-tries': { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string' },
+    delta: { type: 'string' },
+    curve: { type: 'string' },
+    bends: { type: 'string' },
+    eval: { type: 'string' },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
 const options: RepairOptionsInput = Object.fromEntries(
   Object.entries({
-    l2: n(values.l2), epochs: n(values.epochs), samplesPerEpoch: n(values.samples), polishEpochs: n(values['polish-epochs']), polishLr: n(values['polish-lr']),
-    polishSamplesPerEpoch: n(values['polish-samples']), polishTries: n(values['polish-tries']), lr: n(values.lr), seed: n(values.seed), delta: n(values.delta),
-    curve: values.curve, bends: n(values.bends), ts: values.eval ? values.eval.split(',').map(Number) : undefined,
+    l2: n(values.l2),
+    epochs: n(values.epochs),
+    samplesPerEpoch: n(values.samples),
+    polishEpochs: n(values['polish-epochs']),
+    polishLr: n(values['polish-lr']),
+    polishSamplesPerEpoch: n(values['polish-samples']),
+    polishTries: n(values['polish-tries']),
+    lr: n(values.lr),
+    seed: n(values.seed),
+    delta: n(values.delta),
+    curve: values.curve,
+    bends: n(values.bends),
+    ts: values.eval ? values.eval.split(',').map(Number) : undefined,
     baseline: false,
   }).filter(([, v]) => v !== undefined),
 );
-const ref = JSON.parse(readFileSync(join(VIT, 'reference.json'), 'utf8')) as { models: Record<'model_a' | 'model_b', { clean_acc: number; asr: number }> };
+const ref = JSON.parse(readFileSync(join(VIT, 'reference.json'), 'utf8')) as {
+  models: Record<'model_a' | 'model_b', { clean_acc: number; asr: number }>;
+};
 console.log(execFileSync('uptime', { encoding: 'utf8' }).trim());
 console.log('options', JSON.stringify(options));
 const t0 = performance.now();
@@ -59,16 +82,26 @@ const r = await repair(
 const seconds = (performance.now() - t0) / 1000;
 const pct = (v: number) => (100 * v).toFixed(2).padStart(6);
 console.log('   t   held-out  test-clean   ASR');
-for (const p of r.report.along) console.log(`${p.t.toFixed(2).padStart(5)}  ${pct(p.sets.heldOut.accuracy)}   ${pct(p.sets.test.accuracy)}   ${pct(p.sets.triggered.accuracy)}${p.t === r.report.choice.t ? '  <- chosen' : ''}`);
+for (const p of r.report.along)
+  console.log(
+    `${p.t.toFixed(2).padStart(5)}  ${pct(p.sets.heldOut.accuracy)}   ${pct(p.sets.test.accuracy)}   ${pct(p.sets.triggered.accuracy)}${p.t === r.report.choice.t ? '  <- chosen' : ''}`,
+  );
 console.log(`curve training loss by epoch: ${r.report.training.epochs.map((e) => e.loss.toFixed(3)).join(' ')}`);
 console.log(`choice: t = ${r.report.choice.t} (${r.report.choice.reason})`);
-if ('tried' in r.report.choice) console.log(`polished (held-out): ${r.report.choice.tried.map((x) => `t ${x.t}: ${pct(x.curveAccuracy)} → ${pct(x.accuracy)}`).join('; ')}`);
+if ('tried' in r.report.choice)
+  console.log(
+    `polished (held-out): ${r.report.choice.tried.map((x) => `t ${x.t}: ${pct(x.curveAccuracy)} → ${pct(x.accuracy)}`).join('; ')}`,
+  );
 const rep = r.report.repaired;
 const cleanMean = (ref.models.model_a.clean_acc + ref.models.model_b.clean_acc) / 2;
 const clean = rep.report!.test.accuracy;
 const asr = rep.triggered!.accuracy;
-console.log(`repaired: test clean ${pct(clean)} % (goal ≥ ${pct(cleanMean - 0.02)}), ASR ${pct(asr)} % (goal ≤ 10), held-out ${pct(rep.heldOut.accuracy)}; ${seconds.toFixed(0)} s`);
-console.log(`endpoints (reference): clean ${pct(ref.models.model_a.clean_acc)} / ${pct(ref.models.model_b.clean_acc)}, ASR ${pct(ref.models.model_a.asr)} / ${pct(ref.models.model_b.asr)}`);
+console.log(
+  `repaired: test clean ${pct(clean)} % (goal ≥ ${pct(cleanMean - 0.02)}), ASR ${pct(asr)} % (goal ≤ 10), held-out ${pct(rep.heldOut.accuracy)}; ${seconds.toFixed(0)} s`,
+);
+console.log(
+  `endpoints (reference): clean ${pct(ref.models.model_a.clean_acc)} / ${pct(ref.models.model_b.clean_acc)}, ASR ${pct(ref.models.model_a.asr)} / ${pct(ref.models.model_b.asr)}`,
+);
 console.log(`acceptance: ASR ${asr <= 0.1 ? 'met' : 'MISSED'}, clean ${clean >= cleanMean - 0.02 ? 'met' : 'MISSED'}`);
 // Written as an HF folder, reopened, evaluated: the same numbers.
 const out = values.out ?? (await mkdtemp(join(tmpdir(), 'ws-hf-repair-')));
@@ -77,9 +110,17 @@ try {
   const m = await openModel(values.out ? out : join(out, 'model'));
   const { forward, values: w } = await modelForward(m);
   // Batches of 500, repair's evalBatchSize: the same float64 sums as the report's.
-  const test = await forward.evaluate(w, await loadModelData(m, { data: join(DATA, 'test_clean.safetensors') }), { loss: 'classification', batchSize: 500 });
-  const trig = await forward.evaluate(w, await loadModelData(m, { data: join(DATA, 'test_triggered.safetensors') }, { triggered: true }), { loss: 'classification', batchSize: 500 });
-  console.log(`reopened ${m.route} ${m.architecture}: test clean ${pct(test.accuracy)}, ASR ${pct(trig.accuracy)} — ${test.accuracy === clean && trig.accuracy === asr && test.loss === rep.report!.test.loss ? 'identical' : 'DIFFERENT'}`);
+  const test = await forward.evaluate(w, await loadModelData(m, { data: join(DATA, 'test_clean.safetensors') }), {
+    loss: 'classification',
+    batchSize: 500,
+  });
+  const trig = await forward.evaluate(w, await loadModelData(m, { data: join(DATA, 'test_triggered.safetensors') }, { triggered: true }), {
+    loss: 'classification',
+    batchSize: 500,
+  });
+  console.log(
+    `reopened ${m.route} ${m.architecture}: test clean ${pct(test.accuracy)}, ASR ${pct(trig.accuracy)} — ${test.accuracy === clean && trig.accuracy === asr && test.loss === rep.report!.test.loss ? 'identical' : 'DIFFERENT'}`,
+  );
 } finally {
   if (!values.out) await rm(out, { recursive: true, force: true });
 }

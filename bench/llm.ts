@@ -54,8 +54,15 @@ async function main(): Promise<void> {
     const tensors = llamaTensors(model.shape);
     if (!existsSync(join(dir, 'config.json'))) {
       const t0 = performance.now();
-      const { parameters, files } = await writeHfFolder(dir, tensors, { dtype: 'BF16', maxShardBytes: 2 ** 31, seed: 13, config: llamaConfig(model.shape) });
-      console.log(`${name}: wrote ${parameters} BF16 parameters in ${files.length} shards to ${dir} in ${s((performance.now() - t0) / 1000)}`);
+      const { parameters, files } = await writeHfFolder(dir, tensors, {
+        dtype: 'BF16',
+        maxShardBytes: 2 ** 31,
+        seed: 13,
+        config: llamaConfig(model.shape),
+      });
+      console.log(
+        `${name}: wrote ${parameters} BF16 parameters in ${files.length} shards to ${dir} in ${s((performance.now() - t0) / 1000)}`,
+      );
     }
     if (values['generate-only']) continue;
     const { flops, layers } = checkpointFlops(tensors);
@@ -63,7 +70,9 @@ async function main(): Promise<void> {
     console.log(`${name}: ${layers} layers, ${flops.toExponential(3)} flops → flop limit ${s(limit)} at ${rate.gflops.toFixed(1)} GFLOP/s`);
     const r = runAnalyze(dir, ['--fits', values.fits!], values.runner);
     const st = r.work?.stages ?? {};
-    const stageLine = Object.entries(st).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+    const stageLine = Object.entries(st)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ');
     console.log(
       `${name}: weightscope exit ${r.code}, ${r.layers.length} layers, ${s(r.seconds)} = ${(r.seconds / limit).toFixed(2)}× the flop limit (goal ≤ ${model.goal}×), ` +
         `CPU ${s(r.cpuSeconds)} = ${(r.cpuSeconds / (rate.threads * limit)).toFixed(2)}× the limit's ${rate.threads} cores; peak RSS ${r.rssMb.toFixed(0)} MB (goal ≤ ${model.rssGoalMb}); ${loadLine()}`,
@@ -72,7 +81,13 @@ async function main(): Promise<void> {
       const eig = (st.reduce ?? 0) + (st.band ?? 0) + (st.solve ?? 0);
       console.log(
         `  worker seconds: ${stageLine}; band→tridiagonal ${((100 * (st.band ?? 0)) / Math.max(eig, 1e-9)).toFixed(1)}% of the eigen time, ` +
-          `${((100 * (st.band ?? 0)) / Math.max(Object.values(st).reduce((a, b) => a + b, 0), 1e-9)).toFixed(1)}% of all worker time; effective ${r.work.gflops.toFixed(1)} GFLOP/s`,
+          `${(
+            (100 * (st.band ?? 0)) /
+              Math.max(
+                Object.values(st).reduce((a, b) => a + b, 0),
+                1e-9,
+              )
+          ).toFixed(1)}% of all worker time; effective ${r.work.gflops.toFixed(1)} GFLOP/s`,
       );
     }
     if (name === 'tinyllama') {

@@ -23,7 +23,18 @@ import { shutdownRuntime } from '../src/runtime/session.js';
 const { onnx } = onnxProto;
 const FIX = fileURLToPath(new URL('../../shared/fixtures/', import.meta.url));
 const { values } = parseArgs({
-  options: { model: { type: 'string', default: 'fmnist-backdoor/model_a.onnx' }, data: { type: 'string', default: 'fmnist-backdoor/clean_subset.safetensors' }, batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '1' }, reps: { type: 'string', default: '20' }, opt: { type: 'string', default: 'all' }, dump: { type: 'string' }, 'no-spin': { type: 'boolean' }, 'no-profile': { type: 'boolean' }, graph: { type: 'string' } },
+  options: {
+    model: { type: 'string', default: 'fmnist-backdoor/model_a.onnx' },
+    data: { type: 'string', default: 'fmnist-backdoor/clean_subset.safetensors' },
+    batch: { type: 'string', default: '128' },
+    threads: { type: 'string', default: '1' },
+    reps: { type: 'string', default: '20' },
+    opt: { type: 'string', default: 'all' },
+    dump: { type: 'string' },
+    'no-spin': { type: 'boolean' },
+    'no-profile': { type: 'boolean' },
+    graph: { type: 'string' },
+  },
 });
 const reps = Number(values.reps);
 const at = (p: string): string => (isAbsolute(p) ? p : FIX + p);
@@ -33,7 +44,12 @@ const engine = await modelEngine(opened, lossFor(opened, ds));
 const batch = sliceBatch(ds, 0, Math.min(ds.n, Number(values.batch)));
 const p = engine.initialParams();
 
-interface Ev { cat: string; name: string; dur: number; args?: { op_name?: string } }
+interface Ev {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string };
+}
 
 for (const what of ['grad', 'hvp'] as const) {
   const model = await engine.graph(what);
@@ -44,25 +60,49 @@ for (const what of ['grad', 'hvp'] as const) {
   const dir = join(tmpdir(), `ws-prof-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const s = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: Number(values.threads), interOpNumThreads: Number(process.env.INTER ?? 1), executionMode: process.env.INTER ? 'parallel' : 'sequential', graphOptimizationLevel: values.opt as 'all',
-    enableProfiling: !values['no-profile'], profileFilePrefix: join(dir, what),
+    intraOpNumThreads: Number(values.threads),
+    interOpNumThreads: Number(process.env.INTER ?? 1),
+    executionMode: process.env.INTER ? 'parallel' : 'sequential',
+    graphOptimizationLevel: values.opt as 'all',
+    enableProfiling: !values['no-profile'],
+    profileFilePrefix: join(dir, what),
     ...(values['no-spin'] ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of s.inputNames) {
     if (name === 'y') feeds[name] = new ort.Tensor('int64', batch.y!.data as BigInt64Array, batch.y!.dims as number[]);
-    else if (name.startsWith('v.')) { const t = p.get(name.slice(2))!; feeds[name] = new ort.Tensor('float32', t.map(() => Math.random() - 0.5), [...engine.params.find((q) => q.name === name.slice(2))!.dims]); }
-    else if (p.has(name)) feeds[name] = new ort.Tensor('float32', p.get(name)!, [...engine.params.find((q) => q.name === name)!.dims]);
-    else feeds[name] = batch.x.type === 'int64' ? new ort.Tensor('int64', batch.x.data as BigInt64Array, batch.x.dims as number[]) : new ort.Tensor('float32', batch.x.data as Float32Array, batch.x.dims as number[]);
+    else if (name.startsWith('v.')) {
+      const t = p.get(name.slice(2))!;
+      feeds[name] = new ort.Tensor(
+        'float32',
+        t.map(() => Math.random() - 0.5),
+        [...engine.params.find((q) => q.name === name.slice(2))!.dims],
+      );
+    } else if (p.has(name)) feeds[name] = new ort.Tensor('float32', p.get(name)!, [...engine.params.find((q) => q.name === name)!.dims]);
+    else
+      feeds[name] =
+        batch.x.type === 'int64'
+          ? new ort.Tensor('int64', batch.x.data as BigInt64Array, batch.x.dims as number[])
+          : new ort.Tensor('float32', batch.x.data as Float32Array, batch.x.dims as number[]);
   }
   for (let i = 0; i < 3; i++) await s.run(feeds);
   const ts: number[] = [];
-  for (let i = 0; i < reps; i++) { const t0 = performance.now(); await s.run(feeds); ts.push(performance.now() - t0); }
-  if (values['no-profile']) { console.log(`${what}: best ${ts.sort((a, b) => a - b)[0].toFixed(2)} median ${ts[Math.floor(ts.length / 2)].toFixed(2)}`); await s.release(); continue; }
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await s.run(feeds);
+    ts.push(performance.now() - t0);
+  }
+  if (values['no-profile']) {
+    console.log(`${what}: best ${ts.sort((a, b) => a - b)[0].toFixed(2)} median ${ts[Math.floor(ts.length / 2)].toFixed(2)}`);
+    await s.release();
+    continue;
+  }
   s.endProfiling();
   await s.release();
   ts.sort((a, b) => a - b);
-  const file = readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes(what))!;
+  const file = readdirSync(dir)
+    .map((f) => join(dir, f))
+    .find((f) => f.includes(what))!;
   const evs = JSON.parse(readFileSync(file, 'utf8')) as Ev[];
   rmSync(dir, { recursive: true, force: true });
   const byOp = new Map<string, number>();
@@ -76,10 +116,20 @@ for (const what of ['grad', 'hvp'] as const) {
   }
   const runs = reps + 3;
   const total = [...byOp.values()].reduce((a, c) => a + c, 0) / runs / 1000;
-  console.log(`\n== ${what}: ${model.graph?.node?.length} nodes; run ms best ${ts[0].toFixed(2)} median ${ts[Math.floor(ts.length / 2)].toFixed(2)}; kernel sum ${total.toFixed(2)} ms/run`);
-  console.log('   ops emitted: ' + [...ops].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' '));
-  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`   ${op.padEnd(22)} ${(us / runs / 1000).toFixed(3)} ms`);
+  console.log(
+    `\n== ${what}: ${model.graph?.node?.length} nodes; run ms best ${ts[0].toFixed(2)} median ${ts[Math.floor(ts.length / 2)].toFixed(2)}; kernel sum ${total.toFixed(2)} ms/run`,
+  );
+  console.log(
+    '   ops emitted: ' +
+      [...ops]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k}×${v}`)
+        .join(' '),
+  );
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 14))
+    console.log(`   ${op.padEnd(22)} ${(us / runs / 1000).toFixed(3)} ms`);
   console.log('   slowest nodes:');
-  for (const [n, us] of [...byNode].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOPN ?? 14))) console.log(`     ${(us / runs / 1000).toFixed(3)} ms  ${n}`);
+  for (const [n, us] of [...byNode].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOPN ?? 14)))
+    console.log(`     ${(us / runs / 1000).toFixed(3)} ms  ${n}`);
 }
 await shutdownRuntime();

@@ -32,7 +32,11 @@ await engine.grad(w, batch); // session creation + warm-up
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function time(label: string, n: number, f: () => unknown): void {
   const ts: number[] = [];
-  for (let i = 0; i < n; i++) { const t = performance.now(); f(); ts.push(performance.now() - t); }
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    f();
+    ts.push(performance.now() - t);
+  }
   console.log(`${label.padEnd(34)} median ${median(ts).toFixed(3)} ms  min ${Math.min(...ts).toFixed(3)} ms`);
 }
 
@@ -43,7 +47,10 @@ time('pointAt (w(t), K=3)', reps, () => pointAt(curve, 0.3));
 // The same graph in-process: what onnxruntime itself needs.
 const bytes = onnxProto.onnx.ModelProto.encode(await engine.graph('grad')).finish();
 const s = await ort.InferenceSession.create(bytes, {
-  intraOpNumThreads: intraOpThreads(), interOpNumThreads: 1, logSeverityLevel: 3, extra: { session: { intra_op: { allow_spinning: '0' } } },
+  intraOpNumThreads: intraOpThreads(),
+  interOpNumThreads: 1,
+  logSeverityLevel: 3,
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
 });
 const feeds: Record<string, ort.Tensor> = {};
 for (const name of s.inputNames) {
@@ -63,7 +70,10 @@ for (let i = 0; i < reps; i++) {
   await s.run(feeds);
   inProcess.push(performance.now() - t);
 }
-for (const [label, ts] of [['engine.grad (worker round trip)', viaWorker], ['ort session.run in-process', inProcess]] as const) {
+for (const [label, ts] of [
+  ['engine.grad (worker round trip)', viaWorker],
+  ['ort session.run in-process', inProcess],
+] as const) {
   console.log(`${label.padEnd(34)} median ${median(ts).toFixed(3)} ms  min ${Math.min(...ts).toFixed(3)} ms`);
 }
 console.log(`${'round trip (median of differences)'.padEnd(34)} ${median(viaWorker.map((v, i) => v - inProcess[i])).toFixed(3)} ms`);
@@ -73,9 +83,17 @@ await s.release();
 // worker's are), i.e. w(t), the control-point gradients, SGD, batch assembly and the training loop.
 const g0 = await engine.grad(w, batch);
 const instant = { grad: async () => ({ loss: g0.loss, grads: new Map([...g0.grads].map(([k, v]) => [k, v.slice()])) }) };
-const idle = await trainCurve(instant, linearCurve('bezier', 3, ep.specs, ep.a, ep.b), ds, { epochs, batchSize: 128, samplesPerEpoch: 10_000, lr: 0.01, seed: 29 });
+const idle = await trainCurve(instant, linearCurve('bezier', 3, ep.specs, ep.a, ep.b), ds, {
+  epochs,
+  batchSize: 128,
+  samplesPerEpoch: 10_000,
+  lr: 0.01,
+  seed: 29,
+});
 console.log(`main-thread work per step (instant engine) ${((1000 * idle.seconds) / idle.steps).toFixed(3)} ms`);
 
 const r = await trainCurve(engine, curve, ds, { epochs, batchSize: 128, samplesPerEpoch: 10_000, lr: 0.01, seed: 29 });
-console.log(`trainCurve: ${(r.seconds / epochs).toFixed(3)} s/epoch, ${((1000 * r.seconds) / r.steps).toFixed(2)} ms/step (${r.steps} steps)`);
+console.log(
+  `trainCurve: ${(r.seconds / epochs).toFixed(3)} s/epoch, ${((1000 * r.seconds) / r.steps).toFixed(2)} ms/step (${r.steps} steps)`,
+);
 await shutdownRuntime();

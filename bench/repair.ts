@@ -25,16 +25,30 @@ import { buildBackdoorCase } from '../test/helpers/backdoor-case.js';
 
 const FIX = fileURLToPath(new URL('../../shared/fixtures/fmnist-backdoor/', import.meta.url));
 const ref = JSON.parse(readFileSync(FIX + 'reference.json', 'utf8')) as {
-  pytorch_path_connection: { along_t: { t: number; clean_acc: number; asr: number }[]; fine_tune_baseline: { clean_acc: number; asr: number } };
+  pytorch_path_connection: {
+    along_t: { t: number; clean_acc: number; asr: number }[];
+    fine_tune_baseline: { clean_acc: number; asr: number };
+  };
   l2_sweep: { runs: Record<string, { t: number; clean_acc: number; asr: number }[]> };
 };
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
-    epochs: { type: 'string' }, samples: { type: 'string' }, l2: { type: 'string' }, seeds: { type: 'string' },
-    delta: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, 'one-model': { type: 'boolean' },
-    'no-baseline': { type: 'boolean' }, 'polish-epochs': { type: 'string' }, curve: { type: 'string' }, bends: { type: 'string' }, json: { type: 'boolean' },
-    cases: { type: 'string' }, options: { type: 'string' },
+    epochs: { type: 'string' },
+    samples: { type: 'string' },
+    l2: { type: 'string' },
+    seeds: { type: 'string' },
+    delta: { type: 'string' },
+    lr: { type: 'string' },
+    batch: { type: 'string' },
+    'one-model': { type: 'boolean' },
+    'no-baseline': { type: 'boolean' },
+    'polish-epochs': { type: 'string' },
+    curve: { type: 'string' },
+    bends: { type: 'string' },
+    json: { type: 'boolean' },
+    cases: { type: 'string' },
+    options: { type: 'string' },
   },
 });
 const mode = positionals[0] ?? 'curve';
@@ -53,22 +67,35 @@ const common = {
 
 if (mode === 'curve') {
   const l2 = num(values.l2) ?? 1e-4;
-  const refRows = l2 === 1e-4 ? ref.pytorch_path_connection.along_t : ref.l2_sweep.runs[String(l2)] ?? null;
+  const refRows = l2 === 1e-4 ? ref.pytorch_path_connection.along_t : (ref.l2_sweep.runs[String(l2)] ?? null);
   const all: unknown[] = [];
   for (const seed of seeds) {
     const { result } = await connect(
-      { modelA: FIX + 'model_a.onnx', modelB: FIX + 'model_b.onnx', data: FIX + 'clean_subset.safetensors',
-        evalData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }], triggered: FIX + 'test_triggered.safetensors' },
+      {
+        modelA: FIX + 'model_a.onnx',
+        modelB: FIX + 'model_b.onnx',
+        data: FIX + 'clean_subset.safetensors',
+        evalData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }],
+        triggered: FIX + 'test_triggered.safetensors',
+      },
       { epochs: 100, samplesPerEpoch: 10_000, batchSize: 128, lr: 0.01, momentum: 0.9, l2, seed, ...common },
-      { progress: (d, t, m) => { if (process.stderr.isTTY) process.stderr.write(`\r${(100 * d / t).toFixed(1)}% ${m}   `); } },
+      {
+        progress: (d, t, m) => {
+          if (process.stderr.isTTY) process.stderr.write(`\r${((100 * d) / t).toFixed(1)}% ${m}   `);
+        },
+      },
     );
     all.push(result);
-    console.log(`seed ${seed}: ${result.training.epochs.length} epochs × ${result.options.samplesPerEpoch} samples, ` +
-      `${result.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${l2}, ${result.training.steps} steps`);
+    console.log(
+      `seed ${seed}: ${result.training.epochs.length} epochs × ${result.options.samplesPerEpoch} samples, ` +
+        `${result.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${l2}, ${result.training.steps} steps`,
+    );
     console.log('   t   clean%   ASR%   | ref clean%  ref ASR%');
     for (const r of result.along) {
       const rr = refRows?.find((x) => Math.abs(x.t - r.t) < 1e-9);
-      console.log(`${r.t.toFixed(1).padStart(4)} ${pct(r.sets.test.accuracy)} ${pct(r.sets.triggered.accuracy)}   | ${pct(rr?.clean_acc)}    ${pct(rr?.asr)}`);
+      console.log(
+        `${r.t.toFixed(1).padStart(4)} ${pct(r.sets.test.accuracy)} ${pct(r.sets.triggered.accuracy)}   | ${pct(rr?.clean_acc)}    ${pct(rr?.asr)}`,
+      );
     }
     console.log(`mc(train) ${result.summary.mc.train?.toFixed(2)}  mc(test) ${result.summary.mc.test?.toFixed(2)}`);
   }
@@ -79,12 +106,26 @@ if (mode === 'curve') {
   const U = fileURLToPath(new URL('../.bench-out/unseen-case/', import.meta.url));
   const build = async (): Promise<RepairInputs> => {
     const c = await buildBackdoorCase(U);
-    console.log(`unseen case: ${c.trainSamples} training images (10% poisoned), models' test accuracy ${c.models.map((m) => pct(m.testAccuracy)).join(' / ')}%, ASR ${c.models.map((m) => pct(m.asr)).join(' / ')}%`);
+    console.log(
+      `unseen case: ${c.trainSamples} training images (10% poisoned), models' test accuracy ${c.models.map((m) => pct(m.testAccuracy)).join(' / ')}%, ASR ${c.models.map((m) => pct(m.asr)).join(' / ')}%`,
+    );
     return { modelA: c.modelA, modelB: c.modelB, data: c.clean, triggered: c.triggered, reportData: [{ name: 'test', path: c.test }] };
   };
   const inputsOf: Record<string, () => Promise<RepairInputs>> = {
-    backdoor: async () => ({ modelA: FIX + 'model_a.onnx', modelB: FIX + 'model_b.onnx', data: FIX + 'clean_subset.safetensors', triggered: FIX + 'test_triggered.safetensors', reportData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }] }),
-    injected: async () => ({ modelA: FI + 'model_a.onnx', modelB: FI + 'model_b.onnx', data: FI + 'clean_subset.safetensors', targets: FI + 'injected.safetensors', reportData: [{ name: 'test', path: FI + 'test_clean.safetensors' }] }),
+    backdoor: async () => ({
+      modelA: FIX + 'model_a.onnx',
+      modelB: FIX + 'model_b.onnx',
+      data: FIX + 'clean_subset.safetensors',
+      triggered: FIX + 'test_triggered.safetensors',
+      reportData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }],
+    }),
+    injected: async () => ({
+      modelA: FI + 'model_a.onnx',
+      modelB: FI + 'model_b.onnx',
+      data: FI + 'clean_subset.safetensors',
+      targets: FI + 'injected.safetensors',
+      reportData: [{ name: 'test', path: FI + 'test_clean.safetensors' }],
+    }),
     unseen: build,
   };
   const extra = JSON.parse(values.options ?? '{}') as RepairOptionsInput;
@@ -99,10 +140,14 @@ if (mode === 'curve') {
       const goal = (ends[0] + ends[1]) / 2 - 0.02;
       const clean = rep.repaired.report?.test.accuracy ?? NaN;
       const ok = clean >= goal - 1e-12 && (attack(rep.repaired) ?? 1) <= 0.1;
-      console.log(`${ok ? 'meets goal' : 'MISSES   '} ${name.padEnd(8)} seed ${seed}: t = ${rep.choice.t}, test ${pct(clean)}% (goal ${pct(goal)}%, margin ${(100 * (clean - goal)).toFixed(2)}), ` +
-        `${name === 'injected' ? 'attack success' : 'ASR'} ${pct(attack(rep.repaired))}%; endpoints ${ends.map(pct).join(' / ')}%, ${pct(attack(rep.endpoints[0]))} / ${pct(attack(rep.endpoints[1]))}%; ` +
-        `w(t) ${pct(rep.atT.report?.test.accuracy)}% / ${pct(attack(rep.atT))}%; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-      console.log(`   trade-off (t: held-out% / attack% on the curve [polished]): ${rep.tradeoff.map((x) => `${x.t}: ${pct(x.curve.heldOut.accuracy)}/${pct(attack(x.curve))}${x.polished ? ` [${pct(x.polished.heldOut.accuracy)}/${pct(attack(x.polished))}]` : ''}`).join(', ')}`);
+      console.log(
+        `${ok ? 'meets goal' : 'MISSES   '} ${name.padEnd(8)} seed ${seed}: t = ${rep.choice.t}, test ${pct(clean)}% (goal ${pct(goal)}%, margin ${(100 * (clean - goal)).toFixed(2)}), ` +
+          `${name === 'injected' ? 'attack success' : 'ASR'} ${pct(attack(rep.repaired))}%; endpoints ${ends.map(pct).join(' / ')}%, ${pct(attack(rep.endpoints[0]))} / ${pct(attack(rep.endpoints[1]))}%; ` +
+          `w(t) ${pct(rep.atT.report?.test.accuracy)}% / ${pct(attack(rep.atT))}%; ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      );
+      console.log(
+        `   trade-off (t: held-out% / attack% on the curve [polished]): ${rep.tradeoff.map((x) => `${x.t}: ${pct(x.curve.heldOut.accuracy)}/${pct(attack(x.curve))}${x.polished ? ` [${pct(x.polished.heldOut.accuracy)}/${pct(attack(x.polished))}]` : ''}`).join(', ')}`,
+      );
       all.push({ case: name, seed, ok, clean, goal, attack: attack(rep.repaired), t: rep.choice.t });
     }
   }
@@ -110,20 +155,42 @@ if (mode === 'curve') {
 } else {
   for (const seed of seeds) {
     const r = await repair(
-      { modelA: FIX + 'model_a.onnx', ...(values['one-model'] ? {} : { modelB: FIX + 'model_b.onnx' }), data: FIX + 'clean_subset.safetensors',
-        triggered: FIX + 'test_triggered.safetensors', reportData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }] },
-      { seed, ...common, ...(values.delta ? { delta: Number(values.delta) } : {}), ...(values['no-baseline'] ? { baseline: false } : {}),
-        ...(values['polish-epochs'] ? { polishEpochs: Number(values['polish-epochs']) } : {}) },
+      {
+        modelA: FIX + 'model_a.onnx',
+        ...(values['one-model'] ? {} : { modelB: FIX + 'model_b.onnx' }),
+        data: FIX + 'clean_subset.safetensors',
+        triggered: FIX + 'test_triggered.safetensors',
+        reportData: [{ name: 'test', path: FIX + 'test_clean.safetensors' }],
+      },
+      {
+        seed,
+        ...common,
+        ...(values.delta ? { delta: Number(values.delta) } : {}),
+        ...(values['no-baseline'] ? { baseline: false } : {}),
+        ...(values['polish-epochs'] ? { polishEpochs: Number(values['polish-epochs']) } : {}),
+      },
     );
     const rep = r.report;
-    console.log(`seed ${seed}: ${rep.training.epochs.length} epochs × ${rep.options.samplesPerEpoch}, ${rep.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${rep.options.l2}, polish ${rep.options.polishEpochs} ep lr ${rep.options.polishLr}; train ${rep.data.train}, held-out ${rep.data.heldOut}; ${rep.secondEndpoint === 'model' ? 'model_a + model_b' : 'model_a + its fine-tuned copy'}`);
+    console.log(
+      `seed ${seed}: ${rep.training.epochs.length} epochs × ${rep.options.samplesPerEpoch}, ${rep.training.secondsPerEpoch?.toFixed(2)} s/epoch, L2 ${rep.options.l2}, polish ${rep.options.polishEpochs} ep lr ${rep.options.polishLr}; train ${rep.data.train}, held-out ${rep.data.heldOut}; ${rep.secondEndpoint === 'model' ? 'model_a + model_b' : 'model_a + its fine-tuned copy'}`,
+    );
     console.log('   t  heldout%  test%   ASR%');
-    for (const a of rep.along) console.log(`${a.t.toFixed(1).padStart(4)} ${pct(a.sets.heldOut.accuracy)} ${pct(a.sets.test.accuracy)} ${pct(a.sets.triggered.accuracy)}${a.t === rep.choice.t ? '  <= chosen' : ''}`);
+    for (const a of rep.along)
+      console.log(
+        `${a.t.toFixed(1).padStart(4)} ${pct(a.sets.heldOut.accuracy)} ${pct(a.sets.test.accuracy)} ${pct(a.sets.triggered.accuracy)}${a.t === rep.choice.t ? '  <= chosen' : ''}`,
+      );
     console.log(`choice: ${rep.choice.reason}`);
-    if ('tried' in rep.choice) for (const x of rep.choice.tried) console.log(`  polished t=${x.t}: held-out ${pct(x.accuracy)}% (curve ${pct(x.curveAccuracy)}%)`);
-    if (rep.polishSeconds !== null) console.log(`w(t) before polishing: test ${pct(rep.atT.report?.test.accuracy)}%  ASR ${pct(rep.atT.triggered?.accuracy)}%; polishing ${rep.polishSeconds.toFixed(0)} s`);
+    if ('tried' in rep.choice)
+      for (const x of rep.choice.tried) console.log(`  polished t=${x.t}: held-out ${pct(x.accuracy)}% (curve ${pct(x.curveAccuracy)}%)`);
+    if (rep.polishSeconds !== null)
+      console.log(
+        `w(t) before polishing: test ${pct(rep.atT.report?.test.accuracy)}%  ASR ${pct(rep.atT.triggered?.accuracy)}%; polishing ${rep.polishSeconds.toFixed(0)} s`,
+      );
     console.log(`repaired: test ${pct(rep.repaired.report?.test.accuracy)}%  ASR ${pct(rep.repaired.triggered?.accuracy)}%`);
-    if (rep.baseline) console.log(`fine-tune baseline: test ${pct(rep.baseline.report?.test.accuracy)}%  ASR ${pct(rep.baseline.triggered?.accuracy)}%  (ref ${pct(ref.pytorch_path_connection.fine_tune_baseline.clean_acc)} / ${pct(ref.pytorch_path_connection.fine_tune_baseline.asr)})`);
+    if (rep.baseline)
+      console.log(
+        `fine-tune baseline: test ${pct(rep.baseline.report?.test.accuracy)}%  ASR ${pct(rep.baseline.triggered?.accuracy)}%  (ref ${pct(ref.pytorch_path_connection.fine_tune_baseline.clean_acc)} / ${pct(ref.pytorch_path_connection.fine_tune_baseline.asr)})`,
+      );
     if (values.json) console.log(JSON.stringify(rep));
   }
 }

@@ -49,13 +49,20 @@ const tmp = (p: string): string => {
   return d;
 };
 const q = (a: number[], p: number): number => a.slice().sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))];
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
 
 /** One thread per job everywhere, so two workers on two cores is the whole story. */
 const ONE_THREAD = { WEIGHTSCOPE_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
 
 async function node(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [join(DIST, 'cli', 'main.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(DIST, 'cli', 'main.js'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   procs.push(child);
   let err = '';
   return new Promise((resolve, reject) => {
@@ -73,7 +80,11 @@ async function node(args: string[], env: Record<string, string>, ready: RegExp):
 }
 
 const api = async (env: Record<string, string>, workers = false): Promise<{ child: ChildProcess; url: string }> => {
-  const { child, match } = await node(workers ? ['serve'] : ['serve', '--no-workers'], { PORT: '0', HOST: '127.0.0.1', WEIGHTSCOPE_DATA: tmp('ws-api-'), WEIGHTSCOPE_MAX_UPLOAD: '8GiB', ...env }, /serving (http:\/\/\S+)/);
+  const { child, match } = await node(
+    workers ? ['serve'] : ['serve', '--no-workers'],
+    { PORT: '0', HOST: '127.0.0.1', WEIGHTSCOPE_DATA: tmp('ws-api-'), WEIGHTSCOPE_MAX_UPLOAD: '8GiB', ...env },
+    /serving (http:\/\/\S+)/,
+  );
   return { child, url: match[1] };
 };
 const worker = async (env: Record<string, string>): Promise<ChildProcess> =>
@@ -139,17 +150,21 @@ async function rankingPart(pgc: PgCluster): Promise<void> {
     if (w === 2) workers.push(await worker(env));
     // Other options each time: no result cache between the runs.
     const t0 = performance.now();
-    const job = (await postJson(a.url, '/v1/rankings', { models: ids, metric: 'alpha', options: { fits: ['pl'], workers: 1, minEvals: 50 + w } })).job;
+    const job = (
+      await postJson(a.url, '/v1/rankings', { models: ids, metric: 'alpha', options: { fits: ['pl'], workers: 1, minEvals: 50 + w } })
+    ).job;
     const end = await waitJob(a.url, job.id);
     const s = (performance.now() - t0) / 1000;
     if (end.state !== 'succeeded') throw new Error(`ranking with ${w} worker(s): ${JSON.stringify(end)}`);
     times.push(s);
     // How busy the queue kept the workers (Σ analysis time / (workers × wall)), and how long one analysis took:
     // a shortfall in the ratio with full workers and slower analyses is CPU contention, not the queue.
-    const kids = (await pool.query<{ started_at: number; finished_at: number }>(
-      `SELECT c.started_at, c.finished_at FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1`,
-      [job.id],
-    )).rows;
+    const kids = (
+      await pool.query<{ started_at: number; finished_at: number }>(
+        `SELECT c.started_at, c.finished_at FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1`,
+        [job.id],
+      )
+    ).rows;
     const busy = kids.reduce((a, k) => a + (k.finished_at - k.started_at) / 1000, 0);
     console.log(
       `  ${w} worker process(es): ${s.toFixed(1)} s, ${((n / s) * 60).toFixed(2)} models/min; one analysis ${(busy / n).toFixed(1)} s on average, ` +
@@ -183,13 +198,23 @@ async function roundTrips(base: string, n: number): Promise<{ total: number[]; q
 async function roundtripPart(pgc: PgCluster): Promise<void> {
   const n = Number(values.jobs);
   console.log(`round trip of an empty job (POST → SSE end), ${n} in a row; "queue" = minus the job's own started→finished`);
-  const env = { WEIGHTSCOPE_DATABASE_URL: await pgc.database(), WEIGHTSCOPE_BLOB_URL: `file://${tmp('ws-blobs-')}`, WEIGHTSCOPE_DEBUG_JOBS: '1', ...ONE_THREAD };
+  const env = {
+    WEIGHTSCOPE_DATABASE_URL: await pgc.database(),
+    WEIGHTSCOPE_BLOB_URL: `file://${tmp('ws-blobs-')}`,
+    WEIGHTSCOPE_DEBUG_JOBS: '1',
+    ...ONE_THREAD,
+  };
   const a = await api(env);
   const w = await worker(env);
   const e = await api({ WEIGHTSCOPE_DEBUG_JOBS: '1', ...ONE_THREAD }, true);
-  for (const [name, base] of [['distributed (API node + worker node, Postgres)', a.url], ['embedded (one process, SQLite)', e.url]] as const) {
+  for (const [name, base] of [
+    ['distributed (API node + worker node, Postgres)', a.url],
+    ['embedded (one process, SQLite)', e.url],
+  ] as const) {
     const r = await roundTrips(base, n);
-    console.log(`  ${name}: total p50 ${q(r.total, 0.5).toFixed(1)} ms, p90 ${q(r.total, 0.9).toFixed(1)} ms; queue p50 ${q(r.queue, 0.5).toFixed(1)} ms, p90 ${q(r.queue, 0.9).toFixed(1)} ms, of which stored → claimed by a worker p50 ${q(r.delivery, 0.5).toFixed(0)} ms (load avg ${load()})`);
+    console.log(
+      `  ${name}: total p50 ${q(r.total, 0.5).toFixed(1)} ms, p90 ${q(r.total, 0.9).toFixed(1)} ms; queue p50 ${q(r.queue, 0.5).toFixed(1)} ms, p90 ${q(r.queue, 0.9).toFixed(1)} ms, of which stored → claimed by a worker p50 ${q(r.delivery, 0.5).toFixed(0)} ms (load avg ${load()})`,
+    );
   }
   stop([a.child, w, e.child]);
 }
@@ -199,25 +224,44 @@ async function uploadPart(pgc: PgCluster): Promise<void> {
   const big = join(OUT, `upload-${gib}g.safetensors`);
   const small = join(OUT, 'upload-256m.safetensors');
   // [8192, 4096] float32 = 128 MiB a tensor.
-  if (!existsSync(big)) await writeCheckpoint(big, Array.from({ length: gib * 8 }, (_, i) => ({ name: `w${i}`, shape: [8192, 4096] })), 7);
-  if (!existsSync(small)) await writeCheckpoint(small, Array.from({ length: 2 }, (_, i) => ({ name: `w${i}`, shape: [8192, 4096] })), 8);
+  if (!existsSync(big))
+    await writeCheckpoint(
+      big,
+      Array.from({ length: gib * 8 }, (_, i) => ({ name: `w${i}`, shape: [8192, 4096] })),
+      7,
+    );
+  if (!existsSync(small))
+    await writeCheckpoint(
+      small,
+      Array.from({ length: 2 }, (_, i) => ({ name: `w${i}`, shape: [8192, 4096] })),
+      8,
+    );
   const s3 = await startS3StandIn('bench');
   try {
     const stores: [string, () => Promise<{ url: string; pid: number; others: ChildProcess[] }>][] = [
-      ['embedded data folder', async () => {
-        const a = await api({}, true);
-        return { url: a.url, pid: a.child.pid!, others: [a.child] };
-      }],
-      ['file:// shared store', async () => {
-        const env = { WEIGHTSCOPE_DATABASE_URL: await pgc.database(), WEIGHTSCOPE_BLOB_URL: `file://${tmp('ws-blobs-')}` };
-        const a = await api(env);
-        return { url: a.url, pid: a.child.pid!, others: [a.child, await worker(env)] };
-      }],
-      ['s3:// (s3rver stand-in)', async () => {
-        const env = { WEIGHTSCOPE_DATABASE_URL: await pgc.database(), WEIGHTSCOPE_BLOB_URL: `s3://${s3.bucket}/bench/`, ...s3.env };
-        const a = await api(env);
-        return { url: a.url, pid: a.child.pid!, others: [a.child, await worker(env)] };
-      }],
+      [
+        'embedded data folder',
+        async () => {
+          const a = await api({}, true);
+          return { url: a.url, pid: a.child.pid!, others: [a.child] };
+        },
+      ],
+      [
+        'file:// shared store',
+        async () => {
+          const env = { WEIGHTSCOPE_DATABASE_URL: await pgc.database(), WEIGHTSCOPE_BLOB_URL: `file://${tmp('ws-blobs-')}` };
+          const a = await api(env);
+          return { url: a.url, pid: a.child.pid!, others: [a.child, await worker(env)] };
+        },
+      ],
+      [
+        's3:// (s3rver stand-in)',
+        async () => {
+          const env = { WEIGHTSCOPE_DATABASE_URL: await pgc.database(), WEIGHTSCOPE_BLOB_URL: `s3://${s3.bucket}/bench/`, ...s3.env };
+          const a = await api(env);
+          return { url: a.url, pid: a.child.pid!, others: [a.child, await worker(env)] };
+        },
+      ],
     ];
     console.log(`upload: POST of a checkpoint to an API node (stream, sha256, store, inspection on a worker); API process peak RSS`);
     for (const [name, start] of stores) {
@@ -228,13 +272,18 @@ async function uploadPart(pgc: PgCluster): Promise<void> {
         const up = await uploadFile(s.url, file);
         if (up.status !== 201) throw new Error(`${name}: ${up.status} ${JSON.stringify(up.body)}`);
         const mb = statSync(file).size / 1e6;
-        line.push(`${(statSync(file).size / 2 ** 30).toFixed(2)} GiB: ${(mb / up.seconds).toFixed(0)} MB/s (${up.seconds.toFixed(1)} s), peak RSS ${peakRssMb(s.pid).toFixed(0)} MiB`);
+        line.push(
+          `${(statSync(file).size / 2 ** 30).toFixed(2)} GiB: ${(mb / up.seconds).toFixed(0)} MB/s (${up.seconds.toFixed(1)} s), peak RSS ${peakRssMb(s.pid).toFixed(0)} MiB`,
+        );
         stop(s.others);
       }
       console.log(`  ${name}: ${line.join('; ')} (load avg ${load()})`);
     }
     // The stores alone (in this process, no HTTP, no inspection): where the POST's time goes.
-    for (const [name, url, env] of [['file://', `file://${tmp('ws-raw-')}`, {}], ['s3:// (s3rver)', `s3://${s3.bucket}/raw/`, s3.env]] as const) {
+    for (const [name, url, env] of [
+      ['file://', `file://${tmp('ws-raw-')}`, {}],
+      ['s3:// (s3rver)', `s3://${s3.bucket}/raw/`, s3.env],
+    ] as const) {
       const { blobs } = openSharedBlobs(url, '/nonexistent', { ...process.env, ...env });
       const t0 = performance.now();
       const part = await blobs.ingest(createReadStream(big, { highWaterMark: 1 << 20 }), { limit: Number.MAX_SAFE_INTEGER, used: 0 });
@@ -242,7 +291,9 @@ async function uploadPart(pgc: PgCluster): Promise<void> {
       await blobs.commit(part);
       const t2 = performance.now();
       const mb = statSync(big).size / 1e6;
-      console.log(`  ${name} store alone, ${gib} GiB: stream + sha256 ${(mb / ((t1 - t0) / 1000)).toFixed(0)} MB/s, commit (server-side copy or rename) ${((t2 - t1) / 1000).toFixed(1)} s`);
+      console.log(
+        `  ${name} store alone, ${gib} GiB: stream + sha256 ${(mb / ((t1 - t0) / 1000)).toFixed(0)} MB/s, commit (server-side copy or rename) ${((t2 - t1) / 1000).toFixed(1)} s`,
+      );
     }
   } finally {
     await s3.close();

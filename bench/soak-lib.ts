@@ -36,12 +36,24 @@ export interface SoakReport {
   afterRestart: { uploadsMissing: string[]; resultsChanged: string[]; jobsNotTerminal: string[]; restartSeconds: number };
 }
 
-const MODELS = [fixture('stories260k', 'model.safetensors'), fixture('fmnist-hessian', 'mlp48.safetensors'), fixture('fmnist-backdoor', 'model_a.safetensors'), fixture('fmnist-backdoor', 'model_b.safetensors'), fixture('gpt2-tiny', 'model.safetensors')];
+const MODELS = [
+  fixture('stories260k', 'model.safetensors'),
+  fixture('fmnist-hessian', 'mlp48.safetensors'),
+  fixture('fmnist-backdoor', 'model_a.safetensors'),
+  fixture('fmnist-backdoor', 'model_b.safetensors'),
+  fixture('gpt2-tiny', 'model.safetensors'),
+];
 
 /** Files no server may store, each with what it tries. */
 function hostileFiles(): { name: string; body: Uint8Array }[] {
   const st = readFileSync(fixture('stories260k', 'model.safetensors'));
-  const evil = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cos\nsystem\n'), Buffer.from([0x58, 4, 0, 0, 0]), Buffer.from('true'), Buffer.from([0x85, 0x52, 0x2e])]);
+  const evil = Buffer.concat([
+    Buffer.from([0x80, 0x02]),
+    Buffer.from('cos\nsystem\n'),
+    Buffer.from([0x58, 4, 0, 0, 0]),
+    Buffer.from('true'),
+    Buffer.from([0x85, 0x52, 0x2e]),
+  ]);
   const long4 = Buffer.alloc(2 + 5 + 200_000 + 1, 0x55);
   long4.set([0x80, 2, 0x8b, 0x40, 0x0d, 0x03, 0x00]);
   long4[long4.length - 1] = 0x2e;
@@ -62,19 +74,42 @@ function hostileFiles(): { name: string; body: Uint8Array }[] {
   ];
 }
 
-const q = (a: number[], p: number): number => (a.length ? a.slice().sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] : NaN);
+const q = (a: number[], p: number): number =>
+  a.length ? a.slice().sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] : NaN;
 const rssOf = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).filter((f) => { try { readlinkSync(`/proc/${pid}/fd/${f}`); return true; } catch { return false; } }).length;
+const fdsOf = (pid: number): number =>
+  readdirSync(`/proc/${pid}/fd`).filter((f) => {
+    try {
+      readlinkSync(`/proc/${pid}/fd/${f}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }).length;
 const sha = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const log = o.log ?? (() => undefined);
   const data = tempDataDir();
-  const env = { WEIGHTSCOPE_DATA: data.dir, WEIGHTSCOPE_JOB_CONCURRENCY: '2', WEIGHTSCOPE_MAX_UPLOAD: '64MiB', WEIGHTSCOPE_INSPECT_HEAP: '256MiB' };
+  const env = {
+    WEIGHTSCOPE_DATA: data.dir,
+    WEIGHTSCOPE_JOB_CONCURRENCY: '2',
+    WEIGHTSCOPE_MAX_UPLOAD: '64MiB',
+    WEIGHTSCOPE_INSPECT_HEAP: '256MiB',
+  };
   let { child, url } = await spawnServer(env);
   const report: SoakReport = {
-    seconds: o.seconds, requests: 0, byStatus: {}, unexpected5xx: [], healthz: { n: 0, p50: 0, p99: 0, max: 0 },
-    rssMiB: { start: 0, max: 0, end: 0 }, fds: { start: 0, max: 0, end: 0 }, tmpFilesAtEnd: 0, jobs: {}, acceptedUploads: 0, servedResults: 0,
+    seconds: o.seconds,
+    requests: 0,
+    byStatus: {},
+    unexpected5xx: [],
+    healthz: { n: 0, p50: 0, p99: 0, max: 0 },
+    rssMiB: { start: 0, max: 0, end: 0 },
+    fds: { start: 0, max: 0, end: 0 },
+    tmpFilesAtEnd: 0,
+    jobs: {},
+    acceptedUploads: 0,
+    servedResults: 0,
     afterRestart: { uploadsMissing: [], resultsChanged: [], jobsNotTerminal: [], restartSeconds: 0 },
   };
   const accepted = new Map<string, string[]>(); // model id → file sha256s
@@ -82,10 +117,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const jobIds = new Set<string>();
   const call = async (method: string, path: string, body?: Uint8Array | string, type?: string): Promise<Response | null> => {
     try {
-      const r = await fetch(`${url}${path}`, { method, ...(body !== undefined ? { body, headers: { 'content-type': type ?? 'application/json' } } : {}) });
+      const r = await fetch(`${url}${path}`, {
+        method,
+        ...(body !== undefined ? { body, headers: { 'content-type': type ?? 'application/json' } } : {}),
+      });
       report.requests++;
       report.byStatus[r.status] = (report.byStatus[r.status] ?? 0) + 1;
-      if (r.status >= 500 && r.status !== 503) report.unexpected5xx.push(`${method} ${path}: ${r.status} ${(await r.clone().text()).slice(0, 200)}`);
+      if (r.status >= 500 && r.status !== 503)
+        report.unexpected5xx.push(`${method} ${path}: ${r.status} ${(await r.clone().text()).slice(0, 200)}`);
       return r;
     } catch {
       return null; // the server is being killed
@@ -102,7 +141,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const fds = fdsOf(child.pid!);
       report.rssMiB.max = Math.max(report.rssMiB.max, rss);
       report.fds.max = Math.max(report.fds.max, fds);
-    } catch { /* restarting */ }
+    } catch {
+      /* restarting */
+    }
   };
   const ids: string[] = [];
   const upload = async (file: string): Promise<void> => {
@@ -110,7 +151,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const r = await call('POST', `/v1/models?name=${file.split('/').pop()}`, bytes, 'application/octet-stream');
     if (r && (r.status === 201 || r.status === 200)) {
       const m = (await r.json()) as { id: string; files: { sha256: string }[] };
-      accepted.set(m.id, m.files.map((f) => f.sha256));
+      accepted.set(
+        m.id,
+        m.files.map((f) => f.sha256),
+      );
       if (!ids.includes(m.id)) ids.push(m.id);
     }
   };
@@ -119,56 +163,76 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let round = 0;
   const loops: Promise<void>[] = [];
   // /healthz every 100 ms, and the process samples.
-  loops.push((async () => {
-    while (running()) {
-      const t = performance.now();
-      const r = await call('GET', '/healthz');
-      if (r) {
-        await r.text();
-        lat.push(performance.now() - t);
+  loops.push(
+    (async () => {
+      while (running()) {
+        const t = performance.now();
+        const r = await call('GET', '/healthz');
+        if (r) {
+          await r.text();
+          lat.push(performance.now() - t);
+        }
+        sample();
+        await new Promise((res) => setTimeout(res, 100));
       }
-      sample();
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  })());
+    })(),
+  );
   for (let c = 0; c < o.clients; c++) {
     // Uploads, good and hostile.
-    loops.push((async () => {
-      for (let i = 0; running(); i++) {
-        if (i % 2) await upload(MODELS[(i + c) % MODELS.length]);
-        else {
-          const h = hostile[(i / 2 + c) % hostile.length];
-          const r = await call('POST', `/v1/models?name=${h.name}`, h.body, 'application/octet-stream');
-          if (r && r.status < 400) report.unexpected5xx.push(`hostile ${h.name} was accepted: ${r.status}`);
-          await r?.text();
+    loops.push(
+      (async () => {
+        for (let i = 0; running(); i++) {
+          if (i % 2) await upload(MODELS[(i + c) % MODELS.length]);
+          else {
+            const h = hostile[(i / 2 + c) % hostile.length];
+            const r = await call('POST', `/v1/models?name=${h.name}`, h.body, 'application/octet-stream');
+            if (r && r.status < 400) report.unexpected5xx.push(`hostile ${h.name} was accepted: ${r.status}`);
+            await r?.text();
+          }
         }
-      }
-    })());
+      })(),
+    );
     // Analyses (distinct options, so the cache cannot answer them all) and rankings, with SSE subscribers.
-    loops.push((async () => {
-      while (running()) {
-        const n = ++round;
-        const model = ids[n % ids.length];
-        const r = n % 3 === 0
-          ? await call('POST', '/v1/rankings', JSON.stringify({ models: [ids[0], ids[1 + (n % (ids.length - 1))]], metric: 'alpha', options: { minEvals: 10 + (n % 50) } }))
-          : await call('POST', '/v1/analyses', JSON.stringify({ model, fits: ['pl'], options: { minEvals: 10 + (n % 200) } }));
-        if (!r || r.status >= 400) { await r?.text(); continue; }
-        const { job } = (await r.json()) as { job: { id: string } };
-        jobIds.add(job.id);
-        // An SSE subscriber that sometimes leaves early.
-        const ac = new AbortController();
-        const sse = fetch(`${url}/v1/jobs/${job.id}/events`, { signal: ac.signal }).then((s) => s.text()).catch(() => '');
-        if (n % 2) setTimeout(() => ac.abort(), 200);
-        const end = await waitJob(url, job.id, {}, 600_000).catch(() => null);
-        ac.abort();
-        await sse;
-        if (end) report.jobs[end.state] = (report.jobs[end.state] ?? 0) + 1;
-        if (end?.state === 'succeeded' && end.result) {
-          const body = await call('GET', end.result);
-          if (body?.ok) served.set(end.result, sha(new Uint8Array(await body.arrayBuffer())));
+    loops.push(
+      (async () => {
+        while (running()) {
+          const n = ++round;
+          const model = ids[n % ids.length];
+          const r =
+            n % 3 === 0
+              ? await call(
+                  'POST',
+                  '/v1/rankings',
+                  JSON.stringify({
+                    models: [ids[0], ids[1 + (n % (ids.length - 1))]],
+                    metric: 'alpha',
+                    options: { minEvals: 10 + (n % 50) },
+                  }),
+                )
+              : await call('POST', '/v1/analyses', JSON.stringify({ model, fits: ['pl'], options: { minEvals: 10 + (n % 200) } }));
+          if (!r || r.status >= 400) {
+            await r?.text();
+            continue;
+          }
+          const { job } = (await r.json()) as { job: { id: string } };
+          jobIds.add(job.id);
+          // An SSE subscriber that sometimes leaves early.
+          const ac = new AbortController();
+          const sse = fetch(`${url}/v1/jobs/${job.id}/events`, { signal: ac.signal })
+            .then((s) => s.text())
+            .catch(() => '');
+          if (n % 2) setTimeout(() => ac.abort(), 200);
+          const end = await waitJob(url, job.id, {}, 600_000).catch(() => null);
+          ac.abort();
+          await sse;
+          if (end) report.jobs[end.state] = (report.jobs[end.state] ?? 0) + 1;
+          if (end?.state === 'succeeded' && end.result) {
+            const body = await call('GET', end.result);
+            if (body?.ok) served.set(end.result, sha(new Uint8Array(await body.arrayBuffer())));
+          }
         }
-      }
-    })());
+      })(),
+    );
   }
   await Promise.all(loops);
   report.healthz = { n: lat.length, p50: q(lat, 0.5), p99: q(lat, 0.99), max: lat.length ? Math.max(...lat) : NaN };

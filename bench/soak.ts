@@ -11,6 +11,12 @@ import { runSoak } from './soak-lib.js';
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, clients: { type: 'string', default: '2' } } });
 const r = await runSoak({ seconds: Number(values.minutes) * 60, clients: Number(values.clients), log: (l) => console.error(l) });
 console.log(JSON.stringify(r, null, 2));
-const ok = r.unexpected5xx.length === 0 && r.healthz.p99 < 100 && r.afterRestart.uploadsMissing.length === 0 && r.afterRestart.resultsChanged.length === 0 && r.afterRestart.jobsNotTerminal.length === 0 && r.tmpFilesAtEnd === 0;
+const ok =
+  r.unexpected5xx.length === 0 &&
+  r.healthz.p99 < 100 &&
+  r.afterRestart.uploadsMissing.length === 0 &&
+  r.afterRestart.resultsChanged.length === 0 &&
+  r.afterRestart.jobsNotTerminal.length === 0 &&
+  r.tmpFilesAtEnd === 0;
 console.log(ok ? 'soak: all goals met' : 'soak: a goal was missed (see above)');
 process.exit(ok ? 0 : 1);

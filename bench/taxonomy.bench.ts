@@ -34,14 +34,27 @@ try {
     const train = await writeData(join(dir, `${d.n}_${d.flip}.safetensors`), trainSet);
     for (const width of widths) {
       const c0 = performance.now();
-      const models = await trainModels(P, trainSet, { width, epochs: d.epochs, batchSize: d.batch, lr: 0.1 }, seeds, dir, `${d.n}_${d.flip}_${width}`);
+      const models = await trainModels(
+        P,
+        trainSet,
+        { width, epochs: d.epochs, batchSize: d.batch, lr: 0.1 },
+        seeds,
+        dir,
+        `${d.n}_${d.flip}_${width}`,
+      );
       const r = await taxonomy({ models, train, test });
       const s = r.summary;
-      console.log(`${d.name.padEnd(24)} ${String(width).padStart(5)}  ${r.phase.padEnd(5)}  ${s.mc.toFixed(2).padStart(7)}  ${s.lambda_max.toFixed(3).padStart(10)}  ${s.trace.toFixed(2).padStart(6)}  ${s.cka.toFixed(3)}  ${(100 * s.train_accuracy).toFixed(1).padStart(9)}  ${(100 * s.test_accuracy!).toFixed(1).padStart(8)}  ${((performance.now() - c0) / 1000).toFixed(0).padStart(3)}`);
+      console.log(
+        `${d.name.padEnd(24)} ${String(width).padStart(5)}  ${r.phase.padEnd(5)}  ${s.mc.toFixed(2).padStart(7)}  ${s.lambda_max.toFixed(3).padStart(10)}  ${s.trace.toFixed(2).padStart(6)}  ${s.cka.toFixed(3)}  ${(100 * s.train_accuracy).toFixed(1).padStart(9)}  ${(100 * s.test_accuracy!).toFixed(1).padStart(8)}  ${((performance.now() - c0) / 1000).toFixed(0).padStart(3)}`,
+      );
     }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`${((performance.now() - t0) / 1000).toFixed(0)} s; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `${((performance.now() - t0) / 1000).toFixed(0)} s; load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 process.exit(0);

@@ -66,7 +66,15 @@ interface SliceEnd {
 }
 
 /** Runs inputs [from, to) in a fresh thread until the end, a crash of the thread, or an input over `hangMs`. */
-function runSlice(target: string, o: CampaignOptions, from: number, to: number, hangMs: number, report: TargetReport, onProgress?: (done: number) => void): Promise<SliceEnd> {
+function runSlice(
+  target: string,
+  o: CampaignOptions,
+  from: number,
+  to: number,
+  hangMs: number,
+  report: TargetReport,
+  onProgress?: (done: number) => void,
+): Promise<SliceEnd> {
   const heartbeat = new SharedArrayBuffer(16);
   const beat = new Float64Array(heartbeat);
   const input: FuzzWorkerInput = { target, seed: o.seed, from, to, crashDir: o.crashDir, heartbeat };
@@ -97,7 +105,12 @@ function runSlice(target: string, o: CampaignOptions, from: number, to: number, 
       settled = true;
       clearInterval(watch);
       void saveInput(target, o.seed, index, o.crashDir).then((file) => {
-        report.failures.push({ index, kind: e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out-of-memory' : 'crash', message: `${e.name}: ${e.message}`, file });
+        report.failures.push({
+          index,
+          kind: e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out-of-memory' : 'crash',
+          message: `${e.name}: ${e.message}`,
+          file,
+        });
         resolve({ next: index + 1, hungAt: null, ok: slice.ok, errors: slice.errors });
       });
     });
@@ -122,7 +135,12 @@ export async function runTarget(target: string, o: CampaignOptions, onProgress?:
       const again = await runSlice(target, o, end.hungAt, end.hungAt + 1, 3 * o.hangMs, report);
       add(again);
       if (again.hungAt !== null) {
-        report.failures.push({ index: end.hungAt, kind: 'hang', message: `still running after ${o.hangMs} ms, and after ${3 * o.hangMs} ms alone`, file: await saveInput(target, o.seed, end.hungAt, o.crashDir) });
+        report.failures.push({
+          index: end.hungAt,
+          kind: 'hang',
+          message: `still running after ${o.hangMs} ms, and after ${3 * o.hangMs} ms alone`,
+          file: await saveInput(target, o.seed, end.hungAt, o.crashDir),
+        });
       } else report.stalls++;
     }
     from = end.next;

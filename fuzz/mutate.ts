@@ -12,7 +12,18 @@ const INTERESTING_8 = [0, 1, 0x7f, 0x80, 0xff];
 const INTERESTING_32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];
 const INTERESTING_64 = [0n, 1n, 0x7fffffffn, 0xffffffffn, 0x100000000n, 2n ** 53n, 2n ** 63n - 1n, 2n ** 64n - 1n];
 const JSON_NUMBERS = ['-1', '0', '1', '1e308', '-1e308', '9007199254740993', '4294967296', '1.5', 'NaN', '1e-400', '18446744073709551615'];
-const JSON_STRINGS = ['""', '"../../etc/passwd"', '"/abs"', '"__proto__"', `"${'A'.repeat(5000)}"`, '"F64"', '"BF16"', '"I8"', '"\\u0000"', '"model.safetensors"'];
+const JSON_STRINGS = [
+  '""',
+  '"../../etc/passwd"',
+  '"/abs"',
+  '"__proto__"',
+  `"${'A'.repeat(5000)}"`,
+  '"F64"',
+  '"BF16"',
+  '"I8"',
+  '"\\u0000"',
+  '"model.safetensors"',
+];
 const JSON_VALUES = ['null', 'true', '[]', '{}', '[[[[[[[[[[]]]]]]]]]]', '{"__proto__":{"x":1}}', ...JSON_NUMBERS, ...JSON_STRINGS];
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
@@ -36,44 +47,53 @@ function mutateBytes(b: Uint8Array, rng: Rng, corpus: readonly Uint8Array[]): Ui
   const n = b.length;
   const at = n ? rng.int(n) : 0;
   switch (rng.int(10)) {
-    case 0: { // bit flip
+    case 0: {
+      // bit flip
       const o = b.slice();
       if (n) o[at] ^= 1 << rng.int(8);
       return o;
     }
-    case 1: { // interesting byte
+    case 1: {
+      // interesting byte
       const o = b.slice();
       if (n) o[at] = pick(rng, INTERESTING_8);
       return o;
     }
-    case 2: case 3: { // interesting 16/32/64-bit little-endian value (lengths, offsets, counts)
+    case 2:
+    case 3: {
+      // interesting 16/32/64-bit little-endian value (lengths, offsets, counts)
       const o = b.slice();
       const width = pick(rng, [2, 4, 4, 8, 8]);
       const v = width === 8 ? pick(rng, INTERESTING_64) : BigInt(pick(rng, INTERESTING_32)) & ((1n << BigInt(8 * width)) - 1n);
       writeLE(o, at, width, v);
       return o;
     }
-    case 4: { // delete a range
+    case 4: {
+      // delete a range
       const len = Math.min(n - at, 1 + rng.int(Math.max(1, Math.min(4096, n >> 3))));
       return concat(b.subarray(0, at), b.subarray(at + len));
     }
-    case 5: { // insert random bytes
+    case 5: {
+      // insert random bytes
       const ins = new Uint8Array(1 + rng.int(64));
       for (let i = 0; i < ins.length; i++) ins[i] = rng.int(256);
       return concat(b.subarray(0, at), ins, b.subarray(at));
     }
-    case 6: { // duplicate a range
+    case 6: {
+      // duplicate a range
       const len = Math.min(n - at, 1 + rng.int(256));
       return concat(b.subarray(0, at + len), b.subarray(at, at + len), b.subarray(at + len));
     }
     case 7: // truncate
       return b.slice(0, at);
-    case 8: { // splice with another corpus entry
+    case 8: {
+      // splice with another corpus entry
       const other = pick(rng, corpus);
       const from = other.length ? rng.int(other.length) : 0;
       return concat(b.subarray(0, at), other.subarray(from, from + 1 + rng.int(4096)));
     }
-    default: { // overwrite a range with bytes from elsewhere in the input
+    default: {
+      // overwrite a range with bytes from elsewhere in the input
       const o = b.slice();
       const len = Math.min(n - at, 1 + rng.int(64));
       const src = n ? rng.int(n) : 0;
@@ -96,10 +116,18 @@ export function mutateJson(text: string, rng: Rng): string {
   const isStr = t[0].startsWith('"');
   let repl: string;
   switch (rng.int(4)) {
-    case 0: repl = isNum ? pick(rng, JSON_NUMBERS) : isStr ? pick(rng, JSON_STRINGS) : ''; break;
-    case 1: repl = pick(rng, JSON_VALUES); break;
-    case 2: repl = t[0] + t[0]; break;
-    default: repl = ''; break;
+    case 0:
+      repl = isNum ? pick(rng, JSON_NUMBERS) : isStr ? pick(rng, JSON_STRINGS) : '';
+      break;
+    case 1:
+      repl = pick(rng, JSON_VALUES);
+      break;
+    case 2:
+      repl = t[0] + t[0];
+      break;
+    default:
+      repl = '';
+      break;
   }
   return text.slice(0, at) + repl + text.slice(end);
 }

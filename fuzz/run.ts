@@ -22,13 +22,28 @@ const targets = values.target?.length ? values.target : TARGET_NAMES;
 for (const t of targets) if (!TARGET_NAMES.includes(t)) throw new Error(`unknown target ${t} (have: ${TARGET_NAMES.join(', ')})`);
 const reports: TargetReport[] = [];
 for (const t of targets) {
-  const r = await runTarget(t, { execs: Number(values.execs), seed: Number(values.seed), hangMs: Number(values['hang-ms']), heapMb: Number(values['heap-mb']), crashDir: `${out}crashes` }, (done) => {
-    if (process.stderr.isTTY) process.stderr.write(`\r${t}: ${done}`);
-  });
+  const r = await runTarget(
+    t,
+    {
+      execs: Number(values.execs),
+      seed: Number(values.seed),
+      hangMs: Number(values['hang-ms']),
+      heapMb: Number(values['heap-mb']),
+      crashDir: `${out}crashes`,
+    },
+    (done) => {
+      if (process.stderr.isTTY) process.stderr.write(`\r${t}: ${done}`);
+    },
+  );
   if (process.stderr.isTTY) process.stderr.write('\r');
   reports.push(r);
-  const errs = Object.entries(r.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
-  console.log(`${t.padEnd(20)} ${String(r.execs).padStart(7)} inputs in ${r.seconds.toFixed(1).padStart(6)} s (${(r.execs / r.seconds).toFixed(0)}/s), read ${r.ok}, refused: ${errs || 'none'}; peak heap ${r.peakHeapMb.toFixed(0)} MiB; failures ${r.failures.length}${r.stalls ? ` (${r.stalls} machine stall(s) re-run clean)` : ''}`);
+  const errs = Object.entries(r.errors)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  console.log(
+    `${t.padEnd(20)} ${String(r.execs).padStart(7)} inputs in ${r.seconds.toFixed(1).padStart(6)} s (${(r.execs / r.seconds).toFixed(0)}/s), read ${r.ok}, refused: ${errs || 'none'}; peak heap ${r.peakHeapMb.toFixed(0)} MiB; failures ${r.failures.length}${r.stalls ? ` (${r.stalls} machine stall(s) re-run clean)` : ''}`,
+  );
   for (const f of r.failures) console.log(`  ${f.kind} at input ${f.index} (${f.file}): ${f.message.split('\n')[0].slice(0, 200)}`);
 }
 writeFileSync(`${out}report.json`, JSON.stringify({ seed: Number(values.seed), reports }, null, 2));

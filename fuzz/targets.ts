@@ -102,7 +102,13 @@ export const TARGETS: readonly Target[] = [
   {
     name: 'safetensors',
     async setup() {
-      return files(fx('fmnist-hessian', 'mlp48.safetensors'), fx('fmnist-injected', 'injected.safetensors'), fx('hf-archs', 'qwen2-tiny', 'model.safetensors'), fx('gpt2-tiny', 'lm_batch.safetensors'), fx('fmnist-backdoor', 'model_a.safetensors'));
+      return files(
+        fx('fmnist-hessian', 'mlp48.safetensors'),
+        fx('fmnist-injected', 'injected.safetensors'),
+        fx('hf-archs', 'qwen2-tiny', 'model.safetensors'),
+        fx('gpt2-tiny', 'lm_batch.safetensors'),
+        fx('fmnist-backdoor', 'model_a.safetensors'),
+      );
     },
     async exec(input, dir) {
       const p = join(dir, 'model.safetensors');
@@ -116,7 +122,10 @@ export const TARGETS: readonly Target[] = [
     async setup(dir) {
       // Two shards of stories260k's tensors, and their index: the index is what is mutated.
       const r = await openSafetensors(fx('stories260k', 'model.safetensors'));
-      const shards: Record<string, { name: string; dtype: string; shape: number[]; data: Uint8Array }[]> = { 'model-00001-of-00002.safetensors': [], 'model-00002-of-00002.safetensors': [] };
+      const shards: Record<string, { name: string; dtype: string; shape: number[]; data: Uint8Array }[]> = {
+        'model-00001-of-00002.safetensors': [],
+        'model-00002-of-00002.safetensors': [],
+      };
       const map: Record<string, string> = {};
       try {
         for (const [i, t] of r.tensors.entries()) {
@@ -155,8 +164,12 @@ export const TARGETS: readonly Target[] = [
       const base = await ZipArchive.open(fx('fmnist-backdoor', 'model_a.pt'));
       try {
         const entries: { name: string; data: Uint8Array }[] = [];
-        for (const name of base.entries.keys()) if (!name.endsWith('data.pkl')) entries.push({ name: name.replace(/^[^/]+\//, 'archive/'), data: await base.read(name) });
-        writeFileSync(join(dir, 'storages.json'), JSON.stringify(entries.map((e) => ({ name: e.name, data: Buffer.from(e.data).toString('base64') }))));
+        for (const name of base.entries.keys())
+          if (!name.endsWith('data.pkl')) entries.push({ name: name.replace(/^[^/]+\//, 'archive/'), data: await base.read(name) });
+        writeFileSync(
+          join(dir, 'storages.json'),
+          JSON.stringify(entries.map((e) => ({ name: e.name, data: Buffer.from(e.data).toString('base64') }))),
+        );
       } finally {
         await base.close();
       }
@@ -172,7 +185,10 @@ export const TARGETS: readonly Target[] = [
       return out;
     },
     async exec(input, dir) {
-      storages ??= (JSON.parse(readFileSync(join(dir, 'storages.json'), 'utf8')) as { name: string; data: string }[]).map((e) => ({ name: e.name, data: Buffer.from(e.data, 'base64') }));
+      storages ??= (JSON.parse(readFileSync(join(dir, 'storages.json'), 'utf8')) as { name: string; data: string }[]).map((e) => ({
+        name: e.name,
+        data: Buffer.from(e.data, 'base64'),
+      }));
       const p = join(dir, 'pickled.pt');
       await writeZipStored(p, [{ name: 'archive/data.pkl', data: input }, ...storages]);
       await readAll(await openPytorch(p));
@@ -197,7 +213,10 @@ export const TARGETS: readonly Target[] = [
     name: 'onnx-external-data',
     async setup(dir) {
       // A fixed graph whose initializers live in model.onnx_data; the data file is what is mutated.
-      writeFileSync(join(dir, 'model.onnx'), externalize(readFileSync(fx('fmnist-backdoor', 'model_a.onnx')), join(dir, 'model.onnx_data')));
+      writeFileSync(
+        join(dir, 'model.onnx'),
+        externalize(readFileSync(fx('fmnist-backdoor', 'model_a.onnx')), join(dir, 'model.onnx_data')),
+      );
       return [readFileSync(join(dir, 'model.onnx_data'))];
     },
     async exec(input, dir) {
@@ -211,7 +230,12 @@ export const TARGETS: readonly Target[] = [
     async setup(dir) {
       mkdirSync(join(dir, 'hf'), { recursive: true });
       writeFileSync(join(dir, 'hf', 'model.safetensors'), readFileSync(fx('fmnist-hessian', 'mlp48.safetensors')));
-      return files(fx('gpt2-tiny', 'config.json'), fx('stories260k', 'config.json'), fx('hf-archs', 'qwen2-tiny', 'config.json'), fx('hf-archs', 'bert-tiny-cls', 'config.json'));
+      return files(
+        fx('gpt2-tiny', 'config.json'),
+        fx('stories260k', 'config.json'),
+        fx('hf-archs', 'qwen2-tiny', 'config.json'),
+        fx('hf-archs', 'bert-tiny-cls', 'config.json'),
+      );
     },
     async exec(input, dir) {
       await writeFile(join(dir, 'hf', 'config.json'), input);
@@ -225,7 +249,11 @@ export const TARGETS: readonly Target[] = [
       return [
         await smallDataset(fx('fmnist-hessian', 'batch.safetensors'), join(dir, 'c1.safetensors'), 16),
         await smallDataset(fx('fmnist-backdoor', 'test_triggered.safetensors'), join(dir, 'c2.safetensors'), 16),
-        ...files(fx('gpt2-tiny', 'lm_batch.safetensors'), fx('hf-archs', 'bert-tiny-cls', 'batch.safetensors'), fx('fmnist-injected', 'injected.safetensors')),
+        ...files(
+          fx('gpt2-tiny', 'lm_batch.safetensors'),
+          fx('hf-archs', 'bert-tiny-cls', 'batch.safetensors'),
+          fx('fmnist-injected', 'injected.safetensors'),
+        ),
       ];
     },
     async exec(input, dir) {

@@ -52,7 +52,12 @@ async function main(): Promise<void> {
           const file = join(input.crashDir, `${target.name}-${input.seed}-${i}.bin`);
           writeFileSync(file, bytes);
           const err = e as Error;
-          port.postMessage({ type: 'crash', index: i, message: `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}\n${(err?.stack ?? '').split('\n').slice(1, 6).join('\n')}`, file } satisfies FuzzWorkerMessage);
+          port.postMessage({
+            type: 'crash',
+            index: i,
+            message: `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}\n${(err?.stack ?? '').split('\n').slice(1, 6).join('\n')}`,
+            file,
+          } satisfies FuzzWorkerMessage);
         }
       }
       beat[1] = 0;

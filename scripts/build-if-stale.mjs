@@ -30,7 +30,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const root = fileURLToPath(new URL('..', import.meta.url));
   if (!isStale(root)) process.exit(0);
   const started = Date.now();
-  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) process.exit(r.status ?? 1);
   // Stamped with the time the build started: a source saved during the build still counts as newer.
   writeFileSync(join(root, 'dist', '.build-stamp'), '');

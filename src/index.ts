@@ -6,7 +6,19 @@ export type { AnalyzeOptions, AnalyzeOptionsInput, FitKind } from './report/opti
 export { reportToCsv } from './report/csv.js';
 export { formatTable } from './report/table.js';
 export { WW_COLUMNS } from './report/columns.js';
-export type { AnalysisReport, LayerRow, LayerType, EtplFit, ExpFit, FitStatus, Summary, SkippedLayer, ProgressHook, WorkSummary, ModelFamily } from './report/types.js';
+export type {
+  AnalysisReport,
+  LayerRow,
+  LayerType,
+  EtplFit,
+  ExpFit,
+  FitStatus,
+  Summary,
+  SkippedLayer,
+  ProgressHook,
+  WorkSummary,
+  ModelFamily,
+} from './report/types.js';
 export { planLayers } from './layers/plan.js';
 export type { LayerPlan, LayerFilters } from './layers/types.js';
 export { WeightscopeError, isWeightscopeError } from './errors.js';
@@ -34,7 +46,14 @@ export { compareFiles, compareModels, CompareOptionsSchema } from './landscape/s
 export { connect, connectOptionsSchema, parseConnectOptions } from './landscape/connectivity/connect.js';
 export type { ConnectInputs, ConnectResult, ConnectOptions, ConnectOptionsInput } from './landscape/connectivity/connect.js';
 export { connectSurface, surfaceOptionsSchema, parseSurfaceOptions } from './landscape/connectivity/connect-surface.js';
-export type { SurfaceInputs, SurfaceResult, SurfaceRun, SurfaceOptions, SurfaceOptionsInput, SurfaceMetrics } from './landscape/connectivity/connect-surface.js';
+export type {
+  SurfaceInputs,
+  SurfaceResult,
+  SurfaceRun,
+  SurfaceOptions,
+  SurfaceOptionsInput,
+  SurfaceMetrics,
+} from './landscape/connectivity/connect-surface.js';
 export { writeModelPoint } from './landscape/connectivity/export.js';
 export { repair, writeRepaired, repairOptionsSchema, parseRepairOptions } from './landscape/repair/repair.js';
 // Hugging Face Transformers straight from their folders: one model argument → route and graph; data in its input form;

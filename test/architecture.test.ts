@@ -15,11 +15,13 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const MAX_LINES = 400;
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return sourceFiles(p);
-    return p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) return sourceFiles(p);
+      return p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
+    });
 }
 
 /** Every relative module a file imports, resolved to a source path. */
@@ -54,7 +56,10 @@ function cycles(files: readonly string[], root = SRC): string[][] {
 test('the import graph of src/ has no circle', () => {
   const files = sourceFiles(SRC);
   assert.ok(files.length > 100, `${files.length} source files`);
-  assert.deepEqual(cycles(files).map((c) => c.join(' → ')), []);
+  assert.deepEqual(
+    cycles(files).map((c) => c.join(' → ')),
+    [],
+  );
 });
 
 test('the circle check sees a circle made of a type-only import and a dynamic import', () => {

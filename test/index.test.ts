@@ -9,7 +9,10 @@ test('library entry: analyze() on an open reader (left open), progress hook, opt
   try {
     const seen: [number, number, string][] = [];
     const r = await analyze(reader, { fits: ['pl', 'exp'] }, (done, total, msg) => seen.push([done, total, msg]));
-    assert.deepEqual(r.layers.map((l) => l.name), ['layers.0', 'layers.1']);
+    assert.deepEqual(
+      r.layers.map((l) => l.name),
+      ['layers.0', 'layers.1'],
+    );
     assert.equal(r.model.source, '<safetensors reader>');
     assert.equal(r.model.parameters, 784 * 48 + 48 + 48 * 10 + 10);
     assert.ok(r.layers.every((l) => l.exp && !l.etpl));
@@ -19,7 +22,14 @@ test('library entry: analyze() on an open reader (left open), progress hook, opt
     await reader.close();
   }
   assert.deepEqual(AnalyzeOptionsSchema.parse({}), {
-    fits: ['pl', 'etpl', 'exp'], plVariant: 'ww', minEvals: 10, maxEvals: 15000, maxN: 50000, eigenBackend: 'auto', keepEigenvalues: false, allLayers: false,
+    fits: ['pl', 'etpl', 'exp'],
+    plVariant: 'ww',
+    minEvals: 10,
+    maxEvals: 15000,
+    maxN: 50000,
+    eigenBackend: 'auto',
+    keepEigenvalues: false,
+    allLayers: false,
   });
   assert.equal(WW_COLUMNS.length, 32);
   assert.ok(new WeightscopeError('invalid-input', 'x') instanceof Error);

@@ -36,15 +36,34 @@ export function vulkanDevices(): VulkanDevice[] | string {
     return `the Vulkan loader libvulkan.so.1 is missing (${(e as Error).message.split('\n')[0]})`;
   }
   koffi.struct('VkInstanceCreateInfo', {
-    sType: 'uint32_t', pNext: 'void *', flags: 'uint32_t', pApplicationInfo: 'void *',
-    enabledLayerCount: 'uint32_t', ppEnabledLayerNames: 'void *', enabledExtensionCount: 'uint32_t', ppEnabledExtensionNames: 'void *',
+    sType: 'uint32_t',
+    pNext: 'void *',
+    flags: 'uint32_t',
+    pApplicationInfo: 'void *',
+    enabledLayerCount: 'uint32_t',
+    ppEnabledLayerNames: 'void *',
+    enabledExtensionCount: 'uint32_t',
+    ppEnabledExtensionNames: 'void *',
   });
   const create = lib.func('int vkCreateInstance(const VkInstanceCreateInfo *info, void *alloc, _Out_ void **instance)');
   const enumerate = lib.func('int vkEnumeratePhysicalDevices(void *instance, _Inout_ uint32_t *count, uint8_t *devices)');
   const properties = lib.func('void vkGetPhysicalDeviceProperties(void *device, _Out_ uint8_t *props)');
   const destroy = lib.func('void vkDestroyInstance(void *instance, void *alloc)');
   const inst: unknown[] = [null];
-  const rc = create({ sType: 1, pNext: null, flags: 0, pApplicationInfo: null, enabledLayerCount: 0, ppEnabledLayerNames: null, enabledExtensionCount: 0, ppEnabledExtensionNames: null }, null, inst) as number;
+  const rc = create(
+    {
+      sType: 1,
+      pNext: null,
+      flags: 0,
+      pApplicationInfo: null,
+      enabledLayerCount: 0,
+      ppEnabledLayerNames: null,
+      enabledExtensionCount: 0,
+      ppEnabledExtensionNames: null,
+    },
+    null,
+    inst,
+  ) as number;
   if (rc !== 0) return `vkCreateInstance failed (${rc}${rc === -9 ? ' VK_ERROR_INCOMPATIBLE_DRIVER: no Vulkan driver (ICD) found' : ''})`;
   try {
     const count = [0];
@@ -76,10 +95,13 @@ export function vulkanDevices(): VulkanDevice[] | string {
 /** null when an onnxruntime session on the WebGPU EP starts and computes x + x, else why not. */
 export async function webgpuProbe(): Promise<string | null> {
   const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 4 }] } } } });
-  const model = onnxProto.onnx.ModelProto.encode(onnxProto.onnx.ModelProto.create({
-    irVersion: 7, opsetImport: [{ domain: '', version: 14 }],
-    graph: { name: 'probe', node: [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }], input: [vi('x')], output: [vi('y')] },
-  })).finish();
+  const model = onnxProto.onnx.ModelProto.encode(
+    onnxProto.onnx.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 14 }],
+      graph: { name: 'probe', node: [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }], input: [vi('x')], output: [vi('y')] },
+    }),
+  ).finish();
   try {
     const s = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'], logSeverityLevel: 3 });
     const y = (await s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4), [4]) })).y.data as Float32Array;
@@ -97,7 +119,9 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   const webgpu = await webgpuProbe();
   console.log(JSON.stringify({ vulkan: vk, webgpu: webgpu ?? 'ok' }));
   if (typeof vk === 'string' || webgpu !== null) {
-    console.error(`no GPU adapter: ${typeof vk === 'string' ? `Vulkan: ${vk}` : `Vulkan sees ${vk.map((d) => d.name).join(', ')}`}; onnxruntime WebGPU: ${webgpu ?? 'ok'}`);
+    console.error(
+      `no GPU adapter: ${typeof vk === 'string' ? `Vulkan: ${vk}` : `Vulkan sees ${vk.map((d) => d.name).join(', ')}`}; onnxruntime WebGPU: ${webgpu ?? 'ok'}`,
+    );
     process.exit(3);
   }
 }

@@ -15,10 +15,13 @@ import { loadDataset, sliceBatch } from '../../src/runtime/dataset.js';
 import { parseDevice } from '../../src/runtime/devices.js';
 import { shutdownRuntime } from '../../src/runtime/session.js';
 
-const { values } = parseArgs({ options: { a: { type: 'string' }, b: { type: 'string' }, data: { type: 'string' }, device: { type: 'string', default: 'cpu' } } });
+const { values } = parseArgs({
+  options: { a: { type: 'string' }, b: { type: 'string' }, data: { type: 'string' }, device: { type: 'string', default: 'cpu' } },
+});
 if (!values.a || !values.b || !values.data) throw new Error('--a, --b and --data are required');
 const device = parseDevice(values.device);
-const samples = 10_000, batch = 128;
+const samples = 10_000,
+  batch = 128;
 
 const ep = await loadEndpoints(values.a, values.b);
 const train = await loadDataset(values.data);
@@ -28,7 +31,25 @@ let t0 = performance.now();
 for (const size of [batch, samples % batch || batch]) await engine.grad(curve.points[1], sliceBatch(train, 0, size));
 const warmupMs = performance.now() - t0;
 t0 = performance.now();
-const r = await trainCurve(engine, curve, train, { epochs: 1, batchSize: batch, samplesPerEpoch: samples, lr: 0.01, momentum: 0.9, l2: 1e-4, seed: 29, schedule: 'garipov' });
+const r = await trainCurve(engine, curve, train, {
+  epochs: 1,
+  batchSize: batch,
+  samplesPerEpoch: samples,
+  lr: 0.01,
+  momentum: 0.9,
+  l2: 1e-4,
+  seed: 29,
+  schedule: 'garipov',
+});
 const seconds = (performance.now() - t0) / 1000;
 await shutdownRuntime();
-console.log(JSON.stringify({ case: 'curve-epoch', device, seconds_per_epoch: seconds, steps: r.steps, last_loss: r.epochs[0]?.trainLoss, warmup_ms: warmupMs }));
+console.log(
+  JSON.stringify({
+    case: 'curve-epoch',
+    device,
+    seconds_per_epoch: seconds,
+    steps: r.steps,
+    last_loss: r.epochs[0]?.trainLoss,
+    warmup_ms: warmupMs,
+  }),
+);

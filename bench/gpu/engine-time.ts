@@ -20,8 +20,14 @@ import { timed } from '../timing.js';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' }, data: { type: 'string' }, batch: { type: 'string' }, device: { type: 'string', default: 'cpu' },
-    case: { type: 'string', default: 'model' }, out: { type: 'string' }, reps: { type: 'string', default: '5' }, loss: { type: 'string' },
+    model: { type: 'string' },
+    data: { type: 'string' },
+    batch: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    case: { type: 'string', default: 'model' },
+    out: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    loss: { type: 'string' },
   },
 });
 if (!values.model || !values.data || !values.out) throw new Error('--model, --data and --out are required');
@@ -39,7 +45,14 @@ const rng = new Rng(0);
 const v = new Map(engine.params.map((s) => [s.name, Float32Array.from({ length: s.size }, () => rng.normal())]));
 
 // A JSON line after each stage: a part killed by its time limit still reports what it measured (the last line wins).
-const result: Record<string, unknown> = { case: values.case, device, batch: batch.size, params: engine.params.reduce((s, q) => s + q.size, 0), create_ms: createMs, reps };
+const result: Record<string, unknown> = {
+  case: values.case,
+  device,
+  batch: batch.size,
+  params: engine.params.reduce((s, q) => s + q.size, 0),
+  create_ms: createMs,
+  reps,
+};
 const report = (more: Record<string, unknown>) => console.log(JSON.stringify(Object.assign(result, more)));
 t0 = performance.now();
 const g = await engine.grad(p, batch);

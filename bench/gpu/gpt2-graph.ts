@@ -38,8 +38,22 @@ export interface Gpt2Config {
 export const GPT2_SMALL: Gpt2Config = { vocab: 50257, positions: 1024, d: 768, layers: 12, heads: 12, eps: 1e-5 };
 
 /** HF config.json fields → Gpt2Config. */
-export function configFromHf(c: { vocab_size: number; n_positions: number; n_embd: number; n_layer: number; n_head: number; layer_norm_epsilon?: number }): Gpt2Config {
-  return { vocab: c.vocab_size, positions: c.n_positions, d: c.n_embd, layers: c.n_layer, heads: c.n_head, eps: c.layer_norm_epsilon ?? 1e-5 };
+export function configFromHf(c: {
+  vocab_size: number;
+  n_positions: number;
+  n_embd: number;
+  n_layer: number;
+  n_head: number;
+  layer_norm_epsilon?: number;
+}): Gpt2Config {
+  return {
+    vocab: c.vocab_size,
+    positions: c.n_positions,
+    d: c.n_embd,
+    layers: c.n_layer,
+    heads: c.n_head,
+    eps: c.layer_norm_epsilon ?? 1e-5,
+  };
 }
 
 /** The graph's parameters: HF GPT-2 names and shapes (no separate lm_head: it is wte); one list, bench/gpt2-small.ts's. */
@@ -51,18 +65,35 @@ export function gpt2Tensors(c: Gpt2Config): { name: string; shape: number[] }[] 
 export function gpt2Graph(c: Gpt2Config, seq: number, weights: ReadonlyMap<string, Float32Array>): Graph {
   if (seq < 1 || seq > c.positions) throw new Error(`seq ${seq} must be in 1..${c.positions}`);
   if (c.d % c.heads !== 0) throw new Error(`d ${c.d} is not a multiple of heads ${c.heads}`);
-  const g: Graph = { name: 'gpt2', opset: 14, irVersion: 8, extraOpsets: [], nodes: [], inputs: ['input_ids'], outputs: [], values: new Map(), initializers: new Map() };
+  const g: Graph = {
+    name: 'gpt2',
+    opset: 14,
+    irVersion: 8,
+    extraOpsets: [],
+    nodes: [],
+    inputs: ['input_ids'],
+    outputs: [],
+    values: new Map(),
+    initializers: new Map(),
+  };
   g.values.set('input_ids', { dtype: DT.INT64, shape: ['batch', seq] });
   for (const t of gpt2Tensors(c)) {
     const w = weights.get(t.name);
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (!w || w.length !== n) throw new Error(`weight ${t.name}: expected ${n} values, got ${w?.length ?? 'none'}`);
-    g.initializers.set(t.name, { name: t.name, dataType: DT.FLOAT, dims: t.shape, rawData: new Uint8Array(w.buffer, w.byteOffset, w.byteLength) });
+    g.initializers.set(t.name, {
+      name: t.name,
+      dataType: DT.FLOAT,
+      dims: t.shape,
+      rawData: new Uint8Array(w.buffer, w.byteOffset, w.byteLength),
+    });
     g.values.set(t.name, { dtype: DT.FLOAT, shape: t.shape });
   }
   const b = new Builder(g, 'gpt2');
   const F = DT.FLOAT;
-  const d = c.d, H = c.heads, hd = d / H;
+  const d = c.d,
+    H = c.heads,
+    hd = d / H;
   const f = (v: number) => b.scalar(v, F);
   const layerNorm = (x: string, p: string) => {
     const xc = b.sub(x, b.reduceMean(x, [-1], true));
@@ -74,10 +105,21 @@ export function gpt2Graph(c: Gpt2Config, seq: number, weights: ReadonlyMap<strin
     const inner = b.mul(f(Math.sqrt(2 / Math.PI)), b.add(x, b.mul(f(0.044715), b.mul(x, b.mul(x, x)))));
     return b.mul(b.mul(f(0.5), x), b.add(f(1), b.op('Tanh', [inner])));
   };
-  const causal = b.constant(DT.BOOL, [seq, seq], Array.from({ length: seq * seq }, (_, i) => (i % seq <= Math.floor(i / seq) ? 1 : 0)));
+  const causal = b.constant(
+    DT.BOOL,
+    [seq, seq],
+    Array.from({ length: seq * seq }, (_, i) => (i % seq <= Math.floor(i / seq) ? 1 : 0)),
+  );
   const minF32 = f(-3.4028234663852886e38); // HF fills masked scores with finfo(float32).min
-  const positions = b.constant(DT.INT64, [seq], Array.from({ length: seq }, (_, i) => i));
-  let h = b.add(b.op('Gather', ['transformer.wte.weight', 'input_ids'], { axis: 0 }), b.op('Gather', ['transformer.wpe.weight', positions], { axis: 0 }));
+  const positions = b.constant(
+    DT.INT64,
+    [seq],
+    Array.from({ length: seq }, (_, i) => i),
+  );
+  let h = b.add(
+    b.op('Gather', ['transformer.wte.weight', 'input_ids'], { axis: 0 }),
+    b.op('Gather', ['transformer.wpe.weight', positions], { axis: 0 }),
+  );
   for (let i = 0; i < c.layers; i++) {
     const p = `transformer.h.${i}.`;
     const qkv = linear(layerNorm(h, `${p}ln_1`), `${p}attn.c_attn`);
@@ -126,12 +168,29 @@ export async function writeGpt2SmallFolder(dir: string, seq: number, batch: numb
   await writeFile(join(dir, 'model.onnx'), gpt2OnnxBytes(c, seq, w));
   await writeSafetensors(
     join(dir, 'model.safetensors'),
-    [...w].map(([name, a]) => ({ name, dtype: 'F32' as const, shape: gpt2Tensors(c).find((t) => t.name === name)!.shape, data: new Uint8Array(a.buffer) })),
+    [...w].map(([name, a]) => ({
+      name,
+      dtype: 'F32' as const,
+      shape: gpt2Tensors(c).find((t) => t.name === name)!.shape,
+      data: new Uint8Array(a.buffer),
+    })),
     { format: 'pt', generator: 'weightscope bench/gpu/gpt2-graph.ts' },
   );
   const x = randomTokens(c.vocab, batch, seq, seed);
-  await writeSafetensors(join(dir, 'lm_batch.safetensors'), [{ name: 'x', dtype: 'I64', shape: [batch, seq], data: new Uint8Array(x.buffer) }]);
-  const hf = { vocab_size: c.vocab, n_positions: c.positions, n_embd: c.d, n_layer: c.layers, n_head: c.heads, layer_norm_epsilon: c.eps, model_type: 'gpt2', activation_function: 'gelu_new', tie_word_embeddings: true };
+  await writeSafetensors(join(dir, 'lm_batch.safetensors'), [
+    { name: 'x', dtype: 'I64', shape: [batch, seq], data: new Uint8Array(x.buffer) },
+  ]);
+  const hf = {
+    vocab_size: c.vocab,
+    n_positions: c.positions,
+    n_embd: c.d,
+    n_layer: c.layers,
+    n_head: c.heads,
+    layer_norm_epsilon: c.eps,
+    model_type: 'gpt2',
+    activation_function: 'gelu_new',
+    tie_word_embeddings: true,
+  };
   await writeFile(join(dir, 'config.json'), JSON.stringify(hf, null, 1) + '\n');
   let params = 0;
   for (const a of w.values()) params += a.length;
@@ -139,7 +198,14 @@ export async function writeGpt2SmallFolder(dir: string, seq: number, batch: numb
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, seq: { type: 'string', default: '128' }, batch: { type: 'string', default: '8' }, seed: { type: 'string', default: '1' } } });
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      seq: { type: 'string', default: '128' },
+      batch: { type: 'string', default: '8' },
+      seed: { type: 'string', default: '1' },
+    },
+  });
   if (!values.out) throw new Error('--out DIR is required');
   const t0 = performance.now();
   const n = await writeGpt2SmallFolder(values.out, Number(values.seq), Number(values.batch), Number(values.seed));

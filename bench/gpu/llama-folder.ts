@@ -35,7 +35,9 @@ export const SHAPES: Readonly<Record<string, LlamaShape>> = {
 
 /** HF LlamaForCausalLM tensor names and shapes ([out, in]; untied lm_head). */
 export function llamaTensors(s: LlamaShape): { name: string; shape: number[] }[] {
-  const d = s.hidden, kv = (d / s.heads) * s.kvHeads, f = s.intermediate;
+  const d = s.hidden,
+    kv = (d / s.heads) * s.kvHeads,
+    f = s.intermediate;
   const out = [{ name: 'model.embed_tokens.weight', shape: [s.vocab, d] }];
   for (let i = 0; i < s.layers; i++) {
     const p = `model.layers.${i}.`;
@@ -60,7 +62,8 @@ export function analysisFlops(s: LlamaShape): number {
   let f = 0;
   for (const t of llamaTensors(s)) {
     if (t.shape.length !== 2) continue;
-    const N = Math.max(...t.shape), M = Math.min(...t.shape);
+    const N = Math.max(...t.shape),
+      M = Math.min(...t.shape);
     f += 2 * N * M * M + (4 / 3) * M ** 3;
   }
   return f;
@@ -69,10 +72,20 @@ export function analysisFlops(s: LlamaShape): number {
 /** HF config.json of a LlamaForCausalLM of this shape. */
 export function llamaConfig(s: LlamaShape): Record<string, unknown> {
   return {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: s.hidden, intermediate_size: s.intermediate,
-    num_hidden_layers: s.layers, num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
-    max_position_embeddings: s.positions, rms_norm_eps: 1e-5, rope_theta: 10000, hidden_act: 'silu',
-    tie_word_embeddings: false, torch_dtype: 'bfloat16',
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: s.hidden,
+    intermediate_size: s.intermediate,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads,
+    vocab_size: s.vocab,
+    max_position_embeddings: s.positions,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: 'silu',
+    tie_word_embeddings: false,
+    torch_dtype: 'bfloat16',
   };
 }
 
@@ -98,20 +111,36 @@ function bf16Filler(seed: number): (out: Uint16Array, sd: number) => void {
 export async function writeLlamaFolder(dir: string, shape: LlamaShape, seed = 1): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const fill = bf16Filler(seed);
-  const params = await streamSafetensors(join(dir, 'model.safetensors'), llamaTensors(shape), 'BF16', (t, c) => {
-    if (t.shape.length === 1) c.fill(0x3f80); // 1.0
-    else fill(c, 0.02);
-  }, 'weightscope bench/gpu/llama-folder.ts');
+  const params = await streamSafetensors(
+    join(dir, 'model.safetensors'),
+    llamaTensors(shape),
+    'BF16',
+    (t, c) => {
+      if (t.shape.length === 1)
+        c.fill(0x3f80); // 1.0
+      else fill(c, 0.02);
+    },
+    'weightscope bench/gpu/llama-folder.ts',
+  );
   await writeFile(join(dir, 'config.json'), JSON.stringify(llamaConfig(shape), null, 1) + '\n');
   return params;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, shape: { type: 'string', default: 'tinyllama-1.1b' }, layers: { type: 'string' }, seed: { type: 'string', default: '1' } } });
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      shape: { type: 'string', default: 'tinyllama-1.1b' },
+      layers: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+    },
+  });
   const base = SHAPES[values.shape!];
   if (!values.out || !base) throw new Error(`usage: --out DIR [--shape ${Object.keys(SHAPES).join('|')}] [--layers N]`);
   const shape = values.layers ? { ...base, layers: Number(values.layers) } : base;
   const t0 = performance.now();
   const params = await writeLlamaFolder(values.out, shape, Number(values.seed));
-  console.log(JSON.stringify({ dir: values.out, shape: values.shape, layers: shape.layers, params, seconds: (performance.now() - t0) / 1000 }));
+  console.log(
+    JSON.stringify({ dir: values.out, shape: values.shape, layers: shape.layers, params, seconds: (performance.now() - t0) / 1000 }),
+  );
 }

@@ -38,7 +38,8 @@ export function buildBert(b: Builder, ck: CheckpointBinder, c: BertConfig, packe
   const ext = paddingMask(b, mask);
   for (let i = 0; i < c.layers; i++) {
     const l = (name: string, shape: number[]): string => p(`encoder.layer.${i}.${name}`, shape);
-    const proj = (name: string): string => splitHeads(b, linear(b, h, l(`attention.self.${name}.weight`, [d, d]), l(`attention.self.${name}.bias`, [d])), heads, hd);
+    const proj = (name: string): string =>
+      splitHeads(b, linear(b, h, l(`attention.self.${name}.weight`, [d, d]), l(`attention.self.${name}.bias`, [d])), heads, hd);
     const a = attention(b, proj('query'), proj('key'), proj('value'), ext, 1 / Math.sqrt(hd), true);
     const ao = linear(b, mergeHeads(b, a, heads, hd), l('attention.output.dense.weight', [d, d]), l('attention.output.dense.bias', [d]));
     h = layerNorm(b, b.add(ao, h), l('attention.output.LayerNorm.weight', [d]), l('attention.output.LayerNorm.bias', [d]), c.eps);
@@ -64,7 +65,12 @@ function maskedLmHead(b: Builder, ck: CheckpointBinder, c: BertConfig, h: string
   const x = b.reduceSum(b.mul(h, sel), [1], false);
   const bert = c.modelType === 'bert';
   const q = (name: string): string => (bert ? `cls.predictions.${name}` : `lm_head.${name}`);
-  const dense = linear(b, x, ck.param(q(bert ? 'transform.dense.weight' : 'dense.weight'), [d, d]), ck.param(q(bert ? 'transform.dense.bias' : 'dense.bias'), [d]));
+  const dense = linear(
+    b,
+    x,
+    ck.param(q(bert ? 'transform.dense.weight' : 'dense.weight'), [d, d]),
+    ck.param(q(bert ? 'transform.dense.bias' : 'dense.bias'), [d]),
+  );
   const act = activate(b, dense, bert ? c.act : 'gelu');
   const norm = bert ? 'transform.LayerNorm' : 'layer_norm';
   const t = layerNorm(b, act, ck.param(q(`${norm}.weight`), [d]), ck.param(q(`${norm}.bias`), [d]), c.eps);

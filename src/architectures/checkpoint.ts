@@ -72,9 +72,13 @@ export class CheckpointBinder {
   param(canonical: string, shape: readonly number[]): string {
     const t = this.find(canonical);
     if (!t) {
-      throw new WeightscopeError('not-found', `${this.#what}: the checkpoint has no tensor '${canonical}'${this.#hasPrefix ? '' : ` (nor '${this.#candidates(canonical)[0]}')`}`, {
-        tensor: canonical,
-      });
+      throw new WeightscopeError(
+        'not-found',
+        `${this.#what}: the checkpoint has no tensor '${canonical}'${this.#hasPrefix ? '' : ` (nor '${this.#candidates(canonical)[0]}')`}`,
+        {
+          tensor: canonical,
+        },
+      );
     }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new WeightscopeError(
@@ -84,9 +88,13 @@ export class CheckpointBinder {
       );
     }
     if (!FLOAT_DTYPES.has(t.dtype)) {
-      throw new WeightscopeError('unsupported-dtype', `${this.#what}: tensor '${t.name}' is ${t.dtype}; parameters must be F32, F16, BF16 or F64 (quantized checkpoints are not read)`, {
-        tensor: t.name,
-      });
+      throw new WeightscopeError(
+        'unsupported-dtype',
+        `${this.#what}: tensor '${t.name}' is ${t.dtype}; parameters must be F32, F16, BF16 or F64 (quantized checkpoints are not read)`,
+        {
+          tensor: t.name,
+        },
+      );
     }
     const prev = this.#params.get(t.name);
     if (!prev) {

@@ -123,7 +123,13 @@ export interface Gpt2Config extends Common {
 export type RopeScaling =
   | { readonly type: 'default' }
   | { readonly type: 'linear'; readonly factor: number }
-  | { readonly type: 'llama3'; readonly factor: number; readonly lowFreqFactor: number; readonly highFreqFactor: number; readonly originalMax: number };
+  | {
+      readonly type: 'llama3';
+      readonly factor: number;
+      readonly lowFreqFactor: number;
+      readonly highFreqFactor: number;
+      readonly originalMax: number;
+    };
 
 export interface LlamaConfig extends Common {
   readonly modelType: 'llama' | 'mistral' | 'qwen2';
@@ -193,7 +199,10 @@ function headOf(c: Json, modelType: ModelType, tensorNames: readonly string[]): 
   }
   // No `architectures` (a base-model save): the causal LMs and ViT have one head here; encoders show theirs in the file.
   const implied: Partial<Record<ModelType, string>> = {
-    gpt2: 'GPT2LMHeadModel', llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM',
+    gpt2: 'GPT2LMHeadModel',
+    llama: 'LlamaForCausalLM',
+    mistral: 'MistralForCausalLM',
+    qwen2: 'Qwen2ForCausalLM',
     vit: 'ViTForImageClassification',
   };
   let a = implied[modelType];
@@ -223,7 +232,9 @@ function ropeScaling(c: Json): RopeScaling {
       originalMax: num(r, 'original_max_position_embeddings'),
     };
   }
-  throw new WeightscopeError('unsupported-op', `config.json: rope_scaling type '${type}' is not supported (supported: linear, llama3)`, { rope_type: type });
+  throw new WeightscopeError('unsupported-op', `config.json: rope_scaling type '${type}' is not supported (supported: linear, llama3)`, {
+    rope_type: type,
+  });
 }
 
 /** Per-layer attention windows of Mistral (one window everywhere) and Qwen2 (layer_types, or max_window_layers). */
@@ -245,7 +256,8 @@ function windows(c: Json, modelType: LlamaConfig['modelType'], layers: number): 
 }
 
 function readGpt2(c: Json, head: { architecture: string; task: Task }): Gpt2Config {
-  if (bool(c, 'add_cross_attention', false)) throw new WeightscopeError('unsupported-op', 'config.json: GPT-2 with cross-attention is not supported');
+  if (bool(c, 'add_cross_attention', false))
+    throw new WeightscopeError('unsupported-op', 'config.json: GPT-2 with cross-attention is not supported');
   const hidden = num(c, 'n_embd', typeof c.hidden_size === 'number' ? (c.hidden_size as number) : 768);
   const heads = num(c, 'n_head', typeof c.num_attention_heads === 'number' ? (c.num_attention_heads as number) : 12);
   if (hidden % heads !== 0) throw bad(`n_embd ${hidden} is not divisible by n_head ${heads}`);
@@ -305,13 +317,18 @@ function readLlama(c: Json, modelType: LlamaConfig['modelType'], head: { archite
 
 function readBert(c: Json, modelType: 'bert' | 'roberta', head: { architecture: string; task: Task }): BertConfig {
   const pet = str(c, 'position_embedding_type', 'absolute');
-  if (pet !== 'absolute') throw new WeightscopeError('unsupported-op', `config.json: position_embedding_type '${pet}' is not supported (only absolute)`);
-  if (bool(c, 'is_decoder', false)) throw new WeightscopeError('unsupported-op', `config.json: ${modelType} as a decoder (is_decoder) is not supported`);
+  if (pet !== 'absolute')
+    throw new WeightscopeError('unsupported-op', `config.json: position_embedding_type '${pet}' is not supported (only absolute)`);
+  if (bool(c, 'is_decoder', false))
+    throw new WeightscopeError('unsupported-op', `config.json: ${modelType} as a decoder (is_decoder) is not supported`);
   const labels = labelNames(c);
   if (head.task === 'sequence-classification') {
     const pt = str(c, 'problem_type', 'single_label_classification');
     if (pt !== 'single_label_classification' || labels.length < 2) {
-      throw new WeightscopeError('unsupported-op', `config.json: problem_type '${pt}' with ${labels.length} label(s) is not supported (single-label classification with ≥ 2 labels only)`);
+      throw new WeightscopeError(
+        'unsupported-op',
+        `config.json: problem_type '${pt}' with ${labels.length} label(s) is not supported (single-label classification with ≥ 2 labels only)`,
+      );
     }
   }
   const hidden = num(c, 'hidden_size', 768);
@@ -343,7 +360,10 @@ function readVit(c: Json, head: { architecture: string; task: Task }): VitConfig
   const labels = labelNames(c);
   const pt = str(c, 'problem_type', 'single_label_classification');
   if (pt !== 'single_label_classification' || labels.length < 2) {
-    throw new WeightscopeError('unsupported-op', `config.json: problem_type '${pt}' with ${labels.length} label(s) is not supported (single-label classification with ≥ 2 labels only)`);
+    throw new WeightscopeError(
+      'unsupported-op',
+      `config.json: problem_type '${pt}' with ${labels.length} label(s) is not supported (single-label classification with ≥ 2 labels only)`,
+    );
   }
   const imageSize = num(c, 'image_size', 224);
   const patchSize = num(c, 'patch_size', 16);

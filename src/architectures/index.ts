@@ -67,12 +67,29 @@ function layoutOf(c: ArchConfig): InputLayout {
 }
 
 function emptyGraph(name: string): Graph {
-  return { name, opset: OPSET, irVersion: 8, extraOpsets: [], nodes: [], inputs: [], outputs: [], values: new Map(), initializers: new Map(), declared: new Map() };
+  return {
+    name,
+    opset: OPSET,
+    irVersion: 8,
+    extraOpsets: [],
+    nodes: [],
+    inputs: [],
+    outputs: [],
+    values: new Map(),
+    initializers: new Map(),
+    declared: new Map(),
+  };
 }
 
 /** The graph (no parameter values yet) of `config` over the tensors `reader` lists. */
-export function planArchitecture(config: Json, tensors: TensorReader['tensors']): { config: ArchConfig; graph: Graph; layout: InputLayout; binder: CheckpointBinder } {
-  const c = readArchConfig(config, tensors.map((t) => t.name));
+export function planArchitecture(
+  config: Json,
+  tensors: TensorReader['tensors'],
+): { config: ArchConfig; graph: Graph; layout: InputLayout; binder: CheckpointBinder } {
+  const c = readArchConfig(
+    config,
+    tensors.map((t) => t.name),
+  );
   const g = emptyGraph(c.architecture);
   const layout = layoutOf(c);
   const binder = new CheckpointBinder(tensors, c.prefix, g, `${c.architecture} (config.json)`);
@@ -82,7 +99,10 @@ export function planArchitecture(config: Json, tensors: TensorReader['tensors'])
     case 'tokens':
       g.inputs.push(layout.name);
       g.values.set(layout.name, { dtype: DT.INT64, shape: ['batch', 'sequence'] });
-      logits = c.modelType === 'gpt2' ? buildGpt2(b, binder, c, layout.name) : buildLlama(b, binder, c as Extract<ArchConfig, { modelType: 'llama' }>, layout.name);
+      logits =
+        c.modelType === 'gpt2'
+          ? buildGpt2(b, binder, c, layout.name)
+          : buildLlama(b, binder, c as Extract<ArchConfig, { modelType: 'llama' }>, layout.name);
       break;
     case 'encoder':
       g.inputs.push(layout.name);
@@ -104,7 +124,8 @@ export function planArchitecture(config: Json, tensors: TensorReader['tensors'])
 
 /** One parameter's values as a float32 ONNX tensor: F32 bytes as stored, other float dtypes widened (F64 rounded). */
 async function initializer(reader: TensorReader, p: BoundParam): Promise<onnx.ITensorProto> {
-  const raw = p.dtype === 'F32' ? await reader.readBytes(p.name) : new Uint8Array(Float32Array.from(await reader.readFloat64(p.name)).buffer);
+  const raw =
+    p.dtype === 'F32' ? await reader.readBytes(p.name) : new Uint8Array(Float32Array.from(await reader.readFloat64(p.name)).buffer);
   return { name: p.name, dataType: DT.FLOAT, dims: [...p.shape], rawData: raw };
 }
 
@@ -122,7 +143,10 @@ export async function buildArchitecture(config: Json, reader: TensorReader): Pro
 
 /** The logits' static last axis (vocabulary or classes), so the runtime can check labels and tokens against it. */
 function declareLogits(model: ModelProto, c: ArchConfig): void {
-  const width = c.modelType === 'vit' || (c.task !== 'causal-lm' && c.task !== 'masked-lm') ? (c as { labels: readonly string[] }).labels.length : (c as { vocab: number }).vocab;
+  const width =
+    c.modelType === 'vit' || (c.task !== 'causal-lm' && c.task !== 'masked-lm')
+      ? (c as { labels: readonly string[] }).labels.length
+      : (c as { vocab: number }).vocab;
   const rank = c.task === 'causal-lm' ? 3 : 2;
   const dims = [{ dimParam: 'batch' }, ...(rank === 3 ? [{ dimParam: 'sequence' }] : []), { dimValue: width }];
   const out = model.graph?.output?.[0];

@@ -8,7 +8,19 @@
 import type { Builder } from '../graph/builder.js';
 import type { CheckpointBinder } from './checkpoint.js';
 import type { LlamaConfig } from './config.js';
-import { activate, applyRope, attention, causalMask, dimOf, linear, mergeHeads, repeatKv, rmsNorm, ropeTables, splitHeads } from './layers.js';
+import {
+  activate,
+  applyRope,
+  attention,
+  causalMask,
+  dimOf,
+  linear,
+  mergeHeads,
+  repeatKv,
+  rmsNorm,
+  ropeTables,
+  splitHeads,
+} from './layers.js';
 import { inverseFrequencies } from './rope.js';
 
 export function buildLlama(b: Builder, ck: CheckpointBinder, c: LlamaConfig, ids: string): string {
@@ -35,7 +47,10 @@ export function buildLlama(b: Builder, ck: CheckpointBinder, c: LlamaConfig, ids
     const v = splitHeads(b, proj('v_proj', kvHeads), kvHeads, hd);
     const rep = heads / kvHeads;
     const a = attention(b, q, repeatKv(b, k, rep, kvHeads, hd), repeatKv(b, v, rep, kvHeads, hd), maskFor(c.windows[i]), hd ** -0.5, false);
-    h = b.add(h, linear(b, mergeHeads(b, a, heads, hd), l('self_attn.o_proj.weight', [d, heads * hd]), opt(c.oBias, 'self_attn.o_proj.bias', [d])));
+    h = b.add(
+      h,
+      linear(b, mergeHeads(b, a, heads, hd), l('self_attn.o_proj.weight', [d, heads * hd]), opt(c.oBias, 'self_attn.o_proj.bias', [d])),
+    );
     const y = rmsNorm(b, h, l('post_attention_layernorm.weight', [d]), c.eps);
     const gate = activate(b, linear(b, y, l('mlp.gate_proj.weight', [inner, d]), opt(c.mlpBias, 'mlp.gate_proj.bias', [inner])), c.act);
     const up = linear(b, y, l('mlp.up_proj.weight', [inner, d]), opt(c.mlpBias, 'mlp.up_proj.bias', [inner]));

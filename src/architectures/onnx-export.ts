@@ -26,8 +26,19 @@ export const EXPORT_FILES = ['model.onnx', 'decoder_model.onnx', 'decoder_model_
 
 /** Ops of quantized graphs (default domain and onnxruntime's com.microsoft). */
 const QUANTIZED_OPS = new Set([
-  'MatMulInteger', 'ConvInteger', 'QLinearMatMul', 'QLinearConv', 'DynamicQuantizeLinear', 'QuantizeLinear', 'DequantizeLinear',
-  'MatMulNBits', 'GatherBlockQuantized', 'DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'QAttention', 'QGemm',
+  'MatMulInteger',
+  'ConvInteger',
+  'QLinearMatMul',
+  'QLinearConv',
+  'DynamicQuantizeLinear',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'MatMulNBits',
+  'GatherBlockQuantized',
+  'DynamicQuantizeMatMul',
+  'MatMulIntegerToFloat',
+  'QAttention',
+  'QGemm',
 ]);
 
 /** Names of quantized variants Optimum and transformers.js write beside model.onnx. */
@@ -56,16 +67,25 @@ function* allInitializers(g: onnx.IGraphProto | null | undefined): Generator<onn
 /** A clear refusal for a quantized or half-precision export. */
 export function refuseQuantized(model: ModelProto, file: string): void {
   if (QUANTIZED_FILE.test(file)) {
-    throw new WeightscopeError('unsupported-dtype', `${file} is a quantized export: gradients and Hessians need the float32 model (use onnx/model.onnx or the config.json route)`);
+    throw new WeightscopeError(
+      'unsupported-dtype',
+      `${file} is a quantized export: gradients and Hessians need the float32 model (use onnx/model.onnx or the config.json route)`,
+    );
   }
   for (const n of allNodes(model.graph)) {
     if (QUANTIZED_OPS.has(n.opType ?? '')) {
-      throw new WeightscopeError('unsupported-dtype', `${file} is a quantized graph (it uses ${n.opType}): gradients and Hessians need the float32 model (use the config.json route)`);
+      throw new WeightscopeError(
+        'unsupported-dtype',
+        `${file} is a quantized graph (it uses ${n.opType}): gradients and Hessians need the float32 model (use the config.json route)`,
+      );
     }
   }
   for (const t of allInitializers(model.graph)) {
     if (t.dataType === DT.FLOAT16 || t.dataType === 16) {
-      throw new WeightscopeError('unsupported-dtype', `${file} stores its weights in half precision ('${t.name}'): use the float32 export or the config.json route`);
+      throw new WeightscopeError(
+        'unsupported-dtype',
+        `${file} stores its weights in half precision ('${t.name}'): use the float32 export or the config.json route`,
+      );
     }
   }
 }
@@ -151,7 +171,10 @@ function inlineBranch(g: Graph, branch: onnx.IGraphProto, node: GNode): GNode[] 
     const hasSubgraph = (n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length);
     const outputs = (n.output ?? []).map(local);
     if (hasSubgraph && [...rename].some(([a, b]) => a !== b)) {
-      throw new WeightscopeError('unsupported-op', `If node '${node.name}': a nested subgraph in a branch whose names had to be renamed is not supported`);
+      throw new WeightscopeError(
+        'unsupported-op',
+        `If node '${node.name}': a nested subgraph in a branch whose names had to be renamed is not supported`,
+      );
     }
     out.push({
       name: `${node.name}/${n.name || `${n.opType}_${k}`}`,
@@ -165,7 +188,14 @@ function inlineBranch(g: Graph, branch: onnx.IGraphProto, node: GNode): GNode[] 
   (branch.output ?? []).forEach((o, j) => {
     const target = node.outputs[j];
     if (!target) return;
-    out.push({ name: `${node.name}/out_${j}`, opType: 'Identity', domain: '', inputs: [rename.get(o.name ?? '') ?? o.name ?? ''], outputs: [target], attrs: [] });
+    out.push({
+      name: `${node.name}/out_${j}`,
+      opType: 'Identity',
+      domain: '',
+      inputs: [rename.get(o.name ?? '') ?? o.name ?? ''],
+      outputs: [target],
+      attrs: [],
+    });
   });
   return out;
 }
@@ -189,7 +219,8 @@ export function adaptExport(model: ModelProto, file: string, ctx: ExportContext)
   const has = (n: string): boolean => inputs.includes(n);
   const logitsName = g.outputs.includes('logits') ? 'logits' : g.outputs[0];
   if (!logitsName) throw new WeightscopeError('invalid-input', `${file}: the graph has no outputs`);
-  const decoder = inputs.some((n) => PAST.test(n) || n === 'use_cache_branch') || ctx.task === 'causal-lm' || (ctx.task === null && has('position_ids'));
+  const decoder =
+    inputs.some((n) => PAST.test(n) || n === 'use_cache_branch') || ctx.task === 'causal-lm' || (ctx.task === null && has('position_ids'));
   const fed: Record<string, string> = {};
   let layout: InputLayout;
   const b = new Builder(g, 'ws_feed');
@@ -211,7 +242,11 @@ export function adaptExport(model: ModelProto, file: string, ctx: ExportContext)
     layout = channels && size ? { kind: 'pixels', name: 'pixel_values', channels, size } : { kind: 'raw', name: 'pixel_values' };
     if (has('pixel_mask')) {
       const shape = b.concat([b.slice1(b.shape('pixel_values'), 0, 1), b.slice1(b.shape('pixel_values'), 2, 4)], 0);
-      bind('pixel_mask', b.op('ConstantOfShape', [shape], { value: { t: makeTensor('', DT.INT64, [1], [1]) } }), 'ones [batch, height, width]');
+      bind(
+        'pixel_mask',
+        b.op('ConstantOfShape', [shape], { value: { t: makeTensor('', DT.INT64, [1], [1]) } }),
+        'ones [batch, height, width]',
+      );
     }
   } else if (has('input_ids')) {
     let ids: string;
@@ -226,7 +261,8 @@ export function adaptExport(model: ModelProto, file: string, ctx: ExportContext)
       fed.attention_mask = 'ones [batch, sequence] (unpadded tokens)';
     } else {
       const rows = ctx.task === 'masked-lm' ? MASKED_LM_ROWS : ENCODER_ROWS;
-      const taken = original.has('encoder_inputs') || g.values.has('encoder_inputs') || g.nodes.some((n) => n.outputs.includes('encoder_inputs'));
+      const taken =
+        original.has('encoder_inputs') || g.values.has('encoder_inputs') || g.nodes.some((n) => n.outputs.includes('encoder_inputs'));
       const data = taken ? b.fresh('encoder_inputs') : 'encoder_inputs';
       g.values.set(data, { dtype: DT.INT64, shape: ['batch', rows.length, 'sequence'] });
       g.inputs.push(data);
@@ -242,7 +278,11 @@ export function adaptExport(model: ModelProto, file: string, ctx: ExportContext)
     if (has('attention_mask')) bind('attention_mask', mask, fed.attention_mask);
     else delete fed.attention_mask;
     if (has('token_type_ids')) {
-      bind('token_type_ids', types ?? b.op('ConstantOfShape', [b.shape(ids)], { value: { t: makeTensor('', DT.INT64, [1], [0]) } }), types ? 'row 2 of the packed data' : 'zeros');
+      bind(
+        'token_type_ids',
+        types ?? b.op('ConstantOfShape', [b.shape(ids)], { value: { t: makeTensor('', DT.INT64, [1], [0]) } }),
+        types ? 'row 2 of the packed data' : 'zeros',
+      );
     }
     if (has('position_ids')) {
       // cumsum(mask) − 1, masked positions 1 (create_position_ids); with all-ones masks this is 0..T−1.
@@ -264,22 +304,36 @@ export function adaptExport(model: ModelProto, file: string, ctx: ExportContext)
         if (typeof d === 'number') return b.i64([d]);
         if (d === 'batch_size') return batch;
         if (d === 'batch_size x num_heads') {
-          if (!ctx.heads) throw new WeightscopeError('invalid-input', `${file}: input '${n}' has a 'batch_size x num_heads' dim and config.json gives no head count`);
+          if (!ctx.heads)
+            throw new WeightscopeError(
+              'invalid-input',
+              `${file}: input '${n}' has a 'batch_size x num_heads' dim and config.json gives no head count`,
+            );
           return b.mul(batch, b.i64([ctx.heads]));
         }
         return b.i64([0]);
       });
       const dtype = info?.dtype ?? DT.FLOAT;
-      bind(n, b.op('ConstantOfShape', [b.concat(parts, 0)], { value: { t: makeTensor('', dtype === DT.FLOAT16 ? DT.FLOAT : dtype, [1], [0]) } }), 'empty (past length 0)');
+      bind(
+        n,
+        b.op('ConstantOfShape', [b.concat(parts, 0)], { value: { t: makeTensor('', dtype === DT.FLOAT16 ? DT.FLOAT : dtype, [1], [0]) } }),
+        'empty (past length 0)',
+      );
     }
     if (has('use_cache_branch')) bind('use_cache_branch', b.constant(DT.BOOL, [1], [0]), 'false');
     if (has('num_logits_to_keep')) bind('num_logits_to_keep', b.i64Scalar(0), '0 (all positions)');
   } else {
-    throw new WeightscopeError('invalid-input', `${file}: inputs ${inputs.join(', ')} are not an export weightscope can feed (it needs input_ids or pixel_values)`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `${file}: inputs ${inputs.join(', ')} are not an export weightscope can feed (it needs input_ids or pixel_values)`,
+    );
   }
   const unfed = inputs.filter((n) => !(n in fed));
   if (unfed.length) {
-    throw new WeightscopeError('invalid-input', `${file}: input(s) ${unfed.join(', ')} are not among those transformers.js feeds on a first forward pass`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `${file}: input(s) ${unfed.join(', ')} are not among those transformers.js feeds on a first forward pass`,
+    );
   }
   // Feeding nodes first, so every node still follows its inputs.
   g.nodes = [...g.nodes.slice(before), ...g.nodes.slice(0, before)];

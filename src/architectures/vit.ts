@@ -17,7 +17,11 @@ export function buildVit(b: Builder, ck: CheckpointBinder, c: VitConfig, pixels:
   const p = (name: string, shape: number[]): string => ck.param(`vit.${name}`, shape);
   const conv = b.op(
     'Conv',
-    [pixels, p('embeddings.patch_embeddings.projection.weight', [d, c.channels, ps, ps]), p('embeddings.patch_embeddings.projection.bias', [d])],
+    [
+      pixels,
+      p('embeddings.patch_embeddings.projection.weight', [d, c.channels, ps, ps]),
+      p('embeddings.patch_embeddings.projection.bias', [d]),
+    ],
     { kernel_shape: [ps, ps], strides: [ps, ps] },
   );
   const patches = b.transpose(b.reshape(conv, b.i64([0, d, grid * grid])), [0, 2, 1]); // [B, N, D]
@@ -27,7 +31,12 @@ export function buildVit(b: Builder, ck: CheckpointBinder, c: VitConfig, pixels:
     const l = (name: string, shape: number[]): string => p(`encoder.layer.${i}.${name}`, shape);
     const x = layerNorm(b, h, l('layernorm_before.weight', [d]), l('layernorm_before.bias', [d]), c.eps);
     const proj = (name: string): string =>
-      splitHeads(b, linear(b, x, l(`attention.attention.${name}.weight`, [d, d]), c.qkvBias ? l(`attention.attention.${name}.bias`, [d]) : null), heads, hd);
+      splitHeads(
+        b,
+        linear(b, x, l(`attention.attention.${name}.weight`, [d, d]), c.qkvBias ? l(`attention.attention.${name}.bias`, [d]) : null),
+        heads,
+        hd,
+      );
     const a = attention(b, proj('query'), proj('key'), proj('value'), null, 1 / Math.sqrt(hd), true);
     h = b.add(linear(b, mergeHeads(b, a, heads, hd), l('attention.output.dense.weight', [d, d]), l('attention.output.dense.bias', [d])), h);
     const y = layerNorm(b, h, l('layernorm_after.weight', [d]), l('layernorm_after.bias', [d]), c.eps);
@@ -36,5 +45,10 @@ export function buildVit(b: Builder, ck: CheckpointBinder, c: VitConfig, pixels:
   }
   h = layerNorm(b, h, p('layernorm.weight', [d]), p('layernorm.bias', [d]), c.eps);
   const n = c.labels.length;
-  return linear(b, b.op('Gather', [h, b.i64Scalar(0)], { axis: 1 }), ck.param('classifier.weight', [n, d]), ck.param('classifier.bias', [n]));
+  return linear(
+    b,
+    b.op('Gather', [h, b.i64Scalar(0)], { axis: 1 }),
+    ck.param('classifier.weight', [n, d]),
+    ck.param('classifier.bias', [n]),
+  );
 }

@@ -28,7 +28,8 @@ export function parseCommandArgs(argv: string[], options: Options, usage: string
 export function intFlag(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const s = String(value);
-  if (!/^\d+$/.test(s)) throw new WeightscopeError('invalid-input', `${flag} needs a non-negative integer, got ${JSON.stringify(s)}`, { usage: true });
+  if (!/^\d+$/.test(s))
+    throw new WeightscopeError('invalid-input', `${flag} needs a non-negative integer, got ${JSON.stringify(s)}`, { usage: true });
   return Number(s);
 }
 
@@ -56,7 +57,8 @@ export function parseArgsOrPrintHelp(argv: string[], options: Options, usage: st
 export function graphFlag(value: unknown): 'config' | 'onnx' | undefined {
   if (value === undefined) return undefined;
   const g = String(value);
-  if (g !== 'config' && g !== 'onnx') throw new WeightscopeError('invalid-input', `--graph must be config or onnx, got ${JSON.stringify(g)}`, { usage: true });
+  if (g !== 'config' && g !== 'onnx')
+    throw new WeightscopeError('invalid-input', `--graph must be config or onnx, got ${JSON.stringify(g)}`, { usage: true });
   return g;
 }
 

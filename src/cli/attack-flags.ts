@@ -41,7 +41,8 @@ export function attackOptionsFromFlags(values: Record<string, unknown>, always: 
   };
   if (values.attack !== undefined) {
     const a = String(values.attack);
-    if (a !== 'pgd' && a !== 'fgsm') throw new WeightscopeError('invalid-input', `--attack must be pgd or fgsm, got ${JSON.stringify(a)}`, { usage: true });
+    if (a !== 'pgd' && a !== 'fgsm')
+      throw new WeightscopeError('invalid-input', `--attack must be pgd or fgsm, got ${JSON.stringify(a)}`, { usage: true });
     o.attack = a;
   }
   set('eps', num(values.eps, '--eps'));

@@ -25,7 +25,14 @@ export const CURVE_FLAGS = {
 } as const;
 
 /** Help lines of the shared flags, with the defaults of the command's own schema (connect and repair differ). */
-export function curveFlagsHelp(d: { epochs: number; l2: number; lr: number; batchSize: number; seed: number; samplesPerEpoch?: number }): string {
+export function curveFlagsHelp(d: {
+  epochs: number;
+  l2: number;
+  lr: number;
+  batchSize: number;
+  seed: number;
+  samplesPerEpoch?: number;
+}): string {
   return `--curve K        bezier (default) or polychain
 --bends K        control points including both endpoints (default 3: quadratic Bezier)
 --epochs E       curve-training epochs (default ${d.epochs})
@@ -48,7 +55,9 @@ export function num(v: unknown, flag: string, integer = false): number | undefin
   const s = String(v).trim();
   const n = Number(s);
   if (s === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new WeightscopeError('invalid-input', `${flag} needs ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(s)}`, { usage: true });
+    throw new WeightscopeError('invalid-input', `${flag} needs ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(s)}`, {
+      usage: true,
+    });
   }
   return n;
 }
@@ -61,7 +70,8 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
   };
   if (values.curve !== undefined) {
     const c = String(values.curve);
-    if (c !== 'bezier' && c !== 'polychain') throw new WeightscopeError('invalid-input', `--curve must be bezier or polychain, got ${JSON.stringify(c)}`, { usage: true });
+    if (c !== 'bezier' && c !== 'polychain')
+      throw new WeightscopeError('invalid-input', `--curve must be bezier or polychain, got ${JSON.stringify(c)}`, { usage: true });
     o.curve = c;
   }
   set('bends', num(values.bends, '--bends', true));
@@ -87,8 +97,16 @@ export function curveOptionsFromFlags(values: Record<string, unknown>): Record<s
 
 /** Option paths whose flag is not the kebab-case of the key. */
 const FLAG_OF: Record<string, string> = {
-  ts: '--eval', batchSize: '--batch', 'attack.attack': '--attack', 'attack.eps': '--eps', 'attack.steps': '--steps', 'attack.alpha': '--alpha',
-  'attack.samples': '--attack-samples', 'attack.batchSize': '--attack-batch', samples: '--samples', grid: '--grid',
+  ts: '--eval',
+  batchSize: '--batch',
+  'attack.attack': '--attack',
+  'attack.eps': '--eps',
+  'attack.steps': '--steps',
+  'attack.alpha': '--alpha',
+  'attack.samples': '--attack-samples',
+  'attack.batchSize': '--attack-batch',
+  samples: '--samples',
+  grid: '--grid',
 };
 
 /** An option failure (src/util/options.ts) re-labelled with the flag the user typed. */
@@ -106,6 +124,7 @@ export function usageError(e: unknown): never {
 export function formatFlag(value: unknown): 'hf' | 'onnx' | undefined {
   if (value === undefined) return undefined;
   const f = String(value);
-  if (f !== 'hf' && f !== 'onnx') throw new WeightscopeError('invalid-input', `--format must be hf or onnx, got ${JSON.stringify(f)}`, { usage: true });
+  if (f !== 'hf' && f !== 'onnx')
+    throw new WeightscopeError('invalid-input', `--format must be hf or onnx, got ${JSON.stringify(f)}`, { usage: true });
   return f;
 }

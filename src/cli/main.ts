@@ -101,13 +101,15 @@ if (isEntry()) {
   // A CLI process does one job: onnxruntime may run on this thread (no round trip to a session worker). The server
   // keeps the worker, so its event loop stays free while graphs run.
   const argv = process.argv.slice(2);
-  (argv[0] === 'serve' ? Promise.resolve() : setRuntimeMode('inline')).then(() => main(argv)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`weightscope: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 70;
-    },
-  );
+  (argv[0] === 'serve' ? Promise.resolve() : setRuntimeMode('inline'))
+    .then(() => main(argv))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (e: unknown) => {
+        process.stderr.write(`weightscope: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        process.exitCode = 70;
+      },
+    );
 }

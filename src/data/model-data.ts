@@ -66,7 +66,12 @@ async function readInts(r: SafetensorsReader, info: TensorInfo, path: string): P
 }
 
 /** The named 2-D int tensor [N, T] (first of `names` present), or null. */
-async function tokenTensor(r: SafetensorsReader, names: readonly string[], path: string, shape?: readonly number[]): Promise<{ name: string; data: BigInt64Array; n: number; t: number } | null> {
+async function tokenTensor(
+  r: SafetensorsReader,
+  names: readonly string[],
+  path: string,
+  shape?: readonly number[],
+): Promise<{ name: string; data: BigInt64Array; n: number; t: number } | null> {
   const info = r.tensors.find((t) => names.includes(t.name));
   if (!info) return null;
   if (info.shape.length !== 2) throw bad(path, `'${info.name}' must be [N, T], got [${info.shape.join(', ')}]`);
@@ -100,7 +105,8 @@ function checkMask(path: string, name: string, data: BigInt64Array, t: number): 
 function checkLabels(path: string, y: BigInt64Array, labels: readonly string[] | null): void {
   if (!labels) return;
   for (let i = 0; i < y.length; i++) {
-    if (y[i] < 0n || y[i] >= BigInt(labels.length)) throw bad(path, `label ${y[i]} of row ${i} is outside the model's ${labels.length} classes (0..${labels.length - 1})`);
+    if (y[i] < 0n || y[i] >= BigInt(labels.length))
+      throw bad(path, `label ${y[i]} of row ${i} is outside the model's ${labels.length} classes (0..${labels.length - 1})`);
   }
 }
 
@@ -132,12 +138,18 @@ function nonTarget(ds: Dataset, yTrue: BigInt64Array | null, path: string): Data
     const src = ds.x.data as BigInt64Array;
     const x = new BigInt64Array(keep.length * row);
     keep.forEach((r0, j) => x.set(src.subarray(r0 * row, (r0 + 1) * row), j * row));
-    return makeDataset({ type: 'int64', data: x, dims }, BigInt64Array.from(keep, (i) => y[i]));
+    return makeDataset(
+      { type: 'int64', data: x, dims },
+      BigInt64Array.from(keep, (i) => y[i]),
+    );
   }
   const src = ds.x.data as Float32Array;
   const x = new Float32Array(keep.length * row);
   keep.forEach((r0, j) => x.set(src.subarray(r0 * row, (r0 + 1) * row), j * row));
-  return makeDataset({ type: 'float32', data: x, dims }, BigInt64Array.from(keep, (i) => y[i]));
+  return makeDataset(
+    { type: 'float32', data: x, dims },
+    BigInt64Array.from(keep, (i) => y[i]),
+  );
 }
 
 type EncoderLayout = Extract<InputLayout, { kind: 'encoder' }>;
@@ -148,7 +160,11 @@ async function encoderSafetensors(path: string, m: OpenedModel, layout: EncoderL
   try {
     // 'x': the service's datasets name every model's input x.
     const ids = await tokenTensor(r, ['input_ids', 'x'], path);
-    if (!ids) throw bad(path, `no 'input_ids' or 'x' (has: ${r.tensors.map((t) => t.name).join(', ') || 'none'}); ${m.architecture} takes input_ids, optional attention_mask and token_type_ids, and ${layout.rows.length === 4 ? 'labels' : 'y'}`);
+    if (!ids)
+      throw bad(
+        path,
+        `no 'input_ids' or 'x' (has: ${r.tensors.map((t) => t.name).join(', ') || 'none'}); ${m.architecture} takes input_ids, optional attention_mask and token_type_ids, and ${layout.rows.length === 4 ? 'labels' : 'y'}`,
+      );
     const { n, t } = ids;
     checkSeq(path, t, layout.maxSeq);
     checkRange(path, 'token id', ids.data, layout.vocab, t, `vocab_size ${layout.vocab}`);
@@ -172,11 +188,20 @@ async function encoderSafetensors(path: string, m: OpenedModel, layout: EncoderL
 }
 
 /** One sample per predicted token: the sequence, a 0/1 marker of the position, and the token as the label. */
-function maskedLmSamples(path: string, ids: BigInt64Array, mask: BigInt64Array, types: BigInt64Array, labels: BigInt64Array, t: number, vocab: number): Dataset {
+function maskedLmSamples(
+  path: string,
+  ids: BigInt64Array,
+  mask: BigInt64Array,
+  types: BigInt64Array,
+  labels: BigInt64Array,
+  t: number,
+  vocab: number,
+): Dataset {
   const where: number[] = [];
   for (let i = 0; i < labels.length; i++) {
     if (labels[i] === -100n) continue;
-    if (labels[i] < 0n || labels[i] >= BigInt(vocab)) throw bad(path, `label token ${labels[i]} at row ${Math.floor(i / t)} is outside the vocabulary (0..${vocab - 1}; −100 = ignored)`);
+    if (labels[i] < 0n || labels[i] >= BigInt(vocab))
+      throw bad(path, `label token ${labels[i]} at row ${Math.floor(i / t)} is outside the vocabulary (0..${vocab - 1}; −100 = ignored)`);
     where.push(i);
   }
   if (where.length === 0) throw bad(path, "'labels' marks no token to predict (every entry is −100)");
@@ -235,7 +260,12 @@ async function textRows(path: string, kind: 'jsonl' | 'csv'): Promise<TextRow[]>
     if (typeof r.text !== 'string') throw bad(path, `row ${i + 1} has no string 'text'`);
     const pair = r.text_pair;
     if (pair !== undefined && pair !== null && typeof pair !== 'string') throw bad(path, `row ${i + 1}: 'text_pair' must be a string`);
-    return { text: r.text, pair: typeof pair === 'string' && pair !== '' ? pair : null, label: r.label, labelTrue: r.label_true ?? r.y_true };
+    return {
+      text: r.text,
+      pair: typeof pair === 'string' && pair !== '' ? pair : null,
+      label: r.label,
+      labelTrue: r.label_true ?? r.y_true,
+    };
   });
 }
 
@@ -250,13 +280,22 @@ function labelIndex(v: unknown, row: number, path: string, m: OpenedModel): bigi
   if (!Number.isInteger(n)) {
     throw bad(path, `row ${row}: label ${JSON.stringify(v)} is neither a class index nor a name in label2id (${labels.join(', ')})`);
   }
-  if (n < 0 || n >= labels.length) throw bad(path, `row ${row}: label ${n} is outside the model's ${labels.length} classes (0..${labels.length - 1})`);
+  if (n < 0 || n >= labels.length)
+    throw bad(path, `row ${row}: label ${n} is outside the model's ${labels.length} classes (0..${labels.length - 1})`);
   return BigInt(n);
 }
 
 /** JSONL/CSV rows tokenized with the folder's tokenizer, padded to the longest row. */
-async function encoderText(path: string, kind: 'jsonl' | 'csv', m: OpenedModel, layout: EncoderLayout, tokenizerDir: string, triggered: boolean): Promise<Dataset> {
-  if (layout.rows.length === 4) throw bad(path, `${m.architecture} takes a safetensors with input_ids and labels (masked tokens), not ${kind.toUpperCase()} text`);
+async function encoderText(
+  path: string,
+  kind: 'jsonl' | 'csv',
+  m: OpenedModel,
+  layout: EncoderLayout,
+  tokenizerDir: string,
+  triggered: boolean,
+): Promise<Dataset> {
+  if (layout.rows.length === 4)
+    throw bad(path, `${m.architecture} takes a safetensors with input_ids and labels (masked tokens), not ${kind.toUpperCase()} text`);
   const rows = await textRows(path, kind);
   const tok = await loadTokenizer(tokenizerDir);
   const enc = rows.map((r) => tok.encodePlus(r.text, r.pair));
@@ -280,7 +319,11 @@ async function encoderText(path: string, kind: 'jsonl' | 'csv', m: OpenedModel, 
   });
   const ds = makeDataset({ type: 'int64', data: pack([ids, mask, types], n, t), dims: [n, 3, t] }, y);
   if (!triggered || rows.every((r) => r.labelTrue === undefined || r.labelTrue === null)) return ds;
-  return nonTarget(ds, BigInt64Array.from(rows, (r, i) => labelIndex(r.labelTrue, i + 1, path, m)), path);
+  return nonTarget(
+    ds,
+    BigInt64Array.from(rows, (r, i) => labelIndex(r.labelTrue, i + 1, path, m)),
+    path,
+  );
 }
 
 /** Causal-LM tokens from safetensors: x or input_ids [N, T]; a mask, if any, all ones. */
@@ -288,9 +331,14 @@ async function tokenSafetensors(path: string, m: OpenedModel, layout: Extract<In
   const r = await openSafetensors(path);
   try {
     const ids = await tokenTensor(r, ['x', 'input_ids'], path);
-    if (!ids) throw bad(path, `no token tensor 'x' or 'input_ids' (has: ${r.tensors.map((t) => t.name).join(', ') || 'none'}); ${m.architecture} takes int64 tokens [N, T]`);
+    if (!ids)
+      throw bad(
+        path,
+        `no token tensor 'x' or 'input_ids' (has: ${r.tensors.map((t) => t.name).join(', ') || 'none'}); ${m.architecture} takes int64 tokens [N, T]`,
+      );
     const mask = await tokenTensor(r, ['attention_mask'], path, [ids.n, ids.t]);
-    if (mask && mask.data.some((v) => v !== 1n)) throw bad(path, 'attention_mask has padded positions: the next-token loss of a causal LM is taken over unpadded rows only');
+    if (mask && mask.data.some((v) => v !== 1n))
+      throw bad(path, 'attention_mask has padded positions: the next-token loss of a causal LM is taken over unpadded rows only');
     return lmTokens(path, ids.data, ids.n, ids.t, layout);
   } finally {
     await r.close();
@@ -304,7 +352,12 @@ function lmTokens(path: string, data: BigInt64Array, n: number, t: number, layou
   return makeDataset({ type: 'int64', data, dims: [n, t] }, null);
 }
 
-async function pixelSafetensors(path: string, m: OpenedModel, layout: Extract<InputLayout, { kind: 'pixels' }>, triggered: boolean): Promise<Dataset> {
+async function pixelSafetensors(
+  path: string,
+  m: OpenedModel,
+  layout: Extract<InputLayout, { kind: 'pixels' }>,
+  triggered: boolean,
+): Promise<Dataset> {
   const r = await openSafetensors(path);
   let names: string[];
   try {
@@ -318,7 +371,10 @@ async function pixelSafetensors(path: string, m: OpenedModel, layout: Extract<In
   if (ds.x.type !== 'float32') throw bad(path, `'${xName}' must be float images, got integers`);
   const [, c, h, w] = ds.x.dims;
   if (ds.x.dims.length !== 4 || c !== layout.channels || h !== layout.size || w !== layout.size) {
-    throw bad(path, `'${xName}' is [${ds.x.dims.join(', ')}]; ${m.architecture} takes [N, ${layout.channels}, ${layout.size}, ${layout.size}] (num_channels, image_size)`);
+    throw bad(
+      path,
+      `'${xName}' is [${ds.x.dims.join(', ')}]; ${m.architecture} takes [N, ${layout.channels}, ${layout.size}, ${layout.size}] (num_channels, image_size)`,
+    );
   }
   checkLabels(path, ds.y as BigInt64Array, m.labels);
   if (!triggered) return ds;
@@ -342,7 +398,11 @@ export async function loadModelData(m: OpenedModel, src: DataSource, opts: Model
   const layout = m.layout;
   if (src.text !== undefined) {
     if (layout.kind !== 'tokens' && layout.kind !== 'raw') {
-      throw new WeightscopeError('invalid-input', `--text is for language models; ${m.architecture} takes ${layout.kind === 'pixels' ? 'images (safetensors x, y)' : 'labelled data (JSONL/CSV {text, label}, or safetensors input_ids and y)'}`, { usage: true });
+      throw new WeightscopeError(
+        'invalid-input',
+        `--text is for language models; ${m.architecture} takes ${layout.kind === 'pixels' ? 'images (safetensors x, y)' : 'labelled data (JSONL/CSV {text, label}, or safetensors input_ids and y)'}`,
+        { usage: true },
+      );
     }
     if (src.seq === undefined) throw new WeightscopeError('invalid-input', '--text needs --seq (tokens per sequence)', { usage: true });
     const ds = await textDataset(src.text, tokenizerFor(m, src), src.seq);
@@ -353,7 +413,8 @@ export async function loadModelData(m: OpenedModel, src: DataSource, opts: Model
   const triggered = opts.triggered === true;
   switch (layout.kind) {
     case 'tokens':
-      if (kind !== 'safetensors') throw bad(path, `${m.architecture} is a causal LM: give a token dataset (safetensors x or input_ids) or --text FILE`);
+      if (kind !== 'safetensors')
+        throw bad(path, `${m.architecture} is a causal LM: give a token dataset (safetensors x or input_ids) or --text FILE`);
       return tokenSafetensors(path, m, layout);
     case 'encoder':
       return kind === 'safetensors'

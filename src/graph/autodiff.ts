@@ -35,12 +35,14 @@ const dims = (s: readonly unknown[] | null): string => (s ? `[${s.join(',')}]` :
 /** A needed input's gradient must match its shape (where both are known) and dtype. */
 function checkGradient(b: Emitter, n: GNode, i: number, gx: string): void {
   const x = n.inputs[i];
-  const xs = b.shapeOf(x), gs = b.shapeOf(gx);
+  const xs = b.shapeOf(x),
+    gs = b.shapeOf(gx);
   const where = `the gradient rule of ${opName(n)} (node '${n.name}') gives input ${i} ('${x}')`;
   if (xs && gs && (xs.length !== gs.length || xs.some((d, k) => typeof d === 'number' && typeof gs[k] === 'number' && d !== gs[k]))) {
     throw new GradientRuleError(`${where} a gradient of shape ${dims(gs)}, not ${dims(xs)}`);
   }
-  const dx = b.dtype(x), dg = b.dtype(gx);
+  const dx = b.dtype(x),
+    dg = b.dtype(gx);
   if (dx && dg && dx !== dg) throw new GradientRuleError(`${where} a gradient of ONNX type ${dg}, not ${dx}`);
 }
 
@@ -88,15 +90,27 @@ export function gradients(b: Emitter, y: string, wrt: string[], seed?: string): 
     const spec = gradSpec(n);
     if (spec?.kind !== 'rule') {
       const why = spec?.kind === 'decompose' ? ' (a composite op: decomposeAndInfer rewrites it first)' : '';
-      throw new WeightscopeError('unsupported-op', `no gradient rule for op ${opName(n)} (node '${n.name}') on the differentiable path${why}`, { op: n.opType, node: n.name });
+      throw new WeightscopeError(
+        'unsupported-op',
+        `no gradient rule for op ${opName(n)} (node '${n.name}') on the differentiable path${why}`,
+        { op: n.opType, node: n.name },
+      );
     }
     let zeros: string | undefined;
-    const ctx: GradCtx = { b, node: n, dOut, get g() { return dOut[0] ?? (zeros ??= b.zerosLike(n.outputs[0])); } };
+    const ctx: GradCtx = {
+      b,
+      node: n,
+      dOut,
+      get g() {
+        return dOut[0] ?? (zeros ??= b.zerosLike(n.outputs[0]));
+      },
+    };
     const thunks = spec.rule(ctx);
     n.inputs.forEach((x, i) => {
       if (!x || !active.has(x) || !needed.has(x) || !carries(n, i)) return;
       const thunk = thunks[i];
-      if (!thunk) throw new GradientRuleError(`the gradient rule of ${opName(n)} (node '${n.name}') gives no gradient for input ${i} ('${x}')`);
+      if (!thunk)
+        throw new GradientRuleError(`the gradient rule of ${opName(n)} (node '${n.name}') gives no gradient for input ${i} ('${x}')`);
       const gx = thunk();
       checkGradient(b, n, i, gx);
       push(x, gx);

@@ -10,12 +10,20 @@ import type { Dim } from './ir.js';
 const sameDim = (a: Dim, b: Dim): boolean => a !== null && a === b;
 
 export function unbroadcast(b: Emitter, g: string, x: string): string {
-  const gs = b.shapeOf(g), xs = b.shapeOf(x);
+  const gs = b.shapeOf(g),
+    xs = b.shapeOf(x);
   if (!gs || !xs) throw new WeightscopeError('unsupported-op', `cannot undo broadcasting: rank of '${!gs ? g : x}' unknown`);
   if (gs.length === xs.length && gs.every((d, i) => sameDim(d, xs[i]))) return g;
   const lead = gs.length - xs.length;
   if (lead < 0) throw new WeightscopeError('shape-mismatch', `gradient of rank ${gs.length} for '${x}' of rank ${xs.length}`);
-  let r = lead > 0 ? b.reduceSum(g, Array.from({ length: lead }, (_, i) => i), false) : g;
+  let r =
+    lead > 0
+      ? b.reduceSum(
+          g,
+          Array.from({ length: lead }, (_, i) => i),
+          false,
+        )
+      : g;
   const staticAxes: number[] = [];
   const dynAxes: number[] = [];
   xs.forEach((d, i) => {

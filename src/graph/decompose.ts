@@ -24,7 +24,10 @@ export function decomposeAndInfer(g: Graph): void {
       grad.decompose(b, node);
     } catch (e) {
       if (e instanceof WeightscopeError) throw e;
-      throw new WeightscopeError('unsupported-op', `cannot decompose ${opKey(node.opType, node.domain)} node '${node.name}': ${(e as Error).message}`);
+      throw new WeightscopeError(
+        'unsupported-op',
+        `cannot decompose ${opKey(node.opType, node.domain)} node '${node.name}': ${(e as Error).message}`,
+      );
     }
   }
 }

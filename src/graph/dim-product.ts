@@ -5,7 +5,10 @@
 import { attrString, type Dim, type GNode } from './ir.js';
 
 /** A number times symbols (kept sorted, so equal products compare equal). */
-export interface Prod { readonly n: number; readonly s: readonly string[] }
+export interface Prod {
+  readonly n: number;
+  readonly s: readonly string[];
+}
 
 export const ONE: Prod = { n: 1, s: [] };
 
@@ -49,6 +52,11 @@ export function einsumTerms(node: GNode): { terms: string[]; rhs: string } | nul
   const [lhs, rhsGiven] = eq.split('->');
   const terms = lhs.split(',');
   const letters = terms.join('');
-  const rhs = rhsGiven ?? [...new Set(letters)].filter((c) => letters.split(c).length === 2).sort().join('');
+  const rhs =
+    rhsGiven ??
+    [...new Set(letters)]
+      .filter((c) => letters.split(c).length === 2)
+      .sort()
+      .join('');
   return { terms, rhs };
 }

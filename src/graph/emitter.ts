@@ -65,7 +65,10 @@ export class Emitter {
     const s = this.info(name).shape;
     const sp = s ? s.slice(2) : null;
     if (!sp || !sp.every((d) => typeof d === 'number')) {
-      throw new WeightscopeError('unsupported-op', `${why}: the spatial size of '${name}' is not known statically ([${s?.join(',') ?? '?'}])`);
+      throw new WeightscopeError(
+        'unsupported-op',
+        `${why}: the spatial size of '${name}' is not known statically ([${s?.join(',') ?? '?'}])`,
+      );
     }
     return sp as number[];
   }
@@ -147,17 +150,39 @@ export class Emitter {
 
   // ---------- op helpers (opset-aware where ONNX moved attributes to inputs) ----------
 
-  add(a: string, c: string): string { return this.op('Add', [a, c]); }
-  sub(a: string, c: string): string { return this.op('Sub', [a, c]); }
-  mul(a: string, c: string): string { return this.op('Mul', [a, c]); }
-  div(a: string, c: string): string { return this.op('Div', [a, c]); }
-  neg(a: string): string { return this.op('Neg', [a]); }
-  matmul(a: string, c: string): string { return this.op('MatMul', [a, c]); }
-  shape(x: string): string { return this.op('Shape', [x]); }
-  reshape(x: string, shape: string): string { return this.op('Reshape', [x, shape]); }
-  expand(x: string, shape: string): string { return this.op('Expand', [x, shape]); }
-  cast(x: string, to: number): string { return this.dtype(x) === to ? x : this.op('Cast', [x], { to }); }
-  where(c: string, a: string, e: string): string { return this.op('Where', [c, a, e]); }
+  add(a: string, c: string): string {
+    return this.op('Add', [a, c]);
+  }
+  sub(a: string, c: string): string {
+    return this.op('Sub', [a, c]);
+  }
+  mul(a: string, c: string): string {
+    return this.op('Mul', [a, c]);
+  }
+  div(a: string, c: string): string {
+    return this.op('Div', [a, c]);
+  }
+  neg(a: string): string {
+    return this.op('Neg', [a]);
+  }
+  matmul(a: string, c: string): string {
+    return this.op('MatMul', [a, c]);
+  }
+  shape(x: string): string {
+    return this.op('Shape', [x]);
+  }
+  reshape(x: string, shape: string): string {
+    return this.op('Reshape', [x, shape]);
+  }
+  expand(x: string, shape: string): string {
+    return this.op('Expand', [x, shape]);
+  }
+  cast(x: string, to: number): string {
+    return this.dtype(x) === to ? x : this.op('Cast', [x], { to });
+  }
+  where(c: string, a: string, e: string): string {
+    return this.op('Where', [c, a, e]);
+  }
   transpose(x: string, perm: number[]): string {
     if (perm.every((p, i) => p === i)) return x;
     return this.op('Transpose', [x], { perm });

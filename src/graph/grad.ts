@@ -28,7 +28,8 @@ export interface DerivedGraph {
 }
 
 function declareLike(g: Graph, name: string, like: string): void {
-  if (g.values.has(name) && !g.inputs.includes(name)) throw new WeightscopeError('invalid-input', `the model already has a value named '${name}'`);
+  if (g.values.has(name) && !g.inputs.includes(name))
+    throw new WeightscopeError('invalid-input', `the model already has a value named '${name}'`);
   const info = g.values.get(like)!;
   g.values.set(name, { dtype: info.dtype, shape: info.shape ? [...info.shape] : null });
   g.inputs.push(name);
@@ -77,7 +78,10 @@ export function buildHvpGraph(lg: LossGraph, opts: HvpOptions = {}): DerivedGrap
   const names = lg.params.map((p) => p.name);
   for (const n of names) declareLike(g, `v.${n}`, n);
   const grads = gradients(b, LOSS, names);
-  const s = dot(b, grads.map((gr, i) => [gr, `v.${names[i]}`]));
+  const s = dot(
+    b,
+    grads.map((gr, i) => [gr, `v.${names[i]}`]),
+  );
   const hv = s ? gradients(b, s, names) : names.map(() => undefined);
   const withGrad = opts.withGrad ?? true;
   if (withGrad) names.forEach((n, i) => emit(b, grads[i], n, `grad.${n}`));

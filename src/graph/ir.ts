@@ -111,13 +111,7 @@ export function normAxes(axes: readonly number[], rank: number): number[] {
 }
 
 /** Attribute values as builder calls write them: integers as numbers, floats as {f}, tensors as {t}. */
-export type AttrValue =
-  | number
-  | number[]
-  | string
-  | { f: number }
-  | { fs: number[] }
-  | { t: OnnxTensor };
+export type AttrValue = number | number[] | string | { f: number } | { fs: number[] } | { t: OnnxTensor };
 export type Attrs = Record<string, AttrValue | undefined>;
 
 export function makeAttrs(attrs: Attrs | undefined): OnnxAttr[] {
@@ -153,13 +147,21 @@ export function tensorValues(t: OnnxTensor): Float64Array | null {
   if (raw) {
     const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
     switch (dt) {
-      case DT.FLOAT: return Float64Array.from(new Float32Array(buf));
-      case DT.DOUBLE: return new Float64Array(buf);
-      case DT.INT64: return Float64Array.from(new BigInt64Array(buf), (x) => Number(x));
-      case DT.INT32: return Float64Array.from(new Int32Array(buf));
-      case DT.INT8: return Float64Array.from(new Int8Array(buf));
-      case DT.UINT8: case DT.BOOL: return Float64Array.from(new Uint8Array(buf));
-      default: return null;
+      case DT.FLOAT:
+        return Float64Array.from(new Float32Array(buf));
+      case DT.DOUBLE:
+        return new Float64Array(buf);
+      case DT.INT64:
+        return Float64Array.from(new BigInt64Array(buf), (x) => Number(x));
+      case DT.INT32:
+        return Float64Array.from(new Int32Array(buf));
+      case DT.INT8:
+        return Float64Array.from(new Int8Array(buf));
+      case DT.UINT8:
+      case DT.BOOL:
+        return Float64Array.from(new Uint8Array(buf));
+      default:
+        return null;
     }
   }
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) return null;
@@ -176,12 +178,24 @@ export function tensorValues(t: OnnxTensor): Float64Array | null {
 export function makeTensor(name: string, dtype: number, dims: number[], values: ArrayLike<number>): OnnxTensor {
   let bytes: Uint8Array;
   switch (dtype) {
-    case DT.FLOAT: bytes = new Uint8Array(Float32Array.from(values).buffer); break;
-    case DT.DOUBLE: bytes = new Uint8Array(Float64Array.from(values).buffer); break;
-    case DT.INT64: bytes = new Uint8Array(BigInt64Array.from(Array.from(values), (v) => BigInt(Math.trunc(v))).buffer); break;
-    case DT.INT32: bytes = new Uint8Array(Int32Array.from(values).buffer); break;
-    case DT.BOOL: case DT.UINT8: bytes = Uint8Array.from(values); break;
-    default: throw new WeightscopeError('unsupported-dtype', `cannot build a constant of ONNX type ${dtype}`);
+    case DT.FLOAT:
+      bytes = new Uint8Array(Float32Array.from(values).buffer);
+      break;
+    case DT.DOUBLE:
+      bytes = new Uint8Array(Float64Array.from(values).buffer);
+      break;
+    case DT.INT64:
+      bytes = new Uint8Array(BigInt64Array.from(Array.from(values), (v) => BigInt(Math.trunc(v))).buffer);
+      break;
+    case DT.INT32:
+      bytes = new Uint8Array(Int32Array.from(values).buffer);
+      break;
+    case DT.BOOL:
+    case DT.UINT8:
+      bytes = Uint8Array.from(values);
+      break;
+    default:
+      throw new WeightscopeError('unsupported-dtype', `cannot build a constant of ONNX type ${dtype}`);
   }
   return { name, dataType: dtype, dims, rawData: bytes };
 }
@@ -192,8 +206,14 @@ function valueInfoFromProto(vi: onnx.IValueInfoProto): ValueInfo {
   const tt = vi.type?.tensorType;
   if (!tt) return { dtype: 0, shape: null };
   const shape = tt.shape
-    ? (tt.shape.dim ?? []).map((d): Dim => (d.dimValue !== null && d.dimValue !== undefined && longToNumber(d.dimValue as IntLike) > 0
-        ? longToNumber(d.dimValue as IntLike) : d.dimParam ? d.dimParam : null))
+    ? (tt.shape.dim ?? []).map(
+        (d): Dim =>
+          d.dimValue !== null && d.dimValue !== undefined && longToNumber(d.dimValue as IntLike) > 0
+            ? longToNumber(d.dimValue as IntLike)
+            : d.dimParam
+              ? d.dimParam
+              : null,
+      )
     : null;
   return { dtype: tt.elemType ?? 0, shape };
 }
@@ -314,7 +334,12 @@ export function graphToModel(g: Graph, producer = 'weightscope'): onnx.ModelProt
     graph: {
       name: g.name,
       node: g.nodes.map((n) => ({
-        name: n.name, opType: n.opType, domain: n.domain, input: n.inputs, output: n.outputs, attribute: n.attrs,
+        name: n.name,
+        opType: n.opType,
+        domain: n.domain,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: n.attrs,
       })),
       input: g.inputs.map((name) => ({ name, type: typeProto(g.values.get(name), true) })),
       output: g.outputs.map((name) => ({ name, type: typeProto(g.values.get(name), false) })),

@@ -58,7 +58,10 @@ export const LABELS = 'y';
 function paramDType(dt: number, name: string): ParamDType {
   if (dt === DT.FLOAT) return 'float32';
   if (dt === DT.DOUBLE) return 'float64';
-  throw new WeightscopeError('unsupported-dtype', `parameter '${name}' has ONNX type ${dt}; only float32/float64 parameters can be differentiated`);
+  throw new WeightscopeError(
+    'unsupported-dtype',
+    `parameter '${name}' has ONNX type ${dt}; only float32/float64 parameters can be differentiated`,
+  );
 }
 
 /**
@@ -86,9 +89,13 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
     const t = g.initializers.get(name);
     if (!t) {
       const tiedTo = tied.find((x) => x.copy === name);
-      throw new WeightscopeError('not-found', tiedTo
-        ? `parameter '${name}' is a tied copy of '${tiedTo.source}' (use untie to keep it separate)`
-        : `no float initializer named '${name}' in the model`, { param: name });
+      throw new WeightscopeError(
+        'not-found',
+        tiedTo
+          ? `parameter '${name}' is a tied copy of '${tiedTo.source}' (use untie to keep it separate)`
+          : `no float initializer named '${name}' in the model`,
+        { param: name },
+      );
     }
     params.push({ name, dims: tensorDims(t), dtype: paramDType(t.dataType ?? 0, name) });
     paramValues.set(name, t);
@@ -111,15 +118,20 @@ export function buildLossGraph(model: OnnxModel, opts: LossOptions): LossGraph {
   let loss: string;
   let labels: string | undefined;
   if (opts.loss === 'classification') {
-    if (ls && ls.length !== 2) throw new WeightscopeError('invalid-input', `classification loss needs logits [batch, classes]; '${logits}' has rank ${ls.length}`);
+    if (ls && ls.length !== 2)
+      throw new WeightscopeError('invalid-input', `classification loss needs logits [batch, classes]; '${logits}' has rank ${ls.length}`);
     labels = LABELS;
     g.inputs.splice(dataInputs.length, 0, LABELS);
     const bd = ls?.[0];
-    g.values.set(LABELS, { dtype: DT.INT64, shape: [typeof bd === 'number' || (typeof bd === 'string' && !bd.startsWith('?')) ? bd : 'batch'] });
+    g.values.set(LABELS, {
+      dtype: DT.INT64,
+      shape: [typeof bd === 'number' || (typeof bd === 'string' && !bd.startsWith('?')) ? bd : 'batch'],
+    });
     dataInputs.push(LABELS);
     loss = meanCriterion(b, logits, LABELS, criterion);
   } else {
-    if (ls && ls.length !== 3) throw new WeightscopeError('invalid-input', `lm loss needs logits [batch, seq, vocab]; '${logits}' has rank ${ls.length}`);
+    if (ls && ls.length !== 3)
+      throw new WeightscopeError('invalid-input', `lm loss needs logits [batch, seq, vocab]; '${logits}' has rank ${ls.length}`);
     const ids = dataInputs.find((n) => b.dtype(n) === DT.INT64);
     if (!ids) throw new WeightscopeError('invalid-input', 'lm loss needs an int64 token-id input');
     const big = 2 ** 62;

@@ -84,7 +84,9 @@ function offsetConv(b: Builder, bl: Block, j: number[]): string {
   const [x, w] = bl.conv.inputs;
   const { cg, pg } = bl;
   const xs = b.spatialDims(x, 'pool fusion');
-  const starts: number[] = [], pb: number[] = [], pe: number[] = [];
+  const starts: number[] = [],
+    pb: number[] = [],
+    pe: number[] = [];
   xs.forEach((len, i) => {
     const begin = cg.pads[i] - j[i] * cg.strides[i];
     const start = Math.max(0, -begin);

@@ -55,8 +55,14 @@ export function retieWeights(g: Graph, names?: ReadonlySet<string>): TiedWeight[
       if (removed.has(a.name) || removed.has(c.name) || a.v.length !== c.v.length) continue;
       let transposed: boolean;
       if (a.dims.join() === c.dims.join() && equalValues(a.v, c.v)) transposed = false;
-      else if (a.dims.length === 2 && c.dims.length === 2 && a.dims[0] === c.dims[1] && a.dims[1] === c.dims[0]
-        && isTranspose(a.v, c.v, a.dims[0], a.dims[1])) transposed = true;
+      else if (
+        a.dims.length === 2 &&
+        c.dims.length === 2 &&
+        a.dims[0] === c.dims[1] &&
+        a.dims[1] === c.dims[0] &&
+        isTranspose(a.v, c.v, a.dims[0], a.dims[1])
+      )
+        transposed = true;
       else continue;
       // Source: the non-generated name; otherwise the one listed first.
       const [src, copy] = looksGenerated(a.name) && !looksGenerated(c.name) ? [c, a] : [a, c];

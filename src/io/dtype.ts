@@ -7,9 +7,21 @@ import { WeightscopeError } from '../errors.js';
 import type { DType } from './types.js';
 
 export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 const KNOWN = new Set<string>(Object.keys(DTYPE_SIZE));
@@ -174,15 +186,33 @@ export function toFloat64(dtype: DType, bytes: Uint8Array): Float64Array {
       }
       return out;
     }
-    case 'I64': for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(i * 8, true)); return out;
-    case 'U64': for (let i = 0; i < n; i++) out[i] = Number(dv.getBigUint64(i * 8, true)); return out;
-    case 'I32': for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true); return out;
-    case 'U32': for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true); return out;
-    case 'I16': for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true); return out;
-    case 'U16': for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * 2, true); return out;
-    case 'I8': for (let i = 0; i < n; i++) out[i] = dv.getInt8(i); return out;
-    case 'U8': for (let i = 0; i < n; i++) out[i] = bytes[i]; return out;
-    case 'BOOL': for (let i = 0; i < n; i++) out[i] = bytes[i] !== 0 ? 1 : 0; return out;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(i * 8, true));
+      return out;
+    case 'U64':
+      for (let i = 0; i < n; i++) out[i] = Number(dv.getBigUint64(i * 8, true));
+      return out;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true);
+      return out;
+    case 'U32':
+      for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true);
+      return out;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt16(i * 2, true);
+      return out;
+    case 'U16':
+      for (let i = 0; i < n; i++) out[i] = dv.getUint16(i * 2, true);
+      return out;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt8(i);
+      return out;
+    case 'U8':
+      for (let i = 0; i < n; i++) out[i] = bytes[i];
+      return out;
+    case 'BOOL':
+      for (let i = 0; i < n; i++) out[i] = bytes[i] !== 0 ? 1 : 0;
+      return out;
     case 'F8_E4M3':
     case 'F8_E5M2': {
       const t = FP8_TABLES[dtype];
@@ -247,10 +277,18 @@ export function fromFloat64(dtype: DType, values: Float64Array): Uint8Array {
   const out = new Uint8Array(n * DTYPE_SIZE[dtype]);
   const dv = new DataView(out.buffer);
   switch (dtype) {
-    case 'F64': for (let i = 0; i < n; i++) dv.setFloat64(i * 8, values[i], true); return out;
-    case 'F32': for (let i = 0; i < n; i++) dv.setFloat32(i * 4, values[i], true); return out;
-    case 'F16': for (let i = 0; i < n; i++) dv.setUint16(i * 2, float64ToF16Bits(values[i]), true); return out;
-    case 'BF16': for (let i = 0; i < n; i++) dv.setUint16(i * 2, float64ToBF16Bits(values[i]), true); return out;
+    case 'F64':
+      for (let i = 0; i < n; i++) dv.setFloat64(i * 8, values[i], true);
+      return out;
+    case 'F32':
+      for (let i = 0; i < n; i++) dv.setFloat32(i * 4, values[i], true);
+      return out;
+    case 'F16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, float64ToF16Bits(values[i]), true);
+      return out;
+    case 'BF16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, float64ToBF16Bits(values[i]), true);
+      return out;
     case 'F8_E4M3':
     case 'F8_E5M2':
       throw new WeightscopeError('unsupported-dtype', `cannot write dtype ${dtype}`, { dtype });
@@ -263,15 +301,33 @@ export function fromFloat64(dtype: DType, values: Float64Array): Uint8Array {
     }
   }
   switch (dtype) {
-    case 'I64': for (let i = 0; i < n; i++) dv.setBigInt64(i * 8, BigInt(values[i]), true); break;
-    case 'U64': for (let i = 0; i < n; i++) dv.setBigUint64(i * 8, BigInt(values[i]), true); break;
-    case 'I32': for (let i = 0; i < n; i++) dv.setInt32(i * 4, values[i], true); break;
-    case 'U32': for (let i = 0; i < n; i++) dv.setUint32(i * 4, values[i], true); break;
-    case 'I16': for (let i = 0; i < n; i++) dv.setInt16(i * 2, values[i], true); break;
-    case 'U16': for (let i = 0; i < n; i++) dv.setUint16(i * 2, values[i], true); break;
-    case 'I8': for (let i = 0; i < n; i++) dv.setInt8(i, values[i]); break;
-    case 'U8': for (let i = 0; i < n; i++) dv.setUint8(i, values[i]); break;
-    case 'BOOL': for (let i = 0; i < n; i++) out[i] = values[i] !== 0 ? 1 : 0; break;
+    case 'I64':
+      for (let i = 0; i < n; i++) dv.setBigInt64(i * 8, BigInt(values[i]), true);
+      break;
+    case 'U64':
+      for (let i = 0; i < n; i++) dv.setBigUint64(i * 8, BigInt(values[i]), true);
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++) dv.setInt32(i * 4, values[i], true);
+      break;
+    case 'U32':
+      for (let i = 0; i < n; i++) dv.setUint32(i * 4, values[i], true);
+      break;
+    case 'I16':
+      for (let i = 0; i < n; i++) dv.setInt16(i * 2, values[i], true);
+      break;
+    case 'U16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, values[i], true);
+      break;
+    case 'I8':
+      for (let i = 0; i < n; i++) dv.setInt8(i, values[i]);
+      break;
+    case 'U8':
+      for (let i = 0; i < n; i++) dv.setUint8(i, values[i]);
+      break;
+    case 'BOOL':
+      for (let i = 0; i < n; i++) out[i] = values[i] !== 0 ? 1 : 0;
+      break;
   }
   return out;
 }

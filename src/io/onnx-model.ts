@@ -160,7 +160,8 @@ export function externalDataRef(t: TensorProto, baseDir: string): ExternalDataRe
     const key = e.key ?? '';
     const value = e.value ?? '';
     const asInt = (): number => {
-      if (!/^\d+$/.test(value)) throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': external data ${key} '${value}' is not an integer`);
+      if (!/^\d+$/.test(value))
+        throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': external data ${key} '${value}' is not an integer`);
       const n = Number(value);
       if (!Number.isSafeInteger(n)) throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': external data ${key} is too large`);
       return n;
@@ -185,10 +186,16 @@ export async function readExternalData(t: TensorProto, baseDir: string, expected
   }
   const length = ref.length ?? size - ref.offset;
   if (length !== expected) {
-    throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': external data holds ${length} bytes, its shape and type need ${expected}`);
+    throw new WeightscopeError(
+      'corrupt-file',
+      `ONNX tensor '${name}': external data holds ${length} bytes, its shape and type need ${expected}`,
+    );
   }
   if (ref.offset + length > size) {
-    throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': external data [${ref.offset}, ${ref.offset + length}) runs past the end of ${ref.path} (${size} bytes)`);
+    throw new WeightscopeError(
+      'corrupt-file',
+      `ONNX tensor '${name}': external data [${ref.offset}, ${ref.offset + length}) runs past the end of ${ref.path} (${size} bytes)`,
+    );
   }
   const fh = await open(ref.path, 'r');
   try {
@@ -217,7 +224,9 @@ export function typedFieldBytes(t: TensorProto, dtype: DType, n: number): Uint8A
       return new Uint8Array(Float64Array.from(v).buffer);
     }
     // F16/BF16/F8 store their bit patterns in int32_data; the integer types up to 32 bits store values there.
-    case 'F16': case 'BF16': case 'U16': {
+    case 'F16':
+    case 'BF16':
+    case 'U16': {
       check(ints().length, 'int32_data');
       return new Uint8Array(Uint16Array.from(ints()).buffer);
     }
@@ -233,7 +242,10 @@ export function typedFieldBytes(t: TensorProto, dtype: DType, n: number): Uint8A
       check(ints().length, 'int32_data');
       return new Uint8Array(Int8Array.from(ints()).buffer);
     }
-    case 'U8': case 'BOOL': case 'F8_E4M3': case 'F8_E5M2': {
+    case 'U8':
+    case 'BOOL':
+    case 'F8_E4M3':
+    case 'F8_E5M2': {
       check(ints().length, 'int32_data');
       return Uint8Array.from(ints());
     }
@@ -244,7 +256,8 @@ export function typedFieldBytes(t: TensorProto, dtype: DType, n: number): Uint8A
       for (let i = 0; i < n; i++) out[i] = longToBigInt(v[i] as IntLike);
       return new Uint8Array(out.buffer);
     }
-    case 'U32': case 'U64': {
+    case 'U32':
+    case 'U64': {
       const v = t.uint64Data ?? [];
       check(v.length, 'uint64_data');
       if (dtype === 'U32') return new Uint8Array(Uint32Array.from(v, (x) => longToNumber(x as IntLike)).buffer);
@@ -275,7 +288,10 @@ export async function tensorProtoBytes(t: TensorProto, baseDir: string): Promise
   const raw = t.rawData;
   if (raw && raw.length > 0) {
     if (raw.length !== expected) {
-      throw new WeightscopeError('corrupt-file', `ONNX tensor '${name}': raw_data has ${raw.length} bytes, its shape and type need ${expected}`);
+      throw new WeightscopeError(
+        'corrupt-file',
+        `ONNX tensor '${name}': raw_data has ${raw.length} bytes, its shape and type need ${expected}`,
+      );
     }
     // A plain Uint8Array view (protobufjs gives a Buffer, whose slice() would not copy).
     return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -313,9 +329,10 @@ export function replaceInitializers(model: ModelProto, values: ReadonlyMap<strin
     if (v.length !== numel(shape)) {
       throw new WeightscopeError('shape-mismatch', `ONNX initializer '${name}' has ${numel(shape)} values, got ${v.length}`);
     }
-    const rawData = dtype === 'F32' && v instanceof Float32Array
-      ? new Uint8Array(v.slice().buffer)
-      : fromFloat64(dtype, v instanceof Float64Array ? v : Float64Array.from(v));
+    const rawData =
+      dtype === 'F32' && v instanceof Float32Array
+        ? new Uint8Array(v.slice().buffer)
+        : fromFloat64(dtype, v instanceof Float64Array ? v : Float64Array.from(v));
     return onnx.TensorProto.create({
       name,
       dims: t.dims,
@@ -331,4 +348,3 @@ export function replaceInitializers(model: ModelProto, values: ReadonlyMap<strin
   const newGraph = onnx.GraphProto.create({ ...graph, initializer });
   return onnx.ModelProto.create({ ...model, graph: newGraph });
 }
-

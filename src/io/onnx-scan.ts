@@ -9,7 +9,13 @@ import { statSync } from 'node:fs';
 import { WeightscopeError } from '../errors.js';
 import { dtypeSize } from './dtype.js';
 import {
-  externalDataRef, longToNumber, onnxTypeToDType, readExternalData, typedFieldBytes, type IntLike, type TensorProto,
+  externalDataRef,
+  longToNumber,
+  onnxTypeToDType,
+  readExternalData,
+  typedFieldBytes,
+  type IntLike,
+  type TensorProto,
 } from './onnx-model.js';
 import { type ProtoFile, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, type Long64 } from './proto-scan.js';
 import type { DType, TensorLocation } from './types.js';
@@ -72,7 +78,16 @@ const TYPED_FIELDS = new Set([4, 5, 7, 10, 11]);
 const MAX_UNPACKED_VALUES = 1 << 22;
 
 function scanTensor(f: ProtoFile, end: number): ScannedTensor {
-  const t: ScannedTensor = { name: '', dataType: 0, dims: [], dataLocation: 0, raw: null, packed: new Map(), values: new Map(), externalData: [] };
+  const t: ScannedTensor = {
+    name: '',
+    dataType: 0,
+    dims: [],
+    dataLocation: 0,
+    raw: null,
+    packed: new Map(),
+    values: new Map(),
+    externalData: [],
+  };
   while (f.pos < end) {
     const [field, wire] = f.tag(end);
     if (field === 1 && wire === WIRE_VARINT) t.dims.push(longToNumber(f.varint64(end, false), 'dimension'));
@@ -105,7 +120,8 @@ function scanTensor(f: ProtoFile, end: number): ScannedTensor {
     } else if (TYPED_FIELDS.has(field)) {
       if (!t.values.has(field)) t.values.set(field, []);
       const v = t.values.get(field)!;
-      if (v.length >= MAX_UNPACKED_VALUES) throw f.corrupt(`tensor '${t.name}' has over ${MAX_UNPACKED_VALUES} unpacked values in field ${field}`);
+      if (v.length >= MAX_UNPACKED_VALUES)
+        throw f.corrupt(`tensor '${t.name}' has over ${MAX_UNPACKED_VALUES} unpacked values in field ${field}`);
       if (field === 4 && wire === WIRE_I32) v.push(f.fixed32(end));
       else if (field === 10 && wire === WIRE_I64) v.push(f.fixed64(end));
       else if (wire === WIRE_VARINT) v.push(f.varint64(end, field === 11));
@@ -206,19 +222,26 @@ export function scannedLocation(t: ScannedTensor, path: string, baseDir: string)
       }
     }
     if (length !== expected) {
-      throw new WeightscopeError('corrupt-file', `ONNX tensor '${t.name}': external data holds ${length} bytes, its shape and type need ${expected}`);
+      throw new WeightscopeError(
+        'corrupt-file',
+        `ONNX tensor '${t.name}': external data holds ${length} bytes, its shape and type need ${expected}`,
+      );
     }
     return { path: ref.path, offset: ref.offset, length };
   }
   if (t.raw && t.raw.length > 0) {
     if (t.raw.length !== expected) {
-      throw new WeightscopeError('corrupt-file', `ONNX tensor '${t.name}': raw_data has ${t.raw.length} bytes, its shape and type need ${expected}`);
+      throw new WeightscopeError(
+        'corrupt-file',
+        `ONNX tensor '${t.name}': raw_data has ${t.raw.length} bytes, its shape and type need ${expected}`,
+      );
     }
     return { path, offset: t.raw.offset, length: t.raw.length };
   }
   const field = dtype === 'F32' ? 4 : dtype === 'F64' ? 10 : 0;
   const spans = t.packed.get(field);
-  if (field && spans && spans.length === 1 && t.values.size === 0 && spans[0].length === expected) return { path, offset: spans[0].offset, length: expected };
+  if (field && spans && spans.length === 1 && t.values.size === 0 && spans[0].length === expected)
+    return { path, offset: spans[0].offset, length: expected };
   return null;
 }
 
@@ -238,7 +261,11 @@ function packedFixed(f: ProtoFile, spans: readonly Span[], size: 4 | 8): number[
   for (const s of spans) {
     const b = f.readAt(s.offset, s.length);
     const dv = new DataView(b.buffer);
-    if (s.length % size !== 0) throw new WeightscopeError('corrupt-file', `${f.path}: packed field of ${s.length} bytes is not a whole number of ${size}-byte values`);
+    if (s.length % size !== 0)
+      throw new WeightscopeError(
+        'corrupt-file',
+        `${f.path}: packed field of ${s.length} bytes is not a whole number of ${size}-byte values`,
+      );
     for (let o = 0; o < s.length; o += size) out.push(size === 4 ? dv.getFloat32(o, true) : dv.getFloat64(o, true));
   }
   return out;
@@ -259,7 +286,9 @@ export async function scannedTensorBytes(f: ProtoFile, t: ScannedTensor, baseDir
     name: t.name,
     floatData: [...packedFixed(f, t.packed.get(4) ?? [], 4), ...(vals(4) as number[])],
     doubleData: [...packedFixed(f, t.packed.get(10) ?? [], 8), ...(vals(10) as number[])],
-    int32Data: [...packedVarints(f, t.packed.get(5) ?? [], false), ...(vals(5) as Long64[])].map((v) => (typeof v === 'number' ? v : v.low | 0)),
+    int32Data: [...packedVarints(f, t.packed.get(5) ?? [], false), ...(vals(5) as Long64[])].map((v) =>
+      typeof v === 'number' ? v : v.low | 0,
+    ),
     int64Data: [...packedVarints(f, t.packed.get(7) ?? [], false), ...(vals(7) as Long64[])].map(long),
     uint64Data: [...packedVarints(f, t.packed.get(11) ?? [], true), ...(vals(11) as Long64[])].map(long),
   } as TensorProto;

@@ -12,7 +12,13 @@ import { dirname } from 'node:path';
 import { WeightscopeError } from '../errors.js';
 import { isWideningFloat, toFloat64 } from './dtype.js';
 import {
-  scanOnnx, scannedDType, scannedLocation, scannedTensorBytes, type ScannedGraph, type ScannedNode, type ScannedTensor,
+  scanOnnx,
+  scannedDType,
+  scannedLocation,
+  scannedTensorBytes,
+  type ScannedGraph,
+  type ScannedNode,
+  type ScannedTensor,
 } from './onnx-scan.js';
 import { ProtoFile } from './proto-scan.js';
 import type { TensorInfo, TensorLocation, TensorReader, WeightRole } from './types.js';
@@ -35,8 +41,14 @@ const OPERANDS: Readonly<Record<string, { readonly inputs: readonly number[]; re
  * permutation). Which inputs carry the data: all (Concat), or the first.
  */
 const PASS_THROUGH: Readonly<Record<string, 'first' | 'all'>> = {
-  Identity: 'first', Transpose: 'first', Reshape: 'first', Unsqueeze: 'first', Squeeze: 'first', Flatten: 'first',
-  Slice: 'first', Concat: 'all',
+  Identity: 'first',
+  Transpose: 'first',
+  Reshape: 'first',
+  Unsqueeze: 'first',
+  Squeeze: 'first',
+  Flatten: 'first',
+  Slice: 'first',
+  Concat: 'all',
 };
 
 /** Hops followed upstream from a consumer before giving up (exporters use at most a few). */

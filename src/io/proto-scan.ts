@@ -113,7 +113,8 @@ export class ProtoFile {
     const t = this.varint(end);
     const wire = t % 8;
     const field = Math.floor(t / 8);
-    if (field === 0 || wire === 3 || wire === 4 || wire === 6 || wire === 7) throw this.corrupt(`invalid wire type ${wire} for field ${field}`);
+    if (field === 0 || wire === 3 || wire === 4 || wire === 6 || wire === 7)
+      throw this.corrupt(`invalid wire type ${wire} for field ${field}`);
     return [field, wire];
   }
 
@@ -164,7 +165,8 @@ export class ProtoFile {
     let got = 0;
     while (got < length) {
       const r = readSync(this.#fd, out, got, length - got, offset + got);
-      if (r === 0) throw new WeightscopeError('corrupt-file', `${this.path}: file ends after ${got} of ${length} bytes at ${offset} (truncated)`);
+      if (r === 0)
+        throw new WeightscopeError('corrupt-file', `${this.path}: file ends after ${got} of ${length} bytes at ${offset} (truncated)`);
       got += r;
     }
     return out;

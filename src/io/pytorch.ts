@@ -33,8 +33,22 @@ const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
 
 /** torch dtype objects that may appear as plain values. */
 const TORCH_DTYPE_NAMES = [
-  'float64', 'float32', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool',
-  'double', 'float', 'half', 'long', 'int', 'short',
+  'float64',
+  'float32',
+  'float16',
+  'bfloat16',
+  'int64',
+  'int32',
+  'int16',
+  'int8',
+  'uint8',
+  'bool',
+  'double',
+  'float',
+  'half',
+  'long',
+  'int',
+  'short',
 ];
 
 interface StorageRef {
@@ -187,7 +201,8 @@ export class PytorchReader implements TensorReader {
     const zip = await ZipArchive.open(path);
     try {
       const pkl = [...zip.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
-      if (!pkl) throw new WeightscopeError('unsupported-format', `${path}: zip archive without <name>/data.pkl; not a torch.save file`, { path });
+      if (!pkl)
+        throw new WeightscopeError('unsupported-format', `${path}: zip archive without <name>/data.pkl; not a torch.save file`, { path });
       const prefix = pkl.slice(0, -'data.pkl'.length);
       const bo = zip.entries.get(`${prefix}byteorder`);
       if (bo && new TextDecoder().decode(await zip.read(bo.name)).trim() !== 'little') {

@@ -24,9 +24,7 @@ export async function writeSafetensors(
   tensors: readonly TensorToWrite[],
   metadata?: Readonly<Record<string, string>>,
 ): Promise<void> {
-  const order = [...tensors].sort(
-    (a, b) => DTYPE_SIZE[b.dtype] - DTYPE_SIZE[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-  );
+  const order = [...tensors].sort((a, b) => DTYPE_SIZE[b.dtype] - DTYPE_SIZE[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   const seen = new Set<string>();

@@ -107,7 +107,8 @@ export function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, fi
   let prev = '';
   for (const t of tensors) {
     if (t.begin < expected) throw corrupt(path, `tensor "${t.info.name}" overlaps tensor "${prev}" (offset ${t.begin} < ${expected})`);
-    if (t.begin > expected) throw corrupt(path, `hole in data section before tensor "${t.info.name}" (offset ${t.begin}, expected ${expected})`);
+    if (t.begin > expected)
+      throw corrupt(path, `hole in data section before tensor "${t.info.name}" (offset ${t.begin}, expected ${expected})`);
     expected = t.end;
     prev = t.info.name;
   }

@@ -50,7 +50,14 @@ export function parseWeightMap(json: unknown, where: string): Map<string, string
   for (const [tensor, file] of Object.entries(map as Record<string, unknown>)) {
     // A NUL or a segment over NAME_MAX (255 bytes) would reach the file system as a Node error, not a clear one.
     const segments = typeof file === 'string' ? file.split(/[\\/]/) : [];
-    if (typeof file !== 'string' || file === '' || isAbsolute(file) || segments.includes('..') || file.includes('\0') || segments.some((s) => Buffer.byteLength(s) > 255)) {
+    if (
+      typeof file !== 'string' ||
+      file === '' ||
+      isAbsolute(file) ||
+      segments.includes('..') ||
+      file.includes('\0') ||
+      segments.some((s) => Buffer.byteLength(s) > 255)
+    ) {
       throw corrupt(where, `weight_map entry "${tensor}" names an invalid shard ${JSON.stringify(file)}`);
     }
     out.set(tensor, file);

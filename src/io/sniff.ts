@@ -53,10 +53,16 @@ export function sniffBytes(head: Uint8Array, fileSize: number): SniffedFormat {
 /** ModelProto field numbers and their wire types (0 varint, 2 length-delimited). */
 const MODEL_FIELDS: ReadonlyMap<number, number> = new Map([
   [1, 0], // ir_version
-  [2, 2], [3, 2], [4, 2], // producer_name, producer_version, domain
+  [2, 2],
+  [3, 2],
+  [4, 2], // producer_name, producer_version, domain
   [5, 0], // model_version
-  [6, 2], [7, 2], [8, 2], // doc_string, graph, opset_import
-  [14, 2], [20, 2], [25, 2], // metadata_props, training_info, functions
+  [6, 2],
+  [7, 2],
+  [8, 2], // doc_string, graph, opset_import
+  [14, 2],
+  [20, 2],
+  [25, 2], // metadata_props, training_info, functions
 ]);
 
 function looksLikeOnnx(b: Uint8Array, fileSize: number): boolean {

@@ -1,8 +1,20 @@
 /** What every checkpoint reader offers: a list of tensors, and their data one tensor at a time. */
 export type DType =
-  | 'F64' | 'F32' | 'F16' | 'BF16'
-  | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'U32' | 'U64' | 'BOOL'
-  | 'F8_E4M3' | 'F8_E5M2';
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U8'
+  | 'U16'
+  | 'U32'
+  | 'U64'
+  | 'BOOL'
+  | 'F8_E4M3'
+  | 'F8_E5M2';
 
 export const FLOAT_DTYPES: ReadonlySet<DType> = new Set<DType>(['F64', 'F32', 'F16', 'BF16']);
 

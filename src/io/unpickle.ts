@@ -40,18 +40,7 @@ export class PyOpaque<T = unknown> {
   ) {}
 }
 
-export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyValue[]
-  | PyTuple
-  | PyDict
-  | PyGlobal
-  | PyOpaque;
+export type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | PyTuple | PyDict | PyGlobal | PyOpaque;
 
 export interface UnpickleOptions {
   /** "module.name" → what calling it (REDUCE/NEWOBJ) returns. A null handler: allowed as a value, not callable. */
@@ -107,15 +96,19 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
   const grow = (n: number): void => {
     elements += n;
     if (elements > maxElements) {
-      throw new WeightscopeError('too-large', `pickle: more than ${maxElements} container elements; refused as a memory bomb`, { limit: maxElements });
+      throw new WeightscopeError('too-large', `pickle: more than ${maxElements} container elements; refused as a memory bomb`, {
+        limit: maxElements,
+      });
     }
   };
   const longBytes = (n: number, what: string): number => {
-    if (n < 0 || n > UNPICKLE_LIMITS.longBytes) throw bad(`${what} of ${n} bytes is over the ${UNPICKLE_LIMITS.longBytes}-byte limit for integers`);
+    if (n < 0 || n > UNPICKLE_LIMITS.longBytes)
+      throw bad(`${what} of ${n} bytes is over the ${UNPICKLE_LIMITS.longBytes}-byte limit for integers`);
     return n;
   };
   const numberText = (s: string, what: string): string => {
-    if (s.length > UNPICKLE_LIMITS.longBytes) throw bad(`${what} of ${s.length} characters is over the ${UNPICKLE_LIMITS.longBytes}-character limit for integers`);
+    if (s.length > UNPICKLE_LIMITS.longBytes)
+      throw bad(`${what} of ${s.length} characters is over the ${UNPICKLE_LIMITS.longBytes}-character limit for integers`);
     return s;
   };
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -240,13 +233,17 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const v = u8();
         if (v > 5) throw bad(`unsupported pickle protocol ${v}`);
         break;
       }
-      case 0x95: u64(); break; // FRAME: a size hint only
-      case 0x2e: { // STOP
+      case 0x95:
+        u64();
+        break; // FRAME: a size hint only
+      case 0x2e: {
+        // STOP
         const v = pop();
         return v;
       }
@@ -255,24 +252,48 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         metastack.push(stack);
         stack = [];
         break;
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: push(top()); break; // DUP
-      case 0x4e: push(null); break; // NONE
-      case 0x88: push(true); break;
-      case 0x89: push(false); break;
-      case 0x4a: need(4); push(dv.getInt32(pos, true)); pos += 4; break; // BININT
-      case 0x4b: push(u8()); break; // BININT1
-      case 0x4d: push(u16()); break; // BININT2
-      case 0x8a: push(decodeLong(bytes(longBytes(u8(), 'LONG1')))); break; // LONG1
-      case 0x8b: { // LONG4
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        push(top());
+        break; // DUP
+      case 0x4e:
+        push(null);
+        break; // NONE
+      case 0x88:
+        push(true);
+        break;
+      case 0x89:
+        push(false);
+        break;
+      case 0x4a:
+        need(4);
+        push(dv.getInt32(pos, true));
+        pos += 4;
+        break; // BININT
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x8a:
+        push(decodeLong(bytes(longBytes(u8(), 'LONG1'))));
+        break; // LONG1
+      case 0x8b: {
+        // LONG4
         need(4);
         const n = longBytes(dv.getInt32(pos, true), 'LONG4');
         pos += 4;
         push(decodeLong(bytes(n)));
         break;
       }
-      case 0x49: { // INT (text): "01"/"00" are booleans in protocol 0
+      case 0x49: {
+        // INT (text): "01"/"00" are booleans in protocol 0
         const s = numberText(line(), 'INT');
         if (s === '01' || s === '00') push(s === '01');
         else {
@@ -282,82 +303,210 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         }
         break;
       }
-      case 0x4c: { // LONG (text)
+      case 0x4c: {
+        // LONG (text)
         const s = numberText(line().replace(/L$/, ''), 'LONG');
         if (!/^-?\d+$/.test(s)) throw bad(`bad LONG ${JSON.stringify(s)}`);
         const v = BigInt(s);
         push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
-      case 0x47: need(8); push(dv.getFloat64(pos, false)); pos += 8; break; // BINFLOAT (big-endian)
-      case 0x46: { // FLOAT (text)
+      case 0x47:
+        need(8);
+        push(dv.getFloat64(pos, false));
+        pos += 8;
+        break; // BINFLOAT (big-endian)
+      case 0x46: {
+        // FLOAT (text)
         const v = Number(line());
         if (Number.isNaN(v)) throw bad('bad FLOAT');
         push(v);
         break;
       }
-      case 0x58: push(str(u32())); break; // BINUNICODE
-      case 0x8c: push(str(u8())); break; // SHORT_BINUNICODE
-      case 0x8d: push(str(u64())); break; // BINUNICODE8
-      case 0x55: push(new TextDecoder('latin1').decode(bytes(u8()))); break; // SHORT_BINSTRING
-      case 0x54: { // BINSTRING
+      case 0x58:
+        push(str(u32()));
+        break; // BINUNICODE
+      case 0x8c:
+        push(str(u8()));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        push(str(u64()));
+        break; // BINUNICODE8
+      case 0x55:
+        push(new TextDecoder('latin1').decode(bytes(u8())));
+        break; // SHORT_BINSTRING
+      case 0x54: {
+        // BINSTRING
         need(4);
         const n = dv.getInt32(pos, true);
         pos += 4;
         push(new TextDecoder('latin1').decode(bytes(n)));
         break;
       }
-      case 0x42: push(bytes(u32()).slice()); break; // BINBYTES
-      case 0x43: push(bytes(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x8e: push(bytes(u64()).slice()); break; // BINBYTES8
-      case 0x96: push(bytes(u64()).slice()); break; // BYTEARRAY8
-      case 0x7d: push(new PyDict()); break; // EMPTY_DICT
-      case 0x5d: push([]); break; // EMPTY_LIST
-      case 0x29: push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x85: { grow(1); const a = pop(); push(new PyTuple([a])); break; } // TUPLE1
-      case 0x86: { grow(2); const b = pop(); const a = pop(); push(new PyTuple([a, b])); break; } // TUPLE2
-      case 0x87: { grow(3); const c = pop(); const b = pop(); const a = pop(); push(new PyTuple([a, b, c])); break; } // TUPLE3
-      case 0x74: push(new PyTuple(popItems())); break; // TUPLE
-      case 0x6c: push(popItems()); break; // LIST
-      case 0x64: { const d = new PyDict(); setItems(d, popItems()); push(d); break; } // DICT
-      case 0x61: { grow(1); const v = pop(); const l = top(); if (!Array.isArray(l)) throw bad('APPEND to a non-list'); l.push(v); break; }
-      case 0x65: { const items = popItems(); const l = top(); if (!Array.isArray(l)) throw bad('APPENDS to a non-list'); for (const v of items) l.push(v); break; }
-      case 0x73: { grow(2); const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const kv = popItems(); setItems(top(), kv); break; } // SETITEMS
-      case 0x8f: push([]); break; // EMPTY_SET (as a list)
-      case 0x90: { const items = popItems(); const s = top(); if (!Array.isArray(s)) throw bad('ADDITEMS to a non-set'); for (const v of items) s.push(v); break; }
-      case 0x91: push(popItems()); break; // FROZENSET
-      case 0x71: memoPut(u8(), top()); break; // BINPUT
-      case 0x72: memoPut(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memoPut(memo.size, top()); break; // MEMOIZE
-      case 0x70: { const i = Number(line()); if (!Number.isSafeInteger(i)) throw bad('bad PUT'); memoPut(i, top()); break; }
-      case 0x68: push(memoGet(u8())); break; // BINGET
-      case 0x6a: push(memoGet(u32())); break; // LONG_BINGET
-      case 0x67: { const i = Number(line()); if (!Number.isSafeInteger(i)) throw bad('bad GET'); push(memoGet(i)); break; }
-      case 0x63: { const m = line(); const n = line(); push(global(m, n)); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
+      case 0x42:
+        push(bytes(u32()).slice());
+        break; // BINBYTES
+      case 0x43:
+        push(bytes(u8()).slice());
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        push(bytes(u64()).slice());
+        break; // BINBYTES8
+      case 0x96:
+        push(bytes(u64()).slice());
+        break; // BYTEARRAY8
+      case 0x7d:
+        push(new PyDict());
+        break; // EMPTY_DICT
+      case 0x5d:
+        push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        push(new PyTuple([]));
+        break; // EMPTY_TUPLE
+      case 0x85: {
+        grow(1);
+        const a = pop();
+        push(new PyTuple([a]));
+        break;
+      } // TUPLE1
+      case 0x86: {
+        grow(2);
+        const b = pop();
+        const a = pop();
+        push(new PyTuple([a, b]));
+        break;
+      } // TUPLE2
+      case 0x87: {
+        grow(3);
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        push(new PyTuple([a, b, c]));
+        break;
+      } // TUPLE3
+      case 0x74:
+        push(new PyTuple(popItems()));
+        break; // TUPLE
+      case 0x6c:
+        push(popItems());
+        break; // LIST
+      case 0x64: {
+        const d = new PyDict();
+        setItems(d, popItems());
+        push(d);
+        break;
+      } // DICT
+      case 0x61: {
+        grow(1);
+        const v = pop();
+        const l = top();
+        if (!Array.isArray(l)) throw bad('APPEND to a non-list');
+        l.push(v);
+        break;
+      }
+      case 0x65: {
+        const items = popItems();
+        const l = top();
+        if (!Array.isArray(l)) throw bad('APPENDS to a non-list');
+        for (const v of items) l.push(v);
+        break;
+      }
+      case 0x73: {
+        grow(2);
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const kv = popItems();
+        setItems(top(), kv);
+        break;
+      } // SETITEMS
+      case 0x8f:
+        push([]);
+        break; // EMPTY_SET (as a list)
+      case 0x90: {
+        const items = popItems();
+        const s = top();
+        if (!Array.isArray(s)) throw bad('ADDITEMS to a non-set');
+        for (const v of items) s.push(v);
+        break;
+      }
+      case 0x91:
+        push(popItems());
+        break; // FROZENSET
+      case 0x71:
+        memoPut(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memoPut(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memoPut(memo.size, top());
+        break; // MEMOIZE
+      case 0x70: {
+        const i = Number(line());
+        if (!Number.isSafeInteger(i)) throw bad('bad PUT');
+        memoPut(i, top());
+        break;
+      }
+      case 0x68:
+        push(memoGet(u8()));
+        break; // BINGET
+      case 0x6a:
+        push(memoGet(u32()));
+        break; // LONG_BINGET
+      case 0x67: {
+        const i = Number(line());
+        if (!Number.isSafeInteger(i)) throw bad('bad GET');
+        push(memoGet(i));
+        break;
+      }
+      case 0x63: {
+        const m = line();
+        const n = line();
+        push(global(m, n));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const n = pop();
         const m = pop();
         if (typeof m !== 'string' || typeof n !== 'string') throw bad('STACK_GLOBAL needs two strings');
         push(global(m, n));
         break;
       }
-      case 0x69: { // INST: module, name inline, args from MARK
+      case 0x69: {
+        // INST: module, name inline, args from MARK
         const m = line();
         const n = line();
         const g = global(m, n);
         push(call(g, new PyTuple(popItems())));
         break;
       }
-      case 0x6f: { // OBJ: class and args from MARK
+      case 0x6f: {
+        // OBJ: class and args from MARK
         const items = popItems();
         if (items.length === 0) throw bad('OBJ without a class');
         push(call(items[0], new PyTuple(items.slice(1))));
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); push(call(fn, args)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); push(call(cls, args)); break; } // NEWOBJ
-      case 0x92: { // NEWOBJ_EX
+      case 0x52: {
+        const args = pop();
+        const fn = pop();
+        push(call(fn, args));
+        break;
+      } // REDUCE
+      case 0x81: {
+        const args = pop();
+        const cls = pop();
+        push(call(cls, args));
+        break;
+      } // NEWOBJ
+      case 0x92: {
+        // NEWOBJ_EX
         const kwargs = pop();
         const args = pop();
         const cls = pop();
@@ -365,18 +514,26 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         push(call(cls, args));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = top();
         if (obj instanceof PyDict) obj.state = state;
         else if (!(obj instanceof PyOpaque)) throw bad('BUILD on a value that has no state');
         break;
       }
-      case 0x51: push(persistent(pop())); break; // BINPERSID
-      case 0x50: push(persistent(line())); break; // PERSID
-      case 0x82: case 0x83: case 0x84: // EXT1/2/4: the copyreg extension registry can name any global
+      case 0x51:
+        push(persistent(pop()));
+        break; // BINPERSID
+      case 0x50:
+        push(persistent(line()));
+        break; // PERSID
+      case 0x82:
+      case 0x83:
+      case 0x84: // EXT1/2/4: the copyreg extension registry can name any global
         throw new WeightscopeError('unsafe-pickle', 'pickle uses the extension registry (EXT opcodes), which is not allowed');
-      case 0x97: case 0x98:
+      case 0x97:
+      case 0x98:
         throw bad('out-of-band buffers (protocol 5) are not supported');
       default:
         throw bad(`unknown opcode 0x${op.toString(16).padStart(2, '0')} at byte ${pos - 1}`);

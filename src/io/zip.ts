@@ -120,7 +120,11 @@ export class ZipArchive {
   async read(name: string, maxBytes = MAX_INFLATED): Promise<Uint8Array> {
     const e = this.entry(name);
     if (e.size > maxBytes) {
-      throw new WeightscopeError('too-large', `${this.path}: entry "${name}" inflates to ${e.size} bytes, over the ${maxBytes}-byte limit`, { path: this.path, limit: maxBytes });
+      throw new WeightscopeError(
+        'too-large',
+        `${this.path}: entry "${name}" inflates to ${e.size} bytes, over the ${maxBytes}-byte limit`,
+        { path: this.path, limit: maxBytes },
+      );
     }
     const raw = await readAt(this.#fh, await this.dataOffset(name), e.compressedSize, `${this.path}: ${name}`);
     let data: Uint8Array;

@@ -15,7 +15,10 @@ export function findTokenizerDir(modelPath: string): string {
   for (const dir of [p, dirname(p), dirname(dirname(p))]) {
     if (existsSync(join(dir, 'tokenizer.json'))) return dir;
   }
-  throw new WeightscopeError('not-found', `no tokenizer.json beside ${modelPath} or in its parent folder (pass the tokenizer folder explicitly)`);
+  throw new WeightscopeError(
+    'not-found',
+    `no tokenizer.json beside ${modelPath} or in its parent folder (pass the tokenizer folder explicitly)`,
+  );
 }
 
 /** What the data loaders use of a transformers.js tokenizer. */
@@ -43,10 +46,20 @@ export async function loadTokenizer(tokenizerDir: string): Promise<TextTokenizer
   }
   const t = tok;
   return {
-    encode: (text, opts = {}) => t.encode(text, { add_special_tokens: opts.add_special_tokens ?? false, text_pair: opts.text_pair ?? null }),
+    encode: (text, opts = {}) =>
+      t.encode(text, { add_special_tokens: opts.add_special_tokens ?? false, text_pair: opts.text_pair ?? null }),
     encodePlus(text, pair) {
-      const r = t(text, { text_pair: pair, add_special_tokens: true, return_token_type_ids: true, padding: false, truncation: false, return_tensor: false }) as unknown as {
-        input_ids: number[]; attention_mask: number[]; token_type_ids?: number[];
+      const r = t(text, {
+        text_pair: pair,
+        add_special_tokens: true,
+        return_token_type_ids: true,
+        padding: false,
+        truncation: false,
+        return_tensor: false,
+      }) as unknown as {
+        input_ids: number[];
+        attention_mask: number[];
+        token_type_ids?: number[];
       };
       return { input_ids: r.input_ids, attention_mask: r.attention_mask, token_type_ids: r.token_type_ids ?? null };
     },

@@ -27,7 +27,7 @@ export async function cudaLayerSpectrum(gpu: CudaEigen, job: LayerJob, src: Byte
       // The census has checked the values: the GPU class's own NaN scan is skipped.
       slices.push(await gpu.eigenvalues(m.data, m.rows, m.cols, { assumeFinite: true }));
       const n = Math.min(m.rows, m.cols);
-      flops.gram += 2 * Math.max(m.rows, m.cols) * n * (n + 1) / 2;
+      flops.gram += (2 * Math.max(m.rows, m.cols) * n * (n + 1)) / 2;
       flops.reduce += (4 / 3) * n ** 3;
     }
     // Gram and solve run in one queued GPU call; their time is reported as the solve.

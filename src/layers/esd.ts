@@ -146,7 +146,10 @@ export async function widenWhole(job: LayerJob, src: ByteSource, census: ValueCe
 export function checkSourceLength(job: LayerJob, src: ByteSource): void {
   const need = elements(job.shape) * DTYPE_SIZE[job.dtype];
   if (src.length !== need) {
-    throw new WeightscopeError('corrupt-file', `layer ${job.dtype} [${job.shape.join(', ')}] needs ${need} bytes, its source holds ${src.length}`);
+    throw new WeightscopeError(
+      'corrupt-file',
+      `layer ${job.dtype} [${job.shape.join(', ')}] needs ${need} bytes, its source holds ${src.length}`,
+    );
   }
 }
 

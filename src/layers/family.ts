@@ -23,10 +23,16 @@ export function layerSignature(tensors: readonly Pick<TensorInfo, 'name' | 'shap
     if (t.shape.length < 2) continue; // norms and biases say little about the architecture
     parts.add(`${t.name.replace(/(^|[./_])\d+(?=[./_]|$)/g, '$1#')}:${t.shape.length}`);
   }
-  return createHash('sha256').update([...parts].sort().join('\n')).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update([...parts].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 12);
 }
 
-export function modelFamily(config: Readonly<Record<string, unknown>> | null, tensors: readonly Pick<TensorInfo, 'name' | 'shape'>[]): ModelFamily {
+export function modelFamily(
+  config: Readonly<Record<string, unknown>> | null,
+  tensors: readonly Pick<TensorInfo, 'name' | 'shape'>[],
+): ModelFamily {
   const signature = layerSignature(tensors);
   const mt = config?.model_type;
   const model_type = typeof mt === 'string' && mt.trim() !== '' ? mt.trim() : null;

@@ -77,18 +77,26 @@ function stripWeight(name: string): string {
 }
 
 /** Why a tensor that consumed an id is not analysed ({reason, flops} for a size limit), or null when it is a layer. */
-function rejection(t: TensorInfo, g: Geometry | null, filters: LayerFilters, roles: ReadonlyMap<string, WeightRole> | undefined): Pick<SkippedTensor, 'reason' | 'flops'> | null {
+function rejection(
+  t: TensorInfo,
+  g: Geometry | null,
+  filters: LayerFilters,
+  roles: ReadonlyMap<string, WeightRole> | undefined,
+): Pick<SkippedTensor, 'reason' | 'flops'> | null {
   if (!isWideningFloat(t.dtype)) return { reason: `dtype ${t.dtype} is not a float type` };
   if (!g) {
-    const rank3 = t.shape.length === 3 ? ' (rank 3 is a layer only where an ONNX graph uses it as a Conv kernel or LSTM/GRU/RNN weight)' : '';
+    const rank3 =
+      t.shape.length === 3 ? ' (rank 3 is a layer only where an ONNX graph uses it as a Conv kernel or LSTM/GRU/RNN weight)' : '';
     return { reason: `shape [${t.shape.join(', ')}] is not a weight matrix (rank 2) or Conv2D kernel (rank 4)${rank3}` };
   }
-  if (roles && !roles.has(t.name)) return { reason: 'the graph does not use it as a MatMul/Gemm operand, Conv kernel, Gather table or RNN weight' };
+  if (roles && !roles.has(t.name))
+    return { reason: 'the graph does not use it as a MatMul/Gemm operand, Conv kernel, Gather table or RNN weight' };
   if (g.M === 0) return { reason: `shape [${t.shape.join(', ')}] is empty` };
   const evals = g.M * g.rf;
   if (evals < filters.minEvals) return { reason: `${evals} eigenvalues < min_evals ${filters.minEvals}` };
   const cost = `; --all-layers analyses it (${(layerFlops(g) / 1e9).toPrecision(3)} GFLOP)`;
-  if (evals > filters.maxEvals) return { reason: `${evals} eigenvalues > max_evals ${filters.maxEvals} (WeightWatcher's default)${cost}`, flops: layerFlops(g) };
+  if (evals > filters.maxEvals)
+    return { reason: `${evals} eigenvalues > max_evals ${filters.maxEvals} (WeightWatcher's default)${cost}`, flops: layerFlops(g) };
   if (g.N > filters.maxN) return { reason: `N = ${g.N} > max_N ${filters.maxN} (WeightWatcher's default)${cost}`, flops: layerFlops(g) };
   return null;
 }
@@ -112,12 +120,18 @@ export function planLayers(tensors: readonly TensorInfo[], opts: PlanOptions = {
   const named = sorted.filter((t) => t.name.endsWith(WEIGHT_SUFFIX));
   // ONNX extras: only initializers the graph uses as weights, with a matrix shape (biases are 1-D).
   const extras = roles
-    ? sorted.filter((t) => !t.name.endsWith(WEIGHT_SUFFIX) && roles.has(t.name) && isWideningFloat(t.dtype) && geometry(t.shape, roles.get(t.name)) !== null)
+    ? sorted.filter(
+        (t) =>
+          !t.name.endsWith(WEIGHT_SUFFIX) && roles.has(t.name) && isWideningFloat(t.dtype) && geometry(t.shape, roles.get(t.name)) !== null,
+      )
     : [];
   const layers: LayerPlan[] = [];
   const skipped: SkippedTensor[] = [];
   let id = 0;
-  for (const [list, extra] of [[named, false], [extras, true]] as const) {
+  for (const [list, extra] of [
+    [named, false],
+    [extras, true],
+  ] as const) {
     for (const t of list) {
       const role = roles?.get(t.name);
       const g = geometry(t.shape, role);
@@ -133,7 +147,13 @@ export function planLayers(tensors: readonly TensorInfo[], opts: PlanOptions = {
         }
         const split = g!.layer_type === 'rnn' && t.shape.length === 3;
         layers.push({
-          layer_id, name, tensor: t.name, shape: split ? t.shape.slice(1) : [...t.shape], ...g!, Q: g!.N / g!.M, extra,
+          layer_id,
+          name,
+          tensor: t.name,
+          shape: split ? t.shape.slice(1) : [...t.shape],
+          ...g!,
+          Q: g!.N / g!.M,
+          extra,
           ...(split ? { part: { index: p, count: parts } } : {}),
         });
       }

@@ -73,7 +73,8 @@ function versionsIn(folder: string, stem: string): string[] {
   return names
     .filter((f) => f.startsWith(stem) && /^(\.\d+)*$/.test(f.slice(stem.length)))
     .sort((a, b) => {
-      const va = version(a), vb = version(b);
+      const va = version(a),
+        vb = version(b);
       for (let i = 0; i < Math.max(va.length, vb.length); i++) if ((va[i] ?? -1) !== (vb[i] ?? -1)) return (vb[i] ?? -1) - (va[i] ?? -1);
       return 0;
     })
@@ -158,7 +159,7 @@ function bind(env: NodeJS.ProcessEnv): Bound {
     if (Array.isArray(r)) {
       throw unavailable(
         `${r.join('; ')} (looked in ${cudaSearchFolders(env).join(', ')} and the dynamic loader's paths). Set ` +
-          'WEIGHTSCOPE_CUDA_LIBS to the folder(s) holding libcudart, libcublas and libcusolver, e.g. PyTorch\'s ' +
+          "WEIGHTSCOPE_CUDA_LIBS to the folder(s) holding libcudart, libcublas and libcusolver, e.g. PyTorch's " +
           'site-packages/nvidia/cu13/lib',
       );
     }
@@ -166,9 +167,17 @@ function bind(env: NodeJS.ProcessEnv): Bound {
   }
   const { cudart, cublas, cusolver } = { cudart: loaded.cudart.lib, cublas: loaded.cublas.lib, cusolver: loaded.cusolver.lib };
   try {
-    const props = optional(cudart, 'int cudaGetDeviceProperties_v2(void *prop, int device)') ?? optional(cudart, 'int cudaGetDeviceProperties(void *prop, int device)');
-    const x = optional(cusolver, 'int cusolverDnXsyevd(void *h, void *params, int jobz, int uplo, int64_t n, int typeA, void *A, int64_t lda, int typeW, void *W, int computeType, void *bufDev, size_t devBytes, void *bufHost, size_t hostBytes, void *info)');
-    const legacy = optional(cusolver, 'int cusolverDnDsyevd(void *h, int jobz, int uplo, int n, void *A, int lda, void *W, void *work, int lwork, void *info)');
+    const props =
+      optional(cudart, 'int cudaGetDeviceProperties_v2(void *prop, int device)') ??
+      optional(cudart, 'int cudaGetDeviceProperties(void *prop, int device)');
+    const x = optional(
+      cusolver,
+      'int cusolverDnXsyevd(void *h, void *params, int jobz, int uplo, int64_t n, int typeA, void *A, int64_t lda, int typeW, void *W, int computeType, void *bufDev, size_t devBytes, void *bufHost, size_t hostBytes, void *info)',
+    );
+    const legacy = optional(
+      cusolver,
+      'int cusolverDnDsyevd(void *h, int jobz, int uplo, int n, void *A, int lda, void *W, void *work, int lwork, void *info)',
+    );
     if (!x && !legacy) throw unavailable(`${loaded.cusolver.path} exports neither cusolverDnXsyevd nor cusolverDnDsyevd`);
     return {
       libs: { cudart: loaded.cudart.path, cublas: loaded.cublas.path, cusolver: loaded.cusolver.path },
@@ -189,22 +198,37 @@ function bind(env: NodeJS.ProcessEnv): Bound {
         : null,
       cublasCreate: cublas.func('int cublasCreate_v2(_Out_ void **handle)'),
       cublasDestroy: cublas.func('int cublasDestroy_v2(void *handle)'),
-      dsyrk: cublas.func('int cublasDsyrk_v2(void *h, int uplo, int trans, int n, int k, void *alpha, void *A, int lda, void *beta, void *C, int ldc)'),
+      dsyrk: cublas.func(
+        'int cublasDsyrk_v2(void *h, int uplo, int trans, int n, int k, void *alpha, void *A, int lda, void *beta, void *C, int ldc)',
+      ),
       solverCreate: cusolver.func('int cusolverDnCreate(_Out_ void **handle)'),
       solverDestroy: cusolver.func('int cusolverDnDestroy(void *handle)'),
       x: x
         ? {
             createParams: cusolver.func('int cusolverDnCreateParams(_Out_ void **params)'),
             destroyParams: cusolver.func('int cusolverDnDestroyParams(void *params)'),
-            bufferSize: cusolver.func('int cusolverDnXsyevd_bufferSize(void *h, void *params, int jobz, int uplo, int64_t n, int typeA, void *A, int64_t lda, int typeW, void *W, int computeType, _Out_ size_t *devBytes, _Out_ size_t *hostBytes)'),
+            bufferSize: cusolver.func(
+              'int cusolverDnXsyevd_bufferSize(void *h, void *params, int jobz, int uplo, int64_t n, int typeA, void *A, int64_t lda, int typeW, void *W, int computeType, _Out_ size_t *devBytes, _Out_ size_t *hostBytes)',
+            ),
             syevd: x,
           }
         : null,
-      legacy: legacy ? { bufferSize: cusolver.func('int cusolverDnDsyevd_bufferSize(void *h, int jobz, int uplo, int n, void *A, int lda, void *W, _Out_ int *lwork)'), syevd: legacy } : null,
+      legacy: legacy
+        ? {
+            bufferSize: cusolver.func(
+              'int cusolverDnDsyevd_bufferSize(void *h, int jobz, int uplo, int n, void *A, int lda, void *W, _Out_ int *lwork)',
+            ),
+            syevd: legacy,
+          }
+        : null,
     };
   } catch (e) {
     if (e instanceof WeightscopeError) throw e;
-    throw unavailable(`the CUDA libraries loaded (${Object.values(loaded).map((l) => l.path).join(', ')}) but lack a function: ${(e as Error).message}`);
+    throw unavailable(
+      `the CUDA libraries loaded (${Object.values(loaded)
+        .map((l) => l.path)
+        .join(', ')}) but lack a function: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -234,7 +258,11 @@ export class CudaEigen {
   readonly #solver: Ptr;
   readonly #params: Ptr;
   readonly #buf: Record<BufferName, DeviceBuffer> = {
-    A: { ptr: null, bytes: 0 }, G: { ptr: null, bytes: 0 }, W: { ptr: null, bytes: 0 }, work: { ptr: null, bytes: 0 }, info: { ptr: null, bytes: 0 },
+    A: { ptr: null, bytes: 0 },
+    G: { ptr: null, bytes: 0 },
+    W: { ptr: null, bytes: 0 },
+    work: { ptr: null, bytes: 0 },
+    info: { ptr: null, bytes: 0 },
   };
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -252,7 +280,8 @@ export class CudaEigen {
     const b = bind(env);
     const count = [0];
     const rc = b.getDeviceCount(count) as number;
-    if (rc !== 0) throw unavailable(`no CUDA device (cudaGetDeviceCount: ${errorName(b, rc)}; libraries ${b.libs.cudart}, ${b.libs.cusolver})`);
+    if (rc !== 0)
+      throw unavailable(`no CUDA device (cudaGetDeviceCount: ${errorName(b, rc)}; libraries ${b.libs.cudart}, ${b.libs.cusolver})`);
     if (count[0] < 1) throw unavailable('no CUDA device (cudaGetDeviceCount found 0)');
     const out: Ptr[] = [null];
     check(b, 'cublasCreate', b.cublasCreate(out) as number, 'cublas');
@@ -277,7 +306,9 @@ export class CudaEigen {
     // (on the main thread it costs ~1 ns a value: seconds for a 7B model).
     for (let i = 0; !opts.assumeFinite && i < W.length; i++) {
       if (!Number.isFinite(W[i])) {
-        return Promise.reject(new WeightscopeError('numerical', `matrix has a non-finite value (${W[i]}) at row ${Math.floor(i / cols)}, column ${i % cols}`));
+        return Promise.reject(
+          new WeightscopeError('numerical', `matrix has a non-finite value (${W[i]}) at row ${Math.floor(i / cols)}, column ${i % cols}`),
+        );
       }
     }
     const run = this.#queue.then(() => this.#solve(W, rows, cols));
@@ -299,27 +330,84 @@ export class CudaEigen {
     const Wd = await this.#ensure('W', n * 8);
     const info = await this.#ensure('info', 4);
     await this.#cuda('cudaMemcpy (to the GPU)', b.memcpy, A, W, W.byteLength, H2D);
-    const one = Float64Array.of(1), zero = Float64Array.of(0);
+    const one = Float64Array.of(1),
+      zero = Float64Array.of(0);
     check(b, 'cublasDsyrk', await callAsync(b.dsyrk, this.#blas, FILL_LOWER, wide ? OP_T : OP_N, n, k, one, A, cols, zero, G, n), 'cublas');
     if (b.x) {
-      const devBytes = [0], hostBytes = [0];
-      check(b, 'cusolverDnXsyevd_bufferSize', b.x.bufferSize(this.#solver, this.#params, EIG_NOVECTOR, FILL_LOWER, n, CUDA_R_64F, G, n, CUDA_R_64F, Wd, CUDA_R_64F, devBytes, hostBytes) as number, 'cusolver');
+      const devBytes = [0],
+        hostBytes = [0];
+      check(
+        b,
+        'cusolverDnXsyevd_bufferSize',
+        b.x.bufferSize(
+          this.#solver,
+          this.#params,
+          EIG_NOVECTOR,
+          FILL_LOWER,
+          n,
+          CUDA_R_64F,
+          G,
+          n,
+          CUDA_R_64F,
+          Wd,
+          CUDA_R_64F,
+          devBytes,
+          hostBytes,
+        ) as number,
+        'cusolver',
+      );
       const work = await this.#ensure('work', Math.max(8, Number(devBytes[0])));
       const host = new Uint8Array(Math.max(8, Number(hostBytes[0])));
-      check(b, 'cusolverDnXsyevd', await callAsync(b.x.syevd, this.#solver, this.#params, EIG_NOVECTOR, FILL_LOWER, n, CUDA_R_64F, G, n, CUDA_R_64F, Wd, CUDA_R_64F, work, Number(devBytes[0]), host, Number(hostBytes[0]), info), 'cusolver');
+      check(
+        b,
+        'cusolverDnXsyevd',
+        await callAsync(
+          b.x.syevd,
+          this.#solver,
+          this.#params,
+          EIG_NOVECTOR,
+          FILL_LOWER,
+          n,
+          CUDA_R_64F,
+          G,
+          n,
+          CUDA_R_64F,
+          Wd,
+          CUDA_R_64F,
+          work,
+          Number(devBytes[0]),
+          host,
+          Number(hostBytes[0]),
+          info,
+        ),
+        'cusolver',
+      );
     } else {
       const legacy = b.legacy!;
       const lwork = [0];
-      check(b, 'cusolverDnDsyevd_bufferSize', legacy.bufferSize(this.#solver, EIG_NOVECTOR, FILL_LOWER, n, G, n, Wd, lwork) as number, 'cusolver');
+      check(
+        b,
+        'cusolverDnDsyevd_bufferSize',
+        legacy.bufferSize(this.#solver, EIG_NOVECTOR, FILL_LOWER, n, G, n, Wd, lwork) as number,
+        'cusolver',
+      );
       const work = await this.#ensure('work', Math.max(8, lwork[0] * 8));
-      check(b, 'cusolverDnDsyevd', await callAsync(legacy.syevd, this.#solver, EIG_NOVECTOR, FILL_LOWER, n, G, n, Wd, work, lwork[0], info), 'cusolver');
+      check(
+        b,
+        'cusolverDnDsyevd',
+        await callAsync(legacy.syevd, this.#solver, EIG_NOVECTOR, FILL_LOWER, n, G, n, Wd, work, lwork[0], info),
+        'cusolver',
+      );
     }
     const values = new Float64Array(n);
     const status = new Int32Array(1);
     await this.#cuda('cudaMemcpy (from the GPU)', b.memcpy, values, Wd, n * 8, D2H);
     await this.#cuda('cudaMemcpy (from the GPU)', b.memcpy, status, info, 4, D2H);
     if (status[0] !== 0) {
-      throw new WeightscopeError('numerical', status[0] < 0 ? `syevd: argument ${-status[0]} invalid` : `syevd failed to converge (info=${status[0]})`);
+      throw new WeightscopeError(
+        'numerical',
+        status[0] < 0 ? `syevd: argument ${-status[0]} invalid` : `syevd failed to converge (info=${status[0]})`,
+      );
     }
     return values;
   }
@@ -340,7 +428,8 @@ export class CudaEigen {
     const out: Ptr[] = [null];
     const rc = b.malloc(out, bytes) as number;
     if (rc !== 0) {
-      const free = [0], total = [0];
+      const free = [0],
+        total = [0];
       b.memGetInfo(free, total);
       const mib = (x: number) => `${(Number(x) / 2 ** 20).toFixed(1)} MiB`;
       throw new WeightscopeError(
@@ -378,8 +467,26 @@ function errorName(b: Bound, rc: number): string {
 
 /** Status names of cublasStatus_t and cusolverStatus_t (their numbering differs). */
 const STATUS: Record<'cublas' | 'cusolver', Record<number, string>> = {
-  cublas: { 1: 'NOT_INITIALIZED', 3: 'ALLOC_FAILED', 7: 'INVALID_VALUE', 8: 'ARCH_MISMATCH', 11: 'MAPPING_ERROR', 13: 'EXECUTION_FAILED', 14: 'INTERNAL_ERROR', 15: 'NOT_SUPPORTED' },
-  cusolver: { 1: 'NOT_INITIALIZED', 2: 'ALLOC_FAILED', 3: 'INVALID_VALUE', 4: 'ARCH_MISMATCH', 5: 'MAPPING_ERROR', 6: 'EXECUTION_FAILED', 7: 'INTERNAL_ERROR', 9: 'NOT_SUPPORTED' },
+  cublas: {
+    1: 'NOT_INITIALIZED',
+    3: 'ALLOC_FAILED',
+    7: 'INVALID_VALUE',
+    8: 'ARCH_MISMATCH',
+    11: 'MAPPING_ERROR',
+    13: 'EXECUTION_FAILED',
+    14: 'INTERNAL_ERROR',
+    15: 'NOT_SUPPORTED',
+  },
+  cusolver: {
+    1: 'NOT_INITIALIZED',
+    2: 'ALLOC_FAILED',
+    3: 'INVALID_VALUE',
+    4: 'ARCH_MISMATCH',
+    5: 'MAPPING_ERROR',
+    6: 'EXECUTION_FAILED',
+    7: 'INTERNAL_ERROR',
+    9: 'NOT_SUPPORTED',
+  },
 };
 
 /** A failed cuBLAS/cuSOLVER call: not initialised means no usable device or driver; an allocation failure is size. */
@@ -387,6 +494,7 @@ function check(b: Bound, what: string, rc: number, lib: 'cublas' | 'cusolver'): 
   if (rc === 0) return;
   const name = STATUS[lib][rc] ?? String(rc);
   const code = `${lib.toUpperCase()}_STATUS_${name}`;
-  if (name === 'NOT_INITIALIZED') throw unavailable(`${what} returned ${code} (is an NVIDIA driver installed? libraries ${b.libs.cublas}, ${b.libs.cusolver})`);
+  if (name === 'NOT_INITIALIZED')
+    throw unavailable(`${what} returned ${code} (is an NVIDIA driver installed? libraries ${b.libs.cublas}, ${b.libs.cusolver})`);
   throw new WeightscopeError(name === 'ALLOC_FAILED' ? 'too-large' : 'device-unavailable', `${what} returned ${code}`);
 }

@@ -55,7 +55,10 @@ export function matrixEigenvalues(W: Float64Array, rows: number, cols: number, o
   checkMatrix(W, rows, cols);
   const bad = firstNonFinite(W, W.length);
   if (bad >= 0) {
-    throw new WeightscopeError('numerical', `matrix has a non-finite value (${W[bad]}) at row ${Math.floor(bad / cols)}, column ${bad % cols}`);
+    throw new WeightscopeError(
+      'numerical',
+      `matrix has a non-finite value (${W[bad]}) at row ${Math.floor(bad / cols)}, column ${bad % cols}`,
+    );
   }
   const backend = resolveBackend(opts.backend);
   const { G, n } = gram(W, rows, cols, { backend: backend === 'lapack' ? 'auto' : 'ts' });

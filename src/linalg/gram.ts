@@ -73,7 +73,10 @@ export class GramAccumulator {
   add(panel: Float64Array, b: number): void {
     const n = this.n;
     if (!Number.isInteger(b) || b < 0 || panel.length < n * b) {
-      throw new WeightscopeError('shape-mismatch', `Gram panel of ${b} ${this.wide ? 'columns' : 'rows'} needs ${n * b} values, got ${panel.length}`);
+      throw new WeightscopeError(
+        'shape-mismatch',
+        `Gram panel of ${b} ${this.wide ? 'columns' : 'rows'} needs ${n * b} values, got ${panel.length}`,
+      );
     }
     if (b === 0) return;
     this.madds += ((n * (n + 1)) / 2) * b;
@@ -81,8 +84,20 @@ export class GramAccumulator {
       // Fortran sees the row-major panel transposed. Tall: panel = Pᵀ (cols×b, lda = cols), G += Pᵀ(Pᵀ)ᵀ → 'N'.
       // Wide: panel = Pᵀ (b×rows, lda = b), G += (Pᵀ)ᵀPᵀ → 'T'. Column-major upper = row-major lower.
       const lib = nativeLinalg()!;
-      lib.dsyrk!('U', this.wide ? 'T' : 'N', Int32Array.of(n), Int32Array.of(b), Float64Array.of(1), panel, Int32Array.of(this.wide ? b : this.#cols),
-        Float64Array.of(1), this.G, Int32Array.of(n), 1, 1);
+      lib.dsyrk!(
+        'U',
+        this.wide ? 'T' : 'N',
+        Int32Array.of(n),
+        Int32Array.of(b),
+        Float64Array.of(1),
+        panel,
+        Int32Array.of(this.wide ? b : this.#cols),
+        Float64Array.of(1),
+        this.G,
+        Int32Array.of(n),
+        1,
+        1,
+      );
       return;
     }
     // TS: G += A·Aᵀ with A (n×b) holding the vectors whose dot products we need as contiguous rows.
@@ -146,34 +161,96 @@ function accumulateTs(A: Float64Array, M: number, K: number, G: Float64Array): v
 }
 
 function tile4x4(A: Float64Array, K: number, G: Float64Array, M: number, i: number, j: number, k0: number, k1: number): void {
-  const a0 = i * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
-  const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
-  let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-  let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+  const a0 = i * K,
+    a1 = a0 + K,
+    a2 = a1 + K,
+    a3 = a2 + K;
+  const b0 = j * K,
+    b1 = b0 + K,
+    b2 = b1 + K,
+    b3 = b2 + K;
+  let s00 = 0,
+    s01 = 0,
+    s02 = 0,
+    s03 = 0,
+    s10 = 0,
+    s11 = 0,
+    s12 = 0,
+    s13 = 0;
+  let s20 = 0,
+    s21 = 0,
+    s22 = 0,
+    s23 = 0,
+    s30 = 0,
+    s31 = 0,
+    s32 = 0,
+    s33 = 0;
   for (let k = k0; k < k1; k++) {
-    const x0 = A[a0 + k], x1 = A[a1 + k], x2 = A[a2 + k], x3 = A[a3 + k];
-    const y0 = A[b0 + k], y1 = A[b1 + k], y2 = A[b2 + k], y3 = A[b3 + k];
-    s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-    s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
-    s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
-    s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+    const x0 = A[a0 + k],
+      x1 = A[a1 + k],
+      x2 = A[a2 + k],
+      x3 = A[a3 + k];
+    const y0 = A[b0 + k],
+      y1 = A[b1 + k],
+      y2 = A[b2 + k],
+      y3 = A[b3 + k];
+    s00 += x0 * y0;
+    s01 += x0 * y1;
+    s02 += x0 * y2;
+    s03 += x0 * y3;
+    s10 += x1 * y0;
+    s11 += x1 * y1;
+    s12 += x1 * y2;
+    s13 += x1 * y3;
+    s20 += x2 * y0;
+    s21 += x2 * y1;
+    s22 += x2 * y2;
+    s23 += x2 * y3;
+    s30 += x3 * y0;
+    s31 += x3 * y1;
+    s32 += x3 * y2;
+    s33 += x3 * y3;
   }
   // Upper entries of diagonal tiles are written too; mirrorLower overwrites them.
   let g = i * M + j;
-  G[g] += s00; G[g + 1] += s01; G[g + 2] += s02; G[g + 3] += s03; g += M;
-  G[g] += s10; G[g + 1] += s11; G[g + 2] += s12; G[g + 3] += s13; g += M;
-  G[g] += s20; G[g + 1] += s21; G[g + 2] += s22; G[g + 3] += s23; g += M;
-  G[g] += s30; G[g + 1] += s31; G[g + 2] += s32; G[g + 3] += s33;
+  G[g] += s00;
+  G[g + 1] += s01;
+  G[g + 2] += s02;
+  G[g + 3] += s03;
+  g += M;
+  G[g] += s10;
+  G[g + 1] += s11;
+  G[g + 2] += s12;
+  G[g + 3] += s13;
+  g += M;
+  G[g] += s20;
+  G[g + 1] += s21;
+  G[g + 2] += s22;
+  G[g + 3] += s23;
+  g += M;
+  G[g] += s30;
+  G[g + 1] += s31;
+  G[g + 2] += s32;
+  G[g + 3] += s33;
 }
 
 function tileEdge(
-  A: Float64Array, K: number, G: Float64Array, M: number,
-  i0: number, i1: number, j0: number, j1: number, k0: number, k1: number,
+  A: Float64Array,
+  K: number,
+  G: Float64Array,
+  M: number,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+  k0: number,
+  k1: number,
 ): void {
   for (let i = i0; i < i1; i++) {
     for (let j = j0; j < j1 && j <= i; j++) {
       let s = 0;
-      const a = i * K, b = j * K;
+      const a = i * K,
+        b = j * K;
       for (let k = k0; k < k1; k++) s += A[a + k] * A[b + k];
       G[i * M + j] += s;
     }

@@ -40,7 +40,13 @@ export class EigenPool {
   constructor(opts: EigenPoolOptions = {}) {
     const size = opts.size ?? availableParallelism();
     const blasThreads = opts.blasThreads ?? (size > 1 ? 1 : undefined);
-    this.#pool = new WorkerPool<EigenTask, Float64Array>({ size, callerUrl: import.meta.url, worker: './eigen-worker', workerData: { blasThreads }, label: 'eigen worker' });
+    this.#pool = new WorkerPool<EigenTask, Float64Array>({
+      size,
+      callerUrl: import.meta.url,
+      worker: './eigen-worker',
+      workerData: { blasThreads },
+      label: 'eigen worker',
+    });
     this.size = size;
     this.#backend = opts.backend ?? 'auto';
     this.#blasThreadsBefore = blasThreads !== undefined ? getBlasThreads() : null;

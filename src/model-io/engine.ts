@@ -16,11 +16,17 @@ import type { OpenedModel } from './open.js';
  */
 export function lossFor(m: OpenedModel, ds: Dataset, flag?: LossKind): LossKind {
   const implied = inferLossKind(ds);
-  if (flag === 'classification' && !ds.y) throw new WeightscopeError('invalid-input', '--loss classification needs labels y in the dataset');
+  if (flag === 'classification' && !ds.y)
+    throw new WeightscopeError('invalid-input', '--loss classification needs labels y in the dataset');
   if (flag === 'lm' && ds.x.type !== 'int64') throw new WeightscopeError('invalid-input', '--loss lm needs int64 tokens x in the dataset');
   if (m.loss !== null) {
-    if (flag !== undefined && flag !== m.loss) throw new WeightscopeError('invalid-input', `--loss ${flag} does not fit ${m.architecture}, whose loss is ${m.loss}`);
-    if (m.loss !== implied) throw new WeightscopeError('invalid-input', `the data fits a ${implied} loss, ${m.architecture} needs ${m.loss === 'lm' ? 'token sequences' : 'labelled samples'}`);
+    if (flag !== undefined && flag !== m.loss)
+      throw new WeightscopeError('invalid-input', `--loss ${flag} does not fit ${m.architecture}, whose loss is ${m.loss}`);
+    if (m.loss !== implied)
+      throw new WeightscopeError(
+        'invalid-input',
+        `the data fits a ${implied} loss, ${m.architecture} needs ${m.loss === 'lm' ? 'token sequences' : 'labelled samples'}`,
+      );
     return m.loss;
   }
   return flag ?? implied;
@@ -34,7 +40,10 @@ export function modelEngine(m: OpenedModel, loss: LossKind, opts: ModelEngineOpt
 }
 
 /** A forward pass only (eval): the model's float initializers as parameters, fed per call. */
-export async function modelForward(m: OpenedModel, device?: DeviceChoice): Promise<{ forward: ForwardRunner; specs: ParamSpec[]; values: ParamMap }> {
+export async function modelForward(
+  m: OpenedModel,
+  device?: DeviceChoice,
+): Promise<{ forward: ForwardRunner; specs: ParamSpec[]; values: ParamMap }> {
   const { specs, values } = await loadParams(m.model, process.cwd(), floatInitializerNames(m.model));
   const forward = await createForward(m.model, specs, device ? { device } : {});
   return { forward, specs, values };

@@ -14,7 +14,16 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { WeightscopeError } from '../errors.js';
-import { buildArchitecture, readArchConfig, type ArchConfig, type BoundParam, type InputLayout, type Json, type Task, type TiedCopy } from '../architectures/index.js';
+import {
+  buildArchitecture,
+  readArchConfig,
+  type ArchConfig,
+  type BoundParam,
+  type InputLayout,
+  type Json,
+  type Task,
+  type TiedCopy,
+} from '../architectures/index.js';
 import { adaptExport, EXPORT_FILES, inlineExternalData, QUANTIZED_FILE, refuseQuantized } from '../architectures/onnx-export.js';
 import { readOnnxModel, type ModelProto } from '../io/onnx-model.js';
 import { openResolved, resolveModelPath, type ResolveOptions, type ResolvedModel } from '../io/open.js';
@@ -113,7 +122,10 @@ async function exportFile(dir: string): Promise<string> {
     /* no onnx/ */
   }
   if (names.some((n) => QUANTIZED_FILE.test(n))) {
-    throw new WeightscopeError('unsupported-dtype', `${dir}/onnx holds only quantized exports (${names.join(', ')}): gradients and Hessians need the float32 model`);
+    throw new WeightscopeError(
+      'unsupported-dtype',
+      `${dir}/onnx holds only quantized exports (${names.join(', ')}): gradients and Hessians need the float32 model`,
+    );
   }
   throw new WeightscopeError('not-found', `${dir} has no ONNX export (onnx/${EXPORT_FILES.join(', onnx/')})`);
 }
@@ -217,7 +229,10 @@ export async function openModel(spec: string, opts: OpenModelOptions = {}): Prom
     return openExport(spec, await exportFile(dir as string), 'onnx-export', dir, config);
   }
   if (!config) {
-    throw new WeightscopeError('not-found', `${spec}: no config.json beside the weights, so no graph can be built from them (give the model's folder, or an .onnx file)`);
+    throw new WeightscopeError(
+      'not-found',
+      `${spec}: no config.json beside the weights, so no graph can be built from them (give the model's folder, or an .onnx file)`,
+    );
   }
   if (opts.graph === 'onnx') {
     if (!r.dir) throw new WeightscopeError('not-found', `${spec}: --graph onnx needs a model folder with an onnx/ export`);

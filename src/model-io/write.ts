@@ -36,8 +36,12 @@ export interface WrittenModel {
 }
 
 /** A written model as reports name it: {onnx, safetensors} or {folder, safetensors, copied}. */
-export function outputEntry(w: WrittenModel): { onnx: string; safetensors: string } | { folder: string; safetensors: string; copied: readonly string[] } {
-  return w.format === 'onnx' ? { onnx: w.path, safetensors: w.safetensors } : { folder: w.path, safetensors: w.safetensors, copied: w.copied ?? [] };
+export function outputEntry(
+  w: WrittenModel,
+): { onnx: string; safetensors: string } | { folder: string; safetensors: string; copied: readonly string[] } {
+  return w.format === 'onnx'
+    ? { onnx: w.path, safetensors: w.safetensors }
+    : { folder: w.path, safetensors: w.safetensors, copied: w.copied ?? [] };
 }
 
 /** The format a model is written in by default: its own. */
@@ -102,7 +106,8 @@ async function checkFreshFolder(out: string): Promise<void> {
   } catch (e) {
     if (e instanceof WeightscopeError) throw e;
   }
-  if (entries && entries.length > 0) throw new WeightscopeError('invalid-input', `${out} exists and is not empty: give a new folder for the model`);
+  if (entries && entries.length > 0)
+    throw new WeightscopeError('invalid-input', `${out} exists and is not empty: give a new folder for the model`);
 }
 
 /**
@@ -112,20 +117,32 @@ async function checkFreshFolder(out: string): Promise<void> {
 export async function checkOutput(spec: string, out: string, format?: OutputFormat, graph?: 'config' | 'onnx'): Promise<OutputFormat> {
   const r = await resolveModelPath(spec);
   const fmt = format ?? (r.format !== 'onnx' && r.config && graph !== 'onnx' ? 'hf' : 'onnx');
-  if (fmt === 'onnx' && extname(out).toLowerCase() !== '.onnx') throw new WeightscopeError('invalid-input', `--out must end in .onnx for an ONNX model, got ${out}`, { usage: true });
+  if (fmt === 'onnx' && extname(out).toLowerCase() !== '.onnx')
+    throw new WeightscopeError('invalid-input', `--out must end in .onnx for an ONNX model, got ${out}`, { usage: true });
   if (fmt === 'hf') await checkFreshFolder(out);
   return fmt;
 }
 
 async function writeHfFolder(m: OpenedModel, params: ParamMap, out: string, metadata: Record<string, string>): Promise<WrittenModel> {
   const ck = m.checkpoint;
-  if (!ck || !m.dir) throw new WeightscopeError('invalid-input', `${m.spec} was not opened from a Hugging Face folder (route ${m.route}); write it with format onnx`);
+  if (!ck || !m.dir)
+    throw new WeightscopeError(
+      'invalid-input',
+      `${m.spec} was not opened from a Hugging Face folder (route ${m.route}); write it with format onnx`,
+    );
   const dtypes = new Map(ck.params.map((p) => [p.name, p.dtype]));
   const tied = new Map(ck.tied.map((t) => [t.name, t]));
   for (const p of ck.params) if (!params.has(p.name)) throw new WeightscopeError('invalid-input', `no value for parameter '${p.name}'`);
   await freshFolder(out);
   const copied = await copyNonWeights(m.dir, out);
-  const reader = await openResolved({ id: m.spec, dir: m.dir, files: [...ck.files], format: ck.format, config: m.config, ...(ck.indexFile ? { indexFile: ck.indexFile } : {}) });
+  const reader = await openResolved({
+    id: m.spec,
+    dir: m.dir,
+    files: [...ck.files],
+    format: ck.format,
+    config: m.config,
+    ...(ck.indexFile ? { indexFile: ck.indexFile } : {}),
+  });
   const path = join(out, 'model.safetensors');
   try {
     const tensors: TensorToWrite[] = [];
@@ -161,14 +178,24 @@ async function writeOnnx(m: OpenedModel, params: ParamMap, out: string, metadata
   const st = safetensorsBeside(out);
   await writeSafetensors(
     st,
-    [...params].map(([name, v]) => ({ name, dtype: 'F32' as const, shape: shapes.get(name) ?? [v.length], data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) })),
+    [...params].map(([name, v]) => ({
+      name,
+      dtype: 'F32' as const,
+      shape: shapes.get(name) ?? [v.length],
+      data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
+    })),
     metadata,
   );
   return { format: 'onnx', path: out, safetensors: st, onnx: out };
 }
 
 /** Writes `m` at `params` to `out` in `format` (default: the model's own). */
-export async function writeModelLike(m: OpenedModel, params: ParamMap, out: string, opts: { format?: OutputFormat; metadata?: Record<string, string> } = {}): Promise<WrittenModel> {
+export async function writeModelLike(
+  m: OpenedModel,
+  params: ParamMap,
+  out: string,
+  opts: { format?: OutputFormat; metadata?: Record<string, string> } = {},
+): Promise<WrittenModel> {
   const format = opts.format ?? defaultFormat(m);
   const metadata = opts.metadata ?? {};
   return format === 'hf' ? writeHfFolder(m, roundToStorage(m, params), out, metadata) : writeOnnx(m, params, out, metadata);

@@ -7,8 +7,15 @@ import type { AnalysisReport, LayerRow } from '../report/types.js';
 import type { FitKind } from '../report/options.js';
 
 export const RANKING_METRICS = [
-  'alpha', 'alpha_weighted', 'log_alpha_norm', 'log_norm', 'log_spectral_norm', 'stable_rank',
-  'etpl_beta', 'etpl_lambda', 'exp_lambda',
+  'alpha',
+  'alpha_weighted',
+  'log_alpha_norm',
+  'log_norm',
+  'log_spectral_norm',
+  'stable_rank',
+  'etpl_beta',
+  'etpl_lambda',
+  'exp_lambda',
 ] as const;
 export type RankingMetric = (typeof RANKING_METRICS)[number];
 export type Direction = 'asc' | 'desc';
@@ -38,15 +45,45 @@ function fitValue(fit: { status: string } | undefined, v: number | null | undefi
 }
 
 export const METRIC_INFO: Record<RankingMetric, MetricInfo> = {
-  alpha: { direction: 'asc', fit: 'pl', doc: 'PL exponent; smaller (2–6 band, towards 2) = better trained', value: (r) => plValue(r, r.alpha) },
-  alpha_weighted: { direction: 'asc', fit: 'pl', doc: 'alpha·log10 λmax (alpha-hat); smaller = better', value: (r) => plValue(r, r.alpha_weighted) },
+  alpha: {
+    direction: 'asc',
+    fit: 'pl',
+    doc: 'PL exponent; smaller (2–6 band, towards 2) = better trained',
+    value: (r) => plValue(r, r.alpha),
+  },
+  alpha_weighted: {
+    direction: 'asc',
+    fit: 'pl',
+    doc: 'alpha·log10 λmax (alpha-hat); smaller = better',
+    value: (r) => plValue(r, r.alpha_weighted),
+  },
   log_alpha_norm: { direction: 'asc', fit: 'pl', doc: 'log10 Σλ^alpha; smaller = better', value: (r) => plValue(r, r.log_alpha_norm) },
   log_norm: { direction: 'asc', fit: 'pl', doc: 'log10 Frobenius norm²; smaller = better (scale metric)', value: (r) => r.log_norm },
   log_spectral_norm: { direction: 'asc', fit: 'pl', doc: 'log10 λmax; smaller = better (scale metric)', value: (r) => r.log_spectral_norm },
-  stable_rank: { direction: 'asc', fit: 'pl', doc: 'Σλ/λmax; smaller = more heavy-tailed = better (KDD\'23 shape metric)', value: (r) => r.stable_rank },
-  etpl_beta: { direction: 'asc', fit: 'etpl', doc: 'E-TPL power exponent β; smaller = heavier tail = better', value: (r) => fitValue(r.etpl, r.etpl?.beta) },
-  etpl_lambda: { direction: 'desc', fit: 'etpl', doc: 'E-TPL truncation rate λ; larger = better (KDD\'23: positive correlation with quality)', value: (r) => fitValue(r.etpl, r.etpl?.lambda) },
-  exp_lambda: { direction: 'desc', fit: 'exp', doc: 'EXP rate λ; larger = better (KDD\'23: best predictor of BLEU)', value: (r) => fitValue(r.exp, r.exp?.lambda) },
+  stable_rank: {
+    direction: 'asc',
+    fit: 'pl',
+    doc: "Σλ/λmax; smaller = more heavy-tailed = better (KDD'23 shape metric)",
+    value: (r) => r.stable_rank,
+  },
+  etpl_beta: {
+    direction: 'asc',
+    fit: 'etpl',
+    doc: 'E-TPL power exponent β; smaller = heavier tail = better',
+    value: (r) => fitValue(r.etpl, r.etpl?.beta),
+  },
+  etpl_lambda: {
+    direction: 'desc',
+    fit: 'etpl',
+    doc: "E-TPL truncation rate λ; larger = better (KDD'23: positive correlation with quality)",
+    value: (r) => fitValue(r.etpl, r.etpl?.lambda),
+  },
+  exp_lambda: {
+    direction: 'desc',
+    fit: 'exp',
+    doc: "EXP rate λ; larger = better (KDD'23: best predictor of BLEU)",
+    value: (r) => fitValue(r.exp, r.exp?.lambda),
+  },
 };
 
 export function isRankingMetric(s: string): s is RankingMetric {
@@ -56,10 +93,14 @@ export function isRankingMetric(s: string): s is RankingMetric {
 /** Mean of the metric over layers that have a finite value; null when no layer has one. */
 export function metricMean(report: Pick<AnalysisReport, 'layers'>, metric: RankingMetric): number | null {
   const get = METRIC_INFO[metric].value;
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for (const row of report.layers) {
     const v = get(row);
-    if (typeof v === 'number' && Number.isFinite(v)) { sum += v; n++; }
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      sum += v;
+      n++;
+    }
   }
   return n ? sum / n : null;
 }

@@ -56,7 +56,7 @@ export interface RankingResult {
 }
 
 export const CROSS_FAMILY_NOTE =
-  'these models come from different families: HT-SR metrics rank models within a family (KDD\'23); across families ' +
+  "these models come from different families: HT-SR metrics rank models within a family (KDD'23); across families " +
   "the evidence does not support a ranking (WeightWatcher's LLM leaderboard: Spearman of mean alpha vs MMLU ≈ 0). " +
   'Read the per-family rankings.';
 
@@ -76,12 +76,17 @@ function rankRows(inputs: readonly RankInput[], direction: Direction): RankRow[]
 }
 
 function correlate(inputs: readonly RankInput[], scores: Readonly<Record<string, number>>): RankCorrelation {
-  const x: number[] = [], y: number[] = [];
+  const x: number[] = [],
+    y: number[] = [];
   for (const r of inputs) {
     const s = scores[r.model];
-    if (r.value !== null && typeof s === 'number' && Number.isFinite(s)) { x.push(r.value); y.push(s); }
+    if (r.value !== null && typeof s === 'number' && Number.isFinite(s)) {
+      x.push(r.value);
+      y.push(s);
+    }
   }
-  const sp = spearman(x, y), kt = kendallTauB(x, y);
+  const sp = spearman(x, y),
+    kt = kendallTauB(x, y);
   return { n: x.length, spearman: { rho: sp.value, p: sp.p }, kendall: { tau: kt.value, p: kt.p } };
 }
 

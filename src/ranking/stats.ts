@@ -31,13 +31,23 @@ export function rankAverage(x: readonly number[]): number[] {
 
 export function pearson(x: readonly number[], y: readonly number[]): number {
   const n = x.length;
-  let mx = 0, my = 0;
-  for (let i = 0; i < n; i++) { mx += x[i]; my += y[i]; }
-  mx /= n; my /= n;
-  let sxy = 0, sxx = 0, syy = 0;
+  let mx = 0,
+    my = 0;
   for (let i = 0; i < n; i++) {
-    const dx = x[i] - mx, dy = y[i] - my;
-    sxy += dx * dy; sxx += dx * dx; syy += dy * dy;
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = x[i] - mx,
+      dy = y[i] - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
   }
   const r = sxy / Math.sqrt(sxx * syy);
   return Math.max(-1, Math.min(1, r));
@@ -67,7 +77,9 @@ export function spearman(x: readonly number[], y: readonly number[]): Correlatio
 function tieStats(a: readonly number[]): [number, number, number] {
   const counts = new Map<number, number>();
   for (const v of a) counts.set(v, (counts.get(v) ?? 0) + 1);
-  let t0 = 0, t1 = 0, t2 = 0;
+  let t0 = 0,
+    t1 = 0,
+    t2 = 0;
   for (const c of counts.values()) {
     if (c < 2) continue;
     t0 += (c * (c - 1)) / 2;
@@ -82,10 +94,12 @@ export function kendallTauB(x: readonly number[], y: readonly number[]): Correla
   const n = x.length;
   if (n < 2) return { value: null, p: null };
   // O(n²) pair counts: rankings here have tens of models, not millions of points.
-  let dis = 0, ntie = 0;
+  let dis = 0,
+    ntie = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      const sx = Math.sign(x[i] - x[j]), sy = Math.sign(y[i] - y[j]);
+      const sx = Math.sign(x[i] - x[j]),
+        sy = Math.sign(y[i] - y[j]);
       if (sx === 0 && sy === 0) ntie++;
       else if (sx * sy < 0) dis++;
     }
@@ -107,7 +121,11 @@ export function kendallTauB(x: readonly number[], y: readonly number[]): Correla
   return { value: tau, p: Math.max(0, Math.min(1, p)) };
 }
 
-const factorial = (k: number): number => { let f = 1; for (let i = 2; i <= k; i++) f *= i; return f; };
+const factorial = (k: number): number => {
+  let f = 1;
+  for (let i = 2; i <= k; i++) f *= i;
+  return f;
+};
 
 /**
  * Two-sided exact p of Kendall's statistic with c = min(discordant, concordant) pairs, no ties:
@@ -145,21 +163,30 @@ export function kendallExactP(n: number, c: number): number {
 
 /** Continued fraction for the incomplete beta (modified Lentz). */
 function betacf(a: number, b: number, x: number): number {
-  const TINY = 1e-300, EPS = 1e-16;
-  const qab = a + b, qap = a + 1, qam = a - 1;
-  let c = 1, d = 1 - (qab * x) / qap;
+  const TINY = 1e-300,
+    EPS = 1e-16;
+  const qab = a + b,
+    qap = a + 1,
+    qam = a - 1;
+  let c = 1,
+    d = 1 - (qab * x) / qap;
   if (Math.abs(d) < TINY) d = TINY;
   d = 1 / d;
   let h = d;
   for (let m = 1; m <= 10000; m++) {
     const m2 = 2 * m;
     let aa = (m * (b - m) * x) / ((qam + m2) * (a + m2));
-    d = 1 + aa * d; if (Math.abs(d) < TINY) d = TINY;
-    c = 1 + aa / c; if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d; h *= d * c;
+    d = 1 + aa * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + aa / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    h *= d * c;
     aa = (-(a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
-    d = 1 + aa * d; if (Math.abs(d) < TINY) d = TINY;
-    c = 1 + aa / c; if (Math.abs(c) < TINY) c = TINY;
+    d = 1 + aa * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + aa / c;
+    if (Math.abs(c) < TINY) c = TINY;
     d = 1 / d;
     const del = d * c;
     h *= del;
@@ -191,27 +218,44 @@ export function erfc(x: number): number {
   let r: number;
   if (ax < 0.5) {
     const z = x * x;
-    const p = [3.16112374387056560e0, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3, 1.85777706184603153e-1];
+    const p = [3.1611237438705656, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3, 1.85777706184603153e-1];
     const q = [2.36012909523441209e1, 2.44024637934444173e2, 1.28261652607737228e3, 2.84423683343917062e3];
-    let num = p[4] * z, den = z;
-    for (let i = 0; i < 3; i++) { num = (num + p[i]) * z; den = (den + q[i]) * z; }
+    let num = p[4] * z,
+      den = z;
+    for (let i = 0; i < 3; i++) {
+      num = (num + p[i]) * z;
+      den = (den + q[i]) * z;
+    }
     return 1 - (x * (num + p[3])) / (den + q[3]);
   } else if (ax < 4) {
-    const p = [5.64188496988670089e-1, 8.88314979438837594e0, 6.61191906371416295e1, 2.98635138197400131e2,
-      8.81952221241769090e2, 1.71204761263407058e3, 2.05107837782607147e3, 1.23033935479799725e3, 2.15311535474403846e-8];
-    const q = [1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3,
-      3.29079923573345963e3, 4.36261909014324716e3, 3.43936767414372164e3, 1.23033935480374942e3];
-    let num = p[8] * ax, den = ax;
-    for (let i = 0; i < 7; i++) { num = (num + p[i]) * ax; den = (den + q[i]) * ax; }
+    const p = [
+      5.64188496988670089e-1, 8.88314979438837594, 6.61191906371416295e1, 2.98635138197400131e2, 8.8195222124176909e2,
+      1.71204761263407058e3, 2.05107837782607147e3, 1.23033935479799725e3, 2.15311535474403846e-8,
+    ];
+    const q = [
+      1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3, 3.29079923573345963e3,
+      4.36261909014324716e3, 3.43936767414372164e3, 1.23033935480374942e3,
+    ];
+    let num = p[8] * ax,
+      den = ax;
+    for (let i = 0; i < 7; i++) {
+      num = (num + p[i]) * ax;
+      den = (den + q[i]) * ax;
+    }
     r = (num + p[7]) / (den + q[7]);
   } else {
-    const p = [3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2,
-      6.58749161529837803e-4, 1.63153871373020978e-2];
-    const q = [2.56852019228982242e0, 1.87295284992346725e0, 5.27905102951428412e-1, 6.05183413124413191e-2,
-      2.33520497626869185e-3];
+    const p = [
+      3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4,
+      1.63153871373020978e-2,
+    ];
+    const q = [2.56852019228982242, 1.87295284992346725, 5.27905102951428412e-1, 6.05183413124413191e-2, 2.33520497626869185e-3];
     const z = 1 / (ax * ax);
-    let num = p[5] * z, den = z;
-    for (let i = 0; i < 4; i++) { num = (num + p[i]) * z; den = (den + q[i]) * z; }
+    let num = p[5] * z,
+      den = z;
+    for (let i = 0; i < 4; i++) {
+      num = (num + p[i]) * z;
+      den = (den + q[i]) * z;
+    }
     r = (z * (num + p[4])) / (den + q[4]);
     r = (1 / Math.sqrt(Math.PI) - r) / ax;
   }

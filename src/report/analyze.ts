@@ -36,7 +36,12 @@ export interface AnalyzeContext {
 const work = (l: LayerPlan): number => estimatedWork([l]);
 
 /** Drop ONNX extras that are exact (transposed) copies of a named layer; keeps the others. */
-async function dropTiedCopies(reader: TensorReader, all: readonly LayerPlan[], chosen: LayerPlan[], skipped: SkippedTensor[]): Promise<LayerPlan[]> {
+async function dropTiedCopies(
+  reader: TensorReader,
+  all: readonly LayerPlan[],
+  chosen: LayerPlan[],
+  skipped: SkippedTensor[],
+): Promise<LayerPlan[]> {
   const out: LayerPlan[] = [];
   for (const l of chosen) {
     if (!l.extra || l.part) {
@@ -55,7 +60,13 @@ async function dropTiedCopies(reader: TensorReader, all: readonly LayerPlan[], c
         }
       }
     }
-    if (copyOf) skipped.push({ layer_id: l.layer_id, name: l.name, tensor: l.tensor, reason: `exact copy of ${copyOf.tensor} (tied weights), reported once` });
+    if (copyOf)
+      skipped.push({
+        layer_id: l.layer_id,
+        name: l.name,
+        tensor: l.tensor,
+        reason: `exact copy of ${copyOf.tensor} (tied weights), reported once`,
+      });
     else out.push(l);
   }
   return out;
@@ -83,13 +94,22 @@ function noWeights(tensors: readonly TensorInfo[]): WeightscopeError {
  * FP8 weights come with a scale tensor beside them (`W_scale` per tensor or channel, DeepSeek's block-wise
  * `W_scale_inv`); W = q · scale either way. Absent: the raw FP8 values (alpha is scale-free; norms are not).
  */
-async function dequantScale(reader: TensorReader, info: TensorInfo, rows: number, cols: number, block: readonly number[] | null): Promise<DequantScale | undefined> {
+async function dequantScale(
+  reader: TensorReader,
+  info: TensorInfo,
+  rows: number,
+  cols: number,
+  block: readonly number[] | null,
+): Promise<DequantScale | undefined> {
   if (info.dtype !== 'F8_E4M3' && info.dtype !== 'F8_E5M2') return undefined;
   const s = reader.tensors.find((t) => t.name === `${info.name}_scale_inv` || t.name === `${info.name}_scale`);
   if (!s || !isWideningFloat(s.dtype)) return undefined;
   const v = await reader.readFloat64(s.name);
   const bad = (): never => {
-    throw new WeightscopeError('unsupported-dtype', `FP8 tensor '${info.name}' [${rows}, ${cols}]: cannot apply scale '${s.name}' of shape [${s.shape.join(', ')}]`);
+    throw new WeightscopeError(
+      'unsupported-dtype',
+      `FP8 tensor '${info.name}' [${rows}, ${cols}]: cannot apply scale '${s.name}' of shape [${s.shape.join(', ')}]`,
+    );
   };
   if (v.length === 1) return { kind: 'tensor', value: v[0] };
   if (v.length === rows && (s.shape.length === 1 || (s.shape.length === 2 && s.shape[1] === 1))) return { kind: 'rows', values: v };
@@ -122,7 +142,12 @@ function configBlock(config: Readonly<Record<string, unknown>> | null | undefine
 }
 
 /** Where the layer's bytes are: a file range to stream, or the bytes read here. */
-async function layerSource(reader: TensorReader, plan: LayerPlan, info: TensorInfo, bytesPerLayer: number): Promise<{ source: SpectrumSource; location: TensorLocation | null; bytes: Uint8Array | null }> {
+async function layerSource(
+  reader: TensorReader,
+  plan: LayerPlan,
+  info: TensorInfo,
+  bytesPerLayer: number,
+): Promise<{ source: SpectrumSource; location: TensorLocation | null; bytes: Uint8Array | null }> {
   const loc = reader.locate?.(plan.tensor) ?? null;
   const at = plan.part ? plan.part.index * bytesPerLayer : 0;
   if (loc) {
@@ -132,7 +157,11 @@ async function layerSource(reader: TensorReader, plan: LayerPlan, info: TensorIn
   const all = await reader.readBytes(info.name);
   // A copy the worker may own (the reader may hand out views into a shared buffer).
   const bytes = all.slice(at, at + bytesPerLayer);
-  return { source: { kind: 'bytes', buffer: bytes.buffer as ArrayBuffer, byteOffset: 0, byteLength: bytes.byteLength }, location: null, bytes };
+  return {
+    source: { kind: 'bytes', buffer: bytes.buffer as ArrayBuffer, byteOffset: 0, byteLength: bytes.byteLength },
+    location: null,
+    bytes,
+  };
 }
 
 interface LayerOutcome {
@@ -141,7 +170,14 @@ interface LayerOutcome {
   cached: boolean;
 }
 
-async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRunner, opts: AnalyzeOptions, cache: LayerCache | null, block: readonly number[] | null): Promise<LayerOutcome> {
+async function analyseLayer(
+  reader: TensorReader,
+  plan: LayerPlan,
+  runner: EsdRunner,
+  opts: AnalyzeOptions,
+  cache: LayerCache | null,
+  block: readonly number[] | null,
+): Promise<LayerOutcome> {
   const info = reader.tensors.find((t) => t.name === plan.tensor)!;
   const numel = plan.shape.reduce((a, b) => a * b, 1);
   const bytesPerLayer = numel * DTYPE_SIZE[info.dtype];
@@ -171,7 +207,12 @@ async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRu
     }
     if (sha) {
       const hit = cache.get(spectrumKey(sha, job));
-      if (hit) return { row: hit.slices ? rowFromSpectrum(plan, hit.slices, opts) : failedRow(plan, hit.problem ?? 'unknown'), spectrum: null, cached: true };
+      if (hit)
+        return {
+          row: hit.slices ? rowFromSpectrum(plan, hit.slices, opts) : failedRow(plan, hit.problem ?? 'unknown'),
+          spectrum: null,
+          cached: true,
+        };
     }
   }
   let spectrum: LayerSpectrum;
@@ -179,7 +220,8 @@ async function analyseLayer(reader: TensorReader, plan: LayerPlan, runner: EsdRu
     spectrum = await runner.spectrum(job, source);
   } catch (e) {
     // An eigensolver that does not converge fails this layer only; I/O and other errors stop the analysis.
-    if (e instanceof WeightscopeError && e.code === 'numerical') return { row: failedRow(plan, `eigenvalues: ${e.message}`), spectrum: null, cached: false };
+    if (e instanceof WeightscopeError && e.code === 'numerical')
+      return { row: failedRow(plan, `eigenvalues: ${e.message}`), spectrum: null, cached: false };
     throw e;
   }
   if (cache && sha) cache.put(spectrumKey(sha, job), { slices: spectrum.slices, problem: spectrum.problem });
@@ -193,7 +235,14 @@ function describeSource(source: string | TensorReader, resolved: ResolvedModel |
 }
 
 function emptyWork(): WorkSummary {
-  return { flops: 0, seconds: 0, gflops: 0, layers_computed: 0, layers_cached: 0, stages: { read: 0, widen: 0, gram: 0, reduce: 0, band: 0, solve: 0 } };
+  return {
+    flops: 0,
+    seconds: 0,
+    gflops: 0,
+    layers_computed: 0,
+    layers_cached: 0,
+    stages: { read: 0, widen: 0, gram: 0, reduce: 0, band: 0, solve: 0 },
+  };
 }
 
 /**
@@ -249,7 +298,10 @@ export async function analyze(
           const out = await analyseLayer(reader, chosen[i], runner!, opts, cache, block);
           rows[i] = out.row;
           doneWork += layerFlops(chosen[i]);
-          const detail: Record<string, unknown> = { fraction: totalWork > 0 ? doneWork / totalWork : (done + 1) / chosen.length, layer_id: chosen[i].layer_id };
+          const detail: Record<string, unknown> = {
+            fraction: totalWork > 0 ? doneWork / totalWork : (done + 1) / chosen.length,
+            layer_id: chosen[i].layer_id,
+          };
           if (out.cached) {
             summary.layers_cached++;
             detail.cached = true;

@@ -56,7 +56,10 @@ function inlineRunner(backend: 'lapack' | 'ts'): EsdRunner {
   };
 }
 
-export async function makeEsdRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' | 'workers'>, layers: readonly LayerPlan[]): Promise<EsdRunner> {
+export async function makeEsdRunner(
+  opts: Pick<AnalyzeOptions, 'eigenBackend' | 'workers'>,
+  layers: readonly LayerPlan[],
+): Promise<EsdRunner> {
   if (opts.eigenBackend === 'cuda') {
     // One matrix on the GPU at a time (CudaEigen queues them); two layers in flight let reading and widening the
     // next overlap it.
@@ -77,7 +80,13 @@ export async function makeEsdRunner(opts: Pick<AnalyzeOptions, 'eigenBackend' | 
   // One layer per worker: OpenBLAS single-threaded (a process-wide setting, restored on close).
   const before = getBlasThreads();
   setBlasThreads(1);
-  const pool = new WorkerPool<EsdRequest, LayerSpectrum>({ size, callerUrl: import.meta.url, worker: '../layers/esd-worker', workerData: { blasThreads: 1 }, label: 'eigen worker' });
+  const pool = new WorkerPool<EsdRequest, LayerSpectrum>({
+    size,
+    callerUrl: import.meta.url,
+    worker: '../layers/esd-worker',
+    workerData: { blasThreads: 1 },
+    label: 'eigen worker',
+  });
   return {
     backend,
     parallelism: size,

@@ -48,9 +48,23 @@ export function spectrumKey(sha256: string, job: Pick<LayerJob, 'dtype' | 'shape
   const scale = job.scale
     ? job.scale.kind === 'tensor'
       ? { tensor: job.scale.value }
-      : { [job.scale.kind]: createHash('sha256').update(new Uint8Array(job.scale.values.buffer, job.scale.values.byteOffset, job.scale.values.byteLength)).digest('hex'), ...(job.scale.kind === 'blocks' ? { br: job.scale.br, bc: job.scale.bc } : {}) }
+      : {
+          [job.scale.kind]: createHash('sha256')
+            .update(new Uint8Array(job.scale.values.buffer, job.scale.values.byteOffset, job.scale.values.byteLength))
+            .digest('hex'),
+          ...(job.scale.kind === 'blocks' ? { br: job.scale.br, bc: job.scale.bc } : {}),
+        }
     : null;
-  const what = { v: SPECTRUM_FORMAT, weightscope: WEIGHTSCOPE_VERSION, sha256, dtype: job.dtype, shape: job.shape, layer_type: job.layer_type, scale, backend: job.backend };
+  const what = {
+    v: SPECTRUM_FORMAT,
+    weightscope: WEIGHTSCOPE_VERSION,
+    sha256,
+    dtype: job.dtype,
+    shape: job.shape,
+    layer_type: job.layer_type,
+    scale,
+    backend: job.backend,
+  };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex');
 }
 
@@ -163,7 +177,10 @@ export class LayerCache {
     let total = this.bytes();
     if (total <= this.#maxBytes) return;
     const target = 0.9 * this.#maxBytes;
-    const old = this.#db.prepare('SELECT key, bytes FROM spectra ORDER BY used ASC').iterate() as IterableIterator<{ key: string; bytes: number }>;
+    const old = this.#db.prepare('SELECT key, bytes FROM spectra ORDER BY used ASC').iterate() as IterableIterator<{
+      key: string;
+      bytes: number;
+    }>;
     const drop: string[] = [];
     for (const r of old) {
       if (total <= target) break;
@@ -174,7 +191,9 @@ export class LayerCache {
     this.#db.transaction(() => {
       for (const k of drop) del.run(k);
       // Fingerprints are ~200 bytes each; keep at most 100,000 (a few hundred 70B models).
-      this.#db.prepare('DELETE FROM fingerprints WHERE fp IN (SELECT fp FROM fingerprints ORDER BY used DESC LIMIT -1 OFFSET 100000)').run();
+      this.#db
+        .prepare('DELETE FROM fingerprints WHERE fp IN (SELECT fp FROM fingerprints ORDER BY used DESC LIMIT -1 OFFSET 100000)')
+        .run();
     })();
   }
 

@@ -76,7 +76,11 @@ export function pooledEsd(slices: readonly Float64Array[]): Float64Array {
 /** ±Infinity and NaN (log10 of 0, 0^−1) are not numbers a report can carry: null, as WW's JSON would give. */
 const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-export function rowFromSpectrum(plan: LayerPlan, slices: readonly Float64Array[], opts: Pick<AnalyzeOptions, 'fits' | 'plVariant' | 'keepEigenvalues'>): LayerRow {
+export function rowFromSpectrum(
+  plan: LayerPlan,
+  slices: readonly Float64Array[],
+  opts: Pick<AnalyzeOptions, 'fits' | 'plVariant' | 'keepEigenvalues'>,
+): LayerRow {
   const evals = pooledEsd(slices);
   const esd = esdColumns(slices, plan.N);
   const wantPl = opts.fits.includes('pl');
@@ -137,7 +141,12 @@ function addTailFits(row: LayerRow, evals: Float64Array, opts: Pick<AnalyzeOptio
   if (opts.fits.includes('etpl')) {
     const f = fitEtpl(evals, { xminRule: rule });
     const etpl: EtplFit = {
-      beta: orNull(f.beta), lambda: orNull(f.lambda), xmin: orNull(f.xmin), D: orNull(f.D), loglik: orNull(f.loglik), status: f.status,
+      beta: orNull(f.beta),
+      lambda: orNull(f.lambda),
+      xmin: orNull(f.xmin),
+      D: orNull(f.D),
+      loglik: orNull(f.loglik),
+      status: f.status,
     };
     if (f.reason) etpl.reason = f.reason;
     row.etpl = etpl;

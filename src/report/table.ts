@@ -45,17 +45,23 @@ export function formatTable(report: AnalysisReport): string {
   const cells = rows.map((r) => cols.map((c) => c.get(r)));
   const widths = cols.map((c, i) => Math.max(c.head.length, ...cells.map((row) => row[i].length)));
   const fmt = (vals: string[]) =>
-    vals.map((v, i) => (cols[i].left ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ').trimEnd();
+    vals
+      .map((v, i) => (cols[i].left ? v.padEnd(widths[i]) : v.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [fmt(cols.map((c) => c.head)), ...cells.map(fmt)];
   const m = report.model;
   out.push('');
-  out.push(`${m.source} (${m.format}): ${rows.length} layers analysed of ${m.tensors} tensors, ${m.parameters} parameters, ${report.seconds.toFixed(2)} s`);
+  out.push(
+    `${m.source} (${m.format}): ${rows.length} layers analysed of ${m.tensors} tensors, ${m.parameters} parameters, ${report.seconds.toFixed(2)} s`,
+  );
   const s = Object.entries(report.summary).filter(([, v]) => v !== null);
   if (s.length) out.push('summary (mean over layers): ' + s.map(([k, v]) => `${k}=${num(v, 4)}`).join('  '));
   const w = report.work;
   if (w && w.layers_computed + w.layers_cached > 0) {
     const parts: string[] = [];
-    if (w.layers_computed) parts.push(`${w.layers_computed} layers computed (${(w.flops / 1e9).toFixed(1)} GFLOP, ${w.gflops.toFixed(1)} GFLOP/s effective)`);
+    if (w.layers_computed)
+      parts.push(`${w.layers_computed} layers computed (${(w.flops / 1e9).toFixed(1)} GFLOP, ${w.gflops.toFixed(1)} GFLOP/s effective)`);
     if (w.layers_cached) parts.push(`${w.layers_cached} from the cache`);
     out.push(`work: ${parts.join(', ')}`);
   }

@@ -92,9 +92,11 @@ export function makeDataset(x: HostTensor, y: BigInt64Array | null): Dataset {
     throw new WeightscopeError('invalid-input', `dataset x must be float32 or int64, got ${x.type}`);
   }
   const n = x.dims[0] ?? 0;
-  if (x.dims.length < 2 || n <= 0) throw new WeightscopeError('invalid-input', `dataset x must be [N, ...] with N > 0, got [${x.dims.join(', ')}]`);
+  if (x.dims.length < 2 || n <= 0)
+    throw new WeightscopeError('invalid-input', `dataset x must be [N, ...] with N > 0, got [${x.dims.join(', ')}]`);
   const size = x.dims.reduce((p, d) => p * d, 1);
-  if (x.data.length !== size) throw new WeightscopeError('shape-mismatch', `dataset x has ${x.data.length} values for dims [${x.dims.join(', ')}]`);
+  if (x.data.length !== size)
+    throw new WeightscopeError('shape-mismatch', `dataset x has ${x.data.length} values for dims [${x.dims.join(', ')}]`);
   if (y) {
     if (y.length !== n) throw new WeightscopeError('shape-mismatch', `dataset y has ${y.length} labels for ${n} samples`);
     for (let i = 0; i < n; i++) {
@@ -143,7 +145,10 @@ export function sliceBatch(ds: Dataset, start: number, end: number): Batch {
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= ds.n)) {
     throw new WeightscopeError('invalid-input', `sample range ${start}..${end} is outside the dataset's ${ds.n} samples`);
   }
-  return takeBatch(ds, Array.from({ length: end - start }, (_, i) => start + i));
+  return takeBatch(
+    ds,
+    Array.from({ length: end - start }, (_, i) => start + i),
+  );
 }
 
 export interface EpochOptions {

@@ -123,18 +123,19 @@ interface Runner {
  * An engine over `model` (parameters as initializers) with differentiated graphs from `source`. `baseDir` resolves
  * external initializer data.
  */
-export async function createEngineWith(
-  model: ModelProto,
-  baseDir: string,
-  source: GraphSource,
-  opts: EngineOptions,
-): Promise<Engine> {
+export async function createEngineWith(model: ModelProto, baseDir: string, source: GraphSource, opts: EngineOptions): Promise<Engine> {
   const device = await resolveDevice(opts.device);
   const lossKind = opts.loss;
   const criterion = opts.criterion ?? CE;
   const gradGraph = await source.grad();
   const params = gradGraph.params.map((p) => specOf(p.name, p.dims));
-  const initial = (await loadParams(model, baseDir, params.map((p) => p.name))).values;
+  const initial = (
+    await loadParams(
+      model,
+      baseDir,
+      params.map((p) => p.name),
+    )
+  ).values;
   const fwd = source.forward?.() ?? null;
   const forward: ForwardRunner = await createForward(fwd?.model ?? model, params, {
     device,
@@ -146,7 +147,12 @@ export async function createEngineWith(
     const bad = (l2.params ?? []).filter((n) => !known.has(n));
     if (bad.length) throw new WeightscopeError('not-found', `L2 term names unknown parameters: ${bad.join(', ')}`);
   }
-  const feeds = new DiffFeeds(params, source.labels === undefined ? 'y' : source.labels, lossKind, staticClasses(fwd?.model ?? model, forward.logitsName));
+  const feeds = new DiffFeeds(
+    params,
+    source.labels === undefined ? 'y' : source.labels,
+    lossKind,
+    staticClasses(fwd?.model ?? model, forward.logitsName),
+  );
   // Shards run on the CPU only, and only for a model that treats samples independently.
   const separable = (): boolean => (source.coupling ? source.coupling() : batchCoupling(model)) === null;
   const sharding = new Sharding(opts.shards ?? (device === 'cpu' && separable() ? intraOpThreads() : 1), device);
@@ -282,7 +288,10 @@ export async function createEngine(model: string | ModelProto, opts: EngineOptio
   });
   const wide = lossGraph.params.find((p) => p.dtype !== 'float32');
   if (wide) {
-    throw new WeightscopeError('unsupported-dtype', `parameter '${wide.name}' is ${wide.dtype}; the runtime trains float32 parameters only`);
+    throw new WeightscopeError(
+      'unsupported-dtype',
+      `parameter '${wide.name}' is ${wide.dtype}; the runtime trains float32 parameters only`,
+    );
   }
   const source: GraphSource = {
     grad: () => g.buildGradGraph(lossGraph),

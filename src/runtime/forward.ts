@@ -31,7 +31,11 @@ export interface ForwardRunner {
   logits(params: ReadonlyMap<string, Float32Array>, x: HostTensor): Promise<HostTensor>;
   /** Loss and accuracy sums of one batch (the loss: cross-entropy, or the criterion given). */
   sums(params: ReadonlyMap<string, Float32Array>, batch: Batch, loss: LossKind, criterion?: Criterion): Promise<LossSums>;
-  evaluate(params: ReadonlyMap<string, Float32Array>, ds: Dataset, opts: { batchSize?: number; loss: LossKind; criterion?: Criterion }): Promise<EvalResult>;
+  evaluate(
+    params: ReadonlyMap<string, Float32Array>,
+    ds: Dataset,
+    opts: { batchSize?: number; loss: LossKind; criterion?: Criterion },
+  ): Promise<EvalResult>;
 }
 
 export interface ForwardOptions {

@@ -5,12 +5,33 @@ export { DEVICES, DEVICE_CHOICES, DEFAULT_DEVICE, cudaBinariesInstalled } from '
 export type { Device, DeviceChoice } from './devices.js';
 export type { HostTensor, TensorType } from './wire.js';
 export {
-  loadDataset, makeDataset, inferLossKind, takeBatch, sliceBatch, epochOrder, batchesOf, sequentialBatches, batchCount,
+  loadDataset,
+  makeDataset,
+  inferLossKind,
+  takeBatch,
+  sliceBatch,
+  epochOrder,
+  batchesOf,
+  sequentialBatches,
+  batchCount,
 } from './dataset.js';
 export type { Dataset, Batch, LossKind, LoadDatasetOptions, EpochOptions } from './dataset.js';
 export {
-  loadParams, storeParams, floatInitializerNames, checkParams, flatten, unflatten, dot, norm, axpy, scale, clone, zerosLike,
-  combine, specOf, totalSize,
+  loadParams,
+  storeParams,
+  floatInitializerNames,
+  checkParams,
+  flatten,
+  unflatten,
+  dot,
+  norm,
+  axpy,
+  scale,
+  clone,
+  zerosLike,
+  combine,
+  specOf,
+  totalSize,
 } from './params.js';
 export type { ParamSpec, ParamMap } from './params.js';
 export { createEngine, createEngineWith, datasetBatches } from './engine.js';

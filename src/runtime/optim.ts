@@ -102,7 +102,8 @@ export function adam(opts: AdamOptions = {}): Optimizer {
   positive(opts.lr ?? 1e-3, 'learning rate');
   positive(eps, 'eps');
   positive(wd, 'weight decay');
-  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new WeightscopeError('invalid-input', `Adam betas must be in [0, 1), got ${b1}, ${b2}`);
+  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1))
+    throw new WeightscopeError('invalid-input', `Adam betas must be in [0, 1), got ${b1}, ${b2}`);
   const m1 = new Map<string, Float32Array>();
   const m2 = new Map<string, Float32Array>();
   const o = {

@@ -70,7 +70,10 @@ export function checkParams(specs: readonly ParamSpec[], values: ReadonlyMap<str
     const v = values.get(s.name);
     if (!v) throw new WeightscopeError('invalid-input', `${what}: missing '${s.name}'`);
     if (v.length !== s.size) {
-      throw new WeightscopeError('shape-mismatch', `${what}: '${s.name}' has ${v.length} values, expected ${s.size} ([${s.dims.join(', ')}])`);
+      throw new WeightscopeError(
+        'shape-mismatch',
+        `${what}: '${s.name}' has ${v.length} values, expected ${s.size} ([${s.dims.join(', ')}])`,
+      );
     }
   }
 }
@@ -144,7 +147,8 @@ export function zerosLike(x: ReadonlyMap<string, Float32Array>): ParamMap {
 
 /** Σ coefs[k]·xs[k] (e.g. a point on a Bezier curve), accumulated in float64 per element. */
 export function combine(coefs: readonly number[], xs: readonly ReadonlyMap<string, Float32Array>[]): ParamMap {
-  if (coefs.length !== xs.length || xs.length === 0) throw new WeightscopeError('invalid-input', 'combine needs one coefficient per parameter set');
+  if (coefs.length !== xs.length || xs.length === 0)
+    throw new WeightscopeError('invalid-input', 'combine needs one coefficient per parameter set');
   const out: ParamMap = new Map();
   for (const [name, first] of xs[0]) {
     const parts = xs.map((x) => pair(xs[0], x, name));

@@ -70,7 +70,13 @@ export class ResidentFeeds {
    * The resident feeds of one attempt at a run in `place` (now at generation `gen`): a ref where the place holds
    * the array, else the array itself. `resend` lists refs the place said it lacks; `all` sends every array in full.
    */
-  feeds(held: readonly { name: string; t: HostTensor; id: ResidentId }[], place: Place, gen: number, resend: ReadonlySet<number>, all: boolean): Record<string, ResidentFeed> {
+  feeds(
+    held: readonly { name: string; t: HostTensor; id: ResidentId }[],
+    place: Place,
+    gen: number,
+    resend: ReadonlySet<number>,
+    all: boolean,
+  ): Record<string, ResidentFeed> {
     const out: Record<string, ResidentFeed> = {};
     for (const { name, t, id } of held) {
       if (id.held.get(place) === gen && !resend.has(id.ref) && !all) {

@@ -129,7 +129,6 @@ export async function handle(req: WorkerRequest): Promise<WorkerResponse> {
   }
 }
 
-
 /** handle, with failures turned into responses (what either transport sends back). */
 export async function respond(req: WorkerRequest): Promise<WorkerResponse> {
   try {

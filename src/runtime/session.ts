@@ -64,11 +64,7 @@ export interface RuntimeSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Runs the graph where the session lives (see `place`); `fetches` limits the outputs computed. */
-  run(
-    feeds: Readonly<Record<string, HostTensor>>,
-    fetches?: readonly string[],
-    opts?: RunOptions,
-  ): Promise<Record<string, HostTensor>>;
+  run(feeds: Readonly<Record<string, HostTensor>>, fetches?: readonly string[], opts?: RunOptions): Promise<Record<string, HostTensor>>;
 }
 
 const resident = new ResidentFeeds();
@@ -178,7 +174,11 @@ async function createSession(key: string, bytes: Uint8Array, device: Device, pla
       for (let attempt = 0; ; attempt++) {
         const gen = await lanes.ready(place);
         const req: WorkerRequest = {
-          id: lanes.nextId(), kind: 'run', key, feeds: plain, resident: resident.feeds(held, place, gen, resend, attempt >= 2),
+          id: lanes.nextId(),
+          kind: 'run',
+          key,
+          feeds: plain,
+          resident: resident.feeds(held, place, gen, resend, attempt >= 2),
           fetches: fetches ? [...fetches] : null,
         };
         const out = await lanes.request(req, place);
@@ -200,7 +200,10 @@ async function createSession(key: string, bytes: Uint8Array, device: Device, pla
 export async function setResidentLimit(bytes: number): Promise<void> {
   resident.limit = bytes;
   for (const place of lanes.livePlaces()) {
-    check(await lanes.request({ id: lanes.nextId(), kind: 'resident-limit', bytes: resident.limit }, place), 'cannot set the resident limit');
+    check(
+      await lanes.request({ id: lanes.nextId(), kind: 'resident-limit', bytes: resident.limit }, place),
+      'cannot set the resident limit',
+    );
   }
 }
 
@@ -216,7 +219,10 @@ export function residentStats(): ResidentCounts {
  */
 export async function releaseSession(session: RuntimeSession): Promise<void> {
   if (!cache.release(session.key) || !lanes.isLive(session.place)) return;
-  check(await lanes.request({ id: lanes.nextId(), kind: 'release', key: session.key }, session.place), 'cannot release an onnxruntime session');
+  check(
+    await lanes.request({ id: lanes.nextId(), kind: 'release', key: session.key }, session.place),
+    'cannot release an onnxruntime session',
+  );
 }
 
 /** How many sessions were actually built since start (tests use it to prove the cache works). */

@@ -34,7 +34,8 @@ export class Sharding {
 
   /** `lanes`: the most shards a batch is cut into (1: never sharded). */
   constructor(lanes: number, device: Device) {
-    if (!(Number.isInteger(lanes) && lanes >= 1)) throw new WeightscopeError('invalid-input', `shards must be a positive integer, not ${lanes}`);
+    if (!(Number.isInteger(lanes) && lanes >= 1))
+      throw new WeightscopeError('invalid-input', `shards must be a positive integer, not ${lanes}`);
     this.#lanes = lanes;
     this.#device = device;
   }
@@ -47,7 +48,8 @@ export class Sharding {
     if (!parts) {
       parts = [];
       for (let i = 0; i < k; i++) {
-        const start = Math.floor((i * batch.size) / k), end = Math.floor(((i + 1) * batch.size) / k);
+        const start = Math.floor((i * batch.size) / k),
+          end = Math.floor(((i + 1) * batch.size) / k);
         parts.push({ x: rowsOf(batch.x, start, end), y: batch.y ? rowsOf(batch.y, start, end) : null, size: end - start });
       }
       this.#shards.set(batch, parts);
@@ -93,7 +95,8 @@ export function mergeWeighted(parts: readonly { loss: number; map: ParamMap; siz
       return x;
     });
     if (xs.length === 1) {
-      const x = xs[0], w1 = rest[0].size / n;
+      const x = xs[0],
+        w1 = rest[0].size / n;
       for (let i = 0; i < acc.length; i++) acc[i] = w0 * acc[i] + w1 * x[i];
     } else {
       for (let i = 0; i < acc.length; i++) acc[i] *= w0;

@@ -24,7 +24,14 @@ export function createApp(ctx: ServiceContext): Express {
   app.set('etag', false);
   app.use((req, res, next) => {
     const t0 = process.hrtime.bigint();
-    res.on('close', () => ctx.metrics.request(req.method, typeof res.locals.route === 'string' ? res.locals.route : 'unmatched', res.statusCode, Number(process.hrtime.bigint() - t0) / 1e9));
+    res.on('close', () =>
+      ctx.metrics.request(
+        req.method,
+        typeof res.locals.route === 'string' ? res.locals.route : 'unmatched',
+        res.statusCode,
+        Number(process.hrtime.bigint() - t0) / 1e9,
+      ),
+    );
     next();
   });
   app.use(siteGuard(ctx.config));

@@ -59,9 +59,15 @@ const EnvSchema = z.object({
   /** Registers test-only job kinds (the "sleep" kind and POST /v1/debug/jobs). */
   WEIGHTSCOPE_DEBUG_JOBS: z.enum(['0', '1']).default('0'),
   /** Distributed mode (src/service/cluster): catalog and queue in this Postgres; unset = embedded SQLite. */
-  WEIGHTSCOPE_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres://… URL').optional(),
+  WEIGHTSCOPE_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres://… URL')
+    .optional(),
   /** The shared blob store: file:///path or s3://bucket/prefix; unset = the data folder. */
-  WEIGHTSCOPE_BLOB_URL: z.string().regex(/^(file|s3):\/\//, 'file:///path or s3://bucket/prefix').optional(),
+  WEIGHTSCOPE_BLOB_URL: z
+    .string()
+    .regex(/^(file|s3):\/\//, 'file:///path or s3://bucket/prefix')
+    .optional(),
   /** A worker's local cache of the blob store (default $WEIGHTSCOPE_DATA/cache) and its bound. */
   WEIGHTSCOPE_CACHE: z.string().min(1).optional(),
   WEIGHTSCOPE_CACHE_SIZE: z.string().default('50GiB'),
@@ -121,7 +127,11 @@ export interface ServiceConfig {
   };
 }
 
-const list = (s: string | undefined): string[] => (s ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+const list = (s: string | undefined): string[] =>
+  (s ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   const r = EnvSchema.safeParse(env);
@@ -129,7 +139,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new WeightscopeError('invalid-input', `bad environment: ${formatZodError(r.error)}`);
   }
   const e = r.data;
-  const size = (name: 'WEIGHTSCOPE_MAX_UPLOAD' | 'WEIGHTSCOPE_INSPECT_HEAP' | 'WEIGHTSCOPE_JOB_HEAP' | 'WEIGHTSCOPE_INLINE_RESULT' | 'WEIGHTSCOPE_MAX_IMPORT' | 'WEIGHTSCOPE_IMPORT_INLINE' | 'WEIGHTSCOPE_CACHE_SIZE'): number => {
+  const size = (
+    name:
+      | 'WEIGHTSCOPE_MAX_UPLOAD'
+      | 'WEIGHTSCOPE_INSPECT_HEAP'
+      | 'WEIGHTSCOPE_JOB_HEAP'
+      | 'WEIGHTSCOPE_INLINE_RESULT'
+      | 'WEIGHTSCOPE_MAX_IMPORT'
+      | 'WEIGHTSCOPE_IMPORT_INLINE'
+      | 'WEIGHTSCOPE_CACHE_SIZE',
+  ): number => {
     try {
       return parseSize(e[name]);
     } catch (err) {
@@ -139,7 +158,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const maxUpload = size('WEIGHTSCOPE_MAX_UPLOAD');
   const modelsDir = defaultModelsDir(env);
   const hfCacheDirs = defaultCacheDirs(env);
-  const roots = [modelsDir, ...hfCacheDirs, ...(e.WEIGHTSCOPE_IMPORT_ROOTS ?? '').split(':').filter(Boolean).map((p) => resolve(p))];
+  const roots = [
+    modelsDir,
+    ...hfCacheDirs,
+    ...(e.WEIGHTSCOPE_IMPORT_ROOTS ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((p) => resolve(p)),
+  ];
   return {
     port: e.PORT,
     host: e.HOST,
@@ -166,7 +192,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobTimeFactor: e.WEIGHTSCOPE_JOB_TIME_FACTOR,
     jobHeapBytes: size('WEIGHTSCOPE_JOB_HEAP'),
     inspect: { heapBytes: size('WEIGHTSCOPE_INSPECT_HEAP'), timeoutMs: e.WEIGHTSCOPE_INSPECT_TIMEOUT * 1000, concurrency: 2 },
-    hfDownload: e.WEIGHTSCOPE_HF_DOWNLOAD === '1' ? { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''), ...(e.HF_TOKEN ? { token: e.HF_TOKEN } : {}) } : null,
+    hfDownload:
+      e.WEIGHTSCOPE_HF_DOWNLOAD === '1'
+        ? { endpoint: e.HF_ENDPOINT.replace(/\/+$/, ''), ...(e.HF_TOKEN ? { token: e.HF_TOKEN } : {}) }
+        : null,
     jobAttempts: e.WEIGHTSCOPE_JOB_ATTEMPTS,
     cluster: {
       databaseUrl: e.WEIGHTSCOPE_DATABASE_URL ?? null,

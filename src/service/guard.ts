@@ -34,7 +34,12 @@ export function siteGuard(config: Pick<ServiceConfig, 'apiKeys' | 'host' | 'allo
       const { name, port } = splitHost(host);
       const local = (LOOPBACK_NAMES.has(name) || name === bindName) && (port === null || port === req.socket.localPort);
       if (!local && !allowedHosts.has(name) && !allowedHosts.has(`${name}:${port}`)) {
-        return next(new ServiceError('forbidden-origin', `Host ${host} is not this server's name (a DNS-rebinding page?); add it to WEIGHTSCOPE_ALLOWED_HOSTS if it is`));
+        return next(
+          new ServiceError(
+            'forbidden-origin',
+            `Host ${host} is not this server's name (a DNS-rebinding page?); add it to WEIGHTSCOPE_ALLOWED_HOSTS if it is`,
+          ),
+        );
       }
     }
     if (SAFE.has(req.method)) return next();
@@ -42,12 +47,22 @@ export function siteGuard(config: Pick<ServiceConfig, 'apiKeys' | 'host' | 'allo
     if (origin !== undefined) {
       const o = origin.toLowerCase().replace(/\/+$/, '');
       if (o !== `http://${(host ?? '').toLowerCase()}` && !allowedOrigins.has(o)) {
-        return next(new ServiceError('forbidden-origin', `a ${req.method} from Origin ${origin} is refused: without API keys only this server's own pages may change it (WEIGHTSCOPE_ALLOWED_ORIGINS lists others)`));
+        return next(
+          new ServiceError(
+            'forbidden-origin',
+            `a ${req.method} from Origin ${origin} is refused: without API keys only this server's own pages may change it (WEIGHTSCOPE_ALLOWED_ORIGINS lists others)`,
+          ),
+        );
       }
     }
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-      return next(new ServiceError('forbidden-origin', `a ${req.method} with Sec-Fetch-Site: ${site} is refused: without API keys only this server's own pages may change it`));
+      return next(
+        new ServiceError(
+          'forbidden-origin',
+          `a ${req.method} with Sec-Fetch-Site: ${site} is refused: without API keys only this server's own pages may change it`,
+        ),
+      );
     }
     next();
   };

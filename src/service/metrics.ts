@@ -42,7 +42,11 @@ export class Metrics {
       buckets: [0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 600],
       registers,
     });
-    this.uploadByteCounter = new Counter({ name: 'weightscope_upload_bytes_total', help: 'Bytes received in model and dataset uploads.', registers });
+    this.uploadByteCounter = new Counter({
+      name: 'weightscope_upload_bytes_total',
+      help: 'Bytes received in model and dataset uploads.',
+      registers,
+    });
     this.uploadCounter = new Counter({ name: 'weightscope_uploads_total', help: 'Model uploads received.', registers });
   }
 

@@ -94,7 +94,11 @@ export interface Problem {
 
 /** Thrown by the HTTP layer for what only it knows (authentication, request validation and framing). */
 export class HttpProblem extends Error {
-  constructor(readonly slug: ProblemSlug, detail: string, readonly extensions: Record<string, unknown> = {}) {
+  constructor(
+    readonly slug: ProblemSlug,
+    detail: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
     super(detail);
   }
 }

@@ -36,7 +36,9 @@ export const Model = z
     inputs: z
       .array(z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.number().int(), z.string()])) }))
       .nullable()
-      .meta({ description: "The ONNX graph's data inputs (symbolic dims as names); a dataset's x must fit the first; null without a graph" }),
+      .meta({
+        description: "The ONNX graph's data inputs (symbolic dims as names); a dataset's x must fit the first; null without a graph",
+      }),
   })
   .meta({ id: 'Model' });
 
@@ -45,12 +47,26 @@ same<Same<z.output<typeof Model>, ModelRecord>>(true);
 
 export const ImportRequest = z
   .union([
-    z.object({ path: z.string().min(1).meta({ description: 'A file or folder under an allow-listed root (models/, the HF cache)' }) }).strict(),
-    z.object({
-      // The hub's ids: an optional ORG/ and a NAME, each starting with a letter or digit (so no '..', no leading '/').
-      hf: z.string().max(200).regex(/^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/, 'NAME or ORG/NAME').refine((s) => !s.split('/').some((p) => p.includes('..')), "no '..'"),
-      revision: z.string().min(1).max(200).regex(/^[\w.-]+(?:\/[\w.-]+)*$/, 'a branch, tag or commit').refine((s) => !s.split('/').includes('..'), "no '..'").optional(),
-    }).strict(),
+    z
+      .object({ path: z.string().min(1).meta({ description: 'A file or folder under an allow-listed root (models/, the HF cache)' }) })
+      .strict(),
+    z
+      .object({
+        // The hub's ids: an optional ORG/ and a NAME, each starting with a letter or digit (so no '..', no leading '/').
+        hf: z
+          .string()
+          .max(200)
+          .regex(/^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/, 'NAME or ORG/NAME')
+          .refine((s) => !s.split('/').some((p) => p.includes('..')), "no '..'"),
+        revision: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^[\w.-]+(?:\/[\w.-]+)*$/, 'a branch, tag or commit')
+          .refine((s) => !s.split('/').includes('..'), "no '..'")
+          .optional(),
+      })
+      .strict(),
   ])
   .meta({ id: 'ImportRequest' });
 
@@ -63,7 +79,10 @@ export const IdParams = z.object({ id: z.string().min(1).max(200) });
 export const AnalysisRequest = z
   .object({
     model: ModelId,
-    fits: z.array(z.enum(['pl', 'etpl', 'exp'])).min(1).optional(),
+    fits: z
+      .array(z.enum(['pl', 'etpl', 'exp']))
+      .min(1)
+      .optional(),
     layers: z.array(z.union([z.number().int().nonnegative(), z.string().min(1)])).optional(),
     options: z.record(z.string(), z.unknown()).optional().meta({ description: 'Other analyze options (see the CLI)' }),
   })
@@ -77,7 +96,10 @@ export const RankingRequest = z
     models: z.array(ModelId).min(2).max(500),
     metric: RankingMetricSchema.default('alpha'),
     direction: z.enum(['asc', 'desc']).optional().meta({ description: "Default: the metric's documented direction" }),
-    scores: z.record(z.string(), z.number()).optional().meta({ description: 'model id → quality score; adds Spearman and Kendall correlation' }),
+    scores: z
+      .record(z.string(), z.number())
+      .optional()
+      .meta({ description: 'model id → quality score; adds Spearman and Kendall correlation' }),
     options: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
@@ -93,12 +115,17 @@ export const Job = z
     progress: z.number().min(0).max(1),
     message: z.string(),
     result: z.string().nullable().meta({ description: 'URL of the result once succeeded' }),
-    requests: z.number().int().meta({ description: 'Requests waiting for this job (identical requests share one job); a DELETE withdraws one, the last cancels it' }),
+    requests: z.number().int().meta({
+      description: 'Requests waiting for this job (identical requests share one job); a DELETE withdraws one, the last cancels it',
+    }),
     error: JobErrorSchema.nullable(),
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
-    updated_at: z.number().int().meta({ description: 'Last change, ms since the epoch; the id of its SSE events (send it back as Last-Event-ID)' }),
+    updated_at: z
+      .number()
+      .int()
+      .meta({ description: 'Last change, ms since the epoch; the id of its SSE events (send it back as Last-Event-ID)' }),
   })
   .meta({ id: 'Job' });
 
@@ -149,7 +176,15 @@ export const Esd = z
   .meta({ id: 'Esd' });
 
 const DebugLeaf = z
-  .object({ steps: z.number().int().optional(), ms: z.number().int().optional(), value: z.number().optional(), fail: z.string().optional(), cache: z.boolean().optional(), allocateMb: z.number().int().optional(), budget: z.number().optional() })
+  .object({
+    steps: z.number().int().optional(),
+    ms: z.number().int().optional(),
+    value: z.number().optional(),
+    fail: z.string().optional(),
+    cache: z.boolean().optional(),
+    allocateMb: z.number().int().optional(),
+    budget: z.number().optional(),
+  })
   .strict();
 export const DebugJobRequest = DebugLeaf.extend({ children: z.array(DebugLeaf).optional() }).strict();
 
@@ -164,7 +199,9 @@ export const ProblemSchema = z
   .catchall(z.unknown())
   .meta({ id: 'Problem' });
 
-export const Health = z.object({ status: z.enum(['ok', 'not-ready']), jobs: z.record(z.string(), z.number()).optional() }).meta({ id: 'Health' });
+export const Health = z
+  .object({ status: z.enum(['ok', 'not-ready']), jobs: z.record(z.string(), z.number()).optional() })
+  .meta({ id: 'Health' });
 
 /** Where a job runs its onnxruntime sessions. */
 export const DeviceSchema = z.enum(DEVICE_CHOICES).meta({ id: 'Device', description: DEVICE_HELP });
@@ -183,15 +220,20 @@ export const Dataset = z
   .meta({ id: 'Dataset' });
 same<Same<z.output<typeof Dataset>, DatasetRecord>>(true);
 
-export const DatasetFit = z
-  .object({ ok: z.boolean(), why: z.string().nullable() })
-  .meta({ id: 'DatasetFit', description: "Whether the dataset's samples fit the model's first graph input (ok also when the model's inputs are unknown)" });
+export const DatasetFit = z.object({ ok: z.boolean(), why: z.string().nullable() }).meta({
+  id: 'DatasetFit',
+  description: "Whether the dataset's samples fit the model's first graph input (ok also when the model's inputs are unknown)",
+});
 
 export const DatasetList = z
-  .object({ datasets: z.array(Dataset.extend({ fit: DatasetFit.optional().meta({ description: 'With ?model=<id>: whether it fits that model' }) })) })
+  .object({
+    datasets: z.array(Dataset.extend({ fit: DatasetFit.optional().meta({ description: 'With ?model=<id>: whether it fits that model' }) })),
+  })
   .meta({ id: 'DatasetList' });
 
-export const DatasetListQuery = z.object({ model: ModelId.optional().meta({ description: 'Mark each dataset with whether it fits this model' }) }).strict();
+export const DatasetListQuery = z
+  .object({ model: ModelId.optional().meta({ description: 'Mark each dataset with whether it fits this model' }) })
+  .strict();
 
 export const HessianRequest = z
   .object({
@@ -284,7 +326,6 @@ export const TaxonomyRequest = z
   })
   .strict();
 
-
 export const SurfaceRequest = z
   .object({
     models: z
@@ -292,10 +333,16 @@ export const SurfaceRequest = z
       .min(3)
       .max(4)
       .refine((ids) => new Set(ids).size === ids.length, 'the models must be distinct')
-      .meta({ description: 'The corners M1, M2, M3[, M4]: 3 (triangular patch) or 4 (tensor-product patch) stored ONNX models of one graph' }),
-    data: DatasetId.meta({ description: 'Clean labelled data (x, y): trains the surface; a share is held out unless heldOutData is given' }),
+      .meta({
+        description: 'The corners M1, M2, M3[, M4]: 3 (triangular patch) or 4 (tensor-product patch) stored ONNX models of one graph',
+      }),
+    data: DatasetId.meta({
+      description: 'Clean labelled data (x, y): trains the surface; a share is held out unless heldOutData is given',
+    }),
     heldOutData: DatasetId.optional().meta({ description: 'Clean held-out data: chooses the best interior point' }),
-    test: DatasetId.optional().meta({ description: 'Test data: the grid, centre, corners and ensembles are measured on it (else on the held-out data)' }),
+    test: DatasetId.optional().meta({
+      description: 'Test data: the grid, centre, corners and ensembles are measured on it (else on the held-out data)',
+    }),
     /** connectSurface() options: degree, grid, ensemble, heldOut and the curve training options. */
     options: z.record(z.string(), z.unknown()).optional(),
   })

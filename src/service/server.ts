@@ -77,7 +77,13 @@ export function buildContext(config: ServiceConfig): EmbeddedContext {
   });
   const datasets = new DatasetStore(db, blobs, config.dataDir, inspector.dataset);
   return {
-    config, db, blobs, models, datasets, queue, metrics,
+    config,
+    db,
+    blobs,
+    models,
+    datasets,
+    queue,
+    metrics,
     jobFile: (_jobId, rel) => dataDirFile(config.dataDir, rel),
     ping: async () => void db.prepare('SELECT 1').get(),
     slots: requestSlots(config),
@@ -117,7 +123,13 @@ async function startEmbedded(config: ServiceConfig, log: (line: string) => void)
     throw e;
   }
   await sweep(ctx, log);
-  const retention = setInterval(() => void dropOldJobs(ctx.db, config.dataDir, config.retentionDays).catch((e: unknown) => log(`weightscope: retention sweep failed: ${String(e)}`)), 3_600_000);
+  const retention = setInterval(
+    () =>
+      void dropOldJobs(ctx.db, config.dataDir, config.retentionDays).catch((e: unknown) =>
+        log(`weightscope: retention sweep failed: ${String(e)}`),
+      ),
+    3_600_000,
+  );
   retention.unref();
   const recovered = ctx.queue.recover();
   if (recovered.requeued || recovered.failed) {
@@ -147,7 +159,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const config = { ...loadConfig(opts.env ?? process.env), ...(opts.config ?? {}) };
   const open = config.apiKeys.length === 0 && !isLoopback(config.host);
   if (open && !config.allowOpen) {
-    throw new WeightscopeError('invalid-input', `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `refusing to listen on ${config.host} without WEIGHTSCOPE_API_KEYS: anyone who can reach it could upload and compute; set keys, or WEIGHTSCOPE_ALLOW_OPEN=1 to accept that`,
+    );
   }
   let backend: Backend;
   if (config.cluster.databaseUrl) {
@@ -156,7 +171,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     backend = { context: node.context!, describe: node.describe, close: node.close };
   } else {
     if (opts.workers === false) {
-      throw new WeightscopeError('invalid-input', 'serve --no-workers needs WEIGHTSCOPE_DATABASE_URL (postgres://…): the embedded mode runs its jobs in the server process');
+      throw new WeightscopeError(
+        'invalid-input',
+        'serve --no-workers needs WEIGHTSCOPE_DATABASE_URL (postgres://…): the embedded mode runs its jobs in the server process',
+      );
     }
     backend = await startEmbedded(config, log);
   }
@@ -168,7 +186,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   // A request must be sent within requestTimeout (408 after); headers within 20 s; a socket idle for 2 min is
   // closed (SSE streams ping every 15 s). The checks run every second so short limits are kept.
   const server = createServer(
-    { requestTimeout: config.requestTimeoutMs, headersTimeout: Math.min(20_000, config.requestTimeoutMs), connectionsCheckingInterval: 1000, keepAliveTimeout: 5000 },
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(20_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: 1000,
+      keepAliveTimeout: 5000,
+    },
     app,
   );
   server.timeout = 120_000;

@@ -17,7 +17,9 @@ export class Slots {
   /** Takes a slot; the returned function gives it back (once, however often it is called). */
   take(): () => void {
     if (this.used >= this.max) {
-      throw new ServiceError('busy', `${this.max} ${this.what} are open, the most this server allows (${this.setting}); retry shortly`, { retryAfter: 5 });
+      throw new ServiceError('busy', `${this.max} ${this.what} are open, the most this server allows (${this.setting}); retry shortly`, {
+        retryAfter: 5,
+      });
     }
     this.used++;
     let given = false;

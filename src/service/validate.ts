@@ -6,5 +6,7 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const errors = r.error.issues.map((i) => ({ in: where, path: i.path.join('.'), message: i.message, code: i.code }));
-  throw new HttpProblem('validation', `${where}: ${errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ')}`, { errors });
+  throw new HttpProblem('validation', `${where}: ${errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ')}`, {
+    errors,
+  });
 }

@@ -246,7 +246,17 @@ export function etplKS(
 }
 
 function failedResult(reason: string, numCandidates = 0): EtplResult {
-  return { beta: null, lambda: null, xmin: null, D: null, loglik: null, status: 'failed', reason, n_tail: 0, num_candidates: numCandidates };
+  return {
+    beta: null,
+    lambda: null,
+    xmin: null,
+    D: null,
+    loglik: null,
+    status: 'failed',
+    reason,
+    n_tail: 0,
+    num_candidates: numCandidates,
+  };
 }
 
 /** Data, candidate indices and xmax for an xmin rule (shared by the E-TPL and EXP fits). */

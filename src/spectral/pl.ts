@@ -258,9 +258,7 @@ export function fitPowerLaw(evals: Float64Array, opts: PlOptions = {}): PlFit {
   }
   if (!scan) {
     return failed(
-      variant === 'kdd'
-        ? `fewer than 2 distinct eigenvalues above ${thresh}`
-        : `fewer than 2 eigenvalues above ${thresh} (${nz.length})`,
+      variant === 'kdd' ? `fewer than 2 distinct eigenvalues above ${thresh}` : `fewer than 2 eigenvalues above ${thresh} (${nz.length})`,
     );
   }
   if (!Number.isFinite(scan.alpha)) return failed('the tail eigenvalues are all equal: alpha is infinite');

@@ -79,7 +79,10 @@ export class Rng {
     const { kn, wn, fn } = ziggurat();
     // The xoshiro128** step of nextUint32, inlined on int32 locals: the same stream, without boxing the state
     // words (a uint32 above 2^30 does not fit a small integer, so each field store would allocate).
-    let s0 = this.s0 | 0, s1 = this.s1 | 0, s2 = this.s2 | 0, s3 = this.s3 | 0;
+    let s0 = this.s0 | 0,
+      s1 = this.s1 | 0,
+      s2 = this.s2 | 0,
+      s3 = this.s3 | 0;
     for (let i = 0; i < out.length; i++) {
       let u = Math.imul(rotl32(Math.imul(s1, 5), 7), 9);
       const t = s1 << 9;

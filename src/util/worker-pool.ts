@@ -152,7 +152,9 @@ export class WorkerPool<Req, Res> {
  * The worker side: answers each request with `handle`'s value (its `transfer` buffers moved back) or its error,
  * as data so the pool can rethrow it typed. Returns the workerData the pool was started with.
  */
-export function serveWorker<Req, Res>(handle: (req: Req) => Promise<{ value: Res; transfer?: ArrayBuffer[] }> | { value: Res; transfer?: ArrayBuffer[] }): unknown {
+export function serveWorker<Req, Res>(
+  handle: (req: Req) => Promise<{ value: Res; transfer?: ArrayBuffer[] }> | { value: Res; transfer?: ArrayBuffer[] },
+): unknown {
   const port = parentPort;
   if (!port) throw new Error('serveWorker must run in a worker thread');
   // One request at a time: the pool never sends a second before the first is answered.

@@ -11,12 +11,23 @@ const h = (tag, attrs = {}, ...kids) => {
   for (const k of kids.flat()) if (k !== null && k !== undefined) el.append(k instanceof Node ? k : String(k));
   return el;
 };
-const fmt = (v, d = 3) => (v === null || v === undefined ? '—' : typeof v === 'number' ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toFixed(d)) : String(v));
-const bytes = (n) => (n > 1 << 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n > 1 << 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+const fmt = (v, d = 3) =>
+  v === null || v === undefined
+    ? '—'
+    : typeof v === 'number'
+      ? Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3)
+        ? v.toExponential(2)
+        : v.toFixed(d)
+      : String(v);
+const bytes = (n) =>
+  n > 1 << 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n > 1 << 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 
 const keyInput = $('#apikey');
 keyInput.value = localStorage.getItem('weightscope-key') ?? '';
-keyInput.addEventListener('change', () => { localStorage.setItem('weightscope-key', keyInput.value); route(); });
+keyInput.addEventListener('change', () => {
+  localStorage.setItem('weightscope-key', keyInput.value);
+  route();
+});
 const authHeaders = () => (keyInput.value ? { authorization: `Bearer ${keyInput.value}` } : {});
 
 function showError(msg) {
@@ -46,7 +57,12 @@ async function followJob(id, onJob, signal) {
   let last = null;
   for (;;) {
     let chunk;
-    try { chunk = await reader.read(); } catch (e) { if (signal?.aborted) return last; throw e; }
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      if (signal?.aborted) return last;
+      throw e;
+    }
     const { value, done } = chunk;
     if (done) break;
     buf += value;
@@ -54,8 +70,15 @@ async function followJob(id, onJob, signal) {
     while ((i = buf.indexOf('\n\n')) >= 0) {
       const frame = buf.slice(0, i);
       buf = buf.slice(i + 2);
-      const data = frame.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-      if (data) { last = JSON.parse(data); onJob(last); }
+      const data = frame
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
+      if (data) {
+        last = JSON.parse(data);
+        onJob(last);
+      }
     }
   }
   return last;
@@ -85,9 +108,16 @@ async function modelsPage(view, deps) {
       const m = await api('/v1/models', { method: 'POST', body: form });
       status.textContent = `stored ${m.name} (${m.id.slice(0, 12)})`;
       route();
-    } catch (e) { status.textContent = ''; showError(e.message); }
+    } catch (e) {
+      status.textContent = '';
+      showError(e.message);
+    }
   };
-  const importPath = h('input', { id: 'import-path', placeholder: 'a folder or file under an import root, or ORG/NAME from the Hugging Face cache', style: 'width:36em' });
+  const importPath = h('input', {
+    id: 'import-path',
+    placeholder: 'a folder or file under an import root, or ORG/NAME from the Hugging Face cache',
+    style: 'width:36em',
+  });
   const importStatus = h('span', { 'data-testid': 'import-status' });
   const doImport = async () => {
     const v = importPath.value.trim();
@@ -95,20 +125,36 @@ async function modelsPage(view, deps) {
     const body = v.startsWith('/') || v.startsWith('.') ? { path: v } : { hf: v };
     importStatus.textContent = 'importing…';
     try {
-      const r = await fetch('/v1/models/import', { method: 'POST', headers: { ...authHeaders(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const r = await fetch('/v1/models/import', {
+        method: 'POST',
+        headers: { ...authHeaders(), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const out = await r.json();
       if (!r.ok) throw new Error(out.detail ? `${out.title}: ${out.detail}` : `HTTP ${r.status}`);
       // 202: a large import or a download runs as a job; follow it on its own page.
-      if (r.status === 202) { location.hash = `#import/${out.job.id}`; return; }
+      if (r.status === 202) {
+        location.hash = `#import/${out.job.id}`;
+        return;
+      }
       importStatus.textContent = `stored ${out.name} (${out.id.slice(0, 12)})`;
       route();
-    } catch (e) { importStatus.textContent = ''; showError(e.message); }
+    } catch (e) {
+      importStatus.textContent = '';
+      showError(e.message);
+    }
   };
   const analyse = async (id) => {
     try {
-      const { job } = await api('/v1/analyses', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: id }) });
+      const { job } = await api('/v1/analyses', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: id }),
+      });
       location.hash = `#analysis/${job.id}`;
-    } catch (e) { showError(e.message); }
+    } catch (e) {
+      showError(e.message);
+    }
   };
   const del = async (id) => {
     if (!confirm('Delete this model?')) return;
@@ -116,20 +162,71 @@ async function modelsPage(view, deps) {
     route();
   };
   view.replaceChildren(
-    h('div', { class: 'panel' }, h('h2', {}, 'Upload a checkpoint'),
+    h(
+      'div',
+      { class: 'panel' },
+      h('h2', {}, 'Upload a checkpoint'),
       h('p', {}, 'files ', file, ' ', h('button', { id: 'upload-button', onclick: () => upload(file) }, 'Upload')),
-      h('p', {}, 'or a folder ', folder, ' ', h('button', { id: 'upload-folder-button', onclick: () => upload(folder) }, 'Upload folder'), ' ', status),
-      h('p', { class: 'hint' }, 'safetensors, PyTorch zip (.bin/.pt) or ONNX; several files (shards, config.json, onnx/, tokenizer) make one model.')),
-    h('div', { class: 'panel', id: 'import-form' }, h('h2', {}, 'Import'),
+      h(
+        'p',
+        {},
+        'or a folder ',
+        folder,
+        ' ',
+        h('button', { id: 'upload-folder-button', onclick: () => upload(folder) }, 'Upload folder'),
+        ' ',
+        status,
+      ),
+      h(
+        'p',
+        { class: 'hint' },
+        'safetensors, PyTorch zip (.bin/.pt) or ONNX; several files (shards, config.json, onnx/, tokenizer) make one model.',
+      ),
+    ),
+    h(
+      'div',
+      { class: 'panel', id: 'import-form' },
+      h('h2', {}, 'Import'),
       h('p', {}, importPath, ' ', h('button', { id: 'import-button', onclick: doImport }, 'Import'), ' ', importStatus),
-      h('p', { class: 'hint' }, 'From the server\'s disk: a path under models/, the Hugging Face cache or WEIGHTSCOPE_IMPORT_ROOTS, or a hub id (gpt2, ORG/NAME) found in the cache — or downloaded, when the server allows it. Large imports run as a job.')),
+      h(
+        'p',
+        { class: 'hint' },
+        "From the server's disk: a path under models/, the Hugging Face cache or WEIGHTSCOPE_IMPORT_ROOTS, or a hub id (gpt2, ORG/NAME) found in the cache — or downloaded, when the server allows it. Large imports run as a job.",
+      ),
+    ),
     h('h2', {}, `Models (${models.length})`),
-    h('table', { id: 'models' },
-      h('tr', {}, h('th', {}, 'name'), h('th', {}, 'format'), h('th', { class: 'num' }, 'size'), h('th', { class: 'num' }, 'parameters'), h('th', {}, 'id'), h('th', {})),
-      models.map((m) => h('tr', { 'data-id': m.id },
-        h('td', {}, m.name), h('td', {}, m.format), h('td', { class: 'num' }, bytes(m.bytes)), h('td', { class: 'num' }, m.parameters.toLocaleString()),
-        h('td', {}, h('code', {}, m.id.slice(0, 12))),
-        h('td', {}, h('button', { class: 'analyse', onclick: () => analyse(m.id) }, 'Analyse'), ' ', h('button', { onclick: () => del(m.id) }, 'Delete'))))),
+    h(
+      'table',
+      { id: 'models' },
+      h(
+        'tr',
+        {},
+        h('th', {}, 'name'),
+        h('th', {}, 'format'),
+        h('th', { class: 'num' }, 'size'),
+        h('th', { class: 'num' }, 'parameters'),
+        h('th', {}, 'id'),
+        h('th', {}),
+      ),
+      models.map((m) =>
+        h(
+          'tr',
+          { 'data-id': m.id },
+          h('td', {}, m.name),
+          h('td', {}, m.format),
+          h('td', { class: 'num' }, bytes(m.bytes)),
+          h('td', { class: 'num' }, m.parameters.toLocaleString()),
+          h('td', {}, h('code', {}, m.id.slice(0, 12))),
+          h(
+            'td',
+            {},
+            h('button', { class: 'analyse', onclick: () => analyse(m.id) }, 'Analyse'),
+            ' ',
+            h('button', { onclick: () => del(m.id) }, 'Delete'),
+          ),
+        ),
+      ),
+    ),
   );
   void deps;
 }
@@ -138,7 +235,14 @@ async function modelsPage(view, deps) {
 async function importPage(view, id, deps) {
   if (!(await jobPanel(view, id, 'Import', deps))) return;
   const { model, created } = await api(`/v1/imports/${id}`);
-  view.append(h('p', { id: 'import-result' }, `${created ? 'stored' : 'already stored'}: ${model.name} · ${model.format} · ${model.parameters.toLocaleString()} parameters · `, h('a', { href: '#' }, 'models')));
+  view.append(
+    h(
+      'p',
+      { id: 'import-result' },
+      `${created ? 'stored' : 'already stored'}: ${model.name} · ${model.format} · ${model.parameters.toLocaleString()} parameters · `,
+      h('a', { href: '#' }, 'models'),
+    ),
+  );
 }
 
 // ---------- datasets page ----------
@@ -150,26 +254,72 @@ async function datasetsPage(view) {
     if (!file.files.length) return;
     status.textContent = 'uploading…';
     try {
-      const d = await api(`/v1/datasets?name=${encodeURIComponent(file.files[0].name)}`, { method: 'POST', body: file.files[0], headers: { 'content-type': 'application/octet-stream' } });
+      const d = await api(`/v1/datasets?name=${encodeURIComponent(file.files[0].name)}`, {
+        method: 'POST',
+        body: file.files[0],
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       status.textContent = `stored ${d.name} (${d.samples} samples)`;
       route();
-    } catch (e) { status.textContent = ''; showError(e.message); }
+    } catch (e) {
+      status.textContent = '';
+      showError(e.message);
+    }
   };
   view.replaceChildren(
-    h('div', { class: 'panel' }, h('h2', {}, 'Upload a dataset'), file, ' ', h('button', { id: 'dataset-upload', onclick: upload }, 'Upload'), ' ', status,
-      h('p', { class: 'hint' }, 'A safetensors file with x (float32 features [N, …] or int64 tokens [N, T]) and, for classification, y (int64 labels [N]). The Hessian, comparison, connectivity and repair jobs read datasets.')),
+    h(
+      'div',
+      { class: 'panel' },
+      h('h2', {}, 'Upload a dataset'),
+      file,
+      ' ',
+      h('button', { id: 'dataset-upload', onclick: upload }, 'Upload'),
+      ' ',
+      status,
+      h(
+        'p',
+        { class: 'hint' },
+        'A safetensors file with x (float32 features [N, …] or int64 tokens [N, T]) and, for classification, y (int64 labels [N]). The Hessian, comparison, connectivity and repair jobs read datasets.',
+      ),
+    ),
     h('h2', {}, `Datasets (${datasets.length})`),
-    h('table', { id: 'datasets' },
-      h('tr', {}, h('th', {}, 'name'), h('th', { class: 'num' }, 'samples'), h('th', {}, 'x'), h('th', {}, 'labels'), h('th', { class: 'num' }, 'size'), h('th', {}, 'id')),
-      datasets.map((d) => h('tr', { 'data-id': d.id },
-        h('td', {}, d.name), h('td', { class: 'num' }, d.samples.toLocaleString()), h('td', {}, `[${d.x_shape.join(', ')}] ${d.x_dtype}`),
-        h('td', {}, d.labels ? 'y' : '— (tokens)'), h('td', { class: 'num' }, bytes(d.bytes)), h('td', {}, h('code', {}, d.id.slice(0, 12)))))),
+    h(
+      'table',
+      { id: 'datasets' },
+      h(
+        'tr',
+        {},
+        h('th', {}, 'name'),
+        h('th', { class: 'num' }, 'samples'),
+        h('th', {}, 'x'),
+        h('th', {}, 'labels'),
+        h('th', { class: 'num' }, 'size'),
+        h('th', {}, 'id'),
+      ),
+      datasets.map((d) =>
+        h(
+          'tr',
+          { 'data-id': d.id },
+          h('td', {}, d.name),
+          h('td', { class: 'num' }, d.samples.toLocaleString()),
+          h('td', {}, `[${d.x_shape.join(', ')}] ${d.x_dtype}`),
+          h('td', {}, d.labels ? 'y' : '— (tokens)'),
+          h('td', { class: 'num' }, bytes(d.bytes)),
+          h('td', {}, h('code', {}, d.id.slice(0, 12))),
+        ),
+      ),
+    ),
   );
 }
 
 // ---------- analysis page ----------
 function alphaBars(layers, onPick) {
-  const W = 1000, H = 310, L = 52, B = 42, T = 34, R = 8;
+  const W = 1000,
+    H = 310,
+    L = 52,
+    B = 42,
+    T = 34,
+    R = 8;
   const rows = layers.filter((l) => typeof l.alpha === 'number');
   const maxA = Math.max(8, ...rows.map((l) => l.alpha)) * 1.05;
   const y = (a) => T + (H - T - B) * (1 - a / maxA);
@@ -177,36 +327,75 @@ function alphaBars(layers, onPick) {
   svg.append(s('rect', { class: 'band', x: L, y: y(6), width: W - L - R, height: y(2) - y(6) }));
   for (const a of [2, 6]) svg.append(s('line', { class: 'band-edge', 'data-alpha': a, x1: L, x2: W - R, y1: y(a), y2: y(a) }));
   for (const a of linearTicks(maxA)) {
-    svg.append(s('line', { class: 'tick', x1: L - 4, x2: L, y1: y(a), y2: y(a) }), s('text', { x: L - 7, y: y(a) + 3.5, 'text-anchor': 'end' }, String(a)));
+    svg.append(
+      s('line', { class: 'tick', x1: L - 4, x2: L, y1: y(a), y2: y(a) }),
+      s('text', { x: L - 7, y: y(a) + 3.5, 'text-anchor': 'end' }, String(a)),
+    );
   }
-  svg.append(s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
-  svg.append(s('text', { class: 'axis-label', transform: `translate(14 ${T + (H - T - B) / 2}) rotate(-90)`, 'text-anchor': 'middle' }, 'alpha (PL exponent)'),
-    s('text', { class: 'axis-label', x: L + (W - L - R) / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer id (click a bar for its ESD)'));
+  svg.append(
+    s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }),
+    s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }),
+  );
+  svg.append(
+    s(
+      'text',
+      { class: 'axis-label', transform: `translate(14 ${T + (H - T - B) / 2}) rotate(-90)`, 'text-anchor': 'middle' },
+      'alpha (PL exponent)',
+    ),
+    s('text', { class: 'axis-label', x: L + (W - L - R) / 2, y: H - 4, 'text-anchor': 'middle' }, 'layer id (click a bar for its ESD)'),
+  );
   const bw = (W - L - R) / Math.max(1, rows.length);
   const every = Math.max(1, Math.ceil(22 / bw)); // layer-id labels at least ~22 units apart
   rows.forEach((l, i) => {
-    const bar = s('rect', { class: `bar${l.alpha < 2 || l.alpha > 6 ? ' out' : ''}`, 'data-layer': l.layer_id, 'data-alpha': l.alpha, x: L + i * bw + bw * 0.1, y: y(l.alpha), width: bw * 0.8, height: H - B - y(l.alpha) });
+    const bar = s('rect', {
+      class: `bar${l.alpha < 2 || l.alpha > 6 ? ' out' : ''}`,
+      'data-layer': l.layer_id,
+      'data-alpha': l.alpha,
+      x: L + i * bw + bw * 0.1,
+      y: y(l.alpha),
+      width: bw * 0.8,
+      height: H - B - y(l.alpha),
+    });
     bar.append(s('title', {}, `${l.layer_id} ${l.name}: alpha ${fmt(l.alpha)}`));
-    bar.addEventListener('click', () => { svg.querySelectorAll('.bar.sel').forEach((b) => b.classList.remove('sel')); bar.classList.add('sel'); onPick(l); });
+    bar.addEventListener('click', () => {
+      svg.querySelectorAll('.bar.sel').forEach((b) => b.classList.remove('sel'));
+      bar.classList.add('sel');
+      onPick(l);
+    });
     svg.append(bar);
     if (i % every === 0) svg.append(s('text', { x: L + (i + 0.5) * bw, y: H - B + 13, 'text-anchor': 'middle' }, String(l.layer_id)));
   });
-  legend(svg, W - R - 4, T, [
-    { kind: 'rect', cls: 'sw-bar', text: 'alpha in 2–6' },
-    { kind: 'rect', cls: 'sw-out', text: 'alpha outside 2–6' },
-    { kind: 'rect', cls: 'sw-band', text: '2–6: well-trained range' },
-  ], true);
+  legend(
+    svg,
+    W - R - 4,
+    T,
+    [
+      { kind: 'rect', cls: 'sw-bar', text: 'alpha in 2–6' },
+      { kind: 'rect', cls: 'sw-out', text: 'alpha outside 2–6' },
+      { kind: 'rect', cls: 'sw-band', text: '2–6: well-trained range' },
+    ],
+    true,
+  );
   return svg;
 }
 
 /** Log-binned density of the eigenvalues on log-log axes, with the PL fit (and E-TPL when present) and xmin. */
 function esdPlot(esd) {
-  const W = 960, H = 400, L = 66, B = 40, T = 10, R = 250; // the legend sits in the right margin
+  const W = 960,
+    H = 400,
+    L = 66,
+    B = 40,
+    T = 10,
+    R = 250; // the legend sits in the right margin
   const ev = esd.eigenvalues.filter((v) => v > 0).sort((a, b) => a - b);
   const svg = s('svg', { id: 'esd-chart', viewBox: `0 0 ${W} ${H}`, width: '100%', style: `max-width:${W}px` });
-  if (ev.length < 2) { svg.append(s('text', { x: 20, y: 20 }, 'no positive eigenvalues')); return svg; }
+  if (ev.length < 2) {
+    svg.append(s('text', { x: 20, y: 20 }, 'no positive eigenvalues'));
+    return svg;
+  }
   const n = ev.length;
-  const elo = Math.log10(ev[0]), ehi = Math.log10(ev[n - 1]) + 1e-9;
+  const elo = Math.log10(ev[0]),
+    ehi = Math.log10(ev[n - 1]) + 1e-9;
   const nb = Math.min(40, Math.max(8, Math.round(Math.sqrt(n))));
   const edges = Array.from({ length: nb + 1 }, (_, i) => 10 ** (elo + ((ehi - elo) * i) / nb));
   const pts = [];
@@ -217,7 +406,10 @@ function esdPlot(esd) {
   // Fitted densities are scaled by the share of eigenvalues in the fitted tail, so they sit on the points.
   const curve = (xmin, pdf) => {
     const frac = ev.filter((v) => v >= xmin).length / n;
-    return Array.from({ length: 51 }, (_, i) => { const x = xmin * (ev[n - 1] / xmin) ** (i / 50); return [x, frac * pdf(x)]; });
+    return Array.from({ length: 51 }, (_, i) => {
+      const x = xmin * (ev[n - 1] / xmin) ** (i / 50);
+      return [x, frac * pdf(x)];
+    });
   };
   const fitPts = esd.alpha && esd.xmin ? curve(esd.xmin, (x) => ((esd.alpha - 1) / esd.xmin) * (x / esd.xmin) ** -esd.alpha) : [];
   let etplPts = [];
@@ -225,31 +417,70 @@ function esdPlot(esd) {
   if (e && typeof e.beta === 'number' && typeof e.lambda === 'number' && e.xmin > 0 && (e.lambda > 0 || e.beta > 1)) {
     const f = (x) => x ** -e.beta * Math.exp(-e.lambda * x);
     let z;
-    if (e.lambda <= 0) z = e.xmin ** (1 - e.beta) / (e.beta - 1); // pure power law: closed form
-    else { // log-spaced trapezoid on [xmin, top], top where e^(−λx) is negligible
+    if (e.lambda <= 0)
+      z = e.xmin ** (1 - e.beta) / (e.beta - 1); // pure power law: closed form
+    else {
+      // log-spaced trapezoid on [xmin, top], top where e^(−λx) is negligible
       const top = Math.max(ev[n - 1] * 10, e.xmin + 50 / e.lambda);
       z = 0;
       let prev = e.xmin;
-      for (let i = 1; i <= 2000; i++) { const x = e.xmin * (top / e.xmin) ** (i / 2000); z += ((f(prev) + f(x)) / 2) * (x - prev); prev = x; }
+      for (let i = 1; i <= 2000; i++) {
+        const x = e.xmin * (top / e.xmin) ** (i / 2000);
+        z += ((f(prev) + f(x)) / 2) * (x - prev);
+        prev = x;
+      }
     }
     if (z > 0 && Number.isFinite(z)) etplPts = curve(e.xmin, (x) => f(x) / z);
   }
   const ys = [...pts, ...fitPts, ...etplPts].map((p) => p[1]).filter((v) => v > 0);
-  const lo = elo - 0.05 * (ehi - elo), hi = ehi + 0.05 * (ehi - elo);
-  const ylo0 = Math.log10(Math.min(...ys)), yhi0 = Math.log10(Math.max(...ys));
-  const ylo = ylo0 - 0.05 * (yhi0 - ylo0 || 1), yhi = yhi0 + 0.05 * (yhi0 - ylo0 || 1);
+  const lo = elo - 0.05 * (ehi - elo),
+    hi = ehi + 0.05 * (ehi - elo);
+  const ylo0 = Math.log10(Math.min(...ys)),
+    yhi0 = Math.log10(Math.max(...ys));
+  const ylo = ylo0 - 0.05 * (yhi0 - ylo0 || 1),
+    yhi = yhi0 + 0.05 * (yhi0 - ylo0 || 1);
   const X = (x) => L + ((W - L - R) * (Math.log10(x) - lo)) / (hi - lo);
   const Y = (v) => T + ((H - T - B) * (yhi - Math.log10(v))) / (yhi - ylo);
-  svg.append(s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
-  for (const t of logTicks(lo, hi)) svg.append(s('line', { class: 'tick', x1: X(t), x2: X(t), y1: H - B, y2: H - B + 4 }), s('text', { x: X(t), y: H - B + 15, 'text-anchor': 'middle' }, logLabel(t)));
-  for (const t of logTicks(ylo, yhi)) svg.append(s('line', { class: 'tick', x1: L - 4, x2: L, y1: Y(t), y2: Y(t) }), s('text', { x: L - 7, y: Y(t) + 3.5, 'text-anchor': 'end' }, logLabel(t)));
-  svg.append(s('text', { class: 'axis-label', x: L + (W - L - R) / 2, y: H - 6, 'text-anchor': 'middle' }, 'eigenvalue λ of WᵀW (log scale)'),
-    s('text', { class: 'axis-label', transform: `translate(14 ${T + (H - T - B) / 2}) rotate(-90)`, 'text-anchor': 'middle' }, 'density (log scale)'));
+  svg.append(
+    s('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }),
+    s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }),
+  );
+  for (const t of logTicks(lo, hi))
+    svg.append(
+      s('line', { class: 'tick', x1: X(t), x2: X(t), y1: H - B, y2: H - B + 4 }),
+      s('text', { x: X(t), y: H - B + 15, 'text-anchor': 'middle' }, logLabel(t)),
+    );
+  for (const t of logTicks(ylo, yhi))
+    svg.append(
+      s('line', { class: 'tick', x1: L - 4, x2: L, y1: Y(t), y2: Y(t) }),
+      s('text', { x: L - 7, y: Y(t) + 3.5, 'text-anchor': 'end' }, logLabel(t)),
+    );
+  svg.append(
+    s('text', { class: 'axis-label', x: L + (W - L - R) / 2, y: H - 6, 'text-anchor': 'middle' }, 'eigenvalue λ of WᵀW (log scale)'),
+    s(
+      'text',
+      { class: 'axis-label', transform: `translate(14 ${T + (H - T - B) / 2}) rotate(-90)`, 'text-anchor': 'middle' },
+      'density (log scale)',
+    ),
+  );
   for (const [x, v] of pts) svg.append(s('circle', { class: 'pt', cx: X(x), cy: Y(v), r: 3.5 }));
-  const path = (p, cls) => svg.append(s('path', { class: cls, d: p.filter(([, v]) => v > 0).map(([x, v], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(v).toFixed(1)}`).join('') }));
+  const path = (p, cls) =>
+    svg.append(
+      s('path', {
+        class: cls,
+        d: p
+          .filter(([, v]) => v > 0)
+          .map(([x, v], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(v).toFixed(1)}`)
+          .join(''),
+      }),
+    );
   if (fitPts.length) path(fitPts, 'fit');
   if (etplPts.length) path(etplPts, 'etpl');
-  if (esd.xmin) svg.append(s('line', { class: 'xmin', 'data-xmin': esd.xmin, x1: X(esd.xmin), x2: X(esd.xmin), y1: T, y2: H - B }), s('text', { 'data-testid': 'xmin-label', x: X(esd.xmin) + 4, y: H - B - 6 }, `xmin ${fmt(esd.xmin)}`));
+  if (esd.xmin)
+    svg.append(
+      s('line', { class: 'xmin', 'data-xmin': esd.xmin, x1: X(esd.xmin), x2: X(esd.xmin), y1: T, y2: H - B }),
+      s('text', { 'data-testid': 'xmin-label', x: X(esd.xmin) + 4, y: H - B - 6 }, `xmin ${fmt(esd.xmin)}`),
+    );
   const items = [{ kind: 'pt', cls: 'sw-pt', text: `ESD, ${n} eigenvalues (log bins)` }];
   if (fitPts.length) items.push({ kind: 'line', cls: 'sw-fit', text: `PL fit, alpha ${fmt(esd.alpha)}` });
   if (etplPts.length) items.push({ kind: 'line', cls: 'sw-etpl', text: `E-TPL fit, β ${fmt(e.beta)}, λ ${fmt(e.lambda)}` });
@@ -263,49 +494,102 @@ function esdPlot(esd) {
  * (under-trained: alpha > 6; over-trained: alpha < 2) in its own column, highlighted.
  */
 function layerTable(layers, onPick) {
-  const cols = [['layer_id', 'id'], ['name', 'name'], ['shape', 'N × M'], ['alpha', 'alpha'], ['alpha_weighted', 'α̂'], ['D', 'KS D'], ['xmin', 'xmin'],
-    ['log_norm', 'log norm'], ['log_spectral_norm', 'log spectral norm'], ['stable_rank', 'stable rank'], ['num_evals', 'eigenvalues'], ['warning', 'warning']];
+  const cols = [
+    ['layer_id', 'id'],
+    ['name', 'name'],
+    ['shape', 'N × M'],
+    ['alpha', 'alpha'],
+    ['alpha_weighted', 'α̂'],
+    ['D', 'KS D'],
+    ['xmin', 'xmin'],
+    ['log_norm', 'log norm'],
+    ['log_spectral_norm', 'log spectral norm'],
+    ['stable_rank', 'stable rank'],
+    ['num_evals', 'eigenvalues'],
+    ['warning', 'warning'],
+  ];
   const cell = (l, k) => {
     if (k === 'shape') return `${l.N ?? '—'} × ${l.M ?? '—'}`;
     if (k === 'warning') return l.warning || (l.status === 'failed' ? `failed: ${l.reason ?? ''}` : '');
     const v = l[k];
     return typeof v === 'number' && !Number.isInteger(v) ? fmt(v) : v === null || v === undefined || v === '' ? '—' : String(v);
   };
-  return h('table', { id: 'layers' },
-    h('tr', {}, cols.map(([k, t]) => h('th', { class: ['name', 'warning'].includes(k) ? null : 'num' }, t))),
+  return h(
+    'table',
+    { id: 'layers' },
+    h(
+      'tr',
+      {},
+      cols.map(([k, t]) => h('th', { class: ['name', 'warning'].includes(k) ? null : 'num' }, t)),
+    ),
     layers.map((l) => {
       const flagged = l.warning || l.status === 'failed';
-      const tr = h('tr', { 'data-layer': l.layer_id, class: flagged ? 'warn' : null }, cols.map(([k]) => h('td', { class: ['name', 'warning'].includes(k) ? (k === 'warning' && flagged ? 'warning' : null) : 'num' }, cell(l, k))));
+      const tr = h(
+        'tr',
+        { 'data-layer': l.layer_id, class: flagged ? 'warn' : null },
+        cols.map(([k]) =>
+          h('td', { class: ['name', 'warning'].includes(k) ? (k === 'warning' && flagged ? 'warning' : null) : 'num' }, cell(l, k)),
+        ),
+      );
       tr.addEventListener('click', () => onPick(l));
       return tr;
-    }));
+    }),
+  );
 }
 
 async function analysisPage(view, id, deps) {
   if (!(await jobPanel(view, id, 'Analysis', deps))) return;
   const report = await api(`/v1/analyses/${id}`);
-  const esdBox = h('div', { class: 'panel', id: 'esd' }, 'Click a bar for that layer\'s ESD.');
+  const esdBox = h('div', { class: 'panel', id: 'esd' }, "Click a bar for that layer's ESD.");
   const pick = async (layer) => {
     esdBox.replaceChildren(h('h3', {}, `ESD of layer ${layer.layer_id}: ${layer.name}`));
     try {
       const esd = await api(`/v1/analyses/${id}/esd/${layer.layer_id}`);
-      esdBox.append(esdPlot(esd), h('p', {}, `alpha ${fmt(esd.alpha)}, xmin ${fmt(esd.xmin)}, xmax ${fmt(esd.xmax)}, ${esd.eigenvalues.length} eigenvalues`, esd.etpl ? `; E-TPL β ${fmt(esd.etpl.beta)}, λ ${fmt(esd.etpl.lambda)} from xmin ${fmt(esd.etpl.xmin)}` : ''));
-    } catch (e) { esdBox.append(h('p', { class: 'err', 'data-testid': 'esd-error' }, e.message)); }
+      esdBox.append(
+        esdPlot(esd),
+        h(
+          'p',
+          {},
+          `alpha ${fmt(esd.alpha)}, xmin ${fmt(esd.xmin)}, xmax ${fmt(esd.xmax)}, ${esd.eigenvalues.length} eigenvalues`,
+          esd.etpl ? `; E-TPL β ${fmt(esd.etpl.beta)}, λ ${fmt(esd.etpl.lambda)} from xmin ${fmt(esd.etpl.xmin)}` : '',
+        ),
+      );
+    } catch (e) {
+      esdBox.append(h('p', { class: 'err', 'data-testid': 'esd-error' }, e.message));
+    }
   };
   const summary = Object.entries(report.summary ?? {}).map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, fmt(v))));
   view.append(
-    h('p', {}, `${report.layers.length} layers · ${report.model.format} · ${report.model.parameters.toLocaleString()} parameters · `, downloadLink(h, 'csv-link', `/v1/analyses/${id}?format=csv`, `analysis-${id}.csv`, 'CSV')),
+    h(
+      'p',
+      {},
+      `${report.layers.length} layers · ${report.model.format} · ${report.model.parameters.toLocaleString()} parameters · `,
+      downloadLink(h, 'csv-link', `/v1/analyses/${id}?format=csv`, `analysis-${id}.csv`, 'CSV'),
+    ),
     h('div', { class: 'panel' }, h('h3', {}, 'alpha per layer'), alphaBars(report.layers, pick)),
     esdBox,
     h('div', { class: 'panel' }, h('h3', {}, 'summary (mean over layers)'), h('table', { id: 'summary' }, summary)),
     h('div', { class: 'panel' }, h('h3', {}, 'layers'), layerTable(report.layers, pick)),
   );
   const first = report.layers.find((l) => typeof l.alpha === 'number');
-  if (first) { $('#alpha-chart .bar', view)?.classList.add('sel'); pick(first); }
+  if (first) {
+    $('#alpha-chart .bar', view)?.classList.add('sel');
+    pick(first);
+  }
 }
 
 // ---------- ranking page ----------
-const METRICS = ['alpha', 'alpha_weighted', 'log_alpha_norm', 'log_norm', 'log_spectral_norm', 'stable_rank', 'etpl_beta', 'etpl_lambda', 'exp_lambda'];
+const METRICS = [
+  'alpha',
+  'alpha_weighted',
+  'log_alpha_norm',
+  'log_norm',
+  'log_spectral_norm',
+  'stable_rank',
+  'etpl_beta',
+  'etpl_lambda',
+  'exp_lambda',
+];
 
 async function rankingPage(view, id, deps) {
   if (id) {
@@ -317,24 +601,78 @@ async function rankingPage(view, id, deps) {
     const name = (mid) => models.find((m) => m.id === mid)?.name ?? mid.slice(0, 12);
     out.replaceChildren(
       h('p', {}, `metric ${r.metric} (${r.direction === 'asc' ? 'smaller is better' : 'larger is better'})`),
-      h('table', { id: 'ranking-table' }, h('tr', {}, h('th', {}, 'rank'), h('th', {}, 'model'), h('th', { class: 'num' }, `mean ${r.metric}`)),
-        r.rows.map((row) => h('tr', { 'data-model': row.model }, h('td', {}, row.rank), h('td', {}, name(row.model)), h('td', { class: 'num' }, fmt(row.value))))),
-      ...(r.correlation ? [h('p', {}, `Spearman ρ ${fmt(r.correlation.spearman.rho)} (p ${fmt(r.correlation.spearman.p)}), Kendall τ ${fmt(r.correlation.kendall.tau)} (p ${fmt(r.correlation.kendall.p)}), n = ${r.correlation.n}`)] : []),
+      h(
+        'table',
+        { id: 'ranking-table' },
+        h('tr', {}, h('th', {}, 'rank'), h('th', {}, 'model'), h('th', { class: 'num' }, `mean ${r.metric}`)),
+        r.rows.map((row) =>
+          h(
+            'tr',
+            { 'data-model': row.model },
+            h('td', {}, row.rank),
+            h('td', {}, name(row.model)),
+            h('td', { class: 'num' }, fmt(row.value)),
+          ),
+        ),
+      ),
+      ...(r.correlation
+        ? [
+            h(
+              'p',
+              {},
+              `Spearman ρ ${fmt(r.correlation.spearman.rho)} (p ${fmt(r.correlation.spearman.p)}), Kendall τ ${fmt(r.correlation.kendall.tau)} (p ${fmt(r.correlation.kendall.p)}), n = ${r.correlation.n}`,
+            ),
+          ]
+        : []),
     );
     return;
   }
   const { models } = await api('/v1/models');
-  const metric = h('select', { id: 'rank-metric' }, METRICS.map((m) => h('option', { value: m }, m)));
-  const direction = h('select', { id: 'rank-direction' }, h('option', { value: '' }, "metric's default"), h('option', { value: 'asc' }, 'smaller is better'), h('option', { value: 'desc' }, 'larger is better'));
-  const boxes = models.map((m) => h('label', { class: 'model-choice' }, h('input', { type: 'checkbox', value: m.id, checked: true }), ` ${m.name} `));
+  const metric = h(
+    'select',
+    { id: 'rank-metric' },
+    METRICS.map((m) => h('option', { value: m }, m)),
+  );
+  const direction = h(
+    'select',
+    { id: 'rank-direction' },
+    h('option', { value: '' }, "metric's default"),
+    h('option', { value: 'asc' }, 'smaller is better'),
+    h('option', { value: 'desc' }, 'larger is better'),
+  );
+  const boxes = models.map((m) =>
+    h('label', { class: 'model-choice' }, h('input', { type: 'checkbox', value: m.id, checked: true }), ` ${m.name} `),
+  );
   const go = async () => {
-    const ids = boxes.map((b) => $('input', b)).filter((i) => i.checked).map((i) => i.value);
+    const ids = boxes
+      .map((b) => $('input', b))
+      .filter((i) => i.checked)
+      .map((i) => i.value);
     try {
-      const { job } = await api('/v1/rankings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ models: ids, metric: metric.value, ...(direction.value ? { direction: direction.value } : {}) }) });
+      const { job } = await api('/v1/rankings', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ models: ids, metric: metric.value, ...(direction.value ? { direction: direction.value } : {}) }),
+      });
       location.hash = `#rank/${job.id}`;
-    } catch (e) { showError(e.message); }
+    } catch (e) {
+      showError(e.message);
+    }
   };
-  view.replaceChildren(h('h2', {}, 'Rank models'), h('div', { class: 'panel' }, h('p', {}, boxes), 'metric (mean over layers) ', metric, ' ', direction, ' ', h('button', { id: 'rank-go', onclick: go }, 'Rank')));
+  view.replaceChildren(
+    h('h2', {}, 'Rank models'),
+    h(
+      'div',
+      { class: 'panel' },
+      h('p', {}, boxes),
+      'metric (mean over layers) ',
+      metric,
+      ' ',
+      direction,
+      ' ',
+      h('button', { id: 'rank-go', onclick: go }, 'Rank'),
+    ),
+  );
 }
 
 /** The page shown; leaving it aborts its SSE streams (deps.signal). */
@@ -359,7 +697,9 @@ async function route() {
     else if (name === 'taxonomy') await (await import('./taxonomy.js')).taxonomyPage(view, id, deps);
     else if (name === 'surface') await (await import('./surface.js')).surfacePage(view, id, deps);
     else await modelsPage(view, deps);
-  } catch (e) { if (!page.signal.aborted) showError(e.message); }
+  } catch (e) {
+    if (!page.signal.aborted) showError(e.message);
+  }
 }
 window.addEventListener('hashchange', route);
 route();

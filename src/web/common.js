@@ -16,16 +16,28 @@ export async function jobPanel(view, id, title, deps) {
     cancel.disabled = true;
     try {
       const j = await api(`/v1/jobs/${id}`, { method: 'DELETE' });
-      msg.textContent = j.state === 'cancelled' ? 'cancelled' : `${j.state}: your request was withdrawn; ${j.requests} other request(s) still wait for this job`;
-    } catch (e) { deps.showError(e.message); cancel.disabled = false; }
+      msg.textContent =
+        j.state === 'cancelled'
+          ? 'cancelled'
+          : `${j.state}: your request was withdrawn; ${j.requests} other request(s) still wait for this job`;
+    } catch (e) {
+      deps.showError(e.message);
+      cancel.disabled = false;
+    }
   });
   view.replaceChildren(h('h2', {}, `${title} ${id.slice(0, 8)}`), h('div', { class: 'panel' }, bar, ' ', msg, ' ', cancel));
-  const show = (j) => { bar.value = j.progress; msg.textContent = `${j.state} ${Math.round(j.progress * 100)}% ${j.message ?? ''}`; };
+  const show = (j) => {
+    bar.value = j.progress;
+    msg.textContent = `${j.state} ${Math.round(j.progress * 100)}% ${j.message ?? ''}`;
+  };
   let job = await api(`/v1/jobs/${id}`);
   show(job);
   if (!TERMINAL.includes(job.state)) job = await followJob(id, show, deps.signal);
   cancel.remove();
-  if (!job || job.state !== 'succeeded') { msg.textContent = `${job?.state ?? 'stopped'}: ${job?.error?.message ?? ''}`; return null; }
+  if (!job || job.state !== 'succeeded') {
+    msg.textContent = `${job?.state ?? 'stopped'}: ${job?.error?.message ?? ''}`;
+    return null;
+  }
   bar.value = 1;
   msg.textContent = 'done';
   return job;
@@ -39,7 +51,10 @@ export function downloadLink(h, id, href, filename, text) {
     if (!key || a.dataset.blob) return;
     ev.preventDefault();
     const r = await fetch(href, { headers: { authorization: `Bearer ${key}` } });
-    if (!r.ok) { a.textContent = `${text} (HTTP ${r.status})`; return; }
+    if (!r.ok) {
+      a.textContent = `${text} (HTTP ${r.status})`;
+      return;
+    }
     a.href = URL.createObjectURL(await r.blob());
     a.dataset.blob = '1';
     a.click();
@@ -57,12 +72,21 @@ export function datasetSelect(h, api, id, modelSelect, { none = null, prefer = n
     const m = modelSelect.value;
     const { datasets } = await api(m ? `/v1/datasets?model=${m}` : '/v1/datasets');
     const keep = sel.value;
-    sel.replaceChildren(...(none ? [h('option', { value: '' }, none)] : []), ...datasets.map((d) => {
-      const bad = d.fit && !d.fit.ok;
-      return h('option', { value: d.id, 'data-fits': bad ? '0' : '1', title: bad ? d.fit.why : '' }, `${d.name} (${d.samples} samples)${bad ? ' — does not fit this model' : ''}`);
-    }));
+    sel.replaceChildren(
+      ...(none ? [h('option', { value: '' }, none)] : []),
+      ...datasets.map((d) => {
+        const bad = d.fit && !d.fit.ok;
+        return h(
+          'option',
+          { value: d.id, 'data-fits': bad ? '0' : '1', title: bad ? d.fit.why : '' },
+          `${d.name} (${d.samples} samples)${bad ? ' — does not fit this model' : ''}`,
+        );
+      }),
+    );
     const fitting = datasets.filter((d) => !d.fit || d.fit.ok);
-    const pick = [keep, prefer?.(fitting)].find((v) => v && fitting.some((d) => d.id === v)) ?? (none ? '' : fitting[0]?.id ?? datasets[0]?.id ?? '');
+    const pick =
+      [keep, prefer?.(fitting)].find((v) => v && fitting.some((d) => d.id === v)) ??
+      (none ? '' : (fitting[0]?.id ?? datasets[0]?.id ?? ''));
     sel.value = pick;
   };
   modelSelect.addEventListener('change', () => void refresh());
@@ -72,7 +96,8 @@ export function datasetSelect(h, api, id, modelSelect, { none = null, prefer = n
 
 const hasOnnx = (m) => m.format === 'onnx' || m.files.some((f) => f.name.endsWith('.onnx'));
 /** A Hugging Face folder: config.json beside weights at its top level (the server's store/layout.ts isHfFolder). */
-const isHfFolder = (m) => m.files.some((f) => f.name === 'config.json') && m.files.some((f) => /^[^/]+\.(safetensors|bin)(\.index\.json)?$/.test(f.name));
+const isHfFolder = (m) =>
+  m.files.some((f) => f.name === 'config.json') && m.files.some((f) => /^[^/]+\.(safetensors|bin)(\.index\.json)?$/.test(f.name));
 
 /**
  * The stored models a form offers, for its selects (datasets come per model, see datasetSelect): ONNX models, and with
@@ -98,14 +123,21 @@ export function routeText(r) {
 /** Number inputs and selects of the job forms. */
 export function inputs(h) {
   const num = (id, value, step = 'any') => h('input', { id, type: 'number', value, step, style: 'width:7em' });
-  const select = (id, rows, none) => h('select', { id }, none ? h('option', { value: '' }, none) : null, rows.map(([v, text]) => h('option', { value: v }, text)));
+  const select = (id, rows, none) =>
+    h(
+      'select',
+      { id },
+      none ? h('option', { value: '' }, none) : null,
+      rows.map(([v, text]) => h('option', { value: v }, text)),
+    );
   return { num, select };
 }
 
 /** A number input's value, or a clear error naming the field. */
 export function readNum(el, label, { int = false, min = -Infinity } = {}) {
   const v = Number(el.value);
-  if (el.value === '' || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min) throw new Error(`${label}: expected ${int ? 'an integer' : 'a number'} ≥ ${min}, got '${el.value}'`);
+  if (el.value === '' || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min)
+    throw new Error(`${label}: expected ${int ? 'an integer' : 'a number'} ≥ ${min}, got '${el.value}'`);
   return v;
 }
 

@@ -21,7 +21,9 @@ import { readAllTensors, writeHfFolder, type TestTensor } from '../helpers/hf-fo
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 function cli(...argv: string[]): Promise<{ code: number; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...argv], { encoding: 'utf8' }, (e, _out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, err }));
+    execFile(process.execPath, ['--import', 'tsx', MAIN, ...argv], { encoding: 'utf8' }, (e, _out, err) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, err }),
+    );
   });
 }
 
@@ -53,7 +55,15 @@ test("GPT-2 as openai-community/gpt2 stores it (no 'transformer.' prefix, attn.b
     assert.deepEqual([...(await logitsOf(join(dir, 'bare')))], [...want]);
     // grad --out is keyed by the file's own names (no prefix here), the tied head once.
     await mkdir(join(dir, 'grads'));
-    const g = await cli('grad', join(dir, 'bare'), '--data', join(GPT2, 'lm_batch.safetensors'), '--out', join(dir, 'grads', 'g.safetensors'), '--json');
+    const g = await cli(
+      'grad',
+      join(dir, 'bare'),
+      '--data',
+      join(GPT2, 'lm_batch.safetensors'),
+      '--out',
+      join(dir, 'grads', 'g.safetensors'),
+      '--json',
+    );
     assert.equal(g.code, 0, g.err);
     const keys = (await readAllTensors(join(dir, 'grads', 'g.safetensors'))).keys();
     assert.deepEqual([...keys].sort(), [...t.keys()].map((k) => k.replace(/^transformer\./, '')).sort());
@@ -79,15 +89,38 @@ test('unsupported architectures, RoPE scalings and config/checkpoint mismatches 
   try {
     const t = await readAllTensors(join(GPT2, 'model.safetensors'));
     const cases: { name: string; config: Record<string, unknown>; tensors?: Map<string, TestTensor>; code: string; re: RegExp }[] = [
-      { name: 't5', config: { model_type: 't5' }, code: 'unsupported-op', re: /model_type 't5' is not supported; supported: model_type gpt2, llama, mistral, qwen2, bert, roberta, vit .*ONNX export/ },
-      { name: 'head', config: { ...CONFIG, model_type: 'bert', architectures: ['BertForTokenClassification'] }, code: 'unsupported-op', re: /architecture BertForTokenClassification is not supported/ },
+      {
+        name: 't5',
+        config: { model_type: 't5' },
+        code: 'unsupported-op',
+        re: /model_type 't5' is not supported; supported: model_type gpt2, llama, mistral, qwen2, bert, roberta, vit .*ONNX export/,
+      },
+      {
+        name: 'head',
+        config: { ...CONFIG, model_type: 'bert', architectures: ['BertForTokenClassification'] },
+        code: 'unsupported-op',
+        re: /architecture BertForTokenClassification is not supported/,
+      },
       {
         name: 'yarn',
-        config: { model_type: 'llama', hidden_size: 8, num_attention_heads: 2, num_hidden_layers: 1, intermediate_size: 8, vocab_size: 8, rope_scaling: { rope_type: 'yarn', factor: 4.0 } },
+        config: {
+          model_type: 'llama',
+          hidden_size: 8,
+          num_attention_heads: 2,
+          num_hidden_layers: 1,
+          intermediate_size: 8,
+          vocab_size: 8,
+          rope_scaling: { rope_type: 'yarn', factor: 4.0 },
+        },
         code: 'unsupported-op',
         re: /rope_scaling type 'yarn' is not supported \(supported: linear, llama3\)/,
       },
-      { name: 'shape', config: { ...CONFIG, n_embd: 64 }, code: 'shape-mismatch', re: /tensor 'transformer\.wte\.weight' is \[256, 128\], config\.json implies \[256, 64\]/ },
+      {
+        name: 'shape',
+        config: { ...CONFIG, n_embd: 64 },
+        code: 'shape-mismatch',
+        re: /tensor 'transformer\.wte\.weight' is \[256, 128\], config\.json implies \[256, 64\]/,
+      },
       {
         name: 'missing',
         config: CONFIG,
@@ -98,7 +131,9 @@ test('unsupported architectures, RoPE scalings and config/checkpoint mismatches 
       {
         name: 'int8',
         config: CONFIG,
-        tensors: new Map([...t].map(([k, v]) => [k, k === 'transformer.ln_f.weight' ? { ...v, data: v.data.map(() => 1), dtype: 'I8' as const } : v])),
+        tensors: new Map(
+          [...t].map(([k, v]) => [k, k === 'transformer.ln_f.weight' ? { ...v, data: v.data.map(() => 1), dtype: 'I8' as const } : v]),
+        ),
         code: 'unsupported-dtype',
         re: /tensor 'transformer\.ln_f\.weight' is I8; parameters must be F32, F16, BF16 or F64/,
       },

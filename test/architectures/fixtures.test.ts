@@ -29,15 +29,17 @@ interface Case {
   logits: (ref: Record<string, unknown>) => { want: number[]; pick: (logits: Float32Array, dims: readonly number[]) => number[] } | null;
 }
 
-const first = (rows: number, positions: number, cols: number) => (l: Float32Array, dims: readonly number[]): number[] => {
-  const out: number[] = [];
-  if (dims.length === 3) {
-    for (let p = 0; p < positions; p++) for (let c = 0; c < cols; c++) out.push(l[(0 * dims[1] + p) * dims[2] + c]);
-  } else {
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out.push(l[r * dims[1] + c]);
-  }
-  return out;
-};
+const first =
+  (rows: number, positions: number, cols: number) =>
+  (l: Float32Array, dims: readonly number[]): number[] => {
+    const out: number[] = [];
+    if (dims.length === 3) {
+      for (let p = 0; p < positions; p++) for (let c = 0; c < cols; c++) out.push(l[(0 * dims[1] + p) * dims[2] + c]);
+    } else {
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out.push(l[r * dims[1] + c]);
+    }
+    return out;
+  };
 
 const CASES: Case[] = [
   {
@@ -91,14 +93,21 @@ function take(ds: Dataset, n: number | undefined): Dataset {
 
 for (const c of CASES) {
   test(`config.json route on ${c.name}: logits, loss, gradient, Hv and Lanczos top-3 equal PyTorch's`, async (t) => {
-    const ref = JSON.parse(readFileSync(c.reference, 'utf8')) as Record<string, unknown> & { loss: number; top_eigenvalues: number[]; num_params: number };
+    const ref = JSON.parse(readFileSync(c.reference, 'utf8')) as Record<string, unknown> & {
+      loss: number;
+      top_eigenvalues: number[];
+      num_params: number;
+    };
     const m = await openModel(c.dir);
     assert.equal(m.route, 'config.json');
     assert.equal(m.architecture, c.architecture);
     const ds = take(await loadModelData(m, { data: c.data }), c.first);
     const engine = await modelEngine(m, lossFor(m, ds));
     try {
-      assert.equal(engine.params.reduce((s, p) => s + p.size, 0), ref.num_params);
+      assert.equal(
+        engine.params.reduce((s, p) => s + p.size, 0),
+        ref.num_params,
+      );
       const params = engine.initialParams();
       const batch = sliceBatch(ds, 0, ds.n);
       const lg = c.logits(ref);
@@ -110,7 +119,10 @@ for (const c of CASES) {
       }
       const st = await openSafetensors(join(c.dir, 'grad_hvp.safetensors'));
       const v = new Map<string, Float32Array>();
-      let gn = 0, gd = 0, hn = 0, hd = 0;
+      let gn = 0,
+        gd = 0,
+        hn = 0,
+        hd = 0;
       try {
         for (const s of engine.params) v.set(s.name, Float32Array.from(await st.readFloat64(`v.${s.name}`)));
         const g = await engine.grad(params, batch);
@@ -120,10 +132,13 @@ for (const c of CASES) {
         for (const s of engine.params) {
           const gr = await st.readFloat64(`grad.${s.name}`);
           const hr = await st.readFloat64(`hv.${s.name}`);
-          const gm = g.grads.get(s.name)!, hm = h.hv.get(s.name)!;
+          const gm = g.grads.get(s.name)!,
+            hm = h.hv.get(s.name)!;
           for (let i = 0; i < gr.length; i++) {
-            gn += (gm[i] - gr[i]) ** 2; gd += gr[i] ** 2;
-            hn += (hm[i] - hr[i]) ** 2; hd += hr[i] ** 2;
+            gn += (gm[i] - gr[i]) ** 2;
+            gd += gr[i] ** 2;
+            hn += (hm[i] - hr[i]) ** 2;
+            hd += hr[i] ** 2;
           }
         }
       } finally {
@@ -133,7 +148,9 @@ for (const c of CASES) {
       assert.ok(Math.sqrt(gn / gd) < 1e-4, `gradient rel L2 ${Math.sqrt(gn / gd)}`);
       assert.ok(Math.sqrt(hn / hd) < 1e-4, `Hv rel L2 ${Math.sqrt(hn / hd)}`);
       const r = await runHessian({ engine, dataset: ds }, { topK: 3, lanczos: true, maxIter: 60, tol: 1e-6, batchSize: ds.n });
-      t.diagnostic(`Lanczos top-3 ${r.top_eigenvalues!.map((e) => e.toFixed(4)).join(', ')} vs ${ref.top_eigenvalues.map((e) => e.toFixed(4)).join(', ')} (${r.hv_products} Hv)`);
+      t.diagnostic(
+        `Lanczos top-3 ${r.top_eigenvalues!.map((e) => e.toFixed(4)).join(', ')} vs ${ref.top_eigenvalues.map((e) => e.toFixed(4)).join(', ')} (${r.hv_products} Hv)`,
+      );
       r.top_eigenvalues!.forEach((e, i) => {
         const want = ref.top_eigenvalues[i];
         assert.ok(Math.abs(e - want) <= 1e-3 * Math.abs(want), `λ${i + 1} ${e} vs ${want}`);

@@ -15,7 +15,18 @@ import { isCode } from '../helpers/errors.js';
 const { onnx } = onnxProto;
 
 function graph(name: string): Graph {
-  return { name, opset: 17, irVersion: 8, extraOpsets: [], nodes: [], inputs: [], outputs: [], values: new Map(), initializers: new Map(), declared: new Map() };
+  return {
+    name,
+    opset: 17,
+    irVersion: 8,
+    extraOpsets: [],
+    nodes: [],
+    inputs: [],
+    outputs: [],
+    values: new Map(),
+    initializers: new Map(),
+    declared: new Map(),
+  };
 }
 
 /** out = If(cond): then x + w_then·2 (its own initializer named 'w', as the outer one), else x − w. */
@@ -42,7 +53,17 @@ function ifGraph(cond: boolean): Graph {
     return graphToModel(s).graph!;
   };
   b.op('Identity', ['x'], undefined, 'tmp');
-  g.nodes.push({ name: 'if', opType: 'If', domain: '', inputs: [c], outputs: ['out'], attrs: [{ name: 'then_branch', type: 5, g: branch(true) }, { name: 'else_branch', type: 5, g: branch(false) }] });
+  g.nodes.push({
+    name: 'if',
+    opType: 'If',
+    domain: '',
+    inputs: [c],
+    outputs: ['out'],
+    attrs: [
+      { name: 'then_branch', type: 5, g: branch(true) },
+      { name: 'else_branch', type: 5, g: branch(false) },
+    ],
+  });
   g.values.set('out', { dtype: DT.FLOAT, shape: [3] });
   g.outputs = ['out', 'tmp'];
   return g;
@@ -55,7 +76,7 @@ async function run(g: Graph): Promise<{ out: number[]; tmp: number[] }> {
   return { out: [...(r.out.data as Float32Array)], tmp: [...(r.tmp.data as Float32Array)] };
 }
 
-test('foldConstantIfs: the taken branch replaces the If, colliding branch names renamed, the If\'s outputs computed', async () => {
+test("foldConstantIfs: the taken branch replaces the If, colliding branch names renamed, the If's outputs computed", async () => {
   // (onnxruntime refuses the unfolded graph: ONNX forbids a subgraph to reuse an outer name, so exporters never do;
   // the renaming is a safeguard, checked here on the folded graph only.)
   for (const cond of [true, false]) {
@@ -79,5 +100,8 @@ test('an export input transformers.js does not feed on a first pass is refused b
   const b = new Builder(g, 'e');
   b.op('Identity', [b.add(b.cast('input_ids', DT.FLOAT), b.reduceSum('encoder_hidden_states', [1, 2], false))], undefined, 'logits');
   g.outputs = ['logits'];
-  assert.throws(() => adaptExport(graphToModel(g), 'decoder_model.onnx', { task: 'causal-lm' }), isCode('invalid-input', /input\(s\) encoder_hidden_states are not among those transformers\.js feeds/));
+  assert.throws(
+    () => adaptExport(graphToModel(g), 'decoder_model.onnx', { task: 'causal-lm' }),
+    isCode('invalid-input', /input\(s\) encoder_hidden_states are not among those transformers\.js feeds/),
+  );
 });

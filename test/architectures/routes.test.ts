@@ -45,7 +45,9 @@ async function numbers(m: OpenedModel, ds: Dataset, v: (names: readonly { name: 
 function direction(seed: number): (specs: readonly { name: string; size: number }[]) => ParamMap {
   return (specs) => {
     const rng = new Rng(seed);
-    return new Map([...specs].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => [s.name, Float32Array.from({ length: s.size }, () => rng.normal())]));
+    return new Map(
+      [...specs].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => [s.name, Float32Array.from({ length: s.size }, () => rng.normal())]),
+    );
   };
 }
 
@@ -64,7 +66,9 @@ function mapRel(a: ParamMap, b: ParamMap): number {
 }
 
 function agree(a: Numbers, b: Numbers, tol: { loss: number; grad: number }, say?: (msg: string) => void): void {
-  say?.(`loss rel ${(Math.abs(a.loss - b.loss) / Math.abs(b.loss)).toExponential(2)}, gradient ${mapRel(a.grads, b.grads).toExponential(2)}, Hv ${mapRel(a.hv, b.hv).toExponential(2)}, logits ${relL2(a.logits, b.logits).toExponential(2)} (rel L2)`);
+  say?.(
+    `loss rel ${(Math.abs(a.loss - b.loss) / Math.abs(b.loss)).toExponential(2)}, gradient ${mapRel(a.grads, b.grads).toExponential(2)}, Hv ${mapRel(a.hv, b.hv).toExponential(2)}, logits ${relL2(a.logits, b.logits).toExponential(2)} (rel L2)`,
+  );
   assert.ok(Math.abs(a.loss - b.loss) <= tol.loss * Math.abs(b.loss), `loss ${a.loss} vs ${b.loss}`);
   assert.ok(mapRel(a.grads, b.grads) <= tol.grad, `gradient rel L2 ${mapRel(a.grads, b.grads)}`);
   assert.ok(mapRel(a.hv, b.hv) <= tol.grad, `Hv rel L2 ${mapRel(a.hv, b.hv)}`);
@@ -93,7 +97,10 @@ test('transformers.js layout: decoder_model.onnx and decoder_model_merged.onnx f
     const ref = await openModel(GPT2);
     const ds = await loadModelData(ref, { data: join(GPT2, 'lm_batch.safetensors') });
     const want = await numbers(ref, ds, direction(2));
-    for (const [file, model] of [['decoder_model.onnx', gpt2DecoderExport(GPT2_DIMS, weights)], ['decoder_model_merged.onnx', gpt2MergedExport(GPT2_DIMS, weights)]] as const) {
+    for (const [file, model] of [
+      ['decoder_model.onnx', gpt2DecoderExport(GPT2_DIMS, weights)],
+      ['decoder_model_merged.onnx', gpt2MergedExport(GPT2_DIMS, weights)],
+    ] as const) {
       const folder = join(dir, file.replace('.onnx', ''));
       await mkdir(join(folder, 'onnx'), { recursive: true });
       await copyFile(join(GPT2, 'config.json'), join(folder, 'config.json'));
@@ -109,7 +116,10 @@ test('transformers.js layout: decoder_model.onnx and decoder_model_merged.onnx f
         assert.equal(m.feeds?.['If nodes folded'], '1');
         assert.ok(!(m.model.graph?.node ?? []).some((n) => n.opType === 'If'));
       }
-      assert.deepEqual((m.model.graph?.output ?? []).map((o) => o.name), ['logits']);
+      assert.deepEqual(
+        (m.model.graph?.output ?? []).map((o) => o.name),
+        ['logits'],
+      );
       agree(await numbers(m, ds, direction(2)), want, { loss: 2e-6, grad: 1e-5 }, (msg) => t.diagnostic(`${file}: ${msg}`));
     }
   } finally {
@@ -130,7 +140,9 @@ test('transformers.js layout: a BERT model.onnx with input_ids, attention_mask a
     assert.equal(m.route, 'onnx-export');
     assert.equal(m.layout.kind, 'encoder');
     assert.deepEqual(Object.keys(m.feeds ?? {}).sort(), ['attention_mask', 'input_ids', 'token_type_ids']);
-    agree(await numbers(m, ds, direction(3)), await numbers(ref, ds, direction(3)), { loss: 1e-6, grad: 1e-6 }, (msg) => t.diagnostic(`model.onnx: ${msg}`));
+    agree(await numbers(m, ds, direction(3)), await numbers(ref, ds, direction(3)), { loss: 1e-6, grad: 1e-6 }, (msg) =>
+      t.diagnostic(`model.onnx: ${msg}`),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -148,7 +160,10 @@ test('quantized and half-precision exports are refused with a clear message', as
     const q = await readOnnxModel(join(GPT2, 'onnx', 'model.onnx'));
     q.graph!.node!.push({ opType: 'MatMulInteger', input: ['a', 'b'], output: ['c'], name: 'q' });
     await writeOnnxModel(join(dir, 'onnx', 'model.onnx'), q);
-    await assert.rejects(openModel(join(dir, 'onnx', 'model.onnx')), isCode('unsupported-dtype', /quantized graph \(it uses MatMulInteger\)/));
+    await assert.rejects(
+      openModel(join(dir, 'onnx', 'model.onnx')),
+      isCode('unsupported-dtype', /quantized graph \(it uses MatMulInteger\)/),
+    );
     const half = await readOnnxModel(join(GPT2, 'onnx', 'model.onnx'));
     half.graph!.initializer![0].dataType = 10;
     await writeOnnxModel(join(dir, 'onnx', 'model.onnx'), half);

@@ -18,13 +18,20 @@ import { mulberry32 } from '../helpers/random.js';
 
 function llamaShapes(c: NaiveLlama): Map<string, number[]> {
   const { hidden: d, headDim: hd } = c;
-  const s = new Map<string, number[]>([['model.embed_tokens.weight', [c.vocab, d]], ['model.norm.weight', [d]]]);
+  const s = new Map<string, number[]>([
+    ['model.embed_tokens.weight', [c.vocab, d]],
+    ['model.norm.weight', [d]],
+  ]);
   if (!c.tied) s.set('lm_head.weight', [c.vocab, d]);
   for (let l = 0; l < c.layers; l++) {
     const p = `model.layers.${l}.`;
     s.set(`${p}input_layernorm.weight`, [d]);
     s.set(`${p}post_attention_layernorm.weight`, [d]);
-    for (const [n, o] of [['q_proj', c.heads * hd], ['k_proj', c.kvHeads * hd], ['v_proj', c.kvHeads * hd]] as const) {
+    for (const [n, o] of [
+      ['q_proj', c.heads * hd],
+      ['k_proj', c.kvHeads * hd],
+      ['v_proj', c.kvHeads * hd],
+    ] as const) {
       s.set(`${p}self_attn.${n}.weight`, [o, d]);
       if (c.qkvBias) s.set(`${p}self_attn.${n}.bias`, [o]);
     }
@@ -33,12 +40,21 @@ function llamaShapes(c: NaiveLlama): Map<string, number[]> {
     s.set(`${p}mlp.gate_proj.weight`, [c.inter, d]);
     s.set(`${p}mlp.up_proj.weight`, [c.inter, d]);
     s.set(`${p}mlp.down_proj.weight`, [d, c.inter]);
-    if (c.mlpBias) for (const [n, o] of [['gate_proj', c.inter], ['up_proj', c.inter], ['down_proj', d]] as const) s.set(`${p}mlp.${n}.bias`, [o]);
+    if (c.mlpBias)
+      for (const [n, o] of [
+        ['gate_proj', c.inter],
+        ['up_proj', c.inter],
+        ['down_proj', d],
+      ] as const)
+        s.set(`${p}mlp.${n}.bias`, [o]);
   }
   return s;
 }
 
-async function graphLogits(dir: string, x: { type: 'int64' | 'float32'; data: BigInt64Array | Float32Array; dims: number[] }): Promise<Float32Array> {
+async function graphLogits(
+  dir: string,
+  x: { type: 'int64' | 'float32'; data: BigInt64Array | Float32Array; dims: number[] },
+): Promise<Float32Array> {
   const m = await openModel(dir);
   const { forward, values } = await modelForward(m);
   return (await forward.logits(values, x)).data as Float32Array;
@@ -48,22 +64,76 @@ const LLAMA_CASES: { name: string; config: Record<string, unknown>; naive: Naive
   {
     name: 'llama: head_dim 24 ≠ 64/4, attention_bias, mlp_bias, separate lm_head, llama3 RoPE',
     config: {
-      model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 97, hidden_size: 64, intermediate_size: 80, num_hidden_layers: 2,
-      num_attention_heads: 4, num_key_value_heads: 2, head_dim: 24, rms_norm_eps: 1e-5, rope_theta: 10000, attention_bias: true, mlp_bias: true,
-      tie_word_embeddings: false, max_position_embeddings: 256,
+      model_type: 'llama',
+      architectures: ['LlamaForCausalLM'],
+      vocab_size: 97,
+      hidden_size: 64,
+      intermediate_size: 80,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      head_dim: 24,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      attention_bias: true,
+      mlp_bias: true,
+      tie_word_embeddings: false,
+      max_position_embeddings: 256,
       rope_scaling: { rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 32 },
     },
-    naive: { vocab: 97, hidden: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 24, inter: 80, eps: 1e-5, theta: 10000, rope: { type: 'llama3', factor: 8, low: 1, high: 4, old: 32 }, qkvBias: true, oBias: true, mlpBias: true, tied: false, window: null },
+    naive: {
+      vocab: 97,
+      hidden: 64,
+      layers: 2,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 24,
+      inter: 80,
+      eps: 1e-5,
+      theta: 10000,
+      rope: { type: 'llama3', factor: 8, low: 1, high: 4, old: 32 },
+      qkvBias: true,
+      oBias: true,
+      mlpBias: true,
+      tied: false,
+      window: null,
+    },
     seq: 20,
   },
   {
     name: 'mistral: linear RoPE ×2 and a sliding window of 5 over 12 tokens',
     config: {
-      model_type: 'mistral', architectures: ['MistralForCausalLM'], vocab_size: 61, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2,
-      num_attention_heads: 4, num_key_value_heads: 1, rms_norm_eps: 1e-6, rope_theta: 500.0, sliding_window: 5, tie_word_embeddings: false,
+      model_type: 'mistral',
+      architectures: ['MistralForCausalLM'],
+      vocab_size: 61,
+      hidden_size: 32,
+      intermediate_size: 48,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+      rms_norm_eps: 1e-6,
+      rope_theta: 500.0,
+      sliding_window: 5,
+      tie_word_embeddings: false,
       rope_scaling: { type: 'linear', factor: 2.0 },
     },
-    naive: { vocab: 61, hidden: 32, layers: 2, heads: 4, kvHeads: 1, headDim: 8, inter: 48, eps: 1e-6, theta: 500, rope: { type: 'linear', factor: 2 }, qkvBias: false, oBias: false, mlpBias: false, tied: false, window: 5 },
+    naive: {
+      vocab: 61,
+      hidden: 32,
+      layers: 2,
+      heads: 4,
+      kvHeads: 1,
+      headDim: 8,
+      inter: 48,
+      eps: 1e-6,
+      theta: 500,
+      rope: { type: 'linear', factor: 2 },
+      qkvBias: false,
+      oBias: false,
+      mlpBias: false,
+      tied: false,
+      window: 5,
+    },
     seq: 12,
   },
 ];
@@ -90,10 +160,38 @@ for (const c of LLAMA_CASES) {
 test("config.json graph equals transformers' semantics — qwen2: sliding window on the layers from max_window_layers on", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-arch-'));
   try {
-    const naive: NaiveLlama = { vocab: 53, hidden: 32, layers: 2, heads: 2, kvHeads: 2, headDim: 16, inter: 40, eps: 1e-6, theta: 1e6, rope: { type: 'default' }, qkvBias: true, oBias: false, mlpBias: false, tied: true, window: null };
+    const naive: NaiveLlama = {
+      vocab: 53,
+      hidden: 32,
+      layers: 2,
+      heads: 2,
+      kvHeads: 2,
+      headDim: 16,
+      inter: 40,
+      eps: 1e-6,
+      theta: 1e6,
+      rope: { type: 'default' },
+      qkvBias: true,
+      oBias: false,
+      mlpBias: false,
+      tied: true,
+      window: null,
+    };
     const config = {
-      model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], vocab_size: 53, hidden_size: 32, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 2,
-      num_key_value_heads: 2, rms_norm_eps: 1e-6, rope_theta: 1e6, tie_word_embeddings: true, use_sliding_window: true, sliding_window: 3, max_window_layers: 1,
+      model_type: 'qwen2',
+      architectures: ['Qwen2ForCausalLM'],
+      vocab_size: 53,
+      hidden_size: 32,
+      intermediate_size: 40,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 2,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1e6,
+      tie_word_embeddings: true,
+      use_sliding_window: true,
+      sliding_window: 3,
+      max_window_layers: 1,
     };
     const tensors = randomWeights(llamaShapes(naive), 11, 0.2);
     await writeHfFolder(dir, config, tensors);
@@ -165,10 +263,48 @@ function modernNames(t: Map<string, Float64Array>): Map<string, Float64Array> {
 }
 
 const BERT_CASES: { name: string; naive: NaiveBert; legacy: boolean }[] = [
-  { name: 'BertForSequenceClassification with legacy gamma/beta LayerNorm names', naive: { kind: 'bert', task: 'sequence-classification', vocab: 90, hidden: 32, layers: 2, heads: 4, inter: 48, eps: 1e-12, labels: 3, padIdx: 0 }, legacy: true },
-  { name: 'RobertaForSequenceClassification: positions from padding_idx + 1, padding at position padding_idx', naive: { kind: 'roberta', task: 'sequence-classification', vocab: 90, hidden: 32, layers: 2, heads: 4, inter: 48, eps: 1e-5, labels: 2, padIdx: 1 }, legacy: false },
-  { name: 'BertForMaskedLM (decoder tied to the word embeddings, unused pooler ignored)', naive: { kind: 'bert', task: 'masked-lm', vocab: 90, hidden: 32, layers: 1, heads: 2, inter: 48, eps: 1e-12, labels: 0, padIdx: 0 }, legacy: false },
-  { name: 'RobertaForMaskedLM (exact GELU head, tied decoder)', naive: { kind: 'roberta', task: 'masked-lm', vocab: 90, hidden: 32, layers: 1, heads: 2, inter: 48, eps: 1e-5, labels: 0, padIdx: 1 }, legacy: false },
+  {
+    name: 'BertForSequenceClassification with legacy gamma/beta LayerNorm names',
+    naive: {
+      kind: 'bert',
+      task: 'sequence-classification',
+      vocab: 90,
+      hidden: 32,
+      layers: 2,
+      heads: 4,
+      inter: 48,
+      eps: 1e-12,
+      labels: 3,
+      padIdx: 0,
+    },
+    legacy: true,
+  },
+  {
+    name: 'RobertaForSequenceClassification: positions from padding_idx + 1, padding at position padding_idx',
+    naive: {
+      kind: 'roberta',
+      task: 'sequence-classification',
+      vocab: 90,
+      hidden: 32,
+      layers: 2,
+      heads: 4,
+      inter: 48,
+      eps: 1e-5,
+      labels: 2,
+      padIdx: 1,
+    },
+    legacy: false,
+  },
+  {
+    name: 'BertForMaskedLM (decoder tied to the word embeddings, unused pooler ignored)',
+    naive: { kind: 'bert', task: 'masked-lm', vocab: 90, hidden: 32, layers: 1, heads: 2, inter: 48, eps: 1e-12, labels: 0, padIdx: 0 },
+    legacy: false,
+  },
+  {
+    name: 'RobertaForMaskedLM (exact GELU head, tied decoder)',
+    naive: { kind: 'roberta', task: 'masked-lm', vocab: 90, hidden: 32, layers: 1, heads: 2, inter: 48, eps: 1e-5, labels: 0, padIdx: 1 },
+    legacy: false,
+  },
 ];
 
 for (const c of BERT_CASES) {
@@ -178,10 +314,21 @@ for (const c of BERT_CASES) {
       const n = c.naive;
       const cls = n.kind === 'bert' ? 'Bert' : 'Roberta';
       const config: Record<string, unknown> = {
-        model_type: n.kind, architectures: [`${cls}For${n.task === 'masked-lm' ? 'MaskedLM' : 'SequenceClassification'}`], vocab_size: n.vocab, hidden_size: n.hidden,
-        num_hidden_layers: n.layers, num_attention_heads: n.heads, intermediate_size: n.inter, max_position_embeddings: 40, type_vocab_size: 2,
-        layer_norm_eps: n.eps, pad_token_id: n.padIdx, hidden_act: 'gelu',
-        ...(n.task === 'sequence-classification' ? { id2label: Object.fromEntries(Array.from({ length: n.labels }, (_, i) => [String(i), `c${i}`])) } : {}),
+        model_type: n.kind,
+        architectures: [`${cls}For${n.task === 'masked-lm' ? 'MaskedLM' : 'SequenceClassification'}`],
+        vocab_size: n.vocab,
+        hidden_size: n.hidden,
+        num_hidden_layers: n.layers,
+        num_attention_heads: n.heads,
+        intermediate_size: n.inter,
+        max_position_embeddings: 40,
+        type_vocab_size: 2,
+        layer_norm_eps: n.eps,
+        pad_token_id: n.padIdx,
+        hidden_act: 'gelu',
+        ...(n.task === 'sequence-classification'
+          ? { id2label: Object.fromEntries(Array.from({ length: n.labels }, (_, i) => [String(i), `c${i}`])) }
+          : {}),
       };
       const tensors = randomWeights(bertShapes(n, c.legacy), 5, 0.2);
       await writeHfFolder(dir, config, tensors);

@@ -19,12 +19,17 @@ import { fixture } from '../helpers/fixtures.js';
 const dir = mkdtempSync(join(tmpdir(), 'ws-gpu-models-'));
 const count = (ts: { shape: number[] }[]) => ts.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
 
-test('gpt2Graph on gpt2-tiny\'s weights: loss, gradient and Hv equal PyTorch\'s reference (tied lm_head)', async () => {
+test("gpt2Graph on gpt2-tiny's weights: loss, gradient and Hv equal PyTorch's reference (tied lm_head)", async () => {
   const cfg = configFromHf(JSON.parse(readFileSync(fixture('gpt2-tiny', 'config.json'), 'utf8')));
   const r = await openSafetensors(fixture('gpt2-tiny', 'model.safetensors'));
   const w = new Map<string, Float32Array>();
   try {
-    assert.deepEqual(r.tensors.map((t) => t.name).sort(), gpt2Tensors(cfg).map((t) => t.name).sort());
+    assert.deepEqual(
+      r.tensors.map((t) => t.name).sort(),
+      gpt2Tensors(cfg)
+        .map((t) => t.name)
+        .sort(),
+    );
     for (const t of gpt2Tensors(cfg)) w.set(t.name, Float32Array.from(await r.readFloat64(t.name)));
   } finally {
     await r.close();
@@ -43,13 +48,20 @@ test('gpt2Graph on gpt2-tiny\'s weights: loss, gradient and Hv equal PyTorch\'s 
     const h = await engine.hvp(engine.initialParams(), batch, v);
     const lossRef = JSON.parse(readFileSync(fixture('gpt2-tiny', 'lm_reference.json'), 'utf8')).loss as number;
     assert.ok(Math.abs(g.loss - lossRef) < 1e-5, `loss ${g.loss} vs ${lossRef}`);
-    let dg = 0, ng = 0, dh = 0, nh = 0;
+    let dg = 0,
+      ng = 0,
+      dh = 0,
+      nh = 0;
     for (const p of engine.params) {
-      const rg = await ref.readFloat64(`grad.${p.name}`), rh = await ref.readFloat64(`hv.${p.name}`);
-      const gg = g.grads.get(p.name)!, hh = h.hv.get(p.name)!;
+      const rg = await ref.readFloat64(`grad.${p.name}`),
+        rh = await ref.readFloat64(`hv.${p.name}`);
+      const gg = g.grads.get(p.name)!,
+        hh = h.hv.get(p.name)!;
       for (let i = 0; i < rg.length; i++) {
-        dg += (gg[i] - rg[i]) ** 2; ng += rg[i] ** 2;
-        dh += (hh[i] - rh[i]) ** 2; nh += rh[i] ** 2;
+        dg += (gg[i] - rg[i]) ** 2;
+        ng += rg[i] ** 2;
+        dh += (hh[i] - rh[i]) ** 2;
+        nh += rh[i] ** 2;
       }
     }
     assert.ok(Math.sqrt(dg / ng) < 1e-4, `grad rel. L2 ${Math.sqrt(dg / ng)}`);
@@ -72,7 +84,7 @@ test('GPT-2-small shape: 124,439,808 parameters; tokens in range and seeded', ()
 test('Llama folders: TinyLlama-1.1B and Llama-2-7B parameter counts; a small one is read by analyze with the BF16 shapes written', async () => {
   assert.equal(count(llamaTensors(SHAPES['tinyllama-1.1b'])), 1_100_048_384);
   assert.equal(count(llamaTensors(SHAPES['llama2-7b'])), 6_738_415_616);
-  assert.ok(Math.abs(analysisFlops(SHAPES['llama2-7b']) / analysisFlops(SHAPES['tinyllama-1.1b']) - 13.30) < 0.01);
+  assert.ok(Math.abs(analysisFlops(SHAPES['llama2-7b']) / analysisFlops(SHAPES['tinyllama-1.1b']) - 13.3) < 0.01);
   const shape = { hidden: 64, intermediate: 160, layers: 2, heads: 4, kvHeads: 2, vocab: 300, positions: 128 };
   const out = join(dir, 'llama-small');
   assert.equal(await writeLlamaFolder(out, shape, 3), count(llamaTensors(shape)));

@@ -20,12 +20,30 @@ function part(name: string, json: unknown, rc = 0, seconds = 1, limit = 90, err 
   if (err) writeFileSync(join(dir, `${name}.err`), `Warning: noise\n${err}\n`);
 }
 const vec = (name: string, values: number[]) =>
-  writeSafetensors(join(dir, 'vec', `${name}.safetensors`), [{ name: 'w', dtype: 'F32', shape: [values.length], data: Float64Array.from(values) }]);
+  writeSafetensors(join(dir, 'vec', `${name}.safetensors`), [
+    { name: 'w', dtype: 'F32', shape: [values.length], data: Float64Array.from(values) },
+  ]);
 
 test('table: times, ratios, agreement, the 7B estimate and a note for each part that did not run', async () => {
-  writeFileSync(join(dir, 'env.json'), JSON.stringify({ gpu: 'Test GPU, 580.1, 81559 MiB', cpu: 'Test CPU (16 cores)', torch: '2.11.0+cu130 CUDA 13.0', vulkan_setup: 'system Vulkan loader' }));
+  writeFileSync(
+    join(dir, 'env.json'),
+    JSON.stringify({
+      gpu: 'Test GPU, 580.1, 81559 MiB',
+      cpu: 'Test CPU (16 cores)',
+      torch: '2.11.0+cu130 CUDA 13.0',
+      vulkan_setup: 'system Vulkan loader',
+    }),
+  );
   part('adapter', { vulkan: [{ name: 'Test GPU', type: 'discrete GPU', vendor: '0x10de', api: '1.4.312' }], webgpu: 'ok' });
-  const t = (g: number, h: number, loss = 0.3357) => ({ grad_ms: g, grad_best_ms: g * 0.9, hvp_ms: h, hvp_best_ms: h * 0.9, loss, first_grad_ms: 1500, first_hvp_ms: 2500 });
+  const t = (g: number, h: number, loss = 0.3357) => ({
+    grad_ms: g,
+    grad_best_ms: g * 0.9,
+    hvp_ms: h,
+    hvp_best_ms: h * 0.9,
+    loss,
+    first_grad_ms: 1500,
+    first_hvp_ms: 2500,
+  });
   part('cnn-webgpu', t(2, 4));
   part('cnn-cpu', t(10, 20));
   part('cnn-torch', t(1, 2, 0.3358));
@@ -33,16 +51,52 @@ test('table: times, ratios, agreement, the 7B estimate and a note for each part 
   await vec('cnn-cpu.grad', [3, 4]);
   await vec('cnn-webgpu.hv', [1, 0]);
   await vec('cnn-cpu.hv', [1, 0]);
-  part('gpt2s-webgpu', `${JSON.stringify({ first_grad_ms: 9000 })}\n${JSON.stringify({ first_grad_ms: 9000, grad_ms: 30, grad_best_ms: 29 })}\n`, 124, 150, 150);
+  part(
+    'gpt2s-webgpu',
+    `${JSON.stringify({ first_grad_ms: 9000 })}\n${JSON.stringify({ first_grad_ms: 9000, grad_ms: 30, grad_best_ms: 29 })}\n`,
+    124,
+    150,
+    150,
+  );
   part('gpt2s-torch', `some log line\n${JSON.stringify(t(20, 50, 10.83))}\n`);
-  part('lanczos-webgpu', { top_eigenvalues: [27.1820, 17.9774, 17.6902], seconds: 3.5 });
+  part('lanczos-webgpu', { top_eigenvalues: [27.182, 17.9774, 17.6902], seconds: 3.5 });
   part('lanczos-cpu', { top_eigenvalues: [27.1822, 17.9772, 17.6902], seconds: 7 });
   part('curve-webgpu', { seconds_per_epoch: 0.8, last_loss: 0.93794 });
   part('curve-cpu', { seconds_per_epoch: 1.6, last_loss: 0.93795 });
   part('curve-torch', undefined, 1, 2, 60, 'RuntimeError: CUDA error: out of memory');
   // analyze's JSON is pretty-printed over many lines.
-  part('analyze-cuda', JSON.stringify({ layers: [{ name: 'a', alpha: 2 }, { name: 'b', alpha: 3 }] }, null, 1), 0, 10, 120);
-  part('analyze-cpu', JSON.stringify({ layers: [{ name: 'a', alpha: 2.0000001 }, { name: 'b', alpha: 3 }] }, null, 1), 0, 40, 150);
+  part(
+    'analyze-cuda',
+    JSON.stringify(
+      {
+        layers: [
+          { name: 'a', alpha: 2 },
+          { name: 'b', alpha: 3 },
+        ],
+      },
+      null,
+      1,
+    ),
+    0,
+    10,
+    120,
+  );
+  part(
+    'analyze-cpu',
+    JSON.stringify(
+      {
+        layers: [
+          { name: 'a', alpha: 2.0000001 },
+          { name: 'b', alpha: 3 },
+        ],
+      },
+      null,
+      1,
+    ),
+    0,
+    40,
+    150,
+  );
   part('read-llama', { seconds: 6.5 });
   part('auto', undefined, 2, 0.5, 30, 'weightscope: --device must be one of cpu, webgpu, cuda');
 

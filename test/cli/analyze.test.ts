@@ -17,16 +17,53 @@ test('analyze --json --csv on stories260k: WW rows, E-TPL/EXP objects, summary; 
     const r = await cli(['analyze', fixture('stories260k', 'model.safetensors'), '--json', '--csv', csv]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '', 'no progress bar when stderr is not a TTY');
-    const out = JSON.parse(r.stdout) as { model: { format: string; tensors: number; parameters: number }; layers: Record<string, unknown>[]; summary: Record<string, number> };
+    const out = JSON.parse(r.stdout) as {
+      model: { format: string; tensors: number; parameters: number };
+      layers: Record<string, unknown>[];
+      summary: Record<string, number>;
+    };
     assert.equal(out.model.format, 'safetensors');
     assert.equal(out.model.tensors, 47);
     const want = wwReference('stories260k').fits.PL.layers;
-    assert.deepEqual(out.layers.map((l) => [l.layer_id, l.name]), want.map((w) => [w.layer_id, w.name]));
+    assert.deepEqual(
+      out.layers.map((l) => [l.layer_id, l.name]),
+      want.map((w) => [w.layer_id, w.name]),
+    );
     const first = out.layers[0];
-    const cols = ['layer_id', 'name', 'longname', 'layer_type', 'N', 'M', 'rf', 'Q', 'has_esd', 'num_evals', 'sv_max', 'sv_min',
-      'rank_loss', 'weak_rank_loss', 'lambda_max', 'alpha', 'xmin', 'xmax', 'D', 'sigma', 'num_pl_spikes', 'status', 'warning',
-      'norm', 'log_norm', 'spectral_norm', 'log_spectral_norm', 'alpha_weighted', 'log_alpha_norm', 'stable_rank',
-      'matrix_rank', 'entropy'];
+    const cols = [
+      'layer_id',
+      'name',
+      'longname',
+      'layer_type',
+      'N',
+      'M',
+      'rf',
+      'Q',
+      'has_esd',
+      'num_evals',
+      'sv_max',
+      'sv_min',
+      'rank_loss',
+      'weak_rank_loss',
+      'lambda_max',
+      'alpha',
+      'xmin',
+      'xmax',
+      'D',
+      'sigma',
+      'num_pl_spikes',
+      'status',
+      'warning',
+      'norm',
+      'log_norm',
+      'spectral_norm',
+      'log_spectral_norm',
+      'alpha_weighted',
+      'log_alpha_norm',
+      'stable_rank',
+      'matrix_rank',
+      'entropy',
+    ];
     for (const c of cols) assert.ok(c in first, `column ${c}`);
     assert.ok(Math.abs((first.alpha as number) - (want[0].alpha as number)) <= 1e-6 * (want[0].alpha as number));
     for (const k of ['beta', 'lambda', 'xmin', 'D', 'loglik', 'status']) assert.ok(k in (first.etpl as object), `etpl.${k}`);

@@ -20,23 +20,50 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-interface Row { t: number; sets: Record<string, { loss: number; accuracy: number; n: number }> }
+interface Row {
+  t: number;
+  sets: Record<string, { loss: number; accuracy: number; n: number }>;
+}
 
 test('connect: a 3-epoch × 512-sample quadratic Bezier (batch 64) lowers the midpoint test loss below the straight line; endpoints fixed', async () => {
-  const common = [F('model_a.onnx'), F('model_b.onnx'), '--data', F('clean_subset.safetensors'), '--eval-data', F('test_clean.safetensors'), '--eval', '0,0.5,1', '--json'];
-  const [line, curve] = await Promise.all([cli(['connect', ...common, '--epochs', '0']), cli(['connect', ...common, '--epochs', '3', '--samples-per-epoch', '512', '--batch', '64', '--seed', '4'])]);
+  const common = [
+    F('model_a.onnx'),
+    F('model_b.onnx'),
+    '--data',
+    F('clean_subset.safetensors'),
+    '--eval-data',
+    F('test_clean.safetensors'),
+    '--eval',
+    '0,0.5,1',
+    '--json',
+  ];
+  const [line, curve] = await Promise.all([
+    cli(['connect', ...common, '--epochs', '0']),
+    cli(['connect', ...common, '--epochs', '3', '--samples-per-epoch', '512', '--batch', '64', '--seed', '4']),
+  ]);
   assert.equal(line.code, 0, line.stderr);
   assert.equal(curve.code, 0, curve.stderr);
   const L = JSON.parse(line.stdout) as { along: Row[]; training: { steps: number }; summary: { mc: Record<string, number> } };
-  const C = JSON.parse(curve.stdout) as { along: Row[]; training: { steps: number; epochs: { lr: number }[] }; summary: { mc: Record<string, number> } };
+  const C = JSON.parse(curve.stdout) as {
+    along: Row[];
+    training: { steps: number; epochs: { lr: number }[] };
+    summary: { mc: Record<string, number> };
+  };
   assert.equal(L.training.steps, 0);
   assert.equal(C.training.steps, 24);
-  assert.deepEqual(C.training.epochs.map((e) => e.lr), [0.01, 0.01 * (1 - 0.99 * (2 / 3 - 0.5) / 0.4), 0.0001]);
+  assert.deepEqual(
+    C.training.epochs.map((e) => e.lr),
+    [0.01, 0.01 * (1 - (0.99 * (2 / 3 - 0.5)) / 0.4), 0.0001],
+  );
   const mid = (r: Row[]) => r.find((x) => x.t === 0.5)!.sets.test_clean;
   assert.ok(mid(C.along).loss < mid(L.along).loss - 0.1, `midpoint loss ${mid(C.along).loss} vs line ${mid(L.along).loss}`);
   assert.ok(mid(C.along).accuracy > mid(L.along).accuracy);
   assert.equal(mid(L.along).accuracy, 0.3605, 'the straight line at t = 0.5 (reference.json linear_path)');
-  for (const t of [0, 1]) assert.deepEqual(C.along.find((x) => x.t === t), L.along.find((x) => x.t === t));
+  for (const t of [0, 1])
+    assert.deepEqual(
+      C.along.find((x) => x.t === t),
+      L.along.find((x) => x.t === t),
+    );
   // Yang et al.'s mc: the trained curve's barrier is smaller (less negative) than the straight line's.
   assert.ok(C.summary.mc.test_clean > L.summary.mc.test_clean, `mc ${C.summary.mc.test_clean} vs ${L.summary.mc.test_clean}`);
 });
@@ -45,10 +72,38 @@ test('repair: writes X.onnx and X.safetensors and a JSON report (2 epochs × 256
   const dir = await mkdtemp(join(tmpdir(), 'ws-cli-repair-'));
   try {
     const out = join(dir, 'fixed.onnx');
-    const r = await cli(['repair', F('model_a.onnx'), F('model_b.onnx'), '--data', F('clean_subset.safetensors'), '--triggered', F('test_triggered.safetensors'),
-      '--out', out, '--epochs', '2', '--samples-per-epoch', '256', '--batch', '64', '--eval', '0,0.25,0.5,0.75,1', '--no-baseline', '--polish-epochs', '0', '--report', join(dir, 'r.json'), '--json']);
+    const r = await cli([
+      'repair',
+      F('model_a.onnx'),
+      F('model_b.onnx'),
+      '--data',
+      F('clean_subset.safetensors'),
+      '--triggered',
+      F('test_triggered.safetensors'),
+      '--out',
+      out,
+      '--epochs',
+      '2',
+      '--samples-per-epoch',
+      '256',
+      '--batch',
+      '64',
+      '--eval',
+      '0,0.25,0.5,0.75,1',
+      '--no-baseline',
+      '--polish-epochs',
+      '0',
+      '--report',
+      join(dir, 'r.json'),
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const rep = JSON.parse(r.stdout) as { choice: { t: number; reason: string }; output: { onnx: string; safetensors: string }; along: Row[]; baseline: unknown };
+    const rep = JSON.parse(r.stdout) as {
+      choice: { t: number; reason: string };
+      output: { onnx: string; safetensors: string };
+      along: Row[];
+      baseline: unknown;
+    };
     assert.deepEqual(rep.output, { onnx: out, safetensors: join(dir, 'fixed.safetensors') });
     assert.ok((await stat(out)).size > 200_000);
     assert.ok((await stat(rep.output.safetensors)).size > 200_000);
@@ -67,7 +122,15 @@ test('repair: writes X.onnx and X.safetensors and a JSON report (2 epochs × 256
     const lr = await cli(['connect', F('model_a.onnx'), F('model_b.onnx'), '--data', F('clean_subset.safetensors'), '--momentum', '1.5']);
     assert.equal(lr.code, 2);
     assert.match(lr.stderr, /--momentum/);
-    const mismatch = await cli(['connect', F('model_a.onnx'), fixture('fmnist-hessian', 'mlp48.onnx'), '--data', F('clean_subset.safetensors'), '--epochs', '0']);
+    const mismatch = await cli([
+      'connect',
+      F('model_a.onnx'),
+      fixture('fmnist-hessian', 'mlp48.onnx'),
+      '--data',
+      F('clean_subset.safetensors'),
+      '--epochs',
+      '0',
+    ]);
     assert.equal(mismatch.code, 1);
     assert.match(mismatch.stderr, /not the same graph/);
   } finally {
@@ -79,8 +142,25 @@ test('repair --targets (fmnist-injected, 2 epochs × 256 samples, short polishin
   const I = (f: string) => fixture('fmnist-injected', f);
   const dir = await mkdtemp(join(tmpdir(), 'ws-cli-targets-'));
   try {
-    const common = [I('model_a.onnx'), I('model_b.onnx'), '--data', I('clean_subset.safetensors'), '--epochs', '2', '--samples-per-epoch', '256', '--batch', '64', '--eval', '0,0.25,0.5,0.75,1',
-      '--no-baseline', '--polish-epochs', '1', '--polish-tries', '2'];
+    const common = [
+      I('model_a.onnx'),
+      I('model_b.onnx'),
+      '--data',
+      I('clean_subset.safetensors'),
+      '--epochs',
+      '2',
+      '--samples-per-epoch',
+      '256',
+      '--batch',
+      '64',
+      '--eval',
+      '0,0.25,0.5,0.75,1',
+      '--no-baseline',
+      '--polish-epochs',
+      '1',
+      '--polish-tries',
+      '2',
+    ];
     const [withT, without] = await Promise.all([
       cli(['repair', ...common, '--targets', I('injected.safetensors'), '--out', join(dir, 'a.onnx')]),
       cli(['repair', ...common, '--out', join(dir, 'b.onnx'), '--json']),

@@ -93,8 +93,16 @@ test('cli hvp: mlp48 H·v equals the PyTorch double-backprop reference', async (
 });
 
 test('cli eval: model_a on test_clean gives the reference clean accuracy', async () => {
-  const ref = JSON.parse(readFileSync(fixture('fmnist-backdoor', 'reference.json'), 'utf8')) as { models: { model_a: { clean_acc: number } } };
-  const r = await cli('eval', fixture('fmnist-backdoor', 'model_a.onnx'), '--data', fixture('fmnist-backdoor', 'test_clean.safetensors'), '--json');
+  const ref = JSON.parse(readFileSync(fixture('fmnist-backdoor', 'reference.json'), 'utf8')) as {
+    models: { model_a: { clean_acc: number } };
+  };
+  const r = await cli(
+    'eval',
+    fixture('fmnist-backdoor', 'model_a.onnx'),
+    '--data',
+    fixture('fmnist-backdoor', 'test_clean.safetensors'),
+    '--json',
+  );
   assert.equal(r.code, 0, r.err);
   const res = JSON.parse(r.out) as { loss: number; accuracy: number; n: number };
   assert.equal(res.accuracy, ref.models.model_a.clean_acc);
@@ -109,7 +117,8 @@ test('cli export-graph: the grad and hvp graphs hold only default-domain ops and
     assert.equal(r.code, 0, r.err);
     const m = onnx.ModelProto.decode(readFileSync(out));
     assert.ok((m.graph?.node?.length ?? 0) > 10);
-    for (const n of m.graph?.node ?? []) assert.ok(n.domain === '' || n.domain === 'ai.onnx' || !n.domain, `${n.opType} in domain ${n.domain}`);
+    for (const n of m.graph?.node ?? [])
+      assert.ok(n.domain === '' || n.domain === 'ai.onnx' || !n.domain, `${n.opType} in domain ${n.domain}`);
     for (const o of m.opsetImport ?? []) assert.ok(!o.domain || o.domain === 'ai.onnx', `opset import ${o.domain}`);
     // A plain session (no weightscope runtime) runs it on the fixture batch and gives the reference numbers.
     const session = await ort.InferenceSession.create(readFileSync(out));
@@ -122,7 +131,8 @@ test('cli export-graph: the grad and hvp graphs hold only default-domain ops and
     const st = await openSafetensors(fixture('fmnist-hessian', 'mlp48.safetensors'));
     for (const t of st.tensors) {
       feeds[t.name] = new ort.Tensor('float32', Float32Array.from(await st.readFloat64(t.name)), [...t.shape]);
-      if (what === 'hvp') feeds[`v.${t.name}`] = new ort.Tensor('float32', Float32Array.from(await refFile.readFloat64(`v.${t.name}`)), [...t.shape]);
+      if (what === 'hvp')
+        feeds[`v.${t.name}`] = new ort.Tensor('float32', Float32Array.from(await refFile.readFloat64(`v.${t.name}`)), [...t.shape]);
     }
     await st.close();
     assert.deepEqual(new Set(session.inputNames), new Set(Object.keys(feeds)));
@@ -144,7 +154,10 @@ test('cli export-graph: the grad and hvp graphs hold only default-domain ops and
 /** Whether this machine really has the execution provider (probed with the runtime's own check). */
 async function hasDevice(device: 'webgpu' | 'cuda'): Promise<boolean> {
   const { getSession } = await import('../../src/runtime/session.js');
-  return getSession(readFileSync(MLP), { device }).then(() => true, () => false);
+  return getSession(readFileSync(MLP), { device }).then(
+    () => true,
+    () => false,
+  );
 }
 
 test('cli: bad flags and missing devices are one-line errors with a non-zero exit', async () => {
@@ -163,13 +176,28 @@ test('cli: bad flags and missing devices are one-line errors with a non-zero exi
   const usage = { code: 'invalid-input', details: { usage: true } };
   await assert.rejects(gradRun([MLP, '--data', MLP_DATA, '--batch', '0']), { ...usage, message: /--batch needs a positive integer/ });
   await assert.rejects(gradRun([MLP, '--data', MLP_DATA, '--bogus']), { ...usage, message: /bogus/ });
-  await assert.rejects(gradRun([MLP, '--data', MLP_DATA, '--batch', '5000']), { code: 'invalid-input', message: /more than the dataset's 1000 samples/ });
-  await assert.rejects(exportRun([MLP, '--what', 'jacobian', '--out', join(dir, 'j.onnx')]), { ...usage, message: /--what must be grad or hvp/ });
+  await assert.rejects(gradRun([MLP, '--data', MLP_DATA, '--batch', '5000']), {
+    code: 'invalid-input',
+    message: /more than the dataset's 1000 samples/,
+  });
+  await assert.rejects(exportRun([MLP, '--what', 'jacobian', '--out', join(dir, 'j.onnx')]), {
+    ...usage,
+    message: /--what must be grad or hvp/,
+  });
   if (!(await hasDevice('cuda'))) {
-    await assert.rejects(gradRun([MLP, '--data', MLP_DATA, '--device', 'cuda', '--batch', '8']), { code: 'device-unavailable', message: /device 'cuda' is not available/ });
+    await assert.rejects(gradRun([MLP, '--data', MLP_DATA, '--device', 'cuda', '--batch', '8']), {
+      code: 'device-unavailable',
+      message: /device 'cuda' is not available/,
+    });
   }
-  await assert.rejects(evalRun([MLP, '--data', MLP_DATA, '--device', 'tpu']), { ...usage, message: /--device must be one of cpu, webgpu, cuda/ });
-  await assert.rejects(evalRun([MLP, '--data', MLP_DATA, '--loss', 'lm']), { code: 'invalid-input', message: /--loss lm needs int64 tokens/ });
+  await assert.rejects(evalRun([MLP, '--data', MLP_DATA, '--device', 'tpu']), {
+    ...usage,
+    message: /--device must be one of cpu, webgpu, cuda/,
+  });
+  await assert.rejects(evalRun([MLP, '--data', MLP_DATA, '--loss', 'lm']), {
+    code: 'invalid-input',
+    message: /--loss lm needs int64 tokens/,
+  });
   await assert.rejects(evalRun([join(dir, 'none.onnx'), '--data', MLP_DATA]), { code: 'not-found', message: /none\.onnx/ });
   await assert.rejects(evalRun([MLP, MLP, '--data', MLP_DATA]), { ...usage, message: /expected one MODEL, got 2/ });
 });

@@ -18,16 +18,39 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[]; trace_exact: number };
+const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as {
+  top_eigenvalues: number[];
+  trace_exact: number;
+};
 
 test('hessian --json on mlp48: Lanczos top-3, Hutchinson trace, SLQ density in the documented shape', async () => {
   const r = await cli([
-    'hessian', fixture('fmnist-hessian', 'mlp48.onnx'), '--data', fixture('fmnist-hessian', 'batch.safetensors'), '--batch', '1000',
-    '--top-k', '3', '--lanczos', '--tol', '1e-6', '--trace', '--density', '--density-steps', '12', '--bins', '300', '--seed', '7', '--json',
+    'hessian',
+    fixture('fmnist-hessian', 'mlp48.onnx'),
+    '--data',
+    fixture('fmnist-hessian', 'batch.safetensors'),
+    '--batch',
+    '1000',
+    '--top-k',
+    '3',
+    '--lanczos',
+    '--tol',
+    '1e-6',
+    '--trace',
+    '--density',
+    '--density-steps',
+    '12',
+    '--bins',
+    '300',
+    '--seed',
+    '7',
+    '--json',
   ]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  out.top_eigenvalues.forEach((v: number, i: number) => assert.ok(Math.abs(v - ref.top_eigenvalues[i]) < 1e-4 * ref.top_eigenvalues[i], `λ${i + 1} ${v}`));
+  out.top_eigenvalues.forEach((v: number, i: number) =>
+    assert.ok(Math.abs(v - ref.top_eigenvalues[i]) < 1e-4 * ref.top_eigenvalues[i], `λ${i + 1} ${v}`),
+  );
   assert.equal(out.eigen_iterations.length, 3);
   assert.equal(out.residuals.length, 3);
   assert.ok(Math.abs(out.trace.mean - ref.trace_exact) < 3 * out.trace.stderr);

@@ -13,10 +13,19 @@ test("parseModelCommand: exactly the schema's flags, booleans as switches, value
   assert.deepEqual(cmd, { modelPath: 'm.onnx', flags: { data: 'd.st', batch: 8, untie: true, json: true, out: 'g.st' } });
   // eval's schema leaves out --chunk and --untie: they are unknown options there
   const EvalFlags = CommonFlags.omit({ chunk: true, untie: true });
-  assert.throws(() => parseModelCommand(['m.onnx', '--data', 'd', '--chunk', '4'], EvalFlags, 'U', 'H'), usageError(/^unknown option --chunk/));
+  assert.throws(
+    () => parseModelCommand(['m.onnx', '--data', 'd', '--chunk', '4'], EvalFlags, 'U', 'H'),
+    usageError(/^unknown option --chunk/),
+  );
   assert.throws(() => parseModelCommand(['m.onnx', '--data', 'd', '--untie'], EvalFlags, 'U', 'H'), usageError(/^unknown option --untie/));
-  assert.throws(() => parseModelCommand(['m.onnx', '--data', 'd', '--batch', '0'], Flags, 'U', 'H'), usageError(/^--batch needs a positive integer\. Usage: U$/));
-  assert.throws(() => parseModelCommand(['m.onnx'], Flags, 'U', 'H'), usageError(/^--data D \(or --text FILE --seq S\) is required\. Usage: U$/));
+  assert.throws(
+    () => parseModelCommand(['m.onnx', '--data', 'd', '--batch', '0'], Flags, 'U', 'H'),
+    usageError(/^--batch needs a positive integer\. Usage: U$/),
+  );
+  assert.throws(
+    () => parseModelCommand(['m.onnx'], Flags, 'U', 'H'),
+    usageError(/^--data D \(or --text FILE --seq S\) is required\. Usage: U$/),
+  );
   assert.throws(() => parseModelCommand(['--data', 'd'], Flags, 'U', 'H'), usageError(/^missing MODEL\. Usage: U$/));
   assert.throws(() => parseModelCommand(['a', 'b', '--data', 'd'], Flags, 'U', 'H'), usageError(/^expected one MODEL, got 2\. Usage: U$/));
   const { result, out } = captureStdout(() => parseModelCommand(['--help'], Flags, 'U', 'help text\n'));
@@ -29,7 +38,10 @@ test('leadingBatches: the first n samples in chunks; more than the dataset is an
   const first7 = leadingBatches(ds, 7, 3);
   assert.equal(first7.count, 7);
   const batches = first7.batches();
-  assert.deepEqual(batches.map((b) => b.size), [3, 3, 1]);
+  assert.deepEqual(
+    batches.map((b) => b.size),
+    [3, 3, 1],
+  );
   assert.deepEqual(Array.from(batches[2].x.data as Float32Array), [12, 13]);
   assert.equal(leadingBatches(ds, undefined, 4).count, 10);
   assert.throws(() => leadingBatches({ n: 10 }, 11, 4), usageError(/--batch 11 is more than the dataset's 10 samples/));

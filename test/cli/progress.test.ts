@@ -9,7 +9,15 @@ import { fixture } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 
 function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: string } {
-  const s = { isTTY, columns: 100, text: '', write(chunk: string) { s.text += chunk; return true; } };
+  const s = {
+    isTTY,
+    columns: 100,
+    text: '',
+    write(chunk: string) {
+      s.text += chunk;
+      return true;
+    },
+  };
   return s as unknown as NodeJS.WriteStream & { text: string };
 }
 
@@ -20,9 +28,19 @@ test('progressReporter: JSON lines (throttled, last step always), a terminal bar
   p.hook(1, 4, 'a', { fraction: 0.5, gflops: 12.5 });
   p.hook(4, 4, 'd', { fraction: 1 });
   p.done();
-  const lines = js.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = js.text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   // the second event comes within 100 ms of the first: dropped; the last step is never dropped
-  assert.deepEqual(lines.map((l) => [l.type, l.done]), [['progress', 0], ['progress', 4], ['done', undefined]]);
+  assert.deepEqual(
+    lines.map((l) => [l.type, l.done]),
+    [
+      ['progress', 0],
+      ['progress', 4],
+      ['done', undefined],
+    ],
+  );
   assert.equal(lines[1].command, 'analyze');
   assert.equal(lines[1].model, 'm');
   assert.equal(lines[1].fraction, 1);
@@ -49,7 +67,10 @@ test('progressReporter: JSON lines (throttled, last step always), a terminal bar
 test('analyze --progress: JSON lines on stderr per layer, with its GFLOP/s; stdout stays the report', async () => {
   const r = await runCli(['analyze', fixture('stories260k'), '--json', '--fits', 'pl', '--progress', '--no-cache']);
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const progress = lines.filter((l) => l.type === 'progress');
   assert.ok(progress.length >= 2);
   assert.deepEqual(progress.at(-1)!.done, 36);

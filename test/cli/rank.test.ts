@@ -10,7 +10,9 @@ import { runCli } from '../helpers/cli.js';
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, env);
 
 async function wwMeanAlpha(name: string): Promise<number> {
-  const ref = JSON.parse(await readFile(join(SHARED, 'reference', 'weightwatcher', `${name}.json`), 'utf8')) as { fits: { PL: { layers: { alpha: number }[] } } };
+  const ref = JSON.parse(await readFile(join(SHARED, 'reference', 'weightwatcher', `${name}.json`), 'utf8')) as {
+    fits: { PL: { layers: { alpha: number }[] } };
+  };
   const a = ref.fits.PL.layers.map((l) => l.alpha);
   return a.reduce((s, v) => s + v, 0) / a.length;
 }
@@ -24,9 +26,17 @@ test('rank --json --scores: ordered by mean alpha (ascending), values = WW means
     await writeFile(scores, JSON.stringify({ [stories]: 1, [mlp]: 2 }));
     const r = await cli(['rank', stories, mlp, '--json', '--scores', scores]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { metric: string; direction: string; rows: { model: string; value: number; rank: number }[]; correlation: { n: number; spearman: { rho: number } } };
+    const out = JSON.parse(r.stdout) as {
+      metric: string;
+      direction: string;
+      rows: { model: string; value: number; rank: number }[];
+      correlation: { n: number; spearman: { rho: number } };
+    };
     assert.equal(out.direction, 'asc');
-    assert.deepEqual(out.rows.map((x) => x.model), [mlp, stories]);
+    assert.deepEqual(
+      out.rows.map((x) => x.model),
+      [mlp, stories],
+    );
     const [m1, m2] = [await wwMeanAlpha('fmnist-hessian-mlp48'), await wwMeanAlpha('stories260k')];
     assert.ok(Math.abs(out.rows[0].value - m1) <= 1e-6 * m1);
     assert.ok(Math.abs(out.rows[1].value - m2) <= 1e-6 * m2);
@@ -58,7 +68,10 @@ test('rank across families: the table says so and ranks within each family (mode
     const r = await cli(['rank', stories, gpt2, mlpA, mlpB, '--json', '--scores', scores, '--no-cache']);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
-      rows: { model: string; rank: number }[]; cross_family: boolean; note: string; correlation: { cross_family: boolean; n: number };
+      rows: { model: string; rank: number }[];
+      cross_family: boolean;
+      note: string;
+      correlation: { cross_family: boolean; n: number };
       families: { family: string; rows: { model: string; rank: number }[]; correlation?: { n: number } }[];
     };
     assert.equal(out.rows.length, 4);
@@ -70,7 +83,10 @@ test('rank across families: the table says so and ranks within each family (mode
     assert.deepEqual(fam.gpt2, [gpt2]);
     const sig = out.families.find((f) => f.family.startsWith('signature:'))!;
     assert.deepEqual(new Set(sig.rows.map((x) => x.model)), new Set([mlpA, mlpB]));
-    assert.deepEqual(sig.rows.map((x) => x.rank), [1, 2]);
+    assert.deepEqual(
+      sig.rows.map((x) => x.rank),
+      [1, 2],
+    );
     assert.equal(sig.correlation?.n, 2);
     const table = await cli(['rank', stories, gpt2, '--no-cache']);
     assert.match(table.stdout, /note: these models come from different families/);

@@ -21,9 +21,15 @@ test('kill -9 mid-analysis, restart: no finished layer is solved again', async (
   const dir = await mkdtemp(join(tmpdir(), 'ws-resume-'));
   try {
     const model = join(dir, 'model.safetensors');
-    await writeSafetensors(model, Array.from({ length: LAYERS }, (_, i) => ({
-      name: `layer${String(i).padStart(2, '0')}.weight`, dtype: 'F32' as const, shape: [SIDE, SIDE], data: gaussian(SIDE * SIDE, i + 1),
-    })));
+    await writeSafetensors(
+      model,
+      Array.from({ length: LAYERS }, (_, i) => ({
+        name: `layer${String(i).padStart(2, '0')}.weight`,
+        dtype: 'F32' as const,
+        shape: [SIDE, SIDE],
+        data: gaussian(SIDE * SIDE, i + 1),
+      })),
+    );
     const env = { ...process.env, WEIGHTSCOPE_DATA: join(dir, 'data') };
     // The pure-TypeScript solver and one worker make each layer take a while, so the kill lands mid-run.
     const args = ['analyze', model, '--json', '--fits', 'pl', '--eigen-backend', 'ts', '--workers', '1', '--progress'];
@@ -54,7 +60,9 @@ test('kill -9 mid-analysis, restart: no finished layer is solved again', async (
     db.close();
     assert.ok(finished >= reported.size && finished >= 2 && finished < LAYERS, `finished ${finished}, reported ${reported.size}`);
 
-    const again = await runCli(['analyze', model, '--json', '--fits', 'pl', '--eigen-backend', 'ts', '--workers', '1'], { WEIGHTSCOPE_DATA: join(dir, 'data') });
+    const again = await runCli(['analyze', model, '--json', '--fits', 'pl', '--eigen-backend', 'ts', '--workers', '1'], {
+      WEIGHTSCOPE_DATA: join(dir, 'data'),
+    });
     assert.equal(again.code, 0, again.stderr);
     const out = JSON.parse(again.stdout) as { layers: { status: string }[]; work: { layers_computed: number; layers_cached: number } };
     assert.equal(out.layers.length, LAYERS);

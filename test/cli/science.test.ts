@@ -25,12 +25,13 @@ const own = (stderr: string): string[] => stderr.split('\n').filter((l) => l.sta
 const MLP = fixture('fmnist-hessian', 'mlp48.onnx');
 const BATCH = fixture('fmnist-hessian', 'batch.safetensors');
 
-test('collapse --json: the NC numbers at top level under the issue\'s names; the text table names them', async () => {
+test("collapse --json: the NC numbers at top level under the issue's names; the text table names them", async () => {
   const ref = JSON.parse(readFileSync(join(SHARED, 'reference', 'neural_collapse.json'), 'utf8')).cases['fmnist-hessian/mlp48 on batch'];
   const r = await cli('collapse', MLP, '--data', BATCH, '--json');
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  for (const k of ['nc1', 'nc2_etf', 'nc2_equinorm', 'nc2_equiangular', 'nc3', 'nc3_zhu']) assert.ok(Math.abs(out[k] - ref[k]) < 1e-6 * ref[k], k);
+  for (const k of ['nc1', 'nc2_etf', 'nc2_equinorm', 'nc2_equiangular', 'nc3', 'nc3_zhu'])
+    assert.ok(Math.abs(out[k] - ref[k]) < 1e-6 * ref[k], k);
   assert.equal(out.nc4, ref.nc4_ncc_mismatch);
   assert.equal(out.mean_cosines.length, 10);
   const t = await cli('collapse', MLP, '--data', BATCH, '--samples', '500');
@@ -43,7 +44,10 @@ test('flatness --json: rows of {gamma, local_entropy, stderr, second_order, loss
   const r = await cli('flatness', MLP, '--data', BATCH, '--gamma', '1e4,1e5', '--draws', '24', '--trace', 'none', '--seed', '3', '--json');
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.deepEqual(out.rows.map((x: { gamma: number }) => x.gamma), [1e4, 1e5]);
+  assert.deepEqual(
+    out.rows.map((x: { gamma: number }) => x.gamma),
+    [1e4, 1e5],
+  );
   for (const row of out.rows) {
     assert.ok(row.local_entropy < -0.37 && row.local_entropy > -0.4 && row.stderr > 0 && row.second_order === null, JSON.stringify(row));
     assert.ok(Math.abs(row.loss - 0.37512) < 1e-4);
@@ -52,7 +56,7 @@ test('flatness --json: rows of {gamma, local_entropy, stderr, second_order, loss
   assert.equal(out.trace.value, null);
 });
 
-test('--criterion: grad, eval and hessian use it (the graph\'s loss equals the forward pass\'s); connect trains and reports with it', async () => {
+test("--criterion: grad, eval and hessian use it (the graph's loss equals the forward pass's); connect trains and reports with it", async () => {
   const g = await cli('grad', MLP, '--data', BATCH, '--criterion', 'mse', '--json');
   const e = await cli('eval', MLP, '--data', BATCH, '--criterion', 'mse', '--json');
   const ce = await cli('grad', MLP, '--data', BATCH, '--json');
@@ -61,11 +65,37 @@ test('--criterion: grad, eval and hessian use it (the graph\'s loss equals the f
   const [gl, el, cl] = [JSON.parse(g.stdout).loss, JSON.parse(e.stdout).loss, JSON.parse(ce.stdout).loss];
   assert.ok(Math.abs(gl - el) < 1e-5 * el, `graph ${gl} vs forward ${el}`);
   assert.ok(el > 5 && Math.abs(cl - 0.37512) < 1e-4, `mse ${el}, ce ${cl}`);
-  const h = await cli('hessian', MLP, '--data', BATCH, '--criterion', 'ls:0.1', '--samples', '200', '--batch', '200', '--top-k', '1', '--json');
+  const h = await cli(
+    'hessian',
+    MLP,
+    '--data',
+    BATCH,
+    '--criterion',
+    'ls:0.1',
+    '--samples',
+    '200',
+    '--batch',
+    '200',
+    '--top-k',
+    '1',
+    '--json',
+  );
   assert.equal(h.code, 0, h.stderr);
   assert.ok(JSON.parse(h.stdout).loss > 0.4, 'label smoothing raises the loss of a confident model');
   const m = [fixture('surface-mlp', 'm1.onnx'), fixture('surface-mlp', 'm2.onnx')];
-  const c = await cli('connect', ...m, '--data', fixture('surface-mlp', 'test.safetensors'), '--epochs', '0', '--eval', '0,1', '--criterion', 'focal:2', '--json');
+  const c = await cli(
+    'connect',
+    ...m,
+    '--data',
+    fixture('surface-mlp', 'test.safetensors'),
+    '--epochs',
+    '0',
+    '--eval',
+    '0,1',
+    '--criterion',
+    'focal:2',
+    '--json',
+  );
   assert.equal(c.code, 0, c.stderr);
   const fe = await cli('eval', m[0], '--data', fixture('surface-mlp', 'test.safetensors'), '--criterion', 'focal:2', '--json');
   const along = JSON.parse(c.stdout).along;
@@ -75,8 +105,25 @@ test('--criterion: grad, eval and hessian use it (the graph\'s loss equals the f
 
 test('taxonomy on three fixture MLPs: the report, its verdict and evidence (short curves)', async () => {
   const m = ['m1', 'm2', 'm3'].map((n) => fixture('surface-mlp', `${n}.onnx`));
-  const r = await cli('taxonomy', ...m, '--data', fixture('surface-mlp', 'clean_subset.safetensors'), '--test', fixture('surface-mlp', 'test.safetensors'),
-    '--epochs', '1', '--samples-per-epoch', '256', '--hessian-samples', '100', '--cka-samples', '256', '--sharp-lambda', '5', '--json');
+  const r = await cli(
+    'taxonomy',
+    ...m,
+    '--data',
+    fixture('surface-mlp', 'clean_subset.safetensors'),
+    '--test',
+    fixture('surface-mlp', 'test.safetensors'),
+    '--epochs',
+    '1',
+    '--samples-per-epoch',
+    '256',
+    '--hessian-samples',
+    '100',
+    '--cka-samples',
+    '256',
+    '--sharp-lambda',
+    '5',
+    '--json',
+  );
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(['I', 'II', 'III', 'IV-A', 'IV-B'].includes(out.phase));

@@ -27,11 +27,32 @@ test('surface: the untrained 2 × 2 patch on a 3 × 3 grid; --out writes the bes
     const models = [1, 2, 3, 4].map((i) => S(`m${i}.onnx`));
     const out = join(dir, 'avg.onnx');
     const [j, t] = await Promise.all([
-      cli(['surface', ...models, '--data', S('clean_subset.safetensors'), '--test', S('test.safetensors'), '--epochs', '0', '--grid', '3', '--ensemble', '2', '--out', out, '--json']),
+      cli([
+        'surface',
+        ...models,
+        '--data',
+        S('clean_subset.safetensors'),
+        '--test',
+        S('test.safetensors'),
+        '--epochs',
+        '0',
+        '--grid',
+        '3',
+        '--ensemble',
+        '2',
+        '--out',
+        out,
+        '--json',
+      ]),
       cli(['surface', ...models.slice(0, 3), '--data', S('clean_subset.safetensors'), '--epochs', '0', '--grid', '3', '--ensemble', '2']),
     ]);
     assert.equal(j.code, 0, j.stderr);
-    const r = JSON.parse(j.stdout) as { grid: { u: number; v: number; accuracy: number }[]; center: { accuracy: number }; output: { onnx: string; safetensors: string }; best: { u: number; v: number } };
+    const r = JSON.parse(j.stdout) as {
+      grid: { u: number; v: number; accuracy: number }[];
+      center: { accuracy: number };
+      output: { onnx: string; safetensors: string };
+      best: { u: number; v: number };
+    };
     assert.equal(r.grid.length, 9);
     assert.equal(r.center.accuracy, 0.4015, 'the plain average of the four (reference.json bilinear_center)');
     assert.deepEqual(r.output, { onnx: out, safetensors: join(dir, 'avg.safetensors') });
@@ -47,12 +68,51 @@ test('surface: the untrained 2 × 2 patch on a 3 × 3 grid; --out writes the bes
 
 test('attack and connect --attack: robust accuracy, λmax and correlations from the command line', async () => {
   const [a, c] = await Promise.all([
-    cli(['attack', FB('model_a.onnx'), '--data', FB('test_clean.safetensors'), '--attack-samples', '100', '--hessian-samples', '50', '--hessian-iters', '10', '--json']),
-    cli(['connect', FB('model_a.onnx'), FB('model_b.onnx'), '--data', FB('clean_subset.safetensors'), '--eval-data', FB('test_clean.safetensors'), '--epochs', '0', '--eval', '0,0.5,1',
-      '--attack', 'fgsm', '--eps', '0.05', '--attack-samples', '50', '--hessian-samples', '50', '--hessian-iters', '5']),
+    cli([
+      'attack',
+      FB('model_a.onnx'),
+      '--data',
+      FB('test_clean.safetensors'),
+      '--attack-samples',
+      '100',
+      '--hessian-samples',
+      '50',
+      '--hessian-iters',
+      '10',
+      '--json',
+    ]),
+    cli([
+      'connect',
+      FB('model_a.onnx'),
+      FB('model_b.onnx'),
+      '--data',
+      FB('clean_subset.safetensors'),
+      '--eval-data',
+      FB('test_clean.safetensors'),
+      '--epochs',
+      '0',
+      '--eval',
+      '0,0.5,1',
+      '--attack',
+      'fgsm',
+      '--eps',
+      '0.05',
+      '--attack-samples',
+      '50',
+      '--hessian-samples',
+      '50',
+      '--hessian-iters',
+      '5',
+    ]),
   ]);
   assert.equal(a.code, 0, a.stderr);
-  const r = JSON.parse(a.stdout) as { samples: number; clean: { accuracy: number }; adversarial: { accuracy: number }; inputHessian: { topEigenvalue: number }; options: { eps: number; steps: number } };
+  const r = JSON.parse(a.stdout) as {
+    samples: number;
+    clean: { accuracy: number };
+    adversarial: { accuracy: number };
+    inputHessian: { topEigenvalue: number };
+    options: { eps: number; steps: number };
+  };
   assert.equal(r.samples, 100);
   assert.deepEqual([r.options.eps, r.options.steps], [0.1, 10]);
   assert.ok(r.adversarial.accuracy < r.clean.accuracy && r.inputHessian.topEigenvalue > 0);
@@ -71,7 +131,10 @@ test('surface / attack / connect --attack: bad command lines exit 2 with one lin
     [['attack', FB('model_a.onnx')], /--data D is required/],
     [['attack', FB('model_a.onnx'), '--data', FB('test_clean.safetensors'), '--eps=-1'], /--eps: /],
     [['attack', FB('model_a.onnx'), '--data', FB('test_clean.safetensors'), '--attack', 'cw'], /--attack must be pgd or fgsm/],
-    [['connect', FB('model_a.onnx'), FB('model_b.onnx'), '--data', FB('clean_subset.safetensors'), '--eps', '0.1'], /attack flags need --attack pgd\|fgsm/],
+    [
+      ['connect', FB('model_a.onnx'), FB('model_b.onnx'), '--data', FB('clean_subset.safetensors'), '--eps', '0.1'],
+      /attack flags need --attack pgd\|fgsm/,
+    ],
   ];
   const runs = await Promise.all(cases.map(([args]) => cli(args)));
   runs.forEach((r, i) => {
@@ -83,7 +146,15 @@ test('surface / attack / connect --attack: bad command lines exit 2 with one lin
 
 test('library entry exports surfaces, attacks and their option schemas', async () => {
   const lib = await import('../../src/index.js');
-  for (const f of [lib.connectSurface, lib.attackModel, lib.writeModelPoint, lib.parseSurfaceOptions, lib.parseAttackOptions, lib.buildInputGradGraph]) assert.equal(typeof f, 'function');
+  for (const f of [
+    lib.connectSurface,
+    lib.attackModel,
+    lib.writeModelPoint,
+    lib.parseSurfaceOptions,
+    lib.parseAttackOptions,
+    lib.buildInputGradGraph,
+  ])
+    assert.equal(typeof f, 'function');
   assert.equal(lib.surfaceOptionsSchema.parse({}).grid, 11);
   assert.equal(lib.attackOptionsSchema.parse({}).eps, 0.1);
   assert.equal(lib.attackRunSchema.parse({}).device, 'cpu');

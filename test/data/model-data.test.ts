@@ -36,12 +36,15 @@ test('JSONL and CSV {text, label}: tokenized with special tokens, padded to the 
     await bertFolder(dir);
     const vocab = wordpieceVocab();
     const id = (t: string) => vocab.indexOf(t);
-    await writeFile(join(dir, 'd.jsonl'), [
-      JSON.stringify({ text: 'The movie was great!', label: 'positive' }),
-      JSON.stringify({ text: 'bad plot', label: 0 }),
-      '',
-      JSON.stringify({ text: 'fine', text_pair: 'not very good', label: '1' }),
-    ].join('\n'));
+    await writeFile(
+      join(dir, 'd.jsonl'),
+      [
+        JSON.stringify({ text: 'The movie was great!', label: 'positive' }),
+        JSON.stringify({ text: 'bad plot', label: 0 }),
+        '',
+        JSON.stringify({ text: 'fine', text_pair: 'not very good', label: '1' }),
+      ].join('\n'),
+    );
     await writeFile(join(dir, 'd.csv'), 'text,label\r\n"The movie was great!",positive\r\nbad plot,0\r\n');
     const m = await openModel(dir);
     const ds = await loadModelData(m, { data: join(dir, 'd.jsonl') });
@@ -82,48 +85,89 @@ test('bad data for a Transformer is an error naming the file and the row', async
   try {
     await bertFolder(dir);
     const m = await openModel(dir);
-    const bad = async (name: string, body: string | { name: string; dtype: 'I64' | 'F32' | 'I32'; shape: number[]; data: Uint8Array }[], re: RegExp, opts = {}) => {
+    const bad = async (
+      name: string,
+      body: string | { name: string; dtype: 'I64' | 'F32' | 'I32'; shape: number[]; data: Uint8Array }[],
+      re: RegExp,
+      opts = {},
+    ) => {
       const p = join(dir, name);
       if (typeof body === 'string') await writeFile(p, body);
       else await writeSafetensors(p, body);
       await assert.rejects(loadModelData(m, { data: p, ...opts }), isCode('invalid-input', re), name);
     };
     await bad('range.jsonl', '{"text": "good", "label": 3}\n', /row 1: label 3 is outside the model's 3 classes \(0\.\.2\)/);
-    await bad('name.jsonl', '{"text": "good", "label": "meh"}\n', /row 1: label "meh" is neither a class index nor a name in label2id \(negative, neutral, positive\)/);
+    await bad(
+      'name.jsonl',
+      '{"text": "good", "label": "meh"}\n',
+      /row 1: label "meh" is neither a class index nor a name in label2id \(negative, neutral, positive\)/,
+    );
     await bad('nolabel.jsonl', '{"text": "good"}\n', /row 1 has no 'label'/);
     await bad('notext.jsonl', '{"txt": "good", "label": 1}\n', /row 1 has no string 'text'/);
     await bad('json.jsonl', '{"text": "good", "label": 1}\n{oops\n', /line 2 is not JSON/);
     await bad('quote.csv', 'text,label\n"open,1\n', /never closed/);
     await bad('fields.csv', 'text,label\ngood,1,extra\n', /CSV row 2 has 3 fields, the header 2/);
-    await bad('keys.safetensors', [{ name: 'tokens', dtype: 'I64', shape: [1, 4], data: i64([2, 5, 6, 3]) }], /no 'input_ids' or 'x' \(has: tokens\)/);
+    await bad(
+      'keys.safetensors',
+      [{ name: 'tokens', dtype: 'I64', shape: [1, 4], data: i64([2, 5, 6, 3]) }],
+      /no 'input_ids' or 'x' \(has: tokens\)/,
+    );
     // x is input_ids (the service's datasets name every input x): the labels are what is missing then.
-    await bad('xkeys.safetensors', [{ name: 'x', dtype: 'I64', shape: [1, 4], data: i64([2, 5, 6, 3]) }], /no labels 'y' \[1\] for BertForSequenceClassification/);
-    await bad('dtype.safetensors', [{ name: 'input_ids', dtype: 'F32', shape: [1, 2], data: new Uint8Array(8) }], /'input_ids' must be int64 \(or int32\), got F32/);
-    await bad('vocab.safetensors', [
-      { name: 'input_ids', dtype: 'I64', shape: [1, 3], data: i64([2, 400, 3]) },
-      { name: 'y', dtype: 'I64', shape: [1], data: i64([0]) },
-    ], /token id 400 at row 0, position 1 is outside 0\.\.399 \(vocab_size 400\)/);
-    await bad('mask.safetensors', [
-      { name: 'input_ids', dtype: 'I64', shape: [1, 3], data: i64([2, 5, 3]) },
-      { name: 'attention_mask', dtype: 'I64', shape: [1, 3], data: i64([1, 2, 1]) },
-      { name: 'y', dtype: 'I64', shape: [1], data: i64([0]) },
-    ], /attention_mask must be 0 or 1, got 2 at row 0/);
+    await bad(
+      'xkeys.safetensors',
+      [{ name: 'x', dtype: 'I64', shape: [1, 4], data: i64([2, 5, 6, 3]) }],
+      /no labels 'y' \[1\] for BertForSequenceClassification/,
+    );
+    await bad(
+      'dtype.safetensors',
+      [{ name: 'input_ids', dtype: 'F32', shape: [1, 2], data: new Uint8Array(8) }],
+      /'input_ids' must be int64 \(or int32\), got F32/,
+    );
+    await bad(
+      'vocab.safetensors',
+      [
+        { name: 'input_ids', dtype: 'I64', shape: [1, 3], data: i64([2, 400, 3]) },
+        { name: 'y', dtype: 'I64', shape: [1], data: i64([0]) },
+      ],
+      /token id 400 at row 0, position 1 is outside 0\.\.399 \(vocab_size 400\)/,
+    );
+    await bad(
+      'mask.safetensors',
+      [
+        { name: 'input_ids', dtype: 'I64', shape: [1, 3], data: i64([2, 5, 3]) },
+        { name: 'attention_mask', dtype: 'I64', shape: [1, 3], data: i64([1, 2, 1]) },
+        { name: 'y', dtype: 'I64', shape: [1], data: i64([0]) },
+      ],
+      /attention_mask must be 0 or 1, got 2 at row 0/,
+    );
     await bad('nolabels.safetensors', [{ name: 'input_ids', dtype: 'I64', shape: [1, 3], data: i64([2, 5, 3]) }], /no labels 'y' \[1\]/);
-    await assert.rejects(loadModelData(m, { text: join(dir, 'range.jsonl'), seq: 4 }), isCode('invalid-input', /--text is for language models; BertForSequenceClassification takes labelled data/));
+    await assert.rejects(
+      loadModelData(m, { text: join(dir, 'range.jsonl'), seq: 4 }),
+      isCode('invalid-input', /--text is for language models; BertForSequenceClassification takes labelled data/),
+    );
     // A causal LM refuses padded rows; a ViT refuses images of the wrong size.
     const gpt2 = await openModel(fixture('gpt2-tiny'));
     await writeSafetensors(join(dir, 'pad.safetensors'), [
       { name: 'input_ids', dtype: 'I64', shape: [1, 3], data: i64([5, 6, 7]) },
       { name: 'attention_mask', dtype: 'I64', shape: [1, 3], data: i64([1, 1, 0]) },
     ]);
-    await assert.rejects(loadModelData(gpt2, { data: join(dir, 'pad.safetensors') }), isCode('invalid-input', /attention_mask has padded positions/));
-    await assert.rejects(loadModelData(gpt2, { data: join(dir, 'range.jsonl') }), isCode('invalid-input', /causal LM: give a token dataset/));
+    await assert.rejects(
+      loadModelData(gpt2, { data: join(dir, 'pad.safetensors') }),
+      isCode('invalid-input', /attention_mask has padded positions/),
+    );
+    await assert.rejects(
+      loadModelData(gpt2, { data: join(dir, 'range.jsonl') }),
+      isCode('invalid-input', /causal LM: give a token dataset/),
+    );
     const vit = await openModel(fixture('vit-fmnist-backdoor', 'model_a'));
     await writeSafetensors(join(dir, 'img.safetensors'), [
       { name: 'x', dtype: 'F32', shape: [1, 1, 14, 14], data: new Uint8Array(4 * 196) },
       { name: 'y', dtype: 'I64', shape: [1], data: i64([0]) },
     ]);
-    await assert.rejects(loadModelData(vit, { data: join(dir, 'img.safetensors') }), isCode('invalid-input', /is \[1, 1, 14, 14\]; ViTForImageClassification takes \[N, 1, 28, 28\]/));
+    await assert.rejects(
+      loadModelData(vit, { data: join(dir, 'img.safetensors') }),
+      isCode('invalid-input', /is \[1, 1, 14, 14\]; ViTForImageClassification takes \[N, 1, 28, 28\]/),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -138,10 +182,16 @@ test('masked-LM labels (−100 = not predicted) become one sample per predicted 
     // The classification checkpoint has no MLM head: a clear error names the first missing tensor.
     await assert.rejects(openModel(dir), isCode('not-found', /no tensor 'cls\.predictions\.transform\.dense\.weight'/));
     const t = await readAllTensors(join(BERT, 'model.safetensors'));
-    const head = randomWeights(new Map([
-      ['cls.predictions.transform.dense.weight', [64, 64]], ['cls.predictions.transform.dense.bias', [64]],
-      ['cls.predictions.transform.LayerNorm.weight', [64]], ['cls.predictions.transform.LayerNorm.bias', [64]], ['cls.predictions.bias', [400]],
-    ]), 4);
+    const head = randomWeights(
+      new Map([
+        ['cls.predictions.transform.dense.weight', [64, 64]],
+        ['cls.predictions.transform.dense.bias', [64]],
+        ['cls.predictions.transform.LayerNorm.weight', [64]],
+        ['cls.predictions.transform.LayerNorm.bias', [64]],
+        ['cls.predictions.bias', [400]],
+      ]),
+      4,
+    );
     await writeHfFolder(dir, { ...cfg, architectures: ['BertForMaskedLM'] }, new Map([...t, ...head]));
     const m = await openModel(dir);
     assert.equal(m.task, 'masked-lm');
@@ -181,13 +231,20 @@ test('masked-LM labels (−100 = not predicted) become one sample per predicted 
       { name: 'input_ids', dtype: 'I64', shape: [1, 3], data: i64([2, 5, 3]) },
       { name: 'labels', dtype: 'I64', shape: [1, 3], data: i64([-100, 400, -100]) },
     ]);
-    await assert.rejects(loadModelData(m, { data: join(dir, 'big.safetensors') }), isCode('invalid-input', /label token 400 at row 0 is outside the vocabulary/));
+    await assert.rejects(
+      loadModelData(m, { data: join(dir, 'big.safetensors') }),
+      isCode('invalid-input', /label token 400 at row 0 is outside the vocabulary/),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
 test('CSV: quoted separators, doubled quotes, line breaks inside quotes, CRLF and a BOM', () => {
-  assert.deepEqual(parseCsv('\ufeffa,b\r\n"x, ""y""",2\n"multi\nline",3\n', ','), [['a', 'b'], ['x, "y"', '2'], ['multi\nline', '3']]);
+  assert.deepEqual(parseCsv('\ufeffa,b\r\n"x, ""y""",2\n"multi\nline",3\n', ','), [
+    ['a', 'b'],
+    ['x, "y"', '2'],
+    ['multi\nline', '3'],
+  ]);
   assert.throws(() => parseCsv('a,b\nx"y,1\n', ','), /line 2: a quote inside an unquoted field/);
 });

@@ -18,7 +18,10 @@ for (const target of TARGET_NAMES) {
     try {
       // A 20 s hang limit: CI machines are shared and loaded; real hangs (unbounded loops) run far past it.
       const r = await runTarget(target, { execs: EXECS, seed: 20_251_206, hangMs: 20_000, heapMb: 1024, crashDir });
-      assert.deepEqual(r.failures.map((f) => `${f.kind} at ${f.index}: ${f.message}`), []);
+      assert.deepEqual(
+        r.failures.map((f) => `${f.kind} at ${f.index}: ${f.message}`),
+        [],
+      );
       assert.equal(r.execs, EXECS);
       assert.ok(r.ok >= 1, `${target}: not even the unmutated corpus was read: ${JSON.stringify(r.errors)}`);
       assert.equal(r.ok + Object.values(r.errors).reduce((a, b) => a + b, 0), EXECS, 'every input was answered');

@@ -39,7 +39,17 @@ export interface Case {
 }
 
 function emptyGraph(opset: number): Graph {
-  return { name: 't', opset, irVersion: 8, extraOpsets: [], nodes: [], inputs: [], outputs: [], values: new Map(), initializers: new Map() };
+  return {
+    name: 't',
+    opset,
+    irVersion: 8,
+    extraOpsets: [],
+    nodes: [],
+    inputs: [],
+    outputs: [],
+    values: new Map(),
+    initializers: new Map(),
+  };
 }
 
 export async function checkCase(c: Case): Promise<{ gradErr: number; hvErr: number }> {
@@ -55,7 +65,10 @@ export async function checkCase(c: Case): Promise<{ gradErr: number; hvErr: numb
     const n = inp.dims.reduce((p, q) => p * q, 1);
     values.set(inp.name, inp.int ?? inp.data ?? Array.from({ length: n }, () => r()));
   }
-  let y = c.build(b, c.inputs.map((i) => i.name));
+  let y = c.build(
+    b,
+    c.inputs.map((i) => i.name),
+  );
   if (c.decompose) {
     g.outputs = [y];
     decomposeAndInfer(g);
@@ -64,8 +77,16 @@ export async function checkCase(c: Case): Promise<{ gradErr: number; hvErr: numb
   const ys = b.shapeOf(y);
   assert.ok(ys && ys.every((d) => typeof d === 'number'), `${c.name}: output shape not static: ${ys}`);
   const ny = (ys as number[]).reduce((p, q) => p * q, 1);
-  const w = b.constant(DTY, ys as number[], Array.from({ length: ny }, () => r()));
-  const u = b.constant(DTY, ys as number[], Array.from({ length: ny }, () => r()));
+  const w = b.constant(
+    DTY,
+    ys as number[],
+    Array.from({ length: ny }, () => r()),
+  );
+  const u = b.constant(
+    DTY,
+    ys as number[],
+    Array.from({ length: ny }, () => r()),
+  );
   const yc = b.cast(y, DTY);
   const f = b.op('ReduceSum', [b.add(b.mul(w, yc), b.mul(b.scalar(0.5, DTY), b.mul(u, b.mul(yc, yc))))], { keepdims: 0 });
   const diff = c.inputs.filter((i) => !i.int && !i.nodiff);
@@ -120,18 +141,31 @@ export async function checkCase(c: Case): Promise<{ gradErr: number; hvErr: numb
       const x0 = values.get(n)!;
       const fd = new Float64Array(x0.length);
       for (let j = 0; j < x0.length; j++) {
-        const p = [...x0]; p[j] += eps;
-        const m = [...x0]; m[j] -= eps;
+        const p = [...x0];
+        p[j] += eps;
+        const m = [...x0];
+        m[j] -= eps;
         const fp = (await runSession(sess, feedsAt(new Map([[n, p]])))).f[0];
         const fm = (await runSession(sess, feedsAt(new Map([[n, m]])))).f[0];
         fd[j] = (fp - fm) / (2 * eps);
       }
       const an = base[`g.${n}`];
-      let maxErr = 0, maxVal = 1e-12;
-      for (let j = 0; j < fd.length; j++) { maxErr = Math.max(maxErr, Math.abs(fd[j] - an[j])); maxVal = Math.max(maxVal, Math.abs(fd[j])); }
+      let maxErr = 0,
+        maxVal = 1e-12;
+      for (let j = 0; j < fd.length; j++) {
+        maxErr = Math.max(maxErr, Math.abs(fd[j] - an[j]));
+        maxVal = Math.max(maxVal, Math.abs(fd[j]));
+      }
       const e = maxErr / maxVal;
       gradErr = Math.max(gradErr, e);
-      assert.ok(e <= tol, `${c.name}: gradient of ${n} off by ${e.toExponential(2)} (tol ${tol})\n fd=${Array.from(fd).slice(0, 8).map((v) => v.toFixed(5))}\n an=${Array.from(an).slice(0, 8).map((v) => v.toFixed(5))}`);
+      assert.ok(
+        e <= tol,
+        `${c.name}: gradient of ${n} off by ${e.toExponential(2)} (tol ${tol})\n fd=${Array.from(fd)
+          .slice(0, 8)
+          .map((v) => v.toFixed(5))}\n an=${Array.from(an)
+          .slice(0, 8)
+          .map((v) => v.toFixed(5))}`,
+      );
     }
     let hvErr = 0;
     if (!c.firstOrderOnly) {
@@ -139,14 +173,19 @@ export async function checkCase(c: Case): Promise<{ gradErr: number; hvErr: numb
         new Map(names.map((n) => [n, values.get(n)!.map((x, j) => x + sgn * eps * vdir.get(n)![j])]));
       const gp = await runSession(sess, feedsAt(shifted(1)));
       const gm = await runSession(sess, feedsAt(shifted(-1)));
-      const fdAll: number[] = [], anAll: number[] = [];
+      const fdAll: number[] = [],
+        anAll: number[] = [];
       for (const n of names) {
-        const a = gp[`g.${n}`], m = gm[`g.${n}`];
+        const a = gp[`g.${n}`],
+          m = gm[`g.${n}`];
         for (let j = 0; j < a.length; j++) fdAll.push((a[j] - m[j]) / (2 * eps));
         anAll.push(...base[`h.${n}`]);
       }
       hvErr = relL2(anAll, fdAll);
-      assert.ok(hvErr <= tol * 10 || Math.hypot(...fdAll) < 1e-9, `${c.name}: Hv off by ${hvErr.toExponential(2)}\n fd=${fdAll.slice(0, 8).map((v) => v.toFixed(5))}\n an=${anAll.slice(0, 8).map((v) => v.toFixed(5))}`);
+      assert.ok(
+        hvErr <= tol * 10 || Math.hypot(...fdAll) < 1e-9,
+        `${c.name}: Hv off by ${hvErr.toExponential(2)}\n fd=${fdAll.slice(0, 8).map((v) => v.toFixed(5))}\n an=${anAll.slice(0, 8).map((v) => v.toFixed(5))}`,
+      );
     }
     return { gradErr, hvErr };
   } finally {

@@ -7,7 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CE, criterionRow, criterionSpec, CriterionSchema, meanCriterion, parseCriterion, type Criterion } from '../../src/graph/criteria.js';
+import {
+  CE,
+  criterionRow,
+  criterionSpec,
+  CriterionSchema,
+  meanCriterion,
+  parseCriterion,
+  type Criterion,
+} from '../../src/graph/criteria.js';
 import { createEngine } from '../../src/runtime/engine.js';
 import { makeDataset, sliceBatch } from '../../src/runtime/dataset.js';
 import { mulberry32 } from '../helpers/random.js';
@@ -28,7 +36,11 @@ test('criterion specs: parse, print back, and refuse bad ones with a clear messa
     ['focal:-1', /\[0, 100\]/],
     ['mse:2', /ce, ls:ALPHA/],
   ] as const) {
-    assert.throws(() => parseCriterion(bad), (e: Error & { code?: string }) => e.code === 'invalid-input' && msg.test(e.message), bad);
+    assert.throws(
+      () => parseCriterion(bad),
+      (e: Error & { code?: string }) => e.code === 'invalid-input' && msg.test(e.message),
+      bad,
+    );
     const r = CriterionSchema.safeParse(bad);
     assert.ok(!r.success && msg.test(r.error.issues[0].message), bad);
   }
@@ -39,12 +51,18 @@ for (const spec of CRITERIA) {
     const c = parseCriterion(spec);
     await checkCase({
       name: `${spec} [4,5]`,
-      inputs: [{ name: 'z', dims: [4, 5], data: Array.from({ length: 20 }, (_, i) => 2 * Math.sin(1.7 * i + 0.3)) }, { name: 'y', dims: [4], int: [0, 3, 4, 1] }],
+      inputs: [
+        { name: 'z', dims: [4, 5], data: Array.from({ length: 20 }, (_, i) => 2 * Math.sin(1.7 * i + 0.3)) },
+        { name: 'y', dims: [4], int: [0, 3, 4, 1] },
+      ],
       build: (b, [z, y]) => meanCriterion(b, z, y, c),
     });
     await checkCase({
       name: `${spec} [2,3,5]`,
-      inputs: [{ name: 'z', dims: [2, 3, 5], data: Array.from({ length: 30 }, (_, i) => 1.5 * Math.cos(0.9 * i)) }, { name: 'y', dims: [2, 3], int: [2, 0, 4, 4, 1, 3] }],
+      inputs: [
+        { name: 'z', dims: [2, 3, 5], data: Array.from({ length: 30 }, (_, i) => 1.5 * Math.cos(0.9 * i)) },
+        { name: 'y', dims: [2, 3], int: [2, 0, 4, 4, 1, 3] },
+      ],
       build: (b, [z, y]) => meanCriterion(b, z, y, c),
     });
   });
@@ -131,8 +149,16 @@ function meanLoss(c: Criterion, P: Problem, W: ArrayLike<number>, b: ArrayLike<n
 }
 
 /** Closed-form mean gradient and Hv (direction vW, vb) of the criterion over the N samples, float64. */
-function closedForm(c: Criterion, P: Problem, vW: Float64Array, vb: Float64Array): { gW: Float64Array; gb: Float64Array; hW: Float64Array; hb: Float64Array } {
-  const gW = new Float64Array(C * D), gb = new Float64Array(C), hW = new Float64Array(C * D), hb = new Float64Array(C);
+function closedForm(
+  c: Criterion,
+  P: Problem,
+  vW: Float64Array,
+  vb: Float64Array,
+): { gW: Float64Array; gb: Float64Array; hW: Float64Array; hb: Float64Array } {
+  const gW = new Float64Array(C * D),
+    gb = new Float64Array(C),
+    hW = new Float64Array(C * D),
+    hb = new Float64Array(C);
   for (let s = 0; s < N; s++) {
     const { g, H } = rowDerivatives(c, logitsOf(P, P.W, P.b, s), P.y[s]);
     const dz = logitsOf(P, vW, vb, s);
@@ -151,7 +177,8 @@ function closedForm(c: Criterion, P: Problem, vW: Float64Array, vb: Float64Array
 }
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num += (a[i] - b[i]) ** 2;
     den += b[i] ** 2;
@@ -171,20 +198,28 @@ for (const spec of CRITERIA) {
     // The closed forms against central differences of the float64 loss (and of the closed-form gradient).
     const eps = 1e-6;
     const fdW = cf.gW.map((_, j) => {
-      const p = Float64Array.from(P.W), m = Float64Array.from(P.W);
+      const p = Float64Array.from(P.W),
+        m = Float64Array.from(P.W);
       p[j] += eps;
       m[j] -= eps;
       return (meanLoss(c, P, p, P.b) - meanLoss(c, P, m, P.b)) / (2 * eps);
     });
     assert.ok(relErr(cf.gW, fdW) < 1e-7, `closed-form gradient vs differences: ${relErr(cf.gW, fdW)}`);
-    const shifted = (sgn: number) => closedForm(c, { ...P, W: P.W.map((w, j) => w + sgn * eps * vW[j]), b: P.b.map((w, j) => w + sgn * eps * vb[j]) }, vW, vb);
+    const shifted = (sgn: number) =>
+      closedForm(c, { ...P, W: P.W.map((w, j) => w + sgn * eps * vW[j]), b: P.b.map((w, j) => w + sgn * eps * vb[j]) }, vW, vb);
     const [gp, gm] = [shifted(1), shifted(-1)];
     const fdHW = gp.gW.map((v, j) => (v - gm.gW[j]) / (2 * eps));
     const fdHb = gp.gb.map((v, j) => (v - gm.gb[j]) / (2 * eps));
-    assert.ok(relErr(cf.hW, fdHW) < 1e-6 && relErr(cf.hb, fdHb) < 1e-6, `closed-form Hv vs differences: ${relErr(cf.hW, fdHW)}, ${relErr(cf.hb, fdHb)}`);
+    assert.ok(
+      relErr(cf.hW, fdHW) < 1e-6 && relErr(cf.hb, fdHb) < 1e-6,
+      `closed-form Hv vs differences: ${relErr(cf.hW, fdHW)}, ${relErr(cf.hb, fdHb)}`,
+    );
 
     // The engine (float32 graphs from the engine's rules) against the closed forms.
-    const engine = await createEngine(softmaxRegression(Float32Array.from(P.W), Float32Array.from(P.b), C, D), { loss: 'classification', criterion: c });
+    const engine = await createEngine(softmaxRegression(Float32Array.from(P.W), Float32Array.from(P.b), C, D), {
+      loss: 'classification',
+      criterion: c,
+    });
     try {
       assert.equal(criterionSpec(engine.criterion), spec);
       const ds = makeDataset({ type: 'float32', data: Float32Array.from(P.x), dims: [N, D] }, BigInt64Array.from(P.y, BigInt));
@@ -197,7 +232,14 @@ for (const spec of CRITERIA) {
       assert.ok(Math.abs(fwd - L) < 2e-6 * Math.max(1, Math.abs(L)), `forward loss ${fwd} vs ${L}`);
       assert.ok(relErr(gr.grads.get('W')!, cf.gW) < 2e-5, `∂L/∂W: ${relErr(gr.grads.get('W')!, cf.gW)}`);
       assert.ok(relErr(gr.grads.get('b')!, cf.gb) < 2e-5, `∂L/∂b: ${relErr(gr.grads.get('b')!, cf.gb)}`);
-      const hv = await engine.hvp(params, batch, new Map([['W', Float32Array.from(vW)], ['b', Float32Array.from(vb)]]));
+      const hv = await engine.hvp(
+        params,
+        batch,
+        new Map([
+          ['W', Float32Array.from(vW)],
+          ['b', Float32Array.from(vb)],
+        ]),
+      );
       assert.ok(relErr(hv.hv.get('W')!, cf.hW) < 5e-5, `(Hv)_W: ${relErr(hv.hv.get('W')!, cf.hW)}`);
       assert.ok(relErr(hv.hv.get('b')!, cf.hb) < 5e-5, `(Hv)_b: ${relErr(hv.hv.get('b')!, cf.hb)}`);
     } finally {

@@ -10,7 +10,10 @@ const { onnx } = onnxProto;
 export type Feeds = Record<string, ort.Tensor>;
 
 const sessionOpts: ort.InferenceSession.SessionOptions = {
-  executionProviders: ['cpu'], intraOpNumThreads: 1, logSeverityLevel: 3, graphOptimizationLevel: 'basic',
+  executionProviders: ['cpu'],
+  intraOpNumThreads: 1,
+  logSeverityLevel: 3,
+  graphOptimizationLevel: 'basic',
 };
 
 export async function session(model: onnxProto.onnx.IModelProto): Promise<ort.InferenceSession> {
@@ -40,7 +43,11 @@ export function f64(dims: number[], data: ArrayLike<number>): ort.Tensor {
   return new ort.Tensor('float64', Float64Array.from(data), dims);
 }
 export function i64(dims: number[], data: ArrayLike<number>): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(Array.from(data), (v) => BigInt(v)), dims);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(Array.from(data), (v) => BigInt(v)),
+    dims,
+  );
 }
 
 export function paramFeeds(values: Map<string, OnnxTensor>): Feeds {
@@ -53,7 +60,11 @@ export function paramFeeds(values: Map<string, OnnxTensor>): Feeds {
   return feeds;
 }
 
-export interface StTensor { dtype: string; shape: number[]; data: Float64Array }
+export interface StTensor {
+  dtype: string;
+  shape: number[];
+  data: Float64Array;
+}
 
 /** All tensors of a safetensors file as float64 (int64 values exact below 2^53), plus its metadata. */
 export async function readSt(path: string): Promise<{ tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
@@ -75,8 +86,12 @@ export async function readSt(path: string): Promise<{ tensors: Map<string, StTen
 }
 
 export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300);
 }
 

@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { fixture } from '../helpers/fixtures.js';
 import { writeOnnxModel } from '../../src/io/onnx-model.js';
-import { buildGradGraph, buildHvpGraph, buildInputHessianVectorGraph, buildLossGraph, loadParamValues, lossModel } from '../../src/graph/index.js';
+import {
+  buildGradGraph,
+  buildHvpGraph,
+  buildInputHessianVectorGraph,
+  buildLossGraph,
+  loadParamValues,
+  lossModel,
+} from '../../src/graph/index.js';
 import { dotp, f32, i64, paramFeeds, readSt, relL2, rng, run, runSession, session, type Feeds } from './helpers.js';
 
 const { onnx } = onnxProto;
@@ -20,7 +27,8 @@ const load = (path: string): onnxProto.onnx.ModelProto => onnx.ModelProto.decode
 
 async function imageBatch(path: string, n: number): Promise<Feeds> {
   const { tensors } = await readSt(path);
-  const x = tensors.get('x')!, y = tensors.get('y')!;
+  const x = tensors.get('x')!,
+    y = tensors.get('y')!;
   const per = x.data.length / x.shape[0];
   return { input: f32([n, ...x.shape.slice(1)], x.data.subarray(0, n * per)), y: i64([n], y.data.subarray(0, n)) };
 }
@@ -31,7 +39,11 @@ function assertDefaultDomain(m: onnxProto.onnx.IModelProto): void {
 }
 
 /** An Hv graph's run against grad_hvp.safetensors: loss to 1e-5 relative, every grad.<p> and hv.<p> to 1e-4 rel L2. */
-function assertMatchesReference(out: Record<string, Float64Array>, ref: Awaited<ReturnType<typeof readSt>>, params: readonly { name: string }[]): void {
+function assertMatchesReference(
+  out: Record<string, Float64Array>,
+  ref: Awaited<ReturnType<typeof readSt>>,
+  params: readonly { name: string }[],
+): void {
   const refLoss = Number(ref.metadata.loss);
   assert.ok(Math.abs(out.loss[0] - refLoss) / refLoss < 1e-5, `loss ${out.loss[0]} vs ${refLoss}`);
   for (const p of params) {
@@ -72,7 +84,10 @@ test('exported grad graph: written file has only default-domain ops and runs in 
     const back = load(path);
     assertDefaultDomain(back);
     const ref = await readSt(fixture('fmnist-backdoor', 'grad_hvp.safetensors'));
-    const out = await run(back, { ...(await imageBatch(fixture('fmnist-backdoor', 'clean_subset.safetensors'), 128)), ...paramFeeds(lg.paramValues) });
+    const out = await run(back, {
+      ...(await imageBatch(fixture('fmnist-backdoor', 'clean_subset.safetensors'), 128)),
+      ...paramFeeds(lg.paramValues),
+    });
     assert.ok(relL2(out['grad.fc1.weight'], ref.tensors.get('grad.fc1.weight')!.data) < 1e-4);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -119,11 +134,19 @@ test('mlp48: input Hessian-vector product matches differences of the input gradi
   const v = Float32Array.from(x, () => r());
   const s = await session(g.model);
   try {
-    const at = (eps: number): Feeds => ({ ...base, input: f32([8, 1, 28, 28], x.map((xi, i) => xi + eps * v[i])), 'v.input': f32([8, 1, 28, 28], v) });
+    const at = (eps: number): Feeds => ({
+      ...base,
+      input: f32(
+        [8, 1, 28, 28],
+        x.map((xi, i) => xi + eps * v[i]),
+      ),
+      'v.input': f32([8, 1, 28, 28], v),
+    });
     const out = await runSession(s, at(0));
     // ReLU networks are piecewise linear in x: a small step stays in one region, so the difference is exact-ish.
     const eps = 1e-3;
-    const p = await runSession(s, at(eps)), m = await runSession(s, at(-eps));
+    const p = await runSession(s, at(eps)),
+      m = await runSession(s, at(-eps));
     const fd = p['grad.input'].map((gp, i) => (gp - m['grad.input'][i]) / (2 * eps));
     assert.ok(relL2(out['hv.input'], fd) < 2e-2, `input Hv vs differences: ${relL2(out['hv.input'], fd)}`);
     assert.ok(Math.hypot(...out['hv.input']) > 0);
@@ -157,7 +180,8 @@ test('gpt2-tiny: lm loss, gradient (tied wte) and Hv equal PyTorch; Hv is symmet
     const feedsU: Feeds = { ...feeds };
     lg.params.forEach((p, i) => (feedsU[`v.${p.name}`] = f32(p.dims, u[i])));
     const outU = await runSession(s, feedsU);
-    let uHv = 0, Huv = 0;
+    let uHv = 0,
+      Huv = 0;
     lg.params.forEach((p, i) => {
       uHv += dotp(u[i], out[`hv.${p.name}`]);
       Huv += dotp(outU[`hv.${p.name}`], ref.tensors.get(`v.${p.name}`)!.data);
@@ -176,7 +200,8 @@ test('gpt2-tiny untie: the copy is its own parameter and the tied gradient is th
   const ref = await readSt(fixture('gpt2-tiny', 'grad_hvp.safetensors'));
   const x = (await readSt(fixture('gpt2-tiny', 'lm_batch.safetensors'))).tensors.get('x')!;
   const out = await run(buildGradGraph(lg).model, { input_ids: i64(x.shape, x.data), ...paramFeeds(lg.paramValues) });
-  const gw = out['grad.transformer.wte.weight'], gc = out['grad.onnx::MatMul_572']; // [256,128] and [128,256]
+  const gw = out['grad.transformer.wte.weight'],
+    gc = out['grad.onnx::MatMul_572']; // [256,128] and [128,256]
   const sum = gw.map((v, k) => v + gc[(k % 128) * 256 + Math.floor(k / 128)]);
   assert.ok(relL2(sum, ref.tensors.get('grad.transformer.wte.weight')!.data) < 1e-4);
   assert.ok(relL2(gw, ref.tensors.get('grad.transformer.wte.weight')!.data) > 1e-2, 'untied gradient should differ');

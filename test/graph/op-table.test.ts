@@ -76,7 +76,17 @@ function withRelu(grad: GradSpec, fn: (b: Builder, f: string) => void): void {
   const original = table.get('Relu')!;
   table.set('Relu', { ...original, grad });
   try {
-    const g: Graph = { name: 't', opset: 17, irVersion: 8, extraOpsets: [], nodes: [], inputs: ['x'], outputs: [], values: new Map([['x', { dtype: DT.FLOAT, shape: [2, 3] }]]), initializers: new Map() };
+    const g: Graph = {
+      name: 't',
+      opset: 17,
+      irVersion: 8,
+      extraOpsets: [],
+      nodes: [],
+      inputs: ['x'],
+      outputs: [],
+      values: new Map([['x', { dtype: DT.FLOAT, shape: [2, 3] }]]),
+      initializers: new Map(),
+    };
     const b = new Builder(g, 'broken');
     const y = b.op('Relu', ['x']);
     fn(b, b.op('ReduceSum', [b.mul(y, b.constant(DT.FLOAT, [2, 3], [1, 2, 3, 4, 5, 6]))], { keepdims: 0 }));
@@ -87,22 +97,30 @@ function withRelu(grad: GradSpec, fn: (b: Builder, f: string) => void): void {
 
 test('a rule that gives no gradient for a needed input makes gradients() throw, naming op, node and input', () => {
   withRelu({ kind: 'rule', rule: () => [] }, (b, f) => {
-    assert.throws(() => gradients(b, f, ['x']), (e: unknown) => {
-      assert.ok(e instanceof GradientRuleError);
-      assert.match(e.message, /gradient rule of Relu \(node 'broken\/Relu_n\d+'\) gives no gradient for input 0 \('x'\)/);
-      return true;
-    });
+    assert.throws(
+      () => gradients(b, f, ['x']),
+      (e: unknown) => {
+        assert.ok(e instanceof GradientRuleError);
+        assert.match(e.message, /gradient rule of Relu \(node 'broken\/Relu_n\d+'\) gives no gradient for input 0 \('x'\)/);
+        return true;
+      },
+    );
   });
 });
 
 test('a rule that gives a gradient of the wrong shape or dtype makes gradients() throw with the op name', () => {
   withRelu({ kind: 'rule', rule: ({ b, g }) => [() => b.reduceSum(g, [0], false)] }, (b, f) => {
-    assert.throws(() => gradients(b, f, ['x']), (e: unknown) =>
-      e instanceof GradientRuleError && /Relu .* gives input 0 \('x'\) a gradient of shape \[3\], not \[2,3\]/.test(e.message));
+    assert.throws(
+      () => gradients(b, f, ['x']),
+      (e: unknown) =>
+        e instanceof GradientRuleError && /Relu .* gives input 0 \('x'\) a gradient of shape \[3\], not \[2,3\]/.test(e.message),
+    );
   });
   withRelu({ kind: 'rule', rule: ({ b, g }) => [() => b.cast(g, DT.DOUBLE)] }, (b, f) => {
-    assert.throws(() => gradients(b, f, ['x']), (e: unknown) =>
-      e instanceof GradientRuleError && /Relu .* gives input 0 \('x'\) a gradient of ONNX type 11, not 1/.test(e.message));
+    assert.throws(
+      () => gradients(b, f, ['x']),
+      (e: unknown) => e instanceof GradientRuleError && /Relu .* gives input 0 \('x'\) a gradient of ONNX type 11, not 1/.test(e.message),
+    );
   });
 });
 

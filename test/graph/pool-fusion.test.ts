@@ -62,7 +62,9 @@ function sizes(g: Geometry): number[][] {
   for (const bl of g.blocks) {
     const ns = bl.kernel.length;
     const pads = bl.pads ?? new Array<number>(2 * ns).fill(0);
-    const conv = sp.map((l, i) => Math.floor((l + pads[i] + pads[i + ns] - (bl.dil?.[i] ?? 1) * (bl.kernel[i] - 1) - 1) / (bl.strides?.[i] ?? 1)) + 1);
+    const conv = sp.map(
+      (l, i) => Math.floor((l + pads[i] + pads[i + ns] - (bl.dil?.[i] ?? 1) * (bl.kernel[i] - 1) - 1) / (bl.strides?.[i] ?? 1)) + 1,
+    );
     const ps = bl.poolStrides ?? bl.pool;
     const pp = bl.poolPads ?? new Array<number>(2 * ns).fill(0);
     sp = conv.map((l, i) => Math.floor((l + pp[i] + pp[i + ns] - bl.pool[i]) / ps[i]) + 1);
@@ -79,7 +81,11 @@ interface Built {
  * x → blocks → Flatten → MatMul → Add → logits. Conv weights: even output channels are box filters (all 1/4),
  * odd ones random multiples of 1/64; `extra` adds nodes (and may replace the logits' producer).
  */
-function buildModel(geo: Geometry, seed: number, opts: { extra?: (last: string) => { nodes: onnxProto.onnx.INodeProto[]; out: string }; dyadicWeights?: boolean } = {}): Built {
+function buildModel(
+  geo: Geometry,
+  seed: number,
+  opts: { extra?: (last: string) => { nodes: onnxProto.onnx.INodeProto[]; out: string }; dyadicWeights?: boolean } = {},
+): Built {
   const r = rng(seed);
   const w = (): number => (opts.dyadicWeights === false ? r() * 0.5 : dyadic(r, 0.5, 64));
   const nodes: onnxProto.onnx.INodeProto[] = [];
@@ -91,18 +97,34 @@ function buildModel(geo: Geometry, seed: number, opts: { extra?: (last: string) 
     const group = bl.group ?? 1;
     const kk = bl.kernel.reduce((a, v) => a * v, 1);
     const per = (cin / group) * kk;
-    const wv = Array.from({ length: bl.cout * per }, (_, i) => (Math.floor(i / per) % 2 === 0 && opts.dyadicWeights !== false ? 0.25 : w()));
+    const wv = Array.from({ length: bl.cout * per }, (_, i) =>
+      Math.floor(i / per) % 2 === 0 && opts.dyadicWeights !== false ? 0.25 : w(),
+    );
     inits.push(makeTensor(`conv${bi}.weight`, DT.FLOAT, [bl.cout, cin / group, ...bl.kernel], wv));
     const convIn = [cur, `conv${bi}.weight`];
     if (bl.bias !== false) {
-      inits.push(makeTensor(`conv${bi}.bias`, DT.FLOAT, [bl.cout], Array.from({ length: bl.cout }, () => dyadic(r, 0.25, 64))));
+      inits.push(
+        makeTensor(
+          `conv${bi}.bias`,
+          DT.FLOAT,
+          [bl.cout],
+          Array.from({ length: bl.cout }, () => dyadic(r, 0.25, 64)),
+        ),
+      );
       convIn.push(`conv${bi}.bias`);
     }
     const ns = bl.kernel.length;
     nodes.push({
-      name: `conv${bi}`, opType: 'Conv', input: convIn, output: [`c${bi}`], attribute: [
-        ints('kernel_shape', bl.kernel), ints('pads', bl.pads ?? new Array<number>(2 * ns).fill(0)),
-        ints('strides', bl.strides ?? bl.kernel.map(() => 1)), ints('dilations', bl.dil ?? bl.kernel.map(() => 1)), int('group', group),
+      name: `conv${bi}`,
+      opType: 'Conv',
+      input: convIn,
+      output: [`c${bi}`],
+      attribute: [
+        ints('kernel_shape', bl.kernel),
+        ints('pads', bl.pads ?? new Array<number>(2 * ns).fill(0)),
+        ints('strides', bl.strides ?? bl.kernel.map(() => 1)),
+        ints('dilations', bl.dil ?? bl.kernel.map(() => 1)),
+        int('group', group),
       ],
     });
     let pin = `c${bi}`;
@@ -111,15 +133,29 @@ function buildModel(geo: Geometry, seed: number, opts: { extra?: (last: string) 
       pin = `r${bi}`;
     }
     nodes.push({
-      name: `pool${bi}`, opType: 'MaxPool', input: [pin], output: [`p${bi}`],
-      attribute: [ints('kernel_shape', bl.pool), ints('strides', bl.poolStrides ?? bl.pool), ints('pads', bl.poolPads ?? new Array<number>(2 * ns).fill(0))],
+      name: `pool${bi}`,
+      opType: 'MaxPool',
+      input: [pin],
+      output: [`p${bi}`],
+      attribute: [
+        ints('kernel_shape', bl.pool),
+        ints('strides', bl.poolStrides ?? bl.pool),
+        ints('pads', bl.poolPads ?? new Array<number>(2 * ns).fill(0)),
+      ],
     });
     cur = `p${bi}`;
     cin = bl.cout;
   });
   const feat = cin * sz[sz.length - 1].reduce((a, v) => a * v, 1);
   nodes.push({ name: 'flatten', opType: 'Flatten', input: [cur], output: ['flat'], attribute: [int('axis', 1)] });
-  inits.push(makeTensor('fc.weight', DT.FLOAT, [feat, CLASSES], Array.from({ length: feat * CLASSES }, () => dyadic(r, 0.5, 64))));
+  inits.push(
+    makeTensor(
+      'fc.weight',
+      DT.FLOAT,
+      [feat, CLASSES],
+      Array.from({ length: feat * CLASSES }, () => dyadic(r, 0.5, 64)),
+    ),
+  );
   inits.push(makeTensor('fc.bias', DT.FLOAT, [CLASSES], [0.125, -0.25, 0.0625]));
   nodes.push({ name: 'fc', opType: 'MatMul', input: ['flat', 'fc.weight'], output: ['mm'] });
   let logits = 'logits';
@@ -136,7 +172,12 @@ function buildModel(geo: Geometry, seed: number, opts: { extra?: (last: string) 
     graph: {
       name: geo.name,
       node: nodes,
-      input: [{ name: 'x', type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...geo.input.map((d) => ({ dimValue: d }))] } } } }],
+      input: [
+        {
+          name: 'x',
+          type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimParam: 'batch' }, ...geo.input.map((d) => ({ dimValue: d }))] } } },
+        },
+      ],
       output: [{ name: logits, type: { tensorType: { elemType: DT.FLOAT } } }],
       initializer: inits,
     },
@@ -172,7 +213,8 @@ function tieInput(c: number, sp: number[], r: () => number): number[] {
 const countOps = (g: Graph, op: string, domain = ''): number => g.nodes.filter((n) => n.opType === op && n.domain === domain).length;
 
 function assertDefaultDomain(m: onnxProto.onnx.IModelProto, what: string): void {
-  for (const n of m.graph!.node!) assert.ok(!n.domain || n.domain === 'ai.onnx', `${what}: node ${n.name} (${n.opType}) in domain ${n.domain}`);
+  for (const n of m.graph!.node!)
+    assert.ok(!n.domain || n.domain === 'ai.onnx', `${what}: node ${n.name} (${n.opType}) in domain ${n.domain}`);
   for (const o of m.opsetImport ?? []) assert.ok(!o.domain || o.domain === 'ai.onnx', `${what}: opset import ${o.domain}`);
 }
 
@@ -180,10 +222,17 @@ function feedsFor(lg: LossGraph, geo: Geometry, seed: number, x?: number[]): Fee
   const r = rng(seed);
   const feeds: Feeds = {
     x: f32([N, ...geo.input], x ?? tieInput(geo.input[0], geo.input.slice(1), r)),
-    y: i64([N], Array.from({ length: N }, (_, i) => i % CLASSES)),
+    y: i64(
+      [N],
+      Array.from({ length: N }, (_, i) => i % CLASSES),
+    ),
     ...paramFeeds(lg.paramValues),
   };
-  for (const p of lg.params) feeds[`v.${p.name}`] = f32(p.dims, Array.from({ length: p.dims.reduce((a, v) => a * v, 1) }, () => r()));
+  for (const p of lg.params)
+    feeds[`v.${p.name}`] = f32(
+      p.dims,
+      Array.from({ length: p.dims.reduce((a, v) => a * v, 1) }, () => r()),
+    );
   return feeds;
 }
 
@@ -200,12 +249,23 @@ const GEOMETRIES: Geometry[] = [
   { name: 'conv stride 2 before the pool', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, strides: [2, 2], pool: [2, 2] }], slicesX: true },
   { name: 'dilation 2', input: [2, 8, 8], blocks: [{ cout: 6, kernel: [3, 3], pads: [2, 2, 2, 2], dil: [2, 2], pool: [2, 2] }] },
   { name: 'pool 3x3 stride 3 (odd offset count)', input: [2, 9, 9], blocks: [{ cout: 6, ...k3p1, pool: [3, 3] }] },
-  { name: 'asymmetric kernel 3x2, pads, pool 2x3', input: [2, 8, 9], blocks: [{ cout: 6, kernel: [3, 2], pads: [1, 0, 1, 1], pool: [2, 3] }] },
+  {
+    name: 'asymmetric kernel 3x2, pads, pool 2x3',
+    input: [2, 8, 9],
+    blocks: [{ cout: 6, kernel: [3, 2], pads: [1, 0, 1, 1], pool: [2, 3] }],
+  },
   { name: 'Conv1d k5 pad 2 + MaxPool1d 4', input: [2, 16], blocks: [{ cout: 4, kernel: [5], pads: [2, 2], pool: [4] }] },
   { name: 'Conv1d k3 pad 0 + MaxPool1d 2 (sliced)', input: [2, 18], blocks: [{ cout: 4, kernel: [3], pool: [2] }], slicesX: true },
   { name: 'kk > 2·O: plain Conv per offset', input: [2, 8, 8], blocks: [{ cout: 4, kernel: [5, 5], pads: [2, 2, 2, 2], pool: [2, 2] }] },
   { name: 'group 2: plain Conv per offset', input: [4, 8, 8], blocks: [{ cout: 6, ...k3p1, group: 2, pool: [2, 2] }] },
-  { name: 'two blocks in a row (fmnist CNN shape)', input: [1, 12, 12], blocks: [{ cout: 5, ...k3p1, pool: [2, 2] }, { cout: 6, ...k3p1, pool: [2, 2] }] },
+  {
+    name: 'two blocks in a row (fmnist CNN shape)',
+    input: [1, 12, 12],
+    blocks: [
+      { cout: 5, ...k3p1, pool: [2, 2] },
+      { cout: 6, ...k3p1, pool: [2, 2] },
+    ],
+  },
 ];
 
 /** PatchConv where ops/conv.ts im2colFits allows it (tiny shapes: only group and kk ≤ 2·O matter). */
@@ -228,18 +288,26 @@ for (const [gi, geo] of GEOMETRIES.entries()) {
     const conv = geo.blocks.reduce((a, bl, i) => a + (expectPatch(bl) ? 0 : offsets[i]), 0);
     assert.equal(countOps(fused.graph, PATCH_CONV.op, PATCH_CONV.domain), patch, 'PatchConv count');
     assert.equal(countOps(fused.graph, 'Conv'), conv, 'plain Conv count');
-    assert.equal(countOps(fused.graph, 'Where'), offsets.reduce((a, k) => a + k - 1, 0), 'Where count');
+    assert.equal(
+      countOps(fused.graph, 'Where'),
+      offsets.reduce((a, k) => a + k - 1, 0),
+      'Where count',
+    );
     const xSlices = fused.graph.nodes.filter((n) => n.opType === 'Slice' && n.inputs[0] === 'x').length;
     if (geo.slicesX) assert.ok(xSlices > 0, 'expected offset convs to read a slice of x');
 
-    const hf = buildHvpGraph(fused), hp = buildHvpGraph(plain);
+    const hf = buildHvpGraph(fused),
+      hp = buildHvpGraph(plain);
     assertDefaultDomain(hf.model, 'fused Hv graph');
     assert.deepEqual(hf.outputs, hp.outputs);
     const feeds = feedsFor(fused, geo, 200 + gi);
     const [a, b] = [await run(hf.model, feeds), await run(hp.model, feeds)];
     assert.ok(Math.abs(a.loss[0] - b.loss[0]) <= 1e-6 * Math.abs(b.loss[0]), `loss ${a.loss[0]} vs ${b.loss[0]}`);
     for (const o of hf.outputs.slice(1)) {
-      assert.ok(b[o].some((v) => v !== 0), `${o}: unfused result is all zero (test data too weak)`);
+      assert.ok(
+        b[o].some((v) => v !== 0),
+        `${o}: unfused result is all zero (test data too weak)`,
+      );
       const e = relL2(a[o], b[o]);
       assert.ok(e <= TOL, `${o}: fused vs unfused rel L2 ${e.toExponential(2)} (tol ${TOL})`);
     }
@@ -259,7 +327,10 @@ test('the tie data matters: last-maximum routing (a mirrored model) changes the 
   const flip = (t: Feeds[string], dims: number[]): Feeds[string] => {
     const w = dims[dims.length - 1];
     const src = t.data as Float32Array;
-    return f32(dims, src.map((_, i) => src[i - (i % w) + (w - 1 - (i % w))]));
+    return f32(
+      dims,
+      src.map((_, i) => src[i - (i % w) + (w - 1 - (i % w))]),
+    );
   };
   const wd = plain.params.find((p) => p.name === 'conv0.weight')!.dims;
   // Flipping x and the kernels mirrors every conv output; the fc weights are permuted to mirror the pooled map too.
@@ -267,10 +338,18 @@ test('the tie data matters: last-maximum routing (a mirrored model) changes the 
   const fcw = feeds['fc.weight'].data as Float32Array;
   const [C, [H, W]] = [geo.blocks[0].cout, sizes(geo)[0]];
   const fcFlipped = new Float32Array(fcw.length);
-  for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let x = 0; x < W; x++) for (let k = 0; k < CLASSES; k++) {
-    fcFlipped[(((c * H + h) * W + (W - 1 - x)) * CLASSES) + k] = fcw[(((c * H + h) * W + x) * CLASSES) + k];
-  }
-  const flipped = await run(g.model, { ...feeds, x: flip(feeds.x, [N, ...geo.input]), 'conv0.weight': flip(feeds['conv0.weight'], wd), 'fc.weight': f32(fcDims, fcFlipped) });
+  for (let c = 0; c < C; c++)
+    for (let h = 0; h < H; h++)
+      for (let x = 0; x < W; x++)
+        for (let k = 0; k < CLASSES; k++) {
+          fcFlipped[((c * H + h) * W + (W - 1 - x)) * CLASSES + k] = fcw[((c * H + h) * W + x) * CLASSES + k];
+        }
+  const flipped = await run(g.model, {
+    ...feeds,
+    x: flip(feeds.x, [N, ...geo.input]),
+    'conv0.weight': flip(feeds['conv0.weight'], wd),
+    'fc.weight': f32(fcDims, fcFlipped),
+  });
   assert.ok(Math.abs(flipped.loss[0] - base.loss[0]) < 1e-6, 'mirrored model computes the same loss');
   const back = flip(f32(wd, flipped['grad.conv0.weight']), wd).data as Float32Array;
   const e = relL2(back, base['grad.conv0.weight']);
@@ -283,29 +362,53 @@ const plainGraph = (m: onnxProto.onnx.ModelProto): LossGraph => buildLossGraph(m
 
 test('no fusion: overlapping windows, padded pool, indivisible size, shared conv or Relu output, used Indices', () => {
   const cases: Array<[string, Built]> = [
-    ['overlapping k3 s2', buildModel({ name: 'ov', input: [2, 9, 9], blocks: [{ cout: 6, ...k3p1, pool: [3, 3], poolStrides: [2, 2] }] }, 1)],
-    ['MaxPool with pads', buildModel({ name: 'pp', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, pool: [2, 2], poolPads: [1, 1, 1, 1] }] }, 2)],
+    [
+      'overlapping k3 s2',
+      buildModel({ name: 'ov', input: [2, 9, 9], blocks: [{ cout: 6, ...k3p1, pool: [3, 3], poolStrides: [2, 2] }] }, 1),
+    ],
+    [
+      'MaxPool with pads',
+      buildModel({ name: 'pp', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, pool: [2, 2], poolPads: [1, 1, 1, 1] }] }, 2),
+    ],
     ['size not divisible by the pool', buildModel({ name: 'nd', input: [2, 9, 9], blocks: [{ cout: 6, ...k3p1, pool: [2, 2] }] }, 3)],
-    ['conv output used twice', buildModel({ name: 'c2', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, pool: [2, 2] }] }, 4, {
-      extra: (last) => ({
-        out: 'logits',
-        nodes: [
-          { name: 'side', opType: 'ReduceMean', input: ['c0'], output: ['side4'], attribute: [ints('axes', [1, 2, 3]), int('keepdims', 1)] },
-          { name: 'side_flat', opType: 'Flatten', input: ['side4'], output: ['side'], attribute: [int('axis', 1)] },
-          { name: 'join', opType: 'Add', input: [last, 'side'], output: ['logits'] },
-        ],
+    [
+      'conv output used twice',
+      buildModel({ name: 'c2', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, pool: [2, 2] }] }, 4, {
+        extra: (last) => ({
+          out: 'logits',
+          nodes: [
+            {
+              name: 'side',
+              opType: 'ReduceMean',
+              input: ['c0'],
+              output: ['side4'],
+              attribute: [ints('axes', [1, 2, 3]), int('keepdims', 1)],
+            },
+            { name: 'side_flat', opType: 'Flatten', input: ['side4'], output: ['side'], attribute: [int('axis', 1)] },
+            { name: 'join', opType: 'Add', input: [last, 'side'], output: ['logits'] },
+          ],
+        }),
       }),
-    })],
-    ['Relu output used twice', buildModel({ name: 'r2', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, pool: [2, 2] }] }, 5, {
-      extra: (last) => ({
-        out: 'logits',
-        nodes: [
-          { name: 'side', opType: 'ReduceMean', input: ['r0'], output: ['side4'], attribute: [ints('axes', [1, 2, 3]), int('keepdims', 1)] },
-          { name: 'side_flat', opType: 'Flatten', input: ['side4'], output: ['side'], attribute: [int('axis', 1)] },
-          { name: 'join', opType: 'Add', input: [last, 'side'], output: ['logits'] },
-        ],
+    ],
+    [
+      'Relu output used twice',
+      buildModel({ name: 'r2', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, pool: [2, 2] }] }, 5, {
+        extra: (last) => ({
+          out: 'logits',
+          nodes: [
+            {
+              name: 'side',
+              opType: 'ReduceMean',
+              input: ['r0'],
+              output: ['side4'],
+              attribute: [ints('axes', [1, 2, 3]), int('keepdims', 1)],
+            },
+            { name: 'side_flat', opType: 'Flatten', input: ['side4'], output: ['side'], attribute: [int('axis', 1)] },
+            { name: 'join', opType: 'Add', input: [last, 'side'], output: ['logits'] },
+          ],
+        }),
       }),
-    })],
+    ],
   ];
   // MaxPool whose Indices output feeds another node.
   const idx = buildModel({ name: 'ix', input: [2, 8, 8], blocks: [{ cout: 6, ...k3p1, pool: [2, 2] }] }, 6, {
@@ -334,7 +437,14 @@ test('no fusion: overlapping windows, padded pool, indivisible size, shared conv
 });
 
 test('fusion count: one matching and one overlapping block → 1; the matching one is rewritten', () => {
-  const geo: Geometry = { name: 'mix', input: [1, 12, 12], blocks: [{ cout: 6, ...k3p1, pool: [2, 2] }, { cout: 6, ...k3p1, pool: [3, 3], poolStrides: [2, 2] }] };
+  const geo: Geometry = {
+    name: 'mix',
+    input: [1, 12, 12],
+    blocks: [
+      { cout: 6, ...k3p1, pool: [2, 2] },
+      { cout: 6, ...k3p1, pool: [3, 3], poolStrides: [2, 2] },
+    ],
+  };
   const { model } = buildModel(geo, 9);
   const g = cloneGraph(plainGraph(model).graph);
   assert.equal(fuseConvMaxPool(g), 1);
@@ -374,7 +484,12 @@ test('fused Hv equals central differences of the fused gradient (float32)', asyn
   const lg = buildLossGraph(model, { loss: 'classification' });
   assert.equal(countOps(lg.graph, PATCH_CONV.op, PATCH_CONV.domain), 4);
   const r = rng(32);
-  const feeds = feedsFor(lg, geo, 33, Array.from({ length: N * 2 * 64 }, () => r()));
+  const feeds = feedsFor(
+    lg,
+    geo,
+    33,
+    Array.from({ length: N * 2 * 64 }, () => r()),
+  );
   const s = await session(buildHvpGraph(lg).model);
   try {
     const base = await runSession(s, feeds);
@@ -384,8 +499,12 @@ test('fused Hv equals central differences of the fused gradient (float32)', asyn
     const at = (sgn: number): Feeds => {
       const f = { ...feeds };
       for (const p of lg.params) {
-        const w = feeds[p.name].data as Float32Array, v = feeds[`v.${p.name}`].data as Float32Array;
-        f[p.name] = f32(p.dims, w.map((wi, i) => wi + sgn * eps * v[i]));
+        const w = feeds[p.name].data as Float32Array,
+          v = feeds[`v.${p.name}`].data as Float32Array;
+        f[p.name] = f32(
+          p.dims,
+          w.map((wi, i) => wi + sgn * eps * v[i]),
+        );
       }
       return f;
     };

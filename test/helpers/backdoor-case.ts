@@ -46,7 +46,15 @@ export interface BackdoorCaseOptions {
   readonly dataSeed: number;
 }
 
-export const UNSEEN_CASE: BackdoorCaseOptions = { trigger: CHECKERBOARD_TOP_LEFT, target: 4, seeds: [41, 42], cleanSamples: 2000, poison: 0.1, epochs: 4, dataSeed: 7 };
+export const UNSEEN_CASE: BackdoorCaseOptions = {
+  trigger: CHECKERBOARD_TOP_LEFT,
+  target: 4,
+  seeds: [41, 42],
+  cleanSamples: 2000,
+  poison: 0.1,
+  epochs: 4,
+  dataSeed: 7,
+};
 
 export interface BackdoorCase {
   readonly modelA: string;
@@ -59,8 +67,17 @@ export interface BackdoorCase {
   readonly models: readonly { readonly testAccuracy: number; readonly asr: number }[];
 }
 
-const TRAIN_SOURCES = [['fmnist-backdoor', 'clean_subset'], ['surface-mlp', 'clean_subset'], ['fmnist-injected', 'clean_subset'], ['fmnist-hessian', 'batch']];
-const TEST_SOURCES = [['surface-mlp', 'test'], ['fmnist-injected', 'test_clean'], ['fmnist-backdoor', 'test_clean']];
+const TRAIN_SOURCES = [
+  ['fmnist-backdoor', 'clean_subset'],
+  ['surface-mlp', 'clean_subset'],
+  ['fmnist-injected', 'clean_subset'],
+  ['fmnist-hessian', 'batch'],
+];
+const TEST_SOURCES = [
+  ['surface-mlp', 'test'],
+  ['fmnist-injected', 'test_clean'],
+  ['fmnist-backdoor', 'test_clean'],
+];
 
 /** The images of several fixture files, each image once (the fixtures overlap), in file order. */
 async function pool(sources: readonly string[][]): Promise<{ x: Float32Array; y: BigInt64Array; n: number }> {
@@ -72,7 +89,9 @@ async function pool(sources: readonly string[][]): Promise<{ x: Float32Array; y:
     const x = ds.x.data as Float32Array;
     for (let i = 0; i < ds.n; i++) {
       const row = x.subarray(i * 784, (i + 1) * 784);
-      const h = createHash('sha1').update(Buffer.from(row.buffer, row.byteOffset, row.byteLength)).digest('hex');
+      const h = createHash('sha1')
+        .update(Buffer.from(row.buffer, row.byteOffset, row.byteLength))
+        .digest('hex');
       if (seen.has(h)) continue;
       seen.add(h);
       xs.push(row);
@@ -101,12 +120,19 @@ function stamp(x: Float32Array, i: number, t: Trigger): void {
 /** PyTorch's default initial weights for Conv2d/Linear: U(−1/√fan_in, 1/√fan_in) for weight and bias alike. */
 function torchInit(specs: readonly { name: string; dims: readonly number[]; size: number }[], rng: Rng): ParamMap {
   const fanIn = new Map<string, number>();
-  for (const s of specs) if (s.dims.length >= 2) fanIn.set(s.name.replace(/\.weight$/, ''), s.dims.slice(1).reduce((a, b) => a * b, 1));
-  return new Map(specs.map((s) => {
-    const fan = fanIn.get(s.name.replace(/\.(weight|bias)$/, '')) ?? s.dims[0];
-    const b = 1 / Math.sqrt(fan);
-    return [s.name, Float32Array.from({ length: s.size }, () => (2 * rng.uniform() - 1) * b)];
-  }));
+  for (const s of specs)
+    if (s.dims.length >= 2)
+      fanIn.set(
+        s.name.replace(/\.weight$/, ''),
+        s.dims.slice(1).reduce((a, b) => a * b, 1),
+      );
+  return new Map(
+    specs.map((s) => {
+      const fan = fanIn.get(s.name.replace(/\.(weight|bias)$/, '')) ?? s.dims[0];
+      const b = 1 / Math.sqrt(fan);
+      return [s.name, Float32Array.from({ length: s.size }, () => (2 * rng.uniform() - 1) * b)];
+    }),
+  );
 }
 
 async function writeSet(path: string, x: Float32Array, y: BigInt64Array, yTrue?: BigInt64Array): Promise<void> {
@@ -145,14 +171,20 @@ export async function buildBackdoorCase(dir: string, o: BackdoorCaseOptions = UN
     tr.y[i] = BigInt(o.target);
   }
   const testPool = await pool(TEST_SOURCES);
-  const test = rows(testPool, Array.from({ length: 2000 }, (_, i) => i));
+  const test = rows(
+    testPool,
+    Array.from({ length: 2000 }, (_, i) => i),
+  );
   const nonTarget = [...test.y.keys()].filter((i) => test.y[i] !== BigInt(o.target));
   const trig = rows(test, nonTarget);
   for (let i = 0; i < nonTarget.length; i++) stamp(trig.x, i, o.trigger);
 
   const paths = {
-    clean: join(dir, 'clean.safetensors'), test: join(dir, 'test_clean.safetensors'), triggered: join(dir, 'test_triggered.safetensors'),
-    modelA: join(dir, 'model_a.onnx'), modelB: join(dir, 'model_b.onnx'),
+    clean: join(dir, 'clean.safetensors'),
+    test: join(dir, 'test_clean.safetensors'),
+    triggered: join(dir, 'test_triggered.safetensors'),
+    modelA: join(dir, 'model_a.onnx'),
+    modelB: join(dir, 'model_b.onnx'),
   };
   await writeSet(paths.clean, clean.x, clean.y);
   await writeSet(paths.test, test.x, test.y);
@@ -165,9 +197,16 @@ export async function buildBackdoorCase(dir: string, o: BackdoorCaseOptions = UN
   const models: { testAccuracy: number; asr: number }[] = [];
   for (const [k, seed] of o.seeds.entries()) {
     const params = torchInit(specs, new Rng(seed));
-    await train(engine, params, data, { epochs: o.epochs, batchSize: 64, seed, optimizer: sgd({ lr: 0.05, momentum: 0.9, weightDecay: 5e-4 }), lrSchedule: (e, E) => lrAt('garipov', 0.05, e, E) });
+    await train(engine, params, data, {
+      epochs: o.epochs,
+      batchSize: 64,
+      seed,
+      optimizer: sgd({ lr: 0.05, momentum: 0.9, weightDecay: 5e-4 }),
+      lrSchedule: (e, E) => lrAt('garipov', 0.05, e, E),
+    });
     await writeOnnxModel(k === 0 ? paths.modelA : paths.modelB, storeParams(base.model, params));
-    const logits = async (x: Float32Array, n: number) => (await engine.logits(params, { type: 'float32', data: x, dims: [n, 1, 28, 28] })).data as Float32Array;
+    const logits = async (x: Float32Array, n: number) =>
+      (await engine.logits(params, { type: 'float32', data: x, dims: [n, 1, 28, 28] })).data as Float32Array;
     models.push({
       testAccuracy: accuracy(await logits(test.x, test.y.length), test.y),
       asr: accuracy(await logits(trig.x, nonTarget.length), new BigInt64Array(nonTarget.length).fill(BigInt(o.target))),

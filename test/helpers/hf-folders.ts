@@ -13,7 +13,11 @@ export interface TestTensor {
 }
 
 /** Writes `dir/config.json` and `dir/model.safetensors` (metadata format pt, as transformers saves). */
-export async function writeHfFolder(dir: string, config: Record<string, unknown>, tensors: ReadonlyMap<string, TestTensor>): Promise<string> {
+export async function writeHfFolder(
+  dir: string,
+  config: Record<string, unknown>,
+  tensors: ReadonlyMap<string, TestTensor>,
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 1));
   await writeSafetensors(

@@ -63,24 +63,41 @@ export function llamaWeights(c: TinyLlama, dtype: 'BF16' | 'F16', seed = 1): Map
 export const LLAMA_CONFIG = { model_type: 'llama', architectures: ['LlamaForCausalLM'] };
 
 /** One file: model.safetensors with every tensor in `dtype` (default F32), plus config.json. */
-export async function writeSingleFile(dir: string, w: Map<string, { shape: number[]; values: Float64Array }>, dtype: DType = 'F32', config: object | null = LLAMA_CONFIG): Promise<string> {
+export async function writeSingleFile(
+  dir: string,
+  w: Map<string, { shape: number[]; values: Float64Array }>,
+  dtype: DType = 'F32',
+  config: object | null = LLAMA_CONFIG,
+): Promise<string> {
   await mkdir(dir, { recursive: true });
-  await writeSafetensors(join(dir, 'model.safetensors'), [...w].map(([name, t]) => ({ name, dtype, shape: t.shape, data: t.values })));
+  await writeSafetensors(
+    join(dir, 'model.safetensors'),
+    [...w].map(([name, t]) => ({ name, dtype, shape: t.shape, data: t.values })),
+  );
   if (config) await writeFile(join(dir, 'config.json'), JSON.stringify(config));
   return dir;
 }
 
 /** `shards` shards of `dtype` with model.safetensors.index.json, tensors split round-robin, plus config.json. */
-export async function writeSharded(dir: string, w: Map<string, { shape: number[]; values: Float64Array }>, dtype: DType, shards: number, config: object | null = LLAMA_CONFIG): Promise<string> {
+export async function writeSharded(
+  dir: string,
+  w: Map<string, { shape: number[]; values: Float64Array }>,
+  dtype: DType,
+  shards: number,
+  config: object | null = LLAMA_CONFIG,
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   const files: TensorToWrite[][] = Array.from({ length: shards }, () => []);
   const weightMap: Record<string, string> = {};
   [...w].forEach(([name, t], i) => {
     files[i % shards].push({ name, dtype, shape: t.shape, data: t.values });
-    weightMap[name] = `model-${String(i % shards + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
+    weightMap[name] = `model-${String((i % shards) + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
   });
   for (let s = 0; s < shards; s++) {
-    await writeSafetensors(join(dir, `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`), files[s]);
+    await writeSafetensors(
+      join(dir, `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`),
+      files[s],
+    );
   }
   await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
   if (config) await writeFile(join(dir, 'config.json'), JSON.stringify(config));

@@ -83,7 +83,10 @@ export interface NaiveLlama {
   inter: number;
   eps: number;
   theta: number;
-  rope: { type: 'default' } | { type: 'linear'; factor: number } | { type: 'llama3'; factor: number; low: number; high: number; old: number };
+  rope:
+    | { type: 'default' }
+    | { type: 'linear'; factor: number }
+    | { type: 'llama3'; factor: number; low: number; high: number; old: number };
   qkvBias: boolean;
   oBias: boolean;
   mlpBias: boolean;
@@ -157,12 +160,19 @@ export function naiveLlama(c: NaiveLlama, w: Weights, ids: readonly number[]): F
         });
       }
     }
-    h = h.map((v, i) => v.map((a, e) => a + linear(attn[i], W(w, `${p}self_attn.o_proj.weight`), opt(c.oBias, `${p}self_attn.o_proj.bias`), d)[e]));
+    h = h.map((v, i) =>
+      v.map((a, e) => a + linear(attn[i], W(w, `${p}self_attn.o_proj.weight`), opt(c.oBias, `${p}self_attn.o_proj.bias`), d)[e]),
+    );
     const y = h.map((v) => rms(v, W(w, `${p}post_attention_layernorm.weight`), c.eps));
     h = h.map((v, i) => {
       const g = linear(y[i], W(w, `${p}mlp.gate_proj.weight`), opt(c.mlpBias, `${p}mlp.gate_proj.bias`), c.inter).map(silu);
       const u = linear(y[i], W(w, `${p}mlp.up_proj.weight`), opt(c.mlpBias, `${p}mlp.up_proj.bias`), c.inter);
-      const dn = linear(g.map((a, e) => a * u[e]), W(w, `${p}mlp.down_proj.weight`), opt(c.mlpBias, `${p}mlp.down_proj.bias`), d);
+      const dn = linear(
+        g.map((a, e) => a * u[e]),
+        W(w, `${p}mlp.down_proj.weight`),
+        opt(c.mlpBias, `${p}mlp.down_proj.bias`),
+        d,
+      );
       return v.map((a, e) => a + dn[e]);
     });
   }
@@ -186,7 +196,14 @@ export interface NaiveBert {
 }
 
 /** BERT / RoBERTa on one sequence: classifier logits, or the masked-LM logits at position `target`. */
-export function naiveBert(c: NaiveBert, w: Weights, ids: readonly number[], mask: readonly number[], types: readonly number[], target = 0): Float64Array {
+export function naiveBert(
+  c: NaiveBert,
+  w: Weights,
+  ids: readonly number[],
+  mask: readonly number[],
+  types: readonly number[],
+  target = 0,
+): Float64Array {
   const T = ids.length;
   const d = c.hidden;
   const hd = d / c.heads;
@@ -201,7 +218,12 @@ export function naiveBert(c: NaiveBert, w: Weights, ids: readonly number[], mask
     const e = row(`${p0}embeddings.word_embeddings.weight`, id);
     const t = row(`${p0}embeddings.token_type_embeddings.weight`, types[i]);
     const q = row(`${p0}embeddings.position_embeddings.weight`, pos[i]);
-    return layerNorm(e.map((v, k) => v + t[k] + q[k]), W(w, `${p0}embeddings.LayerNorm.weight`), W(w, `${p0}embeddings.LayerNorm.bias`), c.eps);
+    return layerNorm(
+      e.map((v, k) => v + t[k] + q[k]),
+      W(w, `${p0}embeddings.LayerNorm.weight`),
+      W(w, `${p0}embeddings.LayerNorm.bias`),
+      c.eps,
+    );
   });
   for (let l = 0; l < c.layers; l++) {
     const p = `${p0}encoder.layer.${l}.`;
@@ -229,17 +251,32 @@ export function naiveBert(c: NaiveBert, w: Weights, ids: readonly number[], mask
     }
     h = h.map((x, i) => {
       const a = linear(ctx[i], W(w, `${p}attention.output.dense.weight`), W(w, `${p}attention.output.dense.bias`), d);
-      return layerNorm(a.map((u, e) => u + x[e]), W(w, `${p}attention.output.LayerNorm.weight`), W(w, `${p}attention.output.LayerNorm.bias`), c.eps);
+      return layerNorm(
+        a.map((u, e) => u + x[e]),
+        W(w, `${p}attention.output.LayerNorm.weight`),
+        W(w, `${p}attention.output.LayerNorm.bias`),
+        c.eps,
+      );
     });
     h = h.map((x) => {
       const m = linear(x, W(w, `${p}intermediate.dense.weight`), W(w, `${p}intermediate.dense.bias`), c.inter).map(gelu);
       const o = linear(m, W(w, `${p}output.dense.weight`), W(w, `${p}output.dense.bias`), d);
-      return layerNorm(o.map((u, e) => u + x[e]), W(w, `${p}output.LayerNorm.weight`), W(w, `${p}output.LayerNorm.bias`), c.eps);
+      return layerNorm(
+        o.map((u, e) => u + x[e]),
+        W(w, `${p}output.LayerNorm.weight`),
+        W(w, `${p}output.LayerNorm.bias`),
+        c.eps,
+      );
     });
   }
   if (c.task === 'masked-lm') {
     const q = (n: string): string => (c.kind === 'bert' ? `cls.predictions.${n}` : `lm_head.${n}`);
-    const dense = linear(h[target], W(w, q(c.kind === 'bert' ? 'transform.dense.weight' : 'dense.weight')), W(w, q(c.kind === 'bert' ? 'transform.dense.bias' : 'dense.bias')), d).map(gelu);
+    const dense = linear(
+      h[target],
+      W(w, q(c.kind === 'bert' ? 'transform.dense.weight' : 'dense.weight')),
+      W(w, q(c.kind === 'bert' ? 'transform.dense.bias' : 'dense.bias')),
+      d,
+    ).map(gelu);
     const ln = c.kind === 'bert' ? 'transform.LayerNorm' : 'layer_norm';
     const t = layerNorm(dense, W(w, q(`${ln}.weight`)), W(w, q(`${ln}.bias`)), c.eps);
     return linear(t, W(w, `${p0}embeddings.word_embeddings.weight`), W(w, q('bias')), c.vocab);

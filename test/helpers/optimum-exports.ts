@@ -29,7 +29,18 @@ export interface Gpt2Dims {
 }
 
 function emptyGraph(name: string): Graph {
-  return { name, opset: 17, irVersion: 8, extraOpsets: [], nodes: [], inputs: [], outputs: [], values: new Map(), initializers: new Map(), declared: new Map() };
+  return {
+    name,
+    opset: 17,
+    irVersion: 8,
+    extraOpsets: [],
+    nodes: [],
+    inputs: [],
+    outputs: [],
+    values: new Map(),
+    initializers: new Map(),
+    declared: new Map(),
+  };
 }
 
 const pastName = (i: number, kv: 'key' | 'value') => `past_key_values.${i}.${kv}`;
@@ -42,7 +53,8 @@ function declareDecoderInputs(g: Graph, c: Gpt2Dims, withPast: boolean): void {
   set('attention_mask', DT.INT64, ['batch_size', 'past_sequence_length + sequence_length']);
   set('position_ids', DT.INT64, ['batch_size', 'sequence_length']);
   if (withPast) {
-    for (let i = 0; i < c.layers; i++) for (const kv of ['key', 'value'] as const) set(pastName(i, kv), DT.FLOAT, ['batch_size', c.heads, 'past_sequence_length', hd]);
+    for (let i = 0; i < c.layers; i++)
+      for (const kv of ['key', 'value'] as const) set(pastName(i, kv), DT.FLOAT, ['batch_size', c.heads, 'past_sequence_length', hd]);
   }
 }
 
@@ -94,7 +106,12 @@ export function gpt2DecoderExport(c: Gpt2Dims, weights: ReadonlyMap<string, Test
   const g = emptyGraph('decoder_model');
   addWeights(g, weights);
   declareDecoderInputs(g, c, true);
-  g.inputs = ['input_ids', 'attention_mask', 'position_ids', ...Array.from({ length: c.layers }, (_, i) => [pastName(i, 'key'), pastName(i, 'value')]).flat()];
+  g.inputs = [
+    'input_ids',
+    'attention_mask',
+    'position_ids',
+    ...Array.from({ length: c.layers }, (_, i) => [pastName(i, 'key'), pastName(i, 'value')]).flat(),
+  ];
   const b = new Builder(g, 'export');
   const { logits, presents } = decoderBody(b, c, true);
   b.op('Identity', [logits], undefined, 'logits');
@@ -110,7 +127,11 @@ export function gpt2MergedExport(c: Gpt2Dims, weights: ReadonlyMap<string, TestT
   declareDecoderInputs(g, c, true);
   g.values.set('use_cache_branch', { dtype: DT.BOOL, shape: [1] });
   g.inputs = [
-    'input_ids', 'attention_mask', 'position_ids', ...Array.from({ length: c.layers }, (_, i) => [pastName(i, 'key'), pastName(i, 'value')]).flat(), 'use_cache_branch',
+    'input_ids',
+    'attention_mask',
+    'position_ids',
+    ...Array.from({ length: c.layers }, (_, i) => [pastName(i, 'key'), pastName(i, 'value')]).flat(),
+    'use_cache_branch',
   ];
   const outs = ['logits', ...Array.from({ length: c.layers }, (_, i) => [presentName(i, 'key'), presentName(i, 'value')]).flat()];
   const branch = (withPast: boolean, prefix: string) => {
@@ -149,7 +170,10 @@ export function encoderExport(built: ModelProto): ModelProto {
   const names = ['input_ids', 'attention_mask', 'token_type_ids'];
   for (const n of names) g.values.set(n, { dtype: DT.INT64, shape: ['batch_size', 'sequence_length'] });
   const before = g.nodes.length;
-  const stacked = b.concat(names.map((n) => b.unsqueeze(n, [1])), 1);
+  const stacked = b.concat(
+    names.map((n) => b.unsqueeze(n, [1])),
+    1,
+  );
   b.op('Identity', [stacked], undefined, packed);
   g.nodes = [...g.nodes.slice(before), ...g.nodes.slice(0, before)];
   g.inputs = names;

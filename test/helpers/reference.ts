@@ -19,15 +19,33 @@ export const WW_CASES: readonly { ref: string; files: readonly string[][] }[] = 
   { ref: 'stories260k', files: [['stories260k', 'model.safetensors']] },
   {
     ref: 'gpt2-tiny',
-    files: [['gpt2-tiny', 'model.safetensors'], ['gpt2-tiny', 'pytorch_model.bin'], ['gpt2-tiny', 'onnx', 'model.onnx']],
+    files: [
+      ['gpt2-tiny', 'model.safetensors'],
+      ['gpt2-tiny', 'pytorch_model.bin'],
+      ['gpt2-tiny', 'onnx', 'model.onnx'],
+    ],
   },
-  { ref: 'fmnist-hessian-mlp48', files: [['fmnist-hessian', 'mlp48.safetensors'], ['fmnist-hessian', 'mlp48.onnx']] },
+  {
+    ref: 'fmnist-hessian-mlp48',
+    files: [
+      ['fmnist-hessian', 'mlp48.safetensors'],
+      ['fmnist-hessian', 'mlp48.onnx'],
+    ],
+  },
   {
     ref: 'fmnist-backdoor-model_a',
-    files: [['fmnist-backdoor', 'model_a.safetensors'], ['fmnist-backdoor', 'model_a.pt'], ['fmnist-backdoor', 'model_a.onnx']],
+    files: [
+      ['fmnist-backdoor', 'model_a.safetensors'],
+      ['fmnist-backdoor', 'model_a.pt'],
+      ['fmnist-backdoor', 'model_a.onnx'],
+    ],
   },
   {
     ref: 'fmnist-backdoor-model_b',
-    files: [['fmnist-backdoor', 'model_b.safetensors'], ['fmnist-backdoor', 'model_b.pt'], ['fmnist-backdoor', 'model_b.onnx']],
+    files: [
+      ['fmnist-backdoor', 'model_b.safetensors'],
+      ['fmnist-backdoor', 'model_b.pt'],
+      ['fmnist-backdoor', 'model_b.onnx'],
+    ],
   },
 ];

@@ -6,11 +6,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 
-export function skipMissingSystemPackage(
-  t: Pick<TestContext, 'name' | 'skip'>,
-  what: string,
-  env: NodeJS.ProcessEnv = process.env,
-): void {
+export function skipMissingSystemPackage(t: Pick<TestContext, 'name' | 'skip'>, what: string, env: NodeJS.ProcessEnv = process.env): void {
   assert.notEqual(env.CI, 'true', `${what} (CI=true: tests may not skip for a missing system package)`);
   console.warn(`\n*** SKIPPED test "${t.name}": ${what} ***\n`);
   t.skip(what);

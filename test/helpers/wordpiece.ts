@@ -6,7 +6,25 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const WORDS = ['the', 'movie', 'was', 'good', 'bad', 'great', 'terrible', 'plot', 'acting', 'fine', 'not', 'very', 'and', 'but', ',', '.', '!'];
+export const WORDS = [
+  'the',
+  'movie',
+  'was',
+  'good',
+  'bad',
+  'great',
+  'terrible',
+  'plot',
+  'acting',
+  'fine',
+  'not',
+  'very',
+  'and',
+  'but',
+  ',',
+  '.',
+  '!',
+];
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'.split('');
 
 export function wordpieceVocab(): string[] {
@@ -15,7 +33,15 @@ export function wordpieceVocab(): string[] {
 
 export async function writeWordpieceTokenizer(dir: string): Promise<string[]> {
   const vocab = wordpieceVocab();
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   const tok = {
     version: '1.0',
     truncation: null,
@@ -25,10 +51,17 @@ export async function writeWordpieceTokenizer(dir: string): Promise<string[]> {
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '[SEP]', type_id: 1 } },
       ],
       special_tokens: {
         '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] },
@@ -36,12 +69,27 @@ export async function writeWordpieceTokenizer(dir: string): Promise<string[]> {
       },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
+    },
   };
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tok));
   await writeFile(
     join(dir, 'tokenizer_config.json'),
-    JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]', model_max_length: 64 }),
+    JSON.stringify({
+      tokenizer_class: 'BertTokenizer',
+      do_lower_case: true,
+      pad_token: '[PAD]',
+      unk_token: '[UNK]',
+      cls_token: '[CLS]',
+      sep_token: '[SEP]',
+      mask_token: '[MASK]',
+      model_max_length: 64,
+    }),
   );
   return vocab;
 }

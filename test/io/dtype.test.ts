@@ -59,7 +59,10 @@ test('integers convert to float64 and back; FP8 (E4M3FN, E5M2) widens exactly', 
   assert.deepEqual([...toFloat64('I16', fromFloat64('I16', Float64Array.from([-300, 300])))], [-300, 300]);
   assert.deepEqual(Array.from(toFloat64('F8_E4M3', Uint8Array.of(0x38, 0xfe, 0x7f, 0x01))), [1, -448, NaN, 2 ** -9]);
   assert.deepEqual(Array.from(toFloat64('F8_E5M2', Uint8Array.of(0x3c, 0x7c, 0xfb, 0x01))), [1, Infinity, -57344, 2 ** -16]);
-  assert.throws(() => toFloat64('F32', new Uint8Array(3)), (e: unknown) => e instanceof WeightscopeError && e.code === 'corrupt-file');
+  assert.throws(
+    () => toFloat64('F32', new Uint8Array(3)),
+    (e: unknown) => e instanceof WeightscopeError && e.code === 'corrupt-file',
+  );
 });
 
 test('widenInto: any element range, aligned or not, equals toFloat64 of the same bytes', () => {
@@ -77,7 +80,12 @@ test('widenInto: any element range, aligned or not, equals toFloat64 of the same
     for (const shift of [0, 1]) {
       const bytes = raw.subarray(shift, shift + n * size);
       const all = toFloat64(dtype, bytes);
-      for (const [from, count] of [[0, n], [3, 100], [n - 1, 1], [10, 0]]) {
+      for (const [from, count] of [
+        [0, n],
+        [3, 100],
+        [n - 1, 1],
+        [10, 0],
+      ]) {
         const dst = new Float64Array(count + 2).fill(7);
         widenInto(dtype, bytes, from, count, dst, 1);
         for (let i = 0; i < count; i++) assert.ok(Object.is(dst[1 + i], all[from + i]), `${dtype} shift ${shift} [${from + i}]`);
@@ -86,5 +94,8 @@ test('widenInto: any element range, aligned or not, equals toFloat64 of the same
       }
     }
   }
-  assert.throws(() => widenInto('BF16', new Uint8Array(4), 1, 2, new Float64Array(2), 0), (e: unknown) => e instanceof WeightscopeError && e.code === 'corrupt-file');
+  assert.throws(
+    () => widenInto('BF16', new Uint8Array(4), 1, 2, new Float64Array(2), 0),
+    (e: unknown) => e instanceof WeightscopeError && e.code === 'corrupt-file',
+  );
 });

@@ -110,17 +110,14 @@ test('models/ fallback: models/ORG/NAME, models/NAME, bare NAME; not-found lists
     assert.deepEqual([m.format, m.files], ['pytorch', [join(models, 'cnn', 'pytorch_model.bin')]]);
     m = await resolveModelPath('cnn', { cacheDirs: [cache], modelsDir: models });
     assert.equal(m.id, 'cnn');
-    await assert.rejects(
-      resolveModelPath('org/missing', { cacheDirs: [cache], modelsDir: models }),
-      (e: unknown) => {
-        isCode('not-found')(e);
-        const msg = (e as Error).message;
-        assert.ok(msg.includes(join(cache, 'models--org--missing')), msg);
-        assert.ok(msg.includes(join(models, 'org', 'missing')), msg);
-        assert.ok(msg.includes(join(models, 'missing')), msg);
-        return true;
-      },
-    );
+    await assert.rejects(resolveModelPath('org/missing', { cacheDirs: [cache], modelsDir: models }), (e: unknown) => {
+      isCode('not-found')(e);
+      const msg = (e as Error).message;
+      assert.ok(msg.includes(join(cache, 'models--org--missing')), msg);
+      assert.ok(msg.includes(join(models, 'org', 'missing')), msg);
+      assert.ok(msg.includes(join(models, 'missing')), msg);
+      return true;
+    });
     await assert.rejects(resolveModelPath('../../etc', { cacheDirs: [cache], modelsDir: models }), isCode('not-found'));
     await assert.rejects(resolveModelPath('a/../../b', { cacheDirs: [cache], modelsDir: models }), isCode('not-found'));
   } finally {

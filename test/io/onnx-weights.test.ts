@@ -25,9 +25,11 @@ const N = onnx.NodeProto;
 const G = onnx.GraphProto;
 
 const f32 = (v: Float64Array): Float32Array => Float32Array.from(v);
-const raw = (name: string, dims: number[], v: Float64Array) => T.create({ name, dims, dataType: 1, rawData: new Uint8Array(f32(v).buffer) });
+const raw = (name: string, dims: number[], v: Float64Array) =>
+  T.create({ name, dims, dataType: 1, rawData: new Uint8Array(f32(v).buffer) });
 const typed = (name: string, dims: number[], v: Float64Array) => T.create({ name, dims, dataType: 1, floatData: Array.from(f32(v)) });
-const constant = (out: string, t: onnx.ITensorProto) => N.create({ opType: 'Constant', output: [out], attribute: [{ name: 'value', type: 4, t }] });
+const constant = (out: string, t: onnx.ITensorProto) =>
+  N.create({ opType: 'Constant', output: [out], attribute: [{ name: 'value', type: 4, t }] });
 const model = (graph: onnx.IGraphProto) => onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ version: 17 }], graph: G.create(graph) });
 
 const W1 = gaussian(20 * 30, 1);
@@ -49,22 +51,69 @@ function numbers(r: LayerRow): Partial<LayerRow> {
 
 test('weights as initializers, Constant nodes (raw_data, float_data) and in If branches: the same rows', () =>
   withDir(async (dir) => {
-    const mm = [N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['h'] }), N.create({ opType: 'MatMul', input: ['h', 'fc2.weight'], output: ['y'] })];
-    const inits = await rowsOf(dir, 'init.onnx', model({ initializer: [raw('fc1.weight', [20, 30], W1), raw('fc2.weight', [30, 16], W2)], node: mm }));
-    assert.deepEqual(inits.map((r) => r.name), ['fc1', 'fc2']);
-    const consts = await rowsOf(dir, 'const.onnx', model({ node: [constant('fc1.weight', raw('', [20, 30], W1)), constant('fc2.weight', typed('', [30, 16], W2)), ...mm] }));
+    const mm = [
+      N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['h'] }),
+      N.create({ opType: 'MatMul', input: ['h', 'fc2.weight'], output: ['y'] }),
+    ];
+    const inits = await rowsOf(
+      dir,
+      'init.onnx',
+      model({ initializer: [raw('fc1.weight', [20, 30], W1), raw('fc2.weight', [30, 16], W2)], node: mm }),
+    );
+    assert.deepEqual(
+      inits.map((r) => r.name),
+      ['fc1', 'fc2'],
+    );
+    const consts = await rowsOf(
+      dir,
+      'const.onnx',
+      model({ node: [constant('fc1.weight', raw('', [20, 30], W1)), constant('fc2.weight', typed('', [30, 16], W2)), ...mm] }),
+    );
     assert.deepEqual(consts, inits);
     // If: then-branch holds fc1 as a Constant, else-branch fc2 as an initializer; each branch multiplies by it
-    const then = G.create({ name: 't', node: [constant('fc1.weight', raw('', [20, 30], W1)), N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['o'] })], output: [{ name: 'o' }] });
-    const other = G.create({ name: 'e', initializer: [raw('fc2.weight', [30, 16], W2)], node: [N.create({ opType: 'MatMul', input: ['x', 'fc2.weight'], output: ['o2'] })], output: [{ name: 'o2' }] });
-    const iff = N.create({ opType: 'If', name: 'branch', input: ['cond'], output: ['y'], attribute: [{ name: 'then_branch', type: 5, g: then }, { name: 'else_branch', type: 5, g: other }] });
+    const then = G.create({
+      name: 't',
+      node: [constant('fc1.weight', raw('', [20, 30], W1)), N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['o'] })],
+      output: [{ name: 'o' }],
+    });
+    const other = G.create({
+      name: 'e',
+      initializer: [raw('fc2.weight', [30, 16], W2)],
+      node: [N.create({ opType: 'MatMul', input: ['x', 'fc2.weight'], output: ['o2'] })],
+      output: [{ name: 'o2' }],
+    });
+    const iff = N.create({
+      opType: 'If',
+      name: 'branch',
+      input: ['cond'],
+      output: ['y'],
+      attribute: [
+        { name: 'then_branch', type: 5, g: then },
+        { name: 'else_branch', type: 5, g: other },
+      ],
+    });
     const inIf = await rowsOf(dir, 'if.onnx', model({ node: [iff] }));
-    assert.deepEqual(inIf.map((r) => r.name), ['branch.else_branch/fc2', 'branch.then_branch/fc1']);
+    assert.deepEqual(
+      inIf.map((r) => r.name),
+      ['branch.else_branch/fc2', 'branch.then_branch/fc1'],
+    );
     assert.deepEqual(numbers(inIf[1]), numbers(inits[0]));
     assert.deepEqual(numbers(inIf[0]), numbers(inits[1]));
     // a subgraph may use a weight of the enclosing graph
-    const outer = G.create({ name: 'u', node: [N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['o'] })], output: [{ name: 'o' }] });
-    const iff2 = N.create({ opType: 'If', input: ['cond'], output: ['y'], attribute: [{ name: 'then_branch', type: 5, g: outer }, { name: 'else_branch', type: 5, g: outer }] });
+    const outer = G.create({
+      name: 'u',
+      node: [N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['o'] })],
+      output: [{ name: 'o' }],
+    });
+    const iff2 = N.create({
+      opType: 'If',
+      input: ['cond'],
+      output: ['y'],
+      attribute: [
+        { name: 'then_branch', type: 5, g: outer },
+        { name: 'else_branch', type: 5, g: outer },
+      ],
+    });
     const viaOuter = await rowsOf(dir, 'outer.onnx', model({ initializer: [raw('fc1.weight', [20, 30], W1)], node: [iff2] }));
     assert.deepEqual(viaOuter, [inits[0]]);
   }));
@@ -75,11 +124,32 @@ test('LSTM: W and R give one layer per direction (gates stacked), also through P
     const inp = 20;
     const W = gaussian(2 * 4 * h * inp, 5);
     const R = gaussian(2 * 4 * h * h, 6);
-    const lstm = N.create({ opType: 'LSTM', input: ['X', 'W', 'R', 'B'], output: ['Y'], attribute: [{ name: 'hidden_size', type: 2, i: h }, { name: 'direction', type: 3, s: new TextEncoder().encode('bidirectional') }] });
-    const rows = await rowsOf(dir, 'lstm.onnx', model({ initializer: [raw('W', [2, 4 * h, inp], W), raw('R', [2, 4 * h, h], R), raw('B', [2, 8 * h], new Float64Array(16 * h))], node: [lstm] }));
-    assert.deepEqual(rows.map((r) => [r.layer_id, r.name, r.layer_type, r.N, r.M]), [
-      [0, 'R.forward', 'rnn', 48, 12], [1, 'R.reverse', 'rnn', 48, 12], [2, 'W.forward', 'rnn', 48, 20], [3, 'W.reverse', 'rnn', 48, 20],
-    ]);
+    const lstm = N.create({
+      opType: 'LSTM',
+      input: ['X', 'W', 'R', 'B'],
+      output: ['Y'],
+      attribute: [
+        { name: 'hidden_size', type: 2, i: h },
+        { name: 'direction', type: 3, s: new TextEncoder().encode('bidirectional') },
+      ],
+    });
+    const rows = await rowsOf(
+      dir,
+      'lstm.onnx',
+      model({
+        initializer: [raw('W', [2, 4 * h, inp], W), raw('R', [2, 4 * h, h], R), raw('B', [2, 8 * h], new Float64Array(16 * h))],
+        node: [lstm],
+      }),
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.layer_id, r.name, r.layer_type, r.N, r.M]),
+      [
+        [0, 'R.forward', 'rnn', 48, 12],
+        [1, 'R.reverse', 'rnn', 48, 12],
+        [2, 'W.forward', 'rnn', 48, 20],
+        [3, 'W.reverse', 'rnn', 48, 20],
+      ],
+    );
     // each direction's rows = the rows of that direction's 2-D matrix
     const part = (v: Float64Array, d: number, n: number) => v.subarray(d * n, (d + 1) * n);
     await writeSafetensors(join(dir, 'dirs.safetensors'), [
@@ -102,8 +172,28 @@ test('LSTM: W and R give one layer per direction (gates stacked), also through P
       N.create({ opType: 'Unsqueeze', input: ['cat', 'ax'], output: ['Wu'] }),
       N.create({ opType: 'LSTM', input: ['X', 'Wu', 'Ru'], output: ['Y'], attribute: [{ name: 'hidden_size', type: 2, i: h }] }),
     ];
-    const torch = await rowsOf(dir, 'torch.onnx', model({ initializer: [i64('s0', [0]), i64('e0', [h]), i64('s1', [h]), i64('e1', [4 * h]), i64('ax', [0]), raw('Ru', [1, 4 * h, h], R.subarray(0, 4 * h * h))], node: nodes }));
-    assert.deepEqual(torch.map((r) => [r.name, r.layer_type, r.N, r.M]), [['Ru', 'rnn', 48, 12], ['weight_ih', 'rnn', 48, 20]]);
+    const torch = await rowsOf(
+      dir,
+      'torch.onnx',
+      model({
+        initializer: [
+          i64('s0', [0]),
+          i64('e0', [h]),
+          i64('s1', [h]),
+          i64('e1', [4 * h]),
+          i64('ax', [0]),
+          raw('Ru', [1, 4 * h, h], R.subarray(0, 4 * h * h)),
+        ],
+        node: nodes,
+      }),
+    );
+    assert.deepEqual(
+      torch.map((r) => [r.name, r.layer_type, r.N, r.M]),
+      [
+        ['Ru', 'rnn', 48, 12],
+        ['weight_ih', 'rnn', 48, 20],
+      ],
+    );
   }));
 
 test('Conv1d (out, in, k): k slices of out×in, pooled into one ESD, no conv2d factor', () =>
@@ -118,9 +208,27 @@ test('Conv1d (out, in, k): k slices of out×in, pooled into one ESD, no conv2d f
       for (let q = 0; q < o * c; q++) m[q] = K[q * k + j];
       return matrixEigenvalues(m, o, c);
     });
-    const want = rowFromSpectrum({ layer_id: 0, name: 'conv', tensor: 'conv.weight', layer_type: 'conv1d', shape: [o, c, k], N: 16, M: 12, rf: 3, Q: 16 / 12, extra: false }, slices, parseAnalyzeOptions({}));
+    const want = rowFromSpectrum(
+      {
+        layer_id: 0,
+        name: 'conv',
+        tensor: 'conv.weight',
+        layer_type: 'conv1d',
+        shape: [o, c, k],
+        N: 16,
+        M: 12,
+        rf: 3,
+        Q: 16 / 12,
+        extra: false,
+      },
+      slices,
+      parseAnalyzeOptions({}),
+    );
     for (const key of ['alpha', 'lambda_max', 'log_norm', 'stable_rank', 'num_pl_spikes'] as const) {
-      assert.ok(Math.abs((row[key] as number) - (want[key] as number)) <= 1e-10 * Math.abs(want[key] as number), `${key}: ${row[key]} vs ${want[key]}`);
+      assert.ok(
+        Math.abs((row[key] as number) - (want[key] as number)) <= 1e-10 * Math.abs(want[key] as number),
+        `${key}: ${row[key]} vs ${want[key]}`,
+      );
     }
   }));
 
@@ -129,10 +237,19 @@ test('the file is indexed, not decoded: a 48 MB initializer is not read until as
     const n = 3000 * 4000;
     const big = new Float32Array(n).fill(0.5);
     const path = join(dir, 'big.onnx');
-    await writeOnnxModel(path, model({
-      initializer: [T.create({ name: 'big.weight', dims: [3000, 4000], dataType: 1, rawData: new Uint8Array(big.buffer) }), typed('small.weight', [20, 30], W1)],
-      node: [N.create({ opType: 'MatMul', input: ['x', 'big.weight'], output: ['y'] }), N.create({ opType: 'MatMul', input: ['x', 'small.weight'], output: ['z'] })],
-    }));
+    await writeOnnxModel(
+      path,
+      model({
+        initializer: [
+          T.create({ name: 'big.weight', dims: [3000, 4000], dataType: 1, rawData: new Uint8Array(big.buffer) }),
+          typed('small.weight', [20, 30], W1),
+        ],
+        node: [
+          N.create({ opType: 'MatMul', input: ['x', 'big.weight'], output: ['y'] }),
+          N.create({ opType: 'MatMul', input: ['x', 'small.weight'], output: ['z'] }),
+        ],
+      }),
+    );
     const before = process.memoryUsage().arrayBuffers;
     const r = await openOnnx(path);
     try {
@@ -151,7 +268,10 @@ test('the file is indexed, not decoded: a 48 MB initializer is not read until as
 test('corrupt ONNX: truncated, impossible wire types and absurd nesting are corrupt-file errors', () =>
   withDir(async (dir) => {
     const path = join(dir, 'm.onnx');
-    const m = model({ initializer: [raw('fc1.weight', [20, 30], W1)], node: [N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['h'] })] });
+    const m = model({
+      initializer: [raw('fc1.weight', [20, 30], W1)],
+      node: [N.create({ opType: 'MatMul', input: ['x', 'fc1.weight'], output: ['h'] })],
+    });
     const bytes = onnx.ModelProto.encode(m).finish();
     await writeFile(path, bytes.subarray(0, bytes.length - 100));
     await assert.rejects(openOnnx(path), isCode('corrupt-file'));

@@ -8,7 +8,13 @@ import { isCode } from '../helpers/errors.js';
 import { openOnnx } from '../../src/io/onnx.js';
 import { openSafetensors } from '../../src/io/safetensors.js';
 import {
-  onnx, readOnnxModel, writeOnnxModel, replaceInitializers, tensorProtoToFloat64, tensorProtoBytes, longToNumber,
+  onnx,
+  readOnnxModel,
+  writeOnnxModel,
+  replaceInitializers,
+  tensorProtoToFloat64,
+  tensorProtoBytes,
+  longToNumber,
   resolveExternalPath,
 } from '../../src/io/onnx-model.js';
 
@@ -75,12 +81,24 @@ test('gpt2-tiny roles: Conv1D weights and the tied copy are matmul operands, wte
 test('fmnist-backdoor model_a roles: Conv kernels and Gemm weights, biases have none', async () => {
   const r = await openOnnx(fixture('fmnist-backdoor', 'model_a.onnx'));
   assert.deepEqual(Object.fromEntries(r.roles), {
-    'conv1.weight': 'conv', 'conv2.weight': 'conv', 'fc1.weight': 'gemm', 'fc2.weight': 'gemm',
+    'conv1.weight': 'conv',
+    'conv2.weight': 'conv',
+    'fc1.weight': 'gemm',
+    'fc2.weight': 'gemm',
   });
-  assert.deepEqual(r.tensors.map((t) => `${t.name}:${t.shape.join('x')}`), [
-    'conv1.weight:8x1x3x3', 'conv1.bias:8', 'conv2.weight:16x8x3x3', 'conv2.bias:16',
-    'fc1.weight:64x784', 'fc1.bias:64', 'fc2.weight:10x64', 'fc2.bias:10',
-  ]);
+  assert.deepEqual(
+    r.tensors.map((t) => `${t.name}:${t.shape.join('x')}`),
+    [
+      'conv1.weight:8x1x3x3',
+      'conv1.bias:8',
+      'conv2.weight:16x8x3x3',
+      'conv2.bias:16',
+      'fc1.weight:64x784',
+      'fc1.bias:64',
+      'fc2.weight:10x64',
+      'fc2.bias:10',
+    ],
+  );
   const st = await openSafetensors(fixture('fmnist-backdoor', 'model_a.safetensors'));
   for (const t of r.tensors) sameBits(await r.readFloat64(t.name), await st.readFloat64(t.name), t.name);
   await st.close();
@@ -166,13 +184,18 @@ test('external data: escaping locations are refused, short files and wrong lengt
   const dir = await mkdtemp(join(tmpdir(), 'ws-onnx-esc-'));
   try {
     await writeFile(join(dir, 'w.bin'), new Uint8Array(16));
-    const ext = (location: string, length?: number, offset = 0) => onnx.TensorProto.create({
-      name: 't', dims: [2, 2], dataType: 1, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: location }, { key: 'offset', value: String(offset) },
-        ...(length === undefined ? [] : [{ key: 'length', value: String(length) }]),
-      ],
-    });
+    const ext = (location: string, length?: number, offset = 0) =>
+      onnx.TensorProto.create({
+        name: 't',
+        dims: [2, 2],
+        dataType: 1,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: location },
+          { key: 'offset', value: String(offset) },
+          ...(length === undefined ? [] : [{ key: 'length', value: String(length) }]),
+        ],
+      });
     for (const loc of ['../w.bin', '/etc/passwd', 'sub/../../w.bin', '..', '.']) {
       await assert.rejects(tensorProtoBytes(ext(loc, 16), dir), isCode('corrupt-file'), loc);
     }
@@ -191,11 +214,11 @@ test('external data: escaping locations are refused, short files and wrong lengt
 test('typed fields: double_data, int32_data F16/BF16 bit patterns, int64_data Longs', async () => {
   const T = onnx.TensorProto;
   const f16 = T.create({ name: 'h', dims: [3], dataType: 10, int32Data: [0x3c00, 0xc000, 0x0001] });
-  assert.deepEqual([...await tensorProtoToFloat64(f16, '.')], [1, -2, 2 ** -24]);
+  assert.deepEqual([...(await tensorProtoToFloat64(f16, '.'))], [1, -2, 2 ** -24]);
   const bf16 = T.create({ name: 'b', dims: [2], dataType: 16, int32Data: [0x3f80, 0x4049] });
-  assert.deepEqual([...await tensorProtoToFloat64(bf16, '.')], [1, 3.140625]);
+  assert.deepEqual([...(await tensorProtoToFloat64(bf16, '.'))], [1, 3.140625]);
   const f64 = T.create({ name: 'd', dims: [2], dataType: 11, doubleData: [0.1, -1e300] });
-  assert.deepEqual([...await tensorProtoToFloat64(f64, '.')], [0.1, -1e300]);
+  assert.deepEqual([...(await tensorProtoToFloat64(f64, '.'))], [0.1, -1e300]);
   // Round trip through protobuf so int64 values come back as Long objects.
   const i64 = T.decode(T.encode(T.create({ name: 'i', dims: [3], dataType: 7, int64Data: [-5, 2 ** 40, 7] })).finish());
   const bytes = await tensorProtoBytes(i64, '.');
@@ -216,7 +239,13 @@ test('replaceInitializers + writeOnnxModel: new values round-trip, others untouc
   const before = await tensorProtoToFloat64(model.graph!.initializer![0], '.');
   const w = new Float64Array(48 * 784).map((_, i) => (i % 7) * 0.25 - 0.5 + 1e-9); // 1e-9 rounds away in F32
   const b = new Float32Array(48).fill(0.1);
-  const next = replaceInitializers(model, new Map<string, Float32Array | Float64Array>([['layers.0.weight', w], ['layers.0.bias', b]]));
+  const next = replaceInitializers(
+    model,
+    new Map<string, Float32Array | Float64Array>([
+      ['layers.0.weight', w],
+      ['layers.0.bias', b],
+    ]),
+  );
   sameBits(await tensorProtoToFloat64(model.graph!.initializer![0], '.'), before, 'original untouched');
   const dir = await mkdtemp(join(tmpdir(), 'ws-onnx-rep-'));
   try {
@@ -245,10 +274,13 @@ test('reader errors: unknown name, integer tensor as float, truncated model', as
     await writeFile(join(dir, 'cut.onnx'), full.subarray(0, Math.floor(full.length / 2)));
     await assert.rejects(openOnnx(join(dir, 'cut.onnx')), isCode('corrupt-file'));
     const T = onnx.TensorProto;
-    await writeOnnxModel(join(dir, 'int.onnx'), onnx.ModelProto.create({
-      irVersion: 7,
-      graph: { initializer: [T.create({ name: 'ids', dims: [2], dataType: 7, int64Data: [1, 2] })] },
-    }));
+    await writeOnnxModel(
+      join(dir, 'int.onnx'),
+      onnx.ModelProto.create({
+        irVersion: 7,
+        graph: { initializer: [T.create({ name: 'ids', dims: [2], dataType: 7, int64Data: [1, 2] })] },
+      }),
+    );
     const ir = await openOnnx(join(dir, 'int.onnx'));
     assert.deepEqual(ir.tensors, [{ name: 'ids', dtype: 'I64', shape: [2] }]);
     await assert.rejects(ir.readFloat64('ids'), isCode('unsupported-dtype'));

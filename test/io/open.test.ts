@@ -35,7 +35,7 @@ test('sniffFormat on every fixture checkpoint', async () => {
   assert.equal(sniffBytes(Uint8Array.of(0x08), 1), 'unknown');
   assert.equal(sniffBytes(new Uint8Array(0), 0), 'unknown');
   let seed = 7;
-  const noise = new Uint8Array(4096).map(() => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24));
+  const noise = new Uint8Array(4096).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
   noise[0] = 0x08; // even starting like an ir_version tag, noise is not ONNX
   assert.equal(sniffBytes(noise, noise.length), 'unknown');
   await assert.rejects(sniffFormat(fixture('nope.bin')), isCode('not-found'));
@@ -95,7 +95,10 @@ test('sharded safetensors folder (index + 2 shards written from mlp48) opens as 
     const src = await openSafetensors(fixture('fmnist-hessian', 'mlp48.safetensors'));
     const names = src.tensors.map((t) => t.name);
     const weightMap: Record<string, string> = {};
-    for (const [k, part] of [[0, names.slice(0, 2)], [1, names.slice(2)]] as const) {
+    for (const [k, part] of [
+      [0, names.slice(0, 2)],
+      [1, names.slice(2)],
+    ] as const) {
       const file = `model-0000${k + 1}-of-00002.safetensors`;
       const ts = [];
       for (const name of part) {
@@ -153,9 +156,12 @@ test('mergeReaders: routes each name to its shard, refuses a name in two shards'
     close: async () => void closed++,
   });
   const m = mergeReaders([fake(['a', 'b'], 1), fake(['c'], 2)]);
-  assert.deepEqual(m.tensors.map((t) => t.name), ['a', 'b', 'c']);
-  assert.deepEqual([...await m.readFloat64('c')], [2]);
-  assert.deepEqual([...await m.readFloat64('a')], [1]);
+  assert.deepEqual(
+    m.tensors.map((t) => t.name),
+    ['a', 'b', 'c'],
+  );
+  assert.deepEqual([...(await m.readFloat64('c'))], [2]);
+  assert.deepEqual([...(await m.readFloat64('a'))], [1]);
   await assert.rejects(m.readFloat64('z'), isCode('not-found'));
   await m.close();
   assert.equal(closed, 2);

@@ -33,7 +33,11 @@ test('LONG4 longer than the cap is refused at once (a 160 KB LONG4 used to block
   atCap[7] = 5;
   atCap[atCap.length - 1] = 0x2e;
   assert.equal(unpickle(atCap, plain), 5);
-  const minus2 = new PickleBuilder().proto(2).op(0x8b, ...le32(3), 0xfe, 0xff, 0xff).stop().bytes();
+  const minus2 = new PickleBuilder()
+    .proto(2)
+    .op(0x8b, ...le32(3), 0xfe, 0xff, 0xff)
+    .stop()
+    .bytes();
   assert.equal(unpickle(minus2, plain), -2);
 });
 
@@ -62,7 +66,10 @@ test('a list growing past the element cap is refused, with the cap named', () =>
 test('MARK nesting deeper than the cap is refused', () => {
   const pb = new PickleBuilder().proto(2);
   for (let i = 0; i < UNPICKLE_LIMITS.depth + 1; i++) pb.mark();
-  assert.throws(() => unpickle(pb.stop().bytes(), plain), isCode('corrupt-file', new RegExp(`nesting deeper than ${UNPICKLE_LIMITS.depth}`)));
+  assert.throws(
+    () => unpickle(pb.stop().bytes(), plain),
+    isCode('corrupt-file', new RegExp(`nesting deeper than ${UNPICKLE_LIMITS.depth}`)),
+  );
 });
 
 test('a torch.save zip whose data.pkl inflates past the cap is refused before inflating', async () => {

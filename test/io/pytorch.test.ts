@@ -14,7 +14,6 @@ import { PickleBuilder } from '../helpers/pickle.js';
 const dir = await mkdtemp(join(tmpdir(), 'ws-pt-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
 
-
 const f32 = (...v: number[]): Uint8Array => new Uint8Array(Float32Array.from(v).buffer);
 
 async function assertSameTensors(a: TensorReader, b: TensorReader): Promise<void> {
@@ -50,22 +49,36 @@ test('fmnist-backdoor model_a.pt equals model_a.safetensors', async () => {
 
 test('strided (transposed) views are gathered; storages shared; nested dicts flattened', async () => {
   // storage 0 = [0..5] as a 2×3 matrix; 'wt' is its transpose (stride (1,3)); 'row1' is row 1 (offset 3).
-  const pkl = new PickleBuilder().proto(2).emptyDict().mark()
-    .str('model').beginDict()
-    .str('w').tensor('0', 'FloatStorage', 6, 0, [2, 3], [3, 1])
-    .str('wt').tensor('0', 'FloatStorage', 6, 0, [3, 2], [1, 3])
-    .str('row1').tensor('0', 'FloatStorage', 6, 3, [3], [1])
-    .str('col2').tensor('0', 'FloatStorage', 6, 2, [2, 1], [3, 1])
+  const pkl = new PickleBuilder()
+    .proto(2)
+    .emptyDict()
+    .mark()
+    .str('model')
+    .beginDict()
+    .str('w')
+    .tensor('0', 'FloatStorage', 6, 0, [2, 3], [3, 1])
+    .str('wt')
+    .tensor('0', 'FloatStorage', 6, 0, [3, 2], [1, 3])
+    .str('row1')
+    .tensor('0', 'FloatStorage', 6, 3, [3], [1])
+    .str('col2')
+    .tensor('0', 'FloatStorage', 6, 2, [2, 1], [3, 1])
     .endDict()
-    .str('epoch').int(3)
-    .setitems().stop().bytes();
+    .str('epoch')
+    .int(3)
+    .setitems()
+    .stop()
+    .bytes();
   const p = join(dir, 'nested.pt');
   await writeZipStored(p, [
     { name: 'nested/data.pkl', data: pkl },
     { name: 'nested/data/0', data: f32(0, 1, 2, 3, 4, 5) },
   ]);
   const r = await openPytorch(p);
-  assert.deepEqual(r.tensors.map((t) => t.name), ['model.w', 'model.wt', 'model.row1', 'model.col2']);
+  assert.deepEqual(
+    r.tensors.map((t) => t.name),
+    ['model.w', 'model.wt', 'model.row1', 'model.col2'],
+  );
   assert.deepEqual([...(await r.readFloat64('model.w'))], [0, 1, 2, 3, 4, 5]);
   assert.deepEqual([...(await r.readFloat64('model.wt'))], [0, 3, 1, 4, 2, 5]);
   assert.deepEqual([...(await r.readFloat64('model.row1'))], [3, 4, 5]);
@@ -75,9 +88,14 @@ test('strided (transposed) views are gathered; storages shared; nested dicts fla
 });
 
 test('a "__proto__" tensor name is data', async () => {
-  const pkl = new PickleBuilder().proto(2).beginDict()
-    .str('__proto__').tensor('0', 'DoubleStorage', 2, 0, [2], [1])
-    .endDict().stop().bytes();
+  const pkl = new PickleBuilder()
+    .proto(2)
+    .beginDict()
+    .str('__proto__')
+    .tensor('0', 'DoubleStorage', 2, 0, [2], [1])
+    .endDict()
+    .stop()
+    .bytes();
   const p = join(dir, 'proto.pt');
   await writeZipStored(p, [
     { name: 'a/data.pkl', data: pkl },
@@ -91,16 +109,28 @@ test('a "__proto__" tensor name is data', async () => {
 });
 
 test('bad input: zip missing a storage file', async () => {
-  const pkl = new PickleBuilder().proto(2).beginDict()
-    .str('a').tensor('0', 'FloatStorage', 2, 0, [2], [1])
-    .str('b').tensor('1', 'FloatStorage', 2, 0, [2], [1])
-    .endDict().stop().bytes();
+  const pkl = new PickleBuilder()
+    .proto(2)
+    .beginDict()
+    .str('a')
+    .tensor('0', 'FloatStorage', 2, 0, [2], [1])
+    .str('b')
+    .tensor('1', 'FloatStorage', 2, 0, [2], [1])
+    .endDict()
+    .stop()
+    .bytes();
   const p = join(dir, 'missing.pt');
-  await writeZipStored(p, [{ name: 'm/data.pkl', data: pkl }, { name: 'm/data/0', data: f32(1, 2) }]);
+  await writeZipStored(p, [
+    { name: 'm/data.pkl', data: pkl },
+    { name: 'm/data/0', data: f32(1, 2) },
+  ]);
   await assert.rejects(openPytorch(p), isCode('corrupt-file', /"m\/data\/1".*"b"/));
   // A storage too small for the tensor's view is caught at open too.
   const small = new PickleBuilder().proto(2).beginDict().str('a').tensor('0', 'FloatStorage', 2, 1, [2], [1]).endDict().stop().bytes();
-  await writeZipStored(p, [{ name: 'm/data.pkl', data: small }, { name: 'm/data/0', data: f32(1, 2) }]);
+  await writeZipStored(p, [
+    { name: 'm/data.pkl', data: small },
+    { name: 'm/data/0', data: f32(1, 2) },
+  ]);
   await assert.rejects(openPytorch(p), isCode('corrupt-file', /reaches element 2/));
 });
 

@@ -11,7 +11,6 @@ import { isCode } from '../helpers/errors.js';
 const dir = await mkdtemp(join(tmpdir(), 'ws-st-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
 
-
 /** A safetensors file from a raw header object and a data section. */
 async function rawFile(name: string, header: unknown, data: Uint8Array, lenOverride?: bigint): Promise<string> {
   const h = new TextEncoder().encode(JSON.stringify(header));
@@ -84,7 +83,11 @@ test('writer round-trips F64 exactly and F16/BF16 with nearest-even rounding', a
   await src.close();
   for (const dtype of ['F64', 'F16', 'BF16', 'F32'] as const) {
     const p = join(dir, `rt-${dtype}.safetensors`);
-    await writeSafetensors(p, [...values].map(([name, data]) => ({ name, dtype, shape: shapes.get(name)!, data })), { k: 'v' });
+    await writeSafetensors(
+      p,
+      [...values].map(([name, data]) => ({ name, dtype, shape: shapes.get(name)!, data })),
+      { k: 'v' },
+    );
     const raw = await readFile(p);
     assert.equal(Number(raw.readBigUInt64LE(0)) % 8, 0, 'header padded to 8 bytes');
     const r = await openSafetensors(p);
@@ -101,7 +104,11 @@ test('writer round-trips F64 exactly and F16/BF16 with nearest-even rounding', a
     }
     await r.close();
   }
-  assert.deepEqual((await readdir(dir)).filter((f) => f.includes('.tmp-')), [], 'no temp files left');
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f.includes('.tmp-')),
+    [],
+    'no temp files left',
+  );
 });
 
 test('sharded index over stories260k split into two shards', async () => {
@@ -154,10 +161,14 @@ test('bad input: oversized header length', async () => {
 
 test('bad input: overlapping offsets, holes, wrong sizes', async () => {
   const data = new Uint8Array(24);
-  const ov = await rawFile('overlap.safetensors', {
-    a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
-    b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
-  }, data);
+  const ov = await rawFile(
+    'overlap.safetensors',
+    {
+      a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+      b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
+    },
+    data,
+  );
   await assert.rejects(openSafetensors(ov), isCode('corrupt-file', /"b" overlaps tensor "a"/));
   const hole = await rawFile('hole.safetensors', { a: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }, data);
   await assert.rejects(openSafetensors(hole), isCode('corrupt-file', /hole/));

@@ -15,10 +15,20 @@ test('readShardIndex: shards in first-appearance order beside the index; bad ind
     await write(JSON.stringify({ metadata: {}, weight_map: { a: 's2.bin', b: 's1.bin', c: 's2.bin' } }));
     const r = await readShardIndex(index);
     assert.deepEqual(r.shards, [join(dir, 's2.bin'), join(dir, 's1.bin')]);
-    assert.deepEqual([...r.weightMap], [['a', join(dir, 's2.bin')], ['b', join(dir, 's1.bin')], ['c', join(dir, 's2.bin')]]);
+    assert.deepEqual(
+      [...r.weightMap],
+      [
+        ['a', join(dir, 's2.bin')],
+        ['b', join(dir, 's1.bin')],
+        ['c', join(dir, 's2.bin')],
+      ],
+    );
 
     const reader = { tensors: [{ name: 'a' }, { name: 'b' }] } as unknown as TensorReader;
-    assert.throws(() => checkShardIndex(index, r, reader), isCode('corrupt-file', /1 tensor\(s\) that no shard holds, e\.g\. "c" \(in .*s2\.bin\)/));
+    assert.throws(
+      () => checkShardIndex(index, r, reader),
+      isCode('corrupt-file', /1 tensor\(s\) that no shard holds, e\.g\. "c" \(in .*s2\.bin\)/),
+    );
     checkShardIndex(index, { shards: r.shards, weightMap: new Map([['a', join(dir, 's2.bin')]]) }, reader);
 
     await write('{"weight_map": {"a": "s1.bin"'); // truncated
@@ -38,7 +48,16 @@ test('readShardIndex: shards in first-appearance order beside the index; bad ind
 });
 
 test('parseWeightMap: relative shard names as written (the hub download uses it before any file exists)', () => {
-  assert.deepEqual([...parseWeightMap({ weight_map: { a: 'sub/s1.bin', b: 's2.bin' } }, 'org/m/index.json')], [['a', 'sub/s1.bin'], ['b', 's2.bin']]);
-  assert.throws(() => parseWeightMap(null, 'org/m/index.json'), isCode('corrupt-file', /^org\/m\/index\.json: index has no "weight_map" object$/));
+  assert.deepEqual(
+    [...parseWeightMap({ weight_map: { a: 'sub/s1.bin', b: 's2.bin' } }, 'org/m/index.json')],
+    [
+      ['a', 'sub/s1.bin'],
+      ['b', 's2.bin'],
+    ],
+  );
+  assert.throws(
+    () => parseWeightMap(null, 'org/m/index.json'),
+    isCode('corrupt-file', /^org\/m\/index\.json: index has no "weight_map" object$/),
+  );
   assert.throws(() => parseWeightMap({ weight_map: { a: 'x\\..\\y' } }, 'w'), isCode('corrupt-file', /invalid shard/));
 });

@@ -26,9 +26,20 @@ test('a pickle calling os.system is refused and nothing runs', () => {
 });
 
 test('a "__proto__" key is data, not a prototype', () => {
-  const bytes = new PickleBuilder().proto(2).emptyDict()
-    .str('__proto__').emptyDict().str('polluted').str('yes').setitem().setitem()
-    .str('constructor').int(1).setitem().stop().bytes();
+  const bytes = new PickleBuilder()
+    .proto(2)
+    .emptyDict()
+    .str('__proto__')
+    .emptyDict()
+    .str('polluted')
+    .str('yes')
+    .setitem()
+    .setitem()
+    .str('constructor')
+    .int(1)
+    .setitem()
+    .stop()
+    .bytes();
   const d = unpickle(bytes, plain);
   assert.ok(d instanceof PyDict);
   assert.deepEqual([...d.map.keys()], ['__proto__', 'constructor']);
@@ -40,15 +51,25 @@ test('a "__proto__" key is data, not a prototype', () => {
 });
 
 test('values: ints, longs, floats, tuples, lists, memo', () => {
-  const b = new PickleBuilder().proto(2).mark()
-    .op(0x4b, 200).op(0x4d, 0x34, 0x12).int(-7)
+  const b = new PickleBuilder()
+    .proto(2)
+    .mark()
+    .op(0x4b, 200)
+    .op(0x4d, 0x34, 0x12)
+    .int(-7)
     .op(0x8a, 2, 0x00, 0x80) // LONG1 -32768
     .op(0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1) // 2^64
     .op(0x47, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18) // BINFLOAT pi
-    .op(0x88, 0x89, 0x4e).op(0x8c, 2, 0x68, 0x69) // True False None 'hi'
-    .op(0x5d).op(0x71, 5).int(3).op(0x61) // [3] memo 5
+    .op(0x88, 0x89, 0x4e)
+    .op(0x8c, 2, 0x68, 0x69) // True False None 'hi'
+    .op(0x5d)
+    .op(0x71, 5)
+    .int(3)
+    .op(0x61) // [3] memo 5
     .op(0x68, 5) // same list
-    .tuple().stop().bytes();
+    .tuple()
+    .stop()
+    .bytes();
   const t = unpickle(b, plain);
   assert.ok(t instanceof PyTuple);
   assert.deepEqual(t.items.slice(0, 10), [200, 0x1234, -7, -32768, 2n ** 64n, Math.PI, true, false, null, 'hi']);

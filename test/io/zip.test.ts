@@ -18,7 +18,10 @@ test('crc32 of "123456789" is the standard check value', () => {
 test('STORED round trip with ranged reads; DEFLATED entries inflate and pass CRC', async () => {
   const a = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff);
   const p = join(dir, 's.zip');
-  await writeZipStored(p, [{ name: 'arc/a', data: a }, { name: 'arc/empty', data: new Uint8Array(0) }]);
+  await writeZipStored(p, [
+    { name: 'arc/a', data: a },
+    { name: 'arc/empty', data: new Uint8Array(0) },
+  ]);
   const z = await ZipArchive.open(p);
   assert.deepEqual([...z.entries.keys()], ['arc/a', 'arc/empty']);
   assert.deepEqual(await z.read('arc/a'), a);

@@ -20,12 +20,24 @@ test('text: gpt2-tiny byte tokenizer maps UTF-8 bytes to ids; rows of seq tokens
 });
 
 test('text: too short a text, a bad seq, a missing tokenizer or file are WeightscopeErrors', async () => {
-  assert.throws(() => tokensToDataset([1, 2], 3), (e: unknown) => isWeightscopeError(e) && /fewer than one sequence/.test(e.message));
-  assert.throws(() => tokensToDataset([1, 2, 3], 1), (e: unknown) => isWeightscopeError(e) && /≥ 2/.test(e.message));
+  assert.throws(
+    () => tokensToDataset([1, 2], 3),
+    (e: unknown) => isWeightscopeError(e) && /fewer than one sequence/.test(e.message),
+  );
+  assert.throws(
+    () => tokensToDataset([1, 2, 3], 1),
+    (e: unknown) => isWeightscopeError(e) && /≥ 2/.test(e.message),
+  );
   const tmp = mkdtempSync(join(tmpdir(), 'ws-text-'));
   try {
-    assert.throws(() => findTokenizerDir(join(tmp, 'model.onnx')), (e: unknown) => isWeightscopeError(e) && e.code === 'not-found');
-    await assert.rejects(textDataset(join(tmp, 'missing.txt'), fixture('gpt2-tiny'), 4), (e: unknown) => isWeightscopeError(e) && e.code === 'not-found');
+    assert.throws(
+      () => findTokenizerDir(join(tmp, 'model.onnx')),
+      (e: unknown) => isWeightscopeError(e) && e.code === 'not-found',
+    );
+    await assert.rejects(
+      textDataset(join(tmp, 'missing.txt'), fixture('gpt2-tiny'), 4),
+      (e: unknown) => isWeightscopeError(e) && e.code === 'not-found',
+    );
     writeFileSync(join(tmp, 'a.txt'), 'abc');
     await assert.rejects(encodeText('abc', tmp), (e: unknown) => isWeightscopeError(e) && /no tokenizer.json/.test(e.message));
   } finally {

@@ -16,7 +16,12 @@ test('Llama-2 7B and 13B shapes share a signature; GPT-2 names do not; model_typ
   assert.notEqual(layerSignature(gpt2), layerSignature(l7));
   // norms and biases do not enter the signature
   assert.equal(layerSignature([...gpt2, { name: 'transformer.ln_f.weight', shape: [768] }]), layerSignature(gpt2));
-  assert.deepEqual(modelFamily({ model_type: 'llama' }, l7), { name: 'llama', source: 'model_type', model_type: 'llama', signature: layerSignature(l7) });
+  assert.deepEqual(modelFamily({ model_type: 'llama' }, l7), {
+    name: 'llama',
+    source: 'model_type',
+    model_type: 'llama',
+    signature: layerSignature(l7),
+  });
   const none = modelFamily(null, gpt2);
   assert.equal(none.source, 'signature');
   assert.equal(none.name, `signature:${layerSignature(gpt2)}`);

@@ -63,8 +63,17 @@ test('tied copies: exact equality or exact transpose only', () => {
       { name: 'v.weight', dtype: 'F32', shape: [20, 20] },
       { name: 'onnx::MatMul_1', dtype: 'F32', shape: [30, 20] },
     ],
-    { roles: new Map([['w.weight', 'matmul'], ['v.weight', 'matmul'], ['onnx::MatMul_1', 'matmul']]) },
+    {
+      roles: new Map([
+        ['w.weight', 'matmul'],
+        ['v.weight', 'matmul'],
+        ['onnx::MatMul_1', 'matmul'],
+      ]),
+    },
   );
   const extra = layers.find((l) => l.extra)!;
-  assert.deepEqual(tieCandidates(extra, layers).map((l) => l.name), ['w']);
+  assert.deepEqual(
+    tieCandidates(extra, layers).map((l) => l.name),
+    ['w'],
+  );
 });

@@ -44,9 +44,14 @@ function needFake(t: TestContext): string | null {
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 1 << 26 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -60,9 +65,16 @@ async function withKnobs<T>(knobs: Record<string, string>, fn: () => Promise<T>)
   }
 }
 
-const SHAPES: [number, number][] = [[60, 17], [17, 60], [33, 33], [5, 80], [80, 5], [40, 12]];
+const SHAPES: [number, number][] = [
+  [60, 17],
+  [17, 60],
+  [33, 33],
+  [5, 80],
+  [80, 5],
+  [40, 12],
+];
 
-test('search order: WEIGHTSCOPE_CUDA_LIBS folders first (newest soname first), then the loader\'s CUDA 13 and 12 sonames', (t) => {
+test("search order: WEIGHTSCOPE_CUDA_LIBS folders first (newest soname first), then the loader's CUDA 13 and 12 sonames", (t) => {
   const dir = needFake(t);
   if (!dir) return;
   const c = cudaCandidates({ WEIGHTSCOPE_CUDA_LIBS: `${join(tmp, 'none')}:${dir}` });
@@ -79,7 +91,10 @@ test('analyze --device cuda without CUDA libraries: one line naming libcusolver 
   assert.equal(r.stdout, '');
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^weightscope: device 'cuda' is not available for eigenvalues: libcusolver\.so not found \(looked in .*empty.*\)\. Set WEIGHTSCOPE_CUDA_LIBS/);
+  assert.match(
+    lines[0],
+    /^weightscope: device 'cuda' is not available for eigenvalues: libcusolver\.so not found \(looked in .*empty.*\)\. Set WEIGHTSCOPE_CUDA_LIBS/,
+  );
 });
 
 test('analyze --device: bad values and a clash with --eigen-backend are usage errors (exit 2)', async () => {
@@ -141,21 +156,42 @@ test('fake CUDA errors: no device, a non-converging syevd (that matrix only), ou
   if (!dir) return;
   const env = { WEIGHTSCOPE_CUDA_LIBS: dir };
   await withKnobs({ FAKE_CUDA_DEVICES: '0' }, async () => {
-    assert.throws(() => CudaEigen.open(env), (e) => isWeightscopeError(e) && e.code === 'device-unavailable' && /no CUDA device \(cudaGetDeviceCount: error 100 cudaErrorNoDevice/.test(e.message));
+    assert.throws(
+      () => CudaEigen.open(env),
+      (e) =>
+        isWeightscopeError(e) &&
+        e.code === 'device-unavailable' &&
+        /no CUDA device \(cudaGetDeviceCount: error 100 cudaErrorNoDevice/.test(e.message),
+    );
   });
   const gpu = CudaEigen.open(env);
   try {
     await withKnobs({ FAKE_CUDA_SYEVD_INFO: '3' }, async () => {
-      await assert.rejects(gpu.eigenvalues(gaussian(30, 1), 6, 5), (e) => isWeightscopeError(e) && e.code === 'numerical' && /failed to converge \(info=3\)/.test(e.message));
+      await assert.rejects(
+        gpu.eigenvalues(gaussian(30, 1), 6, 5),
+        (e) => isWeightscopeError(e) && e.code === 'numerical' && /failed to converge \(info=3\)/.test(e.message),
+      );
     });
     const W = gaussian(30, 2);
-    assert.ok(maxRelDiff(await gpu.eigenvalues(W, 6, 5), matrixEigenvalues(W, 6, 5, { backend: 'ts' })) < 1e-12, 'the next matrix still runs');
+    assert.ok(
+      maxRelDiff(await gpu.eigenvalues(W, 6, 5), matrixEigenvalues(W, 6, 5, { backend: 'ts' })) < 1e-12,
+      'the next matrix still runs',
+    );
     await withKnobs({ FAKE_CUDA_MALLOC_LIMIT: '100000' }, async () => {
-      await assert.rejects(gpu.eigenvalues(gaussian(200 * 100, 3), 200, 100), (e) => isWeightscopeError(e) && e.code === 'too-large' && /cudaMalloc of 0.2 MiB failed: error 2 cudaErrorMemoryAllocation \(1024.0 MiB of 2048.0 MiB free/.test(e.message));
+      await assert.rejects(
+        gpu.eigenvalues(gaussian(200 * 100, 3), 200, 100),
+        (e) =>
+          isWeightscopeError(e) &&
+          e.code === 'too-large' &&
+          /cudaMalloc of 0.2 MiB failed: error 2 cudaErrorMemoryAllocation \(1024.0 MiB of 2048.0 MiB free/.test(e.message),
+      );
     });
     const bad = gaussian(12, 4);
     bad[7] = NaN;
-    await assert.rejects(gpu.eigenvalues(bad, 3, 4), (e) => isWeightscopeError(e) && e.code === 'numerical' && /row 1, column 3/.test(e.message));
+    await assert.rejects(
+      gpu.eigenvalues(bad, 3, 4),
+      (e) => isWeightscopeError(e) && e.code === 'numerical' && /row 1, column 3/.test(e.message),
+    );
   } finally {
     await gpu.close();
   }
@@ -174,7 +210,10 @@ test('analyze --device cuda on the fake: the same rows as the CPU path (gpt2-tin
   const a = (JSON.parse(gpu.stdout) as { layers: Record<string, number>[] }).layers;
   const b = (JSON.parse(cpu.stdout) as { layers: Record<string, number>[] }).layers;
   assert.equal(a.length, 18);
-  assert.deepEqual(a.map((l) => l.name), b.map((l) => l.name));
+  assert.deepEqual(
+    a.map((l) => l.name),
+    b.map((l) => l.name),
+  );
   for (const [i, l] of a.entries()) {
     for (const k of ['alpha', 'lambda_max', 'stable_rank', 'log_norm', 'xmin']) {
       assert.ok(Math.abs(l[k] - b[i][k]) <= 1e-9 * Math.abs(b[i][k]), `${l.name}.${k}: ${l[k]} vs ${b[i][k]}`);

@@ -50,7 +50,10 @@ test('diagonal matrices: eigenvalues are the squared diagonal, sorted (tall and 
     const W = new Float64Array(rows * cols);
     diag.forEach((v, i) => (W[i * cols + i] = v));
     const got = matrixEigenvalues(W, rows, cols, { backend: 'ts' });
-    assert.deepEqual(Array.from(got), diag.map((v) => v * v).sort((a, b) => a - b));
+    assert.deepEqual(
+      Array.from(got),
+      diag.map((v) => v * v).sort((a, b) => a - b),
+    );
   }
 });
 

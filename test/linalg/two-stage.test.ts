@@ -5,7 +5,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { GramAccumulator, gram, gramTs } from '../../src/linalg/gram.js';
-import { lapackAvailable, lapackEigenvalues, lapackUnavailableReason, twoStageValuesInPlace, type EigenTimings } from '../../src/linalg/lapack.js';
+import {
+  lapackAvailable,
+  lapackEigenvalues,
+  lapackUnavailableReason,
+  twoStageValuesInPlace,
+  type EigenTimings,
+} from '../../src/linalg/lapack.js';
 import { nativeLinalg } from '../../src/linalg/native.js';
 import { symmetricEigenvalues } from '../../src/linalg/eigen.js';
 import { fitPowerLaw } from '../../src/spectral/pl.js';
@@ -14,7 +20,10 @@ import { skipMissingSystemPackage } from '../helpers/system.js';
 
 function needTwoStage(t: TestContext): boolean {
   if (lapackAvailable() && nativeLinalg()?.twoStage) return true;
-  skipMissingSystemPackage(t, `LAPACK with dsytrd_sy2sb/sb2st absent (${lapackUnavailableReason() || 'old LAPACK'}): apt-get install -y libopenblas0-pthread`);
+  skipMissingSystemPackage(
+    t,
+    `LAPACK with dsytrd_sy2sb/sb2st absent (${lapackUnavailableReason() || 'old LAPACK'}): apt-get install -y libopenblas0-pthread`,
+  );
   return false;
 }
 
@@ -35,7 +44,18 @@ function maxAbsDiff(a: Float64Array, b: Float64Array): number {
 
 const CASES: { name: string; rows: number; cols: number; W: () => Float64Array }[] = [
   { name: 'Gaussian 900×400', rows: 900, cols: 400, W: () => gaussian(900 * 400, 3) },
-  { name: 'low-rank (rank 40) 300×500', rows: 300, cols: 500, W: () => withSingularValues(300, 500, Array.from({ length: 40 }, (_, i) => 1 + i), 5) },
+  {
+    name: 'low-rank (rank 40) 300×500',
+    rows: 300,
+    cols: 500,
+    W: () =>
+      withSingularValues(
+        300,
+        500,
+        Array.from({ length: 40 }, (_, i) => 1 + i),
+        5,
+      ),
+  },
   { name: 'heavy-tailed (Student-t₂) 700×350', rows: 700, cols: 350, W: () => studentT2(700 * 350, 11) },
 ];
 
@@ -56,7 +76,10 @@ for (const c of CASES) {
     // and the power-law fit chooses the same xmin and alpha from either
     const [p1, p2] = [fitPowerLaw(one), fitPowerLaw(twoStageValuesInPlace(G.slice(), n, 64))];
     assert.equal(p2.num_pl_spikes, p1.num_pl_spikes);
-    assert.ok(Math.abs(p2.xmin - p1.xmin) <= 1e-10 * p1.xmin && Math.abs(p2.alpha - p1.alpha) <= 1e-9 * p1.alpha, `${p2.xmin} ${p2.alpha} vs ${p1.xmin} ${p1.alpha}`);
+    assert.ok(
+      Math.abs(p2.xmin - p1.xmin) <= 1e-10 * p1.xmin && Math.abs(p2.alpha - p1.alpha) <= 1e-9 * p1.alpha,
+      `${p2.xmin} ${p2.alpha} vs ${p1.xmin} ${p1.alpha}`,
+    );
     // 'auto' picks one of the two; either way the same eigenvalues
     const auto = lapackEigenvalues(G.slice(), n);
     assert.ok(maxAbsDiff(auto, one) <= 1e-10 * one[n - 1]);
@@ -68,7 +91,10 @@ for (const c of CASES) {
 test('two-stage: tiny orders, a zero matrix, and values needing LAPACK-style scaling', (t) => {
   if (!needTwoStage(t)) return;
   assert.deepEqual([...twoStageValuesInPlace(Float64Array.of(4), 1, 32)], [4]);
-  assert.deepEqual([...twoStageValuesInPlace(Float64Array.of(2, 1, 1, 2), 2, 32)].map((v) => Math.round(v * 1e12) / 1e12), [1, 3]);
+  assert.deepEqual(
+    [...twoStageValuesInPlace(Float64Array.of(2, 1, 1, 2), 2, 32)].map((v) => Math.round(v * 1e12) / 1e12),
+    [1, 3],
+  );
   assert.deepEqual([...twoStageValuesInPlace(new Float64Array(9), 3, 32)], [0, 0, 0]);
   // diag(1e-300, 2e-300, 3e-300): below LAPACK's safe range unless scaled by a power of two
   const D = new Float64Array(9);
@@ -78,7 +104,11 @@ test('two-stage: tiny orders, a zero matrix, and values needing LAPACK-style sca
 });
 
 test('GramAccumulator: panels of rows (tall) or columns (wide) give the one-shot Gram matrix, BLAS and TS', () => {
-  for (const [rows, cols] of [[257, 40], [40, 257], [64, 64]] as const) {
+  for (const [rows, cols] of [
+    [257, 40],
+    [40, 257],
+    [64, 64],
+  ] as const) {
     const W = gaussian(rows * cols, rows * 7 + cols);
     const want = gramTs(W, rows, cols);
     for (const backend of ['auto', 'ts'] as const) {
@@ -90,7 +120,8 @@ test('GramAccumulator: panels of rows (tall) or columns (wide) give the one-shot
         const panel = new Float64Array(b * short);
         // tall: rows p0.. (b×cols); wide: columns p0.. (rows×b), both row-major
         for (let i = 0; i < b; i++) {
-          for (let j = 0; j < short; j++) panel[acc.wide ? j * b + i : i * short + j] = acc.wide ? W[j * cols + p0 + i] : W[(p0 + i) * cols + j];
+          for (let j = 0; j < short; j++)
+            panel[acc.wide ? j * b + i : i * short + j] = acc.wide ? W[j * cols + p0 + i] : W[(p0 + i) * cols + j];
         }
         acc.add(panel, b);
       }

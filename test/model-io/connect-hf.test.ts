@@ -23,7 +23,9 @@ const GPT2 = fixture('gpt2-tiny');
 
 function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }, (e, out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }));
+    execFile(process.execPath, ['--import', 'tsx', MAIN, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }, (e, out, err) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }),
+    );
   });
 }
 
@@ -33,17 +35,54 @@ test('connect two GPT-2 folders on --text; --out --at 0.5 writes w(0.5) as an HF
     // B: gpt2-tiny with every weight perturbed (a second model of the same config).
     const u = mulberry32(1);
     const t = await readAllTensors(join(GPT2, 'model.safetensors'));
-    await writeHfFolder(join(dir, 'b'), JSON.parse(readFileSync(join(GPT2, 'config.json'), 'utf8')), new Map([...t].map(([k, v]) => [k, { ...v, data: v.data.map((x) => x + 0.02 * (u() - 0.5)) }])));
+    await writeHfFolder(
+      join(dir, 'b'),
+      JSON.parse(readFileSync(join(GPT2, 'config.json'), 'utf8')),
+      new Map([...t].map(([k, v]) => [k, { ...v, data: v.data.map((x) => x + 0.02 * (u() - 0.5)) }])),
+    );
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) await copyFile(join(GPT2, f), join(dir, 'b', f));
     const text = join(dir, 'text.txt');
     await writeFile(text, readFileSync('/usr/share/common-licenses/GPL-3', 'utf8').slice(0, 4000));
     const out = join(dir, 'mid');
-    const r = await cli('connect', GPT2, join(dir, 'b'), '--text', text, '--seq', '64', '--epochs', '1', '--batch', '16', '--eval', '0,0.5,1', '--out', out, '--at', '0.5', '--json');
+    const r = await cli(
+      'connect',
+      GPT2,
+      join(dir, 'b'),
+      '--text',
+      text,
+      '--seq',
+      '64',
+      '--epochs',
+      '1',
+      '--batch',
+      '16',
+      '--eval',
+      '0,0.5,1',
+      '--out',
+      out,
+      '--at',
+      '0.5',
+      '--json',
+    );
     assert.equal(r.code, 0, r.err);
-    const res = JSON.parse(r.out) as { along: { t: number; sets: { train: { loss: number; accuracy: number; n: number } } }[]; routes: { route: string }[]; output: { folder: string } };
+    const res = JSON.parse(r.out) as {
+      along: { t: number; sets: { train: { loss: number; accuracy: number; n: number } } }[];
+      routes: { route: string }[];
+      output: { folder: string };
+    };
     assert.equal(res.output.folder, out);
-    assert.deepEqual(res.routes.map((x) => x.route), ['config.json', 'config.json']);
-    assert.deepEqual((await readdir(out)).sort(), ['config.json', 'lm_reference.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'training.json']);
+    assert.deepEqual(
+      res.routes.map((x) => x.route),
+      ['config.json', 'config.json'],
+    );
+    assert.deepEqual((await readdir(out)).sort(), [
+      'config.json',
+      'lm_reference.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'training.json',
+    ]);
     const m = await openModel(out);
     const ds = await loadModelData(m, { text, seq: 64 });
     const { forward, values } = await modelForward(m);

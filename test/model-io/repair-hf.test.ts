@@ -24,11 +24,23 @@ import { readAllTensors, writeHfFolder } from '../helpers/hf-folders.js';
 const VIT = fixture('vit-fmnist-backdoor');
 const D = (f: string) => fixture('fmnist-backdoor', f);
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const SHORT: RepairOptionsInput = { epochs: 1, samplesPerEpoch: 384, polishEpochs: 1, polishSamplesPerEpoch: 256, polishTries: 1, ts: [0, 0.5, 1], baseline: false, l2: 0.03, polishLr: 0.01 };
+const SHORT: RepairOptionsInput = {
+  epochs: 1,
+  samplesPerEpoch: 384,
+  polishEpochs: 1,
+  polishSamplesPerEpoch: 256,
+  polishTries: 1,
+  ts: [0, 0.5, 1],
+  baseline: false,
+  l2: 0.03,
+  polishLr: 0.01,
+};
 
 function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }, (e, out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }));
+    execFile(process.execPath, ['--import', 'tsx', MAIN, ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 }, (e, out, err) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }),
+    );
   });
 }
 
@@ -45,25 +57,45 @@ async function tensorTable(path: string): Promise<string[]> {
 async function reopened(dir: string) {
   const m = await openModel(dir);
   const { forward, values } = await modelForward(m);
-  const test = await forward.evaluate(values, await loadModelData(m, { data: D('test_clean.safetensors') }), { loss: 'classification', batchSize: 500 });
-  const trig = await forward.evaluate(values, await loadModelData(m, { data: D('test_triggered.safetensors') }, { triggered: true }), { loss: 'classification', batchSize: 500 });
+  const test = await forward.evaluate(values, await loadModelData(m, { data: D('test_clean.safetensors') }), {
+    loss: 'classification',
+    batchSize: 500,
+  });
+  const trig = await forward.evaluate(values, await loadModelData(m, { data: D('test_triggered.safetensors') }, { triggered: true }), {
+    loss: 'classification',
+    batchSize: 500,
+  });
   return { m, test, trig };
 }
 
-test('repair of two ViT folders → a new HF folder that reopens to the report\'s numbers; t chosen without triggered data', async () => {
+test("repair of two ViT folders → a new HF folder that reopens to the report's numbers; t chosen without triggered data", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-repair-hf-'));
   try {
-    const inputs = { modelA: join(VIT, 'model_a'), modelB: join(VIT, 'model_b'), data: D('clean_subset.safetensors'), reportData: [{ name: 'test', path: D('test_clean.safetensors') }] };
+    const inputs = {
+      modelA: join(VIT, 'model_a'),
+      modelB: join(VIT, 'model_b'),
+      data: D('clean_subset.safetensors'),
+      reportData: [{ name: 'test', path: D('test_clean.safetensors') }],
+    };
     const r = await repair({ ...inputs, triggered: D('test_triggered.safetensors') }, SHORT);
     const blind = await repair(inputs, SHORT);
     assert.equal(r.report.choice.t, blind.report.choice.t);
     for (const [k, v] of r.params) assert.deepEqual(blind.params.get(k), v, k);
-    assert.deepEqual(r.report.routes, [{ route: 'config.json', architecture: 'ViTForImageClassification' }, { route: 'config.json', architecture: 'ViTForImageClassification' }]);
+    assert.deepEqual(r.report.routes, [
+      { route: 'config.json', architecture: 'ViTForImageClassification' },
+      { route: 'config.json', architecture: 'ViTForImageClassification' },
+    ]);
     const out = join(dir, 'fixed');
     const w = await writeModelLike(r.source, r.params, out);
     assert.equal(w.format, 'hf');
     assert.deepEqual([...(w.copied ?? [])].sort(), ['config.json', 'preprocessor_config.json', 'reference.json', 'training.json']);
-    assert.deepEqual((await readdir(out)).sort(), ['config.json', 'model.safetensors', 'preprocessor_config.json', 'reference.json', 'training.json']);
+    assert.deepEqual((await readdir(out)).sort(), [
+      'config.json',
+      'model.safetensors',
+      'preprocessor_config.json',
+      'reference.json',
+      'training.json',
+    ]);
     assert.deepEqual(await tensorTable(join(out, 'model.safetensors')), await tensorTable(join(VIT, 'model_a', 'model.safetensors')));
     const st = await openSafetensors(join(out, 'model.safetensors'));
     assert.equal(st.metadata.format, 'pt');
@@ -86,10 +118,20 @@ test('a float16 checkpoint: the repaired weights are written as float16 and the 
     for (const name of ['model_a', 'model_b']) {
       const t = await readAllTensors(join(VIT, name, 'model.safetensors'));
       const cfg = JSON.parse(await readFile(join(VIT, name, 'config.json'), 'utf8'));
-      await writeHfFolder(join(dir, name), { ...cfg, torch_dtype: 'float16' }, new Map([...t].map(([k, v]) => [k, { ...v, dtype: 'F16' as const }])));
+      await writeHfFolder(
+        join(dir, name),
+        { ...cfg, torch_dtype: 'float16' },
+        new Map([...t].map(([k, v]) => [k, { ...v, dtype: 'F16' as const }])),
+      );
     }
     const r = await repair(
-      { modelA: join(dir, 'model_a'), modelB: join(dir, 'model_b'), data: D('clean_subset.safetensors'), triggered: D('test_triggered.safetensors'), reportData: [{ name: 'test', path: D('test_clean.safetensors') }] },
+      {
+        modelA: join(dir, 'model_a'),
+        modelB: join(dir, 'model_b'),
+        data: D('clean_subset.safetensors'),
+        triggered: D('test_triggered.safetensors'),
+        reportData: [{ name: 'test', path: D('test_clean.safetensors') }],
+      },
       { ...SHORT, polishEpochs: 0 },
     );
     await writeModelLike(r.source, r.params, join(dir, 'fixed'));
@@ -109,14 +151,36 @@ test('a float16 checkpoint: the repaired weights are written as float16 and the 
 test('CLI repair of HF folders: --out DIR writes a folder (a non-empty one is refused before training), --format onnx an ONNX file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ws-repair-hf-'));
   try {
-    const common = ['--data', D('clean_subset.safetensors'), '--epochs', '1', '--samples-per-epoch', '256', '--polish-epochs', '0', '--eval', '0,0.5,1', '--no-baseline', '--json'];
+    const common = [
+      '--data',
+      D('clean_subset.safetensors'),
+      '--epochs',
+      '1',
+      '--samples-per-epoch',
+      '256',
+      '--polish-epochs',
+      '0',
+      '--eval',
+      '0,0.5,1',
+      '--no-baseline',
+      '--json',
+    ];
     const full = join(dir, 'taken');
     await mkdir(full);
     await writeFile(join(full, 'x'), '');
     const refused = await cli('repair', join(VIT, 'model_a'), join(VIT, 'model_b'), '--out', full, ...common);
     assert.equal(refused.code, 1);
     assert.match(refused.err, /taken exists and is not empty/);
-    const onnx = await cli('repair', join(VIT, 'model_a'), join(VIT, 'model_b'), '--out', join(dir, 'fixed.onnx'), '--format', 'onnx', ...common);
+    const onnx = await cli(
+      'repair',
+      join(VIT, 'model_a'),
+      join(VIT, 'model_b'),
+      '--out',
+      join(dir, 'fixed.onnx'),
+      '--format',
+      'onnx',
+      ...common,
+    );
     assert.equal(onnx.code, 0, onnx.err);
     const rep = JSON.parse(onnx.out) as { output: { onnx: string; safetensors: string }; routes: { route: string }[] };
     assert.deepEqual(rep.output, { onnx: join(dir, 'fixed.onnx'), safetensors: join(dir, 'fixed.safetensors') });

@@ -15,7 +15,10 @@ test('metricMean: plain mean over layers, empty and non-finite values skipped', 
   const etpl = { beta: 1.5, lambda: 0.25, xmin: 1, D: 0.1, loglik: 0, status: 'ok' as const };
   assert.equal(metricMean({ layers: [row(2, { etpl }), row(2, { etpl: { ...etpl, lambda: 0.75 } })] }, 'etpl_lambda'), 0.5);
   assert.equal(metricMean({ layers: [row(2)] }, 'exp_lambda'), null);
-  assert.equal(metricMean({ layers: [row(2, { etpl: { ...etpl, lambda: 9, status: 'failed' } }), row(2, { etpl })] }, 'etpl_lambda'), etpl.lambda);
+  assert.equal(
+    metricMean({ layers: [row(2, { etpl: { ...etpl, lambda: 9, status: 'failed' } }), row(2, { etpl })] }, 'etpl_lambda'),
+    etpl.lambda,
+  );
 });
 
 test('every metric has a documented direction; alpha ascending, EXP/E-TPL lambda descending', () => {
@@ -28,16 +31,40 @@ test('every metric has a documented direction; alpha ascending, EXP/E-TPL lambda
 });
 
 test('rankModels: direction, ties share the smaller rank, missing values last', () => {
-  const inputs = [{ model: 'a', value: 3 }, { model: 'b', value: 1 }, { model: 'c', value: null }, { model: 'd', value: 3 }, { model: 'e', value: 2 }];
+  const inputs = [
+    { model: 'a', value: 3 },
+    { model: 'b', value: 1 },
+    { model: 'c', value: null },
+    { model: 'd', value: 3 },
+    { model: 'e', value: 2 },
+  ];
   const asc = rankModels(inputs, 'alpha', 'asc');
-  assert.deepEqual(asc.rows.map((r) => [r.model, r.rank]), [['b', 1], ['e', 2], ['a', 3], ['d', 3], ['c', 5]]);
+  assert.deepEqual(
+    asc.rows.map((r) => [r.model, r.rank]),
+    [
+      ['b', 1],
+      ['e', 2],
+      ['a', 3],
+      ['d', 3],
+      ['c', 5],
+    ],
+  );
   const desc = rankModels(inputs, 'alpha', 'desc');
-  assert.deepEqual(desc.rows.map((r) => r.model), ['a', 'd', 'e', 'b', 'c']);
+  assert.deepEqual(
+    desc.rows.map((r) => r.model),
+    ['a', 'd', 'e', 'b', 'c'],
+  );
   assert.equal(asc.correlation, undefined);
 });
 
 test('rankModels with scores: correlation over models that have both; unknown score keys rejected', () => {
-  const inputs = [{ model: 'a', value: 1 }, { model: 'b', value: 2 }, { model: 'c', value: 3 }, { model: 'd', value: 4 }, { model: 'x', value: null }];
+  const inputs = [
+    { model: 'a', value: 1 },
+    { model: 'b', value: 2 },
+    { model: 'c', value: 3 },
+    { model: 'd', value: 4 },
+    { model: 'x', value: null },
+  ];
   const r = rankModels(inputs, 'alpha', 'asc', { a: 10, b: 30, c: 20, d: 40, x: 5 });
   // ranks of values 1..4, of scores 1,3,2,4: Σd² = 2 → ρ = 1 − 12/60 = 0.8; τ = (5 − 1)/6.
   assert.equal(r.correlation!.n, 4);
@@ -50,20 +77,53 @@ test('rankModels with scores: correlation over models that have both; unknown sc
 });
 
 test('rankModels with families: one family is no cross-family ranking; several are ranked within each', () => {
-  const same = rankModels([{ model: 'a', value: 2, family: 'llama' }, { model: 'b', value: 1, family: 'llama' }], 'alpha', 'asc');
+  const same = rankModels(
+    [
+      { model: 'a', value: 2, family: 'llama' },
+      { model: 'b', value: 1, family: 'llama' },
+    ],
+    'alpha',
+    'asc',
+  );
   assert.equal(same.cross_family, false);
   assert.equal(same.note, undefined);
-  assert.deepEqual(same.families.map((f) => [f.family, f.rows.map((r) => [r.model, r.rank])]), [['llama', [['b', 1], ['a', 2]]]]);
+  assert.deepEqual(
+    same.families.map((f) => [f.family, f.rows.map((r) => [r.model, r.rank])]),
+    [
+      [
+        'llama',
+        [
+          ['b', 1],
+          ['a', 2],
+        ],
+      ],
+    ],
+  );
   const mixed = rankModels(
-    [{ model: 'l7', value: 3, family: 'llama' }, { model: 'q', value: 1, family: 'qwen2' }, { model: 'l13', value: 2, family: 'llama' }, { model: 'x', value: 5 }],
-    'alpha', 'asc', { l7: 60, l13: 70, q: 80 },
+    [
+      { model: 'l7', value: 3, family: 'llama' },
+      { model: 'q', value: 1, family: 'qwen2' },
+      { model: 'l13', value: 2, family: 'llama' },
+      { model: 'x', value: 5 },
+    ],
+    'alpha',
+    'asc',
+    { l7: 60, l13: 70, q: 80 },
   );
   assert.equal(mixed.cross_family, true);
   assert.match(mixed.note!, /different families/);
-  assert.deepEqual(mixed.rows.map((r) => r.model), ['q', 'l13', 'l7', 'x']);
-  assert.deepEqual(mixed.families.map((f) => [f.family, f.rows.map((r) => `${r.model}:${r.rank}`)]), [
-    ['llama', ['l13:1', 'l7:2']], ['qwen2', ['q:1']], ['unknown', ['x:1']],
-  ]);
+  assert.deepEqual(
+    mixed.rows.map((r) => r.model),
+    ['q', 'l13', 'l7', 'x'],
+  );
+  assert.deepEqual(
+    mixed.families.map((f) => [f.family, f.rows.map((r) => `${r.model}:${r.rank}`)]),
+    [
+      ['llama', ['l13:1', 'l7:2']],
+      ['qwen2', ['q:1']],
+      ['unknown', ['x:1']],
+    ],
+  );
   // within llama: smaller alpha, larger score → ρ = −1 over 2 models; across all 3 scored models also −1
   assert.equal(mixed.families[0].correlation!.spearman.rho, -1);
   assert.equal(mixed.families[1].correlation!.n, 1);

@@ -48,13 +48,16 @@ after(async () => {
 test('NaN, Inf and all-zero layers fail with a reason; the others are analysed', async () => {
   const r = await analyze(model, { fits: ['pl', 'etpl', 'exp'] });
   const byName = new Map(r.layers.map((l) => [l.name, l]));
-  assert.deepEqual(r.layers.map((l) => [l.layer_id, l.name, l.status]), [
-    [0, 'a_good', 'success'],
-    [1, 'b_nan', 'failed'],
-    [2, 'c_inf', 'failed'],
-    [3, 'd_zero', 'failed'],
-    [5, 'f_good', 'success'],
-  ]);
+  assert.deepEqual(
+    r.layers.map((l) => [l.layer_id, l.name, l.status]),
+    [
+      [0, 'a_good', 'success'],
+      [1, 'b_nan', 'failed'],
+      [2, 'c_inf', 'failed'],
+      [3, 'd_zero', 'failed'],
+      [5, 'f_good', 'success'],
+    ],
+  );
   assert.equal(byName.get('b_nan')!.reason, 'weights contain 1 NaN value');
   assert.equal(byName.get('c_inf')!.reason, 'weights contain 2 infinite values');
   assert.match(byName.get('d_zero')!.reason!, /all weights are zero/);
@@ -92,7 +95,10 @@ test('valueProblem', () => {
 });
 
 test('bad options and missing files are WeightscopeErrors', async () => {
-  await assert.rejects(analyze(model, { minEvals: -1 }), (e) => e instanceof WeightscopeError && e.code === 'invalid-input' && /minEvals/.test(e.message));
+  await assert.rejects(
+    analyze(model, { minEvals: -1 }),
+    (e) => e instanceof WeightscopeError && e.code === 'invalid-input' && /minEvals/.test(e.message),
+  );
   await assert.rejects(analyze(model, { fits: ['powerlaw' as 'pl'] }), (e) => e instanceof WeightscopeError && /fits/.test(e.message));
   await assert.rejects(analyze(model, { layers: ['nope'] }), (e) => e instanceof WeightscopeError && e.code === 'not-found');
   await assert.rejects(analyze(join(dir, 'missing.safetensors')), (e) => e instanceof WeightscopeError);

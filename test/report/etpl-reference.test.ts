@@ -41,7 +41,10 @@ for (const c of WW_CASES) {
     const ref = wwReference(c.ref).fits.E_TPL.layers;
     const report = await analyze(fixture(...c.files[0]), { fits: ['etpl'] });
     const spectra = await esds(c.files[0]);
-    assert.deepEqual(report.layers.map((l) => l.layer_id), ref.map((r) => r.layer_id));
+    assert.deepEqual(
+      report.layers.map((l) => l.layer_id),
+      ref.map((r) => r.layer_id),
+    );
     let interior = 0;
     let bound = 0;
     for (const [i, r] of ref.entries()) {

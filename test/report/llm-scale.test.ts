@@ -18,7 +18,10 @@ import { TINY, llamaWeights, writeSharded, writeSingleFile } from '../helpers/ll
 
 const withTmp = (body: (dir: string) => Promise<void>): Promise<void> => withTmpDir('ws-llm-', body);
 
-for (const [dtype, shards] of [['BF16', 3], ['F16', 2]] as const) {
+for (const [dtype, shards] of [
+  ['BF16', 3],
+  ['F16', 2],
+] as const) {
   test(`${dtype} in ${shards} shards gives the rows of one F32 file of the same weights`, () =>
     withTmp(async (dir) => {
       const w = llamaWeights(TINY, dtype);
@@ -36,7 +39,10 @@ for (const [dtype, shards] of [['BF16', 3], ['F16', 2]] as const) {
       c.layers.forEach((r, i) => {
         assert.equal(r.name, ap.layers[i].name);
         for (const k of ['alpha', 'lambda_max', 'log_norm', 'stable_rank'] as const) {
-          assert.ok(Math.abs((r[k] as number) - (ap.layers[i][k] as number)) <= 1e-9 * Math.abs(ap.layers[i][k] as number), `${r.name} ${k}`);
+          assert.ok(
+            Math.abs((r[k] as number) - (ap.layers[i][k] as number)) <= 1e-9 * Math.abs(ap.layers[i][k] as number),
+            `${r.name} ${k}`,
+          );
         }
       });
       assert.equal(c.work?.layers_computed, c.layers.length);
@@ -44,7 +50,10 @@ for (const [dtype, shards] of [['BF16', 3], ['F16', 2]] as const) {
 }
 
 /** The FP8 E4M3 value nearest to v (brute force over the 256 codes; ties: the first found). */
-const E4M3 = toFloat64('F8_E4M3', Uint8Array.from({ length: 256 }, (_, i) => i));
+const E4M3 = toFloat64(
+  'F8_E4M3',
+  Uint8Array.from({ length: 256 }, (_, i) => i),
+);
 function toE4M3(v: number): number {
   let best = 0;
   for (let b = 0; b < 256; b++) if (Number.isFinite(E4M3[b]) && Math.abs(E4M3[b] - v) < Math.abs(E4M3[best] - v)) best = b;
@@ -69,7 +78,8 @@ test('FP8 E4M3 with per-tensor, per-row and block scales: the rows of the dequan
       for (let i = 0; i < gr; i++) {
         for (let j = 0; j < gc; j++) {
           let amax = 0;
-          for (let y = i * br; y < Math.min(r, (i + 1) * br); y++) for (let x = j * bc; x < Math.min(c, (j + 1) * bc); x++) amax = Math.max(amax, Math.abs(v[y * c + x]));
+          for (let y = i * br; y < Math.min(r, (i + 1) * br); y++)
+            for (let x = j * bc; x < Math.min(c, (j + 1) * bc); x++) amax = Math.max(amax, Math.abs(v[y * c + x]));
           scales[i * gc + j] = Math.fround(amax / 448);
         }
       }
@@ -91,14 +101,17 @@ test('FP8 E4M3 with per-tensor, per-row and block scales: the rows of the dequan
     await writeSafetensors(join(dir, 'f64.safetensors'), f64);
     const a = await analyze(join(dir, 'fp8.safetensors'), { workers: 1 });
     const b = await analyze(join(dir, 'f64.safetensors'), { workers: 1 });
-    assert.deepEqual(a.layers.map((l) => l.name), ['a', 'b', 'c']);
+    assert.deepEqual(
+      a.layers.map((l) => l.name),
+      ['a', 'b', 'c'],
+    );
     assert.deepEqual(a.layers, b.layers);
     // a scale that fits no rule is refused, not guessed
     await writeSafetensors(join(dir, 'bad.safetensors'), [fp8[0], { ...fp8[1], shape: [3, 5], data: new Float64Array(15).fill(1) }]);
     await assert.rejects(analyze(join(dir, 'bad.safetensors')), isCode('unsupported-dtype'));
   }));
 
-test("skip rules: a 50,001-row embedding is skipped and listed with its cost by default, analysed with allLayers", () =>
+test('skip rules: a 50,001-row embedding is skipped and listed with its cost by default, analysed with allLayers', () =>
   withTmp(async (dir) => {
     const path = join(dir, 'emb.safetensors');
     await writeSafetensors(path, [
@@ -106,12 +119,21 @@ test("skip rules: a 50,001-row embedding is skipped and listed with its cost by 
       { name: 'proj.weight', dtype: 'BF16', shape: [32, 16], data: gaussian(32 * 16, 3) },
     ]);
     const def = await analyze(path, { fits: ['pl'] });
-    assert.deepEqual(def.layers.map((l) => l.name), ['proj']);
+    assert.deepEqual(
+      def.layers.map((l) => l.name),
+      ['proj'],
+    );
     const skip = def.skipped!.find((s) => s.name === 'embed')!;
     assert.match(skip.reason, /N = 50001 > max_N 50000 \(WeightWatcher's default\); --all-layers analyses it/);
     assert.equal(skip.flops, 50001 * 16 * 16 + (4 / 3) * 16 ** 3);
     const all = await analyze(path, { fits: ['pl'], allLayers: true });
-    assert.deepEqual(all.layers.map((l) => [l.name, l.N, l.M, l.num_evals]), [['embed', 50001, 16, 16], ['proj', 32, 16, 16]]);
+    assert.deepEqual(
+      all.layers.map((l) => [l.name, l.N, l.M, l.num_evals]),
+      [
+        ['embed', 50001, 16, 16],
+        ['proj', 32, 16, 16],
+      ],
+    );
     assert.equal(all.skipped!.length, 0);
   }));
 
@@ -137,7 +159,10 @@ test('the per-layer cache: a second analysis solves no eigenproblem and gives th
     assert.equal(third.work?.layers_computed, 1);
     const fourth = await analyze(model, { workers: 1 }, { cacheDir });
     assert.equal(fourth.work?.layers_computed, 0);
-    assert.notDeepEqual(third.layers.find((l) => l.name.endsWith('0.mlp.up_proj')), first.layers.find((l) => l.name.endsWith('0.mlp.up_proj')));
+    assert.notDeepEqual(
+      third.layers.find((l) => l.name.endsWith('0.mlp.up_proj')),
+      first.layers.find((l) => l.name.endsWith('0.mlp.up_proj')),
+    );
   }));
 
 test('a file without weight matrices is an error naming its tensors, not an empty report', async () => {

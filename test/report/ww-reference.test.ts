@@ -10,8 +10,24 @@ import type { AnalysisReport, LayerRow } from '../../src/report/types.js';
 import { fixture } from '../helpers/fixtures.js';
 import { WW_CASES, wwReference, type RefRow } from '../helpers/reference.js';
 
-const EXACT = ['layer_id', 'name', 'longname', 'layer_type', 'N', 'M', 'rf', 'Q', 'has_esd', 'num_evals', 'status', 'warning',
-  'num_pl_spikes', 'rank_loss', 'weak_rank_loss', 'matrix_rank'] as const;
+const EXACT = [
+  'layer_id',
+  'name',
+  'longname',
+  'layer_type',
+  'N',
+  'M',
+  'rf',
+  'Q',
+  'has_esd',
+  'num_evals',
+  'status',
+  'warning',
+  'num_pl_spikes',
+  'rank_loss',
+  'weak_rank_loss',
+  'matrix_rank',
+] as const;
 const FIT_1E6 = ['alpha', 'xmin', 'xmax', 'D', 'sigma', 'alpha_weighted', 'log_alpha_norm', 'sv_min'] as const;
 const NORM_1E9 = ['norm', 'log_norm', 'spectral_norm', 'log_spectral_norm', 'lambda_max', 'sv_max', 'stable_rank', 'entropy'] as const;
 
@@ -21,7 +37,10 @@ function rel(a: number, b: number): number {
 
 function assertRowMatches(got: LayerRow, want: RefRow, where: string): void {
   for (const k of EXACT) assert.equal(got[k], want[k], `${where} ${k}`);
-  for (const [keys, tol] of [[FIT_1E6, 1e-6], [NORM_1E9, 1e-9]] as const) {
+  for (const [keys, tol] of [
+    [FIT_1E6, 1e-6],
+    [NORM_1E9, 1e-9],
+  ] as const) {
     for (const k of keys) {
       const g = got[k] as number | null;
       const w = want[k] as number;
@@ -39,7 +58,10 @@ for (const c of WW_CASES) {
     test(`${file.join('/')} matches WeightWatcher (PL)`, async () => {
       const report = await analyze(fixture(...file), { fits: ['pl'] });
       reports.set(file.join('/'), report);
-      assert.deepEqual(report.layers.map((r) => [r.layer_id, r.name]), want.map((r) => [r.layer_id, r.name]));
+      assert.deepEqual(
+        report.layers.map((r) => [r.layer_id, r.name]),
+        want.map((r) => [r.layer_id, r.name]),
+      );
       report.layers.forEach((r, i) => assertRowMatches(r, want[i], `${file.join('/')} layer ${r.layer_id}`));
       const mean = (k: string) => want.reduce((s, r) => s + (r[k] as number), 0) / want.length;
       for (const k of ['alpha', 'log_norm', 'alpha_weighted', 'log_alpha_norm', 'log_spectral_norm', 'stable_rank']) {

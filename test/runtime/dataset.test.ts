@@ -47,7 +47,10 @@ test('dataset: seeded shuffling reproduces, tiling repeats every sample evenly, 
   const c = epochOrder(10, { rng: new Rng(4) });
   assert.deepEqual([...a], [...b]);
   assert.notDeepEqual([...a], [...c]);
-  assert.deepEqual([...a].sort((p, q) => p - q), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    [...a].sort((p, q) => p - q),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   const tiled = epochOrder(3, { samplesPerEpoch: 10, rng: new Rng(1) });
   const counts = [0, 0, 0];
   for (const i of tiled) counts[i]++;
@@ -57,7 +60,10 @@ test('dataset: seeded shuffling reproduces, tiling repeats every sample evenly, 
   const ds = { n: 10, x: { type: 'float32' as const, data: x, dims: [10, 1] }, y: null };
   const sizes = [...batchesOf(ds, epochOrder(10), 4)].map((bt) => bt.size);
   assert.deepEqual(sizes, [4, 4, 2]);
-  assert.deepEqual([...sequentialBatches(ds, 3)].map((bt) => [...(bt.x.data as Float32Array)]), [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]);
+  assert.deepEqual(
+    [...sequentialBatches(ds, 3)].map((bt) => [...(bt.x.data as Float32Array)]),
+    [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]],
+  );
   assert.throws(() => epochOrder(4, { samplesPerEpoch: 0 }), { code: 'invalid-input' });
   assert.throws(() => [...sequentialBatches(ds, 0)], { code: 'invalid-input' });
 });

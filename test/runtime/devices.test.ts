@@ -44,7 +44,8 @@ test('cuda without its provider libraries is device-unavailable, naming the inst
   }
   await assert.rejects(getSession(chain(2, 1), { device: 'cuda' }), {
     code: 'device-unavailable',
-    message: /device 'cuda' is not available: onnxruntime-node's CUDA provider libraries are not installed .*ONNXRUNTIME_NODE_INSTALL=cuda12/,
+    message:
+      /device 'cuda' is not available: onnxruntime-node's CUDA provider libraries are not installed .*ONNXRUNTIME_NODE_INSTALL=cuda12/,
   });
 });
 
@@ -52,15 +53,34 @@ test("parseDevice takes the choices and only them; 'auto' is one", () => {
   assert.deepEqual([...DEVICE_CHOICES], ['cpu', 'webgpu', 'cuda', 'auto']);
   assert.equal(parseDevice(undefined), 'cpu');
   assert.equal(parseDevice('auto'), 'auto');
-  assert.throws(() => parseDevice('gpu'), { code: 'invalid-input', message: /unknown device 'gpu' \(expected one of cpu, webgpu, cuda, auto\)/ });
+  assert.throws(() => parseDevice('gpu'), {
+    code: 'invalid-input',
+    message: /unknown device 'gpu' \(expected one of cpu, webgpu, cuda, auto\)/,
+  });
 });
 
 test('the CLI takes --device auto and says on stderr which device it chose', async () => {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'eval', fixture('fmnist-hessian', 'mlp48.onnx'), '--data',
-      fixture('fmnist-hessian', 'batch.safetensors'), '--batch', '500', '--device', 'auto', '--json'], { cwd: root }, (e, out, err) =>
-      (e ? reject(new Error(`${e.message}\n${err}`)) : resolve({ stdout: out, stderr: err })));
+    execFile(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'eval',
+        fixture('fmnist-hessian', 'mlp48.onnx'),
+        '--data',
+        fixture('fmnist-hessian', 'batch.safetensors'),
+        '--batch',
+        '500',
+        '--device',
+        'auto',
+        '--json',
+      ],
+      { cwd: root },
+      (e, out, err) => (e ? reject(new Error(`${e.message}\n${err}`)) : resolve({ stdout: out, stderr: err })),
+    );
   });
   assert.match(stderr, /^weightscope: --device auto chose (cpu|webgpu|cuda)$/m);
   assert.ok(Number.isFinite(JSON.parse(stdout).loss));

@@ -8,7 +8,11 @@ import type { ParamMap } from '../../src/runtime/params.js';
 import { fixture } from '../helpers/fixtures.js';
 
 /** Loss, gradient and Hv of `engine` on `batch` against a fixtures' grad_hvp.safetensors (relative L2). */
-async function compare(engine: Engine, batch: Batch, refPath: string): Promise<{ loss: number; refLoss: number; grad: number; hv: number }> {
+async function compare(
+  engine: Engine,
+  batch: Batch,
+  refPath: string,
+): Promise<{ loss: number; refLoss: number; grad: number; hv: number }> {
   const ref = await openSafetensors(refPath);
   try {
     const p = engine.initialParams();
@@ -72,7 +76,8 @@ test('engine on gpt2-tiny (language-model loss, tied wte): gradient, Hv, and a f
   let gg = 0;
   for (const x of g) gg += x * x;
   const eps = 1e-2 / Math.sqrt(gg);
-  const moved = (s: number) => new Map([...p].map(([k, w]) => [k, k === 'transformer.wte.weight' ? w.map((x, i) => x + s * eps * g[i]) : w]));
+  const moved = (s: number) =>
+    new Map([...p].map(([k, w]) => [k, k === 'transformer.wte.weight' ? w.map((x, i) => x + s * eps * g[i]) : w]));
   const slope = ((await e.loss(moved(1), batch)) - (await e.loss(moved(-1), batch))) / (2 * eps);
   assert.ok(Math.abs(slope - gg) < 0.02 * gg, `finite-difference slope ${slope} vs ‖g‖² ${gg}`);
 });

@@ -29,15 +29,26 @@ function relL2(a: ArrayLike<number>, ref: ArrayLike<number>): number {
 }
 
 async function engine(l2?: { coef: number }): Promise<Engine> {
-  return createEngineWith(softmaxModel(W, b, C, D), '.', { grad: () => softmaxGradGraph(C, D), hvp: () => softmaxHvpGraph(C, D) }, {
-    loss: 'classification',
-    ...(l2 ? { l2 } : {}),
-  });
+  return createEngineWith(
+    softmaxModel(W, b, C, D),
+    '.',
+    { grad: () => softmaxGradGraph(C, D), hvp: () => softmaxHvpGraph(C, D) },
+    {
+      loss: 'classification',
+      ...(l2 ? { l2 } : {}),
+    },
+  );
 }
 
 test('engine: loss, gradient and Hv of a hand-built graph match float64 math', async () => {
   const e = await engine();
-  assert.deepEqual(e.params.map((p) => [p.name, p.dims]), [['W', [C, D]], ['b', [C]]]);
+  assert.deepEqual(
+    e.params.map((p) => [p.name, p.dims]),
+    [
+      ['W', [C, D]],
+      ['b', [C]],
+    ],
+  );
   assert.equal(e.inputName, 'input');
   const params = e.initialParams();
   assert.deepEqual([...params.get('W')!], [...W]);
@@ -48,7 +59,14 @@ test('engine: loss, gradient and Hv of a hand-built graph match float64 math', a
   assert.ok(Math.abs(g.loss - ref.loss) < 1e-5 * ref.loss, `${g.loss} vs ${ref.loss}`);
   assert.ok(relL2(g.grads.get('W')!, ref.gW) < 1e-5);
   assert.ok(relL2(g.grads.get('b')!, ref.gb) < 1e-5);
-  const h = await e.hvp(params, batch, new Map([['W', vW], ['b', vb]]));
+  const h = await e.hvp(
+    params,
+    batch,
+    new Map([
+      ['W', vW],
+      ['b', vb],
+    ]),
+  );
   assert.ok(relL2(h.hv.get('W')!, ref.hW) < 1e-5);
   assert.ok(relL2(h.hv.get('b')!, ref.hb) < 1e-5);
 });
@@ -56,7 +74,10 @@ test('engine: loss, gradient and Hv of a hand-built graph match float64 math', a
 test('engine: size-weighted means over uneven batches equal the full-batch quantities', async () => {
   const e = await engine();
   const params = e.initialParams();
-  const v = new Map([['W', vW], ['b', vb]]);
+  const v = new Map([
+    ['W', vW],
+    ['b', vb],
+  ]);
   const full = await e.grad(params, sliceBatch(ds, 0, N));
   const parts = [sliceBatch(ds, 0, 11), sliceBatch(ds, 11, 27), sliceBatch(ds, 27, 30)];
   const mean = await e.gradMean(params, parts);
@@ -80,7 +101,10 @@ test('engine: other weights through the same sessions; no rebuild on repeated ca
   await e.hvp(p, batch, p);
   const built = sessionsBuilt();
   const W2 = W.map((w) => w * 0.5);
-  const p2 = new Map([['W', W2], ['b', b]]);
+  const p2 = new Map([
+    ['W', W2],
+    ['b', b],
+  ]);
   const g2 = await e.grad(p2, batch);
   const ref2 = softmaxReference(W2, b, x, y, C, D);
   assert.ok(relL2(g2.grads.get('W')!, ref2.gW) < 1e-5);
@@ -100,7 +124,16 @@ test('engine: the L2 term is added to the loss; bad inputs are clear errors', as
   const ref = softmaxReference(W, b, x, y, C, D).loss + 0.5 * 0.01 * sq;
   assert.ok(Math.abs((await e.loss(p, batch)) - ref) < 1e-6);
   await assert.rejects(e.grad(new Map([['W', W]]), batch), { code: 'invalid-input', message: /missing 'b'/ });
-  await assert.rejects(e.grad(new Map([['W', W], ['b', new Float32Array(3)]]), batch), { code: 'shape-mismatch' });
+  await assert.rejects(
+    e.grad(
+      new Map([
+        ['W', W],
+        ['b', new Float32Array(3)],
+      ]),
+      batch,
+    ),
+    { code: 'shape-mismatch' },
+  );
   const noLabels = { ...batch, y: null };
   await assert.rejects(e.grad(p, noLabels), { code: 'invalid-input', message: /labels/ });
   const badY = makeDataset({ type: 'float32', data: x.slice(0, D), dims: [1, D] }, BigInt64Array.of(9n));

@@ -20,11 +20,16 @@ test('forward: model_a and model_b clean accuracy and ASR equal reference.json e
     const f = await createForward(model, specs);
     assert.equal(f.inputName, 'input');
     assert.equal(f.logitsName, 'logits');
-    const clean = await f.evaluate(values, await loadDataset(fixture('fmnist-backdoor', 'test_clean.safetensors')), { loss: 'classification' });
+    const clean = await f.evaluate(values, await loadDataset(fixture('fmnist-backdoor', 'test_clean.safetensors')), {
+      loss: 'classification',
+    });
     assert.equal(clean.n, 2000);
     assert.equal(clean.accuracy, ref.models[name].clean_acc);
     // test_triggered's y is the target class: accuracy on it is the attack success rate
-    const trig = await f.evaluate(values, await loadDataset(fixture('fmnist-backdoor', 'test_triggered.safetensors')), { loss: 'classification', batchSize: 512 });
+    const trig = await f.evaluate(values, await loadDataset(fixture('fmnist-backdoor', 'test_triggered.safetensors')), {
+      loss: 'classification',
+      batchSize: 512,
+    });
     assert.equal(trig.accuracy, ref.models[name].asr);
   }
 });

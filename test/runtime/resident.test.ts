@@ -95,7 +95,11 @@ test('resident: engine grad/hvp on the same Batch are bit-identical, and a new B
   assert.deepEqual(bits(m1.hv), bits(m2.hv));
 
   // The same data in new arrays: uploaded anew, same bits.
-  const copy: Batch = { x: { ...batch.x, data: batch.x.data.slice() }, y: batch.y && { ...batch.y, data: batch.y.data.slice() }, size: batch.size };
+  const copy: Batch = {
+    x: { ...batch.x, data: batch.x.data.slice() },
+    y: batch.y && { ...batch.y, data: batch.y.data.slice() },
+    size: batch.size,
+  };
   const gc = await e.grad(p, copy);
   assert.equal(gc.loss, g1.loss);
   assert.deepEqual(bits(gc.grads), bits(g1.grads));

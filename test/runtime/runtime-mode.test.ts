@@ -30,7 +30,6 @@ import type { HostTensor } from '../../src/runtime/wire.js';
 import { fixture } from '../helpers/fixtures.js';
 import { chain, mat, matmul, residentDelta as delta, values } from './graphs.js';
 
-
 // This file tests the switch itself: a WEIGHTSCOPE_RUNTIME set by whoever runs the suite would pin the mode.
 delete process.env.WEIGHTSCOPE_RUNTIME;
 // One intra-op thread here and in every child process: the same arithmetic on both sides of each comparison, and a
@@ -113,9 +112,11 @@ test('runtime mode: mlp48 grad and Hv are bit-identical in worker and inline mod
   assert.equal(i.cliLoss, w.cliLoss);
   assert.deepEqual(i.cli, w.cli);
   // The comparison can see a difference: grad and Hv differ from each other.
-  assert.notDeepEqual(i.g.map(([, b]) => b), i.h.map(([, b]) => b));
+  assert.notDeepEqual(
+    i.g.map(([, b]) => b),
+    i.h.map(([, b]) => b),
+  );
 });
-
 
 /** Timer ticks (every 2 ms) during one long run in mode `m`, and how long the run took. */
 async function ticksDuringRun(m: RuntimeMode): Promise<{ ticks: number; ms: number }> {
@@ -137,7 +138,10 @@ async function ticksDuringRun(m: RuntimeMode): Promise<{ ticks: number; ms: numb
 test('runtime mode: inline runs on this thread (timers wait for the run), worker mode does not', async () => {
   const inline = await ticksDuringRun('inline');
   const worker = await ticksDuringRun('worker');
-  assert.ok(inline.ms >= 20 && worker.ms >= 20, `runs of ${inline.ms.toFixed(1)} / ${worker.ms.toFixed(1)} ms show nothing: enlarge the graph`);
+  assert.ok(
+    inline.ms >= 20 && worker.ms >= 20,
+    `runs of ${inline.ms.toFixed(1)} / ${worker.ms.toFixed(1)} ms show nothing: enlarge the graph`,
+  );
   // onnxruntime-node starts a run from setImmediate, so one tick already due may fire just before the run begins
   // (seen once in CI); none can fire while it blocks this thread — a run off this thread gives ~ms/2 ticks.
   assert.ok(inline.ticks <= 1, `${inline.ticks} timer ticks during a ${inline.ms.toFixed(0)} ms inline run`);

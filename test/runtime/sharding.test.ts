@@ -19,7 +19,6 @@ import { fixture } from '../helpers/fixtures.js';
 import { isCode } from '../helpers/errors.js';
 import { mulberry32 } from '../helpers/random.js';
 
-
 // The default lane count is the intra-op thread count: pin it, so the default-sharding checks below mean the same on
 // every machine (explicit `shards` do not depend on it).
 process.env.WEIGHTSCOPE_THREADS = '2';
@@ -260,10 +259,16 @@ test('batchCoupling: null for model_a, mlp48 and gpt2-tiny', async () => {
 function bnNet() {
   const rnd = mulberry32(7);
   const r = (n: number, s: number, c = 0) => Float32Array.from({ length: n }, () => c + s * (rnd() * 2 - 1));
-  const model = trainModeModel(bnModel({
-    'bn1.weight': r(C, 0.2, 1), 'bn1.bias': r(C, 0.2), 'bn2.weight': r(C, 0.2, 1), 'bn2.bias': r(C, 0.2),
-    'fc.weight': r(K * C * 16, 0.3), 'fc.bias': r(K, 0.1),
-  })).model;
+  const model = trainModeModel(
+    bnModel({
+      'bn1.weight': r(C, 0.2, 1),
+      'bn1.bias': r(C, 0.2),
+      'bn2.weight': r(C, 0.2, 1),
+      'bn2.bias': r(C, 0.2),
+      'fc.weight': r(K * C * 16, 0.3),
+      'fc.bias': r(K, 0.1),
+    }),
+  ).model;
   const n = 64;
   const x = r(n * C * 16, 1.5, 0.3);
   const y = BigInt64Array.from({ length: n }, (_, i) => BigInt((i * 7 + (i >> 3)) % K));
@@ -309,7 +314,10 @@ test('sharding: a separable model is sharded by default (the control for the BN 
 
 test('sharding: shards 0, 1.5, -1 or NaN is invalid input', async () => {
   for (const shards of [0, 1.5, -1, Number.NaN]) {
-    await assert.rejects(createEngine(MLP, { loss: 'classification', shards }), isCode('invalid-input', /shards must be a positive integer/));
+    await assert.rejects(
+      createEngine(MLP, { loss: 'classification', shards }),
+      isCode('invalid-input', /shards must be a positive integer/),
+    );
   }
 });
 

@@ -30,7 +30,10 @@ test('train: SGD on the fmnist-backdoor clean subset lowers the loss; a fixed se
     });
     assert.equal(r.steps, 10);
     assert.deepEqual(progress.at(-1), 1);
-    assert.deepEqual(steps.map((s) => s.lr), [0.05, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.025]);
+    assert.deepEqual(
+      steps.map((s) => s.lr),
+      [0.05, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.025],
+    );
     return { params, steps, epochLoss: r.epochs.map((e) => e.trainLoss) };
   }
 
@@ -38,8 +41,14 @@ test('train: SGD on the fmnist-backdoor clean subset lowers the loss; a fixed se
   const after = await engine.evaluate(a.params, ds, 1000);
   assert.ok(after.loss < before.loss - 0.01, `clean-subset loss ${before.loss} → ${after.loss}`);
   const b = await run(11);
-  assert.deepEqual(b.steps.map((s) => s.loss), a.steps.map((s) => s.loss));
+  assert.deepEqual(
+    b.steps.map((s) => s.loss),
+    a.steps.map((s) => s.loss),
+  );
   for (const [name, w] of a.params) assert.deepEqual(b.params.get(name), w, name);
   const c = await run(12);
-  assert.notDeepEqual(c.steps.map((s) => s.loss), a.steps.map((s) => s.loss));
+  assert.notDeepEqual(
+    c.steps.map((s) => s.loss),
+    a.steps.map((s) => s.loss),
+  );
 });

@@ -22,14 +22,27 @@ function wwPL(name: string): { name: string; alpha: number }[] {
 }
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
 
-async function upload(base: string, file: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
+async function upload(
+  base: string,
+  file: string | Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json }> {
   const body = typeof file === 'string' ? readFileSync(file) : file;
   const r = await fetch(`${base}/v1/models`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...headers } });
   return { status: r.status, body: (await r.json()) as Json };
 }
 
-async function postJson(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; location: string | null }> {
-  const r = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+async function postJson(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; location: string | null }> {
+  const r = await fetch(`${base}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   return { status: r.status, body: (await r.json()) as Json, location: r.headers.get('location') };
 }
 
@@ -98,7 +111,7 @@ describe('service API', () => {
     assert.ok(lines[0].split(',').includes('alpha'));
   });
 
-  test('ESD endpoint: the layer\'s eigenvalues and PL fit when the analysis kept them, else 404', async () => {
+  test("ESD endpoint: the layer's eigenvalues and PL fit when the analysis kept them, else 404", async () => {
     const full = (await (await fetch(`${s.url}/v1/analyses/${storiesAnalysis}?eigenvalues=1`)).json()) as Json;
     const layer0 = full.layers[0];
     const r = await fetch(`${s.url}/v1/analyses/${storiesAnalysis}/esd/${layer0.layer_id}`);
@@ -127,7 +140,12 @@ describe('service API', () => {
     ids.gpt2 = (await upload(s.url, GPT2)).body.id;
     ids.mlp = (await upload(s.url, MLP48)).body.id;
     const scores = { [ids.stories]: 0.2, [ids.gpt2]: 0.5, [ids.mlp]: 0.9 };
-    const sub = await postJson(s.url, '/v1/rankings', { models: [ids.stories, ids.gpt2, ids.mlp], metric: 'alpha', scores, options: { fits: ['pl'] } });
+    const sub = await postJson(s.url, '/v1/rankings', {
+      models: [ids.stories, ids.gpt2, ids.mlp],
+      metric: 'alpha',
+      scores,
+      options: { fits: ['pl'] },
+    });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     const job = await waitJob(s.url, sub.body.job.id, {}, 300_000);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
@@ -139,14 +157,24 @@ describe('service API', () => {
       { id: ids.mlp, v: mean(wwPL('fmnist-hessian-mlp48').map((l) => l.alpha)) },
       { id: ids.stories, v: mean(wwPL('stories260k').map((l) => l.alpha)) },
     ].sort((a, b) => a.v - b.v);
-    assert.deepEqual(ranking.rows.map((r: Json) => r.model), expected.map((e) => e.id));
-    assert.deepEqual(ranking.rows.map((r: Json) => r.rank), [1, 2, 3]);
-    ranking.rows.forEach((r: Json, i: number) => assert.ok(Math.abs(r.value - expected[i].v) <= 1e-6 * expected[i].v, `${r.value} vs ${expected[i].v}`));
+    assert.deepEqual(
+      ranking.rows.map((r: Json) => r.model),
+      expected.map((e) => e.id),
+    );
+    assert.deepEqual(
+      ranking.rows.map((r: Json) => r.rank),
+      [1, 2, 3],
+    );
+    ranking.rows.forEach((r: Json, i: number) =>
+      assert.ok(Math.abs(r.value - expected[i].v) <= 1e-6 * expected[i].v, `${r.value} vs ${expected[i].v}`),
+    );
 
     // Independent Spearman: 1 − 6Σd²/(n(n²−1)) on the ranks of value and score (no ties here); p for n = 3 from
     // scipy.stats.spearmanr: ρ = ±0.5 → p = 2/3, ρ = ±1 → 0.
     const vRank = new Map(expected.map((e, i) => [e.id, i + 1]));
-    const byScore = Object.entries(scores).sort((a, b) => a[1] - b[1]).map(([id]) => id);
+    const byScore = Object.entries(scores)
+      .sort((a, b) => a[1] - b[1])
+      .map(([id]) => id);
     const d2 = byScore.reduce((acc, id, i) => acc + (vRank.get(id)! - (i + 1)) ** 2, 0);
     const rho = 1 - (6 * d2) / (3 * (9 - 1));
     assert.ok(Math.abs(ranking.correlation.spearman.rho - rho) < 1e-12, `rho ${ranking.correlation.spearman.rho} vs ${rho}`);
@@ -155,7 +183,8 @@ describe('service API', () => {
     // Kendall τ = (concordant − discordant)/3 over the 3 pairs.
     const ids3 = expected.map((e) => e.id);
     let cd = 0;
-    for (let i = 0; i < 3; i++) for (let j = i + 1; j < 3; j++) cd += Math.sign((vRank.get(ids3[i])! - vRank.get(ids3[j])!) * (scores[ids3[i]] - scores[ids3[j]]));
+    for (let i = 0; i < 3; i++)
+      for (let j = i + 1; j < 3; j++) cd += Math.sign((vRank.get(ids3[i])! - vRank.get(ids3[j])!) * (scores[ids3[i]] - scores[ids3[j]]));
     assert.ok(Math.abs(ranking.correlation.kendall.tau - cd / 3) < 1e-12);
     assert.equal(ranking.correlation.n, 3);
 
@@ -176,11 +205,18 @@ describe('service API', () => {
     const m = (await r.json()) as Json;
     assert.equal(r.status, 201, JSON.stringify(m));
     assert.equal(m.name, 'stories260k');
-    assert.deepEqual(m.files.map((f: Json) => f.name), ['config.json', 'model.safetensors']);
+    assert.deepEqual(
+      m.files.map((f: Json) => f.name),
+      ['config.json', 'model.safetensors'],
+    );
     assert.notEqual(m.id, storiesId);
     const again = await fetch(`${s.url}/v1/models`, { method: 'POST', body: form });
     assert.equal(again.status, 200);
-    const sub = await postJson(s.url, '/v1/analyses', { model: m.id, fits: ['pl'], layers: ['model.embed_tokens', 'model.layers.0.mlp.down_proj'] });
+    const sub = await postJson(s.url, '/v1/analyses', {
+      model: m.id,
+      fits: ['pl'],
+      layers: ['model.embed_tokens', 'model.layers.0.mlp.down_proj'],
+    });
     const job = await waitJob(s.url, sub.body.job.id);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     const report = (await (await fetch(`${s.url}${job.result}`)).json()) as Json;
@@ -192,7 +228,11 @@ describe('service API', () => {
     assert.equal(p.status, 200, JSON.stringify(p.body)); // uploaded in the ranking test: same content, same id
     assert.equal(p.body.format, 'safetensors');
     assertProblem(await postJson(s.url, '/v1/models/import', { path: '/etc/passwd' }), 403, 'path-not-allowed');
-    assertProblem(await postJson(s.url, '/v1/models/import', { path: join(SHARED, 'fixtures', '..', 'reference') }), 403, 'path-not-allowed');
+    assertProblem(
+      await postJson(s.url, '/v1/models/import', { path: join(SHARED, 'fixtures', '..', 'reference') }),
+      403,
+      'path-not-allowed',
+    );
 
     // A Hugging Face cache laid out as huggingface_hub does: snapshots/<rev>/file → ../../blobs/<hash>.
     const repo = join(s.dataDir, 'no-hf', 'models--acme--stories');
@@ -209,7 +249,11 @@ describe('service API', () => {
   });
 
   test('bad inputs: malformed JSON, unknown ids, unknown metric, malicious pickle, truncated file', async () => {
-    const bad = await fetch(`${s.url}/v1/analyses`, { method: 'POST', body: '{"model": ', headers: { 'content-type': 'application/json' } });
+    const bad = await fetch(`${s.url}/v1/analyses`, {
+      method: 'POST',
+      body: '{"model": ',
+      headers: { 'content-type': 'application/json' },
+    });
     assertProblem({ status: bad.status, body: (await bad.json()) as Json }, 400, 'malformed-json');
     assert.match(bad.headers.get('content-type') ?? '', /application\/problem\+json/);
 
@@ -221,7 +265,11 @@ describe('service API', () => {
     assertProblem({ status: j.status, body: (await j.json()) as Json }, 404, 'not-found');
     assertProblem(await postJson(s.url, '/v1/analyses', { model: 'not-a-hash' }), 400, 'validation');
     assertProblem(await postJson(s.url, '/v1/analyses', { model: storiesId, options: { minEvals: -1 } }), 400, 'invalid-input');
-    assertProblem(await postJson(s.url, '/v1/rankings', { models: [storiesId, storiesId.replace(/^./, '0')], metric: 'beauty' }), 400, 'validation');
+    assertProblem(
+      await postJson(s.url, '/v1/rankings', { models: [storiesId, storiesId.replace(/^./, '0')], metric: 'beauty' }),
+      400,
+      'validation',
+    );
     const nr = await fetch(`${s.url}/v1/nothing`);
     assertProblem({ status: nr.status, body: (await nr.json()) as Json }, 404, 'route-not-found');
 
@@ -231,8 +279,11 @@ describe('service API', () => {
     const marker = join(s.dataDir, 'pwned');
     const cmd = Buffer.from(`touch ${marker}`);
     const pkl = Buffer.concat([
-      Buffer.from([0x80, 0x02]), Buffer.from('cos\nsystem\n'),
-      Buffer.from([0x58]), Buffer.from(Uint32Array.of(cmd.length).buffer), cmd,
+      Buffer.from([0x80, 0x02]),
+      Buffer.from('cos\nsystem\n'),
+      Buffer.from([0x58]),
+      Buffer.from(Uint32Array.of(cmd.length).buffer),
+      cmd,
       Buffer.from([0x85, 0x52, 0x2e]),
     ]);
     const zip = zipSync({ 'archive/data.pkl': pkl, 'archive/version': Buffer.from('3\n') }, { level: 0 });
@@ -351,7 +402,11 @@ describe('service limits and auth', () => {
 test('a JSON endpoint given a body that is not declared as JSON answers 415 naming the expected type', async () => {
   const s = await startTestServer();
   try {
-    const r = await fetch(`${s.url}/v1/analyses`, { method: 'POST', body: JSON.stringify({ model: 'f'.repeat(64) }), headers: { 'content-type': 'text/plain' } });
+    const r = await fetch(`${s.url}/v1/analyses`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'f'.repeat(64) }),
+      headers: { 'content-type': 'text/plain' },
+    });
     const body = (await r.json()) as Json;
     assertProblem({ status: r.status, body }, 415, 'unsupported-media-type');
     assert.match(body.detail, /application\/json/);

@@ -10,8 +10,9 @@ import { readFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
 import { post, runningWithProgress, spawnServer, tempDataDir, waitJob, type Json } from './helpers.js';
 
-
-test('cancelling running jobs of every kind, repeatedly: each ends cancelled, the server lives, later jobs succeed', { timeout: 300_000 }, async () => {
+test('cancelling running jobs of every kind, repeatedly: each ends cancelled, the server lives, later jobs succeed', {
+  timeout: 300_000,
+}, async () => {
   const data = tempDataDir();
   const { child, url } = await spawnServer({ WEIGHTSCOPE_DATA: data.dir, WEIGHTSCOPE_JOB_CONCURRENCY: '1', WEIGHTSCOPE_THREADS: '1' });
   let exit: string | null = null;
@@ -20,20 +21,43 @@ test('cancelling running jobs of every kind, repeatedly: each ends cancelled, th
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   try {
     const ids: Record<string, string> = {};
-    for (const [key, dir, file] of [['a', 'fmnist-backdoor', 'model_a.onnx'], ['b', 'fmnist-backdoor', 'model_b.onnx'], ['gpt2', 'gpt2-tiny', 'model.safetensors'], ['stories', 'stories260k', 'model.safetensors']]) {
+    for (const [key, dir, file] of [
+      ['a', 'fmnist-backdoor', 'model_a.onnx'],
+      ['b', 'fmnist-backdoor', 'model_b.onnx'],
+      ['gpt2', 'gpt2-tiny', 'model.safetensors'],
+      ['stories', 'stories260k', 'model.safetensors'],
+    ]) {
       const r = await post(url, `/v1/models?name=${file}`, readFileSync(fixture(dir, file)), true);
       assert.ok(r.status === 201 || r.status === 200, JSON.stringify(r.body));
       ids[key] = r.body.id;
     }
-    const ds = await post(url, '/v1/datasets?name=clean.safetensors', readFileSync(fixture('fmnist-backdoor', 'clean_subset.safetensors')), true);
+    const ds = await post(
+      url,
+      '/v1/datasets?name=clean.safetensors',
+      readFileSync(fixture('fmnist-backdoor', 'clean_subset.safetensors')),
+      true,
+    );
     ids.data = ds.body.id;
     const long = (seed: number): Record<string, [string, Json]> => ({
       analysis: ['/v1/analyses', { model: ids.gpt2, fits: ['etpl'], options: { plVariant: seed % 2 ? 'kdd' : 'ww', minEvals: 1 + seed } }],
       ranking: ['/v1/rankings', { models: [ids.gpt2, ids.stories], metric: 'etpl_beta', options: { minEvals: 1 + seed } }],
-      hessian: ['/v1/hessians', { model: ids.a, dataset: ids.data, options: { topK: 3, maxIter: 100, tol: 1e-12, trace: true, traceMaxIter: 100, traceTol: 1e-12, seed } }],
+      hessian: [
+        '/v1/hessians',
+        {
+          model: ids.a,
+          dataset: ids.data,
+          options: { topK: 3, maxIter: 100, tol: 1e-12, trace: true, traceMaxIter: 100, traceTol: 1e-12, seed },
+        },
+      ],
       comparison: ['/v1/comparisons', { models: [ids.a, ids.b], dataset: ids.data, options: { batchSize: 8 + seed } }],
-      connectivity: ['/v1/connectivity', { models: [ids.a, ids.b], data: ids.data, options: { epochs: 200, samplesPerEpoch: 512, batchSize: 32, seed } }],
-      repair: ['/v1/repairs', { models: [ids.a, ids.b], data: ids.data, options: { epochs: 200, samplesPerEpoch: 512, batchSize: 32, seed, baseline: false } }],
+      connectivity: [
+        '/v1/connectivity',
+        { models: [ids.a, ids.b], data: ids.data, options: { epochs: 200, samplesPerEpoch: 512, batchSize: 32, seed } },
+      ],
+      repair: [
+        '/v1/repairs',
+        { models: [ids.a, ids.b], data: ids.data, options: { epochs: 200, samplesPerEpoch: 512, batchSize: 32, seed, baseline: false } },
+      ],
     });
     const outcomes: string[] = [];
     for (let round = 0; round < 3; round++) {

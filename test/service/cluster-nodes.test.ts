@@ -36,13 +36,21 @@ const tmp = (p: string): string => {
 };
 
 async function startApi(): Promise<{ child: ChildProcess; url: string }> {
-  const { child, match } = await spawnCli(['serve', '--no-workers'], { ...baseEnv, WEIGHTSCOPE_DATA: tmp('weightscope-api-'), PORT: '0', HOST: '127.0.0.1' }, /serving (http:\/\/\S+)/);
+  const { child, match } = await spawnCli(
+    ['serve', '--no-workers'],
+    { ...baseEnv, WEIGHTSCOPE_DATA: tmp('weightscope-api-'), PORT: '0', HOST: '127.0.0.1' },
+    /serving (http:\/\/\S+)/,
+  );
   procs.push(child);
   return { child, url: match[1] };
 }
 
 async function startWorker(): Promise<{ child: ChildProcess; pid: number }> {
-  const { child } = await spawnCli(['worker', '--concurrency', '1'], { ...baseEnv, WEIGHTSCOPE_DATA: tmp('weightscope-worker-') }, /worker \S+ running/);
+  const { child } = await spawnCli(
+    ['worker', '--concurrency', '1'],
+    { ...baseEnv, WEIGHTSCOPE_DATA: tmp('weightscope-worker-') },
+    /worker \S+ running/,
+  );
   procs.push(child);
   return { child, pid: child.pid! };
 }
@@ -91,7 +99,7 @@ const result = async (base: string, url: string): Promise<Json> => (await (await
 // `work` is this run's timing and cache use (rates, seconds per stage, layers served from the node's layer cache).
 const withoutTimes = (r: Json): Json => JSON.parse(JSON.stringify(r, (k, v) => (k === 'seconds' || k === 'work' ? undefined : v))) as Json;
 
-test('upload via one API node, analyse and rank via the other: the embedded mode\'s results', async (t) => {
+test("upload via one API node, analyse and rank via the other: the embedded mode's results", async (t) => {
   if (!pgc) return t.skip('no PostgreSQL');
   const [a, b] = apis;
   const files = [fixture('stories260k', 'model.safetensors'), fixture('gpt2-tiny', 'model.safetensors')];
@@ -103,7 +111,11 @@ test('upload via one API node, analyse and rank via the other: the embedded mode
   assert.equal(ea.state, 'succeeded', JSON.stringify(ea.error));
   assert.equal(er.state, 'succeeded', JSON.stringify(er.error));
   // The ranking's analyses ran as jobs of their own, on both workers.
-  const kids = (await pool.query(`SELECT c.worker FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1`, [ranking.id])).rows;
+  const kids = (
+    await pool.query(`SELECT c.worker FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1`, [
+      ranking.id,
+    ])
+  ).rows;
   assert.equal(kids.length, 2);
 
   const embedded = await startTestServer({ WEIGHTSCOPE_THREADS: '1' });
@@ -124,7 +136,10 @@ test('SSE on the API node that did not start the job; cancellation from either n
   assert.ok(events.filter((e) => e === 'progress').length >= 2, events.join(','));
   assert.equal(events.at(-1), 'end');
   assert.match(text, /"state":"succeeded"/);
-  for (const [submit, cancel] of [[a, b], [b, a]]) {
+  for (const [submit, cancel] of [
+    [a, b],
+    [b, a],
+  ]) {
     const long = await post(submit, '/v1/debug/jobs', { steps: 400, ms: 25, value: 2, cache: false });
     for (let i = 0; i < 600; i++) {
       const s = await result(submit, `/v1/jobs/${long.id}`);
@@ -191,7 +206,13 @@ test('kill -9 of an API node mid-upload: no blob, no row', async (t) => {
       await new Promise((r) => setTimeout(r, 20));
     },
   });
-  const res = await fetch(`${victim.url}/v1/models?name=model.safetensors`, { method: 'POST', body, duplex: 'half', headers: { 'content-length': String(64 * 2 ** 20) }, signal: AbortSignal.timeout(60_000) } as RequestInit).catch((e: Error) => e);
+  const res = await fetch(`${victim.url}/v1/models?name=model.safetensors`, {
+    method: 'POST',
+    body,
+    duplex: 'half',
+    headers: { 'content-length': String(64 * 2 ** 20) },
+    signal: AbortSignal.timeout(60_000),
+  } as RequestInit).catch((e: Error) => e);
   assert.ok(res instanceof Error, 'the upload cannot have succeeded');
   assert.ok(sent >= 8 && sent < 64);
   assert.deepEqual(readdirSync(join(shared, 'blobs')).sort(), before, 'no blob appeared');

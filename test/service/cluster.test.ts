@@ -137,7 +137,15 @@ describe('distributed mode (Postgres + pg-boss), nodes in one process', { skip: 
     const a = await d.api();
     await d.worker(1);
     await d.worker(1);
-    const sub = await post(a.url, '/v1/debug/jobs', { steps: 2, ms: 1, value: 1, children: [{ steps: 20, ms: 50, value: 10 }, { steps: 20, ms: 50, value: 100 }] });
+    const sub = await post(a.url, '/v1/debug/jobs', {
+      steps: 2,
+      ms: 1,
+      value: 1,
+      children: [
+        { steps: 20, ms: 50, value: 10 },
+        { steps: 20, ms: 50, value: 100 },
+      ],
+    });
     assert.equal(sub.status, 202);
     const seen = await until(a.url, sub.body.job.id, (j) => (j.state === 'running' && j.progress > 0) || terminal(j));
     assert.equal(seen.state, 'running', 'a join whose children run is running');
@@ -145,7 +153,12 @@ describe('distributed mode (Postgres + pg-boss), nodes in one process', { skip: 
     assert.equal(end.state, 'succeeded', JSON.stringify(end));
     const pool = openPool(d.db, 1);
     try {
-      const kids = (await pool.query(`SELECT c.worker, c.started_at, c.finished_at, c.result FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`, [sub.body.job.id])).rows;
+      const kids = (
+        await pool.query(
+          `SELECT c.worker, c.started_at, c.finished_at, c.result FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`,
+          [sub.body.job.id],
+        )
+      ).rows;
       assert.equal(kids.length, 2);
       assert.notEqual(kids[0].worker, kids[1].worker, 'the two children ran on different workers');
       assert.ok(kids[0].started_at < kids[1].finished_at && kids[1].started_at < kids[0].finished_at, 'and at the same time');
@@ -170,7 +183,12 @@ describe('distributed mode (Postgres + pg-boss), nodes in one process', { skip: 
     assert.equal(((await del.json()) as Json).state, 'cancelled');
     const pool = openPool(d.db, 1);
     try {
-      const kids = (await pool.query(`SELECT c.id, c.state FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`, [sub.body.job.id])).rows;
+      const kids = (
+        await pool.query(
+          `SELECT c.id, c.state FROM weightscope.job_deps d JOIN weightscope.jobs c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`,
+          [sub.body.job.id],
+        )
+      ).rows;
       assert.equal(kids[0].id, other.body.job.id, 'the first child is the job submitted before (deduplicated)');
       assert.notEqual(kids[0].state, 'cancelled', 'a child another client asked for keeps running');
       assert.equal((await until(a.url, kids[1].id, terminal)).state, 'cancelled', "the join's own child is cancelled");
@@ -195,7 +213,10 @@ describe('distributed mode (Postgres + pg-boss), nodes in one process', { skip: 
         const boss = await startBoss(pool, { supervise: false, onError: () => undefined });
         const [delivery] = await boss.fetch<Delivery>(QUEUES.heavy);
         assert.equal(delivery.data.job, sub.body.job.id);
-        await pool.query(`UPDATE weightscope.jobs SET state = 'running', attempts = 1, worker = 'ghost', heartbeat_at = $2, boss_id = $3 WHERE id = $1`, [sub.body.job.id, Date.now(), delivery.id]);
+        await pool.query(
+          `UPDATE weightscope.jobs SET state = 'running', attempts = 1, worker = 'ghost', heartbeat_at = $2, boss_id = $3 WHERE id = $1`,
+          [sub.body.job.id, Date.now(), delivery.id],
+        );
         await boss.stop({ graceful: false, close: false, wait: true });
         const t0 = Date.now();
         await d.worker(1);
@@ -254,7 +275,11 @@ describe('distributed mode (Postgres + pg-boss), nodes in one process', { skip: 
     assert.equal((await until(a.url, long.body.job.id, terminal)).state, 'succeeded');
     const pool = openPool(d.db, 1);
     try {
-      assert.equal((await pool.query(`SELECT attempts FROM weightscope.jobs WHERE id = $1`, [long.body.job.id])).rows[0].attempts, 1, 'the handback did not count');
+      assert.equal(
+        (await pool.query(`SELECT attempts FROM weightscope.jobs WHERE id = $1`, [long.body.job.id])).rows[0].attempts,
+        1,
+        'the handback did not count',
+      );
     } finally {
       await pool.end();
     }
@@ -279,7 +304,10 @@ describe('distributed mode (Postgres + pg-boss), nodes in one process', { skip: 
     assert.equal(bad.status, 422);
     assert.match(((await bad.json()) as Json).type, /corrupt-file/);
     assert.equal(((await (await fetch(`${a.url}/v1/models`)).json()) as Json).models.length, 1);
-    const ds = await fetch(`${a.url}/v1/datasets?name=clean.safetensors`, { method: 'POST', body: readFileSync(fixture('fmnist-backdoor', 'clean_subset.safetensors')) });
+    const ds = await fetch(`${a.url}/v1/datasets?name=clean.safetensors`, {
+      method: 'POST',
+      body: readFileSync(fixture('fmnist-backdoor', 'clean_subset.safetensors')),
+    });
     assert.equal(ds.status, 201);
     const dsBody = (await ds.json()) as Json;
     assert.ok(dsBody.samples > 0);

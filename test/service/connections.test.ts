@@ -30,7 +30,9 @@ test('a chunked upload past the limit gets its 413 and the connection is closed 
     sock.on('data', (d: Buffer) => (answer += d.toString()));
     sock.on('close', () => (closed = true));
     sock.on('error', () => undefined);
-    sock.write('POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n');
+    sock.write(
+      'POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
     const chunk = Buffer.alloc(64 * 1024, 7);
     let sent = 0;
     const t0 = Date.now();
@@ -59,7 +61,13 @@ test('SSE streams and concurrent uploads are capped: over the cap a 503 problem 
   const s = await startTestServer({ WEIGHTSCOPE_DEBUG_JOBS: '1', WEIGHTSCOPE_MAX_STREAMS: '2', WEIGHTSCOPE_MAX_UPLOADS: '1' });
   const aborts: AbortController[] = [];
   try {
-    const job = (await (await fetch(`${s.url}/v1/debug/jobs`, { method: 'POST', body: JSON.stringify({ steps: 1000, ms: 50, cache: false }), headers: { 'content-type': 'application/json' } })).json()) as Json;
+    const job = (await (
+      await fetch(`${s.url}/v1/debug/jobs`, {
+        method: 'POST',
+        body: JSON.stringify({ steps: 1000, ms: 50, cache: false }),
+        headers: { 'content-type': 'application/json' },
+      })
+    ).json()) as Json;
     for (let i = 0; i < 2; i++) {
       const a = new AbortController();
       aborts.push(a);
@@ -83,7 +91,11 @@ test('SSE streams and concurrent uploads are capped: over the cap a 503 problem 
     sock.write('POST /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n');
     sock.write(Buffer.alloc(1000, 1));
     await new Promise((r) => setTimeout(r, 200));
-    const second = await fetch(`${s.url}/v1/models`, { method: 'POST', body: new Uint8Array(10), headers: { 'content-type': 'application/octet-stream' } });
+    const second = await fetch(`${s.url}/v1/models`, {
+      method: 'POST',
+      body: new Uint8Array(10),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     assert.equal(second.status, 503);
     sock.destroy();
     await fetch(`${s.url}/v1/jobs/${job.job.id}`, { method: 'DELETE' });
@@ -122,8 +134,9 @@ test('a repair download whose file cannot be streamed is a 404, and the server s
     const id = '00000000-0000-4000-8000-00000000beef';
     mkdirSync(join(data.dir, 'repairs', id, 'model.onnx'), { recursive: true });
     const db = new Database(join(data.dir, 'weightscope.db'));
-    db.prepare(`INSERT INTO jobs (id, kind, state, payload, result, created_at, updated_at) VALUES (?, 'repair', 'succeeded', '{}', ?, 0, 0)`)
-      .run(id, JSON.stringify({ files: { onnx: `repairs/${id}/model.onnx` } }));
+    db.prepare(
+      `INSERT INTO jobs (id, kind, state, payload, result, created_at, updated_at) VALUES (?, 'repair', 'succeeded', '{}', ?, 0, 0)`,
+    ).run(id, JSON.stringify({ files: { onnx: `repairs/${id}/model.onnx` } }));
     db.close();
     const r = await fetch(`${url}/v1/repairs/${id}/model?format=onnx`).catch((e: Error) => ({ status: -1, text: async () => e.message }));
     await new Promise((res) => setTimeout(res, 300));

@@ -8,7 +8,6 @@ import { type Json, post, startTestServer, waitJob } from './helpers.js';
 
 const F = (f: string) => fixture('fmnist-backdoor', f);
 
-
 describe('connectivity and repair API', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;
   const ids: Record<string, string> = {};
@@ -31,7 +30,11 @@ describe('connectivity and repair API', () => {
 
   test('POST /v1/connectivity (no training): the straight line at t = 0.5 has the reference clean accuracy and ASR', async () => {
     const sub = await post(s.url, '/v1/connectivity', {
-      models: [ids.model_a, ids.model_b], data: ids.clean_subset, evalData: [ids.test_clean], triggered: ids.test_triggered, options: { epochs: 0, ts: [0, 0.5, 1] },
+      models: [ids.model_a, ids.model_b],
+      data: ids.clean_subset,
+      evalData: [ids.test_clean],
+      triggered: ids.test_triggered,
+      options: { epochs: 0, ts: [0, 0.5, 1] },
     });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     const job = await waitJob(s.url, sub.body.job.id);
@@ -43,7 +46,11 @@ describe('connectivity and repair API', () => {
     assert.equal(mid.sets.triggered.accuracy, 0.6025);
     assert.deepEqual(r.models, [ids.model_a, ids.model_b]);
     assert.ok(!JSON.stringify(r).includes(s.dataDir), 'no server paths in results');
-    const bad = await post(s.url, '/v1/connectivity', { models: [ids.model_a, ids.model_b], data: ids.clean_subset, options: { bends: 1 } });
+    const bad = await post(s.url, '/v1/connectivity', {
+      models: [ids.model_a, ids.model_b],
+      data: ids.clean_subset,
+      options: { bends: 1 },
+    });
     assert.equal(bad.status, 400, JSON.stringify(bad.body));
     const missing = await post(s.url, '/v1/connectivity', { models: [ids.model_a, ids.model_b], data: 'nope' });
     assert.equal(missing.status, 404);
@@ -51,8 +58,19 @@ describe('connectivity and repair API', () => {
 
   test('POST /v1/repairs (2 epochs × 256 samples, polish 1 × 128): report, then the model as ONNX (runs in onnxruntime) and safetensors', async () => {
     const sub = await post(s.url, '/v1/repairs', {
-      models: [ids.model_a, ids.model_b], data: ids.clean_subset, triggered: ids.test_triggered,
-      options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03, polishEpochs: 1, polishSamplesPerEpoch: 128 },
+      models: [ids.model_a, ids.model_b],
+      data: ids.clean_subset,
+      triggered: ids.test_triggered,
+      options: {
+        epochs: 2,
+        samplesPerEpoch: 256,
+        batchSize: 64,
+        ts: [0, 0.5, 1],
+        baseline: false,
+        l2: 0.03,
+        polishEpochs: 1,
+        polishSamplesPerEpoch: 128,
+      },
     });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     // Progress names its phase: each phase restarts "epoch 1/N", which alone reads as going backwards.
@@ -83,8 +101,19 @@ describe('connectivity and repair API', () => {
     const badFormat = await fetch(`${s.url}/v1/repairs/${sub.body.job.id}/model?format=pt`);
     assert.equal(badFormat.status, 400);
     const again = await post(s.url, '/v1/repairs', {
-      models: [ids.model_a, ids.model_b], data: ids.clean_subset, triggered: ids.test_triggered,
-      options: { epochs: 2, samplesPerEpoch: 256, batchSize: 64, ts: [0, 0.5, 1], baseline: false, l2: 0.03, polishEpochs: 1, polishSamplesPerEpoch: 128 },
+      models: [ids.model_a, ids.model_b],
+      data: ids.clean_subset,
+      triggered: ids.test_triggered,
+      options: {
+        epochs: 2,
+        samplesPerEpoch: 256,
+        batchSize: 64,
+        ts: [0, 0.5, 1],
+        baseline: false,
+        l2: 0.03,
+        polishEpochs: 1,
+        polishSamplesPerEpoch: 128,
+      },
     });
     assert.equal(again.status, 200, 'cached');
     assert.equal(again.body.job.id, sub.body.job.id);

@@ -11,8 +11,17 @@ test('a second server on the same data folder is refused, naming the folder and 
   const t = tempDataDir();
   const a = await startTestServer({ WEIGHTSCOPE_DEBUG_JOBS: '1' }, t.dir);
   try {
-    const job = (await (await fetch(`${a.url}/v1/debug/jobs`, { method: 'POST', body: JSON.stringify({ steps: 40, ms: 50, cache: false }), headers: { 'content-type': 'application/json' } })).json()) as { job: { id: string } };
-    await assert.rejects(startTestServer({}, t.dir), new RegExp(`another weightscope server \\(pid ${process.pid}\\) is using ${t.dir.replace(/[/\\]/g, '.')}`));
+    const job = (await (
+      await fetch(`${a.url}/v1/debug/jobs`, {
+        method: 'POST',
+        body: JSON.stringify({ steps: 40, ms: 50, cache: false }),
+        headers: { 'content-type': 'application/json' },
+      })
+    ).json()) as { job: { id: string } };
+    await assert.rejects(
+      startTestServer({}, t.dir),
+      new RegExp(`another weightscope server \\(pid ${process.pid}\\) is using ${t.dir.replace(/[/\\]/g, '.')}`),
+    );
     // The first server's job was not requeued or disturbed.
     assert.equal((await waitJob(a.url, job.job.id)).state, 'succeeded');
   } finally {

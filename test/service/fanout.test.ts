@@ -40,7 +40,16 @@ function queue(t: test.TestContext, concurrency: number): { q: JobQueue; db: Ret
 
 test('embedded join: children first (in parallel with 2 slots), the join running on their progress, then their values', async (t) => {
   const { q, db } = queue(t, 2);
-  const { job } = q.submit('sleep', { value: 1, steps: 1, ms: 1, children: [{ steps: 20, ms: 30, value: 10 }, { steps: 20, ms: 30, value: 100 }, { steps: 1, ms: 1, value: 1000, fail: 'no' }] });
+  const { job } = q.submit('sleep', {
+    value: 1,
+    steps: 1,
+    ms: 1,
+    children: [
+      { steps: 20, ms: 30, value: 10 },
+      { steps: 20, ms: 30, value: 100 },
+      { steps: 1, ms: 1, value: 1000, fail: 'no' },
+    ],
+  });
   assert.equal(job.state, 'queued');
   const seen = await until(q, job.id, (j) => (j.state === 'running' && j.progress > 0) || terminal(j));
   assert.equal(seen.state, 'running');
@@ -50,11 +59,21 @@ test('embedded join: children first (in parallel with 2 slots), the join running
   assert.equal(end.state, 'succeeded', JSON.stringify(end.error));
   // A failed child gives no value; the join decides what a failure means (the sleep join counts it as 0).
   assert.deepEqual(JSON.parse(await q.resultText(job.id, 'sleep')), { value: 111, children: ['succeeded', 'succeeded', 'failed'] });
-  const kids = db.prepare('SELECT c.started_at, c.finished_at FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? ORDER BY d.position').all(job.id) as { started_at: number; finished_at: number }[];
+  const kids = db
+    .prepare('SELECT c.started_at, c.finished_at FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? ORDER BY d.position')
+    .all(job.id) as { started_at: number; finished_at: number }[];
   assert.ok(kids[0].started_at < kids[1].finished_at && kids[1].started_at < kids[0].finished_at, 'the children ran at the same time');
   // Same children again: a new join, cached children, no new child rows.
   const before = (db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n;
-  const again = q.submit('sleep', { value: 2, steps: 1, ms: 1, children: [{ steps: 20, ms: 30, value: 10 }, { steps: 20, ms: 30, value: 100 }] });
+  const again = q.submit('sleep', {
+    value: 2,
+    steps: 1,
+    ms: 1,
+    children: [
+      { steps: 20, ms: 30, value: 10 },
+      { steps: 20, ms: 30, value: 100 },
+    ],
+  });
   assert.equal((db.prepare('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n, before + 1);
   assert.equal((await until(q, again.job.id, terminal)).state, 'succeeded');
   assert.equal(JSON.parse(await q.resultText(again.job.id, 'sleep')).value, 112);
@@ -67,8 +86,17 @@ test('embedded join: cancel takes its own children along, not one another client
   const join = q.submit('sleep', { value: 0, children: [shared, { steps: 500, ms: 10, value: 6 }] }).job;
   await until(q, join.id, (j) => j.state === 'running' && j.progress > 0);
   assert.equal((await q.cancel(join.id)).state, 'cancelled');
-  const kids = db.prepare('SELECT d.dep_id AS id, d.owned FROM job_deps d WHERE d.job_id = ? ORDER BY d.position').all(join.id) as { id: string; owned: number }[];
-  assert.deepEqual(kids.map((k) => [k.id === other.id, k.owned]), [[true, 0], [false, 1]]);
+  const kids = db.prepare('SELECT d.dep_id AS id, d.owned FROM job_deps d WHERE d.job_id = ? ORDER BY d.position').all(join.id) as {
+    id: string;
+    owned: number;
+  }[];
+  assert.deepEqual(
+    kids.map((k) => [k.id === other.id, k.owned]),
+    [
+      [true, 0],
+      [false, 1],
+    ],
+  );
   assert.equal(q.require(kids[1].id).state, 'cancelled');
   assert.notEqual(q.require(other.id).state, 'cancelled');
   await q.cancel(other.id);
@@ -80,7 +108,13 @@ test('embedded join: a restart while the join waits requeues it; it completes af
   let db = openDatabase(data.dir);
   let q = new JobQueue(db, { dataDir: data.dir, concurrency: 1, kinds: [sleepJob as JobKind], closeWaitMs: 100 });
   q.start();
-  const join = q.submit('sleep', { value: 0, children: [{ steps: 30, ms: 20, value: 1 }, { steps: 2, ms: 1, value: 2 }] }).job;
+  const join = q.submit('sleep', {
+    value: 0,
+    children: [
+      { steps: 30, ms: 20, value: 1 },
+      { steps: 2, ms: 1, value: 2 },
+    ],
+  }).job;
   await until(q, join.id, (j) => j.state === 'running' && j.progress > 0);
   await q.close();
   db.close();

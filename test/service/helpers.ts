@@ -14,10 +14,20 @@ export function tempDataDir(): { dir: string; cleanup(): void } {
 }
 
 /** An embedded-mode server (its context is the embedded one: SQLite `db`, the queue…). */
-export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<RunningServer & { context: EmbeddedContext; dataDir: string; cleanup(): Promise<void> }> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  dataDir?: string,
+): Promise<RunningServer & { context: EmbeddedContext; dataDir: string; cleanup(): Promise<void> }> {
   const t = dataDir ? { dir: dataDir, cleanup: () => undefined } : tempDataDir();
   const s = await startServer({
-    env: { PORT: '0', HOST: '127.0.0.1', WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_MODELS_DIR: join(t.dir, 'no-models'), HF_HUB_CACHE: join(t.dir, 'no-hf'), ...env },
+    env: {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      WEIGHTSCOPE_DATA: t.dir,
+      WEIGHTSCOPE_MODELS_DIR: join(t.dir, 'no-models'),
+      HF_HUB_CACHE: join(t.dir, 'no-hf'),
+      ...env,
+    },
     log: () => undefined,
   });
   return Object.assign(s, {
@@ -40,7 +50,11 @@ export async function spawnServer(env: Record<string, string>): Promise<{ child:
  * `weightscope <args>` as a separate process; resolves once its stderr matches `ready` (within 60 s). Its stderr is
  * kept in `log()` for failure messages.
  */
-export async function spawnCli(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; log(): string }> {
+export async function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray; log(): string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
@@ -70,7 +84,12 @@ export async function spawnCli(args: string[], env: Record<string, string>, read
 }
 
 /** Polls a job until it is terminal. */
-export async function waitJob(base: string, id: string, headers: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ state: string; result: string | null; error: { code: string; message: string } | null }> {
+export async function waitJob(
+  base: string,
+  id: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<{ state: string; result: string | null; error: { code: string; message: string } | null }> {
   const t0 = Date.now();
   for (;;) {
     const r = await fetch(`${base}/v1/jobs/${id}`, { headers });
@@ -85,14 +104,22 @@ export type Json = Record<string, any>; // eslint-disable-line @typescript-eslin
 
 /** POST a JSON body, or (raw) file bytes; the status and the parsed JSON answer. */
 export async function post(base: string, path: string, body: Uint8Array | unknown, raw = false): Promise<{ status: number; body: Json }> {
-  const r = await fetch(`${base}${path}`, raw
-    ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
-    : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const r = await fetch(
+    `${base}${path}`,
+    raw
+      ? { method: 'POST', body: body as Uint8Array, headers: { 'content-type': 'application/octet-stream' } }
+      : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
+  );
   return { status: r.status, body: (await r.json()) as Json };
 }
 
 /** Several files of `dir` → one model (multipart), each under its name in the folder. */
-export async function postFolder(base: string, dir: string, names: readonly string[], name: string): Promise<{ status: number; body: Json }> {
+export async function postFolder(
+  base: string,
+  dir: string,
+  names: readonly string[],
+  name: string,
+): Promise<{ status: number; body: Json }> {
   const form = new FormData();
   form.append('name', name);
   for (const n of names) form.append('files', new Blob([readFileSync(join(dir, n))]), n);

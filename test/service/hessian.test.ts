@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
 import { type Json, post, startTestServer, waitJob } from './helpers.js';
 
-
-const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[]; trace_exact: number; loss: number };
-
+const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as {
+  top_eigenvalues: number[];
+  trace_exact: number;
+  loss: number;
+};
 
 describe('Hessian API', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;
@@ -40,14 +42,20 @@ describe('Hessian API', () => {
     const model = await post(s.url, '/v1/models', readFileSync(fixture('fmnist-hessian', 'mlp48.onnx')), true);
     assert.ok(model.status === 201 || model.status === 200, JSON.stringify(model.body));
     const ds = await post(s.url, '/v1/datasets', readFileSync(fixture('fmnist-hessian', 'batch.safetensors')), true);
-    const req = { model: model.body.id, dataset: ds.body.id, options: { topK: 2, lanczos: true, tol: 1e-6, trace: true, batchSize: 1000, seed: 5 } };
+    const req = {
+      model: model.body.id,
+      dataset: ds.body.id,
+      options: { topK: 2, lanczos: true, tol: 1e-6, trace: true, batchSize: 1000, seed: 5 },
+    };
     const sub = await post(s.url, '/v1/hessians', req);
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     const job = await waitJob(s.url, sub.body.job.id);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.result, `/v1/hessians/${sub.body.job.id}`);
     const r = (await (await fetch(`${s.url}${job.result}`)).json()) as Json;
-    r.top_eigenvalues.forEach((v: number, i: number) => assert.ok(Math.abs(v - ref.top_eigenvalues[i]) < 1e-4 * ref.top_eigenvalues[i], `λ${i + 1} ${v}`));
+    r.top_eigenvalues.forEach((v: number, i: number) =>
+      assert.ok(Math.abs(v - ref.top_eigenvalues[i]) < 1e-4 * ref.top_eigenvalues[i], `λ${i + 1} ${v}`),
+    );
     assert.ok(Math.abs(r.trace.mean - ref.trace_exact) < 3 * r.trace.stderr);
     assert.ok(Math.abs(r.loss - ref.loss) < 1e-5);
     const again = await post(s.url, '/v1/hessians', req);
@@ -59,7 +67,11 @@ describe('Hessian API', () => {
     const unknown = await post(s.url, '/v1/hessians', { ...req, dataset: 'nope' });
     assert.equal(unknown.status, 404);
 
-    const cmp = await post(s.url, '/v1/comparisons', { models: [model.body.id, model.body.id], dataset: ds.body.id, options: { samples: 100 } });
+    const cmp = await post(s.url, '/v1/comparisons', {
+      models: [model.body.id, model.body.id],
+      dataset: ds.body.id,
+      options: { samples: 100 },
+    });
     assert.equal(cmp.status, 202, JSON.stringify(cmp.body));
     const cj = await waitJob(s.url, cmp.body.job.id);
     assert.equal(cj.state, 'succeeded', JSON.stringify(cj.error));

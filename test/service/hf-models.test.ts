@@ -32,7 +32,9 @@ describe('Hugging Face folders in the service', () => {
     await s.cleanup();
   });
 
-  test('gpt2-tiny folder: its inputs are token ids, the Hessian job runs the config.json graph and equals the library', { timeout: 300_000 }, async (t) => {
+  test('gpt2-tiny folder: its inputs are token ids, the Hessian job runs the config.json graph and equals the library', {
+    timeout: 300_000,
+  }, async (t) => {
     const m = await postFolder(s.url, GPT2, ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'], 'gpt2-tiny');
     assert.equal(m.status, 201, JSON.stringify(m.body));
     assert.deepEqual(m.body.inputs, [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 'sequence'] }]);
@@ -40,7 +42,12 @@ describe('Hugging Face folders in the service', () => {
     assert.equal(ds.status, 201, JSON.stringify(ds.body));
 
     // Images do not fit a language model: refused at submission, naming the input.
-    const images = await post(s.url, '/v1/datasets?name=batch.safetensors', readFileSync(fixture('fmnist-hessian', 'batch.safetensors')), true);
+    const images = await post(
+      s.url,
+      '/v1/datasets?name=batch.safetensors',
+      readFileSync(fixture('fmnist-hessian', 'batch.safetensors')),
+      true,
+    );
     const misfit = await post(s.url, '/v1/hessians', { model: m.body.id, dataset: images.body.id });
     assert.equal(misfit.status, 422, JSON.stringify(misfit.body));
     assert.match(misfit.body.detail, /input 'input_ids'/);
@@ -61,7 +68,10 @@ describe('Hugging Face folders in the service', () => {
     t.diagnostic(`λ1 job ${r.top_eigenvalues[0]} library ${lib.top_eigenvalues![0]} reference ${lmRef.top_eigenvalues[0]}`);
     assert.equal(r.top_eigenvalues[0], lib.top_eigenvalues![0]);
     assert.equal(r.loss, lib.loss);
-    assert.ok(Math.abs(r.top_eigenvalues[0] - lmRef.top_eigenvalues[0]) < 1e-3 * lmRef.top_eigenvalues[0], `λ1 ${r.top_eigenvalues[0]} vs ${lmRef.top_eigenvalues[0]}`);
+    assert.ok(
+      Math.abs(r.top_eigenvalues[0] - lmRef.top_eigenvalues[0]) < 1e-3 * lmRef.top_eigenvalues[0],
+      `λ1 ${r.top_eigenvalues[0]} vs ${lmRef.top_eigenvalues[0]}`,
+    );
 
     // Weights without config.json: no graph for any data-driven job.
     const bare = await post(s.url, '/v1/models', readFileSync(join(GPT2, 'model.safetensors')), true);
@@ -70,21 +80,36 @@ describe('Hugging Face folders in the service', () => {
     assert.match(refused.body.detail, /neither an ONNX graph nor a Hugging Face folder's config.json/);
   });
 
-  test('repair of two ViT folders: the result names the route; the ZIP download reopens to the reported clean accuracy', { timeout: 600_000 }, async (t) => {
+  test('repair of two ViT folders: the result names the route; the ZIP download reopens to the reported clean accuracy', {
+    timeout: 600_000,
+  }, async (t) => {
     const files = ['config.json', 'model.safetensors', 'preprocessor_config.json'];
-    const [a, b] = [await postFolder(s.url, join(VIT, 'model_a'), files, 'vit a'), await postFolder(s.url, join(VIT, 'model_b'), files, 'vit b')];
+    const [a, b] = [
+      await postFolder(s.url, join(VIT, 'model_a'), files, 'vit a'),
+      await postFolder(s.url, join(VIT, 'model_b'), files, 'vit b'),
+    ];
     assert.equal(a.status, 201, JSON.stringify(a.body));
     assert.deepEqual(a.body.inputs, [{ name: 'pixel_values', dtype: 'float32', shape: ['batch', 1, 28, 28] }]);
     const ds: Record<string, string> = {};
-    for (const f of ['clean_subset', 'test_clean', 'test_triggered']) ds[f] = (await post(s.url, `/v1/datasets?name=${f}.safetensors`, readFileSync(D(`${f}.safetensors`)), true)).body.id;
+    for (const f of ['clean_subset', 'test_clean', 'test_triggered'])
+      ds[f] = (await post(s.url, `/v1/datasets?name=${f}.safetensors`, readFileSync(D(`${f}.safetensors`)), true)).body.id;
     const options = { epochs: 1, samplesPerEpoch: 256, polishEpochs: 0, ts: [0, 0.5, 1], baseline: false, l2: 0.03 };
-    const sub = await post(s.url, '/v1/repairs', { models: [a.body.id, b.body.id], data: ds.clean_subset, evalData: ds.test_clean, triggered: ds.test_triggered, options });
+    const sub = await post(s.url, '/v1/repairs', {
+      models: [a.body.id, b.body.id],
+      data: ds.clean_subset,
+      evalData: ds.test_clean,
+      triggered: ds.test_triggered,
+      options,
+    });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     const job = await waitJob(s.url, sub.body.job.id, {}, 540_000);
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     const r = (await (await fetch(`${s.url}${job.result}`)).json()) as Json;
     assert.equal(r.modelFormat, 'hf');
-    assert.deepEqual(r.routes.map((x: Json) => `${x.route} ${x.architecture}`), ['config.json ViTForImageClassification', 'config.json ViTForImageClassification']);
+    assert.deepEqual(
+      r.routes.map((x: Json) => `${x.route} ${x.architecture}`),
+      ['config.json ViTForImageClassification', 'config.json ViTForImageClassification'],
+    );
     assert.deepEqual(Object.keys(r.files).sort(), ['config.json', 'model.safetensors', 'preprocessor_config.json']);
 
     const id = sub.body.job.id as string;
@@ -111,8 +136,13 @@ describe('Hugging Face folders in the service', () => {
       const m = await openModel(join(dir, top));
       assert.equal(m.route, 'config.json');
       const { forward, values } = await modelForward(m);
-      const clean = await forward.evaluate(values, await loadModelData(m, { data: D('test_clean.safetensors') }), { batchSize: 500, loss: 'classification' });
-      t.diagnostic(`repaired (t = ${r.choice.t}): reported clean accuracy ${r.repaired.heldOut.accuracy}, reopened from the zip ${clean.accuracy}`);
+      const clean = await forward.evaluate(values, await loadModelData(m, { data: D('test_clean.safetensors') }), {
+        batchSize: 500,
+        loss: 'classification',
+      });
+      t.diagnostic(
+        `repaired (t = ${r.choice.t}): reported clean accuracy ${r.repaired.heldOut.accuracy}, reopened from the zip ${clean.accuracy}`,
+      );
       assert.equal(clean.accuracy, r.repaired.heldOut.accuracy);
       assert.ok(Math.abs(clean.loss - r.repaired.heldOut.loss) <= 1e-6 * Math.abs(r.repaired.heldOut.loss));
     } finally {

@@ -19,7 +19,9 @@ const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const sha256 = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 function filesOf(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(dir, f)).isFile()).map((f) => relative(dir, join(dir, f)).split('\\').join('/'));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => statSync(join(dir, f)).isFile())
+    .map((f) => relative(dir, join(dir, f)).split('\\').join('/'));
 }
 
 /** The hub's API as @huggingface/hub calls it: model info (commit), tree listing, resolve with Range. */
@@ -28,11 +30,16 @@ function fakeHub(lie: Set<string>): { handler(req: IncomingMessage, res: ServerR
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://hub');
     requests.push(`${req.method} ${url.pathname}`);
-    const notFound = (): void => void res.writeHead(404, { 'content-type': 'application/json', 'x-error-code': 'RepoNotFound' }).end('{"error":"Repository not found"}');
+    const notFound = (): void =>
+      void res
+        .writeHead(404, { 'content-type': 'application/json', 'x-error-code': 'RepoNotFound' })
+        .end('{"error":"Repository not found"}');
     let m = /^\/api\/models\/fixtures\/([\w.-]+)\/revision\/([\w.-]+)$/.exec(url.pathname);
     if (m) {
       if (!existsSync(join(SHARED, 'fixtures', m[1]))) return notFound();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ _id: 'x', id: `fixtures/${m[1]}`, sha: COMMIT, lastModified: '2024-01-01T00:00:00Z', private: false }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ _id: 'x', id: `fixtures/${m[1]}`, sha: COMMIT, lastModified: '2024-01-01T00:00:00Z', private: false }));
       return;
     }
     m = /^\/api\/models\/fixtures\/([\w.-]+)\/tree\/([0-9a-f]{40})$/.exec(url.pathname);
@@ -78,7 +85,8 @@ test('hub download: a pinned, sha256-checked import job whose result is the mode
   const s = await startTestServer({ WEIGHTSCOPE_HF_DOWNLOAD: '1', HF_ENDPOINT: endpoint });
   const off = await startTestServer({ HF_ENDPOINT: endpoint });
   try {
-    const post = (base: string, body: unknown) => fetch(`${base}/v1/models/import`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const post = (base: string, body: unknown) =>
+      fetch(`${base}/v1/models/import`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     const r = await post(s.url, { hf: 'fixtures/gpt2-tiny' });
     const sub = (await r.json()) as Json;
     assert.equal(r.status, 202, JSON.stringify(sub));
@@ -91,10 +99,13 @@ test('hub download: a pinned, sha256-checked import job whose result is the mode
     assert.match(m.id, /^[0-9a-f]{64}$/);
     assert.equal(m.format, 'safetensors');
     assert.equal(m.source, `hf:fixtures/gpt2-tiny@${COMMIT}`);
-    assert.deepEqual(m.files.map((f: Json) => f.name), ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    assert.deepEqual(
+      m.files.map((f: Json) => f.name),
+      ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'],
+    );
     assert.equal(m.files.find((f: Json) => f.name === 'model.safetensors').sha256, sha256(fixture('gpt2-tiny', 'model.safetensors')));
     assert.ok(hubImpl.requests.includes(`GET /api/models/fixtures/gpt2-tiny/tree/${COMMIT}`), hubImpl.requests.join('\n'));
-    assert.equal((await (await fetch(`${s.url}/v1/models/${m.id}`)).json() as Json).id, m.id);
+    assert.equal(((await (await fetch(`${s.url}/v1/models/${m.id}`)).json()) as Json).id, m.id);
 
     // A file whose bytes do not match the hub's LFS sha256 fails the job, and nothing is stored.
     lie.add('model.safetensors');

@@ -19,7 +19,11 @@ describe('import checks', () => {
   const outside = join(t.dir, 'outside');
   let s: Awaited<ReturnType<typeof startTestServer>>;
   const post = async (body: unknown): Promise<{ status: number; body: Json }> => {
-    const r = await fetch(`${s.url}/v1/models/import`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const r = await fetch(`${s.url}/v1/models/import`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     return { status: r.status, body: (await r.json()) as Json };
   };
   before(async () => {
@@ -82,7 +86,10 @@ describe('import checks', () => {
   test('a folder import keeps onnx/model.onnx and the tokenizer files beside the weights', async () => {
     const r = await post({ path: join(root, 'good') });
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    assert.deepEqual(r.body.files.map((f: Json) => f.name), ['config.json', 'model.safetensors', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+    assert.deepEqual(
+      r.body.files.map((f: Json) => f.name),
+      ['config.json', 'model.safetensors', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json'],
+    );
     assert.equal(r.body.name, 'good');
   });
 });

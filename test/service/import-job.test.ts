@@ -35,7 +35,11 @@ test('an import over the inline size (and over the upload limit) is a job with p
   mkdirSync(join(root, 'stories'), { recursive: true });
   writeFileSync(join(root, 'stories', 'model.safetensors'), readFileSync(fixture('stories260k', 'model.safetensors')));
   writeFileSync(join(root, 'stories', 'config.json'), readFileSync(fixture('stories260k', 'config.json')));
-  const s = await startTestServer({ WEIGHTSCOPE_IMPORT_ROOTS: root, WEIGHTSCOPE_IMPORT_INLINE: '100KiB', WEIGHTSCOPE_MAX_UPLOAD: '100KiB' });
+  const s = await startTestServer({
+    WEIGHTSCOPE_IMPORT_ROOTS: root,
+    WEIGHTSCOPE_IMPORT_INLINE: '100KiB',
+    WEIGHTSCOPE_MAX_UPLOAD: '100KiB',
+  });
   try {
     const sub = await post(s.url, '/v1/models/import', { path: join(root, 'stories') });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
@@ -46,7 +50,10 @@ test('an import over the inline size (and over the upload limit) is a job with p
     assert.equal(r.created, true);
     assert.equal(r.model.name, 'stories');
     assert.equal(r.model.parameters, 260032);
-    assert.deepEqual(r.model.files.map((f: Json) => f.name), ['config.json', 'model.safetensors']);
+    assert.deepEqual(
+      r.model.files.map((f: Json) => f.name),
+      ['config.json', 'model.safetensors'],
+    );
     // The same through POST /v1/imports (always a job): same content, same model.
     const again = await post(s.url, '/v1/imports', { path: join(root, 'stories') });
     assert.equal(again.status, 202);
@@ -73,7 +80,7 @@ test('a running import job is cancelled mid-copy: cancelled, no part file left, 
     const id = sub.body.job.id as string;
     for (let i = 0; i < 400; i++) {
       const j = (await (await fetch(`${s.url}/v1/jobs/${id}`)).json()) as Json;
-      if (j.progress > 0 || j.state !== 'queued' && j.state !== 'running') break;
+      if (j.progress > 0 || (j.state !== 'queued' && j.state !== 'running')) break;
       await new Promise((r) => setTimeout(r, 25));
     }
     const del = (await (await fetch(`${s.url}/v1/jobs/${id}`, { method: 'DELETE' })).json()) as Json;

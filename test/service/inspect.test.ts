@@ -52,7 +52,11 @@ test('an upload whose reading outlasts WEIGHTSCOPE_INSPECT_TIMEOUT is a 413 nami
     const r = await upload(s.url, readFileSync(fixture('stories260k', 'model.safetensors')));
     assert.equal(r.status, 413, JSON.stringify(r.body));
     assert.match(r.body.detail, /took longer than 0\.01 s \(WEIGHTSCOPE_INSPECT_TIMEOUT\)/);
-    const ds = await fetch(`${s.url}/v1/datasets`, { method: 'POST', body: readFileSync(fixture('fmnist-hessian', 'batch.safetensors')), headers: { 'content-type': 'application/octet-stream' } });
+    const ds = await fetch(`${s.url}/v1/datasets`, {
+      method: 'POST',
+      body: readFileSync(fixture('fmnist-hessian', 'batch.safetensors')),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     assert.equal(ds.status, 413);
     assert.deepEqual(((await (await fetch(`${s.url}/v1/models`)).json()) as Json).models, []);
     assert.deepEqual(readdirSync(join(s.dataDir, 'blobs')), []);

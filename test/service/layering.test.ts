@@ -10,8 +10,12 @@ import { join } from 'node:path';
 import { REPO } from './helpers.js';
 
 const SERVICE = join(REPO, 'src', 'service');
-const importsOf = (file: string): string[] => [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)[^'"]*from\s+'([^']+)'/gm)].map((m) => m[1]);
-const tsFiles = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+const importsOf = (file: string): string[] =>
+  [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)[^'"]*from\s+'([^']+)'/gm)].map((m) => m[1]);
+const tsFiles = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(dir, f));
 
 test('no route module imports another route module (routes/index.ts lists them)', () => {
   const routes = tsFiles(join(SERVICE, 'routes')).filter((f) => !f.endsWith('index.ts'));

@@ -11,8 +11,6 @@ import { timeLimitSeconds } from '../../src/service/jobs/limits.js';
 import { fixture } from '../helpers/fixtures.js';
 import { type Json, post, startTestServer, waitJob } from './helpers.js';
 
-
-
 function assertLimit(r: { status: number; body: Json }, option: string, cap: number): void {
   assert.equal(r.status, 422, JSON.stringify(r.body));
   assert.equal(r.body.type, 'urn:weightscope:problem:limit-exceeded');
@@ -31,13 +29,33 @@ describe('parameter caps', () => {
   after(() => s.cleanup());
 
   test('absurd Hessian, curve and analysis parameters are a 422 naming the cap; the configured cap applies', async () => {
-    assertLimit(await post(s.url, '/v1/hessians', { model: ids.model, dataset: ids.data, options: { maxIter: 1_000_000_000 } }), 'maxIter', 500);
-    assertLimit(await post(s.url, '/v1/hessians', { model: ids.model, dataset: ids.data, options: { density: true, densityBins: 1e9 } }), 'densityBins', 100_000);
-    assertLimit(await post(s.url, '/v1/hessians', { model: ids.model, dataset: ids.data, options: { batchSize: 1e9 } }), 'batchSize', 65_536);
-    assertLimit(await post(s.url, '/v1/connectivity', { models: [ids.model, ids.model], data: ids.data, options: { samplesPerEpoch: 1e12 } }), 'samplesPerEpoch', 10_000_000);
+    assertLimit(
+      await post(s.url, '/v1/hessians', { model: ids.model, dataset: ids.data, options: { maxIter: 1_000_000_000 } }),
+      'maxIter',
+      500,
+    );
+    assertLimit(
+      await post(s.url, '/v1/hessians', { model: ids.model, dataset: ids.data, options: { density: true, densityBins: 1e9 } }),
+      'densityBins',
+      100_000,
+    );
+    assertLimit(
+      await post(s.url, '/v1/hessians', { model: ids.model, dataset: ids.data, options: { batchSize: 1e9 } }),
+      'batchSize',
+      65_536,
+    );
+    assertLimit(
+      await post(s.url, '/v1/connectivity', { models: [ids.model, ids.model], data: ids.data, options: { samplesPerEpoch: 1e12 } }),
+      'samplesPerEpoch',
+      10_000_000,
+    );
     assertLimit(await post(s.url, '/v1/analyses', { model: ids.st, options: { workers: 256 } }), 'workers', 16);
     // At the caps a request is accepted.
-    const ok = await post(s.url, '/v1/hessians', { model: ids.model, dataset: ids.data, options: { maxIter: 500, topK: 1, samples: 10, tol: 1 } });
+    const ok = await post(s.url, '/v1/hessians', {
+      model: ids.model,
+      dataset: ids.data,
+      options: { maxIter: 500, topK: 1, samples: 10, tol: 1 },
+    });
     assert.equal(ok.status, 202, JSON.stringify(ok.body));
     assert.equal((await waitJob(s.url, ok.body.job.id)).state, 'succeeded');
   });
@@ -64,7 +82,12 @@ test('time limits scale with the work: a 70B-sized analysis gets hours, a tiny o
 describe('time and heap limits of running jobs', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;
   before(async () => {
-    s = await startTestServer({ WEIGHTSCOPE_DEBUG_JOBS: '1', WEIGHTSCOPE_JOB_TIME_FACTOR: '0.5', WEIGHTSCOPE_JOB_HEAP: '96MiB', WEIGHTSCOPE_JOB_CONCURRENCY: '2' });
+    s = await startTestServer({
+      WEIGHTSCOPE_DEBUG_JOBS: '1',
+      WEIGHTSCOPE_JOB_TIME_FACTOR: '0.5',
+      WEIGHTSCOPE_JOB_HEAP: '96MiB',
+      WEIGHTSCOPE_JOB_CONCURRENCY: '2',
+    });
   });
   after(() => s.cleanup());
 

@@ -10,10 +10,14 @@ import { startTestServer } from './helpers.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-test('error details name the upload, never the server\'s folders', async () => {
+test("error details name the upload, never the server's folders", async () => {
   const s = await startTestServer();
   try {
-    const r = await fetch(`${s.url}/v1/models?name=model.safetensors`, { method: 'POST', body: readFileSync(fixture('stories260k', 'model.safetensors')).subarray(0, 500_000), headers: { 'content-type': 'application/octet-stream' } });
+    const r = await fetch(`${s.url}/v1/models?name=model.safetensors`, {
+      method: 'POST',
+      body: readFileSync(fixture('stories260k', 'model.safetensors')).subarray(0, 500_000),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     const body = (await r.json()) as Json;
     assert.equal(r.status, 422);
     assert.ok(!JSON.stringify(body).includes(s.dataDir), body.detail);
@@ -45,12 +49,19 @@ async function framesWithin(url: string, ms: number, headers: Record<string, str
   return text.split('\n\n').filter((f) => f.includes('event: '));
 }
 
-test('SSE: ids are the job\'s updated_at; reconnecting with Last-Event-ID skips the state already seen', async () => {
+test("SSE: ids are the job's updated_at; reconnecting with Last-Event-ID skips the state already seen", async () => {
   const s = await startTestServer({ WEIGHTSCOPE_DEBUG_JOBS: '1' });
   try {
-    const sub = (await (await fetch(`${s.url}/v1/debug/jobs`, { method: 'POST', body: JSON.stringify({ steps: 2, ms: 30_000, cache: false }), headers: { 'content-type': 'application/json' } })).json()) as Json;
+    const sub = (await (
+      await fetch(`${s.url}/v1/debug/jobs`, {
+        method: 'POST',
+        body: JSON.stringify({ steps: 2, ms: 30_000, cache: false }),
+        headers: { 'content-type': 'application/json' },
+      })
+    ).json()) as Json;
     const id = sub.job.id as string;
-    for (let i = 0; i < 200 && ((await (await fetch(`${s.url}/v1/jobs/${id}`)).json()) as Json).state !== 'running'; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && ((await (await fetch(`${s.url}/v1/jobs/${id}`)).json()) as Json).state !== 'running'; i++)
+      await new Promise((r) => setTimeout(r, 25));
     const first = await framesWithin(`${s.url}/v1/jobs/${id}/events`, 500);
     assert.equal(first.length, 1, first.join('|'));
     const lastId = /^id: (\d+)$/m.exec(first[0])![1];

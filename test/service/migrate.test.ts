@@ -22,14 +22,21 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 /** `weightscope migrate …` as a user runs it. */
 function migrate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'migrate', ...args], { cwd: REPO }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'migrate', ...args],
+      { cwd: REPO },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 const postJson = async (base: string, path: string, body: unknown): Promise<Json> =>
-  (await (await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })).json()) as Json;
+  (await (
+    await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+  ).json()) as Json;
 
 test('migrate --to: an embedded catalog and its blobs served by distributed nodes as before; a second run adds nothing', async (t) => {
   const pgc = await requirePostgres(t);
@@ -46,8 +53,15 @@ test('migrate --to: an embedded catalog and its blobs served by distributed node
   const data = tempDataDir();
   undo.push(() => data.cleanup());
   const embedded = await startTestServer({ WEIGHTSCOPE_DEBUG_JOBS: '1' }, data.dir);
-  const model = (await (await fetch(`${embedded.url}/v1/models`, { method: 'POST', body: readFileSync(fixture('stories260k', 'model.safetensors')) })).json()) as Json;
-  const ds = (await (await fetch(`${embedded.url}/v1/datasets?name=clean.safetensors`, { method: 'POST', body: readFileSync(fixture('fmnist-backdoor', 'clean_subset.safetensors')) })).json()) as Json;
+  const model = (await (
+    await fetch(`${embedded.url}/v1/models`, { method: 'POST', body: readFileSync(fixture('stories260k', 'model.safetensors')) })
+  ).json()) as Json;
+  const ds = (await (
+    await fetch(`${embedded.url}/v1/datasets?name=clean.safetensors`, {
+      method: 'POST',
+      body: readFileSync(fixture('fmnist-backdoor', 'clean_subset.safetensors')),
+    })
+  ).json()) as Json;
   const analysis = (await postJson(embedded.url, '/v1/analyses', { model: model.id, fits: ['pl'] })).job;
   assert.equal((await waitJob(embedded.url, analysis.id)).state, 'succeeded');
   const report = await (await fetch(`${embedded.url}/v1/analyses/${analysis.id}`)).text();
@@ -61,8 +75,14 @@ test('migrate --to: an embedded catalog and its blobs served by distributed node
   writeFileSync(join(data.dir, 'repairs', repairId, 'model.onnx'), onnx);
   const { default: Database } = await import('better-sqlite3');
   const sqlite = new Database(join(data.dir, 'weightscope.db'));
-  sqlite.prepare(`INSERT INTO jobs (id, kind, state, progress, message, payload, result, created_at, updated_at) VALUES (?, 'repair', 'succeeded', 1, 'done', '{}', ?, 1, 1)`)
-    .run(repairId, JSON.stringify({ files: { onnx: `repairs/${repairId}/model.onnx`, safetensors: `repairs/${repairId}/model.safetensors` } }));
+  sqlite
+    .prepare(
+      `INSERT INTO jobs (id, kind, state, progress, message, payload, result, created_at, updated_at) VALUES (?, 'repair', 'succeeded', 1, 'done', '{}', ?, 1, 1)`,
+    )
+    .run(
+      repairId,
+      JSON.stringify({ files: { onnx: `repairs/${repairId}/model.onnx`, safetensors: `repairs/${repairId}/model.safetensors` } }),
+    );
   sqlite.close();
 
   const db = await pgc.database();
@@ -74,7 +94,13 @@ test('migrate --to: an embedded catalog and its blobs served by distributed node
   assert.match(again.stdout, /migrated 0 model\(s\), 0 dataset\(s\), 0 job\(s\) \(0 queued again\); 0 blob\(s\)/);
 
   // Distributed nodes on what was migrated (a fresh data folder: nothing is read from the old one).
-  const env = { WEIGHTSCOPE_DATABASE_URL: db, WEIGHTSCOPE_BLOB_URL: `file://${store}`, WEIGHTSCOPE_DATA: mkdtempSync(join(tmpdir(), 'weightscope-node-')), WEIGHTSCOPE_DEBUG_JOBS: '1', PORT: '0' };
+  const env = {
+    WEIGHTSCOPE_DATABASE_URL: db,
+    WEIGHTSCOPE_BLOB_URL: `file://${store}`,
+    WEIGHTSCOPE_DATA: mkdtempSync(join(tmpdir(), 'weightscope-node-')),
+    WEIGHTSCOPE_DEBUG_JOBS: '1',
+    PORT: '0',
+  };
   undo.push(() => rmSync(env.WEIGHTSCOPE_DATA, { recursive: true, force: true }));
   const api = await startServer({ env, workers: false, log: () => undefined });
   undo.push(() => api.close());
@@ -88,7 +114,11 @@ test('migrate --to: an embedded catalog and its blobs served by distributed node
   const file = await fetch(`${api.url}/v1/repairs/${repairId}/model?format=onnx`);
   assert.equal(file.status, 200);
   assert.ok(Buffer.from(await file.arrayBuffer()).equals(onnx));
-  assert.equal((await fetch(`${api.url}/v1/repairs/${repairId}/model?format=safetensors`)).status, 404, 'a file the repair did not leave is not invented');
+  assert.equal(
+    (await fetch(`${api.url}/v1/repairs/${repairId}/model?format=safetensors`)).status,
+    404,
+    'a file the repair did not leave is not invented',
+  );
   // The migrated blobs are readable by a worker: a new analysis of the model runs.
   const fresh = (await postJson(api.url, '/v1/analyses', { model: model.id, fits: ['pl'], options: { minEvals: 11 } })).job;
   assert.equal((await waitJob(api.url, fresh.id)).state, 'succeeded');

@@ -37,7 +37,7 @@ function registeredOperations(router: unknown, prefix = ''): string[] {
   const out: string[] = [];
   for (const r of router.listRoutes()) {
     assert.equal(typeof r.path, 'string', `a route registered with a RegExp (${String(r.path)}) cannot be checked`);
-    const path = (prefix + (r.path === '/' && r.router ? '' : (r.path as string))) || '/';
+    const path = prefix + (r.path === '/' && r.router ? '' : (r.path as string)) || '/';
     if (r.router) {
       out.push(...registeredOperations(r.router, path === '/' ? '' : path));
       continue;
@@ -55,12 +55,18 @@ const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'options', 'he
 
 function documentedOperations(): string[] {
   const doc = apiDocument() as { paths: Record<string, Record<string, unknown>> };
-  return Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((k) => METHODS.has(k)).map((m) => `${m.toUpperCase()} ${path}`));
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((k) => METHODS.has(k))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  );
 }
 
 async function appOperations(env: Record<string, string>): Promise<string[]> {
   const t = tempDataDir();
-  const ctx = buildContext(loadConfig({ WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_MODELS_DIR: join(t.dir, 'no-models'), HF_HUB_CACHE: join(t.dir, 'no-hf'), ...env }));
+  const ctx = buildContext(
+    loadConfig({ WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_MODELS_DIR: join(t.dir, 'no-models'), HF_HUB_CACHE: join(t.dir, 'no-hf'), ...env }),
+  );
   try {
     return registeredOperations(createApp(ctx).router);
   } finally {
@@ -98,7 +104,10 @@ test('every {param} of a documented path is declared as a required path paramete
     const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
     for (const [key, op] of Object.entries(item)) {
       if (!METHODS.has(key)) continue;
-      const params = [...((item.parameters ?? []) as { name: string; in: string; required?: boolean }[]), ...(((op as { parameters?: unknown[] }).parameters ?? []) as { name: string; in: string; required?: boolean }[])];
+      const params = [
+        ...((item.parameters ?? []) as { name: string; in: string; required?: boolean }[]),
+        ...(((op as { parameters?: unknown[] }).parameters ?? []) as { name: string; in: string; required?: boolean }[]),
+      ];
       const declared = params.filter((p) => p.in === 'path');
       assert.deepEqual(declared.map((p) => p.name).sort(), inPath, `${key.toUpperCase()} ${path}`);
       for (const p of declared) assert.equal(p.required, true, `${path}: ${p.name} must be required`);

@@ -14,12 +14,31 @@ test('the document is OpenAPI 3.1 and every $ref resolves', () => {
   const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]);
   assert.ok(refs.length > 20);
   for (const r of refs) assert.ok(r in doc.components.schemas, `dangling $ref ${r}`);
-  for (const p of ['/v1/models', '/v1/models/import', '/v1/analyses', '/v1/rankings', '/v1/jobs/{id}', '/v1/jobs/{id}/events', '/healthz', '/metrics']) {
+  for (const p of [
+    '/v1/models',
+    '/v1/models/import',
+    '/v1/analyses',
+    '/v1/rankings',
+    '/v1/jobs/{id}',
+    '/v1/jobs/{id}/events',
+    '/healthz',
+    '/metrics',
+  ]) {
     assert.ok(p in doc.paths, p);
   }
   // The ranking metric enum is the one the server validates against.
   const metric = doc.components.schemas.RankingMetric as { enum: string[] };
-  assert.deepEqual(metric.enum, ['alpha', 'alpha_weighted', 'log_alpha_norm', 'log_norm', 'log_spectral_norm', 'stable_rank', 'etpl_beta', 'etpl_lambda', 'exp_lambda']);
+  assert.deepEqual(metric.enum, [
+    'alpha',
+    'alpha_weighted',
+    'log_alpha_norm',
+    'log_norm',
+    'log_spectral_norm',
+    'stable_rank',
+    'etpl_beta',
+    'etpl_lambda',
+    'exp_lambda',
+  ]);
 });
 
 test('the document takes its version from package.json and names no fixed server address', () => {

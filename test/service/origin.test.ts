@@ -16,7 +16,13 @@ import { startTestServer, tempDataDir } from './helpers.js';
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** node:http, so Host can be set freely. */
-function send(url: string, method: string, path: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<{ status: number; body: Json | string }> {
+function send(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Uint8Array | string,
+): Promise<{ status: number; body: Json | string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
@@ -54,9 +60,21 @@ test('keyless server: cross-site writes and foreign Hosts are refused; same-orig
     forbidden(await send(s.url, 'POST', '/v1/analyses', { ...json, origin: 'http://evil.example' }, body), /Origin http:\/\/evil\.example/);
     forbidden(await send(s.url, 'POST', '/v1/analyses', { ...json, origin: 'null' }, body), /Origin null/);
     forbidden(await send(s.url, 'POST', '/v1/analyses', { ...json, 'sec-fetch-site': 'cross-site' }, body), /Sec-Fetch-Site: cross-site/);
-    forbidden(await send(s.url, 'POST', '/v1/analyses', { ...json, 'sec-fetch-site': 'same-site', origin: `http://localhost:3000` }, body), /localhost:3000|same-site/);
+    forbidden(
+      await send(s.url, 'POST', '/v1/analyses', { ...json, 'sec-fetch-site': 'same-site', origin: `http://localhost:3000` }, body),
+      /localhost:3000|same-site/,
+    );
     // The forms a page can send without a preflight are refused the same way, and nothing is stored.
-    forbidden(await send(s.url, 'POST', '/v1/models', { host, 'content-type': 'text/plain', origin: 'http://evil.example' }, readFileSync(fixture('stories260k', 'model.safetensors'))), /Origin/);
+    forbidden(
+      await send(
+        s.url,
+        'POST',
+        '/v1/models',
+        { host, 'content-type': 'text/plain', origin: 'http://evil.example' },
+        readFileSync(fixture('stories260k', 'model.safetensors')),
+      ),
+      /Origin/,
+    );
     forbidden(await send(s.url, 'DELETE', `/v1/models/${'f'.repeat(64)}`, { host, origin: 'http://evil.example' }), /Origin/);
     assert.deepEqual(readdirSync(join(s.dataDir, 'blobs')), []);
     // DNS rebinding: the attacker's name resolves to 127.0.0.1, so Host is theirs — refused for reads too.
@@ -65,9 +83,16 @@ test('keyless server: cross-site writes and foreign Hosts are refused; same-orig
 
     // Allowed: no Origin (curl, the CLI), the dashboard's own origin, localhost names.
     assert.equal((await send(s.url, 'POST', '/v1/analyses', json, body)).status, 404);
-    assert.equal((await send(s.url, 'POST', '/v1/analyses', { ...json, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' }, body)).status, 404);
+    assert.equal(
+      (await send(s.url, 'POST', '/v1/analyses', { ...json, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' }, body)).status,
+      404,
+    );
     assert.equal((await send(s.url, 'GET', '/v1/models', { host: `localhost:${port}`, 'sec-fetch-site': 'none' })).status, 200);
-    assert.equal((await send(s.url, 'GET', '/v1/models', { host: `localhost:${port}`, origin: 'http://evil.example' })).status, 200, 'reads are not writes: CORS keeps their answers from the page');
+    assert.equal(
+      (await send(s.url, 'GET', '/v1/models', { host: `localhost:${port}`, origin: 'http://evil.example' })).status,
+      200,
+      'reads are not writes: CORS keeps their answers from the page',
+    );
     assert.equal((await send(s.url, 'GET', '/healthz', { host })).status, 200);
   } finally {
     await s.cleanup();
@@ -94,10 +119,19 @@ test('binding a non-loopback address without API keys is refused unless WEIGHTSC
       /0\.0\.0\.0 without WEIGHTSCOPE_API_KEYS.*WEIGHTSCOPE_ALLOW_OPEN=1/,
     );
     const lines: string[] = [];
-    const open = await startServer({ env: { PORT: '0', HOST: '0.0.0.0', WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_ALLOW_OPEN: '1' }, log: (l) => lines.push(l) });
+    const open = await startServer({
+      env: { PORT: '0', HOST: '0.0.0.0', WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_ALLOW_OPEN: '1' },
+      log: (l) => lines.push(l),
+    });
     await open.close();
-    assert.ok(lines.some((l) => /WARNING: listening on 0\.0\.0\.0 without WEIGHTSCOPE_API_KEYS/.test(l)), lines.join('\n'));
-    const keyed = await startServer({ env: { PORT: '0', HOST: '0.0.0.0', WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_API_KEYS: 'k' }, log: () => undefined });
+    assert.ok(
+      lines.some((l) => /WARNING: listening on 0\.0\.0\.0 without WEIGHTSCOPE_API_KEYS/.test(l)),
+      lines.join('\n'),
+    );
+    const keyed = await startServer({
+      env: { PORT: '0', HOST: '0.0.0.0', WEIGHTSCOPE_DATA: t.dir, WEIGHTSCOPE_API_KEYS: 'k' },
+      log: () => undefined,
+    });
     await keyed.close();
   } finally {
     t.cleanup();

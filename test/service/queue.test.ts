@@ -20,7 +20,12 @@ test('queue: runs in a worker, caches by key, records failures, cancels queued j
   const t = tempDataDir();
   const db = openDatabase(t.dir);
   const finished: string[] = [];
-  const q = new JobQueue(db, { dataDir: t.dir, concurrency: 1, kinds: [sleepJob as JobKind], observer: { jobFinished: (k, s) => finished.push(`${k}:${s}`) } });
+  const q = new JobQueue(db, {
+    dataDir: t.dir,
+    concurrency: 1,
+    kinds: [sleepJob as JobKind],
+    observer: { jobFinished: (k, s) => finished.push(`${k}:${s}`) },
+  });
   try {
     q.start();
     const a = q.submit('sleep', { steps: 2, ms: 5, value: 11 });
@@ -58,7 +63,9 @@ test('recover(): running jobs are requeued, or failed with a reason after maxAtt
   const t = tempDataDir();
   const db = openDatabase(t.dir);
   try {
-    const ins = db.prepare(`INSERT INTO jobs (id, kind, state, payload, attempts, created_at, updated_at) VALUES (?, 'sleep', 'running', '{}', ?, 0, 0)`);
+    const ins = db.prepare(
+      `INSERT INTO jobs (id, kind, state, payload, attempts, created_at, updated_at) VALUES (?, 'sleep', 'running', '{}', ?, 0, 0)`,
+    );
     ins.run('00000000-0000-4000-8000-000000000001', 1);
     ins.run('00000000-0000-4000-8000-000000000002', 2);
     const q = new JobQueue(db, { dataDir: t.dir, concurrency: 1, kinds: [sleepJob as JobKind], maxAttempts: 2 });

@@ -74,7 +74,11 @@ test('an imported file is copied: rewriting the original in place leaves the sto
   writeFileSync(original, readFileSync(STORIES));
   const s = await startTestServer({ WEIGHTSCOPE_IMPORT_ROOTS: root });
   try {
-    const r = await fetch(`${s.url}/v1/models/import`, { method: 'POST', body: JSON.stringify({ path: original }), headers: { 'content-type': 'application/json' } });
+    const r = await fetch(`${s.url}/v1/models/import`, {
+      method: 'POST',
+      body: JSON.stringify({ path: original }),
+      headers: { 'content-type': 'application/json' },
+    });
     const m = (await r.json()) as Json;
     assert.equal(r.status, 201, JSON.stringify(m));
     // Same inode, new bytes (what an editor or a training run writing its checkpoint does).
@@ -114,7 +118,9 @@ test('finished jobs older than WEIGHTSCOPE_RETENTION_DAYS are removed with their
   let s = await startTestServer({}, t.dir);
   const db = s.context.db;
   const old = Date.now() - 40 * 86_400_000;
-  const ins = db.prepare(`INSERT INTO jobs (id, kind, state, payload, result, created_at, finished_at, updated_at) VALUES (?, 'repair', ?, '{}', ?, ?, ?, ?)`);
+  const ins = db.prepare(
+    `INSERT INTO jobs (id, kind, state, payload, result, created_at, finished_at, updated_at) VALUES (?, 'repair', ?, '{}', ?, ?, ?, ?)`,
+  );
   const oldId = '00000000-0000-4000-8000-0000000000a1';
   const newId = '00000000-0000-4000-8000-0000000000a2';
   const runId = '00000000-0000-4000-8000-0000000000a3';

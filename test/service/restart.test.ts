@@ -33,7 +33,10 @@ test('kill -9 and restart: every job terminal, stored models and finished result
     assert.equal((await waitJob(url, quick.id)).state, 'succeeded');
     // One long job running, two queued behind it (concurrency 1).
     const long = (await post(url, '/v1/debug/jobs', { steps: 200, ms: 50, value: 2 })).job;
-    const queued = [(await post(url, '/v1/debug/jobs', { steps: 2, ms: 10, value: 3 })).job, (await post(url, '/v1/debug/jobs', { steps: 2, ms: 10, value: 4 })).job];
+    const queued = [
+      (await post(url, '/v1/debug/jobs', { steps: 2, ms: 10, value: 3 })).job,
+      (await post(url, '/v1/debug/jobs', { steps: 2, ms: 10, value: 4 })).job,
+    ];
     for (let i = 0; i < 200; i++) {
       const j = (await (await fetch(`${url}/v1/jobs/${long.id}`)).json()) as Json;
       if (j.state === 'running' && j.progress > 0) break;
@@ -56,9 +59,16 @@ test('kill -9 and restart: every job terminal, stored models and finished result
     assert.equal(after.status, 200);
     assert.deepEqual(await after.json(), before);
     const models = (await (await fetch(`${url}/v1/models`)).json()) as Json;
-    assert.deepEqual(models.models.map((m: Json) => m.id), [model.id]);
+    assert.deepEqual(
+      models.models.map((m: Json) => m.id),
+      [model.id],
+    );
     // The same analysis request is served from the cache after the restart.
-    const again = await fetch(`${url}/v1/analyses`, { method: 'POST', body: JSON.stringify({ model: model.id, fits: ['pl'] }), headers: { 'content-type': 'application/json' } });
+    const again = await fetch(`${url}/v1/analyses`, {
+      method: 'POST',
+      body: JSON.stringify({ model: model.id, fits: ['pl'] }),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(again.status, 200);
     assert.equal(((await again.json()) as Json).job.id, analysis.id);
   } finally {

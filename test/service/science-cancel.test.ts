@@ -31,7 +31,9 @@ const FILES = {
   train: fixture('surface-mlp', 'clean_subset.safetensors'),
 };
 
-test('cancelling running collapse, flatness and taxonomy jobs: each ends cancelled, the server lives, a later job succeeds', { timeout: 300_000 }, async () => {
+test('cancelling running collapse, flatness and taxonomy jobs: each ends cancelled, the server lives, a later job succeeds', {
+  timeout: 300_000,
+}, async () => {
   const data = tempDataDir();
   const { child, url } = await spawnServer({ WEIGHTSCOPE_DATA: data.dir, WEIGHTSCOPE_JOB_CONCURRENCY: '1', WEIGHTSCOPE_THREADS: '1' });
   let exit: string | null = null;
@@ -39,7 +41,11 @@ test('cancelling running collapse, flatness and taxonomy jobs: each ends cancell
   try {
     const ids = await store(url, FILES);
     // Each long computation, cancelled in the stage named: the stages that reported no progress before included.
-    const taxonomy = { models: [ids.m1, ids.m2, ids.m3], data: ids.train, options: { epochs: 200, hessianMaxIter: 10_000, hessianTol: 1e-12 } };
+    const taxonomy = {
+      models: [ids.m1, ids.m2, ids.m3],
+      data: ids.train,
+      options: { epochs: 200, hessianMaxIter: 10_000, hessianTol: 1e-12 },
+    };
     const long: [string, Json, RegExp][] = [
       ['/v1/collapses', { model: ids.m1, dataset: ids.train, options: { batchSize: 1 } }, /forward/],
       ['/v1/flatness', { model: ids.m1, dataset: ids.train, options: { draws: 20_000, drawsPerRun: 1, trace: 'none' } }, /local entropy/],
@@ -95,7 +101,8 @@ describe('time limits of the science jobs', () => {
     assert.ok(fl({ draws: 10_000 }) > 5 * fl({}));
     assert.ok(fl({ gamma: [1e3] }) < fl({}));
     assert.ok(fl({ trace: 'exact' }) > fl({ trace: 'hutchinson' }));
-    const tx = (n: number, o: Json) => t('taxonomy', { models: Array.from({ length: n }), options: { epochs: 50, ...o } }, { ...small, parameters: n * 4e4 });
+    const tx = (n: number, o: Json) =>
+      t('taxonomy', { models: Array.from({ length: n }), options: { epochs: 50, ...o } }, { ...small, parameters: n * 4e4 });
     assert.ok(tx(6, {}) > 1.5 * tx(3, {}));
     assert.ok(tx(3, { epochs: 500 }) > 5 * tx(3, {}));
     assert.ok(tx(6, { pairs: 'all' }) > tx(6, {}));

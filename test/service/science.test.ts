@@ -68,7 +68,10 @@ describe('science API: collapse, flatness, taxonomy', () => {
   });
 
   test('POST /v1/collapses: mlp48 on its batch and model_a on test_clean equal neural_collapse.json (1e-6) and the library; cached', async () => {
-    const cases = [['mlp48', 'batch', 'fmnist-hessian/mlp48 on batch'], ['modelA', 'testClean', 'fmnist-backdoor/model_a on test_clean']] as const;
+    const cases = [
+      ['mlp48', 'batch', 'fmnist-hessian/mlp48 on batch'],
+      ['modelA', 'testClean', 'fmnist-backdoor/model_a on test_clean'],
+    ] as const;
     for (const [m, d, name] of cases) {
       const body = { model: id[m], dataset: id[d], options: { batchSize: 1000 } };
       const { job, r } = await result('/v1/collapses', body);
@@ -83,7 +86,9 @@ describe('science API: collapse, flatness, taxonomy', () => {
       const lib = await collapseOnFiles(FILES[m], FILES[d], { batchSize: 1000 });
       for (const k of [...NC_KEYS, 'nc4', 'accuracy', 'ncc_accuracy'] as const) close(r[k], lib[k], 1e-12, `${name} ${k} vs library`);
       assert.equal(r.mean_cosines.length, 10);
-      r.mean_cosines.forEach((row: number[], i: number) => row.forEach((v, j) => close(v, lib.mean_cosines[i][j], 1e-12, `cos[${i}][${j}]`)));
+      r.mean_cosines.forEach((row: number[], i: number) =>
+        row.forEach((v, j) => close(v, lib.mean_cosines[i][j], 1e-12, `cos[${i}][${j}]`)),
+      );
       const again = await post(s.url, '/v1/collapses', { ...body, options: { ...body.options, device: 'cpu' } });
       assert.equal(again.status, 200, 'the device is not part of the cache key');
       assert.equal(again.body.job.id, job);
@@ -103,23 +108,37 @@ describe('science API: collapse, flatness, taxonomy', () => {
       const ref = LE[g];
       assert.equal(row.gamma, ref.gamma);
       const se = Math.hypot(row.stderr, ref.stderr);
-      assert.ok(Math.abs(row.local_entropy - ref.local_entropy) <= 4 * se, `γ=${row.gamma}: ${row.local_entropy} vs ${ref.local_entropy} ± ${se}`);
+      assert.ok(
+        Math.abs(row.local_entropy - ref.local_entropy) <= 4 * se,
+        `γ=${row.gamma}: ${row.local_entropy} vs ${ref.local_entropy} ± ${se}`,
+      );
       close(row.loss, ref.loss, 1e-5, 'loss');
     });
     assert.equal(r.trace.method, 'hutchinson');
     assert.equal(r.trace.probes, 10);
   });
 
-  test('POST /v1/taxonomies: the library\'s report with models named by id; a test set adds test accuracy', async () => {
+  test("POST /v1/taxonomies: the library's report with models named by id; a test set adds test accuracy", async () => {
     const options = { epochs: 1, samplesPerEpoch: 256, hessianSamples: 100, ckaSamples: 256, thresholds: { sharpLambda: 5 } };
     const { r } = await result('/v1/taxonomies', { models: [id.m1, id.m2, id.m3], data: id.train, test: id.test, options });
     const lib = await taxonomy({ models: [FILES.m1, FILES.m2, FILES.m3], train: FILES.train, test: FILES.test }, options);
     assert.equal(r.phase, lib.phase);
     assert.deepEqual(r.verdict, lib.verdict);
-    assert.deepEqual(r.models.map((m: Json) => m.model), [id.m1, id.m2, id.m3]);
-    assert.deepEqual(r.pairs.map((p: Json) => [p.a, p.b]), [[id.m1, id.m2], [id.m2, id.m3], [id.m3, id.m1]]);
+    assert.deepEqual(
+      r.models.map((m: Json) => m.model),
+      [id.m1, id.m2, id.m3],
+    );
+    assert.deepEqual(
+      r.pairs.map((p: Json) => [p.a, p.b]),
+      [
+        [id.m1, id.m2],
+        [id.m2, id.m3],
+        [id.m3, id.m1],
+      ],
+    );
     r.models.forEach((m: Json, i: number) => {
-      for (const k of ['train_loss', 'train_accuracy', 'lambda_max', 'trace', 'test_accuracy'] as const) close(m[k], lib.models[i][k] as number, 1e-9, `model ${i} ${k}`);
+      for (const k of ['train_loss', 'train_accuracy', 'lambda_max', 'trace', 'test_accuracy'] as const)
+        close(m[k], lib.models[i][k] as number, 1e-9, `model ${i} ${k}`);
     });
     r.pairs.forEach((p: Json, i: number) => {
       for (const k of ['mc', 'mc_loss', 'cka'] as const) close(p[k], lib.pairs[i][k] as number, 1e-9, `pair ${i} ${k}`);
@@ -139,7 +158,12 @@ describe('science API: collapse, flatness, taxonomy', () => {
       ['/v1/taxonomies', { models: [id.m1, id.m2, id.m3], data: id.train, options: { pairs: 'few' } }, 400, /pairs/],
       ['/v1/taxonomies', { models: [id.m1, id.m2, '0'.repeat(64)], data: id.train }, 404, /no model/],
       ['/v1/flatness', { model: id.mlp48, dataset: id.batch, options: { draws: 500_000 } }, 422, /flatness\.draws/],
-      ['/v1/flatness', { model: id.mlp48, dataset: id.batch, options: { gamma: Array.from({ length: 20 }, (_, i) => 10 ** (i / 4)) } }, 422, /flatness\.gamma/],
+      [
+        '/v1/flatness',
+        { model: id.mlp48, dataset: id.batch, options: { gamma: Array.from({ length: 20 }, (_, i) => 10 ** (i / 4)) } },
+        422,
+        /flatness\.gamma/,
+      ],
       ['/v1/flatness', { model: id.mlp48, dataset: id.batch, options: { draws: 1 } }, 400, /draws/],
       ['/v1/flatness', { model: id.mlp48, dataset: id.batch, options: { criterion: 'hinge' } }, 400, /criterion must be/],
       ['/v1/collapses', { model: id.mlp48, dataset: id.batch, options: { batchSize: 100_000 } }, 422, /collapse\.batchSize/],
@@ -175,7 +199,11 @@ describe('science API: collapse, flatness, taxonomy', () => {
     assert.notEqual(ce.job, ls.job);
     assert.equal(ls.r.criterion, 'ls:0.1');
     assert.ok(ls.r.loss > ce.r.loss + 0.05, `label smoothing raises the loss of a confident model: ${ls.r.loss} vs ${ce.r.loss}`);
-    const c = await result('/v1/connectivity', { models: [id.m1, id.m2], data: id.test, options: { epochs: 0, ts: [0, 1], criterion: 'focal:2' } });
+    const c = await result('/v1/connectivity', {
+      models: [id.m1, id.m2],
+      data: id.test,
+      options: { epochs: 0, ts: [0, 1], criterion: 'focal:2' },
+    });
     assert.equal(c.r.options.criterion, 'focal:2');
     const plain = await result('/v1/connectivity', { models: [id.m1, id.m2], data: id.test, options: { epochs: 0, ts: [0, 1] } });
     assert.ok(c.r.along[0].sets.train.loss < plain.r.along[0].sets.train.loss, 'the focal loss is below cross-entropy');

@@ -18,9 +18,12 @@ import { startS3StandIn, type S3StandIn } from '../helpers/s3.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** A stream in 64 KiB chunks (a network body, not one buffer). */
-const chunked = (b: Buffer): Readable => Readable.from((function* () {
-  for (let i = 0; i < b.length; i += 65536) yield b.subarray(i, i + 65536);
-})());
+const chunked = (b: Buffer): Readable =>
+  Readable.from(
+    (function* () {
+      for (let i = 0; i < b.length; i += 65536) yield b.subarray(i, i + 65536);
+    })(),
+  );
 
 const unlimited = () => ({ limit: Number.MAX_SAFE_INTEGER, used: 0 });
 
@@ -41,19 +44,31 @@ interface Store {
 async function fileStore(): Promise<Store> {
   const root = mkdtempSync(join(tmpdir(), 'weightscope-shared-'));
   const { blobs } = openSharedBlobs(`file://${root}`, '/nonexistent');
-  return { name: 'file://', blobs, staged: async () => readdirSync(join(root, 'tmp')).length, close: async () => rmSync(root, { recursive: true, force: true }) };
+  return {
+    name: 'file://',
+    blobs,
+    staged: async () => readdirSync(join(root, 'tmp')).length,
+    close: async () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 async function s3Store(s3: S3StandIn): Promise<Store> {
   const { blobs } = openSharedBlobs(`s3://${s3.bucket}/team/`, '/nonexistent', s3.env);
   const { S3Client, ListObjectsV2Command, ListMultipartUploadsCommand } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({ region: 'us-east-1', endpoint: s3.env.AWS_ENDPOINT_URL, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3.env.AWS_ENDPOINT_URL,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   return {
     name: 's3:// (s3rver protocol stand-in)',
     blobs,
     staged: async () => {
       const objs = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'team/tmp/' }));
-      const mp = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: 'team/tmp/' })).catch(() => ({ Uploads: [] }));
+      const mp = await client
+        .send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: 'team/tmp/' }))
+        .catch(() => ({ Uploads: [] }));
       return (objs.Contents?.length ?? 0) + (mp.Uploads?.length ?? 0);
     },
     close: async () => client.destroy(),

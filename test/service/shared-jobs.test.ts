@@ -49,7 +49,14 @@ test('without keys, each DELETE withdraws one request: two requests need two DEL
   const s = await startTestServer({ WEIGHTSCOPE_DEBUG_JOBS: '1' });
   try {
     const spec = { steps: 400, ms: 50, value: 4 };
-    const post = async (): Promise<Json> => (await (await fetch(`${s.url}/v1/debug/jobs`, { method: 'POST', body: JSON.stringify(spec), headers: { 'content-type': 'application/json' } })).json()) as Json;
+    const post = async (): Promise<Json> =>
+      (await (
+        await fetch(`${s.url}/v1/debug/jobs`, {
+          method: 'POST',
+          body: JSON.stringify(spec),
+          headers: { 'content-type': 'application/json' },
+        })
+      ).json()) as Json;
     const id = (await post()).job.id as string;
     await post();
     const first = (await (await fetch(`${s.url}/v1/jobs/${id}`, { method: 'DELETE' })).json()) as Json;
@@ -64,19 +71,35 @@ test('without keys, each DELETE withdraws one request: two requests need two DEL
 test('a result over the inline limit is a file; the report, CSV and ESD views are served from files', async () => {
   const s = await startTestServer({ WEIGHTSCOPE_INLINE_RESULT: '64KiB' });
   try {
-    const up = await fetch(`${s.url}/v1/models`, { method: 'POST', body: readFileSync(fixture('stories260k', 'model.safetensors')), headers: { 'content-type': 'application/octet-stream' } });
+    const up = await fetch(`${s.url}/v1/models`, {
+      method: 'POST',
+      body: readFileSync(fixture('stories260k', 'model.safetensors')),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     const model = (await up.json()) as Json;
-    const sub = (await (await fetch(`${s.url}/v1/analyses`, { method: 'POST', body: JSON.stringify({ model: model.id, fits: ['pl'] }), headers: { 'content-type': 'application/json' } })).json()) as Json;
+    const sub = (await (
+      await fetch(`${s.url}/v1/analyses`, {
+        method: 'POST',
+        body: JSON.stringify({ model: model.id, fits: ['pl'] }),
+        headers: { 'content-type': 'application/json' },
+      })
+    ).json()) as Json;
     const id = sub.job.id as string;
     assert.equal((await waitJob(s.url, id)).state, 'succeeded');
-    const row = s.context.db.prepare('SELECT result, result_dir FROM jobs WHERE id = ?').get(id) as { result: string | null; result_dir: string | null };
+    const row = s.context.db.prepare('SELECT result, result_dir FROM jobs WHERE id = ?').get(id) as {
+      result: string | null;
+      result_dir: string | null;
+    };
     assert.equal(row.result, null);
     assert.ok(row.result_dir && existsSync(join(s.dataDir, row.result_dir, 'result.json')), JSON.stringify(row));
     const full = (await (await fetch(`${s.url}/v1/analyses/${id}?eigenvalues=1`)).json()) as Json;
     const lite = (await (await fetch(`${s.url}/v1/analyses/${id}`)).json()) as Json;
     assert.ok(Array.isArray(full.layers[0].eigenvalues));
     assert.equal(lite.layers[0].eigenvalues, undefined);
-    assert.deepEqual(lite.layers.map((l: Json) => l.alpha), full.layers.map((l: Json) => l.alpha));
+    assert.deepEqual(
+      lite.layers.map((l: Json) => l.alpha),
+      full.layers.map((l: Json) => l.alpha),
+    );
     const esd = (await (await fetch(`${s.url}/v1/analyses/${id}/esd/${full.layers[2].layer_id}`)).json()) as Json;
     assert.deepEqual(esd.eigenvalues, full.layers[2].eigenvalues);
     const csv = await (await fetch(`${s.url}/v1/analyses/${id}?format=csv`)).text();

@@ -16,7 +16,11 @@ import { parseSafetensorsHeader } from '../../src/io/safetensors.js';
 
 const S = (f: string) => fixture('surface-mlp', f);
 const I = (f: string) => fixture('fmnist-injected', f);
-const REF = JSON.parse(readFileSync(S('reference.json'), 'utf8')) as { corner_test_loss: number[]; bilinear_center: { test_acc: number; test_loss: number }; models: Record<string, { test_acc: number }> };
+const REF = JSON.parse(readFileSync(S('reference.json'), 'utf8')) as {
+  corner_test_loss: number[];
+  bilinear_center: { test_acc: number; test_loss: number };
+  models: Record<string, { test_acc: number }>;
+};
 
 /** The F32 tensors of a safetensors file's bytes, by name. */
 function readSafetensorsBytes(bytes: Uint8Array): Map<string, Float32Array> {
@@ -64,7 +68,12 @@ describe('surfaces, attacks and error-injection repair API', () => {
 
   test('untrained surface (epochs 0): corners = the models, centre = the bilinear centre, the exported best point = the bilinear combination of the corners', async () => {
     const options = { epochs: 0, grid: 5, ensemble: 2 };
-    const { id, r } = await run('/v1/surfaces', { models: ['m1', 'm2', 'm3', 'm4'].map((m) => ids[m]), data: ids.clean, test: ids.test, options });
+    const { id, r } = await run('/v1/surfaces', {
+      models: ['m1', 'm2', 'm3', 'm4'].map((m) => ids[m]),
+      data: ids.clean,
+      test: ids.test,
+      options,
+    });
     assert.deepEqual([r.patch.kind, r.grid.length, r.gridSet, r.dataset, r.testData], ['tensor', 25, 'test', ids.clean, ids.test]);
     r.corners.forEach((c: Json, k: number) => {
       assert.equal(c.accuracy, REF.models[`m${k + 1}`].test_acc, `corner M${k + 1} accuracy`);
@@ -86,7 +95,8 @@ describe('surfaces, attacks and error-injection repair API', () => {
     for (const [name, t] of best) {
       const cs = corners.map((c) => c.get(name));
       if (cs.some((c) => !c)) continue;
-      for (let i = 0; i < t.length; i++) worst = Math.max(worst, Math.abs(t[i] - w.reduce((acc, wk, k) => acc + wk * (cs[k] as Float32Array)[i], 0)));
+      for (let i = 0; i < t.length; i++)
+        worst = Math.max(worst, Math.abs(t[i] - w.reduce((acc, wk, k) => acc + wk * (cs[k] as Float32Array)[i], 0)));
       checked++;
     }
     assert.ok(checked >= 4, `${checked} tensors compared`);
@@ -94,11 +104,14 @@ describe('surfaces, attacks and error-injection repair API', () => {
     assert.equal((await fetch(`${s.url}/v1/surfaces/${id}/model?format=onnx`)).status, 200);
   });
 
-  test('trained surface (1 epoch × 512 samples, 3 × 3 grid): the job\'s grid, centre, barrier and ensembles equal the library\'s on the same options', async () => {
+  test("trained surface (1 epoch × 512 samples, 3 × 3 grid): the job's grid, centre, barrier and ensembles equal the library's on the same options", async () => {
     const options = { epochs: 1, samplesPerEpoch: 512, batchSize: 64, grid: 3, ensemble: 3, seed: 5 };
     const models = ['m1', 'm2', 'm3'];
     const { r } = await run('/v1/surfaces', { models: models.map((m) => ids[m]), data: ids.clean, test: ids.test, options });
-    const { result: lib } = await connectSurface({ models: models.map((m) => S(`${m}.onnx`)), data: S('clean_subset.safetensors'), test: S('test.safetensors') }, options);
+    const { result: lib } = await connectSurface(
+      { models: models.map((m) => S(`${m}.onnx`)), data: S('clean_subset.safetensors'), test: S('test.safetensors') },
+      options,
+    );
     assert.equal(r.patch.kind, 'triangle');
     assert.equal(r.training.steps, 8);
     assert.equal(r.grid.length, lib.grid.length);
@@ -107,9 +120,15 @@ describe('surfaces, attacks and error-injection repair API', () => {
       assert.deepEqual([g.u, g.v, g.accuracy], [l.u, l.v, l.accuracy], `grid point ${i}`);
       assert.ok(Math.abs(g.loss - l.loss) <= 1e-6 * Math.max(1, l.loss), `grid loss at (${g.u}, ${g.v}): ${g.loss} vs ${l.loss}`);
     }
-    assert.deepEqual([r.center.u, r.center.v, r.center.accuracy, r.best.u, r.best.v], [lib.center.u, lib.center.v, lib.center.accuracy, lib.best.u, lib.best.v]);
+    assert.deepEqual(
+      [r.center.u, r.center.v, r.center.accuracy, r.best.u, r.best.v],
+      [lib.center.u, lib.center.v, lib.center.accuracy, lib.best.u, lib.best.v],
+    );
     assert.ok(Math.abs(r.barrier.loss - lib.barrier.loss) < 1e-6, `barrier ${r.barrier.loss} vs ${lib.barrier.loss}`);
-    assert.deepEqual([r.ensemble.surface.accuracy, r.ensemble.corners.accuracy], [lib.ensemble.surface.accuracy, lib.ensemble.corners.accuracy]);
+    assert.deepEqual(
+      [r.ensemble.surface.accuracy, r.ensemble.corners.accuracy],
+      [lib.ensemble.surface.accuracy, lib.ensemble.corners.accuracy],
+    );
   });
 
   test('POST /v1/attacks: the job equals attackModel on the same model, data and options', async () => {
@@ -118,33 +137,68 @@ describe('surfaces, attacks and error-injection repair API', () => {
     const lib = await attackModel({ model: S('m1.onnx'), data: S('test.safetensors') }, options);
     assert.equal(r.samples, 300);
     assert.deepEqual([r.clean.accuracy, r.adversarial.accuracy], [lib.clean.accuracy, lib.adversarial.accuracy]);
-    assert.ok(r.adversarial.accuracy < r.clean.accuracy - 0.2, `PGD at ε = 0.1 costs accuracy: ${r.clean.accuracy} → ${r.adversarial.accuracy}`);
-    for (const k of ['clean', 'adversarial'] as const) assert.ok(Math.abs(r[k].loss - lib[k].loss) <= 1e-6 * lib[k].loss, `${k} loss ${r[k].loss} vs ${lib[k].loss}`);
-    assert.ok(Math.abs(r.inputHessian.topEigenvalue - (lib.inputHessian?.topEigenvalue ?? NaN)) <= 1e-5 * Math.abs(lib.inputHessian?.topEigenvalue ?? 1), `λmax ${r.inputHessian.topEigenvalue} vs ${lib.inputHessian?.topEigenvalue}`);
+    assert.ok(
+      r.adversarial.accuracy < r.clean.accuracy - 0.2,
+      `PGD at ε = 0.1 costs accuracy: ${r.clean.accuracy} → ${r.adversarial.accuracy}`,
+    );
+    for (const k of ['clean', 'adversarial'] as const)
+      assert.ok(Math.abs(r[k].loss - lib[k].loss) <= 1e-6 * lib[k].loss, `${k} loss ${r[k].loss} vs ${lib[k].loss}`);
+    assert.ok(
+      Math.abs(r.inputHessian.topEigenvalue - (lib.inputHessian?.topEigenvalue ?? NaN)) <=
+        1e-5 * Math.abs(lib.inputHessian?.topEigenvalue ?? 1),
+      `λmax ${r.inputHessian.topEigenvalue} vs ${lib.inputHessian?.topEigenvalue}`,
+    );
   });
 
-  test('repair with error-injection targets: attack success before/after and the trade-off over t equal the library\'s; the targets never change the model', async () => {
-    const options = { epochs: 2, samplesPerEpoch: 512, batchSize: 64, ts: [0, 0.5, 1], baseline: false, polishEpochs: 1, polishSamplesPerEpoch: 256, polishTries: 1 };
+  test("repair with error-injection targets: attack success before/after and the trade-off over t equal the library's; the targets never change the model", async () => {
+    const options = {
+      epochs: 2,
+      samplesPerEpoch: 512,
+      batchSize: 64,
+      ts: [0, 0.5, 1],
+      baseline: false,
+      polishEpochs: 1,
+      polishSamplesPerEpoch: 256,
+      polishTries: 1,
+    };
     const models = [ids.inj_model_a, ids.inj_model_b];
     const { id, r } = await run('/v1/repairs', { models, data: ids.injClean, targets: ids.injTargets, options });
-    const lib = await repair({ modelA: I('model_a.onnx'), modelB: I('model_b.onnx'), data: I('clean_subset.safetensors'), targets: I('injected.safetensors') }, options);
+    const lib = await repair(
+      { modelA: I('model_a.onnx'), modelB: I('model_b.onnx'), data: I('clean_subset.safetensors'), targets: I('injected.safetensors') },
+      options,
+    );
     const rep = lib.report;
     assert.equal(r.targets, ids.injTargets);
     assert.equal(r.data.targets, 10);
-    assert.deepEqual(r.endpoints.map((e: Json) => e.targets.accuracy), [1, 1], 'both tampered models: every target gets the wrong label');
-    assert.deepEqual(r.endpoints.map((e: Json) => e.targets.accuracy), rep.endpoints.map((e) => e.targets?.accuracy));
+    assert.deepEqual(
+      r.endpoints.map((e: Json) => e.targets.accuracy),
+      [1, 1],
+      'both tampered models: every target gets the wrong label',
+    );
+    assert.deepEqual(
+      r.endpoints.map((e: Json) => e.targets.accuracy),
+      rep.endpoints.map((e) => e.targets?.accuracy),
+    );
     assert.equal(r.repaired.targets.accuracy, rep.repaired.targets?.accuracy, 'attack success after repair');
     assert.equal(r.repaired.targetsTrue.accuracy, rep.repaired.targetsTrue?.accuracy);
     assert.equal(r.choice.t, rep.choice.t);
     assert.ok(Math.abs(r.repaired.heldOut.accuracy - rep.repaired.heldOut.accuracy) < 1e-12);
-    assert.deepEqual(r.tradeoff.map((p: Json) => p.t), [0, 0.5, 1]);
+    assert.deepEqual(
+      r.tradeoff.map((p: Json) => p.t),
+      [0, 0.5, 1],
+    );
     for (const [i, p] of (r.tradeoff as Json[]).entries()) {
       const l = rep.tradeoff[i];
-      assert.deepEqual([p.curve.heldOut.accuracy, p.curve.targets.accuracy, p.polished?.targets.accuracy ?? null], [l.curve.heldOut.accuracy, l.curve.targets?.accuracy, l.polished?.targets?.accuracy ?? null], `trade-off at t = ${p.t}`);
+      assert.deepEqual(
+        [p.curve.heldOut.accuracy, p.curve.targets.accuracy, p.polished?.targets.accuracy ?? null],
+        [l.curve.heldOut.accuracy, l.curve.targets?.accuracy, l.polished?.targets?.accuracy ?? null],
+        `trade-off at t = ${p.t}`,
+      );
     }
     // Report-only: the same job without targets writes the same model.
     const { id: plain } = await run('/v1/repairs', { models, data: ids.injClean, options });
-    const bytes = async (job: string) => Buffer.from(await (await fetch(`${s.url}/v1/repairs/${job}/model?format=safetensors`)).arrayBuffer());
+    const bytes = async (job: string) =>
+      Buffer.from(await (await fetch(`${s.url}/v1/repairs/${job}/model?format=safetensors`)).arrayBuffer());
     assert.ok((await bytes(id)).equals(await bytes(plain)), 'the repaired model is byte-identical with and without targets');
   });
 
@@ -161,7 +215,11 @@ describe('surfaces, attacks and error-injection repair API', () => {
     const capped = await post(s.url, '/v1/surfaces', { models: four, data: ids.clean, options: { epochs: 20_000 } });
     assert.equal(capped.status, 422, JSON.stringify(capped.body));
     assert.match(capped.body.detail, /surface\.epochs/);
-    const other = await post(s.url, '/v1/surfaces', { models: [...four.slice(0, 2), ids.inj_model_a], data: ids.clean, options: { epochs: 0, grid: 3, ensemble: 1 } });
+    const other = await post(s.url, '/v1/surfaces', {
+      models: [...four.slice(0, 2), ids.inj_model_a],
+      data: ids.clean,
+      options: { epochs: 0, grid: 3, ensemble: 1 },
+    });
     assert.ok(other.status === 422 || other.status === 202, JSON.stringify(other.body));
     if (other.status === 202) {
       const job = await waitJob(s.url, other.body.job.id);
@@ -171,12 +229,18 @@ describe('surfaces, attacks and error-injection repair API', () => {
     const eps = await post(s.url, '/v1/attacks', { model: ids.m1, dataset: ids.test, options: { eps: -1 } });
     assert.equal(eps.status, 400, JSON.stringify(eps.body));
     assert.match(eps.body.detail, /eps/);
-    assert.equal((await post(s.url, '/v1/connectivity', { models: [ids.m1, ids.m2], data: ids.clean, options: { attack: { attack: 'cw' } } })).status, 400);
+    assert.equal(
+      (await post(s.url, '/v1/connectivity', { models: [ids.m1, ids.m2], data: ids.clean, options: { attack: { attack: 'cw' } } })).status,
+      400,
+    );
   });
 
   test('a running surface and a running attack are cancelled', async () => {
     for (const [path, body] of [
-      ['/v1/surfaces', { models: ['m1', 'm2', 'm3', 'm4'].map((m) => ids[m]), data: ids.clean, options: { epochs: 500, samplesPerEpoch: 2000, seed: 9 } }],
+      [
+        '/v1/surfaces',
+        { models: ['m1', 'm2', 'm3', 'm4'].map((m) => ids[m]), data: ids.clean, options: { epochs: 500, samplesPerEpoch: 2000, seed: 9 } },
+      ],
       ['/v1/attacks', { model: ids.m2, dataset: ids.test, options: { steps: 5000, batchSize: 50, inputHessian: false, seed: 9 } }],
     ] as const) {
       const sub = await post(s.url, path, body);

@@ -17,9 +17,15 @@ describe('models, datasets and what fits', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;
   const ids: Record<string, string> = {};
   const raw = async (path: string, file: string): Promise<Json> =>
-    (await (await fetch(`${s.url}${path}`, { method: 'POST', body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } })).json()) as Json;
+    (await (
+      await fetch(`${s.url}${path}`, { method: 'POST', body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } })
+    ).json()) as Json;
   const post = async (path: string, body: unknown): Promise<{ status: number; body: Json }> => {
-    const r = await fetch(`${s.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const r = await fetch(`${s.url}${path}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     return { status: r.status, body: (await r.json()) as Json };
   };
   before(async () => {
@@ -42,7 +48,10 @@ describe('models, datasets and what fits', () => {
     const bad = await post('/v1/hessians', { model: ids.mlp, dataset: ids.tokens });
     assert.equal(bad.status, 422, JSON.stringify(bad.body));
     assert.equal(bad.body.type, 'urn:weightscope:problem:shape-mismatch');
-    assert.match(bad.body.detail, /lm_batch\.safetensors \(x \[\d+, \d+\] int64\) does not fit model mlp48\.onnx: .*input 'input' \[batch, 1, 28, 28\] float32/);
+    assert.match(
+      bad.body.detail,
+      /lm_batch\.safetensors \(x \[\d+, \d+\] int64\) does not fit model mlp48\.onnx: .*input 'input' \[batch, 1, 28, 28\] float32/,
+    );
     const conn = await post('/v1/connectivity', { models: [ids.mlp, ids.mlp], data: ids.tokens });
     assert.equal(conn.status, 422);
     const list = (await (await fetch(`${s.url}/v1/datasets?model=${ids.mlp}`)).json()) as Json;
@@ -52,7 +61,11 @@ describe('models, datasets and what fits', () => {
   });
 
   test('the Hessian result has a display density reaching past the top Ritz value (its peak is drawn whole)', async () => {
-    const sub = await post('/v1/hessians', { model: ids.mlp, dataset: ids.images, options: { density: true, densitySteps: 20, samples: 200, batchSize: 200 } });
+    const sub = await post('/v1/hessians', {
+      model: ids.mlp,
+      dataset: ids.images,
+      options: { density: true, densitySteps: 20, samples: 200, batchSize: 200 },
+    });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     assert.equal((await waitJob(s.url, sub.body.job.id)).state, 'succeeded');
     const r = (await (await fetch(`${s.url}/v1/hessians/${sub.body.job.id}`)).json()) as Json;
@@ -60,7 +73,10 @@ describe('models, datasets and what fits', () => {
     const bottom = Math.min(...r.density.nodes[0]);
     const sigma = Math.sqrt(1e-5 * Math.max(1, top - bottom + 0.02));
     const grid = r.density.display.grid as number[];
-    assert.ok(grid.at(-1)! >= top + 5 * sigma && grid[0] <= bottom - 5 * sigma, `display grid [${grid[0]}, ${grid.at(-1)}] around nodes [${bottom}, ${top}]`);
+    assert.ok(
+      grid.at(-1)! >= top + 5 * sigma && grid[0] <= bottom - 5 * sigma,
+      `display grid [${grid[0]}, ${grid.at(-1)}] around nodes [${bottom}, ${top}]`,
+    );
     // The kernel has fallen to almost nothing at the display grid's ends, unlike at PyHessian's (one width out).
     const v = r.density.display.values as number[];
     assert.ok(v.at(-1)! < 1e-6 * Math.max(...v));
@@ -71,5 +87,8 @@ describe('models, datasets and what fits', () => {
 test('a model uploaded without a name is named after its weights file', () => {
   assert.equal(defaultModelName([{ name: 'model.safetensors' }]), 'model.safetensors');
   assert.equal(defaultModelName([{ name: 'config.json' }, { name: 'model.safetensors' }]), 'model.safetensors (+1 file)');
-  assert.equal(defaultModelName([{ name: 'tokenizer.json' }, { name: 'onnx/model.onnx' }, { name: 'config.json' }]), 'onnx/model.onnx (+2 files)');
+  assert.equal(
+    defaultModelName([{ name: 'tokenizer.json' }, { name: 'onnx/model.onnx' }, { name: 'config.json' }]),
+    'onnx/model.onnx (+2 files)',
+  );
 });

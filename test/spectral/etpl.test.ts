@@ -98,7 +98,14 @@ test('E-TPL optimum is a local maximum (perturbing β or λ lowers the likelihoo
   const b = f.beta ?? NaN;
   const l = f.lambda ?? NaN;
   const ll = etplLogLik(st, b, l);
-  for (const [db, dl] of [[1e-4, 0], [-1e-4, 0], [0, 1e-4 * l], [0, -1e-4 * l], [1e-4, 1e-4 * l], [-1e-4, -1e-4 * l]]) {
+  for (const [db, dl] of [
+    [1e-4, 0],
+    [-1e-4, 0],
+    [0, 1e-4 * l],
+    [0, -1e-4 * l],
+    [1e-4, 1e-4 * l],
+    [-1e-4, -1e-4 * l],
+  ]) {
     assert.ok(etplLogLik(st, b + db, l + dl) < ll, `perturbation ${db}, ${dl}`);
   }
   // KS recomputed independently: CDF by Simpson integration of x^−β e^−λx between consecutive tail points

@@ -6,7 +6,12 @@ import { SHARED } from '../helpers/fixtures.js';
 export const ESD_NAMES = ['good', 'mediocre', 'bad'] as const;
 export type EsdName = (typeof ESD_NAMES)[number];
 
-interface EtplRef { xmin: number; beta: number; lambda: number; D: number }
+interface EtplRef {
+  xmin: number;
+  beta: number;
+  lambda: number;
+  D: number;
+}
 export interface EsdExpected {
   ww_pl: { alpha: number; xmin: number; D: number; sigma: number; n_tail: number };
   kdd_pl_xmax_max: { alpha: number; xmin: number; D: number };

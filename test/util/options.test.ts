@@ -15,7 +15,10 @@ test('parseOptions: defaults from undefined/null input; every bad option named i
   assert.deepEqual(parseOptions(S, undefined, 'demo'), { n: 3 });
   assert.deepEqual(parseOptions(S, null, 'demo'), { n: 3 });
   assert.deepEqual(parseOptions(S, { n: 5, name: 'x' }, 'demo'), { n: 5, name: 'x' });
-  assert.throws(() => parseOptions(S, { n: 1.5, name: 2 }, 'demo'), isCode('invalid-input', /^invalid demo options: n: [^;]+; name: [^;]+$/));
+  assert.throws(
+    () => parseOptions(S, { n: 1.5, name: 2 }, 'demo'),
+    isCode('invalid-input', /^invalid demo options: n: [^;]+; name: [^;]+$/),
+  );
 });
 
 test('the library option parsers share it: connect, repair, Hessian, analyze', () => {
@@ -27,11 +30,20 @@ test('the library option parsers share it: connect, repair, Hessian, analyze', (
 
 test('optionIssues: the structured issues for callers that relabel them (the CLI names its flag)', () => {
   let err: unknown;
-  assert.throws(() => parseConnectOptions({ momentum: 1.5, batchSize: 0 }), (e) => ((err = e), true));
-  assert.deepEqual(optionIssues(err)?.map((i) => i.path), [['batchSize'], ['momentum']]);
+  assert.throws(
+    () => parseConnectOptions({ momentum: 1.5, batchSize: 0 }),
+    (e) => ((err = e), true),
+  );
+  assert.deepEqual(
+    optionIssues(err)?.map((i) => i.path),
+    [['batchSize'], ['momentum']],
+  );
   assert.equal(optionIssues(new WeightscopeError('invalid-input', 'x')), null);
   assert.equal(optionIssues(new Error('x')), null);
   assert.throws(() => usageError(err), isCode('invalid-input', /^--batch: /));
   const other = new WeightscopeError('not-found', 'no such file');
-  assert.throws(() => usageError(other), (e) => e === other);
+  assert.throws(
+    () => usageError(other),
+    (e) => e === other,
+  );
 });

@@ -9,7 +9,7 @@ import { Rng } from '../../src/util/random.js';
 /** Φ by the Abramowitz–Stegun 7.1.26 erf (|error| < 1.5e-7). */
 function phi(x: number): number {
   const t = 1 / (1 + (0.3275911 * Math.abs(x)) / Math.SQRT2);
-  const y = 1 - (((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t) * Math.exp(-(x * x) / 2);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(x * x) / 2);
   return x >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
 }
 
@@ -19,7 +19,9 @@ test('fillNormal: mean 0, variance 1, skew 0, kurtosis 3, tails and the Kolmogor
   new Rng(42).fillNormal(x);
   let m = 0;
   for (const v of x) m += v / n;
-  let m2 = 0, m3 = 0, m4 = 0;
+  let m2 = 0,
+    m3 = 0,
+    m4 = 0;
   for (const v of x) {
     const d = v - m;
     m2 += (d * d) / n;
@@ -50,9 +52,17 @@ test('fillNormal: seeded, the same in one fill or in chunks, float32 alike, and 
   const f = new Float32Array(10_000);
   new Rng(7).fillNormal(f);
   assert.deepEqual(f, Float32Array.from(a));
-  assert.notDeepEqual(a.slice(0, 10), (() => { const c = new Float64Array(10); new Rng(8).fillNormal(c); return c; })());
+  assert.notDeepEqual(
+    a.slice(0, 10),
+    (() => {
+      const c = new Float64Array(10);
+      new Rng(8).fillNormal(c);
+      return c;
+    })(),
+  );
   // After a fill the generator continues: two generators in the same state give the same next draws.
-  const p = new Rng(9), q = new Rng(9);
+  const p = new Rng(9),
+    q = new Rng(9);
   p.fillNormal(new Float32Array(1000));
   q.fillNormal(new Float32Array(1000));
   assert.equal(p.nextUint32(), q.nextUint32());
@@ -62,7 +72,8 @@ test('fillNormal: seeded, the same in one fill or in chunks, float32 alike, and 
   // The inlined step is nextUint32's: a value taken on the fast path (about 99%) advances the state by one draw.
   let same = 0;
   for (let seed = 1; seed <= 50; seed++) {
-    const g = new Rng(seed), h = new Rng(seed);
+    const g = new Rng(seed),
+      h = new Rng(seed);
     g.fillNormal(new Float64Array(1));
     h.nextUint32();
     if (g.nextUint32() === h.nextUint32()) same++;

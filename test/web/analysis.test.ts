@@ -11,7 +11,12 @@ import type { Page } from 'playwright-core';
 import { fixture, SHARED } from '../helpers/fixtures.js';
 import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js';
 
-interface WwRow { layer_id: number; name: string; alpha: number; xmin: number }
+interface WwRow {
+  layer_id: number;
+  name: string;
+  alpha: number;
+  xmin: number;
+}
 const WW: WwRow[] = JSON.parse(readFileSync(`${SHARED}reference/weightwatcher/stories260k.json`, 'utf8')).fits.PL.layers;
 
 const num = (s: string | null): number => {
@@ -59,12 +64,22 @@ async function analysisFlow(page: Page, base: string, errors: string[]): Promise
   await page.waitForSelector('#alpha-chart', { timeout: 60_000 });
   assert.equal(await page.locator('[data-testid=job-status]').textContent(), 'done');
   assert.equal(await page.locator('[data-testid=job-progress]').evaluate((p) => (p as unknown as { value: number }).value), 1);
-  assert.ok(sse.some((u) => u.endsWith(`/v1/jobs/${jobId}/events`)), `page followed the job over SSE (${sse.join(', ')})`);
+  assert.ok(
+    sse.some((u) => u.endsWith(`/v1/jobs/${jobId}/events`)),
+    `page followed the job over SSE (${sse.join(', ')})`,
+  );
 
   // One bar per analysed layer, in layer order, each alpha = WeightWatcher's (as shown: 3 decimals).
   const bars = page.locator('#alpha-chart rect.bar');
   assert.equal(await bars.count(), WW.length);
-  const shown = await bars.evaluateAll((els) => els.map((e) => ({ layer: e.getAttribute('data-layer'), alpha: e.getAttribute('data-alpha'), y: Number(e.getAttribute('y')), h: Number(e.getAttribute('height')) })));
+  const shown = await bars.evaluateAll((els) =>
+    els.map((e) => ({
+      layer: e.getAttribute('data-layer'),
+      alpha: e.getAttribute('data-alpha'),
+      y: Number(e.getAttribute('y')),
+      h: Number(e.getAttribute('height')),
+    })),
+  );
   shown.forEach((b, i) => {
     assert.equal(Number(b.layer), WW[i].layer_id);
     assert.ok(Math.abs(num(b.alpha) - WW[i].alpha) <= 1e-6 * WW[i].alpha, `layer ${WW[i].name}: alpha ${b.alpha} vs WW ${WW[i].alpha}`);
@@ -72,8 +87,10 @@ async function analysisFlow(page: Page, base: string, errors: string[]): Promise
 
   // Bands at 2 and 6: the shaded band spans exactly the two edge lines, and each bar's top sits where its alpha
   // falls on that scale (bars of alpha inside 2–6 end inside the band, others outside).
-  const edge = async (a: number): Promise<number> => num(await page.locator(`#alpha-chart line.band-edge[data-alpha="${a}"]`).getAttribute('y1'));
-  const y2 = await edge(2), y6 = await edge(6);
+  const edge = async (a: number): Promise<number> =>
+    num(await page.locator(`#alpha-chart line.band-edge[data-alpha="${a}"]`).getAttribute('y1'));
+  const y2 = await edge(2),
+    y6 = await edge(6);
   assert.ok(y6 < y2, 'alpha 6 above alpha 2');
   const band = page.locator('#alpha-chart rect.band');
   assert.ok(Math.abs(num(await band.getAttribute('y')) - y6) < 1e-6);
@@ -94,23 +111,36 @@ async function analysisFlow(page: Page, base: string, errors: string[]): Promise
   const pts = await esd.locator('circle.pt').evaluateAll((els) => els.map((e) => Number(e.getAttribute('cx'))));
   assert.ok(pts.length >= 5, `${pts.length} ESD points`);
   const fit = await esd.locator('path.fit').getAttribute('d');
-  const fitXs = (fit ?? '').split(/[ML]/).filter(Boolean).map((p) => Number(p.split(',')[0]));
+  const fitXs = (fit ?? '')
+    .split(/[ML]/)
+    .filter(Boolean)
+    .map((p) => Number(p.split(',')[0]));
   assert.ok(fitXs.length >= 10, 'PL fit line drawn');
   const xminX = num(await esd.locator('line.xmin').getAttribute('x1'));
   assert.equal(await esd.locator('path.etpl').count(), 1, 'E-TPL fit drawn (a default fit)');
   // The fitted density sits on the binned points of the tail: at each tail point, the fit line (interpolated in
   // screen space, where both axes are logarithmic) is within a few percent of the plot height.
-  const fitYs = (fit ?? '').split(/[ML]/).filter(Boolean).map((p) => Number(p.split(',')[1]));
-  const ptXY = await esd.locator('circle.pt').evaluateAll((els) => els.map((e) => [Number(e.getAttribute('cx')), Number(e.getAttribute('cy'))]));
-  const offsets = ptXY.filter(([x]) => x >= fitXs[0] && x <= fitXs[fitXs.length - 1]).map(([x, y]) => {
-    const k = fitXs.findIndex((fx) => fx >= x);
-    const j = Math.max(1, k);
-    const fy = fitYs[j - 1] + ((fitYs[j] - fitYs[j - 1]) * (x - fitXs[j - 1])) / (fitXs[j] - fitXs[j - 1] || 1);
-    return Math.abs(fy - y);
-  });
+  const fitYs = (fit ?? '')
+    .split(/[ML]/)
+    .filter(Boolean)
+    .map((p) => Number(p.split(',')[1]));
+  const ptXY = await esd
+    .locator('circle.pt')
+    .evaluateAll((els) => els.map((e) => [Number(e.getAttribute('cx')), Number(e.getAttribute('cy'))]));
+  const offsets = ptXY
+    .filter(([x]) => x >= fitXs[0] && x <= fitXs[fitXs.length - 1])
+    .map(([x, y]) => {
+      const k = fitXs.findIndex((fx) => fx >= x);
+      const j = Math.max(1, k);
+      const fy = fitYs[j - 1] + ((fitYs[j] - fitYs[j - 1]) * (x - fitXs[j - 1])) / (fitXs[j] - fitXs[j - 1] || 1);
+      return Math.abs(fy - y);
+    });
   const plotHeight = num((await esd.getAttribute('viewBox'))?.split(' ')[3] ?? null);
   const median = offsets.sort((x, y) => x - y)[Math.floor(offsets.length / 2)];
-  assert.ok(offsets.length >= 3 && median < 0.05 * plotHeight, `fit vs tail points: offsets ${offsets.map((o) => o.toFixed(1)).join(', ')} of ${plotHeight}`);
+  assert.ok(
+    offsets.length >= 3 && median < 0.05 * plotHeight,
+    `fit vs tail points: offsets ${offsets.map((o) => o.toFixed(1)).join(', ')} of ${plotHeight}`,
+  );
   assert.ok(Math.abs(fitXs[0] - xminX) < 0.1, 'the fit starts at xmin');
   assert.ok(xminX > Math.min(...pts) && xminX < Math.max(...pts), 'xmin inside the ESD');
   const xmin = num(await esd.locator('line.xmin').getAttribute('data-xmin'));

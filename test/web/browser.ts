@@ -32,7 +32,11 @@ export const SKIP_MESSAGE = 'chromium not installed: apt-get install chromium';
  * The Chromium to use, or null after marking the test skipped (with a warning on stderr). Under CI=true a missing
  * Chromium fails the test: CI installs it (.ci/run), so its absence there is a broken setup, not a reason to skip.
  */
-export function chromiumOrSkip(t: Pick<TestContext, 'name' | 'skip'>, exe: string | null = findChromium(), env: NodeJS.ProcessEnv = process.env): string | null {
+export function chromiumOrSkip(
+  t: Pick<TestContext, 'name' | 'skip'>,
+  exe: string | null = findChromium(),
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
   if (exe) return exe;
   skipMissingSystemPackage(t, SKIP_MESSAGE, env);
   return null;
@@ -81,7 +85,10 @@ export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
  * headless Chromium, both only when Chromium is installed (each test still starts with `chromiumOrSkip(t)`, which
  * skips loudly or fails under CI). `setup` runs once the server is up, e.g. for uploads the suite's tests share.
  */
-export function useDashboard(setup?: (server: TestServer) => Promise<void>, env: Record<string, string> = {}): { readonly server: TestServer; readonly browser: Browser } {
+export function useDashboard(
+  setup?: (server: TestServer) => Promise<void>,
+  env: Record<string, string> = {},
+): { readonly server: TestServer; readonly browser: Browser } {
   let server: TestServer | undefined;
   let browser: Browser | undefined;
   before(async () => {

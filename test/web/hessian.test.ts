@@ -8,7 +8,11 @@ import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js'
 const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { top_eigenvalues: number[] };
 
 async function postRaw(base: string, path: string, file: string): Promise<{ id: string }> {
-  const r = await fetch(`${base}${path}`, { method: 'POST', body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } });
+  const r = await fetch(`${base}${path}`, {
+    method: 'POST',
+    body: readFileSync(file),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   return (await r.json()) as { id: string };
 }
 
@@ -34,8 +38,13 @@ describe('dashboard: Hessian panel', () => {
     await page.waitForSelector('#eigenvalues tr:nth-child(4)', { timeout: 60_000 });
     const cells = await page.locator('#eigenvalues tr td:nth-child(2)').allTextContents();
     assert.equal(cells.length, 3);
-    cells.forEach((c, i) => assert.ok(Math.abs(Number(c) - ref.top_eigenvalues[i]) < 1e-3 * ref.top_eigenvalues[i], `λ${i + 1} shown as ${c}`));
-    assert.match(await page.locator('#trace').textContent() ?? '', /Hutchinson: [\d.]+ ± [\d.]+ \(standard error, \d+ Rademacher probes\)/);
+    cells.forEach((c, i) =>
+      assert.ok(Math.abs(Number(c) - ref.top_eigenvalues[i]) < 1e-3 * ref.top_eigenvalues[i], `λ${i + 1} shown as ${c}`),
+    );
+    assert.match(
+      (await page.locator('#trace').textContent()) ?? '',
+      /Hutchinson: [\d.]+ ± [\d.]+ \(standard error, \d+ Rademacher probes\)/,
+    );
     const d = await page.locator('#density-chart path.density').getAttribute('d');
     assert.ok(d && d.split('L').length > 100, 'density path drawn');
     const ylabels = await page.locator('#density-chart text.ylabel').allTextContents();
@@ -46,7 +55,9 @@ describe('dashboard: Hessian panel', () => {
     await page.close();
   });
 
-  test('a Hugging Face folder: offered with its route, run by its config.json graph, the route shown with the result', { timeout: 240_000 }, async (t) => {
+  test('a Hugging Face folder: offered with its route, run by its config.json graph, the route shown with the result', {
+    timeout: 240_000,
+  }, async (t) => {
     if (!chromiumOrSkip(t)) return;
     const { server: s, browser } = dash;
     const gpt2 = fixture('gpt2-tiny');
@@ -71,7 +82,10 @@ describe('dashboard: Hessian panel', () => {
     assert.equal(await page.locator('#hessian-route').textContent(), 'graph: config.json graph (GPT2LMHeadModel)');
     const shown = Number(await page.locator('#eigenvalues tr td:nth-child(2)').first().textContent());
     const ref = JSON.parse(readFileSync(fixture('gpt2-tiny', 'lm_reference.json'), 'utf8')) as { top_eigenvalues: number[] };
-    assert.ok(Math.abs(shown - ref.top_eigenvalues[0]) < 2e-3 * ref.top_eigenvalues[0], `λ1 shown as ${shown}, reference ${ref.top_eigenvalues[0]}`);
+    assert.ok(
+      Math.abs(shown - ref.top_eigenvalues[0]) < 2e-3 * ref.top_eigenvalues[0],
+      `λ1 shown as ${shown}, reference ${ref.top_eigenvalues[0]}`,
+    );
     await screenshot(page, 'hessian-hf');
     assert.deepEqual(errors, []);
     await page.close();

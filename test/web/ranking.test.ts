@@ -18,7 +18,10 @@ const MODELS = [
 
 /** Mean over WeightWatcher's PL rows of one column. */
 function wwMean(ref: string, column: string): number {
-  const layers = JSON.parse(readFileSync(`${SHARED}reference/weightwatcher/${ref}.json`, 'utf8')).fits.PL.layers as Record<string, number>[];
+  const layers = JSON.parse(readFileSync(`${SHARED}reference/weightwatcher/${ref}.json`, 'utf8')).fits.PL.layers as Record<
+    string,
+    number
+  >[];
   return layers.reduce((a, l) => a + l[column], 0) / layers.length;
 }
 
@@ -45,7 +48,11 @@ describe('dashboard: ranking page', () => {
     if (!chromiumOrSkip(t)) return;
     const { server, browser } = dash;
     for (const m of MODELS) {
-      const r = await fetch(`${server.url}/v1/models?name=${m.name}`, { method: 'POST', body: readFileSync(m.file), headers: { 'content-type': 'application/octet-stream' } });
+      const r = await fetch(`${server.url}/v1/models?name=${m.name}`, {
+        method: 'POST',
+        body: readFileSync(m.file),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       assert.equal(r.status, 201, await r.text());
     }
     const { page, errors } = await newPage(browser);
@@ -53,14 +60,29 @@ describe('dashboard: ranking page', () => {
       // Both metrics rank ascending by default (smaller mean = rank 1), and their orders differ on these three
       // models, so the table really follows the chosen metric.
       const expectedOf = (metric: string) => MODELS.map((m) => ({ name: m.name, v: wwMean(m.ref, metric) })).sort((x, y) => x.v - y.v);
-      assert.notDeepEqual(expectedOf('alpha').map((e) => e.name), expectedOf('log_spectral_norm').map((e) => e.name));
+      assert.notDeepEqual(
+        expectedOf('alpha').map((e) => e.name),
+        expectedOf('log_spectral_norm').map((e) => e.name),
+      );
       for (const metric of ['alpha', 'log_spectral_norm']) {
         const expected = expectedOf(metric);
         const rows = await rank(page, server.url, metric);
-        assert.deepEqual(rows.map((r) => r.name), expected.map((e) => e.name), `${metric}: order`);
-        assert.deepEqual(rows.map((r) => r.rank), ['1', '2', '3']);
-        rows.forEach((r, i) => assert.ok(Math.abs(Number(r.value) - expected[i].v) <= 5e-4, `${metric} of ${r.name}: shown ${r.value}, WW ${expected[i].v}`));
-        assert.match((await page.locator('[data-testid=ranking] p').first().textContent()) ?? '', new RegExp(`metric ${metric} \\(smaller is better\\)`));
+        assert.deepEqual(
+          rows.map((r) => r.name),
+          expected.map((e) => e.name),
+          `${metric}: order`,
+        );
+        assert.deepEqual(
+          rows.map((r) => r.rank),
+          ['1', '2', '3'],
+        );
+        rows.forEach((r, i) =>
+          assert.ok(Math.abs(Number(r.value) - expected[i].v) <= 5e-4, `${metric} of ${r.name}: shown ${r.value}, WW ${expected[i].v}`),
+        );
+        assert.match(
+          (await page.locator('[data-testid=ranking] p').first().textContent()) ?? '',
+          new RegExp(`metric ${metric} \\(smaller is better\\)`),
+        );
         assert.doesNotMatch((await page.locator('#view').textContent()) ?? '', /\b(null|undefined|NaN)\b/);
       }
       assert.deepEqual(errors, []);

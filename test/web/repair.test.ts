@@ -17,12 +17,22 @@ import { chromiumOrSkip, newPage, screenshot, useDashboard } from './browser.js'
 
 const { onnx } = onnxProto;
 const F = (f: string) => fixture('fmnist-backdoor', f);
-interface Metrics { accuracy: number; loss: number }
-interface Ref { models: Record<'model_a' | 'model_b', { clean_acc: number; asr: number }>; linear_path: { along_t: { t: number; clean_acc: number; asr: number }[] } }
+interface Metrics {
+  accuracy: number;
+  loss: number;
+}
+interface Ref {
+  models: Record<'model_a' | 'model_b', { clean_acc: number; asr: number }>;
+  linear_path: { along_t: { t: number; clean_acc: number; asr: number }[] };
+}
 const ref = JSON.parse(readFileSync(F('reference.json'), 'utf8')) as Ref;
 
 async function postRaw(base: string, path: string, file: string, headers: Record<string, string> = {}): Promise<{ id: string }> {
-  const r = await fetch(`${base}${path}`, { method: 'POST', body: readFileSync(file), headers: { 'content-type': 'application/octet-stream', ...headers } });
+  const r = await fetch(`${base}${path}`, {
+    method: 'POST',
+    body: readFileSync(file),
+    headers: { 'content-type': 'application/octet-stream', ...headers },
+  });
   assert.ok(r.status === 201 || r.status === 200, `${path}: HTTP ${r.status}`);
   return (await r.json()) as { id: string };
 }
@@ -31,7 +41,8 @@ async function postRaw(base: string, path: string, file: string, headers: Record
 async function dots(page: Page, chart: string, set: string): Promise<[number, number][]> {
   const loc = page.locator(`#${chart} circle.dot[data-set="${set}"]`);
   const out: [number, number][] = [];
-  for (let i = 0; i < (await loc.count()); i++) out.push([Number(await loc.nth(i).getAttribute('data-t')), Number(await loc.nth(i).getAttribute('data-v'))]);
+  for (let i = 0; i < (await loc.count()); i++)
+    out.push([Number(await loc.nth(i).getAttribute('data-t')), Number(await loc.nth(i).getAttribute('data-v'))]);
   return out.sort((a, b) => a[0] - b[0]);
 }
 
@@ -39,10 +50,13 @@ describe('dashboard: Repair and Connectivity pages', () => {
   const ids: Record<string, string> = {};
   const dash = useDashboard(async (s) => {
     for (const m of ['model_a', 'model_b']) ids[m] = (await postRaw(s.url, `/v1/models?name=${m}.onnx`, F(`${m}.onnx`))).id;
-    for (const d of ['clean_subset', 'test_clean', 'test_triggered']) ids[d] = (await postRaw(s.url, `/v1/datasets?name=${d}.safetensors`, F(`${d}.safetensors`))).id;
+    for (const d of ['clean_subset', 'test_clean', 'test_triggered'])
+      ids[d] = (await postRaw(s.url, `/v1/datasets?name=${d}.safetensors`, F(`${d}.safetensors`))).id;
   });
 
-  test('repair: schema defaults in the form; 1 epoch × 256 → accuracy/ASR/loss along t, chosen t marked, ONNX download', { timeout: 120_000 }, async (t) => {
+  test('repair: schema defaults in the form; 1 epoch × 256 → accuracy/ASR/loss along t, chosen t marked, ONNX download', {
+    timeout: 120_000,
+  }, async (t) => {
     if (!chromiumOrSkip(t)) return;
     const { server: s, browser } = dash;
     const { page, errors } = await newPage(browser);
@@ -51,8 +65,26 @@ describe('dashboard: Repair and Connectivity pages', () => {
     const d = parseRepairOptions({});
     const val = (id: string) => page.inputValue(id).then(Number);
     assert.deepEqual(
-      { epochs: await val('#repair-epochs'), samples: await val('#repair-samples'), l2: await val('#repair-l2'), seed: await val('#repair-seed'), polish: await val('#repair-polish'), delta: await val('#repair-delta'), baseline: await page.isChecked('#repair-baseline'), points: await val('#repair-points') },
-      { epochs: d.epochs, samples: d.samplesPerEpoch, l2: d.l2, seed: d.seed, polish: d.polishEpochs, delta: d.delta, baseline: d.baseline, points: 11 },
+      {
+        epochs: await val('#repair-epochs'),
+        samples: await val('#repair-samples'),
+        l2: await val('#repair-l2'),
+        seed: await val('#repair-seed'),
+        polish: await val('#repair-polish'),
+        delta: await val('#repair-delta'),
+        baseline: await page.isChecked('#repair-baseline'),
+        points: await val('#repair-points'),
+      },
+      {
+        epochs: d.epochs,
+        samples: d.samplesPerEpoch,
+        l2: d.l2,
+        seed: d.seed,
+        polish: d.polishEpochs,
+        delta: d.delta,
+        baseline: d.baseline,
+        points: 11,
+      },
     );
     assert.equal(d.ts, undefined, 'the library default is the 11-point grid the form shows');
 
@@ -61,7 +93,13 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await page.selectOption('#repair-data', ids.clean_subset);
     await page.selectOption('#repair-eval', ids.test_clean);
     await page.selectOption('#repair-triggered', ids.test_triggered);
-    for (const [id, v] of [['#repair-epochs', '1'], ['#repair-samples', '256'], ['#repair-points', '3'], ['#repair-polish', '0']]) await page.fill(id, v);
+    for (const [id, v] of [
+      ['#repair-epochs', '1'],
+      ['#repair-samples', '256'],
+      ['#repair-points', '3'],
+      ['#repair-polish', '0'],
+    ])
+      await page.fill(id, v);
     await screenshot(page, 'repair-form');
     await page.click('#repair-run');
     await page.waitForURL(/#repair\/[0-9a-f-]{36}$/);
@@ -70,19 +108,37 @@ describe('dashboard: Repair and Connectivity pages', () => {
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     await page.waitForSelector('#repair-accuracy', { timeout: 30_000 });
     const rep = (await (await fetch(`${s.url}/v1/repairs/${id}`)).json()) as {
-      along: { t: number; sets: Record<string, Metrics> }[]; choice: { t: number; reason: string }; baseline: { heldOut: Metrics; triggered: Metrics } | null;
+      along: { t: number; sets: Record<string, Metrics> }[];
+      choice: { t: number; reason: string };
+      baseline: { heldOut: Metrics; triggered: Metrics } | null;
       options: { samplesPerEpoch: number; epochs: number; polishEpochs: number; baseline: boolean };
     };
-    assert.deepEqual([rep.options.epochs, rep.options.samplesPerEpoch, rep.options.polishEpochs, rep.options.baseline], [1, 256, 0, true], 'the form sent its values');
+    assert.deepEqual(
+      [rep.options.epochs, rep.options.samplesPerEpoch, rep.options.polishEpochs, rep.options.baseline],
+      [1, 256, 0, true],
+      'the form sent its values',
+    );
 
     // One point per evaluated t, with the report's values; the endpoints are the fixture models themselves.
     const acc = await dots(page, 'repair-accuracy', 'heldOut');
     const asr = await dots(page, 'repair-accuracy', 'triggered');
     const loss = await dots(page, 'repair-loss', 'heldOut');
-    assert.deepEqual(acc.map((p) => p[0]), [0, 0.5, 1]);
-    assert.deepEqual(acc, rep.along.map((p) => [p.t, p.sets.heldOut.accuracy]));
-    assert.deepEqual(asr, rep.along.map((p) => [p.t, p.sets.triggered.accuracy]));
-    assert.deepEqual(loss, rep.along.map((p) => [p.t, p.sets.heldOut.loss]));
+    assert.deepEqual(
+      acc.map((p) => p[0]),
+      [0, 0.5, 1],
+    );
+    assert.deepEqual(
+      acc,
+      rep.along.map((p) => [p.t, p.sets.heldOut.accuracy]),
+    );
+    assert.deepEqual(
+      asr,
+      rep.along.map((p) => [p.t, p.sets.triggered.accuracy]),
+    );
+    assert.deepEqual(
+      loss,
+      rep.along.map((p) => [p.t, p.sets.heldOut.loss]),
+    );
     assert.equal(acc[0][1], ref.models.model_a.clean_acc);
     assert.equal(asr[0][1], ref.models.model_a.asr);
     assert.equal(acc[2][1], ref.models.model_b.clean_acc);
@@ -103,9 +159,18 @@ describe('dashboard: Repair and Connectivity pages', () => {
     assert.equal(await page.locator('#repair-models tr').count(), 5, 'header, A, B, w(t), baseline');
     // The trade-off over t: clean accuracy and ASR of w(t) at every evaluated t (no polishing here: curve points only).
     const tradeoff = (rep as unknown as { tradeoff: { t: number; curve: Record<string, Metrics> }[] }).tradeoff;
-    assert.deepEqual(await dots(page, 'repair-tradeoff', 'curve-heldOut'), tradeoff.map((p) => [p.t, p.curve.heldOut.accuracy]));
-    assert.deepEqual(await dots(page, 'repair-tradeoff', 'curve-triggered'), tradeoff.map((p) => [p.t, p.curve.triggered.accuracy]));
-    assert.deepEqual(tradeoff.map((p) => p.curve.heldOut.accuracy), rep.along.map((p) => p.sets.heldOut.accuracy));
+    assert.deepEqual(
+      await dots(page, 'repair-tradeoff', 'curve-heldOut'),
+      tradeoff.map((p) => [p.t, p.curve.heldOut.accuracy]),
+    );
+    assert.deepEqual(
+      await dots(page, 'repair-tradeoff', 'curve-triggered'),
+      tradeoff.map((p) => [p.t, p.curve.triggered.accuracy]),
+    );
+    assert.deepEqual(
+      tradeoff.map((p) => p.curve.heldOut.accuracy),
+      rep.along.map((p) => p.sets.heldOut.accuracy),
+    );
 
     // Downloads: the links the page shows return the repaired model.
     const href = await page.getAttribute('#download-onnx', 'href');
@@ -127,18 +192,29 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await page.waitForSelector('#repair-model-a option', { state: 'attached' });
     await page.fill('#repair-epochs', '-1');
     await page.click('#repair-run');
-    assert.match(await page.locator('#error').textContent() ?? '', /epochs: expected an integer ≥ 0, got '-1'/);
+    assert.match((await page.locator('#error').textContent()) ?? '', /epochs: expected an integer ≥ 0, got '-1'/);
     await page.selectOption('#repair-model-a', ids.model_a);
     await page.selectOption('#repair-model-b', '');
     await page.selectOption('#repair-data', ids.clean_subset);
     await page.selectOption('#repair-triggered', ids.test_triggered);
-    for (const [sel, v] of [['#repair-epochs', '1'], ['#repair-samples', '256'], ['#repair-points', '3'], ['#repair-polish', '1']]) await page.fill(sel, v);
+    for (const [sel, v] of [
+      ['#repair-epochs', '1'],
+      ['#repair-samples', '256'],
+      ['#repair-points', '3'],
+      ['#repair-polish', '1'],
+    ])
+      await page.fill(sel, v);
     await page.click('#repair-run');
     await page.waitForURL(/#repair\/[0-9a-f-]{36}$/);
     const id2 = page.url().split('#repair/')[1];
     assert.equal((await waitJob(s.url, id2, {}, 90_000)).state, 'succeeded');
     await page.waitForSelector('#repair-accuracy', { timeout: 30_000 });
-    const rep2 = (await (await fetch(`${s.url}/v1/repairs/${id2}`)).json()) as { secondEndpoint: string; choice: { t: number }; repaired: { heldOut: Metrics; triggered: Metrics }; data: { heldOutSource: string } };
+    const rep2 = (await (await fetch(`${s.url}/v1/repairs/${id2}`)).json()) as {
+      secondEndpoint: string;
+      choice: { t: number };
+      repaired: { heldOut: Metrics; triggered: Metrics };
+      data: { heldOutSource: string };
+    };
     assert.deepEqual([rep2.secondEndpoint, rep2.data.heldOutSource], ['fine-tuned', 'split']);
     assert.deepEqual(await dots(page, 'repair-accuracy', 'repaired-heldOut'), [[rep2.choice.t, rep2.repaired.heldOut.accuracy]]);
     assert.deepEqual(await dots(page, 'repair-accuracy', 'repaired-triggered'), [[rep2.choice.t, rep2.repaired.triggered.accuracy]]);
@@ -155,7 +231,15 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await page.goto(`${s.url}/#connectivity`);
     await page.waitForSelector('#conn-model-a option', { state: 'attached' });
     const d = parseConnectOptions({});
-    assert.deepEqual([await page.inputValue('#conn-epochs'), await page.inputValue('#conn-l2'), await page.inputValue('#conn-seed'), await page.inputValue('#conn-bends')].map(Number), [d.epochs, d.l2, d.seed, d.bends]);
+    assert.deepEqual(
+      [
+        await page.inputValue('#conn-epochs'),
+        await page.inputValue('#conn-l2'),
+        await page.inputValue('#conn-seed'),
+        await page.inputValue('#conn-bends'),
+      ].map(Number),
+      [d.epochs, d.l2, d.seed, d.bends],
+    );
     await page.selectOption('#conn-model-a', ids.model_a);
     await page.selectOption('#conn-model-b', ids.model_b);
     await page.selectOption('#conn-data', ids.clean_subset);
@@ -184,7 +268,9 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await page.close();
   });
 
-  test('with an API key: the page follows the job and the ONNX link downloads with the key (a bare href gets 401)', { timeout: 60_000 }, async (t) => {
+  test('with an API key: the page follows the job and the ONNX link downloads with the key (a bare href gets 401)', {
+    timeout: 60_000,
+  }, async (t) => {
     if (!chromiumOrSkip(t)) return;
     const { browser } = dash;
     const key = 'h13-test-key';
@@ -194,7 +280,8 @@ describe('dashboard: Repair and Connectivity pages', () => {
       const a = (await postRaw(ks.url, '/v1/models?name=model_a.onnx', F('model_a.onnx'), auth)).id;
       const data = (await postRaw(ks.url, '/v1/datasets?name=clean_subset.safetensors', F('clean_subset.safetensors'), auth)).id;
       const sub = await fetch(`${ks.url}/v1/repairs`, {
-        method: 'POST', headers: { 'content-type': 'application/json', ...auth },
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify({ models: [a], data, options: { epochs: 1, samplesPerEpoch: 128, ts: [0, 0.5, 1], polishEpochs: 0 } }),
       });
       assert.equal(sub.status, 202);
@@ -209,7 +296,10 @@ describe('dashboard: Repair and Connectivity pages', () => {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-onnx')]);
       assert.equal(download.suggestedFilename(), `repaired-${id.slice(0, 8)}.onnx`);
       const bytes = readFileSync((await download.path()) as string);
-      assert.equal(onnx.ModelProto.decode(bytes).graph?.node?.length, onnx.ModelProto.decode(readFileSync(F('model_a.onnx'))).graph?.node?.length);
+      assert.equal(
+        onnx.ModelProto.decode(bytes).graph?.node?.length,
+        onnx.ModelProto.decode(readFileSync(F('model_a.onnx'))).graph?.node?.length,
+      );
       assert.deepEqual(errors, []);
       await page.close();
     } finally {

@@ -41,8 +41,15 @@ ${PROGRESS_HELP}
 `;
 
 const FLAG_OF: Record<string, string> = {
-  fits: '--fits', plVariant: '--pl-variant', minEvals: '--min-evals', maxEvals: '--max-evals', maxN: '--max-n',
-  layers: '--layers', eigenBackend: '--eigen-backend', workers: '--workers', allLayers: '--all-layers',
+  fits: '--fits',
+  plVariant: '--pl-variant',
+  minEvals: '--min-evals',
+  maxEvals: '--max-evals',
+  maxN: '--max-n',
+  layers: '--layers',
+  eigenBackend: '--eigen-backend',
+  workers: '--workers',
+  allLayers: '--all-layers',
 };
 
 /** The per-layer cache folder of a CLI run: $WEIGHTSCOPE_DATA/cache (default ./data/cache), or none with --no-cache. */
@@ -66,9 +73,19 @@ export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOption
   if (layers) raw.layers = layers.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
   if (values['eigen-backend'] !== undefined) raw.eigenBackend = values['eigen-backend'];
   if (values.device !== undefined) {
-    if (!(ANALYSIS_DEVICES as readonly unknown[]).includes(values.device)) throw new WeightscopeError('invalid-input', `--device must be ${ANALYSIS_DEVICES.join(' or ')} (got ${JSON.stringify(values.device)}); see weightscope analyze --help`, { usage: true });
+    if (!(ANALYSIS_DEVICES as readonly unknown[]).includes(values.device))
+      throw new WeightscopeError(
+        'invalid-input',
+        `--device must be ${ANALYSIS_DEVICES.join(' or ')} (got ${JSON.stringify(values.device)}); see weightscope analyze --help`,
+        { usage: true },
+      );
     if (values.device === 'cuda') {
-      if (raw.eigenBackend !== undefined) throw new WeightscopeError('invalid-input', '--device cuda and --eigen-backend exclude each other; see weightscope analyze --help', { usage: true });
+      if (raw.eigenBackend !== undefined)
+        throw new WeightscopeError(
+          'invalid-input',
+          '--device cuda and --eigen-backend exclude each other; see weightscope analyze --help',
+          { usage: true },
+        );
       raw.eigenBackend = 'cuda';
     }
   }
@@ -80,7 +97,11 @@ export function optionsFromFlags(values: Record<string, unknown>): AnalyzeOption
     const issue = r.error.issues[0];
     const flag = FLAG_OF[String(issue.path[0])] ?? formatZodError(r.error);
     const got = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], raw);
-    throw new WeightscopeError('invalid-input', `${flag}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}; see weightscope analyze --help`, { usage: true });
+    throw new WeightscopeError(
+      'invalid-input',
+      `${flag}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}; see weightscope analyze --help`,
+      { usage: true },
+    );
   }
   return raw as AnalyzeOptionsInput;
 }

@@ -10,7 +10,8 @@ import { DEVICE_HELP } from '../../runtime/devices.js';
 export const name = 'attack';
 export const summary = 'adversarial robustness of one model: PGD/FGSM (L∞) accuracy and loss, input-Hessian top eigenvalue';
 
-const USAGE = 'weightscope attack MODEL.onnx --data D [--attack pgd|fgsm] [--eps E] [--steps S] [--alpha A] [--attack-samples N] [--device D] [--json]';
+const USAGE =
+  'weightscope attack MODEL.onnx --data D [--attack pgd|fgsm] [--eps E] [--steps S] [--alpha A] [--attack-samples N] [--device D] [--json]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -29,22 +30,33 @@ function text(r: AttackResult): string {
     `clean:       accuracy ${pct(r.clean.accuracy)}, loss ${r.clean.loss.toFixed(4)}`,
     `adversarial: accuracy ${pct(r.adversarial.accuracy)} (robust accuracy), loss ${r.adversarial.loss.toFixed(4)}`,
   ];
-  if (r.inputHessian) lines.push(`input Hessian: top eigenvalue ${r.inputHessian.topEigenvalue.toPrecision(6)} (${r.inputHessian.iterations} power steps on ${r.inputHessian.samples} samples, residual ${r.inputHessian.residual.toExponential(2)})`);
+  if (r.inputHessian)
+    lines.push(
+      `input Hessian: top eigenvalue ${r.inputHessian.topEigenvalue.toPrecision(6)} (${r.inputHessian.iterations} power steps on ${r.inputHessian.samples} samples, residual ${r.inputHessian.residual.toExponential(2)})`,
+    );
   lines.push(`${r.seconds.toFixed(1)} s`);
   return lines.join('\n') + '\n';
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgsOrPrintHelp(argv, { ...ATTACK_FLAGS, data: { type: 'string' }, device: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } }, USAGE, HELP);
+  const args = parseArgsOrPrintHelp(
+    argv,
+    { ...ATTACK_FLAGS, data: { type: 'string' }, device: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } },
+    USAGE,
+    HELP,
+  );
   if (!args) return 0;
   const { values, positionals } = args;
-  if (positionals.length !== 1) throw new WeightscopeError('invalid-input', `expected one model, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
-  if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data D is required (usage: ${USAGE})`, { usage: true });
+  if (positionals.length !== 1)
+    throw new WeightscopeError('invalid-input', `expected one model, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
+  if (typeof values.data !== 'string')
+    throw new WeightscopeError('invalid-input', `--data D is required (usage: ${USAGE})`, { usage: true });
   const options: Record<string, unknown> = { ...attackOptionsFromFlags(values, true) };
   if (values.device !== undefined) options.device = String(values.device);
   if (values.seed !== undefined) {
     const s = Number(values.seed);
-    if (!Number.isInteger(s)) throw new WeightscopeError('invalid-input', `--seed needs an integer, got ${JSON.stringify(values.seed)}`, { usage: true });
+    if (!Number.isInteger(s))
+      throw new WeightscopeError('invalid-input', `--seed needs an integer, got ${JSON.stringify(values.seed)}`, { usage: true });
     options.seed = s;
   }
   try {

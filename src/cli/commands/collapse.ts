@@ -10,7 +10,8 @@ import { usageError } from '../curve-flags.js';
 export const name = 'collapse';
 export const summary = 'neural collapse of a classifier on labelled data: NC1–NC4 (Papyan et al., Zhu et al.)';
 
-const USAGE = 'weightscope collapse MODEL.onnx --data D.safetensors [--features NODE] [--batch N] [--samples N] [--max-classes K] [--device D] [--json] [--progress]';
+const USAGE =
+  'weightscope collapse MODEL.onnx --data D.safetensors [--features NODE] [--batch N] [--samples N] [--max-classes K] [--device D] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -37,7 +38,8 @@ const Flags = z.object({
   progress: z.boolean().optional(),
 });
 
-const fmt = (x: number | null): string => (x === null ? 'n/a' : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(4) : x.toFixed(6));
+const fmt = (x: number | null): string =>
+  x === null ? 'n/a' : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(4) : x.toFixed(6);
 
 export function formatCollapse(r: CollapseResult): string {
   const lines = [
@@ -72,7 +74,10 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     usageError(e);
   }
-  const r = await withProgressBar((hook) => collapseOnFiles(modelPath, f.data, options, hook), { json: f.progress === true, command: 'collapse' });
+  const r = await withProgressBar((hook) => collapseOnFiles(modelPath, f.data, options, hook), {
+    json: f.progress === true,
+    command: 'collapse',
+  });
   process.stdout.write(f.json ? JSON.stringify(r) + '\n' : formatCollapse(r));
   return 0;
 }

@@ -14,8 +14,15 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseArgsOrPrintHelp(
     argv,
     {
-      data: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' }, tokenizer: { type: 'string' },
-      batch: { type: 'string' }, samples: { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, graph: { type: 'string' },
+      data: { type: 'string' },
+      text: { type: 'string' },
+      seq: { type: 'string' },
+      tokenizer: { type: 'string' },
+      batch: { type: 'string' },
+      samples: { type: 'string' },
+      device: { type: 'string' },
+      json: { type: 'boolean' },
+      graph: { type: 'string' },
     },
     USAGE,
     `Usage: ${USAGE}\n\nA, B: .onnx files, Hugging Face folders or HF ids (the data is read for A's input form).\nCKA: linear CKA (Kornblith et al.) of the softmax outputs, as Yang et al. 2021; 1 = identical up to rotation and scale.\nL2: ‖θ_A − θ_B‖₂ over the parameters (null when the models' parameters differ).\n`,
@@ -42,7 +49,13 @@ export async function run(argv: string[]): Promise<number> {
     ...(typeof values.tokenizer === 'string' ? { tokenizer: values.tokenizer } : {}),
   };
   const r = await compareFiles(positionals[0], positionals[1], src, raw as CompareOptionsInput, device, graph ? { graph } : {});
-  if (values.json) process.stdout.write(JSON.stringify({ cka: r.cka, l2_distance: r.l2_distance, rows: r.rows, outputs: r.outputs, routes: r.routes }) + '\n');
-  else process.stdout.write(`CKA (softmax outputs, ${r.rows} rows): ${r.cka.toFixed(6)}\nL2 distance: ${r.l2_distance === null ? 'n/a (parameters differ)' : r.l2_distance.toPrecision(8)}\n`);
+  if (values.json)
+    process.stdout.write(
+      JSON.stringify({ cka: r.cka, l2_distance: r.l2_distance, rows: r.rows, outputs: r.outputs, routes: r.routes }) + '\n',
+    );
+  else
+    process.stdout.write(
+      `CKA (softmax outputs, ${r.rows} rows): ${r.cka.toFixed(6)}\nL2 distance: ${r.l2_distance === null ? 'n/a (parameters differ)' : r.l2_distance.toPrecision(8)}\n`,
+    );
   return 0;
 }

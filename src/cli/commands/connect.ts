@@ -1,7 +1,13 @@
 /** `weightscope connect A B --data CLEAN`: train a curve between two models and evaluate it along t. */
 import { basename, extname } from 'node:path';
 import { WeightscopeError } from '../../errors.js';
-import { connect, connectOptionsSchema, parseConnectOptions, type ConnectOptionsInput, type ConnectResult } from '../../landscape/connectivity/connect.js';
+import {
+  connect,
+  connectOptionsSchema,
+  parseConnectOptions,
+  type ConnectOptionsInput,
+  type ConnectResult,
+} from '../../landscape/connectivity/connect.js';
 import { pointAt } from '../../landscape/connectivity/points.js';
 import type { OpenedModel } from '../../model-io/open.js';
 import { checkOutput, outputEntry, roundToStorage, writeModelLike, type WrittenModel } from '../../model-io/write.js';
@@ -45,19 +51,27 @@ With --epochs 0 (or --bends 2) the curve is the straight line between A and B.
 
 function table(r: ConnectResult): string {
   const names = r.sets.map((s) => s.name);
-  const head = ['t', ...names.flatMap((n) => (r.sets.find((s) => s.name === n)?.role === 'triggered' ? [`${n} ASR%`] : [`${n} acc%`, `${n} loss`]))];
+  const head = [
+    't',
+    ...names.flatMap((n) => (r.sets.find((s) => s.name === n)?.role === 'triggered' ? [`${n} ASR%`] : [`${n} acc%`, `${n} loss`])),
+  ];
   const rows = r.along.map((p) => [
     p.t.toFixed(3),
     ...names.flatMap((n) => {
       const m = p.sets[n];
-      return r.sets.find((s) => s.name === n)?.role === 'triggered' ? [(100 * m.accuracy).toFixed(2)] : [(100 * m.accuracy).toFixed(2), m.loss.toFixed(4)];
+      return r.sets.find((s) => s.name === n)?.role === 'triggered'
+        ? [(100 * m.accuracy).toFixed(2)]
+        : [(100 * m.accuracy).toFixed(2), m.loss.toFixed(4)];
     }),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(w[i])).join('  ');
   const out = [line(head), ...rows.map(line)];
-  out.push('', `curve: ${r.curve.kind}, ${r.curve.bends} control points; ${r.training.steps} steps in ${r.training.seconds.toFixed(1)} s` +
-    (r.training.secondsPerEpoch !== null ? ` (${r.training.secondsPerEpoch.toFixed(2)} s/epoch)` : ''));
+  out.push(
+    '',
+    `curve: ${r.curve.kind}, ${r.curve.bends} control points; ${r.training.steps} steps in ${r.training.seconds.toFixed(1)} s` +
+      (r.training.secondsPerEpoch !== null ? ` (${r.training.secondsPerEpoch.toFixed(2)} s/epoch)` : ''),
+  );
   for (const [n, v] of Object.entries(r.summary.mc)) out.push(`mc(${n}) = ${v.toFixed(2)} (error points; < 0: a barrier)`);
   if (r.routes) out.push(`models: ${r.routes.map((d) => `${d.architecture} (${d.route})`).join(', ')}`);
   if (r.robustness) out.push('', robustnessTable(r.robustness));
@@ -66,14 +80,21 @@ function table(r: ConnectResult): string {
 
 function robustnessTable(r: RobustnessAlong): string {
   const o = r.options;
-  const out = [`${o.attack.toUpperCase()} ε = ${o.eps}${o.attack === 'pgd' ? `, ${o.steps} steps` : ''} on ${r.samples} samples of ${r.set}`, '    t  clean acc%  clean loss  adv acc%  adv loss  input-Hessian λmax'];
+  const out = [
+    `${o.attack.toUpperCase()} ε = ${o.eps}${o.attack === 'pgd' ? `, ${o.steps} steps` : ''} on ${r.samples} samples of ${r.set}`,
+    '    t  clean acc%  clean loss  adv acc%  adv loss  input-Hessian λmax',
+  ];
   for (const p of r.along) {
-    out.push(`${p.t.toFixed(3).padStart(5)}  ${(100 * p.clean.accuracy).toFixed(2).padStart(10)}  ${p.clean.loss.toFixed(4).padStart(10)}  ${(100 * p.adversarial.accuracy).toFixed(2).padStart(8)}  ${p.adversarial.loss.toFixed(4).padStart(8)}  ${p.inputHessian ? p.inputHessian.topEigenvalue.toPrecision(5).padStart(18) : '-'.padStart(18)}`);
+    out.push(
+      `${p.t.toFixed(3).padStart(5)}  ${(100 * p.clean.accuracy).toFixed(2).padStart(10)}  ${p.clean.loss.toFixed(4).padStart(10)}  ${(100 * p.adversarial.accuracy).toFixed(2).padStart(8)}  ${p.adversarial.loss.toFixed(4).padStart(8)}  ${p.inputHessian ? p.inputHessian.topEigenvalue.toPrecision(5).padStart(18) : '-'.padStart(18)}`,
+    );
   }
   const c = r.correlation;
   if (c) {
     const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
-    out.push(`correlation with λmax along t (${r.along.length} points): adversarial loss Pearson ${f(c.adversarialLoss.pearson)}, Spearman ${f(c.adversarialLoss.spearman.value)}; robust error Pearson ${f(c.robustError.pearson)}, Spearman ${f(c.robustError.spearman.value)}`);
+    out.push(
+      `correlation with λmax along t (${r.along.length} points): adversarial loss Pearson ${f(c.adversarialLoss.pearson)}, Spearman ${f(c.adversarialLoss.spearman.value)}; robust error Pearson ${f(c.robustError.pearson)}, Spearman ${f(c.robustError.spearman.value)}`,
+    );
   }
   return out.join('\n');
 }
@@ -101,16 +122,23 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!args) return 0;
   const { values, positionals } = args;
-  if (positionals.length !== 2) throw new WeightscopeError('invalid-input', `expected two models A.onnx B.onnx, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
+  if (positionals.length !== 2)
+    throw new WeightscopeError('invalid-input', `expected two models A.onnx B.onnx, got ${positionals.length} (usage: ${USAGE})`, {
+      usage: true,
+    });
   if ((typeof values.data === 'string') === (typeof values.text === 'string')) {
-    throw new WeightscopeError('invalid-input', `--data CLEAN (or --text FILE --seq S for language models) is required (usage: ${USAGE})`, { usage: true });
+    throw new WeightscopeError('invalid-input', `--data CLEAN (or --text FILE --seq S for language models) is required (usage: ${USAGE})`, {
+      usage: true,
+    });
   }
   const seq = intFlag(values.seq, '--seq');
   const graph = graphFlag(values.graph);
   const format = formatFlag(values.format);
   const at = values.at === undefined ? undefined : Number(values.at);
-  if ((values.out === undefined) !== (at === undefined)) throw new WeightscopeError('invalid-input', '--out and --at go together (write the point w(T) to OUT)', { usage: true });
-  if (at !== undefined && !(at >= 0 && at <= 1)) throw new WeightscopeError('invalid-input', `--at needs a number in [0, 1], got ${JSON.stringify(values.at)}`, { usage: true });
+  if ((values.out === undefined) !== (at === undefined))
+    throw new WeightscopeError('invalid-input', '--out and --at go together (write the point w(T) to OUT)', { usage: true });
+  if (at !== undefined && !(at >= 0 && at <= 1))
+    throw new WeightscopeError('invalid-input', `--at needs a number in [0, 1], got ${JSON.stringify(values.at)}`, { usage: true });
   const out = typeof values.out === 'string' ? values.out : undefined;
   const fmt = out ? await checkOutput(positionals[0], out, format, graph) : undefined;
   const attack = attackOptionsFromFlags(values, false);
@@ -150,7 +178,9 @@ export async function run(argv: string[]): Promise<number> {
     bar.done();
   }
   const shown = written ? { ...result, output: outputEntry(written) } : result;
-  process.stdout.write(values.json ? JSON.stringify(shown, null, 1) + '\n' : table(result) + (written ? `wrote w(${at}) to ${written.path}\n` : ''));
+  process.stdout.write(
+    values.json ? JSON.stringify(shown, null, 1) + '\n' : table(result) + (written ? `wrote w(${at}) to ${written.path}\n` : ''),
+  );
   return 0;
 }
 

@@ -52,7 +52,8 @@ const Flags = z.object({
 function gammas(v: string): number[] {
   return (listFlag(v) ?? []).map((s) => {
     const n = Number(s);
-    if (!Number.isFinite(n)) throw new WeightscopeError('invalid-input', `--gamma needs numbers, got ${JSON.stringify(s)}`, { usage: true });
+    if (!Number.isFinite(n))
+      throw new WeightscopeError('invalid-input', `--gamma needs numbers, got ${JSON.stringify(s)}`, { usage: true });
     return n;
   });
 }
@@ -62,16 +63,28 @@ const sci = (x: number | null): string => (x === null ? 'n/a' : x.toExponential(
 
 export function formatFlatness(r: FlatnessResult): string {
   const head = ['gamma', 'local entropy', '± stderr', 'second order', '± stderr', 'mean L(w+e)'];
-  const rows = r.rows.map((x) => [x.gamma.toExponential(1), fmt(x.local_entropy), sci(x.stderr), fmt(x.second_order), sci(x.second_order_stderr), fmt(x.mean_perturbed_loss)]);
+  const rows = r.rows.map((x) => [
+    x.gamma.toExponential(1),
+    fmt(x.local_entropy),
+    sci(x.stderr),
+    fmt(x.second_order),
+    sci(x.second_order_stderr),
+    fmt(x.mean_perturbed_loss),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(w[i])).join('  ');
-  const tr = r.trace.value === null ? 'no trace' : `trace ${r.trace.value.toFixed(4)}${r.trace.method === 'hutchinson' ? ` ± ${r.trace.stderr?.toFixed(4)} (Hutchinson, ${r.trace.probes} probes)` : ' (exact)'}`;
-  return [
-    `loss L(w) = ${r.loss.toFixed(6)} (${r.criterion}) on ${r.samples} samples; ${r.num_params} parameters perturbed; ${tr}`,
-    line(head),
-    ...rows.map(line),
-    `${r.draws} draws (seed ${r.seed}), ${r.draws_per_run} per run; ${r.seconds.local_entropy.toFixed(1)} s local entropy, ${r.seconds.trace.toFixed(1)} s trace`,
-  ].join('\n') + '\n';
+  const tr =
+    r.trace.value === null
+      ? 'no trace'
+      : `trace ${r.trace.value.toFixed(4)}${r.trace.method === 'hutchinson' ? ` ± ${r.trace.stderr?.toFixed(4)} (Hutchinson, ${r.trace.probes} probes)` : ' (exact)'}`;
+  return (
+    [
+      `loss L(w) = ${r.loss.toFixed(6)} (${r.criterion}) on ${r.samples} samples; ${r.num_params} parameters perturbed; ${tr}`,
+      line(head),
+      ...rows.map(line),
+      `${r.draws} draws (seed ${r.seed}), ${r.draws_per_run} per run; ${r.seconds.local_entropy.toFixed(1)} s local entropy, ${r.seconds.trace.toFixed(1)} s trace`,
+    ].join('\n') + '\n'
+  );
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -94,7 +107,10 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     usageError(e);
   }
-  const r = await withProgressBar((hook) => flatnessOnFiles(modelPath, f.data, options, hook), { json: f.progress === true, command: 'flatness' });
+  const r = await withProgressBar((hook) => flatnessOnFiles(modelPath, f.data, options, hook), {
+    json: f.progress === true,
+    command: 'flatness',
+  });
   process.stdout.write(f.json ? JSON.stringify(r) + '\n' : formatFlatness(r));
   return 0;
 }

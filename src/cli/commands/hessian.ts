@@ -58,8 +58,14 @@ function numFlag(value: unknown, flag: string): number | undefined {
 export function optionsFromFlags(values: Record<string, unknown>): HessianOptionsInput {
   const raw: Record<string, unknown> = {};
   const ints: [string, string][] = [
-    ['batch', 'batchSize'], ['samples', 'samples'], ['top-k', 'topK'], ['max-iter', 'maxIter'],
-    ['density-steps', 'densitySteps'], ['density-runs', 'densityRuns'], ['bins', 'densityBins'], ['seed', 'seed'],
+    ['batch', 'batchSize'],
+    ['samples', 'samples'],
+    ['top-k', 'topK'],
+    ['max-iter', 'maxIter'],
+    ['density-steps', 'densitySteps'],
+    ['density-runs', 'densityRuns'],
+    ['bins', 'densityBins'],
+    ['seed', 'seed'],
   ];
   for (const [flag, key] of ints) {
     const v = intFlag(values[flag], `--${flag}`);
@@ -67,7 +73,13 @@ export function optionsFromFlags(values: Record<string, unknown>): HessianOption
   }
   const tol = numFlag(values.tol, '--tol');
   if (tol !== undefined) raw.tol = tol;
-  for (const [flag, key] of [['lanczos', 'lanczos'], ['trace', 'trace'], ['trace-exact', 'traceExact'], ['density', 'density'], ['input', 'input']]) {
+  for (const [flag, key] of [
+    ['lanczos', 'lanczos'],
+    ['trace', 'trace'],
+    ['trace-exact', 'traceExact'],
+    ['density', 'density'],
+    ['input', 'input'],
+  ]) {
     if (values[flag]) raw[key] = true;
   }
   const r = HessianOptionsSchema.safeParse(raw);
@@ -89,20 +101,32 @@ const fmt = (x: number): string => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 &&
 /** A short human-readable summary (the density itself only with --json). */
 export function formatHessian(r: HessianResult | HessianFileResult): string {
   const lines = [
-    ...('route' in r ? [`${r.architecture}, ${r.route === 'config.json' ? 'graph built from config.json' : r.route === 'onnx-export' ? 'its ONNX export' : 'ONNX graph'}`] : []),
+    ...('route' in r
+      ? [
+          `${r.architecture}, ${r.route === 'config.json' ? 'graph built from config.json' : r.route === 'onnx-export' ? 'its ONNX export' : 'ONNX graph'}`,
+        ]
+      : []),
     `parameters ${r.num_params}, samples ${r.samples} in ${r.batches} batch(es), loss ${fmt(r.loss)}`,
   ];
   if (r.top_eigenvalues) {
     lines.push(`top eigenvalues (${r.eigen_method}):`);
-    r.top_eigenvalues.forEach((v, i) => lines.push(`  λ${i + 1} = ${fmt(v)}   Hv ${r.eigen_iterations![i]}, residual ${fmt(r.residuals![i])}`));
+    r.top_eigenvalues.forEach((v, i) =>
+      lines.push(`  λ${i + 1} = ${fmt(v)}   Hv ${r.eigen_iterations![i]}, residual ${fmt(r.residuals![i])}`),
+    );
   }
-  if (r.trace?.mean !== undefined) lines.push(`trace (Hutchinson, ${r.trace.samples} probes): ${fmt(r.trace.mean)} ± ${fmt(r.trace.stderr!)}`);
+  if (r.trace?.mean !== undefined)
+    lines.push(`trace (Hutchinson, ${r.trace.samples} probes): ${fmt(r.trace.mean)} ± ${fmt(r.trace.stderr!)}`);
   if (r.trace?.exact !== undefined) lines.push(`trace (exact): ${fmt(r.trace.exact)}`);
   if (r.density) {
     const nodes = r.density.nodes.flat();
-    lines.push(`density (SLQ, ${r.density.nodes.length} run(s) × ${r.density.nodes[0]?.length ?? 0} nodes): Ritz values in [${fmt(Math.min(...nodes))}, ${fmt(Math.max(...nodes))}]`);
+    lines.push(
+      `density (SLQ, ${r.density.nodes.length} run(s) × ${r.density.nodes[0]?.length ?? 0} nodes): Ritz values in [${fmt(Math.min(...nodes))}, ${fmt(Math.max(...nodes))}]`,
+    );
   }
-  if (r.input_hessian) lines.push(`input Hessian top eigenvalue: ${fmt(r.input_hessian.top_eigenvalue)} (dim ${r.input_hessian.dim}, Hv ${r.input_hessian.iterations})`);
+  if (r.input_hessian)
+    lines.push(
+      `input Hessian top eigenvalue: ${fmt(r.input_hessian.top_eigenvalue)} (dim ${r.input_hessian.dim}, Hv ${r.input_hessian.iterations})`,
+    );
   lines.push(`${r.hv_products} Hv products in ${r.seconds.toFixed(1)} s (seed ${r.seed})`);
   return lines.join('\n') + '\n';
 }
@@ -111,12 +135,30 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseArgsOrPrintHelp(
     argv,
     {
-      data: { type: 'string' }, text: { type: 'string' }, seq: { type: 'string' }, tokenizer: { type: 'string' },
-      batch: { type: 'string' }, samples: { type: 'string' }, 'top-k': { type: 'string' }, tol: { type: 'string' },
-      'max-iter': { type: 'string' }, lanczos: { type: 'boolean' }, trace: { type: 'boolean' }, 'trace-exact': { type: 'boolean' },
-      density: { type: 'boolean' }, 'density-steps': { type: 'string' }, 'density-runs': { type: 'string' }, bins: { type: 'string' },
-      input: { type: 'boolean' }, seed: { type: 'string' }, device: { type: 'string' }, untie: { type: 'boolean' }, criterion: { type: 'string' },
-      graph: { type: 'string' }, json: { type: 'boolean' }, ...PROGRESS_FLAG,
+      data: { type: 'string' },
+      text: { type: 'string' },
+      seq: { type: 'string' },
+      tokenizer: { type: 'string' },
+      batch: { type: 'string' },
+      samples: { type: 'string' },
+      'top-k': { type: 'string' },
+      tol: { type: 'string' },
+      'max-iter': { type: 'string' },
+      lanczos: { type: 'boolean' },
+      trace: { type: 'boolean' },
+      'trace-exact': { type: 'boolean' },
+      density: { type: 'boolean' },
+      'density-steps': { type: 'string' },
+      'density-runs': { type: 'string' },
+      bins: { type: 'string' },
+      input: { type: 'boolean' },
+      seed: { type: 'string' },
+      device: { type: 'string' },
+      untie: { type: 'boolean' },
+      criterion: { type: 'string' },
+      graph: { type: 'string' },
+      json: { type: 'boolean' },
+      ...PROGRESS_FLAG,
     },
     USAGE,
     HELP,
@@ -140,7 +182,12 @@ export async function run(argv: string[]): Promise<number> {
   const bar = progressReporter({ json: values.progress === true, command: 'hessian' });
   let result: HessianFileResult;
   try {
-    const choice = { ...(device ? { device } : {}), ...(values.untie ? { untie: true } : {}), ...(criterion ? { criterion } : {}), ...(graph ? { graph } : {}) };
+    const choice = {
+      ...(device ? { device } : {}),
+      ...(values.untie ? { untie: true } : {}),
+      ...(criterion ? { criterion } : {}),
+      ...(graph ? { graph } : {}),
+    };
     result = await hessianOnFiles(positionals[0], src, options, choice, bar.hook);
   } finally {
     bar.done();

@@ -5,10 +5,18 @@ import { openSafetensors } from '../../io/safetensors.js';
 import { FLOAT_DTYPES } from '../../io/types.js';
 import { dot, norm, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import { describeModel } from '../../model-io/open.js';
-import { CommonFlags, engineForData, leadingBatches, MODEL_DATA_HELP, parseModelCommand, printResult, writeParamTensors } from '../model-command.js';
+import {
+  CommonFlags,
+  engineForData,
+  leadingBatches,
+  MODEL_DATA_HELP,
+  parseModelCommand,
+  printResult,
+  writeParamTensors,
+} from '../model-command.js';
 
 export const name = 'hvp';
-export const summary = 'exact Hessian-vector product of a model\'s loss on a dataset (double reverse mode)';
+export const summary = "exact Hessian-vector product of a model's loss on a dataset (double reverse mode)";
 
 const USAGE =
   'weightscope hvp MODEL (--data D | --text FILE --seq S) --vector V.safetensors [--prefix v.] --out HV.safetensors ' +
@@ -40,7 +48,10 @@ export async function readVector(path: string, specs: readonly ParamSpec[], pref
       if (!info) throw new WeightscopeError('not-found', `${path}: no tensor '${prefix}${s.name}' for parameter '${s.name}'`);
       const size = info.shape.reduce((p, d) => p * d, 1);
       if (size !== s.size) {
-        throw new WeightscopeError('shape-mismatch', `${path}: '${info.name}' has shape [${info.shape.join(', ')}], parameter is [${s.dims.join(', ')}]`);
+        throw new WeightscopeError(
+          'shape-mismatch',
+          `${path}: '${info.name}' has shape [${info.shape.join(', ')}], parameter is [${s.dims.join(', ')}]`,
+        );
       }
       if (!FLOAT_DTYPES.has(info.dtype)) {
         throw new WeightscopeError('unsupported-dtype', `${path}: '${info.name}' is ${info.dtype}, not a float tensor`);

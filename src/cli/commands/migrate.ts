@@ -18,7 +18,8 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseArgsOrPrintHelp(argv, { to: { type: 'string' }, blobs: { type: 'string' }, data: { type: 'string' } }, USAGE, HELP);
   if (!args) return EXIT_OK;
   const { values } = args;
-  if (typeof values.to !== 'string') throw new WeightscopeError('invalid-input', `--to postgres://… is required (usage: ${USAGE})`, { usage: true });
+  if (typeof values.to !== 'string')
+    throw new WeightscopeError('invalid-input', `--to postgres://… is required (usage: ${USAGE})`, { usage: true });
   const env: Record<string, string | undefined> = { ...process.env, WEIGHTSCOPE_DATABASE_URL: values.to };
   if (typeof values.data === 'string') env.WEIGHTSCOPE_DATA = values.data;
   if (typeof values.blobs === 'string') env.WEIGHTSCOPE_BLOB_URL = values.blobs;

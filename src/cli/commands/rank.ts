@@ -14,7 +14,8 @@ import { cacheDirFromFlags, optionsFromFlags } from './analyze.js';
 export const name = 'rank';
 export const summary = 'rank checkpoints by an HT-SR metric (mean over layers); Spearman/Kendall vs given scores';
 
-const USAGE = 'weightscope rank PATH_OR_ID... [--metric M] [--direction asc|desc] [--scores scores.json] [--json] [--workers N] [--all-layers] [--no-cache] [--progress]';
+const USAGE =
+  'weightscope rank PATH_OR_ID... [--metric M] [--direction asc|desc] [--scores scores.json] [--json] [--workers N] [--all-layers] [--no-cache] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -53,10 +54,12 @@ async function readScores(path: string): Promise<Record<string, number>> {
   } catch (e) {
     throw new WeightscopeError('invalid-input', `--scores ${path}: ${(e as Error).message}`);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new WeightscopeError('invalid-input', `--scores ${path}: expected a JSON object {model: number}`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new WeightscopeError('invalid-input', `--scores ${path}: expected a JSON object {model: number}`);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new WeightscopeError('invalid-input', `--scores ${path}: score of ${JSON.stringify(k)} is not a finite number`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new WeightscopeError('invalid-input', `--scores ${path}: score of ${JSON.stringify(k)} is not a finite number`);
     out[k] = v;
   }
   return out;
@@ -73,7 +76,10 @@ function correlationLine(c: RankCorrelation): string {
 
 export function formatRanking(r: RankingResult): string {
   const w = Math.max(5, ...r.rows.map((x) => x.model.length));
-  const lines = [`metric ${r.metric} (${r.direction === 'asc' ? 'smaller is better' : 'larger is better'})`, `${'rank'.padEnd(5)} ${'model'.padEnd(w)} value`];
+  const lines = [
+    `metric ${r.metric} (${r.direction === 'asc' ? 'smaller is better' : 'larger is better'})`,
+    `${'rank'.padEnd(5)} ${'model'.padEnd(w)} value`,
+  ];
   lines.push(...tableLines(r.rows, w));
   if (r.correlation) lines.push(`${r.cross_family ? 'across families: ' : ''}${correlationLine(r.correlation)}`);
   if (r.cross_family) {
@@ -90,8 +96,14 @@ export async function run(argv: string[]): Promise<number> {
   const args = parseArgsOrPrintHelp(
     argv,
     {
-      metric: { type: 'string' }, direction: { type: 'string' }, scores: { type: 'string' }, json: { type: 'boolean' }, workers: { type: 'string' },
-      'all-layers': { type: 'boolean' }, 'no-cache': { type: 'boolean' }, ...PROGRESS_FLAG,
+      metric: { type: 'string' },
+      direction: { type: 'string' },
+      scores: { type: 'string' },
+      json: { type: 'boolean' },
+      workers: { type: 'string' },
+      'all-layers': { type: 'boolean' },
+      'no-cache': { type: 'boolean' },
+      ...PROGRESS_FLAG,
     },
     USAGE,
     HELP,
@@ -99,9 +111,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return EXIT_OK;
   const { values, positionals } = args;
   const metric = String(values.metric ?? 'alpha');
-  if (!isRankingMetric(metric)) throw new WeightscopeError('invalid-input', `--metric: unknown metric ${JSON.stringify(metric)}; one of ${RANKING_METRICS.join(', ')}`, { usage: true });
+  if (!isRankingMetric(metric))
+    throw new WeightscopeError(
+      'invalid-input',
+      `--metric: unknown metric ${JSON.stringify(metric)}; one of ${RANKING_METRICS.join(', ')}`,
+      { usage: true },
+    );
   const dirFlag = values.direction;
-  if (dirFlag !== undefined && dirFlag !== 'asc' && dirFlag !== 'desc') throw new WeightscopeError('invalid-input', `--direction: asc or desc, got ${JSON.stringify(dirFlag)}`, { usage: true });
+  if (dirFlag !== undefined && dirFlag !== 'asc' && dirFlag !== 'desc')
+    throw new WeightscopeError('invalid-input', `--direction: asc or desc, got ${JSON.stringify(dirFlag)}`, { usage: true });
   const direction: Direction = (dirFlag as Direction | undefined) ?? METRIC_INFO[metric].direction;
   if (positionals.length < 2) throw new WeightscopeError('invalid-input', `give at least two models. Usage: ${USAGE}`, { usage: true });
   const scores = typeof values.scores === 'string' ? await readScores(values.scores) : undefined;
@@ -109,10 +127,17 @@ export async function run(argv: string[]): Promise<number> {
   const cacheDir = cacheDirFromFlags(values);
   const inputs: { model: string; value: number | null; family?: string }[] = [];
   for (const [i, arg] of positionals.entries()) {
-    const bar = progressReporter({ json: values.progress === true, command: 'rank', context: { model: arg, model_index: i + 1, models: positionals.length } });
+    const bar = progressReporter({
+      json: values.progress === true,
+      command: 'rank',
+      context: { model: arg, model_index: i + 1, models: positionals.length },
+    });
     let report;
     try {
-      report = await analyze(locate(arg), options, { onProgress: (d, t, m, detail) => bar.hook(d, t, `[${i + 1}/${positionals.length}] ${m}`, detail), cacheDir });
+      report = await analyze(locate(arg), options, {
+        onProgress: (d, t, m, detail) => bar.hook(d, t, `[${i + 1}/${positionals.length}] ${m}`, detail),
+        cacheDir,
+      });
     } catch (e) {
       // Name the model: "a.safetensors: no weight matrices found (…)".
       if (e instanceof WeightscopeError) throw new WeightscopeError(e.code, `${arg}: ${e.message}`, e.details);

@@ -1,13 +1,19 @@
 /** `weightscope repair A [B] --data CLEAN --out OUT`: backdoor repair by path connection, written in A's own format. */
 import { WeightscopeError } from '../../errors.js';
 import { CURVE_FLAGS, curveFlagsHelp, curveOptionsFromFlags, formatFlag, usageError } from '../curve-flags.js';
-import { parseRepairOptions, repair, repairOptionsSchema, type RepairOptionsInput, type RepairReport } from '../../landscape/repair/repair.js';
+import {
+  parseRepairOptions,
+  repair,
+  repairOptionsSchema,
+  type RepairOptionsInput,
+  type RepairReport,
+} from '../../landscape/repair/repair.js';
 import { checkOutput, outputEntry, writeModelLike } from '../../model-io/write.js';
 import { graphFlag, parseArgsOrPrintHelp, writeReportFile } from '../args.js';
 import { PROGRESS_FLAG, PROGRESS_HELP, progressReporter } from '../progress.js';
 
 export const name = 'repair';
-export const summary = 'backdoor repair by path connection: the model at a t chosen on clean data, in the input\'s own format';
+export const summary = "backdoor repair by path connection: the model at a t chosen on clean data, in the input's own format";
 
 const USAGE =
   'weightscope repair A [B] --data CLEAN --out OUT [--format hf|onnx] [--graph config|onnx] [--eval-data D] [--triggered TRIG] [--targets T] [--held-out F] [--delta D] ' +
@@ -66,7 +72,8 @@ function text(r: RepairReport): string {
     if (!x) return;
     const parts = [`held-out ${pct(x.heldOut.accuracy)}%`];
     if (x.triggered) parts.push(`ASR ${pct(x.triggered.accuracy)}%`);
-    if (x.targets) parts.push(`attack success ${pct(x.targets.accuracy)}% (${Math.round(x.targets.accuracy * x.targets.n)} of ${x.targets.n})`);
+    if (x.targets)
+      parts.push(`attack success ${pct(x.targets.accuracy)}% (${Math.round(x.targets.accuracy * x.targets.n)} of ${x.targets.n})`);
     for (const [k, v] of Object.entries(x.report ?? {})) parts.push(`${k} ${pct(v.accuracy)}%`);
     out.push(`${name}: ${parts.join(', ')}`);
   };
@@ -75,7 +82,12 @@ function text(r: RepairReport): string {
   m('fine-tuning baseline (same budget)', r.baseline);
   m('endpoint A', r.endpoints[0]);
   m(r.secondEndpoint === 'model' ? 'endpoint B' : 'endpoint B (A fine-tuned)', r.endpoints[1]);
-  if (r.output) out.push('folder' in r.output ? `wrote the folder ${r.output.folder} (${r.output.safetensors})` : `wrote ${r.output.onnx} and ${r.output.safetensors}`);
+  if (r.output)
+    out.push(
+      'folder' in r.output
+        ? `wrote the folder ${r.output.folder} (${r.output.safetensors})`
+        : `wrote ${r.output.onnx} and ${r.output.safetensors}`,
+    );
   return out.join('\n') + '\n';
 }
 
@@ -101,27 +113,36 @@ export async function run(argv: string[]): Promise<number> {
       select: { type: 'string' },
       'no-refit': { type: 'boolean' },
       report: { type: 'string' },
-      json: { type: 'boolean' }, ...PROGRESS_FLAG,
+      json: { type: 'boolean' },
+      ...PROGRESS_FLAG,
     },
     USAGE,
     HELP,
   );
   if (!args) return 0;
   const { values, positionals } = args;
-  if (positionals.length < 1 || positionals.length > 2) throw new WeightscopeError('invalid-input', `expected one or two models, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
-  if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
-  if (typeof values.out !== 'string') throw new WeightscopeError('invalid-input', `--out OUT is required (usage: ${USAGE})`, { usage: true });
+  if (positionals.length < 1 || positionals.length > 2)
+    throw new WeightscopeError('invalid-input', `expected one or two models, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
+  if (typeof values.data !== 'string')
+    throw new WeightscopeError('invalid-input', `--data CLEAN is required (usage: ${USAGE})`, { usage: true });
+  if (typeof values.out !== 'string')
+    throw new WeightscopeError('invalid-input', `--out OUT is required (usage: ${USAGE})`, { usage: true });
   const format = formatFlag(values.format);
   const graph = graphFlag(values.graph);
   const options = curveOptionsFromFlags(values);
   const extra: Record<string, [string, string]> = {
-    heldOut: ['held-out', '--held-out'], delta: ['delta', '--delta'], fineTuneLr: ['fine-tune-lr', '--fine-tune-lr'],
-    polishEpochs: ['polish-epochs', '--polish-epochs'], polishLr: ['polish-lr', '--polish-lr'], polishTries: ['polish-tries', '--polish-tries'],
+    heldOut: ['held-out', '--held-out'],
+    delta: ['delta', '--delta'],
+    fineTuneLr: ['fine-tune-lr', '--fine-tune-lr'],
+    polishEpochs: ['polish-epochs', '--polish-epochs'],
+    polishLr: ['polish-lr', '--polish-lr'],
+    polishTries: ['polish-tries', '--polish-tries'],
   };
   for (const [key, [flag, label]] of Object.entries(extra)) {
     if (values[flag] === undefined) continue;
     const n = Number(values[flag]);
-    if (!Number.isFinite(n)) throw new WeightscopeError('invalid-input', `${label} needs a number, got ${JSON.stringify(values[flag])}`, { usage: true });
+    if (!Number.isFinite(n))
+      throw new WeightscopeError('invalid-input', `${label} needs a number, got ${JSON.stringify(values[flag])}`, { usage: true });
     options[key] = n;
   }
   if (values['no-baseline']) options.baseline = false;
@@ -149,7 +170,10 @@ export async function run(argv: string[]): Promise<number> {
       options as RepairOptionsInput,
       { progress: (d, t, m) => bar.hook(Math.round(100 * (d / t)), 100, m) },
     );
-    const output = await writeModelLike(r.source, r.params, values.out, { format: fmt, metadata: { source: 'weightscope repair', t: String(r.report.choice.t) } });
+    const output = await writeModelLike(r.source, r.params, values.out, {
+      format: fmt,
+      metadata: { source: 'weightscope repair', t: String(r.report.choice.t) },
+    });
     report = { ...r.report, output: outputEntry(output) };
   } finally {
     bar.done();

@@ -15,7 +15,12 @@ Distributed mode: WEIGHTSCOPE_DATABASE_URL (postgres://…; unset = embedded SQL
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const args = parseArgsOrPrintHelp(argv, { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, 'no-workers': { type: 'boolean' } }, USAGE, HELP);
+  const args = parseArgsOrPrintHelp(
+    argv,
+    { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, 'no-workers': { type: 'boolean' } },
+    USAGE,
+    HELP,
+  );
   if (!args) return EXIT_OK;
   const { values } = args;
   const env = { ...process.env };

@@ -39,26 +39,43 @@ const INT_FLAGS: Record<string, string> = { 'hessian-samples': 'hessianSamples',
 function number(v: unknown, flag: string, integer = false): number {
   const n = Number(v);
   if (String(v).trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new WeightscopeError('invalid-input', `${flag} needs ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`, { usage: true });
+    throw new WeightscopeError('invalid-input', `${flag} needs ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`, {
+      usage: true,
+    });
   }
   return n;
 }
 
-const f3 = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : Math.abs(x) >= 1e3 || (Math.abs(x) < 1e-2 && x !== 0) ? x.toExponential(2) : x.toFixed(3));
+const f3 = (x: number | null | undefined): string =>
+  x === null || x === undefined ? 'n/a' : Math.abs(x) >= 1e3 || (Math.abs(x) < 1e-2 && x !== 0) ? x.toExponential(2) : x.toFixed(3);
 
 export function formatTaxonomy(r: TaxonomyResult): string {
-  const out = [`phase ${r.phase}: ${r.verdict.global}, ${r.verdict.local}${r.verdict.similarity ? `, ${r.verdict.similarity} models` : ''}`];
+  const out = [
+    `phase ${r.phase}: ${r.verdict.global}, ${r.verdict.local}${r.verdict.similarity ? `, ${r.verdict.similarity} models` : ''}`,
+  ];
   for (const reason of r.verdict.reasons) out.push(`  - ${reason}`);
   out.push('', 'model  train loss  train acc%  lambda_max  trace' + (r.summary.test_accuracy !== undefined ? '  test acc%' : ''));
-  r.models.forEach((m, i) => out.push(`${String(i + 1).padStart(5)}  ${f3(m.train_loss).padStart(10)}  ${(100 * m.train_accuracy).toFixed(2).padStart(10)}  ${f3(m.lambda_max).padStart(10)}  ${f3(m.trace)} ± ${f3(m.trace_stderr)}` +
-    (m.test_accuracy !== undefined ? `  ${(100 * m.test_accuracy).toFixed(2).padStart(9)}` : '')));
+  r.models.forEach((m, i) =>
+    out.push(
+      `${String(i + 1).padStart(5)}  ${f3(m.train_loss).padStart(10)}  ${(100 * m.train_accuracy).toFixed(2).padStart(10)}  ${f3(m.lambda_max).padStart(10)}  ${f3(m.trace)} ± ${f3(m.trace_stderr)}` +
+        (m.test_accuracy !== undefined ? `  ${(100 * m.test_accuracy).toFixed(2).padStart(9)}` : ''),
+    ),
+  );
   out.push('', `pair  mc (err pts)  mc (loss)  CKA     train error % at t = ${r.pairs[0]?.ts.join(', ') ?? ''}`);
   const index = new Map(r.models.map((m, i) => [m.model, i + 1]));
-  for (const p of r.pairs) out.push(`${`${index.get(p.a)}-${index.get(p.b)}`.padStart(4)}  ${f3(p.mc).padStart(12)}  ${f3(p.mc_loss).padStart(9)}  ${f3(p.cka)}   ${p.errors.map((e) => e.toFixed(1)).join(', ')}`);
+  for (const p of r.pairs)
+    out.push(
+      `${`${index.get(p.a)}-${index.get(p.b)}`.padStart(4)}  ${f3(p.mc).padStart(12)}  ${f3(p.mc_loss).padStart(9)}  ${f3(p.cka)}   ${p.errors.map((e) => e.toFixed(1)).join(', ')}`,
+    );
   const s = r.summary;
-  out.push('', `mean: mc ${f3(s.mc)}, lambda_max ${f3(s.lambda_max)} (log ${f3(s.log_lambda_max)}), trace ${f3(s.trace)}, CKA ${f3(s.cka)}, L2 distance ${f3(s.l2_distance)}` +
-    (s.test_accuracy !== undefined ? `, test accuracy ${(100 * s.test_accuracy).toFixed(2)}%` : ''));
-  out.push(`thresholds: mc barrier -${r.thresholds.mcBarrier}, sharp lambda ${r.thresholds.sharpLambda}, CKA similar ${r.thresholds.ckaSimilar}; ${r.seconds.toFixed(1)} s`);
+  out.push(
+    '',
+    `mean: mc ${f3(s.mc)}, lambda_max ${f3(s.lambda_max)} (log ${f3(s.log_lambda_max)}), trace ${f3(s.trace)}, CKA ${f3(s.cka)}, L2 distance ${f3(s.l2_distance)}` +
+      (s.test_accuracy !== undefined ? `, test accuracy ${(100 * s.test_accuracy).toFixed(2)}%` : ''),
+  );
+  out.push(
+    `thresholds: mc barrier -${r.thresholds.mcBarrier}, sharp lambda ${r.thresholds.sharpLambda}, CKA similar ${r.thresholds.ckaSimilar}; ${r.seconds.toFixed(1)} s`,
+  );
   return out.join('\n') + '\n';
 }
 
@@ -67,7 +84,12 @@ export async function run(argv: string[]): Promise<number> {
     argv,
     {
       ...CURVE_FLAGS,
-      data: { type: 'string' }, test: { type: 'string' }, pairs: { type: 'string' }, 'mixup-alpha': { type: 'string' }, json: { type: 'boolean' }, ...PROGRESS_FLAG,
+      data: { type: 'string' },
+      test: { type: 'string' },
+      pairs: { type: 'string' },
+      'mixup-alpha': { type: 'string' },
+      json: { type: 'boolean' },
+      ...PROGRESS_FLAG,
       ...Object.fromEntries([...Object.keys(THRESHOLD_FLAGS), ...Object.keys(INT_FLAGS)].map((k) => [k, { type: 'string' as const }])),
     },
     USAGE,
@@ -75,14 +97,18 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!args) return 0;
   const { values, positionals } = args;
-  if (positionals.length < 3) throw new WeightscopeError('invalid-input', `expected at least 3 models, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
-  if (typeof values.data !== 'string') throw new WeightscopeError('invalid-input', `--data TRAIN is required (usage: ${USAGE})`, { usage: true });
+  if (positionals.length < 3)
+    throw new WeightscopeError('invalid-input', `expected at least 3 models, got ${positionals.length} (usage: ${USAGE})`, { usage: true });
+  if (typeof values.data !== 'string')
+    throw new WeightscopeError('invalid-input', `--data TRAIN is required (usage: ${USAGE})`, { usage: true });
   const options: Record<string, unknown> = curveOptionsFromFlags(values);
   if (values.pairs !== undefined) options.pairs = String(values.pairs);
   if (values['mixup-alpha'] !== undefined) options.mixupAlpha = number(values['mixup-alpha'], '--mixup-alpha');
-  for (const [flag, key] of Object.entries(INT_FLAGS)) if (values[flag] !== undefined) options[key] = number(values[flag], `--${flag}`, true);
+  for (const [flag, key] of Object.entries(INT_FLAGS))
+    if (values[flag] !== undefined) options[key] = number(values[flag], `--${flag}`, true);
   const thresholds: Record<string, number> = {};
-  for (const [flag, key] of Object.entries(THRESHOLD_FLAGS)) if (values[flag] !== undefined) thresholds[key] = number(values[flag], `--${flag}`);
+  for (const [flag, key] of Object.entries(THRESHOLD_FLAGS))
+    if (values[flag] !== undefined) thresholds[key] = number(values[flag], `--${flag}`);
   if (Object.keys(thresholds).length) options.thresholds = thresholds;
   try {
     parseTaxonomyOptions(options);
@@ -95,8 +121,15 @@ export async function run(argv: string[]): Promise<number> {
     usageError(e);
   }
   const data = values.data;
-  const r = await withProgressBar((progress) =>
-    taxonomy({ models: positionals, train: data, ...(typeof values.test === 'string' ? { test: values.test } : {}) }, options as TaxonomyOptionsInput, { progress }), { json: values.progress === true, command: 'taxonomy' });
+  const r = await withProgressBar(
+    (progress) =>
+      taxonomy(
+        { models: positionals, train: data, ...(typeof values.test === 'string' ? { test: values.test } : {}) },
+        options as TaxonomyOptionsInput,
+        { progress },
+      ),
+    { json: values.progress === true, command: 'taxonomy' },
+  );
   process.stdout.write(values.json ? JSON.stringify(r, null, 1) + '\n' : formatTaxonomy(r));
   return 0;
 }

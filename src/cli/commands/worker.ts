@@ -26,11 +26,17 @@ export async function run(argv: string[]): Promise<number> {
   if (concurrency !== undefined) env.WEIGHTSCOPE_JOB_CONCURRENCY = String(concurrency);
   const { loadConfig } = await import('../../service/config.js');
   const config = loadConfig(env);
-  if (!config.cluster.databaseUrl) throw new WeightscopeError('invalid-input', 'weightscope worker needs WEIGHTSCOPE_DATABASE_URL (postgres://…): without it, `weightscope serve` runs jobs itself');
+  if (!config.cluster.databaseUrl)
+    throw new WeightscopeError(
+      'invalid-input',
+      'weightscope worker needs WEIGHTSCOPE_DATABASE_URL (postgres://…): without it, `weightscope serve` runs jobs itself',
+    );
   const { startClusterNode } = await import('../../service/cluster/node.js');
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
   const node = await startClusterNode(config, { api: false, workers: config.concurrency, log });
-  log(`weightscope: worker ${node.worker!.id} running up to ${config.concurrency} job(s) (${node.describe}; cache ${config.cluster.cacheDir})`);
+  log(
+    `weightscope: worker ${node.worker!.id} running up to ${config.concurrency} job(s) (${node.describe}; cache ${config.cluster.cacheDir})`,
+  );
   await untilSignal(() => node.close());
   return EXIT_OK;
 }

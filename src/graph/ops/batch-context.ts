@@ -6,9 +6,15 @@
 import type { Dim, GNode, Graph } from '../ir.js';
 
 /** Samples lie along `axis`; `b` is the batch-size symbol of the input they came from. */
-export interface OnAxis { readonly axis: number; readonly b: string }
+export interface OnAxis {
+  readonly axis: number;
+  readonly b: string;
+}
 /** Samples merged into an axis in a way the rules cannot follow (`by` names the node); only elementwise ops pass it on. */
-export interface Folded { readonly folded: true; readonly by: string }
+export interface Folded {
+  readonly folded: true;
+  readonly by: string;
+}
 export type Flow = OnAxis | Folded;
 
 export const isFolded = (f: Flow): f is Folded => 'folded' in f;
@@ -36,7 +42,7 @@ export class BatchCtx {
   }
   shape(i: number): Dim[] | null {
     const v = this.n.inputs[i];
-    return v ? this.g.values.get(v)?.shape ?? null : null;
+    return v ? (this.g.values.get(v)?.shape ?? null) : null;
   }
   rank(i: number): number {
     const s = this.shape(i);
@@ -78,12 +84,14 @@ export class BatchCtx {
    * different axes mix samples.
    */
   sameAxis(land: (i: number, f: OnAxis) => number, what = 'combines samples along different axes'): OnAxis {
-    let axis = -1, b = '';
+    let axis = -1,
+      b = '';
     for (const i of this.sampled) {
       const f = this.axisOf(i);
       const a = land(i, f);
       if (axis >= 0 && a !== axis) this.mixes(what);
-      axis = a; b = f.b;
+      axis = a;
+      b = f.b;
     }
     return { axis, b };
   }

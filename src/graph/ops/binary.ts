@@ -19,7 +19,10 @@ function elementwiseValue(op: string, ins: readonly ValueInfo[]): number[] | und
   const n = Math.max(a.length, b.length);
   if (!(a.length === n || a.length === 1) || !(b.length === n || b.length === 1)) return undefined;
   const f: Record<string, (x: number, y: number) => number> = {
-    Add: (x, y) => x + y, Sub: (x, y) => x - y, Mul: (x, y) => x * y, Div: (x, y) => Math.trunc(x / y),
+    Add: (x, y) => x + y,
+    Sub: (x, y) => x - y,
+    Mul: (x, y) => x * y,
+    Div: (x, y) => Math.trunc(x / y),
   };
   const fn = f[op];
   if (!fn) return undefined;
@@ -47,24 +50,72 @@ const minMaxGrad: GradRule = ({ b, node, g }) => {
   });
 };
 
-const arith = (op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow' | 'Sum' | 'Max' | 'Min', rule: GradRule): OpDef =>
-  ({ op, infer: arithmeticShape, grad: differentiable(rule), batch: BROADCASTING });
+const arith = (op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow' | 'Sum' | 'Max' | 'Min', rule: GradRule): OpDef => ({
+  op,
+  infer: arithmeticShape,
+  grad: differentiable(rule),
+  batch: BROADCASTING,
+});
 
 const pow = (b: Emitter, x: string, p: string): string => b.op('Pow', [x, p]);
 
 export const binaryOps: OpDef[] = [
-  arith('Add', ({ b, node: { inputs: [x, y] }, g }) => [() => un(b, g, x), () => un(b, g, y)]),
-  arith('Sub', ({ b, node: { inputs: [x, y] }, g }) => [() => un(b, g, x), () => un(b, b.neg(g), y)]),
-  arith('Mul', ({ b, node: { inputs: [x, y] }, g }) => [() => un(b, b.mul(g, y), x), () => un(b, b.mul(g, x), y)]),
+  arith(
+    'Add',
+    ({
+      b,
+      node: {
+        inputs: [x, y],
+      },
+      g,
+    }) => [() => un(b, g, x), () => un(b, g, y)],
+  ),
+  arith(
+    'Sub',
+    ({
+      b,
+      node: {
+        inputs: [x, y],
+      },
+      g,
+    }) => [() => un(b, g, x), () => un(b, b.neg(g), y)],
+  ),
+  arith(
+    'Mul',
+    ({
+      b,
+      node: {
+        inputs: [x, y],
+      },
+      g,
+    }) => [() => un(b, b.mul(g, y), x), () => un(b, b.mul(g, x), y)],
+  ),
   // d(x/y)/dy = -(x/y)/y: reuse the output.
-  arith('Div', ({ b, node: { inputs: [x, y], outputs: [z] }, g }) => [
-    () => un(b, b.div(g, y), x),
-    () => un(b, b.neg(b.div(b.mul(g, z), y)), y),
-  ]),
-  arith('Pow', ({ b, node: { inputs: [x, p], outputs: [z] }, g }) => [
-    () => un(b, b.mul(b.mul(g, b.cast(p, b.dtype(x))), pow(b, x, b.sub(p, b.scalarLike(p, 1)))), x),
-    () => un(b, b.cast(b.mul(b.mul(g, z), b.op('Log', [x])), b.dtype(p)), p),
-  ]),
+  arith(
+    'Div',
+    ({
+      b,
+      node: {
+        inputs: [x, y],
+        outputs: [z],
+      },
+      g,
+    }) => [() => un(b, b.div(g, y), x), () => un(b, b.neg(b.div(b.mul(g, z), y)), y)],
+  ),
+  arith(
+    'Pow',
+    ({
+      b,
+      node: {
+        inputs: [x, p],
+        outputs: [z],
+      },
+      g,
+    }) => [
+      () => un(b, b.mul(b.mul(g, b.cast(p, b.dtype(x))), pow(b, x, b.sub(p, b.scalarLike(p, 1)))), x),
+      () => un(b, b.cast(b.mul(b.mul(g, z), b.op('Log', [x])), b.dtype(p)), p),
+    ],
+  ),
   arith('Sum', ({ b, node, g }) => node.inputs.map((x) => () => un(b, g, x))), // variadic, broadcasting
   arith('Max', minMaxGrad),
   arith('Min', minMaxGrad),
@@ -72,17 +123,27 @@ export const binaryOps: OpDef[] = [
   {
     op: 'Where',
     infer: ({ ins }) => [{ dtype: ins[1].dtype, shape: broadcastShapes(ins.map((i) => i.shape)) }],
-    grad: differentiable(({ b, node: { inputs: [c, x, y] }, g }) => [
-      undefined,
-      () => un(b, b.where(c, g, b.scalarLike(x, 0)), x),
-      () => un(b, b.where(c, b.scalarLike(y, 0), g), y),
-    ], [1, 2]),
+    grad: differentiable(
+      ({
+        b,
+        node: {
+          inputs: [c, x, y],
+        },
+        g,
+      }) => [undefined, () => un(b, b.where(c, g, b.scalarLike(x, 0)), x), () => un(b, b.where(c, b.scalarLike(y, 0), g), y)],
+      [1, 2],
+    ),
     batch: BROADCASTING,
   },
   ...family(['Mod', 'PRelu'], { infer: arithmeticShape, grad: NO_GRADIENT, batch: BROADCASTING }),
-  ...family(['BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor'], { infer: arithmeticShape, grad: NOT_DIFFERENTIABLE, batch: BROADCASTING }),
-  ...family(
-    ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'],
-    { infer: boolShape, grad: NOT_DIFFERENTIABLE, batch: BROADCASTING },
-  ),
+  ...family(['BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor'], {
+    infer: arithmeticShape,
+    grad: NOT_DIFFERENTIABLE,
+    batch: BROADCASTING,
+  }),
+  ...family(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'], {
+    infer: boolShape,
+    grad: NOT_DIFFERENTIABLE,
+    batch: BROADCASTING,
+  }),
 ];

@@ -39,7 +39,8 @@ export function convGeometry(b: Emitter, node: GNode, transpose: boolean): ConvG
  */
 export function convWeightGrad(b: Emitter, x: string, dy: string, p: ConvGeom, why: string): string {
   if (p.group === 1) return convWeightGrad1(b, x, dy, p, why);
-  const cx = b.shapeOf(x)?.[1], cy = b.shapeOf(dy)?.[1];
+  const cx = b.shapeOf(x)?.[1],
+    cy = b.shapeOf(dy)?.[1];
   if (typeof cx !== 'number' || typeof cy !== 'number') {
     throw new WeightscopeError('unsupported-op', `${why}: grouped weight gradient needs static channel counts`);
   }
@@ -47,7 +48,10 @@ export function convWeightGrad(b: Emitter, x: string, dy: string, p: ConvGeom, w
   const xs = b.opN('Split', [x, b.i64(new Array<number>(G).fill(cx / G))], G, { axis: 1 });
   const ys = b.opN('Split', [dy, b.i64(new Array<number>(G).fill(cy / G))], G, { axis: 1 });
   const one = { ...p, group: 1 };
-  return b.concat(xs.map((xi, j) => convWeightGrad1(b, xi, ys[j], one, why)), 0);
+  return b.concat(
+    xs.map((xi, j) => convWeightGrad1(b, xi, ys[j], one, why)),
+    0,
+  );
 }
 
 /** Per-sample size limit (elements) of the patch matrix the im2col form materialises for the whole batch. */
@@ -115,7 +119,10 @@ function convWeightGrad1(b: Emitter, x: string, dy: string, p: ConvGeom, why: st
   const ys = b.spatialDims(dy, why);
   const perm = [1, 0, ...Array.from({ length: p.ns }, (_, i) => i + 2)];
   const r = b.op('Conv', [b.transpose(x, perm), b.transpose(dy, perm)], {
-    strides: p.dil, dilations: p.strides, pads: p.pads, kernel_shape: ys,
+    strides: p.dil,
+    dilations: p.strides,
+    pads: p.pads,
+    kernel_shape: ys,
   });
   const full = xs.map((h, i) => Math.floor((h + p.pads[i] + p.pads[i + p.ns] - (ys[i] - 1) * p.strides[i] - 1) / p.dil[i]) + 1);
   let cropped = r;
@@ -159,7 +166,14 @@ function lowerPatchConv(b: Emitter, node: GNode): void {
   const [o, c] = b.staticDims(w, 'PatchConv');
   const ys = b.spatialDims(y, 'PatchConv');
   const kk = p.kernel.reduce((a, v) => a * v, 1);
-  const cols3 = patches(b, x, p, c, kk, ys.reduce((a, v) => a * v, 1));
+  const cols3 = patches(
+    b,
+    x,
+    p,
+    c,
+    kk,
+    ys.reduce((a, v) => a * v, 1),
+  );
   const prod = b.matmul(b.reshape(w, b.i64([o, c * kk])), cols3); // [N, O, P]
   b.op('Reshape', [prod, b.i64([-1, o, ...ys])], undefined, y);
 }
@@ -170,7 +184,9 @@ function convInputGrad(b: Emitter, x: string, dy: string, w: string, p: ConvGeom
   const ys = b.spatialDims(dy, why);
   const outPad = xs.map((h, i) => h + p.pads[i] + p.pads[i + p.ns] - p.strides[i] * (ys[i] - 1) - ((p.kernel[i] - 1) * p.dil[i] + 1));
   return b.op('ConvTranspose', [dy, w], {
-    ...geometryAttrs(p), group: p.group, output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
+    ...geometryAttrs(p),
+    group: p.group,
+    output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
   });
 }
 
@@ -179,11 +195,7 @@ const gradWhy = (node: GNode): string => `${node.opType} gradient (node '${node.
 const convGrad: GradRule = ({ b, node, g }) => {
   const p = convGeometry(b, node, false);
   const [x, w] = node.inputs;
-  return [
-    () => convInputGrad(b, x, g, w, p, gradWhy(node)),
-    () => convWeightGrad(b, x, g, p, gradWhy(node)),
-    () => biasGrad(b, g, p.ns),
-  ];
+  return [() => convInputGrad(b, x, g, w, p, gradWhy(node)), () => convWeightGrad(b, x, g, p, gradWhy(node)), () => biasGrad(b, g, p.ns)];
 };
 
 /**

@@ -25,8 +25,20 @@ import { unaryOps } from './unary.js';
 const controlOps = family(['If', 'Loop', 'Scan', 'SequenceMap'], { infer: UNKNOWN_OUTPUTS, grad: NO_GRADIENT, batch: CONTROL_FLOW });
 
 const FAMILIES: readonly (readonly OpDef[])[] = [
-  unaryOps, binaryOps, linalgOps, convOps, poolOps, reduceOps, softmaxOps, reshapeOps, layoutOps, slicingOps,
-  indexingOps, sourceOps, normalizationOps, controlOps,
+  unaryOps,
+  binaryOps,
+  linalgOps,
+  convOps,
+  poolOps,
+  reduceOps,
+  softmaxOps,
+  reshapeOps,
+  layoutOps,
+  slicingOps,
+  indexingOps,
+  sourceOps,
+  normalizationOps,
+  controlOps,
 ];
 
 const TABLE: ReadonlyMap<string, OpDef> = (() => {

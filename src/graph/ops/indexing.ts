@@ -44,7 +44,11 @@ export function scatterAdd(b: Emitter, g: string, idx: string, a: number, r: num
   const permT = [a, ...Array.from({ length: r }, (_, i) => i).filter((i) => i !== a)];
   const zerosT = fill(b.op('Gather', [target, b.i64(permT)], { axis: 0 }));
   const rg = r - 1 + ri;
-  const permG = [...Array.from({ length: ri }, (_, i) => a + i), ...Array.from({ length: a }, (_, i) => i), ...Array.from({ length: rg - a - ri }, (_, i) => a + ri + i)];
+  const permG = [
+    ...Array.from({ length: ri }, (_, i) => a + i),
+    ...Array.from({ length: a }, (_, i) => i),
+    ...Array.from({ length: rg - a - ri }, (_, i) => a + ri + i),
+  ];
   const sc = b.op('ScatterND', [zerosT, idxU, b.transpose(g, permG)], { reduction: 'add' });
   const back = [...Array.from({ length: a }, (_, i) => i + 1), 0, ...Array.from({ length: r - a - 1 }, (_, i) => a + 1 + i)];
   return b.transpose(sc, back);
@@ -63,15 +67,18 @@ const gather: OpDef = {
     const picked = xv && idx.value && x.shape.length === 1 ? idx.value.map((i) => xv[normAxis(i, xv.length)]) : undefined;
     return [{ dtype: x.dtype, shape, ...contents(picked) }];
   },
-  grad: differentiable(({ b, node, g }) => [
-    () => {
-      const [data, idx] = node.inputs;
-      const r = b.rank(data, `Gather gradient (node '${node.name}')`);
-      const a = normAxis(attrInt(node, 'axis', 0), r);
-      const ri = b.rank(idx, `Gather gradient (node '${node.name}')`);
-      return b.reshapeLike(scatterAdd(b, g, idx, a, r, ri, b.shapeConst(data)), data);
-    },
-  ], [0]),
+  grad: differentiable(
+    ({ b, node, g }) => [
+      () => {
+        const [data, idx] = node.inputs;
+        const r = b.rank(data, `Gather gradient (node '${node.name}')`);
+        const a = normAxis(attrInt(node, 'axis', 0), r);
+        const ri = b.rank(idx, `Gather gradient (node '${node.name}')`);
+        return b.reshapeLike(scatterAdd(b, g, idx, a, r, ri, b.shapeConst(data)), data);
+      },
+    ],
+    [0],
+  ),
   batch: {
     rule: (c: BatchCtx): OnAxis => {
       if (c.ins[0] && c.ins[1]) c.mixes('gathers sample-dependent data at sample-dependent indices');
@@ -96,13 +103,17 @@ const gatherND: OpDef = {
     return [{ dtype: x.dtype, shape: [...idx.slice(0, -1), ...x.shape.slice(k)] }];
   },
   // batch_dims = 0: the adjoint accumulates duplicates with ScatterND 'add'
-  grad: differentiable(({ b, node, g }) => [
-    () => {
-      if (attrInt(node, 'batch_dims', 0) !== 0) throw new WeightscopeError('unsupported-op', `GatherND node '${node.name}': batch_dims ≠ 0`);
-      const [data, idx] = node.inputs;
-      return b.op('ScatterND', [b.zerosLike(data), idx, g], { reduction: 'add' });
-    },
-  ], [0]),
+  grad: differentiable(
+    ({ b, node, g }) => [
+      () => {
+        if (attrInt(node, 'batch_dims', 0) !== 0)
+          throw new WeightscopeError('unsupported-op', `GatherND node '${node.name}': batch_dims ≠ 0`);
+        const [data, idx] = node.inputs;
+        return b.op('ScatterND', [b.zerosLike(data), idx, g], { reduction: 'add' });
+      },
+    ],
+    [0],
+  ),
   batch: {
     rule: (c) => {
       const bd = attrInt(c.n, 'batch_dims', 0);
@@ -121,17 +132,21 @@ const gatherND: OpDef = {
 const scatterND: OpDef = {
   op: 'ScatterND',
   infer: SAME_AS_INPUT,
-  grad: differentiable(({ b, node, g }) => {
-    const [, idx, upd] = node.inputs;
-    const mode = attrString(node, 'reduction', 'none');
-    if (mode !== 'add' && mode !== 'none') throw new WeightscopeError('unsupported-op', `ScatterND node '${node.name}': reduction '${mode}' has no gradient rule`);
-    return [
-      // 'none': overwritten positions of data get no gradient (indices are unique by the spec).
-      () => (mode === 'add' ? g : b.op('ScatterND', [g, idx, b.zerosLike(upd)])),
-      undefined,
-      () => b.op('GatherND', [g, idx]),
-    ];
-  }, [0, 2]),
+  grad: differentiable(
+    ({ b, node, g }) => {
+      const [, idx, upd] = node.inputs;
+      const mode = attrString(node, 'reduction', 'none');
+      if (mode !== 'add' && mode !== 'none')
+        throw new WeightscopeError('unsupported-op', `ScatterND node '${node.name}': reduction '${mode}' has no gradient rule`);
+      return [
+        // 'none': overwritten positions of data get no gradient (indices are unique by the spec).
+        () => (mode === 'add' ? g : b.op('ScatterND', [g, idx, b.zerosLike(upd)])),
+        undefined,
+        () => b.op('GatherND', [g, idx]),
+      ];
+    },
+    [0, 2],
+  ),
   batch: NO_BATCH_RULE,
 };
 
@@ -156,8 +171,9 @@ const oneHot: OpDef = {
   },
 };
 
-const compressShape: InferRule = ({ node, x }) =>
-  [{ dtype: x.dtype, shape: x.shape && node.inputs.length > 1 && attr(node, 'axis') ? x.shape.map(() => null) : [null] }];
+const compressShape: InferRule = ({ node, x }) => [
+  { dtype: x.dtype, shape: x.shape && node.inputs.length > 1 && attr(node, 'axis') ? x.shape.map(() => null) : [null] },
+];
 
 export const indexingOps: OpDef[] = [
   gather,

@@ -53,7 +53,9 @@ const expandShape: InferRule = ({ x, ins }) => {
   // A null target dim may be 1 (keep x's dim) or equal to x's dim: only x's non-1 dims survive.
   const tb = target.map((d) => (d === null ? 1 : d));
   const sh = broadcastShapes([x.shape, tb]);
-  return [{ dtype: x.dtype, shape: sh ? sh.map((d, i) => (target[i - (sh.length - target.length)] === null && d === 1 ? null : d)) : null }];
+  return [
+    { dtype: x.dtype, shape: sh ? sh.map((d, i) => (target[i - (sh.length - target.length)] === null && d === 1 ? null : d)) : null },
+  ];
 };
 
 export const layoutOps: OpDef[] = [
@@ -75,7 +77,8 @@ export const layoutOps: OpDef[] = [
         if (attrString(node, 'mode', 'DCR') !== 'CRD') return back;
         // CRD keeps channel c's block together (c·bs² + offset); SpaceToDepth puts the offset first: swap the two.
         const c = b.shapeOf(g)?.[1];
-        if (typeof c !== 'number') throw new WeightscopeError('unsupported-op', `DepthToSpace gradient (node '${node.name}'): the channel count is not static`);
+        if (typeof c !== 'number')
+          throw new WeightscopeError('unsupported-op', `DepthToSpace gradient (node '${node.name}'): the channel count is not static`);
         const t = b.transpose(b.reshape(back, b.i64([0, bs * bs, c, -1])), [0, 2, 1, 3]);
         return b.reshapeLike(t, node.inputs[0]);
       },

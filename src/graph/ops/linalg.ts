@@ -17,7 +17,8 @@ function swapLast(b: Emitter, x: string, why: string): string {
 const matMulGrad: GradRule = ({ b, node, g }) => {
   const [A, B] = node.inputs;
   const why = `MatMul gradient (node '${node.name}')`;
-  const ra = b.rank(A, why), rb = b.rank(B, why);
+  const ra = b.rank(A, why),
+    rb = b.rank(B, why);
   return [
     () => {
       if (rb === 1) return unbroadcast(b, b.mul(b.unsqueeze(g, [-1]), B), A);
@@ -36,8 +37,10 @@ const matMulGrad: GradRule = ({ b, node, g }) => {
 /** Y = alpha·op(A)·op(B) + beta·C; each gradient is again one Gemm. */
 const gemmGrad: GradRule = ({ b, node, g }) => {
   const [A, B, C] = node.inputs;
-  const ta = attrInt(node, 'transA', 0), tb = attrInt(node, 'transB', 0);
-  const alpha = attrFloat(node, 'alpha', 1), beta = attrFloat(node, 'beta', 1);
+  const ta = attrInt(node, 'transA', 0),
+    tb = attrInt(node, 'transB', 0);
+  const alpha = attrFloat(node, 'alpha', 1),
+    beta = attrFloat(node, 'beta', 1);
   const gemm = (x: string, y: string, transA: number, transB: number): string =>
     b.op('Gemm', [x, y], { alpha: alpha === 1 ? undefined : { f: alpha }, transA: transA || undefined, transB: transB || undefined });
   return [
@@ -63,7 +66,8 @@ const matMulShape: InferRule = ({ x, ins }) => {
 
 const gemmShape: InferRule = ({ node, x, ins }) => {
   const [a, b] = [ins[0].shape, ins[1].shape];
-  const ta = attrInt(node, 'transA', 0), tb = attrInt(node, 'transB', 0);
+  const ta = attrInt(node, 'transA', 0),
+    tb = attrInt(node, 'transB', 0);
   return [{ dtype: x.dtype, shape: [a ? a[ta ? 1 : 0] : null, b ? b[tb ? 0 : 1] : null] }];
 };
 
@@ -71,17 +75,21 @@ const einsumShape: InferRule = ({ node, x, ins }) => {
   const e = einsumTerms(node);
   if (!e || e.terms.length !== ins.length) return [{ dtype: x.dtype, shape: null }];
   const dims = new Map<string, Dim>();
-  e.terms.forEach((t, i) => [...t].forEach((c, j) => {
-    const d = ins[i].shape?.[j] ?? null;
-    if (!dims.has(c) || dims.get(c) === null || dims.get(c) === 1) dims.set(c, d);
-  }));
+  e.terms.forEach((t, i) =>
+    [...t].forEach((c, j) => {
+      const d = ins[i].shape?.[j] ?? null;
+      if (!dims.has(c) || dims.get(c) === null || dims.get(c) === 1) dims.set(c, d);
+    }),
+  );
   return [{ dtype: x.dtype, shape: [...e.rhs].map((c) => dims.get(c) ?? null) }];
 };
 
 // ---- the batch axis ----------------------------------------------------------------------------------------------
 
 function matMulBatch(c: BatchCtx): OnAxis {
-  const ra = c.rank(0), rb = c.rank(1), ro = c.outRank();
+  const ra = c.rank(0),
+    rb = c.rank(1),
+    ro = c.outRank();
   return c.sameAxis((i, f) => {
     if (i === 0) {
       if (ra === 1 || f.axis === ra - 1) c.mixes('contracts over the batch axis');
@@ -93,7 +101,8 @@ function matMulBatch(c: BatchCtx): OnAxis {
 }
 
 function gemmBatch(c: BatchCtx): OnAxis {
-  const ta = attrInt(c.n, 'transA', 0), tb = attrInt(c.n, 'transB', 0);
+  const ta = attrInt(c.n, 'transA', 0),
+    tb = attrInt(c.n, 'transB', 0);
   return c.sameAxis((i, f) => {
     if (i === 0 && f.axis !== (ta ? 1 : 0)) c.mixes(`contracts over the batch axis${ta ? ' (transA)' : ''}`);
     if (i === 1 && f.axis !== (tb ? 0 : 1)) c.mixes('contracts over the batch axis');
@@ -104,12 +113,14 @@ function gemmBatch(c: BatchCtx): OnAxis {
 function einsumBatch(c: BatchCtx): OnAxis {
   const e = einsumTerms(c.n);
   if (!e) return c.mixes('has an equation the analysis cannot follow');
-  let letter = '', b = '';
+  let letter = '',
+    b = '';
   for (const i of c.sampled) {
     const f = c.axisOf(i);
     const ch = e.terms[i]?.[f.axis];
     if (!ch || (letter && ch !== letter)) c.mixes('combines samples along different axes');
-    letter = ch; b = f.b;
+    letter = ch;
+    b = f.b;
   }
   for (const i of c.sampled) if (e.terms[i].split(letter).length !== 2) c.mixes('repeats the batch letter');
   const axis = e.rhs.indexOf(letter);

@@ -35,21 +35,27 @@ function batchNorm(b: Emitter, node: GNode): void {
   const r = b.rank(x, `BatchNormalization (node '${node.name}')`);
   const eps = attrFloat(node, 'epsilon', 1e-5);
   const momentum = attrFloat(node, 'momentum', 0.9);
-  const chan = (t: string): string => b.unsqueeze(t, Array.from({ length: r - 2 }, (_, i) => i + 1));
+  const chan = (t: string): string =>
+    b.unsqueeze(
+      t,
+      Array.from({ length: r - 2 }, (_, i) => i + 1),
+    );
   let m: string, v: string;
   if (isTraining(node, b.opset)) {
     const axes = [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2)];
     const mk = b.reduceMean(x, axes, true);
     const dk = b.sub(x, mk);
     const vk = b.reduceMean(b.mul(dk, dk), axes, true);
-    m = mk; v = vk;
+    m = mk;
+    v = vk;
     const flat = (t: string): string => b.reshape(t, b.i64([-1]));
     const run = (old: string, cur: string): string =>
       b.add(b.mul(old, b.scalarLike(x, momentum)), b.mul(flat(cur), b.scalarLike(x, 1 - momentum)));
     if (node.outputs[1]) bind(b, run(mean, mk), node.outputs[1]);
     if (node.outputs[2]) bind(b, run(variance, vk), node.outputs[2]);
   } else {
-    m = chan(mean); v = chan(variance);
+    m = chan(mean);
+    v = chan(variance);
   }
   const y = b.add(b.mul(b.div(b.sub(x, m), b.op('Sqrt', [b.add(v, b.scalarLike(x, eps))])), chan(scale)), chan(bias));
   bind(b, y, node.outputs[0]);

@@ -53,7 +53,10 @@ export function poolGeometry(b: Emitter, node: GNode): PoolGeom {
 function upsample(b: Emitter, t: string, p: PoolGeom, x: string): string {
   const c = b.shapeOf(x)?.[1];
   if (b.dtype(x) === DT.FLOAT && typeof c === 'number') return scatterWindows(b, t, x, p, 'ones', c);
-  const u = b.unsqueeze(t, p.k.map((_, i) => 3 + 2 * i));
+  const u = b.unsqueeze(
+    t,
+    p.k.map((_, i) => 3 + 2 * i),
+  );
   return b.reshapeLike(b.expand(u, b.i64([1, 1, ...p.k.flatMap((v) => [1, v])])), x);
 }
 
@@ -91,7 +94,11 @@ function scatterWindows(b: Emitter, t: string, x: string, p: PoolGeom, kernel: '
   const W = windowKernel(b, b.dtype(x), channels, p.k, kernel);
   const outPad = p.xs.map((h, i) => h + p.pb[i] + p.pe[i] - p.s[i] * (p.ys[i] - 1) - ((p.k[i] - 1) * p.d[i] + 1));
   const r = b.op('ConvTranspose', [t, W], {
-    strides: p.s, dilations: p.d, pads: [...p.pb, ...p.pe], group: channels, kernel_shape: p.k,
+    strides: p.s,
+    dilations: p.d,
+    pads: [...p.pb, ...p.pe],
+    group: channels,
+    kernel_shape: p.k,
     output_padding: outPad.some((o) => o !== 0) ? outPad : undefined,
   });
   return b.reshapeLike(r, x);
@@ -127,7 +134,11 @@ const maxPool = (b: Emitter, node: GNode, g: string): string => {
     const cols = b.op('Conv', [x, onehot], { strides: p.k, group: c, kernel_shape: p.k });
     const win = b.reshape(cols, b.i64([0, c, kk, ...p.ys]));
     const first = b.op('ArgMax', [win], { axis: 2, keepdims: 1, select_last_index: 0 });
-    const iota = b.constant(DT.INT64, [1, 1, kk, ...p.ys.map(() => 1)], Array.from({ length: kk }, (_, i) => i));
+    const iota = b.constant(
+      DT.INT64,
+      [1, 1, kk, ...p.ys.map(() => 1)],
+      Array.from({ length: kk }, (_, i) => i),
+    );
     const routed = b.where(b.op('Equal', [first, iota]), b.unsqueeze(g, [2]), b.scalarLike(x, 0));
     return scatterWindows(b, b.reshape(routed, b.i64([0, c * kk, ...p.ys])), x, p, 'onehot', c);
   }
@@ -136,9 +147,17 @@ const maxPool = (b: Emitter, node: GNode, g: string): string => {
     // MaxPool's Indices output (flat positions, first maximum wins in ONNX Runtime, as in PyTorch) marks the
     // routed elements: a constant mask, so the gradient is mask ⊙ upsample(g) with cheap reshapes.
     const idx = b.fresh('maxpool_indices');
-    b.addNode({ name: b.fresh('MaxPoolIndices'), opType: 'MaxPool', domain: '', inputs: [x], outputs: [b.fresh('maxpool_y'), idx], attrs: node.attrs });
+    b.addNode({
+      name: b.fresh('MaxPoolIndices'),
+      opType: 'MaxPool',
+      domain: '',
+      inputs: [x],
+      outputs: [b.fresh('maxpool_y'), idx],
+      attrs: node.attrs,
+    });
     const flatLen = (t: string): string => b.reshape(b.op('Size', [t]), b.i64([1]));
-    const fill = (t: string, v: number): string => b.op('ConstantOfShape', [flatLen(t)], { value: { t: makeTensor('', b.dtype(x), [1], [v]) } });
+    const fill = (t: string, v: number): string =>
+      b.op('ConstantOfShape', [flatLen(t)], { value: { t: makeTensor('', b.dtype(x), [1], [v]) } });
     const hit = b.op('ScatterElements', [fill(x, 0), b.reshape(idx, b.i64([-1])), fill(y, 1)], { axis: 0 });
     const mask = b.reshapeLike(hit, x);
     return b.mul(mask, upsample(b, g, p, x));
@@ -164,16 +183,18 @@ const maxPool = (b: Emitter, node: GNode, g: string): string => {
 
 /** Window sizes AveragePool divides by, per output position (static). */
 function avgCounts(p: PoolGeom, includePad: boolean): { dims: number[]; values: number[] } {
-  const perDim = p.k.map((k, i) => Array.from({ length: p.ys[i] }, (_, o) => {
-    let n = 0;
-    for (let q = 0; q < k; q++) {
-      const pos = o * p.s[i] - p.pb[i] + q * p.d[i];
-      const lo = includePad ? -p.pb[i] : 0;
-      const hi = includePad ? p.xs[i] + p.peDeclared[i] : p.xs[i];
-      if (pos >= lo && pos < hi) n++;
-    }
-    return n;
-  }));
+  const perDim = p.k.map((k, i) =>
+    Array.from({ length: p.ys[i] }, (_, o) => {
+      let n = 0;
+      for (let q = 0; q < k; q++) {
+        const pos = o * p.s[i] - p.pb[i] + q * p.d[i];
+        const lo = includePad ? -p.pb[i] : 0;
+        const hi = includePad ? p.xs[i] + p.peDeclared[i] : p.xs[i];
+        if (pos >= lo && pos < hi) n++;
+      }
+      return n;
+    }),
+  );
   let values: number[] = [1];
   for (const cs of perDim) values = values.flatMap((v) => cs.map((c) => v * c));
   return { dims: p.ys, values };
@@ -183,7 +204,14 @@ const averagePool = (b: Emitter, node: GNode, g: string): string => {
   const why = `AveragePool gradient (node '${node.name}')`;
   const p = poolGeometry(b, node);
   const [x] = node.inputs;
-  if (p.simple) return b.div(upsample(b, g, p, x), b.scalarLike(x, p.k.reduce((a, c) => a * c, 1)));
+  if (p.simple)
+    return b.div(
+      upsample(b, g, p, x),
+      b.scalarLike(
+        x,
+        p.k.reduce((a, c) => a * c, 1),
+      ),
+    );
   const { dims, values } = avgCounts(p, attrInt(node, 'count_include_pad', 0) === 1);
   const scaled = b.div(g, b.constant(b.dtype(x), dims, values));
   return scatterWindows(b, scaled, x, p, 'ones', channelsOf(b, x, why));
@@ -193,9 +221,13 @@ const globalAveragePool: GradRule = ({ b, node, g }) => [
   () => {
     const [x] = node.inputs;
     const sp = b.shapeOf(x)?.slice(2);
-    const count = sp && sp.every((d) => typeof d === 'number')
-      ? b.scalarLike(x, (sp as number[]).reduce((p, q) => p * q, 1))
-      : b.cast(b.div(b.op('Size', [x]), b.op('Size', [g])), b.dtype(x));
+    const count =
+      sp && sp.every((d) => typeof d === 'number')
+        ? b.scalarLike(
+            x,
+            (sp as number[]).reduce((p, q) => p * q, 1),
+          )
+        : b.cast(b.div(b.op('Size', [x]), b.op('Size', [g])), b.dtype(x));
     return b.div(b.expandLike(g, x), count);
   },
 ];

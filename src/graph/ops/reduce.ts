@@ -7,7 +7,16 @@ import { WeightscopeError } from '../../errors.js';
 import { attrInt, attrInts, DT, normAxes, normAxis, type GNode } from '../ir.js';
 import type { BatchCtx } from './batch-context.js';
 import { prod, SAME_AS_INPUT } from './shapes.js';
-import { differentiable, family, NO_GRADIENT, NOT_DIFFERENTIABLE, type BatchSpec, type GradRule, type InferRule, type OpDef } from './types.js';
+import {
+  differentiable,
+  family,
+  NO_GRADIENT,
+  NOT_DIFFERENTIABLE,
+  type BatchSpec,
+  type GradRule,
+  type InferRule,
+  type OpDef,
+} from './types.js';
 
 /**
  * The axes a Reduce* node reduces over, normalised and sorted: its axes input (ReduceSum since opset 13, the others
@@ -50,7 +59,12 @@ function spread(c: Parameters<GradRule>[0]): string {
   const x = node.inputs[0];
   // keepdims: reduced axes are size 1 in g, so broadcasting alone restores x's shape (axes may even be dynamic).
   if (attrInt(node, 'keepdims', 1)) return b.expandLike(g, x);
-  const na = reductionAxes(node, b.opset, b.rank(x, `${node.opType} gradient (node '${node.name}')`), node.inputs[1] ? b.constValue(node.inputs[1]) : undefined);
+  const na = reductionAxes(
+    node,
+    b.opset,
+    b.rank(x, `${node.opType} gradient (node '${node.name}')`),
+    node.inputs[1] ? b.constValue(node.inputs[1]) : undefined,
+  );
   if (!na) throw new WeightscopeError('unsupported-op', `${node.opType} node '${node.name}': axes must be constant`);
   if (na.length === 0) return g;
   return b.expandLike(b.unsqueeze(g, na), x);
@@ -65,7 +79,10 @@ const reduceMeanGrad: GradRule = (c) => [
     const ax = xs ? reductionAxes(node, b.opset, xs.length, node.inputs[1] ? b.constValue(node.inputs[1]) : undefined) : undefined;
     const dims = xs && ax ? ax.map((a) => xs[a]) : [null];
     const count = dims.every((d) => typeof d === 'number')
-      ? b.scalarLike(x, (dims as number[]).reduce((p, q) => p * q, 1))
+      ? b.scalarLike(
+          x,
+          (dims as number[]).reduce((p, q) => p * q, 1),
+        )
       : b.cast(b.div(b.op('Size', [x]), b.op('Size', [node.outputs[0]])), b.dtype(x));
     return b.div(spread(c), count);
   },
@@ -111,7 +128,10 @@ const topKShape: InferRule = ({ node, x, ins }) => {
   const k = ins[1]?.value?.[0] ?? null;
   const shape = x.shape ? [...x.shape] : null;
   if (shape) shape[normAxis(attrInt(node, 'axis', -1), shape.length)] = k;
-  return [{ dtype: x.dtype, shape }, { dtype: DT.INT64, shape: shape ? [...shape] : null }];
+  return [
+    { dtype: x.dtype, shape },
+    { dtype: DT.INT64, shape: shape ? [...shape] : null },
+  ];
 };
 
 const topKBatch: BatchSpec = {
@@ -126,10 +146,11 @@ const topKBatch: BatchSpec = {
 export const reduceOps: OpDef[] = [
   { op: 'ReduceSum', infer: reduceShape, grad: differentiable((c) => [() => spread(c)], [0]), batch: reduceBatch },
   { op: 'ReduceMean', infer: reduceShape, grad: differentiable(reduceMeanGrad, [0]), batch: reduceBatch },
-  ...family(
-    ['ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'],
-    { infer: reduceShape, grad: NO_GRADIENT, batch: reduceBatch },
-  ),
+  ...family(['ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'], {
+    infer: reduceShape,
+    grad: NO_GRADIENT,
+    batch: reduceBatch,
+  }),
   ...family(['ArgMax', 'ArgMin'], { infer: argShape, grad: NOT_DIFFERENTIABLE, batch: argBatch }),
   { op: 'CumSum', infer: SAME_AS_INPUT, grad: differentiable(cumSumGrad, [0]), batch: cumSumBatch },
   { op: 'TopK', infer: topKShape, grad: NO_GRADIENT, batch: topKBatch },

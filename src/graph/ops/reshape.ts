@@ -30,7 +30,11 @@ const reshapeShape: InferRule = ({ x, ins }) => {
   if (v) {
     const out: Dim[] = v.map((d, i) => (d === 0 ? (x.shape ? x.shape[i] : null) : d === -1 ? null : d));
     const neg = v.indexOf(-1);
-    if (neg >= 0 && x.shape) out[neg] = inferredMinusOne(x.shape, out.filter((_, i) => i !== neg));
+    if (neg >= 0 && x.shape)
+      out[neg] = inferredMinusOne(
+        x.shape,
+        out.filter((_, i) => i !== neg),
+      );
     return [{ dtype: x.dtype, shape: out, ...contents(sym(x)) }];
   }
   const len = s.shape && typeof s.shape[0] === 'number' ? s.shape[0] : null;
@@ -74,7 +78,7 @@ const squeezeShape: InferRule = (c) => {
 /** Reshape's output dims as products, from its target (0 copies the input dim, -1 takes the rest). */
 function reshapeTarget(inDims: Prod[], target: Dim[] | undefined, allowZero: boolean): Prod[] | null {
   if (!target) return null;
-  const out = target.map((d, i): Prod | null => (d === 0 && !allowZero ? inDims[i] ?? null : d === -1 ? null : prodOf([d])));
+  const out = target.map((d, i): Prod | null => (d === 0 && !allowZero ? (inDims[i] ?? null) : d === -1 ? null : prodOf([d])));
   const rest = target.indexOf(-1);
   if (rest >= 0) {
     const known = out.filter((d, i): d is Prod => i !== rest && d !== null);
@@ -104,7 +108,8 @@ const relaid: BatchSpec = {
     c.only(0);
     const f = c.ins[0]!;
     if (isFolded(f)) return f;
-    const inShape = c.shape(0), outShape = c.outShape();
+    const inShape = c.shape(0),
+      outShape = c.outShape();
     if (!inShape || !outShape) return { folded: true, by: c.n.name };
     const inDims = inShape.map((d) => prodOf([d]));
     let outDims = outShape.map((d) => prodOf([d]));

@@ -49,6 +49,8 @@ export const unknownDims = (s: Dim[] | null): Dim[] | null => (s ? s.map(() => n
 /** Output 0 has the first input's dtype and shape. */
 export const SAME_AS_INPUT: InferRule = ({ x }) => [{ dtype: x.dtype, shape: x.shape }];
 /** Like SAME_AS_INPUT, with a fixed dtype (comparisons, tests). */
-export const sameShapeAs = (dtype: number): InferRule => ({ x }) => [{ dtype, shape: x.shape }];
+export const sameShapeAs =
+  (dtype: number): InferRule =>
+  ({ x }) => [{ dtype, shape: x.shape }];
 /** Every output unknown: nothing on the differentiable path may need these ops' shapes. */
 export const UNKNOWN_OUTPUTS: InferRule = ({ node }) => node.outputs.map(() => UNKNOWN);

@@ -2,7 +2,19 @@
  * Ops that make tensors rather than transform them: constants, shapes and sizes, ranges, random draws. None carries
  * a gradient. Shape and Size read the batch size when their input carries samples (see batch-axis.ts).
  */
-import { attr, attrFloats, attrInt, attrInts, attrTensor, DT, normAxis, tensorDims, tensorValues, type Dim, type ValueInfo } from '../ir.js';
+import {
+  attr,
+  attrFloats,
+  attrInt,
+  attrInts,
+  attrTensor,
+  DT,
+  normAxis,
+  tensorDims,
+  tensorValues,
+  type Dim,
+  type ValueInfo,
+} from '../ir.js';
 import { NO_BATCH_RULE } from './batch-context.js';
 import { contents, isStatic, prod, SMALL, sym, UNKNOWN } from './shapes.js';
 import { family, NOT_DIFFERENTIABLE, type BatchSpec, type InferRule, type OpDef } from './types.js';
@@ -78,7 +90,9 @@ export const sourceOps: OpDef[] = [
   { op: 'Bernoulli', infer: likeInput, grad: NOT_DIFFERENTIABLE, batch: NO_BATCH_RULE },
   {
     op: 'Multinomial',
-    infer: ({ node, x }) => [{ dtype: attrInt(node, 'dtype', DT.INT32), shape: x.shape ? [x.shape[0], attrInt(node, 'sample_size', 1)] : null }],
+    infer: ({ node, x }) => [
+      { dtype: attrInt(node, 'dtype', DT.INT32), shape: x.shape ? [x.shape[0], attrInt(node, 'sample_size', 1)] : null },
+    ],
     grad: NOT_DIFFERENTIABLE,
     batch: NO_BATCH_RULE,
   },

@@ -61,7 +61,10 @@ export function findClassifier(g: Graph, logits: string, params: ReadonlySet<str
   const prod = producers(g);
   const dep = dataDependent(g, dataInputs);
   const stop = (why: string): never => {
-    throw new WeightscopeError('unsupported-op', `cannot find the classifier that produces '${logits}': ${why}; name the features with --features`);
+    throw new WeightscopeError(
+      'unsupported-op',
+      `cannot find the classifier that produces '${logits}': ${why}; name the features with --features`,
+    );
   };
   let v = logits;
   for (let hops = 0; hops < 64; hops++) {
@@ -102,7 +105,10 @@ export function findClassifier(g: Graph, logits: string, params: ReadonlySet<str
 /** W_eff = scale·W as [classes × d] float64, from the parameter's values. */
 export function classifierMatrix(c: Classifier, values: ArrayLike<number>, classes: number, d: number): Float64Array {
   if (values.length !== classes * d) {
-    throw new WeightscopeError('shape-mismatch', `classifier '${c.weight}' has ${values.length} values; features of width ${d} and ${classes} classes need ${classes * d}`);
+    throw new WeightscopeError(
+      'shape-mismatch',
+      `classifier '${c.weight}' has ${values.length} values; features of width ${d} and ${classes} classes need ${classes * d}`,
+    );
   }
   const W = new Float64Array(classes * d);
   for (let k = 0; k < classes; k++) {

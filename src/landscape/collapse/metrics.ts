@@ -91,8 +91,10 @@ function etfDistance(X: Float64Array, C: number): number {
 export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
   const { features: H, n: N, d, labels, predictions, classes: K } = inp;
   if (H.length !== N * d) throw new WeightscopeError('shape-mismatch', `features hold ${H.length} values, not ${N} × ${d}`);
-  if (labels.length !== N || predictions.length !== N) throw new WeightscopeError('shape-mismatch', `${N} samples but ${labels.length} labels and ${predictions.length} predictions`);
-  if (inp.weight && inp.weight.length !== K * d) throw new WeightscopeError('shape-mismatch', `classifier has ${inp.weight.length} values, not ${K} × ${d}`);
+  if (labels.length !== N || predictions.length !== N)
+    throw new WeightscopeError('shape-mismatch', `${N} samples but ${labels.length} labels and ${predictions.length} predictions`);
+  if (inp.weight && inp.weight.length !== K * d)
+    throw new WeightscopeError('shape-mismatch', `classifier has ${inp.weight.length} values, not ${K} × ${d}`);
 
   // Class sums in float64; present classes get dense indices.
   const counts = new Array<number>(K).fill(0);
@@ -100,9 +102,11 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
   const global = new Float64Array(d);
   for (let i = 0; i < N; i++) {
     const y = labels[i];
-    if (!(Number.isInteger(y) && y >= 0 && y < K)) throw new WeightscopeError('invalid-input', `label ${y} of sample ${i} is outside the head's ${K} classes`);
+    if (!(Number.isInteger(y) && y >= 0 && y < K))
+      throw new WeightscopeError('invalid-input', `label ${y} of sample ${i} is outside the head's ${K} classes`);
     counts[y]++;
-    const o = y * d, r = i * d;
+    const o = y * d,
+      r = i * d;
     for (let j = 0; j < d; j++) sums[o + j] += H[r + j];
   }
   const present = counts.map((c, k) => (c > 0 ? k : -1)).filter((k) => k >= 0);
@@ -128,7 +132,8 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
   const muSq = new Float64Array(C);
   for (let a = 0; a < C; a++) {
     for (let b = 0; b < C; b++) {
-      let g = 0, m = 0;
+      let g = 0,
+        m = 0;
       for (let j = 0; j < d; j++) {
         g += M[a * d + j] * M[b * d + j];
         m += M[a * d + j] * mu[b * d + j];
@@ -143,12 +148,15 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
   const A = new Float64Array(C * C);
   const q = new Float64Array(C);
   const z = new Float64Array(C);
-  let mismatch = 0, correct = 0, nccCorrect = 0;
+  let mismatch = 0,
+    correct = 0,
+    nccCorrect = 0;
   for (let i = 0; i < N; i++) {
     if (i % ROWS_PER_TICK === 0 && i > 0) inp.onRows?.(i);
     rowTimesRows(H, i * d, M, C, d, q);
     // h·μ_c = q_c + h·μ_G; argmin_c ‖h − μ_c‖² = argmin_c ‖μ_c‖² − 2 q_c (h·μ_G is common to all c).
-    let best = 0, bestV = Infinity;
+    let best = 0,
+      bestV = Infinity;
     for (let c = 0; c < C; c++) {
       const v = muSq[c] - 2 * q[c];
       if (v < bestV) {
@@ -209,7 +217,8 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
   if (inp.weight) {
     const W = new Float64Array(C * d);
     present.forEach((k, c) => W.set(inp.weight!.subarray(k * d, (k + 1) * d), c * d));
-    const nw = frob(W), nm = frob(M);
+    const nw = frob(W),
+      nm = frob(M);
     let s = 0;
     for (let i = 0; i < W.length; i++) s += (W[i] / nw - M[i] / nm) ** 2;
     nc3 = s;
@@ -251,8 +260,14 @@ export function neuralCollapse(inp: CollapseInput): NeuralCollapse {
 function rowTimesRows(H: Float32Array | Float64Array, r: number, M: Float64Array, C: number, d: number, q: Float64Array): void {
   let a = 0;
   for (; a + 4 <= C; a += 4) {
-    const o0 = a * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const o0 = a * d,
+      o1 = o0 + d,
+      o2 = o1 + d,
+      o3 = o2 + d;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
     for (let j = 0; j < d; j++) {
       const h = H[r + j];
       s0 += M[o0 + j] * h;

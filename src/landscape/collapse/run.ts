@@ -66,7 +66,10 @@ function classifierGraph(model: ModelProto): LossGraph {
     return buildLossGraph(model, { loss: 'classification', fusePools: false });
   } catch (e) {
     if (e instanceof WeightscopeError && /needs logits \[batch, classes\]/.test(e.message)) {
-      throw new WeightscopeError('invalid-input', `neural collapse needs a classifier (logits [batch, classes]): ${e.message} — a language model's head is not a classifier`);
+      throw new WeightscopeError(
+        'invalid-input',
+        `neural collapse needs a classifier (logits [batch, classes]): ${e.message} — a language model's head is not a classifier`,
+      );
     }
     throw e;
   }
@@ -74,7 +77,10 @@ function classifierGraph(model: ModelProto): LossGraph {
 
 function checkWidth(classes: number, o: CollapseOptions): void {
   if (classes > o.maxClasses) {
-    throw new WeightscopeError('invalid-input', `the head has ${classes} outputs: a vocabulary-sized (language-model) head, not a set of classes; neural collapse takes classifiers with at most ${o.maxClasses} classes (maxClasses)`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `the head has ${classes} outputs: a vocabulary-sized (language-model) head, not a set of classes; neural collapse takes classifiers with at most ${o.maxClasses} classes (maxClasses)`,
+    );
   }
 }
 
@@ -88,7 +94,11 @@ function argmaxRows(t: HostTensor, out: Int32Array, offset: number): void {
   }
 }
 
-export async function collapse(input: CollapseInput, options: CollapseOptionsInput = {}, onProgress?: ProgressHook): Promise<CollapseResult> {
+export async function collapse(
+  input: CollapseInput,
+  options: CollapseOptionsInput = {},
+  onProgress?: ProgressHook,
+): Promise<CollapseResult> {
   const o = parseCollapseOptions(options);
   const ds = input.dataset;
   if (!ds.y) throw new WeightscopeError('invalid-input', 'neural collapse needs labels y in the dataset');
@@ -133,19 +143,27 @@ export async function collapse(input: CollapseInput, options: CollapseOptionsInp
       const f = out[features];
       const z = out[lg.logits];
       if (f.dims.length < 2 || f.dims[0] !== batch.size) {
-        throw new WeightscopeError('invalid-input', `features '${features}' must be [batch, ...] (one row per sample), got [${f.dims.join(', ')}]`);
+        throw new WeightscopeError(
+          'invalid-input',
+          `features '${features}' must be [batch, ...] (one row per sample), got [${f.dims.join(', ')}]`,
+        );
       }
-      if (f.type !== 'float32' || z.type !== 'float32') throw new WeightscopeError('unsupported-dtype', `features and logits must be float32, got ${f.type} and ${z.type}`);
+      if (f.type !== 'float32' || z.type !== 'float32')
+        throw new WeightscopeError('unsupported-dtype', `features and logits must be float32, got ${f.type} and ${z.type}`);
       if (!H) {
         d = f.dims.slice(1).reduce((a, b) => a * b, 1); // a feature map is flattened per sample
         classes = z.dims[1];
         checkWidth(classes, o);
         if (n * d > MAX_FEATURE_VALUES) {
-          throw new WeightscopeError('too-large', `${n} samples × ${d} features exceed ${MAX_FEATURE_VALUES} values; use fewer samples (samples)`);
+          throw new WeightscopeError(
+            'too-large',
+            `${n} samples × ${d} features exceed ${MAX_FEATURE_VALUES} values; use fewer samples (samples)`,
+          );
         }
         H = new Float32Array(n * d);
       }
-      if (f.data.length !== batch.size * d) throw new WeightscopeError('shape-mismatch', `features '${features}' changed shape between batches ([${f.dims.join(', ')}])`);
+      if (f.data.length !== batch.size * d)
+        throw new WeightscopeError('shape-mismatch', `features '${features}' changed shape between batches ([${f.dims.join(', ')}])`);
       H.set(f.data as Float32Array, done * d);
       argmaxRows(z, predictions, done);
       done += batch.size;
@@ -163,7 +181,16 @@ export async function collapse(input: CollapseInput, options: CollapseOptionsInp
   });
   const bad = labels.indexOf(-1);
   if (bad >= 0) throw new WeightscopeError('invalid-input', `label y[${bad}] = ${ds.y[bad]} is outside the model's ${classes} classes`);
-  const nc = neuralCollapse({ features: H as Float32Array, n, d, labels, predictions, classes, weight, onRows: (i) => onProgress?.(i, n, 'class-mean metrics') });
+  const nc = neuralCollapse({
+    features: H as Float32Array,
+    n,
+    d,
+    labels,
+    predictions,
+    classes,
+    weight,
+    onRows: (i) => onProgress?.(i, n, 'class-mean metrics'),
+  });
   return {
     ...nc,
     features,
@@ -174,7 +201,12 @@ export async function collapse(input: CollapseInput, options: CollapseOptionsInp
 }
 
 /** The file-facing edge shared by the CLI and the service: an ONNX model path and a dataset file. */
-export async function collapseOnFiles(modelPath: string, dataPath: string, options: CollapseOptionsInput = {}, onProgress?: ProgressHook): Promise<CollapseResult> {
+export async function collapseOnFiles(
+  modelPath: string,
+  dataPath: string,
+  options: CollapseOptionsInput = {},
+  onProgress?: ProgressHook,
+): Promise<CollapseResult> {
   const o = parseCollapseOptions(options);
   const [model, dataset] = await Promise.all([readOnnxModel(modelPath), loadDataset(dataPath)]);
   return collapse({ model, dataset, baseDir: dirname(modelPath) }, o, onProgress);

@@ -49,7 +49,10 @@ export function batchNormLayers(model: ModelProto): BnLayer[] {
     const label = n.name || `BatchNormalization_${i}`;
     const training = (n.attribute ?? []).find((a) => a.name === 'training_mode');
     if (training && longToNumber(training.i ?? 0) !== 0) {
-      throw new WeightscopeError('unsupported-op', `BatchNormalization '${label}' is exported in training mode; export the model in eval mode`);
+      throw new WeightscopeError(
+        'unsupported-op',
+        `BatchNormalization '${label}' is exported in training mode; export the model in eval mode`,
+      );
     }
     if (!mean || !variance || !inits.has(mean) || !inits.has(variance)) {
       throw new WeightscopeError('unsupported-op', `BatchNormalization '${label}': running mean/variance must be initializers`);
@@ -115,11 +118,25 @@ export function trainModeModel(model: ModelProto): TrainModeGraph {
     const chanShape = i64('__ws_bn_shape_1c1', [1, -1, 1]);
     const reduce = (input: string, output: string): onnx.INodeProto =>
       opset >= 18
-        ? onnx.NodeProto.create({ opType: 'ReduceMean', input: [input, i64('__ws_bn_axes_02', [0, 2])], output: [output], attribute: [{ name: 'keepdims', type: ATTR_INT, i: 1 }] })
-        : onnx.NodeProto.create({ opType: 'ReduceMean', input: [input], output: [output], attribute: [{ name: 'axes', type: ATTR_INTS, ints: [0, 2] }, { name: 'keepdims', type: ATTR_INT, i: 1 }] });
+        ? onnx.NodeProto.create({
+            opType: 'ReduceMean',
+            input: [input, i64('__ws_bn_axes_02', [0, 2])],
+            output: [output],
+            attribute: [{ name: 'keepdims', type: ATTR_INT, i: 1 }],
+          })
+        : onnx.NodeProto.create({
+            opType: 'ReduceMean',
+            input: [input],
+            output: [output],
+            attribute: [
+              { name: 'axes', type: ATTR_INTS, ints: [0, 2] },
+              { name: 'keepdims', type: ATTR_INT, i: 1 },
+            ],
+          });
     const epsName = `${p}eps`;
     extraInits.push(onnx.TensorProto.create({ name: epsName, dataType: 1, dims: [], floatData: [L.epsilon] }));
-    const node = (opType: string, input: string[], output: string): onnx.INodeProto => onnx.NodeProto.create({ opType, input, output: [output] });
+    const node = (opType: string, input: string[], output: string): onnx.INodeProto =>
+      onnx.NodeProto.create({ opType, input, output: [output] });
     nodes.push(
       node('Reshape', [L.x, flatShape], `${p}x3`),
       node('Shape', [`${p}x3`], `${p}shape3`),
@@ -156,18 +173,31 @@ export interface BnStatsRunner {
 }
 
 /** A runner for `model` whose curve parameters `specs` are fed per call. Null when the model has no BN. */
-export async function createBnStatsRunner(model: ModelProto, specs: readonly ParamSpec[], opts: { device?: DeviceChoice } = {}): Promise<BnStatsRunner | null> {
+export async function createBnStatsRunner(
+  model: ModelProto,
+  specs: readonly ParamSpec[],
+  opts: { device?: DeviceChoice } = {},
+): Promise<BnStatsRunner | null> {
   const layers = batchNormLayers(model);
   if (layers.length === 0) return null;
   const tm = trainModeModel(model);
   const outputs = tm.stats.flatMap((s) => [s.mean, s.var, s.shape]);
-  const statsGraph = pruneTo(paramsAsInputs(tm.model, specs.map((s) => s.name)), outputs);
+  const statsGraph = pruneTo(
+    paramsAsInputs(
+      tm.model,
+      specs.map((s) => s.name),
+    ),
+    outputs,
+  );
   const session = await getSession(statsGraph, opts.device !== undefined ? { device: opts.device } : {});
   const inputs = new Set(session.inputNames);
   const names = new Set(specs.map((s) => s.name));
   const dataInputs = session.inputNames.filter((n) => !names.has(n));
   if (dataInputs.length !== 1) {
-    throw new WeightscopeError('invalid-input', `BatchNorm statistics need a model with one data input, found ${dataInputs.join(', ') || 'none'}`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `BatchNorm statistics need a model with one data input, found ${dataInputs.join(', ') || 'none'}`,
+    );
   }
   const dataInput = dataInputs[0];
   return {

@@ -14,10 +14,31 @@ import { loadDataset, type Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
 import { parseOptions } from '../../util/options.js';
 import { Rng } from '../../util/random.js';
-import { loadSameGraphParams, curveTrainingSchema, loadModelParams, trainingSummary, trainOptions, type ConnectResult, type RunHooks } from './connect.js';
+import {
+  loadSameGraphParams,
+  curveTrainingSchema,
+  loadModelParams,
+  trainingSummary,
+  trainOptions,
+  type ConnectResult,
+  type RunHooks,
+} from './connect.js';
 import { SoftmaxAverage, type EnsembleMetrics } from './ensemble.js';
 import { createPathEvaluator, type EvalSet, type PathEvaluator, type SetMetrics } from './evaluate.js';
-import { cornerAt, cornerCount, cornerUV, controlCount, patchCenter, patchCoefficients, patchGrid, sampleUV, tensorPatch, trianglePatch, MAX_DEGREE, type PatchShape } from './patch.js';
+import {
+  cornerAt,
+  cornerCount,
+  cornerUV,
+  controlCount,
+  patchCenter,
+  patchCoefficients,
+  patchGrid,
+  sampleUV,
+  tensorPatch,
+  trianglePatch,
+  MAX_DEGREE,
+  type PatchShape,
+} from './patch.js';
 import { loadCleanSplit } from './split.js';
 import { freeControlPoints, interpolatedSurface, surfacePoint, type Surface } from './surface.js';
 import { trainControlPointsFused } from './train-points.js';
@@ -70,9 +91,19 @@ export interface SurfaceMetrics {
 }
 
 export interface SurfaceResult {
-  readonly patch: { readonly kind: PatchShape['kind']; readonly degree: readonly number[]; readonly controlPoints: number; readonly free: number };
+  readonly patch: {
+    readonly kind: PatchShape['kind'];
+    readonly degree: readonly number[];
+    readonly controlPoints: number;
+    readonly free: number;
+  };
   readonly options: SurfaceOptions;
-  readonly data: { readonly train: number; readonly heldOut: number; readonly heldOutSource: 'split' | 'held-out-data'; readonly test: number | null };
+  readonly data: {
+    readonly train: number;
+    readonly heldOut: number;
+    readonly heldOutSource: 'split' | 'held-out-data';
+    readonly test: number | null;
+  };
   /** Which set the grid, centre, corners and ensembles are measured on. */
   readonly gridSet: 'test' | 'heldOut';
   readonly training: ConnectResult['training'];
@@ -85,8 +116,17 @@ export interface SurfaceResult {
   /** The interior (non-corner) grid point with the best held-out clean accuracy: the exported average. */
   readonly best: SurfaceMetrics & { readonly reason: string };
   /** Worst grid loss minus the corners' mean loss (> 0: the surface rises above its corners somewhere). */
-  readonly barrier: { readonly loss: number; readonly cornersMeanLoss: number; readonly worst: SurfaceMetrics; readonly worstAccuracy: SurfaceMetrics };
-  readonly ensemble: { readonly points: readonly (readonly [number, number])[]; readonly surface: EnsembleMetrics; readonly corners: EnsembleMetrics };
+  readonly barrier: {
+    readonly loss: number;
+    readonly cornersMeanLoss: number;
+    readonly worst: SurfaceMetrics;
+    readonly worstAccuracy: SurfaceMetrics;
+  };
+  readonly ensemble: {
+    readonly points: readonly (readonly [number, number])[];
+    readonly surface: EnsembleMetrics;
+    readonly corners: EnsembleMetrics;
+  };
   readonly output?: { readonly onnx: string; readonly safetensors: string };
 }
 
@@ -101,7 +141,8 @@ export interface SurfaceRun {
 export function patchFor(corners: number, d: SurfaceOptions['degree']): PatchShape {
   if (corners === 4) return Array.isArray(d) ? tensorPatch(d[0], d[1]) : tensorPatch(d, d);
   if (corners === 3) {
-    if (Array.isArray(d)) throw new WeightscopeError('invalid-input', `a triangular patch (3 models) has one degree, got [${d.join(', ')}]`);
+    if (Array.isArray(d))
+      throw new WeightscopeError('invalid-input', `a triangular patch (3 models) has one degree, got [${d.join(', ')}]`);
     return trianglePatch(d);
   }
   throw new WeightscopeError('invalid-input', `a surface needs 3 or 4 models, got ${corners}`);
@@ -111,7 +152,13 @@ export function patchFor(corners: number, d: SurfaceOptions['degree']): PatchSha
  * Trains the free control points of `s` on `train` in place. Each step is one onnxruntime graph (point, gradient and
  * the momentum updates of every free point; step-graph.ts): a surface moves many copies of every parameter.
  */
-export async function fitSurface(model: ModelProto, s: Surface, train: Dataset, o: SurfaceOptions, hooks: RunHooks = {}): Promise<CurveTrainResult> {
+export async function fitSurface(
+  model: ModelProto,
+  s: Surface,
+  train: Dataset,
+  o: SurfaceOptions,
+  hooks: RunHooks = {},
+): Promise<CurveTrainResult> {
   const free = freeControlPoints(s.shape);
   if (free.length === 0 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
   const graph = buildStepGraph(trainModeModel(model).model, s.specs, s.points.length, free.length, parseCriterion(o.criterion));
@@ -140,11 +187,17 @@ export async function connectSurface(inputs: SurfaceInputs, options: SurfaceOpti
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     progress: (d, t, m) => hooks.progress?.((trainShare * d) / Math.max(t, 1), 1, m),
   });
-  const evaluator = await createPathEvaluator(first.model, first.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
+  const evaluator = await createPathEvaluator(first.model, first.specs, {
+    device: o.device,
+    batchSize: o.evalBatchSize,
+    bnData: train,
+    criterion: parseCriterion(o.criterion),
+  });
   const sets: EvalSet[] = [{ name: 'heldOut', role: 'clean', ds: heldOut }];
   if (test) sets.push({ name: 'test', role: 'clean', ds: test });
   const gridSet = test ? 'test' : 'heldOut';
-  const at = async (u: number, v: number): Promise<SurfaceMetrics> => metricsOf(u, v, await evaluator.evaluate(surfacePoint(surface, u, v), sets), gridSet);
+  const at = async (u: number, v: number): Promise<SurfaceMetrics> =>
+    metricsOf(u, v, await evaluator.evaluate(surfacePoint(surface, u, v), sets), gridSet);
 
   const uvs = patchGrid(shape, o.grid);
   const grid: SurfaceMetrics[] = [];
@@ -168,8 +221,20 @@ export async function connectSurface(inputs: SurfaceInputs, options: SurfaceOpti
   const y = ensSet.y as BigInt64Array;
   const rng = new Rng((o.seed + 0x5eed) >>> 0);
   const points = Array.from({ length: o.ensemble }, () => sampleUV(shape, rng));
-  const members = [...points.map(([u, v]) => () => surfacePoint(surface, u, v)), ...corners.map((c) => () => c)];
-  const onMember = (k: number) => hooks.progress?.(trainShare + (1 - trainShare) * (0.9 + (0.1 * k) / members.length), 1, `output ensembles: member ${k}/${members.length}`);
+  const members = [
+    ...points.map(
+      ([u, v]) =>
+        () =>
+          surfacePoint(surface, u, v),
+    ),
+    ...corners.map((c) => () => c),
+  ];
+  const onMember = (k: number) =>
+    hooks.progress?.(
+      trainShare + (1 - trainShare) * (0.9 + (0.1 * k) / members.length),
+      1,
+      `output ensembles: member ${k}/${members.length}`,
+    );
   const surfaceEns = await ensembleOf(evaluator, members.slice(0, points.length), ensSet, (k) => onMember(k));
   const cornerEns = await ensembleOf(evaluator, members.slice(points.length), ensSet, (k) => onMember(points.length + k));
   hooks.progress?.(1, 1, 'ensembles evaluated');
@@ -177,7 +242,12 @@ export async function connectSurface(inputs: SurfaceInputs, options: SurfaceOpti
   const w = surfacePoint(surface, best.u, best.v);
   const params: ParamMap = new Map([...w, ...(await evaluator.bnStats(w))]);
   const result: SurfaceResult = {
-    patch: { kind: shape.kind, degree: shape.kind === 'tensor' ? [shape.n, shape.m] : [shape.n], controlPoints: controlCount(shape), free: freeControlPoints(shape).length },
+    patch: {
+      kind: shape.kind,
+      degree: shape.kind === 'tensor' ? [shape.n, shape.m] : [shape.n],
+      controlPoints: controlCount(shape),
+      free: freeControlPoints(shape).length,
+    },
     options: o,
     data: { train: train.n, heldOut: heldOut.n, heldOutSource: inputs.heldOutData ? 'held-out-data' : 'split', test: test ? test.n : null },
     gridSet,
@@ -203,12 +273,22 @@ export function bestInterior(shape: PatchShape, grid: readonly SurfaceMetrics[])
   const held = (g: SurfaceMetrics) => g.heldOut ?? { loss: g.loss, accuracy: g.accuracy };
   const interior = grid.filter((g) => cornerAt(shape, g.u, g.v) < 0);
   if (interior.length === 0) throw new WeightscopeError('invalid-input', 'the grid has no point besides the corners');
-  const best = interior.reduce((b, g) => (held(g).accuracy > held(b).accuracy || (held(g).accuracy === held(b).accuracy && held(g).loss < held(b).loss) ? g : b));
-  return { ...best, reason: `(u, v) = (${best.u}, ${best.v}) has the best held-out clean accuracy (${(100 * held(best).accuracy).toFixed(2)}%) among the ${interior.length} grid points that are not corners` };
+  const best = interior.reduce((b, g) =>
+    held(g).accuracy > held(b).accuracy || (held(g).accuracy === held(b).accuracy && held(g).loss < held(b).loss) ? g : b,
+  );
+  return {
+    ...best,
+    reason: `(u, v) = (${best.u}, ${best.v}) has the best held-out clean accuracy (${(100 * held(best).accuracy).toFixed(2)}%) among the ${interior.length} grid points that are not corners`,
+  };
 }
 
 /** Members are built one at a time (a surface point is a whole model); `onMember` after each. */
-async function ensembleOf(evaluator: PathEvaluator, members: readonly (() => ParamMap)[], ds: Dataset, onMember: (k: number) => void): Promise<SoftmaxAverage> {
+async function ensembleOf(
+  evaluator: PathEvaluator,
+  members: readonly (() => ParamMap)[],
+  ds: Dataset,
+  onMember: (k: number) => void,
+): Promise<SoftmaxAverage> {
   let avg: SoftmaxAverage | null = null;
   for (const [k, member] of members.entries()) {
     const { data, classes } = await evaluator.logits(member(), ds);

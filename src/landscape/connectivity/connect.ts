@@ -18,7 +18,15 @@ import { createEngine, type Engine } from '../../runtime/engine.js';
 import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
 import { bnStatNames, trainModeModel } from './bn.js';
-import { createPathEvaluator, evaluateCurve, summarize, type CurvePoint, type CurveSummary, type EvalSet, type PathEvaluator } from './evaluate.js';
+import {
+  createPathEvaluator,
+  evaluateCurve,
+  summarize,
+  type CurvePoint,
+  type CurveSummary,
+  type EvalSet,
+  type PathEvaluator,
+} from './evaluate.js';
 import { gridTs, linearCurve, pointAt, type Curve } from './points.js';
 import { correlationsAlong, createRobustnessProbe, type RobustnessAlong, type RobustnessPoint } from '../robustness/probe.js';
 import { attackOptionsSchema } from '../robustness/options.js';
@@ -76,17 +84,23 @@ export interface Endpoints {
 
 /** Two opened models that a curve can join: one architecture and config (when built from config.json), one graph. */
 export function checkSameModel(a: OpenedModel, b: OpenedModel): void {
-  if (a.route !== b.route) throw new WeightscopeError('shape-mismatch', `${a.spec} (${a.route}) and ${b.spec} (${b.route}) were opened by different routes`);
+  if (a.route !== b.route)
+    throw new WeightscopeError('shape-mismatch', `${a.spec} (${a.route}) and ${b.spec} (${b.route}) were opened by different routes`);
   if (a.arch && b.arch) {
     const facts = (c: NonNullable<OpenedModel['arch']>): string => JSON.stringify({ ...c, labels: 'labels' in c ? c.labels.length : null });
-    if (facts(a.arch) !== facts(b.arch)) throw new WeightscopeError('shape-mismatch', `${a.spec} and ${b.spec} have different configs (${a.architecture} vs ${b.architecture}): a curve needs one architecture`);
+    if (facts(a.arch) !== facts(b.arch))
+      throw new WeightscopeError(
+        'shape-mismatch',
+        `${a.spec} and ${b.spec} have different configs (${a.architecture} vs ${b.architecture}): a curve needs one architecture`,
+      );
   }
   checkSameGraph(a.model, b.model, [a.spec, b.spec]);
 }
 
 /** Same graph (ops, wiring) and same parameter names and shapes, or a clear error. */
 export function checkSameGraph(a: ModelProto, b: ModelProto, names: readonly [string, string] = ['A', 'B']): void {
-  const sig = (m: ModelProto) => (m.graph?.node ?? []).map((n) => `${n.opType}(${(n.input ?? []).join(',')})->${(n.output ?? []).join(',')}`);
+  const sig = (m: ModelProto) =>
+    (m.graph?.node ?? []).map((n) => `${n.opType}(${(n.input ?? []).join(',')})->${(n.output ?? []).join(',')}`);
   const sa = sig(a);
   const sb = sig(b);
   const i = sa.findIndex((s, j) => s !== sb[j]);
@@ -98,7 +112,11 @@ export function checkSameGraph(a: ModelProto, b: ModelProto, names: readonly [st
   const ia = shapes(a);
   const ib = shapes(b);
   for (const [n, s] of ia) {
-    if (ib.get(n) !== s) throw new WeightscopeError('shape-mismatch', `${names[0]} and ${names[1]} differ at initializer '${n}' ([${s}] vs [${ib.get(n) ?? 'missing'}])`);
+    if (ib.get(n) !== s)
+      throw new WeightscopeError(
+        'shape-mismatch',
+        `${names[0]} and ${names[1]} differ at initializer '${n}' ([${s}] vs [${ib.get(n) ?? 'missing'}])`,
+      );
   }
 }
 
@@ -119,22 +137,41 @@ export async function loadModelParams(
   const opened = await openModel(path, open);
   const model = opened.model;
   const s = specs ? [...specs] : curveParamSpecs(model);
-  const { values } = await loadParams(model, process.cwd(), s.map((p) => p.name));
+  const { values } = await loadParams(
+    model,
+    process.cwd(),
+    s.map((p) => p.name),
+  );
   return { model, specs: s, values, opened };
 }
 
 /** The parameters `specs` of the model at `path`, which must be the same graph as `first` (read from `firstPath`). */
-export async function loadSameGraphParams(first: ModelProto, firstPath: string, path: string, specs: readonly ParamSpec[]): Promise<ParamMap> {
+export async function loadSameGraphParams(
+  first: ModelProto,
+  firstPath: string,
+  path: string,
+  specs: readonly ParamSpec[],
+): Promise<ParamMap> {
   const m = await readOnnxModel(path);
   checkSameGraph(first, m, [firstPath, path]);
-  return (await loadParams(m, dirname(path), specs.map((p) => p.name))).values;
+  return (
+    await loadParams(
+      m,
+      dirname(path),
+      specs.map((p) => p.name),
+    )
+  ).values;
 }
 
 export async function loadEndpoints(pathA: string, pathB: string, open: OpenModelOptions = {}): Promise<Endpoints> {
   const A = await loadModelParams(pathA, undefined, open);
   const B = await openModel(pathB, open);
   checkSameModel(A.opened, B);
-  const { values: b } = await loadParams(B.model, process.cwd(), A.specs.map((p) => p.name));
+  const { values: b } = await loadParams(
+    B.model,
+    process.cwd(),
+    A.specs.map((p) => p.name),
+  );
   return { model: A.model, specs: A.specs, a: A.values, b, opened: A.opened, routes: [describeModel(A.opened), describeModel(B)] };
 }
 
@@ -173,7 +210,12 @@ export interface ConnectInputs {
 export interface ConnectResult {
   readonly curve: { readonly kind: Curve['kind']; readonly bends: number };
   readonly options: ConnectOptions;
-  readonly training: { readonly epochs: readonly { epoch: number; loss: number; lr: number }[]; readonly steps: number; readonly seconds: number; readonly secondsPerEpoch: number | null };
+  readonly training: {
+    readonly epochs: readonly { epoch: number; loss: number; lr: number }[];
+    readonly steps: number;
+    readonly seconds: number;
+    readonly secondsPerEpoch: number | null;
+  };
   readonly sets: readonly { readonly name: string; readonly role: EvalSet['role']; readonly n: number }[];
   readonly along: readonly CurvePoint[];
   readonly summary: CurveSummary;
@@ -205,7 +247,13 @@ export function trainOptions(o: Omit<CurveTraining, 'curve' | 'bends'>, hooks: R
 }
 
 /** Trains the curve (if it has interior points and epochs > 0) on `train`, in place. */
-export async function fitCurve(ep: Endpoints, curve: Curve, train: Dataset, o: CurveTraining & { device: DeviceChoice }, hooks: RunHooks = {}): Promise<CurveTrainResult> {
+export async function fitCurve(
+  ep: Endpoints,
+  curve: Curve,
+  train: Dataset,
+  o: CurveTraining & { device: DeviceChoice },
+  hooks: RunHooks = {},
+): Promise<CurveTrainResult> {
   if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
   const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion, ep.opened ? lossFor(ep.opened, train) : inferLossKind(train));
   return trainCurve(engine, curve, train, trainOptions(o, hooks));
@@ -221,7 +269,11 @@ export function trainingSummary(r: CurveTrainResult): ConnectResult['training'] 
 }
 
 /** `weightscope connect`: train a curve between two models and evaluate it along t. */
-export async function connect(inputs: ConnectInputs, options: ConnectOptionsInput = {}, hooks: RunHooks = {}): Promise<{ result: ConnectResult; curve: Curve; evaluator: PathEvaluator; endpoints: Endpoints }> {
+export async function connect(
+  inputs: ConnectInputs,
+  options: ConnectOptionsInput = {},
+  hooks: RunHooks = {},
+): Promise<{ result: ConnectResult; curve: Curve; evaluator: PathEvaluator; endpoints: Endpoints }> {
   const o = parseConnectOptions(options);
   const ep = await loadEndpoints(inputs.modelA, inputs.modelB, inputs.graph ? { graph: inputs.graph } : {});
   const m = ep.opened as OpenedModel;
@@ -229,18 +281,28 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
   const loss = lossFor(m, train);
   const sets: EvalSet[] = [{ name: 'train', role: 'clean', ds: train }];
   for (const e of inputs.evalData ?? []) sets.push({ name: e.name, role: 'clean', ds: await loadModelData(m, { data: e.path }) });
-  if (inputs.triggered) sets.push({ name: 'triggered', role: 'triggered', ds: await loadModelData(m, { data: inputs.triggered }, { triggered: true }) });
+  if (inputs.triggered)
+    sets.push({ name: 'triggered', role: 'triggered', ds: await loadModelData(m, { data: inputs.triggered }, { triggered: true }) });
   const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
-  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device: o.device, batchSize: o.evalBatchSize, bnData: train, loss, criterion: parseCriterion(o.criterion) });
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, {
+    device: o.device,
+    batchSize: o.evalBatchSize,
+    bnData: train,
+    loss,
+    criterion: parseCriterion(o.criterion),
+  });
   const ts = o.ts ?? gridTs(11);
   const steps = o.epochs * Math.ceil((o.samplesPerEpoch ?? train.n) / o.batchSize);
-  const split = (done: number, total: number, base: number, span: number, msg: string) => hooks.progress?.(base + (span * done) / total, 1, msg);
+  const split = (done: number, total: number, base: number, span: number, msg: string) =>
+    hooks.progress?.(base + (span * done) / total, 1, msg);
   const tr = await fitCurve(ep, curve, train, o, {
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     progress: (d, t, m) => split(d, t, 0, steps > 0 ? 0.9 : 0, `curve training: ${m}`),
   });
   const evalShare = o.attack ? 0.3 : 1;
-  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) => split(d, t, steps > 0 ? 0.9 : 0, (steps > 0 ? 0.1 : 1) * evalShare, `evaluation along t: ${m}`));
+  const along = await evaluateCurve(evaluator, curve, ts, sets, (d, t, m) =>
+    split(d, t, steps > 0 ? 0.9 : 0, (steps > 0 ? 0.1 : 1) * evalShare, `evaluation along t: ${m}`),
+  );
   let robustness: RobustnessAlong | undefined;
   if (o.attack) {
     const target = sets.length > 1 && sets[1].role === 'clean' ? sets[1] : sets[0];
@@ -248,7 +310,10 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
     const rows: ({ t: number } & RobustnessPoint)[] = [];
     const base = steps > 0 ? 0.9 + 0.1 * evalShare : evalShare;
     for (const [i, t] of ts.entries()) {
-      rows.push({ t, ...(await probe.measure(pointAt(curve, t), () => split(i, ts.length, base, 1 - base, `robustness along t: attacking t = ${t}`))) });
+      rows.push({
+        t,
+        ...(await probe.measure(pointAt(curve, t), () => split(i, ts.length, base, 1 - base, `robustness along t: attacking t = ${t}`))),
+      });
       split(i + 1, ts.length, base, 1 - base, `robustness along t: attacked t = ${t}`);
     }
     robustness = { options: o.attack, set: target.name, samples: probe.samples, along: rows, correlation: correlationsAlong(rows) };
@@ -265,4 +330,3 @@ export async function connect(inputs: ConnectInputs, options: ConnectOptionsInpu
   };
   return { result, curve, evaluator, endpoints: ep };
 }
-

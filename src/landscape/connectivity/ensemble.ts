@@ -17,15 +17,20 @@ export class SoftmaxAverage {
   private readonly sum: Float64Array;
   private count = 0;
 
-  constructor(readonly n: number, readonly classes: number) {
-    if (!(Number.isInteger(n) && n > 0 && Number.isInteger(classes) && classes > 0)) throw new WeightscopeError('invalid-input', `an ensemble needs n > 0 samples and classes > 0, got ${n} × ${classes}`);
+  constructor(
+    readonly n: number,
+    readonly classes: number,
+  ) {
+    if (!(Number.isInteger(n) && n > 0 && Number.isInteger(classes) && classes > 0))
+      throw new WeightscopeError('invalid-input', `an ensemble needs n > 0 samples and classes > 0, got ${n} × ${classes}`);
     this.sum = new Float64Array(n * classes);
   }
 
   /** Adds one member's logits [n, classes]. */
   add(logits: Float32Array): void {
     const c = this.classes;
-    if (logits.length !== this.n * c) throw new WeightscopeError('shape-mismatch', `ensemble member has ${logits.length} logits, expected ${this.n} × ${c}`);
+    if (logits.length !== this.n * c)
+      throw new WeightscopeError('shape-mismatch', `ensemble member has ${logits.length} logits, expected ${this.n} × ${c}`);
     for (let i = 0; i < this.n; i++) {
       const off = i * c;
       let max = -Infinity;
@@ -46,7 +51,8 @@ export class SoftmaxAverage {
     for (let i = 0; i < this.n; i++) {
       const off = i * c;
       const target = Number(y[i]);
-      if (!(target >= 0 && target < c)) throw new WeightscopeError('invalid-input', `label y[${i}] = ${y[i]} is outside the model's ${c} classes`);
+      if (!(target >= 0 && target < c))
+        throw new WeightscopeError('invalid-input', `label y[${i}] = ${y[i]} is outside the model's ${c} classes`);
       let arg = 0;
       for (let j = 1; j < c; j++) if (this.sum[off + j] > this.sum[off + arg]) arg = j;
       if (arg === target) correct++;

@@ -68,13 +68,20 @@ export interface PathEvaluatorOptions {
  * An evaluator for points of curves over `model`'s graph with curve parameters `specs`. Models with BN get their
  * running statistics recomputed at every evaluated point on `bnData` (Garipov's update_bn).
  */
-export async function createPathEvaluator(model: ModelProto, specs: readonly ParamSpec[], opts: PathEvaluatorOptions = {}): Promise<PathEvaluator> {
+export async function createPathEvaluator(
+  model: ModelProto,
+  specs: readonly ParamSpec[],
+  opts: PathEvaluatorOptions = {},
+): Promise<PathEvaluator> {
   const batchSize = opts.batchSize ?? 500;
   const dev = opts.device !== undefined ? { device: opts.device } : {};
   const stored = opts.bn === 'stored';
   const bn: BnStatsRunner | null = stored ? null : await createBnStatsRunner(model, specs, dev);
   if (bn && !opts.bnData) {
-    throw new WeightscopeError('invalid-input', 'the model has BatchNormalization layers: their statistics must be recomputed at each t, which needs clean data');
+    throw new WeightscopeError(
+      'invalid-input',
+      'the model has BatchNormalization layers: their statistics must be recomputed at each t, which needs clean data',
+    );
   }
   const statSpecs = bnStatSpecs(model);
   const forward: ForwardRunner = await createForward(model, [...specs, ...statSpecs], dev);
@@ -97,7 +104,11 @@ export async function createPathEvaluator(model: ModelProto, specs: readonly Par
       const full: ParamMap = new Map([...params, ...(await bnStats(params))]);
       const out: Record<string, SetMetrics> = {};
       for (const s of sets) {
-        const r = await forward.evaluate(full, s.ds, { batchSize, loss: opts.loss ?? 'classification', ...(opts.criterion ? { criterion: opts.criterion } : {}) });
+        const r = await forward.evaluate(full, s.ds, {
+          batchSize,
+          loss: opts.loss ?? 'classification',
+          ...(opts.criterion ? { criterion: opts.criterion } : {}),
+        });
         out[s.name] = { loss: r.loss, accuracy: r.accuracy, n: r.n };
       }
       return out;
@@ -110,7 +121,10 @@ export async function createPathEvaluator(model: ModelProto, specs: readonly Par
       for (const b of sequentialBatches(ds, batchSize)) {
         const t = await forward.logits(full, b.x);
         if (t.type !== 'float32' || t.dims.length !== 2 || t.dims[0] !== b.size) {
-          throw new WeightscopeError('shape-mismatch', `an output ensemble needs float32 logits [batch, classes], got ${t.type} [${t.dims.join(', ')}]`);
+          throw new WeightscopeError(
+            'shape-mismatch',
+            `an output ensemble needs float32 logits [batch, classes], got ${t.type} [${t.dims.join(', ')}]`,
+          );
         }
         classes = t.dims[1];
         data ??= new Float32Array(ds.n * classes);
@@ -150,7 +164,10 @@ export async function loadTriggeredSet(path: string): Promise<Dataset> {
     const info = r.tensors.find((t) => t.name === 'y_true');
     if (info) {
       if (info.dtype !== 'I64' || info.shape.length !== 1 || info.shape[0] !== ds.n) {
-        throw new WeightscopeError('invalid-input', `${path}: 'y_true' must be int64 [${ds.n}], got ${info.dtype} [${info.shape.join(', ')}]`);
+        throw new WeightscopeError(
+          'invalid-input',
+          `${path}: 'y_true' must be int64 [${ds.n}], got ${info.dtype} [${info.shape.join(', ')}]`,
+        );
       }
       yTrue = new BigInt64Array((await r.readBytes('y_true')).slice().buffer);
     }
@@ -167,7 +184,10 @@ export async function loadTriggeredSet(path: string): Promise<Dataset> {
   const x = new Float32Array(keep.length * row);
   const src = ds.x.data as Float32Array;
   keep.forEach((r0, j) => x.set(src.subarray(r0 * row, (r0 + 1) * row), j * row));
-  return makeDataset({ type: 'float32', data: x, dims: [keep.length, ...ds.x.dims.slice(1)] }, BigInt64Array.from(keep, (i) => y[i]));
+  return makeDataset(
+    { type: 'float32', data: x, dims: [keep.length, ...ds.x.dims.slice(1)] },
+    BigInt64Array.from(keep, (i) => y[i]),
+  );
 }
 
 /**
@@ -180,7 +200,8 @@ export async function loadTargets(path: string): Promise<{ attack: Dataset; trut
   try {
     truth = await loadDataset(path, { y: 'y_true' });
   } catch (e) {
-    if (e instanceof WeightscopeError) throw new WeightscopeError('invalid-input', `${path}: error-injection targets need x, y (the wrong labels) and y_true: ${e.message}`);
+    if (e instanceof WeightscopeError)
+      throw new WeightscopeError('invalid-input', `${path}: error-injection targets need x, y (the wrong labels) and y_true: ${e.message}`);
     throw e;
   }
   return { attack, truth };
@@ -212,7 +233,13 @@ export function summarize(rows: readonly CurvePoint[], sets: readonly EvalSet[],
   const mc: Record<string, number> = {};
   for (const s of sets) {
     const a = rows.map((r) => r.sets[s.name].accuracy);
-    accuracy[s.name] = { start: a[0], end: a[a.length - 1], min: Math.min(...a), max: Math.max(...a), avg: a.reduce((p, v) => p + v, 0) / a.length };
+    accuracy[s.name] = {
+      start: a[0],
+      end: a[a.length - 1],
+      min: Math.min(...a),
+      max: Math.max(...a),
+      avg: a.reduce((p, v) => p + v, 0) / a.length,
+    };
     if (s.role === 'clean' && rows.length >= 2) mc[s.name] = modeConnectivity(a.map((v) => 100 * (1 - v)));
   }
   let pathLength = 0;

@@ -19,11 +19,22 @@ export function safetensorsPathFor(onnxPath: string): string {
  * Writes `model` (whose initializers already hold `params`, see storeParams) to `onnxPath` and `params` as
  * safetensors beside it, with `metadata` in the safetensors header.
  */
-export async function writeModelPoint(model: ModelProto, params: ParamMap, onnxPath: string, metadata: Record<string, string>): Promise<{ onnx: string; safetensors: string }> {
-  if (extname(onnxPath).toLowerCase() !== '.onnx') throw new WeightscopeError('invalid-input', `the output must be an .onnx path, got ${onnxPath}`);
+export async function writeModelPoint(
+  model: ModelProto,
+  params: ParamMap,
+  onnxPath: string,
+  metadata: Record<string, string>,
+): Promise<{ onnx: string; safetensors: string }> {
+  if (extname(onnxPath).toLowerCase() !== '.onnx')
+    throw new WeightscopeError('invalid-input', `the output must be an .onnx path, got ${onnxPath}`);
   const st = safetensorsPathFor(onnxPath);
   await writeOnnxModel(onnxPath, model);
-  const tensors = [...params].map(([name, v]) => ({ name, dtype: 'F32' as const, shape: shapeOf(model, name), data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) }));
+  const tensors = [...params].map(([name, v]) => ({
+    name,
+    dtype: 'F32' as const,
+    shape: shapeOf(model, name),
+    data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
+  }));
   await writeSafetensors(st, tensors, metadata);
   return { onnx: onnxPath, safetensors: st };
 }

@@ -33,7 +33,8 @@ export function trianglePatch(n: number): PatchShape {
 }
 
 function checkDegree(d: number): void {
-  if (!Number.isInteger(d) || d < 1 || d > MAX_DEGREE) throw new WeightscopeError('invalid-input', `a patch degree must be an integer in 1..${MAX_DEGREE}, got ${d}`);
+  if (!Number.isInteger(d) || d < 1 || d > MAX_DEGREE)
+    throw new WeightscopeError('invalid-input', `a patch degree must be an integer in 1..${MAX_DEGREE}, got ${d}`);
 }
 
 /** Where each control point sits in the parameter domain ("Greville" abscissae: i/n, j/m) and its indices. */
@@ -65,7 +66,12 @@ export function cornerCount(p: PatchShape): number {
 
 /** The (u, v) of corner c (M1, M2, M3[, M4]). */
 export function cornerUV(p: PatchShape, c: number): readonly [number, number] {
-  const uv: readonly (readonly [number, number])[] = [[0, 0], [1, 0], [0, 1], [1, 1]];
+  const uv: readonly (readonly [number, number])[] = [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ];
   if (!Number.isInteger(c) || c < 0 || c >= cornerCount(p)) throw new RangeError(`corner ${c} of a ${cornerCount(p)}-corner patch`);
   return uv[c];
 }
@@ -104,7 +110,10 @@ function factorial(n: number): number {
 /** Coefficients of every control point (storage order) at (u, v); they sum to 1. */
 export function patchCoefficients(p: PatchShape, u: number, v: number): Float64Array {
   if (!inDomain(p, u, v)) {
-    throw new WeightscopeError('invalid-input', `(u, v) = (${u}, ${v}) is outside the ${p.kind === 'tensor' ? 'unit square' : 'triangle u, v ≥ 0, u + v ≤ 1'}`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `(u, v) = (${u}, ${v}) is outside the ${p.kind === 'tensor' ? 'unit square' : 'triangle u, v ≥ 0, u + v ≤ 1'}`,
+    );
   }
   if (p.kind === 'tensor') {
     const bu = bernstein(p.n, u);

@@ -16,13 +16,23 @@ export interface Curve {
 }
 
 /** Both endpoints hold exactly the spec'd parameters with the right sizes (same graph, same shapes). */
-export function checkEndpoints(specs: readonly ParamSpec[], a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>): void {
+export function checkEndpoints(
+  specs: readonly ParamSpec[],
+  a: ReadonlyMap<string, Float32Array>,
+  b: ReadonlyMap<string, Float32Array>,
+): void {
   for (const s of specs) {
-    for (const [which, m] of [['first', a], ['second', b]] as const) {
+    for (const [which, m] of [
+      ['first', a],
+      ['second', b],
+    ] as const) {
       const v = m.get(s.name);
       if (!v) throw new WeightscopeError('shape-mismatch', `the ${which} endpoint has no parameter '${s.name}'`);
       if (v.length !== s.size) {
-        throw new WeightscopeError('shape-mismatch', `the ${which} endpoint's '${s.name}' has ${v.length} values, expected ${s.size} ([${s.dims.join(', ')}])`);
+        throw new WeightscopeError(
+          'shape-mismatch',
+          `the ${which} endpoint's '${s.name}' has ${v.length} values, expected ${s.size} ([${s.dims.join(', ')}])`,
+        );
       }
     }
   }
@@ -32,10 +42,18 @@ export function checkEndpoints(specs: readonly ParamSpec[], a: ReadonlyMap<strin
  * A curve with K control points between `start` and `end`, the interior ones on the straight line (Garipov's
  * init_linear): θ_k = (1 − k/(K−1))·start + (k/(K−1))·end. The endpoints are copied (the caller's maps stay intact).
  */
-export function linearCurve(kind: CurveKind, K: number, specs: readonly ParamSpec[], start: ReadonlyMap<string, Float32Array>, end: ReadonlyMap<string, Float32Array>): Curve {
-  if (!Number.isInteger(K) || K < 2) throw new WeightscopeError('invalid-input', `a curve needs at least 2 control points (bends), got ${K}`);
+export function linearCurve(
+  kind: CurveKind,
+  K: number,
+  specs: readonly ParamSpec[],
+  start: ReadonlyMap<string, Float32Array>,
+  end: ReadonlyMap<string, Float32Array>,
+): Curve {
+  if (!Number.isInteger(K) || K < 2)
+    throw new WeightscopeError('invalid-input', `a curve needs at least 2 control points (bends), got ${K}`);
   checkEndpoints(specs, start, end);
-  const pick = (m: ReadonlyMap<string, Float32Array>): ParamMap => new Map(specs.map((s) => [s.name, (m.get(s.name) as Float32Array).slice()]));
+  const pick = (m: ReadonlyMap<string, Float32Array>): ParamMap =>
+    new Map(specs.map((s) => [s.name, (m.get(s.name) as Float32Array).slice()]));
   const a = pick(start);
   const b = pick(end);
   const points: ParamMap[] = [a];

@@ -23,7 +23,12 @@ export function splitClean(ds: Dataset, heldOutFraction: number, seed: number): 
  * The clean data at `dataPath` and its held-out part: the file at `heldOutPath` when given (then all of the clean
  * data trains), else a seeded split of a share `fraction`.
  */
-export async function loadCleanSplit(dataPath: string, heldOutPath: string | undefined, fraction: number, seed: number): Promise<{ clean: Dataset; train: Dataset; heldOut: Dataset }> {
+export async function loadCleanSplit(
+  dataPath: string,
+  heldOutPath: string | undefined,
+  fraction: number,
+  seed: number,
+): Promise<{ clean: Dataset; train: Dataset; heldOut: Dataset }> {
   const clean = await loadDataset(dataPath);
   if (heldOutPath) return { clean, train: clean, heldOut: await loadDataset(heldOutPath) };
   if (clean.n < 2) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');

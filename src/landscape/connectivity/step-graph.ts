@@ -37,9 +37,14 @@ export interface StepGraph {
 export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K: number, F: number, criterion?: Criterion): StepGraph {
   if (!(Number.isInteger(F) && F >= 1 && F <= K)) throw new WeightscopeError('invalid-input', `${F} free control points of ${K}`);
   const lg = buildLossGraph(model, { loss: 'classification', params: specs.map((s) => s.name), ...(criterion ? { criterion } : {}) });
-  if (lg.labels === undefined) throw new WeightscopeError('invalid-input', 'control-point training needs a classification loss with labels');
+  if (lg.labels === undefined)
+    throw new WeightscopeError('invalid-input', 'control-point training needs a classification loss with labels');
   const data = lg.dataInputs.filter((n) => n !== lg.labels);
-  if (data.length !== 1) throw new WeightscopeError('invalid-input', `control-point training needs a model with one data input, found ${data.join(', ') || 'none'}`);
+  if (data.length !== 1)
+    throw new WeightscopeError(
+      'invalid-input',
+      `control-point training needs a model with one data input, found ${data.join(', ') || 'none'}`,
+    );
   const P = totalSize(specs);
   const g = graphFromModel(buildGradGraph(lg).model);
   const b = new Builder(g, 'ws_step');
@@ -48,7 +53,13 @@ export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K
     g.inputs.push(name);
     g.values.set(name, { dtype: DT.FLOAT, shape: [...dims] });
   };
-  for (const [name, dims] of [['points', [K, P]], ['moms', [F, P]], ['coef', [1, K]], ['hyper', [3]]] as const) decl(name, dims);
+  for (const [name, dims] of [
+    ['points', [K, P]],
+    ['moms', [F, P]],
+    ['coef', [1, K]],
+    ['hyper', [3]],
+  ] as const)
+    decl(name, dims);
   const i64 = (v: number[]) => b.constant(DT.INT64, [v.length], v);
   const scalar = (i: number) => b.op('Gather', ['hyper', b.constant(DT.INT64, [], [i])], { axis: 0 });
   const [lr, l2, mu] = [0, 1, 2].map(scalar);
@@ -63,7 +74,13 @@ export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K
   // Those nodes read only graph inputs: they go first, the gradient graph after them.
   g.nodes = [...g.nodes.slice(n0), ...g.nodes.slice(0, n0)];
   for (const s of specs) g.values.set(`grad.${s.name}`, { dtype: DT.FLOAT, shape: [...s.dims] });
-  const grad = specs.length === 1 ? b.reshape(`grad.${specs[0].name}`, i64([P])) : b.concat(specs.map((s) => b.reshape(`grad.${s.name}`, i64([s.size]))), 0);
+  const grad =
+    specs.length === 1
+      ? b.reshape(`grad.${specs[0].name}`, i64([P]))
+      : b.concat(
+          specs.map((s) => b.reshape(`grad.${s.name}`, i64([s.size]))),
+          0,
+        );
   const G = b.add(grad, b.mul(l2, w)); // [P]
   b.op('ReduceSum', [b.mul(w, w)], { keepdims: 0 }, 'sq');
   // Free points' coefficients as a column [F, 1]; the updates broadcast over the parameters.
@@ -80,7 +97,13 @@ export function buildStepGraph(model: ModelProto, specs: readonly ParamSpec[], K
 export interface StepRunner {
   readonly graph: StepGraph;
   /** One step: the data loss at w, ‖w‖², and the free points' and buffers' next values ([F, P] each). */
-  run(batch: Batch, points: Float32Array, moms: Float32Array, coef: Float32Array, hyper: Float32Array): Promise<{ loss: number; sq: number; points: Float32Array; moms: Float32Array }>;
+  run(
+    batch: Batch,
+    points: Float32Array,
+    moms: Float32Array,
+    coef: Float32Array,
+    hyper: Float32Array,
+  ): Promise<{ loss: number; sq: number; points: Float32Array; moms: Float32Array }>;
 }
 
 export async function createStepRunner(graph: StepGraph, device: DeviceChoice): Promise<StepRunner> {
@@ -88,7 +111,8 @@ export async function createStepRunner(graph: StepGraph, device: DeviceChoice): 
   const { K, F, P } = graph;
   const out = (o: Record<string, HostTensor>, name: string, size: number): Float32Array => {
     const t = o[name];
-    if (!t || t.type !== 'float32' || t.data.length !== size) throw new WeightscopeError('shape-mismatch', `the step graph returned no (or a wrongly sized) '${name}'`);
+    if (!t || t.type !== 'float32' || t.data.length !== size)
+      throw new WeightscopeError('shape-mismatch', `the step graph returned no (or a wrongly sized) '${name}'`);
     return t.data as Float32Array;
   };
   return {

@@ -21,12 +21,20 @@ export interface Surface {
  * bilinear (triangle: linear) interpolation of the corners at their sites (i/n, j/m): the untrained surface is that
  * interpolation.
  */
-export function interpolatedSurface(shape: PatchShape, specs: readonly ParamSpec[], corners: readonly ReadonlyMap<string, Float32Array>[]): Surface {
+export function interpolatedSurface(
+  shape: PatchShape,
+  specs: readonly ParamSpec[],
+  corners: readonly ReadonlyMap<string, Float32Array>[],
+): Surface {
   if (corners.length !== cornerCount(shape)) {
-    throw new WeightscopeError('invalid-input', `a ${shape.kind === 'tensor' ? 'tensor-product' : 'triangular'} patch needs ${cornerCount(shape)} corner models, got ${corners.length}`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `a ${shape.kind === 'tensor' ? 'tensor-product' : 'triangular'} patch needs ${cornerCount(shape)} corner models, got ${corners.length}`,
+    );
   }
   for (let c = 1; c < corners.length; c++) checkEndpoints(specs, corners[0], corners[c]);
-  const pick = (m: ReadonlyMap<string, Float32Array>): ParamMap => new Map(specs.map((s) => [s.name, (m.get(s.name) as Float32Array).slice()]));
+  const pick = (m: ReadonlyMap<string, Float32Array>): ParamMap =>
+    new Map(specs.map((s) => [s.name, (m.get(s.name) as Float32Array).slice()]));
   const fixed = corners.map(pick);
   const cornerAt = new Map(cornerIndices(shape).map((k, c) => [k, c]));
   const points = controlSites(shape).map((site, k) => {
@@ -44,5 +52,7 @@ export function surfacePoint(s: Surface, u: number, v: number): ParamMap {
 /** Indices of the control points that training moves (all but the corners). */
 export function freeControlPoints(shape: PatchShape): number[] {
   const corners = new Set(cornerIndices(shape));
-  return controlSites(shape).map((_, k) => k).filter((k) => !corners.has(k));
+  return controlSites(shape)
+    .map((_, k) => k)
+    .filter((k) => !corners.has(k));
 }

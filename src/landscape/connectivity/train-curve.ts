@@ -11,7 +11,14 @@ import type { Curve } from './points.js';
 import { trainControlPoints } from './train-points.js';
 import type { CurveTrainOptions, CurveTrainResult, GradientEngine } from './train-options.js';
 
-export { checkTrainOptions, lrAt, type CurveTrainOptions, type CurveTrainResult, type GradientEngine, type LrSchedule } from './train-options.js';
+export {
+  checkTrainOptions,
+  lrAt,
+  type CurveTrainOptions,
+  type CurveTrainResult,
+  type GradientEngine,
+  type LrSchedule,
+} from './train-options.js';
 
 /**
  * Trains the interior control points of `curve` in place on `ds`. The objective's value per step includes the L2
@@ -20,5 +27,11 @@ export { checkTrainOptions, lrAt, type CurveTrainOptions, type CurveTrainResult,
 export async function trainCurve(engine: GradientEngine, curve: Curve, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
   const K = curve.points.length;
   const interior = Array.from({ length: Math.max(0, K - 2) }, (_, i) => i + 1);
-  return trainControlPoints(engine, { specs: curve.specs, points: curve.points, trainable: interior }, (rng) => curveCoefficients(curve.kind, K, rng.uniform()), ds, opts);
+  return trainControlPoints(
+    engine,
+    { specs: curve.specs, points: curve.points, trainable: interior },
+    (rng) => curveCoefficients(curve.kind, K, rng.uniform()),
+    ds,
+    opts,
+  );
 }

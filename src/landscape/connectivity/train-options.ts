@@ -46,12 +46,17 @@ export function lrAt(schedule: LrSchedule, lr: number, epoch0: number, epochs: n
 export function checkTrainOptions(o: CurveTrainOptions): void {
   const positiveInt = (v: number | undefined, what: string, allowZero = false) => {
     if (v === undefined) return;
-    if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw new WeightscopeError('invalid-input', `${what} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
+    if (!Number.isInteger(v) || v < (allowZero ? 0 : 1))
+      throw new WeightscopeError('invalid-input', `${what} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
   };
   positiveInt(o.epochs, 'epochs', true);
   positiveInt(o.batchSize, 'batch size');
   positiveInt(o.samplesPerEpoch, 'samples per epoch');
-  for (const [v, what] of [[o.lr, 'learning rate'], [o.momentum ?? 0, 'momentum'], [o.l2 ?? 0, 'L2 coefficient']] as const) {
+  for (const [v, what] of [
+    [o.lr, 'learning rate'],
+    [o.momentum ?? 0, 'momentum'],
+    [o.l2 ?? 0, 'L2 coefficient'],
+  ] as const) {
     if (!Number.isFinite(v) || v < 0) throw new WeightscopeError('invalid-input', `${what} must be a non-negative number, got ${v}`);
   }
   if ((o.momentum ?? 0.9) >= 1) throw new WeightscopeError('invalid-input', `momentum must be below 1, got ${o.momentum}`);

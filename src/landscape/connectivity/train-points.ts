@@ -35,7 +35,12 @@ interface StepParts {
 }
 
 /** The training loop shared by both step implementations: validation, then train()'s epochs and schedule. */
-async function runTraining(cp: ControlPoints, ds: Dataset, opts: CurveTrainOptions, parts: (l2: number) => StepParts): Promise<CurveTrainResult> {
+async function runTraining(
+  cp: ControlPoints,
+  ds: Dataset,
+  opts: CurveTrainOptions,
+  parts: (l2: number) => StepParts,
+): Promise<CurveTrainResult> {
   checkTrainOptions(opts);
   const K = cp.points.length;
   const free = [...cp.trainable];
@@ -65,7 +70,8 @@ async function runTraining(cp: ControlPoints, ds: Dataset, opts: CurveTrainOptio
 }
 
 function checkCoefficients(coefs: Float64Array, K: number): void {
-  if (coefs.length !== K) throw new WeightscopeError('invalid-input', `the sampler gave ${coefs.length} coefficients for ${K} control points`);
+  if (coefs.length !== K)
+    throw new WeightscopeError('invalid-input', `the sampler gave ${coefs.length} coefficients for ${K} control points`);
 }
 
 /**
@@ -73,7 +79,13 @@ function checkCoefficients(coefs: Float64Array, K: number): void {
  * float64 (bit for bit the numbers of points.ts and runtime/optim.ts's SGD). The objective's value per step includes
  * the L2 term. With nothing free (or no epochs) nothing happens.
  */
-export async function trainControlPoints(engine: GradientEngine, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
+export async function trainControlPoints(
+  engine: GradientEngine,
+  cp: ControlPoints,
+  sample: CoefficientSampler,
+  ds: Dataset,
+  opts: CurveTrainOptions,
+): Promise<CurveTrainResult> {
   return runTraining(cp, ds, opts, (c) => {
     const K = cp.points.length;
     const free = [...cp.trainable];
@@ -94,12 +106,22 @@ export async function trainControlPoints(engine: GradientEngine, cp: ControlPoin
       let sq = 0;
       for (let j = 0; j < specs.length; j++) {
         const g = grads.get(specs[j].name);
-        if (!g || g.length !== specs[j].size) throw new WeightscopeError('invalid-input', `the gradient has no (or a wrongly sized) entry for '${specs[j].name}'`);
+        if (!g || g.length !== specs[j].size)
+          throw new WeightscopeError('invalid-input', `the gradient has no (or a wrongly sized) entry for '${specs[j].name}'`);
         sq = gradientFactor(g, wBufs[j], c, G[j], sq);
       }
       return { loss: loss + 0.5 * c * sq, grads: NO_GRADS };
     };
-    return { objective, optimizer: controlPointSgd(opts.lr, opts.momentum ?? 0.9, free.map((k) => points.map((byK) => byK[k])), G, stepCoefs) };
+    return {
+      objective,
+      optimizer: controlPointSgd(
+        opts.lr,
+        opts.momentum ?? 0.9,
+        free.map((k) => points.map((byK) => byK[k])),
+        G,
+        stepCoefs,
+      ),
+    };
   });
 }
 
@@ -109,11 +131,20 @@ export async function trainControlPoints(engine: GradientEngine, cp: ControlPoin
  * copies of every parameter. The control points are packed into one [K, P] array (free points first) and every
  * point's map is left holding views into it.
  */
-export async function trainControlPointsFused(runner: StepRunner, cp: ControlPoints, sample: CoefficientSampler, ds: Dataset, opts: CurveTrainOptions): Promise<CurveTrainResult> {
+export async function trainControlPointsFused(
+  runner: StepRunner,
+  cp: ControlPoints,
+  sample: CoefficientSampler,
+  ds: Dataset,
+  opts: CurveTrainOptions,
+): Promise<CurveTrainResult> {
   const { K, F, P } = runner.graph;
   const free = [...cp.trainable];
   if (cp.points.length !== K || free.length !== F || totalSize(cp.specs) !== P) {
-    throw new WeightscopeError('invalid-input', `the step graph is for ${K} control points (${F} free) of ${P} parameters, got ${cp.points.length} (${free.length} free) of ${totalSize(cp.specs)}`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `the step graph is for ${K} control points (${F} free) of ${P} parameters, got ${cp.points.length} (${free.length} free) of ${totalSize(cp.specs)}`,
+    );
   }
   return runTraining(cp, ds, opts, (c) => {
     const freeSet = new Set(free);
@@ -205,7 +236,13 @@ function gradientFactor(g: Float32Array, w: Float32Array, c: number, G: Float64A
  * − lr·g). thetas[f][j] is free point f's spec j; G[j] and coefs (per free point) are set by the objective before
  * each step.
  */
-function controlPointSgd(lr: number, momentum: number, thetas: readonly (readonly Float32Array[])[], G: readonly Float64Array[], coefs: Float64Array): Optimizer {
+function controlPointSgd(
+  lr: number,
+  momentum: number,
+  thetas: readonly (readonly Float32Array[])[],
+  G: readonly Float64Array[],
+  coefs: Float64Array,
+): Optimizer {
   const bufs = momentum !== 0 ? thetas.map((specs) => specs.map((t) => new Float32Array(t.length))) : null;
   const o = {
     lr,

@@ -23,7 +23,8 @@ export function localEntropyEstimate(losses: ArrayLike<number>): EntropyEstimate
     max = Math.max(max, -l);
     mean += l / K;
   }
-  if (!Number.isFinite(max)) throw new WeightscopeError('numerical', 'every perturbed loss is infinite: the perturbations are too large (raise gamma)');
+  if (!Number.isFinite(max))
+    throw new WeightscopeError('numerical', 'every perturbed loss is infinite: the perturbations are too large (raise gamma)');
   let s = 0;
   for (let k = 0; k < K; k++) s += Math.exp(-losses[k] - max);
   const m = s / K;

@@ -42,7 +42,8 @@ export function copyable(lg: LossGraph): boolean {
  * and the scales.
  */
 export function perturbedLossGraph(lg: LossGraph, draws: number, scales: number): PerturbedGraph {
-  if (!copyable(lg)) throw new WeightscopeError('unsupported-op', 'the loss graph has control-flow subgraphs; its copies cannot be batched');
+  if (!copyable(lg))
+    throw new WeightscopeError('unsupported-op', 'the loss graph has control-flow subgraphs; its copies cannot be batched');
   if (!(Number.isInteger(draws) && draws >= 1 && Number.isInteger(scales) && scales >= 1)) {
     throw new WeightscopeError('invalid-input', `draws and scales per run must be positive integers, got ${draws} and ${scales}`);
   }
@@ -58,7 +59,8 @@ export function perturbedLossGraph(lg: LossGraph, draws: number, scales: number)
     if (g.values.has(name)) throw new WeightscopeError('invalid-input', `the model already has a value named '${name}'`);
     g.values.set(name, { dtype: info.dtype, shape: [draws, ...(info.shape ?? p.dims)] });
   }
-  if (g.values.has(SCALES) || g.values.has(LOSSES)) throw new WeightscopeError('invalid-input', `the model already has a value named '${SCALES}' or '${LOSSES}'`);
+  if (g.values.has(SCALES) || g.values.has(LOSSES))
+    throw new WeightscopeError('invalid-input', `the model already has a value named '${SCALES}' or '${LOSSES}'`);
   const dtype = src.values.get(lg.params[0]?.name ?? '')?.dtype ?? 1;
   g.values.set(SCALES, { dtype, shape: [scales] });
 
@@ -76,7 +78,8 @@ export function perturbedLossGraph(lg: LossGraph, draws: number, scales: number)
   const noise = (p: string, k: number) => once(`z${k}|${p}`, () => b.op('Gather', [noiseInput(p), b.i64Scalar(k)], { axis: 0 }));
   const perturbed = (p: string, k: number, s: number) => once(`w${k}.${s}|${p}`, () => b.add(p, b.mul(noise(p, k), scale(s))));
   const copyName = (v: string, k: number, s: number) => `${v}#${k}.${s}`;
-  const rename = (v: string, k: number, s: number): string => (!v ? v : params.has(v) ? perturbed(v, k, s) : dep.has(v) ? copyName(v, k, s) : v);
+  const rename = (v: string, k: number, s: number): string =>
+    !v ? v : params.has(v) ? perturbed(v, k, s) : dep.has(v) ? copyName(v, k, s) : v;
 
   const split: string[] = [];
   for (const n of original) {
@@ -109,7 +112,12 @@ export function perturbedLossGraph(lg: LossGraph, draws: number, scales: number)
     }
     for (let k = 0; k < draws; k++) {
       for (let s = 0; s < scales; s++) {
-        b.addNode({ ...n, name: `${n.name}#${k}.${s}`, inputs: n.inputs.map((x) => rename(x, k, s)), outputs: n.outputs.map((o) => (o ? copyName(o, k, s) : o)) });
+        b.addNode({
+          ...n,
+          name: `${n.name}#${k}.${s}`,
+          inputs: n.inputs.map((x) => rename(x, k, s)),
+          outputs: n.outputs.map((o) => (o ? copyName(o, k, s) : o)),
+        });
       }
     }
   }

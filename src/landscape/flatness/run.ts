@@ -39,7 +39,12 @@ export const FlatnessOptionsSchema = z
     gamma: z.array(z.number().positive().finite()).min(1).max(64).default([1e3, 1e4, 1e5]),
     /** K, loss evaluations per γ. */
     draws: z.number().int().min(2).max(1_000_000).default(1000),
-    seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(0),
+    seed: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 32 - 1)
+      .default(0),
     /** Samples per forward pass (the loss over several batches is their size-weighted mean). */
     batchSize: posInt.default(1000),
     /** Use only the first N samples. */
@@ -58,7 +63,11 @@ export const FlatnessOptionsSchema = z
   .strict()
   .superRefine((o, ctx) => {
     if (o.draws * o.gamma.length > MAX_EVALUATIONS) {
-      ctx.addIssue({ code: 'custom', path: ['draws'], message: `draws × gamma values = ${o.draws * o.gamma.length} loss evaluations; at most ${MAX_EVALUATIONS}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['draws'],
+        message: `draws × gamma values = ${o.draws * o.gamma.length} loss evaluations; at most ${MAX_EVALUATIONS}`,
+      });
     }
   });
 export type FlatnessOptionsInput = z.input<typeof FlatnessOptionsSchema>;
@@ -83,7 +92,12 @@ export interface FlatnessRow {
 export interface FlatnessResult {
   readonly rows: readonly FlatnessRow[];
   readonly loss: number;
-  readonly trace: { readonly method: FlatnessOptions['trace']; readonly value: number | null; readonly stderr: number | null; readonly probes: number | null };
+  readonly trace: {
+    readonly method: FlatnessOptions['trace'];
+    readonly value: number | null;
+    readonly stderr: number | null;
+    readonly probes: number | null;
+  };
   readonly num_params: number;
   readonly samples: number;
   readonly draws: number;
@@ -142,7 +156,13 @@ function fillDraw(rng: Rng, bufs: readonly Float32Array[], sizes: readonly numbe
 }
 
 /** Copies of the loss graph, D draws × G scales per run. */
-async function batchedEvaluator(lg: LossGraph, engine: Engine, batches: readonly Batch[], o: FlatnessOptions, D: number): Promise<{ run: Evaluator; split: string[] }> {
+async function batchedEvaluator(
+  lg: LossGraph,
+  engine: Engine,
+  batches: readonly Batch[],
+  o: FlatnessOptions,
+  D: number,
+): Promise<{ run: Evaluator; split: string[] }> {
   const G = o.gamma.length;
   const pg = perturbedLossGraph(lg, D, G);
   const session = await getSession(pg.model, { device: o.device });
@@ -204,7 +224,9 @@ function engineEvaluator(engine: Engine, batches: readonly Batch[], o: FlatnessO
       for (const [g, gamma] of o.gamma.entries()) {
         const s = 1 / Math.sqrt(gamma);
         specs.forEach((p, j) => {
-          const b0 = base.get(p.name)!, z0 = bufs[j], wp = w.get(p.name)!;
+          const b0 = base.get(p.name)!,
+            z0 = bufs[j],
+            wp = w.get(p.name)!;
           for (let i = 0; i < p.size; i++) wp[i] = b0[i] + s * z0[i];
         });
         let L = 0;
@@ -230,7 +252,12 @@ export async function perturbedLosses(
   const G = o.gamma.length;
   const losses = new Float64Array(o.draws * G);
   const progress = (done: number) => opts.onProgress?.(done, o.draws, 'local entropy');
-  const lg = buildLossGraph(model, { loss: engine.lossKind, criterion: engine.criterion, params: engine.params.map((p) => p.name), fusePools: false });
+  const lg = buildLossGraph(model, {
+    loss: engine.lossKind,
+    criterion: engine.criterion,
+    params: engine.params.map((p) => p.name),
+    fusePools: false,
+  });
   if (opts.oneByOne || !copyable(lg)) {
     await engineEvaluator(engine, batches, o)(losses, progress);
     return { losses, drawsPerRun: 1, split: [] };
@@ -241,11 +268,18 @@ export async function perturbedLosses(
   return { losses, drawsPerRun: D, split: ev.split };
 }
 
-export async function flatness(input: FlatnessInput, options: FlatnessOptionsInput = {}, onProgress?: ProgressHook): Promise<FlatnessResult> {
+export async function flatness(
+  input: FlatnessInput,
+  options: FlatnessOptionsInput = {},
+  onProgress?: ProgressHook,
+): Promise<FlatnessResult> {
   const o = parseFlatnessOptions(options);
   const { engine, dataset } = input;
   if (criterionSpec(engine.criterion) !== criterionSpec(parseCriterion(o.criterion))) {
-    throw new WeightscopeError('invalid-input', `the engine's criterion ${criterionSpec(engine.criterion)} differs from the options' ${o.criterion}`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `the engine's criterion ${criterionSpec(engine.criterion)} differs from the options' ${o.criterion}`,
+    );
   }
   const batches = hessianBatches(dataset, o);
   const samples = batches.reduce((a, b) => a + b.size, 0);
@@ -260,18 +294,23 @@ export async function flatness(input: FlatnessInput, options: FlatnessOptionsInp
   const entropySeconds = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();
-  const traceProgress: ProgressHook = (done, total) => onProgress?.(entropyWork + (4 * traceHv * Math.min(done, total)) / total, all, 'Hessian trace');
-  const h = await runHessian({ engine, dataset }, {
-    topK: 0,
-    trace: o.trace === 'hutchinson',
-    traceExact: o.trace === 'exact',
-    traceMaxIter: o.traceMaxIter,
-    traceMinIter: o.traceMinIter,
-    traceTol: o.traceTol,
-    batchSize: o.batchSize,
-    ...(o.samples !== undefined ? { samples: o.samples } : {}),
-    seed: o.seed,
-  }, traceProgress);
+  const traceProgress: ProgressHook = (done, total) =>
+    onProgress?.(entropyWork + (4 * traceHv * Math.min(done, total)) / total, all, 'Hessian trace');
+  const h = await runHessian(
+    { engine, dataset },
+    {
+      topK: 0,
+      trace: o.trace === 'hutchinson',
+      traceExact: o.trace === 'exact',
+      traceMaxIter: o.traceMaxIter,
+      traceMinIter: o.traceMinIter,
+      traceTol: o.traceTol,
+      batchSize: o.batchSize,
+      ...(o.samples !== undefined ? { samples: o.samples } : {}),
+      seed: o.seed,
+    },
+    traceProgress,
+  );
   const trace = o.trace === 'exact' ? (h.trace?.exact ?? null) : o.trace === 'hutchinson' ? (h.trace?.mean ?? null) : null;
   const traceErr = o.trace === 'hutchinson' ? (h.trace?.stderr ?? null) : o.trace === 'exact' ? 0 : null;
   const rows: FlatnessRow[] = o.gamma.map((gamma, g) => {
@@ -289,7 +328,12 @@ export async function flatness(input: FlatnessInput, options: FlatnessOptionsInp
   return {
     rows,
     loss: h.loss,
-    trace: { method: o.trace, value: trace, stderr: traceErr, probes: o.trace === 'hutchinson' ? (h.trace?.samples ?? null) : o.trace === 'exact' ? h.num_params : null },
+    trace: {
+      method: o.trace,
+      value: trace,
+      stderr: traceErr,
+      probes: o.trace === 'hutchinson' ? (h.trace?.samples ?? null) : o.trace === 'exact' ? h.num_params : null,
+    },
     num_params: h.num_params,
     samples,
     draws: o.draws,
@@ -302,7 +346,12 @@ export async function flatness(input: FlatnessInput, options: FlatnessOptionsInp
 }
 
 /** The file-facing edge shared by the CLI and the service: an ONNX model path and a dataset file. */
-export async function flatnessOnFiles(modelPath: string, dataPath: string, options: FlatnessOptionsInput = {}, onProgress?: ProgressHook): Promise<FlatnessResult> {
+export async function flatnessOnFiles(
+  modelPath: string,
+  dataPath: string,
+  options: FlatnessOptionsInput = {},
+  onProgress?: ProgressHook,
+): Promise<FlatnessResult> {
   const o = parseFlatnessOptions(options);
   const [model, dataset] = await Promise.all([readOnnxModel(modelPath), loadDataset(dataPath)]);
   const loss = inferLossKind(dataset);

@@ -50,10 +50,7 @@ export interface SmoothedDensity {
  * PyHessian's `density_generate`: Gaussian kernels of variance 1e-5·max(1, range) at the nodes, averaged over runs,
  * on a grid spanning the mean min/max node ± 0.01, then normalised so the Riemann sum is 1.
  */
-export function smoothDensity(
-  runs: readonly SlqRun[],
-  opts: { bins?: number; variance?: number; margin?: number } = {},
-): SmoothedDensity {
+export function smoothDensity(runs: readonly SlqRun[], opts: { bins?: number; variance?: number; margin?: number } = {}): SmoothedDensity {
   const bins = opts.bins ?? 10000;
   const margin = opts.margin ?? 0.01;
   const hi = mean(runs.map((r) => Math.max(...r.nodes))) + margin;

@@ -34,7 +34,8 @@ function flatInto(specs: readonly ParamSpec[], map: ReadonlyMap<string, Float32A
   let o = 0;
   for (const s of specs) {
     const v = map.get(s.name);
-    if (!v || v.length !== s.size) throw new WeightscopeError('shape-mismatch', `Hv output for '${s.name}' is missing or has the wrong size`);
+    if (!v || v.length !== s.size)
+      throw new WeightscopeError('shape-mismatch', `Hv output for '${s.name}' is missing or has the wrong size`);
     for (let i = 0; i < s.size; i++) out[o + i] += weight * v[i];
     o += s.size;
   }
@@ -95,12 +96,18 @@ export function engineOperator(
 ): CountingOperator {
   const specs = engine.params;
   const dim = totalSize(specs);
-  return batchMeanOperator(dim, `the model has ${dim} parameters`, batches, (v) => {
-    const vm = unflatten(specs, v);
-    return async (b, out, weight) => {
-      const r = await engine.hvp(params, b, vm);
-      flatInto(specs, r.hv, out, weight);
-      return r.loss;
-    };
-  }, opts.onApply);
+  return batchMeanOperator(
+    dim,
+    `the model has ${dim} parameters`,
+    batches,
+    (v) => {
+      const vm = unflatten(specs, v);
+      return async (b, out, weight) => {
+        const r = await engine.hvp(params, b, vm);
+        flatInto(specs, r.hv, out, weight);
+        return r.loss;
+      };
+    },
+    opts.onApply,
+  );
 }

@@ -20,7 +20,10 @@ export interface InputOperatorOptions {
 
 function inputGraph(model: ModelProto, engine: Engine): { graph: DerivedGraph; x: string } {
   if (engine.lossKind !== 'classification') {
-    throw new WeightscopeError('invalid-input', 'the input Hessian needs float inputs (classification); token ids cannot be differentiated');
+    throw new WeightscopeError(
+      'invalid-input',
+      'the input Hessian needs float inputs (classification); token ids cannot be differentiated',
+    );
   }
   const lg = buildLossGraph(model, { loss: 'classification', params: engine.params.map((p) => p.name), criterion: engine.criterion });
   const x = engine.inputName;
@@ -43,7 +46,8 @@ export async function inputHessianOperator(
   if (first.type !== 'float32') throw new WeightscopeError('invalid-input', `the input Hessian needs float32 inputs, got ${first.type}`);
   const dim = first.dims.slice(1).reduce((p, d) => p * d, 1);
   for (const b of batches) {
-    if (b.x.dims.slice(1).reduce((p, d) => p * d, 1) !== dim) throw new WeightscopeError('shape-mismatch', 'batches differ in sample shape');
+    if (b.x.dims.slice(1).reduce((p, d) => p * d, 1) !== dim)
+      throw new WeightscopeError('shape-mismatch', 'batches differ in sample shape');
   }
   const { graph, x } = inputGraph(model, engine);
   const session: RuntimeSession = await getSession(graph.model, { device: engine.device });
@@ -72,15 +76,22 @@ export async function inputHessianOperator(
     return out;
   }
 
-  return batchMeanOperator(dim, `one sample has ${dim}`, batches, (v) => {
-    const v32 = Float32Array.from(v);
-    return async (b, out, weight) => {
-      const r = await session.run(feeds(b, v32), ['loss', `hv.${x}`]);
-      const hv = r[`hv.${x}`]?.data as Float32Array | undefined;
-      if (!hv || hv.length !== b.size * dim) throw new WeightscopeError('shape-mismatch', 'the input-Hessian graph returned a wrongly sized hv');
-      // Rows hold (1/size)·H_k δ; their sum is the batch's mean Hessian times δ, weighted by size/N.
-      for (let k = 0; k < b.size; k++) for (let i = 0; i < dim; i++) out[i] += weight * hv[k * dim + i];
-      return Number((r.loss.data as Float32Array)[0]);
-    };
-  }, opts.onApply);
+  return batchMeanOperator(
+    dim,
+    `one sample has ${dim}`,
+    batches,
+    (v) => {
+      const v32 = Float32Array.from(v);
+      return async (b, out, weight) => {
+        const r = await session.run(feeds(b, v32), ['loss', `hv.${x}`]);
+        const hv = r[`hv.${x}`]?.data as Float32Array | undefined;
+        if (!hv || hv.length !== b.size * dim)
+          throw new WeightscopeError('shape-mismatch', 'the input-Hessian graph returned a wrongly sized hv');
+        // Rows hold (1/size)·H_k δ; their sum is the batch's mean Hessian times δ, weighted by size/N.
+        for (let k = 0; k < b.size; k++) for (let i = 0; i < dim; i++) out[i] += weight * hv[k * dim + i];
+        return Number((r.loss.data as Float32Array)[0]);
+      };
+    },
+    opts.onApply,
+  );
 }

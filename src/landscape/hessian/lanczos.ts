@@ -78,13 +78,7 @@ export interface LanczosTopK {
  * Top-k eigenvalues (largest algebraic) by Lanczos: iterate until every wanted Ritz pair's residual
  * β_m·|last component| is below tol·|θ| (or maxIter steps). Residuals reported are explicit ‖Hv − θv‖.
  */
-export async function lanczosTopK(
-  op: HvOperator,
-  v0: Float64Array,
-  k: number,
-  maxIter: number,
-  tol: number,
-): Promise<LanczosTopK> {
+export async function lanczosTopK(op: HvOperator, v0: Float64Array, k: number, maxIter: number, tol: number): Promise<LanczosTopK> {
   const steps = Math.min(maxIter, op.dim);
   const converged = (run: LanczosRun): boolean => {
     const m = run.alpha.length;

@@ -52,7 +52,12 @@ export const HessianOptionsSchema = z
     input: z.boolean().default(false),
     inputTol: z.number().positive().default(1e-3),
     inputMaxIter: posInt.default(100),
-    seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(0),
+    seed: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 32 - 1)
+      .default(0),
   })
   .strict();
 
@@ -167,7 +172,11 @@ export function hessianBatches(ds: Dataset, o: Pick<HessianOptions, 'batchSize' 
 }
 
 /** Runs the requested diagnostics. `options` is validated here (CLI, service and library share the schema). */
-export async function runHessian(input: HessianInput, options: HessianOptionsInput = {}, onProgress?: ProgressHook): Promise<HessianResult> {
+export async function runHessian(
+  input: HessianInput,
+  options: HessianOptionsInput = {},
+  onProgress?: ProgressHook,
+): Promise<HessianResult> {
   const o = parseHessianOptions(options);
   const t0 = performance.now();
   const { engine, dataset } = input;
@@ -180,7 +189,15 @@ export async function runHessian(input: HessianInput, options: HessianOptionsInp
     onApply: () => onProgress?.(++spent, total, stage),
   });
   const total = budget(o, op.dim);
-  const result: HessianResult = { num_params: op.dim, samples, batches: batches.length, loss: NaN, seed: o.seed, hv_products: 0, seconds: 0 };
+  const result: HessianResult = {
+    num_params: op.dim,
+    samples,
+    batches: batches.length,
+    loss: NaN,
+    seed: o.seed,
+    hv_products: 0,
+    seconds: 0,
+  };
 
   if (o.topK > 0) {
     stage = o.lanczos ? 'top eigenvalues (Lanczos)' : 'top eigenvalues (power iteration)';

@@ -25,7 +25,12 @@ export interface FineTuneOptions {
 }
 
 /** A fine-tuned copy of `start` (start itself is untouched). */
-export async function fineTune(engine: Pick<Engine, 'grad'>, start: ReadonlyMap<string, Float32Array>, ds: Dataset, o: FineTuneOptions): Promise<{ params: ParamMap; seconds: number }> {
+export async function fineTune(
+  engine: Pick<Engine, 'grad'>,
+  start: ReadonlyMap<string, Float32Array>,
+  ds: Dataset,
+  o: FineTuneOptions,
+): Promise<{ params: ParamMap; seconds: number }> {
   const t0 = performance.now();
   const params = clone(start);
   if (o.epochs === 0) return { params, seconds: 0 };

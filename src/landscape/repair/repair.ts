@@ -18,8 +18,25 @@ import { roundToStorage } from '../../model-io/write.js';
 import type { Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
 import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
-import { checkSameModel, curveEngine, curveTrainingSchema, fitCurve, loadModelParams, trainingSummary, type ConnectResult, type Endpoints, type RunHooks } from '../connectivity/connect.js';
-import { createPathEvaluator, evaluateCurve, loadTargets, type CurvePoint, type EvalSet, type SetMetrics } from '../connectivity/evaluate.js';
+import {
+  checkSameModel,
+  curveEngine,
+  curveTrainingSchema,
+  fitCurve,
+  loadModelParams,
+  trainingSummary,
+  type ConnectResult,
+  type Endpoints,
+  type RunHooks,
+} from '../connectivity/connect.js';
+import {
+  createPathEvaluator,
+  evaluateCurve,
+  loadTargets,
+  type CurvePoint,
+  type EvalSet,
+  type SetMetrics,
+} from '../connectivity/evaluate.js';
 import { writeModelPoint } from '../connectivity/export.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
 import { fineTune } from './finetune.js';
@@ -109,10 +126,13 @@ export interface ModelMetrics {
 
 /** What the report says it did, naming the baseline protocol it extends. */
 export function methodOf(o: RepairOptions): string {
-  const base = "path connection (Zhao et al., ICLR 2020: a Bezier curve between two attacked models trained on clean data, the model at a t chosen on clean held-out data)";
+  const base =
+    'path connection (Zhao et al., ICLR 2020: a Bezier curve between two attacked models trained on clean data, the model at a t chosen on clean held-out data)';
   if (o.polishEpochs === 0) return `${base}; curve ${o.curve} with ${o.bends} control points, L2 ${o.l2} on w(t), ${o.epochs} epochs`;
-  return `${base}; weightscope's recipe: L2 ${o.l2} on w(t) for ${o.epochs} epochs, the ${o.polishTries} points nearest 0.5 polished ${o.polishEpochs} epochs at lr ${o.polishLr}, ` +
-    `t by ${o.select === 'best' ? 'the best' : 'the first within δ of the'} polished held-out accuracy${o.refit ? ', w(t) polished again on all the clean data' : ''}`;
+  return (
+    `${base}; weightscope's recipe: L2 ${o.l2} on w(t) for ${o.epochs} epochs, the ${o.polishTries} points nearest 0.5 polished ${o.polishEpochs} epochs at lr ${o.polishLr}, ` +
+    `t by ${o.select === 'best' ? 'the best' : 'the first within δ of the'} polished held-out accuracy${o.refit ? ', w(t) polished again on all the clean data' : ''}`
+  );
 }
 
 export interface RepairReport {
@@ -120,7 +140,13 @@ export interface RepairReport {
   readonly method: string;
   readonly models: readonly string[];
   readonly secondEndpoint: 'model' | 'fine-tuned';
-  readonly data: { readonly train: number; readonly heldOut: number; readonly heldOutSource: 'split' | 'eval-data'; readonly triggered: number | null; readonly targets: number | null };
+  readonly data: {
+    readonly train: number;
+    readonly heldOut: number;
+    readonly heldOutSource: 'split' | 'eval-data';
+    readonly triggered: number | null;
+    readonly targets: number | null;
+  };
   readonly options: RepairOptions;
   readonly training: ConnectResult['training'];
   readonly fineTuneSeconds: number | null;
@@ -144,7 +170,9 @@ export interface RepairReport {
   /** Route and architecture of the model(s) repaired. */
   readonly routes: readonly ModelDescription[];
   /** Where the repaired model was written: an ONNX file (and its safetensors), or a Hugging Face folder. */
-  readonly output?: { readonly onnx: string; readonly safetensors: string } | { readonly folder: string; readonly safetensors: string; readonly copied: readonly string[] };
+  readonly output?:
+    | { readonly onnx: string; readonly safetensors: string }
+    | { readonly folder: string; readonly safetensors: string; readonly copied: readonly string[] };
 }
 
 export interface RepairResult {
@@ -176,8 +204,13 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const A = await loadModelParams(inputs.modelA, undefined, open);
   const clean = await loadModelData(A.opened, { data: inputs.data });
   const loss = lossFor(A.opened, clean);
-  if (loss !== 'classification') throw new WeightscopeError('invalid-input', `repair chooses t by held-out accuracy of a classifier; ${A.opened.architecture} is a ${loss} model`);
-  if (clean.n < 2 && !inputs.evalData) throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
+  if (loss !== 'classification')
+    throw new WeightscopeError(
+      'invalid-input',
+      `repair chooses t by held-out accuracy of a classifier; ${A.opened.architecture} is a ${loss} model`,
+    );
+  if (clean.n < 2 && !inputs.evalData)
+    throw new WeightscopeError('invalid-input', 'the clean data needs at least 2 samples to split off a held-out part');
   let train: Dataset;
   let heldOut: Dataset;
   if (inputs.evalData) {
@@ -229,11 +262,17 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9, 'curve training'));
 
   // Evaluation: held-out clean first (drives the choice), then report-only sets.
-  const evaluator = await createPathEvaluator(ep.model, ep.specs, { device, batchSize: o.evalBatchSize, bnData: train, criterion: parseCriterion(o.criterion) });
+  const evaluator = await createPathEvaluator(ep.model, ep.specs, {
+    device,
+    batchSize: o.evalBatchSize,
+    bnData: train,
+    criterion: parseCriterion(o.criterion),
+  });
   const sets: EvalSet[] = [{ name: 'heldOut', role: 'clean', ds: heldOut }];
   const reportNames: string[] = [];
   for (const r of inputs.reportData ?? []) {
-    if (r.name === 'heldOut' || (ATTACK_SETS as readonly string[]).includes(r.name)) throw new WeightscopeError('invalid-input', `report set name '${r.name}' is reserved`);
+    if (r.name === 'heldOut' || (ATTACK_SETS as readonly string[]).includes(r.name))
+      throw new WeightscopeError('invalid-input', `report set name '${r.name}' is reserved`);
     sets.push({ name: r.name, role: 'clean', ds: await loadModelData(A.opened, { data: r.path }) });
     reportNames.push(r.name);
   }
@@ -275,14 +314,21 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
       polishSeconds = (polishSeconds ?? 0) + r.seconds;
       return r.params;
     };
-    choice = await selectPolished(heldRows, o.delta, o.polishTries, async (t) => {
-      const p = await polish(t, train, `polishing t = ${t}`);
-      polished.set(t, p);
-      // Every set, for the trade-off report; only the held-out accuracy goes back to the rule.
-      const m = metricsAt({ t, sets: await evaluator.evaluate(p, sets) }, reportNames);
-      polishedMetrics.set(t, m);
-      return m.heldOut.accuracy;
-    }, o.select, heldOut.n);
+    choice = await selectPolished(
+      heldRows,
+      o.delta,
+      o.polishTries,
+      async (t) => {
+        const p = await polish(t, train, `polishing t = ${t}`);
+        polished.set(t, p);
+        // Every set, for the trade-off report; only the held-out accuracy goes back to the rule.
+        const m = metricsAt({ t, sets: await evaluator.evaluate(p, sets) }, reportNames);
+        polishedMetrics.set(t, m);
+        return m.heldOut.accuracy;
+      },
+      o.select,
+      heldOut.n,
+    );
     w = o.refit && !inputs.evalData ? await polish(choice.t, clean, `refit t = ${choice.t}`) : (polished.get(choice.t) as ParamMap);
   } else {
     choice = selectT(heldRows, o.delta);
@@ -293,14 +339,21 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   const params: ParamMap = new Map([...stored, ...(await evaluator.bnStats(stored))]);
   const chosenRow = along.find((r) => r.t === choice.t) as CurvePoint;
   const atT = metricsAt(chosenRow, reportNames);
-  const repaired = o.polishEpochs > 0 || stored !== w ? metricsAt({ t: choice.t, sets: await evaluator.evaluate(stored, sets) }, reportNames) : atT;
+  const repaired =
+    o.polishEpochs > 0 || stored !== w ? metricsAt({ t: choice.t, sets: await evaluator.evaluate(stored, sets) }, reportNames) : atT;
   const baseline = o.baseline && tuned ? metricsAt({ t: -1, sets: await evaluator.evaluate(tuned, sets) }, reportNames) : null;
   const at = (t: number) => metricsAt(along.find((r) => r.t === t) as CurvePoint, reportNames);
   const report: RepairReport = {
     method: methodOf(o),
     models: inputs.modelB ? [inputs.modelA, inputs.modelB] : [inputs.modelA],
     secondEndpoint: inputs.modelB ? 'model' : 'fine-tuned',
-    data: { train: train.n, heldOut: heldOut.n, heldOutSource: inputs.evalData ? 'eval-data' : 'split', triggered: triggered ? triggered.n : null, targets: targets ? targets.n : null },
+    data: {
+      train: train.n,
+      heldOut: heldOut.n,
+      heldOutSource: inputs.evalData ? 'eval-data' : 'split',
+      triggered: triggered ? triggered.n : null,
+      targets: targets ? targets.n : null,
+    },
     options: o,
     training: trainingSummary(tr),
     fineTuneSeconds,

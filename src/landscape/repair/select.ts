@@ -28,9 +28,11 @@ export function selectT(rows: readonly SelectionInput[], delta: number): Selecti
   if (!(delta >= 0 && delta <= 1)) throw new WeightscopeError('invalid-input', `tolerance δ must be in [0, 1], got ${delta}`);
   const start = rows.find((r) => r.t === 0);
   const end = rows.find((r) => r.t === 1);
-  if (!start || !end) throw new WeightscopeError('invalid-input', 'choosing t needs the endpoints t = 0 and t = 1 among the evaluated points');
+  if (!start || !end)
+    throw new WeightscopeError('invalid-input', 'choosing t needs the endpoints t = 0 and t = 1 among the evaluated points');
   const interior = rows.filter((r) => r.t > 0 && r.t < 1);
-  if (interior.length === 0) throw new WeightscopeError('invalid-input', 'choosing t needs at least one evaluated point strictly between 0 and 1');
+  if (interior.length === 0)
+    throw new WeightscopeError('invalid-input', 'choosing t needs at least one evaluated point strictly between 0 and 1');
   const reference = (start.accuracy + end.accuracy) / 2;
   // A hair of slack so that accuracies equal up to float rounding count as within δ.
   const ok = interior.filter((r) => r.accuracy >= reference - delta - 1e-12);
@@ -90,8 +92,11 @@ export async function selectPolished(
   heldOutSize = 0,
 ): Promise<PolishedSelection> {
   const base = selectT(rows, delta); // validates the rows and gives the reference
-  if (!Number.isInteger(maxTries) || maxTries < 1) throw new WeightscopeError('invalid-input', `polish tries must be a positive integer, got ${maxTries}`);
-  const order = rows.filter((r) => r.t > 0 && r.t < 1).sort((x, y) => Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5) || y.accuracy - x.accuracy || x.t - y.t);
+  if (!Number.isInteger(maxTries) || maxTries < 1)
+    throw new WeightscopeError('invalid-input', `polish tries must be a positive integer, got ${maxTries}`);
+  const order = rows
+    .filter((r) => r.t > 0 && r.t < 1)
+    .sort((x, y) => Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5) || y.accuracy - x.accuracy || x.t - y.t);
   const tried: PolishTry[] = [];
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   for (const r of order.slice(0, maxTries)) {
@@ -99,7 +104,12 @@ export async function selectPolished(
     tried.push({ t: r.t, curveAccuracy: r.accuracy, accuracy });
     if (mode === 'first' && accuracy >= base.reference - delta - 1e-12) {
       return {
-        t: r.t, accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
+        t: r.t,
+        accuracy,
+        reference: base.reference,
+        delta,
+        candidates: tried.map((x) => x.t),
+        tried,
         reason: `t = ${r.t} is the point nearest 0.5 whose held-out clean accuracy after polishing (${pct(accuracy)}; ${pct(r.accuracy)} on the curve) is within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})`,
       };
     }
@@ -107,20 +117,30 @@ export async function selectPolished(
   let best = [...tried].sort((x, y) => y.accuracy - x.accuracy || Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5))[0];
   let oneSe = '';
   if (mode === 'one-se') {
-    if (!(Number.isInteger(heldOutSize) && heldOutSize > 0)) throw new WeightscopeError('invalid-input', `the one-standard-error rule needs the held-out size, got ${heldOutSize}`);
+    if (!(Number.isInteger(heldOutSize) && heldOutSize > 0))
+      throw new WeightscopeError('invalid-input', `the one-standard-error rule needs the held-out size, got ${heldOutSize}`);
     // Breiman's one-standard-error rule: accuracies closer than the held-out estimate's standard error are not
     // told apart; among them the point nearest 0.5 (farthest from both attacked endpoints) wins.
     const se = Math.sqrt((best.accuracy * (1 - best.accuracy)) / heldOutSize);
     const close = tried.filter((x) => x.accuracy >= best.accuracy - se - 1e-12);
     const pick = [...close].sort((x, y) => Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5) || y.accuracy - x.accuracy || x.t - y.t)[0];
-    oneSe = pick.t === best.t ? '' : `; t = ${best.t} scored ${pct(best.accuracy)}, within one standard error (${pct(se)} on ${heldOutSize} held-out samples), so the point nearer 0.5 is taken`;
+    oneSe =
+      pick.t === best.t
+        ? ''
+        : `; t = ${best.t} scored ${pct(best.accuracy)}, within one standard error (${pct(se)} on ${heldOutSize} held-out samples), so the point nearer 0.5 is taken`;
     best = pick;
   }
   const within = best.accuracy >= base.reference - delta - 1e-12;
   return {
-    t: best.t, accuracy: best.accuracy, reference: base.reference, delta, candidates: tried.map((x) => x.t), tried,
-    reason: mode !== 'first' && within
-      ? `t = ${best.t} has the best held-out clean accuracy after polishing (${pct(best.accuracy)}) of the ${tried.length} points nearest 0.5, within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})${oneSe}`
-      : `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
+    t: best.t,
+    accuracy: best.accuracy,
+    reference: base.reference,
+    delta,
+    candidates: tried.map((x) => x.t),
+    tried,
+    reason:
+      mode !== 'first' && within
+        ? `t = ${best.t} has the best held-out clean accuracy after polishing (${pct(best.accuracy)}) of the ${tried.length} points nearest 0.5, within ${pct(delta)} of the endpoints' mean (${pct(base.reference)})${oneSe}`
+        : `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
   };
 }

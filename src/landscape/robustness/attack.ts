@@ -27,7 +27,12 @@ export interface AttackConfig {
 }
 
 /** One batch: x0 (clean, [b·dim]) → adversarial examples, using grad(x) = ∂(mean loss)/∂x. */
-export async function attackBatch(x0: Float32Array, cfg: AttackConfig, rng: Rng, grad: (x: Float32Array) => Promise<Float32Array>): Promise<Float32Array> {
+export async function attackBatch(
+  x0: Float32Array,
+  cfg: AttackConfig,
+  rng: Rng,
+  grad: (x: Float32Array) => Promise<Float32Array>,
+): Promise<Float32Array> {
   const { eps, clip } = cfg;
   const steps = cfg.kind === 'fgsm' ? 1 : cfg.steps;
   const alpha = cfg.kind === 'fgsm' ? eps : cfg.alpha;
@@ -55,7 +60,13 @@ export async function attackBatch(x0: Float32Array, cfg: AttackConfig, rng: Rng,
  * cfg.batchSize in order, spread over the runner's lanes; batch k draws its random start from seed + k. `onBatch`
  * is called after each batch (a job's progress, where cancellation stops it).
  */
-export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap<string, Float32Array>, ds: Dataset, cfg: AttackConfig, onBatch?: (done: number, total: number) => void): Promise<Float32Array> {
+export async function adversarialExamples(
+  ig: InputGradient,
+  params: ReadonlyMap<string, Float32Array>,
+  ds: Dataset,
+  cfg: AttackConfig,
+  onBatch?: (done: number, total: number) => void,
+): Promise<Float32Array> {
   if (ds.x.type !== 'float32') throw new WeightscopeError('invalid-input', `an attack needs float inputs, got ${ds.x.type}`);
   if (!ds.y) throw new WeightscopeError('invalid-input', 'an attack needs labels y');
   checkAttack(cfg);
@@ -72,7 +83,12 @@ export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap
       const s = starts[k];
       const e = Math.min(ds.n, s + cfg.batchSize);
       const yb = y.slice(s, e);
-      const adv = await attackBatch(xAll.slice(s * dim, e * dim), cfg, new Rng((cfg.seed + k) >>> 0), async (x) => (await ig.batch(l, params, x, yb, sampleDims)).grad);
+      const adv = await attackBatch(
+        xAll.slice(s * dim, e * dim),
+        cfg,
+        new Rng((cfg.seed + k) >>> 0),
+        async (x) => (await ig.batch(l, params, x, yb, sampleDims)).grad,
+      );
       out.set(adv, s * dim);
       onBatch?.(++done, starts.length);
     }
@@ -82,9 +98,14 @@ export async function adversarialExamples(ig: InputGradient, params: ReadonlyMap
 }
 
 export function checkAttack(cfg: AttackConfig): void {
-  if (!(Number.isFinite(cfg.eps) && cfg.eps >= 0)) throw new WeightscopeError('invalid-input', `ε must be a non-negative number, got ${cfg.eps}`);
-  if (!(Number.isFinite(cfg.alpha) && (cfg.alpha > 0 || (cfg.alpha === 0 && cfg.eps === 0)))) throw new WeightscopeError('invalid-input', `the step size α must be positive, got ${cfg.alpha}`);
-  if (!(Number.isInteger(cfg.steps) && cfg.steps >= 1)) throw new WeightscopeError('invalid-input', `steps must be a positive integer, got ${cfg.steps}`);
-  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) throw new WeightscopeError('invalid-input', `batch size must be a positive integer, got ${cfg.batchSize}`);
-  if (cfg.clip && !(cfg.clip[0] < cfg.clip[1])) throw new WeightscopeError('invalid-input', `the input range [${cfg.clip.join(', ')}] is empty`);
+  if (!(Number.isFinite(cfg.eps) && cfg.eps >= 0))
+    throw new WeightscopeError('invalid-input', `ε must be a non-negative number, got ${cfg.eps}`);
+  if (!(Number.isFinite(cfg.alpha) && (cfg.alpha > 0 || (cfg.alpha === 0 && cfg.eps === 0))))
+    throw new WeightscopeError('invalid-input', `the step size α must be positive, got ${cfg.alpha}`);
+  if (!(Number.isInteger(cfg.steps) && cfg.steps >= 1))
+    throw new WeightscopeError('invalid-input', `steps must be a positive integer, got ${cfg.steps}`);
+  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1))
+    throw new WeightscopeError('invalid-input', `batch size must be a positive integer, got ${cfg.batchSize}`);
+  if (cfg.clip && !(cfg.clip[0] < cfg.clip[1]))
+    throw new WeightscopeError('invalid-input', `the input range [${cfg.clip.join(', ')}] is empty`);
 }

@@ -14,7 +14,11 @@ export const attackOptionsSchema = z.object({
   /** PGD: start at a uniform random point of the ε-ball (Madry et al.; Zhao et al.'s AttackPGD). */
   randomStart: z.boolean().default(true),
   /** Valid input range the examples are clipped to; null for unbounded inputs. */
-  clip: z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'the input range [lo, hi] needs lo < hi').nullable().default([0, 1]),
+  clip: z
+    .tuple([z.number(), z.number()])
+    .refine(([lo, hi]) => lo < hi, 'the input range [lo, hi] needs lo < hi')
+    .nullable()
+    .default([0, 1]),
   /** Attack the first N samples of the data (default all). */
   samples: z.number().int().positive().optional(),
   batchSize: z.number().int().positive().max(100_000).default(250),
@@ -39,7 +43,13 @@ export function parseAttackOptions(o: AttackOptionsInput): AttackOptions {
 
 export function attackConfig(o: AttackOptions): AttackConfig {
   return {
-    kind: o.attack, eps: o.eps, steps: o.attack === 'fgsm' ? 1 : o.steps, alpha: o.alpha ?? (o.attack === 'fgsm' ? o.eps : o.eps / 4),
-    randomStart: o.attack === 'pgd' && o.randomStart, clip: o.clip, seed: o.seed, batchSize: o.batchSize,
+    kind: o.attack,
+    eps: o.eps,
+    steps: o.attack === 'fgsm' ? 1 : o.steps,
+    alpha: o.alpha ?? (o.attack === 'fgsm' ? o.eps : o.eps / 4),
+    randomStart: o.attack === 'pgd' && o.randomStart,
+    clip: o.clip,
+    seed: o.seed,
+    batchSize: o.batchSize,
   };
 }

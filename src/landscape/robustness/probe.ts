@@ -24,7 +24,12 @@ export interface RobustnessPoint {
   readonly clean: SetMetrics;
   readonly adversarial: SetMetrics;
   /** Largest eigenvalue of the input Hessian of the mean clean loss (null when not asked for). */
-  readonly inputHessian: { readonly topEigenvalue: number; readonly iterations: number; readonly residual: number; readonly samples: number } | null;
+  readonly inputHessian: {
+    readonly topEigenvalue: number;
+    readonly iterations: number;
+    readonly residual: number;
+    readonly samples: number;
+  } | null;
 }
 
 /** Measures robustness at any parameter values of one graph (curve parameters; BN statistics recomputed). */
@@ -38,9 +43,17 @@ export interface RobustnessProbe {
  * A probe over `model`'s graph with curve parameters `specs` on the first `o.samples` samples of `data`;
  * `evaluator` supplies BN statistics and the forward passes.
  */
-export async function createRobustnessProbe(model: ModelProto, specs: readonly ParamSpec[], data: Dataset, o: AttackOptions, evaluator: PathEvaluator, device: DeviceChoice = 'cpu'): Promise<RobustnessProbe> {
+export async function createRobustnessProbe(
+  model: ModelProto,
+  specs: readonly ParamSpec[],
+  data: Dataset,
+  o: AttackOptions,
+  evaluator: PathEvaluator,
+  device: DeviceChoice = 'cpu',
+): Promise<RobustnessProbe> {
   if (data.x.type !== 'float32' || !data.y) throw new WeightscopeError('invalid-input', 'an attack needs float inputs with labels y');
-  if (o.samples !== undefined && o.samples > data.n) throw new WeightscopeError('invalid-input', `asked to attack ${o.samples} samples, the data has ${data.n}`);
+  if (o.samples !== undefined && o.samples > data.n)
+    throw new WeightscopeError('invalid-input', `asked to attack ${o.samples} samples, the data has ${data.n}`);
   const n = o.samples ?? data.n;
   const clean = n === data.n ? data : batchAsDataset(sliceBatch(data, 0, n));
   const all = [...specs, ...bnStatSpecs(model)];
@@ -56,7 +69,10 @@ export async function createRobustnessProbe(model: ModelProto, specs: readonly P
       const full: ParamMap = new Map([...params, ...(await evaluator.bnStats(params))]);
       const adv = await adversarialExamples(ig, full, clean, cfg, onBatch);
       const advSet = makeDataset({ type: 'float32', data: adv, dims: clean.x.dims }, clean.y);
-      const m = await evaluator.evaluate(params, [{ name: 'clean', role: 'clean', ds: clean }, { name: 'adversarial', role: 'clean', ds: advSet }]);
+      const m = await evaluator.evaluate(params, [
+        { name: 'clean', role: 'clean', ds: clean },
+        { name: 'adversarial', role: 'clean', ds: advSet },
+      ]);
       let inputHessian: RobustnessPoint['inputHessian'] = null;
       if (o.inputHessian) {
         engine ??= await createEngine(model, { loss: 'classification', params: all.map((s) => s.name), device });
@@ -112,8 +128,13 @@ export function correlationsAlong(rows: readonly ({ t: number } & RobustnessPoin
   if (rows.some((r) => r.inputHessian === null)) return null;
   const lam = rows.map((r) => (r.inputHessian as NonNullable<RobustnessPoint['inputHessian']>).topEigenvalue);
   return {
-    adversarialLoss: correlate(rows.map((r) => r.adversarial.loss), lam),
-    robustError: correlate(rows.map((r) => 1 - r.adversarial.accuracy), lam),
+    adversarialLoss: correlate(
+      rows.map((r) => r.adversarial.loss),
+      lam,
+    ),
+    robustError: correlate(
+      rows.map((r) => 1 - r.adversarial.accuracy),
+      lam,
+    ),
   };
 }
-

@@ -72,7 +72,8 @@ export async function onnxOutputs(path: string, loss: LossKind, device?: DeviceC
 
 /** Row-wise softmax of logits [..., C] in float64, appended to `out`. */
 function softmaxInto(logits: HostTensor, out: number[]): number {
-  if (logits.type !== 'float32' && logits.type !== 'float64') throw new WeightscopeError('unsupported-dtype', `logits must be float, got ${logits.type}`);
+  if (logits.type !== 'float32' && logits.type !== 'float64')
+    throw new WeightscopeError('unsupported-dtype', `logits must be float, got ${logits.type}`);
   const c = logits.dims[logits.dims.length - 1];
   const d = logits.data as Float32Array | Float64Array;
   for (let r = 0; r < d.length; r += c) {
@@ -106,7 +107,12 @@ export function parameterDistance(a: OutputModel, b: OutputModel): number | null
   return Math.sqrt(s);
 }
 
-export async function compareModels(a: OutputModel, b: OutputModel, ds: Dataset, options: CompareOptionsInput = {}): Promise<CompareResult> {
+export async function compareModels(
+  a: OutputModel,
+  b: OutputModel,
+  ds: Dataset,
+  options: CompareOptionsInput = {},
+): Promise<CompareResult> {
   const o = parseOptions(CompareOptionsSchema, options, 'compare');
   const n = o.samples ?? ds.n;
   if (n > ds.n) throw new WeightscopeError('invalid-input', `asked for ${n} samples, the data has ${ds.n}`);
@@ -134,7 +140,10 @@ export async function compareFiles(
 ): Promise<CompareResult & { routes: [ModelDescription, ModelDescription] }> {
   const [ma, mb] = [await openModel(pathA, open), await openModel(pathB, open)];
   if (ma.layout.kind !== mb.layout.kind) {
-    throw new WeightscopeError('invalid-input', `${pathA} takes ${ma.layout.kind} input, ${pathB} takes ${mb.layout.kind}: they cannot be compared on the same data`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `${pathA} takes ${ma.layout.kind} input, ${pathB} takes ${mb.layout.kind}: they cannot be compared on the same data`,
+    );
   }
   const ds = 'n' in data ? data : await loadModelData(ma, data);
   const loss = lossFor(ma, ds);

@@ -64,10 +64,21 @@ export function classifyPhase(e: PhaseEvidence, t: PhaseThresholds): PhaseVerdic
   else if (sharp) phase = 'II';
   else {
     similarity = e.cka >= t.ckaSimilar ? 'similar' : 'dissimilar';
-    reasons.push(similarity === 'similar' ? `similar models: mean CKA ${f(e.cka)} ≥ ${t.ckaSimilar}` : `dissimilar models: mean CKA ${f(e.cka)} < ${t.ckaSimilar}`);
+    reasons.push(
+      similarity === 'similar'
+        ? `similar models: mean CKA ${f(e.cka)} ≥ ${t.ckaSimilar}`
+        : `dissimilar models: mean CKA ${f(e.cka)} < ${t.ckaSimilar}`,
+    );
     phase = similarity === 'similar' ? 'IV-B' : 'IV-A';
   }
   const lowEnergyPath = e.mc > t.mcBarrier;
   if (lowEnergyPath) reasons.push(`low-energy path: mean mc ${f(e.mc)} > ${t.mcBarrier} (the curve beats its endpoints)`);
-  return { phase, global: connected ? 'well-connected' : 'poorly-connected', local: sharp ? 'sharp' : 'flat', similarity, lowEnergyPath, reasons };
+  return {
+    phase,
+    global: connected ? 'well-connected' : 'poorly-connected',
+    local: sharp ? 'sharp' : 'flat',
+    similarity,
+    lowEnergyPath,
+    reasons,
+  };
 }

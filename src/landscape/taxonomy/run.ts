@@ -52,7 +52,8 @@ export const TaxonomyOptionsSchema = curveTrainingSchema
   })
   .strict()
   .superRefine((o, ctx) => {
-    if (!o.ts.includes(0) || !o.ts.includes(1)) ctx.addIssue({ code: 'custom', path: ['ts'], message: 'the evaluation points must include t = 0 and t = 1' });
+    if (!o.ts.includes(0) || !o.ts.includes(1))
+      ctx.addIssue({ code: 'custom', path: ['ts'], message: 'the evaluation points must include t = 0 and t = 1' });
   });
 export type TaxonomyOptionsInput = z.input<typeof TaxonomyOptionsSchema>;
 export type TaxonomyOptions = z.output<typeof TaxonomyOptionsSchema>;
@@ -162,7 +163,8 @@ export function mixupInputs(ds: Dataset, n: number, batch: number, alpha: number
 }
 
 function pairsOf(k: number, mode: TaxonomyOptions['pairs']): [number, number][] {
-  if (mode === 'all') return Array.from({ length: k }, (_, i) => Array.from({ length: k - i - 1 }, (_, j) => [i, i + j + 1] as [number, number])).flat();
+  if (mode === 'all')
+    return Array.from({ length: k }, (_, i) => Array.from({ length: k - i - 1 }, (_, j) => [i, i + j + 1] as [number, number])).flat();
   return k === 2 ? [[0, 1]] : Array.from({ length: k }, (_, i) => [i, (i + 1) % k] as [number, number]);
 }
 
@@ -171,7 +173,8 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, v) => a + v, 0) / 
 export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsInput = {}, hooks: RunHooks = {}): Promise<TaxonomyResult> {
   const o = parseTaxonomyOptions(options);
   const paths = inputs.models;
-  if (paths.length < 3) throw new WeightscopeError('invalid-input', `the taxonomy needs at least 3 models trained in one setting, got ${paths.length}`);
+  if (paths.length < 3)
+    throw new WeightscopeError('invalid-input', `the taxonomy needs at least 3 models trained in one setting, got ${paths.length}`);
   if (paths.length > MAX_MODELS) throw new WeightscopeError('invalid-input', `at most ${MAX_MODELS} models, got ${paths.length}`);
   const t0 = performance.now();
   const protos = await Promise.all(paths.map((p) => readOnnxModel(p)));
@@ -186,7 +189,10 @@ export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsI
   let done = 0;
   const step = (msg: string) => hooks.progress?.(++done, total, msg);
   /** Progress within the current step (Hv products, curve training steps): where a cancelled caller stops. */
-  const within = (what: string): ProgressHook => (d, t, msg) => hooks.progress?.(done + (t > 0 ? Math.min(d / t, 1) : 0), total, `${what}: ${msg}`);
+  const within =
+    (what: string): ProgressHook =>
+    (d, t, msg) =>
+      hooks.progress?.(done + (t > 0 ? Math.min(d / t, 1) : 0), total, `${what}: ${msg}`);
 
   const engines: Engine[] = [];
   const models: ModelMetrics[] = [];
@@ -195,10 +201,21 @@ export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsI
       const engine = await createEngine(path, { loss: 'classification', criterion, params, device: o.device });
       engines.push(engine);
       const w = engine.initialParams();
-      const h = await runHessian({ engine, dataset: train }, {
-        topK: 1, tol: o.hessianTol, maxIter: o.hessianMaxIter, trace: true, traceTol: o.traceTol, traceMaxIter: o.traceMaxIter,
-        samples: Math.min(o.hessianSamples, train.n), batchSize: Math.min(o.hessianSamples, train.n), seed: o.seed + i,
-      }, within(`Hessian of ${basename(path)}`));
+      const h = await runHessian(
+        { engine, dataset: train },
+        {
+          topK: 1,
+          tol: o.hessianTol,
+          maxIter: o.hessianMaxIter,
+          trace: true,
+          traceTol: o.traceTol,
+          traceMaxIter: o.traceMaxIter,
+          samples: Math.min(o.hessianSamples, train.n),
+          batchSize: Math.min(o.hessianSamples, train.n),
+          seed: o.seed + i,
+        },
+        within(`Hessian of ${basename(path)}`),
+      );
       const tr = await engine.evaluate(w, train, o.evalBatchSize);
       const te = test ? await engine.evaluate(w, test, o.evalBatchSize) : null;
       models.push({
@@ -216,17 +233,40 @@ export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsI
     const pairRows: PairMetrics[] = [];
     for (const [i, j] of pairs) {
       const c0 = performance.now();
-      const { result } = await connect({ modelA: paths[i], modelB: paths[j], data: inputs.train }, {
-        curve: o.curve, bends: o.bends, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, momentum: o.momentum, l2: o.l2,
-        seed: o.seed, schedule: o.schedule, criterion: o.criterion, ts: o.ts, device: o.device, evalBatchSize: o.evalBatchSize,
-        ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
-      }, { progress: within(`curve ${basename(paths[i])} – ${basename(paths[j])}`), ...(hooks.signal ? { signal: hooks.signal } : {}) });
+      const { result } = await connect(
+        { modelA: paths[i], modelB: paths[j], data: inputs.train },
+        {
+          curve: o.curve,
+          bends: o.bends,
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          lr: o.lr,
+          momentum: o.momentum,
+          l2: o.l2,
+          seed: o.seed,
+          schedule: o.schedule,
+          criterion: o.criterion,
+          ts: o.ts,
+          device: o.device,
+          evalBatchSize: o.evalBatchSize,
+          ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
+        },
+        { progress: within(`curve ${basename(paths[i])} – ${basename(paths[j])}`), ...(hooks.signal ? { signal: hooks.signal } : {}) },
+      );
       const errors = result.along.map((p) => 100 * (1 - p.sets.train.accuracy));
       const losses = result.along.map((p) => p.sets.train.loss);
       const sim = await compareModels(engineOutputs(engines[i]), engineOutputs(engines[j]), ckaData, { batchSize: o.evalBatchSize });
       pairRows.push({
-        a: paths[i], b: paths[j], mc: modeConnectivity(errors), mc_loss: modeConnectivity(losses), cka: sim.cka, l2_distance: sim.l2_distance,
-        ts: o.ts, errors, losses, curve_seconds: (performance.now() - c0) / 1000,
+        a: paths[i],
+        b: paths[j],
+        mc: modeConnectivity(errors),
+        mc_loss: modeConnectivity(losses),
+        cka: sim.cka,
+        l2_distance: sim.l2_distance,
+        ts: o.ts,
+        errors,
+        losses,
+        curve_seconds: (performance.now() - c0) / 1000,
       });
       step(`curve ${basename(paths[i])} – ${basename(paths[j])}`);
     }
@@ -246,8 +286,14 @@ export async function taxonomy(inputs: TaxonomyInputs, options: TaxonomyOptionsI
     };
     const verdict = classifyPhase({ mc: summary.mc, lambdaMax: summary.lambda_max, cka: summary.cka }, o.thresholds);
     return {
-      phase: verdict.phase, verdict, thresholds: o.thresholds, summary, models, pairs: pairRows,
-      criterion: criterionSpec(criterion), seconds: (performance.now() - t0) / 1000,
+      phase: verdict.phase,
+      verdict,
+      thresholds: o.thresholds,
+      summary,
+      models,
+      pairs: pairRows,
+      criterion: criterionSpec(criterion),
+      seconds: (performance.now() - t0) / 1000,
     };
   } finally {
     await Promise.all(engines.map((e) => e.dispose()));

@@ -56,6 +56,8 @@ export async function startBoss(pool: Pool, opts: { supervise: boolean; onError:
 const BOSS_START_LOCK = 0x7773_6273;
 
 /** pg-boss statements inside one of our transactions. */
-export const onClient = (c: Pick<Client, 'query'>): { db: { executeSql: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }> } } => ({
+export const onClient = (
+  c: Pick<Client, 'query'>,
+): { db: { executeSql: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }> } } => ({
   db: { executeSql: (text, values) => c.query(text, values) },
 });

@@ -22,7 +22,17 @@ import { inTransaction, SCHEMA, type Pool } from './pg.js';
 export type InspectOnWorker = (payload: unknown) => Promise<unknown>;
 
 const CODES: readonly ErrorCode[] = [
-  'invalid-input', 'not-found', 'unsupported-format', 'corrupt-file', 'unsafe-pickle', 'unsupported-dtype', 'unsupported-op', 'shape-mismatch', 'too-large', 'device-unavailable', 'numerical',
+  'invalid-input',
+  'not-found',
+  'unsupported-format',
+  'corrupt-file',
+  'unsafe-pickle',
+  'unsupported-dtype',
+  'unsupported-op',
+  'shape-mismatch',
+  'too-large',
+  'device-unavailable',
+  'numerical',
 ];
 
 /** A job's error as the client would have got it from the embedded store. */
@@ -33,21 +43,35 @@ export function errorOfJob(e: JobError): Error {
 }
 
 interface ModelRow {
-  id: string; name: string; format: string; bytes: number; tensors: number; parameters: number; source: string; created_at: number;
+  id: string;
+  name: string;
+  format: string;
+  bytes: number;
+  tensors: number;
+  parameters: number;
+  source: string;
+  created_at: number;
   inputs: string | null;
 }
 
 type InspectLimits = ServiceConfig['inspect'];
 
 export class PgModels implements ModelCatalog {
-  constructor(private readonly pool: Pool, private readonly blobs: SharedBlobs, private readonly inspect: InspectOnWorker, private readonly limits: InspectLimits) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly blobs: SharedBlobs,
+    private readonly inspect: InspectOnWorker,
+    private readonly limits: InspectLimits,
+  ) {}
 
   private async records(rows: ModelRow[]): Promise<ModelRecord[]> {
     if (!rows.length) return [];
-    const files = (await this.pool.query<ModelFile & { model_id: string }>(
-      `SELECT model_id, name, sha256, bytes FROM ${SCHEMA}.model_files WHERE model_id = ANY($1) ORDER BY name`,
-      [rows.map((r) => r.id)],
-    )).rows;
+    const files = (
+      await this.pool.query<ModelFile & { model_id: string }>(
+        `SELECT model_id, name, sha256, bytes FROM ${SCHEMA}.model_files WHERE model_id = ANY($1) ORDER BY name`,
+        [rows.map((r) => r.id)],
+      )
+    ).rows;
     return rows.map((r) => ({
       ...r,
       created_at: new Date(r.created_at).toISOString(),
@@ -74,13 +98,17 @@ export class PgModels implements ModelCatalog {
   async add(parts: readonly NamedPart[], source: string, displayName?: string): Promise<{ model: ModelRecord; created: boolean }> {
     try {
       if (parts.length === 0) throw new WeightscopeError('invalid-input', 'no file in the request');
-      for (const p of parts) if (p.part.bytes === 0) throw new WeightscopeError('corrupt-file', `file ${JSON.stringify(p.name ?? 'body')} is empty`);
+      for (const p of parts)
+        if (p.part.bytes === 0) throw new WeightscopeError('corrupt-file', `file ${JSON.stringify(p.name ?? 'body')} is empty`);
       // With every name given, the id is known before any reading: the same content stored already costs nothing.
       if (parts.every((p) => p.name)) {
         const existing = await this.get(modelIdOf(parts.map((p) => ({ name: sanitizeName(p.name!), sha256: p.part.sha256 }))));
         if (existing) return { model: existing, created: false };
       }
-      await commitAll(this.blobs, parts.map((p) => p.part));
+      await commitAll(
+        this.blobs,
+        parts.map((p) => p.part),
+      );
       const r = (await this.inspect({
         what: 'model',
         files: parts.map((p) => ({ name: p.name, sha256: p.part.sha256, bytes: p.part.bytes })),
@@ -89,7 +117,12 @@ export class PgModels implements ModelCatalog {
       const id = modelIdOf(r.files);
       const created = await inTransaction(this.pool, async (c) => {
         const now = Date.now();
-        for (const f of r.files) await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [f.sha256, f.bytes, now]);
+        for (const f of r.files)
+          await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+            f.sha256,
+            f.bytes,
+            now,
+          ]);
         const bytes = r.files.reduce((a, f) => a + f.bytes, 0);
         const name = displayName ?? (r.files.length === 1 ? r.files[0].name : `${r.files.length} files`);
         const ins = await c.query(
@@ -98,7 +131,13 @@ export class PgModels implements ModelCatalog {
           [id, name, r.format, bytes, r.tensors, r.parameters, source, now, r.inputs ? JSON.stringify(r.inputs) : null],
         );
         if (!ins.rowCount) return false;
-        for (const f of r.files) await c.query(`INSERT INTO ${SCHEMA}.model_files (model_id, name, sha256, bytes) VALUES ($1, $2, $3, $4)`, [id, f.name, f.sha256, f.bytes]);
+        for (const f of r.files)
+          await c.query(`INSERT INTO ${SCHEMA}.model_files (model_id, name, sha256, bytes) VALUES ($1, $2, $3, $4)`, [
+            id,
+            f.name,
+            f.sha256,
+            f.bytes,
+          ]);
         return true;
       });
       return { model: await this.require(id), created };
@@ -110,7 +149,8 @@ export class PgModels implements ModelCatalog {
   /** Removes the model's rows and the rows of blobs nothing else names (their bytes go with the sweep). */
   async delete(id: string): Promise<void> {
     await inTransaction(this.pool, async (c) => {
-      const files = (await c.query<{ sha256: string }>(`DELETE FROM ${SCHEMA}.model_files WHERE model_id = $1 RETURNING sha256`, [id])).rows;
+      const files = (await c.query<{ sha256: string }>(`DELETE FROM ${SCHEMA}.model_files WHERE model_id = $1 RETURNING sha256`, [id]))
+        .rows;
       const del = await c.query(`DELETE FROM ${SCHEMA}.models WHERE id = $1`, [id]);
       if (!del.rowCount) throw new WeightscopeError('not-found', `no model with id ${JSON.stringify(id)}`);
       await c.query(
@@ -131,7 +171,14 @@ export class PgModels implements ModelCatalog {
 }
 
 interface DatasetRow {
-  id: string; name: string; bytes: number; samples: number; x_shape: string; x_dtype: 'float32' | 'int64'; labels: number; created_at: number;
+  id: string;
+  name: string;
+  bytes: number;
+  samples: number;
+  x_shape: string;
+  x_dtype: 'float32' | 'int64';
+  labels: number;
+  created_at: number;
 }
 
 const datasetRecord = (r: DatasetRow): DatasetRecord => ({
@@ -142,7 +189,12 @@ const datasetRecord = (r: DatasetRow): DatasetRecord => ({
 });
 
 export class PgDatasets implements DatasetCatalog {
-  constructor(private readonly pool: Pool, private readonly blobs: SharedBlobs, private readonly inspect: InspectOnWorker, private readonly limits: InspectLimits) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly blobs: SharedBlobs,
+    private readonly inspect: InspectOnWorker,
+    private readonly limits: InspectLimits,
+  ) {}
 
   async get(id: string): Promise<DatasetRecord | null> {
     const r = (await this.pool.query<DatasetRow>(`SELECT * FROM ${SCHEMA}.datasets WHERE id = $1`, [id])).rows[0];
@@ -168,10 +220,23 @@ export class PgDatasets implements DatasetCatalog {
       const ds = (await this.inspect({ what: 'dataset', sha256: part.sha256, bytes: part.bytes, limits: this.limits })) as DatasetSummary;
       const created = await inTransaction(this.pool, async (c) => {
         const now = Date.now();
-        await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [part.sha256, part.bytes, now]);
+        await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+          part.sha256,
+          part.bytes,
+          now,
+        ]);
         const ins = await c.query(
           `INSERT INTO ${SCHEMA}.datasets (id, name, bytes, samples, x_shape, x_dtype, labels, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-          [part.sha256, (name ?? 'dataset.safetensors').slice(0, 200), part.bytes, ds.samples, JSON.stringify(ds.x_shape), ds.x_dtype, ds.labels ? 1 : 0, now],
+          [
+            part.sha256,
+            (name ?? 'dataset.safetensors').slice(0, 200),
+            part.bytes,
+            ds.samples,
+            JSON.stringify(ds.x_shape),
+            ds.x_dtype,
+            ds.labels ? 1 : 0,
+            now,
+          ],
         );
         return (ins.rowCount ?? 0) > 0;
       });

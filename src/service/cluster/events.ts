@@ -16,7 +16,11 @@ export class PgEvents {
   private closed = false;
   private reconnecting: NodeJS.Timeout | null = null;
 
-  constructor(private readonly url: string, private readonly log: (line: string) => void, private readonly onReconnect?: () => void) {}
+  constructor(
+    private readonly url: string,
+    private readonly log: (line: string) => void,
+    private readonly onReconnect?: () => void,
+  ) {}
 
   on(channel: Channel, fn: (payload: string) => void): void {
     let set = this.handlers.get(channel);
@@ -64,6 +68,10 @@ export class PgEvents {
 }
 
 /** NOTIFY inside a transaction (delivered at its commit). */
-export async function notify(c: { query(text: string, values: unknown[]): Promise<unknown> }, channel: Channel, payload: string): Promise<void> {
+export async function notify(
+  c: { query(text: string, values: unknown[]): Promise<unknown> },
+  channel: Channel,
+  payload: string,
+): Promise<void> {
   await c.query('SELECT pg_notify($1, $2)', [channel, payload]);
 }

@@ -98,10 +98,12 @@ export class PgJobStore {
   }
 
   async row(id: string, q: Q = this.pool): Promise<ClusterRow | undefined> {
-    return (await q.query<ClusterRow>(
-      `SELECT j.*, (SELECT COALESCE(SUM(count), 0)::int FROM ${R} r WHERE r.job_id = j.id) AS requests FROM ${J} j WHERE id = $1`,
-      [id],
-    )).rows[0];
+    return (
+      await q.query<ClusterRow>(
+        `SELECT j.*, (SELECT COALESCE(SUM(count), 0)::int FROM ${R} r WHERE r.job_id = j.id) AS requests FROM ${J} j WHERE id = $1`,
+        [id],
+      )
+    ).rows[0];
   }
 
   /** Where a succeeded job's result is (inline, or files named `<dir>/…` among its job files). */
@@ -112,24 +114,39 @@ export class PgJobStore {
 
   async counts(): Promise<Record<JobState, number>> {
     const out: Record<JobState, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
-    for (const r of (await this.pool.query<{ state: JobState; n: number }>(`SELECT state, COUNT(*)::int AS n FROM ${J} GROUP BY state`)).rows) out[r.state] = r.n;
+    for (const r of (await this.pool.query<{ state: JobState; n: number }>(`SELECT state, COUNT(*)::int AS n FROM ${J} GROUP BY state`))
+      .rows)
+      out[r.state] = r.n;
     return out;
   }
 
   // ---- submission
 
   /** created: a new job (for a server-thread kind, the caller runs it). */
-  async submit(kindName: string, payload: unknown, work: Work = NO_WORK, requester = 'open'): Promise<{ job: JobView; cached: boolean; created: boolean }> {
+  async submit(
+    kindName: string,
+    payload: unknown,
+    work: Work = NO_WORK,
+    requester = 'open',
+  ): Promise<{ job: JobView; cached: boolean; created: boolean }> {
     return inTransaction(this.pool, async (c) => {
       const out = await this.insert(c, kindName, payload, work);
       if (out.row.state !== 'succeeded') {
-        await c.query(`INSERT INTO ${R} (job_id, requester, count) VALUES ($1, $2, 1) ON CONFLICT (job_id, requester) DO UPDATE SET count = ${R}.count + 1`, [out.row.id, requester]);
+        await c.query(
+          `INSERT INTO ${R} (job_id, requester, count) VALUES ($1, $2, 1) ON CONFLICT (job_id, requester) DO UPDATE SET count = ${R}.count + 1`,
+          [out.row.id, requester],
+        );
       }
       return { job: this.view((await this.row(out.row.id, c))!), cached: out.cached, created: out.created };
     });
   }
 
-  private async insert(c: Client, kindName: string, payload: unknown, work: Work): Promise<{ row: ClusterRow; cached: boolean; created: boolean }> {
+  private async insert(
+    c: Client,
+    kindName: string,
+    payload: unknown,
+    work: Work,
+  ): Promise<{ row: ClusterRow; cached: boolean; created: boolean }> {
     const kind = this.kind(kindName);
     const parsed = kind.payload.safeParse(payload);
     if (!parsed.success) throw new WeightscopeError('invalid-input', `bad ${kindName} payload: ${parsed.error.message}`);
@@ -138,11 +155,13 @@ export class PgJobStore {
     const prior = async (): Promise<ClusterRow | undefined> =>
       key === null
         ? undefined
-        : (await c.query<ClusterRow>(
-            `SELECT * FROM ${J} WHERE kind = $1 AND cache_key = $2 AND state IN ('succeeded','running','queued')
+        : (
+            await c.query<ClusterRow>(
+              `SELECT * FROM ${J} WHERE kind = $1 AND cache_key = $2 AND state IN ('succeeded','running','queued')
              ORDER BY CASE state WHEN 'succeeded' THEN 0 ELSE 1 END, created_at DESC LIMIT 1`,
-            [kindName, key],
-          )).rows[0];
+              [kindName, key],
+            )
+          ).rows[0];
     const found = await prior();
     if (found) return { row: found, cached: found.state === 'succeeded', created: false };
     const id = randomUUID();
@@ -188,7 +207,13 @@ export class PgJobStore {
   /** false: a queued delivery of this job exists already (its singleton key). `wake`: NOTIFY the workers. */
   private async send(c: Client, row: { id: string; kind: string }, bossId: string, wake = true): Promise<boolean> {
     const queue = this.queueOf(row.kind);
-    const sent = await this.boss.send(queue, { job: row.id } satisfies Delivery, { ...onClient(c), id: bossId, singletonKey: row.id, retryLimit: 0, expireInHours: 23 });
+    const sent = await this.boss.send(queue, { job: row.id } satisfies Delivery, {
+      ...onClient(c),
+      id: bossId,
+      singletonKey: row.id,
+      retryLimit: 0,
+      expireInHours: 23,
+    });
     if (wake) await notify(c, CHANNELS.work, queue);
     return sent !== null;
   }
@@ -197,7 +222,12 @@ export class PgJobStore {
    * One statement: `update` (an UPDATE … RETURNING * of jobs), the NOTIFY of its event, and whether joins wait for
    * the job (then they must follow, in a transaction).
    */
-  private async change(q: Q, update: string, params: unknown[], event: 'state' | 'progress'): Promise<(ClusterRow & { has_parents: boolean }) | undefined> {
+  private async change(
+    q: Q,
+    update: string,
+    params: unknown[],
+    event: 'state' | 'progress',
+  ): Promise<(ClusterRow & { has_parents: boolean }) | undefined> {
     const r = await q.query<ClusterRow & { has_parents: boolean }>(
       `WITH u AS (${update}), n AS (SELECT pg_notify('${CHANNELS.job}', '${event}:' || id) FROM u)
        SELECT u.*, (SELECT count(*) FROM n) AS notified, EXISTS (SELECT 1 FROM ${D} d WHERE d.dep_id = u.id) AS has_parents FROM u`,
@@ -216,7 +246,12 @@ export class PgJobStore {
 
   /** A waiting join follows its children; once all have finished it is delivered to a worker. */
   private async updateJoin(c: Client, id: string): Promise<void> {
-    const kids = (await c.query<{ state: JobState; progress: number }>(`SELECT c.state, c.progress FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1`, [id])).rows;
+    const kids = (
+      await c.query<{ state: JobState; progress: number }>(
+        `SELECT c.state, c.progress FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1`,
+        [id],
+      )
+    ).rows;
     const j = joinProgress(kids);
     const now = Date.now();
     const r = await c.query<ClusterRow>(
@@ -240,10 +275,19 @@ export class PgJobStore {
   }
 
   async children(id: string): Promise<ChildOutcome[]> {
-    const rows = (await this.pool.query<{ id: string; kind: string; state: JobState; result: string | null; result_dir: string | null; error: string | null }>(
-      `SELECT c.id, c.kind, c.state, c.result, c.result_dir, c.error FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`,
-      [id],
-    )).rows;
+    const rows = (
+      await this.pool.query<{
+        id: string;
+        kind: string;
+        state: JobState;
+        result: string | null;
+        result_dir: string | null;
+        error: string | null;
+      }>(
+        `SELECT c.id, c.kind, c.state, c.result, c.result_dir, c.error FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 ORDER BY d.position`,
+        [id],
+      )
+    ).rows;
     return rows.map((r) => ({
       id: r.id,
       kind: r.kind,
@@ -278,8 +322,17 @@ export class PgJobStore {
     );
     if (!row) return false;
     for (const file of f.files ?? []) {
-      await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [file.sha256, file.bytes, now]);
-      await c.query(`INSERT INTO ${SCHEMA}.job_files (job_id, name, sha256, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [id, file.name, file.sha256, file.bytes]);
+      await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+        file.sha256,
+        file.bytes,
+        now,
+      ]);
+      await c.query(`INSERT INTO ${SCHEMA}.job_files (job_id, name, sha256, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
+        id,
+        file.name,
+        file.sha256,
+        file.bytes,
+      ]);
     }
     // The delivery is settled by the same connection; outside a transaction, a crash right here leaves it active
     // until pg-boss's expiry, which harms nothing: the job row is final.
@@ -336,7 +389,10 @@ export class PgJobStore {
   /** Refreshes this worker's running jobs; returns the ids that are no longer its (cancelled, or given up on). */
   async heartbeat(worker: string, ids: readonly string[]): Promise<string[]> {
     if (!ids.length) return [];
-    const r = await this.pool.query<{ id: string }>(`UPDATE ${J} SET heartbeat_at = $3 WHERE id = ANY($1) AND state = 'running' AND worker = $2 RETURNING id`, [ids, worker, Date.now()]);
+    const r = await this.pool.query<{ id: string }>(
+      `UPDATE ${J} SET heartbeat_at = $3 WHERE id = ANY($1) AND state = 'running' AND worker = $2 RETURNING id`,
+      [ids, worker, Date.now()],
+    );
     const alive = new Set(r.rows.map((x) => x.id));
     return ids.filter((id) => !alive.has(id));
   }
@@ -355,7 +411,13 @@ export class PgJobStore {
   /** A clean shutdown: the job goes back to the queue without counting the attempt. */
   async handBack(id: string, claim: Claim): Promise<boolean> {
     return inTransaction(this.pool, async (c) => {
-      const row = (await c.query<ClusterRow>(`SELECT * FROM ${J} WHERE id = $1 AND state = 'running' AND worker = $2 AND attempts = $3 FOR UPDATE`, [id, claim.worker, claim.attempt])).rows[0];
+      const row = (
+        await c.query<ClusterRow>(`SELECT * FROM ${J} WHERE id = $1 AND state = 'running' AND worker = $2 AND attempts = $3 FOR UPDATE`, [
+          id,
+          claim.worker,
+          claim.attempt,
+        ])
+      ).rows[0];
       if (!row) return false;
       await this.requeue(c, row, `handed back by ${claim.worker} at shutdown`, true);
       return true;
@@ -369,17 +431,22 @@ export class PgJobStore {
   async reap(staleBefore: number): Promise<{ requeued: string[]; failed: string[] }> {
     return inTransaction(this.pool, async (c) => {
       // Also a server-thread kind still queued: its API node died between storing the row and starting it.
-      const rows = (await c.query<ClusterRow>(
-        `SELECT * FROM ${J} WHERE (state = 'running' AND attempts > 0 AND heartbeat_at < $1) OR (state = 'queued' AND kind = ANY($2) AND updated_at < $1)
+      const rows = (
+        await c.query<ClusterRow>(
+          `SELECT * FROM ${J} WHERE (state = 'running' AND attempts > 0 AND heartbeat_at < $1) OR (state = 'queued' AND kind = ANY($2) AND updated_at < $1)
          ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED`,
-        [staleBefore, this.serverKinds],
-      )).rows;
+          [staleBefore, this.serverKinds],
+        )
+      ).rows;
       const out = { requeued: [] as string[], failed: [] as string[] };
       for (const row of rows) {
         const why = `worker ${row.worker} stopped answering`;
         // A server-thread kind read the API node's own files: it cannot run anywhere else.
         if (row.attempts >= this.opts.maxAttempts || this.serverKinds.includes(row.kind)) {
-          await this.finish(c, row.id, 'failed', { error: { code: 'interrupted', message: `${why}; the job was interrupted ${row.attempts} times` }, message: 'interrupted' });
+          await this.finish(c, row.id, 'failed', {
+            error: { code: 'interrupted', message: `${why}; the job was interrupted ${row.attempts} times` },
+            message: 'interrupted',
+          });
           out.failed.push(row.id);
         } else {
           await this.requeue(c, row, `requeued: ${why}`, false);
@@ -396,13 +463,15 @@ export class PgJobStore {
    */
   async redeliver(olderThan: number): Promise<string[]> {
     return inTransaction(this.pool, async (c) => {
-      const rows = (await c.query<ClusterRow>(
-        `SELECT j.* FROM ${J} j WHERE ${STARTABLE} AND j.updated_at < $1 AND ${NO_LIVE_DEPS} AND NOT j.kind = ANY($4)
+      const rows = (
+        await c.query<ClusterRow>(
+          `SELECT j.* FROM ${J} j WHERE ${STARTABLE} AND j.updated_at < $1 AND ${NO_LIVE_DEPS} AND NOT j.kind = ANY($4)
          AND NOT EXISTS (SELECT 1 FROM ${BOSS_SCHEMA}.job b WHERE b.id = j.boss_id AND b.name IN ($2, $3)
            AND (b.state IN ('created','retry') OR (b.state = 'active' AND b.started_on > to_timestamp($1 / 1000.0))))
          LIMIT 100 FOR UPDATE SKIP LOCKED`,
-        [olderThan, QUEUES.heavy, QUEUES.light, this.serverKinds],
-      )).rows;
+          [olderThan, QUEUES.heavy, QUEUES.light, this.serverKinds],
+        )
+      ).rows;
       for (const row of rows) {
         if (row.boss_id) await this.boss.fail(this.queueOf(row.kind), row.boss_id, { message: 'delivery lost' }, onClient(c));
         await c.query(`UPDATE ${J} SET updated_at = $2 WHERE id = $1`, [row.id, Date.now()]);
@@ -422,7 +491,8 @@ export class PgJobStore {
       const row = (await c.query<ClusterRow>(`SELECT * FROM ${J} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
       if (!row) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
       if (isTerminal(row.state)) return [];
-      const mine = (await c.query(`UPDATE ${R} SET count = count - 1 WHERE job_id = $1 AND requester = $2 AND count > 0`, [id, requester])).rowCount;
+      const mine = (await c.query(`UPDATE ${R} SET count = count - 1 WHERE job_id = $1 AND requester = $2 AND count > 0`, [id, requester]))
+        .rowCount;
       await c.query(`DELETE FROM ${R} WHERE job_id = $1 AND count <= 0`, [id]);
       const left = (await c.query<{ n: number }>(`SELECT COALESCE(SUM(count), 0)::int AS n FROM ${R} WHERE job_id = $1`, [id])).rows[0].n;
       if (!mine && left > 0) {
@@ -432,9 +502,10 @@ export class PgJobStore {
       return this.cancelNow(c, id);
     });
     // Each child in its own transaction: child before join is the lock order everywhere else.
-    for (const o of orphans) await inTransaction(this.pool, async (c) => {
-      for (const more of await this.cancelNow(c, o)) orphans.push(more);
-    });
+    for (const o of orphans)
+      await inTransaction(this.pool, async (c) => {
+        for (const more of await this.cancelNow(c, o)) orphans.push(more);
+      });
     const row = await this.row(id);
     if (!row) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
     return this.view(row);
@@ -443,16 +514,25 @@ export class PgJobStore {
   /** Cancels the job now; returns its own children that nothing else waits for (to cancel next). */
   private async cancelNow(c: Client, id: string): Promise<string[]> {
     if (!(await this.finish(c, id, 'cancelled', { message: 'cancelled by request' }))) return [];
-    return (await c.query<{ dep_id: string }>(
-      `SELECT d.dep_id FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 AND d.owned AND c.state IN ${LIVE}
+    return (
+      await c.query<{ dep_id: string }>(
+        `SELECT d.dep_id FROM ${D} d JOIN ${J} c ON c.id = d.dep_id WHERE d.job_id = $1 AND d.owned AND c.state IN ${LIVE}
        AND NOT EXISTS (SELECT 1 FROM ${R} q WHERE q.job_id = d.dep_id AND q.count > 0)
        AND NOT EXISTS (SELECT 1 FROM ${D} o JOIN ${J} p ON p.id = o.job_id WHERE o.dep_id = d.dep_id AND o.job_id <> $1 AND p.state IN ${LIVE})`,
-      [id],
-    )).rows.map((r) => r.dep_id);
+        [id],
+      )
+    ).rows.map((r) => r.dep_id);
   }
 
   /** `rel` as a job stored it (a file result `results/<id>/…`, a repair's model). */
   async file(jobId: string, rel: string): Promise<StoredFile | null> {
-    return (await this.pool.query<StoredFile>(`SELECT name, sha256, bytes FROM ${SCHEMA}.job_files WHERE job_id = $1 AND name = $2`, [jobId, rel])).rows[0] ?? null;
+    return (
+      (
+        await this.pool.query<StoredFile>(`SELECT name, sha256, bytes FROM ${SCHEMA}.job_files WHERE job_id = $1 AND name = $2`, [
+          jobId,
+          rel,
+        ])
+      ).rows[0] ?? null
+    );
   }
 }

@@ -99,12 +99,30 @@ export class PgJobs implements Jobs {
       };
       const off = this.subscribe(job.id, (e) => finish(e.job));
       const timer = setTimeout(
-        () => finish(null, new ServiceError('busy', `no worker finished ${kind} job ${job.id} within ${Math.round(timeoutMs / 1000)} s: are worker nodes running?`, { job: job.id })),
+        () =>
+          finish(
+            null,
+            new ServiceError(
+              'busy',
+              `no worker finished ${kind} job ${job.id} within ${Math.round(timeoutMs / 1000)} s: are worker nodes running?`,
+              { job: job.id },
+            ),
+          ),
         timeoutMs,
       );
       // A missed notification costs at most one poll.
-      const poll = setInterval(() => void this.get(job.id).then((j) => finish(j), () => undefined), 2000);
-      void this.get(job.id).then((j) => finish(j), () => undefined);
+      const poll = setInterval(
+        () =>
+          void this.get(job.id).then(
+            (j) => finish(j),
+            () => undefined,
+          ),
+        2000,
+      );
+      void this.get(job.id).then(
+        (j) => finish(j),
+        () => undefined,
+      );
     });
     return { job: end, result: end.state === 'succeeded' ? await this.resultText(end.id, kind) : null };
   }

@@ -34,7 +34,24 @@ const COLUMNS = {
   models: ['id', 'name', 'format', 'bytes', 'tensors', 'parameters', 'source', 'created_at', 'inputs'],
   model_files: ['model_id', 'name', 'sha256', 'bytes'],
   datasets: ['id', 'name', 'bytes', 'samples', 'x_shape', 'x_dtype', 'labels', 'created_at'],
-  jobs: ['id', 'kind', 'state', 'progress', 'message', 'payload', 'cache_key', 'result', 'result_dir', 'error', 'attempts', 'time_limit_ms', 'created_at', 'started_at', 'finished_at', 'updated_at'],
+  jobs: [
+    'id',
+    'kind',
+    'state',
+    'progress',
+    'message',
+    'payload',
+    'cache_key',
+    'result',
+    'result_dir',
+    'error',
+    'attempts',
+    'time_limit_ms',
+    'created_at',
+    'started_at',
+    'finished_at',
+    'updated_at',
+  ],
   job_deps: ['job_id', 'dep_id', 'position', 'owned'],
   job_requests: ['job_id', 'requester', 'count'],
 } as const;
@@ -60,7 +77,8 @@ export async function migrateEmbedded(
       const sha = String(b.sha256);
       if (await opts.blobs.has(sha)) continue;
       const path = join(opts.dataDir, 'blobs', sha);
-      if (!existsSync(path)) throw new WeightscopeError('not-found', `blob ${sha} is in the catalog but not in ${join(opts.dataDir, 'blobs')}`);
+      if (!existsSync(path))
+        throw new WeightscopeError('not-found', `blob ${sha} is in the catalog but not in ${join(opts.dataDir, 'blobs')}`);
       const part = await opts.blobs.ingestFile(path);
       if (part.sha256 !== sha) {
         await opts.blobs.discard([part]);
@@ -77,16 +95,33 @@ export async function migrateEmbedded(
     for (const j of jobs) {
       if (j.state !== 'succeeded') continue;
       const rels: string[] = typeof j.result_dir === 'string' ? [j.result_dir] : [];
-      const text = typeof j.result_dir === 'string' ? await resultTextOf(opts.dataDir, { dir: j.result_dir }).catch(() => '') : typeof j.result === 'string' ? j.result : '';
+      const text =
+        typeof j.result_dir === 'string'
+          ? await resultTextOf(opts.dataDir, { dir: j.result_dir }).catch(() => '')
+          : typeof j.result === 'string'
+            ? j.result
+            : '';
       if (text.includes('"files"')) rels.push(...Object.values((JSON.parse(text) as { files?: Record<string, string> }).files ?? {}));
-      for (const f of await storeJobFiles(opts.blobs, opts.dataDir, rels.filter((rel) => existsSync(join(opts.dataDir, rel))))) jobFiles.push({ job: String(j.id), ...f });
+      for (const f of await storeJobFiles(
+        opts.blobs,
+        opts.dataDir,
+        rels.filter((rel) => existsSync(join(opts.dataDir, rel))),
+      ))
+        jobFiles.push({ job: String(j.id), ...f });
     }
     await inTransaction(pool, async (c) => {
-      const insert = async (table: keyof typeof COLUMNS, rows: Row[], map: (r: Row) => unknown[] = (r) => COLUMNS[table].map((k) => r[k] ?? null)): Promise<number> => {
+      const insert = async (
+        table: keyof typeof COLUMNS,
+        rows: Row[],
+        map: (r: Row) => unknown[] = (r) => COLUMNS[table].map((k) => r[k] ?? null),
+      ): Promise<number> => {
         const cols = COLUMNS[table];
         let n = 0;
         for (const r of rows) {
-          const res = await c.query(`INSERT INTO ${SCHEMA}.${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`, map(r));
+          const res = await c.query(
+            `INSERT INTO ${SCHEMA}.${table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`,
+            map(r),
+          );
           n += res.rowCount ?? 0;
         }
         return n;
@@ -96,12 +131,23 @@ export async function migrateEmbedded(
       await insert('model_files', all('model_files'));
       report.datasets = await insert('datasets', all('datasets'));
       // A job that was running when the embedded server stopped runs again here.
-      report.jobs = await insert('jobs', jobs, (r) => COLUMNS.jobs.map((k) => (k === 'state' && r.state === 'running' ? 'queued' : (r[k] ?? null))));
+      report.jobs = await insert('jobs', jobs, (r) =>
+        COLUMNS.jobs.map((k) => (k === 'state' && r.state === 'running' ? 'queued' : (r[k] ?? null))),
+      );
       await insert('job_deps', all('job_deps'), (r) => [r.job_id, r.dep_id, r.position, r.owned === 1]);
       await insert('job_requests', all('job_requests'));
       for (const f of jobFiles) {
-        await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [f.sha256, f.bytes, Date.now()]);
-        await c.query(`INSERT INTO ${SCHEMA}.job_files (job_id, name, sha256, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [f.job, f.name, f.sha256, f.bytes]);
+        await c.query(`INSERT INTO ${SCHEMA}.blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
+          f.sha256,
+          f.bytes,
+          Date.now(),
+        ]);
+        await c.query(`INSERT INTO ${SCHEMA}.job_files (job_id, name, sha256, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
+          f.job,
+          f.name,
+          f.sha256,
+          f.bytes,
+        ]);
       }
     });
     // Unfinished jobs have no delivery yet: the same sweep that recovers lost deliveries sends them.

@@ -67,7 +67,8 @@ export async function startClusterNode(config: ServiceConfig, roles: NodeRoles):
     closers.push(() => events.close());
     const inspect = async (payload: unknown): Promise<unknown> => {
       const { job, result } = await jobs!.run('inspect', payload, Math.max(600_000, 5 * config.inspect.timeoutMs));
-      if (job.state !== 'succeeded' || result === null) throw errorOfJob(job.error ?? { code: job.state, message: `inspection ${job.state}` });
+      if (job.state !== 'succeeded' || result === null)
+        throw errorOfJob(job.error ?? { code: job.state, message: `inspection ${job.state}` });
       return JSON.parse(result) as unknown;
     };
     const models = new PgModels(pool, blobs, inspect, config.inspect);
@@ -77,7 +78,12 @@ export async function startClusterNode(config: ServiceConfig, roles: NodeRoles):
     if (roles.api) {
       here = new ServerJobs(
         { pool, store, blobs, events, services: { config, blobs, models } },
-        { heartbeatMs: config.cluster.heartbeatMs, inlineResultBytes: config.inlineResultBytes, scratchDir: join(config.dataDir, 'scratch', 'imports'), log: roles.log },
+        {
+          heartbeatMs: config.cluster.heartbeatMs,
+          inlineResultBytes: config.inlineResultBytes,
+          scratchDir: join(config.dataDir, 'scratch', 'imports'),
+          log: roles.log,
+        },
       );
       here.start();
       const h = here;
@@ -90,14 +96,32 @@ export async function startClusterNode(config: ServiceConfig, roles: NodeRoles):
       closers.push(() => cache.close());
       worker = new WorkerNode(
         { pool, boss, store, events, models, datasets, blobs, cache },
-        { concurrency: roles.workers, jobHeapBytes: config.jobHeapBytes, inlineResultBytes: config.inlineResultBytes, retentionDays: config.retentionDays, heartbeatMs: config.cluster.heartbeatMs, graceMs: config.cluster.shutdownGraceMs, log: roles.log },
+        {
+          concurrency: roles.workers,
+          jobHeapBytes: config.jobHeapBytes,
+          inlineResultBytes: config.inlineResultBytes,
+          retentionDays: config.retentionDays,
+          heartbeatMs: config.cluster.heartbeatMs,
+          graceMs: config.cluster.shutdownGraceMs,
+          log: roles.log,
+        },
       );
       worker.start();
       const w = worker;
       closers.push(() => w.close());
     }
     const context: ServiceContext | null = roles.api
-      ? { config, blobs, models, datasets, queue: jobs, metrics: new Metrics(() => jobs.counts()), jobFile: (id: string, rel: string) => jobFile(store, blobs, id, rel), ping: async () => void (await pool.query('SELECT 1')), slots: requestSlots(config) }
+      ? {
+          config,
+          blobs,
+          models,
+          datasets,
+          queue: jobs,
+          metrics: new Metrics(() => jobs.counts()),
+          jobFile: (id: string, rel: string) => jobFile(store, blobs, id, rel),
+          ping: async () => void (await pool.query('SELECT 1')),
+          slots: requestSlots(config),
+        }
       : null;
     return { context, worker, pool, blobs, describe: `Postgres catalog and queue, blobs in ${describe}`, close };
   } catch (e) {

@@ -151,7 +151,8 @@ export async function migrateSchema(pool: Pool): Promise<number> {
     await c.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.version (version INTEGER NOT NULL)`);
     const { rows } = await c.query<{ version: number }>(`SELECT version FROM ${SCHEMA}.version`);
     const at = rows[0]?.version ?? 0;
-    if (at > MIGRATIONS.length) throw new Error(`the database schema is version ${at}, newer than this weightscope (${MIGRATIONS.length}): upgrade this node`);
+    if (at > MIGRATIONS.length)
+      throw new Error(`the database schema is version ${at}, newer than this weightscope (${MIGRATIONS.length}): upgrade this node`);
     for (let v = at; v < MIGRATIONS.length; v++) await c.query(MIGRATIONS[v]);
     if (rows.length === 0) await c.query(`INSERT INTO ${SCHEMA}.version (version) VALUES ($1)`, [MIGRATIONS.length]);
     else await c.query(`UPDATE ${SCHEMA}.version SET version = $1`, [MIGRATIONS.length]);

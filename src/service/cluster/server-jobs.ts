@@ -80,14 +80,23 @@ export class ServerJobs {
     };
     const ended = (async () => {
       try {
-        const stored = storeResult(scratch, jobId, await kind.run(kind.payload.parse(JSON.parse(row.payload)), ctx), this.opts.inlineResultBytes, kind.artifacts?.bind(kind));
+        const stored = storeResult(
+          scratch,
+          jobId,
+          await kind.run(kind.payload.parse(JSON.parse(row.payload)), ctx),
+          this.opts.inlineResultBytes,
+          kind.artifacts?.bind(kind),
+        );
         const files: StoredFile[] = 'dir' in stored ? await storeJobFiles(this.deps.blobs, scratch, [stored.dir]) : [];
         await inTransaction(this.deps.pool, (c) => store.finish(c, jobId, 'succeeded', { result: stored, message: 'done', files }, claim));
       } catch (e) {
-        const error = stop.reason === 'shutdown'
-          ? { code: 'interrupted', message: `the API node ${this.id} running it shut down (an import runs where it was requested)` }
-          : failure(jobErrorOf(e, stop.reason));
-        await store.finish(this.deps.pool, jobId, 'failed', { error, message: 'failed' }, claim).catch((err: unknown) => this.opts.log(`weightscope: recording the end of ${jobId} failed: ${(err as Error).message}`));
+        const error =
+          stop.reason === 'shutdown'
+            ? { code: 'interrupted', message: `the API node ${this.id} running it shut down (an import runs where it was requested)` }
+            : failure(jobErrorOf(e, stop.reason));
+        await store
+          .finish(this.deps.pool, jobId, 'failed', { error, message: 'failed' }, claim)
+          .catch((err: unknown) => this.opts.log(`weightscope: recording the end of ${jobId} failed: ${(err as Error).message}`));
       } finally {
         clearTimeout(timer);
         this.running.delete(jobId);

@@ -91,7 +91,10 @@ export class WorkerNode {
   private stopping = false;
   private idle: (() => void) | null = null;
 
-  constructor(private readonly deps: WorkerNodeDeps, private readonly opts: WorkerNodeOptions) {}
+  constructor(
+    private readonly deps: WorkerNodeDeps,
+    private readonly opts: WorkerNodeOptions,
+  ) {}
 
   start(): void {
     const { events } = this.deps;
@@ -131,7 +134,10 @@ export class WorkerNode {
       try {
         do {
           this.again = false;
-          for (const [slot, queue] of [['heavy', QUEUES.heavy], ['light', QUEUES.light]] as const) {
+          for (const [slot, queue] of [
+            ['heavy', QUEUES.heavy],
+            ['light', QUEUES.light],
+          ] as const) {
             const free = this.capacity(slot) - this.busy[slot];
             if (free <= 0 || this.stopping) continue;
             const got = await this.deps.boss.fetch<Delivery>(queue, { batchSize: free });
@@ -175,7 +181,8 @@ export class WorkerNode {
       r.scratch = await this.deps.cache.scratch(row.id);
       // A child's large result is files: the join reads them under its data folder, as on an embedded server.
       for (const c of children) {
-        if (c.result && 'dir' in c.result) await fetchJobFile(this.deps.store, this.deps.blobs, c.id, join(c.result.dir, RESULT_FILE), r.scratch);
+        if (c.result && 'dir' in c.result)
+          await fetchJobFile(this.deps.store, this.deps.blobs, c.id, join(c.result.dir, RESULT_FILE), r.scratch);
       }
       const thread = startJobThread(
         { jobId: row.id, kind: row.kind, payload, dataDir: r.scratch, inputs, children, inlineLimit: this.opts.inlineResultBytes },
@@ -209,7 +216,8 @@ export class WorkerNode {
     const shas = [...[...files.values()].flatMap((m) => m.files.map((f) => f.sha256)), ...(refs.datasets ?? []), ...(refs.blobs ?? [])];
     const lease = await cache.lease(shas);
     try {
-      for (const [id, m] of files) inputs.models[id] = { dir: await cache.model(id, m.files), format: m.format, files: m.files.map((f) => f.name) };
+      for (const [id, m] of files)
+        inputs.models[id] = { dir: await cache.model(id, m.files), format: m.format, files: m.files.map((f) => f.name) };
       for (const id of refs.datasets ?? []) inputs.datasets[id] = await cache.dataset(id);
       for (const sha of refs.blobs ?? []) inputs.blobs[sha] = cache.blobPath(sha);
     } catch (e) {
@@ -224,7 +232,9 @@ export class WorkerNode {
     if (now - r.lastProgress < 200 && done < total) return;
     r.lastProgress = now;
     const frac = total > 0 ? Math.max(0, Math.min(1, done / total)) : 0;
-    void this.deps.store.progress(r.id, r.claim, frac, message).catch((e: unknown) => this.opts.log(`weightscope worker: progress of ${r.id}: ${(e as Error).message}`));
+    void this.deps.store
+      .progress(r.id, r.claim, frac, message)
+      .catch((e: unknown) => this.opts.log(`weightscope worker: progress of ${r.id}: ${(e as Error).message}`));
   }
 
   private async settle(r: Running, kind: JobKind, o: ThreadOutcome): Promise<void> {
@@ -236,9 +246,15 @@ export class WorkerNode {
     try {
       // A large result is a folder of files (results.ts), named like the files the kind says it wrote.
       if ('dir' in o.result) files = await storeJobFiles(this.deps.blobs, r.scratch!, [o.result.dir]);
-      if (kind.outputs) files.push(...(await storeJobFiles(this.deps.blobs, r.scratch!, kind.outputs(JSON.parse(await resultTextOf(r.scratch!, o.result))))));
+      if (kind.outputs)
+        files.push(
+          ...(await storeJobFiles(this.deps.blobs, r.scratch!, kind.outputs(JSON.parse(await resultTextOf(r.scratch!, o.result))))),
+        );
     } catch (e) {
-      await this.finish(r, 'failed', { error: { code: 'internal', message: `storing the job's files failed: ${(e as Error).message}` }, message: 'failed' });
+      await this.finish(r, 'failed', {
+        error: { code: 'internal', message: `storing the job's files failed: ${(e as Error).message}` },
+        message: 'failed',
+      });
       return;
     }
     // The files become visible with the job's successful end, in one transaction.
@@ -259,7 +275,8 @@ export class WorkerNode {
 
   private async exited(r: Running, code: number, silent: boolean): Promise<void> {
     await r.settling;
-    if (silent && !r.handedBack) await this.finish(r, 'failed', { error: { code: 'internal', message: `worker thread exited with code ${code}` }, message: 'failed' });
+    if (silent && !r.handedBack)
+      await this.finish(r, 'failed', { error: { code: 'internal', message: `worker thread exited with code ${code}` }, message: 'failed' });
     await this.release(r);
   }
 
@@ -289,7 +306,9 @@ export class WorkerNode {
     const stale = Date.now() - STALE_HEARTBEATS * this.opts.heartbeatMs;
     const reaped = await store.reap(stale);
     if (reaped.requeued.length || reaped.failed.length) {
-      this.opts.log(`weightscope worker: silent workers' jobs: ${reaped.requeued.length} requeued, ${reaped.failed.length} failed (attempts used up)`);
+      this.opts.log(
+        `weightscope worker: silent workers' jobs: ${reaped.requeued.length} requeued, ${reaped.failed.length} failed (attempts used up)`,
+      );
     }
     const again = await store.redeliver(stale);
     if (again.length) this.opts.log(`weightscope worker: ${again.length} job(s) without a live delivery redelivered`);
@@ -309,11 +328,14 @@ export class WorkerNode {
       try {
         let jobs = 0;
         if (this.opts.retentionDays > 0) {
-          jobs = (await c.query(
-            `DELETE FROM ${SCHEMA}.jobs WHERE state IN ('succeeded','failed','cancelled') AND COALESCE(finished_at, updated_at) < $1
+          jobs =
+            (
+              await c.query(
+                `DELETE FROM ${SCHEMA}.jobs WHERE state IN ('succeeded','failed','cancelled') AND COALESCE(finished_at, updated_at) < $1
              AND id NOT IN (SELECT d.dep_id FROM ${SCHEMA}.job_deps d JOIN ${SCHEMA}.jobs p ON p.id = d.job_id WHERE p.state IN ('queued','running'))`,
-            [Date.now() - this.opts.retentionDays * 86_400_000],
-          )).rowCount ?? 0;
+                [Date.now() - this.opts.retentionDays * 86_400_000],
+              )
+            ).rowCount ?? 0;
           // Blob rows only job files named (a repair's model, a large result) are dropped with them.
           await c.query(
             `DELETE FROM ${SCHEMA}.blobs b WHERE NOT EXISTS (SELECT 1 FROM ${SCHEMA}.model_files f WHERE f.sha256 = b.sha256)
@@ -326,7 +348,11 @@ export class WorkerNode {
         let orphans = 0;
         for (let i = 0; i < old.length; i += 1000) {
           const batch = old.slice(i, i + 1000);
-          const named = new Set((await c.query<{ sha256: string }>(`SELECT sha256 FROM ${SCHEMA}.blobs WHERE sha256 = ANY($1)`, [batch])).rows.map((r) => r.sha256));
+          const named = new Set(
+            (await c.query<{ sha256: string }>(`SELECT sha256 FROM ${SCHEMA}.blobs WHERE sha256 = ANY($1)`, [batch])).rows.map(
+              (r) => r.sha256,
+            ),
+          );
           for (const sha of batch) {
             if (named.has(sha)) continue;
             await blobs.delete(sha);
@@ -359,7 +385,9 @@ export class WorkerNode {
       r.handedBack = true;
       r.thread?.mute();
       r.thread?.stop.set('shutdown');
-      await this.deps.store.handBack(r.id, r.claim).catch((e: unknown) => this.opts.log(`weightscope worker: handing back ${r.id} failed: ${(e as Error).message}`));
+      await this.deps.store
+        .handBack(r.id, r.claim)
+        .catch((e: unknown) => this.opts.log(`weightscope worker: handing back ${r.id} failed: ${(e as Error).message}`));
     }
     const exits = left.map((r) => r.thread?.exited ?? Promise.resolve());
     let timer: NodeJS.Timeout | undefined;

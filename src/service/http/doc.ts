@@ -5,7 +5,10 @@ export type Json = Record<string, unknown>;
 
 export const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
 export const jsonBody = (schema: Json): Json => ({ 'application/json': { schema } });
-export const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+export const problem = (description: string): Json => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
 export const jsonRequest = (id: string): Json => ({ required: true, content: jsonBody(ref(id)) });
 export const locationHeader = (description: string): Json => ({ Location: { description, schema: { type: 'string' } } });
 export const anyJson = (description: string): Json => jsonBody({ type: 'object', description });
@@ -33,7 +36,10 @@ export const JSON_BODY_ERRORS: Json = {
   '415': problem('The body is not application/json'),
 };
 
-export const BUSY: Json = { ...problem('Too many event streams or uploads open at once (`busy`); retry after Retry-After seconds'), headers: { 'Retry-After': { schema: { type: 'integer' } } } };
+export const BUSY: Json = {
+  ...problem('Too many event streams or uploads open at once (`busy`); retry after Retry-After seconds'),
+  headers: { 'Retry-After': { schema: { type: 'integer' } } },
+};
 
 /** Raw body (?name=FILE) or multipart upload; `files` = how many file parts the route reads. */
 export function uploadBody(files: 'one' | 'many'): Json {
@@ -43,11 +49,18 @@ export function uploadBody(files: 'one' | 'many'): Json {
     content: {
       'application/octet-stream': { schema: file },
       'multipart/form-data': {
-        schema: files === 'many'
-          ? { type: 'object', properties: { name: { type: 'string' }, files: { type: 'array', items: file } } }
-          : { type: 'object', properties: { file } },
+        schema:
+          files === 'many'
+            ? { type: 'object', properties: { name: { type: 'string' }, files: { type: 'array', items: file } } }
+            : { type: 'object', properties: { file } },
       },
     },
   };
 }
-export const nameParam: Json = { name: 'name', in: 'query', required: false, description: 'File name for a raw body', schema: { type: 'string' } };
+export const nameParam: Json = {
+  name: 'name',
+  in: 'query',
+  required: false,
+  description: 'File name for a raw body',
+  schema: { type: 'string' },
+};

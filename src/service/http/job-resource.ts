@@ -64,7 +64,10 @@ export interface JobResource {
 
 /** The answer to a job submission: 202 (queued) or 200 (a finished job with the same inputs), Location = the job. */
 export function sendJob(res: Response, job: JobView, cached: boolean): void {
-  res.status(cached ? 200 : 202).location(`/v1/jobs/${job.id}`).json({ job });
+  res
+    .status(cached ? 200 : 202)
+    .location(`/v1/jobs/${job.id}`)
+    .json({ job });
 }
 
 export const idParams = (description: string): Json[] => parametersOf(IdParams, 'path', { id: description });
@@ -73,7 +76,11 @@ export const idParams = (description: string): Json[] => parametersOf(IdParams, 
 export function jobAccepted(): Json {
   const headers = locationHeader('/v1/jobs/{id}');
   return {
-    '202': { description: 'Queued (Location: the job; its `result` is the result URL once succeeded)', headers, content: jsonBody(ref('JobEnvelope')) },
+    '202': {
+      description: 'Queued (Location: the job; its `result` is the result URL once succeeded)',
+      headers,
+      content: jsonBody(ref('JobEnvelope')),
+    },
     '200': { description: 'A finished job with the same inputs exists (cached)', headers, content: jsonBody(ref('JobEnvelope')) },
   };
 }
@@ -88,7 +95,12 @@ export function jobResource<B>(spec: JobResourceSpec<B>): JobResource {
     doc: {
       summary: submit.summary,
       requestBody: jsonRequest(submit.bodyId),
-      responses: { ...jobAccepted(), '404': problem(submit.notFound), ...JSON_BODY_ERRORS, '422': problem('An option over a server-side limit (`limit-exceeded`, naming the limit and WEIGHTSCOPE_LIMITS)') },
+      responses: {
+        ...jobAccepted(),
+        '404': problem(submit.notFound),
+        ...JSON_BODY_ERRORS,
+        '422': problem('An option over a server-side limit (`limit-exceeded`, naming the limit and WEIGHTSCOPE_LIMITS)'),
+      },
     },
     async handle(ctx, req, res) {
       const body = parseOr400(submit.body, req.body, 'body');

@@ -51,14 +51,21 @@ export function modelDownload(spec: ModelDownloadSpec): Operation {
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
       const query = parseOr400(ModelFormatQuery, req.query, 'query');
-      const result = JSON.parse(await ctx.queue.resultText(id, spec.kind)) as { files?: Record<string, string>; modelFormat?: 'hf' | 'onnx' };
+      const result = JSON.parse(await ctx.queue.resultText(id, spec.kind)) as {
+        files?: Record<string, string>;
+        modelFormat?: 'hf' | 'onnx';
+      };
       const files = result.files ?? {};
       // Results written before Hugging Face folders were exported have no modelFormat: they are ONNX.
       const hf = result.modelFormat === 'hf';
       const format = query.format ?? (hf ? 'zip' : 'onnx');
       const base = `${spec.filename}-${id.slice(0, 8)}`;
       if (format === 'zip') {
-        if (!hf) throw new WeightscopeError('not-found', `${spec.kind} ${id} wrote an ONNX model: download it with format=onnx (and format=safetensors)`);
+        if (!hf)
+          throw new WeightscopeError(
+            'not-found',
+            `${spec.kind} ${id} wrote an ONNX model: download it with format=onnx (and format=safetensors)`,
+          );
         const entries: ZipEntry[] = [];
         for (const [name, rel] of Object.entries(files)) {
           const file = await ctx.jobFile(id, rel);
@@ -68,7 +75,11 @@ export function modelDownload(spec: ModelDownloadSpec): Operation {
         await sendZip(res, entries, `${base}.zip`);
         return;
       }
-      if (hf && format === 'onnx') throw new WeightscopeError('not-found', `${spec.kind} ${id} wrote a Hugging Face folder: download it with format=zip (or its weights with format=safetensors)`);
+      if (hf && format === 'onnx')
+        throw new WeightscopeError(
+          'not-found',
+          `${spec.kind} ${id} wrote a Hugging Face folder: download it with format=zip (or its weights with format=safetensors)`,
+        );
       const rel = hf ? files['model.safetensors'] : files[format];
       if (!rel) throw new WeightscopeError('not-found', `${spec.kind} ${id} has no ${format} model`);
       const file = await ctx.jobFile(id, rel);

@@ -34,7 +34,12 @@ export function jsonOnly(limit: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && !req.is('application/json')) {
-      next(new HttpProblem('unsupported-media-type', `send the body as Content-Type: application/json (got ${req.headers['content-type'] ?? 'none'})`));
+      next(
+        new HttpProblem(
+          'unsupported-media-type',
+          `send the body as Content-Type: application/json (got ${req.headers['content-type'] ?? 'none'})`,
+        ),
+      );
       return;
     }
     parse(req, res, next);

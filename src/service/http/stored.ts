@@ -39,7 +39,8 @@ export function storedInputs(ctx: ServiceContext, what = 'this job', opts: { hf?
     },
     dataset: async (id, labelled = false) => {
       const d = await ctx.datasets.require(id);
-      if (labelled && !d.labels) throw new WeightscopeError('invalid-input', `${what} needs labelled data (x, y); dataset ${d.name} holds token ids only`);
+      if (labelled && !d.labels)
+        throw new WeightscopeError('invalid-input', `${what} needs labelled data (x, y); dataset ${d.name} holds token ids only`);
       datasets.push(d);
       return { id: d.id };
     },
@@ -70,6 +71,9 @@ function onnxOnly(m: ModelRecord, what: string): void {
     onnxFile(m);
   } catch (e) {
     if (modelRoute(m) !== 'config.json') throw e;
-    throw new WeightscopeError('invalid-input', `${what} runs on ONNX models only; model ${m.name} is a Hugging Face folder without an ONNX export (its Hessian, comparisons, connectivity and repair take it as it is)`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `${what} runs on ONNX models only; model ${m.name} is a Hugging Face folder without an ONNX export (its Hessian, comparisons, connectivity and repair take it as it is)`,
+    );
   }
 }

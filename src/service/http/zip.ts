@@ -32,7 +32,11 @@ export function zipSize(entries: readonly { name: string; size: number }[]): num
 export async function sendZip(res: Response, entries: readonly ZipEntry[], filename: string): Promise<void> {
   const size = zipSize(entries.map((e) => ({ name: e.name, size: e.file.size })));
   if (size >= ZIP32_LIMIT) {
-    throw new WeightscopeError('too-large', `the archive would be ${size} bytes; ZIP files without ZIP64 stop at 4 GiB: download the files one by one`, { limit: ZIP32_LIMIT });
+    throw new WeightscopeError(
+      'too-large',
+      `the archive would be ${size} bytes; ZIP files without ZIP64 stop at 4 GiB: download the files one by one`,
+      { limit: ZIP32_LIMIT },
+    );
   }
   const out = new PassThrough();
   res.type('application/zip').setHeader('content-disposition', `attachment; filename="${filename}"`);
@@ -44,10 +48,11 @@ export async function sendZip(res: Response, entries: readonly ZipEntry[], filen
     out.write(data);
     if (final) out.end();
   });
-  const roomOrGone = (): Promise<void> => new Promise((resolve) => {
-    out.once('drain', resolve);
-    out.once('close', resolve);
-  });
+  const roomOrGone = (): Promise<void> =>
+    new Promise((resolve) => {
+      out.once('drain', resolve);
+      out.once('close', resolve);
+    });
   try {
     for (const e of entries) {
       const entry = new ZipPassThrough(e.name);

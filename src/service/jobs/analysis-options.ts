@@ -5,7 +5,11 @@
  */
 import { parseAnalyzeOptions } from '../../report/options.js';
 
-export function analysisOptions(body: { fits?: string[]; layers?: (number | string)[]; options?: Record<string, unknown> }): Record<string, unknown> {
+export function analysisOptions(body: {
+  fits?: string[];
+  layers?: (number | string)[];
+  options?: Record<string, unknown>;
+}): Record<string, unknown> {
   const merged: Record<string, unknown> = { keepEigenvalues: true, ...(body.options ?? {}) };
   if (body.fits) merged.fits = body.fits;
   if (body.layers) merged.layers = body.layers;

@@ -44,7 +44,10 @@ interface LimitedKind {
 /** `kind.option=N,…` → overrides, checked against the kinds' declared caps (an unknown name is a startup error). */
 export function parseLimitOverrides(text: string | undefined, kinds: readonly LimitedKind[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const item of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([\w-]+)\.(\w+)\s*=\s*(\d+(?:\.\d+)?(?:e\d+)?)$/i.exec(item);
     if (!m) throw new WeightscopeError('invalid-input', `WEIGHTSCOPE_LIMITS: ${JSON.stringify(item)} is not kind.option=N (N ≥ 0)`);
     const [, kind, option, value] = m;
@@ -69,9 +72,13 @@ export function checkCaps(kind: LimitedKind, payload: unknown, overrides: Readon
     const size = Array.isArray(v) ? v.length : typeof v === 'number' ? v : null;
     if (size !== null && size > cap) {
       const what = Array.isArray(v) ? `options.${option} has ${size} entries, which is` : `options.${option} = ${size} is`;
-      throw new ServiceError('limit-exceeded', `${what} over this server's limit of ${cap} (raise it with WEIGHTSCOPE_LIMITS=${kind.kind}.${option}=N)`, {
-        limit: { name: `${kind.kind}.${option}`, value: cap },
-      });
+      throw new ServiceError(
+        'limit-exceeded',
+        `${what} over this server's limit of ${cap} (raise it with WEIGHTSCOPE_LIMITS=${kind.kind}.${option}=N)`,
+        {
+          limit: { name: `${kind.kind}.${option}`, value: cap },
+        },
+      );
     }
   }
 }

@@ -19,10 +19,29 @@ import type { Db } from '../store/db.js';
 import { localFiles } from './inputs.js';
 import { checkCaps, NO_WORK, timeLimitSeconds, type Work } from './limits.js';
 import { resultTextOf, storeResult, type StoredResult } from './results.js';
-import { JobListeners, joinProgress, storedResultOf, viewOf, type JobEvent, type JobRow, type JobView, type QueueObserver } from './rows.js';
+import {
+  JobListeners,
+  joinProgress,
+  storedResultOf,
+  viewOf,
+  type JobEvent,
+  type JobRow,
+  type JobView,
+  type QueueObserver,
+} from './rows.js';
 import { JobStopped, StopFlag, jobErrorOf, type StopReason } from './stop.js';
 import { deadline, startJobThread } from './thread.js';
-import { isTerminal, NO_INPUTS, type ChildOutcome, type JobContext, type JobError, type JobInputRefs, type JobKind, type JobState, type LocalInputs } from './types.js';
+import {
+  isTerminal,
+  NO_INPUTS,
+  type ChildOutcome,
+  type JobContext,
+  type JobError,
+  type JobInputRefs,
+  type JobKind,
+  type JobState,
+  type LocalInputs,
+} from './types.js';
 
 export type { JobEvent, JobView, QueueObserver } from './rows.js';
 
@@ -79,7 +98,10 @@ export class JobQueue {
   private readonly lastProgressWrite = new Map<string, number>();
   private closed = false;
 
-  constructor(private readonly db: Db, private readonly opts: QueueOptions) {
+  constructor(
+    private readonly db: Db,
+    private readonly opts: QueueOptions,
+  ) {
     for (const k of opts.kinds) this.kinds.set(k.kind, k);
   }
 
@@ -93,15 +115,19 @@ export class JobQueue {
   recover(): { requeued: number; failed: number } {
     const max = this.opts.maxAttempts ?? 2;
     const now = Date.now();
-    const failed = this.db.prepare(
-      `UPDATE jobs SET state = 'failed', finished_at = ?, updated_at = ?, message = 'interrupted',
+    const failed = this.db
+      .prepare(
+        `UPDATE jobs SET state = 'failed', finished_at = ?, updated_at = ?, message = 'interrupted',
        error = json_object('code', 'interrupted', 'message', 'the server stopped ' || attempts || ' times while this job ran')
        WHERE state = 'running' AND attempts >= ?`,
-    ).run(now, now, max).changes;
-    const requeued = this.db.prepare(
-      `UPDATE jobs SET state = 'queued', progress = 0, message = 'requeued after a server restart', updated_at = ?
+      )
+      .run(now, now, max).changes;
+    const requeued = this.db
+      .prepare(
+        `UPDATE jobs SET state = 'queued', progress = 0, message = 'requeued after a server restart', updated_at = ?
        WHERE state = 'running'`,
-    ).run(now).changes;
+      )
+      .run(now).changes;
     return { requeued, failed };
   }
 
@@ -145,16 +171,19 @@ export class JobQueue {
   }
 
   private addRequest(id: string, requester: string): void {
-    this.db.prepare(
-      `INSERT INTO job_requests (job_id, requester, count) VALUES (?, ?, 1)
+    this.db
+      .prepare(
+        `INSERT INTO job_requests (job_id, requester, count) VALUES (?, ?, 1)
        ON CONFLICT (job_id, requester) DO UPDATE SET count = count + 1`,
-    ).run(id, requester);
+      )
+      .run(id, requester);
   }
 
   /** Counts by state, for /metrics. */
   counts(): Record<JobState, number> {
     const out: Record<JobState, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
-    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as { state: JobState; n: number }[]) out[r.state] = r.n;
+    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as { state: JobState; n: number }[])
+      out[r.state] = r.n;
     return out;
   }
 
@@ -181,19 +210,23 @@ export class JobQueue {
     checkCaps(kind, parsed.data, this.opts.capOverrides ?? new Map());
     const key = kind.cacheKey ? kind.cacheKey(parsed.data) : null;
     if (key !== null) {
-      const prior = this.db.prepare(
-        `SELECT * FROM jobs WHERE kind = ? AND cache_key = ? AND state IN ('succeeded','running','queued')
+      const prior = this.db
+        .prepare(
+          `SELECT * FROM jobs WHERE kind = ? AND cache_key = ? AND state IN ('succeeded','running','queued')
          ORDER BY CASE state WHEN 'succeeded' THEN 0 ELSE 1 END, created_at DESC LIMIT 1`,
-      ).get(kindName, key) as JobRow | undefined;
+        )
+        .get(kindName, key) as JobRow | undefined;
       if (prior) return { row: prior, cached: prior.state === 'succeeded', created: false };
     }
     const id = randomUUID();
     const now = Date.now();
     const limitMs = Math.round(1000 * timeLimitSeconds(kind, parsed.data, work, this.opts.timeFactor ?? 1));
-    this.db.prepare(
-      `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, kind, state, progress, message, payload, cache_key, time_limit_ms, created_at, updated_at)
        VALUES (?, ?, 'queued', 0, 'queued', ?, ?, ?, ?, ?)`,
-    ).run(id, kindName, JSON.stringify(parsed.data), key, limitMs, now, now);
+      )
+      .run(id, kindName, JSON.stringify(parsed.data), key, limitMs, now, now);
     const children = kind.children?.(parsed.data) ?? [];
     const dep = this.db.prepare('INSERT INTO job_deps (job_id, dep_id, position, owned) VALUES (?, ?, ?, ?)');
     children.forEach((c, i) => {
@@ -206,13 +239,19 @@ export class JobQueue {
 
   /** A waiting join's state, progress and message from its children's; false once it is not waiting. */
   private updateJoin(id: string): boolean {
-    const kids = this.db.prepare('SELECT c.state, c.progress FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ?').all(id) as { state: JobState; progress: number }[];
+    const kids = this.db
+      .prepare('SELECT c.state, c.progress FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ?')
+      .all(id) as { state: JobState; progress: number }[];
     const j = joinProgress(kids);
     const now = Date.now();
-    return this.db.prepare(
-      `UPDATE jobs SET state = CASE WHEN ? THEN 'running' ELSE state END, started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET state = CASE WHEN ? THEN 'running' ELSE state END, started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
        progress = ?, message = ?, updated_at = ? WHERE id = ? AND (state = 'queued' OR (state = 'running' AND attempts = 0))`,
-    ).run(j.started ? 1 : 0, j.started ? 1 : 0, now, j.progress, j.message, now, id).changes > 0;
+        )
+        .run(j.started ? 1 : 0, j.started ? 1 : 0, now, j.progress, j.message, now, id).changes > 0
+    );
   }
 
   /** A child started, progressed or finished: its waiting joins follow (and run once all their children have). */
@@ -232,7 +271,9 @@ export class JobQueue {
     const r = this.row(id);
     if (!r) throw new WeightscopeError('not-found', `no job with id ${JSON.stringify(id)}`);
     if (isTerminal(r.state)) return this.view(r);
-    const mine = this.db.prepare('UPDATE job_requests SET count = count - 1 WHERE job_id = ? AND requester = ? AND count > 0').run(id, requester).changes;
+    const mine = this.db
+      .prepare('UPDATE job_requests SET count = count - 1 WHERE job_id = ? AND requester = ? AND count > 0')
+      .run(id, requester).changes;
     this.db.prepare('DELETE FROM job_requests WHERE job_id = ? AND count <= 0').run(id);
     const left = this.requestCount(id);
     if (!mine && left > 0) {
@@ -246,11 +287,13 @@ export class JobQueue {
   private cancelNow(id: string): void {
     this.finish(id, 'cancelled', { message: 'cancelled by request' });
     this.workers.get(id)?.stop.set('cancel');
-    const orphans = this.db.prepare(
-      `SELECT d.dep_id FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? AND d.owned = 1 AND c.state IN ${LIVE}
+    const orphans = this.db
+      .prepare(
+        `SELECT d.dep_id FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? AND d.owned = 1 AND c.state IN ${LIVE}
        AND NOT EXISTS (SELECT 1 FROM job_requests q WHERE q.job_id = d.dep_id AND q.count > 0)
        AND NOT EXISTS (SELECT 1 FROM job_deps o JOIN jobs p ON p.id = o.job_id WHERE o.dep_id = d.dep_id AND o.job_id <> ? AND p.state IN ${LIVE})`,
-    ).all(id, id) as { dep_id: string }[];
+      )
+      .all(id, id) as { dep_id: string }[];
     for (const o of orphans) this.cancelNow(o.dep_id);
   }
 
@@ -273,10 +316,12 @@ export class JobQueue {
     const now = Date.now();
     const text = f.result && 'text' in f.result ? f.result.text : null;
     const dir = f.result && 'dir' in f.result ? f.result.dir : null;
-    const changed = this.db.prepare(
-      `UPDATE jobs SET state = ?, result = ?, result_dir = ?, error = ?, message = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,
+    const changed = this.db
+      .prepare(
+        `UPDATE jobs SET state = ?, result = ?, result_dir = ?, error = ?, message = ?, progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,
        finished_at = ?, updated_at = ? WHERE id = ? AND state IN ('queued','running')`,
-    ).run(state, text, dir, f.error ? JSON.stringify(f.error) : null, f.message, state, now, now, id).changes;
+      )
+      .run(state, text, dir, f.error ? JSON.stringify(f.error) : null, f.message, state, now, now, id).changes;
     this.lastProgressWrite.delete(id);
     if (!changed) return;
     const r = this.row(id);
@@ -295,14 +340,17 @@ export class JobQueue {
     const here = [...this.kinds.values()].filter((k) => k.thread === 'server').map((k) => k.kind);
     const take = (onServer: boolean): JobRow | undefined => {
       const now = Date.now();
-      const which = here.length === 0 ? (onServer ? 'AND 0' : '') : `AND kind ${onServer ? '' : 'NOT '}IN (${here.map(() => '?').join(',')})`;
-      return this.db.prepare(
-        `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?, message = 'running',
+      const which =
+        here.length === 0 ? (onServer ? 'AND 0' : '') : `AND kind ${onServer ? '' : 'NOT '}IN (${here.map(() => '?').join(',')})`;
+      return this.db
+        .prepare(
+          `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?, message = 'running',
          started_at = CASE WHEN state = 'running' THEN started_at ELSE ? END
          WHERE id = (SELECT id FROM jobs j WHERE (state = 'queued' OR (state = 'running' AND attempts = 0)) ${which}
            AND NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = j.id AND c.state IN ${LIVE})
            ORDER BY created_at, rowid LIMIT 1) RETURNING *`,
-      ).get(now, now, ...here) as JobRow | undefined;
+        )
+        .get(now, now, ...here) as JobRow | undefined;
     };
     const count = (onServer: boolean): number => [...this.workers.values()].filter((r) => r.onServer === onServer).length;
     for (let row; count(false) < this.opts.concurrency && (row = take(false)); ) this.run(row);
@@ -310,9 +358,11 @@ export class JobQueue {
   }
 
   private children(id: string): ChildOutcome[] {
-    const rows = this.db.prepare(
-      'SELECT c.id, c.kind, c.state, c.result, c.result_dir, c.error FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? ORDER BY d.position',
-    ).all(id) as { id: string; kind: string; state: JobState; result: string | null; result_dir: string | null; error: string | null }[];
+    const rows = this.db
+      .prepare(
+        'SELECT c.id, c.kind, c.state, c.result, c.result_dir, c.error FROM job_deps d JOIN jobs c ON c.id = d.dep_id WHERE d.job_id = ? ORDER BY d.position',
+      )
+      .all(id) as { id: string; kind: string; state: JobState; result: string | null; result_dir: string | null; error: string | null }[];
     return rows.map((c) => ({
       id: c.id,
       kind: c.kind,
@@ -331,7 +381,15 @@ export class JobQueue {
       const refs = kind.inputs?.(kind.payload.parse(payload));
       const inputs = refs && this.opts.resolve ? this.opts.resolve(refs) : NO_INPUTS;
       thread = startJobThread(
-        { jobId: id, kind: row.kind, payload, dataDir: this.opts.dataDir, inputs, children: kind.children ? this.children(id) : [], inlineLimit: this.inlineLimit },
+        {
+          jobId: id,
+          kind: row.kind,
+          payload,
+          dataDir: this.opts.dataDir,
+          inputs,
+          children: kind.children ? this.children(id) : [],
+          inlineLimit: this.inlineLimit,
+        },
         {
           progress: (done, total, message) => this.progress(id, done, total, message),
           outcome: (o) => {
@@ -341,18 +399,28 @@ export class JobQueue {
           exited: (code, silent) => {
             if (this.workers.get(id)?.exited === thread.exited) this.workers.delete(id);
             // Died without a word (out of memory, process.exit): the job failed.
-            if (silent) this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
+            if (silent)
+              this.finish(id, 'failed', { error: { code: 'internal', message: `worker exited with code ${code}` }, message: 'failed' });
             this.pump();
           },
         },
         { drainMs: this.opts.drainMs, heapBytes: this.opts.jobHeapBytes, timeLimitMs: row.time_limit_ms },
       );
     } catch (e) {
-      const error = e instanceof WeightscopeError ? { code: e.code, message: e.message } : { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` };
+      const error =
+        e instanceof WeightscopeError
+          ? { code: e.code, message: e.message }
+          : { code: 'internal', message: `cannot start a worker: ${(e as Error).message}` };
       this.finish(id, 'failed', { error, message: 'failed' });
       return;
     }
-    this.workers.set(id, { stop: thread.stop, exited: thread.exited, onServer: false, terminate: () => thread.worker.terminate(), mute: thread.mute });
+    this.workers.set(id, {
+      stop: thread.stop,
+      exited: thread.exited,
+      onServer: false,
+      terminate: () => thread.worker.terminate(),
+      mute: thread.mute,
+    });
     this.emit(id, 'state');
     this.childChanged(id);
   }
@@ -383,7 +451,11 @@ export class JobQueue {
     const exited = (async () => {
       try {
         const result = await kind.run(kind.payload.parse(JSON.parse(row.payload)), ctx);
-        if (!muted) this.finish(id, 'succeeded', { result: storeResult(this.opts.dataDir, id, result, this.inlineLimit, kind.artifacts?.bind(kind)), message: 'done' });
+        if (!muted)
+          this.finish(id, 'succeeded', {
+            result: storeResult(this.opts.dataDir, id, result, this.inlineLimit, kind.artifacts?.bind(kind)),
+            message: 'done',
+          });
       } catch (e) {
         if (!muted) this.finish(id, 'failed', { error: failure(jobErrorOf(e, stop.reason)), message: 'failed' });
       } finally {
@@ -406,7 +478,9 @@ export class JobQueue {
     const last = this.lastProgressWrite.get(id) ?? 0;
     if (now - last < (this.opts.progressIntervalMs ?? 200) && done < total) return;
     this.lastProgressWrite.set(id, now);
-    this.db.prepare(`UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND state = 'running'`).run(frac, message, now, id);
+    this.db
+      .prepare(`UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND state = 'running'`)
+      .run(frac, message, now, id);
     this.emit(id, 'progress');
     this.childChanged(id);
   }
@@ -418,7 +492,9 @@ export class JobQueue {
   async close(): Promise<void> {
     this.closed = true;
     const running = [...this.workers.entries()];
-    const back = this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = attempts - 1, message = 'requeued at shutdown', updated_at = ? WHERE id = ? AND state = 'running'`);
+    const back = this.db.prepare(
+      `UPDATE jobs SET state = 'queued', attempts = attempts - 1, message = 'requeued at shutdown', updated_at = ? WHERE id = ? AND state = 'running'`,
+    );
     for (const [id, r] of running) {
       r.mute();
       back.run(Date.now(), id);

@@ -26,13 +26,24 @@ export interface JobView {
 }
 
 export interface JobRow {
-  id: string; kind: string; state: JobState; progress: number; message: string; payload: string;
-  cache_key: string | null; result: string | null; error: string | null; attempts: number;
+  id: string;
+  kind: string;
+  state: JobState;
+  progress: number;
+  message: string;
+  payload: string;
+  cache_key: string | null;
+  result: string | null;
+  error: string | null;
+  attempts: number;
   /** The wall-clock limit of one attempt, fixed at submission from the job's work (limits.ts); null: none. */
   time_limit_ms: number | null;
   /** A result stored as files (results.ts): its folder, relative to the data folder; null: inline in `result`. */
   result_dir: string | null;
-  created_at: number; started_at: number | null; finished_at: number | null; updated_at: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
 }
 
 export interface JobEvent {
@@ -110,9 +121,15 @@ export const CHILDREN_SHARE = 0.95;
  * A join waiting for its children: `running` once any child has started (so a ranking whose analyses run shows as
  * running), its progress the mean of the children's, its message how many are done.
  */
-export function joinProgress(children: readonly { state: JobState; progress: number }[]): { started: boolean; progress: number; message: string } {
+export function joinProgress(children: readonly { state: JobState; progress: number }[]): {
+  started: boolean;
+  progress: number;
+  message: string;
+} {
   const done = children.filter((c) => c.state !== 'queued' && c.state !== 'running').length;
   const started = children.some((c) => c.state !== 'queued');
-  const mean = children.length ? children.reduce((a, c) => a + (c.state === 'queued' || c.state === 'running' ? c.progress : 1), 0) / children.length : 1;
+  const mean = children.length
+    ? children.reduce((a, c) => a + (c.state === 'queued' || c.state === 'running' ? c.progress : 1), 0) / children.length
+    : 1;
   return { started, progress: CHILDREN_SHARE * mean, message: `${done}/${children.length} child jobs done` };
 }

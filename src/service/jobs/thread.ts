@@ -12,14 +12,20 @@ import type { JobError, WorkerInput, WorkerMessage } from './types.js';
 export type ThreadOutcome = { type: 'done'; result: StoredResult } | { type: 'error'; error: JobError };
 
 /** The time limit of one attempt (from its start), and the error a job stopped by it fails with. */
-export function deadline(timeLimitMs: number | null | undefined, stop: StopFlag): { timer: NodeJS.Timeout | undefined; failure(error: JobError): JobError } {
+export function deadline(
+  timeLimitMs: number | null | undefined,
+  stop: StopFlag,
+): { timer: NodeJS.Timeout | undefined; failure(error: JobError): JobError } {
   const timer = timeLimitMs != null ? setTimeout(() => stop.set('time-limit'), timeLimitMs) : undefined;
   timer?.unref();
   return {
     timer,
     failure: (error) =>
       stop.reason === 'time-limit'
-        ? { code: 'time-limit', message: `the job ran over its time limit of ${(timeLimitMs ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)` }
+        ? {
+            code: 'time-limit',
+            message: `the job ran over its time limit of ${(timeLimitMs ?? 0) / 1000} s (scaled to its work; WEIGHTSCOPE_JOB_TIME_FACTOR multiplies it)`,
+          }
         : error,
   };
 }
@@ -54,7 +60,10 @@ export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandle
   const stop = new StopFlag();
   const workerData: WorkerInput = { ...input, stop: stop.buffer };
   const heapMb = opts.heapBytes ? Math.max(32, Math.floor(opts.heapBytes / 2 ** 20)) : undefined;
-  const worker = startWorkerThread(import.meta.url, 'worker', { workerData, ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}) });
+  const worker = startWorkerThread(import.meta.url, 'worker', {
+    workerData,
+    ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}),
+  });
   let settled = false;
   let muted = false;
   let drain: NodeJS.Timeout | undefined;
@@ -84,9 +93,10 @@ export function startJobThread(input: Omit<WorkerInput, 'stop'>, h: ThreadHandle
   });
   worker.on('error', (e: Error & { code?: string }) => {
     if (settled || muted) return;
-    const error = e.code === 'ERR_WORKER_OUT_OF_MEMORY'
-      ? { code: 'out-of-memory', message: `the job needed more than ${heapMb ?? 0} MiB of heap (WEIGHTSCOPE_JOB_HEAP)` }
-      : { code: 'internal', message: `worker crashed: ${e.message}` };
+    const error =
+      e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? { code: 'out-of-memory', message: `the job needed more than ${heapMb ?? 0} MiB of heap (WEIGHTSCOPE_JOB_HEAP)` }
+        : { code: 'internal', message: `worker crashed: ${e.message}` };
     settle({ type: 'error', error: failure(error) });
   });
   return { worker, stop, exited, mute: () => void (muted = true) };

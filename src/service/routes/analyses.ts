@@ -39,7 +39,8 @@ export const analyses = jobResource({
       const q = parseOr400(AnalysisQuery, req.query, 'query');
       const stored = await ctx.queue.result(id, 'analysis');
       const artifact = q.format === 'csv' ? CSV : q.eigenvalues === '1' ? RESULT_FILE : LITE;
-      if ('dir' in stored) return sendFile(res, await ctx.jobFile(id, join(stored.dir, artifact)), q.format === 'csv' ? 'text/csv' : 'application/json');
+      if ('dir' in stored)
+        return sendFile(res, await ctx.jobFile(id, join(stored.dir, artifact)), q.format === 'csv' ? 'text/csv' : 'application/json');
       if (q.format === 'csv') {
         res.type('text/csv').send(reportToCsv(JSON.parse(stored.text) as AnalysisReport));
         return;
@@ -59,12 +60,21 @@ export const analyses = jobResource({
       doc: {
         summary: "One layer's eigenvalues and fits",
         parameters: parametersOf(EsdParams, 'path', { id: 'Analysis id', layer: 'Layer id' }),
-        responses: { '200': { description: 'ESD', content: jsonBody(ref('Esd')) }, '404': problem('Unknown id or layer, or no eigenvalues kept'), '409': problem('Not finished, failed or cancelled'), ...COMMON_ERRORS },
+        responses: {
+          '200': { description: 'ESD', content: jsonBody(ref('Esd')) },
+          '404': problem('Unknown id or layer, or no eigenvalues kept'),
+          '409': problem('Not finished, failed or cancelled'),
+          ...COMMON_ERRORS,
+        },
       },
       async handle(ctx, req, res) {
         const { id, layer } = parseOr400(EsdParams, req.params, 'params');
         const stored = await ctx.queue.result(id, 'analysis');
-        const missing = (): WeightscopeError => new WeightscopeError('not-found', `analysis ${id} has no layer ${layer} with eigenvalues (unknown layer, or the analysis did not keep them)`);
+        const missing = (): WeightscopeError =>
+          new WeightscopeError(
+            'not-found',
+            `analysis ${id} has no layer ${layer} with eigenvalues (unknown layer, or the analysis did not keep them)`,
+          );
         if ('dir' in stored) {
           const file = await ctx.jobFile(id, join(stored.dir, esdName(layer)));
           if (!file) throw missing();

@@ -11,14 +11,16 @@ export const attacks = jobResource({
   path: '/v1/attacks',
   noun: 'Attack',
   submit: {
-    summary: "A model's clean and adversarial loss and accuracy under an L∞ PGD or FGSM attack, and the input Hessian's top eigenvalue (a job)",
+    summary:
+      "A model's clean and adversarial loss and accuracy under an L∞ PGD or FGSM attack, and the input Hessian's top eigenvalue (a job)",
     notFound: 'Unknown model or dataset',
     body: AttackRequest,
     bodyId: 'AttackRequest',
     bodyDoc: withOptions(AttackRequest, attackRunSchema, 'Attack options (src/landscape/robustness/options.ts)'),
     components: [['AttackOptions', attackRunSchema]],
   },
-  submission: (ctx, body) => modelOnData(ctx, body, parseOptions(attackRunSchema, body.options ?? {}, 'attack'), { labelled: true, what: 'an attack' }),
+  submission: (ctx, body) =>
+    modelOnData(ctx, body, parseOptions(attackRunSchema, body.options ?? {}, 'attack'), { labelled: true, what: 'an attack' }),
   result: {
     summary: 'The attack result',
     content: anyJson('clean, adversarial ({loss, accuracy}), inputHessian, samples, options (src/landscape/robustness/attack-model.ts)'),

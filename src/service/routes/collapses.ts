@@ -20,6 +20,8 @@ export const collapses = jobResource({
   submission: (ctx, body) => modelOnData(ctx, body, parseCollapseOptions(body.options ?? {}), { labelled: true, what: 'neural collapse' }),
   result: {
     summary: 'The neural-collapse report',
-    content: anyJson('nc1, nc2_etf, nc2_equinorm, nc2_equiangular, nc3, nc3_zhu, nc4, accuracies, class counts and mean_cosines (C × C) (src/landscape/collapse)'),
+    content: anyJson(
+      'nc1, nc2_etf, nc2_equinorm, nc2_equiangular, nc3, nc3_zhu, nc4, accuracies, class counts and mean_cosines (C × C) (src/landscape/collapse)',
+    ),
   },
 });

@@ -13,7 +13,8 @@ export const comparisons = jobResource({
   path: '/v1/comparisons',
   noun: 'Comparison',
   submit: {
-    summary: "Linear CKA of two models' outputs (ONNX, or Hugging Face folders by their config.json graph) on a dataset, and their parameter L2 distance (a job)",
+    summary:
+      "Linear CKA of two models' outputs (ONNX, or Hugging Face folders by their config.json graph) on a dataset, and their parameter L2 distance (a job)",
     notFound: 'Unknown model or dataset',
     body: ComparisonRequest,
     bodyId: 'ComparisonRequest',
@@ -25,8 +26,10 @@ export const comparisons = jobResource({
     const ds = await ctx.datasets.require(body.dataset);
     for (const m of models) requireFit(m, ds);
     const payload = {
-      models: models.map((m) => ({ id: m.id })), dataset: ds.id,
-      options: { ...CompareOptionsSchema.parse(body.options ?? {}) }, device: body.device ?? DEFAULT_DEVICE,
+      models: models.map((m) => ({ id: m.id })),
+      dataset: ds.id,
+      options: { ...CompareOptionsSchema.parse(body.options ?? {}) },
+      device: body.device ?? DEFAULT_DEVICE,
     };
     return { payload, work: workOf(models, [ds]) };
   },

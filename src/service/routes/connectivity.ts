@@ -17,7 +17,8 @@ export const connectivity = jobResource({
   path: '/v1/connectivity',
   noun: 'Connectivity',
   submit: {
-    summary: 'Train a curve between two models of one graph; loss and accuracy along t, barrier mc; with options.attack, clean and adversarial metrics and the input Hessian along t (a job)',
+    summary:
+      'Train a curve between two models of one graph; loss and accuracy along t, barrier mc; with options.attack, clean and adversarial metrics and the input Hessian along t (a job)',
     notFound: 'Unknown model or dataset',
     body: ConnectivityRequest,
     bodyId: 'ConnectivityRequest',
@@ -35,7 +36,10 @@ export const connectivity = jobResource({
     };
     return { payload, work: s.work() };
   },
-  result: { summary: 'The connectivity result', content: anyJson('Curve training summary, metrics along t, mc (src/landscape/connectivity/connect.ts)') },
+  result: {
+    summary: 'The connectivity result',
+    content: anyJson('Curve training summary, metrics along t, mc (src/landscape/connectivity/connect.ts)'),
+  },
 });
 
 export const repairs = jobResource({
@@ -43,7 +47,8 @@ export const repairs = jobResource({
   path: '/v1/repairs',
   noun: 'Repair',
   submit: {
-    summary: 'Repair of backdoored or error-injected models by path connection: curve on clean data, t chosen from clean held-out accuracy, model at t exported, the clean-vs-attack trade-off over t (a job)',
+    summary:
+      'Repair of backdoored or error-injected models by path connection: curve on clean data, t chosen from clean held-out accuracy, model at t exported, the clean-vs-attack trade-off over t (a job)',
     notFound: 'Unknown model or dataset',
     body: RepairRequest,
     bodyId: 'RepairRequest',
@@ -62,6 +67,19 @@ export const repairs = jobResource({
     };
     return { payload, work: s.work() };
   },
-  result: { summary: 'The repair result', content: anyJson('Metrics along t, the chosen t, baseline, the trade-off over t, targets before/after, exported files (src/landscape/repair/repair.ts)') },
-  extra: [modelDownload({ kind: 'repair', path: '/v1/repairs', noun: 'Repair', what: 'the repaired model (the point at the chosen t)', filename: 'repaired' })],
+  result: {
+    summary: 'The repair result',
+    content: anyJson(
+      'Metrics along t, the chosen t, baseline, the trade-off over t, targets before/after, exported files (src/landscape/repair/repair.ts)',
+    ),
+  },
+  extra: [
+    modelDownload({
+      kind: 'repair',
+      path: '/v1/repairs',
+      noun: 'Repair',
+      what: 'the repaired model (the point at the chosen t)',
+      filename: 'repaired',
+    }),
+  ],
 });

@@ -20,6 +20,8 @@ export const flatness = jobResource({
   submission: (ctx, body) => modelOnData(ctx, body, parseFlatnessOptions(body.options ?? {})),
   result: {
     summary: 'The local-entropy report',
-    content: anyJson('rows[] of {gamma, local_entropy, stderr, second_order, second_order_stderr, loss, mean_perturbed_loss}, the trace and settings (src/landscape/flatness)'),
+    content: anyJson(
+      'rows[] of {gamma, local_entropy, stderr, second_order, second_order_stderr, loss, mean_perturbed_loss}, the trace and settings (src/landscape/flatness)',
+    ),
   },
 });

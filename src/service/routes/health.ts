@@ -10,7 +10,10 @@ export const healthOperations: readonly Operation[] = [
   {
     method: 'get',
     path: '/healthz',
-    components: [['Health', Health], ['Problem', ProblemSchema]],
+    components: [
+      ['Health', Health],
+      ['Problem', ProblemSchema],
+    ],
     doc: { summary: 'Liveness', security: [], responses: ok },
     handle(_ctx, _req, res) {
       res.json({ status: 'ok' });
@@ -19,7 +22,11 @@ export const healthOperations: readonly Operation[] = [
   {
     method: 'get',
     path: '/readyz',
-    doc: { summary: 'Readiness (database answers)', security: [], responses: { ...ok, '503': { description: 'not ready', content: jsonBody(ref('Health')) } } },
+    doc: {
+      summary: 'Readiness (database answers)',
+      security: [],
+      responses: { ...ok, '503': { description: 'not ready', content: jsonBody(ref('Health')) } },
+    },
     async handle(ctx, _req, res) {
       try {
         await ctx.ping();
@@ -32,7 +39,13 @@ export const healthOperations: readonly Operation[] = [
   {
     method: 'get',
     path: '/metrics',
-    doc: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...keyErrors } },
+    doc: {
+      summary: 'Prometheus metrics',
+      responses: {
+        '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        ...keyErrors,
+      },
+    },
     async handle(ctx, _req, res) {
       res.setHeader('content-type', ctx.metrics.contentType);
       res.send(await ctx.metrics.render());
@@ -45,7 +58,10 @@ export function openApiOperation(document: () => Json): Operation {
   return {
     method: 'get',
     path: '/v1/openapi.json',
-    doc: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: jsonBody({ type: 'object' }) }, ...keyErrors } },
+    doc: {
+      summary: 'This document',
+      responses: { '200': { description: 'OpenAPI 3.1', content: jsonBody({ type: 'object' }) }, ...keyErrors },
+    },
     handle(_ctx, _req, res) {
       res.json(document());
     },

@@ -11,16 +11,26 @@ export const hessians = jobResource({
   path: '/v1/hessians',
   noun: 'Hessian',
   submit: {
-    summary: 'Hessian spectrum of an ONNX model or a Hugging Face folder (graph built from config.json) on a dataset: top-k eigenvalues, trace, density, input Hessian (a job)',
+    summary:
+      'Hessian spectrum of an ONNX model or a Hugging Face folder (graph built from config.json) on a dataset: top-k eigenvalues, trace, density, input Hessian (a job)',
     notFound: 'Unknown model or dataset',
     body: HessianRequest,
     bodyId: 'HessianRequest',
     bodyDoc: withOptions(HessianRequest, HessianOptionsSchema, 'Hessian options (src/landscape/hessian/run.ts)'),
-    components: [['Device', DeviceSchema], ['HessianOptions', HessianOptionsSchema]],
+    components: [
+      ['Device', DeviceSchema],
+      ['HessianOptions', HessianOptionsSchema],
+    ],
   },
   async submission(ctx, body) {
     const { payload, work } = await modelOnData(ctx, body, parseHessianOptions(body.options ?? {}), { hf: true });
-    return { payload: { ...payload, device: body.device ?? DEFAULT_DEVICE, untie: body.untie ?? false, criterion: body.criterion ?? 'ce' }, work };
+    return {
+      payload: { ...payload, device: body.device ?? DEFAULT_DEVICE, untie: body.untie ?? false, criterion: body.criterion ?? 'ce' },
+      work,
+    };
   },
-  result: { summary: 'The Hessian report', content: anyJson('model, dataset, options and the Hessian report (src/landscape/hessian/run.ts)') },
+  result: {
+    summary: 'The Hessian report',
+    content: anyJson('model, dataset, options and the Hessian report (src/landscape/hessian/run.ts)'),
+  },
 });

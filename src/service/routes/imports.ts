@@ -9,7 +9,8 @@ export const imports = jobResource({
   path: '/v1/imports',
   noun: 'Import',
   submit: {
-    summary: 'Import a model as a job (a local folder or file under an import root, or a hub id): progress in bytes, cancellable; the result is the stored model',
+    summary:
+      'Import a model as a job (a local folder or file under an import root, or a hub id): progress in bytes, cancellable; the result is the stored model',
     notFound: 'No such path or model',
     body: ImportRequest,
     bodyId: 'ImportRequest',

@@ -22,7 +22,20 @@ import { rankings } from './rankings.js';
 import { surfaces } from './surfaces.js';
 import { taxonomies } from './taxonomies.js';
 
-export const JOB_RESOURCES: readonly JobResource[] = [analyses, rankings, hessians, comparisons, connectivity, repairs, imports, collapses, flatness, taxonomies, surfaces, attacks];
+export const JOB_RESOURCES: readonly JobResource[] = [
+  analyses,
+  rankings,
+  hessians,
+  comparisons,
+  connectivity,
+  repairs,
+  imports,
+  collapses,
+  flatness,
+  taxonomies,
+  surfaces,
+  attacks,
+];
 
 export const OPERATIONS: readonly Operation[] = [
   ...healthOperations,

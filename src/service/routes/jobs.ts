@@ -15,8 +15,17 @@ export const jobOperations: readonly Operation[] = [
   {
     method: 'get',
     path: '/v1/jobs/{id}',
-    components: [['JobId', JobId], ['JobError', JobErrorSchema], ['Job', Job], ['JobEnvelope', JobEnvelope]],
-    doc: { summary: 'Job state, progress, result URL, error', parameters: idParams('Job id'), responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    components: [
+      ['JobId', JobId],
+      ['JobError', JobErrorSchema],
+      ['Job', Job],
+      ['JobEnvelope', JobEnvelope],
+    ],
+    doc: {
+      summary: 'Job state, progress, result URL, error',
+      parameters: idParams('Job id'),
+      responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS },
+    },
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
       res.json(await ctx.queue.require(id));
@@ -26,9 +35,15 @@ export const jobOperations: readonly Operation[] = [
     method: 'delete',
     path: '/v1/jobs/{id}',
     doc: {
-      summary: "Withdraw your request for the job; the last request's withdrawal cancels it (it stops at its next step). Finished jobs are returned unchanged",
+      summary:
+        "Withdraw your request for the job; the last request's withdrawal cancels it (it stops at its next step). Finished jobs are returned unchanged",
       parameters: idParams('Job id'),
-      responses: { '200': { description: 'job', content: jsonBody(ref('Job')) }, '404': problem('Unknown id'), ...COMMON_ERRORS, '403': problem('API key not accepted, or the job was requested only by other keys (`job-not-yours`)') },
+      responses: {
+        '200': { description: 'job', content: jsonBody(ref('Job')) },
+        '404': problem('Unknown id'),
+        ...COMMON_ERRORS,
+        '403': problem('API key not accepted, or the job was requested only by other keys (`job-not-yours`)'),
+      },
     },
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
@@ -39,9 +54,15 @@ export const jobOperations: readonly Operation[] = [
     method: 'get',
     path: '/v1/jobs/{id}/events',
     doc: {
-      summary: 'Server-sent events: `state`, `progress`, then `end`; each `data` is the Job and each `id` its updated_at, so a client reconnecting with Last-Event-ID is sent the state only if it changed',
+      summary:
+        'Server-sent events: `state`, `progress`, then `end`; each `data` is the Job and each `id` its updated_at, so a client reconnecting with Last-Event-ID is sent the state only if it changed',
       parameters: idParams('Job id'),
-      responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '404': problem('Unknown id'), ...COMMON_ERRORS, '503': BUSY },
+      responses: {
+        '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        '404': problem('Unknown id'),
+        ...COMMON_ERRORS,
+        '503': BUSY,
+      },
     },
     /** `state` (now, and on every change), `progress`, then `end` with the terminal job. */
     async handle(ctx, req, res) {

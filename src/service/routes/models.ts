@@ -1,5 +1,17 @@
 /** POST/GET /v1/models, GET/DELETE /v1/models/{id}, POST /v1/models/import. */
-import { BUSY, COMMON_ERRORS, JSON_BODY_ERRORS, jsonBody, jsonRequest, locationHeader, nameParam, problem, ref, uploadBody, type Json } from '../http/doc.js';
+import {
+  BUSY,
+  COMMON_ERRORS,
+  JSON_BODY_ERRORS,
+  jsonBody,
+  jsonRequest,
+  locationHeader,
+  nameParam,
+  problem,
+  ref,
+  uploadBody,
+  type Json,
+} from '../http/doc.js';
 import type { Operation } from '../http/operation.js';
 import { receiveFiles, refuseDeclaredOverLimit } from '../http/upload.js';
 import { IdParams, ImportRequest, Model, ModelFile, ModelId, ModelList } from '../schemas.js';
@@ -17,8 +29,16 @@ export const modelOperations: readonly Operation[] = [
   {
     method: 'get',
     path: '/v1/models',
-    components: [['ModelId', ModelId], ['ModelFile', ModelFile], ['Model', Model], ['ModelList', ModelList]],
-    doc: { summary: 'List stored models', responses: { '200': { description: 'models', content: jsonBody(ref('ModelList')) }, ...COMMON_ERRORS } },
+    components: [
+      ['ModelId', ModelId],
+      ['ModelFile', ModelFile],
+      ['Model', Model],
+      ['ModelList', ModelList],
+    ],
+    doc: {
+      summary: 'List stored models',
+      responses: { '200': { description: 'models', content: jsonBody(ref('ModelList')) }, ...COMMON_ERRORS },
+    },
     async handle(ctx, _req, res) {
       res.json({ models: await ctx.models.list() });
     },
@@ -44,7 +64,10 @@ export const modelOperations: readonly Operation[] = [
       const received = await receiveFiles(req, ctx, 256);
       ctx.metrics.upload();
       const { model, created } = await ctx.models.add(received.parts, 'upload', received.name);
-      res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
+      res
+        .status(created ? 201 : 200)
+        .location(`/v1/models/${model.id}`)
+        .json(model);
     },
   },
   {
@@ -53,11 +76,16 @@ export const modelOperations: readonly Operation[] = [
     jsonLimit: '64kb',
     components: [['ImportRequest', ImportRequest]],
     doc: {
-      summary: 'Store a model from an allow-listed folder (models/, the HF cache) or by Hugging Face id; over WEIGHTSCOPE_IMPORT_INLINE, and for hub downloads, an import job (202; its result at /v1/imports/{id} is the model)',
+      summary:
+        'Store a model from an allow-listed folder (models/, the HF cache) or by Hugging Face id; over WEIGHTSCOPE_IMPORT_INLINE, and for hub downloads, an import job (202; its result at /v1/imports/{id} is the model)',
       requestBody: jsonRequest('ImportRequest'),
       responses: {
         ...stored('same content'),
-        '202': { description: 'A large import or a download: queued as a job (Location: the job)', headers: locationHeader('/v1/jobs/{id}'), content: jsonBody(ref('JobEnvelope')) },
+        '202': {
+          description: 'A large import or a download: queued as a job (Location: the job)',
+          headers: locationHeader('/v1/jobs/{id}'),
+          content: jsonBody(ref('JobEnvelope')),
+        },
         '404': problem('No such path or model'),
         '422': problem('Corrupt or truncated file, or an unsafe pickle; nothing stored'),
         ...JSON_BODY_ERRORS,
@@ -70,19 +98,31 @@ export const modelOperations: readonly Operation[] = [
       const plan = await planImport(ctx.config, body);
       // Small local imports are answered with the model; large ones and downloads become an import job.
       if (plan.kind === 'hub' || plan.bytes > ctx.config.importInline) {
-        const { job, cached } = await ctx.queue.submit('import', body, { bytes: plan.kind === 'local' ? plan.bytes : 0, parameters: 0, samples: 0 }, requesterOf(res));
+        const { job, cached } = await ctx.queue.submit(
+          'import',
+          body,
+          { bytes: plan.kind === 'local' ? plan.bytes : 0, parameters: 0, samples: 0 },
+          requesterOf(res),
+        );
         sendJob(res, job, cached);
         return;
       }
       const release = ctx.slots.uploads.take();
       const { model, created } = await executeImport(ctx, plan).finally(release);
-      res.status(created ? 201 : 200).location(`/v1/models/${model.id}`).json(model);
+      res
+        .status(created ? 201 : 200)
+        .location(`/v1/models/${model.id}`)
+        .json(model);
     },
   },
   {
     method: 'get',
     path: '/v1/models/{id}',
-    doc: { summary: 'One model', parameters: idParams('Model id'), responses: { '200': { description: 'model', content: jsonBody(ref('Model')) }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    doc: {
+      summary: 'One model',
+      parameters: idParams('Model id'),
+      responses: { '200': { description: 'model', content: jsonBody(ref('Model')) }, '404': problem('Unknown id'), ...COMMON_ERRORS },
+    },
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
       res.json(await ctx.models.require(id));
@@ -91,7 +131,11 @@ export const modelOperations: readonly Operation[] = [
   {
     method: 'delete',
     path: '/v1/models/{id}',
-    doc: { summary: 'Delete a model (and blobs no other model uses)', parameters: idParams('Model id'), responses: { '204': { description: 'deleted' }, '404': problem('Unknown id'), ...COMMON_ERRORS } },
+    doc: {
+      summary: 'Delete a model (and blobs no other model uses)',
+      parameters: idParams('Model id'),
+      responses: { '204': { description: 'deleted' }, '404': problem('Unknown id'), ...COMMON_ERRORS },
+    },
     async handle(ctx, req, res) {
       const { id } = parseOr400(IdParams, req.params, 'params');
       await ctx.models.delete(id);

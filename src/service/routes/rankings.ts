@@ -18,7 +18,10 @@ export const rankings = jobResource({
     body: RankingRequest,
     bodyId: 'RankingRequest',
     bodyDoc: withOptions(RankingRequest, AnalyzeOptionsSchema, "Analyze options for each model (the metric's own fit is always added)"),
-    components: [['RankingMetric', RankingMetricSchema], ['RankingResult', RankingResult]],
+    components: [
+      ['RankingMetric', RankingMetricSchema],
+      ['RankingResult', RankingResult],
+    ],
     limit: '256kb',
   },
   async submission(ctx, body) {
@@ -30,7 +33,9 @@ export const rankings = jobResource({
     const info = METRIC_INFO[body.metric];
     // Without explicit fits only the metric's own fit runs (E-TPL is the slow one); with them, it is added if missing.
     const given = body.options?.fits as string[] | undefined;
-    const options = analysisOptions({ options: { ...(body.options ?? {}), fits: given ? [...new Set([...given, info.fit])] : [info.fit] } });
+    const options = analysisOptions({
+      options: { ...(body.options ?? {}), fits: given ? [...new Set([...given, info.fit])] : [info.fit] },
+    });
     const payload = {
       models: models.map((m) => ({ id: m.id, bytes: m.bytes, parameters: m.parameters })),
       metric: body.metric,

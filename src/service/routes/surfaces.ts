@@ -16,11 +16,16 @@ export const surfaces = jobResource({
   path: PATH,
   noun: 'Surface',
   submit: {
-    summary: 'Train a Bezier surface between 3 or 4 models of one graph; loss and accuracy over a grid, centre, barrier, ensembles, the best interior point as a model (a job)',
+    summary:
+      'Train a Bezier surface between 3 or 4 models of one graph; loss and accuracy over a grid, centre, barrier, ensembles, the best interior point as a model (a job)',
     notFound: 'Unknown model or dataset',
     body: SurfaceRequest,
     bodyId: 'SurfaceRequest',
-    bodyDoc: withOptions(SurfaceRequest, surfaceOptionsSchema, 'Patch, training and evaluation options (src/landscape/connectivity/connect-surface.ts)'),
+    bodyDoc: withOptions(
+      SurfaceRequest,
+      surfaceOptionsSchema,
+      'Patch, training and evaluation options (src/landscape/connectivity/connect-surface.ts)',
+    ),
     components: [['SurfaceOptions', surfaceOptionsSchema]],
   },
   async submission(ctx, body) {
@@ -38,7 +43,17 @@ export const surfaces = jobResource({
   },
   result: {
     summary: 'The surface result',
-    content: anyJson('patch, grid[] of {u, v, loss, accuracy}, corners, center, barrier, best (exported), ensembles, files (src/landscape/connectivity/connect-surface.ts)'),
+    content: anyJson(
+      'patch, grid[] of {u, v, loss, accuracy}, corners, center, barrier, best (exported), ensembles, files (src/landscape/connectivity/connect-surface.ts)',
+    ),
   },
-  extra: [modelDownload({ kind: 'surface', path: PATH, noun: 'Surface', what: 'the best interior grid point of the surface (model averaging)', filename: 'surface-best' })],
+  extra: [
+    modelDownload({
+      kind: 'surface',
+      path: PATH,
+      noun: 'Surface',
+      what: 'the best interior grid point of the surface (model averaging)',
+      filename: 'surface-best',
+    }),
+  ],
 });

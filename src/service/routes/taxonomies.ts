@@ -10,7 +10,8 @@ export const taxonomies = jobResource({
   path: '/v1/taxonomies',
   noun: 'Taxonomy',
   submit: {
-    summary: "Yang et al.'s loss-landscape taxonomy: per-model Hessian, per-pair trained-curve mc and CKA, the phase with its evidence (a job)",
+    summary:
+      "Yang et al.'s loss-landscape taxonomy: per-model Hessian, per-pair trained-curve mc and CKA, the phase with its evidence (a job)",
     notFound: 'Unknown model or dataset',
     body: TaxonomyRequest,
     bodyId: 'TaxonomyRequest',
@@ -30,6 +31,8 @@ export const taxonomies = jobResource({
   },
   result: {
     summary: 'The taxonomy report',
-    content: anyJson('phase, verdict (with reasons), thresholds, summary, per-model metrics (by model id), per-pair mc/CKA along t (src/landscape/taxonomy)'),
+    content: anyJson(
+      'phase, verdict (with reasons), thresholds, summary, per-model metrics (by model id), per-pair mc/CKA along t (src/landscape/taxonomy)',
+    ),
   },
 });

@@ -43,12 +43,22 @@ export const DRAIN_BYTES = 1024 * 1024;
  * connection) — an endless upload is never drained. The source is left paused, not destroyed, so the request can
  * be answered; `out` is destroyed on failure.
  */
-export function meteredCopy(source: Readable, out: Writable, budget: UploadBudget, onBytes?: (n: number) => void, hooks: IngestHooks = {}): Promise<{ sha256: string; bytes: number }> {
+export function meteredCopy(
+  source: Readable,
+  out: Writable,
+  budget: UploadBudget,
+  onBytes?: (n: number) => void,
+  hooks: IngestHooks = {},
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   let over = false;
   const tooLarge = (): WeightscopeError =>
-    new WeightscopeError('too-large', `the ${hooks.what ?? 'upload'} exceeds the limit of ${budget.limit} bytes (${hooks.setting ?? 'WEIGHTSCOPE_MAX_UPLOAD'})`, { limit: budget.limit });
+    new WeightscopeError(
+      'too-large',
+      `the ${hooks.what ?? 'upload'} exceeds the limit of ${budget.limit} bytes (${hooks.setting ?? 'WEIGHTSCOPE_MAX_UPLOAD'})`,
+      { limit: budget.limit },
+    );
   return new Promise((resolve, reject) => {
     let settled = false;
     const detach = (): void => {
@@ -161,9 +171,11 @@ export class BlobStore {
     if (shas?.length === 0) return;
     const unused = db.transaction(() => {
       const which = shas ? `sha256 IN (${shas.map(() => '?').join(',')}) AND` : '';
-      const rows = db.prepare(
-        `SELECT sha256 FROM blobs WHERE ${which} sha256 NOT IN (SELECT sha256 FROM model_files) AND sha256 NOT IN (SELECT id FROM datasets)`,
-      ).all(...(shas ?? [])) as { sha256: string }[];
+      const rows = db
+        .prepare(
+          `SELECT sha256 FROM blobs WHERE ${which} sha256 NOT IN (SELECT sha256 FROM model_files) AND sha256 NOT IN (SELECT id FROM datasets)`,
+        )
+        .all(...(shas ?? [])) as { sha256: string }[];
       const del = db.prepare('DELETE FROM blobs WHERE sha256 = ?');
       for (const r of rows) del.run(r.sha256);
       return rows.map((r) => r.sha256);

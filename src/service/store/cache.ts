@@ -44,7 +44,11 @@ export class BlobCache {
   private bytes = 0;
   fetched = 0;
 
-  private constructor(readonly dir: string, readonly maxBytes: number, private readonly source: SharedBlobs) {}
+  private constructor(
+    readonly dir: string,
+    readonly maxBytes: number,
+    private readonly source: SharedBlobs,
+  ) {}
 
   static async open(dir: string, maxBytes: number, source: SharedBlobs): Promise<BlobCache> {
     const c = new BlobCache(dir, maxBytes, source);
@@ -79,7 +83,10 @@ export class BlobCache {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const pid = Number((await readFile(this.lockPath, 'utf8').catch(() => '')).trim());
         if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-          throw new WeightscopeError('invalid-input', `the cache ${this.dir} is in use by process ${pid}: give each worker process its own WEIGHTSCOPE_CACHE`);
+          throw new WeightscopeError(
+            'invalid-input',
+            `the cache ${this.dir} is in use by process ${pid}: give each worker process its own WEIGHTSCOPE_CACHE`,
+          );
         }
         await unlink(this.lockPath).catch(() => undefined);
       }
@@ -153,7 +160,10 @@ export class BlobCache {
     let bytes = -1;
     if (local) {
       // Same file system as a mounted store: a link costs nothing (content-addressed files are never rewritten).
-      bytes = await link(local, tmp).then(async () => (await stat(tmp)).size, () => -1);
+      bytes = await link(local, tmp).then(
+        async () => (await stat(tmp)).size,
+        () => -1,
+      );
     }
     if (bytes < 0) {
       let got: { sha256: string; bytes: number };
@@ -214,7 +224,10 @@ export class BlobCache {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dirname(dir), { recursive: true });
     await rename(tmp, dir);
-    this.layouts.set(dir, files.map((f) => f.sha256));
+    this.layouts.set(
+      dir,
+      files.map((f) => f.sha256),
+    );
     return dir;
   }
 

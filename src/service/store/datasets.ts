@@ -27,14 +27,26 @@ export interface DatasetRecord {
 }
 
 interface Row {
-  id: string; name: string; bytes: number; samples: number; x_shape: string; x_dtype: 'float32' | 'int64'; labels: number; created_at: number;
+  id: string;
+  name: string;
+  bytes: number;
+  samples: number;
+  x_shape: string;
+  x_dtype: 'float32' | 'int64';
+  labels: number;
+  created_at: number;
 }
 
 const FILE = DATASET_FILE;
 
 export class DatasetStore {
   private readonly dir: string;
-  constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string, private readonly inspect: DatasetInspector) {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    dataDir: string,
+    private readonly inspect: DatasetInspector,
+  ) {
     this.dir = join(dataDir, 'datasets');
   }
 
@@ -94,8 +106,20 @@ export class DatasetStore {
         const t = Date.now();
         this.db.transaction(() => {
           this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)').run(part.sha256, part.bytes, t);
-          this.db.prepare('INSERT INTO datasets (id, name, bytes, samples, x_shape, x_dtype, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-            .run(part.sha256, (name ?? 'dataset.safetensors').slice(0, 200), part.bytes, ds.samples, JSON.stringify(ds.x_shape), ds.x_dtype, ds.labels ? 1 : 0, t);
+          this.db
+            .prepare(
+              'INSERT INTO datasets (id, name, bytes, samples, x_shape, x_dtype, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(
+              part.sha256,
+              (name ?? 'dataset.safetensors').slice(0, 200),
+              part.bytes,
+              ds.samples,
+              JSON.stringify(ds.x_shape),
+              ds.x_dtype,
+              ds.labels ? 1 : 0,
+              t,
+            );
         })();
         return { dataset: this.require(part.sha256), created: true };
       });

@@ -13,16 +13,23 @@ export function misfit(m: Pick<ModelRecord, 'inputs'>, ds: Pick<DatasetRecord, '
   const input = m.inputs?.[0];
   if (!input) return null;
   const shape = `[${input.shape.join(', ')}] ${input.dtype}`;
-  if (input.shape.length !== ds.x_shape.length) return `its samples have ${ds.x_shape.length - 1} dimension(s), input '${input.name}' ${shape} takes ${input.shape.length - 1}`;
+  if (input.shape.length !== ds.x_shape.length)
+    return `its samples have ${ds.x_shape.length - 1} dimension(s), input '${input.name}' ${shape} takes ${input.shape.length - 1}`;
   for (let i = 1; i < input.shape.length; i++) {
     const d = input.shape[i];
-    if (typeof d === 'number' && d !== ds.x_shape[i]) return `dimension ${i} is ${ds.x_shape[i]}, input '${input.name}' ${shape} needs ${d}`;
+    if (typeof d === 'number' && d !== ds.x_shape[i])
+      return `dimension ${i} is ${ds.x_shape[i]}, input '${input.name}' ${shape} needs ${d}`;
   }
-  if ((input.dtype === 'float32' || input.dtype === 'int64') && input.dtype !== ds.x_dtype) return `x is ${ds.x_dtype}, input '${input.name}' ${shape} takes ${input.dtype}`;
+  if ((input.dtype === 'float32' || input.dtype === 'int64') && input.dtype !== ds.x_dtype)
+    return `x is ${ds.x_dtype}, input '${input.name}' ${shape} takes ${input.dtype}`;
   return null;
 }
 
 export function requireFit(m: Pick<ModelRecord, 'inputs' | 'name'>, ds: Pick<DatasetRecord, 'x_shape' | 'x_dtype' | 'name'>): void {
   const why = misfit(m, ds);
-  if (why) throw new WeightscopeError('shape-mismatch', `dataset ${ds.name} (x [${ds.x_shape.join(', ')}] ${ds.x_dtype}) does not fit model ${m.name}: ${why}`);
+  if (why)
+    throw new WeightscopeError(
+      'shape-mismatch',
+      `dataset ${ds.name} (x [${ds.x_shape.join(', ')}] ${ds.x_dtype}) does not fit model ${m.name}: ${why}`,
+    );
 }

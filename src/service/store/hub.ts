@@ -30,8 +30,16 @@ const WEIGHTS: readonly (readonly [string, string])[] = [
   ['pytorch_model.bin.index.json', 'pytorch_model.bin'],
 ];
 const COMPANIONS = [
-  'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json',
-  'vocab.json', 'merges.txt', 'tokenizer.model', 'onnx/model.onnx_data', 'model.onnx_data',
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.model',
+  'onnx/model.onnx_data',
+  'model.onnx_data',
 ];
 
 /** The hub's errors (network, 401/403/404) as WeightscopeErrors with the status and a hint. */
@@ -39,7 +47,8 @@ function hubError(e: unknown, what: string): WeightscopeError {
   if (e instanceof WeightscopeError) return e;
   const status = (e as { statusCode?: number }).statusCode;
   const msg = e instanceof Error ? e.message : String(e);
-  if (status === 401 || status === 403) return new WeightscopeError('invalid-input', `${what}: HTTP ${status} (set HF_TOKEN for gated or private models)`);
+  if (status === 401 || status === 403)
+    return new WeightscopeError('invalid-input', `${what}: HTTP ${status} (set HF_TOKEN for gated or private models)`);
   if (status === 404 || status === undefined) return new WeightscopeError('not-found', `${what}: ${status ? `HTTP ${status}` : msg}`);
   return new WeightscopeError('not-found', `${what}: HTTP ${status} ${msg}`);
 }
@@ -56,13 +65,17 @@ async function choose(listed: Map<string, ListFileEntry>, fetchText: (path: stri
         throw new WeightscopeError('corrupt-file', `${repo}/${index} is not a shard index (not valid JSON)`);
       }
       const shards = [...new Set(parseWeightMap(json, `${repo}/${index}`).values())];
-      for (const s of shards) if (!listed.has(s)) throw new WeightscopeError('not-found', `${repo}: shard ${s} listed in ${index} is missing`);
+      for (const s of shards)
+        if (!listed.has(s)) throw new WeightscopeError('not-found', `${repo}: shard ${s} listed in ${index} is missing`);
       return [index, ...shards];
     }
     if (listed.has(single)) return [single];
   }
   for (const onnx of ['onnx/model.onnx', 'model.onnx']) if (listed.has(onnx)) return [onnx];
-  throw new WeightscopeError('not-found', `${repo} has none of model.safetensors(.index.json), pytorch_model.bin(.index.json), onnx/model.onnx`);
+  throw new WeightscopeError(
+    'not-found',
+    `${repo} has none of model.safetensors(.index.json), pytorch_model.bin(.index.json), onnx/model.onnx`,
+  );
 }
 
 export async function downloadFromHub(
@@ -125,7 +138,10 @@ export async function downloadFromHub(
       // LFS files carry the sha256 of their content: a download that does not match is refused.
       const lfs = listed.get(path)?.lfs;
       if (lfs && lfs.oid !== part.sha256) {
-        throw new WeightscopeError('corrupt-file', `${repo}@${commit}: ${path} downloaded with sha256 ${part.sha256}, the hub says ${lfs.oid}`);
+        throw new WeightscopeError(
+          'corrupt-file',
+          `${repo}@${commit}: ${path} downloaded with sha256 ${part.sha256}, the hub says ${lfs.oid}`,
+        );
       }
     }
   } catch (e) {

@@ -47,7 +47,8 @@ export class ImportRoots {
     const real = await realpath(abs).catch(() => {
       throw new WeightscopeError('not-found', `no such file or folder: ${p}`);
     });
-    if (!this.real.some((r) => isInside(real, r))) throw this.refuse(p, 'is inside an import root but leads outside it (a symlink?); link or copy the model into the root instead');
+    if (!this.real.some((r) => isInside(real, r)))
+      throw this.refuse(p, 'is inside an import root but leads outside it (a symlink?); link or copy the model into the root instead');
     return real;
   }
 

@@ -23,7 +23,13 @@ export interface ImportServices {
 
 /** What an import will store: local files (real paths, checked) under their names, or a hub download. */
 export type ImportPlan =
-  | { readonly kind: 'local'; readonly files: readonly { path: string; name: string; bytes: number }[]; readonly bytes: number; readonly source: string; readonly display: string }
+  | {
+      readonly kind: 'local';
+      readonly files: readonly { path: string; name: string; bytes: number }[];
+      readonly bytes: number;
+      readonly source: string;
+      readonly display: string;
+    }
   | { readonly kind: 'hub'; readonly repo: string; readonly revision: string; readonly source: string; readonly display: string };
 
 /** Progress and cancellation of a running import (an import job's context). */
@@ -35,8 +41,18 @@ export interface ImportHooks {
 
 /** Files beside the weights that make the import useful beyond HT-SR (Hessians need the graph; text data the tokenizer). */
 export const COMPANIONS = [
-  'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json',
-  'vocab.json', 'merges.txt', 'tokenizer.model', 'onnx/model.onnx', 'onnx/model.onnx_data', 'model.onnx', 'model.onnx_data',
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.model',
+  'onnx/model.onnx',
+  'onnx/model.onnx_data',
+  'model.onnx',
+  'model.onnx_data',
 ];
 
 /** What an import would read before it reads it: the folders behind an HF id, and their symlinks. */
@@ -106,11 +122,19 @@ export async function planImport(config: ServiceConfig, src: ImportSource): Prom
   return { kind: 'local', files, bytes: files.reduce((s, f) => s + f.bytes, 0), source, display };
 }
 
-export async function executeImport(services: ImportServices, plan: ImportPlan, hooks: ImportHooks = {}): Promise<{ model: ModelRecord; created: boolean }> {
+export async function executeImport(
+  services: ImportServices,
+  plan: ImportPlan,
+  hooks: ImportHooks = {},
+): Promise<{ model: ModelRecord; created: boolean }> {
   const { config, blobs, models } = services;
   const stop = hooks.stop ?? (() => null);
   if (plan.kind === 'hub') {
-    if (!config.hfDownload) throw new WeightscopeError('not-found', `${plan.repo} is not in the local cache, and hub downloads are off (WEIGHTSCOPE_HF_DOWNLOAD)`);
+    if (!config.hfDownload)
+      throw new WeightscopeError(
+        'not-found',
+        `${plan.repo} is not in the local cache, and hub downloads are off (WEIGHTSCOPE_HF_DOWNLOAD)`,
+      );
     const progress: HubProgress = { stop, ...(hooks.progress ? { report: hooks.progress } : {}) };
     const parts = await downloadFromHub(config.hfDownload, plan.repo, plan.revision, blobs, { limit: config.maxImport, used: 0 }, progress);
     return models.add(parts.parts, `hf:${plan.repo}@${parts.commit}`, plan.display);
@@ -120,10 +144,14 @@ export async function executeImport(services: ImportServices, plan: ImportPlan, 
   try {
     for (const f of plan.files) {
       hooks.progress?.(done, plan.bytes, `copying ${f.name}`);
-      const part = await blobs.ingestFile(f.path, (n) => {
-        done += n;
-        hooks.progress?.(done, plan.bytes, `copying ${f.name}`);
-      }, { stop });
+      const part = await blobs.ingestFile(
+        f.path,
+        (n) => {
+          done += n;
+          hooks.progress?.(done, plan.bytes, `copying ${f.name}`);
+        },
+        { stop },
+      );
       parts.push({ name: f.name, part });
     }
   } catch (e) {

@@ -45,7 +45,9 @@ async function onnxInputs(path: string, format: string): Promise<ModelInput[] | 
     .map((i) => ({
       name: i.name ?? '',
       dtype: ELEM_TYPES[i.type?.tensorType?.elemType ?? 0] ?? `onnx-type-${i.type?.tensorType?.elemType ?? 0}`,
-      shape: (i.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : (d.dimParam ?? '?'))),
+      shape: (i.type?.tensorType?.shape?.dim ?? []).map((d) =>
+        d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : (d.dimParam ?? '?'),
+      ),
     }));
 }
 
@@ -95,11 +97,17 @@ export type DatasetInspector = (path: string) => Promise<DatasetSummary>;
 /** The file name a single unnamed upload gets, so the readers (and humans) see the usual HF name. */
 export function defaultFileName(format: SniffedFormat): string {
   switch (format) {
-    case 'safetensors': return 'model.safetensors';
-    case 'pytorch': return 'pytorch_model.bin';
-    case 'onnx': return 'model.onnx';
+    case 'safetensors':
+      return 'model.safetensors';
+    case 'pytorch':
+      return 'pytorch_model.bin';
+    case 'onnx':
+      return 'model.onnx';
     case 'legacy-pytorch':
-      throw new WeightscopeError('unsupported-format', 'legacy (pre-1.6, non-zip) PyTorch checkpoints are not supported; re-save with torch.save in the zip format');
+      throw new WeightscopeError(
+        'unsupported-format',
+        'legacy (pre-1.6, non-zip) PyTorch checkpoints are not supported; re-save with torch.save in the zip format',
+      );
     default:
       throw new WeightscopeError('unsupported-format', 'the file is none of safetensors, PyTorch zip or ONNX');
   }
@@ -118,7 +126,10 @@ export const inspectCheckpoint: Inspector = async (path) => {
     let parameters = 0;
     for (const t of reader.tensors) parameters += t.shape.reduce((a, b) => a * b, 1);
     // A folder with config.json and weights is opened by its config.json route (store/layout.ts modelArgOf).
-    const inputs = reader.format !== 'onnx' ? ((await hfInputs(path)) ?? (await onnxInputs(path, reader.format))) : await onnxInputs(path, reader.format);
+    const inputs =
+      reader.format !== 'onnx'
+        ? ((await hfInputs(path)) ?? (await onnxInputs(path, reader.format)))
+        : await onnxInputs(path, reader.format);
     return { format: reader.format, tensors: reader.tensors.length, parameters, inputs };
   } finally {
     await reader.close();
@@ -176,13 +187,33 @@ export function isolatedInspector(limits: InspectionLimits): { checkpoint: Inspe
           void w.terminate();
         };
         // No onnxruntime in here, so terminating the thread at any point is safe.
-        const timer = setTimeout(() => end(() => reject(new WeightscopeError('too-large', `reading the upload took longer than ${limits.timeoutMs / 1000} s (WEIGHTSCOPE_INSPECT_TIMEOUT)`, { limit: limits.timeoutMs }))), limits.timeoutMs);
-        w.on('message', (m: InspectReply) => end(() => (m.ok ? resolve(m.summary) : reject(new WeightscopeError(m.code as never, m.message)))));
+        const timer = setTimeout(
+          () =>
+            end(() =>
+              reject(
+                new WeightscopeError(
+                  'too-large',
+                  `reading the upload took longer than ${limits.timeoutMs / 1000} s (WEIGHTSCOPE_INSPECT_TIMEOUT)`,
+                  { limit: limits.timeoutMs },
+                ),
+              ),
+            ),
+          limits.timeoutMs,
+        );
+        w.on('message', (m: InspectReply) =>
+          end(() => (m.ok ? resolve(m.summary) : reject(new WeightscopeError(m.code as never, m.message)))),
+        );
         w.on('error', (e: Error & { code?: string }) =>
           end(() =>
-            reject(e.code === 'ERR_WORKER_OUT_OF_MEMORY'
-              ? new WeightscopeError('too-large', `reading the upload needed more than ${heapMb} MiB of memory (WEIGHTSCOPE_INSPECT_HEAP)`, { limit: limits.heapBytes })
-              : new WeightscopeError('corrupt-file', `the upload could not be read: ${e.message}`)),
+            reject(
+              e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+                ? new WeightscopeError(
+                    'too-large',
+                    `reading the upload needed more than ${heapMb} MiB of memory (WEIGHTSCOPE_INSPECT_HEAP)`,
+                    { limit: limits.heapBytes },
+                  )
+                : new WeightscopeError('corrupt-file', `the upload could not be read: ${e.message}`),
+            ),
           ),
         );
         w.on('exit', (code) => end(() => reject(new WeightscopeError('corrupt-file', `reading the upload stopped (thread exit ${code})`))));

@@ -49,12 +49,22 @@ export function modelArgOf(id: string, format: string, names: readonly string[])
 
 /** The route a stored model's data-driven jobs take, as results name it (checked when a job is submitted). */
 export function modelRoute(m: { id: string; format: string; files: readonly { name: string }[] }): 'config.json' | 'onnx' {
-  return modelArgOf(m.id, m.format, m.files.map((f) => f.name)) === '.' ? 'config.json' : 'onnx';
+  return modelArgOf(
+    m.id,
+    m.format,
+    m.files.map((f) => f.name),
+  ) === '.'
+    ? 'config.json'
+    : 'onnx';
 }
 
 /** Throws invalid-input unless the model has an ONNX graph (checked when a job is submitted). */
 export function onnxFile(m: { id: string; format: string; files: readonly { name: string }[] }): string {
-  return onnxFileOf(m.id, m.format, m.files.map((f) => f.name));
+  return onnxFileOf(
+    m.id,
+    m.format,
+    m.files.map((f) => f.name),
+  );
 }
 
 /** A dataset's file inside its folder. */

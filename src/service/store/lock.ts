@@ -26,7 +26,10 @@ export function lockDataDir(dataDir: string): DataLock {
   } catch (e) {
     db.close();
     if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
-    throw new WeightscopeError('invalid-input', `another weightscope server${holder(dataDir)} is using ${dataDir} (WEIGHTSCOPE_DATA); stop it or give this one its own folder`);
+    throw new WeightscopeError(
+      'invalid-input',
+      `another weightscope server${holder(dataDir)} is using ${dataDir} (WEIGHTSCOPE_DATA); stop it or give this one its own folder`,
+    );
   }
   // Who holds it, for the message above (the lock itself keeps readers of the lock database out).
   writeFileSync(join(dataDir, OWNER), `${process.pid} ${hostname()}\n`);

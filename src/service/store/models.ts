@@ -40,13 +40,23 @@ export interface NamedPart {
 }
 
 interface ModelRow {
-  id: string; name: string; format: string; bytes: number; tensors: number; parameters: number; source: string; created_at: number;
+  id: string;
+  name: string;
+  format: string;
+  bytes: number;
+  tensors: number;
+  parameters: number;
+  source: string;
+  created_at: number;
   inputs: string | null;
 }
 
 /** Keeps a client-sent name harmless: path segments of [A-Za-z0-9._-], no '..', at most two levels (onnx/x). */
 export function sanitizeName(raw: string): string {
-  const segs = raw.replace(/\\/g, '/').split('/').filter((s) => s && s !== '.' && s !== '..');
+  const segs = raw
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((s) => s && s !== '.' && s !== '..');
   const clean = segs.slice(-2).map((s) => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_'));
   if (clean.length === 0) throw new WeightscopeError('invalid-input', `unusable file name ${JSON.stringify(raw)}`);
   return clean.join('/');
@@ -83,7 +93,11 @@ export async function fileNames(parts: readonly { name: string | null; path: str
 }
 
 /** Inspects files from a staging folder laid out as the model's final one (links to `path`, or copies). */
-export async function inspectLaidOut(inspect: Inspector, staging: string, files: readonly { name: string; path: string }[]): Promise<CheckpointSummary> {
+export async function inspectLaidOut(
+  inspect: Inspector,
+  staging: string,
+  files: readonly { name: string; path: string }[],
+): Promise<CheckpointSummary> {
   for (const f of files) {
     const dest = join(staging, f.name);
     await mkdir(dirname(dest), { recursive: true });
@@ -100,14 +114,26 @@ export async function inspectLaidOut(inspect: Inspector, staging: string, files:
 
 export class ModelStore {
   private readonly modelsDir: string;
-  constructor(private readonly db: Db, private readonly blobs: BlobStore, dataDir: string, private readonly inspect: Inspector) {
+  constructor(
+    private readonly db: Db,
+    private readonly blobs: BlobStore,
+    dataDir: string,
+    private readonly inspect: Inspector,
+  ) {
     this.modelsDir = join(dataDir, 'models');
     mkdirSync(this.modelsDir, { recursive: true });
   }
 
   private record(row: ModelRow): ModelRecord {
-    const files = this.db.prepare('SELECT name, sha256, bytes FROM model_files WHERE model_id = ? ORDER BY name').all(row.id) as ModelFile[];
-    return { ...row, created_at: new Date(row.created_at).toISOString(), files, inputs: row.inputs ? (JSON.parse(row.inputs) as ModelInput[]) : null };
+    const files = this.db
+      .prepare('SELECT name, sha256, bytes FROM model_files WHERE model_id = ? ORDER BY name')
+      .all(row.id) as ModelFile[];
+    return {
+      ...row,
+      created_at: new Date(row.created_at).toISOString(),
+      files,
+      inputs: row.inputs ? (JSON.parse(row.inputs) as ModelInput[]) : null,
+    };
   }
 
   get(id: string): ModelRecord | null {
@@ -132,12 +158,23 @@ export class ModelStore {
 
   /** What the readers open: the file for a one-file model, the folder for a sharded one. */
   path(m: ModelRecord): string {
-    return modelReadPath(join(this.modelsDir, m.id), m.files.map((f) => f.name));
+    return modelReadPath(
+      join(this.modelsDir, m.id),
+      m.files.map((f) => f.name),
+    );
   }
 
   /** The ONNX file of a stored model: the file itself, or model.onnx / onnx/model.onnx (or the one .onnx) in its folder. */
   onnxPath(m: ModelRecord): string {
-    return join(this.modelsDir, m.id, onnxFileOf(m.id, m.format, m.files.map((f) => f.name)));
+    return join(
+      this.modelsDir,
+      m.id,
+      onnxFileOf(
+        m.id,
+        m.format,
+        m.files.map((f) => f.name),
+      ),
+    );
   }
 
   /**
@@ -156,7 +193,11 @@ export class ModelStore {
       if (existing) return { model: existing, created: false };
       // Identical uploads at once are each inspected; the first to commit stores the model, the others find it.
 
-      const summary = await inspectLaidOut(this.inspect, staging, named.map((n) => ({ name: n.name, path: n.part.tmpPath })));
+      const summary = await inspectLaidOut(
+        this.inspect,
+        staging,
+        named.map((n) => ({ name: n.name, path: n.part.tmpPath })),
+      );
 
       return await this.blobs.exclusive.run(async () => {
         const now = this.get(id);
@@ -178,15 +219,34 @@ export class ModelStore {
     }
   }
 
-  private insert(id: string, files: readonly ModelFile[], summary: CheckpointSummary, source: string, displayName: string | undefined): void {
+  private insert(
+    id: string,
+    files: readonly ModelFile[],
+    summary: CheckpointSummary,
+    source: string,
+    displayName: string | undefined,
+  ): void {
     const now = Date.now();
     const bytes = files.reduce((a, f) => a + f.bytes, 0);
     const name = displayName ?? defaultModelName(files);
     this.db.transaction(() => {
       const blobIns = this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)');
       for (const f of files) blobIns.run(f.sha256, f.bytes, now);
-      this.db.prepare('INSERT INTO models (id, name, format, bytes, tensors, parameters, source, created_at, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(id, name, summary.format, bytes, summary.tensors, summary.parameters, source, now, summary.inputs ? JSON.stringify(summary.inputs) : null);
+      this.db
+        .prepare(
+          'INSERT INTO models (id, name, format, bytes, tensors, parameters, source, created_at, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          id,
+          name,
+          summary.format,
+          bytes,
+          summary.tensors,
+          summary.parameters,
+          source,
+          now,
+          summary.inputs ? JSON.stringify(summary.inputs) : null,
+        );
       const fileIns = this.db.prepare('INSERT INTO model_files (model_id, name, sha256, bytes) VALUES (?, ?, ?, ?)');
       for (const f of files) fileIns.run(id, f.name, f.sha256, f.bytes);
     })();
@@ -201,7 +261,10 @@ export class ModelStore {
         this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
       })();
       await rm(join(this.modelsDir, id), { recursive: true, force: true });
-      await this.blobs.dropUnused(this.db, m.files.map((f) => f.sha256));
+      await this.blobs.dropUnused(
+        this.db,
+        m.files.map((f) => f.sha256),
+      );
     });
   }
 

@@ -25,7 +25,8 @@ export async function dropOldJobs(db: Db, dataDir: string, days: number, now = D
   return ids.length;
 }
 
-const jobExists = (db: Db, id: string): boolean => db.prepare('SELECT 1 FROM jobs WHERE id = ?').get(id.replace(/\.json$/, '')) !== undefined;
+const jobExists = (db: Db, id: string): boolean =>
+  db.prepare('SELECT 1 FROM jobs WHERE id = ?').get(id.replace(/\.json$/, '')) !== undefined;
 
 /** Removes each job-named entry of JOB_FILE_DIRS for which `keep` is false (dropped jobs, and files of no job). */
 async function removeJobFiles(dataDir: string, keep: (name: string) => boolean): Promise<void> {

@@ -55,7 +55,13 @@ export function s3ClientFromEnv(env: Record<string, string | undefined> = proces
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     // Keys from the given environment; otherwise the SDK's own chain (instance roles, profiles…).
     ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
+      ? {
+          credentials: {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          },
+        }
       : {}),
     // Checksums only where S3 requires them: several S3-compatible services reject the newer default trailers.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -69,7 +75,10 @@ const isMissing = (e: unknown): boolean => {
 };
 
 export class S3BlobStore implements SharedBlobs {
-  constructor(private readonly s3: S3Client, private readonly loc: S3Location) {}
+  constructor(
+    private readonly s3: S3Client,
+    private readonly loc: S3Location,
+  ) {}
 
   private key(sha256: string): string {
     if (!SHA.test(sha256)) throw new WeightscopeError('invalid-input', `not a sha256: ${sha256}`);
@@ -83,7 +92,13 @@ export class S3BlobStore implements SharedBlobs {
   async ingest(source: Readable, budget: UploadBudget, onBytes?: (n: number) => void, hooks: IngestHooks = {}): Promise<IngestedPart> {
     const key = `${this.tmpPrefix}${randomUUID()}`;
     const body = new PassThrough({ highWaterMark: PART_BYTES });
-    const upload = new Upload({ client: this.s3, params: { Bucket: this.loc.bucket, Key: key, Body: body }, partSize: PART_BYTES, queueSize: QUEUE, leavePartsOnError: false });
+    const upload = new Upload({
+      client: this.s3,
+      params: { Bucket: this.loc.bucket, Key: key, Body: body },
+      partSize: PART_BYTES,
+      queueSize: QUEUE,
+      leavePartsOnError: false,
+    });
     const uploaded = upload.done();
     // If the upload fails first, stop feeding it (the copy below then fails too).
     uploaded.catch((e: unknown) => body.destroy(e as Error));
@@ -124,10 +139,21 @@ export class S3BlobStore implements SharedBlobs {
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (let off = 0, n = 1; off < bytes; off += COPY_PART, n++) {
         const end = Math.min(bytes, off + COPY_PART) - 1;
-        const r = await this.s3.send(new UploadPartCopyCommand({ Bucket: this.loc.bucket, Key: dest, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${off}-${end}` }));
+        const r = await this.s3.send(
+          new UploadPartCopyCommand({
+            Bucket: this.loc.bucket,
+            Key: dest,
+            UploadId,
+            PartNumber: n,
+            CopySource: source,
+            CopySourceRange: `bytes=${off}-${end}`,
+          }),
+        );
         parts.push({ ETag: r.CopyPartResult?.ETag ?? '', PartNumber: n });
       }
-      await this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.loc.bucket, Key: dest, UploadId, MultipartUpload: { Parts: parts } }));
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.loc.bucket, Key: dest, UploadId, MultipartUpload: { Parts: parts } }),
+      );
     } catch (e) {
       await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.loc.bucket, Key: dest, UploadId })).catch(() => undefined);
       throw e;
@@ -202,11 +228,12 @@ export class S3BlobStore implements SharedBlobs {
     const mp = await this.s3.send(new ListMultipartUploadsCommand({ Bucket: this.loc.bucket, Prefix: this.tmpPrefix })).catch(() => null);
     for (const u of mp?.Uploads ?? []) {
       if (u.Key && u.UploadId && (u.Initiated?.getTime() ?? 0) < cutoff) {
-        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.loc.bucket, Key: u.Key, UploadId: u.UploadId })).catch(() => undefined);
+        await this.s3
+          .send(new AbortMultipartUploadCommand({ Bucket: this.loc.bucket, Key: u.Key, UploadId: u.UploadId }))
+          .catch(() => undefined);
         n++;
       }
     }
     return n;
   }
 }
-

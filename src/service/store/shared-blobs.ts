@@ -13,7 +13,11 @@ import { parseS3Url, S3BlobStore, s3ClientFromEnv } from './s3-blobs.js';
 
 export type { SharedBlobs } from '../context.js';
 
-export function openSharedBlobs(url: string | undefined, dataDir: string, env: Record<string, string | undefined> = process.env): { blobs: SharedBlobs; describe: string } {
+export function openSharedBlobs(
+  url: string | undefined,
+  dataDir: string,
+  env: Record<string, string | undefined> = process.env,
+): { blobs: SharedBlobs; describe: string } {
   if (!url) return { blobs: new BlobStore(dataDir), describe: `file://${resolve(dataDir)} (the data folder)` };
   if (url.startsWith('file:')) {
     const root = fileURLToPath(url);
@@ -23,5 +27,8 @@ export function openSharedBlobs(url: string | undefined, dataDir: string, env: R
     const loc = parseS3Url(url);
     return { blobs: new S3BlobStore(s3ClientFromEnv(env), loc), describe: `s3://${loc.bucket}/${loc.prefix}` };
   }
-  throw new WeightscopeError('invalid-input', `WEIGHTSCOPE_BLOB_URL must be file:///path or s3://bucket/prefix, not ${JSON.stringify(url)}`);
+  throw new WeightscopeError(
+    'invalid-input',
+    `WEIGHTSCOPE_BLOB_URL must be file:///path or s3://bucket/prefix, not ${JSON.stringify(url)}`,
+  );
 }

@@ -46,16 +46,25 @@ function head(weight: number[], dims: [number, number], layout: 'matmul' | 'gemm
     name,
     type: { tensorType: { elemType: 1, shape: { dim: shape.map((v) => (typeof v === 'number' ? { dimValue: v } : { dimParam: v })) } } },
   });
-  const nodes = layout === 'matmul'
-    ? [
-        { opType: 'Relu', input: ['x'], output: ['h'] },
-        { opType: 'MatMul', input: ['h', 'B'], output: ['hb'] },
-        { opType: 'Add', input: ['hb', 'bias'], output: ['logits'] },
-      ]
-    : [
-        { opType: 'Relu', input: ['x'], output: ['h'] },
-        { opType: 'Gemm', input: ['h', 'B', 'bias'], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }, { name: 'alpha', type: 1, f: 2 }] },
-      ];
+  const nodes =
+    layout === 'matmul'
+      ? [
+          { opType: 'Relu', input: ['x'], output: ['h'] },
+          { opType: 'MatMul', input: ['h', 'B'], output: ['hb'] },
+          { opType: 'Add', input: ['hb', 'bias'], output: ['logits'] },
+        ]
+      : [
+          { opType: 'Relu', input: ['x'], output: ['h'] },
+          {
+            opType: 'Gemm',
+            input: ['h', 'B', 'bias'],
+            output: ['logits'],
+            attribute: [
+              { name: 'transB', type: 2, i: 1 },
+              { name: 'alpha', type: 1, f: 2 },
+            ],
+          },
+        ];
   return onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 14 }],
@@ -78,26 +87,32 @@ function bruteNc1(H: Float64Array, y: number[], n: number, d: number): number {
   const C = classes.length;
   const muG = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) muG[j] += H[i * d + j] / n;
-  const mu = new Map(classes.map((c) => {
-    const idx = y.map((v, i) => (v === c ? i : -1)).filter((i) => i >= 0);
-    const m = new Float64Array(d);
-    for (const i of idx) for (let j = 0; j < d; j++) m[j] += H[i * d + j] / idx.length;
-    return [c, m];
-  }));
+  const mu = new Map(
+    classes.map((c) => {
+      const idx = y.map((v, i) => (v === c ? i : -1)).filter((i) => i >= 0);
+      const m = new Float64Array(d);
+      for (const i of idx) for (let j = 0; j < d; j++) m[j] += H[i * d + j] / idx.length;
+      return [c, m];
+    }),
+  );
   const Sw = Matrix.zeros(d, d);
   for (let i = 0; i < n; i++) {
     const m = mu.get(y[i])!;
-    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) Sw.set(a, b, Sw.get(a, b) + ((H[i * d + a] - m[a]) * (H[i * d + b] - m[b])) / n);
+    for (let a = 0; a < d; a++)
+      for (let b = 0; b < d; b++) Sw.set(a, b, Sw.get(a, b) + ((H[i * d + a] - m[a]) * (H[i * d + b] - m[b])) / n);
   }
   const Sb = Matrix.zeros(d, d);
-  for (const m of mu.values()) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) Sb.set(a, b, Sb.get(a, b) + ((m[a] - muG[a]) * (m[b] - muG[b])) / C);
+  for (const m of mu.values())
+    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) Sb.set(a, b, Sb.get(a, b) + ((m[a] - muG[a]) * (m[b] - muG[b])) / C);
   const svd = new SingularValueDecomposition(Sb);
   const s = svd.diagonal;
   const cut = PINV_RTOL * Math.max(...s);
   const pinv = Matrix.zeros(d, d);
   s.forEach((v, k) => {
     if (v <= cut) return;
-    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) pinv.set(a, b, pinv.get(a, b) + (svd.rightSingularVectors.get(a, k) * svd.leftSingularVectors.get(b, k)) / v);
+    for (let a = 0; a < d; a++)
+      for (let b = 0; b < d; b++)
+        pinv.set(a, b, pinv.get(a, b) + (svd.rightSingularVectors.get(a, k) * svd.leftSingularVectors.get(b, k)) / v);
   });
   return Sw.mmul(pinv).trace() / C;
 }
@@ -117,7 +132,11 @@ function randomProblem(seed: number, n: number, d: number, K: number, skip: numb
 }
 
 test('the C×C route to NC1 equals tr(Σ_W Σ_B⁺)/C with d×d matrices (unbalanced, an absent class, d < C and d > C)', () => {
-  for (const [seed, n, d, K] of [[1, 300, 12, 5], [2, 200, 3, 6], [3, 150, 20, 4]] as const) {
+  for (const [seed, n, d, K] of [
+    [1, 300, 12, 5],
+    [2, 200, 3, 6],
+    [3, 150, 20, 4],
+  ] as const) {
     const { y, H } = randomProblem(seed, n, d, K, 1);
     const r = neuralCollapse({ features: H, n, d, labels: y, predictions: y, classes: K, weight: null });
     const brute = bruteNc1(H, y, n, d);
@@ -125,7 +144,10 @@ test('the C×C route to NC1 equals tr(Σ_W Σ_B⁺)/C with d×d matrices (unbala
     assert.deepEqual(r.absent_classes, [1]);
     assert.equal(r.num_classes, K - 1);
     assert.equal(r.between_rank, Math.min(d, K - 2)); // Σ n_c (μ_c − μ_G) = 0: rank ≤ C − 1, C = K − 1 present
-    assert.equal(r.class_counts.reduce((a, b) => a + b, 0), n);
+    assert.equal(
+      r.class_counts.reduce((a, b) => a + b, 0),
+      n,
+    );
     assert.equal(r.nc3, null);
   }
 });
@@ -133,17 +155,33 @@ test('the C×C route to NC1 equals tr(Σ_W Σ_B⁺)/C with d×d matrices (unbala
 test('a perfectly collapsed simplex ETF with the classifier aligned: every NC metric is 0; both head layouts agree', async () => {
   // C = 3 class means on an equilateral triangle in R^3 (centred means sum to 0, equal norms, cos = −1/2), shifted by
   // a positive offset so the head's Relu is the identity; W = the centred means (self-duality).
-  const C = 3, d = 3, per = 4;
-  const M = [[2, -1, -1], [-1, 2, -1], [-1, -1, 2]];
+  const C = 3,
+    d = 3,
+    per = 4;
+  const M = [
+    [2, -1, -1],
+    [-1, 2, -1],
+    [-1, -1, 2],
+  ];
   const x = new Float32Array(C * per * d);
   const y = new BigInt64Array(C * per);
-  for (let c = 0; c < C; c++) for (let k = 0; k < per; k++) {
-    y[c * per + k] = BigInt(c);
-    for (let j = 0; j < d; j++) x[(c * per + k) * d + j] = M[c][j] + 5;
-  }
+  for (let c = 0; c < C; c++)
+    for (let k = 0; k < per; k++) {
+      y[c * per + k] = BigInt(c);
+      for (let j = 0; j < d; j++) x[(c * per + k) * d + j] = M[c][j] + 5;
+    }
   const ds = makeDataset({ type: 'float32', data: x, dims: [C * per, d] }, y);
   const gemm = await collapse({ model: head(M.flat(), [C, d], 'gemm', C, d), dataset: ds });
-  const matmul = await collapse({ model: head([0, 1, 2].flatMap((j) => M.map((row) => row[j])), [d, C], 'matmul', C, d), dataset: ds });
+  const matmul = await collapse({
+    model: head(
+      [0, 1, 2].flatMap((j) => M.map((row) => row[j])),
+      [d, C],
+      'matmul',
+      C,
+      d,
+    ),
+    dataset: ds,
+  });
   for (const r of [gemm, matmul]) {
     for (const k of [...KEYS, 'nc4'] as const) assert.ok(Math.abs(r[k] as number) < 1e-12, `${k} = ${r[k]}`);
     assert.equal(r.accuracy, 1);
@@ -156,7 +194,9 @@ test('a perfectly collapsed simplex ETF with the classifier aligned: every NC me
 });
 
 test('NC3 uses the classifier rows as the head applies them (MatMul [d, C] transposed; Gemm alpha), absent rows left out', async () => {
-  const C = 4, d = 5, n = 120;
+  const C = 4,
+    d = 5,
+    n = 120;
   const { y, H } = randomProblem(7, n, d, C, 2);
   const r = mulberry32(9);
   const W = Array.from({ length: C * d }, () => r() - 0.5); // [C, d]
@@ -164,7 +204,15 @@ test('NC3 uses the classifier rows as the head applies them (MatMul [d, C] trans
   const viaGemm = await collapse({ model: head(W, [C, d], 'gemm', C, d), dataset: ds });
   const Wt = Array.from({ length: d * C }, (_, k) => W[(k % C) * d + Math.floor(k / C)]);
   const viaMatMul = await collapse({ model: head(Wt, [d, C], 'matmul', C, d), dataset: ds });
-  const direct = neuralCollapse({ features: Float64Array.from(Float32Array.from(H)), n, d, labels: y, predictions: y, classes: C, weight: Float64Array.from(Float32Array.from(W)) });
+  const direct = neuralCollapse({
+    features: Float64Array.from(Float32Array.from(H)),
+    n,
+    d,
+    labels: y,
+    predictions: y,
+    classes: C,
+    weight: Float64Array.from(Float32Array.from(W)),
+  });
   for (const k of ['nc3', 'nc3_zhu'] as const) {
     assert.ok(Math.abs(viaGemm[k]! - direct[k]!) < 1e-9, `${k} gemm ${viaGemm[k]} vs ${direct[k]}`);
     assert.ok(Math.abs(viaMatMul[k]! - direct[k]!) < 1e-9, `${k} matmul ${viaMatMul[k]} vs ${direct[k]}`);
@@ -189,7 +237,10 @@ test('refusals: a language model, a head wider than maxClasses, no labels, unkno
   await assert.rejects(collapseOnFiles(mlp, data, { samples: 5000 }), /asked for 5000 samples/);
   await assert.rejects(collapseOnFiles(mlp, data, { batchSize: 0 }), /invalid collapse options: batchSize/);
   const ds = makeDataset({ type: 'float32', data: new Float32Array(2 * 3), dims: [2, 3] }, BigInt64Array.of(0n, 7n));
-  await assert.rejects(collapse({ model: head(Array(12).fill(0.1), [4, 3], 'gemm', 4, 3), dataset: ds }), /label y\[1\] = 7 is outside the model's 4 classes/);
+  await assert.rejects(
+    collapse({ model: head(Array(12).fill(0.1), [4, 3], 'gemm', 4, 3), dataset: ds }),
+    /label y\[1\] = 7 is outside the model's 4 classes/,
+  );
   const one = makeDataset({ type: 'float32', data: new Float32Array(2 * 3), dims: [2, 3] }, BigInt64Array.of(1n, 1n));
   await assert.rejects(collapse({ model: head(Array(12).fill(0.1), [4, 3], 'gemm', 4, 3), dataset: one }), /at least 2 classes/);
 });
@@ -197,8 +248,32 @@ test('refusals: a language model, a head wider than maxClasses, no labels, unkno
 test('the metrics pass reports every 1024 samples, and a caller that throws there stops it (how a job is cancelled)', () => {
   const { y, H } = randomProblem(4, 3000, 8, 5, null);
   const seen: number[] = [];
-  const r = neuralCollapse({ features: H, n: 3000, d: 8, labels: y, predictions: y, classes: 5, weight: null, onRows: (i) => seen.push(i) });
+  const r = neuralCollapse({
+    features: H,
+    n: 3000,
+    d: 8,
+    labels: y,
+    predictions: y,
+    classes: 5,
+    weight: null,
+    onRows: (i) => seen.push(i),
+  });
   assert.deepEqual(seen, [1024, 2048]);
   assert.ok(r.nc1 > 0);
-  assert.throws(() => neuralCollapse({ features: H, n: 3000, d: 8, labels: y, predictions: y, classes: 5, weight: null, onRows: () => { throw new Error('stop'); } }), /stop/);
+  assert.throws(
+    () =>
+      neuralCollapse({
+        features: H,
+        n: 3000,
+        d: 8,
+        labels: y,
+        predictions: y,
+        classes: 5,
+        weight: null,
+        onRows: () => {
+          throw new Error('stop');
+        },
+      }),
+    /stop/,
+  );
 });

@@ -21,12 +21,23 @@ const N = 50;
 const rng = new Rng(3);
 const rand = (n: number, s = 1, o = 0) => Float32Array.from({ length: n }, () => o + s * rng.normal());
 
-const P = { 'bn1.weight': rand(C, 0.5, 1), 'bn1.bias': rand(C, 0.3), 'bn2.weight': rand(C, 0.5, 1), 'bn2.bias': rand(C, 0.3), 'fc.weight': rand(K * C * HW, 0.2), 'fc.bias': rand(K, 0.1) };
+const P = {
+  'bn1.weight': rand(C, 0.5, 1),
+  'bn1.bias': rand(C, 0.3),
+  'bn2.weight': rand(C, 0.5, 1),
+  'bn2.bias': rand(C, 0.3),
+  'fc.weight': rand(K * C * HW, 0.2),
+  'fc.bias': rand(K, 0.1),
+};
 const model = bnModel(P);
 // Channels with different offsets and scales, so wrong axes or a missing correction show.
 const xs = new Float32Array(N * C * HW);
-for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let i = 0; i < HW; i++) xs[(n * C + c) * HW + i] = (c - 1) * 2 + (c + 1) * rng.normal();
-const ds = makeDataset({ type: 'float32', data: xs, dims: [N, C, 4, 4] }, BigInt64Array.from({ length: N }, () => BigInt(rng.int(K))));
+for (let n = 0; n < N; n++)
+  for (let c = 0; c < C; c++) for (let i = 0; i < HW; i++) xs[(n * C + c) * HW + i] = (c - 1) * 2 + (c + 1) * rng.normal();
+const ds = makeDataset(
+  { type: 'float32', data: xs, dims: [N, C, 4, 4] },
+  BigInt64Array.from({ length: N }, () => BigInt(rng.int(K))),
+);
 const params: ParamMap = new Map(Object.entries(P).map(([k, v]) => [k, v.slice()]));
 
 /** update_bn in float64: per batch, BN1 stats of x; BN1's train-mode output; BN2 stats of that. */
@@ -53,19 +64,28 @@ function expectedStats(batch: number): Map<string, Float64Array> {
       acc.v2[c] = (1 - w) * acc.v2[c] + (w * v2 * M) / (M - 1);
     }
   }
-  return new Map([['bn1.running_mean', acc.m1], ['bn1.running_var', acc.v1], ['bn2.running_mean', acc.m2], ['bn2.running_var', acc.v2]]);
+  return new Map([
+    ['bn1.running_mean', acc.m1],
+    ['bn1.running_var', acc.v1],
+    ['bn2.running_mean', acc.m2],
+    ['bn2.running_var', acc.v2],
+  ]);
 }
 
 test('BN statistics at a point: size-weighted batch means and unbiased variances in training mode (batches 16,16,16,2)', async () => {
   assert.deepEqual(bnStatNames(model), ['bn1.running_mean', 'bn1.running_var', 'bn2.running_mean', 'bn2.running_var']);
   const specs = curveParamSpecs(model);
-  assert.deepEqual(specs.map((s) => s.name), ['bn1.weight', 'bn1.bias', 'bn2.weight', 'bn2.bias', 'fc.weight', 'fc.bias']);
+  assert.deepEqual(
+    specs.map((s) => s.name),
+    ['bn1.weight', 'bn1.bias', 'bn2.weight', 'bn2.bias', 'fc.weight', 'fc.bias'],
+  );
   const runner = await createBnStatsRunner(model, specs);
   assert.ok(runner);
   const got = await runner.compute(params, ds, 16);
   for (const [name, want] of expectedStats(16)) {
     const g = got.get(name) as Float32Array;
-    for (let c = 0; c < C; c++) assert.ok(Math.abs(g[c] - want[c]) < 2e-5 * Math.max(1, Math.abs(want[c])), `${name}[${c}] ${g[c]} vs ${want[c]}`);
+    for (let c = 0; c < C; c++)
+      assert.ok(Math.abs(g[c] - want[c]) < 2e-5 * Math.max(1, Math.abs(want[c])), `${name}[${c}] ${g[c]} vs ${want[c]}`);
   }
 });
 
@@ -83,8 +103,12 @@ test('evaluation at a point uses the recomputed statistics; a BN model without c
     for (let c = 0; c < C; c++) {
       for (let i = 0; i < HW; i++) {
         const x = xs[(n * C + c) * HW + i];
-        const h1 = ((x - stats.get('bn1.running_mean')![c]) / Math.sqrt(stats.get('bn1.running_var')![c] + EPS)) * P['bn1.weight'][c] + P['bn1.bias'][c];
-        h[c * HW + i] = ((h1 - stats.get('bn2.running_mean')![c]) / Math.sqrt(stats.get('bn2.running_var')![c] + EPS)) * P['bn2.weight'][c] + P['bn2.bias'][c];
+        const h1 =
+          ((x - stats.get('bn1.running_mean')![c]) / Math.sqrt(stats.get('bn1.running_var')![c] + EPS)) * P['bn1.weight'][c] +
+          P['bn1.bias'][c];
+        h[c * HW + i] =
+          ((h1 - stats.get('bn2.running_mean')![c]) / Math.sqrt(stats.get('bn2.running_var')![c] + EPS)) * P['bn2.weight'][c] +
+          P['bn2.bias'][c];
       }
     }
     const z = Array.from({ length: K }, (_, k) => P['fc.bias'][k] + h.reduce((s, v, j) => s + v * P['fc.weight'][k * C * HW + j], 0));
@@ -102,7 +126,10 @@ test('evaluation at a point uses the recomputed statistics; a BN model without c
 test('curve training on a BN model differentiates the training-mode graph (1 epoch × 50 samples, batch 25)', async () => {
   const specs = curveParamSpecs(model);
   const tm = trainModeModel(model);
-  assert.equal((tm.model.graph?.node ?? []).some((n) => n.opType === 'BatchNormalization'), false);
+  assert.equal(
+    (tm.model.graph?.node ?? []).some((n) => n.opType === 'BatchNormalization'),
+    false,
+  );
   const engine = await curveEngine(model, specs, 'cpu');
   // Gradient w.r.t. bn1.weight against central differences of the training-mode loss.
   const batch = sliceBatch(ds, 0, 25);
@@ -125,5 +152,8 @@ test('curve training on a BN model differentiates the training-mode graph (1 epo
   const before = curve.points[1].get('fc.weight')!.slice();
   const r = await trainCurve(engine, curve, ds, { epochs: 1, batchSize: 25, lr: 0.05, seed: 1, schedule: 'constant' });
   assert.equal(r.steps, 2);
-  assert.ok(curve.points[1].get('fc.weight')!.some((v, i) => v !== before[i]), 'the bend moved');
+  assert.ok(
+    curve.points[1].get('fc.weight')!.some((v, i) => v !== before[i]),
+    'the bend moved',
+  );
 });

@@ -8,16 +8,29 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { loadDataset } from '../../../src/runtime/dataset.js';
 import { loadEndpoints } from '../../../src/landscape/connectivity/connect.js';
-import { createPathEvaluator, evaluateCurve, loadTriggeredSet, summarize, type EvalSet } from '../../../src/landscape/connectivity/evaluate.js';
+import {
+  createPathEvaluator,
+  evaluateCurve,
+  loadTriggeredSet,
+  summarize,
+  type EvalSet,
+} from '../../../src/landscape/connectivity/evaluate.js';
 import { gridTs, linearCurve, pointAt } from '../../../src/landscape/connectivity/points.js';
 import { fixture } from '../../helpers/fixtures.js';
 
-interface Row { t: number; clean_acc: number; asr: number }
+interface Row {
+  t: number;
+  clean_acc: number;
+  asr: number;
+}
 const ref = JSON.parse(readFileSync(fixture('fmnist-backdoor', 'reference.json'), 'utf8')) as { linear_path: { along_t: Row[] } };
 
 test('linear path model_a→model_b, no training: clean accuracy and ASR at t = 0..1 step 0.1 equal reference.json exactly', async () => {
   const ep = await loadEndpoints(fixture('fmnist-backdoor', 'model_a.onnx'), fixture('fmnist-backdoor', 'model_b.onnx'));
-  assert.deepEqual(ep.specs.map((s) => s.name), ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']);
+  assert.deepEqual(
+    ep.specs.map((s) => s.name),
+    ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias'],
+  );
   const curve = linearCurve('bezier', 2, ep.specs, ep.a, ep.b);
   const sets: EvalSet[] = [
     { name: 'clean', role: 'clean', ds: await loadDataset(fixture('fmnist-backdoor', 'test_clean.safetensors')) },
@@ -26,7 +39,10 @@ test('linear path model_a→model_b, no training: clean accuracy and ASR at t = 
   assert.equal(sets[1].ds.n, 2000, 'every triggered image is a non-target one');
   const evaluator = await createPathEvaluator(ep.model, ep.specs);
   const ts = gridTs(11);
-  assert.deepEqual(ts, ref.linear_path.along_t.map((r) => r.t));
+  assert.deepEqual(
+    ts,
+    ref.linear_path.along_t.map((r) => r.t),
+  );
   const rows = await evaluateCurve(evaluator, curve, ts, sets);
   const got = rows.map((r) => ({ t: r.t, clean_acc: r.sets.clean.accuracy, asr: r.sets.triggered.accuracy }));
   assert.deepEqual(got, ref.linear_path.along_t);

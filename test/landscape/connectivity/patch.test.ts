@@ -1,7 +1,17 @@
 /** Bezier patches: the math (coefficients, corners, linear precision, sampling, grids) and one training step. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cornerIndices, controlCount, controlSites, patchCenter, patchCoefficients, patchGrid, sampleUV, tensorPatch, trianglePatch } from '../../../src/landscape/connectivity/patch.js';
+import {
+  cornerIndices,
+  controlCount,
+  controlSites,
+  patchCenter,
+  patchCoefficients,
+  patchGrid,
+  sampleUV,
+  tensorPatch,
+  trianglePatch,
+} from '../../../src/landscape/connectivity/patch.js';
 import { freeControlPoints, interpolatedSurface, surfacePoint } from '../../../src/landscape/connectivity/surface.js';
 import { trainControlPoints, trainControlPointsFused } from '../../../src/landscape/connectivity/train-points.js';
 import { buildStepGraph, createStepRunner } from '../../../src/landscape/connectivity/step-graph.js';
@@ -21,10 +31,19 @@ test('patch coefficients: sum to 1, are non-negative, put each corner on its mod
     assert.equal(sites.length, controlCount(p));
     const corners = cornerIndices(p);
     assert.equal(corners.length, p.kind === 'tensor' ? 4 : 3);
-    const cornerUV = [[0, 0], [1, 0], [0, 1], [1, 1]];
+    const cornerUV = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ];
     corners.forEach((k, c) => {
       const coef = patchCoefficients(p, cornerUV[c][0], cornerUV[c][1]);
-      assert.deepEqual([...coef], [...coef].map((_, j) => (j === k ? 1 : 0)), `${p.kind} corner ${c}`);
+      assert.deepEqual(
+        [...coef],
+        [...coef].map((_, j) => (j === k ? 1 : 0)),
+        `${p.kind} corner ${c}`,
+      );
     });
     for (let r = 0; r < 50; r++) {
       const [u, v] = sampleUV(p, rng);
@@ -55,7 +74,10 @@ test('patch coefficients: sum to 1, are non-negative, put each corner on its mod
 });
 
 test('uniform (u, v) sampling: means ½ on the square and ⅓ on the triangle (20,000 draws)', () => {
-  for (const [p, want] of [[tensorPatch(2), 0.5], [trianglePatch(2), 1 / 3]] as const) {
+  for (const [p, want] of [
+    [tensorPatch(2), 0.5],
+    [trianglePatch(2), 1 / 3],
+  ] as const) {
     const rng = new Rng(11);
     let su = 0;
     let sv = 0;
@@ -74,8 +96,16 @@ test('surface-mlp: the untrained surface is the bilinear (triangle: linear) inte
   const ms = await Promise.all([1, 2, 3, 4].map((i) => loadModelParams(fixture('surface-mlp', `m${i}.onnx`))));
   const specs = ms[0].specs;
   // The default patch on the default 11 × 11 grid; other degrees and the triangle on coarser grids.
-  for (const [p, corners, g] of [[tensorPatch(2), ms, 11], [tensorPatch(3, 2), ms, 5], [trianglePatch(2), ms.slice(0, 3), 5]] as const) {
-    const s = interpolatedSurface(p, specs, corners.map((m) => m.values));
+  for (const [p, corners, g] of [
+    [tensorPatch(2), ms, 11],
+    [tensorPatch(3, 2), ms, 5],
+    [trianglePatch(2), ms.slice(0, 3), 5],
+  ] as const) {
+    const s = interpolatedSurface(
+      p,
+      specs,
+      corners.map((m) => m.values),
+    );
     for (const [u, v] of patchGrid(p, g)) {
       const wts = p.kind === 'tensor' ? [(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v] : [1 - u - v, u, v];
       const w = surfacePoint(s, u, v);
@@ -91,20 +121,38 @@ test('surface-mlp: the untrained surface is the bilinear (triangle: linear) inte
       }
       assert.ok(worst < 1e-6, `${p.kind} (${u}, ${v}): max deviation ${worst}`);
     }
-    for (const [c, [u, v]] of [[0, [0, 0]], [1, [1, 0]], [2, [0, 1]], [3, [1, 1]]] as const) {
+    for (const [c, [u, v]] of [
+      [0, [0, 0]],
+      [1, [1, 0]],
+      [2, [0, 1]],
+      [3, [1, 1]],
+    ] as const) {
       if (c >= corners.length) continue;
       const w = surfacePoint(s, u, v);
       for (const sp of specs) assert.deepEqual(w.get(sp.name), corners[c].values.get(sp.name), `${p.kind} corner M${c + 1} '${sp.name}'`);
     }
   }
-  assert.throws(() => interpolatedSurface(tensorPatch(2), specs, ms.slice(0, 3).map((m) => m.values)), /needs 4 corner models, got 3/);
+  assert.throws(
+    () =>
+      interpolatedSurface(
+        tensorPatch(2),
+        specs,
+        ms.slice(0, 3).map((m) => m.values),
+      ),
+    /needs 4 corner models, got 3/,
+  );
 });
 
 test('surface training step: free control point k moves by −lr·c_k(u, v)·(∇L + c·w); corners never move', async () => {
   // L(w) = ½‖w − m‖² on a 3-vector, plain SGD (momentum 0, lr 1, constant schedule), one batch.
   const D = 3;
   const m = Float32Array.from([1, -2, 0.5]);
-  const corners = [[0, 1, 2], [2, -1, 0], [1, 1, 1], [-1, 0, 3]].map((x): ParamMap => new Map([['w', Float32Array.from(x)]]));
+  const corners = [
+    [0, 1, 2],
+    [2, -1, 0],
+    [1, 1, 1],
+    [-1, 0, 3],
+  ].map((x): ParamMap => new Map([['w', Float32Array.from(x)]]));
   const p = tensorPatch(2);
   const s = interpolatedSurface(p, [specOf('w', [D])], corners);
   const before = s.points.map((q) => (q.get('w') as Float32Array).slice());
@@ -116,10 +164,16 @@ test('surface training step: free control point k moves by −lr·c_k(u, v)·(�
   };
   const ds = makeDataset({ type: 'float32', data: new Float32Array(8), dims: [8, 1] }, new BigInt64Array(8));
   const c = 0.2;
-  await trainControlPoints(quadratic, { specs: s.specs, points: s.points, trainable: freeControlPoints(p) }, (rng) => {
-    const [u, v] = sampleUV(p, rng);
-    return patchCoefficients(p, u, v);
-  }, ds, { epochs: 1, batchSize: 8, lr: 1, momentum: 0, l2: c, seed: 9, schedule: 'constant' });
+  await trainControlPoints(
+    quadratic,
+    { specs: s.specs, points: s.points, trainable: freeControlPoints(p) },
+    (rng) => {
+      const [u, v] = sampleUV(p, rng);
+      return patchCoefficients(p, u, v);
+    },
+    ds,
+    { epochs: 1, batchSize: 8, lr: 1, momentum: 0, l2: c, seed: 9, schedule: 'constant' },
+  );
   const rng = new Rng(9);
   rng.shuffle(new Uint32Array(8));
   const [u, v] = sampleUV(p, rng);
@@ -146,21 +200,44 @@ test('the fused step graph (one onnxruntime run per step, float32) trains the sa
     return patchCoefficients(p, u, v);
   };
   const opts = { epochs: 2, batchSize: 64, samplesPerEpoch: 192, lr: 0.05, momentum: 0.9, l2: 0.01, seed: 4, schedule: 'garipov' as const };
-  const a = interpolatedSurface(p, ms[0].specs, ms.map((m) => m.values));
-  const b = interpolatedSurface(p, ms[0].specs, ms.map((m) => m.values));
+  const a = interpolatedSurface(
+    p,
+    ms[0].specs,
+    ms.map((m) => m.values),
+  );
+  const b = interpolatedSurface(
+    p,
+    ms[0].specs,
+    ms.map((m) => m.values),
+  );
   const engine = await createEngine(ms[0].model, { loss: 'classification', params: ms[0].specs.map((s) => s.name), shards: 1 });
   const slow = await trainControlPoints(engine, { specs: a.specs, points: a.points, trainable: freeControlPoints(p) }, sample, ds, opts);
   const runner = await createStepRunner(buildStepGraph(ms[0].model, ms[0].specs, 9, 5), 'cpu');
-  const fast = await trainControlPointsFused(runner, { specs: b.specs, points: b.points, trainable: freeControlPoints(p) }, sample, ds, opts);
+  const fast = await trainControlPointsFused(
+    runner,
+    { specs: b.specs, points: b.points, trainable: freeControlPoints(p) },
+    sample,
+    ds,
+    opts,
+  );
   assert.equal(fast.steps, 6);
-  fast.epochs.forEach((e, i) => assert.ok(Math.abs(e.trainLoss - slow.epochs[i].trainLoss) < 1e-5 * slow.epochs[i].trainLoss, `epoch ${i}: ${e.trainLoss} vs ${slow.epochs[i].trainLoss}`));
+  fast.epochs.forEach((e, i) =>
+    assert.ok(
+      Math.abs(e.trainLoss - slow.epochs[i].trainLoss) < 1e-5 * slow.epochs[i].trainLoss,
+      `epoch ${i}: ${e.trainLoss} vs ${slow.epochs[i].trainLoss}`,
+    ),
+  );
   let worst = 0;
   let moved = 0;
   a.points.forEach((pa, k) => {
     for (const s of a.specs) {
       const x = pa.get(s.name) as Float32Array;
       const y = b.points[k].get(s.name) as Float32Array;
-      const x0 = interpolatedSurface(p, ms[0].specs, ms.map((m) => m.values)).points[k].get(s.name) as Float32Array;
+      const x0 = interpolatedSurface(
+        p,
+        ms[0].specs,
+        ms.map((m) => m.values),
+      ).points[k].get(s.name) as Float32Array;
       for (let i = 0; i < x.length; i++) {
         worst = Math.max(worst, Math.abs(x[i] - y[i]));
         moved = Math.max(moved, Math.abs(x[i] - x0[i]));
@@ -169,5 +246,6 @@ test('the fused step graph (one onnxruntime run per step, float32) trains the sa
   });
   assert.ok(moved > 1e-3 && worst < 1e-5 * Math.max(1, moved) + 2e-6, `largest difference ${worst} after moves up to ${moved}`);
   // Corners stay the models exactly.
-  for (const [c, k] of cornerIndices(p).entries()) assert.deepEqual(b.points[k].get('layers.0.weight'), ms[c].values.get('layers.0.weight'));
+  for (const [c, k] of cornerIndices(p).entries())
+    assert.deepEqual(b.points[k].get('layers.0.weight'), ms[c].values.get('layers.0.weight'));
 });

@@ -82,7 +82,10 @@ test('PolyChain with 3 points passes through the bend at t = 0.5; Garipov lr per
   const mid = Float32Array.from([9, 9, 9, 9, 9]);
   const curve = { kind: 'polychain' as const, specs, points: [end(a), end(mid), end(b)] };
   assert.deepEqual([...(pointAt(curve, 0.5).get('w') as Float32Array)], [...mid]);
-  assert.deepEqual([...(pointAt(curve, 0.25).get('w') as Float32Array)], [...a].map((v, i) => Math.fround((v + mid[i]) / 2)));
+  assert.deepEqual(
+    [...(pointAt(curve, 0.25).get('w') as Float32Array)],
+    [...a].map((v, i) => Math.fround((v + mid[i]) / 2)),
+  );
   // 10 epochs: factor 1 through epoch 5, then 1 − 0.99·(α − 0.5)/0.4, then 0.01 from epoch 10 (α = 1).
   const lrs = Array.from({ length: 10 }, (_, e) => lrAt('garipov', 0.01, e, 10));
   assert.deepEqual(lrs.slice(0, 5), [0.01, 0.01, 0.01, 0.01, 0.01]);

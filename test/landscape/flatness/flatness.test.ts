@@ -27,7 +27,10 @@ const ref = JSON.parse(readFileSync(`${SHARED}/reference/local_entropy.json`, 'u
 
 test('mlp48, K = 1000: within 4 combined standard errors of the reference at every γ; at γ = 1e5 within 3 of the second-order value', async () => {
   const r = await flatnessOnFiles(fixture('fmnist-hessian', 'mlp48.onnx'), fixture('fmnist-hessian', 'batch.safetensors'), {
-    draws: 1000, seed: 7, traceMinIter: 100, traceMaxIter: 100,
+    draws: 1000,
+    seed: 7,
+    traceMinIter: 100,
+    traceMaxIter: 100,
   });
   assert.equal(r.num_params, 38170);
   assert.equal(r.samples, 1000);
@@ -37,7 +40,10 @@ test('mlp48, K = 1000: within 4 combined standard errors of the reference at eve
     const e = ref.rows[i];
     assert.equal(row.gamma, e.gamma);
     const z = (row.local_entropy - e.local_entropy) / Math.hypot(row.stderr, e.stderr);
-    assert.ok(Math.abs(z) < 4, `γ = ${row.gamma}: ${row.local_entropy} ± ${row.stderr} vs ${e.local_entropy} ± ${e.stderr} (z = ${z.toFixed(2)})`);
+    assert.ok(
+      Math.abs(z) < 4,
+      `γ = ${row.gamma}: ${row.local_entropy} ± ${row.stderr} vs ${e.local_entropy} ± ${e.stderr} (z = ${z.toFixed(2)})`,
+    );
     // K = 1000 against the reference's 4000: the standard error scales as 1/√K.
     assert.ok(row.stderr > 1.4 * e.stderr && row.stderr < 2.8 * e.stderr, `stderr ${row.stderr} vs ${e.stderr}`);
     assert.ok(row.mean_perturbed_loss >= -row.local_entropy - 1e-12, 'Jensen: mean loss ≥ −F');
@@ -53,7 +59,9 @@ test('mlp48, K = 1000: within 4 combined standard errors of the reference at eve
 // ---------- an exactly quadratic loss: z = Wx + b under MSE ----------
 
 test('linear model under MSE (loss exactly quadratic): the estimate equals the Gaussian closed form at γ = 2, 20, 200', async () => {
-  const C = 3, D = 4, N = 64;
+  const C = 3,
+    D = 4,
+    N = 64;
   const r = mulberry32(3);
   const u = () => 2 * r() - 1;
   const W = Float32Array.from({ length: C * D }, () => 0.8 * u());
@@ -127,11 +135,15 @@ test('batched copies equal one-by-one engine passes (MLP: split Gemm; CNN: split
     assert.equal(batched.split.length, 1, `${name}: split ${batched.split}`);
     assert.equal(single.drawsPerRun, 1);
     for (let i = 0; i < batched.losses.length; i++) {
-      assert.ok(Math.abs(batched.losses[i] - single.losses[i]) < 2e-5 * Math.abs(single.losses[i]), `${name} [${i}]: ${batched.losses[i]} vs ${single.losses[i]}`);
+      assert.ok(
+        Math.abs(batched.losses[i] - single.losses[i]) < 2e-5 * Math.abs(single.losses[i]),
+        `${name} [${i}]: ${batched.losses[i]} vs ${single.losses[i]}`,
+      );
     }
     // The noise depends on the seed only: another run size gives the same losses.
     const other = await perturbedLosses({ engine, model, dataset }, { ...o, drawsPerRun: 5 }, batches);
-    for (let i = 0; i < other.losses.length; i++) assert.ok(Math.abs(other.losses[i] - batched.losses[i]) < 2e-5 * Math.abs(batched.losses[i]));
+    for (let i = 0; i < other.losses.length; i++)
+      assert.ok(Math.abs(other.losses[i] - batched.losses[i]) < 2e-5 * Math.abs(batched.losses[i]));
     // Small γ perturbs more: the mean perturbed loss rises.
     const mean = (g: number) => Array.from({ length: 7 }, (_, k) => batched.losses[k * 2 + g]).reduce((a, v) => a + v, 0);
     assert.ok(mean(0) > mean(1), name);
@@ -174,9 +186,21 @@ test('perturbed copies: a graph with control-flow bodies is not copied, bad run 
   assert.ok(copyable(lg));
   const pg = perturbedLossGraph(lg, 2, 3);
   assert.deepEqual(pg.split, ['W']);
-  assert.deepEqual(pg.model.graph!.output!.map((o) => o.name), ['ws_losses']);
+  assert.deepEqual(
+    pg.model.graph!.output!.map((o) => o.name),
+    ['ws_losses'],
+  );
   assert.throws(() => perturbedLossGraph(lg, 0, 3), /positive integers/);
-  const withBody = { ...lg, graph: { ...lg.graph, nodes: [...lg.graph.nodes, { name: 'if', opType: 'If', domain: '', inputs: ['c'], outputs: ['o'], attrs: [{ name: 'then_branch', g: {} }] }] } };
+  const withBody = {
+    ...lg,
+    graph: {
+      ...lg.graph,
+      nodes: [
+        ...lg.graph.nodes,
+        { name: 'if', opType: 'If', domain: '', inputs: ['c'], outputs: ['o'], attrs: [{ name: 'then_branch', g: {} }] },
+      ],
+    },
+  };
   assert.ok(!copyable(withBody));
   assert.throws(() => perturbedLossGraph(withBody, 1, 1), /control-flow subgraphs/);
   const clash = { ...lg, graph: { ...lg.graph, values: new Map([...lg.graph.values, ['ws_noise.W', { dtype: 1, shape: [1] }]]) } };

@@ -55,7 +55,10 @@ test('input Hessian of softmax regression: top eigenvalue equals the closed form
   const ds = makeDataset({ type: 'float32', data: x, dims: [N, D] }, y);
   const model = softmaxRegression(W, b, C, D);
   for (const batchSize of [N, 11]) {
-    const r = await runHessian({ engine, model, dataset: ds }, { topK: 0, input: true, inputTol: 1e-12, inputMaxIter: 3000, batchSize, seed: 4 });
+    const r = await runHessian(
+      { engine, model, dataset: ds },
+      { topK: 0, input: true, inputTol: 1e-12, inputMaxIter: 3000, batchSize, seed: 4 },
+    );
     const got = r.input_hessian!;
     assert.equal(got.dim, D);
     assert.ok(Math.abs(got.top_eigenvalue - expected) < 1e-6 * expected, `batch ${batchSize}: ${got.top_eigenvalue} vs ${expected}`);

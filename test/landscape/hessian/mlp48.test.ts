@@ -119,7 +119,10 @@ test('mlp48: SLQ weights sum to 1, P·Σωτ is the Hutchinson sample of the sam
   assert.ok(Math.abs(riemann - 1) < 1e-9, `Riemann ${riemann}`);
   assert.ok(Math.abs(trapezoid - 1) < 1e-3, `trapezoid ${trapezoid}`);
   // The output of runHessian carries the same pieces.
-  const r = await runHessian({ engine, dataset: ds }, { topK: 0, density: true, densitySteps: 10, densityRuns: 1, densityBins: 500, batchSize: 1000 });
+  const r = await runHessian(
+    { engine, dataset: ds },
+    { topK: 0, density: true, densitySteps: 10, densityRuns: 1, densityBins: 500, batchSize: 1000 },
+  );
   assert.equal(r.density!.grid.length, 500);
   assert.equal(r.density!.nodes[0].length, 10);
   assert.ok(Math.abs(r.density!.weights[0].reduce((a, b) => a + b, 0) - 1) < 1e-10);
@@ -130,11 +133,20 @@ test('mlp48: exact trace over the last layer equals the closed form mean_n Σ_c 
   // 490 parameters have a closed form, which tests the operator and exactTrace exactly.
   const { engine: full, ds } = await setup();
   const n = 200;
-  const engine = await createEngine(fixture('fmnist-hessian', 'mlp48.onnx'), { loss: 'classification', params: ['layers.1.weight', 'layers.1.bias'] });
-  assert.equal(engine.params.reduce((s, p) => s + p.size, 0), 490);
+  const engine = await createEngine(fixture('fmnist-hessian', 'mlp48.onnx'), {
+    loss: 'classification',
+    params: ['layers.1.weight', 'layers.1.bias'],
+  });
+  assert.equal(
+    engine.params.reduce((s, p) => s + p.size, 0),
+    490,
+  );
   const r = await runHessian({ engine, dataset: ds }, { topK: 0, traceExact: true, samples: n, batchSize: n });
   const w = full.initialParams();
-  const W0 = w.get('layers.0.weight')!, b0 = w.get('layers.0.bias')!, W1 = w.get('layers.1.weight')!, b1 = w.get('layers.1.bias')!;
+  const W0 = w.get('layers.0.weight')!,
+    b0 = w.get('layers.0.bias')!,
+    W1 = w.get('layers.1.weight')!,
+    b1 = w.get('layers.1.bias')!;
   const x = ds.x.data as Float32Array;
   const y = ds.y!;
   let trace = 0;

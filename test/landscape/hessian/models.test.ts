@@ -34,8 +34,12 @@ test('fmnist-backdoor model_a, first 1000 clean-subset images: top-3 within 1% o
   assertRel(r.top_eigenvalues!, ref.top_eigenvalues, 1e-2, 'model_a top-3');
 });
 
-test('gpt2-tiny: --text on the GPL-3 text\'s first 512 bytes with seq 64 is lm_batch; Lanczos top-3 within 1e-3 (tied wte)', async () => {
-  const ref = JSON.parse(readFileSync(fixture('gpt2-tiny', 'lm_reference.json'), 'utf8')) as { loss: number; num_params: number; top_eigenvalues: number[] };
+test("gpt2-tiny: --text on the GPL-3 text's first 512 bytes with seq 64 is lm_batch; Lanczos top-3 within 1e-3 (tied wte)", async () => {
+  const ref = JSON.parse(readFileSync(fixture('gpt2-tiny', 'lm_reference.json'), 'utf8')) as {
+    loss: number;
+    num_params: number;
+    top_eigenvalues: number[];
+  };
   const dir = mkdtempSync(join(tmpdir(), 'ws-h10-'));
   try {
     const text = join(dir, 'gpl3-512.txt');
@@ -49,7 +53,10 @@ test('gpt2-tiny: --text on the GPL-3 text\'s first 512 bytes with seq 64 is lm_b
 
     const engine = await createEngine(modelPath, { loss: 'lm' });
     // Same batch → same graph inputs → the same numbers; run the estimator once on the text-made dataset.
-    const r = await runHessian({ engine, dataset: fromText, model: await readOnnxModel(modelPath) }, { topK: 3, lanczos: true, tol: 1e-3, maxIter: 120, batchSize: 8, seed: 0 });
+    const r = await runHessian(
+      { engine, dataset: fromText, model: await readOnnxModel(modelPath) },
+      { topK: 3, lanczos: true, tol: 1e-3, maxIter: 120, batchSize: 8, seed: 0 },
+    );
     assert.equal(r.num_params, ref.num_params);
     assert.ok(Math.abs(r.loss - ref.loss) < 1e-4 * ref.loss, `loss ${r.loss} vs ${ref.loss}`);
     assertRel(r.top_eigenvalues!, ref.top_eigenvalues, 1e-3, 'gpt2-tiny top-3');

@@ -23,7 +23,14 @@ export function softmaxRegression(W: Float32Array, b: Float32Array, c: number, d
 }
 
 /** Softmax rows of X·Wᵀ + b in float64. */
-export function softmaxRows(W: ArrayLike<number>, b: ArrayLike<number>, x: ArrayLike<number>, n: number, c: number, d: number): Float64Array {
+export function softmaxRows(
+  W: ArrayLike<number>,
+  b: ArrayLike<number>,
+  x: ArrayLike<number>,
+  n: number,
+  c: number,
+  d: number,
+): Float64Array {
   const p = new Float64Array(n * c);
   for (let s = 0; s < n; s++) {
     let m = -Infinity;
@@ -34,7 +41,7 @@ export function softmaxRows(W: ArrayLike<number>, b: ArrayLike<number>, x: Array
       m = Math.max(m, z);
     }
     let Z = 0;
-    for (let k = 0; k < c; k++) Z += (p[s * c + k] = Math.exp(p[s * c + k] - m));
+    for (let k = 0; k < c; k++) Z += p[s * c + k] = Math.exp(p[s * c + k] - m);
     for (let k = 0; k < c; k++) p[s * c + k] /= Z;
   }
   return p;

@@ -24,8 +24,7 @@ export function matrixWithSpectrum(lambdas: number[], seed: number): Float64Arra
     }
     let uHu = 0;
     for (let i = 0; i < n; i++) uHu += u[i] * Hu[i];
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) H[i * n + j] += -2 * u[i] * Hu[j] - 2 * Hu[i] * u[j] + 4 * uHu * u[i] * u[j];
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) H[i * n + j] += -2 * u[i] * Hu[j] - 2 * Hu[i] * u[j] + 4 * uHu * u[i] * u[j];
   }
   return H;
 }

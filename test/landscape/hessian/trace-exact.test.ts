@@ -10,7 +10,10 @@ import { hessianOnFiles } from '../../../src/landscape/hessian/files.js';
 import { fixture } from '../../helpers/fixtures.js';
 
 test('mlp48: --trace-exact over all 38,170 parameters equals trace_exact to 1e-4', async () => {
-  const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as { trace_exact: number; num_params: number };
+  const ref = JSON.parse(readFileSync(fixture('fmnist-hessian', 'reference.json'), 'utf8')).mlp48 as {
+    trace_exact: number;
+    num_params: number;
+  };
   const r = await hessianOnFiles(
     fixture('fmnist-hessian', 'mlp48.onnx'),
     { data: fixture('fmnist-hessian', 'batch.safetensors') },

@@ -6,11 +6,22 @@ export function checkGoal(name: string, rep: RepairReport, attack: 'triggered' |
   const testAcc = (m: RepairReport['repaired']) => m.report?.test.accuracy ?? NaN;
   const goal = (testAcc(rep.endpoints[0]) + testAcc(rep.endpoints[1])) / 2 - 0.02;
   const success = rep.repaired[attack]?.accuracy ?? NaN;
-  console.log(`${name}: t = ${rep.choice.t}, test ${(100 * testAcc(rep.repaired)).toFixed(2)}% (goal ${(100 * goal).toFixed(2)}%), attack success ${(100 * success).toFixed(2)}% (endpoints ${(100 * (rep.endpoints[0][attack]?.accuracy ?? NaN)).toFixed(2)}%, ${(100 * (rep.endpoints[1][attack]?.accuracy ?? NaN)).toFixed(2)}%)`);
-  assert.ok((rep.endpoints[0][attack]?.accuracy ?? 0) > 0.9 && (rep.endpoints[1][attack]?.accuracy ?? 0) > 0.9, 'both endpoints are attacked');
-  assert.ok(testAcc(rep.repaired) >= goal, `${name}: clean test accuracy ${testAcc(rep.repaired)} below the endpoints' mean − 2 points (${goal})`);
+  console.log(
+    `${name}: t = ${rep.choice.t}, test ${(100 * testAcc(rep.repaired)).toFixed(2)}% (goal ${(100 * goal).toFixed(2)}%), attack success ${(100 * success).toFixed(2)}% (endpoints ${(100 * (rep.endpoints[0][attack]?.accuracy ?? NaN)).toFixed(2)}%, ${(100 * (rep.endpoints[1][attack]?.accuracy ?? NaN)).toFixed(2)}%)`,
+  );
+  assert.ok(
+    (rep.endpoints[0][attack]?.accuracy ?? 0) > 0.9 && (rep.endpoints[1][attack]?.accuracy ?? 0) > 0.9,
+    'both endpoints are attacked',
+  );
+  assert.ok(
+    testAcc(rep.repaired) >= goal,
+    `${name}: clean test accuracy ${testAcc(rep.repaired)} below the endpoints' mean − 2 points (${goal})`,
+  );
   assert.ok(success <= 0.1, `${name}: attack success ${success} above 10%`);
   // The trade-off over t is in the report: every evaluated t, with the polished points marked.
-  assert.deepEqual(rep.tradeoff.map((x) => x.t), rep.along.map((x) => x.t));
+  assert.deepEqual(
+    rep.tradeoff.map((x) => x.t),
+    rep.along.map((x) => x.t),
+  );
   assert.ok(rep.tradeoff.some((x) => x.polished !== null && x.t === rep.choice.t));
 }

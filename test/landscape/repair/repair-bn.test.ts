@@ -22,7 +22,14 @@ test('repair of a BatchNorm model exports the statistics recomputed at the chose
   try {
     const rng = new Rng(9);
     const rand = (n: number, s = 1, o = 0) => Float32Array.from({ length: n }, () => o + s * rng.normal());
-    const params = () => ({ 'bn1.weight': rand(C, 0.3, 1), 'bn1.bias': rand(C, 0.3), 'bn2.weight': rand(C, 0.3, 1), 'bn2.bias': rand(C, 0.3), 'fc.weight': rand(K * C * HW, 0.2), 'fc.bias': rand(K, 0.1) });
+    const params = () => ({
+      'bn1.weight': rand(C, 0.3, 1),
+      'bn1.bias': rand(C, 0.3),
+      'bn2.weight': rand(C, 0.3, 1),
+      'bn2.bias': rand(C, 0.3),
+      'fc.weight': rand(K * C * HW, 0.2),
+      'fc.bias': rand(K, 0.1),
+    });
     await writeOnnxModel(join(dir, 'a.onnx'), bnModel(params()));
     await writeOnnxModel(join(dir, 'b.onnx'), bnModel(params()));
     const N = 120;
@@ -44,9 +51,19 @@ test('repair of a BatchNorm model exports the statistics recomputed at the chose
       { name: 'x', dtype: 'F32', shape: [N, C, 4, 4], data: new Uint8Array(x.buffer) },
       { name: 'y', dtype: 'I64', shape: [N], data: new Uint8Array(y.buffer) },
     ]);
-    const r = await repair({ modelA: join(dir, 'a.onnx'), modelB: join(dir, 'b.onnx'), data }, {
-      epochs: 2, samplesPerEpoch: 96, batchSize: 32, ts: [0, 0.5, 1], heldOut: 0.25, polishEpochs: 1, baseline: false, seed: 2,
-    });
+    const r = await repair(
+      { modelA: join(dir, 'a.onnx'), modelB: join(dir, 'b.onnx'), data },
+      {
+        epochs: 2,
+        samplesPerEpoch: 96,
+        batchSize: 32,
+        ts: [0, 0.5, 1],
+        heldOut: 0.25,
+        polishEpochs: 1,
+        baseline: false,
+        seed: 2,
+      },
+    );
     assert.equal(r.report.data.train, 90);
     assert.equal(r.report.choice.t, 0.5);
     // Recompute update_bn at the exported parameters on the same training part.
@@ -62,7 +79,10 @@ test('repair of a BatchNorm model exports the statistics recomputed at the chose
       const t = (written.graph?.initializer ?? []).find((i) => i.name === name)!;
       const got = await tensorProtoToFloat64(t, dir);
       assert.deepEqual([...got], [...want.get(name)!].map(Number), name);
-      assert.ok(got.some((v) => v !== (name.endsWith('var') ? 1 : 0)), `${name} was recomputed`);
+      assert.ok(
+        got.some((v) => v !== (name.endsWith('var') ? 1 : 0)),
+        `${name} was recomputed`,
+      );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

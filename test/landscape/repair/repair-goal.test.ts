@@ -13,7 +13,13 @@ import { checkGoal } from './goal.js';
 
 test('fmnist-injected, default recipe: attack success ≤ 1 of 10 after repair, clean ≥ endpoints − 2 points (t chosen without the targets)', async () => {
   const F = (f: string) => fixture('fmnist-injected', f);
-  const inputs: RepairInputs = { modelA: F('model_a.onnx'), modelB: F('model_b.onnx'), data: F('clean_subset.safetensors'), targets: F('injected.safetensors'), reportData: [{ name: 'test', path: F('test_clean.safetensors') }] };
+  const inputs: RepairInputs = {
+    modelA: F('model_a.onnx'),
+    modelB: F('model_b.onnx'),
+    data: F('clean_subset.safetensors'),
+    targets: F('injected.safetensors'),
+    reportData: [{ name: 'test', path: F('test_clean.safetensors') }],
+  };
   const { report } = await repair(inputs, { baseline: false });
   assert.equal(report.data.targets, 10);
   assert.equal(report.endpoints[0].targets?.accuracy, 1, 'reference.json: attack success 1.0');
@@ -24,7 +30,13 @@ test('fmnist-injected, default recipe: attack success ≤ 1 of 10 after repair, 
 
 test('fmnist-backdoor, default recipe: ASR ≤ 10%, clean ≥ endpoints − 2 points', async () => {
   const F = (f: string) => fixture('fmnist-backdoor', f);
-  const inputs: RepairInputs = { modelA: F('model_a.onnx'), modelB: F('model_b.onnx'), data: F('clean_subset.safetensors'), triggered: F('test_triggered.safetensors'), reportData: [{ name: 'test', path: F('test_clean.safetensors') }] };
+  const inputs: RepairInputs = {
+    modelA: F('model_a.onnx'),
+    modelB: F('model_b.onnx'),
+    data: F('clean_subset.safetensors'),
+    triggered: F('test_triggered.safetensors'),
+    reportData: [{ name: 'test', path: F('test_clean.safetensors') }],
+  };
   const { report } = await repair(inputs, { baseline: false });
   checkGoal('fmnist-backdoor', report, 'triggered');
 });

@@ -17,9 +17,17 @@ test('unseen backdoor case (another trigger, target and seeds, 2000 clean sample
   const dir = await mkdtemp(join(tmpdir(), 'ws-unseen-'));
   try {
     const c = await buildBackdoorCase(dir);
-    console.log(`unseen case: models' test accuracy ${c.models.map((m) => m.testAccuracy).join(', ')}, ASR ${c.models.map((m) => m.asr).join(', ')}`);
-    assert.ok(c.models.every((m) => m.testAccuracy > 0.78 && m.asr > 0.95), 'two working, backdoored models');
-    const { report } = await repair({ modelA: c.modelA, modelB: c.modelB, data: c.clean, triggered: c.triggered, reportData: [{ name: 'test', path: c.test }] }, { baseline: false });
+    console.log(
+      `unseen case: models' test accuracy ${c.models.map((m) => m.testAccuracy).join(', ')}, ASR ${c.models.map((m) => m.asr).join(', ')}`,
+    );
+    assert.ok(
+      c.models.every((m) => m.testAccuracy > 0.78 && m.asr > 0.95),
+      'two working, backdoored models',
+    );
+    const { report } = await repair(
+      { modelA: c.modelA, modelB: c.modelB, data: c.clean, triggered: c.triggered, reportData: [{ name: 'test', path: c.test }] },
+      { baseline: false },
+    );
     assert.deepEqual([report.data.train + report.data.heldOut, report.data.heldOutSource], [2000, 'split']);
     checkGoal('unseen backdoor', report, 'triggered');
   } finally {

@@ -12,11 +12,13 @@ const Y = new Float64Array(n * 4).map(() => rng.normal());
 /** The formula as Yang et al. write it: HSIC(K, L) = tr(K H L H)/(n−1)² on Gram matrices K = XXᵀ. */
 function ckaByGram(A: Float64Array, a: number, B: Float64Array, b: number): number {
   const gram = (M: Float64Array, d: number): number[][] =>
-    Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += M[i * d + k] * M[j * d + k];
-      return s;
-    }));
+    Array.from({ length: n }, (_, i) =>
+      Array.from({ length: n }, (_, j) => {
+        let s = 0;
+        for (let k = 0; k < d; k++) s += M[i * d + k] * M[j * d + k];
+        return s;
+      }),
+    );
   const center = (K: number[][]): number[][] => {
     const row = K.map((r) => r.reduce((s, v) => s + v, 0) / n);
     const all = row.reduce((s, v) => s + v, 0) / n;

@@ -14,7 +14,10 @@ const D = 5;
 const N = 25;
 const rng = new Rng(8);
 const rand = (n: number, s: number) => Float32Array.from({ length: n }, () => rng.normal() * s);
-const Wa = rand(C * D, 1), ba = rand(C, 0.2), Wb = rand(C * D, 1), bb = rand(C, 0.2);
+const Wa = rand(C * D, 1),
+  ba = rand(C, 0.2),
+  Wb = rand(C * D, 1),
+  bb = rand(C, 0.2);
 const x = rand(N * D, 1);
 const y = BigInt64Array.from({ length: N }, () => BigInt(rng.int(C)));
 const ds = makeDataset({ type: 'float32', data: x, dims: [N, D] }, y);
@@ -22,11 +25,13 @@ const ds = makeDataset({ type: 'float32', data: x, dims: [N, D] }, y);
 /** Linear CKA written as in Yang et al.: HSIC(K, L)/√(HSIC(K, K)·HSIC(L, L)) with K = XXᵀ, centred by H = I − 11ᵀ/n. */
 function ckaDirect(X: Float64Array, Y: Float64Array, n: number, c: number): number {
   const gram = (M: Float64Array) => {
-    const K = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => {
-      let s = 0;
-      for (let k = 0; k < c; k++) s += M[i * c + k] * M[j * c + k];
-      return s;
-    }));
+    const K = Array.from({ length: n }, (_, i) =>
+      Array.from({ length: n }, (_, j) => {
+        let s = 0;
+        for (let k = 0; k < c; k++) s += M[i * c + k] * M[j * c + k];
+        return s;
+      }),
+    );
     const row = K.map((r) => r.reduce((s, v) => s + v, 0) / n);
     const all = row.reduce((s, v) => s + v, 0) / n;
     return K.map((r, i) => r.map((v, j) => v - row[i] - row[j] + all));
@@ -62,12 +67,17 @@ test('compare: CKA of softmax outputs equals the direct formula; L2 distance is 
 
 test('compare: fmnist-backdoor model_a vs model_b on 500 clean images; L2 matches the checkpoints', async () => {
   const data = await loadDataset(fixture('fmnist-backdoor', 'clean_subset.safetensors'));
-  const r = await compareFiles(fixture('fmnist-backdoor', 'model_a.onnx'), fixture('fmnist-backdoor', 'model_b.onnx'), data, { samples: 500 });
+  const r = await compareFiles(fixture('fmnist-backdoor', 'model_a.onnx'), fixture('fmnist-backdoor', 'model_b.onnx'), data, {
+    samples: 500,
+  });
   assert.equal(r.rows, 500);
   assert.equal(r.outputs, 10);
   // Two seeds of the same recipe agree on most images: high, but not perfect, similarity.
   assert.ok(r.cka > 0.5 && r.cka < 0.999, `CKA ${r.cka}`);
-  const [sa, sb] = [await openSafetensors(fixture('fmnist-backdoor', 'model_a.safetensors')), await openSafetensors(fixture('fmnist-backdoor', 'model_b.safetensors'))];
+  const [sa, sb] = [
+    await openSafetensors(fixture('fmnist-backdoor', 'model_a.safetensors')),
+    await openSafetensors(fixture('fmnist-backdoor', 'model_b.safetensors')),
+  ];
   let sq = 0;
   for (const t of sa.tensors) {
     const a = await sa.readFloat64(t.name);
@@ -78,5 +88,8 @@ test('compare: fmnist-backdoor model_a vs model_b on 500 clean images; L2 matche
   await sb.close();
   assert.ok(Math.abs(r.l2_distance! - Math.sqrt(sq)) < 1e-9 * Math.sqrt(sq), `${r.l2_distance} vs ${Math.sqrt(sq)}`);
   const a = await onnxOutputs(fixture('fmnist-backdoor', 'model_a.onnx'), 'classification');
-  assert.equal(a.params.reduce((s, p) => s + p.size, 0), 52138);
+  assert.equal(
+    a.params.reduce((s, p) => s + p.size, 0),
+    52138,
+  );
 });

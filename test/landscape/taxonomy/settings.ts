@@ -62,8 +62,10 @@ export function mlp(d: number, h: number, C: number, seed: number): onnxProto.on
       input: [vi('input', ['batch', d])],
       output: [vi('logits', ['batch', C])],
       initializer: [
-        t('fc1.weight', [h, d], init(d, h * d)), t('fc1.bias', [h], init(d, h)),
-        t('fc2.weight', [C, h], init(h, C * h)), t('fc2.bias', [C], init(h, C)),
+        t('fc1.weight', [h, d], init(d, h * d)),
+        t('fc1.bias', [h], init(d, h)),
+        t('fc2.weight', [C, h], init(h, C * h)),
+        t('fc2.bias', [C], init(h, C)),
       ],
     },
   });
@@ -78,13 +80,25 @@ export interface Training {
 }
 
 /** Trains one model per seed on `data`, writes each as `<dir>/<tag>_<seed>.onnx`; returns the paths. */
-export async function trainModels(p: Problem, data: Dataset, t: Training, seeds: readonly number[], dir: string, tag: string): Promise<string[]> {
+export async function trainModels(
+  p: Problem,
+  data: Dataset,
+  t: Training,
+  seeds: readonly number[],
+  dir: string,
+  tag: string,
+): Promise<string[]> {
   const out: string[] = [];
   for (const seed of seeds) {
     const model = mlp(p.d, t.width, p.classes, 1000 + seed);
     const engine = await createEngine(model, { loss: 'classification' });
     const params = engine.initialParams();
-    await train(engine, params, data, { epochs: t.epochs, batchSize: t.batchSize, seed, optimizer: sgd({ lr: t.lr, momentum: 0.9, weightDecay: t.weightDecay ?? 0 }) });
+    await train(engine, params, data, {
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      seed,
+      optimizer: sgd({ lr: t.lr, momentum: 0.9, weightDecay: t.weightDecay ?? 0 }),
+    });
     await engine.dispose();
     const path = join(dir, `${tag}_${seed}.onnx`);
     await writeOnnxModel(path, storeParams(model, params));

@@ -26,7 +26,15 @@ import { sampleData, trainModels, writeData, type Problem } from './settings.js'
 const P: Problem = { d: 16, classes: 4, spread: 1, noise: 1 };
 const SEEDS = [1, 2, 3];
 
-async function setting(dir: string, tag: string, n: number, flip: number, width: number, epochs: number, batchSize: number): Promise<TaxonomyResult> {
+async function setting(
+  dir: string,
+  tag: string,
+  n: number,
+  flip: number,
+  width: number,
+  epochs: number,
+  batchSize: number,
+): Promise<TaxonomyResult> {
   const trainSet = sampleData(P, n, 11, flip);
   const train = await writeData(join(dir, `${tag}_train.safetensors`), trainSet);
   const testPath = await writeData(join(dir, 'test.safetensors'), sampleData(P, 1000, 99));
@@ -64,8 +72,10 @@ test('taxonomy: few clean samples → IV-B; many noisy samples at width 2 → I;
     assert.ok(wide.summary.lambda_max > 10 * clean.summary.lambda_max);
 
     // The best test accuracy is in IV-B.
-    assert.ok(clean.summary.test_accuracy! > wide.summary.test_accuracy! && wide.summary.test_accuracy! > narrow.summary.test_accuracy!,
-      `test accuracy ${clean.summary.test_accuracy} / ${wide.summary.test_accuracy} / ${narrow.summary.test_accuracy}`);
+    assert.ok(
+      clean.summary.test_accuracy! > wide.summary.test_accuracy! && wide.summary.test_accuracy! > narrow.summary.test_accuracy!,
+      `test accuracy ${clean.summary.test_accuracy} / ${wide.summary.test_accuracy} / ${narrow.summary.test_accuracy}`,
+    );
     // The report carries its evidence: per model, per pair, and the aggregates the paper plots.
     assert.equal(clean.models.length, 3);
     assert.equal(clean.pairs.length, 3);
@@ -91,8 +101,15 @@ test('phase rules: each quadrant, the CKA split, the low-energy path, and thresh
   assert.equal(classifyPhase({ mc: -5, lambdaMax: 0.2, cka: 0.1 }, t).similarity, null, 'CKA is read only for well-connected flat sets');
   const ii = classifyPhase({ mc: 4, lambdaMax: 3, cka: 0.9 }, t);
   assert.ok(ii.lowEnergyPath && ii.reasons.some((r) => r.includes('low-energy path')));
-  assert.equal(classifyPhase({ mc: -2, lambdaMax: 1, cka: 0.8 }, t).phase, 'IV-B', 'boundaries: mc = barrier is connected, λ = threshold is flat');
-  assert.equal(classifyPhase({ mc: -3, lambdaMax: 3, cka: 0.9 }, PhaseThresholdsSchema.parse({ mcBarrier: 4, sharpLambda: 5 })).phase, 'IV-B');
+  assert.equal(
+    classifyPhase({ mc: -2, lambdaMax: 1, cka: 0.8 }, t).phase,
+    'IV-B',
+    'boundaries: mc = barrier is connected, λ = threshold is flat',
+  );
+  assert.equal(
+    classifyPhase({ mc: -3, lambdaMax: 3, cka: 0.9 }, PhaseThresholdsSchema.parse({ mcBarrier: 4, sharpLambda: 5 })).phase,
+    'IV-B',
+  );
   assert.throws(() => PhaseThresholdsSchema.parse({ mcBarrier: -1 }));
   assert.throws(() => PhaseThresholdsSchema.parse({ ckaSimilar: 2 }));
 });
@@ -114,9 +131,11 @@ test('mixup: Beta(α, α) has mean 1/2 and variance 1/(4(2α + 1)); the mixed in
   assert.equal(a.n, 256);
   assert.deepEqual(a.x.data, b.x.data);
   // Each mixed row lies between the smallest and largest value of its batch's rows, coordinate by coordinate.
-  const x = ds.x.data as Float32Array, mx = a.x.data as Float32Array;
+  const x = ds.x.data as Float32Array,
+    mx = a.x.data as Float32Array;
   for (let j = 0; j < P.d; j++) {
-    let lo = Infinity, hi = -Infinity;
+    let lo = Infinity,
+      hi = -Infinity;
     for (let i = 0; i < 128; i++) {
       lo = Math.min(lo, x[i * P.d + j]);
       hi = Math.max(hi, x[i * P.d + j]);
@@ -132,7 +151,10 @@ test('refusals: fewer than 3 models, different graphs, evaluation points without
   const data = fixture('fmnist-hessian', 'batch.safetensors');
   await assert.rejects(taxonomy({ models: [mlp, mlp], train: data }), /at least 3 models/);
   await assert.rejects(taxonomy({ models: [mlp, mlp, cnn], train: data }), /not the same graph/);
-  await assert.rejects(taxonomy({ models: [mlp, mlp, mlp], train: fixture('gpt2-tiny', 'lm_batch.safetensors') }), /labelled training data/);
+  await assert.rejects(
+    taxonomy({ models: [mlp, mlp, mlp], train: fixture('gpt2-tiny', 'lm_batch.safetensors') }),
+    /labelled training data/,
+  );
   assert.throws(() => parseTaxonomyOptions({ ts: [0.25, 0.5, 1] }), /t = 0 and t = 1/);
   assert.throws(() => parseTaxonomyOptions({ thresholds: { sharpLambda: -1 } }), /sharpLambda/);
   assert.throws(() => parseTaxonomyOptions({ pairs: 'some' }), /pairs/);

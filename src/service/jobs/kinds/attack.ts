@@ -23,7 +23,9 @@ export const attackJob = defineJobKind({
   async run(p, ctx) {
     const { attackModel } = await import('../../../landscape/robustness/attack-model.js');
     ctx.progress(0, 1, 'reading the model');
-    const r = await attackModel({ model: ctx.onnx(p.model), data: ctx.dataset(p.dataset) }, p.options, { progress: (done, total, msg) => ctx.progress(done, total, msg) });
+    const r = await attackModel({ model: ctx.onnx(p.model), data: ctx.dataset(p.dataset) }, p.options, {
+      progress: (done, total, msg) => ctx.progress(done, total, msg),
+    });
     ctx.progress(1, 1, 'done');
     return { model: p.model, dataset: p.dataset, ...r };
   },

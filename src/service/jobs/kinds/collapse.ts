@@ -4,7 +4,6 @@ import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { ModelOnDataPayload, modelOnDataInputs } from './model-on-data.js';
 
-
 export const collapseJob = defineJobKind({
   kind: 'collapse',
   payload: ModelOnDataPayload,
@@ -25,7 +24,9 @@ export const collapseJob = defineJobKind({
   async run(p, ctx) {
     const { collapseOnFiles } = await import('../../../landscape/collapse/run.js');
     ctx.progress(0, 1, 'reading the model');
-    const r = await collapseOnFiles(ctx.onnx(p.model), ctx.dataset(p.dataset), p.options, (done, total, msg) => ctx.progress(done, total, msg));
+    const r = await collapseOnFiles(ctx.onnx(p.model), ctx.dataset(p.dataset), p.options, (done, total, msg) =>
+      ctx.progress(done, total, msg),
+    );
     ctx.progress(1, 1, 'done');
     return { model: p.model, dataset: p.dataset, options: p.options, ...r };
   },

@@ -22,7 +22,13 @@ export const comparisonJob = defineJobKind({
   async run(p, ctx) {
     const { compareFiles } = await import('../../../landscape/similarity/compare.js');
     ctx.progress(0, 1, 'comparing');
-    const r = await compareFiles(ctx.modelArg(p.models[0].id), ctx.modelArg(p.models[1].id), { data: ctx.dataset(p.dataset) }, p.options, p.device);
+    const r = await compareFiles(
+      ctx.modelArg(p.models[0].id),
+      ctx.modelArg(p.models[1].id),
+      { data: ctx.dataset(p.dataset) },
+      p.options,
+      p.device,
+    );
     ctx.progress(1, 1, 'done');
     return { models: p.models.map((m) => m.id), dataset: p.dataset, ...r };
   },

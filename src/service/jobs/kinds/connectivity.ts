@@ -37,9 +37,17 @@ export type RepairPayload = z.infer<typeof RepairPayload>;
 
 /** Seeded runs: same inputs (by content id) and options → same result; the device changes only the speed. */
 function keyOf(p: ConnectivityPayload | RepairPayload): string {
-  const ids = (v: unknown): unknown => (Array.isArray(v) ? v.map(ids) : v && typeof v === 'object' && 'id' in v ? (v as { id: string }).id : v);
+  const ids = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(ids) : v && typeof v === 'object' && 'id' in v ? (v as { id: string }).id : v;
   const { device: _d, ...options } = p.options;
-  return hashOf({ ...Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'options').map(([k, v]) => [k, ids(v)])), options });
+  return hashOf({
+    ...Object.fromEntries(
+      Object.entries(p)
+        .filter(([k]) => k !== 'options')
+        .map(([k, v]) => [k, ids(v)]),
+    ),
+    options,
+  });
 }
 
 export const connectivityJob = defineJobKind({
@@ -61,7 +69,13 @@ export const connectivityJob = defineJobKind({
       p.options,
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },
     );
-    return { models: p.models.map((m) => m.id), data: p.data.id, evalData: p.evalData.map((d) => d.id), triggered: p.triggered?.id ?? null, ...result };
+    return {
+      models: p.models.map((m) => m.id),
+      data: p.data.id,
+      evalData: p.evalData.map((d) => d.id),
+      triggered: p.triggered?.id ?? null,
+      ...result,
+    };
   },
 });
 
@@ -71,7 +85,8 @@ export const repairJob = defineJobKind({
   cacheKey: (p) => keyOf(p),
   limits: {
     caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
-    seconds: (p, work) => curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
+    seconds: (p, work) =>
+      curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
   },
   outputs: modelOutputs,
   inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered, p.targets]),
@@ -93,9 +108,9 @@ export const repairJob = defineJobKind({
     const written =
       r.source.route === 'config.json'
         ? await writeJobFolder(ctx, 'repairs', async (dir) => {
-          const { writeModelLike } = await import('../../../model-io/write.js');
-          await writeModelLike(r.source, r.params, dir, { format: 'hf', metadata });
-        })
+            const { writeModelLike } = await import('../../../model-io/write.js');
+            await writeModelLike(r.source, r.params, dir, { format: 'hf', metadata });
+          })
         : await writeJobModel(ctx, 'repairs', 'model', (path) => writeRepaired(r, path));
     // Stored paths are implementation details: clients know models and datasets by id.
     const { models: _m, ...report } = r.report;

@@ -4,7 +4,6 @@ import { BASE_SECONDS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { ModelOnDataPayload, modelOnDataInputs } from './model-on-data.js';
 
-
 /** Options that change how fast, not what: left out of the cache key. */
 const SPEED_ONLY = new Set(['device', 'drawsPerRun']);
 
@@ -12,7 +11,12 @@ export const flatnessJob = defineJobKind({
   kind: 'flatness',
   payload: ModelOnDataPayload,
   // Seeded draws: same model, data and options → the same numbers.
-  cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: Object.fromEntries(Object.entries(p.options).filter(([k]) => !SPEED_ONLY.has(k))) }),
+  cacheKey: (p) =>
+    hashOf({
+      model: p.model,
+      dataset: p.dataset,
+      options: Object.fromEntries(Object.entries(p.options).filter(([k]) => !SPEED_ONLY.has(k))),
+    }),
   limits: {
     caps: { draws: 100_000, gamma: 16, drawsPerRun: 64, batchSize: 65_536, traceMaxIter: 10_000, traceMinIter: 10_000 },
     // draws × γ forward passes (~2 flop per parameter per sample) and the trace's Hv products (~8 each).
@@ -28,7 +32,9 @@ export const flatnessJob = defineJobKind({
   async run(p, ctx) {
     const { flatnessOnFiles } = await import('../../../landscape/flatness/run.js');
     ctx.progress(0, 1, 'reading the model');
-    const r = await flatnessOnFiles(ctx.onnx(p.model), ctx.dataset(p.dataset), p.options, (done, total, msg) => ctx.progress(done, total, msg));
+    const r = await flatnessOnFiles(ctx.onnx(p.model), ctx.dataset(p.dataset), p.options, (done, total, msg) =>
+      ctx.progress(done, total, msg),
+    );
     return { model: p.model, dataset: p.dataset, options: p.options, ...r };
   },
 });

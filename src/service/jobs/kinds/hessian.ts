@@ -31,9 +31,26 @@ export const hessianJob = defineJobKind({
   payload: HessianPayload,
   // Same model bytes, data bytes and options (seeded) → the same numbers; the device changes only the speed.
   // (Cross-entropy adds nothing to the key, so results computed before criteria existed stay valid.)
-  cacheKey: (p) => hashOf({ model: p.model, dataset: p.dataset, options: p.options, untie: p.untie, ...(p.criterion !== 'ce' ? { criterion: p.criterion } : {}) }),
+  cacheKey: (p) =>
+    hashOf({
+      model: p.model,
+      dataset: p.dataset,
+      options: p.options,
+      untie: p.untie,
+      ...(p.criterion !== 'ce' ? { criterion: p.criterion } : {}),
+    }),
   limits: {
-    caps: { batchSize: 65_536, topK: 100, maxIter: 10_000, traceMaxIter: 10_000, traceMinIter: 10_000, densitySteps: 1000, densityRuns: 100, densityBins: 100_000, inputMaxIter: 10_000 },
+    caps: {
+      batchSize: 65_536,
+      topK: 100,
+      maxIter: 10_000,
+      traceMaxIter: 10_000,
+      traceMinIter: 10_000,
+      densitySteps: 1000,
+      densityRuns: 100,
+      densityBins: 100_000,
+      inputMaxIter: 10_000,
+    },
     // Hv products the options can spend (as run.ts's progress budget) × ~8 flop per parameter per sample each.
     seconds(p, work) {
       const o = p.options as Record<string, number | boolean | undefined>;
@@ -53,9 +70,20 @@ export const hessianJob = defineJobKind({
     const { hessianOnFiles } = await import('../../../landscape/hessian/files.js');
     const { parseCriterion } = await import('../../../graph/criteria.js');
     const criterion = parseCriterion(p.criterion);
-    const r = await hessianOnFiles(ctx.modelArg(p.model), { data: ctx.dataset(p.dataset) }, p.options, { device: p.device, untie: p.untie, criterion }, (done, total, msg) =>
-      ctx.progress(done, total, msg),
+    const r = await hessianOnFiles(
+      ctx.modelArg(p.model),
+      { data: ctx.dataset(p.dataset) },
+      p.options,
+      { device: p.device, untie: p.untie, criterion },
+      (done, total, msg) => ctx.progress(done, total, msg),
     );
-    return { model: p.model, dataset: p.dataset, options: p.options, criterion: p.criterion, ...r, ...(r.density ? { density: { ...r.density, display: await displayDensity(r.density) } } : {}) };
+    return {
+      model: p.model,
+      dataset: p.dataset,
+      options: p.options,
+      criterion: p.criterion,
+      ...r,
+      ...(r.density ? { density: { ...r.density, display: await displayDensity(r.density) } } : {}),
+    };
   },
 });

@@ -15,7 +15,20 @@ import { surfaceJob } from './surface.js';
 import { taxonomyJob } from './taxonomy.js';
 
 export const JOB_KINDS: readonly JobKind[] = [
-  analysisJob, rankingJob, sleepJob, hessianJob, comparisonJob, connectivityJob, repairJob, importJob, inspectJob, collapseJob, flatnessJob, taxonomyJob, surfaceJob, attackJob,
+  analysisJob,
+  rankingJob,
+  sleepJob,
+  hessianJob,
+  comparisonJob,
+  connectivityJob,
+  repairJob,
+  importJob,
+  inspectJob,
+  collapseJob,
+  flatnessJob,
+  taxonomyJob,
+  surfaceJob,
+  attackJob,
 ] as readonly JobKind[];
 
 export function findJobKind(kind: string): JobKind | undefined {

@@ -14,7 +14,14 @@ const Sha = z.string().regex(/^[0-9a-f]{64}$/);
 const Limits = z.object({ heapBytes: z.number().positive(), timeoutMs: z.number().positive(), concurrency: z.number().int().min(1) });
 
 export const InspectPayload = z.discriminatedUnion('what', [
-  z.object({ what: z.literal('model'), files: z.array(z.object({ name: z.string().nullable(), sha256: Sha, bytes: z.number().int().min(0) })).min(1).max(256), limits: Limits }),
+  z.object({
+    what: z.literal('model'),
+    files: z
+      .array(z.object({ name: z.string().nullable(), sha256: Sha, bytes: z.number().int().min(0) }))
+      .min(1)
+      .max(256),
+    limits: Limits,
+  }),
   z.object({ what: z.literal('dataset'), sha256: Sha, bytes: z.number().int().min(0), limits: Limits }),
 ]);
 export type InspectPayload = z.infer<typeof InspectPayload>;
@@ -43,7 +50,11 @@ export const inspectJob = defineJobKind({
     const { fileNames, inspectLaidOut } = await import('../../store/models.js');
     const { join } = await import('node:path');
     const names = await fileNames(p.files.map((f) => ({ name: f.name, path: ctx.blob(f.sha256), bytes: f.bytes })));
-    const summary = await inspectLaidOut(inspector.checkpoint, join(ctx.dataDir, 'staging'), p.files.map((f, i) => ({ name: names[i], path: ctx.blob(f.sha256) })));
+    const summary = await inspectLaidOut(
+      inspector.checkpoint,
+      join(ctx.dataDir, 'staging'),
+      p.files.map((f, i) => ({ name: names[i], path: ctx.blob(f.sha256) })),
+    );
     const out: ModelInspection = { ...summary, files: p.files.map((f, i) => ({ name: names[i], sha256: f.sha256, bytes: f.bytes })) };
     return out;
   },

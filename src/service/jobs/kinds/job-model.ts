@@ -14,7 +14,12 @@ export interface JobModel {
 }
 
 /** Calls `write(absolute .onnx path)` (which writes the .safetensors beside it) and names both files. */
-export async function writeJobModel(ctx: JobContext, folder: string, base: string, write: (onnxPath: string) => Promise<unknown>): Promise<JobModel> {
+export async function writeJobModel(
+  ctx: JobContext,
+  folder: string,
+  base: string,
+  write: (onnxPath: string) => Promise<unknown>,
+): Promise<JobModel> {
   const rel = join(folder, ctx.jobId);
   await mkdir(join(ctx.dataDir, rel), { recursive: true });
   await write(join(ctx.dataDir, rel, `${base}.onnx`));

@@ -8,7 +8,10 @@ import { z } from 'zod';
 export const Stored = z.object({ id: z.string() });
 
 /** The job's stored inputs (JobKind.inputs), each dataset once. */
-export function inputsOf(models: readonly { id: string }[], data: readonly ({ id: string } | null)[]): { models: string[]; datasets: string[] } {
+export function inputsOf(
+  models: readonly { id: string }[],
+  data: readonly ({ id: string } | null)[],
+): { models: string[]; datasets: string[] } {
   return { models: models.map((m) => m.id), datasets: [...new Set(data.flatMap((d) => (d ? [d.id] : [])))] };
 }
 
@@ -21,4 +24,7 @@ export const ModelOnDataPayload = z.object({
 });
 export type ModelOnDataPayload = z.infer<typeof ModelOnDataPayload>;
 
-export const modelOnDataInputs = (p: ModelOnDataPayload): { models: string[]; datasets: string[] } => ({ models: [p.model], datasets: [p.dataset] });
+export const modelOnDataInputs = (p: ModelOnDataPayload): { models: string[]; datasets: string[] } => ({
+  models: [p.model],
+  datasets: [p.dataset],
+});

@@ -30,14 +30,27 @@ const BROKEN = new Set(['internal', 'interrupted']);
 export const rankingJob = defineJobKind({
   kind: 'ranking',
   payload: RankingPayload,
-  cacheKey: (p) => hashOf({ models: p.models.map((m) => m.id), metric: p.metric, direction: p.direction, scores: p.scores ?? null, options: analysisCacheKey('', p.options) }),
+  cacheKey: (p) =>
+    hashOf({
+      models: p.models.map((m) => m.id),
+      metric: p.metric,
+      direction: p.direction,
+      scores: p.scores ?? null,
+      options: analysisCacheKey('', p.options),
+    }),
   // Work sums over the models: each analysis is budgeted as its own job would be.
   limits: { caps: { workers: 16 }, seconds: (p, work) => BASE_SECONDS * p.models.length + work.bytes / ANALYSIS_BYTES_PER_S },
   // Its own run only reads its children's results: a worker node runs it in the slot kept for quick jobs.
   light: true,
-  children: (p) => p.models.map((m) => ({ kind: 'analysis', payload: { model: m.id, options: p.options }, work: { bytes: m.bytes, parameters: m.parameters, samples: 0 } })),
+  children: (p) =>
+    p.models.map((m) => ({
+      kind: 'analysis',
+      payload: { model: m.id, options: p.options },
+      work: { bytes: m.bytes, parameters: m.parameters, samples: 0 },
+    })),
   async run(p, ctx) {
-    if (ctx.children.length !== p.models.length) throw new Error(`ranking ${ctx.jobId}: ${ctx.children.length} analyses for ${p.models.length} models`);
+    if (ctx.children.length !== p.models.length)
+      throw new Error(`ranking ${ctx.jobId}: ${ctx.children.length} analyses for ${p.models.length} models`);
     const values: { model: string; value: number | null; family?: string }[] = [];
     const failed: { model: string; error: { code: string; message: string } }[] = [];
     for (const [i, c] of ctx.children.entries()) {

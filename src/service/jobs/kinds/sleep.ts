@@ -39,7 +39,12 @@ export const sleepJob = defineJobKind({
       ctx.progress(i, p.steps, `step ${i}/${p.steps}`);
     }
     if (p.fail) throw new WeightscopeError('numerical', p.fail);
-    const fromChildren = await Promise.all(ctx.children.map(async (c) => (c.result ? (JSON.parse(await resultTextOf(ctx.dataDir, c.result)) as { value: number }).value : 0)));
-    return { value: p.value + fromChildren.reduce((a, b) => a + b, 0), ...(ctx.children.length ? { children: ctx.children.map((c) => c.state) } : {}) };
+    const fromChildren = await Promise.all(
+      ctx.children.map(async (c) => (c.result ? (JSON.parse(await resultTextOf(ctx.dataDir, c.result)) as { value: number }).value : 0)),
+    );
+    return {
+      value: p.value + fromChildren.reduce((a, b) => a + b, 0),
+      ...(ctx.children.length ? { children: ctx.children.map((c) => c.state) } : {}),
+    };
   },
 });

@@ -29,7 +29,13 @@ export const surfaceJob = defineJobKind({
   // Seeded: the same inputs (content ids, corner order) and options give the same result; the device only the speed.
   cacheKey: (p) => {
     const { device: _d, ...options } = p.options;
-    return hashOf({ models: p.models.map((m) => m.id), data: p.data.id, heldOutData: p.heldOutData?.id ?? null, test: p.test?.id ?? null, options });
+    return hashOf({
+      models: p.models.map((m) => m.id),
+      data: p.data.id,
+      heldOutData: p.heldOutData?.id ?? null,
+      test: p.test?.id ?? null,
+      options,
+    });
   },
   limits: {
     caps: { ...TRAINING_CAPS, grid: 101, ensemble: 1000 },
@@ -52,7 +58,16 @@ export const surfaceJob = defineJobKind({
       { progress: (done, total, msg) => ctx.progress(done, total, msg) },
     );
     const { best } = run.result;
-    const { files } = await writeJobModel(ctx, 'surfaces', 'best', (path) => writeModelPoint(run.best.model, run.best.params, path, { source: 'weightscope surface', u: String(best.u), v: String(best.v) }));
-    return { models: p.models.map((m) => m.id), dataset: p.data.id, heldOutData: p.heldOutData?.id ?? null, testData: p.test?.id ?? null, ...run.result, files };
+    const { files } = await writeJobModel(ctx, 'surfaces', 'best', (path) =>
+      writeModelPoint(run.best.model, run.best.params, path, { source: 'weightscope surface', u: String(best.u), v: String(best.v) }),
+    );
+    return {
+      models: p.models.map((m) => m.id),
+      dataset: p.data.id,
+      heldOutData: p.heldOutData?.id ?? null,
+      testData: p.test?.id ?? null,
+      ...run.result,
+      files,
+    };
   },
 });

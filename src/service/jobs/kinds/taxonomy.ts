@@ -8,7 +8,6 @@ import { BASE_SECONDS, CURVE_CAPS, flopSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { inputsOf, Stored } from './model-on-data.js';
 
-
 export const TaxonomyPayload = z.object({
   models: z.array(Stored).min(3),
   data: Stored,
@@ -35,14 +34,19 @@ interface BudgetOptions {
  * a forward pass over train and test; per pair: curve training (6 flop per parameter per sample per bend), the
  * evaluation at each t over the training data (BN statistics and loss, 2 × 2 flop) and the CKA forward passes.
  */
-export function taxonomySeconds(p: { models: readonly unknown[]; options: BudgetOptions }, work: { parameters: number; samples: number }): number {
+export function taxonomySeconds(
+  p: { models: readonly unknown[]; options: BudgetOptions },
+  work: { parameters: number; samples: number },
+): number {
   const o = p.options;
   const k = p.models.length;
   const P = work.parameters / k;
   const N = work.samples;
   const pairs = o.pairs === 'all' ? (k * (k - 1)) / 2 : k;
-  const hessian = k * ((o.hessianMaxIter ?? 100) + 1 + (o.traceMaxIter ?? 100)) * 8 * P * Math.min(o.hessianSamples ?? 200, N) + k * 2 * P * N;
-  const curve = (o.epochs ?? 50) * (o.samplesPerEpoch ?? N) * 6 * P * (o.bends ?? 3) + (o.ts?.length ?? 5) * N * 4 * P + 4 * P * (o.ckaSamples ?? 768);
+  const hessian =
+    k * ((o.hessianMaxIter ?? 100) + 1 + (o.traceMaxIter ?? 100)) * 8 * P * Math.min(o.hessianSamples ?? 200, N) + k * 2 * P * N;
+  const curve =
+    (o.epochs ?? 50) * (o.samplesPerEpoch ?? N) * 6 * P * (o.bends ?? 3) + (o.ts?.length ?? 5) * N * 4 * P + 4 * P * (o.ckaSamples ?? 768);
   return BASE_SECONDS + flopSeconds(hessian + pairs * curve);
 }
 
