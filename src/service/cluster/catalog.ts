@@ -12,9 +12,9 @@ import type { ServiceConfig } from '../config.js';
 import type { ModelInspection } from '../jobs/kinds/inspect.js';
 import type { JobError } from '../jobs/types.js';
 import type { IngestedPart } from '../store/blobs.js';
-import type { DatasetRecord } from '../store/datasets.js';
+import { datasetRecord, type DatasetRecord, type DatasetRow } from '../store/datasets.js';
 import type { DatasetSummary, ModelInput } from '../store/inspect.js';
-import { modelIdOf, sanitizeName, type ModelFile, type ModelRecord, type NamedPart } from '../store/models.js';
+import { modelIdOf, sanitizeName, type ModelFile, type ModelRecord, type ModelRow, type NamedPart } from '../store/models.js';
 import type { SharedBlobs } from '../store/shared-blobs.js';
 import { inTransaction, SCHEMA, type Pool } from './pg.js';
 
@@ -40,18 +40,6 @@ export function errorOfJob(e: JobError): Error {
   if ((CODES as readonly string[]).includes(e.code)) return new WeightscopeError(e.code as ErrorCode, e.message);
   if (e.code === 'time-limit') return new WeightscopeError('too-large', e.message);
   return new Error(`inspection on a worker failed (${e.code}): ${e.message}`);
-}
-
-interface ModelRow {
-  id: string;
-  name: string;
-  format: string;
-  bytes: number;
-  tensors: number;
-  parameters: number;
-  source: string;
-  created_at: number;
-  inputs: string | null;
 }
 
 type InspectLimits = ServiceConfig['inspect'];
@@ -169,24 +157,6 @@ export class PgModels implements ModelCatalog {
     return m ? { format: m.format, files: m.files } : null;
   }
 }
-
-interface DatasetRow {
-  id: string;
-  name: string;
-  bytes: number;
-  samples: number;
-  x_shape: string;
-  x_dtype: 'float32' | 'int64';
-  labels: number;
-  created_at: number;
-}
-
-const datasetRecord = (r: DatasetRow): DatasetRecord => ({
-  ...r,
-  x_shape: JSON.parse(r.x_shape) as number[],
-  labels: r.labels === 1,
-  created_at: new Date(r.created_at).toISOString(),
-});
 
 export class PgDatasets implements DatasetCatalog {
   constructor(

@@ -26,7 +26,8 @@ export interface DatasetRecord {
   created_at: string;
 }
 
-interface Row {
+/** A dataset as both catalogs (SQLite here, Postgres: cluster/catalog.ts) store it. */
+export interface DatasetRow {
   id: string;
   name: string;
   bytes: number;
@@ -39,6 +40,10 @@ interface Row {
 
 const FILE = DATASET_FILE;
 
+export function datasetRecord(r: DatasetRow): DatasetRecord {
+  return { ...r, x_shape: JSON.parse(r.x_shape) as number[], labels: r.labels === 1, created_at: new Date(r.created_at).toISOString() };
+}
+
 export class DatasetStore {
   private readonly dir: string;
   constructor(
@@ -50,12 +55,12 @@ export class DatasetStore {
     this.dir = join(dataDir, 'datasets');
   }
 
-  private record(r: Row): DatasetRecord {
-    return { ...r, x_shape: JSON.parse(r.x_shape) as number[], labels: r.labels === 1, created_at: new Date(r.created_at).toISOString() };
+  private record(r: DatasetRow): DatasetRecord {
+    return datasetRecord(r);
   }
 
   get(id: string): DatasetRecord | null {
-    const r = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as Row | undefined;
+    const r = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow | undefined;
     return r ? this.record(r) : null;
   }
 
@@ -66,7 +71,7 @@ export class DatasetStore {
   }
 
   list(): DatasetRecord[] {
-    return (this.db.prepare('SELECT * FROM datasets ORDER BY created_at DESC').all() as Row[]).map((r) => this.record(r));
+    return (this.db.prepare('SELECT * FROM datasets ORDER BY created_at DESC').all() as DatasetRow[]).map((r) => this.record(r));
   }
 
   path(d: DatasetRecord): string {

@@ -39,7 +39,8 @@ export interface NamedPart {
   part: IngestedPart;
 }
 
-interface ModelRow {
+/** A model as both catalogs (SQLite here, Postgres: cluster/catalog.ts) store it. */
+export interface ModelRow {
   id: string;
   name: string;
   format: string;
