@@ -77,11 +77,15 @@ test('migrate --to: an embedded catalog and its blobs served by distributed node
   const sqlite = new Database(join(data.dir, 'weightscope.db'));
   sqlite
     .prepare(
-      `INSERT INTO jobs (id, kind, state, progress, message, payload, result, created_at, updated_at) VALUES (?, 'repair', 'succeeded', 1, 'done', '{}', ?, 1, 1)`,
+      `INSERT INTO jobs (id, kind, state, progress, message, payload, result, created_at, updated_at, finished_at) VALUES (?, 'repair', 'succeeded', 1, 'done', '{}', ?, ?, ?, ?)`,
     )
     .run(
       repairId,
       JSON.stringify({ files: { onnx: `repairs/${repairId}/model.onnx`, safetensors: `repairs/${repairId}/model.safetensors` } }),
+      // Finished now: a job from 1970 is past retention, and the nodes' start-up sweep may take it before the checks.
+      Date.now(),
+      Date.now(),
+      Date.now(),
     );
   sqlite.close();
 
