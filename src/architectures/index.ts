@@ -5,7 +5,7 @@
  */
 import { WeightscopeError } from '../errors.js';
 import { Builder } from '../graph/builder.js';
-import { DT, graphToModel, type Graph } from '../graph/ir.js';
+import { DT, emptyGraph, graphToModel, type Graph } from '../graph/ir.js';
 import type { onnx, ModelProto } from '../io/onnx-model.js';
 import type { TensorReader } from '../io/types.js';
 import { buildBert } from './bert.js';
@@ -66,21 +66,6 @@ function layoutOf(c: ArchConfig): InputLayout {
   }
 }
 
-function emptyGraph(name: string): Graph {
-  return {
-    name,
-    opset: OPSET,
-    irVersion: 8,
-    extraOpsets: [],
-    nodes: [],
-    inputs: [],
-    outputs: [],
-    values: new Map(),
-    initializers: new Map(),
-    declared: new Map(),
-  };
-}
-
 /** The graph (no parameter values yet) of `config` over the tensors `reader` lists. */
 export function planArchitecture(
   config: Json,
@@ -90,7 +75,7 @@ export function planArchitecture(
     config,
     tensors.map((t) => t.name),
   );
-  const g = emptyGraph(c.architecture);
+  const g = emptyGraph(c.architecture, OPSET);
   const layout = layoutOf(c);
   const binder = new CheckpointBinder(tensors, c.prefix, g, `${c.architecture} (config.json)`);
   const b = new Builder(g, 'hf');

@@ -57,6 +57,22 @@ export interface Graph {
   declared?: Map<string, ValueInfo>;
 }
 
+/** A graph with nothing in it yet (IR version 8), to be filled by the builder. */
+export function emptyGraph(name: string, opset: number): Graph {
+  return {
+    name,
+    opset,
+    irVersion: 8,
+    extraOpsets: [],
+    nodes: [],
+    inputs: [],
+    outputs: [],
+    values: new Map(),
+    initializers: new Map(),
+    declared: new Map(),
+  };
+}
+
 export function cloneGraph(g: Graph): Graph {
   return {
     ...g,

@@ -8,30 +8,15 @@ import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { Builder } from '../../src/graph/builder.js';
-import { DT, graphToModel, makeTensor, type Graph } from '../../src/graph/ir.js';
+import { DT, emptyGraph, graphToModel, makeTensor, type Graph } from '../../src/graph/ir.js';
 import { adaptExport, foldConstantIfs } from '../../src/architectures/onnx-export.js';
 import { isCode } from '../helpers/errors.js';
 
 const { onnx } = onnxProto;
 
-function graph(name: string): Graph {
-  return {
-    name,
-    opset: 17,
-    irVersion: 8,
-    extraOpsets: [],
-    nodes: [],
-    inputs: [],
-    outputs: [],
-    values: new Map(),
-    initializers: new Map(),
-    declared: new Map(),
-  };
-}
-
 /** out = If(cond): then x + w_then·2 (its own initializer named 'w', as the outer one), else x − w. */
 function ifGraph(cond: boolean): Graph {
-  const g = graph('outer');
+  const g = emptyGraph('outer', 17);
   g.inputs = ['x'];
   g.values.set('x', { dtype: DT.FLOAT, shape: [3] });
   g.initializers.set('w', makeTensor('w', DT.FLOAT, [3], [1, 2, 3]));
@@ -39,7 +24,7 @@ function ifGraph(cond: boolean): Graph {
   const b = new Builder(g, 'outer');
   const c = b.constant(DT.BOOL, [1], [cond ? 1 : 0]);
   const branch = (then: boolean) => {
-    const s = graph(then ? 'then' : 'else');
+    const s = emptyGraph(then ? 'then' : 'else', 17);
     for (const [k, v] of g.values) s.values.set(k, { ...v });
     if (then) {
       s.initializers.set('w', makeTensor('w', DT.FLOAT, [3], [10, 20, 30]));
@@ -93,7 +78,7 @@ test("foldConstantIfs: the taken branch replaces the If, colliding branch names 
 });
 
 test('an export input transformers.js does not feed on a first pass is refused by name', () => {
-  const g = graph('export');
+  const g = emptyGraph('export', 17);
   g.inputs = ['input_ids', 'encoder_hidden_states'];
   g.values.set('input_ids', { dtype: DT.INT64, shape: ['batch_size', 'sequence_length'] });
   g.values.set('encoder_hidden_states', { dtype: DT.FLOAT, shape: ['batch_size', 'encoder_sequence_length', 8] });

@@ -14,7 +14,7 @@
  * graph's numbers: every input is used, so a wrong feed would show.
  */
 import { Builder } from '../../src/graph/builder.js';
-import { DT, graphFromModel, graphToModel, makeAttrs, type Graph } from '../../src/graph/ir.js';
+import { DT, emptyGraph, graphFromModel, graphToModel, makeAttrs, type Graph } from '../../src/graph/ir.js';
 import type { ModelProto } from '../../src/io/onnx-model.js';
 import { activate, attention, dimOf, F32_MIN, layerNorm, linear, mergeHeads, splitHeads } from '../../src/architectures/layers.js';
 import type { TestTensor } from './hf-folders.js';
@@ -26,21 +26,6 @@ export interface Gpt2Dims {
   layers: number;
   heads: number;
   eps: number;
-}
-
-function emptyGraph(name: string): Graph {
-  return {
-    name,
-    opset: 17,
-    irVersion: 8,
-    extraOpsets: [],
-    nodes: [],
-    inputs: [],
-    outputs: [],
-    values: new Map(),
-    initializers: new Map(),
-    declared: new Map(),
-  };
 }
 
 const pastName = (i: number, kv: 'key' | 'value') => `past_key_values.${i}.${kv}`;
@@ -103,7 +88,7 @@ function addWeights(g: Graph, weights: ReadonlyMap<string, TestTensor>): void {
 
 /** GPT-2 decoder_model.onnx (with past inputs) from the checkpoint's tensors. */
 export function gpt2DecoderExport(c: Gpt2Dims, weights: ReadonlyMap<string, TestTensor>): ModelProto {
-  const g = emptyGraph('decoder_model');
+  const g = emptyGraph('decoder_model', 17);
   addWeights(g, weights);
   declareDecoderInputs(g, c, true);
   g.inputs = [
@@ -122,7 +107,7 @@ export function gpt2DecoderExport(c: Gpt2Dims, weights: ReadonlyMap<string, Test
 
 /** GPT-2 decoder_model_merged.onnx: one If on use_cache_branch over the with-past and no-past decoders. */
 export function gpt2MergedExport(c: Gpt2Dims, weights: ReadonlyMap<string, TestTensor>): ModelProto {
-  const g = emptyGraph('decoder_model_merged');
+  const g = emptyGraph('decoder_model_merged', 17);
   addWeights(g, weights);
   declareDecoderInputs(g, c, true);
   g.values.set('use_cache_branch', { dtype: DT.BOOL, shape: [1] });
@@ -135,7 +120,7 @@ export function gpt2MergedExport(c: Gpt2Dims, weights: ReadonlyMap<string, TestT
   ];
   const outs = ['logits', ...Array.from({ length: c.layers }, (_, i) => [presentName(i, 'key'), presentName(i, 'value')]).flat()];
   const branch = (withPast: boolean, prefix: string) => {
-    const sub = emptyGraph(prefix);
+    const sub = emptyGraph(prefix, 17);
     // The branch reads the outer graph's inputs and weights by name: seed their types for shape inference only.
     for (const [k, v] of g.values) sub.values.set(k, { ...v });
     const b = new Builder(sub, prefix);
