@@ -579,17 +579,6 @@ async function analysisPage(view, id, deps) {
 }
 
 // ---------- ranking page ----------
-const METRICS = [
-  'alpha',
-  'alpha_weighted',
-  'log_alpha_norm',
-  'log_norm',
-  'log_spectral_norm',
-  'stable_rank',
-  'etpl_beta',
-  'etpl_lambda',
-  'exp_lambda',
-];
 
 async function rankingPage(view, id, deps) {
   if (id) {
@@ -628,10 +617,12 @@ async function rankingPage(view, id, deps) {
     return;
   }
   const { models } = await api('/v1/models');
+  // The metrics are the server's own list (its OpenAPI document's RankingMetric enum), not a copy kept here.
+  const metrics = (await api('/v1/openapi.json')).components.schemas.RankingMetric.enum;
   const metric = h(
     'select',
     { id: 'rank-metric' },
-    METRICS.map((m) => h('option', { value: m }, m)),
+    metrics.map((m) => h('option', { value: m }, m)),
   );
   const direction = h(
     'select',
