@@ -4,8 +4,8 @@
  * and clean accuracy ≥ the endpoints' mean − 2 points; the written HF folder reopens and evaluates identically. Not a
  * test (minutes of training); test/model-io/repair-hf.test.ts runs a short version.
  *
- *   node --import tsx bench/hf-repair.ts [--l2 C] [--epochs E] [--samples N] [--polish-epochs P] [--polish-lr LR]
- *     [--polish-samples N] [--polish-tries K] [--lr LR] [--seed S] [--out DIR] [--json]
+ *   node --import tsx bench/hf-repair.ts [--l2 C] [--epochs E] [--samples N] [--polish-epochs P] [--polish-lr LR] [--polish-mixup P]
+ *     [--recipe auto|convnet|transformer] [--polish-samples N] [--polish-tries K] [--lr LR] [--seed S] [--out DIR] [--json]
  * Unset options keep `repair`'s defaults (src/landscape/repair/repair.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,6 +32,8 @@ const { values } = parseArgs({
     samples: { type: 'string' },
     'polish-epochs': { type: 'string' },
     'polish-lr': { type: 'string' },
+    'polish-mixup': { type: 'string' },
+    recipe: { type: 'string' },
     'polish-samples': { type: 'string' },
     'polish-tries': { type: 'string' },
     lr: { type: 'string' },
@@ -52,6 +54,8 @@ const options: RepairOptionsInput = Object.fromEntries(
     samplesPerEpoch: n(values.samples),
     polishEpochs: n(values['polish-epochs']),
     polishLr: n(values['polish-lr']),
+    polishMixup: n(values['polish-mixup']),
+    recipe: values.recipe as RepairOptionsInput['recipe'],
     polishSamplesPerEpoch: n(values['polish-samples']),
     polishTries: n(values['polish-tries']),
     lr: n(values.lr),

@@ -27,7 +27,8 @@ export const CURVE_FLAGS = {
 /** Help lines of the shared flags, with the defaults of the command's own schema (connect and repair differ). */
 export function curveFlagsHelp(d: {
   epochs: number;
-  l2: number;
+  /** A number, or a phrase where the default depends on the model (repair's recipes). */
+  l2: number | string;
   lr: number;
   batchSize: number;
   seed: number;

@@ -14,10 +14,11 @@ import { lineChart } from './plot.js';
 export const REPAIR_DEFAULTS = {
   epochs: 20,
   samplesPerEpoch: 10000,
-  l2: 0.05,
+  // Empty: the server fills L2 and the polishing from the model family's recipe (REPAIR_RECIPES).
+  l2: '',
   seed: 1,
   points: 11,
-  polishEpochs: 20,
+  polishEpochs: '',
   delta: 0.02,
   baseline: true,
 };
@@ -58,10 +59,10 @@ async function repairForm(view, deps) {
     targets: ds('repair-targets', '(none)'),
     epochs: num('repair-epochs', D.epochs, 1),
     samples: num('repair-samples', D.samplesPerEpoch, 1),
-    l2: num('repair-l2', D.l2),
+    l2: h('input', { id: 'repair-l2', type: 'number', value: D.l2, step: 'any', placeholder: 'recipe', style: 'width:7em' }),
     seed: num('repair-seed', D.seed, 1),
     points: num('repair-points', D.points, 1),
-    polish: num('repair-polish', D.polishEpochs, 1),
+    polish: h('input', { id: 'repair-polish', type: 'number', value: D.polishEpochs, step: 1, placeholder: 'recipe', style: 'width:7em' }),
     delta: num('repair-delta', D.delta),
     baseline: h('input', { id: 'repair-baseline', type: 'checkbox', checked: D.baseline }),
   };
@@ -73,10 +74,10 @@ async function repairForm(view, deps) {
       const options = {
         epochs: readNum(f.epochs, 'epochs', { int: true, min: 0 }),
         samplesPerEpoch: readNum(f.samples, 'samples per epoch', { int: true, min: 1 }),
-        l2: readNum(f.l2, 'L2', { min: 0 }),
+        ...(f.l2.value === '' ? {} : { l2: readNum(f.l2, 'L2', { min: 0 }) }),
         seed: readNum(f.seed, 'seed', { int: true, min: 0 }),
         ts: gridTs(readNum(f.points, 'evaluation points', { int: true, min: 3 })),
-        polishEpochs: readNum(f.polish, 'polish epochs', { int: true, min: 0 }),
+        ...(f.polish.value === '' ? {} : { polishEpochs: readNum(f.polish, 'polish epochs', { int: true, min: 0 }) }),
         delta: readNum(f.delta, 'δ', { min: 0 }),
         baseline: f.baseline.checked,
       };
@@ -106,6 +107,7 @@ async function repairForm(view, deps) {
       h('p', {}, 'triggered data (ASR, report only) ', f.triggered),
       h('p', {}, 'error-injection targets (x, y = the wrong labels, y_true; attack success, report only) ', f.targets),
       h('p', {}, 'epochs ', f.epochs, ' samples per epoch ', f.samples, ' L2 ', f.l2, ' seed ', f.seed),
+      h('p', { class: 'hint' }, "L2 and polish epochs left empty take the model family's recipe (convnet or Transformer)."),
       h(
         'p',
         {},
@@ -357,7 +359,7 @@ async function connectForm(view, deps) {
         curve: f.curve.value,
         bends: readNum(f.bends, 'bends', { int: true, min: 2 }),
         epochs: readNum(f.epochs, 'epochs', { int: true, min: 0 }),
-        l2: readNum(f.l2, 'L2', { min: 0 }),
+        ...(f.l2.value === '' ? {} : { l2: readNum(f.l2, 'L2', { min: 0 }) }),
         seed: readNum(f.seed, 'seed', { int: true, min: 0 }),
         ts: gridTs(readNum(f.points, 'evaluation points', { int: true, min: 2 })),
       };

@@ -80,6 +80,10 @@ test("repair of two ViT folders → a new HF folder that reopens to the report's
     const r = await repair({ ...inputs, triggered: D('test_triggered.safetensors') }, SHORT);
     const blind = await repair(inputs, SHORT);
     assert.equal(r.report.choice.t, blind.report.choice.t);
+    // A Hugging Face folder takes the transformer recipe: what SHORT leaves unset (polishing mixup) comes from it.
+    assert.equal(r.report.options.recipe, 'transformer');
+    assert.equal(r.report.options.polishMixup, 0.5);
+    assert.match(r.report.method, /transformer recipe: .* with mixup on 0\.5 of the rows/);
     for (const [k, v] of r.params) assert.deepEqual(blind.params.get(k), v, k);
     assert.deepEqual(r.report.routes, [
       { route: 'config.json', architecture: 'ViTForImageClassification' },

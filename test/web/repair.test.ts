@@ -64,13 +64,15 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await page.waitForSelector('#repair-model-a option', { state: 'attached' });
     const d = parseRepairOptions({});
     const val = (id: string) => page.inputValue(id).then(Number);
+    // L2 and polishing come from the model family's recipe when the form leaves them empty (the library's default).
+    const recipe = (id: string) => page.inputValue(id).then((v) => (v === '' ? undefined : Number(v)));
     assert.deepEqual(
       {
         epochs: await val('#repair-epochs'),
         samples: await val('#repair-samples'),
-        l2: await val('#repair-l2'),
+        l2: await recipe('#repair-l2'),
         seed: await val('#repair-seed'),
-        polish: await val('#repair-polish'),
+        polish: await recipe('#repair-polish'),
         delta: await val('#repair-delta'),
         baseline: await page.isChecked('#repair-baseline'),
         points: await val('#repair-points'),
@@ -111,13 +113,15 @@ describe('dashboard: Repair and Connectivity pages', () => {
       along: { t: number; sets: Record<string, Metrics> }[];
       choice: { t: number; reason: string };
       baseline: { heldOut: Metrics; triggered: Metrics } | null;
-      options: { samplesPerEpoch: number; epochs: number; polishEpochs: number; baseline: boolean };
+      options: { samplesPerEpoch: number; epochs: number; polishEpochs: number; baseline: boolean; l2: number; recipe: string };
     };
     assert.deepEqual(
       [rep.options.epochs, rep.options.samplesPerEpoch, rep.options.polishEpochs, rep.options.baseline],
       [1, 256, 0, true],
       'the form sent its values',
     );
+    // The empty L2 field took the ONNX convnet's recipe on the server.
+    assert.deepEqual([rep.options.recipe, rep.options.l2], ['convnet', 0.05]);
 
     // One point per evaluated t, with the report's values; the endpoints are the fixture models themselves.
     const acc = await dots(page, 'repair-accuracy', 'heldOut');

@@ -17,7 +17,7 @@ export const summary = "backdoor repair by path connection: the model at a t cho
 
 const USAGE =
   'weightscope repair A [B] --data CLEAN --out OUT [--format hf|onnx] [--graph config|onnx] [--eval-data D] [--triggered TRIG] [--targets T] [--held-out F] [--delta D] ' +
-  '[--polish-epochs N] [--polish-lr LR] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json] [--progress]';
+  '[--recipe auto|convnet|transformer] [--polish-epochs N] [--polish-lr LR] [--polish-mixup P] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -37,14 +37,18 @@ A [B]            one or two backdoored models of the same graph (.onnx files, Hu
 --held-out F     share of --data held out to choose t (default 0.2)
 --delta D        tolerance on held-out clean accuracy, a fraction (default 0.02 = 2 points)
 --fine-tune-lr LR  learning rate of the fine-tuning (baseline / one-model endpoint); default --lr
+--recipe R       which family's defaults fill --l2 and the --polish-* options: auto (default; transformer for a
+                 Hugging Face folder, convnet for an ONNX file), convnet (L2 0.05; 20 polishing epochs at lr 0.05) or
+                 transformer (L2 0.01; 40 epochs at lr 0.005, mixup 0.5 on real-valued inputs); a flag given wins
 --polish-epochs N  fine-tune the point at t on the clean training part for N epochs before export (0: export w(t))
 --polish-lr LR   learning rate of the polishing (Garipov schedule)
+--polish-mixup P share of each polishing batch's rows blended with another row (mixup; images and features only)
 --polish-tries N with polishing, how many points nearest 0.5 may be polished while looking for one within --delta
 --no-baseline    skip the fine-tuning baseline when two models are given
 --report FILE    also write the JSON report to FILE
 --json           print the JSON report on stdout
 ${PROGRESS_HELP}
-${curveFlagsHelp(repairOptionsSchema.parse({}))}
+${curveFlagsHelp({ ...repairOptionsSchema.parse({}), l2: "the recipe's: 0.05 convnet, 0.01 transformer" })}
 t rule (clean data only): the --polish-tries evaluated points nearest 0.5 are polished; t is, among those within one
 standard error of the best polished held-out accuracy, the one nearest 0.5 (--select one-se, the default), the best
 (--select best) or the first within --delta of the endpoints' mean (--select first); then w(t) is polished again on
@@ -108,6 +112,8 @@ export async function run(argv: string[]): Promise<number> {
       'fine-tune-lr': { type: 'string' },
       'polish-epochs': { type: 'string' },
       'polish-lr': { type: 'string' },
+      'polish-mixup': { type: 'string' },
+      recipe: { type: 'string' },
       'polish-tries': { type: 'string' },
       'no-baseline': { type: 'boolean' },
       select: { type: 'string' },
@@ -136,6 +142,7 @@ export async function run(argv: string[]): Promise<number> {
     fineTuneLr: ['fine-tune-lr', '--fine-tune-lr'],
     polishEpochs: ['polish-epochs', '--polish-epochs'],
     polishLr: ['polish-lr', '--polish-lr'],
+    polishMixup: ['polish-mixup', '--polish-mixup'],
     polishTries: ['polish-tries', '--polish-tries'],
   };
   for (const [key, [flag, label]] of Object.entries(extra)) {
@@ -148,6 +155,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values['no-baseline']) options.baseline = false;
   if (values['no-refit']) options.refit = false;
   if (values.select !== undefined) options.select = String(values.select);
+  if (values.recipe !== undefined) options.recipe = String(values.recipe);
   try {
     parseRepairOptions(options as RepairOptionsInput);
   } catch (e) {

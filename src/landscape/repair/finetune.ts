@@ -1,11 +1,13 @@
 /**
  * Fine-tuning on clean data with the curve's budget (same epochs, tiling, batch size and Garipov schedule): the
  * baseline Zhao et al. compare against, and — with one backdoored model — the second endpoint of the path
- * (BackdoorBench's MCR). SGD momentum with weight decay c (the gradient of ½·c·‖θ‖², as the curve's L2 on w(t)).
+ * (BackdoorBench's MCR). SGD momentum with weight decay c (the gradient of ½·c·‖θ‖², as the curve's L2 on w(t)), and
+ * optionally mixup on the batches (runtime/mixup.ts; drawn from the loop's generator, so a run stays seeded).
  */
 import type { Dataset } from '../../runtime/dataset.js';
 import type { Engine } from '../../runtime/engine.js';
 import { sgd } from '../../runtime/optim.js';
+import { mixupBatch } from '../../runtime/mixup.js';
 import { clone, type ParamMap } from '../../runtime/params.js';
 import { train } from '../../runtime/train.js';
 import type { ProgressHook } from '../../util/progress.js';
@@ -20,6 +22,8 @@ export interface FineTuneOptions {
   readonly weightDecay: number;
   readonly seed: number;
   readonly schedule: LrSchedule;
+  /** Share of each batch's rows mixed with another row (0 or absent: plain batches). */
+  readonly mixup?: number;
   readonly progress?: ProgressHook;
   readonly signal?: AbortSignal;
 }
@@ -39,7 +43,7 @@ export async function fineTune(
     batchSize: o.batchSize,
     seed: o.seed,
     optimizer: sgd({ lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay }),
-    objective: (p, b) => engine.grad(p, b),
+    objective: (p, b, rng) => engine.grad(p, o.mixup ? mixupBatch(b, o.mixup, rng) : b),
     ...(o.samplesPerEpoch !== undefined ? { samplesPerEpoch: o.samplesPerEpoch } : {}),
     lrSchedule: (e, E) => lrAt(o.schedule, o.lr, e, E),
     ...(o.progress ? { progress: o.progress } : {}),

@@ -40,24 +40,31 @@ import {
 import { writeModelPoint } from '../connectivity/export.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
 import { fineTune } from './finetune.js';
+import { REPAIR_RECIPES, type RecipeKey, type RepairRecipe } from './recipes.js';
+export { REPAIR_RECIPES, type RepairRecipe } from './recipes.js';
 import { splitClean } from '../connectivity/split.js';
 export { safetensorsPathFor } from '../connectivity/export.js';
 import { selectPolished, selectT, type PolishedSelection, type Selection } from './select.js';
 
 /**
  * The default recipe (evidence in bench/repair.md): a quadratic Bezier trained with a strong L2 on the point
- * (0.05 instead of Zhao et al.'s 1e-4: on clean data nothing holds the attack's weights up, so the decay erases them
- * in the middle of the path), 20 epochs of 10,000 tiled samples; the three evaluated points nearest 0.5 are polished
- * (fine-tuned 20 epochs at lr 0.05 on the clean training part), which wins back the clean accuracy the decay cost
- * and removes most of what is left of the attack; t is, among the polished points within one standard error of the
- * best held-out accuracy, the one nearest 0.5 (select.ts); w(t) is then polished once more on all the clean data,
- * held-out part included ("refit"). Set polishEpochs 0, l2 1e-4, epochs 100 (error injection: 30) for Zhao et al.'s
- * protocol.
+ * (instead of Zhao et al.'s 1e-4: on clean data nothing holds the attack's weights up, so the decay erases them in the
+ * middle of the path), 20 epochs of 10,000 tiled samples; the three evaluated points nearest 0.5 are polished
+ * (fine-tuned on the clean training part), which wins back the clean accuracy the decay cost and removes most of what
+ * is left of the attack; t is, among the polished points within one standard error of the best held-out accuracy,
+ * the one nearest 0.5 (select.ts); w(t) is then polished once more on all the clean data, held-out part included
+ * ("refit"). Set polishEpochs 0, l2 1e-4, epochs 100 (error injection: 30) for Zhao et al.'s protocol.
+ *
+ * The L2 and the polishing depend on the model family (REPAIR_RECIPES; an option the caller sets wins): a small
+ * convnet takes L2 0.05 and 20 polishing epochs at lr 0.05; a Transformer (a Hugging Face folder), trained with
+ * AdamW at small learning rates, loses clean accuracy at that lr — it takes L2 0.01 and 40 epochs at lr 0.005 with
+ * mixup on half the rows (real-valued inputs only: token ids do not blend).
  */
 export const repairOptionsSchema = curveTrainingSchema.extend({
   epochs: z.number().int().min(0).max(100_000).default(20),
   samplesPerEpoch: z.number().int().positive().default(10_000),
-  l2: z.number().nonnegative().default(0.05),
+  /** c in ½·c·‖w(t)‖² (default: the recipe's). */
+  l2: z.number().nonnegative().optional(),
   ts: z.array(z.number().min(0).max(1)).min(3).optional(),
   device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
   evalBatchSize: z.number().int().positive().default(500),
@@ -69,9 +76,17 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   fineTuneLr: z.number().nonnegative().optional(),
   /** Also fine-tune the first model with the same budget and report it (always done with one model). */
   baseline: z.boolean().default(true),
-  /** Fine-tune ("polish") w(t) on the clean training part for this many epochs before export (0: export w(t)). */
-  polishEpochs: z.number().int().min(0).max(10_000).default(20),
-  polishLr: z.number().nonnegative().default(0.05),
+  /**
+   * Fine-tune ("polish") w(t) on the clean training part for this many epochs before export (0: export w(t));
+   * default: the recipe's.
+   */
+  polishEpochs: z.number().int().min(0).max(10_000).optional(),
+  /** Polishing learning rate (Garipov schedule); default: the recipe's. */
+  polishLr: z.number().nonnegative().optional(),
+  /** Share of each polishing batch's rows blended with another row (mixup, runtime/mixup.ts); default: the recipe's. */
+  polishMixup: z.number().min(0).max(1).optional(),
+  /** Which family's defaults fill the options above: 'auto' = transformer for a Hugging Face folder, else convnet. */
+  recipe: z.enum(['auto', 'convnet', 'transformer']).default('auto'),
   polishWeightDecay: z.number().nonnegative().default(1e-4),
   /** Samples per polishing epoch (default: the clean training part's size). */
   polishSamplesPerEpoch: z.number().int().positive().optional(),
@@ -86,10 +101,38 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   refit: z.boolean().default(true),
 });
 export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
-export type RepairOptions = z.infer<typeof repairOptionsSchema>;
+/** The options as run: the recipe resolved and every one of its options set. */
+export type RepairOptions = Omit<z.infer<typeof repairOptionsSchema>, RecipeKey | 'recipe'> &
+  Record<RecipeKey, number> & { readonly recipe: RepairRecipe };
 
-export function parseRepairOptions(o: RepairOptionsInput): RepairOptions {
+/** Validated options; the recipe's options stay unset until the model is known (resolveRecipe). */
+export function parseRepairOptions(o: RepairOptionsInput): z.infer<typeof repairOptionsSchema> {
   return parseOptions(repairOptionsSchema, o, 'repair');
+}
+
+/**
+ * The recipe's defaults for what the caller left unset. 'auto' picks transformer for a model opened from a Hugging
+ * Face folder (config.json graph or the folder's ONNX export), convnet for a plain ONNX file; mixup is off for token
+ * inputs. Pure: the model's route and the data's input type decide.
+ */
+export function resolveRecipe(
+  o: z.infer<typeof repairOptionsSchema>,
+  route: ModelDescription['route'],
+  inputs: Dataset['x']['type'],
+): RepairOptions {
+  const recipe: RepairRecipe = o.recipe === 'auto' ? (route === 'onnx' ? 'convnet' : 'transformer') : o.recipe;
+  const d = REPAIR_RECIPES[recipe];
+  const polishMixup = o.polishMixup ?? (inputs === 'float32' ? d.polishMixup : 0);
+  if (polishMixup > 0 && inputs !== 'float32')
+    throw new WeightscopeError('invalid-input', 'polishMixup needs real-valued inputs (images, features); token ids cannot be blended');
+  return {
+    ...o,
+    recipe,
+    l2: o.l2 ?? d.l2,
+    polishEpochs: o.polishEpochs ?? d.polishEpochs,
+    polishLr: o.polishLr ?? d.polishLr,
+    polishMixup,
+  };
 }
 
 export interface RepairInputs {
@@ -130,7 +173,7 @@ export function methodOf(o: RepairOptions): string {
     'path connection (Zhao et al., ICLR 2020: a Bezier curve between two attacked models trained on clean data, the model at a t chosen on clean held-out data)';
   if (o.polishEpochs === 0) return `${base}; curve ${o.curve} with ${o.bends} control points, L2 ${o.l2} on w(t), ${o.epochs} epochs`;
   return (
-    `${base}; weightscope's recipe: L2 ${o.l2} on w(t) for ${o.epochs} epochs, the ${o.polishTries} points nearest 0.5 polished ${o.polishEpochs} epochs at lr ${o.polishLr}, ` +
+    `${base}; weightscope's ${o.recipe} recipe: L2 ${o.l2} on w(t) for ${o.epochs} epochs, the ${o.polishTries} points nearest 0.5 polished ${o.polishEpochs} epochs at lr ${o.polishLr}${o.polishMixup > 0 ? ` with mixup on ${o.polishMixup} of the rows` : ''}, ` +
     `t by ${o.select === 'best' ? 'the best' : 'the first within δ of the'} polished held-out accuracy${o.refit ? ', w(t) polished again on all the clean data' : ''}`
   );
 }
@@ -198,11 +241,12 @@ function metricsAt(row: CurvePoint, reportNames: readonly string[]): ModelMetric
 
 /** Repairs and returns the model at the chosen t (write it with writeRepaired). */
 export async function repair(inputs: RepairInputs, options: RepairOptionsInput = {}, hooks: RunHooks = {}): Promise<RepairResult> {
-  const o = parseRepairOptions(options);
-  const device: DeviceChoice = o.device;
+  const parsed = parseRepairOptions(options);
+  const device: DeviceChoice = parsed.device;
   const open = inputs.graph ? { graph: inputs.graph } : {};
   const A = await loadModelParams(inputs.modelA, undefined, open);
   const clean = await loadModelData(A.opened, { data: inputs.data });
+  const o = resolveRecipe(parsed, A.opened.route, clean.x.type);
   const loss = lossFor(A.opened, clean);
   if (loss !== 'classification')
     throw new WeightscopeError(
@@ -307,6 +351,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
         lr: o.polishLr,
         momentum: o.momentum,
         weightDecay: o.polishWeightDecay,
+        mixup: o.polishMixup,
         seed: o.seed + 2,
         schedule: o.schedule,
         ...hooksFor(0.99, 0, phase),

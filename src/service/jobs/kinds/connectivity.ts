@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { hashOf } from '../hash.js';
+import { REPAIR_RECIPES } from '../../../landscape/repair/recipes.js';
 import { CURVE_CAPS, curveSeconds } from '../limits.js';
 import { defineJobKind } from '../types.js';
 import { modelOutputs, writeJobFolder, writeJobModel } from './job-model.js';
@@ -86,7 +87,19 @@ export const repairJob = defineJobKind({
   limits: {
     caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
     seconds: (p, work) =>
-      curveSeconds({ epochs: 20, samplesPerEpoch: 10_000, polishEpochs: 20, polishTries: 3, baseline: true, ...p.options }, work),
+      // Unset polishing epochs depend on the model's recipe (known once it is opened): the largest bounds the job.
+      curveSeconds(
+        {
+          epochs: 20,
+          samplesPerEpoch: 10_000,
+          polishTries: 3,
+          baseline: true,
+          ...p.options,
+          polishEpochs:
+            (p.options.polishEpochs as number | undefined) ?? Math.max(...Object.values(REPAIR_RECIPES).map((r) => r.polishEpochs)),
+        },
+        work,
+      ),
   },
   outputs: modelOutputs,
   inputs: (p) => inputsOf(p.models, [p.data, p.evalData, p.triggered, p.targets]),
