@@ -40,8 +40,8 @@ import {
 import { writeModelPoint } from '../connectivity/export.js';
 import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
 import { fineTune } from './finetune.js';
-import { REPAIR_RECIPES, type RecipeKey, type RepairRecipe } from './recipes.js';
-export { REPAIR_RECIPES, type RepairRecipe } from './recipes.js';
+import { RECIPE_CHOICES, resolveRecipe, type Resolved } from './recipes.js';
+export { REPAIR_RECIPES, resolveRecipe, type RepairRecipe } from './recipes.js';
 import { splitClean } from '../connectivity/split.js';
 export { safetensorsPathFor } from '../connectivity/export.js';
 import { selectPolished, selectT, type PolishedSelection, type Selection } from './select.js';
@@ -55,10 +55,7 @@ import { selectPolished, selectT, type PolishedSelection, type Selection } from 
  * the one nearest 0.5 (select.ts); w(t) is then polished once more on all the clean data, held-out part included
  * ("refit"). Set polishEpochs 0, l2 1e-4, epochs 100 (error injection: 30) for Zhao et al.'s protocol.
  *
- * The L2 and the polishing depend on the model family (REPAIR_RECIPES; an option the caller sets wins): a small
- * convnet takes L2 0.05 and 20 polishing epochs at lr 0.05; a Transformer (a Hugging Face folder), trained with
- * AdamW at small learning rates, loses clean accuracy at that lr — it takes L2 0.01 and 40 epochs at lr 0.005 with
- * mixup on half the rows (real-valued inputs only: token ids do not blend).
+ * The L2 and the polishing depend on the model family (recipes.ts; an option the caller sets wins).
  */
 export const repairOptionsSchema = curveTrainingSchema.extend({
   epochs: z.number().int().min(0).max(100_000).default(20),
@@ -86,7 +83,7 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
   /** Share of each polishing batch's rows blended with another row (mixup, runtime/mixup.ts); default: the recipe's. */
   polishMixup: z.number().min(0).max(1).optional(),
   /** Which family's defaults fill the options above: 'auto' = transformer for a Hugging Face folder, else convnet. */
-  recipe: z.enum(['auto', 'convnet', 'transformer']).default('auto'),
+  recipe: z.enum(RECIPE_CHOICES).default('auto'),
   polishWeightDecay: z.number().nonnegative().default(1e-4),
   /** Samples per polishing epoch (default: the clean training part's size). */
   polishSamplesPerEpoch: z.number().int().positive().optional(),
@@ -102,37 +99,11 @@ export const repairOptionsSchema = curveTrainingSchema.extend({
 });
 export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
 /** The options as run: the recipe resolved and every one of its options set. */
-export type RepairOptions = Omit<z.infer<typeof repairOptionsSchema>, RecipeKey | 'recipe'> &
-  Record<RecipeKey, number> & { readonly recipe: RepairRecipe };
+export type RepairOptions = Resolved<z.infer<typeof repairOptionsSchema>>;
 
 /** Validated options; the recipe's options stay unset until the model is known (resolveRecipe). */
 export function parseRepairOptions(o: RepairOptionsInput): z.infer<typeof repairOptionsSchema> {
   return parseOptions(repairOptionsSchema, o, 'repair');
-}
-
-/**
- * The recipe's defaults for what the caller left unset. 'auto' picks transformer for a model opened from a Hugging
- * Face folder (config.json graph or the folder's ONNX export), convnet for a plain ONNX file; mixup is off for token
- * inputs. Pure: the model's route and the data's input type decide.
- */
-export function resolveRecipe(
-  o: z.infer<typeof repairOptionsSchema>,
-  route: ModelDescription['route'],
-  inputs: Dataset['x']['type'],
-): RepairOptions {
-  const recipe: RepairRecipe = o.recipe === 'auto' ? (route === 'onnx' ? 'convnet' : 'transformer') : o.recipe;
-  const d = REPAIR_RECIPES[recipe];
-  const polishMixup = o.polishMixup ?? (inputs === 'float32' ? d.polishMixup : 0);
-  if (polishMixup > 0 && inputs !== 'float32')
-    throw new WeightscopeError('invalid-input', 'polishMixup needs real-valued inputs (images, features); token ids cannot be blended');
-  return {
-    ...o,
-    recipe,
-    l2: o.l2 ?? d.l2,
-    polishEpochs: o.polishEpochs ?? d.polishEpochs,
-    polishLr: o.polishLr ?? d.polishLr,
-    polishMixup,
-  };
 }
 
 export interface RepairInputs {
