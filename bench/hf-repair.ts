@@ -5,7 +5,8 @@
  * test (minutes of training); test/model-io/repair-hf.test.ts runs a short version.
  *
  *   node --import tsx bench/hf-repair.ts [--l2 C] [--epochs E] [--samples N] [--polish-epochs P] [--polish-lr LR] [--polish-mixup P]
- *     [--recipe auto|convnet|transformer] [--polish-samples N] [--polish-tries K] [--lr LR] [--seed S] [--out DIR] [--json]
+ *     [--recipe auto|convnet|transformer] [--polish-samples N] [--polish-tries K] [--unlearn S] [--cleanse-steps N] [--lr LR]
+ *     [--seed S] [--out DIR] [--json]
  * Unset options keep `repair`'s defaults (src/landscape/repair/repair.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -36,6 +37,8 @@ const { values } = parseArgs({
     recipe: { type: 'string' },
     'polish-samples': { type: 'string' },
     'polish-tries': { type: 'string' },
+    unlearn: { type: 'string' },
+    'cleanse-steps': { type: 'string' },
     lr: { type: 'string' },
     seed: { type: 'string' },
     delta: { type: 'string' },
@@ -58,6 +61,8 @@ const options: RepairOptionsInput = Object.fromEntries(
     recipe: values.recipe as RepairOptionsInput['recipe'],
     polishSamplesPerEpoch: n(values['polish-samples']),
     polishTries: n(values['polish-tries']),
+    unlearn: n(values.unlearn),
+    cleanseSteps: n(values['cleanse-steps']),
     lr: n(values.lr),
     seed: n(values.seed),
     delta: n(values.delta),
@@ -91,6 +96,16 @@ for (const p of r.report.along)
     `${p.t.toFixed(2).padStart(5)}  ${pct(p.sets.heldOut.accuracy)}   ${pct(p.sets.test.accuracy)}   ${pct(p.sets.triggered.accuracy)}${p.t === r.report.choice.t ? '  <- chosen' : ''}`,
   );
 console.log(`curve training loss by epoch: ${r.report.training.epochs.map((e) => e.loss.toFixed(3)).join(' ')}`);
+for (const e of r.report.cleanse?.endpoints ?? [])
+  console.log(
+    `trigger reversal ${e.endpoint}: L1 ${e.l1.map((v) => (v === null ? '-' : v.toFixed(1))).join(' ')}; flagged ${e.flagged.join(', ') || 'none'}` +
+      e.centres.map((c) => ` (class ${c.target} mask centre row ${c.row.toFixed(1)}, col ${c.col.toFixed(1)})`).join(''),
+  );
+for (const v of r.report.cleanse?.verification ?? [])
+  console.log(
+    `verify t = ${v.t}: ${v.targets.map((x) => `class ${x.target} L1 ${x.l1?.toFixed(1) ?? '-'} (needs ≥ ${x.threshold.toFixed(1)})`).join(', ')} → ${v.pass ? 'pass' : 'fail'}`,
+  );
+if (r.report.cleanse) console.log(`trigger reversal ${r.report.cleanse.seconds.toFixed(0)} s`);
 console.log(`choice: t = ${r.report.choice.t} (${r.report.choice.reason})`);
 if ('tried' in r.report.choice)
   console.log(
@@ -128,5 +143,8 @@ try {
 } finally {
   if (!values.out) await rm(out, { recursive: true, force: true });
 }
-if (values.json) console.log(JSON.stringify({ options, seconds, choice: r.report.choice, repaired: rep, along: r.report.along }));
+if (values.json)
+  console.log(
+    JSON.stringify({ options, seconds, choice: r.report.choice, repaired: rep, along: r.report.along, cleanse: r.report.cleanse }),
+  );
 await shutdownRuntime();

@@ -135,7 +135,8 @@ function repairResult(r, id, deps) {
   const along = [...r.along].sort((x, y) => x.t - y.t);
   const hasAsr = r.data.triggered !== null && along.every((p) => p.sets.triggered);
   const c = r.choice;
-  const polished = r.options.polishEpochs > 0;
+  // A point chosen by trigger verification on an unlearned path is exported unpolished (polishSeconds null).
+  const polished = r.options.polishEpochs > 0 && r.polishSeconds != null;
   const marker = { t: c.t, text: `chosen t = ${c.t}`, legend: 'chosen t' };
   const at = (set, k) => along.map((p) => [p.t, p.sets[set][k]]);
   const accSeries = [{ name: 'clean accuracy (held-out)', key: 'heldOut', cls: 'c0', points: at('heldOut', 'accuracy') }];
@@ -218,6 +219,7 @@ function repairResult(r, id, deps) {
       h('h3', {}, hasAsr ? 'Clean accuracy and attack success rate along t' : 'Clean accuracy along t'),
       lineChart({ id: 'repair-accuracy', yLabel: 'accuracy / ASR', series: accSeries, hlines: accLines, marker, yMin: 0, yMax: 1 }),
     ),
+    ...cleansePanels(r, deps),
     ...tradeoffPanels(r, marker, deps),
     h(
       'div',
@@ -252,6 +254,52 @@ function repairResult(r, id, deps) {
         { class: 'hint' },
         `clean data: ${r.data.train} training, ${r.data.heldOut} held-out (${r.data.heldOutSource === 'split' ? 'split off the clean data' : 'separate dataset'})${r.data.triggered !== null ? `, ${r.data.triggered} triggered` : ''}; curve training: ${tr.epochs?.length ?? 0} epoch(s), ${tr.steps ?? 0} steps, ${fmt(tr.seconds, 1)} s${lastLoss !== null ? `, last epoch loss ${fmt(lastLoss)}` : ''}`,
       ),
+    ),
+  ];
+}
+
+/**
+ * Trigger reversal (r.cleanse, when unlearning ran): each endpoint's reversed-trigger mask L1 per class with the
+ * flagged classes marked, and the points the t rule checked with a new reversal.
+ */
+function cleansePanels(r, { h, fmt }) {
+  const c = r.cleanse;
+  if (!c) return [];
+  const head = h(
+    'tr',
+    {},
+    h('th', {}, 'endpoint'),
+    ...c.endpoints[0].l1.map((_, k) => h('th', { class: 'num' }, `${k}`)),
+    h('th', {}, 'flagged'),
+  );
+  const rows = c.endpoints.map((e) =>
+    h(
+      'tr',
+      { 'data-endpoint': e.endpoint },
+      h('td', {}, e.endpoint),
+      ...e.l1.map((v, k) => h('td', { class: e.flagged.includes(k) ? 'num flagged' : 'num' }, v === null ? '—' : fmt(v, 1))),
+      h('td', {}, e.flagged.join(', ') || 'none'),
+    ),
+  );
+  const checks = c.verification.map((v) =>
+    h(
+      'p',
+      { class: 'verify', 'data-t': v.t },
+      `t = ${v.t}: ${v.targets.map((x) => `class ${x.target} now needs L1 ${x.l1 === null ? '—' : fmt(x.l1, 1)} (≥ ${fmt(x.threshold, 1)} passes)`).join(', ')} → ${v.pass ? 'passes' : 'still flagged'}`,
+    ),
+  );
+  return [
+    h(
+      'div',
+      { class: 'panel', id: 'repair-cleanse' },
+      h('h3', {}, 'Trigger reversal (Neural Cleanse, clean data only)'),
+      h('table', { id: 'repair-cleanse-table' }, head, ...rows),
+      h(
+        'p',
+        { class: 'hint' },
+        `mask L1 of the smallest trigger that sends ≥ 90 % of clean images of other classes to each class; flagged: anomaly index > 2 on log L1 (${fmt(c.seconds, 0)} s)`,
+      ),
+      ...checks,
     ),
   ];
 }

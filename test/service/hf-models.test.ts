@@ -93,7 +93,7 @@ describe('Hugging Face folders in the service', () => {
     const ds: Record<string, string> = {};
     for (const f of ['clean_subset', 'test_clean', 'test_triggered'])
       ds[f] = (await post(s.url, `/v1/datasets?name=${f}.safetensors`, readFileSync(D(`${f}.safetensors`)), true)).body.id;
-    const options = { epochs: 1, samplesPerEpoch: 256, polishEpochs: 0, ts: [0, 0.5, 1], baseline: false, l2: 0.03 };
+    const options = { epochs: 1, samplesPerEpoch: 256, polishEpochs: 0, ts: [0, 0.5, 1], baseline: false, l2: 0.03, cleanseSteps: 20 };
     const sub = await post(s.url, '/v1/repairs', {
       models: [a.body.id, b.body.id],
       data: ds.clean_subset,
@@ -106,6 +106,15 @@ describe('Hugging Face folders in the service', () => {
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     const r = (await (await fetch(`${s.url}${job.result}`)).json()) as Json;
     assert.equal(r.modelFormat, 'hf');
+    // The transformer recipe reversed both endpoints' triggers (20 steps: a short run; the report carries them).
+    assert.equal(r.options.unlearn, 0.2);
+    assert.deepEqual(
+      r.cleanse.endpoints.map((e: Json) => [e.endpoint, e.l1.length]),
+      [
+        ['A', 10],
+        ['B', 10],
+      ],
+    );
     assert.deepEqual(
       r.routes.map((x: Json) => `${x.route} ${x.architecture}`),
       ['config.json ViTForImageClassification', 'config.json ViTForImageClassification'],

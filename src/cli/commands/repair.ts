@@ -17,7 +17,7 @@ export const summary = "backdoor repair by path connection: the model at a t cho
 
 const USAGE =
   'weightscope repair A [B] --data CLEAN --out OUT [--format hf|onnx] [--graph config|onnx] [--eval-data D] [--triggered TRIG] [--targets T] [--held-out F] [--delta D] ' +
-  '[--recipe auto|convnet|transformer] [--polish-epochs N] [--polish-lr LR] [--polish-mixup P] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json] [--progress]';
+  '[--recipe auto|convnet|transformer] [--polish-epochs N] [--polish-lr LR] [--polish-mixup P] [--unlearn S] [--cleanse-steps N] [--verify-tries N] [--no-baseline] [--curve bezier|polychain] [--bends K] [--epochs E] [--samples-per-epoch N] [--batch B] [--lr LR] [--l2 C] [--seed S] [--eval T1,..] [--report FILE] [--json] [--progress]';
 
 const HELP = `Usage: ${USAGE}
 
@@ -39,11 +39,19 @@ A [B]            one or two backdoored models of the same graph (.onnx files, Hu
 --fine-tune-lr LR  learning rate of the fine-tuning (baseline / one-model endpoint); default --lr
 --recipe R       which family's defaults fill --l2 and the --polish-* options: auto (default; transformer for a
                  Hugging Face folder, convnet for an ONNX file), convnet (L2 0.05; 20 polishing epochs at lr 0.05) or
-                 transformer (L2 0.01; 40 epochs at lr 0.005, mixup 0.5 on real-valued inputs); a flag given wins
+                 transformer (L2 0.01; 40 epochs at lr 0.005, mixup 0.5 on real-valued inputs; --unlearn 0.2); a
+                 flag given wins
 --polish-epochs N  fine-tune the point at t on the clean training part for N epochs before export (0: export w(t))
 --polish-lr LR   learning rate of the polishing (Garipov schedule)
 --polish-mixup P share of each polishing batch's rows blended with another row (mixup; images and features only)
 --polish-tries N with polishing, how many points nearest 0.5 may be polished while looking for one within --delta
+--unlearn S      reverse-engineer each endpoint's trigger per class from the clean data (Neural Cleanse); if a class
+                 is flagged, stamp its trigger on share S of the curve's training rows (labels kept) and take t as the
+                 best held-out point, among those the trained curve weighs ≥ 1/4, whose own reversal no longer flags
+                 it (0: off; convnet 0, transformer 0.2)
+--cleanse-steps N  Adam steps per class of each trigger reversal (default 300)
+--verify-tries N how many points (best held-out first) a new reversal may check (default 3); none passing: the
+                 polishing rule below
 --no-baseline    skip the fine-tuning baseline when two models are given
 --report FILE    also write the JSON report to FILE
 --json           print the JSON report on stdout
@@ -113,6 +121,9 @@ export async function run(argv: string[]): Promise<number> {
       'polish-epochs': { type: 'string' },
       'polish-lr': { type: 'string' },
       'polish-mixup': { type: 'string' },
+      unlearn: { type: 'string' },
+      'cleanse-steps': { type: 'string' },
+      'verify-tries': { type: 'string' },
       recipe: { type: 'string' },
       'polish-tries': { type: 'string' },
       'no-baseline': { type: 'boolean' },
@@ -144,6 +155,9 @@ export async function run(argv: string[]): Promise<number> {
     polishLr: ['polish-lr', '--polish-lr'],
     polishMixup: ['polish-mixup', '--polish-mixup'],
     polishTries: ['polish-tries', '--polish-tries'],
+    unlearn: ['unlearn', '--unlearn'],
+    cleanseSteps: ['cleanse-steps', '--cleanse-steps'],
+    verifyTries: ['verify-tries', '--verify-tries'],
   };
   for (const [key, [flag, label]] of Object.entries(extra)) {
     if (values[flag] === undefined) continue;

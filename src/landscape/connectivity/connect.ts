@@ -13,7 +13,7 @@ import type { ProgressHook } from '../../util/progress.js';
 import { loadModelData } from '../../data/model-data.js';
 import { lossFor } from '../../model-io/engine.js';
 import { describeModel, openModel, type ModelDescription, type OpenedModel, type OpenModelOptions } from '../../model-io/open.js';
-import { inferLossKind, type Dataset, type LossKind } from '../../runtime/dataset.js';
+import { inferLossKind, type Batch, type Dataset, type LossKind } from '../../runtime/dataset.js';
 import { createEngine, type Engine } from '../../runtime/engine.js';
 import { floatInitializerNames, loadParams, specOf, type ParamMap, type ParamSpec } from '../../runtime/params.js';
 import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
@@ -253,10 +253,13 @@ export async function fitCurve(
   train: Dataset,
   o: CurveTraining & { device: DeviceChoice },
   hooks: RunHooks = {},
+  /** Rewrites each training batch before its gradient (e.g. repair's unlearning rows); absent: batches as drawn. */
+  transform?: (b: Batch) => Batch,
 ): Promise<CurveTrainResult> {
   if (curve.points.length <= 2 || o.epochs === 0) return { epochs: [], steps: 0, seconds: 0 };
   const engine = await curveEngine(ep.model, ep.specs, o.device, o.criterion, ep.opened ? lossFor(ep.opened, train) : inferLossKind(train));
-  return trainCurve(engine, curve, train, trainOptions(o, hooks));
+  const grads = transform ? { grad: (w: ParamMap, b: Batch) => engine.grad(w, transform(b)) } : engine;
+  return trainCurve(grads, curve, train, trainOptions(o, hooks));
 }
 
 export function trainingSummary(r: CurveTrainResult): ConnectResult['training'] {

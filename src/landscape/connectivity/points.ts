@@ -72,6 +72,12 @@ export function pointAt(curve: Curve, t: number): ParamMap {
   return combine([...c], curve.points);
 }
 
+/** The share of w(t) that the interior (trained) control points make up: 1 − the endpoints' coefficients. */
+export function trainedWeight(curve: Curve, t: number): number {
+  const c = curveCoefficients(curve.kind, curve.points.length, t);
+  return 1 - c[0] - c[c.length - 1];
+}
+
 /** Euclidean distance between two parameter sets (for path lengths). */
 export function distance(a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>): number {
   let s = 0;

@@ -6,9 +6,7 @@
  * success) are report-only: nothing they say can change the training, the choice or the output — they are evaluated
  * on the side, and the written files are byte-identical with and without them.
  */
-import { z } from 'zod';
 import { WeightscopeError } from '../../errors.js';
-import { parseOptions } from '../../util/options.js';
 import { parseCriterion } from '../../graph/criteria.js';
 import type { ModelProto } from '../../io/onnx-model.js';
 import { loadModelData } from '../../data/model-data.js';
@@ -17,11 +15,10 @@ import { describeModel, type ModelDescription, type OpenedModel } from '../../mo
 import { roundToStorage } from '../../model-io/write.js';
 import type { Dataset } from '../../runtime/dataset.js';
 import { storeParams, type ParamMap } from '../../runtime/params.js';
-import { DEFAULT_DEVICE, DEVICE_CHOICES, type DeviceChoice } from '../../runtime/devices.js';
+import type { DeviceChoice } from '../../runtime/devices.js';
 import {
   checkSameModel,
   curveEngine,
-  curveTrainingSchema,
   fitCurve,
   loadModelParams,
   trainingSummary,
@@ -38,73 +35,23 @@ import {
   type SetMetrics,
 } from '../connectivity/evaluate.js';
 import { writeModelPoint } from '../connectivity/export.js';
-import { gridTs, linearCurve, pointAt } from '../connectivity/points.js';
+import { gridTs, linearCurve, pointAt, trainedWeight } from '../connectivity/points.js';
 import { fineTune } from './finetune.js';
-import { RECIPE_CHOICES, resolveRecipe, type Resolved } from './recipes.js';
+import { resolveRecipe } from './recipes.js';
 export { REPAIR_RECIPES, resolveRecipe, type RepairRecipe } from './recipes.js';
 import { splitClean } from '../connectivity/split.js';
 export { safetensorsPathFor } from '../connectivity/export.js';
-import { selectPolished, selectT, type PolishedSelection, type Selection } from './select.js';
-
-/**
- * The default recipe (evidence in bench/repair.md): a quadratic Bezier trained with a strong L2 on the point
- * (instead of Zhao et al.'s 1e-4: on clean data nothing holds the attack's weights up, so the decay erases them in the
- * middle of the path), 20 epochs of 10,000 tiled samples; the three evaluated points nearest 0.5 are polished
- * (fine-tuned on the clean training part), which wins back the clean accuracy the decay cost and removes most of what
- * is left of the attack; t is, among the polished points within one standard error of the best held-out accuracy,
- * the one nearest 0.5 (select.ts); w(t) is then polished once more on all the clean data, held-out part included
- * ("refit"). Set polishEpochs 0, l2 1e-4, epochs 100 (error injection: 30) for Zhao et al.'s protocol.
- *
- * The L2 and the polishing depend on the model family (recipes.ts; an option the caller sets wins).
- */
-export const repairOptionsSchema = curveTrainingSchema.extend({
-  epochs: z.number().int().min(0).max(100_000).default(20),
-  samplesPerEpoch: z.number().int().positive().default(10_000),
-  /** c in ½·c·‖w(t)‖² (default: the recipe's). */
-  l2: z.number().nonnegative().optional(),
-  ts: z.array(z.number().min(0).max(1)).min(3).optional(),
-  device: z.enum(DEVICE_CHOICES).default(DEFAULT_DEVICE),
-  evalBatchSize: z.number().int().positive().default(500),
-  /** Share of the clean data held out to choose t (ignored with separate evaluation data). */
-  heldOut: z.number().gt(0).lt(1).default(0.2),
-  /** Tolerance on held-out clean accuracy (a fraction: 0.02 = 2 points). */
-  delta: z.number().min(0).max(1).default(0.02),
-  /** Fine-tuning learning rate (baseline and one-model second endpoint); default the curve's lr. */
-  fineTuneLr: z.number().nonnegative().optional(),
-  /** Also fine-tune the first model with the same budget and report it (always done with one model). */
-  baseline: z.boolean().default(true),
-  /**
-   * Fine-tune ("polish") w(t) on the clean training part for this many epochs before export (0: export w(t));
-   * default: the recipe's.
-   */
-  polishEpochs: z.number().int().min(0).max(10_000).optional(),
-  /** Polishing learning rate (Garipov schedule); default: the recipe's. */
-  polishLr: z.number().nonnegative().optional(),
-  /** Share of each polishing batch's rows blended with another row (mixup, runtime/mixup.ts); default: the recipe's. */
-  polishMixup: z.number().min(0).max(1).optional(),
-  /** Which family's defaults fill the options above: 'auto' = transformer for a Hugging Face folder, else convnet. */
-  recipe: z.enum(RECIPE_CHOICES).default('auto'),
-  polishWeightDecay: z.number().nonnegative().default(1e-4),
-  /** Samples per polishing epoch (default: the clean training part's size). */
-  polishSamplesPerEpoch: z.number().int().positive().optional(),
-  /** With polishing: how many points (nearest 0.5 first) may be polished while looking for one within δ. */
-  polishTries: z.number().int().min(1).max(64).default(3),
-  /**
-   * With polishing: 'one-se' polishes all tries and takes, among those within one standard error of the best
-   * held-out accuracy, the one nearest 0.5; 'best' the best; 'first' the first within δ (select.ts).
-   */
-  select: z.enum(['first', 'best', 'one-se']).default('one-se'),
-  /** After choosing t on the held-out split, polish w(t) again on all the clean data (held-out part included). */
-  refit: z.boolean().default(true),
-});
-export type RepairOptionsInput = z.input<typeof repairOptionsSchema>;
-/** The options as run: the recipe resolved and every one of its options set. */
-export type RepairOptions = Resolved<z.infer<typeof repairOptionsSchema>>;
-
-/** Validated options; the recipe's options stay unset until the model is known (resolveRecipe). */
-export function parseRepairOptions(o: RepairOptionsInput): z.infer<typeof repairOptionsSchema> {
-  return parseOptions(repairOptionsSchema, o, 'repair');
-}
+import { selectPolished, selectT, selectVerified, type PolishedSelection, type Selection, type VerifiedSelection } from './select.js';
+import {
+  cleanseEndpoints,
+  createTriggerProbe,
+  unlearningBatches,
+  verifyPoint,
+  type EndpointCleanse,
+  type Verification,
+} from './unlearn.js';
+import { methodOf, parseRepairOptions, type RepairOptions, type RepairOptionsInput } from './options.js';
+export { methodOf, parseRepairOptions, repairOptionsSchema, type RepairOptions, type RepairOptionsInput } from './options.js';
 
 export interface RepairInputs {
   /** Model arguments: .onnx files, Hugging Face folders or HF ids (src/model-io/open.ts). */
@@ -138,17 +85,6 @@ export interface ModelMetrics {
   readonly report?: Readonly<Record<string, SetMetrics>>;
 }
 
-/** What the report says it did, naming the baseline protocol it extends. */
-export function methodOf(o: RepairOptions): string {
-  const base =
-    'path connection (Zhao et al., ICLR 2020: a Bezier curve between two attacked models trained on clean data, the model at a t chosen on clean held-out data)';
-  if (o.polishEpochs === 0) return `${base}; curve ${o.curve} with ${o.bends} control points, L2 ${o.l2} on w(t), ${o.epochs} epochs`;
-  return (
-    `${base}; weightscope's ${o.recipe} recipe: L2 ${o.l2} on w(t) for ${o.epochs} epochs, the ${o.polishTries} points nearest 0.5 polished ${o.polishEpochs} epochs at lr ${o.polishLr}${o.polishMixup > 0 ? ` with mixup on ${o.polishMixup} of the rows` : ''}, ` +
-    `t by ${o.select === 'best' ? 'the best' : 'the first within δ of the'} polished held-out accuracy${o.refit ? ', w(t) polished again on all the clean data' : ''}`
-  );
-}
-
 export interface RepairReport {
   /** The method, naming Zhao et al.'s protocol as the baseline it extends. */
   readonly method: string;
@@ -166,7 +102,7 @@ export interface RepairReport {
   readonly fineTuneSeconds: number | null;
   /** Metrics along t: `heldOut` (clean), `triggered` (ASR) when given, and any report sets. */
   readonly along: readonly CurvePoint[];
-  readonly choice: Selection | PolishedSelection;
+  readonly choice: Selection | PolishedSelection | VerifiedSelection;
   /**
    * The clean-vs-attack trade-off over t, to choose another point: per evaluated t, w(t) on the curve and, for the
    * points the rule polished, the polished model (held-out clean accuracy; ASR / attack success when the report-only
@@ -178,6 +114,15 @@ export interface RepairReport {
   /** w(t) itself, before polishing (equal to `repaired` without polishing). */
   readonly atT: ModelMetrics;
   readonly polishSeconds: number | null;
+  /**
+   * Trigger reversal (unlearn > 0): per endpoint each class's reversed-trigger L1, anomaly index and the flagged
+   * classes; the points checked by a new reversal. Null when unlearning is off.
+   */
+  readonly cleanse: {
+    readonly endpoints: readonly EndpointCleanse[];
+    readonly seconds: number;
+    readonly verification: readonly Verification[];
+  } | null;
   /** The first model fine-tuned on the same clean data with the same budget. */
   readonly baseline: ModelMetrics | null;
   readonly endpoints: readonly [ModelMetrics, ModelMetrics];
@@ -274,7 +219,15 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   }
   const ep: Endpoints = { model: A.model, specs: A.specs, a: A.values, b };
   const curve = linearCurve(o.curve, o.bends, ep.specs, ep.a, ep.b);
-  const tr = await fitCurve(ep, curve, train, o, hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9, 'curve training'));
+  // Unlearning (unlearn.ts): reverse-engineer both endpoints' triggers on the clean training part first.
+  const reversal = { steps: o.cleanseSteps, batchSize: o.batchSize, seed: o.seed };
+  const probe = o.unlearn > 0 ? await createTriggerProbe(ep.model, ep.specs, device, train.x.dims.slice(1), ep.a) : null;
+  const cleansing = probe
+    ? await cleanseEndpoints(probe, [ep.a, ep.b], train, reversal, (d, t) => hooks.progress?.(d, t, `reversing triggers ${d}/${t}`))
+    : null;
+  const unlearning = cleansing && cleansing.triggers.length > 0 ? unlearningBatches(cleansing, o.unlearn, o.seed + 3) : undefined;
+  const trainHooks = hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9, 'curve training');
+  const tr = await fitCurve(ep, curve, train, o, trainHooks, unlearning);
 
   // Evaluation: held-out clean first (drives the choice), then report-only sets.
   const evaluator = await createPathEvaluator(ep.model, ep.specs, {
@@ -304,11 +257,30 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   }
   const along = await evaluateCurve(evaluator, curve, ts, sets, hooksFor(0.9, 0.1, 'evaluation along t').progress);
   const heldRows = along.map((r) => ({ t: r.t, accuracy: r.sets.heldOut.accuracy }));
-  let choice: Selection | PolishedSelection;
+  let choice: Selection | PolishedSelection | VerifiedSelection;
   let polishedMetrics = new Map<number, ModelMetrics>();
   let w: ParamMap;
   let polishSeconds: number | null = null;
-  if (o.polishEpochs > 0) {
+  const verification: Verification[] = [];
+  const verified =
+    probe && cleansing && unlearning
+      ? await selectVerified(
+          heldRows,
+          o.delta,
+          o.verifyTries,
+          (t) => trainedWeight(curve, t),
+          async (t) => {
+            hooks.progress?.(0.99, 1, `verifying t = ${t}`);
+            const v = await verifyPoint(probe, pointAt(curve, t), t, train, cleansing, reversal);
+            verification.push(v);
+            return v.pass;
+          },
+        )
+      : null;
+  if (verified) {
+    choice = verified;
+    w = pointAt(curve, verified.t);
+  } else if (o.polishEpochs > 0) {
     // Polish candidates (nearest 0.5 first) until one is within δ on held-out clean data; keep every polished point.
     const engine = await curveEngine(ep.model, ep.specs, device, o.criterion);
     const polished = new Map<number, ParamMap>();
@@ -379,6 +351,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     repaired,
     atT,
     polishSeconds,
+    cleanse: cleansing ? { endpoints: cleansing.endpoints, seconds: cleansing.seconds, verification } : null,
     baseline,
     endpoints: [at(0), at(1)],
     routes,

@@ -144,3 +144,59 @@ export async function selectPolished(
         : `none of the ${tried.length} points nearest 0.5 reached ${pct(base.reference - delta)} held-out accuracy after polishing; t = ${best.t} has the best (${pct(best.accuracy)})`,
   };
 }
+
+export interface VerifiedSelection extends Selection {
+  /** The points checked, best held-out accuracy first, and whether each passed. */
+  readonly checked: readonly { readonly t: number; readonly accuracy: number; readonly pass: boolean }[];
+}
+
+/**
+ * The least share of w(t) that the trained control points must make up for t to be a candidate of selectVerified:
+ * where the endpoints' own weights are more than three quarters of the point, the unlearning on the curve has little
+ * leverage (vit-fmnist-backdoor, quadratic Bezier: t = 0.1, trained weight 0.18, kept 2.55–9.6 % ASR over four curves,
+ * t = 0.05 kept 87–92 %; t in [0.15, 0.85] stayed at 1.75–3.2 %; bench/repair.md §6).
+ */
+export const MIN_TRAINED_WEIGHT = 0.25;
+
+/**
+ * The rule on a path trained to unlearn reverse-engineered triggers (unlearn.ts): the interior points whose trained
+ * share `trainedWeight(t)` is at least MIN_TRAINED_WEIGHT, by held-out clean accuracy (best first; ties nearest
+ * 0.5), are checked in that order, at most `maxTries`, and the first whose own trigger reversal passes `verify` is
+ * taken. Null when none passes (the caller falls back to the polishing rule). Clean data only: the check
+ * reverse-engineers triggers from clean images.
+ */
+export async function selectVerified(
+  rows: readonly SelectionInput[],
+  delta: number,
+  maxTries: number,
+  trainedWeight: (t: number) => number,
+  verify: (t: number) => Promise<boolean>,
+): Promise<VerifiedSelection | null> {
+  const base = selectT(rows, delta); // validates the rows and gives the reference
+  if (!Number.isInteger(maxTries) || maxTries < 1)
+    throw new WeightscopeError('invalid-input', `verification tries must be a positive integer, got ${maxTries}`);
+  const order = rows
+    .filter((r) => r.t > 0 && r.t < 1 && trainedWeight(r.t) >= MIN_TRAINED_WEIGHT - 1e-12)
+    .sort((x, y) => y.accuracy - x.accuracy || Math.abs(x.t - 0.5) - Math.abs(y.t - 0.5) || x.t - y.t);
+  const checked: { t: number; accuracy: number; pass: boolean }[] = [];
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+  for (const r of order.slice(0, maxTries)) {
+    const pass = await verify(r.t);
+    checked.push({ t: r.t, accuracy: r.accuracy, pass });
+    if (!pass) continue;
+    const failed = checked.filter((c) => !c.pass).map((c) => c.t);
+    return {
+      t: r.t,
+      accuracy: r.accuracy,
+      reference: base.reference,
+      delta,
+      candidates: [r.t],
+      checked,
+      reason:
+        `t = ${r.t} has the best held-out clean accuracy (${pct(r.accuracy)}; endpoints' mean ${pct(base.reference)}) among the points ` +
+        `that are at least ${MIN_TRAINED_WEIGHT} trained curve and whose reverse-engineered trigger is no longer anomalous` +
+        `${failed.length ? ` (t = ${failed.join(', ')} still showed it)` : ''}`,
+    };
+  }
+  return null;
+}

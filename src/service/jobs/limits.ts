@@ -101,6 +101,11 @@ interface CurveOptions {
   polishEpochs?: number;
   polishSamplesPerEpoch?: number;
   polishTries?: number;
+  /** repair: reverse-engineered trigger unlearning (share of rows; absent or 0: none). */
+  unlearn?: number;
+  cleanseSteps?: number;
+  verifyTries?: number;
+  batchSize?: number;
   baseline?: boolean;
   /** connectivity: robustness along the path (an attack at every t). */
   attack?: AttackCostOptions;
@@ -116,8 +121,12 @@ export function curveSeconds(o: CurveOptions, work: Work): number {
   const evaluate = (o.ts?.length ?? 11) * work.samples * 2 * perModel * 2;
   const polish = (o.polishEpochs ?? 0) * (o.polishSamplesPerEpoch ?? work.samples) * (o.polishTries ?? 1) * 6 * perModel;
   const baseline = o.baseline ? train / (o.bends ?? 3) : 0;
+  // Trigger reversal: every class of both endpoints, then two restarts per checked point; forward + input gradient
+  // ≈ 8 flop per parameter per sample. Classes are unknown before the model is read: budgeted for 10.
+  const reversals = (o.unlearn ?? 0) > 0 ? 2 * 10 + 2 * (o.verifyTries ?? 3) : 0;
+  const cleanse = reversals * (o.cleanseSteps ?? 300) * (o.batchSize ?? 128) * 8 * perModel;
   const attack = o.attack ? (o.ts?.length ?? 11) * attackFlops(o.attack, perModel, work.samples) : 0;
-  return BASE_SECONDS + flopSeconds(train + evaluate + polish + baseline + attack);
+  return BASE_SECONDS + flopSeconds(train + evaluate + polish + baseline + cleanse + attack);
 }
 
 export const CURVE_CAPS = { epochs: 10_000, samplesPerEpoch: 10_000_000, batchSize: 65_536, evalBatchSize: 65_536, ts: 1001 } as const;

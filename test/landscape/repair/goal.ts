@@ -18,10 +18,12 @@ export function checkGoal(name: string, rep: RepairReport, attack: 'triggered' |
     `${name}: clean test accuracy ${testAcc(rep.repaired)} below the endpoints' mean − 2 points (${goal})`,
   );
   assert.ok(success <= 0.1, `${name}: attack success ${success} above 10%`);
-  // The trade-off over t is in the report: every evaluated t, with the polished points marked.
+  // The trade-off over t is in the report: every evaluated t, with the polished points marked (a point chosen by
+  // trigger verification on an unlearned path is exported unpolished).
   assert.deepEqual(
     rep.tradeoff.map((x) => x.t),
     rep.along.map((x) => x.t),
   );
-  assert.ok(rep.tradeoff.some((x) => x.polished !== null && x.t === rep.choice.t));
+  if ('checked' in rep.choice) assert.ok(rep.choice.checked.some((c) => c.t === rep.choice.t && c.pass));
+  else assert.ok(rep.tradeoff.some((x) => x.polished !== null && x.t === rep.choice.t));
 }

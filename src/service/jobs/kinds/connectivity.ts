@@ -85,9 +85,9 @@ export const repairJob = defineJobKind({
   payload: RepairPayload,
   cacheKey: (p) => keyOf(p),
   limits: {
-    caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000 },
+    caps: { ...CURVE_CAPS, bends: 16, polishEpochs: 10_000, polishSamplesPerEpoch: 10_000_000, cleanseSteps: 10_000, verifyTries: 16 },
     seconds: (p, work) =>
-      // Unset polishing epochs depend on the model's recipe (known once it is opened): the largest bounds the job.
+      // Unset polishing epochs and unlearning depend on the model's recipe (known once it is opened): the largest bounds the job.
       curveSeconds(
         {
           epochs: 20,
@@ -97,6 +97,7 @@ export const repairJob = defineJobKind({
           ...p.options,
           polishEpochs:
             (p.options.polishEpochs as number | undefined) ?? Math.max(...Object.values(REPAIR_RECIPES).map((r) => r.polishEpochs)),
+          unlearn: (p.options.unlearn as number | undefined) ?? Math.max(...Object.values(REPAIR_RECIPES).map((r) => r.unlearn)),
         },
         work,
       ),
