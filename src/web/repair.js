@@ -265,6 +265,8 @@ function repairResult(r, id, deps) {
 function cleansePanels(r, { h, fmt }) {
   const c = r.cleanse;
   if (!c) return [];
+  if (c.skipped)
+    return [h('div', { class: 'panel', id: 'repair-cleanse' }, h('h3', {}, 'Trigger reversal'), h('p', { class: 'hint' }, c.skipped))];
   const head = h(
     'tr',
     {},

@@ -228,6 +228,52 @@ describe('dashboard: Repair and Connectivity pages', () => {
     await page.close();
   });
 
+  test('repair with trigger reversal (API, unlearn 0.2): the page shows each endpoint’s mask L1 per class, the flagged class marked, and the checked points', {
+    timeout: 180_000,
+  }, async (t) => {
+    if (!chromiumOrSkip(t)) return;
+    const { server: s, browser } = dash;
+    const body = {
+      models: [ids.model_a, ids.model_b],
+      data: ids.clean_subset,
+      options: { epochs: 1, samplesPerEpoch: 256, ts: [0, 0.5, 1], polishEpochs: 0, baseline: false, unlearn: 0.2 },
+    };
+    const sub = await fetch(`${s.url}/v1/repairs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    assert.equal(sub.status, 202);
+    const id = ((await sub.json()) as { job: { id: string } }).job.id;
+    assert.equal((await waitJob(s.url, id, {}, 150_000)).state, 'succeeded');
+    const rep = (await (await fetch(`${s.url}/v1/repairs/${id}`)).json()) as {
+      cleanse: {
+        endpoints: { endpoint: string; l1: (number | null)[]; flagged: number[] }[];
+        verification: { t: number; pass: boolean }[];
+      };
+    };
+    const { page, errors } = await newPage(browser);
+    await page.goto(`${s.url}/#repair/${id}`);
+    await page.waitForSelector('#repair-cleanse-table', { timeout: 30_000 });
+    for (const e of rep.cleanse.endpoints) {
+      assert.deepEqual(e.flagged, [0], 'both BadNets endpoints: target 0');
+      const cells = page.locator(`#repair-cleanse-table tr[data-endpoint="${e.endpoint}"] td`);
+      const texts = await cells.allTextContents();
+      assert.deepEqual(texts, [e.endpoint, ...e.l1.map((v) => (v === null ? '—' : v.toFixed(1))), '0']);
+      assert.equal(await cells.nth(1).getAttribute('class'), 'num flagged');
+      assert.equal(await cells.nth(2).getAttribute('class'), 'num');
+    }
+    const checks = page.locator('#repair-cleanse p.verify');
+    assert.equal(await checks.count(), rep.cleanse.verification.length);
+    for (const [i, v] of rep.cleanse.verification.entries()) {
+      assert.equal(Number(await checks.nth(i).getAttribute('data-t')), v.t);
+      assert.match((await checks.nth(i).textContent()) ?? '', v.pass ? /passes$/ : /still flagged$/);
+    }
+    await screenshot(page, 'repair-cleanse');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('connectivity: the straight line (0 epochs) plotted along t matches the reference linear path', { timeout: 60_000 }, async (t) => {
     if (!chromiumOrSkip(t)) return;
     const { server: s, browser } = dash;

@@ -46,6 +46,7 @@ import {
   cleanseEndpoints,
   createTriggerProbe,
   unlearningBatches,
+  reversalSkipped,
   verifyPoint,
   type EndpointCleanse,
   type Verification,
@@ -122,6 +123,8 @@ export interface RepairReport {
     readonly endpoints: readonly EndpointCleanse[];
     readonly seconds: number;
     readonly verification: readonly Verification[];
+    /** Why the recipe's unlearning did not run (too many classes to reverse one by one). */
+    readonly skipped?: string;
   } | null;
   /** The first model fine-tuned on the same clean data with the same budget. */
   readonly baseline: ModelMetrics | null;
@@ -222,9 +225,10 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   // Unlearning (unlearn.ts): reverse-engineer both endpoints' triggers on the clean training part first.
   const reversal = { steps: o.cleanseSteps, batchSize: o.batchSize, seed: o.seed };
   const probe = o.unlearn > 0 ? await createTriggerProbe(ep.model, ep.specs, device, train.x.dims.slice(1), ep.a) : null;
-  const cleansing = probe
-    ? await cleanseEndpoints(probe, [ep.a, ep.b], train, reversal, (d, t) => hooks.progress?.(d, t, `reversing triggers ${d}/${t}`))
-    : null;
+  const skipped = probe ? reversalSkipped(probe.classes, parsed.unlearn !== undefined) : null;
+  const reversing = hooksFor(0, 0, 'reversing triggers').progress;
+  const cleansing =
+    probe && !skipped ? await cleanseEndpoints(probe, [ep.a, ep.b], train, reversal, (d, t) => reversing?.(d, t, `class ${d}/${t}`)) : null;
   const unlearning = cleansing && cleansing.triggers.length > 0 ? unlearningBatches(cleansing, o.unlearn, o.seed + 3) : undefined;
   const trainHooks = hooksFor(needFineTune ? 0.4 : 0, needFineTune ? 0.5 : 0.9, 'curve training');
   const tr = await fitCurve(ep, curve, train, o, trainHooks, unlearning);
@@ -351,7 +355,11 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
     repaired,
     atT,
     polishSeconds,
-    cleanse: cleansing ? { endpoints: cleansing.endpoints, seconds: cleansing.seconds, verification } : null,
+    cleanse: cleansing
+      ? { endpoints: cleansing.endpoints, seconds: cleansing.seconds, verification }
+      : skipped
+        ? { endpoints: [], seconds: 0, verification, skipped }
+        : null,
     baseline,
     endpoints: [at(0), at(1)],
     routes,

@@ -101,6 +101,20 @@ export async function createTriggerProbe(
   };
 }
 
+/** Classes reversed one by one at most: beyond, the recipe's unlearning is skipped (and an explicit one refused). */
+export const MAX_REVERSAL_CLASSES = 100;
+
+/**
+ * Null when every class can be reversed; else the reason the recipe's unlearning is skipped — or, when the caller
+ * asked for unlearning, a clear error (reversal costs 2 × classes × steps input-gradient batches).
+ */
+export function reversalSkipped(classes: number, explicit: boolean): string | null {
+  if (classes <= MAX_REVERSAL_CLASSES) return null;
+  const why = `trigger reversal runs once per class and endpoint; ${classes} classes is over the ${MAX_REVERSAL_CLASSES} it allows`;
+  if (explicit) throw new WeightscopeError('invalid-input', `${why}: set unlearn 0`);
+  return `${why}, so the recipe's unlearning was skipped`;
+}
+
 /** Runs `jobs` over the probe's lanes (each lane takes the next job when it is free). */
 async function onLanes<T>(lanes: number, jobs: readonly ((lane: number) => Promise<T>)[]): Promise<T[]> {
   const out: T[] = new Array(jobs.length);

@@ -12,6 +12,8 @@ import { selectVerified } from '../../../src/landscape/repair/select.js';
 import {
   cleanseEndpoints,
   createTriggerProbe,
+  MAX_REVERSAL_CLASSES,
+  reversalSkipped,
   unlearningBatches,
   verifyPoint,
   type Cleansing,
@@ -160,6 +162,12 @@ test('verified t rule: best held-out accuracy first among points the trained cur
   });
   assert.deepEqual(edge, [0.7], 'best held-out among t in [0.15, 0.85]');
   assert.equal(mid?.t, 0.7);
+});
+
+test('reversal of more than 100 classes: the recipe skips it with a reason; an explicit unlearn is refused', () => {
+  assert.equal(reversalSkipped(MAX_REVERSAL_CLASSES, true), null);
+  assert.match(reversalSkipped(1000, false) ?? '', /1000 classes is over the 100 .* skipped/);
+  assert.throws(() => reversalSkipped(1000, true), isCode('invalid-input', /set unlearn 0/));
 });
 
 test('layout: [C, H, W] images share the mask over channels; token ids and constant data are refused', () => {
