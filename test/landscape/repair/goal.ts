@@ -1,6 +1,20 @@
 /** Issue 15's repair goal, asserted on a report: clean ≥ the endpoints' mean − 2 points, attack success ≤ 10%. */
 import assert from 'node:assert/strict';
-import type { RepairReport } from '../../../src/landscape/repair/repair.js';
+import type { RepairInputs, RepairReport } from '../../../src/landscape/repair/repair.js';
+import { fixture } from '../../helpers/fixtures.js';
+
+/** A fixture pair's two models and clean subset (model_{a,b}.onnx, clean_subset.safetensors), plus the sets given by file name. */
+export function pairInputs(name: string, sets: { triggered?: string; targets?: string; test?: string } = {}): RepairInputs {
+  const F = (f: string) => fixture(name, f);
+  return {
+    modelA: F('model_a.onnx'),
+    modelB: F('model_b.onnx'),
+    data: F('clean_subset.safetensors'),
+    ...(sets.triggered ? { triggered: F(sets.triggered) } : {}),
+    ...(sets.targets ? { targets: F(sets.targets) } : {}),
+    ...(sets.test ? { reportData: [{ name: 'test', path: F(sets.test) }] } : {}),
+  };
+}
 
 export function checkGoal(name: string, rep: RepairReport, attack: 'triggered' | 'targets'): void {
   const testAcc = (m: RepairReport['repaired']) => m.report?.test.accuracy ?? NaN;

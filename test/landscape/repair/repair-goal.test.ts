@@ -7,19 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { repair, type RepairInputs } from '../../../src/landscape/repair/repair.js';
-import { fixture } from '../../helpers/fixtures.js';
-import { checkGoal } from './goal.js';
+import { repair } from '../../../src/landscape/repair/repair.js';
+import { checkGoal, pairInputs } from './goal.js';
 
 test('fmnist-injected, default recipe: attack success ≤ 1 of 10 after repair, clean ≥ endpoints − 2 points (t chosen without the targets)', async () => {
-  const F = (f: string) => fixture('fmnist-injected', f);
-  const inputs: RepairInputs = {
-    modelA: F('model_a.onnx'),
-    modelB: F('model_b.onnx'),
-    data: F('clean_subset.safetensors'),
-    targets: F('injected.safetensors'),
-    reportData: [{ name: 'test', path: F('test_clean.safetensors') }],
-  };
+  const inputs = pairInputs('fmnist-injected', { targets: 'injected.safetensors', test: 'test_clean.safetensors' });
   const { report } = await repair(inputs, { baseline: false });
   assert.equal(report.data.targets, 10);
   assert.equal(report.endpoints[0].targets?.accuracy, 1, 'reference.json: attack success 1.0');
@@ -29,14 +21,7 @@ test('fmnist-injected, default recipe: attack success ≤ 1 of 10 after repair, 
 });
 
 test('fmnist-backdoor, default recipe: ASR ≤ 10%, clean ≥ endpoints − 2 points', async () => {
-  const F = (f: string) => fixture('fmnist-backdoor', f);
-  const inputs: RepairInputs = {
-    modelA: F('model_a.onnx'),
-    modelB: F('model_b.onnx'),
-    data: F('clean_subset.safetensors'),
-    triggered: F('test_triggered.safetensors'),
-    reportData: [{ name: 'test', path: F('test_clean.safetensors') }],
-  };
+  const inputs = pairInputs('fmnist-backdoor', { triggered: 'test_triggered.safetensors', test: 'test_clean.safetensors' });
   const { report } = await repair(inputs, { baseline: false });
   checkGoal('fmnist-backdoor', report, 'triggered');
 });

@@ -10,18 +10,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { repair, type RepairInputs } from '../../../src/landscape/repair/repair.js';
+import { repair } from '../../../src/landscape/repair/repair.js';
 import { MIN_TRAINED_WEIGHT } from '../../../src/landscape/repair/select.js';
-import { fixture } from '../../helpers/fixtures.js';
+import { pairInputs } from './goal.js';
 
 test('fmnist-backdoor with unlearning: target 0 flagged on both endpoints at the trigger square; t is the best-held-out point that passes a new reversal, unpolished', async () => {
-  const F = (f: string) => fixture('fmnist-backdoor', f);
-  const inputs: RepairInputs = {
-    modelA: F('model_a.onnx'),
-    modelB: F('model_b.onnx'),
-    data: F('clean_subset.safetensors'),
-    triggered: F('test_triggered.safetensors'),
-  };
+  const inputs = pairInputs('fmnist-backdoor', { triggered: 'test_triggered.safetensors' });
   const { report } = await repair(inputs, { baseline: false, unlearn: 0.2, epochs: 10, verifyTries: 6 });
   const c = report.cleanse;
   assert.ok(c, 'the report carries the reversal');
