@@ -1,27 +1,16 @@
 /**
  * Trigger reverse-engineering (Neural Cleanse) and unlearning on the path: the anomaly index's exact math, the stamp,
  * the chain rule to the raw mask/pattern parameters against central differences, the unlearning batches, the
- * verified t rule; and on a real backdoored model (fmnist-backdoor's model_a, a BadNets 3×3 white square at rows and
- * columns 24–26, target 0) the reversal from clean data alone finds the target, flags it, and puts the mask on the
- * square.
+ * verified t rule, the class cap. On real backdoored models (the reversal finds the target, flags it and puts the
+ * mask on the trigger): repair-unlearn.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { anomalyIndices, layoutOf, logL1Stats, rawGradients, stampRow, type TriggerLayout } from '../../../src/landscape/repair/cleanse.js';
 import { selectVerified } from '../../../src/landscape/repair/select.js';
-import {
-  cleanseEndpoints,
-  createTriggerProbe,
-  MAX_REVERSAL_CLASSES,
-  reversalSkipped,
-  unlearningBatches,
-  verifyPoint,
-  type Cleansing,
-} from '../../../src/landscape/repair/unlearn.js';
-import { loadModelParams } from '../../../src/landscape/connectivity/connect.js';
-import { loadDataset, type Dataset } from '../../../src/runtime/dataset.js';
+import { MAX_REVERSAL_CLASSES, reversalSkipped, unlearningBatches, type Cleansing } from '../../../src/landscape/repair/unlearn.js';
+import type { Dataset } from '../../../src/runtime/dataset.js';
 import { Rng } from '../../../src/util/random.js';
-import { fixture } from '../../helpers/fixtures.js';
 import { isCode } from '../../helpers/errors.js';
 
 test('anomaly index: (median − log L1) / (1.4826·MAD) of log L1, exactly; no trigger and zero MAD give 0', () => {
@@ -180,27 +169,4 @@ test('layout: [C, H, W] images share the mask over channels; token ids and const
   assert.throws(() => layoutOf(img([2, 6], () => 1)), isCode('invalid-input', /constant/));
   const tokens: Dataset = { n: 1, x: { type: 'int64', data: new BigInt64Array(4), dims: [1, 4] }, y: null };
   assert.throws(() => layoutOf(tokens), isCode('invalid-input', /real-valued/));
-});
-
-test('fmnist-backdoor model_a: the reversal from clean data flags target 0 alone, its mask sits on the 3×3 square, and the backdoored model fails verification', async () => {
-  const A = await loadModelParams(fixture('fmnist-backdoor', 'model_a.onnx'));
-  const clean = await loadDataset(fixture('fmnist-backdoor', 'clean_subset.safetensors'));
-  const probe = await createTriggerProbe(A.model, A.specs, 'cpu', clean.x.dims.slice(1), A.values);
-  assert.equal(probe.classes, 10);
-  const o = { steps: 300, batchSize: 128, seed: 1 };
-  const c = await cleanseEndpoints(probe, [A.values], clean, o);
-  const [a] = c.endpoints;
-  assert.deepEqual(
-    a.flagged,
-    [0],
-    `L1 per class ${a.l1.map((v) => v?.toFixed(1)).join(' ')}; anomaly ${a.anomaly.map((v) => v.toFixed(2)).join(' ')}`,
-  );
-  assert.ok(a.anomaly[0] > 2);
-  const l1 = a.l1 as number[];
-  assert.ok(l1[0] < Math.min(...l1.slice(1)) / 2, 'the target needs less than half the smallest real class mask');
-  const centre = a.centres[0];
-  assert.ok(Math.abs(centre.row - 25) < 1.5 && Math.abs(centre.col - 25) < 1.5, `mask centre (${centre.row}, ${centre.col})`);
-  // The backdoored model itself fails verification (a new reversal finds the small mask again).
-  const v = await verifyPoint(probe, A.values, 0, clean, c, { ...o, steps: 150 });
-  assert.equal(v.pass, false, `target 0 at the backdoored model: L1 ${v.targets[0].l1} vs threshold ${v.targets[0].threshold}`);
 });
