@@ -4,6 +4,7 @@
  */
 import { WeightscopeError } from '../errors.js';
 import { criterionRow, type Criterion } from '../graph/criteria.js';
+import type { HostTensor } from './wire.js';
 
 export interface LossSums {
   /** Σ cross-entropy (or the criterion) over the predictions counted. */
@@ -32,6 +33,17 @@ function rowLoss(logits: Float32Array, off: number, c: number, target: number, c
   let s = 0;
   for (let j = 0; j < c; j++) s += Math.exp(logits[off + j] - max);
   return [Math.log(s) + max - logits[off + target], arg === target];
+}
+
+/** The arg-max of each row of logits [B, C] (ties to the first index), written to out[offset + i]. */
+export function argmaxRows(t: HostTensor, out: Int32Array, offset: number): void {
+  const [b, c] = t.dims;
+  const z = t.data as Float32Array;
+  for (let i = 0; i < b; i++) {
+    let best = 0;
+    for (let k = 1; k < c; k++) if (z[i * c + k] > z[i * c + best]) best = k;
+    out[offset + i] = best;
+  }
 }
 
 function label(v: bigint, classes: number, what: string): number {

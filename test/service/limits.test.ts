@@ -79,6 +79,18 @@ test('time limits scale with the work: a 70B-sized analysis gets hours, a tiny o
   assert.ok(more > small * 100, `${small} → ${more}`);
 });
 
+test('a repair budget counts trigger reversal when the recipe may run it (unlearn unset or > 0), not with unlearn 0', () => {
+  const repair = JOB_KINDS.find((k) => k.kind === 'repair')!;
+  const work = { bytes: 0, parameters: 4e5, samples: 3000 };
+  const budget = (options: Record<string, unknown>) => timeLimitSeconds(repair, { options }, work, 1);
+  const off = budget({ unlearn: 0 });
+  // 2 endpoints × 10 classes + 2 restarts × 3 checked points, 300 steps of 128 samples, 8 flop per parameter per sample.
+  const reversal = ((2 * 10 + 2 * 3) * 300 * 128 * 8 * (work.parameters / 2)) / 2e8;
+  assert.ok(Math.abs(budget({}) - off - reversal) < 1e-6 * off, `${budget({})} vs ${off} + ${reversal}`);
+  assert.equal(budget({ unlearn: 0.5 }), budget({}));
+  assert.ok(budget({ cleanseSteps: 3000 }) > budget({}) + 9 * reversal * 0.99);
+});
+
 describe('time and heap limits of running jobs', () => {
   let s: Awaited<ReturnType<typeof startTestServer>>;
   before(async () => {

@@ -14,6 +14,7 @@ import { pruneTo } from '../../runtime/forward-graph.js';
 import { DEFAULT_DEVICE, DEVICE_CHOICES } from '../../runtime/devices.js';
 import { getSession, releaseSession } from '../../runtime/session.js';
 import type { HostTensor } from '../../runtime/wire.js';
+import { argmaxRows } from '../../runtime/metrics.js';
 import { parseOptions } from '../../util/options.js';
 import type { ProgressHook } from '../../util/progress.js';
 import { classifierMatrix, findClassifier, type Classifier } from './classifier.js';
@@ -81,16 +82,6 @@ function checkWidth(classes: number, o: CollapseOptions): void {
       'invalid-input',
       `the head has ${classes} outputs: a vocabulary-sized (language-model) head, not a set of classes; neural collapse takes classifiers with at most ${o.maxClasses} classes (maxClasses)`,
     );
-  }
-}
-
-function argmaxRows(t: HostTensor, out: Int32Array, offset: number): void {
-  const [b, c] = t.dims;
-  const z = t.data as Float32Array;
-  for (let i = 0; i < b; i++) {
-    let best = 0;
-    for (let k = 1; k < c; k++) if (z[i * c + k] > z[i * c + best]) best = k;
-    out[offset + i] = best;
   }
 }
 

@@ -21,6 +21,8 @@ export interface TriggerProbe {
   readonly lanes: number;
   /** Number of classes (the logits' width). */
   readonly classes: number;
+  /** Whether the model has BatchNormalization (reversal refuses it: reversalSkipped in unlearn.ts). */
+  readonly batchNorm: boolean;
   /** ∂(mean CE of the batch toward y)/∂x, run on `lane`. */
   inputGrad(lane: number, params: ReadonlyMap<string, Float32Array>, x: Float32Array, y: BigInt64Array): Promise<Float32Array>;
   /** The arg-max class of each row. */

@@ -123,7 +123,7 @@ export interface RepairReport {
     readonly endpoints: readonly EndpointCleanse[];
     readonly seconds: number;
     readonly verification: readonly Verification[];
-    /** Why the recipe's unlearning did not run (too many classes to reverse one by one). */
+    /** Why the recipe's unlearning did not run (BatchNorm, fewer than 3 or more than 100 classes). */
     readonly skipped?: string;
   } | null;
   /** The first model fine-tuned on the same clean data with the same budget. */
@@ -225,7 +225,7 @@ export async function repair(inputs: RepairInputs, options: RepairOptionsInput =
   // Unlearning (unlearn.ts): reverse-engineer both endpoints' triggers on the clean training part first.
   const reversal = { steps: o.cleanseSteps, batchSize: o.batchSize, seed: o.seed };
   const probe = o.unlearn > 0 ? await createTriggerProbe(ep.model, ep.specs, device, train.x.dims.slice(1), ep.a) : null;
-  const skipped = probe ? reversalSkipped(probe.classes, parsed.unlearn !== undefined) : null;
+  const skipped = probe ? reversalSkipped(probe, parsed.unlearn !== undefined) : null;
   const reversing = hooksFor(0, 0, 'reversing triggers').progress;
   const cleansing =
     probe && !skipped ? await cleanseEndpoints(probe, [ep.a, ep.b], train, reversal, (d, t) => reversing?.(d, t, `class ${d}/${t}`)) : null;

@@ -10,6 +10,7 @@ import type { ModelProto } from '../../io/onnx-model.js';
 import type { Batch, Dataset } from '../../runtime/dataset.js';
 import type { ParamSpec } from '../../runtime/params.js';
 import type { DeviceChoice } from '../../runtime/session.js';
+import { argmaxRows } from '../../runtime/metrics.js';
 import { Rng } from '../../util/random.js';
 import { bnStatSpecs } from '../connectivity/bn.js';
 import { curveEngine } from '../connectivity/connect.js';
@@ -60,7 +61,7 @@ export interface Verification {
 
 /**
  * A probe on `model`'s input gradient (one lane per CPU thread) and its logits for samples of `dims`; `params` (one
- * endpoint) give the logits' width. BatchNorm models are refused: a curve point's statistics would be stale.
+ * endpoint) give the logits' width. Whether reversal may run on it: reversalSkipped.
  */
 export async function createTriggerProbe(
   model: ModelProto,
@@ -69,33 +70,20 @@ export async function createTriggerProbe(
   dims: readonly number[],
   params: ReadonlyMap<string, Float32Array>,
 ): Promise<TriggerProbe> {
-  if (bnStatSpecs(model).length > 0)
-    throw new WeightscopeError(
-      'invalid-input',
-      'unlearning with reversed triggers needs a model without BatchNormalization; set unlearn 0',
-    );
   const ig = await createInputGradient(model, specs, { device });
   const engine = await curveEngine(model, specs, device);
   const size = dims.reduce((a, b) => a * b, 1);
   const probe = await engine.logits(params, { type: 'float32', data: new Float32Array(size), dims: [1, ...dims] });
-  const classes = probe.data.length;
-  if (classes < 3)
-    throw new WeightscopeError('invalid-input', `trigger reversal needs a classifier with at least 3 classes, got ${classes}`);
   return {
     lanes: ig.lanes,
-    classes,
+    classes: probe.data.length,
+    batchNorm: bnStatSpecs(model).length > 0,
     async inputGrad(lane, params, x, y) {
       return (await ig.batch(lane, params, x, y, dims)).grad;
     },
     async predict(params, x, rows) {
-      const l = (await engine.logits(params, { type: 'float32', data: x, dims: [rows, ...dims] })).data as Float32Array;
-      const C = l.length / rows;
       const out = new Int32Array(rows);
-      for (let i = 0; i < rows; i++) {
-        let a = 0;
-        for (let c = 1; c < C; c++) if (l[i * C + c] > l[i * C + a]) a = c;
-        out[i] = a;
-      }
+      argmaxRows(await engine.logits(params, { type: 'float32', data: x, dims: [rows, ...dims] }), out, 0);
       return out;
     },
   };
@@ -105,12 +93,20 @@ export async function createTriggerProbe(
 export const MAX_REVERSAL_CLASSES = 100;
 
 /**
- * Null when every class can be reversed; else the reason the recipe's unlearning is skipped — or, when the caller
- * asked for unlearning, a clear error (reversal costs 2 × classes × steps input-gradient batches).
+ * Null when reversal can run on the probe's model; else the reason the recipe's unlearning is skipped — or, when the
+ * caller asked for unlearning, a clear error. It cannot run with BatchNorm (a curve point's statistics would be stale
+ * in the input-gradient graph), with fewer than 3 classes (the anomaly index needs a median of real classes), or with
+ * more than MAX_REVERSAL_CLASSES (2 × classes × steps input-gradient batches).
  */
-export function reversalSkipped(classes: number, explicit: boolean): string | null {
-  if (classes <= MAX_REVERSAL_CLASSES) return null;
-  const why = `trigger reversal runs once per class and endpoint; ${classes} classes is over the ${MAX_REVERSAL_CLASSES} it allows`;
+export function reversalSkipped(probe: Pick<TriggerProbe, 'classes' | 'batchNorm'>, explicit: boolean): string | null {
+  const why = probe.batchNorm
+    ? 'trigger reversal needs a model without BatchNormalization'
+    : probe.classes < 3
+      ? `trigger reversal needs a classifier with at least 3 classes, got ${probe.classes}`
+      : probe.classes > MAX_REVERSAL_CLASSES
+        ? `trigger reversal runs once per class and endpoint; ${probe.classes} classes is over the ${MAX_REVERSAL_CLASSES} it allows`
+        : null;
+  if (!why) return null;
   if (explicit) throw new WeightscopeError('invalid-input', `${why}: set unlearn 0`);
   return `${why}, so the recipe's unlearning was skipped`;
 }

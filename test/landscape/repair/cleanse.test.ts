@@ -1,7 +1,7 @@
 /**
  * Trigger reverse-engineering (Neural Cleanse) and unlearning on the path: the anomaly index's exact math, the stamp,
  * the chain rule to the raw mask/pattern parameters against central differences, the unlearning batches, the
- * verified t rule, the class cap. On real backdoored models (the reversal finds the target, flags it and puts the
+ * verified t rule, when reversal is skipped or refused. On real backdoored models (the reversal finds the target, flags it and puts the
  * mask on the trigger): repair-unlearn.test.ts.
  */
 import { test } from 'node:test';
@@ -153,10 +153,16 @@ test('verified t rule: best held-out accuracy first among points the trained cur
   assert.equal(mid?.t, 0.7);
 });
 
-test('reversal of more than 100 classes: the recipe skips it with a reason; an explicit unlearn is refused', () => {
-  assert.equal(reversalSkipped(MAX_REVERSAL_CLASSES, true), null);
-  assert.match(reversalSkipped(1000, false) ?? '', /1000 classes is over the 100 .* skipped/);
-  assert.throws(() => reversalSkipped(1000, true), isCode('invalid-input', /set unlearn 0/));
+test('reversal skipped with a reason by the recipe, refused when asked for: over 100 classes, under 3, BatchNorm', () => {
+  const ok = { classes: MAX_REVERSAL_CLASSES, batchNorm: false };
+  assert.equal(reversalSkipped(ok, true), null);
+  assert.equal(reversalSkipped({ ...ok, classes: 3 }, true), null);
+  assert.match(reversalSkipped({ ...ok, classes: 1000 }, false) ?? '', /1000 classes is over the 100 .* skipped/);
+  assert.throws(() => reversalSkipped({ ...ok, classes: 1000 }, true), isCode('invalid-input', /1000 classes .* set unlearn 0/));
+  assert.match(reversalSkipped({ ...ok, classes: 2 }, false) ?? '', /at least 3 classes, got 2, so the recipe's unlearning was skipped/);
+  assert.throws(() => reversalSkipped({ ...ok, classes: 2 }, true), isCode('invalid-input', /at least 3 classes/));
+  assert.match(reversalSkipped({ ...ok, batchNorm: true }, false) ?? '', /without BatchNormalization, so/);
+  assert.throws(() => reversalSkipped({ ...ok, batchNorm: true }, true), isCode('invalid-input', /BatchNormalization: set unlearn 0/));
 });
 
 test('layout: [C, H, W] images share the mask over channels; token ids and constant data are refused', () => {

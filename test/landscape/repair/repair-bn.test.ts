@@ -1,6 +1,7 @@
 /**
  * Repair of a graph with BatchNorm (synthetic two-BN model, 2 epochs × 96 samples, polish 1 epoch): the exported
- * model carries running statistics recomputed at the chosen point on the clean training part, as update_bn would.
+ * model carries running statistics recomputed at the chosen point on the clean training part, as update_bn would;
+ * trigger reversal (unlearning) is skipped by a recipe and refused when asked for.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { curveParamSpecs } from '../../../src/landscape/connectivity/connect.js'
 import { splitClean } from '../../../src/landscape/connectivity/split.js';
 import { repair, writeRepaired } from '../../../src/landscape/repair/repair.js';
 import { Rng } from '../../../src/util/random.js';
+import { isCode } from '../../helpers/errors.js';
 import { bnModel, C, HW, K } from '../connectivity/bn-model.js';
 
 test('repair of a BatchNorm model exports the statistics recomputed at the chosen t (2 epochs × 96 samples)', async () => {
@@ -84,6 +86,15 @@ test('repair of a BatchNorm model exports the statistics recomputed at the chose
         `${name} was recomputed`,
       );
     }
+    // Trigger reversal cannot run with BatchNorm: the transformer recipe skips it with the reason in the report; an
+    // explicit unlearn is refused with a clear error before the curve trains.
+    const short = { epochs: 1, samplesPerEpoch: 32, batchSize: 32, ts: [0, 0.5, 1], heldOut: 0.25, polishEpochs: 0, baseline: false };
+    const pair = { modelA: join(dir, 'a.onnx'), modelB: join(dir, 'b.onnx'), data };
+    const skipped = await repair(pair, { ...short, recipe: 'transformer' });
+    assert.equal(skipped.report.options.unlearn, 0.2);
+    assert.match(skipped.report.cleanse?.skipped ?? '', /without BatchNormalization, so the recipe's unlearning was skipped/);
+    assert.deepEqual(skipped.report.cleanse?.endpoints, []);
+    await assert.rejects(repair(pair, { ...short, unlearn: 0.2 }), isCode('invalid-input', /BatchNormalization: set unlearn 0/));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
